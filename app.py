@@ -1,0 +1,22 @@
+"""Relais: the Chalice app. Registers blueprints and scheduled jobs; the code is in chalicelib/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Rate  # type: ignore[attr-defined]
+
+from chalicelib.api import availability, bookings, catalogue, jobs, meta
+
+app = Chalice(app_name="relais")
+
+for blueprint in (meta.bp, catalogue.bp, availability.bp, bookings.bp, jobs.bp):
+    app.register_blueprint(blueprint)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_holds")
+def expire_holds_schedule(event: Any) -> dict[str, Any]:
+    from chalicelib.api.wiring import get_context
+    from chalicelib.jobs import run_job
+
+    return run_job(get_context(), "expire_holds")

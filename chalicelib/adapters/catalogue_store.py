@@ -1,0 +1,138 @@
+"""Catalogue items in the table.
+
+Every operator, relay, resource and product also sits in one GSI1 partition,
+`CATALOGUE`, so the whole network (a few hundred small items) loads in one Query.
+Closures live with their relay and, as a marker, in the relay-day occupancy
+partition that every booking transaction checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.domain.catalogue import Closure, Operator, Product, Relay, Resource
+from chalicelib.errors import AlreadyExists
+
+CATALOGUE = "CATALOGUE"
+
+
+def occupancy_pk(relay_id: str, day: str) -> str:
+    return f"OCC#{relay_id}#{day}"
+
+
+CLOSURE_MARKER_SK = "CLOSURE"
+
+
+@dataclass
+class Catalogue:
+    """The whole network, as loaded from the table."""
+
+    operators: dict[str, Operator] = field(default_factory=dict)
+    relays: dict[str, Relay] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+
+    def resources_of(self, relay_id: str) -> list[Resource]:
+        found = [r for r in self.resources.values() if r.relay_id == relay_id]
+        return sorted(found, key=lambda r: (r.kind.value, r.name, r.id))
+
+
+_ENTITIES: dict[str, type[Any]] = {
+    "operator": Operator,
+    "relay": Relay,
+    "resource": Resource,
+    "product": Product,
+}
+
+
+class CatalogueStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def load(self) -> Catalogue:
+        catalogue = Catalogue()
+        buckets: dict[str, dict[str, Any]] = {
+            "operator": catalogue.operators,
+            "relay": catalogue.relays,
+            "resource": catalogue.resources,
+            "product": catalogue.products,
+        }
+        for item in self._table.query_all(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": CATALOGUE},
+        ):
+            entity = item.get("entity", "")
+            if entity in _ENTITIES:
+                model = _ENTITIES[entity].model_validate(strip_keys(item))
+                buckets[entity][model.id] = model
+        return catalogue
+
+    def add_operator(self, operator: Operator) -> None:
+        """Insert an operator; its SIREN is claimed in the same transaction."""
+        items = [
+            self._put(f"OPERATOR#{operator.id}", "OPERATOR", "operator", operator),
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {"PK": f"SIREN#{operator.siren}", "SK": "SIREN",
+                             "operator_id": operator.id},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+
+        def refuse(reasons: list[str]) -> None:
+            raise AlreadyExists(f"SIREN {operator.siren} is already used by another operator.")
+
+        self._table.transact(items, on_cancel=refuse)
+
+    def add_relay(self, relay: Relay) -> None:
+        self._put_one(self._put(f"RELAY#{relay.id}", "RELAY", "relay", relay))
+
+    def add_resource(self, resource: Resource) -> None:
+        self._put_one(
+            self._put(f"RELAY#{resource.relay_id}", f"RESOURCE#{resource.id}", "resource", resource)
+        )
+
+    def add_product(self, product: Product) -> None:
+        self._put_one(self._put(f"PRODUCT#{product.id}", "PRODUCT", "product", product))
+
+    def add_closure(self, closure: Closure) -> None:
+        """Record a closure and its marker atomically; a second one for the day is refused."""
+        day = closure.date.isoformat()
+        record = {"PK": f"RELAY#{closure.relay_id}", "SK": f"CLOSURE#{day}", "entity": "closure",
+                  **to_item(closure.model_dump())}
+        marker = {"PK": occupancy_pk(closure.relay_id, day), "SK": CLOSURE_MARKER_SK,
+                  "reason": closure.reason}
+        items = [
+            {"Put": {"TableName": self._table.name, "Item": item,
+                     "ConditionExpression": "attribute_not_exists(PK)"}}
+            for item in (record, marker)
+        ]
+
+        def refuse(reasons: list[str]) -> None:
+            raise AlreadyExists(f"The relay is already closed on {day}.")
+
+        self._table.transact(items, on_cancel=refuse)
+
+    def set_closure_count(self, relay_id: str, day: str, cancelled: int) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"RELAY#{relay_id}", "SK": f"CLOSURE#{day}"},
+            UpdateExpression="SET cancelled_bookings = :n",
+            ExpressionAttributeValues={":n": cancelled},
+        )
+
+    def _put(self, pk: str, sk: str, entity: str, model: Any) -> dict[str, Any]:
+        item = {"PK": pk, "SK": sk, "GSI1PK": CATALOGUE, "GSI1SK": f"{entity}#{model.id}",
+                "entity": entity, **to_item(model.model_dump())}
+        return {"Put": {"TableName": self._table.name, "Item": item,
+                        "ConditionExpression": "attribute_not_exists(PK)"}}
+
+    def _put_one(self, put: dict[str, Any]) -> None:
+        try:
+            self._table.table.put_item(**{k: v for k, v in put["Put"].items() if k != "TableName"})
+        except self._table.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists("An item with this id already exists.") from exc

@@ -1,0 +1,155 @@
+"""The DynamoDB table: lazy client, item (de)serialisation, transactions, paging.
+
+Nothing is created at import: the boto3 resource is built on first use, so
+`chalice package` and cold starts stay cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cached_property
+from typing import Any
+
+from chalicelib.errors import ConcurrentUpdate, ValidationFailed
+
+TRANSACTION_ATTEMPTS = 8
+
+
+class Table:
+    """One DynamoDB table reached through boto3's resource layer (native Python types)."""
+
+    def __init__(self, name: str, region: str, endpoint_url: str | None = None) -> None:
+        self.name = name
+        self._region = region
+        self._endpoint_url = endpoint_url
+
+    @cached_property
+    def resource(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3,
+                        read_timeout=10, max_pool_connections=50)
+        return boto3.resource(
+            "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url, config=config
+        )
+
+    @cached_property
+    def table(self) -> Any:
+        return self.resource.Table(self.name)
+
+    @property
+    def client(self) -> Any:
+        """The resource's client: takes native Python types, as the resource does."""
+        return self.resource.meta.client
+
+    @property
+    def exceptions(self) -> Any:
+        return self.client.exceptions
+
+    def get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+        response = self.table.get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=consistent)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a query, following DynamoDB's pages."""
+        while True:
+            response = self.table.query(**kwargs)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def query_page(
+        self, limit: int, cursor: str | None, **kwargs: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of at most `limit` items and the opaque cursor of the next one."""
+        items: list[dict[str, Any]] = []
+        start = decode_cursor(cursor)
+        while len(items) < limit:
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self.table.query(Limit=limit - len(items), **kwargs)
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items, encode_cursor(start) if start else None
+
+    def transact(self, items: list[dict[str, Any]], on_cancel: Callable[[list[str]], None]) -> None:
+        """Run a TransactWriteItems; conflicts are retried, condition failures handed to
+        `on_cancel` with the reason code of each item (it must raise)."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    on_cancel(reasons)
+                    raise
+                if not any(r in ("TransactionConflict", "ThrottlingError") for r in reasons):
+                    raise
+            except self.exceptions.TransactionConflictException:
+                pass
+            time.sleep(min(0.5, 0.01 * 2**attempt) * random.random())
+        raise ConcurrentUpdate("The resource is under heavy contention; please retry.")
+
+
+def to_item(value: Any) -> Any:
+    """Python values (pydantic dumps) → what DynamoDB stores (no floats, no empty strings)."""
+    if isinstance(value, dict):
+        return {k: to_item(v) for k, v in value.items() if v is not None and v != ""}
+    if isinstance(value, (list, tuple)):
+        return [to_item(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without its table keys and bookkeeping attributes."""
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
+_KEY_ATTRIBUTES = frozenset(
+    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "ttl", "entity"}
+)
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps(key, default=str, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("The cursor is not one this API gave.", field="cursor") from exc
+    if (
+        not isinstance(key, dict)
+        or not key
+        or not set(key) <= _KEY_ATTRIBUTES
+        or not all(isinstance(v, str) for v in key.values())
+    ):
+        raise ValidationFailed("The cursor is not one this API gave.", field="cursor")
+    return key

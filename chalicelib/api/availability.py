@@ -1,0 +1,39 @@
+"""Route of the availability search."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalice import Blueprint  # type: ignore[attr-defined]
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.domain.catalogue import ResourceKind
+from chalicelib.domain.geo import parse_near
+from chalicelib.services.availability import availability
+
+bp = Blueprint(__name__)
+
+
+class AvailabilityQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    date: date
+    relay_id: str | None = None
+    kind: ResourceKind | None = None
+    near: str | None = None
+
+    @field_validator("near")
+    @classmethod
+    def _near(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_near(value)
+        return value
+
+
+@endpoint(bp, "/v1/availability", "GET", summary="Free seats per 30-minute slot",
+          tag="availability", auth="public", query=AvailabilityQuery, errors=(404, 422))
+def get_availability(call: Call) -> Any:
+    q: AvailabilityQuery = call.query
+    near = parse_near(q.near) if q.near else None
+    return availability(call.ctx, q.date, relay_id=q.relay_id, kind=q.kind, near=near)

@@ -1,0 +1,60 @@
+"""Routes of bookings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalice import Blueprint  # type: ignore[attr-defined]
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.domain.booking import BookingRequest, BookingStatus
+from chalicelib.services import bookings
+
+bp = Blueprint(__name__)
+
+
+class BookingFilters(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    status: BookingStatus | None = None
+    relay_id: str | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = None
+
+
+@endpoint(bp, "/v1/bookings", "POST", summary="Book a desk, room or office", tag="bookings",
+          body=BookingRequest, status=201, idempotent=True,
+          errors=(403, 404, 409, 422))
+def create_booking(call: Call) -> Any:
+    return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
+
+
+@endpoint(bp, "/v1/bookings", "GET", summary="List bookings (own, a managed relay's, or all)",
+          tag="bookings", query=BookingFilters, errors=(422,))
+def list_bookings(call: Call) -> Any:
+    f: BookingFilters = call.query
+    return bookings.list_bookings(
+        call.ctx, call.principal, relay_id=f.relay_id, span=(f.from_, f.to),
+        status=f.status.value if f.status else None, limit=f.limit, cursor=f.cursor,
+    )
+
+
+@endpoint(bp, "/v1/bookings/{booking_id}", "GET", summary="Read a booking", tag="bookings",
+          errors=(404,))
+def get_booking(call: Call) -> Any:
+    return bookings.get_booking(call.ctx, call.principal, call.params["booking_id"])
+
+
+@endpoint(bp, "/v1/bookings/{booking_id}/cancel", "POST", summary="Cancel a booking",
+          tag="bookings", errors=(404, 409))
+def cancel_booking(call: Call) -> Any:
+    return bookings.cancel(call.ctx, call.principal, call.params["booking_id"])
+
+
+@endpoint(bp, "/v1/bookings/{booking_id}/check-in", "POST", summary="Check in", tag="bookings",
+          errors=(404, 409))
+def check_in(call: Call) -> Any:
+    return bookings.check_in(call.ctx, call.principal, call.params["booking_id"])

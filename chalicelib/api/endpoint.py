@@ -1,0 +1,226 @@
+"""How a route is declared: auth, body and query models, idempotency, error mapping.
+
+Every route goes through `endpoint`, which also records it in `ROUTES`, the
+route table the OpenAPI document is generated from.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+
+from chalice import Blueprint, Response  # type: ignore[attr-defined]
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.problems import from_validation_error, problem_body
+from chalicelib.api.wiring import get_context, get_verifier
+from chalicelib.auth import Principal
+from chalicelib.domain.identifiers import derived_id, new_id
+from chalicelib.errors import (
+    IdempotencyConflict,
+    MalformedJson,
+    RelaisError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from chalicelib.services.context import Context
+
+logger = logging.getLogger("relais.api")
+AuthLevel = Literal["public", "member"]
+REPLAY_WAIT_SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    summary: str
+    tag: str
+    auth: AuthLevel
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    idempotent: bool
+    produces: str
+    errors: tuple[int, ...]
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Call:
+    """One parsed request, handed to a route function."""
+
+    ctx: Context
+    params: dict[str, str]
+    headers: dict[str, str]
+    raw_body: bytes
+    principal_or_none: Principal | None = None
+    body: Any = None
+    query: Any = None
+    idempotency_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> Principal:
+        if self.principal_or_none is None:
+            raise Unauthenticated("Missing Authorization header.")
+        return self.principal_or_none
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id, or one derived from the Idempotency-Key so retries find their result."""
+        if self.idempotency_key and self.principal_or_none:
+            return derived_id(prefix, self.principal_or_none.sub, self.idempotency_key)
+        return new_id(prefix)
+
+
+def endpoint(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    tag: str,
+    auth: AuthLevel = "member",
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    idempotent: bool = False,
+    produces: str = "application/json",
+    errors: tuple[int, ...] = (),
+) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+    spec = RouteSpec(path, method, summary, tag, auth, body, query, response, status,
+                     idempotent, produces, errors)
+
+    def decorator(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        ROUTES.append(spec)
+
+        @functools.wraps(fn)
+        def view(**params: str) -> Response:
+            try:
+                return _handle(bp, spec, fn, params)
+            except RelaisError as exc:
+                return problem_response(exc)
+            except Exception:  # the one place that turns a bug into a clean 500
+                logger.exception("Unhandled error on %s %s", spec.method, spec.path)
+                return problem_response(RelaisError("An unexpected error occurred."))
+
+        bp.route(path, methods=[method], content_types=["application/json"])(view)
+        return fn
+
+    return decorator
+
+
+def _handle(bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any],
+            params: dict[str, str]) -> Response:
+    request = bp.current_request
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    ctx = get_context()
+    call = Call(ctx=ctx, params=params, headers=headers, raw_body=request.raw_body or b"")
+    if spec.auth == "member":
+        call.principal_or_none = get_verifier().verify(headers.get("authorization"))
+    if spec.query is not None:
+        call.query = _parse(spec.query, dict(request.query_params or {}), prefix="")
+    raw_json = _json_body(call.raw_body) if spec.method in ("POST", "PUT") else None
+    if spec.body is not None:
+        call.body = _parse(spec.body, raw_json if raw_json is not None else {}, prefix="")
+    if spec.idempotent and "idempotency-key" in headers:
+        call.idempotency_key = _idempotency_key(headers["idempotency-key"])
+        return _run_idempotently(spec, fn, call, raw_json)
+    return json_response(fn(call), spec.status)
+
+
+def _parse(model: type[BaseModel], data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValidationFailed("The body must be a JSON object.", field="body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, prefix) from exc
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"The body is not valid JSON: {exc}") from exc
+
+
+def _idempotency_key(value: str) -> str:
+    if not 1 <= len(value) <= 255:
+        raise ValidationFailed("Idempotency-Key must be 1 to 255 characters.",
+                               field="Idempotency-Key")
+    return value
+
+
+def _run_idempotently(spec: RouteSpec, fn: Callable[[Call], Any], call: Call,
+                      raw_json: Any) -> Response:
+    assert call.idempotency_key is not None
+    scope = call.principal_or_none.sub if call.principal_or_none else "public"
+    canonical = json.dumps([spec.method, spec.path, call.params, raw_json], sort_keys=True,
+                           default=str)
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    store, key = call.ctx.idempotency, call.idempotency_key
+    existing = store.claim(scope, key, request_hash, call.ctx.clock.now().timestamp())
+    if existing is None:
+        try:
+            response = json_response(fn(call), spec.status)
+        except BaseException:
+            store.release(scope, key)
+            raise
+        store.complete(scope, key, response.status_code, json.loads(response.body))
+        return response
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict("This Idempotency-Key was already used with another request.")
+    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+    while existing is not None and existing.status != "completed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        existing = store.get(scope, key)
+    if existing is None or existing.status != "completed":
+        raise IdempotencyConflict("A request with this Idempotency-Key is still in progress.")
+    replay = json_response(existing.response_body, existing.response_status or 200)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"Cannot serialise {type(value).__name__}")
+
+
+def json_response(result: Any, status: int = 200) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="python")
+    body = json.dumps(result, default=json_default, ensure_ascii=False)
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def problem_response(error: RelaisError) -> Response:
+    return Response(
+        body=json.dumps(problem_body(error), ensure_ascii=False),
+        status_code=error.status,
+        headers={"Content-Type": "application/problem+json"},
+    )

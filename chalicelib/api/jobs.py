@@ -1,0 +1,31 @@
+"""Running a scheduled job by hand (catch-up runs with `as_of`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint  # type: ignore[attr-defined]
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.errors import NotFound
+from chalicelib.jobs import JOBS, run_job
+
+bp = Blueprint(__name__)
+
+
+class JobRun(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    as_of: AwareDatetime | None = None
+
+
+@endpoint(bp, "/v1/admin/jobs/{job}", "POST", summary="Run a scheduled job now", tag="admin",
+          body=JobRun, errors=(403, 404, 422))
+def run(call: Call) -> Any:
+    call.principal.require_admin()
+    name = call.params["job"]
+    if name not in JOBS:
+        raise NotFound(f"No job named {name!r}; jobs: {', '.join(sorted(JOBS))}.")
+    as_of: datetime | None = call.body.as_of
+    return run_job(call.ctx, name, as_of)

@@ -1,0 +1,24 @@
+"""Health and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint  # type: ignore[attr-defined]
+
+from chalicelib.api.endpoint import ROUTES, Call, endpoint
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/v1/health", "GET", summary="Liveness", tag="meta", auth="public")
+def health(call: Call) -> Any:
+    return {"status": "ok", "version": call.ctx.settings.version}
+
+
+@endpoint(bp, "/v1/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", tag="meta",
+          auth="public")
+def openapi(call: Call) -> Any:
+    from chalicelib.api.openapi import build_openapi
+
+    return build_openapi(ROUTES, call.ctx.settings.version)

@@ -1,0 +1,126 @@
+"""Who is calling: RS256 bearer tokens checked against a JWKS (PyJWT), groups → roles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from chalicelib.config import Settings
+from chalicelib.errors import Forbidden, Unauthenticated
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    email: str | None = None
+    name: str | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.groups
+
+    @property
+    def is_accountant(self) -> bool:
+        return "accountant" in self.groups
+
+    @property
+    def managed_relays(self) -> frozenset[str]:
+        return frozenset(g.split(":", 1)[1] for g in self.groups if g.startswith("manager:"))
+
+    def manages(self, relay_id: str) -> bool:
+        return self.is_admin or relay_id in self.managed_relays
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("This action is reserved to administrators.")
+
+    def require_books_access(self) -> None:
+        if not (self.is_admin or self.is_accountant):
+            raise Forbidden("This action is reserved to accountants and administrators.")
+
+    def require_manager_of(self, relay_id: str) -> None:
+        if not self.manages(relay_id):
+            raise Forbidden("This action is reserved to the relay's managers and administrators.")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; the key set is loaded on first use, never at import."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwk_client: jwt.PyJWKClient | None = None
+        self._key_set: jwt.PyJWKSet | None = None
+
+    def verify(self, authorization: str | None) -> Principal:
+        token = _bearer_token(authorization)
+        try:
+            key = self._signing_key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self._settings.auth_audience,
+                issuer=self._settings.auth_issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=30,
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"Invalid token: {exc}") from exc
+        return _principal_from_claims(claims)
+
+    def _signing_key(self, token: str) -> Any:
+        kid = jwt.get_unverified_header(token).get("kid")
+        if self._settings.auth_jwks_url:
+            if self._jwk_client is None:
+                self._jwk_client = jwt.PyJWKClient(self._settings.auth_jwks_url, lifespan=3600)
+            return self._jwk_client.get_signing_key_from_jwt(token).key
+        key_set = self._load_key_set()
+        for jwk in key_set.keys:
+            if kid is None or jwk.key_id == kid:
+                return jwk.key
+        raise jwt.InvalidKeyError("No key in the key set matches the token's kid.")
+
+    def _load_key_set(self) -> jwt.PyJWKSet:
+        if self._key_set is None:
+            path = self._settings.auth_jwks_file
+            if not path:
+                raise Unauthenticated("No key set configured (AUTH_JWKS_FILE or AUTH_JWKS_URL).")
+            self._key_set = _key_set_from_file(path)
+        return self._key_set
+
+
+@lru_cache(maxsize=4)
+def _key_set_from_file(path: str) -> jwt.PyJWKSet:
+    return jwt.PyJWKSet.from_dict(json.loads(Path(path).read_text()))
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("Missing Authorization header.")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token>'.")
+    return token.strip()
+
+
+def _principal_from_claims(claims: dict[str, Any]) -> Principal:
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise Unauthenticated("Claim cognito:groups must be a list of strings.")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthenticated("Claim sub must be a non-empty string.")
+    return Principal(
+        sub=sub,
+        email=claims.get("email"),
+        name=claims.get("name"),
+        groups=frozenset(groups),
+    )

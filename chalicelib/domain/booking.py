@@ -1,0 +1,166 @@
+"""Bookings: what a booking is, how it is planned and priced, and its state rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.catalogue import Relay, Resource, ResourceKind
+from chalicelib.domain.money import Price, price_from_incl_vat, prorate
+from chalicelib.domain.schedule import Slot, booking_window, resolve_unit
+from chalicelib.errors import InvalidState, ValidationFailed
+
+Unit = Literal["day", "half_day_am", "half_day_pm", "hour"]
+PaymentMethod = Literal["card", "credits", "membership", "company", "none"]
+CHECK_IN_OPENS = timedelta(minutes=30)
+
+
+class BookingStatus(StrEnum):
+    held = "held"
+    confirmed = "confirmed"
+    checked_in = "checked_in"
+    cancelled = "cancelled"
+    expired = "expired"
+    no_show = "no_show"
+    completed = "completed"
+
+
+# Statuses whose seat is counted in the occupancy.
+SEAT_TAKING = frozenset({BookingStatus.held, BookingStatus.confirmed, BookingStatus.checked_in})
+CANCELLABLE = frozenset({BookingStatus.held, BookingStatus.confirmed})
+
+
+class BookingRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    resource_id: str = Field(min_length=1, max_length=100)
+    date: date
+    unit: Unit
+    start: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    end: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    payment: PaymentMethod
+
+
+class Booking(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    member_id: str
+    relay_id: str
+    resource_id: str
+    operator_id: str
+    date: date
+    unit: Unit
+    start: datetime
+    end: datetime
+    slots: list[int]
+    status: BookingStatus
+    price: dict[str, Any]
+    payment_method: PaymentMethod
+    credits_used: Decimal = Decimal(0)
+    hold_expires_at: datetime | None = None
+    invoice_id: str | None = None
+    payment_intent_id: str | None = None
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    checked_in_at: datetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The booking object of the API contract."""
+        data = self.model_dump(
+            mode="json",
+            exclude={"slots", "operator_id", "credits_used", "payment_intent_id"},
+        )
+        for optional in ("hold_expires_at", "invoice_id", "cancelled_at", "checked_in_at"):
+            if data[optional] is None:
+                del data[optional]
+        return data
+
+
+@dataclass(frozen=True)
+class BookingPlan:
+    """Where and when a booking would sit, and what it costs."""
+
+    relay: Relay
+    resource: Resource
+    day: date
+    unit: Unit
+    slots: tuple[Slot, ...]
+    start: datetime
+    end: datetime
+    price: Price
+    credits: Decimal
+
+    @property
+    def slot_indexes(self) -> list[int]:
+        return [s.index for s in self.slots]
+
+
+def plan_booking(
+    request: BookingRequest, relay: Relay, resource: Resource, now: datetime, horizon_days: int
+) -> BookingPlan:
+    """Check a request against the calendar and the resource, and price it."""
+    tz = ZoneInfo(relay.timezone)
+    today = now.astimezone(tz).date()
+    if request.date < today:
+        raise ValidationFailed("The date is in the past.", field="date")
+    if request.date > today + timedelta(days=horizon_days):
+        raise ValidationFailed(
+            f"Bookings open at most {horizon_days} days ahead.", field="date"
+        )
+    rate = resource.rates.for_unit(request.unit)
+    if rate is None:
+        raise ValidationFailed(
+            f"This resource cannot be booked by {request.unit}.", field="unit"
+        )
+    slots = tuple(
+        resolve_unit(relay.hours(), request.date, tz, request.unit, request.start, request.end)
+    )
+    start, end = booking_window(list(slots))
+    if end <= now:
+        raise ValidationFailed("This time is already over.", field="start")
+    minutes = int((end - start).total_seconds() // 60)
+    amount = prorate(rate, minutes) if request.unit == "hour" else rate
+    return BookingPlan(
+        relay=relay,
+        resource=resource,
+        day=request.date,
+        unit=request.unit,
+        slots=slots,
+        start=start,
+        end=end,
+        price=price_from_incl_vat(amount, Decimal(resource.vat_rate)),
+        credits=credits_for(resource, request.unit),
+    )
+
+
+def credits_for(resource: Resource, unit: Unit) -> Decimal:
+    """Credits a booking costs: hot desks only, a day is 1, a half day 0.5."""
+    if resource.kind is not ResourceKind.hot_desk or unit == "hour":
+        return Decimal(0)
+    return Decimal(1) if unit == "day" else Decimal("0.5")
+
+
+def ensure_cancellable(booking: Booking) -> None:
+    if booking.status not in CANCELLABLE:
+        raise InvalidState(f"A booking in status {booking.status} cannot be cancelled.")
+
+
+def is_free_cancellation(booking: Booking, now: datetime, cancel_free_hours: int) -> bool:
+    """Cancelled early enough to get the money or credits back."""
+    return now <= booking.start - timedelta(hours=cancel_free_hours)
+
+
+def ensure_check_in_allowed(booking: Booking, now: datetime) -> None:
+    if booking.status is not BookingStatus.confirmed:
+        raise InvalidState(f"A booking in status {booking.status} cannot be checked in.")
+    if not (booking.start - CHECK_IN_OPENS <= now < booking.end):
+        raise InvalidState(
+            "Check-in is open from 30 minutes before the start until the end of the booking."
+        )

@@ -1,0 +1,238 @@
+"""The network catalogue: operators (legal entities), relays, resources, products.
+
+These pydantic models are both what the API accepts (`New*`) and what is stored
+and answered (the entities). Validation rules that are business rules (SIREN,
+invoice prefix, opening hours, rates) live here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.domain.identifiers import is_valid_siren, is_valid_siret
+from chalicelib.domain.money import Price, parse_vat_rate, price_from_incl_vat
+from chalicelib.domain.schedule import OpeningHours
+
+_PREFIX = re.compile(r"^[A-Z0-9]{2,10}$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Address(Model):
+    line1: NonEmpty
+    line2: str | None = Field(default=None, max_length=200)
+    postcode: Annotated[str, Field(min_length=2, max_length=12)]
+    city: NonEmpty
+    country: Annotated[str, Field(min_length=2, max_length=2)] = "FR"
+
+
+class Location(Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class VatRegime(StrEnum):
+    normal = "normal"
+    franchise = "franchise"
+
+
+class NewOperator(Model):
+    name: NonEmpty
+    legal_form: NonEmpty
+    siren: str
+    siret: str | None = None
+    vat_number: str | None = Field(default=None, max_length=20)
+    vat_regime: VatRegime
+    address: Address
+    invoice_prefix: str
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, value: str) -> str:
+        if not is_valid_siren(value):
+            raise ValueError("must be 9 digits with a valid Luhn check digit")
+        return value
+
+    @field_validator("siret")
+    @classmethod
+    def _siret(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_siret(value):
+            raise ValueError("must be 14 digits with a valid Luhn check digit")
+        return value
+
+    @field_validator("invoice_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _PREFIX.match(value):
+            raise ValueError("must be 2 to 10 characters among A-Z and 0-9")
+        return value
+
+    @model_validator(mode="after")
+    def _siret_matches_siren(self) -> NewOperator:
+        if self.siret and not self.siret.startswith(self.siren):
+            raise ValueError("siret must start with the siren")
+        return self
+
+
+class Operator(NewOperator):
+    id: str
+    created_at: datetime
+
+
+class RelayCategory(StrEnum):
+    station = "station"
+    town = "town"
+
+
+class NewRelay(Model):
+    name: NonEmpty
+    operator_id: NonEmpty
+    category: RelayCategory
+    address: Address
+    location: Location
+    timezone: str = "Europe/Paris"
+    opening_hours: dict[str, list[list[str]]]
+    amenities: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown IANA time zone") from exc
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+        return OpeningHours.parse(value).to_dict()
+
+    def hours(self) -> OpeningHours:
+        return OpeningHours.parse(self.opening_hours)
+
+
+class Relay(NewRelay):
+    id: str
+    created_at: datetime
+
+
+class ResourceKind(StrEnum):
+    hot_desk = "hot_desk"
+    dedicated_desk = "dedicated_desk"
+    meeting_room = "meeting_room"
+    office = "office"
+    phone_booth = "phone_booth"
+
+
+Cents = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class Rates(Model):
+    day: Cents | None = None
+    half_day: Cents | None = None
+    hour: Cents | None = None
+
+    def for_unit(self, unit: str) -> int | None:
+        return {"day": self.day, "hour": self.hour}.get(unit, self.half_day)
+
+
+class NewResource(Model):
+    name: NonEmpty
+    kind: ResourceKind
+    capacity: int = Field(ge=1, le=500)
+    rates: Rates
+    vat_rate: str = "20.00"
+
+    @field_validator("vat_rate")
+    @classmethod
+    def _vat(cls, value: str) -> str:
+        return f"{parse_vat_rate(value):.2f}"
+
+    @model_validator(mode="after")
+    def _bookable(self) -> NewResource:
+        if self.rates.day is None and self.rates.half_day is None and self.rates.hour is None:
+            raise ValueError("rates must offer at least one of day, half_day, hour")
+        return self
+
+
+class Resource(NewResource):
+    id: str
+    relay_id: str
+    created_at: datetime
+
+
+class NewClosure(Model):
+    date: date
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Closure(NewClosure):
+    relay_id: str
+    created_at: datetime
+    cancelled_bookings: int = 0
+
+
+class ProductKind(StrEnum):
+    credit_pack = "credit_pack"
+    membership = "membership"
+
+
+class PriceIn(Model):
+    amount: Cents
+    vat_rate: str = "20.00"
+
+    @field_validator("vat_rate")
+    @classmethod
+    def _vat(cls, value: str) -> str:
+        return f"{parse_vat_rate(value):.2f}"
+
+    def to_price(self) -> Price:
+        return price_from_incl_vat(self.amount, Decimal(self.vat_rate))
+
+
+class NewProduct(Model):
+    kind: ProductKind
+    name: NonEmpty
+    price: PriceIn
+    operator_id: NonEmpty
+    credits: Decimal | None = Field(default=None, gt=0, le=1000, multiple_of=Decimal("0.5"))
+    validity_days: int | None = Field(default=None, ge=1, le=3660)
+    period: Literal["month"] | None = None
+    days_per_period: Decimal | None = Field(default=None, gt=0, le=31, multiple_of=Decimal("0.5"))
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> NewProduct:
+        if self.kind is ProductKind.credit_pack:
+            if self.credits is None or self.validity_days is None:
+                raise ValueError("a credit_pack needs credits and validity_days")
+        elif self.period is None:
+            raise ValueError("a membership needs period ('month')")
+        return self
+
+
+class Product(Model):
+    id: str
+    kind: ProductKind
+    name: str
+    price: dict[str, Any]
+    operator_id: str
+    credits: Decimal | None = None
+    validity_days: int | None = None
+    period: Literal["month"] | None = None
+    days_per_period: Decimal | None = None
+    created_at: datetime

@@ -1,0 +1,111 @@
+"""Every error the API can answer, each with its stable `code` and HTTP status.
+
+The API layer turns a `RelaisError` into an `application/problem+json` answer
+(RFC 9457); services and the domain only raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RelaisError(Exception):
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+
+
+class ValidationFailed(RelaisError):
+    code, status, title = "validation_error", 422, "Validation failed"
+
+    def __init__(self, detail: str, field: str | None = None, errors: list[dict] | None = None):
+        if errors is None and field is not None:
+            errors = [{"field": field, "message": detail}]
+        super().__init__(detail, errors)
+
+
+class MalformedJson(RelaisError):
+    code, status, title = "malformed_json", 400, "Malformed JSON"
+
+
+class Unauthenticated(RelaisError):
+    code, status, title = "unauthenticated", 401, "Authentication required"
+
+
+class Forbidden(RelaisError):
+    code, status, title = "forbidden", 403, "Forbidden"
+
+
+class NotFound(RelaisError):
+    code, status, title = "not_found", 404, "Not found"
+
+
+class SlotUnavailable(RelaisError):
+    code, status, title = "slot_unavailable", 409, "Slot unavailable"
+
+
+class RelayClosed(RelaisError):
+    code, status, title = "relay_closed", 409, "Relay closed"
+
+
+class OutsideOpeningHours(RelaisError):
+    code, status, title = "outside_opening_hours", 422, "Outside opening hours"
+
+
+class InsufficientCredits(RelaisError):
+    code, status, title = "insufficient_credits", 409, "Insufficient credits"
+
+
+class MembershipRequired(RelaisError):
+    code, status, title = "membership_required", 409, "Membership required"
+
+
+class InvalidState(RelaisError):
+    code, status, title = "invalid_state", 409, "Invalid state"
+
+
+class IdempotencyConflict(RelaisError):
+    code, status, title = "idempotency_conflict", 409, "Idempotency conflict"
+
+
+class AlreadyExists(RelaisError):
+    code, status, title = "already_exists", 409, "Already exists"
+
+
+class InvalidSignature(RelaisError):
+    code, status, title = "invalid_signature", 400, "Invalid signature"
+
+
+class PaymentFailed(RelaisError):
+    code, status, title = "payment_failed", 402, "Payment failed"
+
+
+class RateLimited(RelaisError):
+    code, status, title = "rate_limited", 429, "Too many requests"
+
+
+class MethodNotAllowed(RelaisError):
+    code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+
+class PaymentProviderError(RelaisError):
+    """Stripe refused a request we built: a bug or a configuration problem on our side."""
+
+    code, status, title = "payment_provider_error", 502, "Payment provider error"
+
+
+class PaymentProviderUnavailable(RelaisError):
+    """Stripe could not be reached; the caller may retry with the same Idempotency-Key."""
+
+    code, status, title = "payment_provider_unavailable", 503, "Payment provider unavailable"
+
+
+class ConcurrentUpdate(RelaisError):
+    """A DynamoDB transaction kept conflicting; safe to retry."""
+
+    code, status, title = "concurrent_update", 503, "Concurrent update, retry"

@@ -1,0 +1,20 @@
+"""Scheduled jobs: each one a call into services, idempotent, with an optional `as_of`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.services.bookings import expire_holds
+from chalicelib.services.context import Context
+
+Job = Callable[[Context, "datetime | None"], dict[str, Any]]
+
+JOBS: dict[str, Job] = {
+    "expire_holds": expire_holds,
+}
+
+
+def run_job(ctx: Context, name: str, as_of: datetime | None = None) -> dict[str, Any]:
+    return JOBS[name](ctx, as_of)

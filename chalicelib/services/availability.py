@@ -1,0 +1,69 @@
+"""Free seats per 30-minute slot: one Query per relay-day, the catalogue from cache."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.catalogue import Relay, ResourceKind
+from chalicelib.domain.geo import Location, distance_km
+from chalicelib.domain.schedule import WEEKDAYS, open_slots
+from chalicelib.services.context import Context
+
+
+def availability(
+    ctx: Context,
+    day: date,
+    relay_id: str | None = None,
+    kind: ResourceKind | None = None,
+    near: Location | None = None,
+) -> dict[str, Any]:
+    catalogue = ctx.catalogue.get()
+    relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
+    if near is not None:
+        relays.sort(key=lambda r: distance_km(near, Location(lat=r.location.lat,
+                                                             lon=r.location.lon)))
+    else:
+        relays.sort(key=lambda r: (r.name, r.id))
+    return {"date": day.isoformat(),
+            "relays": [relay_day(ctx, relay, day, kind, near) for relay in relays]}
+
+
+def relay_day(
+    ctx: Context, relay: Relay, day: date, kind: ResourceKind | None, near: Location | None
+) -> dict[str, Any]:
+    closed, taken = ctx.bookings.occupancy(relay.id, day.isoformat())
+    hours = relay.hours()
+    intervals = hours.intervals_on(day)
+    is_open = bool(intervals) and not closed
+    view: dict[str, Any] = {
+        "relay_id": relay.id,
+        "name": relay.name,
+        "open": is_open,
+        "opening_hours": hours.to_dict()[WEEKDAYS[day.weekday()]] if is_open else [],
+        "resources": [],
+    }
+    if near is not None:
+        here = Location(lat=relay.location.lat, lon=relay.location.lon)
+        view["distance_km"] = round(distance_km(near, here), 2)
+    if not is_open:
+        return view
+    slots = open_slots(hours, day, ZoneInfo(relay.timezone))
+    for resource in ctx.catalogue.get().resources_of(relay.id):
+        if kind is not None and resource.kind != kind:
+            continue
+        used = taken.get(resource.id, {})
+        view["resources"].append({
+            "resource_id": resource.id,
+            "name": resource.name,
+            "kind": resource.kind.value,
+            "capacity": resource.capacity,
+            "slots": [
+                {"start": a, "end": b, "free": max(0, resource.capacity - used.get(s.index, 0))}
+                for s in slots
+                for a, b in [s.local_label()]
+            ],
+        })
+    return view
+

@@ -1,0 +1,209 @@
+"""Booking use cases: book, read, list, cancel, check in, and releasing expired holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.booking_store import BookingExists
+from chalicelib.adapters.dynamo import decode_cursor, encode_cursor
+from chalicelib.auth import Principal
+from chalicelib.domain.booking import (
+    SEAT_TAKING,
+    Booking,
+    BookingPlan,
+    BookingRequest,
+    BookingStatus,
+    ensure_cancellable,
+    ensure_check_in_allowed,
+    plan_booking,
+)
+from chalicelib.errors import (
+    Forbidden,
+    InsufficientCredits,
+    InvalidState,
+    MembershipRequired,
+    NotFound,
+)
+from chalicelib.services.context import Context
+
+
+def book(
+    ctx: Context, principal: Principal, request: BookingRequest, booking_id: str
+) -> dict[str, Any]:
+    """Reserve a seat. `booking_id` is derived from the Idempotency-Key when there is one,
+    so a retried request finds its booking instead of taking a second seat."""
+    resource = ctx.catalogue.resource(request.resource_id)
+    relay = ctx.catalogue.relay(resource.relay_id)
+    now = ctx.clock.now()
+    plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
+    _check_payment_method(principal, request, plan)
+    booking = _new_booking(ctx, principal, request, plan, booking_id, now)
+    try:
+        ctx.bookings.create(booking, capacity=resource.capacity)
+    except BookingExists:
+        existing = ctx.bookings.get(booking_id)
+        if existing is None or existing.member_id != principal.sub:
+            raise
+        booking = existing
+    return {"booking": booking.public(), "payment": None}
+
+
+def _check_payment_method(principal: Principal, request: BookingRequest, plan: BookingPlan) -> None:
+    if request.payment == "none" and not principal.manages(plan.relay.id):
+        raise Forbidden("Free bookings are for the relay's managers and administrators.")
+    if request.payment == "company":
+        raise Forbidden("You are not attached to a company account.")
+    if request.payment == "credits":
+        if plan.credits == 0:
+            raise InsufficientCredits("Credits pay for hot desks by the day or half day only.")
+        raise InsufficientCredits("You have no credits left.")
+    if request.payment == "membership":
+        raise MembershipRequired("You have no active membership.")
+
+
+def _new_booking(
+    ctx: Context, principal: Principal, request: BookingRequest, plan: BookingPlan,
+    booking_id: str, now: datetime,
+) -> Booking:
+    held = request.payment == "card"
+    price = plan.price.to_dict()
+    if request.payment == "none":
+        price = {**price, "amount": 0, "amount_excl_vat": 0, "vat_amount": 0}
+    return Booking(
+        id=booking_id,
+        member_id=principal.sub,
+        relay_id=plan.relay.id,
+        resource_id=plan.resource.id,
+        operator_id=plan.relay.operator_id,
+        date=plan.day,
+        unit=plan.unit,
+        start=plan.start,
+        end=plan.end,
+        slots=plan.slot_indexes,
+        status=BookingStatus.held if held else BookingStatus.confirmed,
+        price=price,
+        payment_method=request.payment,
+        hold_expires_at=now + timedelta(seconds=ctx.settings.hold_seconds) if held else None,
+        created_at=now,
+    )
+
+
+def visible_booking(ctx: Context, principal: Principal, booking_id: str) -> Booking:
+    """The booking if the caller may see it; 404 otherwise (never leak existence)."""
+    booking = ctx.bookings.get(booking_id)
+    if booking is None or not (
+        booking.member_id == principal.sub or principal.manages(booking.relay_id)
+    ):
+        raise NotFound(f"No booking with id {booking_id!r}.")
+    return booking
+
+
+def get_booking(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
+    return visible_booking(ctx, principal, booking_id).public()
+
+
+def list_bookings(
+    ctx: Context,
+    principal: Principal,
+    *,
+    relay_id: str | None,
+    span: tuple[date | None, date | None],
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    low = span[0].isoformat() if span[0] else "0000"
+    high = span[1].isoformat() if span[1] else "9999"
+    if relay_id and principal.manages(relay_id):
+        ctx.catalogue.relay(relay_id)
+        items, next_cursor = ctx.bookings.page_for_relay(relay_id, (low, high), status, limit,
+                                                         cursor)
+    elif principal.is_admin and not relay_id:
+        items, next_cursor = _chain(
+            [
+                (lambda lim, cur, r=r: ctx.bookings.page_for_relay(r, (low, high), status, lim, cur))
+                for r in sorted(ctx.catalogue.get().relays)
+            ],
+            limit,
+            cursor,
+        )
+    else:
+        items, next_cursor = ctx.bookings.page_for_member(principal.sub, (low, high), status,
+                                                          limit, cursor)
+        if relay_id:
+            items = [b for b in items if b.relay_id == relay_id]
+    return {"items": [b.public() for b in items], "next_cursor": next_cursor}
+
+
+Page = Callable[[int, str | None], tuple[list[Booking], str | None]]
+
+
+def _chain(pages: list[Page], limit: int, cursor: str | None) -> tuple[list[Booking], str | None]:
+    """Page through several queries one after the other, behind one opaque cursor."""
+    position = decode_cursor(cursor) if cursor else {"PK": "0"}
+    assert position is not None
+    index, inner = int(position.get("PK", "0")), position.get("SK") or None
+    items: list[Booking] = []
+    while index < len(pages) and len(items) < limit:
+        found, inner = pages[index](limit - len(items), inner)
+        items.extend(found)
+        if inner is None:
+            index += 1
+    if index >= len(pages):
+        return items, None
+    return items, encode_cursor({"PK": str(index), "SK": inner or ""})
+
+
+def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
+    booking = visible_booking(ctx, principal, booking_id)
+    ensure_cancellable(booking)
+    updated = ctx.bookings.release(booking, BookingStatus.cancelled, ctx.clock.now())
+    return {"booking": updated.public(), "refund": None, "credits_restored": 0,
+            "credit_note_id": None}
+
+
+def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
+    booking = visible_booking(ctx, principal, booking_id)
+    if booking.member_id != principal.sub and not principal.manages(booking.relay_id):
+        raise NotFound(f"No booking with id {booking_id!r}.")
+    now = ctx.clock.now()
+    ensure_check_in_allowed(booking, now)
+    updated = booking.model_copy(update={"status": BookingStatus.checked_in,
+                                         "checked_in_at": now})
+    return ctx.bookings.transition(booking, updated).public()
+
+
+def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
+    """Cancel every seat-taking booking of a closed day, whatever the deadline."""
+    cancelled = 0
+    now = ctx.clock.now()
+    for booking in ctx.bookings.on_relay_day(relay_id, day.isoformat()):
+        if booking.status not in SEAT_TAKING:
+            continue
+        try:
+            ctx.bookings.release(booking, BookingStatus.cancelled, now)
+            cancelled += 1
+        except InvalidState:
+            continue  # changed meanwhile (expired, cancelled by its owner): nothing to free
+    return cancelled
+
+
+def expire_holds(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
+    """Release every hold whose time is up, each exactly once; safe to run concurrently."""
+    now = as_of or ctx.clock.now()
+    processed = 0
+    for booking_id in ctx.bookings.expired_holds(now):
+        booking = ctx.bookings.get(booking_id)
+        if booking is None:
+            continue
+        if booking.status is not BookingStatus.held:
+            ctx.bookings.forget_hold(booking)
+            continue
+        try:
+            ctx.bookings.release(booking, BookingStatus.expired, now)
+            processed += 1
+        except InvalidState:
+            continue  # paid or cancelled at the same moment: that path owns the seat
+    return {"job": "expire_holds", "processed": processed}

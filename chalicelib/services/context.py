@@ -1,0 +1,70 @@
+"""What every use case needs, built once per container and injected (tests build their own)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.adapters.booking_store import BookingStore
+from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
+from chalicelib.adapters.clock import Clock, SystemClock
+from chalicelib.adapters.dynamo import Table
+from chalicelib.adapters.idempotency_store import IdempotencyStore
+from chalicelib.config import Settings
+from chalicelib.domain.catalogue import Relay, Resource
+from chalicelib.errors import NotFound
+
+
+class CatalogueCache:
+    """The network catalogue, kept `ttl` seconds per container; a miss reloads it once."""
+
+    def __init__(
+        self, store: CatalogueStore, ttl: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._loaded: tuple[float, Catalogue] | None = None
+
+    def get(self, fresh: bool = False) -> Catalogue:
+        now = self._monotonic()
+        if fresh or self._loaded is None or now - self._loaded[0] > self._ttl:
+            self._loaded = (now, self._store.load())
+        return self._loaded[1]
+
+    def invalidate(self) -> None:
+        self._loaded = None
+
+    def relay(self, relay_id: str) -> Relay:
+        return self._find("relays", relay_id, "relay")
+
+    def resource(self, resource_id: str) -> Resource:
+        return self._find("resources", resource_id, "resource")
+
+    def _find(self, bucket: str, key: str, label: str) -> Any:
+        found = getattr(self.get(), bucket).get(key)
+        if found is None:  # maybe created by another container since we loaded
+            found = getattr(self.get(fresh=True), bucket).get(key)
+        if found is None:
+            raise NotFound(f"No {label} with id {key!r}.")
+        return found
+
+
+@dataclass
+class Context:
+    settings: Settings
+    table: Table
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        self.catalogue_store = CatalogueStore(self.table)
+        self.bookings = BookingStore(self.table)
+        self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
+        self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+    table = Table(settings.table_name, settings.aws_region, settings.dynamodb_endpoint_url)
+    return Context(settings=settings, table=table, clock=clock or SystemClock())

@@ -1,0 +1,106 @@
+"""Shared fixtures: a moto table, a fixed clock, the app behind chalice's test client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.adapters.dynamo import Table
+from chalicelib.api.wiring import use_context
+from chalicelib.config import Settings
+from chalicelib.services.context import Context
+from infra.table import create_table
+from tests.support.api import AUDIENCE, ISSUER, Api, operator_body, relay_body, resource_body
+from tools.dev_auth import ensure_dev_keys
+
+PARIS = ZoneInfo("Europe/Paris")
+# A Tuesday morning: bookings for the next days are in the future and within the horizon.
+NOW = datetime(2026, 12, 1, 7, 0, tzinfo=PARIS)
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-3")
+
+
+@pytest.fixture(scope="session")
+def auth_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return ensure_dev_keys(tmp_path_factory.mktemp("keys"))
+
+
+def make_settings(jwks: Path, **overrides: Any) -> Settings:
+    values = {
+        "RELAIS_TABLE": "relais-test", "AWS_REGION": "eu-west-3",
+        "AUTH_JWKS_FILE": str(jwks), "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": AUDIENCE,
+        "CATALOGUE_CACHE_SECONDS": 0, **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(auth_keys: tuple[Path, Path]) -> Settings:
+    return make_settings(auth_keys[1])
+
+
+@pytest.fixture
+def table(settings: Settings) -> Iterator[Table]:
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name="eu-west-3"), settings.table_name)
+        yield Table(settings.table_name, "eu-west-3")
+
+
+@pytest.fixture
+def ctx(settings: Settings, table: Table, clock: FixedClock) -> Iterator[Context]:
+    context = Context(settings=settings, table=table, clock=clock)
+    use_context(context)
+    yield context
+    use_context(None)
+
+
+@pytest.fixture
+def api(ctx: Context, auth_keys: tuple[Path, Path]) -> Iterator[Api]:
+    from app import app
+
+    with Client(app) as client:
+        yield Api(client, auth_keys[0])
+
+
+@pytest.fixture
+def admin(api: Api) -> str:
+    return api.token("admin-1", "admin")
+
+
+@pytest.fixture
+def member(api: Api) -> str:
+    return api.token("member-1")
+
+
+@pytest.fixture
+def network(api: Api, admin: str) -> dict[str, str]:
+    """One operator, one relay in Melun, a 3-seat hot-desk pool and a meeting room."""
+    operator = api.post("/v1/operators", operator_body(), token=admin)
+    assert operator.status == 201, operator.json
+    relay = api.post("/v1/relays", relay_body(operator.json["id"]), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    room = api.post(
+        f"/v1/relays/{relay['id']}/resources",
+        resource_body(name="Salle Seine", kind="meeting_room", capacity=1,
+                      rates={"hour": 2000, "half_day": 6000}),
+        token=admin,
+    ).json
+    return {"operator": operator.json["id"], "relay": relay["id"], "pool": pool["id"],
+            "room": room["id"]}
