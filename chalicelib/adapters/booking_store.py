@@ -55,15 +55,29 @@ class BookingStore:
         return closed, taken
 
     def page_for_member(
-        self, member_id: str, span: tuple[str, str], status: str | None, limit: int,
+        self,
+        member_id: str,
+        span: tuple[str, str],
+        status: str | None,
+        limit: int,
         cursor: str | None,
     ) -> tuple[list[Booking], str | None]:
         low, high = span
-        return self._page("GSI1", f"MEMBER#{member_id}", (f"BOOKING#{low}", f"BOOKING#{high}~"),
-                          status, limit, cursor)
+        return self._page(
+            "GSI1",
+            f"MEMBER#{member_id}",
+            (f"BOOKING#{low}", f"BOOKING#{high}~"),
+            status,
+            limit,
+            cursor,
+        )
 
     def page_for_relay(
-        self, relay_id: str, span: tuple[str, str], status: str | None, limit: int,
+        self,
+        relay_id: str,
+        span: tuple[str, str],
+        status: str | None,
+        limit: int,
         cursor: str | None,
     ) -> tuple[list[Booking], str | None]:
         low, high = span
@@ -91,14 +105,21 @@ class BookingStore:
         """Take the seat and record the booking in one transaction."""
         day = booking.date.isoformat()
         items = [
-            {"ConditionCheck": {
-                "TableName": self._table.name,
-                "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }},
+            {
+                "ConditionCheck": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
             self._take_seats(booking, capacity),
-            {"Put": {"TableName": self._table.name, "Item": self._booking_item(booking),
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": self._booking_item(booking),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
         ]
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": self._table.name, "Item": self._hold_item(booking)}})
@@ -118,17 +139,23 @@ class BookingStore:
         names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
         items = [
             self._status_update(booking, updated),
-            {"Update": {
-                "TableName": self._table.name,
-                "Key": {"PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                        "SK": f"RES#{booking.resource_id}"},
-                "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {":minus": -1},
-            }},
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {
+                        "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
+                        "SK": f"RES#{booking.resource_id}",
+                    },
+                    "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {":minus": -1},
+                }
+            },
         ]
         if booking.status is BookingStatus.held and booking.hold_expires_at:
-            items.append({"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}})
+            items.append(
+                {"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}}
+            )
 
         def explain(reasons: list[str]) -> None:
             raise InvalidState("The booking changed meanwhile; read it again.")
@@ -140,7 +167,9 @@ class BookingStore:
         """Change a booking's status without touching seats (confirm, check-in)."""
         items = [self._status_update(booking, updated)]
         if booking.status is BookingStatus.held and updated.status is not BookingStatus.held:
-            items.append({"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}})
+            items.append(
+                {"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}}
+            )
 
         def explain(reasons: list[str]) -> None:
             raise InvalidState("The booking changed meanwhile; read it again.")
@@ -159,36 +188,48 @@ class BookingStore:
         conditions = " AND ".join(
             f"(attribute_not_exists({n}) OR {n} < :cap)" for n in names if n != "#capacity"
         )
-        return {"Update": {
-            "TableName": self._table.name,
-            "Key": {"PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                    "SK": f"RES#{booking.resource_id}"},
-            "UpdateExpression": "ADD " + ", ".join(f"{n} :one" for n in names if n != "#capacity")
-            + " SET #capacity = :cap",
-            "ConditionExpression": conditions,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {":one": 1, ":cap": capacity},
-        }}
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {
+                    "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
+                    "SK": f"RES#{booking.resource_id}",
+                },
+                "UpdateExpression": "ADD "
+                + ", ".join(f"{n} :one" for n in names if n != "#capacity")
+                + " SET #capacity = :cap",
+                "ConditionExpression": conditions,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {":one": 1, ":cap": capacity},
+            }
+        }
 
     def _status_update(self, booking: Booking, updated: Booking) -> dict[str, Any]:
-        changes = {k: v for k, v in to_item(updated.model_dump()).items()
-                   if k not in ("id",) and getattr(booking, k) != getattr(updated, k)}
+        changes = {
+            k: v
+            for k, v in to_item(updated.model_dump()).items()
+            if k not in ("id",) and getattr(booking, k) != getattr(updated, k)
+        }
         names = {f"#{k}": k for k in changes}
         values = {f":{k}": v for k, v in changes.items()}
         values[":expected"] = booking.status.value
         names["#status"] = "status"
-        return {"Update": {
-            "TableName": self._table.name,
-            "Key": {"PK": f"BOOKING#{booking.id}", "SK": "BOOKING"},
-            "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-            "ConditionExpression": "#status = :expected",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }}
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"PK": f"BOOKING#{booking.id}", "SK": "BOOKING"},
+                "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                "ConditionExpression": "#status = :expected",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     def _booking_item(self, booking: Booking) -> dict[str, Any]:
         return {
-            "PK": f"BOOKING#{booking.id}", "SK": "BOOKING", "entity": "booking",
+            "PK": f"BOOKING#{booking.id}",
+            "SK": "BOOKING",
+            "entity": "booking",
             "GSI1PK": f"MEMBER#{booking.member_id}",
             "GSI1SK": f"BOOKING#{booking.date.isoformat()}#{_utc(booking.start)}#{booking.id}",
             "GSI2PK": f"RELAY#{booking.relay_id}",
@@ -204,7 +245,12 @@ class BookingStore:
         return {**self._hold_key(booking), "booking_id": booking.id}
 
     def _page(
-        self, index: str, pk: str, span: tuple[str, str], status: str | None, limit: int,
+        self,
+        index: str,
+        pk: str,
+        span: tuple[str, str],
+        status: str | None,
+        limit: int,
         cursor: str | None,
     ) -> tuple[list[Booking], str | None]:
         query: dict[str, Any] = {
@@ -228,4 +274,3 @@ def _stamp(status: BookingStatus, now: datetime) -> dict[str, Any]:
     if status is BookingStatus.cancelled:
         return {"cancelled_at": now}
     return {}
-

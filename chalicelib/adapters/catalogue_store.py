@@ -77,8 +77,11 @@ class CatalogueStore:
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": {"PK": f"SIREN#{operator.siren}", "SK": "SIREN",
-                             "operator_id": operator.id},
+                    "Item": {
+                        "PK": f"SIREN#{operator.siren}",
+                        "SK": "SIREN",
+                        "operator_id": operator.id,
+                    },
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
@@ -103,13 +106,25 @@ class CatalogueStore:
     def add_closure(self, closure: Closure) -> None:
         """Record a closure and its marker atomically; a second one for the day is refused."""
         day = closure.date.isoformat()
-        record = {"PK": f"RELAY#{closure.relay_id}", "SK": f"CLOSURE#{day}", "entity": "closure",
-                  **to_item(closure.model_dump())}
-        marker = {"PK": occupancy_pk(closure.relay_id, day), "SK": CLOSURE_MARKER_SK,
-                  "reason": closure.reason}
+        record = {
+            "PK": f"RELAY#{closure.relay_id}",
+            "SK": f"CLOSURE#{day}",
+            "entity": "closure",
+            **to_item(closure.model_dump()),
+        }
+        marker = {
+            "PK": occupancy_pk(closure.relay_id, day),
+            "SK": CLOSURE_MARKER_SK,
+            "reason": closure.reason,
+        }
         items = [
-            {"Put": {"TableName": self._table.name, "Item": item,
-                     "ConditionExpression": "attribute_not_exists(PK)"}}
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
             for item in (record, marker)
         ]
 
@@ -126,10 +141,21 @@ class CatalogueStore:
         )
 
     def _put(self, pk: str, sk: str, entity: str, model: Any) -> dict[str, Any]:
-        item = {"PK": pk, "SK": sk, "GSI1PK": CATALOGUE, "GSI1SK": f"{entity}#{model.id}",
-                "entity": entity, **to_item(model.model_dump())}
-        return {"Put": {"TableName": self._table.name, "Item": item,
-                        "ConditionExpression": "attribute_not_exists(PK)"}}
+        item = {
+            "PK": pk,
+            "SK": sk,
+            "GSI1PK": CATALOGUE,
+            "GSI1SK": f"{entity}#{model.id}",
+            "entity": entity,
+            **to_item(model.model_dump()),
+        }
+        return {
+            "Put": {
+                "TableName": self._table.name,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
 
     def _put_one(self, put: dict[str, Any]) -> None:
         try:

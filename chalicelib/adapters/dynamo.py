@@ -35,8 +35,12 @@ class Table:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3,
-                        read_timeout=10, max_pool_connections=50)
+        config = Config(
+            retries={"max_attempts": 4, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=10,
+            max_pool_connections=50,
+        )
         return boto3.resource(
             "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url, config=config
         )
@@ -93,7 +97,9 @@ class Table:
                 self.client.transact_write_items(TransactItems=items)
                 return
             except self.exceptions.TransactionCanceledException as exc:
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                reasons = [
+                    r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])
+                ]
                 if "ConditionalCheckFailed" in reasons:
                     on_cancel(reasons)
                     raise
@@ -127,9 +133,7 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
 
 
-_KEY_ATTRIBUTES = frozenset(
-    {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "ttl", "entity"}
-)
+_KEY_ATTRIBUTES = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "ttl", "entity"})
 
 
 def encode_cursor(key: dict[str, Any]) -> str:

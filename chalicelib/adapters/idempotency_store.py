@@ -7,6 +7,7 @@ TTL deletes records a day later.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +30,19 @@ class IdempotencyStore:
         self._table = table
         self._ttl_seconds = ttl_seconds
 
-    def claim(self, scope: str, key: str, request_hash: str, now: float) -> IdempotencyRecord | None:
+    def claim(
+        self, scope: str, key: str, request_hash: str, now: float
+    ) -> IdempotencyRecord | None:
         """Claim the key for this request; None if claimed, else the existing record."""
         try:
             self._table.table.put_item(
-                Item={**self._key(scope, key), "request_hash": request_hash,
-                      "status": "in_progress", "claim_until": int(now) + CLAIM_SECONDS,
-                      "ttl": int(now) + self._ttl_seconds},
+                Item={
+                    **self._key(scope, key),
+                    "request_hash": request_hash,
+                    "status": "in_progress",
+                    "claim_until": int(now) + CLAIM_SECONDS,
+                    "ttl": int(now) + self._ttl_seconds,
+                },
                 ConditionExpression="attribute_not_exists(PK) OR "
                 "(#status = :in_progress AND claim_until < :now) OR #ttl < :now",
                 ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
@@ -49,7 +56,8 @@ class IdempotencyStore:
             return existing
 
     def get(self, scope: str, key: str) -> IdempotencyRecord | None:
-        item = self._table.get(**self._key_args(scope, key))
+        keys = self._key(scope, key)
+        item = self._table.get(keys["PK"], keys["SK"])
         if item is None:
             return None
         body = item.get("response_body")
@@ -65,26 +73,24 @@ class IdempotencyStore:
             Key=self._key(scope, key),
             UpdateExpression="SET #status = :done, response_status = :code, response_body = :body",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":done": "completed", ":code": status,
-                                       ":body": json.dumps(body, separators=(",", ":"))},
+            ExpressionAttributeValues={
+                ":done": "completed",
+                ":code": status,
+                ":body": json.dumps(body, separators=(",", ":")),
+            },
         )
 
     def release(self, scope: str, key: str) -> None:
         """Give the key back after a failed attempt, so the caller can retry with it."""
-        try:
+        # Already completed by a concurrent duplicate, or lapsed: nothing to give back.
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.delete_item(
                 Key=self._key(scope, key),
                 ConditionExpression="#status = :in_progress",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":in_progress": "in_progress"},
             )
-        except self._table.exceptions.ConditionalCheckFailedException:
-            pass  # already completed by a concurrent duplicate, or lapsed: nothing to give back
 
     @staticmethod
     def _key(scope: str, key: str) -> dict[str, str]:
         return {"PK": f"IDEMPOTENCY#{scope}#{key}", "SK": "IDEMPOTENCY"}
-
-    def _key_args(self, scope: str, key: str) -> dict[str, str]:
-        k = self._key(scope, key)
-        return {"pk": k["PK"], "sk": k["SK"]}

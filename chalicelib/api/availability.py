@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from chalice import Blueprint  # type: ignore[attr-defined]
+from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
@@ -31,8 +31,16 @@ class AvailabilityQuery(BaseModel):
         return value
 
 
-@endpoint(bp, "/v1/availability", "GET", summary="Free seats per 30-minute slot",
-          tag="availability", auth="public", query=AvailabilityQuery, errors=(404, 422))
+@endpoint(
+    bp,
+    "/v1/availability",
+    "GET",
+    summary="Free seats per 30-minute slot",
+    tag="availability",
+    auth="public",
+    query=AvailabilityQuery,
+    errors=(404, 422),
+)
 def get_availability(call: Call) -> Any:
     q: AvailabilityQuery = call.query
     near = parse_near(q.near) if q.near else None

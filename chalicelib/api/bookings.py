@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from chalice import Blueprint  # type: ignore[attr-defined]
+from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
@@ -25,36 +25,69 @@ class BookingFilters(BaseModel):
     cursor: str | None = None
 
 
-@endpoint(bp, "/v1/bookings", "POST", summary="Book a desk, room or office", tag="bookings",
-          body=BookingRequest, status=201, idempotent=True,
-          errors=(403, 404, 409, 422))
+@endpoint(
+    bp,
+    "/v1/bookings",
+    "POST",
+    summary="Book a desk, room or office",
+    tag="bookings",
+    body=BookingRequest,
+    status=201,
+    idempotent=True,
+    errors=(403, 404, 409, 422),
+)
 def create_booking(call: Call) -> Any:
     return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
 
 
-@endpoint(bp, "/v1/bookings", "GET", summary="List bookings (own, a managed relay's, or all)",
-          tag="bookings", query=BookingFilters, errors=(422,))
+@endpoint(
+    bp,
+    "/v1/bookings",
+    "GET",
+    summary="List bookings (own, a managed relay's, or all)",
+    tag="bookings",
+    query=BookingFilters,
+    errors=(422,),
+)
 def list_bookings(call: Call) -> Any:
     f: BookingFilters = call.query
     return bookings.list_bookings(
-        call.ctx, call.principal, relay_id=f.relay_id, span=(f.from_, f.to),
-        status=f.status.value if f.status else None, limit=f.limit, cursor=f.cursor,
+        call.ctx,
+        call.principal,
+        relay_id=f.relay_id,
+        span=(f.from_, f.to),
+        status=f.status.value if f.status else None,
+        limit=f.limit,
+        cursor=f.cursor,
     )
 
 
-@endpoint(bp, "/v1/bookings/{booking_id}", "GET", summary="Read a booking", tag="bookings",
-          errors=(404,))
+@endpoint(
+    bp, "/v1/bookings/{booking_id}", "GET", summary="Read a booking", tag="bookings", errors=(404,)
+)
 def get_booking(call: Call) -> Any:
     return bookings.get_booking(call.ctx, call.principal, call.params["booking_id"])
 
 
-@endpoint(bp, "/v1/bookings/{booking_id}/cancel", "POST", summary="Cancel a booking",
-          tag="bookings", errors=(404, 409))
+@endpoint(
+    bp,
+    "/v1/bookings/{booking_id}/cancel",
+    "POST",
+    summary="Cancel a booking",
+    tag="bookings",
+    errors=(404, 409),
+)
 def cancel_booking(call: Call) -> Any:
     return bookings.cancel(call.ctx, call.principal, call.params["booking_id"])
 
 
-@endpoint(bp, "/v1/bookings/{booking_id}/check-in", "POST", summary="Check in", tag="bookings",
-          errors=(404, 409))
+@endpoint(
+    bp,
+    "/v1/bookings/{booking_id}/check-in",
+    "POST",
+    summary="Check in",
+    tag="bookings",
+    errors=(404, 409),
+)
 def check_in(call: Call) -> Any:
     return bookings.check_in(call.ctx, call.principal, call.params["booking_id"])

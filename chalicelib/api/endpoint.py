@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
-from chalice import Blueprint, Response  # type: ignore[attr-defined]
+from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import from_validation_error, problem_body
@@ -101,8 +101,20 @@ def endpoint(
     produces: str = "application/json",
     errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
-    spec = RouteSpec(path, method, summary, tag, auth, body, query, response, status,
-                     idempotent, produces, errors)
+    spec = RouteSpec(
+        path,
+        method,
+        summary,
+        tag,
+        auth,
+        body,
+        query,
+        response,
+        status,
+        idempotent,
+        produces,
+        errors,
+    )
 
     def decorator(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
         ROUTES.append(spec)
@@ -123,12 +135,13 @@ def endpoint(
     return decorator
 
 
-def _handle(bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any],
-            params: dict[str, str]) -> Response:
+def _handle(
+    bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any], params: dict[str, str]
+) -> Response:
     request = bp.current_request
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     ctx = get_context()
-    call = Call(ctx=ctx, params=params, headers=headers, raw_body=request.raw_body or b"")
+    call = Call(ctx=ctx, params=params, headers=headers, raw_body=_as_bytes(request.raw_body))
     if spec.auth == "member":
         call.principal_or_none = get_verifier().verify(headers.get("authorization"))
     if spec.query is not None:
@@ -140,6 +153,10 @@ def _handle(bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any],
         call.idempotency_key = _idempotency_key(headers["idempotency-key"])
         return _run_idempotently(spec, fn, call, raw_json)
     return json_response(fn(call), spec.status)
+
+
+def _as_bytes(raw: str | bytes | None) -> bytes:
+    return raw.encode() if isinstance(raw, str) else (raw or b"")
 
 
 def _parse(model: type[BaseModel], data: Any, prefix: str) -> Any:
@@ -161,18 +178,21 @@ def _json_body(raw: bytes) -> Any:
 
 
 def _idempotency_key(value: str) -> str:
-    if not 1 <= len(value) <= 255:
-        raise ValidationFailed("Idempotency-Key must be 1 to 255 characters.",
-                               field="Idempotency-Key")
+    if not 1 <= len(value) <= 255 or not value.isprintable():
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 255 printable characters.", field="Idempotency-Key"
+        )
     return value
 
 
-def _run_idempotently(spec: RouteSpec, fn: Callable[[Call], Any], call: Call,
-                      raw_json: Any) -> Response:
+def _run_idempotently(
+    spec: RouteSpec, fn: Callable[[Call], Any], call: Call, raw_json: Any
+) -> Response:
     assert call.idempotency_key is not None
     scope = call.principal_or_none.sub if call.principal_or_none else "public"
-    canonical = json.dumps([spec.method, spec.path, call.params, raw_json], sort_keys=True,
-                           default=str)
+    canonical = json.dumps(
+        [spec.method, spec.path, call.params, raw_json], sort_keys=True, default=str
+    )
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
     store, key = call.ctx.idempotency, call.idempotency_key
     existing = store.claim(scope, key, request_hash, call.ctx.clock.now().timestamp())

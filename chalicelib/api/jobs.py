@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalice import Blueprint  # type: ignore[attr-defined]
+from chalice import Blueprint
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chalicelib.api.endpoint import Call, endpoint
@@ -20,8 +20,15 @@ class JobRun(BaseModel):
     as_of: AwareDatetime | None = None
 
 
-@endpoint(bp, "/v1/admin/jobs/{job}", "POST", summary="Run a scheduled job now", tag="admin",
-          body=JobRun, errors=(403, 404, 422))
+@endpoint(
+    bp,
+    "/v1/admin/jobs/{job}",
+    "POST",
+    summary="Run a scheduled job now",
+    tag="admin",
+    body=JobRun,
+    errors=(403, 404, 422),
+)
 def run(call: Call) -> Any:
     call.principal.require_admin()
     name = call.params["job"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint  # type: ignore[attr-defined]
+from chalice import Blueprint
 
 from chalicelib.api.endpoint import ROUTES, Call, endpoint
 
@@ -16,8 +16,14 @@ def health(call: Call) -> Any:
     return {"status": "ok", "version": call.ctx.settings.version}
 
 
-@endpoint(bp, "/v1/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", tag="meta",
-          auth="public")
+@endpoint(
+    bp,
+    "/v1/openapi.json",
+    "GET",
+    summary="This API's OpenAPI 3.1 document",
+    tag="meta",
+    auth="public",
+)
 def openapi(call: Call) -> Any:
     from chalicelib.api.openapi import build_openapi
 

@@ -12,28 +12,44 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api.endpoint import RouteSpec
 
 REF = "#/components/schemas/{model}"
-ERROR_TEXT = {400: "Malformed request", 401: "Unauthenticated", 402: "Payment failed",
-              403: "Forbidden", 404: "Not found", 409: "Conflict", 422: "Validation error",
-              429: "Rate limited"}
+ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Unauthenticated",
+    402: "Payment failed",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    422: "Validation error",
+    429: "Rate limited",
+}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code", "errors"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"},
-        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
         "code": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": "string"}, "message": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
 }
 
 
 def build_openapi(routes: list[RouteSpec], version: str) -> dict[str, Any]:
     models = _models(routes)
-    refs, defs = models_json_schema(
-        [(m, mode) for m, mode in models], ref_template=REF
-    ) if models else ({}, {})
+    refs, defs = (
+        models_json_schema([(m, mode) for m, mode in models], ref_template=REF)
+        if models
+        else ({}, {})
+    )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
@@ -41,14 +57,18 @@ def build_openapi(routes: list[RouteSpec], version: str) -> dict[str, Any]:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Relais API", "version": version,
-                 "description": "Booking and billing for the relays of the network."},
+        "info": {
+            "title": "Relais API",
+            "version": version,
+            "description": "Booking and billing for the relays of the network.",
+        },
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 
@@ -86,8 +106,10 @@ def _operation(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     if spec.auth == "member":
         op["security"] = [{"bearer": []}]
     if spec.body is not None:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": refs[(spec.body, "validation")]}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
+        }
     return op
 
 
@@ -105,12 +127,19 @@ def _parameters(spec: RouteSpec, refs: dict[Any, Any]) -> list[dict[str, Any]]:
         schema = spec.query.model_json_schema(by_alias=True, ref_template=REF)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "schema": prop})
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
     if spec.idempotent:
-        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                       "description": "Same key and body within 24 h replays the first answer."})
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Same key and body within 24 h replays the first answer.",
+            }
+        )
     return params
 
 
@@ -119,11 +148,17 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object"}
     if model is not None:
         ref = refs[(model, "serialization")]
-        schema = ref if model is spec.response else {
-            "type": "object",
-            "properties": {"items": {"type": "array", "items": ref},
-                           "next_cursor": {"type": ["string", "null"]}},
-        }
+        schema = (
+            ref
+            if model is spec.response
+            else {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": ref},
+                    "next_cursor": {"type": ["string", "null"]},
+                },
+            }
+        )
     if spec.produces != "application/json":
         schema = {"type": "string"}
     responses: dict[str, Any] = {
@@ -135,7 +170,8 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     for code in sorted(codes):
         responses[str(code)] = {
             "description": ERROR_TEXT.get(code, "Error"),
-            "content": {"application/problem+json": {
-                "schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
         }
     return responses

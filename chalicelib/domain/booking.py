@@ -111,14 +111,10 @@ def plan_booking(
     if request.date < today:
         raise ValidationFailed("The date is in the past.", field="date")
     if request.date > today + timedelta(days=horizon_days):
-        raise ValidationFailed(
-            f"Bookings open at most {horizon_days} days ahead.", field="date"
-        )
+        raise ValidationFailed(f"Bookings open at most {horizon_days} days ahead.", field="date")
     rate = resource.rates.for_unit(request.unit)
     if rate is None:
-        raise ValidationFailed(
-            f"This resource cannot be booked by {request.unit}.", field="unit"
-        )
+        raise ValidationFailed(f"This resource cannot be booked by {request.unit}.", field="unit")
     slots = tuple(
         resolve_unit(relay.hours(), request.date, tz, request.unit, request.start, request.end)
     )

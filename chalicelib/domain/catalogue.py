@@ -210,10 +210,10 @@ class NewProduct(Model):
     name: NonEmpty
     price: PriceIn
     operator_id: NonEmpty
-    credits: Decimal | None = Field(default=None, gt=0, le=1000, multiple_of=Decimal("0.5"))
+    credits: Decimal | None = Field(default=None, gt=0, le=1000, multiple_of=0.5)
     validity_days: int | None = Field(default=None, ge=1, le=3660)
     period: Literal["month"] | None = None
-    days_per_period: Decimal | None = Field(default=None, gt=0, le=31, multiple_of=Decimal("0.5"))
+    days_per_period: Decimal | None = Field(default=None, gt=0, le=31, multiple_of=0.5)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> NewProduct:

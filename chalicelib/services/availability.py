@@ -22,12 +22,15 @@ def availability(
     catalogue = ctx.catalogue.get()
     relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
     if near is not None:
-        relays.sort(key=lambda r: distance_km(near, Location(lat=r.location.lat,
-                                                             lon=r.location.lon)))
+        relays.sort(
+            key=lambda r: distance_km(near, Location(lat=r.location.lat, lon=r.location.lon))
+        )
     else:
         relays.sort(key=lambda r: (r.name, r.id))
-    return {"date": day.isoformat(),
-            "relays": [relay_day(ctx, relay, day, kind, near) for relay in relays]}
+    return {
+        "date": day.isoformat(),
+        "relays": [relay_day(ctx, relay, day, kind, near) for relay in relays],
+    }
 
 
 def relay_day(
@@ -54,16 +57,17 @@ def relay_day(
         if kind is not None and resource.kind != kind:
             continue
         used = taken.get(resource.id, {})
-        view["resources"].append({
-            "resource_id": resource.id,
-            "name": resource.name,
-            "kind": resource.kind.value,
-            "capacity": resource.capacity,
-            "slots": [
-                {"start": a, "end": b, "free": max(0, resource.capacity - used.get(s.index, 0))}
-                for s in slots
-                for a, b in [s.local_label()]
-            ],
-        })
+        view["resources"].append(
+            {
+                "resource_id": resource.id,
+                "name": resource.name,
+                "kind": resource.kind.value,
+                "capacity": resource.capacity,
+                "slots": [
+                    {"start": a, "end": b, "free": max(0, resource.capacity - used.get(s.index, 0))}
+                    for s in slots
+                    for a, b in [s.local_label()]
+                ],
+            }
+        )
     return view
-

@@ -64,8 +64,12 @@ def _check_payment_method(principal: Principal, request: BookingRequest, plan: B
 
 
 def _new_booking(
-    ctx: Context, principal: Principal, request: BookingRequest, plan: BookingPlan,
-    booking_id: str, now: datetime,
+    ctx: Context,
+    principal: Principal,
+    request: BookingRequest,
+    plan: BookingPlan,
+    booking_id: str,
+    now: datetime,
 ) -> Booking:
     held = request.payment == "card"
     price = plan.price.to_dict()
@@ -118,26 +122,31 @@ def list_bookings(
     high = span[1].isoformat() if span[1] else "9999"
     if relay_id and principal.manages(relay_id):
         ctx.catalogue.relay(relay_id)
-        items, next_cursor = ctx.bookings.page_for_relay(relay_id, (low, high), status, limit,
-                                                         cursor)
-    elif principal.is_admin and not relay_id:
-        items, next_cursor = _chain(
-            [
-                (lambda lim, cur, r=r: ctx.bookings.page_for_relay(r, (low, high), status, lim, cur))
-                for r in sorted(ctx.catalogue.get().relays)
-            ],
-            limit,
-            cursor,
+        items, next_cursor = ctx.bookings.page_for_relay(
+            relay_id, (low, high), status, limit, cursor
         )
+    elif principal.is_admin and not relay_id:
+        pages = [
+            _relay_pages(ctx, r, (low, high), status) for r in sorted(ctx.catalogue.get().relays)
+        ]
+        items, next_cursor = _chain(pages, limit, cursor)
     else:
-        items, next_cursor = ctx.bookings.page_for_member(principal.sub, (low, high), status,
-                                                          limit, cursor)
+        items, next_cursor = ctx.bookings.page_for_member(
+            principal.sub, (low, high), status, limit, cursor
+        )
         if relay_id:
             items = [b for b in items if b.relay_id == relay_id]
     return {"items": [b.public() for b in items], "next_cursor": next_cursor}
 
 
 Page = Callable[[int, str | None], tuple[list[Booking], str | None]]
+
+
+def _relay_pages(ctx: Context, relay_id: str, span: tuple[str, str], status: str | None) -> Page:
+    def page(limit: int, cursor: str | None) -> tuple[list[Booking], str | None]:
+        return ctx.bookings.page_for_relay(relay_id, span, status, limit, cursor)
+
+    return page
 
 
 def _chain(pages: list[Page], limit: int, cursor: str | None) -> tuple[list[Booking], str | None]:
@@ -160,8 +169,12 @@ def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any
     booking = visible_booking(ctx, principal, booking_id)
     ensure_cancellable(booking)
     updated = ctx.bookings.release(booking, BookingStatus.cancelled, ctx.clock.now())
-    return {"booking": updated.public(), "refund": None, "credits_restored": 0,
-            "credit_note_id": None}
+    return {
+        "booking": updated.public(),
+        "refund": None,
+        "credits_restored": 0,
+        "credit_note_id": None,
+    }
 
 
 def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
@@ -170,8 +183,7 @@ def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, A
         raise NotFound(f"No booking with id {booking_id!r}.")
     now = ctx.clock.now()
     ensure_check_in_allowed(booking, now)
-    updated = booking.model_copy(update={"status": BookingStatus.checked_in,
-                                         "checked_in_at": now})
+    updated = booking.model_copy(update={"status": BookingStatus.checked_in, "checked_in_at": now})
     return ctx.bookings.transition(booking, updated).public()
 
 

@@ -87,9 +87,7 @@ def create_resource(ctx: Context, relay_id: str, new: NewResource) -> Resource:
     return resource
 
 
-def close_relay_day(
-    ctx: Context, principal: Principal, relay_id: str, new: NewClosure
-) -> Closure:
+def close_relay_day(ctx: Context, principal: Principal, relay_id: str, new: NewClosure) -> Closure:
     """Close a relay for a day; every booking of that day is cancelled with a full refund."""
     from chalicelib.services.bookings import cancel_for_closure
 
@@ -115,7 +113,9 @@ def create_product(ctx: Context, new: NewProduct) -> Product:
     get_operator(ctx, new.operator_id)
     fields = new.model_dump(exclude={"price"})
     product = Product(
-        **fields, price=new.price.to_price().to_dict(), id=new_id("prd"),
+        **fields,
+        price=new.price.to_price().to_dict(),
+        id=new_id("prd"),
         created_at=ctx.clock.now(),
     )
     ctx.catalogue_store.add_product(product)

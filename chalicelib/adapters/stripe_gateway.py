@@ -1,0 +1,466 @@
+"""Stripe gateway: the only module of the app that talks to Stripe.
+
+Every method is one Stripe call made through the official SDK (`stripe.StripeClient`,
+`client.v1.*`, params dicts) and answers a small frozen dataclass, never a Stripe object.
+Every POST carries the caller's deterministic idempotency key, so a retried use case
+(Lambda retry, client retry with the same `Idempotency-Key`) never moves money twice.
+
+Stripe failures become domain errors from `chalicelib.errors`:
+
+- card declined, authentication required/failed -> `PaymentFailed` (402 `payment_failed`);
+- a request Stripe refuses (unknown id, bad parameter, unsupported by the server, bad
+  API key) -> `PaymentProviderError`;
+- network failures, timeouts, Stripe 5xx and rate limits -> `PaymentProviderUnavailable`
+  (safe to retry with the same idempotency key).
+
+`stripe` is imported lazily: importing this module costs nothing, and the client is built
+on first use (cold starts and `chalice package` stay cheap).
+
+Payment method types: the SDK's API version (2026-10-28.endive) no longer accepts
+`payment_method_types` on PaymentIntents and SetupIntents (400
+`payment_method_types_no_longer_supported`); `allowed_payment_method_types` replaces it.
+
+Local sandbox: with `api_base` set the gateway talks to a Stripe-compatible server
+(localstripe 1.15), which rejects any parameter it does not know: it has no
+`allowed_payment_method_types` nor `automatic_payment_methods` (it takes the old
+`payment_method_types`), and no `description` on a PaymentIntent (the description then
+travels in `metadata["description"]`). See `localstripe_compat`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from chalicelib.errors import (
+    InvalidSignature,
+    PaymentFailed,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+    RelaisError,
+)
+
+if TYPE_CHECKING:
+    import stripe
+    from stripe.params import (
+        BalanceTransactionListParams,
+        CustomerCreateParams,
+        PaymentIntentCreateParams,
+        PayoutListParams,
+        RefundCreateParams,
+        SetupIntentCreateParams,
+    )
+
+__all__ = [
+    "BalanceTransactionInfo",
+    "PaymentIntentInfo",
+    "PayoutInfo",
+    "RefundInfo",
+    "SetupIntentInfo",
+    "StripeGateway",
+    "map_stripe_error",
+    "parse_webhook",
+]
+
+# Stripe error codes that mean "the customer's payment did not go through" even when
+# Stripe answers them as an invalid request (HTTP 400) rather than a card error (402).
+_PAYMENT_FAILURE_CODES = frozenset(
+    {
+        "authentication_required",
+        "card_declined",
+        "expired_card",
+        "incorrect_cvc",
+        "insufficient_funds",
+        "payment_intent_authentication_failure",
+        "payment_intent_payment_attempt_failed",
+        "payment_method_unactivated",
+    }
+)
+# States from which cancelling is a no-op for us: answer the intent as it is.
+_TERMINAL_INTENT_STATES = frozenset({"canceled", "succeeded"})
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntentInfo:
+    id: str
+    client_secret: str
+    # requires_payment_method | requires_confirmation | requires_action | processing
+    # | requires_capture | canceled | succeeded
+    status: str
+    amount: int
+    currency: str  # ISO 4217, upper case ("EUR")
+    latest_charge: str | None
+
+    @classmethod
+    def from_stripe(cls, intent: stripe.PaymentIntent) -> PaymentIntentInfo:
+        return cls(
+            id=intent.id,
+            client_secret=intent.client_secret or "",
+            status=intent.status,
+            amount=intent.amount,
+            currency=intent.currency.upper(),
+            latest_charge=_ref(intent.latest_charge),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundInfo:
+    id: str
+    status: str | None  # pending | requires_action | succeeded | failed | canceled
+    amount: int
+    charge: str | None
+    payment_intent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetupIntentInfo:
+    id: str
+    client_secret: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceTransactionInfo:
+    id: str
+    amount: int
+    fee: int
+    net: int
+    type: str  # charge | refund | payout | stripe_fee | adjustment | ...
+    source: str | None  # id of the charge, refund, payout... behind it
+    created: int  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutInfo:
+    id: str
+    amount: int
+    arrival_date: int  # Unix time
+    status: str  # paid | pending | in_transit | canceled | failed
+    created: int  # Unix time
+
+
+class StripeGateway:
+    """One Stripe account, reached through one lazily built `stripe.StripeClient`."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str | None = None,
+        timeout_seconds: float = 10,
+        max_retries: int = 2,
+        *,
+        localstripe_compat: bool | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._api_base = api_base
+        self._timeout_seconds = timeout_seconds
+        self._max_retries = max_retries
+        # Only send what localstripe understands; defaults to "a local server is used".
+        self._localstripe_compat = (
+            api_base is not None if localstripe_compat is None else localstripe_compat
+        )
+        self._client: stripe.StripeClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The underlying SDK client (built on first use). For tooling and tests."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> stripe.StripeClient:
+        import stripe
+
+        return stripe.StripeClient(
+            self._api_key,
+            base_addresses={"api": self._api_base.rstrip("/")} if self._api_base else None,
+            max_network_retries=self._max_retries,
+            http_client=stripe.RequestsClient(timeout=self._timeout_seconds),
+        )
+
+    def _payment_method_types(self, types: list[str]) -> dict[str, list[str]]:
+        key = "payment_method_types" if self._localstripe_compat else "allowed_payment_method_types"
+        return {key: list(types)}
+
+    # -- payment intents -------------------------------------------------------------
+
+    def create_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        customer: str | None = None,
+    ) -> PaymentIntentInfo:
+        """A PaymentIntent for a card payment, to be confirmed by the frontend."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "metadata": dict(metadata),
+            **self._payment_method_types(["card"]),
+        }
+        if self._localstripe_compat:
+            params["metadata"] = {"description": description, **metadata}
+        else:
+            params["description"] = description
+        if customer is not None:
+            params["customer"] = customer
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=cast("PaymentIntentCreateParams", params),
+                options={"idempotency_key": idempotency_key},
+            )
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return PaymentIntentInfo.from_stripe(intent)
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
+        try:
+            intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return PaymentIntentInfo.from_stripe(intent)
+
+    def cancel_payment_intent(
+        self, payment_intent_id: str, *, idempotency_key: str
+    ) -> PaymentIntentInfo:
+        """Cancel an intent; an intent already cancelled or succeeded is answered as is.
+
+        The caller decides what a `succeeded` answer means (e.g. refund instead).
+        """
+        import stripe
+
+        try:
+            intent = self.client.v1.payment_intents.cancel(
+                payment_intent_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as exc:
+            # Stripe: 400 payment_intent_unexpected_state; localstripe: 400 "Bad request".
+            if exc.http_status == 404:
+                raise map_stripe_error(exc) from exc
+            current = self.retrieve_payment_intent(payment_intent_id)
+            if current.status in _TERMINAL_INTENT_STATES:
+                return current
+            raise map_stripe_error(exc) from exc
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return PaymentIntentInfo.from_stripe(intent)
+
+    # -- refunds, customers, setup intents -------------------------------------------
+
+    def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int | None,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> RefundInfo:
+        """Refund `amount` cents of a succeeded intent (None = what is left of it)."""
+        params: RefundCreateParams = {
+            "payment_intent": payment_intent_id,
+            "metadata": dict(metadata),
+        }
+        if amount is not None:
+            params["amount"] = amount
+        try:
+            refund = self.client.v1.refunds.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return RefundInfo(
+            id=refund.id,
+            status=refund.status,
+            amount=refund.amount,
+            charge=_ref(refund.charge),
+            payment_intent=_ref(refund.payment_intent),
+        )
+
+    def create_customer(
+        self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> str:
+        """A Stripe customer; answers its id (`cus_...`)."""
+        params: CustomerCreateParams = {"email": email, "name": name, "metadata": dict(metadata)}
+        try:
+            customer = self.client.v1.customers.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return customer.id
+
+    def create_setup_intent(
+        self,
+        *,
+        customer: str,
+        payment_method_types: list[str],
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> SetupIntentInfo:
+        """Save a payment method (card or sepa_debit) for later off-session charges."""
+        params: dict[str, Any] = {
+            "customer": customer,
+            "usage": "off_session",
+            "metadata": dict(metadata),
+            **self._payment_method_types(payment_method_types),
+        }
+        try:
+            intent = self.client.v1.setup_intents.create(
+                params=cast("SetupIntentCreateParams", params),
+                options={"idempotency_key": idempotency_key},
+            )
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        return SetupIntentInfo(
+            id=intent.id, client_secret=intent.client_secret or "", status=intent.status
+        )
+
+    # -- reconciliation --------------------------------------------------------------
+
+    def list_balance_transactions(
+        self, *, starting_after: str | None, limit: int = 100, payout: str | None = None
+    ) -> tuple[list[BalanceTransactionInfo], bool]:
+        """One page of balance transactions, newest first; answers (page, has_more).
+
+        `payout` restricts to the transactions paid out by that (automatic) payout;
+        localstripe does not support that filter (-> `PaymentProviderError`).
+        """
+        params: BalanceTransactionListParams = {"limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        if payout is not None:
+            params["payout"] = payout
+        try:
+            page = self.client.v1.balance_transactions.list(params=params)
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        items = [
+            BalanceTransactionInfo(
+                id=txn.id,
+                amount=txn.amount,
+                fee=txn.fee,
+                net=txn.net,
+                type=txn.type,
+                source=_ref(txn.source),
+                created=txn.created,
+            )
+            for txn in page.data
+        ]
+        return items, bool(page.has_more)
+
+    def list_payouts(
+        self, *, starting_after: str | None, limit: int = 100
+    ) -> tuple[list[PayoutInfo], bool]:
+        """One page of payouts, as Stripe orders them; answers (page, has_more)."""
+        params: PayoutListParams = {"limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        try:
+            page = self.client.v1.payouts.list(params=params)
+        except Exception as exc:
+            raise map_stripe_error(exc) from exc
+        items = [
+            PayoutInfo(
+                id=payout.id,
+                amount=payout.amount,
+                arrival_date=payout.arrival_date,
+                status=payout.status,
+                created=payout.created,
+            )
+            for payout in page.data
+        ]
+        return items, bool(page.has_more)
+
+    # -- webhooks --------------------------------------------------------------------
+
+    def parse_webhook(
+        self, payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300
+    ) -> dict[str, Any]:
+        """See the module-level `parse_webhook` (needs no API key nor client)."""
+        return parse_webhook(payload, signature_header, secret, tolerance)
+
+
+def parse_webhook(
+    payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300
+) -> dict[str, Any]:
+    """Verify a `Stripe-Signature` header against the raw body; answer the event as a dict.
+
+    Raises `InvalidSignature` when the header is missing or malformed, no signature
+    matches `secret`, the timestamp is older than `tolerance` seconds, or the signed
+    body is not a JSON event object. The check is `stripe.WebhookSignature.verify_header`
+    (what `stripe.Webhook.construct_event` runs) followed by a plain `json.loads`, so no
+    Stripe object is built.
+    """
+    import stripe
+
+    if not signature_header:
+        raise InvalidSignature("Missing Stripe-Signature header.")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSignature("Webhook body is not UTF-8.") from exc
+    try:
+        stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidSignature(exc.user_message or "Invalid Stripe-Signature header.") from exc
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise InvalidSignature("Signed webhook body is not JSON.") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise InvalidSignature("Signed webhook body is not a Stripe event.")
+    return event
+
+
+def map_stripe_error(exc: Exception) -> RelaisError:
+    """The domain error for an exception raised by the Stripe SDK.
+
+    Anything that is not a Stripe error is answered as `PaymentProviderError` too, so
+    callers of the gateway only ever see `RelaisError`s.
+    """
+    import stripe
+
+    if isinstance(exc, RelaisError):
+        return exc
+    if not isinstance(exc, stripe.StripeError):
+        return PaymentProviderError(f"Unexpected payment provider failure: {exc!r}")
+
+    message = exc.user_message or exc.__class__.__name__
+    code = exc.code
+    status = exc.http_status
+    described = f"{message} (code={code})" if code else message
+
+    if isinstance(exc, stripe.CardError):
+        return PaymentFailed(described)
+    if isinstance(exc, stripe.InvalidRequestError) and code in _PAYMENT_FAILURE_CODES:
+        return PaymentFailed(described)
+    if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
+        return PaymentProviderUnavailable(f"Payment provider unreachable: {described}")
+    if isinstance(exc, stripe.APIError) and (status is None or status >= 500):
+        return PaymentProviderUnavailable(f"Payment provider error (HTTP {status}): {described}")
+    # InvalidRequestError (unknown id, bad parameter), AuthenticationError,
+    # PermissionError, IdempotencyError, APIError 4xx (e.g. an endpoint the server
+    # does not have answering a non-JSON 404/405).
+    return PaymentProviderError(
+        f"Payment provider refused the request (HTTP {status}): {described}"
+    )
+
+
+def _ref(value: object) -> str | None:
+    """The id behind an expandable field (an id string, or an expanded object)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    ref = getattr(value, "id", None)
+    if ref is None and isinstance(value, dict):
+        ref = value.get("id")
+    return ref if isinstance(ref, str) else None
