@@ -6,11 +6,19 @@ from typing import Any
 
 from chalice import Chalice, Rate  # type: ignore[attr-defined]
 
-from chalicelib.api import availability, bookings, catalogue, jobs, meta
+from chalicelib.api import availability, bookings, catalogue, jobs, meta, wallet, webhooks
 
 app = Chalice(app_name="relais")
 
-for blueprint in (meta.bp, catalogue.bp, availability.bp, bookings.bp, jobs.bp):
+for blueprint in (
+    meta.bp,
+    catalogue.bp,
+    availability.bp,
+    bookings.bp,
+    wallet.bp,
+    webhooks.bp,
+    jobs.bp,
+):
     app.register_blueprint(blueprint)
 
 

@@ -20,6 +20,7 @@ from chalicelib.api.wiring import use_context
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from infra.table import create_table
+from tests.support.fake_stripe import FakeGateway
 from tests.support.api import AUDIENCE, ISSUER, Api, operator_body, relay_body, resource_body
 from tools.dev_auth import ensure_dev_keys
 
@@ -39,9 +40,13 @@ def auth_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def make_settings(jwks: Path, **overrides: Any) -> Settings:
     values = {
-        "RELAIS_TABLE": "relais-test", "AWS_REGION": "eu-west-3",
-        "AUTH_JWKS_FILE": str(jwks), "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": AUDIENCE,
-        "CATALOGUE_CACHE_SECONDS": 0, **overrides,
+        "RELAIS_TABLE": "relais-test",
+        "AWS_REGION": "eu-west-3",
+        "AUTH_JWKS_FILE": str(jwks),
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "CATALOGUE_CACHE_SECONDS": 0,
+        **overrides,
     }
     return Settings(**values)
 
@@ -64,8 +69,15 @@ def table(settings: Settings) -> Iterator[Table]:
 
 
 @pytest.fixture
-def ctx(settings: Settings, table: Table, clock: FixedClock) -> Iterator[Context]:
-    context = Context(settings=settings, table=table, clock=clock)
+def stripe_fake() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def ctx(
+    settings: Settings, table: Table, clock: FixedClock, stripe_fake: FakeGateway
+) -> Iterator[Context]:
+    context = Context(settings=settings, table=table, clock=clock, gateway_override=stripe_fake)
     use_context(context)
     yield context
     use_context(None)
@@ -98,9 +110,17 @@ def network(api: Api, admin: str) -> dict[str, str]:
     pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
     room = api.post(
         f"/v1/relays/{relay['id']}/resources",
-        resource_body(name="Salle Seine", kind="meeting_room", capacity=1,
-                      rates={"hour": 2000, "half_day": 6000}),
+        resource_body(
+            name="Salle Seine",
+            kind="meeting_room",
+            capacity=1,
+            rates={"hour": 2000, "half_day": 6000},
+        ),
         token=admin,
     ).json
-    return {"operator": operator.json["id"], "relay": relay["id"], "pool": pool["id"],
-            "room": room["id"]}
+    return {
+        "operator": operator.json["id"],
+        "relay": relay["id"],
+        "pool": pool["id"],
+        "room": room["id"],
+    }

@@ -18,10 +18,15 @@ from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.errors import InvalidState, RelayClosed, SlotUnavailable
 
 HOLDS_PK = "HOLDS"
+REFUNDS_DUE_PK = "REFUNDS_DUE"
 
 
 class BookingExists(Exception):
     """The booking id is taken: the same request was already carried out."""
+
+
+class CreditsChanged(Exception):
+    """A pack the booking drew on changed meanwhile: read the packs again and retry."""
 
 
 def slot_attr(index: int) -> str:
@@ -101,8 +106,8 @@ class BookingStore:
         return [item["booking_id"] for item in response.get("Items", [])]
 
     # -- writes --------------------------------------------------------------
-    def create(self, booking: Booking, capacity: int) -> None:
-        """Take the seat and record the booking in one transaction."""
+    def create(self, booking: Booking, capacity: int, now: datetime) -> None:
+        """Take the seat, the credits if any, and record the booking in one transaction."""
         day = booking.date.isoformat()
         items = [
             {
@@ -123,19 +128,34 @@ class BookingStore:
         ]
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": self._table.name, "Item": self._hold_item(booking)}})
+        items.extend(self._draw_credits(booking, now))
 
         def explain(reasons: list[str]) -> None:
             if reasons[0] == "ConditionalCheckFailed":
                 raise RelayClosed(f"The relay is closed on {day}.")
             if reasons[2] == "ConditionalCheckFailed":
                 raise BookingExists(booking.id)
-            raise SlotUnavailable("Not enough free seats for that time.")
+            if reasons[1] == "ConditionalCheckFailed":
+                raise SlotUnavailable("Not enough free seats for that time.")
+            raise CreditsChanged()
 
         self._table.transact(items, on_cancel=explain)
 
-    def release(self, booking: Booking, to: BookingStatus, now: datetime) -> Booking:
-        """Move a seat-taking booking to a final status and give its seats back, once."""
-        updated = booking.model_copy(update={"status": to, **_stamp(to, now)})
+    def release(
+        self,
+        booking: Booking,
+        to: BookingStatus,
+        now: datetime,
+        *,
+        restore_credits: bool = False,
+        refund_due: int | None = None,
+    ) -> Booking:
+        """Move a seat-taking booking to a final status and give its seats back, once —
+        with its credits when `restore_credits`, and a refund owed when `refund_due`."""
+        changes: dict[str, Any] = {"status": to, **_stamp(to, now)}
+        if refund_due:
+            changes["refund_due"] = refund_due
+        updated = booking.model_copy(update=changes)
         names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
         items = [
             self._status_update(booking, updated),
@@ -156,12 +176,87 @@ class BookingStore:
             items.append(
                 {"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}}
             )
+        if restore_credits:
+            items.extend(self._restore_credits(booking))
+        if refund_due:
+            due = {"PK": REFUNDS_DUE_PK, "SK": booking.id, "booking_id": booking.id}
+            items.append({"Put": {"TableName": self._table.name, "Item": due}})
 
         def explain(reasons: list[str]) -> None:
             raise InvalidState("The booking changed meanwhile; read it again.")
 
         self._table.transact(items, on_cancel=explain)
         return updated
+
+    def reinstate(self, booking: Booking, capacity: int, now: datetime) -> Booking:
+        """Take the seats again for a booking whose hold expired before its payment arrived."""
+        updated = booking.model_copy(update={"status": BookingStatus.confirmed})
+        day = booking.date.isoformat()
+        items = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            self._take_seats(booking, capacity),
+            self._status_update(booking, updated),
+        ]
+
+        def explain(reasons: list[str]) -> None:
+            if reasons[2] == "ConditionalCheckFailed":
+                raise InvalidState("The booking changed meanwhile; read it again.")
+            raise SlotUnavailable("The seat was taken meanwhile.")
+
+        self._table.transact(items, on_cancel=explain)
+        return updated
+
+    def record_refund(self, booking: Booking, refund: dict[str, Any]) -> None:
+        """Note the refund made for a booking and drop its refund-owed marker."""
+        key = {"PK": f"BOOKING#{booking.id}", "SK": "BOOKING"}
+        self._table.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": key,
+                        "UpdateExpression": "SET #refund = :refund REMOVE refund_due",
+                        "ExpressionAttributeNames": {"#refund": "refund"},
+                        "ExpressionAttributeValues": {":refund": to_item(refund)},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table.name,
+                        "Key": {"PK": REFUNDS_DUE_PK, "SK": booking.id},
+                    }
+                },
+            ]
+        )
+
+    def refunds_due(self, limit: int = 100) -> list[str]:
+        response = self._table.table.query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": REFUNDS_DUE_PK},
+            Limit=limit,
+        )
+        return [item["booking_id"] for item in response.get("Items", [])]
+
+    def set_payment_intent(self, booking_id: str, intent_id: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            UpdateExpression="SET payment_intent_id = if_not_exists(payment_intent_id, :pi)",
+            ExpressionAttributeValues={":pi": intent_id},
+        )
+
+    def flag_dispute(self, booking_id: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            UpdateExpression="SET disputed = :yes",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":yes": True},
+        )
 
     def transition(self, booking: Booking, updated: Booking) -> Booking:
         """Change a booking's status without touching seats (confirm, check-in)."""
@@ -182,6 +277,36 @@ class BookingStore:
         self._table.table.delete_item(Key=self._hold_key(booking))
 
     # -- item shapes ----------------------------------------------------------
+    def _draw_credits(self, booking: Booking, now: datetime) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": f"MEMBER#{booking.member_id}", "SK": draw["pack_key"]},
+                    "UpdateExpression": "SET credits_remaining = credits_remaining - :n",
+                    "ConditionExpression": "credits_remaining >= :n AND expires_at > :now",
+                    "ExpressionAttributeValues": {
+                        ":n": draw["credits"],
+                        ":now": now.astimezone(UTC).isoformat(),
+                    },
+                }
+            }
+            for draw in booking.credit_draws
+        ]
+
+    def _restore_credits(self, booking: Booking) -> list[dict[str, Any]]:
+        return [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": f"MEMBER#{booking.member_id}", "SK": draw["pack_key"]},
+                    "UpdateExpression": "ADD credits_remaining :n",
+                    "ExpressionAttributeValues": {":n": draw["credits"]},
+                }
+            }
+            for draw in booking.credit_draws
+        ]
+
     def _take_seats(self, booking: Booking, capacity: int) -> dict[str, Any]:
         names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
         names["#capacity"] = "capacity"

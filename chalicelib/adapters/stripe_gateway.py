@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -212,20 +214,16 @@ class StripeGateway:
             params["description"] = description
         if customer is not None:
             params["customer"] = customer
-        try:
+        with _stripe_errors():
             intent = self.client.v1.payment_intents.create(
                 params=cast("PaymentIntentCreateParams", params),
                 options={"idempotency_key": idempotency_key},
             )
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         return PaymentIntentInfo.from_stripe(intent)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo:
-        try:
+        with _stripe_errors():
             intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         return PaymentIntentInfo.from_stripe(intent)
 
     def cancel_payment_intent(
@@ -249,7 +247,7 @@ class StripeGateway:
             if current.status in _TERMINAL_INTENT_STATES:
                 return current
             raise map_stripe_error(exc) from exc
-        except Exception as exc:
+        except stripe.StripeError as exc:
             raise map_stripe_error(exc) from exc
         return PaymentIntentInfo.from_stripe(intent)
 
@@ -270,12 +268,10 @@ class StripeGateway:
         }
         if amount is not None:
             params["amount"] = amount
-        try:
+        with _stripe_errors():
             refund = self.client.v1.refunds.create(
                 params=params, options={"idempotency_key": idempotency_key}
             )
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         return RefundInfo(
             id=refund.id,
             status=refund.status,
@@ -289,12 +285,10 @@ class StripeGateway:
     ) -> str:
         """A Stripe customer; answers its id (`cus_...`)."""
         params: CustomerCreateParams = {"email": email, "name": name, "metadata": dict(metadata)}
-        try:
+        with _stripe_errors():
             customer = self.client.v1.customers.create(
                 params=params, options={"idempotency_key": idempotency_key}
             )
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         return customer.id
 
     def create_setup_intent(
@@ -312,13 +306,11 @@ class StripeGateway:
             "metadata": dict(metadata),
             **self._payment_method_types(payment_method_types),
         }
-        try:
+        with _stripe_errors():
             intent = self.client.v1.setup_intents.create(
                 params=cast("SetupIntentCreateParams", params),
                 options={"idempotency_key": idempotency_key},
             )
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         return SetupIntentInfo(
             id=intent.id, client_secret=intent.client_secret or "", status=intent.status
         )
@@ -338,10 +330,8 @@ class StripeGateway:
             params["starting_after"] = starting_after
         if payout is not None:
             params["payout"] = payout
-        try:
+        with _stripe_errors():
             page = self.client.v1.balance_transactions.list(params=params)
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         items = [
             BalanceTransactionInfo(
                 id=txn.id,
@@ -363,10 +353,8 @@ class StripeGateway:
         params: PayoutListParams = {"limit": limit}
         if starting_after is not None:
             params["starting_after"] = starting_after
-        try:
+        with _stripe_errors():
             page = self.client.v1.payouts.list(params=params)
-        except Exception as exc:
-            raise map_stripe_error(exc) from exc
         items = [
             PayoutInfo(
                 id=payout.id,
@@ -420,18 +408,20 @@ def parse_webhook(
     return event
 
 
-def map_stripe_error(exc: Exception) -> RelaisError:
-    """The domain error for an exception raised by the Stripe SDK.
-
-    Anything that is not a Stripe error is answered as `PaymentProviderError` too, so
-    callers of the gateway only ever see `RelaisError`s.
-    """
+@contextmanager
+def _stripe_errors() -> Iterator[None]:
+    """Turn the Stripe SDK's errors into domain errors (other exceptions pass through)."""
     import stripe
 
-    if isinstance(exc, RelaisError):
-        return exc
-    if not isinstance(exc, stripe.StripeError):
-        return PaymentProviderError(f"Unexpected payment provider failure: {exc!r}")
+    try:
+        yield
+    except stripe.StripeError as exc:
+        raise map_stripe_error(exc) from exc
+
+
+def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
+    """The domain error for an error raised by the Stripe SDK."""
+    import stripe
 
     message = exc.user_message or exc.__class__.__name__
     code = exc.code

@@ -146,7 +146,9 @@ def _handle(
         call.principal_or_none = get_verifier().verify(headers.get("authorization"))
     if spec.query is not None:
         call.query = _parse(spec.query, dict(request.query_params or {}), prefix="")
-    raw_json = _json_body(call.raw_body) if spec.method in ("POST", "PUT") else None
+    raw_json = None
+    if spec.body is not None or spec.idempotent:
+        raw_json = _json_body(call.raw_body)
     if spec.body is not None:
         call.body = _parse(spec.body, raw_json if raw_json is not None else {}, prefix="")
     if spec.idempotent and "idempotency-key" in headers:

@@ -64,6 +64,10 @@ class Booking(BaseModel):
     price: dict[str, Any]
     payment_method: PaymentMethod
     credits_used: Decimal = Decimal(0)
+    credit_draws: list[dict[str, Any]] = []
+    refund_due: int | None = None
+    refund: dict[str, Any] | None = None
+    disputed: bool = False
     hold_expires_at: datetime | None = None
     invoice_id: str | None = None
     payment_intent_id: str | None = None
@@ -75,9 +79,16 @@ class Booking(BaseModel):
         """The booking object of the API contract."""
         data = self.model_dump(
             mode="json",
-            exclude={"slots", "operator_id", "credits_used", "payment_intent_id"},
+            exclude={"slots", "operator_id", "credit_draws", "refund_due", "refund"},
         )
-        for optional in ("hold_expires_at", "invoice_id", "cancelled_at", "checked_in_at"):
+        data["credits_used"] = self.credits_used
+        for optional in (
+            "hold_expires_at",
+            "invoice_id",
+            "cancelled_at",
+            "checked_in_at",
+            "payment_intent_id",
+        ):
             if data[optional] is None:
                 del data[optional]
         return data

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.booking_store import BookingExists
+from chalicelib.adapters.booking_store import BookingExists, CreditsChanged
 from chalicelib.adapters.dynamo import decode_cursor, encode_cursor
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import (
-    SEAT_TAKING,
+    CANCELLABLE,
     Booking,
     BookingPlan,
     BookingRequest,
     BookingStatus,
     ensure_cancellable,
     ensure_check_in_allowed,
+    is_free_cancellation,
     plan_booking,
 )
+from chalicelib.domain.wallet import draw_credits
 from chalicelib.errors import (
     Forbidden,
     InsufficientCredits,
     InvalidState,
     MembershipRequired,
     NotFound,
+    ValidationFailed,
 )
+from chalicelib.services import payments
 from chalicelib.services.context import Context
+
+CREDIT_ATTEMPTS = 3
 
 
 def book(
@@ -39,15 +46,35 @@ def book(
     now = ctx.clock.now()
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)
-    booking = _new_booking(ctx, principal, request, plan, booking_id, now)
-    try:
-        ctx.bookings.create(booking, capacity=resource.capacity)
-    except BookingExists:
-        existing = ctx.bookings.get(booking_id)
-        if existing is None or existing.member_id != principal.sub:
-            raise
-        booking = existing
-    return {"booking": booking.public(), "payment": None}
+    booking = _take_seat(ctx, principal, request, plan, booking_id, now)
+    payment = None
+    if booking.status is BookingStatus.held:
+        payment = payments.start_booking_payment(ctx, booking)
+        booking = booking.model_copy(update={"payment_intent_id": payment["payment_intent_id"]})
+    return {"booking": booking.public(), "payment": payment}
+
+
+def _take_seat(
+    ctx: Context,
+    principal: Principal,
+    request: BookingRequest,
+    plan: BookingPlan,
+    booking_id: str,
+    now: datetime,
+) -> Booking:
+    for _attempt in range(CREDIT_ATTEMPTS):
+        booking = _new_booking(ctx, principal, request, plan, booking_id, now)
+        try:
+            ctx.bookings.create(booking, capacity=plan.resource.capacity, now=now)
+            return booking
+        except BookingExists:
+            existing = ctx.bookings.get(booking_id)
+            if existing is None or existing.member_id != principal.sub:
+                raise
+            return existing
+        except CreditsChanged:
+            continue  # another booking used the same pack meanwhile: draw again
+    raise InsufficientCredits("Your credits changed meanwhile; please try again.")
 
 
 def _check_payment_method(principal: Principal, request: BookingRequest, plan: BookingPlan) -> None:
@@ -55,10 +82,10 @@ def _check_payment_method(principal: Principal, request: BookingRequest, plan: B
         raise Forbidden("Free bookings are for the relay's managers and administrators.")
     if request.payment == "company":
         raise Forbidden("You are not attached to a company account.")
-    if request.payment == "credits":
-        if plan.credits == 0:
-            raise InsufficientCredits("Credits pay for hot desks by the day or half day only.")
-        raise InsufficientCredits("You have no credits left.")
+    if request.payment in ("credits", "membership") and plan.credits == 0:
+        raise ValidationFailed(
+            "Credits and memberships pay for hot desks by the day or half day.", field="payment"
+        )
     if request.payment == "membership":
         raise MembershipRequired("You have no active membership.")
 
@@ -71,10 +98,14 @@ def _new_booking(
     booking_id: str,
     now: datetime,
 ) -> Booking:
-    held = request.payment == "card"
+    held = request.payment == "card" and plan.price.amount > 0
     price = plan.price.to_dict()
     if request.payment == "none":
         price = {**price, "amount": 0, "amount_excl_vat": 0, "vat_amount": 0}
+    draws: list[dict[str, Any]] = []
+    if request.payment == "credits":
+        packs = ctx.payments.packs_of(principal.sub)
+        draws = [asdict(d) for d in draw_credits(packs, plan.credits, now)]
     return Booking(
         id=booking_id,
         member_id=principal.sub,
@@ -89,6 +120,8 @@ def _new_booking(
         status=BookingStatus.held if held else BookingStatus.confirmed,
         price=price,
         payment_method=request.payment,
+        credits_used=plan.credits if draws else 0,
+        credit_draws=draws,
         hold_expires_at=now + timedelta(seconds=ctx.settings.hold_seconds) if held else None,
         created_at=now,
     )
@@ -168,11 +201,38 @@ def _chain(pages: list[Page], limit: int, cursor: str | None) -> tuple[list[Book
 def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
     booking = visible_booking(ctx, principal, booking_id)
     ensure_cancellable(booking)
-    updated = ctx.bookings.release(booking, BookingStatus.cancelled, ctx.clock.now())
+    return release_with_policy(ctx, booking, force_refund=False)
+
+
+def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -> dict[str, Any]:
+    """Cancel a booking: free the seat and, if cancelled in time (or forced by a
+    closure), give the money or the credits back."""
+    now = ctx.clock.now()
+    in_time = force_refund or is_free_cancellation(booking, now, ctx.settings.cancel_free_hours)
+    paid = int(booking.price.get("amount", 0))
+    owed = (
+        paid
+        if (
+            in_time
+            and booking.status is BookingStatus.confirmed
+            and booking.payment_method == "card"
+            and booking.payment_intent_id
+        )
+        else None
+    )
+    restore = in_time and bool(booking.credit_draws)
+    updated = ctx.bookings.release(
+        booking, BookingStatus.cancelled, now, restore_credits=restore, refund_due=owed
+    )
+    refund = None
+    if booking.status is BookingStatus.held:
+        payments.cancel_intent_quietly(ctx, booking)
+    elif owed:
+        refund = payments.settle_refund(ctx, updated)
     return {
         "booking": updated.public(),
-        "refund": None,
-        "credits_restored": 0,
+        "refund": refund,
+        "credits_restored": booking.credits_used if restore else 0,
         "credit_note_id": None,
     }
 
@@ -190,12 +250,11 @@ def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, A
 def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
     """Cancel every seat-taking booking of a closed day, whatever the deadline."""
     cancelled = 0
-    now = ctx.clock.now()
     for booking in ctx.bookings.on_relay_day(relay_id, day.isoformat()):
-        if booking.status not in SEAT_TAKING:
+        if booking.status not in CANCELLABLE:
             continue
         try:
-            ctx.bookings.release(booking, BookingStatus.cancelled, now)
+            release_with_policy(ctx, booking, force_refund=True)
             cancelled += 1
         except InvalidState:
             continue  # changed meanwhile (expired, cancelled by its owner): nothing to free
@@ -215,7 +274,9 @@ def expire_holds(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
             continue
         try:
             ctx.bookings.release(booking, BookingStatus.expired, now)
-            processed += 1
         except InvalidState:
             continue  # paid or cancelled at the same moment: that path owns the seat
-    return {"job": "expire_holds", "processed": processed}
+        processed += 1
+        payments.cancel_intent_quietly(ctx, booking)
+    refunds = payments.settle_due_refunds(ctx)
+    return {"job": "expire_holds", "processed": processed, "refunds_settled": refunds}

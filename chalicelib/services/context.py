@@ -12,9 +12,11 @@ from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
 from chalicelib.adapters.clock import Clock, SystemClock
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.idempotency_store import IdempotencyStore
+from chalicelib.adapters.payment_store import PaymentStore
 from chalicelib.config import Settings
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
+from chalicelib.services.ports import PaymentGateway
 
 
 class CatalogueCache:
@@ -57,12 +59,28 @@ class Context:
     settings: Settings
     table: Table
     clock: Clock = field(default_factory=SystemClock)
+    gateway_override: PaymentGateway | None = None
 
     def __post_init__(self) -> None:
         self.catalogue_store = CatalogueStore(self.table)
         self.bookings = BookingStore(self.table)
+        self.payments = PaymentStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
+
+        self._gateway: PaymentGateway | None = self.gateway_override
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        """The Stripe gateway, built on first use (`stripe` is imported only then)."""
+        if self._gateway is None:
+            from chalicelib.adapters.stripe_gateway import StripeGateway
+
+            gateway: PaymentGateway = StripeGateway(
+                api_key=self.settings.stripe_api_key, api_base=self.settings.stripe_api_base
+            )
+            self._gateway = gateway
+        return self._gateway
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:

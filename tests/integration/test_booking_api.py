@@ -6,8 +6,13 @@ from tests.support.api import Api
 
 
 def book(api: Api, token: str, resource: str, **fields: object) -> object:
-    body = {"resource_id": resource, "date": "2026-12-02", "unit": "day", "payment": "card",
-            **fields}
+    body = {
+        "resource_id": resource,
+        "date": "2026-12-02",
+        "unit": "day",
+        "payment": "card",
+        **fields,
+    }
     return api.post("/v1/bookings", body, token=token)
 
 

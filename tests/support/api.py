@@ -32,11 +32,24 @@ class Api:
         self._private_key = private_key
 
     def token(self, sub: str, *groups: str, **claims: Any) -> str:
-        return mint_token(self._private_key, sub=sub, groups=list(groups), issuer=ISSUER,
-                          audience=AUDIENCE, **claims)
+        return mint_token(
+            self._private_key,
+            sub=sub,
+            groups=list(groups),
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            **claims,
+        )
 
-    def request(self, method: str, path: str, body: Any = None, token: str | None = None,
-                headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | str | None = None,
+    ) -> Answer:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token:
             sent["Authorization"] = f"Bearer {token}"
@@ -56,23 +69,102 @@ WEEKDAYS_8_TO_19 = {d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu"
 
 def operator_body(**overrides: Any) -> dict[str, Any]:
     return {
-        "name": "SCIC Relais 77", "legal_form": "SCIC SAS", "siren": "732829320",
-        "vat_number": "FR44732829320", "vat_regime": "normal",
-        "address": {"line1": "2 place Praslin", "postcode": "77000", "city": "Melun",
-                    "country": "FR"},
-        "invoice_prefix": "RL", "email": "compta@relais77.fr", **overrides,
+        "name": "SCIC Relais 77",
+        "legal_form": "SCIC SAS",
+        "siren": "732829320",
+        "vat_number": "FR44732829320",
+        "vat_regime": "normal",
+        "address": {
+            "line1": "2 place Praslin",
+            "postcode": "77000",
+            "city": "Melun",
+            "country": "FR",
+        },
+        "invoice_prefix": "RL",
+        "email": "compta@relais77.fr",
+        **overrides,
     }
 
 
 def relay_body(operator_id: str, **overrides: Any) -> dict[str, Any]:
     return {
-        "name": "Gare de Melun", "operator_id": operator_id, "category": "station",
+        "name": "Gare de Melun",
+        "operator_id": operator_id,
+        "category": "station",
         "address": {"line1": "Place Gallieni", "postcode": "77000", "city": "Melun"},
         "location": {"lat": 48.5275, "lon": 2.6553},
-        "opening_hours": WEEKDAYS_8_TO_19, "amenities": ["wifi", "coffee"], **overrides,
+        "opening_hours": WEEKDAYS_8_TO_19,
+        "amenities": ["wifi", "coffee"],
+        **overrides,
     }
 
 
 def resource_body(**overrides: Any) -> dict[str, Any]:
-    return {"name": "Open space", "kind": "hot_desk", "capacity": 3,
-            "rates": {"day": 1500, "half_day": 900, "hour": 400}, **overrides}
+    return {
+        "name": "Open space",
+        "kind": "hot_desk",
+        "capacity": 3,
+        "rates": {"day": 1500, "half_day": 900, "hour": 400},
+        **overrides,
+    }
+
+
+# --- Helpers for the HTTP integration suites (test_*_api.py) -----------------------------
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
+
+
+def assert_problem(answer: Answer, status: int, code: str) -> dict[str, Any]:
+    """The answer is an RFC 9457 problem with this status and code; returns its body."""
+    assert answer.status == status, (answer.status, answer.body[:500])
+    assert answer.headers.get("Content-Type", "").startswith("application/problem+json")
+    problem = answer.json
+    assert PROBLEM_KEYS <= set(problem), problem
+    assert problem["status"] == status
+    assert problem["code"] == code, problem
+    return dict(problem)
+
+
+def error_fields(answer: Answer) -> set[str]:
+    """The `errors[].field` values of a validation problem."""
+    return {error["field"] for error in answer.json["errors"]}
+
+
+def booking_body(resource_id: str, **overrides: Any) -> dict[str, Any]:
+    """A day on Wednesday 2026-12-02 (the day after the test clock's Tuesday), paid by card."""
+    return {
+        "resource_id": resource_id,
+        "date": "2026-12-02",
+        "unit": "day",
+        "payment": "card",
+        **overrides,
+    }
+
+
+def add_relay(
+    api: Api, admin: str, operator_id: str, *, capacity: int = 3, **overrides: Any
+) -> dict[str, str]:
+    """Another relay with one hot-desk pool: `{"relay": id, "pool": id}`."""
+    relay = api.post("/v1/relays", relay_body(operator_id, **overrides), token=admin)
+    assert relay.status == 201, relay.json
+    pool = api.post(
+        f"/v1/relays/{relay.json['id']}/resources", resource_body(capacity=capacity), token=admin
+    )
+    assert pool.status == 201, pool.json
+    return {"relay": relay.json["id"], "pool": pool.json["id"]}
+
+
+def slots_of(api: Api, relay_id: str, resource_id: str, day: str) -> list[dict[str, Any]]:
+    """The availability slots of one resource on one day (public route)."""
+    answer = api.get(f"/v1/availability?date={day}&relay_id={relay_id}")
+    assert answer.status == 200, answer.json
+    (relay,) = answer.json["relays"]
+    for resource in relay["resources"]:
+        if resource["resource_id"] == resource_id:
+            return list(resource["slots"])
+    raise AssertionError(f"resource {resource_id} not in the availability of {relay_id}")
+
+
+def free_seats(api: Api, relay_id: str, resource_id: str, day: str) -> dict[str, int]:
+    """`{"08:00": 3, "08:30": 3, ...}`: free seats per slot start."""
+    return {s["start"]: s["free"] for s in slots_of(api, relay_id, resource_id, day)}

@@ -1,0 +1,238 @@
+"""Payments, refunds, purchases, credit packs and Stripe event claims in the table."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.domain.payment import Payment, PaymentStatus, Purchase, PurchaseStatus, Refund
+from chalicelib.domain.wallet import CreditPack
+from chalicelib.errors import InvalidState
+
+EVENT_CLAIM_SECONDS = 30
+EVENT_TTL_SECONDS = 90 * 86400
+
+
+class PaymentStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # -- payments -------------------------------------------------------------
+    def add_payment(self, payment: Payment) -> Payment:
+        """Record a payment once; a second call returns the one recorded first."""
+        item = {
+            "PK": f"PAYMENT#{payment.intent_id}",
+            "SK": "PAYMENT",
+            "entity": "payment",
+            "GSI1PK": f"PAYMENTS#{payment.operator_id}",
+            "GSI1SK": f"{payment.created_at.isoformat()}#{payment.intent_id}",
+            **to_item(payment.model_dump()),
+        }
+        try:
+            self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+            return payment
+        except self._table.exceptions.ConditionalCheckFailedException:
+            existing = self.payment(payment.intent_id)
+            assert existing is not None
+            return existing
+
+    def payment(self, intent_id: str) -> Payment | None:
+        item = self._table.get(f"PAYMENT#{intent_id}", "PAYMENT")
+        return Payment.model_validate(strip_keys(item)) if item else None
+
+    def mark_succeeded(self, intent_id: str, charge_id: str | None, now: datetime) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+            UpdateExpression="SET #status = :ok, succeeded_at = if_not_exists(succeeded_at, :now)"
+            + (", charge_id = :charge" if charge_id else ""),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":ok": PaymentStatus.succeeded.value,
+                ":now": now.isoformat(),
+                **({":charge": charge_id} if charge_id else {}),
+            },
+        )
+
+    def mark_failed(self, intent_id: str, message: str) -> None:
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(
+                Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+                UpdateExpression="SET #status = :failed, failure_message = :msg",
+                ConditionExpression="#status = :pending OR #status = :failed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":failed": "failed",
+                    ":pending": "pending",
+                    ":msg": message[:500],
+                },
+            )
+
+    def flag_dispute(self, intent_id: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+            UpdateExpression="SET disputed = :yes",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":yes": True},
+        )
+
+    def add_refund(self, refund: Refund) -> bool:
+        """Record a refund and add it to its payment, once; False if already recorded."""
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "PK": f"PAYMENT#{refund.intent_id}",
+                        "SK": f"REFUND#{refund.id}",
+                        "entity": "refund",
+                        "GSI1PK": f"REFUNDS#{refund.operator_id}",
+                        "GSI1SK": f"{refund.created_at.isoformat()}#{refund.id}",
+                        **to_item(refund.model_dump()),
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": f"PAYMENT#{refund.intent_id}", "SK": "PAYMENT"},
+                    "UpdateExpression": "ADD refunded_amount :amount",
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": {":amount": refund.amount},
+                }
+            },
+        ]
+        try:
+            self._table.transact(items, on_cancel=_refund_seen)
+        except _RefundSeen:
+            return False
+        return True
+
+    def refunds(self, intent_id: str) -> list[Refund]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :refund)",
+            ExpressionAttributeValues={":pk": f"PAYMENT#{intent_id}", ":refund": "REFUND#"},
+        )
+        return [Refund.model_validate(strip_keys(i)) for i in items]
+
+    # -- purchases and packs ----------------------------------------------------
+    def add_purchase(self, purchase: Purchase) -> Purchase:
+        item = {
+            "PK": f"PURCHASE#{purchase.id}",
+            "SK": "PURCHASE",
+            "entity": "purchase",
+            "GSI1PK": f"MEMBER#{purchase.member_id}",
+            "GSI1SK": f"PURCHASE#{purchase.created_at.isoformat()}#{purchase.id}",
+            **to_item(purchase.model_dump()),
+        }
+        try:
+            self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+            return purchase
+        except self._table.exceptions.ConditionalCheckFailedException:
+            existing = self.purchase(purchase.id)
+            assert existing is not None
+            return existing
+
+    def purchase(self, purchase_id: str) -> Purchase | None:
+        item = self._table.get(f"PURCHASE#{purchase_id}", "PURCHASE")
+        return Purchase.model_validate(strip_keys(item)) if item else None
+
+    def set_purchase_intent(self, purchase_id: str, intent_id: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"PURCHASE#{purchase_id}", "SK": "PURCHASE"},
+            UpdateExpression="SET payment_intent_id = if_not_exists(payment_intent_id, :pi)",
+            ExpressionAttributeValues={":pi": intent_id},
+        )
+
+    def complete_purchase(self, purchase: Purchase, pack: CreditPack, now: datetime) -> bool:
+        """Grant the pack and close the purchase together; False if it was already done."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": f"PURCHASE#{purchase.id}", "SK": "PURCHASE"},
+                    "UpdateExpression": "SET #status = :done, completed_at = :now",
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":done": PurchaseStatus.completed.value,
+                        ":pending": PurchaseStatus.pending.value,
+                        ":now": now.isoformat(),
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "PK": f"MEMBER#{pack.member_id}",
+                        "SK": pack.sort_key,
+                        "entity": "pack",
+                        **to_item(pack.model_dump()),
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        try:
+            self._table.transact(items, on_cancel=_refund_seen)
+        except _RefundSeen:
+            return False
+        return True
+
+    def packs_of(self, member_id: str) -> list[CreditPack]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :pack)",
+            ExpressionAttributeValues={":pk": f"MEMBER#{member_id}", ":pack": "PACK#"},
+            ConsistentRead=True,
+        )
+        return [CreditPack.model_validate(strip_keys(i)) for i in items]
+
+    # -- Stripe events ------------------------------------------------------------
+    def claim_event(self, event_id: str, now: float) -> str:
+        """'claimed' (process it), 'done' (already processed) or 'busy' (in flight elsewhere)."""
+        try:
+            self._table.table.put_item(
+                Item={
+                    "PK": f"STRIPE_EVENT#{event_id}",
+                    "SK": "EVENT",
+                    "status": "processing",
+                    "claim_until": int(now) + EVENT_CLAIM_SECONDS,
+                    "ttl": int(now) + EVENT_TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(PK) OR "
+                "(#status = :processing AND claim_until < :now)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":processing": "processing", ":now": int(now)},
+            )
+            return "claimed"
+        except self._table.exceptions.ConditionalCheckFailedException:
+            item = self._table.get(f"STRIPE_EVENT#{event_id}", "EVENT")
+            return "done" if item and item.get("status") == "done" else "busy"
+
+    def finish_event(self, event_id: str, outcome: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"STRIPE_EVENT#{event_id}", "SK": "EVENT"},
+            UpdateExpression="SET #status = :done, outcome = :outcome",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":done": "done", ":outcome": outcome},
+        )
+
+    def release_event(self, event_id: str) -> None:
+        """Give a failed event back so Stripe's next delivery processes it."""
+        self._table.table.delete_item(Key={"PK": f"STRIPE_EVENT#{event_id}", "SK": "EVENT"})
+
+
+class _RefundSeen(Exception):
+    pass
+
+
+def _refund_seen(reasons: list[str]) -> None:
+    if reasons[0] == "ConditionalCheckFailed":
+        raise _RefundSeen()
+    raise InvalidState("The payment is not recorded yet.")
+
+
+__all__ = ["Any", "PaymentStore"]

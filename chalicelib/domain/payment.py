@@ -1,0 +1,92 @@
+"""Payments received through Stripe, their refunds, and credit-pack purchases.
+
+A `Payment` is kept for every PaymentIntent, a `Refund` for every refund; the
+invoicing side turns them into invoices, credit notes and ledger entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+PaymentKind = Literal["booking", "purchase", "membership"]
+
+
+class Stored(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PaymentStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+
+
+class Payment(Stored):
+    intent_id: str
+    kind: PaymentKind
+    subject_id: str
+    member_id: str
+    operator_id: str
+    amount: int
+    currency: str = "EUR"
+    description: str
+    status: PaymentStatus = PaymentStatus.pending
+    created_at: datetime
+    succeeded_at: datetime | None = None
+    charge_id: str | None = None
+    refunded_amount: int = 0
+    disputed: bool = False
+    failure_message: str | None = None
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.refunded_amount >= self.amount > 0
+
+
+class Refund(Stored):
+    id: str
+    intent_id: str
+    kind: PaymentKind
+    subject_id: str
+    operator_id: str
+    member_id: str
+    amount: int
+    status: str
+    reason: str
+    created_at: datetime
+
+
+class PurchaseStatus(StrEnum):
+    pending = "pending"
+    completed = "completed"
+    refunded = "refunded"
+
+
+class Purchase(Stored):
+    id: str
+    member_id: str
+    product_id: str
+    operator_id: str
+    status: PurchaseStatus = PurchaseStatus.pending
+    amount: int
+    credits: Decimal
+    validity_days: int
+    payment_intent_id: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+    def public(self) -> dict[str, object]:
+        data = self.model_dump(mode="json", exclude={"member_id"})
+        data["credits"] = self.credits
+        return data
+
+
+def booking_refund_key(booking_id: str) -> str:
+    """Stripe idempotency key of a booking's refund: one refund per booking, ever."""
+    return f"booking-{booking_id}-refund"

@@ -1,0 +1,80 @@
+"""Credit packs and how a booking draws on them: oldest pack first, never an expired one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.errors import InsufficientCredits
+
+
+class CreditPack(BaseModel):
+    """Credits bought with one purchase, usable at every relay of the network."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    purchase_id: str
+    product_id: str
+    member_id: str
+    operator_id: str
+    credits_total: Decimal
+    credits_remaining: Decimal
+    price_amount: int
+    purchased_at: datetime
+    expires_at: datetime
+
+    @property
+    def sort_key(self) -> str:
+        return f"PACK#{self.purchased_at.isoformat()}#{self.purchase_id}"
+
+    def usable(self, now: datetime) -> bool:
+        return self.expires_at > now and self.credits_remaining > 0
+
+    def public(self) -> dict[str, object]:
+        return {
+            "purchase_id": self.purchase_id,
+            "product_id": self.product_id,
+            "credits_total": self.credits_total,
+            "credits_remaining": self.credits_remaining,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CreditDraw:
+    """Credits taken from one pack for one booking (kept to give them back)."""
+
+    pack_key: str
+    purchase_id: str
+    operator_id: str
+    credits: Decimal
+
+
+def pack_expiry(purchased_at: datetime, validity_days: int) -> datetime:
+    return purchased_at + timedelta(days=validity_days)
+
+
+def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> list[CreditDraw]:
+    """Take `needed` credits from the oldest usable packs first."""
+    draws: list[CreditDraw] = []
+    missing = needed
+    for pack in sorted(packs, key=lambda p: (p.purchased_at, p.purchase_id)):
+        if missing <= 0:
+            break
+        if not pack.usable(now):
+            continue
+        taken = min(pack.credits_remaining, missing)
+        draws.append(CreditDraw(pack.sort_key, pack.purchase_id, pack.operator_id, taken))
+        missing -= taken
+    if missing > 0:
+        raise InsufficientCredits(
+            f"This booking needs {needed} credits; you have {needed - missing} left."
+        )
+    return draws
+
+
+def credits_remaining(packs: list[CreditPack], now: datetime) -> Decimal:
+    return sum((p.credits_remaining for p in packs if p.usable(now)), Decimal(0))

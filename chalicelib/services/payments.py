@@ -1,0 +1,307 @@
+"""Money for bookings: PaymentIntents, what a succeeded or refunded payment does, refunds.
+
+Every step is safe to repeat: Stripe calls carry deterministic idempotency keys,
+state changes are conditioned on the state they leave, and a payment that cannot
+end in a confirmed booking ends in a refund.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
+from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
+from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
+from chalicelib.services.context import Context
+from chalicelib.services.ports import IntentInfo
+
+logger = logging.getLogger("relais.payments")
+
+
+def payment_view(intent: IntentInfo) -> dict[str, Any]:
+    return {
+        "provider": "stripe",
+        "payment_intent_id": intent.id,
+        "client_secret": intent.client_secret,
+        "amount": intent.amount,
+        "currency": "EUR",
+    }
+
+
+def open_intent(
+    ctx: Context,
+    *,
+    kind: PaymentKind,
+    subject_id: str,
+    member_id: str,
+    operator_id: str,
+    amount: int,
+    description: str,
+    existing: str | None = None,
+) -> IntentInfo:
+    """The PaymentIntent of a booking or purchase — the same one however often asked
+    (the recorded one first: not every Stripe-compatible server honours idempotency keys)."""
+    if existing:
+        return ctx.gateway.retrieve_payment_intent(existing)
+    intent = ctx.gateway.create_payment_intent(
+        amount=amount,
+        currency="EUR",
+        description=description,
+        metadata={
+            "kind": kind,
+            "subject_id": subject_id,
+            f"{kind}_id": subject_id,
+            "member_id": member_id,
+            "operator_id": operator_id,
+        },
+        idempotency_key=f"{kind}-{subject_id}-pay",
+    )
+    ctx.payments.add_payment(
+        Payment(
+            intent_id=intent.id,
+            kind=kind,
+            subject_id=subject_id,
+            member_id=member_id,
+            operator_id=operator_id,
+            amount=amount,
+            description=description,
+            created_at=ctx.clock.now(),
+        )
+    )
+    return intent
+
+
+def start_booking_payment(ctx: Context, booking: Booking) -> dict[str, Any]:
+    relay = ctx.catalogue.relay(booking.relay_id)
+    intent = open_intent(
+        ctx,
+        kind="booking",
+        subject_id=booking.id,
+        member_id=booking.member_id,
+        operator_id=booking.operator_id,
+        amount=int(booking.price["amount"]),
+        description=f"{relay.name}, {booking.date.isoformat()} ({booking.unit})",
+        existing=booking.payment_intent_id,
+    )
+    ctx.bookings.set_payment_intent(booking.id, intent.id)
+    return payment_view(intent)
+
+
+def cancel_intent_quietly(ctx: Context, booking: Booking) -> None:
+    """Cancel a released hold's intent; if it can't be, a late success gets refunded."""
+    if not booking.payment_intent_id:
+        return
+    try:
+        ctx.gateway.cancel_payment_intent(
+            booking.payment_intent_id, idempotency_key=f"booking-{booking.id}-cancel"
+        )
+    except RelaisError as exc:
+        logger.warning("Could not cancel intent %s: %s", booking.payment_intent_id, exc.detail)
+
+
+def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
+    """Make the refund a cancelled booking is owed; stays owed (and retried) if Stripe fails."""
+    amount = booking.refund_due or 0
+    if not booking.payment_intent_id or amount <= 0:
+        return {"amount": 0, "status": "none"}
+    try:
+        result = ctx.gateway.create_refund(
+            payment_intent_id=booking.payment_intent_id,
+            amount=amount,
+            idempotency_key=booking_refund_key(booking.id),
+            metadata={"booking_id": booking.id, "kind": "booking"},
+        )
+    except RelaisError as exc:
+        logger.warning("Refund of booking %s pending: %s", booking.id, exc.detail)
+        return {"amount": amount, "status": "pending"}
+    record_refund(
+        ctx,
+        booking.payment_intent_id,
+        result.id,
+        result.amount,
+        result.status or "pending",
+        "requested_by_customer",
+    )
+    refund = {"id": result.id, "amount": result.amount, "status": result.status or "pending"}
+    ctx.bookings.record_refund(booking, refund)
+    return {"amount": result.amount, "status": result.status or "pending"}
+
+
+def record_refund(
+    ctx: Context, intent_id: str, refund_id: str, amount: int, status: str, reason: str
+) -> bool:
+    payment = ctx.payments.payment(intent_id)
+    if payment is None:
+        return False
+    return ctx.payments.add_refund(
+        Refund(
+            id=refund_id,
+            intent_id=intent_id,
+            kind=payment.kind,
+            subject_id=payment.subject_id,
+            operator_id=payment.operator_id,
+            member_id=payment.member_id,
+            amount=amount,
+            status=status,
+            reason=reason,
+            created_at=ctx.clock.now(),
+        )
+    )
+
+
+def settle_due_refunds(ctx: Context) -> int:
+    settled = 0
+    for booking_id in ctx.bookings.refunds_due():
+        booking = ctx.bookings.get(booking_id)
+        if booking is not None and settle_refund(ctx, booking)["status"] != "pending":
+            settled += 1
+    return settled
+
+
+def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
+    """`payment_intent.succeeded` for a booking: confirm it, rebook it, or refund it."""
+    now = ctx.clock.now()
+    payment = _payment_of(ctx, intent, booking)
+    if payment.fully_refunded:
+        _release_if_seated(ctx, booking, now)
+        return "already_refunded"
+    if booking.status is BookingStatus.held:
+        try:
+            ctx.bookings.transition(
+                booking,
+                booking.model_copy(
+                    update={"status": BookingStatus.confirmed, "payment_intent_id": intent["id"]}
+                ),
+            )
+            return "confirmed"
+        except InvalidState:
+            fresh = ctx.bookings.get(booking.id)
+            assert fresh is not None
+            return booking_paid(ctx, intent, fresh)
+    if booking.status in SEAT_TAKING or booking.status in (
+        BookingStatus.completed,
+        BookingStatus.no_show,
+    ):
+        if booking.payment_intent_id in (None, intent["id"]):
+            return "already_confirmed"
+        return _refund_whole(ctx, booking, intent["id"], "duplicate")
+    if booking.status is BookingStatus.expired:
+        return _rebook_or_refund(ctx, booking, intent["id"], now)
+    return _refund_whole(ctx, booking, intent["id"], "requested_by_customer")
+
+
+def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payment:
+    ctx.payments.add_payment(
+        Payment(
+            intent_id=intent["id"],
+            kind="booking",
+            subject_id=booking.id,
+            member_id=booking.member_id,
+            operator_id=booking.operator_id,
+            amount=int(intent.get("amount") or booking.price["amount"]),
+            description=f"Booking {booking.id}",
+            created_at=ctx.clock.now(),
+        )
+    )
+    ctx.payments.mark_succeeded(intent["id"], _charge_id(intent), ctx.clock.now())
+    payment = ctx.payments.payment(intent["id"])
+    assert payment is not None
+    return payment
+
+
+def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datetime) -> str:
+    resource = ctx.catalogue.resource(booking.resource_id)
+    try:
+        ctx.bookings.reinstate(
+            booking.model_copy(update={"payment_intent_id": intent_id}), resource.capacity, now
+        )
+        return "rebooked"
+    except (SlotUnavailable, RelayClosed):
+        return _refund_whole(ctx, booking, intent_id, "seat_taken_after_hold_expired")
+
+
+def _refund_whole(ctx: Context, booking: Booking, intent_id: str, reason: str) -> str:
+    result = ctx.gateway.create_refund(
+        payment_intent_id=intent_id,
+        amount=None,
+        idempotency_key=f"payment-{intent_id}-refund",
+        metadata={"booking_id": booking.id, "reason": reason},
+    )
+    record_refund(ctx, intent_id, result.id, result.amount, result.status or "pending", reason)
+    return "refunded"
+
+
+def _release_if_seated(ctx: Context, booking: Booking, now: datetime) -> None:
+    if booking.status in SEAT_TAKING:
+        try:
+            ctx.bookings.release(booking, BookingStatus.cancelled, now)
+        except InvalidState:
+            fresh = ctx.bookings.get(booking.id)
+            if fresh is not None and fresh.status in SEAT_TAKING:
+                raise
+
+
+def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
+    """`charge.refunded` (a refund made here or from the dashboard): record it; a booking
+    refunded in full is cancelled and its seat freed."""
+    intent_id = charge.get("payment_intent")
+    if not isinstance(intent_id, str) or ctx.payments.payment(intent_id) is None:
+        return "ignored"
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    for refund in refunds:
+        record_refund(
+            ctx,
+            intent_id,
+            refund["id"],
+            int(refund["amount"]),
+            refund.get("status") or "succeeded",
+            "dashboard",
+        )
+    if not refunds and charge.get("amount_refunded"):
+        total = int(charge["amount_refunded"])
+        already = sum(r.amount for r in ctx.payments.refunds(intent_id))
+        if total > already:
+            record_refund(
+                ctx,
+                intent_id,
+                f"{charge['id']}-refunded-{total}",
+                total - already,
+                "succeeded",
+                "dashboard",
+            )
+    payment = ctx.payments.payment(intent_id)
+    assert payment is not None
+    if payment.kind == "booking" and payment.fully_refunded:
+        booking = ctx.bookings.get(payment.subject_id)
+        if booking is not None:
+            _release_if_seated(ctx, booking, ctx.clock.now())
+    return "refund_recorded"
+
+
+def dispute_created(ctx: Context, dispute: dict[str, Any]) -> str:
+    intent_id = dispute.get("payment_intent")
+    payment = ctx.payments.payment(intent_id) if isinstance(intent_id, str) else None
+    if payment is None:
+        return "ignored"
+    ctx.payments.flag_dispute(payment.intent_id)
+    if payment.kind == "booking":
+        ctx.bookings.flag_dispute(payment.subject_id)
+    return "dispute_flagged"
+
+
+def payment_failed(ctx: Context, intent: dict[str, Any]) -> str:
+    error = intent.get("last_payment_error") or {}
+    ctx.payments.mark_failed(intent["id"], str(error.get("message") or "payment failed"))
+    return "failure_recorded"
+
+
+def _charge_id(intent: dict[str, Any]) -> str | None:
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        charge = charge.get("id")
+    if charge is None:
+        charges = (intent.get("charges") or {}).get("data") or []
+        charge = charges[0].get("id") if charges else None
+    return charge if isinstance(charge, str) else None

@@ -1,0 +1,52 @@
+"""Stripe webhooks: verified, claimed once per event id, then dispatched by type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.services import payments
+from chalicelib.services.context import Context
+from chalicelib.services.wallet import purchase_paid
+
+
+def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -> dict[str, Any]:
+    settings = ctx.settings
+    event = ctx.gateway.parse_webhook(
+        payload, signature, settings.stripe_webhook_secret, settings.stripe_webhook_tolerance
+    )
+    event_id = str(event.get("id") or "")
+    claim = ctx.payments.claim_event(event_id, ctx.clock.now().timestamp())
+    if claim != "claimed":
+        # Done already, or being processed by a concurrent delivery that will either
+        # finish it or fail (and be delivered again): either way nothing to do here.
+        return {"received": True, "duplicate": True}
+    handler = HANDLERS.get(event["type"])
+    try:
+        obj = (event.get("data") or {}).get("object") or {}
+        outcome = handler(ctx, obj) if handler else "ignored"
+    except Exception:
+        ctx.payments.release_event(event_id)
+        raise
+    ctx.payments.finish_event(event_id, outcome)
+    return {"received": True, "outcome": outcome}
+
+
+def intent_succeeded(ctx: Context, intent: dict[str, Any]) -> str:
+    metadata = intent.get("metadata") or {}
+    kind = metadata.get("kind")
+    if kind == "booking":
+        booking = ctx.bookings.get(str(metadata.get("booking_id")))
+        return payments.booking_paid(ctx, intent, booking) if booking else "ignored"
+    if kind == "purchase":
+        purchase = ctx.payments.purchase(str(metadata.get("purchase_id")))
+        return purchase_paid(ctx, intent, purchase) if purchase else "ignored"
+    return "ignored"
+
+
+HANDLERS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
+    "payment_intent.succeeded": intent_succeeded,
+    "payment_intent.payment_failed": payments.payment_failed,
+    "charge.refunded": payments.charge_refunded,
+    "charge.dispute.created": payments.dispute_created,
+}
