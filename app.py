@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate  # type: ignore[attr-defined]
+from chalice import Chalice, Rate
 
-from chalicelib.api import availability, bookings, catalogue, jobs, meta, wallet, webhooks
+from chalicelib.api import (
+    accounting,
+    availability,
+    bookings,
+    catalogue,
+    invoices,
+    jobs,
+    members,
+    meta,
+    wallet,
+    webhooks,
+)
 
 app = Chalice(app_name="relais")
+app.api.binary_types.append("application/pdf")
 
-for blueprint in (
+BLUEPRINTS = (
     meta.bp,
     catalogue.bp,
     availability.bp,
     bookings.bp,
     wallet.bp,
+    members.bp,
+    invoices.bp,
+    accounting.bp,
     webhooks.bp,
     jobs.bp,
-):
+)
+for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
 
 

@@ -124,3 +124,8 @@ def network(api: Api, admin: str) -> dict[str, str]:
         "pool": pool["id"],
         "room": room["id"],
     }
+
+
+@pytest.fixture
+def accountant(api: Api) -> str:
+    return api.token("accountant-1", "accountant")

@@ -250,6 +250,14 @@ class BookingStore:
             ExpressionAttributeValues={":pi": intent_id},
         )
 
+    def set_invoice(self, booking_id: str, invoice_id: str) -> None:
+        self._table.table.update_item(
+            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            UpdateExpression="SET invoice_id = if_not_exists(invoice_id, :inv)",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":inv": invoice_id},
+        )
+
     def flag_dispute(self, booking_id: str) -> None:
         self._table.table.update_item(
             Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.catalogue import Relay, Resource, ResourceKind
 from chalicelib.domain.money import Price, price_from_incl_vat, prorate
@@ -74,6 +74,12 @@ class Booking(BaseModel):
     created_at: datetime
     cancelled_at: datetime | None = None
     checked_in_at: datetime | None = None
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Stored numbers come back as Decimal: keep the API's ints and rate string.
+        return Price.from_dict(value).to_dict()
 
     def public(self) -> dict[str, Any]:
         """The booking object of the API contract."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.booking_store import BookingExists, CreditsChanged
-from chalicelib.adapters.dynamo import decode_cursor, encode_cursor
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import (
     CANCELLABLE,
@@ -30,8 +28,9 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import payments
+from chalicelib.services import members, payments
 from chalicelib.services.context import Context
+from chalicelib.services.paging import Page, chain_pages
 
 CREDIT_ATTEMPTS = 3
 
@@ -49,6 +48,7 @@ def book(
     booking = _take_seat(ctx, principal, request, plan, booking_id, now)
     payment = None
     if booking.status is BookingStatus.held:
+        members.ensure_profile(ctx, principal)  # the buyer of the invoice to come
         payment = payments.start_booking_payment(ctx, booking)
         booking = booking.model_copy(update={"payment_intent_id": payment["payment_intent_id"]})
     return {"booking": booking.public(), "payment": payment}
@@ -162,7 +162,7 @@ def list_bookings(
         pages = [
             _relay_pages(ctx, r, (low, high), status) for r in sorted(ctx.catalogue.get().relays)
         ]
-        items, next_cursor = _chain(pages, limit, cursor)
+        items, next_cursor = chain_pages(pages, limit, cursor)
     else:
         items, next_cursor = ctx.bookings.page_for_member(
             principal.sub, (low, high), status, limit, cursor
@@ -172,30 +172,11 @@ def list_bookings(
     return {"items": [b.public() for b in items], "next_cursor": next_cursor}
 
 
-Page = Callable[[int, str | None], tuple[list[Booking], str | None]]
-
-
 def _relay_pages(ctx: Context, relay_id: str, span: tuple[str, str], status: str | None) -> Page:
     def page(limit: int, cursor: str | None) -> tuple[list[Booking], str | None]:
         return ctx.bookings.page_for_relay(relay_id, span, status, limit, cursor)
 
     return page
-
-
-def _chain(pages: list[Page], limit: int, cursor: str | None) -> tuple[list[Booking], str | None]:
-    """Page through several queries one after the other, behind one opaque cursor."""
-    position = decode_cursor(cursor) if cursor else {"PK": "0"}
-    assert position is not None
-    index, inner = int(position.get("PK", "0")), position.get("SK") or None
-    items: list[Booking] = []
-    while index < len(pages) and len(items) < limit:
-        found, inner = pages[index](limit - len(items), inner)
-        items.extend(found)
-        if inner is None:
-            index += 1
-    if index >= len(pages):
-        return items, None
-    return items, encode_cursor({"PK": str(index), "SK": inner or ""})
 
 
 def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
@@ -229,11 +210,15 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         payments.cancel_intent_quietly(ctx, booking)
     elif owed:
         refund = payments.settle_refund(ctx, updated)
+    credit_note_id = refund.pop("credit_note_id", None) if refund else None
+    if refund:
+        refund = {"amount": refund["amount"], "status": refund["status"]}
+        updated = ctx.bookings.get(booking.id) or updated
     return {
         "booking": updated.public(),
         "refund": refund,
         "credits_restored": booking.credits_used if restore else 0,
-        "credit_note_id": None,
+        "credit_note_id": credit_note_id,
     }
 
 

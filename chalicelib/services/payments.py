@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
 from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
+from chalicelib.services import invoicing
 from chalicelib.services.context import Context
 from chalicelib.services.ports import IntentInfo
 
@@ -116,7 +117,7 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
     except RelaisError as exc:
         logger.warning("Refund of booking %s pending: %s", booking.id, exc.detail)
         return {"amount": amount, "status": "pending"}
-    record_refund(
+    credit_note_id = record_refund(
         ctx,
         booking.payment_intent_id,
         result.id,
@@ -124,18 +125,24 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
         result.status or "pending",
         "requested_by_customer",
     )
-    refund = {"id": result.id, "amount": result.amount, "status": result.status or "pending"}
+    refund = {
+        "id": result.id,
+        "amount": result.amount,
+        "status": result.status or "pending",
+        "credit_note_id": credit_note_id,
+    }
     ctx.bookings.record_refund(booking, refund)
-    return {"amount": result.amount, "status": result.status or "pending"}
+    return refund
 
 
 def record_refund(
     ctx: Context, intent_id: str, refund_id: str, amount: int, status: str, reason: str
-) -> bool:
+) -> str | None:
+    """Record a refund once and issue its credit note (once); answers the credit note id."""
     payment = ctx.payments.payment(intent_id)
     if payment is None:
-        return False
-    return ctx.payments.add_refund(
+        return None
+    ctx.payments.add_refund(
         Refund(
             id=refund_id,
             intent_id=intent_id,
@@ -149,6 +156,8 @@ def record_refund(
             created_at=ctx.clock.now(),
         )
     )
+    document = invoicing.credit_note_for_refund(ctx, payment, refund_id, amount)
+    return str(document["id"])
 
 
 def settle_due_refunds(ctx: Context) -> int:
@@ -208,6 +217,7 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payme
     ctx.payments.mark_succeeded(intent["id"], _charge_id(intent), ctx.clock.now())
     payment = ctx.payments.payment(intent["id"])
     assert payment is not None
+    invoicing.invoice_for_payment(ctx, payment)  # every payment received is invoiced
     return payment
 
 

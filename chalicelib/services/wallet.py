@@ -10,6 +10,7 @@ from chalicelib.domain.catalogue import ProductKind
 from chalicelib.domain.payment import Purchase, PurchaseStatus
 from chalicelib.domain.wallet import CreditPack, credits_remaining, pack_expiry
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.services import invoicing, members
 from chalicelib.services.context import Context
 from chalicelib.services.payments import open_intent, payment_view
 
@@ -27,6 +28,7 @@ def buy_pack(
             "Memberships are taken out with POST /v1/memberships.", field="product_id"
         )
     assert product.credits is not None and product.validity_days is not None
+    members.ensure_profile(ctx, principal)
     purchase = ctx.payments.add_purchase(
         Purchase(
             id=purchase_id,
@@ -60,6 +62,9 @@ def purchase_paid(ctx: Context, intent: dict[str, Any], purchase: Purchase) -> s
     """`payment_intent.succeeded` for a pack: grant its credits, exactly once."""
     now = ctx.clock.now().astimezone(UTC)
     ctx.payments.mark_succeeded(intent["id"], None, now)
+    payment = ctx.payments.payment(intent["id"])
+    if payment is not None:
+        invoicing.invoice_for_payment(ctx, payment)
     if purchase.status is not PurchaseStatus.pending:
         return "already_granted"
     pack = CreditPack(

@@ -1,0 +1,218 @@
+"""Invoices, credit notes and ledger lines in the table.
+
+Per operator and year one head item holds the last number and hash; issuing is
+one transaction: move the head from n to n+1 (conditioned on n), put document
+n+1, claim its source (payment or refund id), put its ledger lines. Documents are
+stored as their exact JSON text, so the hash chain can be recomputed byte for byte.
+No update or delete path exists for documents.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.adapters.dynamo import Table
+from chalicelib.domain.invoice import GENESIS_HASH
+from chalicelib.domain.ledger import Journal, LedgerLine
+
+
+class HeadMoved(Exception):
+    """Another document took the number meanwhile: read the head again."""
+
+
+class SourceTaken(Exception):
+    """This payment or refund already has its document."""
+
+
+class InvoiceStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def head(self, operator_id: str, year: int) -> tuple[int, str]:
+        item = self._table.get(f"DOCHEADS#{operator_id}", str(year))
+        if not item:
+            return 0, GENESIS_HASH
+        return int(item["last_number"]), str(item["last_hash"])
+
+    def years(self, operator_id: str) -> list[int]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": f"DOCHEADS#{operator_id}"},
+        )
+        return sorted(int(i["SK"]) for i in items)
+
+    def by_source(self, source: str) -> str | None:
+        item = self._table.get(f"DOCSOURCE#{source}", "SOURCE")
+        return str(item["document_id"]) if item else None
+
+    def issue(
+        self,
+        document: dict[str, Any],
+        year: int,
+        sequence: int,
+        source: str,
+        ledger: list[LedgerLine],
+    ) -> None:
+        operator_id = document["operator_id"]
+        head_update: dict[str, Any] = {
+            "TableName": self._table.name,
+            "Key": {"PK": f"DOCHEADS#{operator_id}", "SK": str(year)},
+            "UpdateExpression": "SET last_number = :n, last_hash = :h",
+            "ExpressionAttributeValues": {":n": sequence, ":h": document["hash"]},
+        }
+        if sequence == 1:
+            head_update["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            head_update["ConditionExpression"] = "last_number = :previous"
+            head_update["ExpressionAttributeValues"][":previous"] = sequence - 1
+        items = [
+            {"Update": head_update},
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": self._document_item(document, year, sequence),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "PK": f"DOCSOURCE#{source}",
+                        "SK": "SOURCE",
+                        "document_id": document["id"],
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            *[
+                {"Put": {"TableName": self._table.name, "Item": _ledger_item(line, i)}}
+                for i, line in enumerate(ledger)
+            ],
+        ]
+
+        def explain(reasons: list[str]) -> None:
+            if reasons[2] == "ConditionalCheckFailed":
+                raise SourceTaken(source)
+            raise HeadMoved()
+
+        self._table.transact(items, on_cancel=explain)
+
+    def add_ledger(self, lines: list[LedgerLine]) -> None:
+        """Ledger lines that come with no document (payouts, fees); keys make it idempotent."""
+        with self._table.table.batch_writer() as batch:
+            for i, line in enumerate(lines):
+                batch.put_item(Item=_ledger_item(line, i))
+
+    def get(self, operator_id: str, year: int, sequence: int) -> dict[str, Any] | None:
+        item = self._table.get(f"DOC#{operator_id}#{year}", f"{sequence:06d}")
+        return json.loads(item["body"]) if item else None
+
+    def raw_documents(self, operator_id: str, year: int) -> list[tuple[str, str]]:
+        """(number, stored JSON text) of a year's documents, in number order."""
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": f"DOC#{operator_id}#{year}"},
+            ConsistentRead=True,
+        )
+        return [(str(i["number"]), str(i["body"])) for i in items]
+
+    def page(
+        self,
+        *,
+        member_id: str | None,
+        operator_id: str | None,
+        span: tuple[str, str],
+        doc_type: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        index, pk = (
+            ("GSI1", f"MEMBER#{member_id}") if member_id else ("GSI2", f"DOCS#{operator_id}")
+        )
+        prefix = "INVOICE#" if member_id else ""
+        query: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}PK = :pk AND {index}SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": pk,
+                ":low": prefix + span[0],
+                ":high": prefix + span[1] + "~",
+            },
+        }
+        if doc_type:
+            query["FilterExpression"] = "doc_type = :type"
+            query["ExpressionAttributeValues"][":type"] = doc_type
+        items, next_cursor = self._table.query_page(limit, cursor, **query)
+        return [json.loads(i["body"]) for i in items], next_cursor
+
+    def ledger(self, operator_id: str, year: int) -> list[LedgerLine]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": f"LEDGER#{operator_id}#{year}"},
+        )
+        return [_ledger_line(json.loads(i["body"])) for i in items]
+
+    def _document_item(self, document: dict[str, Any], year: int, sequence: int) -> dict[str, Any]:
+        item = {
+            "PK": f"DOC#{document['operator_id']}#{year}",
+            "SK": f"{sequence:06d}",
+            "entity": "document",
+            "id": document["id"],
+            "number": document["number"],
+            "doc_type": document["type"],
+            "issued_at": document["issued_at"],
+            "GSI2PK": f"DOCS#{document['operator_id']}",
+            "GSI2SK": f"{document['issued_at'][:10]}#{document['number']}",
+            "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        }
+        if document.get("member_id"):
+            item["GSI1PK"] = f"MEMBER#{document['member_id']}"
+            item["GSI1SK"] = f"INVOICE#{document['issued_at'][:10]}#{document['number']}"
+        return item
+
+
+def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
+    body = {
+        "entry_id": line.entry_id,
+        "journal": line.journal.value,
+        "entry_date": line.entry_date.isoformat(),
+        "account": line.account,
+        "account_label": line.account_label,
+        "label": line.label,
+        "piece_ref": line.piece_ref,
+        "piece_date": line.piece_date.isoformat(),
+        "debit": line.debit,
+        "credit": line.credit,
+        "aux_account": line.aux_account,
+        "aux_label": line.aux_label,
+        "recorded_at": line.recorded_at.isoformat() if line.recorded_at else None,
+        "operator_id": line.operator_id,
+    }
+    return {
+        "PK": f"LEDGER#{line.operator_id}#{line.entry_date.year}",
+        "SK": f"{line.entry_date.isoformat()}#{line.entry_id}#{index:03d}",
+        "entity": "ledger",
+        "body": json.dumps(body, ensure_ascii=False),
+    }
+
+
+def _ledger_line(body: dict[str, Any]) -> LedgerLine:
+    return LedgerLine(
+        entry_id=body["entry_id"],
+        journal=Journal(body["journal"]),
+        entry_date=date.fromisoformat(body["entry_date"]),
+        account=body["account"],
+        account_label=body["account_label"],
+        label=body["label"],
+        piece_ref=body["piece_ref"],
+        piece_date=date.fromisoformat(body["piece_date"]),
+        debit=int(body["debit"]),
+        credit=int(body["credit"]),
+        aux_account=body["aux_account"],
+        aux_label=body["aux_label"],
+        operator_id=body.get("operator_id", ""),
+        recorded_at=datetime.fromisoformat(body["recorded_at"]) if body["recorded_at"] else None,
+    )

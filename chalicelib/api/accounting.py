@@ -1,0 +1,109 @@
+"""Routes of the accountants: FEC, VAT, integrity, CSV exports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.services import accounting
+
+bp = Blueprint(__name__)
+
+
+class OperatorQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    operator_id: str = Field(min_length=1)
+
+
+class FecQuery(OperatorQuery):
+    year: int = Field(ge=2000, le=2100)
+
+
+class MonthQuery(OperatorQuery):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class SpanQuery(OperatorQuery):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+@endpoint(
+    bp,
+    "/v1/accounting/fec",
+    "GET",
+    summary="FEC file of an operator's year",
+    tag="accounting",
+    query=FecQuery,
+    produces="text/plain",
+    errors=(403, 404, 422),
+)
+def fec(call: Call) -> Any:
+    call.principal.require_books_access()
+    name, text = accounting.fec_export(call.ctx, call.query.operator_id, call.query.year)
+    return Response(
+        body=text,
+        status_code=200,
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+@endpoint(
+    bp,
+    "/v1/accounting/vat",
+    "GET",
+    summary="VAT collected per rate in a month",
+    tag="accounting",
+    query=MonthQuery,
+    errors=(403, 404, 422),
+)
+def vat(call: Call) -> Any:
+    call.principal.require_books_access()
+    year, month = (int(part) for part in call.query.month.split("-"))
+    return accounting.vat_report(call.ctx, call.query.operator_id, year, month)
+
+
+@endpoint(
+    bp,
+    "/v1/accounting/integrity",
+    "GET",
+    summary="Recompute the hash chain",
+    tag="accounting",
+    query=OperatorQuery,
+    errors=(403, 404, 422),
+)
+def integrity(call: Call) -> Any:
+    call.principal.require_books_access()
+    return accounting.integrity(call.ctx, call.query.operator_id)
+
+
+@endpoint(
+    bp,
+    "/v1/accounting/invoices.csv",
+    "GET",
+    summary="One row per document line",
+    tag="accounting",
+    query=SpanQuery,
+    produces="text/csv",
+    errors=(403, 404, 422),
+)
+def invoices_csv(call: Call) -> Any:
+    call.principal.require_books_access()
+    q: SpanQuery = call.query
+    text = accounting.invoices_csv(call.ctx, q.operator_id, (q.from_, q.to))
+    return Response(
+        body=text,
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="invoices.csv"',
+        },
+    )

@@ -1,0 +1,123 @@
+"""Which ledger lines each business event writes (the accounting model of DESIGN.md).
+
+Invoice: VE  D 411 (incl. VAT) / C 706 (base per rate) / C 44571 (VAT per rate).
+Payment: BQ  D Stripe clearing / C 411.      Credit note and refund: the mirror.
+Stripe fee: BQ D 627 / C Stripe clearing.    Payout: BQ D 512 / C Stripe clearing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
+
+
+def document_entries(
+    document: dict[str, Any], chart: Chart, recorded_at: datetime, paid: bool
+) -> list[LedgerLine]:
+    """The sales entry of an invoice or credit note, and its payment or refund entry."""
+    day = date.fromisoformat(document["issued_at"][:10])
+    sign = -1 if document["type"] == "credit_note" else 1
+    customer = (document.get("member_id") or document.get("company_id") or "client")[:40]
+    buyer = document["buyer"].get("company_name") or document["buyer"].get("name") or customer
+    label = f"{'Avoir' if sign < 0 else 'Facture'} {document['number']} {buyer}"[:100]
+
+    def line(
+        entry: str, journal: Journal, account: str, amount: int, debit_side: bool, aux: bool = False
+    ) -> LedgerLine:
+        amount *= sign
+        debit, credit = (amount, 0) if debit_side else (0, amount)
+        if amount < 0:  # a credit note puts each amount on the other side
+            debit, credit = -credit, -debit
+        return LedgerLine(
+            entry_id=f"{document['id']}-{entry}",
+            journal=journal,
+            entry_date=day,
+            account=account,
+            account_label=ACCOUNT_LABELS.get(account, account),
+            label=label,
+            piece_ref=document["number"],
+            piece_date=day,
+            debit=debit,
+            credit=credit,
+            aux_account=customer if aux else "",
+            aux_label=buyer[:100] if aux else "",
+            recorded_at=recorded_at,
+            operator_id=document["operator_id"],
+        )
+
+    total = abs(int(document["totals"]["incl_vat"]))
+    lines = [line("VE", Journal.sales, chart.customers, total, True, aux=True)]
+    for rate in document["vat_breakdown"]:
+        lines.append(line("VE", Journal.sales, chart.sales, abs(int(rate["base"])), False))
+        if int(rate["vat"]):
+            lines.append(
+                line("VE", Journal.sales, chart.vat_collected, abs(int(rate["vat"])), False)
+            )
+    if paid:
+        lines.append(line("BQ", Journal.bank, chart.stripe_clearing, total, True))
+        lines.append(line("BQ", Journal.bank, chart.customers, total, False, aux=True))
+    return lines
+
+
+def fee_entry(
+    operator_id: str, reference: str, day: date, fee: int, chart: Chart, recorded_at: datetime
+) -> list[LedgerLine]:
+    return _two_lines(
+        operator_id,
+        f"fee-{reference}",
+        day,
+        f"Frais Stripe {reference}",
+        chart.bank_fees,
+        chart.stripe_clearing,
+        fee,
+        reference,
+        recorded_at,
+    )
+
+
+def payout_entry(
+    operator_id: str, payout_id: str, day: date, amount: int, chart: Chart, recorded_at: datetime
+) -> list[LedgerLine]:
+    return _two_lines(
+        operator_id,
+        f"payout-{payout_id}",
+        day,
+        f"Virement Stripe {payout_id}",
+        chart.bank,
+        chart.stripe_clearing,
+        amount,
+        payout_id,
+        recorded_at,
+    )
+
+
+def _two_lines(
+    operator_id: str,
+    entry_id: str,
+    day: date,
+    label: str,
+    debit_account: str,
+    credit_account: str,
+    amount: int,
+    reference: str,
+    recorded_at: datetime,
+) -> list[LedgerLine]:
+    def line(account: str, debit: int, credit: int) -> LedgerLine:
+        return LedgerLine(
+            entry_id=entry_id,
+            journal=Journal.bank,
+            entry_date=day,
+            account=account,
+            account_label=ACCOUNT_LABELS[account],
+            label=label,
+            piece_ref=reference,
+            piece_date=day,
+            debit=debit,
+            credit=credit,
+            recorded_at=recorded_at,
+            operator_id=operator_id,
+        )
+
+    return [line(debit_account, amount, 0), line(credit_account, 0, amount)]

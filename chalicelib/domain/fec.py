@@ -1,0 +1,232 @@
+"""The FEC (fichier des écritures comptables) of one operator for one fiscal year.
+
+Pure: ledger lines in, the text of the file out. The format is the flat-file one of
+article A47 A-1 of the Livre des procédures fiscales (LPF), commented by BOFiP
+BOI-CF-IOR-60-40-20:
+
+- one record per ledger line, the first record naming the 18 fields in the legal order
+  (A47 A-1, VII 1° and 4°);
+- fields separated by ``|`` (A47 A-1, VI 1° c: a tab or ``|``); records separated by
+  CR LF (VI 1° a: "Retour chariot et/ou Fin de ligne", so CR LF, LF or CR are all
+  accepted; the DGFiP's own checker, Test Compta Demat, detects whichever is used);
+- dates ``AAAAMMJJ`` without separator (XII 4°);
+- amounts with a decimal comma, no thousands separator (XII 2°), always two decimals:
+  ``1250,00``, ``0,00``; Debit and Credit are both written on every line;
+- entries numbered 1..n with no gap in date order (``EcritureNum``, "séquence
+  continue"), every entry balanced;
+- EcritureLet/DateLet (no lettering here) and Montantdevise/Idevise (EUR accounts)
+  left blank, as the article allows ("à blanc si non utilisé").
+
+Encoding: the functions return ``str``; the caller encodes it. A47 A-1 XII 1° accepts
+ASCII, ISO 8859-15 or Unicode ISO/IEC 10646 as UTF-8, so UTF-8 (without a byte-order
+mark) is the encoding to use: labels keep their accents and the euro sign.
+
+Nothing is exported silently wrong: an unbalanced entry, an account whose first three
+characters are not digits, a negative amount, a line with both or neither of debit and
+credit, an entry whose lines disagree on journal or date, or a mandatory field left
+empty raises ``ValueError`` naming the entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.identifiers import is_valid_siren
+from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
+
+FEC_COLUMNS: tuple[str, ...] = (
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+)
+
+SEPARATOR = "|"
+LINE_END = "\r\n"
+
+# Dates in the file are French legal dates: an instant is dated in Paris.
+_PARIS = ZoneInfo("Europe/Paris")
+# The field separator, every control character (tab, CR, LF...) and the Unicode line
+# breaks would cut a field or a record in two.
+_UNSAFE_TEXT = re.compile(r"[|\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# "dont les trois premiers caractères doivent correspondre à des chiffres" (VII 1°, n° 5).
+_ACCOUNT_RE = re.compile(r"[0-9]{3}")
+
+
+def fec_filename(siren: str, year: int) -> str:
+    """``{SIREN}FEC{AAAAMMJJ}.txt``, the date being the closing date (A47 A-1, IX).
+
+    Operators close their fiscal year with the calendar year, on 31 December.
+    """
+    if not is_valid_siren(siren):
+        raise ValueError(f"not a valid SIREN: {siren!r}")
+    if not 1000 <= year <= 9999:
+        raise ValueError(f"not a four-digit year: {year!r}")
+    return f"{siren}FEC{year:04d}1231.txt"
+
+
+def number_entries(lines: Iterable[LedgerLine]) -> list[tuple[int, LedgerLine]]:
+    """Each line with the number of its entry (``EcritureNum``).
+
+    Lines are grouped by ``entry_id``; entries are ordered by (entry_date, recorded_at,
+    entry_id) and numbered 1..n with no gap, whatever order they were given in. Lines
+    keep their order within an entry. An entry recorded at an unknown time comes after
+    the entries of the same day recorded at a known time.
+
+    Raises ``ValueError`` if the lines of one entry disagree on journal or entry date:
+    the entry could not be placed in the sequence.
+    """
+    entries: dict[str, list[LedgerLine]] = {}
+    for line in lines:
+        entries.setdefault(line.entry_id, []).append(line)
+    for entry_id, entry in entries.items():
+        _check_entry_header(entry_id, entry)
+    ordered = sorted(entries.items(), key=lambda item: _entry_sort_key(item[0], item[1]))
+    return [(number, line) for number, (_, entry) in enumerate(ordered, start=1) for line in entry]
+
+
+def render_fec(lines: Iterable[LedgerLine], year: int) -> str:
+    """The FEC of fiscal ``year`` (1 January to 31 December) built from ``lines``.
+
+    Only the lines whose ``entry_date`` falls in ``year`` are exported, numbered from 1.
+    The text starts with the header record and every record, the last one included,
+    ends with CR LF. With no line in the year, the text is the header record alone.
+    Returns ``str``: encode it as UTF-8 (see the module docstring).
+    """
+    in_year = [line for line in lines if line.entry_date.year == year]
+    numbered = number_entries(in_year)
+    _check_balances(numbered)
+    records = [SEPARATOR.join(FEC_COLUMNS)]
+    records.extend(SEPARATOR.join(_fields(number, line)) for number, line in numbered)
+    return LINE_END.join(records) + LINE_END
+
+
+def _check_entry_header(entry_id: str, entry: list[LedgerLine]) -> None:
+    first = entry[0]
+    for line in entry[1:]:
+        if line.journal != first.journal:
+            raise ValueError(
+                f"entry {entry_id}: lines in journals {first.journal} and {line.journal}"
+            )
+        if line.entry_date != first.entry_date:
+            raise ValueError(
+                f"entry {entry_id}: lines dated {first.entry_date} and {line.entry_date}"
+            )
+
+
+def _instant(value: datetime) -> datetime:
+    """An aware datetime; a naive one is read as Paris wall-clock time."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=_PARIS)
+
+
+def _entry_sort_key(entry_id: str, entry: list[LedgerLine]) -> tuple[date, bool, float, str]:
+    recorded = [_instant(line.recorded_at) for line in entry if line.recorded_at is not None]
+    if recorded:
+        return (entry[0].entry_date, False, min(recorded).astimezone(UTC).timestamp(), entry_id)
+    return (entry[0].entry_date, True, 0.0, entry_id)
+
+
+def _check_balances(numbered: list[tuple[int, LedgerLine]]) -> None:
+    totals: dict[int, list[int]] = {}
+    entry_ids: dict[int, str] = {}
+    for number, line in numbered:
+        _check_amounts(line)
+        debit_credit = totals.setdefault(number, [0, 0])
+        debit_credit[0] += line.debit
+        debit_credit[1] += line.credit
+        entry_ids[number] = line.entry_id
+    for number, (debit, credit) in totals.items():
+        if debit != credit:
+            raise ValueError(
+                f"entry {entry_ids[number]} is unbalanced: debit {_amount(debit)}"
+                f" != credit {_amount(credit)}"
+            )
+
+
+def _check_amounts(line: LedgerLine) -> None:
+    if line.debit < 0 or line.credit < 0:
+        raise ValueError(f"entry {line.entry_id}: negative amount on account {line.account}")
+    if (line.debit == 0) == (line.credit == 0):
+        raise ValueError(
+            f"entry {line.entry_id}: a line must carry either a debit or a credit"
+            f" (account {line.account}: debit {line.debit}, credit {line.credit})"
+        )
+
+
+def _text(value: str) -> str:
+    """No separator, no line break, no tab; trimmed."""
+    return _UNSAFE_TEXT.sub(" ", value).strip()
+
+
+def _required(entry_id: str, column: str, value: str) -> str:
+    text = _text(value)
+    if not text:
+        raise ValueError(f"entry {entry_id}: {column} is empty")
+    return text
+
+
+def _date(value: date) -> str:
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
+def _amount(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    units, hundredths = divmod(abs(cents), 100)
+    return f"{sign}{units},{hundredths:02d}"
+
+
+def _valid_date(line: LedgerLine) -> date:
+    if line.recorded_at is None:
+        return line.entry_date
+    return _instant(line.recorded_at).astimezone(_PARIS).date()
+
+
+def _fields(number: int, line: LedgerLine) -> list[str]:
+    entry_id = line.entry_id
+    journal_label = JOURNAL_LABELS.get(line.journal)
+    if journal_label is None:
+        raise ValueError(f"entry {entry_id}: journal {line.journal!r} has no label")
+    account = _required(entry_id, "CompteNum", line.account)
+    if not _ACCOUNT_RE.match(account):
+        raise ValueError(f"entry {entry_id}: account {account!r} does not start with 3 digits")
+    aux_account = _text(line.aux_account)
+    aux_label = _text(line.aux_label)
+    if aux_account and not aux_label:
+        raise ValueError(f"entry {entry_id}: auxiliary account {aux_account!r} has no label")
+    return [
+        _required(entry_id, "JournalCode", str(line.journal)),
+        _required(entry_id, "JournalLib", journal_label),
+        str(number),
+        _date(line.entry_date),
+        account,
+        _required(entry_id, "CompteLib", line.account_label),
+        aux_account,
+        aux_label,
+        _required(entry_id, "PieceRef", line.piece_ref),
+        _date(line.piece_date),
+        _required(entry_id, "EcritureLib", line.label),
+        _amount(line.debit),
+        _amount(line.credit),
+        "",  # EcritureLet: no lettering
+        "",  # DateLet
+        _date(_valid_date(line)),
+        "",  # Montantdevise: EUR accounts
+        "",  # Idevise
+    ]

@@ -1,0 +1,146 @@
+"""Invoices and credit notes: frozen documents, their maths, mentions and hash chain.
+
+A document carries copies of the seller, the buyer and every line; once issued it
+never changes. Its `hash` is sha256 of its canonical JSON (without `hash`) followed
+by the previous document's hash, so altering any stored document breaks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from chalicelib.domain.money import format_vat_rate, price_from_incl_vat, round_half_up
+
+DocumentType = Literal["invoice", "credit_note"]
+GENESIS_HASH = "0" * 64
+FRANCHISE_MENTION = "TVA non applicable, art. 293 B du CGI"
+B2B_MENTIONS = (
+    "Nature de l'opération : prestations de services",
+    "Escompte pour paiement anticipé : néant",
+    "Pénalités de retard : trois fois le taux d'intérêt légal, exigibles de plein droit",
+    "Indemnité forfaitaire pour frais de recouvrement de 40 € (art. L441-10 du Code de commerce)",
+)
+
+
+@dataclass(frozen=True)
+class Sale:
+    """One thing sold, VAT included, as the customer paid it."""
+
+    description: str
+    amount_incl_vat: int
+    vat_rate: Decimal
+    service_date: date
+    quantity: Decimal = Decimal(1)
+
+
+def document_line(sale: Sale, franchise: bool) -> dict[str, Any]:
+    rate = Decimal(0) if franchise else sale.vat_rate
+    price = price_from_incl_vat(sale.amount_incl_vat, rate)
+    unit = round_half_up(Decimal(price.amount_excl_vat) / sale.quantity)
+    return {
+        "description": sale.description,
+        "quantity": str(sale.quantity.normalize()),
+        "unit_price_excl_vat": unit,
+        "vat_rate": format_vat_rate(rate),
+        "amount_excl_vat": price.amount_excl_vat,
+        "vat_amount": price.vat_amount,
+        "amount_incl_vat": price.amount,
+        "service_date": sale.service_date.isoformat(),
+    }
+
+
+def negated_line(line: dict[str, Any]) -> dict[str, Any]:
+    """The credit-note mirror of an invoice line."""
+    mirrored = dict(line)
+    for key in ("unit_price_excl_vat", "amount_excl_vat", "vat_amount", "amount_incl_vat"):
+        mirrored[key] = -int(line[key])
+    return mirrored
+
+
+def vat_breakdown(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bases and VAT summed per rate (VAT was rounded per line)."""
+    base: dict[str, int] = defaultdict(int)
+    vat: dict[str, int] = defaultdict(int)
+    for line in lines:
+        base[line["vat_rate"]] += int(line["amount_excl_vat"])
+        vat[line["vat_rate"]] += int(line["vat_amount"])
+    rates = sorted(base, key=Decimal, reverse=True)
+    return [{"rate": r, "base": base[r], "vat": vat[r]} for r in rates]
+
+
+def totals(lines: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        "excl_vat": sum(int(line["amount_excl_vat"]) for line in lines),
+        "vat": sum(int(line["vat_amount"]) for line in lines),
+        "incl_vat": sum(int(line["amount_incl_vat"]) for line in lines),
+    }
+
+
+def legal_mentions(
+    seller: dict[str, Any],
+    buyer: dict[str, Any],
+    payment: dict[str, Any],
+    refers: tuple[str, str] | None,
+) -> list[str]:
+    mentions = []
+    if seller.get("vat_regime") == "franchise":
+        mentions.append(FRANCHISE_MENTION)
+    if refers:
+        mentions.append(f"Avoir se rapportant à la facture n° {refers[0]} du {_fr(refers[1])}")
+    if payment.get("status") == "paid" and payment.get("paid_at"):
+        method = {
+            "card": "carte bancaire",
+            "sepa_debit": "prélèvement SEPA",
+            "transfer": "virement",
+        }.get(payment.get("method", ""), payment.get("method"))
+        verb = "Remboursé" if refers else "Facture acquittée"
+        mentions.append(f"{verb} le {_fr(payment['paid_at'][:10])} par {method}")
+    if buyer.get("siren"):
+        due = payment.get("due_date")
+        mentions.append(
+            f"Conditions de paiement : à réception, au plus tard le {_fr(due)}"
+            if due
+            else "Conditions de paiement : payée à la commande"
+        )
+        mentions.extend(B2B_MENTIONS)
+    return mentions
+
+
+def chain_hash(document: dict[str, Any], previous_hash: str) -> str:
+    """sha256 of the canonical JSON of the document (without its hash) + the previous hash."""
+    body = {k: v for k, v in document.items() if k != "hash"}
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256((canonical + previous_hash).encode()).hexdigest()
+
+
+def document_number(prefix: str, year: int, sequence: int) -> str:
+    return f"{prefix}-{year}-{sequence:06d}"
+
+
+def document_id(operator_id: str, year: int, sequence: int) -> str:
+    return f"inv-{operator_id}-{year}-{sequence:06d}"
+
+
+def parse_document_id(document_id_: str) -> tuple[str, int, int] | None:
+    """(operator_id, year, sequence) of a document id, or None if it is not one."""
+    if not document_id_.startswith("inv-"):
+        return None
+    try:
+        operator_id, year, sequence = document_id_[4:].rsplit("-", 2)
+        return operator_id, int(year), int(sequence)
+    except ValueError:
+        return None
+
+
+def _fr(day: str | date | datetime) -> str:
+    text = day.isoformat() if isinstance(day, (date, datetime)) else str(day)
+    y, m, d = text[:10].split("-")
+    return f"{d}/{m}/{y}"

@@ -1,0 +1,203 @@
+"""What the accountants read: documents, the hash chain check, FEC, VAT per month, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Any
+
+from chalicelib.auth import Principal
+from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
+from chalicelib.errors import NotFound
+from chalicelib.services.context import Context
+from chalicelib.services.invoicing import get_document, store
+from chalicelib.services.paging import chain_pages
+
+
+def list_documents(
+    ctx: Context,
+    principal: Principal,
+    *,
+    operator_id: str | None,
+    span: tuple[date | None, date | None],
+    doc_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    low = span[0].isoformat() if span[0] else "0000"
+    high = span[1].isoformat() if span[1] else "9999"
+    invoices = store(ctx)
+    if not (principal.is_admin or principal.is_accountant):
+        items, next_cursor = invoices.page(
+            member_id=principal.sub,
+            operator_id=None,
+            span=(low, high),
+            doc_type=doc_type,
+            limit=limit,
+            cursor=cursor,
+        )
+        if operator_id:
+            items = [d for d in items if d["operator_id"] == operator_id]
+        return {"items": items, "next_cursor": next_cursor}
+    operators = [operator_id] if operator_id else sorted(ctx.catalogue.get().operators)
+    pages = [_operator_pages(ctx, op, (low, high), doc_type) for op in operators]
+    items, next_cursor = chain_pages(pages, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _operator_pages(
+    ctx: Context, operator_id: str, span: tuple[str, str], doc_type: str | None
+) -> Any:
+    def page(limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return store(ctx).page(
+            member_id=None,
+            operator_id=operator_id,
+            span=span,
+            doc_type=doc_type,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    return page
+
+
+def visible_document(ctx: Context, principal: Principal, document_id: str) -> dict[str, Any]:
+    document = get_document(ctx, document_id)
+    if principal.is_admin or principal.is_accountant or document.get("member_id") == principal.sub:
+        return document
+    raise NotFound(f"No invoice with id {document_id!r}.")
+
+
+def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
+    """Recompute every document's hash from its stored text and the chain."""
+    _require_operator(ctx, operator_id)
+    checked = 0
+    invoices = store(ctx)
+    for year in invoices.years(operator_id):
+        previous = GENESIS_HASH
+        for number, text in invoices.raw_documents(operator_id, year):
+            checked += 1
+            document = json.loads(text)
+            if (
+                document.get("previous_hash") != previous
+                or chain_hash(document, previous) != document.get("hash")
+                or document.get("number") != number
+            ):
+                return {"ok": False, "documents_checked": checked, "first_broken_number": number}
+            previous = document["hash"]
+        _, head_hash = invoices.head(operator_id, year)
+        if head_hash != previous:
+            return {
+                "ok": False,
+                "documents_checked": checked,
+                "first_broken_number": f"head of {year}",
+            }
+    return {"ok": True, "documents_checked": checked, "first_broken_number": None}
+
+
+def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[str, Any]:
+    """VAT collected per rate on payments received less refunds made in the month."""
+    _require_operator(ctx, operator_id)
+    prefix = f"{year:04d}-{month:02d}"
+    bases: dict[str, list[int]] = {}
+    for _number, text in store(ctx).raw_documents(operator_id, year):
+        document = json.loads(text)
+        paid_at = (document.get("payment") or {}).get("paid_at") or ""
+        if document.get("payment", {}).get("status") != "paid" or not paid_at.startswith(prefix):
+            continue
+        for rate in document["vat_breakdown"]:
+            sums = bases.setdefault(rate["rate"], [0, 0])
+            sums[0] += int(rate["base"])
+            sums[1] += int(rate["vat"])
+    lines = [{"rate": r, "base": b, "vat": v} for r, (b, v) in sorted(bases.items(), reverse=True)]
+    return {
+        "operator_id": operator_id,
+        "month": prefix,
+        "currency": "EUR",
+        "lines": lines,
+        "total_vat": sum(line["vat"] for line in lines),
+    }
+
+
+CSV_COLUMNS = [
+    "number",
+    "type",
+    "issued_at",
+    "operator_id",
+    "buyer_name",
+    "buyer_siren",
+    "description",
+    "service_date",
+    "quantity",
+    "unit_price_excl_vat",
+    "vat_rate",
+    "amount_excl_vat",
+    "vat_amount",
+    "amount_incl_vat",
+    "payment_status",
+    "payment_method",
+    "refers_to_number",
+]
+
+
+def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date | None]) -> str:
+    _require_operator(ctx, operator_id)
+    low = span[0].isoformat() if span[0] else "0000"
+    high = span[1].isoformat() if span[1] else "9999"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    invoices = store(ctx)
+    for year in invoices.years(operator_id):
+        for _number, text in invoices.raw_documents(operator_id, year):
+            document = json.loads(text)
+            if not low <= document["issued_at"][:10] <= high:
+                continue
+            for line in document["lines"]:
+                writer.writerow(_csv_row(document, line))
+    return out.getvalue()
+
+
+def _csv_row(document: dict[str, Any], line: dict[str, Any]) -> list[Any]:
+    def euros(cents: int) -> str:
+        return f"{cents / 100:.2f}".replace(".", ",")
+
+    return [
+        document["number"],
+        document["type"],
+        document["issued_at"],
+        document["operator_id"],
+        document["buyer"].get("company_name") or document["buyer"].get("name"),
+        document["buyer"].get("siren") or "",
+        line["description"],
+        line["service_date"],
+        line["quantity"],
+        euros(line["unit_price_excl_vat"]),
+        line["vat_rate"],
+        euros(line["amount_excl_vat"]),
+        euros(line["vat_amount"]),
+        euros(line["amount_incl_vat"]),
+        document["payment"].get("status"),
+        document["payment"].get("method"),
+        document.get("refers_to_number") or "",
+    ]
+
+
+def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
+    """(file name, FEC text) of an operator's fiscal year."""
+    from chalicelib.domain.fec import fec_filename, render_fec
+
+    operator = _require_operator(ctx, operator_id)
+    lines = store(ctx).ledger(operator_id, year)
+    return fec_filename(operator.siren, year), render_fec(lines, year)
+
+
+def _require_operator(ctx: Context, operator_id: str) -> Any:
+    operator = ctx.catalogue.get().operators.get(operator_id) or ctx.catalogue.get(
+        fresh=True
+    ).operators.get(operator_id)
+    if operator is None:
+        raise NotFound(f"No operator with id {operator_id!r}.")
+    return operator

@@ -1,0 +1,276 @@
+"""Issuing invoices and credit notes: gapless numbers per operator and year, chained hashes.
+
+`issue` is safe to call again for the same source (a payment or refund id): the
+first call issues, later ones return the same document.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.adapters.invoice_store import HeadMoved, InvoiceStore, SourceTaken
+from chalicelib.domain.bookkeeping import document_entries
+from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.invoice import (
+    Sale,
+    chain_hash,
+    document_id,
+    document_line,
+    document_number,
+    legal_mentions,
+    negated_line,
+    parse_document_id,
+    totals,
+    vat_breakdown,
+)
+from chalicelib.domain.ledger import Chart
+from chalicelib.errors import ConcurrentUpdate, NotFound
+from chalicelib.services.context import Context
+
+PARIS = ZoneInfo("Europe/Paris")
+ISSUE_ATTEMPTS = 40
+
+
+def store(ctx: Context) -> InvoiceStore:
+    return InvoiceStore(ctx.table)
+
+
+def seller_snapshot(operator: Operator) -> dict[str, Any]:
+    return {
+        "name": operator.name,
+        "legal_form": operator.legal_form,
+        "siren": operator.siren,
+        "siret": operator.siret,
+        "vat_number": operator.vat_number,
+        "vat_regime": operator.vat_regime.value,
+        "address": operator.address.model_dump(mode="json"),
+        "email": operator.email,
+    }
+
+
+def issue(
+    ctx: Context,
+    *,
+    operator_id: str,
+    source: str,
+    buyer: dict[str, Any],
+    member_id: str | None,
+    lines: list[dict[str, Any]] | None = None,
+    sales: list[Sale] | None = None,
+    payment: dict[str, Any],
+    refers_to: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Issue the document of `source` once; its ledger lines are written with it."""
+    invoices = store(ctx)
+    operator = _operator(ctx, operator_id)
+    franchise = operator.vat_regime.value == "franchise"
+    body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
+    for attempt in range(ISSUE_ATTEMPTS):
+        existing = invoices.by_source(source)
+        if existing:
+            return get_document(ctx, existing)
+        now = ctx.clock.now().astimezone(PARIS)
+        sequence, previous = invoices.head(operator_id, now.year)
+        sequence += 1
+        document = _document(
+            operator,
+            now,
+            sequence,
+            previous,
+            buyer,
+            member_id,
+            body_lines,
+            payment,
+            refers_to,
+            extra or {},
+        )
+        ledger = document_entries(document, Chart(), now, paid=payment.get("status") == "paid")
+        try:
+            invoices.issue(document, now.year, sequence, source, ledger)
+            return document
+        except SourceTaken:
+            continue
+        except HeadMoved:
+            time.sleep(min(0.2, 0.005 * 2 ** min(attempt, 6)) * random.random())
+    raise ConcurrentUpdate("Could not take the next invoice number; please retry.")
+
+
+def _document(
+    operator: Operator,
+    now: datetime,
+    sequence: int,
+    previous: str,
+    buyer: dict[str, Any],
+    member_id: str | None,
+    lines: list[dict[str, Any]],
+    payment: dict[str, Any],
+    refers_to: dict[str, Any] | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    seller = seller_snapshot(operator)
+    refers = (refers_to["number"], refers_to["issued_at"][:10]) if refers_to else None
+    document: dict[str, Any] = {
+        "id": document_id(operator.id, now.year, sequence),
+        "number": document_number(operator.invoice_prefix, now.year, sequence),
+        "type": "credit_note" if refers_to else "invoice",
+        "operator_id": operator.id,
+        "member_id": member_id,
+        "issued_at": now.isoformat(timespec="seconds"),
+        "seller": seller,
+        "buyer": buyer,
+        "lines": lines,
+        "totals": totals(lines),
+        "vat_breakdown": vat_breakdown(lines),
+        "currency": "EUR",
+        "payment": payment,
+        "refers_to": refers_to["id"] if refers_to else None,
+        "refers_to_number": refers[0] if refers else None,
+        "refers_to_date": refers[1] if refers else None,
+        "legal_mentions": legal_mentions(seller, buyer, payment, refers),
+        "previous_hash": previous,
+        **extra,
+    }
+    document["hash"] = chain_hash(document, previous)
+    return document
+
+
+def credit_note(
+    ctx: Context, invoice: dict[str, Any], *, source: str, amount: int, payment: dict[str, Any]
+) -> dict[str, Any]:
+    """The credit note of a refund: the invoice's lines negated (in full), or one line."""
+    total = int(invoice["totals"]["incl_vat"])
+    if amount >= total:
+        lines = [negated_line(line) for line in invoice["lines"]]
+    else:
+        first = invoice["lines"][0]
+        partial = Sale(
+            description=f"Remboursement partiel — {first['description']}",
+            amount_incl_vat=amount,
+            vat_rate=_rate(first["vat_rate"]),
+            service_date=datetime.fromisoformat(invoice["issued_at"]).date(),
+        )
+        lines = [negated_line(document_line(partial, franchise=False))]
+    return issue(
+        ctx,
+        operator_id=invoice["operator_id"],
+        source=source,
+        buyer=invoice["buyer"],
+        member_id=invoice.get("member_id"),
+        lines=lines,
+        payment=payment,
+        refers_to=invoice,
+    )
+
+
+def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
+    parsed = parse_document_id(document_id_)
+    document = store(ctx).get(*parsed) if parsed else None
+    if document is None:
+        raise NotFound(f"No invoice with id {document_id_!r}.")
+    return document
+
+
+def _operator(ctx: Context, operator_id: str) -> Operator:
+    operator = ctx.catalogue.get().operators.get(operator_id) or ctx.catalogue.get(
+        fresh=True
+    ).operators.get(operator_id)
+    if operator is None:
+        raise NotFound(f"No operator with id {operator_id!r}.")
+    return operator
+
+
+def _rate(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)
+
+
+UNIT_LABELS = {
+    "day": "Journée",
+    "half_day_am": "Demi-journée (matin)",
+    "half_day_pm": "Demi-journée (après-midi)",
+}
+
+
+def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
+    """The invoice of a payment received (booking or pack) — issued once."""
+    from chalicelib.services.members import buyer_snapshot
+
+    sale = _sale_of(ctx, payment)
+    paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
+    document = issue(
+        ctx,
+        operator_id=payment.operator_id,
+        source=f"payment-{payment.intent_id}",
+        buyer=buyer_snapshot(ctx, payment.member_id),
+        member_id=payment.member_id,
+        sales=[sale],
+        payment={
+            "status": "paid",
+            "method": "card",
+            "paid_at": paid_at.isoformat(timespec="seconds"),
+            "provider_ref": payment.intent_id,
+        },
+    )
+    if payment.kind == "booking":
+        ctx.bookings.set_invoice(payment.subject_id, document["id"])
+    return document
+
+
+def credit_note_for_refund(
+    ctx: Context, payment: Any, refund_id: str, amount: int
+) -> dict[str, Any]:
+    invoice = invoice_for_payment(ctx, payment)
+    now = ctx.clock.now().astimezone(PARIS)
+    return credit_note(
+        ctx,
+        invoice,
+        source=f"refund-{refund_id}",
+        amount=amount,
+        payment={
+            "status": "paid",
+            "method": "card",
+            "paid_at": now.isoformat(timespec="seconds"),
+            "provider_ref": refund_id,
+        },
+    )
+
+
+def _sale_of(ctx: Context, payment: Any) -> Sale:
+    from decimal import Decimal
+
+    if payment.kind == "booking":
+        booking = ctx.bookings.get(payment.subject_id)
+        if booking is not None:
+            resource = ctx.catalogue.resource(booking.resource_id)
+            relay = ctx.catalogue.relay(booking.relay_id)
+            when = UNIT_LABELS.get(booking.unit) or (
+                f"{booking.start.strftime('%H:%M')}–{booking.end.strftime('%H:%M')}"
+            )
+            return Sale(
+                description=f"{when} — {resource.name}, {relay.name}",
+                amount_incl_vat=payment.amount,
+                vat_rate=Decimal(str(booking.price["vat_rate"])),
+                service_date=booking.date,
+            )
+    if payment.kind == "purchase":
+        purchase = ctx.payments.purchase(payment.subject_id)
+        product = ctx.catalogue.get().products.get(purchase.product_id) if purchase else None
+        if product is not None:
+            return Sale(
+                description=f"{product.name} — {product.credits} crédits",
+                amount_incl_vat=payment.amount,
+                vat_rate=Decimal(str(product.price["vat_rate"])),
+                service_date=payment.created_at.astimezone(PARIS).date(),
+            )
+    return Sale(
+        description=payment.description,
+        amount_incl_vat=payment.amount,
+        vat_rate=Decimal("20.00"),
+        service_date=payment.created_at.astimezone(PARIS).date(),
+    )

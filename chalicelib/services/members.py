@@ -1,0 +1,77 @@
+"""Members' billing profiles, copied onto invoices at issue time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.adapters.dynamo import strip_keys, to_item
+from chalicelib.auth import Principal
+from chalicelib.domain.catalogue import Address
+from chalicelib.services.context import Context
+
+
+class BillingProfile(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    billing_address: Address | None = None
+    company_name: str | None = Field(default=None, max_length=200)
+    siren: str | None = Field(default=None, pattern=r"^\d{9}$")
+    vat_number: str | None = Field(default=None, max_length=20)
+    language: str = Field(default="fr", pattern=r"^(fr|en)$")
+
+
+def profile(ctx: Context, member_id: str) -> dict[str, Any] | None:
+    item = ctx.table.get(f"MEMBER#{member_id}", "PROFILE")
+    return strip_keys(item) if item else None
+
+
+def get_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
+    return profile(ctx, principal.sub) or ensure_profile(ctx, principal)
+
+
+def ensure_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
+    """A profile from the token's claims, written once (never over the member's own)."""
+    existing = profile(ctx, principal.sub)
+    if existing:
+        return existing
+    data = {
+        "name": principal.name or principal.sub,
+        "email": principal.email or "",
+        "billing_address": None,
+        "company_name": None,
+        "siren": None,
+        "vat_number": None,
+        "language": "fr",
+    }
+    try:
+        ctx.table.table.put_item(
+            Item={"PK": f"MEMBER#{principal.sub}", "SK": "PROFILE", **to_item(data)},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ctx.table.exceptions.ConditionalCheckFailedException:
+        return profile(ctx, principal.sub) or data
+    return data
+
+
+def update_profile(ctx: Context, principal: Principal, new: BillingProfile) -> dict[str, Any]:
+    data = new.model_dump(mode="json")
+    ctx.table.table.put_item(
+        Item={"PK": f"MEMBER#{principal.sub}", "SK": "PROFILE", **to_item(data)}
+    )
+    return data
+
+
+def buyer_snapshot(ctx: Context, member_id: str) -> dict[str, Any]:
+    """The buyer block of an invoice, frozen from the profile as it is now."""
+    found = profile(ctx, member_id) or {}
+    return {
+        "name": found.get("name") or member_id,
+        "email": found.get("email"),
+        "address": found.get("billing_address"),
+        "company_name": found.get("company_name"),
+        "siren": found.get("siren"),
+        "vat_number": found.get("vat_number"),
+    }
