@@ -22,9 +22,11 @@ ASCII, ISO 8859-15 or Unicode ISO/IEC 10646 as UTF-8, so UTF-8 (without a byte-o
 mark) is the encoding to use: labels keep their accents and the euro sign.
 
 Nothing is exported silently wrong: an unbalanced entry, an account whose first three
-characters are not digits, a negative amount, a line with both or neither of debit and
-credit, an entry whose lines disagree on journal or date, or a mandatory field left
-empty raises ``ValueError`` naming the entry.
+characters are not digits, a negative amount, a line with both a debit and a credit, an
+entry whose lines disagree on journal or date, or a mandatory field left empty raises
+``ValueError`` naming the entry. A line of 0,00 on both sides moves no balance and is
+left out (Test Compta Demat reports "débit=crédit=0" lines as anomalies); an entry made
+only of such lines (a 0,00 document) is left out and takes no number.
 """
 
 from __future__ import annotations
@@ -105,12 +107,21 @@ def number_entries(lines: Iterable[LedgerLine]) -> list[tuple[int, LedgerLine]]:
 def render_fec(lines: Iterable[LedgerLine], year: int) -> str:
     """The FEC of fiscal ``year`` (1 January to 31 December) built from ``lines``.
 
-    Only the lines whose ``entry_date`` falls in ``year`` are exported, numbered from 1.
+    Only the lines whose ``entry_date`` falls in ``year`` are exported, numbered from 1;
+    lines with neither debit nor credit are left out. The lines must all be the books
+    of one operator (``ValueError`` otherwise).
     The text starts with the header record and every record, the last one included,
     ends with CR LF. With no line in the year, the text is the header record alone.
     Returns ``str``: encode it as UTF-8 (see the module docstring).
     """
-    in_year = [line for line in lines if line.entry_date.year == year]
+    in_year = [
+        line
+        for line in lines
+        if line.entry_date.year == year and (line.debit != 0 or line.credit != 0)
+    ]
+    operators = sorted({line.operator_id for line in in_year if line.operator_id})
+    if len(operators) > 1:
+        raise ValueError(f"lines of several operators in one FEC: {operators}")
     numbered = number_entries(in_year)
     _check_balances(numbered)
     records = [SEPARATOR.join(FEC_COLUMNS)]
@@ -163,9 +174,9 @@ def _check_balances(numbered: list[tuple[int, LedgerLine]]) -> None:
 def _check_amounts(line: LedgerLine) -> None:
     if line.debit < 0 or line.credit < 0:
         raise ValueError(f"entry {line.entry_id}: negative amount on account {line.account}")
-    if (line.debit == 0) == (line.credit == 0):
+    if line.debit != 0 and line.credit != 0:
         raise ValueError(
-            f"entry {line.entry_id}: a line must carry either a debit or a credit"
+            f"entry {line.entry_id}: a line carries both a debit and a credit"
             f" (account {line.account}: debit {line.debit}, credit {line.credit})"
         )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, RelaisError
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document, store
 from chalicelib.services.paging import chain_pages
@@ -191,7 +191,10 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
 
     operator = _require_operator(ctx, operator_id)
     lines = store(ctx).ledger(operator_id, year)
-    return fec_filename(operator.siren, year), render_fec(lines, year)
+    try:
+        return fec_filename(operator.siren, year), render_fec(lines, year)
+    except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
+        raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:
