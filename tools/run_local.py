@@ -1,0 +1,344 @@
+"""`make run`: the whole API on 127.0.0.1 with DynamoDB Local, localstripe and demo data.
+
+Starts, in order: DynamoDB Local (data under `.local/dynamodb`), the table, dev signing
+keys, localstripe with the webhook registered, `chalice local`; then seeds the demo
+network through the API and prints demo tokens. Ctrl-C or SIGTERM stops everything it
+started. Environment: PORT, DDB_PORT, STRIPE_PORT, RELAIS_TABLE, AUTH_JWKS_FILE,
+AUTH_ISSUER, AUTH_AUDIENCE, STRIPE_WEBHOOK_SECRET, HOLD_SECONDS, CANCEL_FREE_HOURS,
+SEED_DEMO (0 = empty network), RELAIS_LOCAL_DIR (default `.local`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from tools.dev_auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ensure_dev_keys, mint_token
+from tools.local_stack import (
+    LocalProcess,
+    LocalStackError,
+    PortInUseError,
+    aws_env,
+    free_port,
+    port_is_free,
+    spawn,
+    start_dynamodb_local,
+    wait_for_http,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+HEALTH_TIMEOUT = 90.0
+DEMO_NEAR = ("Melun", "48.5421,2.6554")
+MANAGED_RELAY = "Gare de Melun"
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+    def running(self) -> bool: ...
+
+
+class StopRequested(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    ddb_port: int
+    stripe_port: int
+    table: str
+    local_dir: Path
+    jwks_file: Path | None
+    issuer: str
+    audience: str
+    webhook_secret: str
+    seed: bool
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Settings:
+        local = Path(env.get("RELAIS_LOCAL_DIR") or ".local")
+        jwks = env.get("AUTH_JWKS_FILE")
+        return cls(
+            port=int(env.get("PORT") or 8000),
+            ddb_port=int(env.get("DDB_PORT") or 8001),
+            stripe_port=int(env.get("STRIPE_PORT") or 8002),
+            table=env.get("RELAIS_TABLE") or "relais",
+            local_dir=local if local.is_absolute() else ROOT / local,
+            jwks_file=Path(jwks).resolve() if jwks else None,
+            issuer=env.get("AUTH_ISSUER") or DEFAULT_ISSUER,
+            audience=env.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE,
+            webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_relais_local",
+            seed=(env.get("SEED_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self, name: str) -> Path:
+        return self.local_dir / "logs" / f"{name}.log"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def chalice_local() -> None:
+    """`chalice local`, except that the environment wins over .chalice/config.json.
+
+    Chalice copies the config's environment_variables over os.environ; locally the
+    variables `make run` was given (HOLD_SECONDS=30 ...) must win, as they do on Lambda.
+    """
+    from chalice.cli import factory, main
+
+    given = dict(os.environ)
+    load = factory.CLIFactory.load_chalice_app
+
+    def load_with_env(self: Any, environment_variables: Any = None, *args: Any) -> Any:
+        return load(self, {**(environment_variables or {}), **given}, *args)
+
+    factory.CLIFactory.load_chalice_app = load_with_env  # type: ignore[method-assign,assignment]
+    sys.argv[0] = "chalice"
+    sys.exit(main())
+
+
+def dev_jwks(settings: Settings) -> tuple[Path, Path]:
+    """(dev private key, JWKS file for the app). A given AUTH_JWKS_FILE is merged with
+    the dev key, so its tokens are accepted and the demo tokens still work."""
+    private_key, jwks = ensure_dev_keys(settings.local_dir / "dev-keys")
+    if settings.jwks_file is None:
+        return private_key, jwks
+    keys = json.loads(settings.jwks_file.read_text())["keys"]
+    keys += json.loads(jwks.read_text())["keys"]
+    merged = settings.local_dir / "dev-keys" / "jwks-merged.json"
+    merged.write_text(json.dumps({"keys": keys}, indent=2))
+    say(f"AUTH_JWKS_FILE={settings.jwks_file} is trusted, plus the dev key for demo tokens")
+    return private_key, merged
+
+
+def create_table(settings: Settings, endpoint: str) -> None:
+    import boto3
+
+    from infra.table import create_table as create
+
+    env = aws_env()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    create(client, settings.table, exist_ok=True)
+
+
+def app_env(settings: Settings, ddb_url: str, stripe_url: str, jwks: Path) -> dict[str, str]:
+    env = aws_env()
+    env.update(
+        RELAIS_TABLE=settings.table,
+        DYNAMODB_ENDPOINT_URL=ddb_url,
+        AUTH_JWKS_FILE=str(jwks),
+        AUTH_ISSUER=settings.issuer,
+        AUTH_AUDIENCE=settings.audience,
+        STRIPE_API_BASE=stripe_url,
+        STRIPE_WEBHOOK_SECRET=settings.webhook_secret,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_app(settings: Settings, env: dict[str, str]) -> LocalProcess:
+    boot = "from tools.run_local import chalice_local; chalice_local()"
+    args = ["local", "--host", "127.0.0.1", "--port", str(settings.port), "--stage", "dev"]
+    # No autoreload: its watcher polls every file under the project, .venv and the
+    # DynamoDB files in .local included, and would restart on every write.
+    cmd = [sys.executable, "-c", boot, *args, "--no-autoreload"]
+    log = settings.log("chalice")
+    app = spawn("chalice local", cmd, url=settings.api_url, env=env, cwd=ROOT, log_path=log)
+    try:
+        status = wait_for_http(f"{settings.api_url}/v1/health", HEALTH_TIMEOUT, process=app)
+        if status != 200:
+            raise LocalStackError(f"GET /v1/health answered {status}:\n{app.log_tail()}")
+    except BaseException:
+        app.stop()
+        raise
+    return app
+
+
+def demo_tokens(settings: Settings, private_key: Path, relay_id: str | None) -> dict[str, str]:
+    people: dict[str, tuple[str, str, list[str]]] = {
+        "MEMBER": ("demo-member", "Camille Martin", [])
+    }
+    if relay_id:
+        people["MANAGER"] = ("demo-manager", "Sacha Bernard", [f"manager:{relay_id}"])
+    people["ACCOUNTANT"] = ("demo-accountant", "Dominique Leroy", ["accountant"])
+    people["ADMIN"] = ("demo-admin", "Alex Morel", ["admin"])
+    return {
+        role: mint_token(
+            private_key,
+            sub=sub,
+            email=f"{sub}@example.org",
+            name=name,
+            groups=groups,
+            issuer=settings.issuer,
+            audience=settings.audience,
+        )
+        for role, (sub, name, groups) in people.items()
+    }
+
+
+def managed_relay(settings: Settings, seeded: dict[str, Any] | None) -> str | None:
+    """The relay the demo manager runs: Gare de Melun when seeded, else the first relay."""
+    if seeded and seeded["relays"]:
+        return str(seeded["relays"].get(MANAGED_RELAY) or next(iter(seeded["relays"].values())))
+    import requests
+
+    relays = requests.get(f"{settings.api_url}/v1/relays", timeout=30).json().get("items", [])
+    named = [relay["id"] for relay in relays if relay.get("name") == MANAGED_RELAY]
+    return (named or [relay["id"] for relay in relays] or [None])[0]
+
+
+def next_weekday(today: dt.date) -> dt.date:
+    day = today + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def print_summary(
+    settings: Settings, backend: str, seeded: dict[str, Any] | None, tokens: dict[str, str]
+) -> None:
+    data = settings.local_dir
+    say(f"\nRelais API   {settings.api_url}/v1   (Ctrl-C stops everything)")
+    say(f"  {backend:<14} http://127.0.0.1:{settings.ddb_port}  table {settings.table}")
+    stripe = f"http://127.0.0.1:{settings.stripe_port}"
+    say(f"  localstripe    {stripe}  webhook -> {settings.api_url}/v1/webhooks/stripe")
+    say(f"  data, logs     {data}/dynamodb, {data}/logs/*.log")
+    if seeded is None:
+        say("  demo network   not seeded (SEED_DEMO=0)")
+    elif not seeded["seeded"]:
+        say("  demo network   skipped: the network already has operators of its own")
+    else:
+        ops, relays, products = (len(seeded[key]) for key in ("operators", "relays", "products"))
+        say(f"  demo network   {ops} operators, {relays} relays, {products} products")
+    say("\nDemo tokens (30 days):")
+    for role, token in tokens.items():
+        say(f"  export RELAIS_{role}_TOKEN={token}")
+    date = next_weekday(dt.date.today()).isoformat()
+    say("\nTry:")
+    query = f"date={date}&near={DEMO_NEAR[1]}&kind=hot_desk"
+    say(f'  curl -s "{settings.api_url}/v1/availability?{query}"   # near {DEMO_NEAR[0]}')
+    auth = '-H "Authorization: Bearer $RELAIS_MEMBER_TOKEN"'
+    say(f"  curl -s {auth} {settings.api_url}/v1/bookings\n")
+
+
+@contextlib.contextmanager
+def step(what: str) -> Iterator[None]:
+    began = time.monotonic()
+    yield
+    say(f"[relais] {what} ready ({time.monotonic() - began:.1f} s)")
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stopping(started: list[Stoppable]) -> Iterator[None]:
+    """Stop whatever was started, last first, whatever happens (signals held meanwhile)."""
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        for service in reversed(started):
+            try:
+                service.stop()
+            except Exception as exc:  # report it, and still stop the others
+                print(f"could not stop {service}: {exc}", file=sys.stderr)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def check_ports(settings: Settings) -> None:
+    ports = {"PORT": settings.port, "DDB_PORT": settings.ddb_port}
+    ports["STRIPE_PORT"] = settings.stripe_port
+    if len(set(ports.values())) < len(ports):
+        raise PortInUseError(f"PORT, DDB_PORT and STRIPE_PORT must differ: {ports}")
+    for name, port in ports.items():
+        if not port_is_free(port):
+            raise PortInUseError(
+                f"{name}={port} is already in use on 127.0.0.1 (another `make run`?); "
+                f"stop it or choose another port, e.g. {name}={free_port()}"
+            )
+
+
+def serve(settings: Settings) -> None:
+    from tools.localstripe_server import register_webhook, start_localstripe
+    from tools.seed_demo import seed
+
+    check_ports(settings)
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    (settings.local_dir / ".gitignore").write_text("*\n")
+    began = time.monotonic()
+    started: list[Stoppable] = []
+    with stopping(started):
+        with step("DynamoDB"):
+            data, log = settings.local_dir / "dynamodb", settings.log("dynamodb")
+            ddb = start_dynamodb_local(settings.ddb_port, data, log_path=log)
+            started.append(ddb)
+            create_table(settings, ddb.url)
+        private_key, jwks = dev_jwks(settings)
+        with step("localstripe"):
+            stripe = start_localstripe(
+                settings.stripe_port,
+                log_path=settings.log("localstripe"),
+                state_path=settings.local_dir / "localstripe" / "state.pickle",
+            )
+            started.append(stripe)
+            webhook = f"{settings.api_url}/v1/webhooks/stripe"
+            register_webhook(stripe.base_url, "relais", webhook, settings.webhook_secret)
+        with step("chalice local"):
+            started.append(start_app(settings, app_env(settings, ddb.url, stripe.base_url, jwks)))
+        admin = demo_tokens(settings, private_key, None)["ADMIN"]
+        with step("demo network" if settings.seed else "catalogue"):
+            seeded = seed(settings.api_url, admin) if settings.seed else None
+            relay_id = managed_relay(settings, seeded)
+        tokens = demo_tokens(settings, private_key, relay_id)
+        print_summary(settings, ddb.name, seeded, tokens)
+        say(f"Ready in {time.monotonic() - began:.1f} s.")
+        while all(service.running() for service in started):
+            time.sleep(0.5)
+        dead = next(service for service in started if not service.running())
+        name = getattr(dead, "name", "localstripe")
+        raise LocalStackError(f"{name} stopped unexpectedly; see {settings.local_dir}/logs/")
+
+
+def main() -> int:
+    settings = Settings.from_env(dict(os.environ))
+    try:
+        serve(settings)
+    except StopRequested as stop:
+        say(f"\n{stop} received: everything stopped.")
+        return 0
+    except (RuntimeError, TimeoutError, OSError) as exc:  # our errors, told plainly
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
