@@ -45,7 +45,7 @@ def document_line(sale: Sale, franchise: bool) -> dict[str, Any]:
     unit = round_half_up(Decimal(price.amount_excl_vat) / sale.quantity)
     return {
         "description": sale.description,
-        "quantity": str(sale.quantity.normalize()),
+        "quantity": format(sale.quantity.normalize(), "f"),
         "unit_price_excl_vat": unit,
         "vat_rate": format_vat_rate(rate),
         "amount_excl_vat": price.amount_excl_vat,

@@ -1,0 +1,435 @@
+"""An issued invoice or credit note as a Factur-X PDF (EN 16931 profile), in French.
+
+`render_invoice_pdf(document)` draws the A4 page(s) with fpdf2, then factur-x embeds the CII
+XML of `invoice_cii` as `factur-x.xml` and writes the PDF/A-3 metadata. Everything is pure
+Python (plus the manylinux wheels of lxml, Pillow and fontTools), so it fits the Lambda zip.
+
+Text is set in Lato (SIL OFL 1.1, shipped by the `font-lato` wheel) and embedded: PDF/A
+forbids the 14 standard PDF fonts, which are not embedded, and fpdf2 refuses them when
+asked for PDF/A compliance. Lato covers Western European languages and Polish; a
+character it lacks is replaced by its unaccented letter, or "?", rather than a blank box.
+
+A credit note shows its amounts without the minus sign, as its XML does (EN 16931: type
+code 381 already means money back): the title AVOIR gives the direction.
+
+fpdf and facturx are imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.invoice_cii import cii_xml
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+FONT = "Lato"
+NBSP = "\u00a0"
+# Characters Lato lacks that have a plain equivalent.
+SUBSTITUTES = {"\u202f": NBSP, "\u2009": " ", "\u2212": "-", "\u2011": "-", "\u2010": "-"}
+METHODS = {
+    "card": "carte bancaire",
+    "credits": "crédits prépayés",
+    "sepa_debit": "prélèvement SEPA",
+    "transfer": "virement",
+}
+GREY = 110
+LIGHT = 235
+
+
+def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+    """The Factur-X PDF of an issued document: what `GET /v1/invoices/{id}/pdf` returns."""
+    from facturx import generate_from_binary
+
+    xml = cii_xml(invoice)
+    pdf = draw_invoice_pdf(invoice)
+    label = "Avoir" if invoice["type"] == "credit_note" else "Facture"
+    seller = invoice["seller"]["name"]
+    metadata = {
+        "author": seller,
+        "keywords": f"{label}, Factur-X",
+        "title": f"{seller} : {label} {invoice['number']}",
+        "subject": f"{label} {invoice['number']} du {_date(invoice['issued_at'])}, {seller}",
+    }
+    result: bytes = generate_from_binary(
+        pdf,
+        xml,
+        flavor="factur-x",
+        level="en16931",
+        check_xsd=True,
+        pdf_metadata=metadata,
+        lang="fr-FR",
+    )
+    return result
+
+
+def draw_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+    """The printable PDF alone, before the XML is attached."""
+    credit_note = invoice["type"] == "credit_note"
+    sign = -1 if credit_note else 1
+    franchise = invoice["seller"].get("vat_regime") == "franchise"
+    seller = invoice["seller"]
+
+    footer = " — ".join(
+        part
+        for part in (seller["name"], seller.get("legal_form"), f"SIREN {seller['siren']}")
+        if part
+    )
+    pdf = _new_document(_clean(footer))
+    regular, bold = _font_files()
+    pdf.add_font(FONT, "", regular)
+    pdf.add_font(FONT, "B", bold)
+    pdf.set_lang("fr-FR")
+    pdf.set_title(_clean(f"{'Avoir' if credit_note else 'Facture'} {invoice['number']}"))
+    pdf.set_author(_clean(seller["name"]))
+    pdf.set_creator("Relais")
+    pdf.set_margins(15, 15, 15)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
+
+    _header(pdf, invoice, credit_note)
+    _parties(pdf, invoice)
+    _lines(pdf, invoice["lines"], sign, franchise)
+    _totals(pdf, invoice, sign, franchise)
+    _payment(pdf, invoice, credit_note)
+    _mentions(pdf, invoice)
+    _fingerprint(pdf, invoice)
+    return bytes(pdf.output())
+
+
+def _header(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
+    seller = invoice["seller"]
+    top = pdf.get_y()
+    pdf.set_font(FONT, "B", 13)
+    pdf.multi_cell(95, 6, _clean(seller["name"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 9)
+    details = [
+        seller.get("legal_form"),
+        *_address_lines(seller.get("address")),
+        f"SIREN : {seller['siren']}",
+        f"SIRET : {seller['siret']}" if seller.get("siret") else None,
+        f"N° TVA intracommunautaire : {seller['vat_number']}" if seller.get("vat_number") else None,
+        seller.get("email"),
+    ]
+    for detail in details:
+        if detail:
+            pdf.multi_cell(95, 4.5, _clean(detail), new_x="LMARGIN", new_y="NEXT")
+    left_bottom = pdf.get_y()
+
+    pdf.set_xy(115, top)
+    pdf.set_font(FONT, "B", 22)
+    pdf.cell(80, 10, "AVOIR" if credit_note else "FACTURE", align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(80, 6, _clean(f"N° {invoice['number']}"), align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(FONT, "", 9)
+    pdf.cell(
+        80,
+        5,
+        f"Date d'émission : {_date(invoice['issued_at'])}",
+        align="R",
+        new_x="LEFT",
+        new_y="NEXT",
+    )
+    reference = _reference(invoice)
+    if reference:
+        pdf.set_font(FONT, "B", 9)
+        pdf.multi_cell(80, 4.5, _clean(reference), align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
+
+
+def _parties(pdf: FPDF, invoice: dict[str, Any]) -> None:
+    buyer = invoice["buyer"]
+    x = 115.0
+    top = pdf.get_y()
+    pdf.set_fill_color(LIGHT)
+    pdf.set_xy(x, top)
+    pdf.set_font(FONT, "B", 8)
+    pdf.set_text_color(GREY)
+    pdf.cell(80, 5, "CLIENT", new_x="LEFT", new_y="NEXT")
+    pdf.set_text_color(0)
+    pdf.set_font(FONT, "B", 10)
+    pdf.multi_cell(
+        80, 5, _clean(buyer.get("company_name") or buyer["name"]), new_x="LEFT", new_y="NEXT"
+    )
+    pdf.set_font(FONT, "", 9)
+    details = [
+        f"À l'attention de {buyer['name']}" if buyer.get("company_name") else None,
+        *_address_lines(buyer.get("address")),
+        f"SIREN : {buyer['siren']}" if buyer.get("siren") else None,
+        f"N° TVA intracommunautaire : {buyer['vat_number']}" if buyer.get("vat_number") else None,
+        buyer.get("email"),
+    ]
+    for detail in details:
+        if detail:
+            pdf.multi_cell(80, 4.5, _clean(detail), new_x="LEFT", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin, pdf.get_y() + 8)
+
+
+def _lines(pdf: FPDF, lines: list[dict[str, Any]], sign: int, franchise: bool) -> None:
+    from fpdf.fonts import FontFace
+
+    if franchise:
+        headings: tuple[str, ...] = ("Désignation", "Date", "Qté", "Prix unitaire", "Montant")
+        widths: tuple[float, ...] = (80, 22, 14, 32, 32)
+    else:
+        headings = (
+            "Désignation",
+            "Date",
+            "Qté",
+            "PU HT",
+            "TVA",
+            "Montant HT",
+            "TVA",
+            "Montant TTC",
+        )
+        widths = (52, 19, 10, 20, 14, 22, 20, 23)
+    aligns = ("LEFT", "CENTER", *("RIGHT",) * (len(headings) - 2))
+    pdf.set_font(FONT, "", 8.5)
+    pdf.set_draw_color(180)
+    pdf.set_fill_color(255)  # tables take the current fill colour for every cell
+    with pdf.table(
+        col_widths=widths,
+        width=sum(widths),
+        align="LEFT",
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=FontFace(emphasis="BOLD", fill_color=LIGHT),
+        line_height=5,
+        padding=(1, 1.2),
+        first_row_as_headings=True,
+    ) as table:
+        row = table.row()
+        for heading, align in zip(headings, aligns, strict=True):
+            row.cell(heading, align=align)
+        for line in lines:
+            quantity = Decimal(str(line["quantity"]))
+            cells = [
+                _clean(line["description"]),
+                _date(line["service_date"]) if line.get("service_date") else "",
+                _number(quantity),
+                _eur(sign * int(line["unit_price_excl_vat"])),
+            ]
+            if franchise:
+                cells.append(_eur(sign * int(line["amount_excl_vat"])))
+            else:
+                cells += [
+                    _rate(line["vat_rate"]),
+                    _eur(sign * int(line["amount_excl_vat"])),
+                    _eur(sign * int(line["vat_amount"])),
+                    _eur(sign * int(line["amount_incl_vat"])),
+                ]
+            row = table.row()
+            for text, align in zip(cells, aligns, strict=True):
+                row.cell(text, align=align)
+    pdf.ln(5)
+
+
+def _totals(pdf: FPDF, invoice: dict[str, Any], sign: int, franchise: bool) -> None:
+    from fpdf.fonts import FontFace
+
+    totals = invoice["totals"]
+    label_width, amount_width = 50.0, 30.0
+    if pdf.will_page_break(40):
+        pdf.add_page()
+    top = pdf.get_y()
+
+    if not franchise:
+        pdf.set_font(FONT, "", 8.5)
+        pdf.set_fill_color(255)
+        with pdf.table(
+            col_widths=(22, 30, 30),
+            width=82,
+            align="LEFT",
+            borders_layout="HORIZONTAL_LINES",
+            headings_style=FontFace(emphasis="BOLD", fill_color=LIGHT),
+            line_height=5,
+            padding=(1, 1.2),
+        ) as table:
+            row = table.row()
+            for heading in ("Taux de TVA", "Base HT", "Montant TVA"):
+                row.cell(heading, align="RIGHT")
+            for entry in invoice["vat_breakdown"]:
+                row = table.row()
+                row.cell(_rate(entry["rate"]), align="RIGHT")
+                row.cell(_eur(sign * int(entry["base"])), align="RIGHT")
+                row.cell(_eur(sign * int(entry["vat"])), align="RIGHT")
+    left_bottom = pdf.get_y()
+
+    total_label = "Total de l'avoir" if sign < 0 else "Total"
+    if franchise:
+        rows = [(f"{total_label} (TVA non applicable)", totals["incl_vat"], True)]
+    else:
+        rows = [
+            ("Total HT", totals["excl_vat"], False),
+            ("Total TVA", totals["vat"], False),
+            (f"{total_label} TTC", totals["incl_vat"], True),
+        ]
+    x = pdf.w - pdf.r_margin - label_width - amount_width
+    pdf.set_xy(x, top)
+    for label, amount, strong in rows:
+        pdf.set_font(FONT, "B" if strong else "", 10 if strong else 9)
+        pdf.set_x(x)
+        fill = strong
+        if strong:
+            pdf.set_fill_color(LIGHT)
+        pdf.cell(label_width, 6.5, label, fill=fill)
+        pdf.cell(amount_width, 6.5, _eur(sign * int(amount)), align="R", fill=fill)
+        pdf.ln(6.5)
+    pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
+
+
+def _payment(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
+    payment = invoice.get("payment") or {}
+    method = METHODS.get(payment.get("method") or "", payment.get("method") or "")
+    if payment.get("status") == "paid":
+        when = f" le {_date(payment['paid_at'])}" if payment.get("paid_at") else ""
+        how = f" par {method}" if method else ""
+        text = f"{'Remboursement effectué' if credit_note else 'Payée'}{when}{how}"
+        if payment.get("provider_ref"):
+            text += f" (référence {payment['provider_ref']})"
+    else:
+        amount = _eur(abs(int(invoice["totals"]["incl_vat"])))
+        if credit_note:
+            text = f"Montant de {amount} à rembourser"
+        elif payment.get("due_date"):
+            text = f"À régler au plus tard le {_date(payment['due_date'])} : {amount}"
+        else:
+            text = f"À régler à réception : {amount}"
+        if method:
+            text += f", par {method}"
+    _section(pdf, "Paiement")
+    pdf.set_font(FONT, "", 9)
+    pdf.multi_cell(0, 4.8, _clean(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+
+
+def _mentions(pdf: FPDF, invoice: dict[str, Any]) -> None:
+    shown = _reference(invoice)  # already under the title
+    mentions = [m for m in invoice.get("legal_mentions") or [] if m and m != shown]
+    if not mentions:
+        return
+    _section(pdf, "Mentions légales")
+    pdf.set_font(FONT, "", 8)
+    for mention in mentions:
+        pdf.multi_cell(0, 4.2, _clean(mention), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+
+
+def _fingerprint(pdf: FPDF, invoice: dict[str, Any]) -> None:
+    pdf.set_font(FONT, "", 6.5)
+    pdf.set_text_color(GREY)
+    lines = [f"Empreinte SHA-256 du document : {invoice.get('hash', '')}"]
+    if invoice.get("previous_hash"):
+        lines.append(f"Empreinte du document précédent : {invoice['previous_hash']}")
+    for line in lines:
+        pdf.multi_cell(0, 3.2, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+
+
+def _section(pdf: FPDF, title: str) -> None:
+    if pdf.will_page_break(14):
+        pdf.add_page()
+    pdf.set_font(FONT, "B", 8)
+    pdf.set_text_color(GREY)
+    pdf.cell(0, 5, title.upper(), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+
+
+def _reference(invoice: dict[str, Any]) -> str | None:
+    """The credit note's mention of the invoice it credits."""
+    if invoice["type"] != "credit_note" or not invoice.get("refers_to_number"):
+        return None
+    reference = f"Avoir se rapportant à la facture n° {invoice['refers_to_number']}"
+    if invoice.get("refers_to_date"):
+        reference += f" du {_date(invoice['refers_to_date'])}"
+    return reference
+
+
+def _new_document(footer_text: str) -> FPDF:
+    """An A4 PDF/A-3B document whose pages end with `footer_text` and the page number."""
+    from fpdf import FPDF
+
+    class InvoiceDocument(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font(FONT, "", 7)
+            self.set_text_color(GREY)
+            self.cell(0, 4, f"{footer_text} — Page {self.page_no()}/{{nb}}", align="C")
+            self.set_text_color(0)
+
+    return InvoiceDocument(format="A4", enforce_compliance="PDFA_3B")
+
+
+@cache
+def _font_files() -> tuple[str, str]:
+    import font_lato
+
+    folder = Path(font_lato.__file__).parent / "files"
+    return str(folder / "Lato-Regular.ttf"), str(folder / "Lato-Bold.ttf")
+
+
+@cache
+def _charset() -> frozenset[int]:
+    """The code points that both Lato faces can draw."""
+    from fontTools.ttLib import TTFont
+
+    points: frozenset[int] | None = None
+    for path in _font_files():
+        font = TTFont(path, lazy=True)
+        mapped = frozenset(font.getBestCmap())
+        font.close()
+        points = mapped if points is None else points & mapped
+    return points or frozenset()
+
+
+def _clean(text: str) -> str:
+    """The text, with each character the font cannot draw replaced by a close one."""
+    charset = _charset()
+    out = []
+    for char in unicodedata.normalize("NFC", str(text)):
+        char = SUBSTITUTES.get(char, char)
+        if ord(char) in charset or char == "\n":
+            out.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        out.append(base if base and all(ord(c) in charset for c in base) else "?")
+    return "".join(out)
+
+
+def _address_lines(address: dict[str, Any] | None) -> list[str]:
+    if not address:
+        return []
+    city = " ".join(part for part in (address.get("postcode"), address.get("city")) if part)
+    country = address.get("country")
+    lines = [address.get("line1"), address.get("line2"), city]
+    if country and country != "FR":
+        lines.append(country)
+    return [line for line in lines if line]
+
+
+def _eur(cents: int) -> str:
+    """French style: 1 250,00 € (non-breaking spaces)."""
+    sign = "-" if cents < 0 else ""
+    euros, rest = divmod(abs(cents), 100)
+    grouped = f"{euros:,}".replace(",", NBSP)
+    return f"{sign}{grouped},{rest:02d}{NBSP}€"
+
+
+def _rate(rate: str | Decimal) -> str:
+    return f"{Decimal(str(rate)):.2f}".replace(".", ",") + f"{NBSP}%"
+
+
+def _number(value: Decimal) -> str:
+    return format(value.normalize(), "f").replace(".", ",")
+
+
+def _date(text: str) -> str:
+    """DD/MM/YYYY of an ISO date or of the local date of an RFC 3339 timestamp."""
+    year, month, day = str(text)[:10].split("-")
+    return f"{day}/{month}/{year}"
