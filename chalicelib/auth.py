@@ -6,12 +6,14 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-
-from chalicelib.config import Settings
 from chalicelib.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    import jwt
+
+    from chalicelib.config import Settings
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class TokenVerifier:
         self._key_set: jwt.PyJWKSet | None = None
 
     def verify(self, authorization: str | None) -> Principal:
+        import jwt  # imported on the first request, not at cold start
+
         token = _bearer_token(authorization)
         try:
             key = self._signing_key(token)
@@ -75,6 +79,8 @@ class TokenVerifier:
         return _principal_from_claims(claims)
 
     def _signing_key(self, token: str) -> Any:
+        import jwt
+
         kid = jwt.get_unverified_header(token).get("kid")
         if self._settings.auth_jwks_url:
             if self._jwk_client is None:
@@ -97,6 +103,8 @@ class TokenVerifier:
 
 @lru_cache(maxsize=4)
 def _key_set_from_file(path: str) -> jwt.PyJWKSet:
+    import jwt
+
     return jwt.PyJWKSet.from_dict(json.loads(Path(path).read_text()))
 
 

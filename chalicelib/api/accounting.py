@@ -15,7 +15,7 @@ bp = Blueprint(__name__)
 
 
 class OperatorQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     operator_id: str = Field(min_length=1)
 
 
@@ -28,7 +28,7 @@ class MonthQuery(OperatorQuery):
 
 
 class SpanQuery(OperatorQuery):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
 

@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 
 
 class AvailabilityQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     date: date
     relay_id: str | None = None
     kind: ResourceKind | None = None

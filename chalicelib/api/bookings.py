@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 
 class BookingFilters(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
     status: BookingStatus | None = None

@@ -27,7 +27,7 @@ bp = Blueprint(__name__)
 
 
 class RelayFilters(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     category: RelayCategory | None = None
     near: str | None = None
 

@@ -15,7 +15,7 @@ bp = Blueprint(__name__)
 
 
 class InvoiceFilters(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     operator_id: str | None = None
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None

@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 
 class JobRun(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     as_of: AwareDatetime | None = None
 
 

@@ -14,7 +14,7 @@ bp = Blueprint(__name__)
 
 
 class PurchaseRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     product_id: str = Field(min_length=1, max_length=100)
 
 

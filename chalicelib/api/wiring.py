@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from chalicelib.auth import TokenVerifier
-from chalicelib.config import get_settings
-from chalicelib.services.context import Context, build_context
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.auth import TokenVerifier
+    from chalicelib.services.context import Context
 
 _context: Context | None = None
 _verifier: TokenVerifier | None = None
@@ -13,6 +15,10 @@ _verifier: TokenVerifier | None = None
 def get_context() -> Context:
     global _context
     if _context is None:
+        # Settings (pydantic-settings) and the adapters load on the first request.
+        from chalicelib.config import get_settings
+        from chalicelib.services.context import build_context
+
         _context = build_context(get_settings())
     return _context
 
@@ -20,6 +26,8 @@ def get_context() -> Context:
 def get_verifier() -> TokenVerifier:
     global _verifier
     if _verifier is None:
+        from chalicelib.auth import TokenVerifier
+
         _verifier = TokenVerifier(get_context().settings)
     return _verifier
 

@@ -37,7 +37,7 @@ CANCELLABLE = frozenset({BookingStatus.held, BookingStatus.confirmed})
 
 
 class BookingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     resource_id: str = Field(min_length=1, max_length=100)
     date: date
@@ -48,7 +48,7 @@ class BookingRequest(BaseModel):
 
 
 class Booking(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     id: str
     member_id: str

@@ -17,7 +17,7 @@ PaymentKind = Literal["booking", "purchase", "membership"]
 
 
 class Stored(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
 
 class PaymentStatus(StrEnum):

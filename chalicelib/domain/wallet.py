@@ -14,7 +14,7 @@ from chalicelib.errors import InsufficientCredits
 class CreditPack(BaseModel):
     """Credits bought with one purchase, usable at every relay of the network."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     purchase_id: str
     product_id: str

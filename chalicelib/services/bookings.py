@@ -63,11 +63,12 @@ def _take_seat(
     now: datetime,
 ) -> Booking:
     for _attempt in range(CREDIT_ATTEMPTS):
-        booking = _new_booking(ctx, principal, request, plan, booking_id, now)
         try:
+            booking = _new_booking(ctx, principal, request, plan, booking_id, now)
             ctx.bookings.create(booking, capacity=plan.resource.capacity, now=now)
             return booking
-        except BookingExists:
+        except (BookingExists, InsufficientCredits):
+            # A retried request whose first attempt already booked (and spent the credits).
             existing = ctx.bookings.get(booking_id)
             if existing is None or existing.member_id != principal.sub:
                 raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.booking_store import BookingStore
 from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
@@ -13,10 +13,12 @@ from chalicelib.adapters.clock import Clock, SystemClock
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.idempotency_store import IdempotencyStore
 from chalicelib.adapters.payment_store import PaymentStore
-from chalicelib.config import Settings
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
 from chalicelib.services.ports import PaymentGateway
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 
 
 class CatalogueCache:
