@@ -107,3 +107,37 @@ def invoices_csv(call: Call) -> Any:
             "Content-Disposition": 'attachment; filename="invoices.csv"',
         },
     )
+
+
+class ClearingQuery(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    format: str = Field(default="json", pattern=r"^(json|csv)$")
+
+
+@endpoint(
+    bp,
+    "/v1/accounting/clearing",
+    "GET",
+    summary="What operators owe each other for credits used across the network",
+    tag="accounting",
+    query=ClearingQuery,
+    errors=(403, 422),
+)
+def clearing(call: Call) -> Any:
+    from chalicelib.services.clearing import clearing as settle_month
+    from chalicelib.services.clearing import clearing_csv
+
+    call.principal.require_books_access()
+    year, month = (int(part) for part in call.query.month.split("-"))
+    report = settle_month(call.ctx, year, month)
+    if call.query.format == "csv" or "text/csv" in call.headers.get("accept", ""):
+        return Response(
+            body=clearing_csv(report),
+            status_code=200,
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="clearing-{call.query.month}.csv"',
+            },
+        )
+    return report

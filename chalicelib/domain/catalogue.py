@@ -23,7 +23,9 @@ _PREFIX = re.compile(r"^[A-Z0-9]{2,10}$")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        defer_build=True, extra="ignore", frozen=True, str_strip_whitespace=True
+    )
 
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]

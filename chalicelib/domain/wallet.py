@@ -49,8 +49,10 @@ class CreditDraw:
 
     pack_key: str
     purchase_id: str
-    operator_id: str
+    operator_id: str  # the seller of the pack
     credits: Decimal
+    pack_price: int = 0  # what the whole pack cost (VAT incl.), to value the credits used
+    pack_credits: Decimal = Decimal(1)
 
 
 def pack_expiry(purchased_at: datetime, validity_days: int) -> datetime:
@@ -67,7 +69,16 @@ def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> lis
         if not pack.usable(now):
             continue
         taken = min(pack.credits_remaining, missing)
-        draws.append(CreditDraw(pack.sort_key, pack.purchase_id, pack.operator_id, taken))
+        draws.append(
+            CreditDraw(
+                pack.sort_key,
+                pack.purchase_id,
+                pack.operator_id,
+                taken,
+                pack.price_amount,
+                pack.credits_total,
+            )
+        )
         missing -= taken
     if missing > 0:
         raise InsufficientCredits(

@@ -1,0 +1,60 @@
+"""Settlement between operators: credits sold by one operator and used at another's relay.
+
+A credit is worth what its pack cost divided by the pack's credits (VAT included);
+the seller collected the money, so it owes that value to the operator whose relay
+was used. Amounts owed both ways between two operators are netted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain.money import round_half_up
+
+
+def usage_value(draw: dict[str, Any]) -> int:
+    credits = Decimal(str(draw["credits"]))
+    price = Decimal(str(draw.get("pack_price") or 0))
+    total = Decimal(str(draw.get("pack_credits") or 1))
+    return round_half_up(price * credits / total)
+
+
+def settle(usages: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:
+    """`usages`: (seller, host, value in cents, booking id) → gross flows and net balances."""
+    gross: dict[tuple[str, str], dict[str, Any]] = {}
+    for seller, host, value, booking_id in usages:
+        if seller == host or value == 0:
+            continue
+        flow = gross.setdefault((seller, host), {"amount": 0, "bookings": []})
+        flow["amount"] += value
+        flow["bookings"].append(booking_id)
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    for (seller, host), flow in gross.items():
+        a, b = sorted((seller, host))
+        net[(a, b)] += flow["amount"] if seller == a else -flow["amount"]
+    balances = []
+    for (a, b), amount in sorted(net.items()):
+        if amount:
+            debtor, creditor = (a, b) if amount > 0 else (b, a)
+            balances.append(
+                {
+                    "from_operator_id": debtor,
+                    "to_operator_id": creditor,
+                    "amount": abs(amount),
+                    "currency": "EUR",
+                }
+            )
+    flows = [
+        {
+            "seller_operator_id": s,
+            "host_operator_id": h,
+            "amount": f["amount"],
+            "currency": "EUR",
+            "bookings": len(f["bookings"]),
+        }
+        for (s, h), f in sorted(gross.items())
+    ]
+    return {"flows": flows, "balances": balances}

@@ -1,0 +1,51 @@
+"""The monthly settlement between operators (`GET /v1/accounting/clearing`)."""
+
+from __future__ import annotations
+
+import calendar
+from typing import Any
+
+from chalicelib.domain.booking import BookingStatus
+from chalicelib.domain.clearing import settle, usage_value
+from chalicelib.services.context import Context
+
+USED = {
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+    BookingStatus.completed,
+    BookingStatus.no_show,
+}
+
+
+def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
+    """Credits used in the month at a relay of an operator other than the pack's seller."""
+    first = f"{year:04d}-{month:02d}-01"
+    last = f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
+    catalogue = ctx.catalogue.get()
+    usages = []
+    for relay in catalogue.relays.values():
+        for booking in _bookings(ctx, relay.id, first, last):
+            if booking.status not in USED:
+                continue
+            for draw in booking.credit_draws:
+                usages.append(
+                    (draw["operator_id"], relay.operator_id, usage_value(draw), booking.id)
+                )
+    return {"month": f"{year:04d}-{month:02d}", **settle(usages)}
+
+
+def _bookings(ctx: Context, relay_id: str, first: str, last: str) -> list[Any]:
+    found, cursor = [], None
+    while True:
+        page, cursor = ctx.bookings.page_for_relay(relay_id, (first, last), None, 100, cursor)
+        found.extend(page)
+        if cursor is None:
+            return found
+
+
+def clearing_csv(report: dict[str, Any]) -> str:
+    rows = ["from_operator_id;to_operator_id;amount_eur"]
+    for balance in report["balances"]:
+        euros = f"{balance['amount'] / 100:.2f}".replace(".", ",")
+        rows.append(f"{balance['from_operator_id']};{balance['to_operator_id']};{euros}")
+    return "\r\n".join(rows) + "\r\n"

@@ -1,0 +1,63 @@
+"""Settlement between operators from real bookings (moto, fake Stripe)."""
+
+from __future__ import annotations
+
+from chalicelib.config import Settings
+from tests.support.api import Api, operator_body, relay_body, resource_body
+from tests.support.fake_stripe import FakeGateway
+from tests.test_helpers_payments import deliver
+
+
+def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+) -> None:
+    # GIVEN a second operator with its own relay, and a pack sold by the first operator
+    other = api.post(
+        "/v1/operators",
+        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
+        token=admin,
+    ).json
+    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    product = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    ).json
+    bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
+    intent = stripe_fake.succeed(bought["payment"]["payment_intent_id"])
+    deliver(api, settings, "payment_intent.succeeded", intent)
+    # WHEN the member uses a day at the other operator's relay and a half day at home
+    for resource, unit in ((pool["id"], "day"), (network["pool"], "half_day_am")):
+        answer = api.post(
+            "/v1/bookings",
+            {"resource_id": resource, "date": "2026-12-03", "unit": unit, "payment": "credits"},
+            token=member,
+        )
+        assert answer.status == 201, answer.json
+    # THEN the seller owes the host one credit's worth, and nothing for the home use
+    report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
+    assert report["balances"] == [
+        {
+            "from_operator_id": network["operator"],
+            "to_operator_id": other["id"],
+            "amount": 1200,
+            "currency": "EUR",
+        }
+    ]
+    csv = api.get("/v1/accounting/clearing?month=2026-12&format=csv", token=accountant)
+    assert csv.body.decode().splitlines()[1] == f"{network['operator']};{other['id']};12,00"
+    assert api.get("/v1/accounting/clearing?month=2026-12", token=member).status == 403
