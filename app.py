@@ -18,6 +18,7 @@ from chalicelib.api import (
     wallet,
     webhooks,
 )
+from chalicelib.jobs import RATES_MINUTES
 
 app = Chalice(app_name="relais")
 app.api.binary_types.append("application/pdf")
@@ -38,9 +39,16 @@ for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
 
 
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_holds")
-def expire_holds_schedule(event: Any) -> dict[str, Any]:
-    from chalicelib.api.wiring import get_context
-    from chalicelib.jobs import run_job
+def _scheduled(job: str) -> Any:
+    def handler(event: Any) -> dict[str, Any]:
+        from chalicelib.api.wiring import get_context
+        from chalicelib.jobs import run_job
 
-    return run_job(get_context(), "expire_holds")
+        return run_job(get_context(), job)
+
+    handler.__name__ = f"{job}_schedule"
+    return handler
+
+
+for _job, _minutes in RATES_MINUTES.items():
+    app.schedule(Rate(_minutes, unit=Rate.MINUTES), name=_job)(_scheduled(_job))

@@ -320,11 +320,49 @@ def serve(settings: Settings) -> None:
         tokens = demo_tokens(settings, private_key, relay_id)
         print_summary(settings, ddb.name, seeded, tokens)
         say(f"Ready in {time.monotonic() - began:.1f} s.")
+        jobs = JobTicker(settings.api_url, tokens["ADMIN"])
         while all(service.running() for service in started):
+            jobs.tick()
             time.sleep(0.5)
         dead = next(service for service in started if not service.running())
         name = getattr(dead, "name", "localstripe")
         raise LocalStackError(f"{name} stopped unexpectedly; see {settings.local_dir}/logs/")
+
+
+class JobTicker:
+    """Runs the rate-scheduled jobs through the admin route (`chalice local` runs none)."""
+
+    def __init__(self, api_url: str, admin_token: str) -> None:
+        from chalicelib.jobs import RATES_MINUTES
+
+        self._api_url = api_url
+        self._token = admin_token
+        self._due = {job: time.monotonic() + 60 * minutes for job, minutes in RATES_MINUTES.items()}
+        self._rates = dict(RATES_MINUTES)
+
+    def tick(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        now = time.monotonic()
+        for job, due in self._due.items():
+            if now < due:
+                continue
+            self._due[job] = now + 60 * self._rates[job]
+            request = urllib.request.Request(
+                f"{self._api_url}/v1/admin/jobs/{job}",
+                data=b"{}",
+                method="POST",
+                headers={
+                    "Authorization": f"Bearer {self._token}",
+                    "Content-Type": "application/json",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60):
+                    pass
+            except (urllib.error.URLError, TimeoutError) as exc:
+                print(f"[relais] job {job} failed: {exc}", file=sys.stderr, flush=True)
 
 
 def main() -> int:

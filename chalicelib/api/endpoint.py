@@ -227,7 +227,7 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="python")  # Decimals come back here as numbers
     raise TypeError(f"Cannot serialise {type(value).__name__}")
 
 

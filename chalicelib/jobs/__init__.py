@@ -16,5 +16,12 @@ JOBS: dict[str, Job] = {
 }
 
 
+# Jobs that run on a fixed rate, in minutes (the Lambda schedules of app.py; `make run`
+# calls them on the same rates, since `chalice local` runs no schedules).
+RATES_MINUTES: dict[str, int] = {
+    "expire_holds": 1,
+}
+
+
 def run_job(ctx: Context, name: str, as_of: datetime | None = None) -> dict[str, Any]:
     return JOBS[name](ctx, as_of)

@@ -84,3 +84,27 @@ def test_credit_pack_paid_then_used_then_restored_on_cancel(
     cancelled = api.post(f"/v1/bookings/{booked.json['booking']['id']}/cancel", token=member)
     assert cancelled.json["credits_restored"] == 0.5
     assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 10
+
+
+def test_products_answer_numbers_not_strings(api: Api, admin: str, network: dict) -> None:
+    api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000, "vat_rate": "20.00"},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    )
+    product = api.get("/v1/products").json["items"][0]
+    assert product["credits"] == 10
+    assert product["price"] == {
+        "amount": 12000,
+        "currency": "EUR",
+        "amount_excl_vat": 10000,
+        "vat_amount": 2000,
+        "vat_rate": "20.00",
+    }
