@@ -29,6 +29,10 @@ class CreditsChanged(Exception):
     """A pack the booking drew on changed meanwhile: read the packs again and retry."""
 
 
+class ExtraConditionFailed(Exception):
+    """A condition of an item given in `extra` failed; `args[0]` is its position."""
+
+
 def slot_attr(index: int) -> str:
     return f"s{index:02d}"
 
@@ -106,8 +110,17 @@ class BookingStore:
         return [item["booking_id"] for item in response.get("Items", [])]
 
     # -- writes --------------------------------------------------------------
-    def create(self, booking: Booking, capacity: int, now: datetime) -> None:
-        """Take the seat, the credits if any, and record the booking in one transaction."""
+    def create(
+        self,
+        booking: Booking,
+        capacity: int,
+        now: datetime,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Take the seat, the credits if any, and record the booking in one transaction.
+
+        `extra` items (e.g. a membership's day counter) join the same transaction; if one
+        of their conditions fails, `ExtraConditionFailed` names its position in `extra`."""
         day = booking.date.isoformat()
         items = [
             {
@@ -129,6 +142,8 @@ class BookingStore:
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": self._table.name, "Item": self._hold_item(booking)}})
         items.extend(self._draw_credits(booking, now))
+        first_extra = len(items)
+        items.extend(extra or [])
 
         def explain(reasons: list[str]) -> None:
             if reasons[0] == "ConditionalCheckFailed":
@@ -137,6 +152,9 @@ class BookingStore:
                 raise BookingExists(booking.id)
             if reasons[1] == "ConditionalCheckFailed":
                 raise SlotUnavailable("Not enough free seats for that time.")
+            failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+            if failed and failed[0] >= first_extra:
+                raise ExtraConditionFailed(failed[0] - first_extra)
             raise CreditsChanged()
 
         self._table.transact(items, on_cancel=explain)
@@ -149,6 +167,7 @@ class BookingStore:
         *,
         restore_credits: bool = False,
         refund_due: int | None = None,
+        extra: list[dict[str, Any]] | None = None,
     ) -> Booking:
         """Move a seat-taking booking to a final status and give its seats back, once —
         with its credits when `restore_credits`, and a refund owed when `refund_due`."""
@@ -181,6 +200,7 @@ class BookingStore:
         if refund_due:
             due = {"PK": REFUNDS_DUE_PK, "SK": booking.id, "booking_id": booking.id}
             items.append({"Put": {"TableName": self._table.name, "Item": due}})
+        items.extend(extra or [])
 
         def explain(reasons: list[str]) -> None:
             raise InvalidState("The booking changed meanwhile; read it again.")

@@ -64,6 +64,8 @@ class Booking(BaseModel):
     price: dict[str, Any]
     payment_method: PaymentMethod
     credits_used: Decimal = Decimal(0)
+    company_id: str | None = None  # payment "company": billed on the company's monthly invoice
+    membership_id: str | None = None  # payment "membership": the membership it counts against
     credit_draws: list[dict[str, Any]] = []
     refund_due: int | None = None
     refund: dict[str, Any] | None = None
@@ -94,6 +96,8 @@ class Booking(BaseModel):
             "cancelled_at",
             "checked_in_at",
             "payment_intent_id",
+            "company_id",
+            "membership_id",
         ):
             if data[optional] is None:
                 del data[optional]
