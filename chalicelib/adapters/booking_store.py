@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
-from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
 from chalicelib.errors import InvalidState, RelayClosed, SlotUnavailable
 
 HOLDS_PK = "HOLDS"
@@ -171,6 +171,8 @@ class BookingStore:
     ) -> Booking:
         """Move a seat-taking booking to a final status and give its seats back, once —
         with its credits when `restore_credits`, and a refund owed when `refund_due`."""
+        if booking.status not in SEAT_TAKING:
+            raise InvalidState(f"A {booking.status} booking holds no seat to give back.")
         changes: dict[str, Any] = {"status": to, **_stamp(to, now)}
         if refund_due:
             changes["refund_due"] = refund_due

@@ -182,6 +182,25 @@ class PaymentStore:
             return False
         return True
 
+    def revoke_pack(self, purchase_id: str, member_id: str) -> None:
+        """A purchase refunded in full: its unused credits are withdrawn (those already
+        spent stay spent) and the purchase is marked refunded. Safe to repeat."""
+        for pack in self.packs_of(member_id):
+            if pack.purchase_id == purchase_id:
+                self._table.table.update_item(
+                    Key={"PK": f"MEMBER#{member_id}", "SK": pack.sort_key},
+                    UpdateExpression="SET credits_remaining = :zero",
+                    ExpressionAttributeValues={":zero": 0},
+                )
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(
+                Key={"PK": f"PURCHASE#{purchase_id}", "SK": "PURCHASE"},
+                UpdateExpression="SET #status = :refunded",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":refunded": PurchaseStatus.refunded.value},
+            )
+
     def packs_of(self, member_id: str) -> list[CreditPack]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :pack)",

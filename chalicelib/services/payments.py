@@ -103,10 +103,17 @@ def cancel_intent_quietly(ctx: Context, booking: Booking) -> None:
 
 
 def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
-    """Make the refund a cancelled booking is owed; stays owed (and retried) if Stripe fails."""
-    amount = booking.refund_due or 0
+    """Make the refund a cancelled booking is owed; stays owed (and retried) if Stripe fails.
+
+    Never more than what is left of the payment: a refund made meanwhile (dashboard, late
+    success) counts, and every refund of a booking's payment shares one idempotency key."""
+    payment = ctx.payments.payment(booking.payment_intent_id or "")
+    left = payment.amount - payment.refunded_amount if payment else 0
+    amount = min(booking.refund_due or 0, left)
     if not booking.payment_intent_id or amount <= 0:
-        return {"amount": 0, "status": "none"}
+        if booking.refund_due:
+            ctx.bookings.record_refund(booking, {"amount": 0, "status": "already_refunded"})
+        return {"amount": 0, "status": "already_refunded"}
     try:
         result = ctx.gateway.create_refund(
             payment_intent_id=booking.payment_intent_id,
@@ -233,13 +240,25 @@ def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datet
 
 
 def _refund_whole(ctx: Context, booking: Booking, intent_id: str, reason: str) -> str:
+    """Give back all that is left of a payment that cannot buy this booking."""
+    payment = ctx.payments.payment(intent_id)
+    left = payment.amount - payment.refunded_amount if payment else 0
+    if left <= 0:
+        return "already_refunded"
+    own = intent_id == booking.payment_intent_id or booking.payment_intent_id is None
     result = ctx.gateway.create_refund(
         payment_intent_id=intent_id,
-        amount=None,
-        idempotency_key=f"payment-{intent_id}-refund",
+        amount=left,
+        # The booking's own payment shares its key with `settle_refund`: one refund, ever.
+        idempotency_key=booking_refund_key(booking.id) if own else f"payment-{intent_id}-refund",
         metadata={"booking_id": booking.id, "reason": reason},
     )
     record_refund(ctx, intent_id, result.id, result.amount, result.status or "pending", reason)
+    if own and booking.refund_due:
+        ctx.bookings.record_refund(
+            booking,
+            {"id": result.id, "amount": result.amount, "status": result.status or "pending"},
+        )
     return "refunded"
 
 
@@ -283,10 +302,14 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
             )
     payment = ctx.payments.payment(intent_id)
     assert payment is not None
-    if payment.kind == "booking" and payment.fully_refunded:
+    if payment.fully_refunded and payment.kind == "booking":
         booking = ctx.bookings.get(payment.subject_id)
         if booking is not None:
             _release_if_seated(ctx, booking, ctx.clock.now())
+            if booking.refund_due:  # nothing left to give back: drop the owed refund
+                ctx.bookings.record_refund(booking, {"amount": 0, "status": "already_refunded"})
+    if payment.fully_refunded and payment.kind == "purchase":
+        ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
     return "refund_recorded"
 
 
