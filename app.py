@@ -15,6 +15,7 @@ from chalicelib.api import (
     jobs,
     members,
     meta,
+    reconciliation,
     wallet,
     webhooks,
 )
@@ -32,6 +33,7 @@ BLUEPRINTS = (
     members.bp,
     invoices.bp,
     accounting.bp,
+    reconciliation.bp,
     webhooks.bp,
     jobs.bp,
 )

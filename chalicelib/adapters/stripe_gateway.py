@@ -82,6 +82,8 @@ _PAYMENT_FAILURE_CODES = frozenset(
 )
 # States from which cancelling is a no-op for us: answer the intent as it is.
 _TERMINAL_INTENT_STATES = frozenset({"canceled", "succeeded"})
+# An off-session intent answered without an error but not paid: why, as Stripe's code.
+_OFF_SESSION_REASONS = {"requires_action": "authentication_required"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +317,74 @@ class StripeGateway:
             id=intent.id, client_secret=intent.client_secret or "", status=intent.status
         )
 
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentInfo:
+        with _stripe_errors():
+            intent = self.client.v1.setup_intents.retrieve(setup_intent_id)
+        return SetupIntentInfo(
+            id=intent.id, client_secret=intent.client_secret or "", status=intent.status
+        )
+
+    # -- off-session charges (memberships) --------------------------------------------
+
+    def charge_off_session(
+        self,
+        *,
+        customer: str,
+        payment_method: str,
+        amount: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> PaymentIntentInfo:
+        """Charge a saved card or SEPA mandate now, without its holder (`confirm` +
+        `off_session`). Answers the intent when it `succeeded` or is `processing` (a SEPA
+        debit settles days later; its outcome comes as a webhook), raises
+        `OffSessionChargeFailed` otherwise: `reason="authentication_required"` when the
+        bank wants the cardholder (Stripe answers 402 with that code; localstripe leaves
+        the intent in `requires_action`), Stripe's decline code for a refusal.
+        No payment method types are sent: the saved method decides (card or sepa_debit)."""
+        import stripe
+
+        from chalicelib.services.ports import OffSessionChargeFailed
+
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer,
+            "payment_method": payment_method,
+            "confirm": True,
+            "off_session": True,
+            "metadata": dict(metadata),
+        }
+        if self._localstripe_compat:
+            params["metadata"] = {"description": description, **metadata}
+        else:
+            params["description"] = description
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=cast("PaymentIntentCreateParams", params),
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            mapped = map_stripe_error(exc)
+            if not isinstance(mapped, PaymentFailed):
+                raise mapped from exc
+            error = exc.error
+            raise OffSessionChargeFailed(
+                mapped.detail,
+                reason=(error.code if error else None) or exc.code or "payment_failed",
+                payment_intent_id=_ref(error.payment_intent if error else None),
+            ) from exc
+        info = PaymentIntentInfo.from_stripe(intent)
+        if info.status not in ("succeeded", "processing"):
+            raise OffSessionChargeFailed(
+                f"Off-session charge not completed (status={info.status}).",
+                reason=_OFF_SESSION_REASONS.get(info.status, "payment_failed"),
+                payment_intent_id=info.id,
+            )
+        return info
+
     # -- reconciliation --------------------------------------------------------------
 
     def list_balance_transactions(
@@ -374,6 +444,28 @@ class StripeGateway:
     ) -> dict[str, Any]:
         """See the module-level `parse_webhook` (needs no API key nor client)."""
         return parse_webhook(payload, signature_header, secret, tolerance)
+
+    # -- reconciliation: what a payout paid out --------------------------------------
+
+    def list_payout_transactions(
+        self, payout_id: str, *, starting_after: str | None, limit: int = 100
+    ) -> tuple[list[BalanceTransactionInfo], bool]:
+        """One page of the balance transactions paid out by `payout_id` (its own `payout`
+        transaction included); answers (page, has_more).
+
+        Stripe itemizes automatic payouts only (a manual payout is refused ->
+        `PaymentProviderError`). localstripe refuses the `payout` filter altogether and
+        only has manual payouts: there the answer is an empty page with has_more False,
+        i.e. "nothing known to be in this payout".
+        """
+        try:
+            return self.list_balance_transactions(
+                starting_after=starting_after, limit=limit, payout=payout_id
+            )
+        except PaymentProviderError:
+            if self._localstripe_compat:
+                return [], False
+            raise
 
 
 def parse_webhook(

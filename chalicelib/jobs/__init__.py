@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.services.bookings import expire_holds
+from chalicelib.services.reconciliation import reconcile_payments
 from chalicelib.services.context import Context
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 
 JOBS: dict[str, Job] = {
     "expire_holds": expire_holds,
+    "reconcile_payments": reconcile_payments,
 }
 
 
@@ -20,6 +22,7 @@ JOBS: dict[str, Job] = {
 # calls them on the same rates, since `chalice local` runs no schedules).
 RATES_MINUTES: dict[str, int] = {
     "expire_holds": 1,
+    "reconcile_payments": 60,
 }
 
 

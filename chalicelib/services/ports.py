@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
+
+from chalicelib.errors import PaymentFailed
 
 
 class IntentInfo(Protocol):
@@ -55,3 +58,109 @@ class PaymentGateway(Protocol):
     def parse_webhook(
         self, payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300
     ) -> dict[str, Any]: ...
+
+    # -- reconciliation (appended) ----------------------------------------------------
+
+    def list_balance_transactions(
+        self, *, starting_after: str | None, limit: int = 100
+    ) -> tuple[Sequence[BalanceEntry], bool]: ...
+
+    def list_payouts(
+        self, *, starting_after: str | None, limit: int = 100
+    ) -> tuple[Sequence[PayoutEntry], bool]: ...
+
+    def list_payout_transactions(
+        self, payout_id: str, *, starting_after: str | None, limit: int = 100
+    ) -> tuple[Sequence[BalanceEntry], bool]: ...
+
+
+class BalanceEntry(Protocol):
+    """One Stripe balance transaction (a charge, a refund, the payout itself...)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def fee(self) -> int: ...
+    @property
+    def net(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def created(self) -> int: ...
+
+
+class PayoutEntry(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def arrival_date(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created(self) -> int: ...
+
+
+# -- memberships: saved payment methods and off-session charges --------------------------
+
+
+class OffSessionChargeFailed(PaymentFailed):
+    """An off-session charge did not go through (402 `payment_failed` if it ever reached a
+    client). `reason` is Stripe's code, so callers can tell a card that needs its holder
+    (`authentication_required`) from a refusal (`card_declined`, `insufficient_funds`...);
+    `payment_intent_id` is the failed intent when the provider names it."""
+
+    def __init__(self, detail: str, *, reason: str, payment_intent_id: str | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.payment_intent_id = payment_intent_id
+
+    @property
+    def needs_authentication(self) -> bool:
+        return self.reason == "authentication_required"
+
+
+class SetupInfo(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def client_secret(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class MembershipGateway(PaymentGateway, Protocol):
+    def create_customer(
+        self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> str: ...
+
+    def create_setup_intent(
+        self,
+        *,
+        customer: str,
+        payment_method_types: list[str],
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> SetupInfo: ...
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupInfo: ...
+
+    def charge_off_session(
+        self,
+        *,
+        customer: str,
+        payment_method: str,
+        amount: int,
+        currency: str,
+        description: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> IntentInfo:
+        """Charge a saved payment method now, without its holder: answers the intent
+        `succeeded` or `processing` (SEPA), or raises `OffSessionChargeFailed`."""
+        ...

@@ -1,0 +1,465 @@
+"""Stripe reconciliation: the `reconcile_payments` job and the accountants' report.
+
+The job reads Stripe's balance transactions and payouts, newest first, page by page
+(`starting_after`). Each stream keeps a cursor: a sweep goes down from the newest item
+to the watermark of the last finished sweep (less `OVERLAP_SECONDS`), and the cursor is
+saved after every page, so a crash resumes where it stopped and a concurrent run stops
+instead of rewinding it. Every transaction is recorded once and attributed once to the
+operator of the payment or refund behind it; its Stripe fee is booked then
+(D 627 / C 467). A paid payout is itemized (the transactions it paid out), split per
+operator, and booked per operator (D 512 / C 467, that operator's part) once it adds
+up: every item attributed and gross − fees − refunds = net = amount. What cannot be
+attributed yet is retried on later runs (`RETRY` long), then left for the accountant.
+
+Ledger lines carry the `recorded_at` stored with the transaction or payout the first
+time it was seen, so writing them again after a crash rewrites the very same lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.adapters.dynamo import to_item
+from chalicelib.adapters.invoice_store import InvoiceStore
+from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, ReconciliationStore
+from chalicelib.domain.bookkeeping import fee_entry, payout_entry
+from chalicelib.domain.ledger import Chart, LedgerLine
+from chalicelib.domain.payment import Payment, PaymentStatus, Refund
+from chalicelib.errors import NotFound, PaymentProviderError
+from chalicelib.services.context import Context
+from chalicelib.services.ports import BalanceEntry, PayoutEntry
+
+logger = logging.getLogger("relais.reconciliation")
+PARIS = ZoneInfo("Europe/Paris")
+PAGE_SIZE = 100
+OVERLAP_SECONDS = 300  # re-read the edge of the last sweep: Stripe's `created` has seconds
+LOOKBACK = timedelta(days=7)  # a charge comes at most this long after its intent was opened
+RETRY = timedelta(days=35)  # how long an unexplained transaction or payout is retried
+KINDS = {  # Stripe's balance transaction types we attribute (others are left to the accountant)
+    "charge": "payment",
+    "payment": "payment",
+    "refund": "refund",
+    "payment_refund": "refund",
+    "payout": "payout",
+}
+OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
+
+
+def reconcile_payments(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
+    """Pull, record and book what Stripe did; safe to run again, concurrently or after a crash."""
+    run = _Run(ctx, as_of or ctx.clock.now())
+    run.sweep("balance_transactions", ctx.gateway.list_balance_transactions, run.on_transactions)
+    run.attribute(run.store.pending_transactions())
+    run.sweep("payouts", ctx.gateway.list_payouts, run.on_payouts)
+    for head in run.store.open_payouts():
+        if head["id"] not in run.settled_now:
+            run.settle(head)
+    return run.summary()
+
+
+@dataclass
+class _Run:
+    ctx: Context
+    now: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)
+    settled_now: set[str] = field(default_factory=set)
+    interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        self.store = ReconciliationStore(self.ctx.table)
+        self.ledger = InvoiceStore(self.ctx.table)
+        self.index = _Index(self.ctx, self.store)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    def summary(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "job": "reconcile_payments",
+            "processed": c.get("balance_transactions", 0) + c.get("payouts_settled", 0),
+            "as_of": self.now.isoformat(),
+            **{k: c.get(k, 0) for k in ("balance_transactions", "attributed", "fees_booked")},
+            **{k: c.get(k, 0) for k in ("payouts_seen", "payouts_settled", "payouts_booked")},
+            "interrupted_by_concurrent_run": self.interrupted,
+        }
+
+    # -- the two streams --------------------------------------------------------------
+    def sweep(
+        self,
+        stream: str,
+        fetch: Callable[..., tuple[Sequence[Any], bool]],
+        on_page: Callable[[list[Any]], int | None],
+    ) -> None:
+        cursor = self.store.cursor(stream)
+        mark = None if cursor.watermark is None else cursor.watermark - OVERLAP_SECONDS
+        while True:
+            page, has_more = fetch(starting_after=cursor.starting_after, limit=PAGE_SIZE)
+            floor = on_page([item for item in page if mark is None or item.created >= mark])
+            top = (
+                cursor.top
+                if cursor.top is not None
+                else max((i.created for i in page), default=None)
+            )
+            cursor = cursor.advanced(top=top, floor=_least(cursor.floor, floor))
+            done = not page or not has_more or (mark is not None and page[-1].created < mark)
+            if done:
+                reached = _least(cursor.top, cursor.floor)
+                cursor = Cursor(version=cursor.version, watermark=reached or cursor.watermark)
+            else:
+                cursor = cursor.advanced(starting_after=page[-1].id)
+            saved = self.store.save_cursor(stream, cursor)
+            if saved is None:  # another run is on this stream: leave it to it
+                self.interrupted = True
+                return
+            if done:
+                return
+            cursor = saved
+
+    def on_transactions(self, page: list[BalanceEntry]) -> None:
+        self.attribute(self.record(page))
+
+    def record(self, page: Sequence[BalanceEntry]) -> list[dict[str, Any]]:
+        """Record the transactions not recorded yet; answers those this run recorded."""
+        known = self.store.transactions(txn.id for txn in page)
+        fresh = [_txn_item(txn, self.now) for txn in page if txn.id not in known]
+        recorded = [
+            item
+            for item in fresh
+            if self.store.record_transaction(item, item["state"] == "pending")
+        ]
+        self.count("balance_transactions", len(recorded))
+        return recorded
+
+    def on_payouts(self, page: list[PayoutEntry]) -> int | None:
+        """Record each payout's status, settle the paid ones; answers the oldest still open."""
+        floor = None
+        for payout in page:
+            head = self.store.upsert_payout(_payout_item(payout), self.now)
+            if head is None:
+                continue  # settled for good
+            self.count("payouts_seen")
+            if payout.status in OPEN_PAYOUT_STATES:
+                floor = _least(floor, payout.created)
+            elif payout.status == "paid":
+                self.settle(head)
+        return floor
+
+    # -- transactions to operators ------------------------------------------------------
+    def attribute(self, items: list[dict[str, Any]]) -> None:
+        todo = [i for i in items if i.get("state") == "pending" and i["id"] not in self.tried]
+        if not todo:
+            return
+        self.tried.update(i["id"] for i in todo)
+        self.index.cover(min(int(i["created"]) for i in todo))
+        given_up_before = (self.now - RETRY).timestamp()
+        for item in todo:
+            found = self.index.find(item)
+            if found is None:
+                if int(item["created"]) < given_up_before:
+                    self.store.give_up(item["id"])
+                continue
+            fee_id = self.book_fee(item, found["operator_id"])
+            attribution = {**found, **({"fee_entry": fee_id} if fee_id else {})}
+            charge_of = found["intent_id"] if item["kind"] == "payment" else None
+            if self.store.attribute(item["id"], attribution, charge_of):
+                self.count("attributed")
+                self.count("fees_booked", 1 if fee_id else 0)
+
+    def book_fee(self, item: dict[str, Any], operator_id: str) -> str | None:
+        fee = int(item["fee"])
+        if fee <= 0:
+            if fee < 0:
+                logger.warning("Negative Stripe fee on %s left to the accountant", item["id"])
+            return None
+        lines = fee_entry(
+            operator_id, item["id"], _paris_day(int(item["created"])), fee, Chart(), _at(item)
+        )
+        self.ledger.add_ledger(lines)
+        return lines[0].entry_id
+
+    # -- payouts ------------------------------------------------------------------------
+    def settle(self, head: dict[str, Any]) -> None:
+        self.settled_now.add(head["id"])
+        if not head.get("itemized"):
+            self.itemize(head["id"])
+        members = [m for m in self.store.payout_members(head["id"]) if m["kind"] != "payout"]
+        txns = self.store.transactions(m["id"] for m in members)
+        parts, matched, waiting = _split(head, members, txns)
+        self.store.put_parts(head, parts)
+        if matched:
+            for part in parts:
+                self.ledger.add_ledger(_payout_lines(head, part))
+            self.store.settle_payout(head["id"], matched=True)
+            self.count("payouts_booked")
+        elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():
+            return  # an item's payment may still be recorded: next run
+        else:
+            self.store.settle_payout(head["id"], matched=False)
+        self.count("payouts_settled")
+
+    def itemize(self, payout_id: str) -> None:
+        """Record what the payout paid out (every page); a payout Stripe cannot itemize
+        (a manual one) is left with no items, so it never matches."""
+        starting_after, seen = None, 0
+        while True:
+            try:
+                page, has_more = self.ctx.gateway.list_payout_transactions(
+                    payout_id, starting_after=starting_after, limit=PAGE_SIZE
+                )
+            except PaymentProviderError as exc:
+                logger.warning("Payout %s cannot be itemized: %s", payout_id, exc.detail)
+                break
+            self.store.add_payout_members(payout_id, [_txn_item(t, self.now) for t in page])
+            self.attribute(self.record(page))
+            seen += len(page)
+            if not page or not has_more:
+                break
+            starting_after = page[-1].id
+        self.store.mark_itemized(payout_id, itemizable=seen > 0)
+
+
+class _Index:
+    """The payments and refunds a run may attribute transactions to, read per operator
+    from the payment store's GSI1 (by creation time), widened as older ones are needed."""
+
+    def __init__(self, ctx: Context, store: ReconciliationStore) -> None:
+        self._ctx, self._store = ctx, store
+        self._low: str | None = None
+        self._payments: dict[str, Payment] = {}  # by charge id and by intent id
+        self._refunds: dict[str, Refund] = {}
+
+    def cover(self, created: int) -> None:
+        low = (datetime.fromtimestamp(created, UTC) - LOOKBACK).isoformat()
+        if self._low is not None and low >= self._low:
+            return
+        for operator_id in sorted(self._ctx.catalogue.get().operators):
+            for payment in self._store.payments(operator_id, low, self._low):
+                self._payments[payment.intent_id] = payment
+                if payment.charge_id:
+                    self._payments[payment.charge_id] = payment
+            for refund in self._store.refunds(operator_id, low, self._low):
+                self._refunds[refund.id] = refund
+        self._low = low
+
+    def find(self, item: dict[str, Any]) -> dict[str, str] | None:
+        source = str(item.get("source") or "")
+        if item["kind"] == "payment" and source in self._payments:
+            payment = self._payments[source]
+            return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
+        if item["kind"] == "refund" and source in self._refunds:
+            refund = self._refunds[source]
+            return {
+                "operator_id": refund.operator_id,
+                "intent_id": refund.intent_id,
+                "refund_id": refund.id,
+            }
+        return None
+
+
+def _split(
+    head: dict[str, Any], members: list[dict[str, Any]], txns: dict[str, dict[str, Any]]
+) -> tuple[list[dict[str, Any]], bool, bool]:
+    """(the payout's part per operator, whether it is matched, whether an item may still
+    be attributed)."""
+    sums: dict[str, dict[str, int]] = {}
+    waiting = False
+    for member in members:
+        txn = txns.get(member["id"], {})
+        operator_id = txn["operator_id"] if txn.get("state") == "attributed" else UNATTRIBUTED
+        waiting = waiting or txn.get("state", "pending") == "pending"
+        part = sums.setdefault(operator_id, dict.fromkeys(("gross", "fees", "refunds", "net"), 0))
+        amount = int(member["amount"])
+        part["gross"] += amount if member["kind"] == "payment" else 0
+        part["refunds"] += -amount if member["kind"] == "refund" else 0
+        part["fees"] += int(member["fee"])
+        part["net"] += int(member["net"])
+    amount = int(head["amount"])
+    matched = (
+        bool(sums)
+        and UNATTRIBUTED not in sums
+        and sum(p["net"] for p in sums.values()) == amount
+        and all(p["gross"] - p["fees"] - p["refunds"] == p["net"] for p in sums.values())
+    )
+    sums = sums or {UNATTRIBUTED: dict.fromkeys(("gross", "fees", "refunds", "net"), 0)}
+    operators = sorted(op for op in sums if op != UNATTRIBUTED)
+    parts = [
+        {
+            "payout_id": head["id"],
+            "operator_id": operator_id,
+            "amount": amount if len(sums) == 1 else part["net"],
+            "payout_amount": amount,
+            "arrival_date": _paris_day(int(head["arrival_date"])).isoformat(),
+            "status": head["status"],
+            "matched": matched,
+            "operators": operators,
+            **part,
+        }
+        for operator_id, part in sums.items()
+    ]
+    return parts, matched, waiting
+
+
+def _payout_lines(head: dict[str, Any], part: dict[str, Any]) -> list[LedgerLine]:
+    net = int(part["net"])
+    if net == 0:
+        return []
+    day = date.fromisoformat(part["arrival_date"])
+    lines = payout_entry(part["operator_id"], head["id"], day, abs(net), Chart(), _at(head))
+    if net < 0:  # this operator's refunds outweighed its sales in the payout
+        lines = [replace(line, debit=line.credit, credit=line.debit) for line in lines]
+    return lines
+
+
+def _txn_item(txn: BalanceEntry, now: datetime) -> dict[str, Any]:
+    kind = KINDS.get(txn.type, "other")
+    state = {"payment": "pending", "refund": "pending", "payout": "payout"}.get(
+        kind, "unattributed"
+    )
+    return to_item(
+        {
+            "id": txn.id,
+            "type": txn.type,
+            "kind": kind,
+            "state": state,
+            "amount": txn.amount,
+            "fee": txn.fee,
+            "net": txn.net,
+            "source": txn.source,
+            "created": txn.created,
+            "recorded_at": now.isoformat(),
+        }
+    )
+
+
+def _payout_item(payout: PayoutEntry) -> dict[str, Any]:
+    return {
+        "id": payout.id,
+        "amount": payout.amount,
+        "arrival_date": payout.arrival_date,
+        "status": payout.status,
+        "created": payout.created,
+    }
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _paris_day(timestamp: int) -> date:
+    return datetime.fromtimestamp(timestamp, UTC).astimezone(PARIS).date()
+
+
+def _at(item: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(item["recorded_at"]))
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def reconciliation_report(
+    ctx: Context, operator_id: str, span: tuple[date | None, date | None]
+) -> dict[str, Any]:
+    """An operator's payouts (its part of each), succeeded payments Stripe's balance or the
+    invoices do not show, and issued invoices not paid, over a span of dates."""
+    catalogue = ctx.catalogue
+    if not (
+        operator_id in catalogue.get().operators
+        or operator_id in catalogue.get(fresh=True).operators
+    ):
+        raise NotFound(f"No operator with id {operator_id!r}.")
+    low = span[0].isoformat() if span[0] else "0000"
+    high = span[1].isoformat() if span[1] else "9999"
+    store = ReconciliationStore(ctx.table)
+    parts = store.payout_parts(operator_id, low, high) + [
+        part
+        for part in store.payout_parts(UNATTRIBUTED, low, high)
+        if not part.get("operators")  # nobody's: shown to every operator
+    ]
+    payouts = [
+        _payout_view(p) for p in sorted(parts, key=lambda p: (p["arrival_date"], p["payout_id"]))
+    ]
+    unmatched = _unmatched_payments(ctx, store, operator_id, low, high)
+    unpaid = _unpaid_invoices(ctx, operator_id, low, high)
+    return {
+        "operator_id": operator_id,
+        "from": span[0],
+        "to": span[1],
+        "currency": "EUR",
+        "payouts": payouts,
+        "unmatched_payments": unmatched,
+        "unpaid_invoices": unpaid,
+        "ok": all(p["matched"] for p in payouts) and not unmatched and not unpaid,
+    }
+
+
+def _payout_view(part: dict[str, Any]) -> dict[str, Any]:
+    view = {"id": part["payout_id"], "arrival_date": part["arrival_date"]}
+    for key in ("amount", "gross", "fees", "refunds", "net", "payout_amount"):
+        view[key] = int(part[key])
+    return {**view, "currency": "EUR", "status": part["status"], "matched": bool(part["matched"])}
+
+
+def _unmatched_payments(
+    ctx: Context, store: ReconciliationStore, operator_id: str, low: str, high: str
+) -> list[dict[str, Any]]:
+    payments = [
+        p
+        for p in store.payments(operator_id, low, high + "~")
+        if p.status is PaymentStatus.succeeded
+    ]
+    charged = store.charged_intents(p.intent_id for p in payments)
+    invoices = InvoiceStore(ctx.table)
+    unmatched = []
+    for payment in payments:
+        reasons = [] if payment.intent_id in charged else ["no_balance_transaction"]
+        if invoices.by_source(f"payment-{payment.intent_id}") is None:
+            reasons.append("no_invoice")
+        if reasons:
+            unmatched.append(
+                {
+                    "payment_intent_id": payment.intent_id,
+                    "charge_id": payment.charge_id,
+                    "kind": payment.kind,
+                    "subject_id": payment.subject_id,
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                    "created_at": payment.created_at,
+                    "succeeded_at": payment.succeeded_at,
+                    "reasons": reasons,
+                }
+            )
+    return unmatched
+
+
+def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
+    invoices, unpaid, cursor = InvoiceStore(ctx.table), [], None
+    while True:
+        page, cursor = invoices.page(
+            member_id=None,
+            operator_id=operator_id,
+            span=(low, high),
+            doc_type="invoice",
+            limit=100,
+            cursor=cursor,
+        )
+        unpaid += [
+            {
+                "id": doc["id"],
+                "number": doc["number"],
+                "issued_at": doc["issued_at"],
+                "amount": int(doc["totals"]["incl_vat"]),
+                "currency": doc.get("currency", "EUR"),
+                "payment_status": (doc.get("payment") or {}).get("status"),
+            }
+            for doc in page
+            if (doc.get("payment") or {}).get("status") != "paid"
+        ]
+        if cursor is None:
+            return unpaid
