@@ -20,8 +20,8 @@ from chalicelib.api.wiring import use_context
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from infra.table import create_table
-from tests.support.fake_stripe import FakeGateway
 from tests.support.api import AUDIENCE, ISSUER, Api, operator_body, relay_body, resource_body
+from tests.support.fake_stripe import FakeGateway
 from tools.dev_auth import ensure_dev_keys
 
 PARIS = ZoneInfo("Europe/Paris")

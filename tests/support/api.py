@@ -119,7 +119,7 @@ def assert_problem(answer: Answer, status: int, code: str) -> dict[str, Any]:
     assert answer.status == status, (answer.status, answer.body[:500])
     assert answer.headers.get("Content-Type", "").startswith("application/problem+json")
     problem = answer.json
-    assert PROBLEM_KEYS <= set(problem), problem
+    assert set(problem) >= PROBLEM_KEYS, problem
     assert problem["status"] == status
     assert problem["code"] == code, problem
     return dict(problem)
@@ -168,3 +168,15 @@ def slots_of(api: Api, relay_id: str, resource_id: str, day: str) -> list[dict[s
 def free_seats(api: Api, relay_id: str, resource_id: str, day: str) -> dict[str, int]:
     """`{"08:00": 3, "08:30": 3, ...}`: free seats per slot start."""
     return {s["start"]: s["free"] for s in slots_of(api, relay_id, resource_id, day)}
+
+
+def book(api: Api, token: str, resource_id: str, **fields: Any) -> Answer:
+    """POST /v1/bookings with `booking_body(resource_id, **fields)`."""
+    return api.post("/v1/bookings", booking_body(resource_id, **fields), token=token)
+
+
+def booked(api: Api, token: str, resource_id: str, **fields: Any) -> dict[str, Any]:
+    """The booking object of a booking that must succeed (201)."""
+    answer = book(api, token, resource_id, **fields)
+    assert answer.status == 201, answer.json
+    return dict(answer.json["booking"])
