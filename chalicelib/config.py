@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # keeps it this long (writes in the same container refresh it at once).
     catalogue_cache_seconds: float = Field(default=30.0, ge=0, alias="CATALOGUE_CACHE_SECONDS")
 
+    # What `/v1` sits under publicly (calendar feed URLs); unset = taken from the request.
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+
     stripe_api_key: str = Field(default="sk_test_relais_local", alias="STRIPE_API_KEY")
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")

@@ -7,6 +7,7 @@ Nothing is created at import: the boto3 resource is built on first use, so
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import time
@@ -78,7 +79,8 @@ class Table:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of at most `limit` items and the opaque cursor of the next one."""
         items: list[dict[str, Any]] = []
-        start = decode_cursor(cursor)
+        scope = query_scope(kwargs)
+        start = decode_key_cursor(cursor, scope)
         while len(items) < limit:
             if start:
                 kwargs["ExclusiveStartKey"] = start
@@ -87,7 +89,7 @@ class Table:
             start = response.get("LastEvaluatedKey")
             if not start:
                 break
-        return items, encode_cursor(start) if start else None
+        return items, encode_cursor(start, scope) if start else None
 
     def transact(self, items: list[dict[str, Any]], on_cancel: Callable[[list[str]], None]) -> None:
         """Run a TransactWriteItems; conflicts are retried, condition failures handed to
@@ -136,24 +138,42 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
 _KEY_ATTRIBUTES = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "ttl", "entity"})
 
 
-def encode_cursor(key: dict[str, Any]) -> str:
-    raw = json.dumps(key, default=str, separators=(",", ":")).encode()
+def query_scope(query: dict[str, Any]) -> str:
+    """What a cursor belongs to: the index and partition it pages through."""
+    partition = query.get("ExpressionAttributeValues", {}).get(":pk", "")
+    return hashlib.sha256(f"{query.get('IndexName', '')}|{partition}".encode()).hexdigest()[:16]
+
+
+def encode_cursor(position: dict[str, Any], scope: str) -> str:
+    raw = json.dumps({"p": position, "s": scope}, default=str, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
+def decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
+    """The position a cursor holds, if this API gave it for this very listing."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave.", field="cursor") from exc
+        raise _bad_cursor() from exc
+    if not isinstance(data, dict) or data.get("s") != scope or not isinstance(data.get("p"), dict):
+        raise _bad_cursor()
+    position: dict[str, Any] = data["p"]
+    return position
+
+
+def decode_key_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    key = decode_cursor(cursor, scope)
     if (
-        not isinstance(key, dict)
-        or not key
+        not key
         or not set(key) <= _KEY_ATTRIBUTES
         or not all(isinstance(v, str) for v in key.values())
     ):
-        raise ValidationFailed("The cursor is not one this API gave.", field="cursor")
+        raise _bad_cursor()
     return key
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed("The cursor is not one this listing gave.", field="cursor")

@@ -31,7 +31,7 @@ class IdempotencyStore:
         self._ttl_seconds = ttl_seconds
 
     def claim(
-        self, scope: str, key: str, request_hash: str, now: float
+        self, scope: str, key: str, request_hash: str, now: float, claim_id: str = ""
     ) -> IdempotencyRecord | None:
         """Claim the key for this request; None if claimed, else the existing record."""
         try:
@@ -40,6 +40,7 @@ class IdempotencyStore:
                     **self._key(scope, key),
                     "request_hash": request_hash,
                     "status": "in_progress",
+                    "claim_id": claim_id or "-",
                     "claim_until": int(now) + CLAIM_SECONDS,
                     "ttl": int(now) + self._ttl_seconds,
                 },
@@ -52,7 +53,7 @@ class IdempotencyStore:
         except self._table.exceptions.ConditionalCheckFailedException:
             existing = self.get(scope, key)
             if existing is None:  # released between our put and our read: try again
-                return self.claim(scope, key, request_hash, now)
+                return self.claim(scope, key, request_hash, now, claim_id)
             return existing
 
     def get(self, scope: str, key: str) -> IdempotencyRecord | None:
@@ -80,15 +81,15 @@ class IdempotencyStore:
             },
         )
 
-    def release(self, scope: str, key: str) -> None:
-        """Give the key back after a failed attempt, so the caller can retry with it."""
-        # Already completed by a concurrent duplicate, or lapsed: nothing to give back.
+    def release(self, scope: str, key: str, claim_id: str = "") -> None:
+        """Give the key back after a failed attempt, so the caller can retry with it —
+        only our own claim: one that lapsed and was taken over is not ours to drop."""
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.delete_item(
                 Key=self._key(scope, key),
-                ConditionExpression="#status = :in_progress",
+                ConditionExpression="#status = :in_progress AND claim_id = :mine",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":in_progress": "in_progress"},
+                ExpressionAttributeValues={":in_progress": "in_progress", ":mine": claim_id or "-"},
             )
 
     @staticmethod

@@ -42,9 +42,9 @@ class SpanQuery(OperatorQuery):
     query=FecQuery,
     produces="text/plain",
     errors=(403, 404, 422),
+    role="books",
 )
 def fec(call: Call) -> Any:
-    call.principal.require_books_access()
     name, text = accounting.fec_export(call.ctx, call.query.operator_id, call.query.year)
     return Response(
         body=text,
@@ -64,9 +64,9 @@ def fec(call: Call) -> Any:
     tag="accounting",
     query=MonthQuery,
     errors=(403, 404, 422),
+    role="books",
 )
 def vat(call: Call) -> Any:
-    call.principal.require_books_access()
     year, month = (int(part) for part in call.query.month.split("-"))
     return accounting.vat_report(call.ctx, call.query.operator_id, year, month)
 
@@ -79,9 +79,9 @@ def vat(call: Call) -> Any:
     tag="accounting",
     query=OperatorQuery,
     errors=(403, 404, 422),
+    role="books",
 )
 def integrity(call: Call) -> Any:
-    call.principal.require_books_access()
     return accounting.integrity(call.ctx, call.query.operator_id)
 
 
@@ -94,9 +94,9 @@ def integrity(call: Call) -> Any:
     query=SpanQuery,
     produces="text/csv",
     errors=(403, 404, 422),
+    role="books",
 )
 def invoices_csv(call: Call) -> Any:
-    call.principal.require_books_access()
     q: SpanQuery = call.query
     text = accounting.invoices_csv(call.ctx, q.operator_id, (q.from_, q.to))
     return Response(
@@ -123,12 +123,12 @@ class ClearingQuery(BaseModel):
     tag="accounting",
     query=ClearingQuery,
     errors=(403, 422),
+    role="books",
 )
 def clearing(call: Call) -> Any:
     from chalicelib.services.clearing import clearing as settle_month
     from chalicelib.services.clearing import clearing_csv
 
-    call.principal.require_books_access()
     year, month = (int(part) for part in call.query.month.split("-"))
     report = settle_month(call.ctx, year, month)
     if call.query.format == "csv" or "text/csv" in call.headers.get("accept", ""):

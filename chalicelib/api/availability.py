@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.domain.catalogue import ResourceKind
@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 
 class AvailabilityQuery(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
-    date: date
+    date: dt.date = Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))
     relay_id: str | None = None
     kind: ResourceKind | None = None
     near: str | None = None

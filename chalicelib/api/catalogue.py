@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.domain.catalogue import (
@@ -22,12 +22,18 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.geo import Location, parse_near
 from chalicelib.services import catalogue
+from chalicelib.services.paging import page_list
 
 bp = Blueprint(__name__)
 
 
-class RelayFilters(BaseModel):
+class ListQuery(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = None
+
+
+class RelayFilters(ListQuery):
     category: RelayCategory | None = None
     near: str | None = None
 
@@ -42,8 +48,9 @@ class RelayFilters(BaseModel):
         return parse_near(self.near) if self.near else None
 
 
-def _items(items: list[Any]) -> dict[str, Any]:
-    return {"items": items, "next_cursor": None}
+def _page(items: list[Any], query: ListQuery, scope: str) -> dict[str, Any]:
+    page, next_cursor = page_list(items, query.limit, query.cursor, scope)
+    return {"items": page, "next_cursor": next_cursor}
 
 
 @endpoint(
@@ -57,9 +64,9 @@ def _items(items: list[Any]) -> dict[str, Any]:
     status=201,
     idempotent=True,
     errors=(403, 409, 422),
+    role="admin",
 )
 def create_operator(call: Call) -> Any:
-    call.principal.require_admin()
     return catalogue.create_operator(call.ctx, call.body)
 
 
@@ -69,12 +76,13 @@ def create_operator(call: Call) -> Any:
     "GET",
     summary="List operators",
     tag="catalogue",
+    query=ListQuery,
     response=list[Operator],
     errors=(403,),
+    role="books",
 )
 def list_operators(call: Call) -> Any:
-    call.principal.require_books_access()
-    return _items(catalogue.list_operators(call.ctx))
+    return _page(catalogue.list_operators(call.ctx), call.query, "operators")
 
 
 @endpoint(
@@ -85,9 +93,9 @@ def list_operators(call: Call) -> Any:
     tag="catalogue",
     response=Operator,
     errors=(403, 404),
+    role="books",
 )
 def get_operator(call: Call) -> Any:
-    call.principal.require_books_access()
     return catalogue.get_operator(call.ctx, call.params["operator_id"])
 
 
@@ -101,9 +109,9 @@ def get_operator(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 422),
+    role="admin",
 )
 def create_relay(call: Call) -> Any:
-    call.principal.require_admin()
     return catalogue.create_relay(call.ctx, call.body)
 
 
@@ -119,7 +127,8 @@ def create_relay(call: Call) -> Any:
 )
 def list_relays(call: Call) -> Any:
     filters: RelayFilters = call.query
-    return _items(catalogue.list_relays(call.ctx, filters.category, filters.location()))
+    relays = catalogue.list_relays(call.ctx, filters.category, filters.location())
+    return _page(relays, filters, f"relays|{filters.category}|{filters.near}")
 
 
 @endpoint(
@@ -146,9 +155,9 @@ def get_relay(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 422),
+    role="admin",
 )
 def create_resource(call: Call) -> Any:
-    call.principal.require_admin()
     return catalogue.create_resource(call.ctx, call.params["relay_id"], call.body)
 
 
@@ -174,11 +183,12 @@ def create_closure(call: Call) -> Any:
     "GET",
     summary="Network products (credit packs, memberships)",
     tag="catalogue",
+    query=ListQuery,
     auth="public",
     response=list[Product],
 )
 def list_products(call: Call) -> Any:
-    return _items(catalogue.list_products(call.ctx))
+    return _page(catalogue.list_products(call.ctx), call.query, "products")
 
 
 @endpoint(
@@ -192,7 +202,7 @@ def list_products(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 422),
+    role="admin",
 )
 def create_product(call: Call) -> Any:
-    call.principal.require_admin()
     return catalogue.create_product(call.ctx, call.body)

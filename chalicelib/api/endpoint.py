@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from chalicelib.domain.identifiers import derived_id, new_id
 from chalicelib.errors import (
     IdempotencyConflict,
     MalformedJson,
+    NotFound,
     RelaisError,
     Unauthenticated,
     ValidationFailed,
@@ -36,6 +38,18 @@ from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.api")
 AuthLevel = Literal["public", "member"]
+Role = Literal["admin", "books"]  # books: accountants and administrators
+# Every body is read as JSON whatever its declared type (curl -d sends a form type);
+# listing them keeps Chalice from answering 415 in its own, non-problem, format.
+ACCEPTED_TYPES = [
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+    "multipart/form-data",
+    "text/json",
+]
+MAX_PATH_PARAM = 200
 REPLAY_WAIT_SECONDS = 8.0
 
 
@@ -53,6 +67,7 @@ class RouteSpec:
     idempotent: bool
     produces: str
     errors: tuple[int, ...]
+    role: Role | None = None
 
 
 ROUTES: list[RouteSpec] = []
@@ -70,6 +85,7 @@ class Call:
     body: Any = None
     query: Any = None
     idempotency_key: str | None = None
+    request_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,7 +97,11 @@ class Call:
     def new_id(self, prefix: str) -> str:
         """A fresh id, or one derived from the Idempotency-Key so retries find their result."""
         if self.idempotency_key and self.principal_or_none:
-            return derived_id(prefix, self.principal_or_none.sub, self.idempotency_key)
+            # The body is part of it: a key reused after its 24 h with another body must
+            # not find the first request's result.
+            return derived_id(
+                prefix, self.principal_or_none.sub, self.idempotency_key, self.request_hash
+            )
         return new_id(prefix)
 
 
@@ -100,6 +120,7 @@ def endpoint(
     idempotent: bool = False,
     produces: str = "application/json",
     errors: tuple[int, ...] = (),
+    role: Role | None = None,
 ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
     spec = RouteSpec(
         path,
@@ -114,6 +135,7 @@ def endpoint(
         idempotent,
         produces,
         errors,
+        role,
     )
 
     def decorator(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
@@ -129,7 +151,7 @@ def endpoint(
                 logger.exception("Unhandled error on %s %s", spec.method, spec.path)
                 return problem_response(RelaisError("An unexpected error occurred."))
 
-        bp.route(path, methods=[method], content_types=["application/json"])(view)
+        bp.route(path, methods=[method], content_types=ACCEPTED_TYPES)(view)
         return fn
 
     return decorator
@@ -142,8 +164,14 @@ def _handle(
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     ctx = get_context()
     call = Call(ctx=ctx, params=params, headers=headers, raw_body=_as_bytes(request.raw_body))
+    if any(len(value) > MAX_PATH_PARAM for value in params.values()):
+        raise NotFound("No such resource.")
     if spec.auth == "member":
         call.principal_or_none = get_verifier().verify(headers.get("authorization"))
+    if spec.role == "admin":
+        call.principal.require_admin()
+    elif spec.role == "books":
+        call.principal.require_books_access()
     if spec.query is not None:
         call.query = _parse(spec.query, dict(request.query_params or {}), prefix="")
     raw_json = None
@@ -175,7 +203,7 @@ def _json_body(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from exc
 
 
@@ -196,13 +224,15 @@ def _run_idempotently(
         [spec.method, spec.path, call.params, raw_json], sort_keys=True, default=str
     )
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    call.request_hash = request_hash
     store, key = call.ctx.idempotency, call.idempotency_key
-    existing = store.claim(scope, key, request_hash, call.ctx.clock.now().timestamp())
+    claim_id = secrets.token_hex(8)
+    existing = store.claim(scope, key, request_hash, call.ctx.clock.now().timestamp(), claim_id)
     if existing is None:
         try:
             response = json_response(fn(call), spec.status)
         except BaseException:
-            store.release(scope, key)
+            store.release(scope, key, claim_id)
             raise
         store.complete(scope, key, response.status_code, json.loads(response.body))
         return response

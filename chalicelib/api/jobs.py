@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.errors import NotFound
@@ -19,6 +19,13 @@ class JobRun(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
     as_of: AwareDatetime | None = None
 
+    @field_validator("as_of")
+    @classmethod
+    def _sensible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValueError("must be between the years 2000 and 2100")
+        return value
+
 
 @endpoint(
     bp,
@@ -28,9 +35,9 @@ class JobRun(BaseModel):
     tag="admin",
     body=JobRun,
     errors=(403, 404, 422),
+    role="admin",
 )
 def run(call: Call) -> Any:
-    call.principal.require_admin()
     name = call.params["job"]
     if name not in JOBS:
         raise NotFound(f"No job named {name!r}; jobs: {', '.join(sorted(JOBS))}.")

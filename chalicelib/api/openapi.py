@@ -161,10 +161,13 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
         )
     if spec.produces != "application/json":
         schema = {"type": "string"}
-    responses: dict[str, Any] = {
-        str(spec.status): {"description": "Success", "content": {spec.produces: {"schema": schema}}}
-    }
+    success: dict[str, Any] = {"description": "Success"}
+    if spec.status != 204:
+        success["content"] = {spec.produces: {"schema": schema}}
+    responses: dict[str, Any] = {str(spec.status): success}
     codes = set(spec.errors) | ({401} if spec.auth == "member" else set())
+    if spec.role:
+        codes.add(403)
     if spec.body is not None:
         codes |= {400, 422}
     for code in sorted(codes):

@@ -35,8 +35,8 @@ class ReconciliationQuery(BaseModel):
     tag="accounting",
     query=ReconciliationQuery,
     errors=(403, 404, 422),
+    role="books",
 )
 def reconciliation_report(call: Call) -> Any:
-    call.principal.require_books_access()
     q: ReconciliationQuery = call.query
     return reconciliation.reconciliation_report(call.ctx, q.operator_id, (q.from_, q.to))

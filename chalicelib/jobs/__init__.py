@@ -6,14 +6,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
-from chalicelib.services.reconciliation import reconcile_payments
 from chalicelib.services.context import Context
+from chalicelib.services.reconciliation import reconcile_payments
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 
 JOBS: dict[str, Job] = {
     "expire_holds": expire_holds,
+    "release_no_shows": release_no_shows,
     "reconcile_payments": reconcile_payments,
 }
 
@@ -22,6 +24,7 @@ JOBS: dict[str, Job] = {
 # calls them on the same rates, since `chalice local` runs no schedules).
 RATES_MINUTES: dict[str, int] = {
     "expire_holds": 1,
+    "release_no_shows": 15,
     "reconcile_payments": 60,
 }
 

@@ -147,11 +147,6 @@ def test_member_is_forbidden_the_admin_routes(
     assert_problem(answer, 403, "forbidden")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the body is validated before the caller's role "
-    "is checked, so a member gets 422 (and the schema's details) on admin routes",
-)
 def test_member_is_forbidden_an_admin_route_even_with_an_invalid_body(
     api: Api, member: str
 ) -> None:

@@ -191,11 +191,6 @@ def test_bad_near_is_refused(api: Api, three_relays: dict[str, str], near: str) 
     assert "near" in error_fields(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET /v1/relays has no limit/cursor (RelayFilters "
-    "ignores them; catalogue._items always answers next_cursor null)",
-)
 def test_relays_are_paginated(api: Api, three_relays: dict[str, str]) -> None:
     first = api.get("/v1/relays?limit=2").json
     assert len(first["items"]) == 2 and first["next_cursor"]
@@ -205,11 +200,6 @@ def test_relays_are_paginated(api: Api, three_relays: dict[str, str]) -> None:
     assert rest["next_cursor"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: catalogue lists take no query model, so a limit "
-    "outside 1-100 is silently ignored instead of refused",
-)
 @pytest.mark.parametrize("path", ["/v1/relays", "/v1/operators", "/v1/products"])
 def test_catalogue_list_refuses_a_limit_outside_1_to_100(api: Api, admin: str, path: str) -> None:
     assert_problem(api.get(f"{path}?limit=0", token=admin), 422, "validation_error")

@@ -116,12 +116,6 @@ def test_operator_creation_retried_with_the_same_key_creates_one_operator(
     assert len(api.get("/v1/operators", token=admin).json["items"]) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the booking id is derived from (member, key) "
-    "only (Call.new_id), and book() answers an existing booking on BookingExists "
-    "without comparing the request: after 24 h a reused key returns the OLD booking",
-)
 def test_key_reused_after_24_hours_books_what_is_asked(
     api: Api, member: str, network: dict[str, str], clock: FixedClock
 ) -> None:
