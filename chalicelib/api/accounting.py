@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import ClearingReport, IntegrityReport, VatReport
 from chalicelib.services import accounting
 
 bp = Blueprint(__name__)
@@ -65,6 +66,7 @@ def fec(call: Call) -> Any:
     query=MonthQuery,
     errors=(403, 404, 422),
     role="books",
+    response=VatReport,
 )
 def vat(call: Call) -> Any:
     year, month = (int(part) for part in call.query.month.split("-"))
@@ -80,6 +82,7 @@ def vat(call: Call) -> Any:
     query=OperatorQuery,
     errors=(403, 404, 422),
     role="books",
+    response=IntegrityReport,
 )
 def integrity(call: Call) -> Any:
     return accounting.integrity(call.ctx, call.query.operator_id)
@@ -124,6 +127,7 @@ class ClearingQuery(BaseModel):
     query=ClearingQuery,
     errors=(403, 422),
     role="books",
+    response=ClearingReport,
 )
 def clearing(call: Call) -> Any:
     from chalicelib.services.clearing import clearing as settle_month

@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import AvailabilityOut
 from chalicelib.domain.catalogue import ResourceKind
 from chalicelib.domain.geo import parse_near
 from chalicelib.services.availability import availability
@@ -40,6 +41,7 @@ class AvailabilityQuery(BaseModel):
     auth="public",
     query=AvailabilityQuery,
     errors=(404, 422),
+    response=AvailabilityOut,
 )
 def get_availability(call: Call) -> Any:
     q: AvailabilityQuery = call.query

@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import BookingAnswer, BookingOut, CancelAnswer
 from chalicelib.domain.booking import BookingRequest, BookingStatus
 from chalicelib.services import bookings
 
@@ -35,6 +36,7 @@ class BookingFilters(BaseModel):
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),
+    response=BookingAnswer,
 )
 def create_booking(call: Call) -> Any:
     return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
@@ -48,6 +50,7 @@ def create_booking(call: Call) -> Any:
     tag="bookings",
     query=BookingFilters,
     errors=(422,),
+    response=list[BookingOut],
 )
 def list_bookings(call: Call) -> Any:
     f: BookingFilters = call.query
@@ -63,7 +66,13 @@ def list_bookings(call: Call) -> Any:
 
 
 @endpoint(
-    bp, "/v1/bookings/{booking_id}", "GET", summary="Read a booking", tag="bookings", errors=(404,)
+    bp,
+    "/v1/bookings/{booking_id}",
+    "GET",
+    summary="Read a booking",
+    tag="bookings",
+    errors=(404,),
+    response=BookingOut,
 )
 def get_booking(call: Call) -> Any:
     return bookings.get_booking(call.ctx, call.principal, call.params["booking_id"])
@@ -76,6 +85,7 @@ def get_booking(call: Call) -> Any:
     summary="Cancel a booking",
     tag="bookings",
     errors=(404, 409),
+    response=CancelAnswer,
 )
 def cancel_booking(call: Call) -> Any:
     return bookings.cancel(call.ctx, call.principal, call.params["booking_id"])
@@ -88,6 +98,7 @@ def cancel_booking(call: Call) -> Any:
     summary="Check in",
     tag="bookings",
     errors=(404, 409),
+    response=BookingOut,
 )
 def check_in(call: Call) -> Any:
     return bookings.check_in(call.ctx, call.principal, call.params["booking_id"])

@@ -8,6 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import RelayOut
 from chalicelib.domain.catalogue import (
     Closure,
     NewClosure,
@@ -110,6 +111,7 @@ def get_operator(call: Call) -> Any:
     idempotent=True,
     errors=(403, 404, 422),
     role="admin",
+    response=RelayOut,
 )
 def create_relay(call: Call) -> Any:
     return catalogue.create_relay(call.ctx, call.body)
@@ -124,6 +126,7 @@ def create_relay(call: Call) -> Any:
     auth="public",
     query=RelayFilters,
     errors=(422,),
+    response=list[RelayOut],
 )
 def list_relays(call: Call) -> Any:
     filters: RelayFilters = call.query
@@ -139,6 +142,7 @@ def list_relays(call: Call) -> Any:
     tag="catalogue",
     auth="public",
     errors=(404,),
+    response=RelayOut,
 )
 def get_relay(call: Call) -> Any:
     return catalogue.get_relay(call.ctx, call.params["relay_id"])

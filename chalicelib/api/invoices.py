@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import InvoiceOut
 from chalicelib.services import accounting
 
 bp = Blueprint(__name__)
@@ -32,6 +33,7 @@ class InvoiceFilters(BaseModel):
     tag="invoices",
     query=InvoiceFilters,
     errors=(422,),
+    response=list[InvoiceOut],
 )
 def list_invoices(call: Call) -> Any:
     f: InvoiceFilters = call.query
@@ -53,6 +55,7 @@ def list_invoices(call: Call) -> Any:
     summary="Read an invoice or credit note",
     tag="invoices",
     errors=(404,),
+    response=InvoiceOut,
 )
 def get_invoice(call: Call) -> Any:
     return accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])

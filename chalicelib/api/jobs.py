@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import JobAnswer
 from chalicelib.errors import NotFound
 from chalicelib.jobs import JOBS, run_job
 
@@ -36,6 +37,7 @@ class JobRun(BaseModel):
     body=JobRun,
     errors=(403, 404, 422),
     role="admin",
+    response=JobAnswer,
 )
 def run(call: Call) -> Any:
     name = call.params["job"]

@@ -12,7 +12,14 @@ from chalicelib.services import members
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/me", "GET", summary="My billing profile", tag="members")
+@endpoint(
+    bp,
+    "/v1/me",
+    "GET",
+    summary="My billing profile",
+    tag="members",
+    response=members.BillingProfile,
+)
 def get_me(call: Call) -> Any:
     return members.get_profile(call.ctx, call.principal)
 
@@ -25,6 +32,7 @@ def get_me(call: Call) -> Any:
     tag="members",
     body=members.BillingProfile,
     errors=(422,),
+    response=members.BillingProfile,
 )
 def put_me(call: Call) -> Any:
     return members.update_profile(call.ctx, call.principal, call.body)

@@ -7,11 +7,20 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.endpoint import ROUTES, Call, endpoint
+from chalicelib.api.schemas import Health, OpenApiDocument
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/v1/health", "GET", summary="Liveness", tag="meta", auth="public")
+@endpoint(
+    bp,
+    "/v1/health",
+    "GET",
+    summary="Liveness",
+    tag="meta",
+    auth="public",
+    response=Health,
+)
 def health(call: Call) -> Any:
     return {"status": "ok", "version": call.ctx.settings.version}
 
@@ -23,6 +32,7 @@ def health(call: Call) -> Any:
     summary="This API's OpenAPI 3.1 document",
     tag="meta",
     auth="public",
+    response=OpenApiDocument,
 )
 def openapi(call: Call) -> Any:
     from chalicelib.api.openapi import build_openapi

@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import ReconciliationReport
 from chalicelib.services import reconciliation
 
 bp = Blueprint(__name__)
@@ -36,6 +37,7 @@ class ReconciliationQuery(BaseModel):
     query=ReconciliationQuery,
     errors=(403, 404, 422),
     role="books",
+    response=ReconciliationReport,
 )
 def reconciliation_report(call: Call) -> Any:
     q: ReconciliationQuery = call.query

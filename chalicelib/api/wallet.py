@@ -8,6 +8,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import PurchaseAnswer, WalletOut
 from chalicelib.services import wallet
 
 bp = Blueprint(__name__)
@@ -28,11 +29,19 @@ class PurchaseRequest(BaseModel):
     status=201,
     idempotent=True,
     errors=(404, 422),
+    response=PurchaseAnswer,
 )
 def create_purchase(call: Call) -> Any:
     return wallet.buy_pack(call.ctx, call.principal, call.body.product_id, call.new_id("pur"))
 
 
-@endpoint(bp, "/v1/wallet", "GET", summary="Credits left, pack by pack", tag="wallet")
+@endpoint(
+    bp,
+    "/v1/wallet",
+    "GET",
+    summary="Credits left, pack by pack",
+    tag="wallet",
+    response=WalletOut,
+)
 def get_wallet(call: Call) -> Any:
     return wallet.wallet(call.ctx, call.principal)

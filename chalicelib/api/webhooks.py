@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.schemas import WebhookAnswer
 from chalicelib.services.webhooks import handle_stripe_webhook
 
 bp = Blueprint(__name__)
@@ -20,6 +21,7 @@ bp = Blueprint(__name__)
     tag="webhooks",
     auth="public",
     errors=(400,),
+    response=WebhookAnswer,
 )
 def stripe_webhook(call: Call) -> Any:
     return handle_stripe_webhook(call.ctx, call.raw_body, call.headers.get("stripe-signature"))
