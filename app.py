@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import (
     accounting,
@@ -12,6 +12,7 @@ from chalicelib.api import (
     bookings,
     calendars,
     catalogue,
+    companies,
     erasure,
     invoices,
     jobs,
@@ -36,6 +37,7 @@ BLUEPRINTS = (
     calendars.bp,
     erasure.bp,
     invoices.bp,
+    companies.bp,
     accounting.bp,
     reconciliation.bp,
     webhooks.bp,
@@ -58,3 +60,8 @@ def _scheduled(job: str) -> Any:
 
 for _job, _minutes in RATES_MINUTES.items():
     app.schedule(Rate(_minutes, unit=Rate.MINUTES), name=_job)(_scheduled(_job))
+
+# Monthly: the company invoices of the month just ended (02:00 UTC on the 1st).
+app.schedule(Cron(0, 2, 1, "*", "?", "*"), name="invoice_companies")(
+    _scheduled("invoice_companies")
+)

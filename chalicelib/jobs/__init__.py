@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
+from chalicelib.services.companies import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 
@@ -15,6 +16,7 @@ Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 
 JOBS: dict[str, Job] = {
     "expire_holds": expire_holds,
+    "invoice_companies": invoice_companies,
     "release_no_shows": release_no_shows,
     "reconcile_payments": reconcile_payments,
 }

@@ -28,7 +28,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import members, payments
+from chalicelib.services import companies, members, payments
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
 
@@ -65,7 +65,12 @@ def _take_seat(
     for _attempt in range(CREDIT_ATTEMPTS):
         try:
             booking = _new_booking(ctx, principal, request, plan, booking_id, now)
-            ctx.bookings.create(booking, capacity=plan.resource.capacity, now=now)
+            ctx.bookings.create(
+                booking,
+                capacity=plan.resource.capacity,
+                now=now,
+                extra=companies.booking_items(ctx, booking),
+            )
             return booking
         except (BookingExists, InsufficientCredits):
             # A retried request whose first attempt already booked (and spent the credits).
@@ -81,8 +86,6 @@ def _take_seat(
 def _check_payment_method(principal: Principal, request: BookingRequest, plan: BookingPlan) -> None:
     if request.payment == "none" and not principal.manages(plan.relay.id):
         raise Forbidden("Free bookings are for the relay's managers and administrators.")
-    if request.payment == "company":
-        raise Forbidden("You are not attached to a company account.")
     if request.payment in ("credits", "membership") and plan.credits == 0:
         raise ValidationFailed(
             "Credits and memberships pay for hot desks by the day or half day.", field="payment"
@@ -107,6 +110,9 @@ def _new_booking(
     if request.payment == "credits":
         packs = ctx.payments.packs_of(principal.sub)
         draws = [asdict(d) for d in draw_credits(packs, plan.credits, now)]
+    company_id = None
+    if request.payment == "company":  # 403 unless the caller belongs to a company account
+        company_id = companies.company_for_booking(ctx, principal).id
     return Booking(
         id=booking_id,
         member_id=principal.sub,
@@ -121,6 +127,7 @@ def _new_booking(
         status=BookingStatus.held if held else BookingStatus.confirmed,
         price=price,
         payment_method=request.payment,
+        company_id=company_id,
         credits_used=plan.credits if draws else 0,
         credit_draws=draws,
         hold_expires_at=now + timedelta(seconds=ctx.settings.hold_seconds) if held else None,
@@ -204,7 +211,12 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
     )
     restore = in_time and bool(booking.credit_draws)
     updated = ctx.bookings.release(
-        booking, BookingStatus.cancelled, now, restore_credits=restore, refund_due=owed
+        booking,
+        BookingStatus.cancelled,
+        now,
+        restore_credits=restore,
+        refund_due=owed,
+        extra=companies.release_items(ctx, booking, BookingStatus.cancelled),
     )
     refund = None
     if booking.status is BookingStatus.held:

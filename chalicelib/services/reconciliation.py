@@ -31,6 +31,7 @@ from chalicelib.domain.bookkeeping import fee_entry, payout_entry
 from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.errors import NotFound, PaymentProviderError
+from chalicelib.services import companies
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -460,6 +461,7 @@ def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> lis
             }
             for doc in page
             if (doc.get("payment") or {}).get("status") != "paid"
+            and not companies.company_invoice_paid(ctx, doc["id"])
         ]
         if cursor is None:
             return unpaid

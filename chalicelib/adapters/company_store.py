@@ -1,0 +1,338 @@
+"""Company accounts in the table: companies, their employees, their bookings per month,
+and the payments received for their invoices.
+
+- Company: `COMPANY#{id}` / `COMPANY`; GSI1 `COMPANIES` / `{id}`, so the monthly job
+  lists every company with one Query.
+- SIREN claim: `SIREN#{siren}` / `COMPANY#{operator}`, one account per SIREN and
+  invoicing operator (beside the operators' own claim, `SIREN#{siren}` / `SIREN`).
+- Employee: `COMPANY#{id}` / `MEMBER#{sub}`: a company and its employees in one Query.
+- Membership link: `MEMBER#{sub}` / `COMPANY` → company id; one company per member.
+- Month index: `COMPANYBOOKINGS#{company}#{yyyy-mm}` / `{date}#{booking}`, written in
+  the booking transaction and deleted in the cancelling one: a company-month is one
+  exact Query.
+- Payment state: `INVOICEPAY#{invoice}` / `STATE`, amount due and paid; GSI1
+  `UNPAID#{operator}` / `{issued date}#{number}` while not paid in full (a sparse index:
+  an operator's unpaid company invoices are one Query).
+- Payment: `INVOICEPAY#{invoice}` / `PAYMENT#{reference}`; GSI2
+  `COMPANYPAYMENTS#{operator}` / `{paid date}#{id}` (a month's receipts, for VAT).
+
+The invoice document itself is never touched: what was paid lives beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.company import Company, CompanyMember, month_key
+from chalicelib.errors import AlreadyExists, NotFound
+
+COMPANIES = "COMPANIES"
+BATCH_GET_MAX = 100
+
+
+class PaymentRecorded(Exception):
+    """A payment with this reference is already recorded for the invoice."""
+
+
+class PaymentStateMoved(Exception):
+    """Another payment changed the invoice's paid amount meanwhile: read it again."""
+
+
+def company_key(company_id: str) -> dict[str, str]:
+    return {"PK": f"COMPANY#{company_id}", "SK": "COMPANY"}
+
+
+def month_index_pk(company_id: str, year: int, month: int) -> str:
+    return f"COMPANYBOOKINGS#{company_id}#{month_key(year, month)}"
+
+
+class CompanyStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # -- companies -----------------------------------------------------------------
+    def add(self, company: Company) -> None:
+        """Insert a company; its SIREN is claimed for its operator in the same transaction."""
+        item = {
+            **company_key(company.id),
+            "GSI1PK": COMPANIES,
+            "GSI1SK": company.id,
+            "entity": "company",
+            **to_item(company.model_dump()),
+        }
+        claim = {
+            "PK": f"SIREN#{company.siren}",
+            "SK": f"COMPANY#{company.operator_id}",
+            "company_id": company.id,
+        }
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": it,
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for it in (item, claim)
+        ]
+
+        def refuse(reasons: list[str]) -> None:
+            raise AlreadyExists(
+                f"SIREN {company.siren} already has a company account with this operator."
+            )
+
+        self._table.transact(items, on_cancel=refuse)
+
+    def get(self, company_id: str) -> Company | None:
+        item = self._table.get(f"COMPANY#{company_id}", "COMPANY")
+        return Company.model_validate(strip_keys(item)) if item else None
+
+    def all(self) -> Iterator[Company]:
+        """Every company, by id: one Query on the `COMPANIES` partition of GSI1."""
+        for item in self._table.query_all(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": COMPANIES},
+        ):
+            yield Company.model_validate(strip_keys(item))
+
+    # -- employees -----------------------------------------------------------------
+    def add_member(self, company_id: str, member_id: str, now: datetime) -> CompanyMember:
+        """Attach a member; again to the same company changes nothing, to another is refused."""
+        stamp = now.isoformat()
+        link = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"PK": f"MEMBER#{member_id}", "SK": "COMPANY"},
+                "UpdateExpression": "SET company_id = :c, added_at = if_not_exists(added_at, :t)",
+                "ConditionExpression": "attribute_not_exists(PK) OR company_id = :c",
+                "ExpressionAttributeValues": {":c": company_id, ":t": stamp},
+            }
+        }
+        employee = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"PK": f"COMPANY#{company_id}", "SK": f"MEMBER#{member_id}"},
+                "UpdateExpression": "SET entity = :e, company_id = :c, member_id = :m, "
+                "added_at = if_not_exists(added_at, :t)",
+                "ExpressionAttributeValues": {
+                    ":e": "company_member",
+                    ":c": company_id,
+                    ":m": member_id,
+                    ":t": stamp,
+                },
+            }
+        }
+        exists = {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": company_key(company_id),
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        }
+
+        def explain(reasons: list[str]) -> None:
+            if reasons[0] == "ConditionalCheckFailed":
+                raise NotFound(f"No company with id {company_id!r}.")
+            raise AlreadyExists("This member already belongs to another company account.")
+
+        self._table.transact([exists, link, employee], on_cancel=explain)
+        item = self._table.get(f"COMPANY#{company_id}", f"MEMBER#{member_id}")
+        assert item is not None
+        return CompanyMember.model_validate(strip_keys(item))
+
+    def members(self, company_id: str) -> list[CompanyMember]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :m)",
+            ExpressionAttributeValues={":pk": f"COMPANY#{company_id}", ":m": "MEMBER#"},
+        )
+        return [CompanyMember.model_validate(strip_keys(i)) for i in items]
+
+    def company_id_of(self, member_id: str) -> str | None:
+        item = self._table.get(f"MEMBER#{member_id}", "COMPANY")
+        return str(item["company_id"]) if item else None
+
+    # -- bookings per company and month ------------------------------------------------
+    def company_booking_items(self, booking: Booking) -> list[dict[str, Any]]:
+        """The `extra` items of the booking transaction (`BookingStore.create`): the
+        company-month index entry. Nothing for a booking not paid by a company."""
+        if not booking.company_id:
+            return []
+        item = {
+            **self._index_key(booking),
+            "entity": "company_booking",
+            "booking_id": booking.id,
+            "company_id": booking.company_id,
+            "member_id": booking.member_id,
+            "date": booking.date.isoformat(),
+        }
+        return [{"Put": {"TableName": self._table.name, "Item": item}}]
+
+    def company_release_items(self, booking: Booking, to: BookingStatus) -> list[dict[str, Any]]:
+        """The `extra` items of a release (`BookingStore.release`): a cancelled (or
+        expired) company booking leaves the index; a no-show stays, it is billed."""
+        if not booking.company_id or to not in (BookingStatus.cancelled, BookingStatus.expired):
+            return []
+        return [{"Delete": {"TableName": self._table.name, "Key": self._index_key(booking)}}]
+
+    def booking_ids(self, company_id: str, year: int, month: int) -> list[str]:
+        """Ids of the company's bookings dated in that month, in date order: one Query."""
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": month_index_pk(company_id, year, month)},
+            ConsistentRead=True,
+        )
+        return [str(i["booking_id"]) for i in items]
+
+    def bookings(self, booking_ids: list[str]) -> list[Booking]:
+        """The bookings of these ids (BatchGetItem, 100 at a time), in the given order."""
+        found: dict[str, Booking] = {}
+        for start in range(0, len(booking_ids), BATCH_GET_MAX):
+            keys = [
+                {"PK": f"BOOKING#{i}", "SK": "BOOKING"}
+                for i in dict.fromkeys(booking_ids[start : start + BATCH_GET_MAX])
+            ]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._table.resource.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table.name, []):
+                    booking = Booking.model_validate(strip_keys(item))
+                    found[booking.id] = booking
+                request = response.get("UnprocessedKeys") or {}
+        return [found[i] for i in dict.fromkeys(booking_ids) if i in found]
+
+    def _index_key(self, booking: Booking) -> dict[str, str]:
+        assert booking.company_id
+        return {
+            "PK": month_index_pk(booking.company_id, booking.date.year, booking.date.month),
+            "SK": f"{booking.date.isoformat()}#{booking.id}",
+        }
+
+    # -- payments of company invoices --------------------------------------------------
+    def open_payment_state(self, invoice: dict[str, Any]) -> None:
+        """The paid-amount record of a company invoice, created once (never reset)."""
+        item = {
+            "PK": f"INVOICEPAY#{invoice['id']}",
+            "SK": "STATE",
+            "entity": "invoice_payment_state",
+            "GSI1PK": f"UNPAID#{invoice['operator_id']}",
+            "GSI1SK": f"{invoice['issued_at'][:10]}#{invoice['number']}",
+            "invoice_id": invoice["id"],
+            "number": invoice["number"],
+            "company_id": invoice["company_id"],
+            "operator_id": invoice["operator_id"],
+            "issued_at": invoice["issued_at"],
+            "due_date": (invoice.get("payment") or {}).get("due_date"),
+            "amount_due": int(invoice["totals"]["incl_vat"]),
+            "amount_paid": 0,
+            "status": "due",
+        }
+        try:
+            self._table.table.put_item(
+                Item=to_item(item), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return
+
+    def payment_state(self, invoice_id: str) -> dict[str, Any] | None:
+        item = self._table.get(f"INVOICEPAY#{invoice_id}", "STATE")
+        return _state(item) if item else None
+
+    def payment(self, invoice_id: str, reference: str) -> dict[str, Any] | None:
+        item = self._table.get(f"INVOICEPAY#{invoice_id}", f"PAYMENT#{reference}")
+        return strip_keys(item) if item else None
+
+    def record_payment(self, record: dict[str, Any], paid_before: int, amount_due: int) -> None:
+        """Put the payment and move the paid amount from `paid_before`, in one transaction;
+        paid in full, the invoice leaves the unpaid index."""
+        paid_after = paid_before + int(record["amount"])
+        full = paid_after >= amount_due
+        status = "paid" if full else "partially_paid"
+        item = {
+            "PK": f"INVOICEPAY#{record['invoice_id']}",
+            "SK": f"PAYMENT#{record['reference']}",
+            "entity": "company_payment",
+            "GSI2PK": f"COMPANYPAYMENTS#{record['operator_id']}",
+            "GSI2SK": f"{record['paid_on']}#{record['id']}",
+            **to_item(record),
+        }
+        update = "SET amount_paid = :after, #status = :status"
+        if full:
+            update += " REMOVE GSI1PK, GSI1SK"
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"PK": f"INVOICEPAY#{record['invoice_id']}", "SK": "STATE"},
+                    "UpdateExpression": update,
+                    "ConditionExpression": "amount_paid = :before",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":after": paid_after,
+                        ":before": paid_before,
+                        ":status": status,
+                    },
+                }
+            },
+        ]
+
+        def explain(reasons: list[str]) -> None:
+            if reasons[0] == "ConditionalCheckFailed":
+                raise PaymentRecorded(record["reference"])
+            raise PaymentStateMoved()
+
+        self._table.transact(items, on_cancel=explain)
+
+    def unpaid(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
+        """Company invoices of an operator not paid in full, issued between the two dates."""
+        items = self._table.query_all(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": f"UNPAID#{operator_id}",
+                ":low": low,
+                ":high": f"{high}~",
+            },
+        )
+        return [_state(i) for i in items]
+
+    def payments_received(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
+        """Payments of an operator's company invoices received between the two dates."""
+        items = self._table.query_all(
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": f"COMPANYPAYMENTS#{operator_id}",
+                ":low": low,
+                ":high": f"{high}~",
+            },
+        )
+        return [strip_keys(i) for i in items]
+
+
+def _state(item: dict[str, Any]) -> dict[str, Any]:
+    state = strip_keys(item)
+    due, paid = int(state["amount_due"]), int(state["amount_paid"])
+    return {
+        "invoice_id": state["invoice_id"],
+        "number": state["number"],
+        "company_id": state["company_id"],
+        "operator_id": state["operator_id"],
+        "issued_at": state["issued_at"],
+        "due_date": state.get("due_date"),
+        "amount_due": due,
+        "amount_paid": paid,
+        "amount_remaining": max(due - paid, 0),
+        "status": state["status"],
+    }

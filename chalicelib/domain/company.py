@@ -1,0 +1,285 @@
+"""Company accounts: a company (a SIREN) pays for its employees' bookings, invoiced monthly.
+
+Pure rules, no I/O: the models the API accepts and answers, which month a run bills,
+when a company invoice falls due, its lines, how a bank payment is booked, and which
+share of an invoice's VAT a partial payment carries (VAT on services is due on receipt).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.catalogue import Address, Model, NonEmpty
+from chalicelib.domain.identifiers import is_valid_siren
+from chalicelib.domain.invoice import Sale
+from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
+from chalicelib.domain.money import price_from_incl_vat, round_half_up
+
+PARIS = ZoneInfo("Europe/Paris")
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+# Company bookings that are billed: the seat was given (used or not), whatever happened next.
+BILLABLE = frozenset(
+    {
+        BookingStatus.confirmed,
+        BookingStatus.checked_in,
+        BookingStatus.completed,
+        BookingStatus.no_show,
+    }
+)
+# Days a company has to pay when the invoice comes late (a catch-up run), and at most
+# (article L441-10 of the Code de commerce: 60 days from the invoice date).
+MIN_TERM_DAYS = 30
+MAX_TERM_DAYS = 60
+
+UNIT_LABELS = {
+    "day": "Journée",
+    "half_day_am": "Demi-journée (matin)",
+    "half_day_pm": "Demi-journée (après-midi)",
+}
+
+
+class NewCompany(Model):
+    name: NonEmpty
+    siren: str
+    vat_number: str | None = Field(default=None, max_length=20)
+    billing_address: Address
+    billing_email: Email
+    operator_id: NonEmpty  # the operator that invoices the company
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, value: str) -> str:
+        if not is_valid_siren(value):
+            raise ValueError("must be 9 digits with a valid Luhn check digit")
+        return value
+
+
+class Company(NewCompany):
+    id: str
+    created_at: datetime
+
+    def buyer(self) -> dict[str, Any]:
+        """The buyer block of its invoices, frozen at issue time."""
+        return {
+            "name": self.name,
+            "company_name": self.name,
+            "siren": self.siren,
+            "vat_number": self.vat_number,
+            "address": self.billing_address.model_dump(mode="json"),
+            "email": self.billing_email,
+        }
+
+
+class NewCompanyMember(Model):
+    member_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CompanyMember(Model):
+    company_id: str
+    member_id: str
+    added_at: datetime
+
+
+class CompanyDetail(Company):
+    members: list[CompanyMember] = []
+
+
+class StatementQuery(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+    def year_month(self) -> tuple[int, int]:
+        return int(self.month[:4]), int(self.month[5:])
+
+
+class NewInvoicePayment(Model):
+    """A bank transfer received, or a SEPA debit collected, for a company invoice."""
+
+    amount: int = Field(gt=0, le=1_000_000_000)
+    method: Literal["transfer", "sepa_debit"]
+    paid_at: AwareDatetime | date
+    reference: Annotated[str, Field(min_length=1, max_length=140)]
+
+
+class InvoicePaymentState(Model):
+    invoice_id: str
+    number: str
+    company_id: str
+    operator_id: str
+    issued_at: str
+    due_date: str | None = None
+    amount_due: int
+    amount_paid: int
+    amount_remaining: int
+    status: Literal["due", "partially_paid", "paid"]
+
+
+class CompanyPayment(Model):
+    id: str
+    invoice_id: str
+    number: str
+    company_id: str
+    operator_id: str
+    amount: int
+    currency: str = "EUR"
+    method: Literal["transfer", "sepa_debit"]
+    paid_at: str
+    paid_on: date
+    reference: str
+    recorded_at: datetime
+    recorded_by: str
+
+
+class RecordedPayment(Model):
+    payment: CompanyPayment
+    invoice: InvoicePaymentState
+
+
+class CompanyStatement(Model):
+    company_id: str
+    month: str
+    bookings: list[dict[str, Any]]
+    invoice: dict[str, Any] | None = None
+    invoice_payment: InvoicePaymentState | None = None
+
+
+# -- months and terms ---------------------------------------------------------------
+
+
+def previous_month(as_of: datetime) -> tuple[int, int]:
+    """The month before `as_of`'s month, in Paris: what a run at `as_of` bills."""
+    first = as_of.astimezone(PARIS).date().replace(day=1)
+    last_of_previous = first - timedelta(days=1)
+    return last_of_previous.year, last_of_previous.month
+
+
+def month_key(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+def invoice_source(company_id: str, year: int, month: int) -> str:
+    """The source that makes a company-month's invoice unique."""
+    return f"company-{company_id}-{month_key(year, month)}"
+
+
+def end_of_month(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def payment_due_date(year: int, month: int, issued_on: date) -> date:
+    """The end of the month after the billed one; at least `MIN_TERM_DAYS` after a late
+    (catch-up) invoice, and never more than the legal 60 days after the invoice date."""
+    following = (year + month // 12, month % 12 + 1)
+    due = max(end_of_month(*following), issued_on + timedelta(days=MIN_TERM_DAYS))
+    return min(due, issued_on + timedelta(days=MAX_TERM_DAYS))
+
+
+# -- invoice lines ------------------------------------------------------------------
+
+
+def booking_sale(booking: Booking, relay: str, resource: str, employee: str, tz: str) -> Sale:
+    """One invoice line per booking: its date, what and where, who; its price VAT incl."""
+    zone = ZoneInfo(tz)
+    when = UNIT_LABELS.get(booking.unit) or (
+        f"{booking.start.astimezone(zone):%H:%M}–{booking.end.astimezone(zone):%H:%M}"
+    )
+    day = f"{booking.date:%d/%m/%Y}"
+    return Sale(
+        description=f"{day} — {when} — {resource}, {relay} — {employee}"[:300],
+        amount_incl_vat=int(booking.price["amount"]),
+        vat_rate=Decimal(str(booking.price["vat_rate"])),
+        service_date=booking.date,
+    )
+
+
+def billable(bookings: list[Booking], company_id: str) -> list[Booking]:
+    """The company's bookings that go on its invoice, in date and time order."""
+    chosen = [b for b in bookings if b.company_id == company_id and b.status in BILLABLE]
+    return sorted(chosen, key=lambda b: (b.date, b.start, b.id))
+
+
+# -- payments -----------------------------------------------------------------------
+
+
+def payment_status(amount_due: int, amount_paid: int) -> Literal["due", "partially_paid", "paid"]:
+    if amount_paid >= amount_due:
+        return "paid"
+    return "partially_paid" if amount_paid > 0 else "due"
+
+
+def payment_entry(
+    invoice: dict[str, Any],
+    *,
+    payment_id: str,
+    amount: int,
+    paid_on: date,
+    reference: str,
+    method: str,
+    recorded_at: datetime,
+    chart: Chart | None = None,
+) -> list[LedgerLine]:
+    """BQ: D 512 bank / C 411 customer — a transfer or a SEPA debit lands in the bank
+    account itself, not in the Stripe clearing account."""
+    chart = chart or Chart()
+    customer = (invoice.get("company_id") or invoice.get("member_id") or "client")[:40]
+    buyer = invoice["buyer"].get("company_name") or invoice["buyer"].get("name") or customer
+    how = "Prélèvement" if method == "sepa_debit" else "Virement"
+    label = f"{how} {invoice['number']} {buyer}"[:100]
+
+    def line(account: str, debit: int, credit: int, aux: bool) -> LedgerLine:
+        return LedgerLine(
+            entry_id=f"{invoice['id']}-{payment_id}",
+            journal=Journal.bank,
+            entry_date=paid_on,
+            account=account,
+            account_label=ACCOUNT_LABELS.get(account, account),
+            label=label,
+            piece_ref=reference[:100],
+            piece_date=paid_on,
+            debit=debit,
+            credit=credit,
+            aux_account=customer if aux else "",
+            aux_label=buyer[:100] if aux else "",
+            recorded_at=recorded_at,
+            operator_id=invoice["operator_id"],
+        )
+
+    return [line(chart.bank, amount, 0, False), line(chart.customers, 0, amount, True)]
+
+
+def vat_share(invoice: dict[str, Any], amount: int, paid_before: int = 0) -> list[dict[str, Any]]:
+    """The bases and VAT a payment of `amount` carries, pro rata of the invoice's rates.
+
+    Computed as the difference of cumulative shares, so the payments that settle an
+    invoice add up exactly to its VAT breakdown, whatever the rounding of each."""
+    after = _cumulative_share(invoice, paid_before + amount)
+    before = _cumulative_share(invoice, paid_before)
+    return [
+        {"rate": rate, "base": base - before[rate][0], "vat": vat - before[rate][1]}
+        for rate, (base, vat) in after.items()
+    ]
+
+
+def _cumulative_share(invoice: dict[str, Any], paid: int) -> dict[str, tuple[int, int]]:
+    total = int(invoice["totals"]["incl_vat"])
+    breakdown = invoice["vat_breakdown"]
+    if paid >= total:
+        return {r["rate"]: (int(r["base"]), int(r["vat"])) for r in breakdown}
+    shares: dict[str, tuple[int, int]] = {}
+    left = max(paid, 0)
+    for index, rate in enumerate(breakdown):
+        incl = int(rate["base"]) + int(rate["vat"])
+        last = index == len(breakdown) - 1
+        part = left if last else min(left, round_half_up(Decimal(paid) * incl / total))
+        left -= part
+        price = price_from_incl_vat(part, Decimal(rate["rate"]))
+        shares[rate["rate"]] = (price.amount_excl_vat, price.vat_amount)
+    return shares
