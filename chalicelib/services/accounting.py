@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.auth import Principal
@@ -111,7 +112,16 @@ def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[st
             sums = bases.setdefault(rate["rate"], [0, 0])
             sums[0] += int(rate["base"])
             sums[1] += int(rate["vat"])
-    lines = [{"rate": r, "base": b, "vat": v} for r, (b, v) in sorted(bases.items(), reverse=True)]
+    from chalicelib.services.companies import vat_received  # company invoices, when paid
+
+    for rate in vat_received(ctx, operator_id, year, month):
+        sums = bases.setdefault(rate["rate"], [0, 0])
+        sums[0] += int(rate["base"])
+        sums[1] += int(rate["vat"])
+    lines = [
+        {"rate": r, "base": b, "vat": v}
+        for r, (b, v) in sorted(bases.items(), key=lambda kv: Decimal(kv[0]), reverse=True)
+    ]
     return {
         "operator_id": operator_id,
         "month": prefix,
