@@ -20,7 +20,7 @@ run: venv
 
 ## Every check: lint, types, all tests, the packaged CloudFormation template.
 test: venv lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 	$(MAKE) --no-print-directory package
 
 lint: venv

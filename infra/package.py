@@ -220,8 +220,14 @@ def chalice_command(outdir: Path, stage: str, project_dir: Path = ROOT) -> list[
 
 def cfn_lint_command(template_path: Path, region: str) -> list[str]:
     ignored = [arg for check in IGNORED_CHECKS for arg in ("--ignore-checks", check)]
-    return [*_entry_point("cfnlint.runner"), "--regions", region, *ignored, "--",
-            str(template_path)]
+    return [
+        *_entry_point("cfnlint.runner"),
+        "--regions",
+        region,
+        *ignored,
+        "--",
+        str(template_path),
+    ]
 
 
 def cfn_lint_failed(returncode: int) -> bool:
