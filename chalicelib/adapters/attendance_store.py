@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.booking_store import slot_attr
-from chalicelib.adapters.catalogue_store import occupancy_pk
+from chalicelib.adapters.booking_store import BookingStore
 from chalicelib.adapters.dynamo import Table
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.errors import InvalidState
@@ -40,21 +39,7 @@ class AttendanceStore:
             )
         ]
         if free_slots:
-            names = {f"#{slot_attr(i)}": slot_attr(i) for i in sorted(free_slots)}
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table.name,
-                        "Key": {
-                            "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                            "SK": f"RES#{booking.resource_id}",
-                        },
-                        "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": {":minus": -1},
-                    }
-                }
-            )
+            items.append(BookingStore(self._table).give_back_seats(booking, sorted(free_slots)))
         self._table.transact(items, on_cancel=_changed)
         return booking.model_copy(update={"status": BookingStatus.no_show})
 

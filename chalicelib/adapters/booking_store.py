@@ -123,13 +123,7 @@ class BookingStore:
         of their conditions fails, `ExtraConditionFailed` names its position in `extra`."""
         day = booking.date.isoformat()
         items = [
-            {
-                "ConditionCheck": {
-                    "TableName": self._table.name,
-                    "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
+            self._day_open(booking),
             self._take_seats(booking, capacity),
             {
                 "Put": {
@@ -177,21 +171,9 @@ class BookingStore:
         if refund_due:
             changes["refund_due"] = refund_due
         updated = booking.model_copy(update=changes)
-        names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
         items = [
             self._status_update(booking, updated),
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": {
-                        "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                        "SK": f"RES#{booking.resource_id}",
-                    },
-                    "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": {":minus": -1},
-                }
-            },
+            self.give_back_seats(booking, booking.slots),
         ]
         if booking.status is BookingStatus.held and booking.hold_expires_at:
             items.append(
@@ -213,15 +195,8 @@ class BookingStore:
     def reinstate(self, booking: Booking, capacity: int, now: datetime) -> Booking:
         """Take the seats again for a booking whose hold expired before its payment arrived."""
         updated = booking.model_copy(update={"status": BookingStatus.confirmed})
-        day = booking.date.isoformat()
         items = [
-            {
-                "ConditionCheck": {
-                    "TableName": self._table.name,
-                    "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
+            self._day_open(booking),
             self._take_seats(booking, capacity),
             self._status_update(booking, updated),
         ]
@@ -307,6 +282,33 @@ class BookingStore:
         self._table.table.delete_item(Key=self._hold_key(booking))
 
     # -- item shapes ----------------------------------------------------------
+    def _day_open(self, booking: Booking) -> dict[str, Any]:
+        """Condition: the relay is not closed that day (its closure marker is absent)."""
+        day = booking.date.isoformat()
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def give_back_seats(self, booking: Booking, slots: list[int]) -> dict[str, Any]:
+        """The occupancy update freeing one seat in each of `slots`."""
+        names = {f"#{slot_attr(i)}": slot_attr(i) for i in sorted(slots)}
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {
+                    "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
+                    "SK": f"RES#{booking.resource_id}",
+                },
+                "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {":minus": -1},
+            }
+        }
+
     def _draw_credits(self, booking: Booking, now: datetime) -> list[dict[str, Any]]:
         return [
             {
