@@ -53,6 +53,7 @@ def relay_day(
     if not is_open:
         return view
     slots = open_slots(hours, day, ZoneInfo(relay.timezone))
+    labelled = [(s.index, *s.local_label()) for s in slots]  # once per relay-day
     for resource in ctx.catalogue.get().resources_of(relay.id):
         if kind is not None and resource.kind != kind:
             continue
@@ -64,9 +65,8 @@ def relay_day(
                 "kind": resource.kind.value,
                 "capacity": resource.capacity,
                 "slots": [
-                    {"start": a, "end": b, "free": max(0, resource.capacity - used.get(s.index, 0))}
-                    for s in slots
-                    for a, b in [s.local_label()]
+                    {"start": a, "end": b, "free": max(0, resource.capacity - used.get(i, 0))}
+                    for i, a, b in labelled
                 ],
             }
         )
