@@ -17,6 +17,7 @@ from chalicelib.api import (
     invoices,
     jobs,
     members,
+    memberships,
     meta,
     reconciliation,
     wallet,
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     availability.bp,
     bookings.bp,
     wallet.bp,
+    memberships.bp,
     members.bp,
     calendars.bp,
     erasure.bp,
@@ -64,4 +66,10 @@ for _job, _minutes in RATES_MINUTES.items():
 # Monthly: the company invoices of the month just ended (02:00 UTC on the 1st).
 app.schedule(Cron(0, 2, 1, "*", "?", "*"), name="invoice_companies")(
     _scheduled("invoice_companies")
+)
+
+# Daily: membership renewals and retries just after midnight in Paris, whatever DST
+# (22:05 UTC in summer, 23:05 UTC in winter; the other run of the two finds nothing due).
+app.schedule(Cron(5, "22,23", "*", "*", "?", "*"), name="renew_memberships")(
+    _scheduled("renew_memberships")
 )

@@ -10,6 +10,7 @@ from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.companies import invoice_companies
 from chalicelib.services.context import Context
+from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.reconciliation import reconcile_payments
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
@@ -17,6 +18,7 @@ Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 JOBS: dict[str, Job] = {
     "expire_holds": expire_holds,
     "invoice_companies": invoice_companies,
+    "renew_memberships": renew_memberships,
     "release_no_shows": release_no_shows,
     "reconcile_payments": reconcile_payments,
 }

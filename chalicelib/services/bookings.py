@@ -24,11 +24,10 @@ from chalicelib.errors import (
     Forbidden,
     InsufficientCredits,
     InvalidState,
-    MembershipRequired,
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import companies, members, payments
+from chalicelib.services import companies, members, membership_bookings, payments
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
 
@@ -65,6 +64,10 @@ def _take_seat(
     for _attempt in range(CREDIT_ATTEMPTS):
         try:
             booking = _new_booking(ctx, principal, request, plan, booking_id, now)
+            if request.payment == "membership":
+                return membership_bookings.book_with_membership(
+                    ctx, booking, plan.resource.capacity, plan.credits, now
+                )
             ctx.bookings.create(
                 booking,
                 capacity=plan.resource.capacity,
@@ -90,8 +93,6 @@ def _check_payment_method(principal: Principal, request: BookingRequest, plan: B
         raise ValidationFailed(
             "Credits and memberships pay for hot desks by the day or half day.", field="payment"
         )
-    if request.payment == "membership":
-        raise MembershipRequired("You have no active membership.")
 
 
 def _new_booking(
@@ -216,7 +217,10 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         now,
         restore_credits=restore,
         refund_due=owed,
-        extra=companies.release_items(ctx, booking, BookingStatus.cancelled),
+        extra=[
+            *companies.release_items(ctx, booking, BookingStatus.cancelled),
+            *(membership_bookings.release_items(ctx, booking) if in_time else []),
+        ],
     )
     refund = None
     if booking.status is BookingStatus.held:

@@ -200,6 +200,7 @@ UNIT_LABELS = {
 def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
     """The invoice of a payment received (booking or pack) — issued once."""
     from chalicelib.services.members import buyer_snapshot
+    from chalicelib.services.memberships import membership_payment_method
 
     sale = _sale_of(ctx, payment)
     paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
@@ -212,7 +213,9 @@ def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
         sales=[sale],
         payment={
             "status": "paid",
-            "method": "card",
+            "method": (
+                membership_payment_method(ctx, payment) if payment.kind == "membership" else "card"
+            ),
             "paid_at": paid_at.isoformat(timespec="seconds"),
             "provider_ref": payment.intent_id,
         },
@@ -244,6 +247,12 @@ def credit_note_for_refund(
 def _sale_of(ctx: Context, payment: Any) -> Sale:
     from decimal import Decimal
 
+    if payment.kind == "membership":
+        from chalicelib.services.memberships import membership_sale
+
+        sale = membership_sale(ctx, payment)
+        if sale is not None:
+            return sale
     if payment.kind == "booking":
         booking = ctx.bookings.get(payment.subject_id)
         if booking is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.services import payments
+from chalicelib.services import membership_charges, payments
 from chalicelib.services.context import Context
 from chalicelib.services.wallet import purchase_paid
 
@@ -41,12 +41,22 @@ def intent_succeeded(ctx: Context, intent: dict[str, Any]) -> str:
     if kind == "purchase":
         purchase = ctx.payments.purchase(str(metadata.get("purchase_id")))
         return purchase_paid(ctx, intent, purchase) if purchase else "ignored"
+    if kind == "membership":
+        return membership_charges.intent_succeeded(ctx, intent)
     return "ignored"
+
+
+def intent_failed(ctx: Context, intent: dict[str, Any]) -> str:
+    if (intent.get("metadata") or {}).get("kind") == "membership":
+        return membership_charges.intent_failed(ctx, intent)
+    return payments.payment_failed(ctx, intent)
 
 
 HANDLERS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
     "payment_intent.succeeded": intent_succeeded,
-    "payment_intent.payment_failed": payments.payment_failed,
+    "payment_intent.processing": membership_charges.intent_processing,
+    "payment_intent.payment_failed": intent_failed,
+    "setup_intent.succeeded": membership_charges.setup_succeeded,
     "charge.refunded": payments.charge_refunded,
     "charge.dispute.created": payments.dispute_created,
 }
