@@ -1,6 +1,7 @@
 """Settlement between operators: credits sold by one operator and used at another's relay.
 
-A credit is worth what its pack cost divided by the pack's credits (VAT included);
+A credit is worth what its pack cost divided by the pack's credits (VAT included), a
+membership day what its period cost divided by its days (see UNLIMITED_MEMBERSHIP_DAYS);
 the seller collected the money, so it owes that value to the operator whose relay
 was used. Amounts owed both ways between two operators are netted.
 """
@@ -20,6 +21,17 @@ def usage_value(draw: dict[str, Any]) -> int:
     price = Decimal(str(draw.get("pack_price") or 0))
     total = Decimal(str(draw.get("pack_credits") or 1))
     return round_half_up(price * credits / total)
+
+
+# An unlimited monthly membership has no "days per period" to divide its price by: a day
+# of it is valued at 1/20 of the price, about the working days of a month.
+UNLIMITED_MEMBERSHIP_DAYS = Decimal(20)
+
+
+def membership_usage_value(price: int, days_per_period: Decimal | None, days: Decimal) -> int:
+    """What `days` of a membership are worth: its period price per day of the period."""
+    per_period = days_per_period or UNLIMITED_MEMBERSHIP_DAYS
+    return round_half_up(Decimal(price) * days / per_period)
 
 
 def settle(usages: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:

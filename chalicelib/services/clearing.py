@@ -6,7 +6,7 @@ import calendar
 from typing import Any
 
 from chalicelib.domain.booking import BookingStatus
-from chalicelib.domain.clearing import settle, usage_value
+from chalicelib.domain.clearing import membership_usage_value, settle, usage_value
 from chalicelib.services.context import Context
 
 USED = {
@@ -27,11 +27,25 @@ def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
         for booking in _bookings(ctx, relay.id, first, last):
             if booking.status not in USED:
                 continue
+            if booking.membership_id:
+                usages.extend(_membership_usage(ctx, booking, relay.operator_id))
             for draw in booking.credit_draws:
                 usages.append(
                     (draw["operator_id"], relay.operator_id, usage_value(draw), booking.id)
                 )
     return {"month": f"{year:04d}-{month:02d}", **settle(usages)}
+
+
+def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, str, int, str]]:
+    from chalicelib.domain.booking import credits_for
+    from chalicelib.services.memberships import store as memberships
+
+    membership = memberships(ctx).get(booking.member_id, booking.membership_id)
+    if membership is None:
+        return []
+    days = credits_for(ctx.catalogue.resource(booking.resource_id), booking.unit)
+    value = membership_usage_value(membership.amount, membership.days_per_period, days)
+    return [(membership.operator_id, host, value, booking.id)]
 
 
 def _bookings(ctx: Context, relay_id: str, first: str, last: str) -> list[Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from chalicelib.config import Settings
 from tests.support.api import Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import FakeGateway
@@ -61,3 +64,54 @@ def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(
     csv = api.get("/v1/accounting/clearing?month=2026-12&format=csv", token=accountant)
     assert csv.body.decode().splitlines()[1] == f"{network['operator']};{other['id']};12,00"
     assert api.get("/v1/accounting/clearing?month=2026-12", token=member).status == 403
+
+
+def test_membership_days_used_at_another_operators_relay_are_owed_to_it(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    ctx: Any,
+    monkeypatch: Any,
+) -> None:
+    # GIVEN a booking at another operator's relay covered by an 8-day membership of 120 €
+    from types import SimpleNamespace
+
+    from chalicelib.services import memberships
+
+    other = api.post(
+        "/v1/operators",
+        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
+        token=admin,
+    ).json
+    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    booked = api.post(
+        "/v1/bookings",
+        {"resource_id": pool["id"], "date": "2026-12-03", "unit": "day", "payment": "none"},
+        token=admin,
+    ).json
+    stored = ctx.bookings.get(booked["booking"]["id"])
+    ctx.table.table.update_item(
+        Key={"PK": f"BOOKING#{stored.id}", "SK": "BOOKING"},
+        UpdateExpression="SET membership_id = :m",
+        ExpressionAttributeValues={":m": "mbr_1"},
+    )
+    plan = SimpleNamespace(
+        operator_id=network["operator"], amount=12000, days_per_period=Decimal(8)
+    )
+    monkeypatch.setattr(
+        memberships, "store", lambda _ctx: SimpleNamespace(get=lambda member, mid: plan)
+    )
+    # WHEN the month is settled
+    report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
+    # THEN the seller of the membership owes the host one day of it
+    assert report["balances"] == [
+        {
+            "from_operator_id": network["operator"],
+            "to_operator_id": other["id"],
+            "amount": 1500,
+            "currency": "EUR",
+        }
+    ]

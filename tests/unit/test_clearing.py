@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.domain.clearing import settle, usage_value
+from decimal import Decimal
+
+from chalicelib.domain.clearing import membership_usage_value, settle, usage_value
 
 
 def test_a_credit_is_worth_its_pack_price_divided_by_its_credits() -> None:
@@ -30,3 +32,12 @@ def test_flows_both_ways_are_netted_into_one_balance() -> None:
 
 def test_equal_flows_cancel_out() -> None:
     assert settle([("op_a", "op_b", 700, "b1"), ("op_b", "op_a", 700, "b2")])["balances"] == []
+
+
+def test_a_membership_day_is_worth_its_period_price_divided_by_its_days() -> None:
+    assert membership_usage_value(12000, Decimal(8), Decimal(1)) == 1500
+    assert membership_usage_value(12000, Decimal(8), Decimal("0.5")) == 750
+
+
+def test_an_unlimited_membership_day_is_worth_a_twentieth_of_its_price() -> None:
+    assert membership_usage_value(18000, None, Decimal(1)) == 900
