@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     # What `/v1` sits under publicly (calendar feed URLs); unset = taken from the request.
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
 
+    # Members' mails through SES. The sender must be a verified SES identity
+    # ("Relais <noreply@example.org>"); unset = no mail at all (local runs, tests).
+    mail_from: str | None = Field(default=None, alias="MAIL_FROM")
+    mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
+    ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
+    ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")
+    # Relay-local hour from which tomorrow's bookings get their reminder.
+    reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
+
     stripe_api_key: str = Field(default="sk_test_relais_local", alias="STRIPE_API_KEY")
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")

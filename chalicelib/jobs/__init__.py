@@ -11,6 +11,7 @@ from chalicelib.services.bookings import expire_holds
 from chalicelib.services.companies import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.membership_charges import renew_memberships
+from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
@@ -21,6 +22,7 @@ JOBS: dict[str, Job] = {
     "renew_memberships": renew_memberships,
     "release_no_shows": release_no_shows,
     "reconcile_payments": reconcile_payments,
+    "send_reminders": send_reminders,
 }
 
 
@@ -30,6 +32,7 @@ RATES_MINUTES: dict[str, int] = {
     "expire_holds": 1,
     "release_no_shows": 15,
     "reconcile_payments": 60,
+    "send_reminders": 60,
 }
 
 

@@ -27,7 +27,13 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import companies, members, membership_bookings, payments
+from chalicelib.services import (
+    companies,
+    members,
+    membership_bookings,
+    notifications,
+    payments,
+)
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
 
@@ -45,6 +51,8 @@ def book(
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)
     booking = _take_seat(ctx, principal, request, plan, booking_id, now)
+    if booking.status is BookingStatus.confirmed:  # credits, membership, company, free
+        notifications.notify_booking_confirmed(ctx, booking)
     payment = None
     if booking.status is BookingStatus.held:
         members.ensure_profile(ctx, principal)  # the buyer of the invoice to come
@@ -231,10 +239,12 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
     if refund:
         refund = {"amount": refund["amount"], "status": refund["status"]}
         updated = ctx.bookings.get(booking.id) or updated
+    credits_restored = booking.credits_used if restore else 0
+    notifications.notify_booking_cancelled(ctx, booking, refund, credits_restored)
     return {
         "booking": updated.public(),
         "refund": refund,
-        "credits_restored": booking.credits_used if restore else 0,
+        "credits_restored": credits_restored,
         "credit_note_id": credit_note_id,
     }
 
@@ -275,10 +285,11 @@ def expire_holds(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
             ctx.bookings.forget_hold(booking)
             continue
         try:
-            ctx.bookings.release(booking, BookingStatus.expired, now)
+            expired = ctx.bookings.release(booking, BookingStatus.expired, now)
         except InvalidState:
             continue  # paid or cancelled at the same moment: that path owns the seat
         processed += 1
         payments.cancel_intent_quietly(ctx, booking)
+        notifications.notify_hold_expired(ctx, expired)
     refunds = payments.settle_due_refunds(ctx)
     return {"job": "expire_holds", "processed": processed, "refunds_settled": refunds}

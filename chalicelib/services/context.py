@@ -19,6 +19,7 @@ from chalicelib.services.ports import PaymentGateway
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
+    from chalicelib.services.notifications import Mailer
 
 
 class CatalogueCache:
@@ -62,6 +63,7 @@ class Context:
     table: Table
     clock: Clock = field(default_factory=SystemClock)
     gateway_override: PaymentGateway | None = None
+    mailer_override: Mailer | None = None
 
     def __post_init__(self) -> None:
         self.catalogue_store = CatalogueStore(self.table)
@@ -71,6 +73,7 @@ class Context:
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 
         self._gateway: PaymentGateway | None = self.gateway_override
+        self._mailer: Mailer | None = self.mailer_override
 
     @property
     def gateway(self) -> PaymentGateway:
@@ -83,6 +86,14 @@ class Context:
             )
             self._gateway = gateway
         return self._gateway
+
+    @property
+    def mailer(self) -> Mailer | None:
+        """The SES mailer, built on first use (boto3 at the first send); None while
+        MAIL_FROM is unset: mail is off."""
+        from chalicelib.services.notifications import mailer_for
+
+        return mailer_for(self)
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:

@@ -37,7 +37,7 @@ from chalicelib.domain.membership import (
 )
 from chalicelib.domain.payment import Payment
 from chalicelib.errors import PaymentProviderUnavailable
-from chalicelib.services import invoicing
+from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
 from chalicelib.services.memberships import gateway, store
 from chalicelib.services.payments import _charge_id
@@ -192,6 +192,7 @@ def _covered(
     payment = ctx.payments.payment(intent_id)
     assert payment is not None
     invoicing.invoice_for_payment(ctx, payment)  # one invoice per paid period
+    notifications.notify_membership(ctx, done[0], "renewed")
     return "paid"
 
 
@@ -203,6 +204,7 @@ def _failed(ctx: Context, attempt: Attempt, at: datetime) -> str:
     )
     if done is None or not done[1]:
         return "stale"
+    notifications.notify_membership(ctx, done[0], "payment_failed")
     return "cancelled" if done[0].status is MembershipStatus.cancelled else "failed"
 
 

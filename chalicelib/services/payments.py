@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
 from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
-from chalicelib.services import invoicing
+from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
 from chalicelib.services.ports import IntentInfo
 
@@ -185,17 +185,18 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
         return "already_refunded"
     if booking.status is BookingStatus.held:
         try:
-            ctx.bookings.transition(
+            confirmed = ctx.bookings.transition(
                 booking,
                 booking.model_copy(
                     update={"status": BookingStatus.confirmed, "payment_intent_id": intent["id"]}
                 ),
             )
-            return "confirmed"
         except InvalidState:
             fresh = ctx.bookings.get(booking.id)
             assert fresh is not None
             return booking_paid(ctx, intent, fresh)
+        notifications.notify_booking_confirmed(ctx, confirmed)
+        return "confirmed"
     if booking.status in SEAT_TAKING or booking.status in (
         BookingStatus.completed,
         BookingStatus.no_show,
@@ -231,12 +232,13 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payme
 def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datetime) -> str:
     resource = ctx.catalogue.resource(booking.resource_id)
     try:
-        ctx.bookings.reinstate(
+        rebooked = ctx.bookings.reinstate(
             booking.model_copy(update={"payment_intent_id": intent_id}), resource.capacity, now
         )
-        return "rebooked"
     except (SlotUnavailable, RelayClosed):
         return _refund_whole(ctx, booking, intent_id, "seat_taken_after_hold_expired")
+    notifications.notify_booking_confirmed(ctx, rebooked)
+    return "rebooked"
 
 
 def _refund_whole(ctx: Context, booking: Booking, intent_id: str, reason: str) -> str:
