@@ -21,7 +21,7 @@ from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, add_relay, assert_problem, booked
 from tests.support.fake_stripe import FakeGateway
-from tests.test_helpers_payments import deliver
+from tests.support.webhooks import deliver
 
 PARIS = ZoneInfo("Europe/Paris")
 EVERY_DAY_8_TO_19 = {

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.config import Settings
 from tests.support.api import Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import FakeGateway
-from tests.test_helpers_payments import deliver
+from tests.support.webhooks import deliver
 
 
 def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(

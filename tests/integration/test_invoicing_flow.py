@@ -11,7 +11,7 @@ from chalicelib.services.context import Context
 from tests.support.api import Api
 from tests.support.fake_stripe import FakeGateway
 from tests.support.fec_checker import check_fec
-from tests.test_helpers_payments import deliver
+from tests.support.webhooks import deliver
 
 
 def paid_booking(

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.config import Settings
 from tests.support.api import Api
-from tests.support.fake_stripe import FakeGateway, signed_event
-
-
-def deliver(
-    api: Api, settings: Settings, event_type: str, obj: dict[str, Any], event_id: str | None = None
-) -> Any:
-    payload, header = signed_event(
-        event_type, obj, settings.stripe_webhook_secret, event_id=event_id
-    )
-    return api.post("/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header})
+from tests.support.fake_stripe import FakeGateway
+from tests.support.webhooks import deliver
 
 
 def free_seats(api: Api, relay: str, resource: str) -> int:

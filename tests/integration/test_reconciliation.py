@@ -33,7 +33,7 @@ from tests.conftest import NOW
 from tests.support.api import Api, add_relay, assert_problem, operator_body
 from tests.support.fake_stripe_ledger import LedgerFakeGateway, card_fee
 from tests.support.fec_checker import check_fec
-from tests.test_helpers_payments import deliver
+from tests.support.webhooks import deliver
 from tools.localstripe_server import (
     CARD_SUCCEEDS,
     LocalStripe,

@@ -17,9 +17,10 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from chalicelib.services.webhooks import handle_stripe_webhook
-from tests.support.api import Answer, Api, assert_problem, free_seats
+from tests.support.api import Api, assert_problem, free_seats
 from tests.support.fake_stripe import FakeGateway, signed_event
 from tests.support.invariants import assert_money_accounted_for
+from tests.support.webhooks import deliver
 
 DAY = "2026-12-03"  # Thursday; the test clock is Tuesday 2026-12-01 07:00 Paris
 WEBHOOK = "/v1/webhooks/stripe"
@@ -34,20 +35,6 @@ def book_by_card(api: Api, token: str, resource: str, **fields: Any) -> dict[str
     assert answer.status == 201, answer.json
     assert answer.json["booking"]["status"] == "held"
     return dict(answer.json)
-
-
-def deliver(
-    api: Api,
-    settings: Settings,
-    event_type: str,
-    obj: dict[str, Any],
-    *,
-    event_id: str | None = None,
-) -> Answer:
-    payload, header = signed_event(
-        event_type, obj, settings.stripe_webhook_secret, event_id=event_id
-    )
-    return api.post(WEBHOOK, raw=payload, headers={"Stripe-Signature": header})
 
 
 def seats_left(api: Api, network: dict[str, str]) -> int:
