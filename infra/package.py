@@ -115,6 +115,13 @@ DEPLOY_PARAMETERS: tuple[DeployParameter, ...] = (
         r"^\S+$",
         default="relais-api",
     ),
+    DeployParameter(
+        "MailFrom",
+        "MAIL_FROM",
+        "Sender of members' mails, a verified SES identity; empty = no mail.",
+        r"^.*$",
+        default="",
+    ),
 )
 
 

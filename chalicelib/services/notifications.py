@@ -17,7 +17,6 @@ email; members without an email, or erased, get no mail. Mail is off (every noti
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +40,6 @@ RETRY_AFTER = (  # after the 1st, 2nd... failed attempt
     timedelta(hours=4),
     timedelta(hours=12),
 )
-DEFAULT_REMINDER_HOUR = 17  # relay-local: reminders for tomorrow go out from then on
 MEMBERSHIP_TZ = "Europe/Paris"  # memberships' periods are Paris days
 MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (see `mailer_for`)
 
@@ -54,26 +52,18 @@ class Mailer(Protocol):
 
 
 # -- configuration --------------------------------------------------------------------------
-def _setting(ctx: Context, name: str, default: Any = None) -> Any:
-    """A mail setting: `ctx.settings.<name>` once config.py has it, else the environment."""
-    value = getattr(ctx.settings, name, None)
-    if value is None or value == "":
-        value = os.environ.get(name.upper()) or None
-    return default if value is None else value
-
-
 def build_mailer(ctx: Context) -> Mailer | None:
     """An SES mailer from the settings; None while `MAIL_FROM` is unset (mail off)."""
-    sender = _setting(ctx, "mail_from")
+    sender = ctx.settings.mail_from
     if not sender:
         return None
     from chalicelib.adapters.mailer import SesMailer
 
     return SesMailer(
-        region=str(_setting(ctx, "ses_region") or ctx.settings.aws_region),
-        sender=str(sender),
-        endpoint_url=_setting(ctx, "ses_endpoint_url"),
-        reply_to=_setting(ctx, "mail_reply_to"),
+        region=ctx.settings.ses_region or ctx.settings.aws_region,
+        sender=sender,
+        endpoint_url=ctx.settings.ses_endpoint_url,
+        reply_to=ctx.settings.mail_reply_to,
     )
 
 
@@ -475,7 +465,7 @@ def send_reminders(ctx: Context, as_of: datetime | None = None) -> dict[str, Any
     now = as_of or ctx.clock.now()
     if mailer_for(ctx) is None:
         return {"job": "send_reminders", "processed": 0, "mail": "disabled"}
-    hour = int(_setting(ctx, "reminder_hour", DEFAULT_REMINDER_HOUR))
+    hour = ctx.settings.reminder_hour
     reminders: Counter[str] = Counter()
     relays = ctx.catalogue.get().relays
     for relay_id in sorted(relays):

@@ -44,10 +44,7 @@ pytestmark = pytest.mark.usefixtures("notification_hooks", "ses")
 
 
 @pytest.fixture
-def settings(auth_keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    # MAIL_FROM as config.py will read it once it has the setting, and from the environment
-    # (what `mailer_for` falls back to) until then.
-    monkeypatch.setenv("MAIL_FROM", SENDER)
+def settings(auth_keys: tuple[Path, Path]) -> Settings:
     return make_settings(auth_keys[1], MAIL_FROM=SENDER)
 
 
@@ -495,7 +492,6 @@ def test_without_a_sender_mail_is_off_and_nothing_is_written(
     clock: FixedClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("MAIL_FROM")
     ctx = Context(settings=make_settings(auth_keys[1]), table=table, clock=clock)
     assert notifications.mailer_for(ctx) is None
     answer = notifications.send_reminders(ctx)
