@@ -208,9 +208,6 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:
-    operator = ctx.catalogue.get().operators.get(operator_id) or ctx.catalogue.get(
-        fresh=True
-    ).operators.get(operator_id)
-    if operator is None:
-        raise NotFound(f"No operator with id {operator_id!r}.")
-    return operator
+    from chalicelib.services.catalogue import get_operator
+
+    return get_operator(ctx, operator_id)

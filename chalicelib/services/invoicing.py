@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -151,7 +152,7 @@ def credit_note(
         partial = Sale(
             description=f"Remboursement partiel — {first['description']}",
             amount_incl_vat=amount,
-            vat_rate=_rate(first["vat_rate"]),
+            vat_rate=Decimal(first["vat_rate"]),
             service_date=datetime.fromisoformat(invoice["issued_at"]).date(),
         )
         lines = [negated_line(document_line(partial, franchise=False))]
@@ -176,18 +177,9 @@ def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
 
 
 def _operator(ctx: Context, operator_id: str) -> Operator:
-    operator = ctx.catalogue.get().operators.get(operator_id) or ctx.catalogue.get(
-        fresh=True
-    ).operators.get(operator_id)
-    if operator is None:
-        raise NotFound(f"No operator with id {operator_id!r}.")
-    return operator
+    from chalicelib.services.catalogue import get_operator
 
-
-def _rate(text: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(text)
+    return get_operator(ctx, operator_id)
 
 
 UNIT_LABELS = {
