@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import DateSpan, OperatorQuery
 from chalicelib.api.schemas import ClearingReport, IntegrityReport, VatReport
 from chalicelib.services import accounting
 
 bp = Blueprint(__name__)
-
-
-class OperatorQuery(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-    operator_id: str = Field(min_length=1)
 
 
 class FecQuery(OperatorQuery):
@@ -28,10 +23,8 @@ class MonthQuery(OperatorQuery):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-class SpanQuery(OperatorQuery):
-    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+class SpanQuery(OperatorQuery, DateSpan):
+    pass
 
 
 @endpoint(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.schemas import BookingAnswer, BookingOut, CancelAnswer
 from chalicelib.domain.booking import BookingRequest, BookingStatus
 from chalicelib.services import bookings
@@ -16,14 +15,9 @@ from chalicelib.services import bookings
 bp = Blueprint(__name__)
 
 
-class BookingFilters(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+class BookingFilters(PageQuery, DateSpan):
     status: BookingStatus | None = None
     relay_id: str | None = None
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = None
 
 
 @endpoint(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import field_validator
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import PageQuery
 from chalicelib.api.schemas import RelayOut
 from chalicelib.domain.catalogue import (
     Closure,
@@ -28,13 +29,7 @@ from chalicelib.services.paging import page_list
 bp = Blueprint(__name__)
 
 
-class ListQuery(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = None
-
-
-class RelayFilters(ListQuery):
+class RelayFilters(PageQuery):
     category: RelayCategory | None = None
     near: str | None = None
 
@@ -49,7 +44,7 @@ class RelayFilters(ListQuery):
         return parse_near(self.near) if self.near else None
 
 
-def _page(items: list[Any], query: ListQuery, scope: str) -> dict[str, Any]:
+def _page(items: list[Any], query: PageQuery, scope: str) -> dict[str, Any]:
     page, next_cursor = page_list(items, query.limit, query.cursor, scope)
     return {"items": page, "next_cursor": next_cursor}
 
@@ -77,7 +72,7 @@ def create_operator(call: Call) -> Any:
     "GET",
     summary="List operators",
     tag="catalogue",
-    query=ListQuery,
+    query=PageQuery,
     response=list[Operator],
     errors=(403,),
     role="books",
@@ -187,7 +182,7 @@ def create_closure(call: Call) -> Any:
     "GET",
     summary="Network products (credit packs, memberships)",
     tag="catalogue",
-    query=ListQuery,
+    query=PageQuery,
     auth="public",
     response=list[Product],
 )

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.schemas import InvoiceOut
 from chalicelib.services import accounting
 
 bp = Blueprint(__name__)
 
 
-class InvoiceFilters(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
+class InvoiceFilters(PageQuery, DateSpan):
     operator_id: str | None = None
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
     type: Literal["invoice", "credit_note"] | None = None
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = None
 
 
 @endpoint(

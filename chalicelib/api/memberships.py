@@ -9,6 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import PageQuery
 from chalicelib.api.schemas import Out, PriceOut
 from chalicelib.domain.membership import MembershipStatus, PaymentMethodType
 from chalicelib.services import memberships
@@ -22,10 +23,8 @@ class MembershipRequest(BaseModel):
     payment_method_type: PaymentMethodType
 
 
-class MembershipFilters(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = None
+class MembershipFilters(PageQuery):
+    pass
 
 
 class MembershipOut(Out):
