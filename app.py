@@ -19,6 +19,7 @@ from chalicelib.api import (
     members,
     memberships,
     meta,
+    periods,
     reconciliation,
     wallet,
     webhooks,
@@ -26,7 +27,7 @@ from chalicelib.api import (
 from chalicelib.jobs import RATES_MINUTES
 
 app = Chalice(app_name="relais")
-app.api.binary_types.append("application/pdf")
+app.api.binary_types.extend(["application/pdf", "application/zip"])
 
 BLUEPRINTS = (
     meta.bp,
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     companies.bp,
     accounting.bp,
     reconciliation.bp,
+    periods.bp,
     webhooks.bp,
     jobs.bp,
 )

@@ -59,6 +59,8 @@ class NewOperator(Model):
     address: Address
     invoice_prefix: str
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+    # The first accounting period (YYYY-MM); unset: the month the operator was created.
+    accounting_start: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
     @field_validator("siren")
     @classmethod

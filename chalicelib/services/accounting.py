@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.auth import Principal
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.errors import NotFound, RelaisError
@@ -99,14 +100,30 @@ def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
 
 
 def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[str, Any]:
-    """VAT collected per rate on payments received less refunds made in the month."""
+    """VAT collected per rate on payments received less refunds made in the month; a
+    closed month answers the report frozen when it closed."""
     _require_operator(ctx, operator_id)
     prefix = f"{year:04d}-{month:02d}"
+    period = PeriodStore(ctx.table).periods(operator_id).get(prefix) or {}
+    if period.get("status") == "closed" and period.get("vat_report"):
+        frozen: dict[str, Any] = json.loads(str(period["vat_report"]))
+        return frozen
+    return computed_vat_report(ctx, operator_id, year, month)
+
+
+def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[str, Any]:
+    """The month's VAT from the books: a document counts in the month it was booked for
+    VAT (the month it was paid, or the first open month after it when that was closed)."""
+    prefix = f"{year:04d}-{month:02d}"
     bases: dict[str, list[int]] = {}
-    for _number, text in store(ctx).raw_documents(operator_id, year):
-        document = json.loads(text)
-        paid_at = (document.get("payment") or {}).get("paid_at") or ""
-        if document.get("payment", {}).get("status") != "paid" or not paid_at.startswith(prefix):
+    invoices = store(ctx)
+    for doc in invoices.booked_documents(operator_id, year) + invoices.booked_documents(
+        operator_id, year + 1
+    ):
+        document = json.loads(doc["body"])
+        payment = document.get("payment") or {}
+        paid_at = payment.get("paid_at") or ""
+        if payment.get("status") != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
             continue
         for rate in document["vat_breakdown"]:
             sums = bases.setdefault(rate["rate"], [0, 0])

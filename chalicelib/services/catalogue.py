@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import (
@@ -20,12 +21,19 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
-from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.services.context import Context
 
 
 def create_operator(ctx: Context, new: NewOperator) -> Operator:
-    operator = Operator(**new.model_dump(), id=new_id("op"), created_at=ctx.clock.now())
+    now = ctx.clock.now()
+    this_month = now.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+    if new.accounting_start and new.accounting_start > this_month:
+        raise ValidationFailed(
+            "The first accounting period cannot be in the future.", field="accounting_start"
+        )
+    fields = {**new.model_dump(), "accounting_start": new.accounting_start or this_month}
+    operator = Operator(**fields, id=new_id("op"), created_at=now)
     ctx.catalogue_store.add_operator(operator)
     ctx.catalogue.invalidate()
     return operator

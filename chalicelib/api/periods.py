@@ -1,0 +1,113 @@
+"""Routes of the accountants' monthly close: periods, their sealed archives, the chain check."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import PageQuery
+from chalicelib.domain.periods import MONTH_RE
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import period_close, periods
+
+bp = Blueprint(__name__)
+
+
+class PeriodsQuery(PageQuery):
+    cursor: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+    force: bool = False
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _reason_when_forced(self) -> Self:
+        if self.force and not (self.reason or "").strip():
+            raise ValueError("A forced close needs a `reason`.")
+        return self
+
+
+def _month(call: Call) -> str:
+    month = call.params["period"]
+    if not MONTH_RE.match(month):
+        raise ValidationFailed("A period is a month: YYYY-MM.", field="period")
+    return month
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/periods",
+    "GET",
+    summary="An operator's monthly accounting periods, oldest first",
+    tag="accounting",
+    query=PeriodsQuery,
+    errors=(401, 403, 404, 422),
+    role="books",
+)
+def list_periods(call: Call) -> Any:
+    operator = period_close.operator_for_books(call.ctx, call.principal, call.params["operator_id"])
+    return periods.list_periods(call.ctx, operator, call.query.limit, call.query.cursor)
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/periods/verify",
+    "GET",
+    summary="Re-hash the chain of closing archives",
+    tag="accounting",
+    errors=(401, 403, 404),
+    role="books",
+)
+def verify(call: Call) -> Any:
+    return period_close.verify(call.ctx, call.principal, call.params["operator_id"])
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/periods/{period}/close",
+    "POST",
+    summary="Close a month: nothing is written into it afterwards; its archive is sealed",
+    tag="accounting",
+    body=CloseBody,
+    errors=(401, 403, 404, 409, 422),
+    role="books",
+)
+def close(call: Call) -> Any:
+    body: CloseBody = call.body
+    return period_close.close_period(
+        call.ctx,
+        call.principal,
+        call.params["operator_id"],
+        _month(call),
+        force=body.force,
+        reason=(body.reason or "").strip() or None,
+    )
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/periods/{period}/archive",
+    "GET",
+    summary="A closed month's sealed archive: a link, or the ZIP itself",
+    tag="accounting",
+    errors=(401, 403, 404, 409, 422),
+    role="books",
+)
+def get_archive(call: Call) -> Any:
+    ctx, operator_id, month = call.ctx, call.params["operator_id"], _month(call)
+    if "application/zip" not in call.headers.get("accept", ""):
+        return period_close.archive_link(ctx, call.principal, operator_id, month)
+    data = period_close.archive_bytes(ctx, call.principal, operator_id, month)
+    return Response(
+        body=data,
+        status_code=200,
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="archive-{operator_id}-{month}.zip"',
+        },
+    )
