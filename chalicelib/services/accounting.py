@@ -213,15 +213,27 @@ def _csv_row(document: dict[str, Any], line: dict[str, Any]) -> list[Any]:
 
 
 def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
-    """(file name, FEC text) of an operator's fiscal year."""
+    """(file name, FEC text) of an operator's fiscal year: closed months keep the
+    numbers fixed at their close and their close date as `ValidDate`; the entries of
+    open months follow, numbered in date order; settled customer lines are lettered."""
     from chalicelib.domain.fec import fec_filename, render_fec
+    from chalicelib.domain.lettering import letters
+    from chalicelib.services.periods import paris_day
 
     operator = _require_operator(ctx, operator_id)
     lines = store(ctx).ledger(operator_id, year)
+    periods = PeriodStore(ctx.table)
+    numbers: dict[str, int] = {}
+    closed_on: dict[str, date] = {}
+    for month, item in periods.periods(operator_id).items():
+        if month.startswith(f"{year:04d}-") and item.get("status") == "closed":
+            numbers.update(periods.numbers(operator_id, month))
+            closed_on[month] = paris_day(str(item["closed_at"]))
     try:
-        return fec_filename(operator.siren, year), render_fec(lines, year)
+        text = render_fec(lines, year, numbers=numbers, closed_on=closed_on, letters=letters(lines))
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
         raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
+    return fec_filename(operator.siren, year), text
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:
