@@ -169,11 +169,22 @@ CSV_COLUMNS = [
 ]
 
 
-def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date | None]) -> str:
+def invoices_csv(
+    ctx: Context,
+    operator_id: str,
+    span: tuple[date | None, date | None],
+    dialect: str = "default",
+) -> str:
+    """One row per document line. `excel-fr` (French spreadsheets): `;` separated,
+    amounts in euros with a decimal comma, ISO dates, a UTF-8 byte-order mark (the
+    caller encodes the text as UTF-8). The default dialect is unchanged."""
     _require_operator(ctx, operator_id)
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
+    french = dialect == "excel-fr"
     out = io.StringIO()
+    if french:
+        out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     invoices = store(ctx)
@@ -183,26 +194,29 @@ def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date |
             if not low <= document["issued_at"][:10] <= high:
                 continue
             for line in document["lines"]:
-                writer.writerow(_csv_row(document, line))
+                writer.writerow(_csv_row(document, line, french))
     return out.getvalue()
 
 
-def _csv_row(document: dict[str, Any], line: dict[str, Any]) -> list[Any]:
+def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = False) -> list[Any]:
     def euros(cents: int) -> str:
         return f"{cents / 100:.2f}".replace(".", ",")
+
+    def decimal(value: Any) -> str:
+        return str(value).replace(".", ",") if french else str(value)
 
     return [
         document["number"],
         document["type"],
-        document["issued_at"],
+        document["issued_at"][:10] if french else document["issued_at"],
         document["operator_id"],
         document["buyer"].get("company_name") or document["buyer"].get("name"),
         document["buyer"].get("siren") or "",
         line["description"],
         line["service_date"],
-        line["quantity"],
+        decimal(line["quantity"]),
         euros(line["unit_price_excl_vat"]),
-        line["vat_rate"],
+        decimal(line["vat_rate"]),
         euros(line["amount_excl_vat"]),
         euros(line["vat_amount"]),
         euros(line["amount_incl_vat"]),
