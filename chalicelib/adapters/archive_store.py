@@ -1,4 +1,4 @@
-"""Closing archives in S3: one object per operator and period, never overwritten.
+"""Closing archives in S3, each under its own hash (so none is ever overwritten).
 
 The boto3 client is built on first use. Locally (moto's server) the bucket is created
 on first write; in AWS the stack creates it.
@@ -29,8 +29,8 @@ class ArchiveStore:
         )
 
     @staticmethod
-    def key(operator_id: str, period: str) -> str:
-        return f"archives/{operator_id}/{period}.zip"
+    def key(operator_id: str, period: str, sha256_hex: str) -> str:
+        return f"archives/{operator_id}/{period}/{sha256_hex}.zip"
 
     def get(self, key: str) -> bytes | None:
         try:

@@ -243,6 +243,7 @@ class InvoiceStore:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": f"LEDGER#{operator_id}#{year}"},
+            ConsistentRead=True,
         )
         return [_ledger_line(json.loads(i["body"])) for i in items]
 

@@ -104,13 +104,13 @@ def _number_and_seal(
     year, number = int(month[:4]), int(month[5:])
     vat = archive.vat_report_text(accounting.computed_vat_report(ctx, operator_id, year, number))
     previous_hash = str((previous_item or {}).get("archive_sha256") or rules.ZERO_HASH)
-    data = _sealed_archive(ctx, operator_id, month, _close_day(item), vat, previous_hash)
+    key, data = _sealed_archive(ctx, operator_id, month, _close_day(item), vat, previous_hash)
     return {
         "archive_sha256": sealing.sha256(data),
         "previous_archive_sha256": previous_hash,
         "last_entry_num": last + len(entries),
         "vat_report": vat,
-        "archive_key": archive.archive_store(ctx).key(operator_id, month),
+        "archive_key": key,
     }
 
 
@@ -127,19 +127,17 @@ def _close_day(item: dict[str, Any]) -> date:
 
 def _sealed_archive(
     ctx: Context, operator_id: str, month: str, closed_on: date, vat: str, previous: str
-) -> bytes:
-    """The archive in S3, sealed now or by an interrupted close of the same month (its
-    PDFs were rendered then: it is kept, never rebuilt)."""
-    s3 = archive.archive_store(ctx)
-    key = s3.key(operator_id, month)
-    existing = s3.get(key)
-    if existing is not None:
-        return existing
+) -> tuple[str, bytes]:
+    """(S3 key, bytes) of the month's archive, stored under its own hash: a close run
+    twice at once stores two archives, and the period names the one whose run won."""
     files = archive.record_files(ctx, operator_id, month, closed_on, vat)
     files.update(archive.pdf_files(ctx, operator_id, month))
     data = sealing.seal(operator_id, month, previous, files)
-    s3.put(key, data, sealing.sha256(data))
-    return data
+    digest = sealing.sha256(data)
+    s3 = archive.archive_store(ctx)
+    key = s3.key(operator_id, month, digest)
+    s3.put(key, data, digest)
+    return key, data
 
 
 def closed_period(

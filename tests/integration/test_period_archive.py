@@ -90,8 +90,8 @@ def test_verify_names_the_first_period_whose_archive_was_replaced(
 ) -> None:
     close(api, accountant, operator_id, "2026-10")
     close(api, accountant, operator_id, "2026-11")
-    s3 = archive.archive_store(ctx)
-    s3.put(s3.key(operator_id, "2026-11"), b"forged", sha256(b"forged"))
+    key = periods.store(ctx).periods(operator_id)["2026-11"]["archive_key"]
+    archive.archive_store(ctx).put(key, b"forged", sha256(b"forged"))
     answer = api.get(f"/v1/operators/{operator_id}/periods/verify", token=accountant).json
     assert answer == {"ok": False, "periods_checked": 2, "first_broken_period": "2026-11"}
 
