@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from chalice import Blueprint, Response
+from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
+from chalicelib.api.responses import binary_response
 from chalicelib.domain.periods import MONTH_RE
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import period_close, periods
@@ -103,11 +104,8 @@ def get_archive(call: Call) -> Any:
     if "application/zip" not in call.headers.get("accept", ""):
         return period_close.archive_link(ctx, call.principal, operator_id, month)
     data = period_close.archive_bytes(ctx, call.principal, operator_id, month)
-    return Response(
-        body=data,
-        status_code=200,
-        headers={
-            "Content-Type": "application/zip",
-            "Content-Disposition": f'attachment; filename="archive-{operator_id}-{month}.zip"',
-        },
+    return binary_response(
+        data,
+        "application/zip",
+        {"Content-Disposition": f'attachment; filename="archive-{operator_id}-{month}.zip"'},
     )
