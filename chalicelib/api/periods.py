@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
+from chalicelib.api.schemas import Out
 from chalicelib.api.responses import binary_response
 from chalicelib.domain.periods import MONTH_RE
 from chalicelib.errors import ValidationFailed
@@ -33,6 +34,29 @@ class CloseBody(BaseModel):
         return self
 
 
+class PeriodOut(Out):
+    operator_id: str
+    period: str
+    status: Literal["open", "closed"]
+    closed_at: str | None = None
+    closed_by: str | None = None
+    archive_sha256: str | None = None
+    previous_archive_sha256: str | None = None
+    forced: bool | None = None
+    force_reason: str | None = None
+
+
+class ArchiveLink(Out):
+    url: str
+    sha256: str
+
+
+class ChainReport(Out):
+    ok: bool
+    periods_checked: int
+    first_broken_period: str | None
+
+
 def _month(call: Call) -> str:
     month = call.params["period"]
     if not MONTH_RE.match(month):
@@ -49,6 +73,7 @@ def _month(call: Call) -> str:
     query=PeriodsQuery,
     errors=(401, 403, 404, 422),
     role="books",
+    response=list[PeriodOut],
 )
 def list_periods(call: Call) -> Any:
     operator = period_close.operator_for_books(call.ctx, call.principal, call.params["operator_id"])
@@ -63,6 +88,7 @@ def list_periods(call: Call) -> Any:
     tag="accounting",
     errors=(401, 403, 404),
     role="books",
+    response=ChainReport,
 )
 def verify(call: Call) -> Any:
     return period_close.verify(call.ctx, call.principal, call.params["operator_id"])
@@ -77,6 +103,7 @@ def verify(call: Call) -> Any:
     body=CloseBody,
     errors=(401, 403, 404, 409, 422),
     role="books",
+    response=PeriodOut,
 )
 def close(call: Call) -> Any:
     body: CloseBody = call.body
@@ -98,6 +125,7 @@ def close(call: Call) -> Any:
     tag="accounting",
     errors=(401, 403, 404, 409, 422),
     role="books",
+    response=ArchiveLink,
 )
 def get_archive(call: Call) -> Any:
     ctx, operator_id, month = call.ctx, call.params["operator_id"], _month(call)
