@@ -32,6 +32,7 @@ from infra.table import table_resource
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_ID = "RelaisTable"
 TABLE_ENV_VAR = "RELAIS_TABLE"
+ARCHIVE_BUCKET_ID = "ArchiveBucket"  # closing archives (S3), private, versioned
 # Chalice takes the Lambda runtime from the interpreter that runs it (no config key), and
 # builds the wheels for it: this pins which interpreter may package. AWS blocked creating
 # python3.11 functions on 2026-07-31 and updating them on 2026-08-31 (Amazon Linux 2 end
@@ -134,6 +135,7 @@ def function_ids(template: Template) -> list[str]:
 def function_environment() -> dict[str, Any]:
     """The variables every function gets from the stack itself."""
     env: dict[str, Any] = {TABLE_ENV_VAR: {"Ref": TABLE_ID}}
+    env["ARCHIVE_BUCKET"] = {"Ref": ARCHIVE_BUCKET_ID}
     env.update({p.env_var: {"Ref": p.logical_id} for p in DEPLOY_PARAMETERS})
     return env
 
@@ -161,6 +163,7 @@ def merge_overlay(base: Template) -> Template:
     """The merge document for `base`, as `chalice package --merge-template` would take it."""
     env = function_environment()
     resources: dict[str, Any] = {TABLE_ID: table_resource(), **log_group_repairs(base)}
+    resources[ARCHIVE_BUCKET_ID] = archive_bucket()
     for fid in function_ids(base):
         resources[fid] = {"Properties": {"Environment": {"Variables": dict(env)}}}
     return {
@@ -169,6 +172,25 @@ def merge_overlay(base: Template) -> Template:
         "Outputs": {
             "TableName": {"Value": {"Ref": TABLE_ID}},
             "TableArn": {"Value": {"Fn::GetAtt": [TABLE_ID, "Arn"]}},
+        },
+    }
+
+
+def archive_bucket() -> dict[str, Any]:
+    """Sealed archives are kept: the bucket is private, versioned and outlives the stack."""
+    blocked = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": dict.fromkeys(blocked, True),
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
         },
     }
 

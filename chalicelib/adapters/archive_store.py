@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 PRESIGN_SECONDS = 15 * 60
+_MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "AccessDenied", "404"})
 
 
 class ArchiveStore:
@@ -33,12 +34,16 @@ class ArchiveStore:
         return f"archives/{operator_id}/{period}/{sha256_hex}.zip"
 
     def get(self, key: str) -> bytes | None:
+        """The object's bytes; None when it is missing (without `s3:ListBucket`, S3
+        answers a missing key with AccessDenied)."""
+        from botocore.exceptions import ClientError
+
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except self.client.exceptions.NoSuchKey:
-            return None
-        except self.client.exceptions.NoSuchBucket:
-            return None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
         body: bytes = response["Body"].read()
         return body
 
