@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
-from chalicelib.api.schemas import Out
 from chalicelib.api.responses import binary_response
+from chalicelib.api.schemas import Out
 from chalicelib.domain.periods import MONTH_RE
 from chalicelib.errors import ValidationFailed
 from chalicelib.services import period_close, periods
