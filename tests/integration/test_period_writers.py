@@ -135,3 +135,26 @@ def test_a_transfer_settling_a_company_invoice_letters_both_customer_lines(
         ("VE", "A", "20270115"),
         ("BQ", "A", "20270115"),
     }
+
+
+def test_a_payout_that_arrived_in_a_closed_month_is_booked_in_the_next_one(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict[str, str],
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+    clock: FixedClock,
+) -> None:
+    paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-04")
+    payout = stripe_fake.pay_out()  # arrives on 3 December, unknown to the books yet
+    clock.moment = JAN_5
+    close(api, accountant, network["operator"], "2026-12")
+
+    reconcile_payments(ctx)
+
+    booked = lines_of(ctx, network["operator"], 2027, f"payout-{payout.id}")
+    assert {(line.entry_date, line.piece_date) for line in booked} == {
+        (date(2027, 1, 1), date(2026, 12, 3))
+    }
