@@ -37,7 +37,6 @@ from tests.integration.test_stripe_gateway import LocalHttpServer, Recorded
 from tests.integration.test_stripe_gateway import new_key as key
 from tests.support.api import operator_body
 from tests.support.fake_stripe import signed_event
-from tests.support.membership_hooks import membership_hooks  # noqa: F401 (fixture)
 from tools.localstripe_server import (
     CARD_DECLINED_AT_CHARGE,
     CARD_REQUIRES_AUTHENTICATION,
@@ -254,7 +253,6 @@ def subscribed(ctx: Context, method_type: PaymentMethodType) -> dict[str, Any]:
     return memberships.subscribe(ctx, member, product.id, method_type, new_id("mbr"))
 
 
-@pytest.mark.usefixtures("membership_hooks")
 def test_a_card_saved_at_localstripe_activates_the_membership(
     live_ctx: Context, gateway: StripeGateway
 ) -> None:
@@ -268,7 +266,6 @@ def test_a_card_saved_at_localstripe_activates_the_membership(
     assert (intent.status, intent.amount) == ("succeeded", 9900)
 
 
-@pytest.mark.usefixtures("membership_hooks")
 def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
     live_ctx: Context, gateway: StripeGateway
 ) -> None:

@@ -18,10 +18,8 @@ from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fake_stripe import signed_event
 from tests.support.fake_stripe_memberships import Behaviour, MembershipFakeGateway
-from tests.support.membership_hooks import membership_hooks  # noqa: F401 (fixture)
 
 PARIS = ZoneInfo("Europe/Paris")
-pytestmark = pytest.mark.usefixtures("membership_hooks")
 
 
 @pytest.fixture
