@@ -28,6 +28,7 @@ from chalicelib.adapters.mailer import Attachment, MailNotSent, OutgoingMail, ic
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.mail_templates import language_of, render
+from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
 from chalicelib.services import calendars, members
 from chalicelib.services.context import Context
 
@@ -40,7 +41,6 @@ RETRY_AFTER = (  # after the 1st, 2nd... failed attempt
     timedelta(hours=4),
     timedelta(hours=12),
 )
-MEMBERSHIP_TZ = "Europe/Paris"  # memberships' periods are Paris days
 MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (see `mailer_for`)
 
 MembershipEvent = Literal["renewed", "payment_failed"]
@@ -276,7 +276,7 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
     if amount is None:
         amount = (data.get("price") or {}).get("amount", 0)
     fields: dict[str, Any] = {"product_name": data.get("product_name"), "amount": int(amount)}
-    tz = ZoneInfo(MEMBERSHIP_TZ)
+    tz = PARIS  # memberships' periods are Paris days
     if event == "renewed":
         period = int(data.get("period") or 0)
         key = f"membership-{membership_id}-period-{period}-renewed"
@@ -299,7 +299,7 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
         fields["next_attempt"] = (
             None if fields["cancelled"] else _instant(data.get("next_charge_at"))
         )
-        fields["timezone"] = MEMBERSHIP_TZ
+        fields["timezone"] = PARIS_ZONE_NAME
         kind = "membership_payment_failed"
     if outbox(ctx).get(key) is not None:
         return "duplicate"

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.dynamo import to_item
 from chalicelib.adapters.invoice_store import InvoiceStore
@@ -30,13 +29,13 @@ from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, Recon
 from chalicelib.domain.bookkeeping import fee_entry, payout_entry
 from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
+from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
 from chalicelib.services import companies
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
 logger = logging.getLogger("relais.reconciliation")
-PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 100
 OVERLAP_SECONDS = 300  # re-read the edge of the last sweep: Stripe's `created` has seconds
 LOOKBACK = timedelta(days=7)  # a charge comes at most this long after its intent was opened
