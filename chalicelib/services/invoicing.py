@@ -36,7 +36,7 @@ ISSUE_ATTEMPTS = 40
 
 
 def store(ctx: Context) -> InvoiceStore:
-    return InvoiceStore(ctx.table)
+    return ctx.invoices
 
 
 def seller_snapshot(operator: Operator) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
 from chalicelib.adapters.mailer import Attachment, MailNotSent, OutgoingMail, ics_attachment
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.domain.booking import Booking, BookingStatus
@@ -79,10 +78,7 @@ def mailer_for(ctx: Context) -> Mailer | None:
 
 
 def outbox(ctx: Context) -> OutboxStore:
-    store: OutboxStore | None = ctx.__dict__.get("_outbox")
-    if store is None:
-        store = ctx.__dict__["_outbox"] = OutboxStore(ctx.table)
-    return store
+    return ctx.outbox
 
 
 # -- bookings ---------------------------------------------------------------------------------
@@ -245,10 +241,7 @@ def _booking_mail(
 
 
 def _closure_reason(ctx: Context, booking: Booking) -> str | None:
-    marker = ctx.table.get(
-        occupancy_pk(booking.relay_id, booking.date.isoformat()), CLOSURE_MARKER_SK
-    )
-    return str(marker.get("reason") or "") or None if marker else None
+    return ctx.catalogue_store.closure_reason(booking.relay_id, booking.date.isoformat())
 
 
 # -- memberships ------------------------------------------------------------------------------

@@ -260,7 +260,7 @@ def test_a_card_saved_at_localstripe_activates_the_membership(
     saved = confirm_setup(gateway, answer["setup"]["setup_intent_id"], card(CARD_SUCCEEDS))
     event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
     assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "paid"
-    membership = memberships.store(live_ctx).get("member-1", answer["membership"]["id"])
+    membership = live_ctx.memberships.get("member-1", answer["membership"]["id"])
     assert membership is not None and membership.status.value == "active"
     intent = gateway.retrieve_payment_intent(str(membership.charge_intent_id))
     assert (intent.status, intent.amount) == ("succeeded", 9900)
@@ -274,7 +274,7 @@ def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
     event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
     assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "processing"
     membership_id = answer["membership"]["id"]
-    membership = memberships.store(live_ctx).get("member-1", membership_id)
+    membership = live_ctx.memberships.get("member-1", membership_id)
     assert membership is not None and membership.status.value == "active"
     deadline = time.monotonic() + 10
     intent_id = str(membership.charge_intent_id)
@@ -283,5 +283,5 @@ def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
         time.sleep(0.1)
     failed = gateway.client.v1.payment_intents.retrieve(intent_id).to_dict()
     assert deliver(live_ctx, "payment_intent.payment_failed", failed)["outcome"] == "failed"
-    after = memberships.store(live_ctx).get("member-1", membership_id)
+    after = live_ctx.memberships.get("member-1", membership_id)
     assert after is not None and after.status.value == "past_due"

@@ -71,7 +71,7 @@ def active_membership(
 
 
 def current(ctx: Context, membership_id: str) -> Membership:
-    found = memberships.store(ctx).get(MEMBER.sub, membership_id)
+    found = ctx.memberships.get(MEMBER.sub, membership_id)
     assert found is not None
     return found
 
