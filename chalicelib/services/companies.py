@@ -62,7 +62,7 @@ PAYMENT_METHODS = ("transfer", "sepa_debit")
 
 
 def store(ctx: Context) -> CompanyStore:
-    return CompanyStore(ctx.table)
+    return ctx.companies
 
 
 # -- accounts -----------------------------------------------------------------------

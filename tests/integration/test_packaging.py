@@ -11,6 +11,7 @@ import copy
 import json
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,19 @@ def _resources_of_type(template: dict[str, Any], rtype: str) -> dict[str, Any]:
 
 def test_packaging_the_app_succeeds(packaged: Packaged) -> None:
     assert packaged.result.returncode == 0, packaged.output()
+
+
+def test_the_deployment_package_carries_the_invoice_fonts_and_their_licence(
+    packaged: Packaged,
+) -> None:
+    with zipfile.ZipFile(packaged.template_path.parent / "deployment.zip") as bundle:
+        fonts = {n for n in bundle.namelist() if n.startswith("chalicelib/adapters/fonts/")}
+
+    assert fonts == {
+        "chalicelib/adapters/fonts/Lato-Regular.ttf",
+        "chalicelib/adapters/fonts/Lato-Bold.ttf",
+        "chalicelib/adapters/fonts/OFL.txt",
+    }
 
 
 def test_packaged_template_passes_cfn_lint_without_any_finding(packaged: Packaged) -> None:
