@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
-from chalicelib.services.companies import invoice_companies
+from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
