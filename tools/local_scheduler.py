@@ -218,8 +218,9 @@ class LocalScheduler:
         return ran
 
 
-def http_runner(api_url: str, admin_token: str) -> Runner:
-    """Run a job through the admin route, as of the moment it was due."""
+def http_runner(api_url: str, admin_token: str, loud: frozenset[str] = frozenset()) -> Runner:
+    """Run a job through the admin route, as of the moment it was due; say so when it did
+    something, or always for the `loud` ones (the daily and monthly jobs)."""
 
     def run(job: str, as_of: datetime) -> None:
         body = json.dumps({"as_of": as_of.astimezone(UTC).isoformat()}).encode()
@@ -230,12 +231,21 @@ def http_runner(api_url: str, admin_token: str) -> Runner:
             headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=120):
-                pass
-        except (urllib.error.URLError, TimeoutError) as exc:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                processed = json.loads(answer.read() or b"{}").get("processed", 0)
+        except (urllib.error.URLError, TimeoutError, ValueError) as exc:
             print(f"[relais] job {job} failed: {exc}", file=sys.stderr, flush=True)
+            return
+        if processed or job in loud:
+            when = as_of.astimezone(UTC).isoformat(timespec="minutes")
+            print(f"[relais] job {job} as of {when}: {processed} processed", flush=True)
 
     return run
+
+
+def calendar_jobs(schedules: dict[str, str]) -> frozenset[str]:
+    """The jobs on a cron (daily, monthly) rather than a rate."""
+    return frozenset(name for name, text in schedules.items() if isinstance(parse(text), Cron))
 
 
 def offset_file(local_dir: Path) -> Path:

@@ -346,6 +346,7 @@ def job_scheduler(settings: Settings, admin_token: str) -> Any:
     from tools.local_scheduler import (
         LocalScheduler,
         ShiftedClock,
+        calendar_jobs,
         http_runner,
         offset_file,
         parse_duration,
@@ -355,7 +356,8 @@ def job_scheduler(settings: Settings, admin_token: str) -> Any:
     clock.set_offset(parse_duration(os.environ.get("CLOCK_OFFSET") or "0s"))
     say(f"Jobs' clock {clock.now():%Y-%m-%d %H:%M} UTC; move it with")
     say("  .venv/bin/python -m tools.local_scheduler advance 1d")
-    return LocalScheduler(SCHEDULES, clock, http_runner(settings.api_url, admin_token))
+    run = http_runner(settings.api_url, admin_token, calendar_jobs(SCHEDULES))
+    return LocalScheduler(SCHEDULES, clock, run)
 
 
 def main() -> int:
