@@ -13,7 +13,7 @@ import random
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +24,14 @@ import requests
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.stripe_gateway import StripeGateway
+from chalicelib.domain.catalogue import (
+    NewOperator,
+    NewRelay,
+    NewResource,
+    Operator,
+    Relay,
+    Resource,
+)
 from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.membership import Membership, MembershipStatus
 from chalicelib.services import memberships
@@ -104,8 +112,13 @@ class Stack:
     pack_product: str
     rng: random.Random
 
+    sites: list[dict[str, str]] = field(default_factory=list)
+
     def new_site(self, label: str) -> dict[str, str]:
-        """An operator of its own with one relay and a 3-seat hot-desk pool."""
+        """An operator of its own with one relay and a 3-seat hot-desk pool, over HTTP
+        (or one of those `prepare_sites` wrote beforehand)."""
+        if self.sites:
+            return self.sites.pop()
         body = operator_body(name=f"Relais {label}", siren=luhn_siren(self.rng))
         del body["vat_number"]  # it derives from the SIREN; not needed here
         operator = self.http.ok("POST", "/v1/operators", self.admin, body)
@@ -114,6 +127,28 @@ class Stack:
             "POST", f"/v1/relays/{relay['id']}/resources", self.admin, resource_body()
         )
         return {"operator": operator["id"], "relay": relay["id"], "pool": pool["id"]}
+
+    def prepare_sites(self, count: int) -> None:
+        """Write `count` sites straight into the catalogue, then reload it once: through
+        the API each write reloads the whole (growing) catalogue, which made the table
+        quadratic in time. The catalogue is set-up here, not under test."""
+        store, now = self.ctx.catalogue_store, self.clock.now()
+        for index in range(count):
+            body = operator_body(name=f"Relais {index}", siren=luhn_siren(self.rng))
+            del body["vat_number"]
+            new_operator = NewOperator.model_validate(body).model_dump()
+            operator = Operator(**new_operator, id=new_id("op"), created_at=now)
+            store.add_operator(operator)
+            new_relay = NewRelay.model_validate(relay_body(operator.id))
+            relay = Relay(**new_relay.model_dump(), id=new_id("rly"), created_at=now)
+            store.add_relay(relay)
+            new_pool = NewResource.model_validate(resource_body())
+            pool = Resource(
+                **new_pool.model_dump(), id=new_id("res"), relay_id=relay.id, created_at=now
+            )
+            store.add_resource(pool)
+            self.sites.append({"operator": operator.id, "relay": relay.id, "pool": pool.id})
+        self.ctx.catalogue.invalidate()
 
     def pay(self, intent_id: str) -> None:
         """The browser pays with 4242…; the signed success event reaches the webhook."""

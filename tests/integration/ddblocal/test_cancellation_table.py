@@ -134,6 +134,7 @@ def stack(ddb_server: LocalProcess, auth_keys: tuple[Path, Path]) -> Iterator[St
                     "validity_days": 180,
                 },
             )["id"]
+            built.prepare_sites(len(cells()) + 4)  # + the four race tests below
             yield built
             http.close()
     finally:
@@ -233,6 +234,7 @@ def observe(stack: Stack, scene: Scene) -> dict[str, Any]:
         "status": booking["status"],
         "documents": [_document_shape(d, documents) for d in documents],
         "ledger": _balances(fec.text),
+        "journals": _journals(fec.text),
         "fec_violations": check_fec(fec.text) if fec.text.count("\n") > 1 else [],
         "vat": (sum(line["base"] for line in vat["lines"]), vat["total_vat"]),
     }
@@ -308,6 +310,12 @@ def _balances(fec_text: str) -> dict[str, int]:
     return sums
 
 
+def _journals(fec_text: str) -> list[str]:
+    """The journal of each entry (EcritureNum), sorted."""
+    rows = csv.DictReader(io.StringIO(fec_text), delimiter="|")
+    return sorted({row["EcritureNum"]: row["JournalCode"] for row in rows}.values())
+
+
 def _clearing_with(stack: Stack, operator: str) -> int:
     report = stack.http.ok("GET", "/v1/accounting/clearing?month=2026-12", stack.admin)
     return sum(
@@ -320,42 +328,37 @@ def _clearing_with(stack: Stack, operator: str) -> int:
 # -- what the policy says ---------------------------------------------------------------
 
 
-def expected(cell: Cell) -> dict[str, Any]:
+def expected_books(cell: Cell) -> tuple[list[Any], dict[str, int], list[str], tuple[int, int]]:
+    """Documents at the cell's operator, account balances, journal of each FEC entry,
+    and the month's VAT report (base, VAT)."""
     back = cell.given_back
     invoice = {"type": "invoice", "incl_vat": PRICE, "vat": [("20.00", 1250, 250)]}
     note = {"type": "credit_note", "incl_vat": -PRICE, "vat": [("20.00", -1250, -250)]}
-    billed_ledger = {"411000": 0, "706000": -1250, "445710": -250}
+    billed = {"411000": 0, "706000": -1250, "445710": -250}
+    settled = {"411000": 0, "706000": 0, "445710": 0}
     if cell.payment == "card" and cell.moment != "held":
-        invoice_b2c = {**invoice, "b2b": False}
-        documents = [invoice_b2c] + (
-            [{**note, "b2b": False, "mirrors_its_invoice": True}] if back else []
-        )
-        ledger = (
-            {"411000": 0, "706000": 0, "445710": 0, "467000": 0}
-            if back
-            else {**billed_ledger, "467000": PRICE}
-        )
-        vat = (0, 0) if back else (1250, 250)
-    elif cell.payment == "company":
-        invoiced_first = cell.moment.startswith(INVOICED)
-        documents = []
-        if invoiced_first or not back:
-            documents.append({**invoice, "b2b": True})
-        if invoiced_first and back:
-            documents.append({**note, "b2b": True, "mirrors_its_invoice": True})
-        if not documents:
-            ledger = {}
-        elif back:
-            ledger = {"411000": 0, "706000": 0, "445710": 0}
-        else:
-            ledger = {**billed_ledger, "411000": PRICE}
-        vat = (0, 0)  # VAT on services is due when the company pays
-    else:  # held card, credits, membership, free: no document at this operator
-        documents, ledger, vat = [], {}, (0, 0)
+        if back:  # invoice + payment, credit note + refund: every account back to zero
+            documents = [{**invoice, "b2b": False}, {**note, "b2b": False}]
+            documents[1]["mirrors_its_invoice"] = True
+            return documents, {**settled, "467000": 0}, ["BQ", "BQ", "VE", "VE"], (0, 0)
+        return [{**invoice, "b2b": False}], {**billed, "467000": PRICE}, ["BQ", "VE"], (1250, 250)
+    if cell.payment == "company":  # VAT on services is due when the company pays
+        if cell.moment.startswith(INVOICED) and back:
+            credited = {**note, "b2b": True, "mirrors_its_invoice": True}
+            return [{**invoice, "b2b": True}, credited], settled, ["VE", "VE"], (0, 0)
+        if not back:
+            return [{**invoice, "b2b": True}], {**billed, "411000": PRICE}, ["VE"], (0, 0)
+    return [], {}, [], (0, 0)  # held card, credits, membership, free: nothing here
+
+
+def expected(cell: Cell) -> dict[str, Any]:
+    back = cell.given_back
+    documents, ledger, journals, vat = expected_books(cell)
     outcome: dict[str, Any] = {
         "status": "cancelled",
         "documents": documents,
         "ledger": ledger,
+        "journals": journals,
         "fec_violations": [],
         "vat": vat,
     }
