@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Cron, Rate
+from chalice import Chalice
 
 from chalicelib.api import (
     accounting,
@@ -25,7 +25,7 @@ from chalicelib.api import (
 )
 from chalicelib.api.fallback_routes import add_fallback_routes
 from chalicelib.api.http_middleware import handle as http_middleware
-from chalicelib.jobs import RATES_MINUTES
+from chalicelib.jobs import SCHEDULES
 
 app = Chalice(app_name="relais")
 # Files (PDF, ZIP) encode themselves (api/responses.BinaryResponse), whatever `Accept` says.
@@ -65,16 +65,6 @@ def _scheduled(job: str) -> Any:
     return handler
 
 
-for _job, _minutes in RATES_MINUTES.items():
-    app.schedule(Rate(_minutes, unit=Rate.MINUTES), name=_job)(_scheduled(_job))
-
-# Monthly: the company invoices of the month just ended (02:00 UTC on the 1st).
-app.schedule(Cron(0, 2, 1, "*", "?", "*"), name="invoice_companies")(
-    _scheduled("invoice_companies")
-)
-
-# Daily: membership renewals and retries just after midnight in Paris, whatever DST
-# (22:05 UTC in summer, 23:05 UTC in winter; the other run of the two finds nothing due).
-app.schedule(Cron(5, "22,23", "*", "*", "?", "*"), name="renew_memberships")(
-    _scheduled("renew_memberships")
-)
+# Every schedule comes from one table (chalicelib/jobs), also read by `make run`.
+for _job, _expression in SCHEDULES.items():
+    app.schedule(_expression, name=_job)(_scheduled(_job))
