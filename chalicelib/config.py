@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from pydantic import Field
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,13 +24,17 @@ class Settings(BaseSettings):
     auth_issuer: str = Field(default="https://auth.relais.local", alias="AUTH_ISSUER")
     auth_audience: str = Field(default="relais-api", alias="AUTH_AUDIENCE")
 
-    hold_seconds: int = Field(default=900, ge=30, alias="HOLD_SECONDS")
-    cancel_free_hours: int = Field(default=24, ge=0, alias="CANCEL_FREE_HOURS")
-    booking_horizon_days: int = Field(default=90, ge=1, alias="BOOKING_HORIZON_DAYS")
-    idempotency_ttl_seconds: int = Field(default=86400, alias="IDEMPOTENCY_TTL_SECONDS")
+    hold_seconds: int = Field(default=900, ge=30, le=86400, alias="HOLD_SECONDS")
+    cancel_free_hours: int = Field(default=24, ge=0, le=720, alias="CANCEL_FREE_HOURS")
+    booking_horizon_days: int = Field(default=90, ge=1, le=730, alias="BOOKING_HORIZON_DAYS")
+    idempotency_ttl_seconds: int = Field(
+        default=86400, ge=3600, le=604800, alias="IDEMPOTENCY_TTL_SECONDS"
+    )
     # The network catalogue is small and read on every request: each container
     # keeps it this long (writes in the same container refresh it at once).
-    catalogue_cache_seconds: float = Field(default=30.0, ge=0, alias="CATALOGUE_CACHE_SECONDS")
+    catalogue_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600, alias="CATALOGUE_CACHE_SECONDS"
+    )
 
     # What `/v1` sits under publicly (calendar feed URLs); unset = taken from the request.
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
@@ -46,9 +52,57 @@ class Settings(BaseSettings):
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     stripe_webhook_secret: str = Field(default="whsec_relais_local", alias="STRIPE_WEBHOOK_SECRET")
-    stripe_webhook_tolerance: int = Field(default=300, alias="STRIPE_WEBHOOK_TOLERANCE")
+    stripe_webhook_tolerance: int = Field(
+        default=300, ge=1, le=3600, alias="STRIPE_WEBHOOK_TOLERANCE"
+    )
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work: one line per wrong setting, naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration: " + "; ".join(problems))
+        self.problems = problems
+
+
+# Values never echoed back, even when wrong.
+_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD")
+
+
+def allowed_range(name: str) -> str | None:
+    """`from 30 to 86400` for the setting read from variable `name`, if it is bounded."""
+    for field in Settings.model_fields.values():
+        if field.alias != name:
+            continue
+        low = high = None
+        for bound in field.metadata:
+            if isinstance(bound, (Ge, Gt)):
+                low = f"{bound.ge if isinstance(bound, Ge) else bound.gt}"
+            if isinstance(bound, (Le, Lt)):
+                high = f"{bound.le if isinstance(bound, Le) else bound.lt}"
+        if low is not None and high is not None:
+            return f"from {low} to {high}"
+        if low is not None or high is not None:
+            return f"at least {low}" if low is not None else f"at most {high}"
+    return None
+
+
+def _problem(error: Any) -> str:
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    shown = "" if any(w in name.upper() for w in _SECRET_WORDS) else f"={error.get('input')!r}"
+    allowed = allowed_range(name)
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    return f"{name}{shown}: {reason}" + (f" (allowed: {allowed})" if allowed else "")
+
+
+def load_settings() -> Settings:
+    """The settings of this environment, or ConfigurationError naming every wrong one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError([_problem(e) for e in exc.errors(include_url=False)]) from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -109,3 +109,9 @@ class ConcurrentUpdate(RelaisError):
     """A DynamoDB transaction kept conflicting; safe to retry."""
 
     code, status, title = "concurrent_update", 503, "Concurrent update, retry"
+
+
+class Misconfigured(RelaisError):
+    """The deployment's settings are wrong (logged once per container); nothing can run."""
+
+    code, status, title = "misconfigured", 503, "Service misconfigured"
