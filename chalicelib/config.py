@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 
+    # Writes (bookings, purchases, memberships) per member and fixed window; 0 = no limit.
+    member_writes_per_window: int = Field(
+        default=0, ge=0, le=10000, alias="MEMBER_WRITES_PER_WINDOW"
+    )
+    member_write_window_seconds: int = Field(
+        default=60, ge=1, le=3600, alias="MEMBER_WRITE_WINDOW_SECONDS"
+    )
+
     stripe_api_key: str = Field(default="sk_test_relais_local", alias="STRIPE_API_KEY")
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")

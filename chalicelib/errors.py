@@ -18,6 +18,8 @@ class RelaisError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or []
+        # Extra answer headers (Retry-After...), copied by the API layer.
+        self.headers: dict[str, str] = {}
 
 
 class ValidationFailed(RelaisError):
@@ -87,6 +89,10 @@ class PaymentFailed(RelaisError):
 
 class RateLimited(RelaisError):
     code, status, title = "rate_limited", 429, "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)
 
 
 class MethodNotAllowed(RelaisError):

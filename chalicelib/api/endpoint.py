@@ -274,5 +274,5 @@ def problem_response(error: RelaisError) -> Response:
     return Response(
         body=json.dumps(problem_body(error), ensure_ascii=False),
         status_code=error.status,
-        headers={"Content-Type": "application/problem+json"},
+        headers={"Content-Type": "application/problem+json", **error.headers},
     )
