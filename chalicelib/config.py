@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,9 +60,32 @@ class Settings(BaseSettings):
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     stripe_webhook_secret: str = Field(default="whsec_relais_local", alias="STRIPE_WEBHOOK_SECRET")
+    # On AWS the two Stripe secrets are SSM SecureString parameters, named here and read
+    # at first use (adapters/secrets.py); the plain values above are for local runs.
+    stripe_api_key_parameter: str | None = Field(default=None, alias="STRIPE_API_KEY_PARAMETER")
+    stripe_webhook_secret_parameter: str | None = Field(
+        default=None, alias="STRIPE_WEBHOOK_SECRET_PARAMETER"
+    )
+    secrets_max_age_seconds: int = Field(
+        default=300, ge=0, le=3600, alias="SECRETS_MAX_AGE_SECONDS"
+    )
+    # Set by AWS Lambda itself: tells a deployed function from a local run.
+    lambda_function_name: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_NAME")
     stripe_webhook_tolerance: int = Field(
         default=300, ge=1, le=3600, alias="STRIPE_WEBHOOK_TOLERANCE"
     )
+
+    @model_validator(mode="after")
+    def _secrets_come_from_the_parameter_store_on_aws(self) -> Settings:
+        if self.lambda_function_name:
+            names = {
+                "STRIPE_API_KEY_PARAMETER": self.stripe_api_key_parameter,
+                "STRIPE_WEBHOOK_SECRET_PARAMETER": self.stripe_webhook_secret_parameter,
+            }
+            missing = [name for name, value in names.items() if not value]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required on AWS Lambda")
+        return self
 
 
 class ConfigurationError(Exception):
@@ -96,10 +119,12 @@ def allowed_range(name: str) -> str | None:
 
 
 def _problem(error: Any) -> str:
-    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    name = ".".join(str(part) for part in error["loc"])
+    if not name:  # a rule across settings: its message names them; the input is everything
+        return reason
     shown = "" if any(w in name.upper() for w in _SECRET_WORDS) else f"={error.get('input')!r}"
     allowed = allowed_range(name)
-    reason = str(error["msg"]).removeprefix("Value error, ")
     return f"{name}{shown}: {reason}" + (f" (allowed: {allowed})" if allowed else "")
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.gateway import rest_api_overlay
-from infra.parameters import deploy_parameters
+from infra.parameters import deploy_parameters, secret_parameter_names
 from infra.stages import Stage, load_stage, stage_names
 from infra.table import table_resource
 from infra.target import TARGET_ARCHITECTURE, TARGET_RUNTIME
@@ -69,6 +69,7 @@ def function_environment(stage: Stage) -> dict[str, Any]:
     """The variables every function gets: the stage's settings, then the stack's values."""
     env: dict[str, Any] = dict(stage.settings)
     env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
+    env.update(secret_parameter_names())
     env.update({p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage)})
     return env
 

@@ -1,6 +1,8 @@
 """The stack parameters: what differs per AWS account, or is set at deploy time.
 
-Stage-specific defaults come from infra/stages.json; nothing secret is committed.
+Stage-specific defaults come from infra/stages.json. Secrets are no parameters: they are
+SSM SecureString parameters under `/<stack name>/` (`SECRET_PARAMETERS`), created by the
+operator before the first deploy and read by the functions at first use.
 """
 
 from __future__ import annotations
@@ -12,6 +14,18 @@ from infra.gateway import ORIGINS_PARAMETER
 from infra.stages import Stage
 
 ORIGIN = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
+# Environment variable of the function -> SSM parameter name under the stack's prefix.
+SECRET_PARAMETERS = {
+    "STRIPE_API_KEY_PARAMETER": "stripe/api-key",
+    "STRIPE_WEBHOOK_SECRET_PARAMETER": "stripe/webhook-secret",
+}
+
+
+def secret_parameter_names() -> dict[str, Any]:
+    """`{VARIABLE: {"Fn::Sub": "/${AWS::StackName}/stripe/api-key"}, ...}`."""
+    return {
+        var: {"Fn::Sub": f"/${{AWS::StackName}}/{name}"} for var, name in SECRET_PARAMETERS.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -40,20 +54,6 @@ class DeployParameter:
 
 def deploy_parameters(stage: Stage) -> tuple[DeployParameter, ...]:
     return (
-        DeployParameter(
-            "StripeApiKey",
-            "STRIPE_API_KEY",
-            "Stripe secret or restricted API key (sk_/rk_...).",
-            r"^(sk|rk)_(test|live)_\S+$",
-            no_echo=True,
-        ),
-        DeployParameter(
-            "StripeWebhookSecret",
-            "STRIPE_WEBHOOK_SECRET",
-            "Signing secret of the Stripe webhook endpoint (whsec_...).",
-            r"^whsec_\S+$",
-            no_echo=True,
-        ),
         DeployParameter(
             "AuthIssuer",
             "AUTH_ISSUER",

@@ -85,7 +85,9 @@ def test_every_packaged_function_gets_the_table_and_the_stage_settings(
     for fid, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["RELAIS_TABLE"] == {"Ref": TABLE_ID}, fid
-        assert variables["STRIPE_API_KEY"] == {"Ref": "StripeApiKey"}, fid
+        assert variables["STRIPE_API_KEY_PARAMETER"] == {
+            "Fn::Sub": "/${AWS::StackName}/stripe/api-key"
+        }, fid
         assert variables["ALLOWED_ORIGINS"] == {"Ref": "AllowedOrigins"}, fid
         assert variables["HOLD_SECONDS"] == DEV.settings["HOLD_SECONDS"], fid
 
@@ -191,16 +193,17 @@ def test_merge_gives_every_function_the_table_and_keeps_its_own_variables() -> N
     assert "Environment" not in merged["Resources"]["RestAPI"]["Properties"]
 
 
-def test_merge_feeds_secrets_from_no_echo_parameters() -> None:
+def test_secrets_are_neither_parameters_nor_environment_values() -> None:
     merged = merge_template(_fake_chalice_template(), DEV)
 
-    variables = merged["Resources"]["ExpireHolds"]["Properties"]["Environment"]["Variables"]
-    for env_var, parameter in (
-        ("STRIPE_API_KEY", "StripeApiKey"),
-        ("STRIPE_WEBHOOK_SECRET", "StripeWebhookSecret"),
-    ):
-        assert variables[env_var] == {"Ref": parameter}
-        assert merged["Parameters"][parameter]["NoEcho"] is True
+    for function in ("APIHandler", "ExpireHolds"):
+        variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert "STRIPE_API_KEY" not in variables
+        assert "STRIPE_WEBHOOK_SECRET" not in variables
+        assert variables["STRIPE_WEBHOOK_SECRET_PARAMETER"] == {
+            "Fn::Sub": "/${AWS::StackName}/stripe/webhook-secret"
+        }
+    assert not any(p.get("NoEcho") for p in merged["Parameters"].values())
 
 
 @pytest.mark.parametrize("stage_name", stage_names())

@@ -111,6 +111,16 @@ def test_logs_are_written_only_to_this_stacks_functions_groups(packaged: Package
             assert resource["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}-*"), rid
 
 
+def test_secrets_are_read_only_under_this_stacks_parameter_path(packaged: Packaged) -> None:
+    statements = [s for _, s in _statements(packaged) if "ssm:GetParameter" in s["Action"]]
+
+    assert statements
+    for statement in statements:
+        assert statement["Action"] == ["ssm:GetParameter"]
+        (resource,) = statement["Resource"]
+        assert resource["Fn::Sub"].endswith(":parameter/${AWS::StackName}/*")
+
+
 def test_the_table_is_backed_up_protected_encrypted_and_expires_items(packaged: Packaged) -> None:
     table = packaged.template["Resources"][TABLE_ID]
     props = table["Properties"]
