@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.alarms import monitoring_overlay
 from infra.gateway import rest_api_overlay
 from infra.parameters import deploy_parameters, secret_parameter_names
 from infra.stages import Stage, load_stage, stage_names
@@ -70,7 +71,9 @@ def function_environment(stage: Stage) -> dict[str, Any]:
     env: dict[str, Any] = dict(stage.settings)
     env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
     env.update(secret_parameter_names())
-    env.update({p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage)})
+    env.update(
+        {p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage) if p.to_functions}
+    )
     return env
 
 
@@ -116,11 +119,15 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
         resources[fid] = {
             "Properties": {"Environment": {"Variables": dict(env)}, "Tracing": tracing}
         }
-    if stage.tracing:
-        for rid in role_ids(base):
-            resources[rid] = {"Properties": {"ManagedPolicyArns": [XRAY_POLICY]}}
     if "RestAPI" in base.get("Resources", {}):
         resources["RestAPI"] = rest_api_overlay(stage)
+    monitoring = monitoring_overlay(base.get("Resources", {}), stage, function_ids(base), TABLE_ID)
+    resources = deep_merge(monitoring, resources)
+    if stage.tracing:
+        for rid in role_ids(base):
+            resources[rid] = deep_merge(
+                {"Properties": {"ManagedPolicyArns": [XRAY_POLICY]}}, resources.get(rid, {})
+            )
     return {
         "Parameters": {p.logical_id: p.cfn() for p in deploy_parameters(stage)},
         "Resources": resources,

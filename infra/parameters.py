@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.alarms import TOPIC_PARAMETER
 from infra.gateway import ORIGINS_PARAMETER
 from infra.stages import Stage
 
@@ -38,6 +39,7 @@ class DeployParameter:
     pattern: str
     no_echo: bool = False
     default: str | None = None
+    to_functions: bool = True  # else a setting of the stack only
 
     def cfn(self) -> dict[str, Any]:
         parameter: dict[str, Any] = {
@@ -84,5 +86,12 @@ def deploy_parameters(stage: Stage) -> tuple[DeployParameter, ...]:
             "gateway-generated errors carry the first.",
             rf"^{ORIGIN}(,{ORIGIN})*$",
             default=stage.allowed_origins,
+        ),
+        DeployParameter(
+            TOPIC_PARAMETER,
+            "ALARM_TOPIC_ARN",
+            "SNS topic that receives every alarm (and its return to OK).",
+            r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+            to_functions=False,
         ),
     )
