@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Chalice, Cron, Rate
 
+from chalicelib import observability
 from chalicelib.api import (
     accounting,
     availability,
@@ -47,6 +48,8 @@ BLUEPRINTS = (
 )
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
+# One JSON log line and the request metrics (EMF) per answer (chalicelib/observability.py).
+app.register_middleware(observability.http_middleware, "http")
 
 
 def _scheduled(job: str) -> Any:
