@@ -3,6 +3,7 @@ template and deployment-zip tests. On a cold cache this downloads the target whe
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import subprocess
@@ -39,14 +40,21 @@ def packaged_app(stage: str = "dev") -> Packaged:
     if not (ROOT / "app.py").exists():
         raise AssertionError("app.py is missing at the repository root: nothing to package")
     outdir = Path(tempfile.mkdtemp(prefix=f"relais-package-{stage}-"))
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.package", str(outdir), "--region", REGION, "--stage", stage],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    lock_path = ROOT / "build" / ".package.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    # Chalice writes its cached zip in .chalice/deployments/ in place: test processes
+    # (pytest -n 2) take turns, and the second one reuses the first one's zip.
+    command = [sys.executable, "-m", "infra.package", str(outdir), "--region", REGION]
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [*command, "--stage", stage],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     template_path = outdir / "sam.json"
     if not template_path.exists():
         raise AssertionError(f"no template was written\n{result.stdout}\n{result.stderr}")
