@@ -3,9 +3,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+STAGE ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e package bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e package deploy bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -43,9 +44,13 @@ integration: venv
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-## `chalice package` + the table from infra/, linted with cfn-lint, into build/.
+## The deployable template of STAGE (dev, prod; infra/stages.json), linted, into build/package/STAGE.
 package: venv
-	$(PY) -m infra.package build/package
+	$(PY) -m infra.package build/package/$(STAGE) --stage $(STAGE)
+
+## Deploy STAGE with the AWS CLI (needs credentials and DEPLOY_BUCKET; docs/RUNBOOK.md).
+deploy: package
+	$(PY) -m infra.deploy build/package/$(STAGE) --stage $(STAGE)
 
 ## Benchmarks (figures printed; never asserted).
 bench: venv
@@ -56,4 +61,4 @@ demo: venv
 	$(PY) -m tools.demo
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .chalice/deployments

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Chalice
 
+from chalicelib import observability
 from chalicelib.api import (
     accounting,
     availability,
@@ -50,7 +51,10 @@ BLUEPRINTS = (
 )
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
+# One JSON log line and the request metrics (EMF) per answer (chalicelib/observability.py).
+app.register_middleware(observability.http_middleware, "http")
 add_fallback_routes(app)  # OPTIONS preflights and 405s, after every real route
+# Inside the logging middleware, so that its line carries the request id set here.
 app.register_middleware(http_middleware, "http")  # request ids, CORS, language
 
 

@@ -366,6 +366,13 @@ def job_scheduler(settings: Settings, admin_token: str) -> Any:
 
 
 def main() -> int:
+    from chalicelib.config import ConfigurationError, load_settings
+
+    try:  # the app's own settings, checked before anything starts
+        load_settings()
+    except ConfigurationError as exc:
+        print("make run: invalid configuration:", *exc.problems, sep="\n  ", file=sys.stderr)
+        return 2
     settings = Settings.from_env(dict(os.environ))
     try:
         serve(settings)

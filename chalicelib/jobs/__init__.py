@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.observability import observed_job
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.company_invoicing import invoice_companies
@@ -44,4 +45,7 @@ SCHEDULES: dict[str, str] = {
 
 
 def run_job(ctx: Context, name: str, as_of: datetime | None = None) -> dict[str, Any]:
-    return JOBS[name](ctx, as_of)
+    with observed_job(name) as record:
+        result = JOBS[name](ctx, as_of)
+        record(result)
+    return result
