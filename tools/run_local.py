@@ -300,6 +300,7 @@ def serve(settings: Settings) -> None:
     from tools.seed_demo import seed
 
     check_ports(settings)
+    check_clock_offset()
     settings.local_dir.mkdir(parents=True, exist_ok=True)
     (settings.local_dir / ".gitignore").write_text("*\n")
     began = time.monotonic()
@@ -333,7 +334,7 @@ def serve(settings: Settings) -> None:
         tokens = demo_tokens(settings, private_key, relay_id)
         print_summary(settings, ddb.name, seeded, tokens)
         say(f"Ready in {time.monotonic() - began:.1f} s.")
-        jobs = JobTicker(settings.api_url, tokens["ADMIN"])
+        jobs = job_scheduler(settings, tokens["ADMIN"])
         while all(service.running() for service in started):
             jobs.tick()
             time.sleep(0.5)
@@ -342,43 +343,44 @@ def serve(settings: Settings) -> None:
         raise LocalStackError(f"{name} stopped unexpectedly; see {settings.local_dir}/logs/")
 
 
-class JobTicker:
-    """Runs the rate-scheduled jobs through the admin route (`chalice local` runs none)."""
+def check_clock_offset() -> None:
+    from tools.local_scheduler import parse_duration
 
-    def __init__(self, api_url: str, admin_token: str) -> None:
-        from chalicelib.jobs import RATES_MINUTES
+    try:
+        parse_duration(os.environ.get("CLOCK_OFFSET") or "0s")
+    except ValueError as exc:
+        raise LocalStackError(f"CLOCK_OFFSET: {exc}") from exc
 
-        self._api_url = api_url
-        self._token = admin_token
-        self._due = {job: time.monotonic() + 60 * minutes for job, minutes in RATES_MINUTES.items()}
-        self._rates = dict(RATES_MINUTES)
 
-    def tick(self) -> None:
-        import urllib.error
-        import urllib.request
+def job_scheduler(settings: Settings, admin_token: str) -> Any:
+    """Every scheduled job on its real schedule (tools/local_scheduler.py), on the jobs'
+    clock: real time plus CLOCK_OFFSET (e.g. `3d`), movable while running."""
+    from chalicelib.jobs import SCHEDULES
+    from tools.local_scheduler import (
+        LocalScheduler,
+        ShiftedClock,
+        calendar_jobs,
+        http_runner,
+        offset_file,
+        parse_duration,
+    )
 
-        now = time.monotonic()
-        for job, due in self._due.items():
-            if now < due:
-                continue
-            self._due[job] = now + 60 * self._rates[job]
-            request = urllib.request.Request(
-                f"{self._api_url}/v1/admin/jobs/{job}",
-                data=b"{}",
-                method="POST",
-                headers={
-                    "Authorization": f"Bearer {self._token}",
-                    "Content-Type": "application/json",
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60):
-                    pass
-            except (urllib.error.URLError, TimeoutError) as exc:
-                print(f"[relais] job {job} failed: {exc}", file=sys.stderr, flush=True)
+    clock = ShiftedClock(offset_file(settings.local_dir))
+    clock.set_offset(parse_duration(os.environ.get("CLOCK_OFFSET") or "0s"))
+    say(f"Jobs' clock {clock.now():%Y-%m-%d %H:%M} UTC; move it with")
+    say("  .venv/bin/python -m tools.local_scheduler advance 1d")
+    run = http_runner(settings.api_url, admin_token, calendar_jobs(SCHEDULES))
+    return LocalScheduler(SCHEDULES, clock, run)
 
 
 def main() -> int:
+    from chalicelib.config import ConfigurationError, load_settings
+
+    try:  # the app's own settings, checked before anything starts
+        load_settings()
+    except ConfigurationError as exc:
+        print("make run: invalid configuration:", *exc.problems, sep="\n  ", file=sys.stderr)
+        return 2
     settings = Settings.from_env(dict(os.environ))
     try:
         serve(settings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
 from chalicelib.domain.periods import CLOSED, CLOSING, OPEN
 
@@ -29,7 +30,7 @@ class PeriodStore:
     def periods(self, operator_id: str) -> dict[str, dict[str, Any]]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": f"PERIOD#{operator_id}"},
+            ExpressionAttributeValues={":pk": keys.periods_pk(operator_id)},
             ConsistentRead=True,
         )
         return {str(item["SK"]): item for item in items}
@@ -39,7 +40,7 @@ class PeriodStore:
         return {
             "ConditionCheck": {
                 "TableName": self._table.name,
-                "Key": {"PK": f"PERIOD#{operator_id}", "SK": month},
+                "Key": keys.period(operator_id, month),
                 "ConditionExpression": "attribute_not_exists(PK) OR #s = :open",
                 "ExpressionAttributeNames": {"#s": "status"},
                 "ExpressionAttributeValues": {":open": OPEN},
@@ -61,7 +62,7 @@ class PeriodStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": {"PK": f"PERIOD#{operator_id}", "SK": month},
+                    "Key": keys.period(operator_id, month),
                     "UpdateExpression": "SET " + ", ".join(sets),
                     "ConditionExpression": "attribute_not_exists(PK) OR #s IN (:open, :closing)",
                     "ExpressionAttributeNames": names,
@@ -74,7 +75,7 @@ class PeriodStore:
                 {
                     "ConditionCheck": {
                         "TableName": self._table.name,
-                        "Key": {"PK": f"PERIOD#{operator_id}", "SK": previous},
+                        "Key": keys.period(operator_id, previous),
                         "ConditionExpression": "#s = :closed",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {":closed": CLOSED},
@@ -94,7 +95,7 @@ class PeriodStore:
         sets = ", ".join(["#s = :closed", *(f"#{k} = :{k}" for k in facts)])
         try:
             response = self._table.table.update_item(
-                Key={"PK": f"PERIOD#{operator_id}", "SK": month},
+                Key=keys.period(operator_id, month),
                 UpdateExpression=f"SET {sets}",
                 ConditionExpression="#s = :closing",
                 ExpressionAttributeNames=names,
@@ -111,13 +112,16 @@ class PeriodStore:
         with self._table.table.batch_writer() as batch:
             for entry_id, number in numbers.items():
                 batch.put_item(
-                    Item={"PK": f"FECNUM#{operator_id}#{month}", "SK": entry_id, "num": number}
+                    Item={
+                        **keys.key(keys.entry_numbers_pk(operator_id, month), entry_id),
+                        "num": number,
+                    }
                 )
 
     def numbers(self, operator_id: str, month: str) -> dict[str, int]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": f"FECNUM#{operator_id}#{month}"},
+            ExpressionAttributeValues={":pk": keys.entry_numbers_pk(operator_id, month)},
             ConsistentRead=True,
         )
         return {str(item["SK"]): int(item["num"]) for item in items}

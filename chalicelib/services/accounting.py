@@ -9,12 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.auth import Principal
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.errors import NotFound, RelaisError
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import get_document, store
+from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
 
 
@@ -30,7 +29,7 @@ def list_documents(
 ) -> dict[str, Any]:
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
-    invoices = store(ctx)
+    invoices = ctx.invoices
     if not (principal.is_admin or principal.is_accountant):
         items, next_cursor = invoices.page(
             member_id=principal.sub,
@@ -53,7 +52,7 @@ def _operator_pages(
     ctx: Context, operator_id: str, span: tuple[str, str], doc_type: str | None
 ) -> Any:
     def page(limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        return store(ctx).page(
+        return ctx.invoices.page(
             member_id=None,
             operator_id=operator_id,
             span=span,
@@ -76,7 +75,7 @@ def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
     """Recompute every document's hash from its stored text and the chain."""
     _require_operator(ctx, operator_id)
     checked = 0
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         previous = GENESIS_HASH
         for number, text in invoices.raw_documents(operator_id, year):
@@ -104,7 +103,7 @@ def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[st
     closed month answers the report frozen when it closed."""
     _require_operator(ctx, operator_id)
     prefix = f"{year:04d}-{month:02d}"
-    period = PeriodStore(ctx.table).periods(operator_id).get(prefix) or {}
+    period = ctx.periods.periods(operator_id).get(prefix) or {}
     if period.get("status") == "closed" and period.get("vat_report"):
         frozen: dict[str, Any] = json.loads(str(period["vat_report"]))
         return frozen
@@ -116,7 +115,7 @@ def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -
     VAT (the month it was paid, or the first open month after it when that was closed)."""
     prefix = f"{year:04d}-{month:02d}"
     bases: dict[str, list[int]] = {}
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for doc in invoices.booked_documents(operator_id, year) + invoices.booked_documents(
         operator_id, year + 1
     ):
@@ -187,7 +186,7 @@ def invoices_csv(
         out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         for _number, text in invoices.raw_documents(operator_id, year):
             document = json.loads(text)
@@ -235,8 +234,8 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     from chalicelib.services.periods import paris_day
 
     operator = _require_operator(ctx, operator_id)
-    lines = store(ctx).ledger(operator_id, year)
-    periods = PeriodStore(ctx.table)
+    lines = ctx.invoices.ledger(operator_id, year)
+    periods = ctx.periods
     numbers: dict[str, int] = {}
     closed_on: dict[str, date] = {}
     for month, item in periods.periods(operator_id).items():

@@ -11,8 +11,6 @@ from datetime import date
 from typing import Any
 
 from chalicelib.adapters.archive_store import ArchiveStore
-from chalicelib.adapters.invoice_store import InvoiceStore
-from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.domain.fec import render_fec
 from chalicelib.domain.lettering import letters
 from chalicelib.services.context import Context
@@ -27,7 +25,7 @@ def archive_store(ctx: Context) -> ArchiveStore:
 
 def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[str, str]]:
     """(number, stored JSON text) of the documents booked in `month`."""
-    invoices = InvoiceStore(ctx.table)
+    invoices = ctx.invoices
     year = int(month[:4])
     years = [year - 1, year] if month.endswith("-01") else [year]
     found = []
@@ -42,13 +40,13 @@ def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[s
 def fec_extract(ctx: Context, operator_id: str, month: str, closed_on: date) -> bytes:
     """The month's FEC lines, numbered as fixed at its close, `ValidDate` = close date,
     customer lines lettered with what settled them up to the month's end."""
-    invoices = InvoiceStore(ctx.table)
+    invoices = ctx.invoices
     year = int(month[:4])
     so_far = [
         line for line in invoices.ledger(operator_id, year) if f"{line.entry_date:%Y-%m}" <= month
     ]
     lines = [line for line in so_far if f"{line.entry_date:%Y-%m}" == month]
-    numbers = PeriodStore(ctx.table).numbers(operator_id, month)
+    numbers = ctx.periods.numbers(operator_id, month)
     text = render_fec(
         lines, year, numbers=numbers, closed_on={month: closed_on}, letters=letters(so_far)
     )

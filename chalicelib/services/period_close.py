@@ -12,9 +12,8 @@ import logging
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.period_store import PeriodMoved
-from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, ReconciliationStore
+from chalicelib.adapters.reconciliation_store import UNATTRIBUTED
 from chalicelib.auth import Principal
 from chalicelib.domain import archive as sealing
 from chalicelib.domain import periods as rules
@@ -42,7 +41,7 @@ def unreconciled_payouts(ctx: Context, operator_id: str, month: str) -> list[str
     """The payouts arriving in `month` (the operator's parts, and those nobody's) that
     are not matched to the payments, refunds and fees they pay out."""
     low, high = f"{month}-01", f"{month}-31"
-    store = ReconciliationStore(ctx.table)
+    store = ctx.reconciliation
     parts = store.payout_parts(operator_id, low, high) + [
         p for p in store.payout_parts(UNATTRIBUTED, low, high) if not p.get("operators")
     ]
@@ -98,7 +97,7 @@ def _number_and_seal(
     previous_item: dict[str, Any] | None,
 ) -> dict[str, Any]:
     last = _last_number(month, previous_item)
-    entries = entry_order(InvoiceStore(ctx.table).ledger_month(operator_id, month))
+    entries = entry_order(ctx.invoices.ledger_month(operator_id, month))
     numbers = {entry_id: last + i for i, entry_id in enumerate(entries, start=1)}
     periods.store(ctx).save_numbers(operator_id, month, numbers)
     year, number = int(month[:4]), int(month[5:])

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.invoice_store import BookedPeriods, InvoiceStore
+from chalicelib.adapters.invoice_store import BookedPeriods
 from chalicelib.adapters.period_store import PeriodMoved, PeriodStore
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
@@ -25,7 +25,7 @@ BOOK_ATTEMPTS = 6
 
 
 def store(ctx: Context) -> PeriodStore:
-    return PeriodStore(ctx.table)
+    return ctx.periods
 
 
 def start_month(operator: Operator) -> str:
@@ -76,7 +76,7 @@ def book(ctx: Context, lines: list[LedgerLine]) -> bool:
     if len(operators) != 1:
         raise ValueError(f"entries of several operators in one write: {sorted(operators)}")
     operator_id = lines[0].operator_id
-    ledger, periods = InvoiceStore(ctx.table), store(ctx)
+    ledger, periods = ctx.invoices, store(ctx)
     for _attempt in range(BOOK_ATTEMPTS):
         placed = rules.place(lines, open_from(ctx, operator_id))
         checks = [periods.open_check(operator_id, m) for m in sorted(rules.months_touched(placed))]
