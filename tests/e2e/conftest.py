@@ -140,6 +140,7 @@ def start_stack(local_dir: Path, *, seed: bool = True, env: dict[str, str] | Non
     """Boot `python -m tools.run_local` in `local_dir` on free ports; wait for "Ready"."""
     local_dir.mkdir(parents=True, exist_ok=True)
     ports = {"PORT": free_port(), "DDB_PORT": free_port(), "STRIPE_PORT": free_port()}
+    ports["S3_PORT"] = free_port()
     run_env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},
