@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.archive import sha256
 from chalicelib.services import archive, periods
 from chalicelib.services.context import Context
@@ -139,13 +140,14 @@ def test_fec_with_closed_and_open_months_passes_the_checker(
 
 
 def test_fec_valid_date_of_a_closed_month_is_its_close_date(
-    ctx: Context, api: Api, accountant: str, operator_id: str
+    ctx: Context, api: Api, accountant: str, operator_id: str, clock: FixedClock
 ) -> None:
-    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))  # recorded 1 Dec
+    clock.advance(days=2)
     close(api, accountant, operator_id, "2026-10")
     text = fec(api, accountant, operator_id).body
     rows = (text.decode() if isinstance(text, bytes) else text).split("\r\n")[1:-1]
-    assert {row.split("|")[15] for row in rows} == {"20261201"}
+    assert {row.split("|")[15] for row in rows} == {"20261203"}
 
 
 def test_a_paid_invoice_letters_its_customer_lines(
@@ -158,3 +160,33 @@ def test_a_paid_invoice_letters_its_customer_lines(
         for r in (text.decode() if isinstance(text, bytes) else text).split("\r\n")[1:-1]
     ]
     assert {(r[13], r[14]) for r in rows if r[4] == "411000"} == {("A", "20261201")}
+
+
+def test_two_fec_downloads_with_no_new_entry_are_byte_identical(
+    ctx: Context, api: Api, accountant: str, operator_id: str
+) -> None:
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))
+    close(api, accountant, operator_id, "2026-10")
+    issue_paid(ctx, operator_id, "pi_dec", "2026-12-01T07:00:00+01:00")
+    assert fec(api, accountant, operator_id).body == fec(api, accountant, operator_id).body
+
+
+def test_an_open_month_has_no_archive(api: Api, accountant: str, operator_id: str) -> None:
+    answer = api.get(f"/v1/operators/{operator_id}/periods/2026-10/archive", token=accountant)
+    assert (answer.status, answer.json["code"]) == (409, "invalid_state")
+
+
+def test_verify_with_nothing_closed_checks_nothing(
+    api: Api, accountant: str, operator_id: str
+) -> None:
+    answer = api.get(f"/v1/operators/{operator_id}/periods/verify", token=accountant).json
+    assert answer == {"ok": True, "periods_checked": 0, "first_broken_period": None}
+
+
+def test_fec_of_an_open_month_validates_on_the_day_recorded(
+    ctx: Context, api: Api, accountant: str, operator_id: str
+) -> None:
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))  # recorded 1 Dec
+    text = fec(api, accountant, operator_id).body
+    rows = (text.decode() if isinstance(text, bytes) else text).split("\r\n")[1:-1]
+    assert {row.split("|")[15] for row in rows} == {"20261201"}
