@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.identifiers import is_valid_siren, is_valid_siret
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.money import Price, parse_vat_rate, price_from_incl_vat
 from chalicelib.domain.schedule import OpeningHours
 
@@ -58,7 +58,7 @@ class NewOperator(Model):
     vat_regime: VatRegime
     address: Address
     invoice_prefix: str
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
 
     @field_validator("siren")
     @classmethod
