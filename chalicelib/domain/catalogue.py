@@ -217,6 +217,13 @@ class NewProduct(Model):
     period: Literal["month"] | None = None
     days_per_period: Decimal | None = Field(default=None, gt=0, le=31, multiple_of=0.5)
 
+    @field_validator("credits", "days_per_period", mode="before")
+    @classmethod
+    def _json_number(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a JSON number, as the API documents it
+            raise ValueError("must be a number")
+        return value
+
     @model_validator(mode="after")
     def _kind_fields(self) -> NewProduct:
         if self.kind is ProductKind.credit_pack:
