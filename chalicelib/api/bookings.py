@@ -49,7 +49,7 @@ def create_booking(call: Call) -> Any:
     summary="List bookings (own, a managed relay's, or all)",
     tag="bookings",
     query=BookingFilters,
-    errors=(422,),
+    errors=(404, 422),
     response=list[BookingOut],
 )
 def list_bookings(call: Call) -> Any:

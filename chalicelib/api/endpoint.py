@@ -214,9 +214,15 @@ def _json_body(raw: bytes) -> Any:
         return None
     try:
         # NaN and Infinity are not JSON (RFC 8259) though Python's parser reads them.
-        return json.loads(raw, parse_constant=_not_json)
+        return json.loads(raw, parse_constant=_not_json, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from exc
+
+
+def _json_number(text: str) -> float | int:
+    """JSON has one number type: 2.0 is the integer 2 (JSON Schema agrees)."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 def _not_json(name: str) -> Any:

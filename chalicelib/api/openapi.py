@@ -142,6 +142,8 @@ def _description(spec: RouteSpec) -> str:
         )
     if (spec.method, spec.path) in RATE_LIMITED:
         text.append("Rate limited per member (429 with `Retry-After`).")
+    if (spec.method, spec.path) in parts.NOTES:
+        text.append(parts.NOTES[(spec.method, spec.path)])
     return " ".join(text)
 
 

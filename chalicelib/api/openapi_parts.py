@@ -28,6 +28,23 @@ TAGS: list[dict[str, str]] = [
     {"name": "meta", "description": "Liveness and this document."},
 ]
 
+# What an operation checks beyond its schema (answered 422 naming the field, unless said).
+NOTES = {
+    ("POST", "/v1/bookings"): "The date must be today or later (the relay's time zone) and "
+    "within the booking horizon; the unit one the resource offers; `start`/`end` (hourly "
+    "bookings) within the relay's opening hours and not over. A full slot or closed day is "
+    "409. A card booking answers a `client_secret` to confirm with Stripe.js.",
+    ("POST", "/v1/purchases"): "The product must be a credit pack.",
+    ("POST", "/v1/memberships"): "The product must be a membership.",
+    ("POST", "/v1/invoices/{invoice_id}/payments"): "`paid_at` must not be in the future "
+    "and the amount not above what is due on the company invoice.",
+    ("GET", "/v1/calendar/{feed}"): "`{feed}` is `{token}.ics` as given by "
+    "`GET /v1/me/calendar-feed`; the secret token is the only credential.",
+    ("POST", "/v1/webhooks/stripe"): "The `Stripe-Signature` must verify against the raw "
+    "body with the endpoint's secret (else 400 `invalid_signature`).",
+    ("GET", "/v1/openapi.json"): "`servers` is where this document was served from.",
+}
+
 STATUS_TEXT = {
     304: "Not modified: the document is the one the client holds (`If-None-Match`).",
     400: "Malformed request: the body is not JSON, or a signature does not verify.",
@@ -112,6 +129,7 @@ PATTERN_SAMPLES = {
     "^[0-9]{9}$": "552100554",
     "^(fr|en)$": "fr",
     "^[A-Za-z0-9_-]+$": "eyJwIjp7Im8iOjIwfX0",
+    "^[A-Z0-9]{2,10}$": "R77",
     VAT_RATE: "20.00",
     EMAIL_PATTERN: "camille@example.org",
 }

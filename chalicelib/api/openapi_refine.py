@@ -87,6 +87,8 @@ def refine(name: str, schema: dict[str, Any], stripped: bool) -> None:
             and (name.startswith("New") or name == "PriceIn")
         ):
             prop["pattern"] = VAT_RATE
+        elif field == "invoice_prefix" and name == "NewOperator":
+            prop.update(pattern="^[A-Z0-9]{2,10}$", description="2 to 10 of A-Z and 0-9.")
         elif field == "timezone" and name == "NewRelay":
             prop["enum"] = time_zones()
         elif field == "opening_hours" and name == "NewRelay":

@@ -43,6 +43,12 @@ class Location(Model):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
+    @field_validator("lat", "lon")
+    @classmethod
+    def _centimetre(cls, value: float) -> float:
+        # 1e-7 degree is about a centimetre; DynamoDB cannot store numbers below 1e-130.
+        return round(value, 7)
+
 
 class VatRegime(StrEnum):
     normal = "normal"
@@ -77,7 +83,7 @@ class NewOperator(Model):
     @field_validator("invoice_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not _PREFIX.match(value):
+        if not _PREFIX.fullmatch(value):
             raise ValueError("must be 2 to 10 characters among A-Z and 0-9")
         return value
 
@@ -222,6 +228,8 @@ class NewProduct(Model):
     def _json_number(cls, value: Any) -> Any:
         if isinstance(value, str):  # a JSON number, as the API documents it
             raise ValueError("must be a number")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return Decimal(str(value))  # what strict validation then expects
         return value
 
     @model_validator(mode="after")
