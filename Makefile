@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e package bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e fuzz package bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -38,6 +38,10 @@ integration: venv
 
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+## Contract fuzzing, deeper than in `make test`: a random seed, FUZZ_EXAMPLES per operation.
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m tests.contract.fuzz
 
 ## `chalice package` + the table from infra/, linted with cfn-lint, into build/.
 package: venv
