@@ -50,10 +50,9 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
         refine(name, schema, name in stripped)
         _describe_schema(schema, schemas)
     schemas["Problem"] = parts.PROBLEM_SCHEMA
-    cached = any(spec.path == DOCUMENT_PATHS[2] for spec in routes)  # ETag with the XML route
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, cached)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Relais API", "version": version, "description": DESCRIPTION},
@@ -102,14 +101,14 @@ def _describe_schema(schema: dict[str, Any], defs: dict[str, Any]) -> None:
         schema["examples"] = [parts.example({**schema, "examples": None}, defs)]
 
 
-def _operation(spec: RouteSpec, refs: dict[Any, Any], cached: bool) -> dict[str, Any]:
+def _operation(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": spec.summary,
         "description": _description(spec),
         "tags": [spec.tag],
         "operationId": _operation_id(spec),
-        "parameters": _parameters(spec, cached),
-        "responses": _responses(spec, refs, cached),
+        "parameters": _parameters(spec),
+        "responses": _responses(spec, refs),
         "security": [{"bearer": []}] if spec.auth == "member" else [],
     }
     if spec.body is not None:
@@ -152,7 +151,7 @@ def _operation_id(spec: RouteSpec) -> str:
     return f"{spec.method.lower()}_{words.replace('.', '_')}"
 
 
-def _parameters(spec: RouteSpec, cached: bool) -> list[dict[str, Any]]:
+def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {
             "name": name,
@@ -190,7 +189,7 @@ def _parameters(spec: RouteSpec, cached: bool) -> list[dict[str, Any]]:
                 "schema": {"type": "string", "minLength": 1},
             }
         )
-    if cached and spec.method == "GET" and spec.path in DOCUMENT_PATHS:
+    if spec.method == "GET" and spec.path in DOCUMENT_PATHS:
         params.append(
             {
                 "name": "If-None-Match",
@@ -222,8 +221,8 @@ def _query_parameter(
     return {**parameter, "schema": prop}
 
 
-def _responses(spec: RouteSpec, refs: dict[Any, Any], cached: bool) -> dict[str, Any]:
-    headers: dict[str, Any] = {"X-Request-Id": parts.REQUEST_ID} if parts.REQUEST_IDS else {}
+def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
+    headers: dict[str, Any] = {"X-Request-Id": parts.REQUEST_ID}
     success: dict[str, Any] = {"description": spec.summary, "headers": dict(headers)}
     if spec.status != 204:
         success["content"] = _content(spec, refs)
@@ -231,7 +230,7 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any], cached: bool) -> dict[str,
         success["headers"]["Idempotent-Replayed"] = parts.REPLAYED
     if spec.produces in FILES or (spec.method, spec.path) in ALSO_CSV:
         success["headers"]["Content-Disposition"] = parts.DISPOSITION
-    document = cached and spec.method == "GET" and spec.path in DOCUMENT_PATHS
+    document = spec.method == "GET" and spec.path in DOCUMENT_PATHS
     if document:
         success["headers"].update({"ETag": parts.ETAG, "Cache-Control": parts.CACHE_CONTROL})
     responses: dict[str, Any] = {str(spec.status): success}
@@ -242,7 +241,7 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any], cached: bool) -> dict[str,
         }
     for code in sorted(_error_codes(spec)):
         error_headers = dict(headers)
-        if code == 429 or (code == 409 and spec.idempotent and parts.REQUEST_IDS):
+        if code == 429 or (code == 409 and spec.idempotent):
             error_headers["Retry-After"] = {**parts.RETRY_AFTER, "required": code == 429}
         responses[str(code)] = {
             "description": parts.STATUS_TEXT[code],

@@ -6,13 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.openapi_refine import VAT_RATE
-from chalicelib.api.problems import problem_body
 from chalicelib.domain.identifiers import EMAIL_PATTERN
-from chalicelib.errors import RelaisError
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-# The lead's HTTP layer adds `request_id` to every problem and X-Request-Id to every answer.
-REQUEST_IDS = "request_id" in problem_body(RelaisError())
 
 TAGS: list[dict[str, str]] = [
     {"name": "availability", "description": "Free seats per relay, resource and 30-minute slot."},
@@ -62,8 +58,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "An error, RFC 9457 problem details; `code` is stable, texts may change "
     "(French with `Accept-Language: fr`).",
-    "required": ["type", "title", "status", "detail", "code", "errors"]
-    + (["request_id"] if REQUEST_IDS else []),
+    "required": ["type", "title", "status", "detail", "code", "errors", "request_id"],
     "properties": {
         "type": {"type": "string", "description": "A URI naming the problem type."},
         "title": {"type": "string", "description": "Short summary of the problem type."},
@@ -82,11 +77,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        **(
-            {"request_id": {"type": "string", "description": "The answer's X-Request-Id."}}
-            if REQUEST_IDS
-            else {}
-        ),
+        "request_id": {"type": "string", "description": "The answer's X-Request-Id."},
     },
     "examples": [
         {
@@ -96,7 +87,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "detail": "date: must be a date written YYYY-MM-DD",
             "code": "validation_error",
             "errors": [{"field": "date", "message": "must be a date written YYYY-MM-DD"}],
-            **({"request_id": "req_3kq9w0c2x1"} if REQUEST_IDS else {}),
+            "request_id": "req_3kq9w0c2x1",
         }
     ],
 }
