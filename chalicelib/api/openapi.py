@@ -21,7 +21,14 @@ from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_mod
 
 REF = "#/components/schemas/{model}"
 RATE_LIMITED = {("POST", "/v1/bookings"), ("POST", "/v1/purchases"), ("POST", "/v1/memberships")}
-PAYING = RATE_LIMITED
+# Operations that call the payment provider (charges, refunds, events), hence may answer 502.
+PAYING = RATE_LIMITED | {
+    ("POST", "/v1/bookings/{booking_id}/cancel"),
+    ("POST", "/v1/relays/{relay_id}/closures"),
+    ("POST", "/v1/admin/jobs/{job}"),
+    ("POST", "/v1/webhooks/stripe"),
+    ("DELETE", "/v1/me"),
+}
 DOCUMENT_PATHS = (
     "/v1/invoices/{invoice_id}",
     "/v1/invoices/{invoice_id}/pdf",
@@ -233,6 +240,8 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     document = spec.method == "GET" and spec.path in DOCUMENT_PATHS
     if document:
         success["headers"].update({"ETag": parts.ETAG, "Cache-Control": parts.CACHE_CONTROL})
+    if (spec.method, spec.path) in parts.LINKS:
+        success["links"] = parts.LINKS[(spec.method, spec.path)]
     responses: dict[str, Any] = {str(spec.status): success}
     if document:
         responses["304"] = {
@@ -296,6 +305,8 @@ def _error_codes(spec: RouteSpec) -> set[int]:
         codes |= {400, 409, 422}
     if (spec.method, spec.path) in RATE_LIMITED:
         codes.add(429)
+    if (spec.method, spec.path) in RATE_LIMITED:
+        codes.add(402)  # a card refused when charged at once
     if (spec.method, spec.path) in PAYING:
-        codes.add(402)
+        codes.add(502)
     return codes

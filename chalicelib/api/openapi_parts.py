@@ -41,6 +41,45 @@ NOTES = {
     ("GET", "/v1/openapi.json"): "`servers` is where this document was served from.",
 }
 
+
+# OpenAPI links: what a created resource's id opens next (clients and stateful fuzzing).
+def _links(param: str, value: str, **ops: str) -> dict[str, dict[str, Any]]:
+    return {name: {"operationId": op, "parameters": {param: value}} for name, op in ops.items()}
+
+
+LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("POST", "/v1/bookings"): _links(
+        "booking_id",
+        "$response.body#/booking/id",
+        ReadBooking="get_bookings_booking_id",
+        CancelBooking="post_bookings_booking_id_cancel",
+        CheckIn="post_bookings_booking_id_check_in",
+        BookingCalendar="get_bookings_booking_id_ics",
+    ),
+    ("POST", "/v1/operators"): _links(
+        "operator_id", "$response.body#/id", ReadOperator="get_operators_operator_id"
+    ),
+    ("POST", "/v1/relays"): _links(
+        "relay_id",
+        "$response.body#/id",
+        ReadRelay="get_relays_relay_id",
+        AddResource="post_relays_relay_id_resources",
+        CloseDay="post_relays_relay_id_closures",
+    ),
+    ("POST", "/v1/companies"): _links(
+        "company_id",
+        "$response.body#/id",
+        ReadCompany="get_companies_company_id",
+        AddEmployee="post_companies_company_id_members",
+        Statement="get_companies_company_id_statement",
+    ),
+    ("POST", "/v1/memberships"): _links(
+        "membership_id",
+        "$response.body#/membership/id",
+        CancelMembership="post_memberships_membership_id_cancel",
+    ),
+}
+
 STATUS_TEXT = {
     304: "Not modified: the document is the one the client holds (`If-None-Match`).",
     400: "Malformed request: the body is not JSON, or a signature does not verify.",
@@ -51,6 +90,7 @@ STATUS_TEXT = {
     409: "Conflict with the current state, or an Idempotency-Key reused or still in flight.",
     422: "A parameter or body field is not valid; `errors` names each field.",
     429: "Too many requests: retry after the `Retry-After` seconds.",
+    502: "The payment provider refused or failed the request (`payment_provider_error`).",
     503: "Service unavailable (`service_unavailable`) or misconfigured (`misconfigured`).",
 }
 

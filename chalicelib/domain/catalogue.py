@@ -200,8 +200,13 @@ class ProductKind(StrEnum):
     membership = "membership"
 
 
+# Products are sold by card (or SEPA debit): no payment can be below the provider's
+# minimum charge in euros (50 cents), so neither can a product's price.
+MIN_CARD_CHARGE = 50
+
+
 class PriceIn(Model):
-    amount: Cents
+    amount: Annotated[int, Field(ge=MIN_CARD_CHARGE, le=10_000_000)]
     vat_rate: str = "20.00"
 
     @field_validator("vat_rate")

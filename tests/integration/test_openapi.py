@@ -270,3 +270,34 @@ def test_servers_follows_the_stage_path_the_document_was_served_from(
     from chalicelib.api.meta import served_from
 
     assert served_from(context) == base
+
+
+def test_links_open_operations_of_the_document_with_their_path_parameter(
+    document: dict[str, Any],
+) -> None:
+    by_id = {op["operationId"]: (path, op) for (_, path), op in operations(document).items()}
+    links = [
+        link
+        for op in operations(document).values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 10
+    for link in links:
+        path, _ = by_id[link["operationId"]]
+        assert set(link["parameters"]) <= set(re.findall(r"{(\w+)}", path)), link
+
+
+def test_issued_documents_document_etag_cache_control_and_304(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    for path in ("/v1/invoices/{invoice_id}", "/v1/invoices/{invoice_id}/pdf"):
+        responses = ops[("get", path)]["responses"]
+        assert {"ETag", "Cache-Control"} <= set(responses["200"]["headers"]), path
+        assert "304" in responses, path
+        assert "If-None-Match" in {p["name"] for p in ops[("get", path)]["parameters"]}, path
+
+
+def test_every_answer_documents_x_request_id(document: dict[str, Any]) -> None:
+    for key, op in operations(document).items():
+        for status, response in op["responses"].items():
+            assert response["headers"]["X-Request-Id"]["required"], (key, status)
