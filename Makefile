@@ -6,7 +6,7 @@ PORT ?= 8000
 STAGE ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e package deploy bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e fuzz package deploy bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ integration: venv
 
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+## Contract fuzzing, deeper than in `make test`: a random seed, FUZZ_EXAMPLES per operation.
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m tests.contract.fuzz
 
 ## The deployable template of STAGE (dev, prod; infra/stages.json), linted, into build/package/STAGE.
 package: venv
