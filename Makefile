@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e package bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e browser package bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -20,7 +20,7 @@ run: venv
 
 ## Every check: lint, types, all tests, the packaged CloudFormation template.
 test: venv lint typecheck
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 	$(MAKE) --no-print-directory package
 
 lint: venv
@@ -38,6 +38,10 @@ integration: venv
 
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+## The booking page in Debian's Chromium (Playwright) against a fresh `make run`.
+browser: venv
+	$(PY) -m pytest -q tests/browser
 
 ## `chalice package` + the table from infra/, linted with cfn-lint, into build/.
 package: venv

@@ -43,7 +43,13 @@
         return {error: body.error || {message: `HTTP ${response.status}`}};
       }
       if (body.status === 'requires_action') {
-        return mockConfirm(clientSecret, data);
+        const result = await mockConfirm(clientSecret, data);
+        const intent = result.paymentIntent;
+        if (intent && intent.status === 'requires_payment_method') {  // 3-D Secure failed
+          return {error: {type: 'card_error', code: 'payment_intent_authentication_failure',
+                          message: 'Authentication failed.', payment_intent: intent}};
+        }
+        return result;
       }
       return {paymentIntent: body};
     };

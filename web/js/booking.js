@@ -55,6 +55,7 @@ export async function book(offer, choice) {
   if (choice.unit === 'hour') Object.assign(body, { start: choice.start, end: choice.end });
   const answer = await postJson('/bookings', body, { idempotencyKey: newIdempotencyKey() });
   current = { ...answer, offer };
+  $('#paiement').dataset.bookingId = answer.booking.id;
   try {
     await loadStripe();
   } catch (error) {
@@ -77,9 +78,12 @@ export async function book(offer, choice) {
 export async function pay() {
   if (!current) return;
   const { booking, payment } = current;
-  const { error } = await stripe.confirmCardPayment(payment.client_secret, {
+  const result = await stripe.confirmCardPayment(payment.client_secret, {
     payment_method: { card },
   });
+  const paid = ['succeeded', 'processing', 'requires_capture'];
+  const error = result.error || (paid.includes(result.paymentIntent && result.paymentIntent.status)
+    ? null : { type: 'card_error', code: 'card_declined' });
   if (error) {
     if (error.type === 'validation_error' || /^incomplete|^invalid/.test(error.code || '')) {
       fail('Les informations de la carte sont incomplètes ou invalides : vérifiez-les.');
