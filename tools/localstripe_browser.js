@@ -4,6 +4,21 @@
 // key + client_secret + payment_method_data), then plays the mock's 3-D Secure dialog
 // when the card asks for it.
 (function () {
+  // The mock's inputs only have placeholders: name them for screen readers.
+  const LABELS = {
+    number: 'Numéro de carte', exp_month: 'Mois d’expiration (MM)',
+    exp_year: 'Année d’expiration (AA)', cvc: 'Cryptogramme (CVC)', postal_code: 'Code postal',
+  };
+  const mockMount = Element.prototype.mount;
+  Element.prototype.mount = function (domElement) {
+    mockMount.call(this, domElement);
+    Object.entries(this._inputs || {}).forEach(([field, input]) => {
+      input.setAttribute('aria-label', LABELS[field] || field);
+      input.setAttribute('inputmode', 'numeric');
+      input.setAttribute('autocomplete', 'off');
+    });
+  };
+
   const mockStripe = Stripe;
   Stripe = (apiKey, options) => {
     const stripe = mockStripe(apiKey, options);
