@@ -63,6 +63,7 @@ function refreshIdentity() {
         : `Connecté : ${who.name || who.email || who.sub}${who.email ? ` (${who.email})` : ''}.`;
   $('#jeton').value = token;
   show('#deconnexion', Boolean(token));
+  show('#form-connexion', !token || !who || Boolean(expired));
 }
 
 function signIn(token) {
