@@ -64,15 +64,32 @@ function url(path, query) {
   return `${base}${path}${qs ? `?${qs}` : ''}`;
 }
 
+const RETRIED = new Set(['network_error', 'idempotency_in_flight', 'rate_limited', 'service_unavailable']);
+const ATTEMPTS = 3;
+
+/** One call; a network failure, 429, 503 or a key still in flight is retried with the
+ *  same Idempotency-Key (so a POST never takes effect twice), after Retry-After. */
 async function send(method, path, { query, body, auth = true, idempotencyKey, accept } = {}) {
   const headers = { 'Accept-Language': 'fr' };
   if (accept) headers.Accept = accept;
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method === 'POST') headers['Idempotency-Key'] = idempotencyKey || newIdempotencyKey();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await once(method, url(path, query), headers, body);
+    } catch (error) {
+      if (attempt >= ATTEMPTS || !RETRIED.has(error.code)) throw error;
+      const seconds = Math.min(Number(error.retryAfter) || attempt, 5);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
+}
+
+async function once(method, target, headers, body) {
   let response;
   try {
-    response = await fetch(url(path, query), {
+    response = await fetch(target, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -96,7 +113,9 @@ async function problem(response) {
     `Erreur ${response.status}.`;
   const fields = (body && Array.isArray(body.errors)) ? body.errors : [];
   if (fields.length) message += ' ' + fields.map((e) => `${e.field} : ${e.message}`).join(' ; ');
-  return new ApiError(message, { status: response.status, code, problem: body });
+  const error = new ApiError(message, { status: response.status, code, problem: body });
+  error.retryAfter = response.headers.get('Retry-After');
+  return error;
 }
 
 export async function getJson(path, query, options = {}) {
