@@ -23,10 +23,13 @@ from chalicelib.api import (
     wallet,
     webhooks,
 )
+from chalicelib.api.fallback_routes import add_fallback_routes
+from chalicelib.api.http_middleware import handle as http_middleware
 from chalicelib.jobs import RATES_MINUTES
 
 app = Chalice(app_name="relais")
-app.api.binary_types.append("application/pdf")
+# Files (PDF, ZIP) encode themselves (api/responses.BinaryResponse), whatever `Accept` says.
+app.api.binary_types = []
 
 BLUEPRINTS = (
     meta.bp,
@@ -47,6 +50,8 @@ BLUEPRINTS = (
 )
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
+add_fallback_routes(app)  # OPTIONS preflights and 405s, after every real route
+app.register_middleware(http_middleware, "http")  # request ids, CORS, language
 
 
 def _scheduled(job: str) -> Any:

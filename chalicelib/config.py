@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # keeps it this long (writes in the same container refresh it at once).
     catalogue_cache_seconds: float = Field(default=30.0, ge=0, alias="CATALOGUE_CACHE_SECONDS")
 
+    # Browser origins allowed to call the API (CORS): comma-separated, exact match
+    # (`https://www.relais.coop,https://relais-gare.fr`); empty = no browser origin.
+    allowed_origins: str = Field(default="", alias="ALLOWED_ORIGINS")
+
     # What `/v1` sits under publicly (calendar feed URLs); unset = taken from the request.
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
 

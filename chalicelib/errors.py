@@ -14,10 +14,17 @@ class RelaisError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or []
+        # Sent with the problem answer (`Allow`, `Retry-After`...).
+        self.headers = headers or {}
 
 
 class ValidationFailed(RelaisError):
@@ -73,6 +80,15 @@ class IdempotencyConflict(RelaisError):
     code, status, title = "idempotency_conflict", 409, "Idempotency conflict"
 
 
+class IdempotencyInFlight(RelaisError):
+    """The first request with this key is still running: retry after `Retry-After` seconds."""
+
+    code, status, title = "idempotency_in_flight", 409, "Request in flight"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class AlreadyExists(RelaisError):
     code, status, title = "already_exists", 409, "Already exists"
 
@@ -91,6 +107,9 @@ class RateLimited(RelaisError):
 
 class MethodNotAllowed(RelaisError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+    def __init__(self, detail: str, allowed: list[str]) -> None:
+        super().__init__(detail, headers={"Allow": ", ".join(allowed)})
 
 
 class PaymentProviderError(RelaisError):

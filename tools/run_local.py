@@ -108,6 +108,9 @@ def chalice_local() -> None:
     """
     from chalice.cli import factory, main
 
+    from tools.local_gateway import install as install_local_gateway
+
+    install_local_gateway()  # unknown routes: the deployed gateway's 404 problem
     given = dict(os.environ)
     load = factory.CLIFactory.load_chalice_app
 
@@ -247,9 +250,11 @@ def print_summary(
     else:
         ops, relays, products = (len(seeded[key]) for key in ("operators", "relays", "products"))
         say(f"  demo network   {ops} operators, {relays} relays, {products} products")
-    say("\nDemo tokens (30 days):")
+    say(f"\nDemo tokens (30 days), also in {settings.local_dir}/tokens.env (`source` it):")
     for role, token in tokens.items():
         say(f"  export RELAIS_{role}_TOKEN={token}")
+    exports = "".join(f"export RELAIS_{role}_TOKEN={token}\n" for role, token in tokens.items())
+    (settings.local_dir / "tokens.env").write_text(exports)
     date = next_weekday(dt.date.today()).isoformat()
     say("\nTry:")
     query = f"date={date}&near={DEMO_NEAR[1]}&kind=hot_desk"
