@@ -34,8 +34,9 @@
       try {
         response = await fetch(
           `${LOCALSTRIPE_BASE_API}/v1/payment_intents/${intentId}/confirm`, {
+            // No Content-Type header: a "simple" request, as the mock's own calls (localstripe
+            // answers no CORS preflight); it parses the JSON body whatever the type.
             method: 'POST',
-            headers: {'Content-Type': 'application/json'},
             body: JSON.stringify({
               key: apiKey,
               client_secret: clientSecret,

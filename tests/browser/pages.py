@@ -81,7 +81,7 @@ class BookingPage:
         return Download(done.suggested_filename, Path(done.path()).read_bytes())
 
     def alert(self) -> str:
-        return str(self.page.get_by_role("alert").inner_text())
+        return str(self.page.locator("#alerte").inner_text())
 
     def status(self) -> str:
         return str(self.page.locator("#statut").inner_text())

@@ -89,6 +89,11 @@ export async function pay() {
       fail('Les informations de la carte sont incomplètes ou invalides : vérifiez-les.');
       return;
     }
+    if (error.type !== 'card_error') {
+      fail(`Le paiement n’a pas pu aboutir (${error.message || error.type}). Votre poste reste ` +
+        'réservé : réessayez dans un instant.');
+      return;
+    }
     await releaseHold();
     const reason = DECLINES[error.decline_code] || DECLINES[error.code] ||
       'Le paiement par carte a été refusé.';
