@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -147,11 +148,12 @@ def main(argv: list[str] | None = None) -> None:
     }
     page = start_web_server(args.port, config)
     print(f"Relais page on {page.url} (Ctrl-C stops it)", flush=True)
-    try:
-        while page.running():
-            threading.Event().wait(1.0)
-    except KeyboardInterrupt:
-        page.stop()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while page.running() and not stop.wait(1.0):
+        pass
+    page.stop()
 
 
 if __name__ == "__main__":
