@@ -27,7 +27,7 @@ export function setDefaults(today = new Date()) {
   $('#annee').value ||= String(today.getFullYear());
   $('#mois').value ||= `${today.getFullYear()}-${month}`;
   $('#du').value ||= `${today.getFullYear()}-${month}-01`;
-  $('#au').value ||= today.toISOString().slice(0, 10);
+  $('#au').value ||= `${today.getFullYear()}-${month}-${String(today.getDate()).padStart(2, '0')}`;
 }
 
 function operator() {
@@ -85,7 +85,7 @@ function renderVat(report) {
   const body = table.createTBody();
   for (const line of report.lines || []) {
     const row = body.insertRow();
-    row.insertCell().textContent = `${line.rate} %`;
+    row.insertCell().textContent = `${String(line.rate).replace('.', ',')} %`;
     Object.assign(row.insertCell(), { textContent: euros(line.base), className: 'montant' });
     Object.assign(row.insertCell(), { textContent: euros(line.vat), className: 'montant' });
   }
