@@ -51,6 +51,7 @@ function loadStripe() {
 
 /** Hold the seat (POST /v1/bookings, payment "card") and open the card form. */
 export async function book(offer, choice) {
+  if (current) await releaseHold(); // one hold at a time: the previous seat goes back
   const body = { resource_id: offer.resource.resource_id, date: choice.date, unit: choice.unit, payment: 'card' };
   if (choice.unit === 'hour') Object.assign(body, { start: choice.start, end: choice.end });
   const answer = await postJson('/bookings', body, { idempotencyKey: newIdempotencyKey() });
