@@ -19,13 +19,24 @@ bp = Blueprint(__name__)
 
 
 class PeriodsQuery(PageQuery):
-    cursor: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    """Paging of the periods: the cursor is the month to start from."""
+
+    cursor: str | None = Field(
+        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"]
+    )
 
 
 class CloseBody(BaseModel):
+    """Closing a month; `force` (with a `reason`) closes it despite unreconciled payouts."""
+
     model_config = ConfigDict(defer_build=True, extra="forbid")
     force: bool = False
-    reason: str | None = Field(default=None, min_length=1, max_length=500)
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        examples=["Payout checked on the bank statement"],
+    )
 
     @model_validator(mode="after")
     def _reason_when_forced(self) -> Self:
@@ -35,6 +46,8 @@ class CloseBody(BaseModel):
 
 
 class PeriodOut(Out):
+    """A month of an operator's books: open, or closed with its sealed archive's hashes."""
+
     operator_id: str
     period: str
     status: Literal["open", "closed"]
@@ -47,11 +60,15 @@ class PeriodOut(Out):
 
 
 class ArchiveLink(Out):
+    """A link to a closed month's archive (valid 15 minutes) and the ZIP's SHA-256."""
+
     url: str
     sha256: str
 
 
 class ChainReport(Out):
+    """The check of the archive chain: the first closed month that does not verify."""
+
     ok: bool
     periods_checked: int
     first_broken_period: str | None
