@@ -12,7 +12,7 @@ from chalicelib.api.queries import PageQuery
 from chalicelib.api.responses import binary_response
 from chalicelib.api.schemas import Out
 from chalicelib.domain.periods import MONTH_RE
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import NotFound
 from chalicelib.services import period_close, periods
 
 bp = Blueprint(__name__)
@@ -75,9 +75,10 @@ class ChainReport(Out):
 
 
 def _month(call: Call) -> str:
+    """The period of the path: like any unknown id in a path, a non-month is not found."""
     month = call.params["period"]
     if not MONTH_RE.match(month):
-        raise ValidationFailed("A period is a month: YYYY-MM.", field="period")
+        raise NotFound(f"No period {month!r}: a period is a month, YYYY-MM.")
     return month
 
 

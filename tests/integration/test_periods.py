@@ -223,3 +223,10 @@ def test_an_invoice_issued_while_its_month_is_closed_is_booked_in_the_next_open_
     issue_paid(ctx, operator_id, "pi_race", "2026-12-01T07:00:00+01:00")
     lines = invoicing.store(ctx).ledger(operator_id, 2027)
     assert {line.entry_date for line in lines} == {date(2027, 1, 1)}
+
+
+def test_a_period_that_is_not_a_month_is_not_found(
+    api: Api, accountant: str, operator_id: str
+) -> None:
+    answer = close(api, accountant, operator_id, "2026-13")
+    assert (answer.status, answer.json["code"]) == (404, "not_found")
