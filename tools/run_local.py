@@ -325,8 +325,8 @@ def serve(settings: Settings) -> None:
             relay_id = managed_relay(settings, seeded)
         tokens = demo_tokens(settings, private_key, relay_id)
         print_summary(settings, ddb.name, seeded, tokens)
+        jobs = job_scheduler(settings, tokens["ADMIN"])  # its clock set before "Ready"
         say(f"Ready in {time.monotonic() - began:.1f} s.")
-        jobs = job_scheduler(settings, tokens["ADMIN"])
         while all(service.running() for service in started):
             jobs.tick()
             time.sleep(0.5)
