@@ -5,7 +5,8 @@ keys, localstripe with the webhook registered, `chalice local`; then seeds the d
 network through the API and prints demo tokens. Ctrl-C or SIGTERM stops everything it
 started. Environment: PORT, DDB_PORT, STRIPE_PORT, RELAIS_TABLE, AUTH_JWKS_FILE,
 AUTH_ISSUER, AUTH_AUDIENCE, STRIPE_WEBHOOK_SECRET, HOLD_SECONDS, CANCEL_FREE_HOURS,
-SEED_DEMO (0 = empty network), RELAIS_LOCAL_DIR (default `.local`).
+SEED_DEMO (0 = empty network), RELAIS_LOCAL_DIR (default `.local`), WEB_PORT (the
+reference page `web/`, default 8003; its origin is always added to ALLOWED_ORIGINS).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tools.local_stack import (
     start_dynamodb_local,
     wait_for_http,
 )
+from tools.web_server import local_origins, page_config, start_web_server
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTH_TIMEOUT = 90.0
@@ -64,6 +66,8 @@ class Settings:
     audience: str
     webhook_secret: str
     seed: bool
+    web_port: int = 8003
+    allowed_origins: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Settings:
@@ -80,6 +84,8 @@ class Settings:
             audience=env.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE,
             webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_relais_local",
             seed=(env.get("SEED_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            web_port=int(env.get("WEB_PORT") or 8003),
+            allowed_origins=env.get("ALLOWED_ORIGINS") or "",
         )
 
     @property
@@ -156,9 +162,17 @@ def app_env(settings: Settings, ddb_url: str, stripe_url: str, jwks: Path) -> di
         AUTH_AUDIENCE=settings.audience,
         STRIPE_API_BASE=stripe_url,
         STRIPE_WEBHOOK_SECRET=settings.webhook_secret,
+        ALLOWED_ORIGINS=allowed_origins(settings),
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def allowed_origins(settings: Settings) -> str:
+    """The user's ALLOWED_ORIGINS plus the web page's own origins."""
+    given = [origin.strip() for origin in settings.allowed_origins.split(",")]
+    origins = [origin for origin in given if origin] + local_origins(settings.web_port)
+    return ",".join(dict.fromkeys(origins))
 
 
 def start_app(settings: Settings, env: dict[str, str]) -> LocalProcess:
@@ -227,6 +241,7 @@ def print_summary(
     say(f"  {backend:<14} http://127.0.0.1:{settings.ddb_port}  table {settings.table}")
     stripe = f"http://127.0.0.1:{settings.stripe_port}"
     say(f"  localstripe    {stripe}  webhook -> {settings.api_url}/v1/webhooks/stripe")
+    say(f"  booking page   http://127.0.0.1:{settings.web_port}/  (demo tokens one click away)")
     say(f"  data, logs     {data}/dynamodb, {data}/logs/*.log")
     if seeded is None:
         say("  demo network   not seeded (SEED_DEMO=0)")
@@ -281,8 +296,9 @@ def stopping(started: list[Stoppable]) -> Iterator[None]:
 def check_ports(settings: Settings) -> None:
     ports = {"PORT": settings.port, "DDB_PORT": settings.ddb_port}
     ports["STRIPE_PORT"] = settings.stripe_port
+    ports["WEB_PORT"] = settings.web_port
     if len(set(ports.values())) < len(ports):
-        raise PortInUseError(f"PORT, DDB_PORT and STRIPE_PORT must differ: {ports}")
+        raise PortInUseError(f"PORT, DDB_PORT, STRIPE_PORT and WEB_PORT must differ: {ports}")
     for name, port in ports.items():
         if not port_is_free(port):
             raise PortInUseError(
@@ -324,6 +340,10 @@ def serve(settings: Settings) -> None:
             seeded = seed(settings.api_url, admin) if settings.seed else None
             relay_id = managed_relay(settings, seeded)
         tokens = demo_tokens(settings, private_key, relay_id)
+        with step("booking page"):
+            demo = {role.lower(): tokens[role] for role in ("MEMBER", "ACCOUNTANT")}
+            page = page_config(settings.api_url, stripe.base_url, demo)
+            started.append(start_web_server(settings.web_port, page))
         print_summary(settings, ddb.name, seeded, tokens)
         jobs = job_scheduler(settings, tokens["ADMIN"])  # its clock set before "Ready"
         say(f"Ready in {time.monotonic() - began:.1f} s.")

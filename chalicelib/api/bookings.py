@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
@@ -16,8 +17,13 @@ bp = Blueprint(__name__)
 
 
 class BookingFilters(PageQuery, DateSpan):
-    status: BookingStatus | None = None
-    relay_id: str | None = None
+    status: BookingStatus | None = Field(default=None, description="Only bookings in this state.")
+    relay_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only this relay's bookings (a manager's relay, or any for an admin).",
+    )
 
 
 @endpoint(
@@ -44,7 +50,7 @@ def create_booking(call: Call) -> Any:
     summary="List bookings (own, a managed relay's, or all)",
     tag="bookings",
     query=BookingFilters,
-    errors=(422,),
+    errors=(404, 422),
     response=list[BookingOut],
 )
 def list_bookings(call: Call) -> Any:
