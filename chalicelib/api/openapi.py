@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import openapi_parts as parts
 from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
+from chalicelib.api.idempotency import KEY_PATTERN
 from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_models
 
 REF = "#/components/schemas/{model}"
@@ -183,7 +184,12 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
                 "in": "header",
                 "required": False,
                 "description": "Same key and body within 24 h replays the first answer.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": KEY_PATTERN,
+                },
             }
         )
     if spec.path == "/v1/webhooks/stripe":
