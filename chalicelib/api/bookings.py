@@ -11,7 +11,7 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.schemas import BookingAnswer, BookingOut, CancelAnswer
 from chalicelib.domain.booking import BookingRequest, BookingStatus
-from chalicelib.services import bookings
+from chalicelib.services import bookings, rate_limits
 
 bp = Blueprint(__name__)
 
@@ -35,10 +35,11 @@ class BookingFilters(PageQuery, DateSpan):
     body=BookingRequest,
     status=201,
     idempotent=True,
-    errors=(403, 404, 409, 422),
+    errors=(403, 404, 409, 422, 429),
     response=BookingAnswer,
 )
 def create_booking(call: Call) -> Any:
+    rate_limits.check_member_writes(call.ctx, call.principal)
     return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
 
 

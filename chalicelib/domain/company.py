@@ -21,8 +21,8 @@ from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
 from chalicelib.domain.money import price_from_incl_vat, round_half_up
+from chalicelib.domain.timezones import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
 
 # Company bookings that are billed: the seat was given (used or not), whatever happened next.

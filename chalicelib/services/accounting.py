@@ -13,7 +13,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.errors import NotFound, RelaisError
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import get_document, store
+from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
 
 
@@ -29,7 +29,7 @@ def list_documents(
 ) -> dict[str, Any]:
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
-    invoices = store(ctx)
+    invoices = ctx.invoices
     if not (principal.is_admin or principal.is_accountant):
         items, next_cursor = _member_page(
             invoices.page, principal.sub, operator_id, (low, high), doc_type, limit, cursor
@@ -73,7 +73,7 @@ def _operator_pages(
     ctx: Context, operator_id: str, span: tuple[str, str], doc_type: str | None
 ) -> Any:
     def page(limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        return store(ctx).page(
+        return ctx.invoices.page(
             member_id=None,
             operator_id=operator_id,
             span=span,
@@ -96,7 +96,7 @@ def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
     """Recompute every document's hash from its stored text and the chain."""
     _require_operator(ctx, operator_id)
     checked = 0
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         previous = GENESIS_HASH
         for number, text in invoices.raw_documents(operator_id, year):
@@ -124,7 +124,7 @@ def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[st
     _require_operator(ctx, operator_id)
     prefix = f"{year:04d}-{month:02d}"
     bases: dict[str, list[int]] = {}
-    for _number, text in store(ctx).raw_documents(operator_id, year):
+    for _number, text in ctx.invoices.raw_documents(operator_id, year):
         document = json.loads(text)
         paid_at = (document.get("payment") or {}).get("paid_at") or ""
         if document.get("payment", {}).get("status") != "paid" or not paid_at.startswith(prefix):
@@ -180,7 +180,7 @@ def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date |
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         for _number, text in invoices.raw_documents(operator_id, year):
             document = json.loads(text)
@@ -221,7 +221,7 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     from chalicelib.domain.fec import fec_filename, render_fec
 
     operator = _require_operator(ctx, operator_id)
-    lines = store(ctx).ledger(operator_id, year)
+    lines = ctx.invoices.ledger(operator_id, year)
     try:
         return fec_filename(operator.siren, year), render_fec(lines, year)
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file

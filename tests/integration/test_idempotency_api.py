@@ -46,6 +46,7 @@ def test_retry_with_the_same_key_replays_the_first_answer(
     assert second.status == first.status
     assert second.json == first.json
     assert second.json["booking"]["id"] == first.json["booking"]["id"]
+    assert second.headers["Idempotent-Replayed"] == "true"
 
 
 def test_retry_with_the_same_key_takes_only_one_seat(
@@ -125,10 +126,12 @@ def test_key_reused_after_24_hours_books_what_is_asked(
     clock.advance(hours=25)
     # WHEN the member reuses it for Friday
     later = post_booking(api, member, booking_body(network["pool"], date="2026-12-04"), "old-key")
-    # THEN the lapsed key is claimed afresh: a Friday booking, never Wednesday's handed back
+    # THEN the expired key is claimed afresh: a new Friday booking, not Wednesday's replayed
     assert later.status == 201, later.json
-    assert later.json["booking"]["date"] == "2026-12-04"
-    assert later.json["booking"]["id"] != first.json["booking"]["id"]
+    friday = later.json["booking"]
+    assert friday["date"] == "2026-12-04"
+    assert friday["id"] != first.json["booking"]["id"]
+    assert "Idempotent-Replayed" not in later.headers
 
 
 # -- concurrent duplicates -------------------------------------------------------------------
