@@ -60,7 +60,9 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
     schemas["Problem"] = parts.PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
+        operation = _operation(spec, refs)
+        _add_examples(operation, schemas)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Relais API", "version": version, "description": DESCRIPTION},
@@ -80,6 +82,15 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
             },
         },
     }
+
+
+def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Each JSON body, sent or answered, shows an example (its schema's own)."""
+    bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+    for body in bodies:
+        for media, content in body.get("content", {}).items():
+            if media.endswith("json"):
+                content["example"] = parts.example(content["schema"], schemas)
 
 
 def _models(routes: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:

@@ -25,6 +25,7 @@ def test_the_document_is_fuzzed_with_every_role(outcomes: list[Outcome]) -> None
 
 
 def test_at_least_1500_cases_are_generated(outcomes: list[Outcome]) -> None:
+    print("contract fuzzing:", ", ".join(f"{o.role} {o.cases} cases" for o in outcomes))
     assert sum(o.cases for o in outcomes) >= MIN_CASES, [(o.role, o.cases) for o in outcomes]
 
 
