@@ -12,6 +12,7 @@ from chalicelib.api import (
     bookings,
     calendars,
     catalogue,
+    catalogue_edits,
     companies,
     erasure,
     invoices,
@@ -31,6 +32,7 @@ app.api.binary_types.append("application/pdf")
 BLUEPRINTS = (
     meta.bp,
     catalogue.bp,
+    catalogue_edits.bp,
     availability.bp,
     bookings.bp,
     wallet.bp,

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
-from chalicelib.errors import InvalidState, RelayClosed, SlotUnavailable
+from chalicelib.errors import InvalidState, NotFound, RelayClosed, SlotUnavailable
 
 HOLDS_PK = "HOLDS"
 REFUNDS_DUE_PK = "REFUNDS_DUE"
@@ -27,6 +27,11 @@ class BookingExists(Exception):
 
 class CreditsChanged(Exception):
     """A pack the booking drew on changed meanwhile: read the packs again and retry."""
+
+
+class CapacityChanged(Exception):
+    """The resource's capacity (or `active`) is no longer the one the booking read:
+    read the catalogue again and retry."""
 
 
 class ExtraConditionFailed(Exception):
@@ -117,6 +122,27 @@ class BookingStore:
         now: datetime,
         extra: list[dict[str, Any]] | None = None,
     ) -> None:
+        """Book with `capacity` as read from the (cached) catalogue; if the resource's
+        capacity changed meanwhile, once more with the stored one."""
+        try:
+            self._create(booking, capacity, now, extra)
+        except CapacityChanged:
+            self._create(booking, self.current_capacity(booking), now, extra)
+
+    def current_capacity(self, booking: Booking) -> int:
+        """The stored capacity of the booking's resource; NotFound if it is withdrawn."""
+        item = self._table.get(f"RELAY#{booking.relay_id}", f"RESOURCE#{booking.resource_id}")
+        if item is None or item.get("active") is False:
+            raise NotFound(f"No resource with id {booking.resource_id!r}.")
+        return int(item["capacity"])
+
+    def _create(
+        self,
+        booking: Booking,
+        capacity: int,
+        now: datetime,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Take the seat, the credits if any, and record the booking in one transaction.
 
         `extra` items (e.g. a membership's day counter) join the same transaction; if one
@@ -132,6 +158,7 @@ class BookingStore:
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
+            self._capacity_unchanged(booking, capacity),
         ]
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": self._table.name, "Item": self._hold_item(booking)}})
@@ -144,6 +171,8 @@ class BookingStore:
                 raise RelayClosed(f"The relay is closed on {day}.")
             if reasons[2] == "ConditionalCheckFailed":
                 raise BookingExists(booking.id)
+            if reasons[3] == "ConditionalCheckFailed":
+                raise CapacityChanged()
             if reasons[1] == "ConditionalCheckFailed":
                 raise SlotUnavailable("Not enough free seats for that time.")
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
@@ -194,16 +223,31 @@ class BookingStore:
 
     def reinstate(self, booking: Booking, capacity: int, now: datetime) -> Booking:
         """Take the seats again for a booking whose hold expired before its payment arrived."""
+        try:
+            return self._reinstate(booking, capacity, now)
+        except CapacityChanged:
+            item = self._table.get(f"RELAY#{booking.relay_id}", f"RESOURCE#{booking.resource_id}")
+            if item is None:
+                raise SlotUnavailable("The resource is gone.") from None
+            # An existing booking of a withdrawn resource stays: only the capacity counts.
+            return self._reinstate(booking, int(item["capacity"]), now, check_active=False)
+
+    def _reinstate(
+        self, booking: Booking, capacity: int, now: datetime, check_active: bool = True
+    ) -> Booking:
         updated = booking.model_copy(update={"status": BookingStatus.confirmed})
         items = [
             self._day_open(booking),
             self._take_seats(booking, capacity),
             self._status_update(booking, updated),
+            self._capacity_unchanged(booking, capacity, check_active),
         ]
 
         def explain(reasons: list[str]) -> None:
             if reasons[2] == "ConditionalCheckFailed":
                 raise InvalidState("The booking changed meanwhile; read it again.")
+            if reasons[3] == "ConditionalCheckFailed":
+                raise CapacityChanged()
             raise SlotUnavailable("The seat was taken meanwhile.")
 
         self._table.transact(items, on_cancel=explain)
@@ -292,6 +336,26 @@ class BookingStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
+
+    def _capacity_unchanged(
+        self, booking: Booking, capacity: int, check_active: bool = True
+    ) -> dict[str, Any]:
+        """Condition: the resource still has the capacity this booking was checked against,
+        and is active. A capacity edit updates that item in its own transaction, which
+        also checks every future slot against the new capacity: whichever commits first,
+        the other sees it (see services/catalogue_edits.py)."""
+        check: dict[str, Any] = {
+            "TableName": self._table.name,
+            "Key": {"PK": f"RELAY#{booking.relay_id}", "SK": f"RESOURCE#{booking.resource_id}"},
+            "ConditionExpression": "#capacity = :cap",
+            "ExpressionAttributeNames": {"#capacity": "capacity"},
+            "ExpressionAttributeValues": {":cap": capacity},
+        }
+        if check_active:
+            check["ConditionExpression"] += " AND (attribute_not_exists(#active) OR #active = :yes)"
+            check["ExpressionAttributeNames"]["#active"] = "active"
+            check["ExpressionAttributeValues"][":yes"] = True
+        return {"ConditionCheck": check}
 
     def give_back_seats(self, booking: Booking, slots: list[int]) -> dict[str, Any]:
         """The occupancy update freeing one seat in each of `slots`."""

@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import field_validator
 
+from chalicelib.api.catalogue_edits import versioned
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
 from chalicelib.api.schemas import RelayOut
@@ -92,7 +93,7 @@ def list_operators(call: Call) -> Any:
     role="books",
 )
 def get_operator(call: Call) -> Any:
-    return catalogue.get_operator(call.ctx, call.params["operator_id"])
+    return versioned(catalogue.get_operator(call.ctx, call.params["operator_id"]))
 
 
 @endpoint(
@@ -140,7 +141,7 @@ def list_relays(call: Call) -> Any:
     response=RelayOut,
 )
 def get_relay(call: Call) -> Any:
-    return catalogue.get_relay(call.ctx, call.params["relay_id"])
+    return versioned(catalogue.get_relay(call.ctx, call.params["relay_id"]))
 
 
 @endpoint(

@@ -91,6 +91,10 @@ class NewOperator(Model):
 class Operator(NewOperator):
     id: str
     created_at: datetime
+    iban: str | None = None
+    bic: str | None = None
+    active: bool = True
+    version: int = 1  # items stored before versions existed read as version 1
 
 
 class RelayCategory(StrEnum):
@@ -131,6 +135,8 @@ class NewRelay(Model):
 class Relay(NewRelay):
     id: str
     created_at: datetime
+    active: bool = True
+    version: int = 1
 
 
 class ResourceKind(StrEnum):
@@ -176,6 +182,8 @@ class Resource(NewResource):
     id: str
     relay_id: str
     created_at: datetime
+    active: bool = True
+    version: int = 1
 
 
 class NewClosure(Model):
@@ -183,10 +191,23 @@ class NewClosure(Model):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+def closure_id(day: date) -> str:
+    """A closure's id: one closure per relay and day, so the day names it."""
+    return f"clo_{day.strftime('%Y%m%d')}"
+
+
 class Closure(NewClosure):
     relay_id: str
     created_at: datetime
     cancelled_bookings: int = 0
+    id: str = ""
+    version: int = 1
+
+    @model_validator(mode="after")
+    def _id(self) -> Closure:
+        if not self.id:
+            object.__setattr__(self, "id", closure_id(self.date))
+        return self
 
 
 class ProductKind(StrEnum):
@@ -238,3 +259,5 @@ class Product(Model):
     period: Literal["month"] | None = None
     days_per_period: Decimal | None = None
     created_at: datetime
+    active: bool = True
+    version: int = 1

@@ -56,7 +56,11 @@ def list_relays(
     ctx: Context, category: RelayCategory | None, near: Location | None
 ) -> list[dict[str, Any]]:
     catalogue = ctx.catalogue.get()
-    relays = [r for r in catalogue.relays.values() if category is None or r.category == category]
+    relays = [
+        r
+        for r in catalogue.relays.values()
+        if r.active and (category is None or r.category == category)
+    ]
     views = [relay_view(r, catalogue.resources_of(r.id)) for r in relays]
     if near is None:
         return sorted(views, key=lambda v: (v["name"], v["id"]))
@@ -106,7 +110,8 @@ def close_relay_day(ctx: Context, principal: Principal, relay_id: str, new: NewC
 
 
 def list_products(ctx: Context) -> list[Product]:
-    return sorted(ctx.catalogue.get().products.values(), key=lambda p: (p.kind, p.name, p.id))
+    products = [p for p in ctx.catalogue.get().products.values() if p.active]
+    return sorted(products, key=lambda p: (p.kind, p.name, p.id))
 
 
 def create_product(ctx: Context, new: NewProduct) -> Product:
