@@ -24,7 +24,7 @@ from chalicelib.domain.catalogue import (
     Resource,
 )
 from chalicelib.domain.geo import Location, parse_near
-from chalicelib.services import catalogue
+from chalicelib.services import catalogue, closures
 from chalicelib.services.paging import page_list
 
 bp = Blueprint(__name__)
@@ -174,7 +174,7 @@ def create_resource(call: Call) -> Any:
     errors=(403, 404, 409, 422),
 )
 def create_closure(call: Call) -> Any:
-    return catalogue.close_relay_day(call.ctx, call.principal, call.params["relay_id"], call.body)
+    return closures.create(call.ctx, call.principal, call.params["relay_id"], call.body)
 
 
 @endpoint(

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import (
-    Closure,
-    NewClosure,
     NewOperator,
     NewProduct,
     NewRelay,
@@ -20,7 +17,7 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
-from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.errors import NotFound
 from chalicelib.services.context import Context
 
 
@@ -89,24 +86,6 @@ def create_resource(ctx: Context, relay_id: str, new: NewResource) -> Resource:
     ctx.catalogue_store.add_resource(resource)
     ctx.catalogue.invalidate()
     return resource
-
-
-def close_relay_day(ctx: Context, principal: Principal, relay_id: str, new: NewClosure) -> Closure:
-    """Close a relay for a day; every booking of that day is cancelled with a full refund."""
-    from chalicelib.services.bookings import cancel_for_closure
-
-    ctx.catalogue.relay(relay_id)
-    principal.require_manager_of(relay_id)
-    closure = Closure(**new.model_dump(), relay_id=relay_id, created_at=ctx.clock.now())
-    try:
-        ctx.catalogue_store.add_closure(closure)
-    except AlreadyExists:
-        # A retry after a partial failure: finish cancelling that day, then say it exists.
-        cancel_for_closure(ctx, relay_id, new.date)
-        raise
-    cancelled = cancel_for_closure(ctx, relay_id, new.date)
-    ctx.catalogue_store.set_closure_count(relay_id, new.date.isoformat(), cancelled)
-    return closure.model_copy(update={"cancelled_bookings": cancelled})
 
 
 def list_products(ctx: Context) -> list[Product]:
