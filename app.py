@@ -8,6 +8,7 @@ from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import (
     accounting,
+    audit,
     availability,
     bookings,
     calendars,
@@ -46,6 +47,7 @@ BLUEPRINTS = (
     companies.bp,
     accounting.bp,
     reconciliation.bp,
+    audit.bp,
     webhooks.bp,
     jobs.bp,
 )

@@ -64,7 +64,7 @@ def _page(items: list[Any], query: PageQuery, scope: str) -> dict[str, Any]:
     role="admin",
 )
 def create_operator(call: Call) -> Any:
-    return catalogue.create_operator(call.ctx, call.body)
+    return catalogue.create_operator(call.ctx, call.body, call.principal)
 
 
 @endpoint(
@@ -110,7 +110,7 @@ def get_operator(call: Call) -> Any:
     response=RelayOut,
 )
 def create_relay(call: Call) -> Any:
-    return catalogue.create_relay(call.ctx, call.body)
+    return catalogue.create_relay(call.ctx, call.body, call.principal)
 
 
 @endpoint(
@@ -158,7 +158,7 @@ def get_relay(call: Call) -> Any:
     role="admin",
 )
 def create_resource(call: Call) -> Any:
-    return catalogue.create_resource(call.ctx, call.params["relay_id"], call.body)
+    return catalogue.create_resource(call.ctx, call.params["relay_id"], call.body, call.principal)
 
 
 @endpoint(
@@ -205,4 +205,4 @@ def list_products(call: Call) -> Any:
     role="admin",
 )
 def create_product(call: Call) -> Any:
-    return catalogue.create_product(call.ctx, call.body)
+    return catalogue.create_product(call.ctx, call.body, call.principal)

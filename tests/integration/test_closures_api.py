@@ -115,9 +115,7 @@ def test_lifting_a_closure_leaves_its_cancelled_bookings_cancelled(
     assert answer.json["status"] == "cancelled"
 
 
-def test_lifting_without_if_match_is_refused(
-    api: Api, admin: str, network: dict[str, str]
-) -> None:
+def test_lifting_without_if_match_is_refused(api: Api, admin: str, network: dict[str, str]) -> None:
     close(api, admin, network["relay"], {"date": WEDNESDAY, "reason": "Travaux"})
     answer = lift(api, admin, network["relay"], "clo_20261202", None)
     assert_problem(answer, 428, "precondition_required")
