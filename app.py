@@ -23,6 +23,7 @@ from chalicelib.api import (
     memberships,
     meta,
     reconciliation,
+    stats,
     wallet,
     webhooks,
 )
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     accounting.bp,
     reconciliation.bp,
     audit.bp,
+    stats.bp,
     webhooks.bp,
     jobs.bp,
 )
