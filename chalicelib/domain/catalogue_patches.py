@@ -110,3 +110,20 @@ class ProductPatch(Patch):
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         return cls.refuse_null(value)
+
+
+class CompanyPatch(Patch):
+    """Billing fields and `active`; `siren` and `operator_id` never change."""
+
+    name: NonEmpty | None = None
+    vat_number: Annotated[str, Field(max_length=20)] | None = None
+    billing_address: Address | None = None
+    billing_email: (
+        Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None
+    ) = None
+    active: bool | None = None
+
+    @field_validator("name", "billing_address", "billing_email", "active")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        return cls.refuse_null(value)

@@ -28,6 +28,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.services import (
+    audit,
     companies,
     members,
     membership_bookings,
@@ -51,6 +52,8 @@ def book(
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)
     booking = _take_seat(ctx, principal, request, plan, booking_id, now)
+    if request.payment == "none":  # a free booking by staff: in the audit trail
+        _audit(ctx, principal, "create", booking, {"payment_method": [None, "none"]})
     if booking.status is BookingStatus.confirmed:  # credits, membership, company, free
         notifications.notify_booking_confirmed(ctx, booking)
     payment = None
@@ -199,7 +202,17 @@ def _relay_pages(ctx: Context, relay_id: str, span: tuple[str, str], status: str
 def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
     booking = visible_booking(ctx, principal, booking_id)
     ensure_cancellable(booking)
-    return release_with_policy(ctx, booking, force_refund=False)
+    answer = release_with_policy(ctx, booking, force_refund=False)
+    if principal.sub != booking.member_id:  # on the member's behalf: in the audit trail
+        _audit(ctx, principal, "cancel", booking, {"status": [booking.status.value, "cancelled"]})
+    return answer
+
+
+def _audit(
+    ctx: Context, principal: Principal, action: str, booking: Booking, changes: dict[str, Any]
+) -> None:
+    where = {"operator_id": booking.operator_id, "relay_id": booking.relay_id}
+    audit.record(ctx, principal, action, "booking", booking.id, changes=changes, **where)
 
 
 def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -> dict[str, Any]:

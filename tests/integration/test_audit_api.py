@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.clock import FixedClock
-from tests.support.api import Answer, Api, assert_problem
+from tests.support.api import Answer, Api, assert_problem, booked
 
 IBAN = "FR7630006000011234567890189"
 
@@ -108,3 +108,23 @@ def test_managers_and_members_cannot_read_the_trail(
     manager = api.token("mgr-1", f"manager:{network['relay']}")
     for token in (member, manager):
         assert_problem(api.get("/v1/audit", token=token), 403, "forbidden")
+
+
+def test_a_free_booking_and_a_cancellation_on_behalf_are_in_the_trail(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    free = booked(api, admin, network["pool"], payment="none")
+    held = booked(api, member, network["pool"])
+    api.post(f"/v1/bookings/{held['id']}/cancel", token=admin)
+    entries = trail(api, admin, "entity=booking")
+    assert sorted((e["entity_id"], e["action"]) for e in entries) == sorted(
+        [(free["id"], "create"), (held["id"], "cancel")]
+    )
+
+
+def test_a_member_cancelling_their_own_booking_leaves_no_entry(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    held = booked(api, member, network["pool"])
+    api.post(f"/v1/bookings/{held['id']}/cancel", token=member)
+    assert trail(api, admin, "entity=booking") == []
