@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-from bench import calls, imports, latency
+from bench import calls, imports, latency, pdf
 from bench.stack import world
 from bench.stats import Row, render
 
@@ -31,6 +31,7 @@ def main() -> int:
         rows += latency.availability(w)
         rows += calls.per_request(w)
     rows += imports.import_times()
+    rows += pdf.render_time()
     print(f"DynamoDB backend: {backend} (in memory, 127.0.0.1), stopped.\n")
     print(render(rows))
     print(f"\nTotal bench time: {time.perf_counter() - began:.1f} s")

@@ -14,10 +14,17 @@ class RelaisError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or []
+        # Sent with the problem answer (`Allow`, `Retry-After`...).
+        self.headers = headers or {}
 
 
 class ValidationFailed(RelaisError):
@@ -73,6 +80,15 @@ class IdempotencyConflict(RelaisError):
     code, status, title = "idempotency_conflict", 409, "Idempotency conflict"
 
 
+class IdempotencyInFlight(RelaisError):
+    """The first request with this key is still running: retry after `Retry-After` seconds."""
+
+    code, status, title = "idempotency_in_flight", 409, "Request in flight"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class AlreadyExists(RelaisError):
     code, status, title = "already_exists", 409, "Already exists"
 
@@ -88,9 +104,16 @@ class PaymentFailed(RelaisError):
 class RateLimited(RelaisError):
     code, status, title = "rate_limited", 429, "Too many requests"
 
+    def __init__(self, detail: str = "", retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)
+
 
 class MethodNotAllowed(RelaisError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+    def __init__(self, detail: str, allowed: list[str]) -> None:
+        super().__init__(detail, headers={"Allow": ", ".join(allowed)})
 
 
 class PaymentProviderError(RelaisError):
@@ -137,3 +160,9 @@ class ImmutableField(RelaisError):
     """A field that may no longer change (e.g. a SIREN once a document was issued)."""
 
     code, status, title = "immutable_field", 409, "Immutable field"
+
+
+class Misconfigured(RelaisError):
+    """The deployment's settings are wrong (logged once per container); nothing can run."""
+
+    code, status, title = "misconfigured", 503, "Service misconfigured"

@@ -23,6 +23,7 @@ from infra.table import create_table
 from tests.support.api import AUDIENCE, ISSUER, Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import FakeGateway
 from tools.dev_auth import ensure_dev_keys
+from tools.local_gateway import install as install_local_gateway
 
 PARIS = ZoneInfo("Europe/Paris")
 # A Tuesday morning: bookings for the next days are in the future and within the horizon.
@@ -87,6 +88,7 @@ def ctx(
 def api(ctx: Context, auth_keys: tuple[Path, Path]) -> Iterator[Api]:
     from app import app
 
+    install_local_gateway()  # unknown routes answered as the deployed gateway does
     with Client(app) as client:
         yield Api(client, auth_keys[0])
 

@@ -30,7 +30,7 @@ class AuditStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def put_item(self, entry: AuditEntry) -> dict[str, Any]:
+    def append_item(self, entry: AuditEntry) -> dict[str, Any]:
         """The transaction item appending `entry` (joins the change's own transaction)."""
         at = entry.at.astimezone(UTC)
         sort = f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{entry.id}"
@@ -53,7 +53,7 @@ class AuditStore:
         }
 
     def append(self, entry: AuditEntry) -> None:
-        put = self.put_item(entry)["Put"]
+        put = self.append_item(entry)["Put"]
         self._table.table.put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
 
     def page(

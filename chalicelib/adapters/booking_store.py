@@ -1,24 +1,22 @@
 """Bookings and seat occupancy in the table — the never-oversell transactions.
 
-Occupancy: `PK=OCC#{relay}#{date}`, `SK=RES#{resource}`, one numeric attribute per
-30-minute slot (`s{index}`), counting seats taken. A booking is ONE transaction:
-the day must not be closed, every touched slot must stay within capacity, the
-booking must not exist yet. Releasing a seat is the mirror transaction,
-conditioned on the booking's status, so a seat is freed exactly once.
+A booking is ONE transaction: the day must not be closed, every touched slot must stay
+within capacity, the booking must not exist yet. Releasing a seat (cancel, expiry,
+closure, no-show) is the mirror transaction, conditioned on the booking's status, so a
+seat is freed exactly once. The items themselves are built in `booking_items`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
+from chalicelib.adapters import booking_items as shapes
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
 from chalicelib.errors import InvalidState, NotFound, RelayClosed, SlotUnavailable
-
-HOLDS_PK = "HOLDS"
-REFUNDS_DUE_PK = "REFUNDS_DUE"
 
 
 class BookingExists(Exception):
@@ -31,15 +29,11 @@ class CreditsChanged(Exception):
 
 class CapacityChanged(Exception):
     """The resource's capacity (or `active`) is no longer the one the booking read:
-    read the catalogue again and retry."""
+    read it again and retry."""
 
 
 class ExtraConditionFailed(Exception):
     """A condition of an item given in `extra` failed; `args[0]` is its position."""
-
-
-def slot_attr(index: int) -> str:
-    return f"s{index:02d}"
 
 
 class BookingStore:
@@ -48,7 +42,7 @@ class BookingStore:
 
     # -- reads ---------------------------------------------------------------
     def get(self, booking_id: str) -> Booking | None:
-        item = self._table.get(f"BOOKING#{booking_id}", "BOOKING")
+        item = self._table.get_key(keys.booking(booking_id))
         return Booking.model_validate(strip_keys(item)) if item else None
 
     def occupancy(self, relay_id: str, day: str) -> tuple[bool, dict[str, dict[int, int]]]:
@@ -57,13 +51,13 @@ class BookingStore:
         taken: dict[str, dict[int, int]] = {}
         for item in self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": occupancy_pk(relay_id, day)},
+            ExpressionAttributeValues={":pk": keys.occupancy_pk(relay_id, day)},
             ConsistentRead=True,
         ):
-            if item["SK"] == CLOSURE_MARKER_SK:
+            if item["SK"] == keys.CLOSURE_MARKER_SK:
                 closed = True
-            elif item["SK"].startswith("RES#"):
-                taken[item["SK"][4:]] = {
+            elif item["SK"].startswith(keys.OCCUPANCY_SK_PREFIX):
+                taken[item["SK"].removeprefix(keys.OCCUPANCY_SK_PREFIX)] = {
                     int(k[1:]): int(v) for k, v in item.items() if k[0] == "s" and k[1:].isdigit()
                 }
         return closed, taken
@@ -79,8 +73,8 @@ class BookingStore:
         low, high = span
         return self._page(
             "GSI1",
-            f"MEMBER#{member_id}",
-            (f"BOOKING#{low}", f"BOOKING#{high}~"),
+            keys.member_pk(member_id),
+            keys.member_bookings_between(low, high),
             status,
             limit,
             cursor,
@@ -95,13 +89,13 @@ class BookingStore:
         cursor: str | None,
     ) -> tuple[list[Booking], str | None]:
         low, high = span
-        return self._page("GSI2", f"RELAY#{relay_id}", (low, f"{high}~"), status, limit, cursor)
+        return self._page("GSI2", keys.relay_pk(relay_id), (low, f"{high}~"), status, limit, cursor)
 
     def on_relay_day(self, relay_id: str, day: str) -> list[Booking]:
         items = self._table.query_all(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :day)",
-            ExpressionAttributeValues={":pk": f"RELAY#{relay_id}", ":day": day},
+            ExpressionAttributeValues={":pk": keys.relay_pk(relay_id), ":day": day},
         )
         return [Booking.model_validate(strip_keys(i)) for i in items]
 
@@ -109,7 +103,7 @@ class BookingStore:
         """Ids of held bookings whose hold ended at or before `now`, oldest first."""
         response = self._table.table.query(
             KeyConditionExpression="PK = :pk AND SK <= :now",
-            ExpressionAttributeValues={":pk": HOLDS_PK, ":now": f"{_utc(now)}~"},
+            ExpressionAttributeValues={":pk": keys.HOLDS_PK, ":now": f"{shapes.utc_z(now)}~"},
             Limit=limit,
         )
         return [item["booking_id"] for item in response.get("Items", [])]
@@ -129,10 +123,10 @@ class BookingStore:
         except CapacityChanged:
             self._create(booking, self.current_capacity(booking), now, extra)
 
-    def current_capacity(self, booking: Booking) -> int:
+    def current_capacity(self, booking: Booking, check_active: bool = True) -> int:
         """The stored capacity of the booking's resource; NotFound if it is withdrawn."""
-        item = self._table.get(f"RELAY#{booking.relay_id}", f"RESOURCE#{booking.resource_id}")
-        if item is None or item.get("active") is False:
+        item = self._table.get_key(shapes.resource_key(booking))
+        if item is None or (check_active and item.get("active") is False):
             raise NotFound(f"No resource with id {booking.resource_id!r}.")
         return int(item["capacity"])
 
@@ -147,22 +141,22 @@ class BookingStore:
 
         `extra` items (e.g. a membership's day counter) join the same transaction; if one
         of their conditions fails, `ExtraConditionFailed` names its position in `extra`."""
-        day = booking.date.isoformat()
+        day, table = booking.date.isoformat(), self._table.name
         items = [
-            self._day_open(booking),
-            self._take_seats(booking, capacity),
+            shapes.day_open(table, booking),
+            shapes.take_seats(table, booking, capacity),
             {
                 "Put": {
-                    "TableName": self._table.name,
-                    "Item": self._booking_item(booking),
+                    "TableName": table,
+                    "Item": shapes.booking_item(booking),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
-            self._capacity_unchanged(booking, capacity),
+            shapes.capacity_unchanged(table, booking, capacity),
         ]
         if booking.status is BookingStatus.held:
-            items.append({"Put": {"TableName": self._table.name, "Item": self._hold_item(booking)}})
-        items.extend(self._draw_credits(booking, now))
+            items.append({"Put": {"TableName": table, "Item": shapes.hold_item(booking)}})
+        items.extend(shapes.draw_credits(table, booking, now))
         first_extra = len(items)
         items.extend(extra or [])
 
@@ -196,23 +190,22 @@ class BookingStore:
         with its credits when `restore_credits`, and a refund owed when `refund_due`."""
         if booking.status not in SEAT_TAKING:
             raise InvalidState(f"A {booking.status} booking holds no seat to give back.")
-        changes: dict[str, Any] = {"status": to, **_stamp(to, now)}
+        changes: dict[str, Any] = {"status": to, **shapes.stamp(to, now)}
         if refund_due:
             changes["refund_due"] = refund_due
         updated = booking.model_copy(update=changes)
+        table = self._table.name
         items = [
-            self._status_update(booking, updated),
-            self.give_back_seats(booking, booking.slots),
+            shapes.status_update(table, booking, updated),
+            shapes.give_back_seats(table, booking, booking.slots),
         ]
         if booking.status is BookingStatus.held and booking.hold_expires_at:
-            items.append(
-                {"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}}
-            )
+            items.append({"Delete": {"TableName": table, "Key": shapes.hold_key(booking)}})
         if restore_credits:
-            items.extend(self._restore_credits(booking))
+            items.extend(shapes.restore_credits(table, booking))
         if refund_due:
-            due = {"PK": REFUNDS_DUE_PK, "SK": booking.id, "booking_id": booking.id}
-            items.append({"Put": {"TableName": self._table.name, "Item": due}})
+            due = {**keys.refund_due(booking.id), "booking_id": booking.id}
+            items.append({"Put": {"TableName": table, "Item": due}})
         items.extend(extra or [])
 
         def explain(reasons: list[str]) -> None:
@@ -226,21 +219,23 @@ class BookingStore:
         try:
             return self._reinstate(booking, capacity, now)
         except CapacityChanged:
-            item = self._table.get(f"RELAY#{booking.relay_id}", f"RESOURCE#{booking.resource_id}")
-            if item is None:
-                raise SlotUnavailable("The resource is gone.") from None
             # An existing booking of a withdrawn resource stays: only the capacity counts.
-            return self._reinstate(booking, int(item["capacity"]), now, check_active=False)
+            try:
+                stored = self.current_capacity(booking, check_active=False)
+            except NotFound:
+                raise SlotUnavailable("The resource is gone.") from None
+            return self._reinstate(booking, stored, now, check_active=False)
 
     def _reinstate(
         self, booking: Booking, capacity: int, now: datetime, check_active: bool = True
     ) -> Booking:
         updated = booking.model_copy(update={"status": BookingStatus.confirmed})
+        table = self._table.name
         items = [
-            self._day_open(booking),
-            self._take_seats(booking, capacity),
-            self._status_update(booking, updated),
-            self._capacity_unchanged(booking, capacity, check_active),
+            shapes.day_open(table, booking),
+            shapes.take_seats(table, booking, capacity),
+            shapes.status_update(table, booking, updated),
+            shapes.capacity_unchanged(table, booking, capacity, check_active),
         ]
 
         def explain(reasons: list[str]) -> None:
@@ -255,7 +250,7 @@ class BookingStore:
 
     def record_refund(self, booking: Booking, refund: dict[str, Any]) -> None:
         """Note the refund made for a booking and drop its refund-owed marker."""
-        key = {"PK": f"BOOKING#{booking.id}", "SK": "BOOKING"}
+        key = keys.booking(booking.id)
         self._table.client.transact_write_items(
             TransactItems=[
                 {
@@ -270,7 +265,7 @@ class BookingStore:
                 {
                     "Delete": {
                         "TableName": self._table.name,
-                        "Key": {"PK": REFUNDS_DUE_PK, "SK": booking.id},
+                        "Key": keys.refund_due(booking.id),
                     }
                 },
             ]
@@ -279,21 +274,21 @@ class BookingStore:
     def refunds_due(self, limit: int = 100) -> list[str]:
         response = self._table.table.query(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": REFUNDS_DUE_PK},
+            ExpressionAttributeValues={":pk": keys.REFUNDS_DUE_PK},
             Limit=limit,
         )
         return [item["booking_id"] for item in response.get("Items", [])]
 
     def set_payment_intent(self, booking_id: str, intent_id: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            Key=keys.booking(booking_id),
             UpdateExpression="SET payment_intent_id = if_not_exists(payment_intent_id, :pi)",
             ExpressionAttributeValues={":pi": intent_id},
         )
 
     def set_invoice(self, booking_id: str, invoice_id: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            Key=keys.booking(booking_id),
             UpdateExpression="SET invoice_id = if_not_exists(invoice_id, :inv)",
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues={":inv": invoice_id},
@@ -301,7 +296,7 @@ class BookingStore:
 
     def flag_dispute(self, booking_id: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"BOOKING#{booking_id}", "SK": "BOOKING"},
+            Key=keys.booking(booking_id),
             UpdateExpression="SET disputed = :yes",
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues={":yes": True},
@@ -309,11 +304,10 @@ class BookingStore:
 
     def transition(self, booking: Booking, updated: Booking) -> Booking:
         """Change a booking's status without touching seats (confirm, check-in)."""
-        items = [self._status_update(booking, updated)]
+        table = self._table.name
+        items = [shapes.status_update(table, booking, updated)]
         if booking.status is BookingStatus.held and updated.status is not BookingStatus.held:
-            items.append(
-                {"Delete": {"TableName": self._table.name, "Key": self._hold_key(booking)}}
-            )
+            items.append({"Delete": {"TableName": table, "Key": shapes.hold_key(booking)}})
 
         def explain(reasons: list[str]) -> None:
             raise InvalidState("The booking changed meanwhile; read it again.")
@@ -323,147 +317,40 @@ class BookingStore:
 
     def forget_hold(self, booking: Booking) -> None:
         """Drop a stale hold marker (its booking already left the held status)."""
-        self._table.table.delete_item(Key=self._hold_key(booking))
+        self._table.table.delete_item(Key=shapes.hold_key(booking))
 
-    # -- item shapes ----------------------------------------------------------
-    def _day_open(self, booking: Booking) -> dict[str, Any]:
-        """Condition: the relay is not closed that day (its closure marker is absent)."""
-        day = booking.date.isoformat()
-        return {
-            "ConditionCheck": {
-                "TableName": self._table.name,
-                "Key": {"PK": occupancy_pk(booking.relay_id, day), "SK": CLOSURE_MARKER_SK},
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-
-    def _capacity_unchanged(
-        self, booking: Booking, capacity: int, check_active: bool = True
-    ) -> dict[str, Any]:
-        """Condition: the resource still has the capacity this booking was checked against,
-        and is active. A capacity edit updates that item in its own transaction, which
-        also checks every future slot against the new capacity: whichever commits first,
-        the other sees it (see services/catalogue_edits.py)."""
-        check: dict[str, Any] = {
-            "TableName": self._table.name,
-            "Key": {"PK": f"RELAY#{booking.relay_id}", "SK": f"RESOURCE#{booking.resource_id}"},
-            "ConditionExpression": "#capacity = :cap",
-            "ExpressionAttributeNames": {"#capacity": "capacity"},
-            "ExpressionAttributeValues": {":cap": capacity},
-        }
-        if check_active:
-            check["ConditionExpression"] += " AND (attribute_not_exists(#active) OR #active = :yes)"
-            check["ExpressionAttributeNames"]["#active"] = "active"
-            check["ExpressionAttributeValues"][":yes"] = True
-        return {"ConditionCheck": check}
-
-    def give_back_seats(self, booking: Booking, slots: list[int]) -> dict[str, Any]:
-        """The occupancy update freeing one seat in each of `slots`."""
-        names = {f"#{slot_attr(i)}": slot_attr(i) for i in sorted(slots)}
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": {
-                    "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                    "SK": f"RES#{booking.resource_id}",
-                },
-                "UpdateExpression": "ADD " + ", ".join(f"{n} :minus" for n in names),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {":minus": -1},
-            }
-        }
-
-    def _draw_credits(self, booking: Booking, now: datetime) -> list[dict[str, Any]]:
-        return [
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": {"PK": f"MEMBER#{booking.member_id}", "SK": draw["pack_key"]},
-                    "UpdateExpression": "SET credits_remaining = credits_remaining - :n",
-                    "ConditionExpression": "credits_remaining >= :n AND expires_at > :now",
-                    "ExpressionAttributeValues": {
-                        ":n": draw["credits"],
-                        ":now": now.astimezone(UTC).isoformat(),
-                    },
-                }
-            }
-            for draw in booking.credit_draws
-        ]
-
-    def _restore_credits(self, booking: Booking) -> list[dict[str, Any]]:
-        return [
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": {"PK": f"MEMBER#{booking.member_id}", "SK": draw["pack_key"]},
-                    "UpdateExpression": "ADD credits_remaining :n",
-                    "ExpressionAttributeValues": {":n": draw["credits"]},
-                }
-            }
-            for draw in booking.credit_draws
-        ]
-
-    def _take_seats(self, booking: Booking, capacity: int) -> dict[str, Any]:
-        names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
-        names["#capacity"] = "capacity"
-        conditions = " AND ".join(
-            f"(attribute_not_exists({n}) OR {n} < :cap)" for n in names if n != "#capacity"
-        )
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": {
-                    "PK": occupancy_pk(booking.relay_id, booking.date.isoformat()),
-                    "SK": f"RES#{booking.resource_id}",
-                },
-                "UpdateExpression": "ADD "
-                + ", ".join(f"{n} :one" for n in names if n != "#capacity")
-                + " SET #capacity = :cap",
-                "ConditionExpression": conditions,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {":one": 1, ":cap": capacity},
-            }
-        }
-
-    def _status_update(self, booking: Booking, updated: Booking) -> dict[str, Any]:
+    def mark_no_show(self, booking: Booking, free_slots: Sequence[int], now: datetime) -> Booking:
+        """`confirmed → no_show`, and one seat back on each of `free_slots` (a subset of the
+        booking's slots, those not begun) in the same transaction: the slots already past
+        stay counted, and as `no_show` takes no seat, no later release can free them again.
+        InvalidState if the booking is no longer confirmed."""
+        if booking.status is not BookingStatus.confirmed:
+            raise InvalidState(f"A booking in status {booking.status} cannot become a no-show.")
+        unknown = set(free_slots) - set(booking.slots)
+        if unknown:
+            raise ValueError(f"slots {sorted(unknown)} are not the booking's")
+        table = self._table.name
         changes = {
-            k: v
-            for k, v in to_item(updated.model_dump()).items()
-            if k not in ("id",) and getattr(booking, k) != getattr(updated, k)
+            "status": BookingStatus.no_show.value,
+            "no_show_at": _iso_utc(now),
+            "released_slots": sorted(free_slots),
         }
-        names = {f"#{k}": k for k in changes}
-        values = {f":{k}": v for k, v in changes.items()}
-        values[":expected"] = booking.status.value
-        names["#status"] = "status"
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": {"PK": f"BOOKING#{booking.id}", "SK": "BOOKING"},
-                "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-                "ConditionExpression": "#status = :expected",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+        items = [shapes.status_change(table, booking, changes)]
+        if free_slots:
+            items.append(shapes.give_back_seats(table, booking, sorted(free_slots)))
+        self._table.transact(items, on_cancel=_changed)
+        return booking.model_copy(update={"status": BookingStatus.no_show})
 
-    def _booking_item(self, booking: Booking) -> dict[str, Any]:
-        return {
-            "PK": f"BOOKING#{booking.id}",
-            "SK": "BOOKING",
-            "entity": "booking",
-            "GSI1PK": f"MEMBER#{booking.member_id}",
-            "GSI1SK": f"BOOKING#{booking.date.isoformat()}#{_utc(booking.start)}#{booking.id}",
-            "GSI2PK": f"RELAY#{booking.relay_id}",
-            "GSI2SK": f"{booking.date.isoformat()}#{_utc(booking.start)}#{booking.id}",
-            **to_item(booking.model_dump()),
-        }
-
-    def _hold_key(self, booking: Booking) -> dict[str, str]:
-        assert booking.hold_expires_at is not None
-        return {"PK": HOLDS_PK, "SK": f"{_utc(booking.hold_expires_at)}#{booking.id}"}
-
-    def _hold_item(self, booking: Booking) -> dict[str, Any]:
-        return {**self._hold_key(booking), "booking_id": booking.id}
+    def complete(self, booking: Booking, now: datetime) -> Booking:
+        """`confirmed | checked_in → completed` once its time is over: no seat changes
+        (the slots are past); InvalidState if the booking changed meanwhile."""
+        if booking.status not in (BookingStatus.confirmed, BookingStatus.checked_in):
+            raise InvalidState(f"A booking in status {booking.status} cannot be completed.")
+        changes = {"status": BookingStatus.completed.value, "completed_at": _iso_utc(now)}
+        self._table.transact(
+            [shapes.status_change(self._table.name, booking, changes)], on_cancel=_changed
+        )
+        return booking.model_copy(update={"status": BookingStatus.completed})
 
     def _page(
         self,
@@ -487,11 +374,9 @@ class BookingStore:
         return [Booking.model_validate(strip_keys(i)) for i in items], next_cursor
 
 
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
-def _stamp(status: BookingStatus, now: datetime) -> dict[str, Any]:
-    if status is BookingStatus.cancelled:
-        return {"cancelled_at": now}
-    return {}
+def _changed(reasons: list[str]) -> None:
+    raise InvalidState("The booking changed meanwhile; read it again.")

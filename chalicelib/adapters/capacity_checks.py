@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.booking_store import slot_attr
-from chalicelib.adapters.catalogue_store import occupancy_pk
+from chalicelib.adapters.booking_items import slot_attr
+from chalicelib.adapters.keys import occupancy_pk
 
 MAX_SLOTS_PER_DAY = 50  # a fall-back DST day has 50 half hours
 

@@ -11,18 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.catalogue import Closure, Operator, Product, Relay, Resource
 from chalicelib.errors import AlreadyExists
-
-CATALOGUE = "CATALOGUE"
-
-
-def occupancy_pk(relay_id: str, day: str) -> str:
-    return f"OCC#{relay_id}#{day}"
-
-
-CLOSURE_MARKER_SK = "CLOSURE"
 
 
 @dataclass
@@ -62,7 +54,7 @@ class CatalogueStore:
         for item in self._table.query_all(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": CATALOGUE},
+            ExpressionAttributeValues={":pk": keys.CATALOGUE_PK},
         ):
             entity = item.get("entity", "")
             if entity in _ENTITIES:
@@ -73,13 +65,13 @@ class CatalogueStore:
     def add_operator(self, operator: Operator) -> None:
         """Insert an operator; its SIREN is claimed in the same transaction."""
         items = [
-            self._put(f"OPERATOR#{operator.id}", "OPERATOR", "operator", operator),
+            self._put(keys.operator_pk(operator.id), keys.OPERATOR_SK, "operator", operator),
             {
                 "Put": {
                     "TableName": self._table.name,
                     "Item": {
-                        "PK": f"SIREN#{operator.siren}",
-                        "SK": "SIREN",
+                        "PK": keys.siren_pk(operator.siren),
+                        "SK": keys.SIREN_SK,
                         "operator_id": operator.id,
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
@@ -93,29 +85,34 @@ class CatalogueStore:
         self._table.transact(items, on_cancel=refuse)
 
     def add_relay(self, relay: Relay) -> None:
-        self._put_one(self._put(f"RELAY#{relay.id}", "RELAY", "relay", relay))
+        self._put_one(self._put(keys.relay_pk(relay.id), keys.RELAY_SK, "relay", relay))
 
     def add_resource(self, resource: Resource) -> None:
         self._put_one(
-            self._put(f"RELAY#{resource.relay_id}", f"RESOURCE#{resource.id}", "resource", resource)
+            self._put(
+                keys.relay_pk(resource.relay_id),
+                keys.resource_sk(resource.id),
+                "resource",
+                resource,
+            )
         )
 
     def add_product(self, product: Product) -> None:
-        self._put_one(self._put(f"PRODUCT#{product.id}", "PRODUCT", "product", product))
+        self._put_one(self._put(keys.product_pk(product.id), keys.PRODUCT_SK, "product", product))
 
     def add_closure(self, closure: Closure, extra: list[dict[str, Any]] | None = None) -> None:
         """Record a closure and its marker atomically, with `extra` items (its audit entry);
         a second one for the day is refused."""
         day = closure.date.isoformat()
         record = {
-            "PK": f"RELAY#{closure.relay_id}",
-            "SK": f"CLOSURE#{day}",
+            "PK": keys.relay_pk(closure.relay_id),
+            "SK": keys.closure_sk(day),
             "entity": "closure",
             **to_item(closure.model_dump()),
         }
         marker = {
-            "PK": occupancy_pk(closure.relay_id, day),
-            "SK": CLOSURE_MARKER_SK,
+            "PK": keys.occupancy_pk(closure.relay_id, day),
+            "SK": keys.CLOSURE_MARKER_SK,
             "reason": closure.reason,
         }
         items = [
@@ -135,9 +132,14 @@ class CatalogueStore:
 
         self._table.transact(items, on_cancel=refuse)
 
+    def closure_reason(self, relay_id: str, day: str) -> str | None:
+        """Why the relay is closed that day (None: not closed, or no reason given)."""
+        marker = self._table.get(keys.occupancy_pk(relay_id, day), keys.CLOSURE_MARKER_SK)
+        return str(marker.get("reason") or "") or None if marker else None
+
     def set_closure_count(self, relay_id: str, day: str, cancelled: int) -> None:
         self._table.table.update_item(
-            Key={"PK": f"RELAY#{relay_id}", "SK": f"CLOSURE#{day}"},
+            Key=keys.key(keys.relay_pk(relay_id), keys.closure_sk(day)),
             UpdateExpression="SET cancelled_bookings = :n",
             ExpressionAttributeValues={":n": cancelled},
         )
@@ -146,8 +148,8 @@ class CatalogueStore:
         item = {
             "PK": pk,
             "SK": sk,
-            "GSI1PK": CATALOGUE,
-            "GSI1SK": f"{entity}#{model.id}",
+            "GSI1PK": keys.CATALOGUE_PK,
+            "GSI1SK": keys.catalogue_sk(entity, model.id),
             "entity": entity,
             **to_item(model.model_dump()),
         }

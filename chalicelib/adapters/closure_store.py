@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys
+from chalicelib.adapters.keys import CLOSURE_MARKER_SK, occupancy_pk
 from chalicelib.adapters.versioned_store import VersionedStore, closure_key
 from chalicelib.domain.catalogue import Closure
 
@@ -20,7 +21,7 @@ class ClosureStore:
         self._table = table
 
     def get(self, relay_id: str, day: str) -> Closure | None:
-        item = self._table.get(f"RELAY#{relay_id}", f"CLOSURE#{day}")
+        item = self._table.get_key(closure_key(relay_id, day))
         return Closure.model_validate(strip_keys(item)) if item else None
 
     def page(
@@ -31,9 +32,9 @@ class ClosureStore:
             cursor,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
             ExpressionAttributeValues={
-                ":pk": f"RELAY#{relay_id}",
-                ":low": f"CLOSURE#{span[0]}",
-                ":high": f"CLOSURE#{span[1]}",
+                ":pk": keys.relay_pk(relay_id),
+                ":low": keys.closure_sk(span[0]),
+                ":high": keys.closure_sk(span[1]),
             },
         )
         return [Closure.model_validate(strip_keys(i)) for i in items], next_cursor

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys
 from chalicelib.domain.company import Company
 from chalicelib.errors import NotFound
 
-COMPANIES = "COMPANIES"
+COMPANIES = keys.COMPANIES_PK
 
 
 class CompanyAdminStore:
@@ -31,7 +32,7 @@ class CompanyAdminStore:
         link = {
             "Delete": {
                 "TableName": self._table.name,
-                "Key": {"PK": f"MEMBER#{member_id}", "SK": "COMPANY"},
+                "Key": keys.key(keys.member_pk(member_id), keys.MEMBER_COMPANY_SK),
                 "ConditionExpression": "company_id = :c",
                 "ExpressionAttributeValues": {":c": company_id},
             }
@@ -39,7 +40,7 @@ class CompanyAdminStore:
         employee = {
             "Delete": {
                 "TableName": self._table.name,
-                "Key": {"PK": f"COMPANY#{company_id}", "SK": f"MEMBER#{member_id}"},
+                "Key": keys.key(keys.company_pk(company_id), keys.member_pk(member_id)),
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }

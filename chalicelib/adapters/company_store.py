@@ -21,16 +21,17 @@ The invoice document itself is never touched: what was paid lives beside it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.company import Company, CompanyMember, month_key
 from chalicelib.errors import AlreadyExists, NotFound
 
-COMPANIES = "COMPANIES"
 BATCH_GET_MAX = 100
 
 
@@ -42,12 +43,8 @@ class PaymentStateMoved(Exception):
     """Another payment changed the invoice's paid amount meanwhile: read it again."""
 
 
-def company_key(company_id: str) -> dict[str, str]:
-    return {"PK": f"COMPANY#{company_id}", "SK": "COMPANY"}
-
-
 def month_index_pk(company_id: str, year: int, month: int) -> str:
-    return f"COMPANYBOOKINGS#{company_id}#{month_key(year, month)}"
+    return keys.company_bookings_pk(company_id, month_key(year, month))
 
 
 class CompanyStore:
@@ -58,15 +55,14 @@ class CompanyStore:
     def add(self, company: Company) -> None:
         """Insert a company; its SIREN is claimed for its operator in the same transaction."""
         item = {
-            **company_key(company.id),
-            "GSI1PK": COMPANIES,
+            **keys.company(company.id),
+            "GSI1PK": keys.COMPANIES_PK,
             "GSI1SK": company.id,
             "entity": "company",
             **to_item(company.model_dump()),
         }
         claim = {
-            "PK": f"SIREN#{company.siren}",
-            "SK": f"COMPANY#{company.operator_id}",
+            **keys.company_siren(company.siren, company.operator_id),
             "company_id": company.id,
         }
         items = [
@@ -88,7 +84,7 @@ class CompanyStore:
         self._table.transact(items, on_cancel=refuse)
 
     def get(self, company_id: str) -> Company | None:
-        item = self._table.get(f"COMPANY#{company_id}", "COMPANY")
+        item = self._table.get_key(keys.company(company_id))
         return Company.model_validate(strip_keys(item)) if item else None
 
     def all(self) -> Iterator[Company]:
@@ -96,7 +92,7 @@ class CompanyStore:
         for item in self._table.query_all(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": COMPANIES},
+            ExpressionAttributeValues={":pk": keys.COMPANIES_PK},
         ):
             yield Company.model_validate(strip_keys(item))
 
@@ -107,7 +103,7 @@ class CompanyStore:
         link = {
             "Update": {
                 "TableName": self._table.name,
-                "Key": {"PK": f"MEMBER#{member_id}", "SK": "COMPANY"},
+                "Key": keys.key(keys.member_pk(member_id), keys.MEMBER_COMPANY_SK),
                 "UpdateExpression": "SET company_id = :c, added_at = if_not_exists(added_at, :t)",
                 "ConditionExpression": "attribute_not_exists(PK) OR company_id = :c",
                 "ExpressionAttributeValues": {":c": company_id, ":t": stamp},
@@ -116,7 +112,7 @@ class CompanyStore:
         employee = {
             "Update": {
                 "TableName": self._table.name,
-                "Key": {"PK": f"COMPANY#{company_id}", "SK": f"MEMBER#{member_id}"},
+                "Key": keys.key(keys.company_pk(company_id), keys.member_pk(member_id)),
                 "UpdateExpression": "SET entity = :e, company_id = :c, member_id = :m, "
                 "added_at = if_not_exists(added_at, :t)",
                 "ExpressionAttributeValues": {
@@ -130,7 +126,7 @@ class CompanyStore:
         exists = {
             "ConditionCheck": {
                 "TableName": self._table.name,
-                "Key": company_key(company_id),
+                "Key": keys.company(company_id),
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }
@@ -141,19 +137,22 @@ class CompanyStore:
             raise AlreadyExists("This member already belongs to another company account.")
 
         self._table.transact([exists, link, employee], on_cancel=explain)
-        item = self._table.get(f"COMPANY#{company_id}", f"MEMBER#{member_id}")
+        item = self._table.get(keys.company_pk(company_id), keys.member_pk(member_id))
         assert item is not None
         return CompanyMember.model_validate(strip_keys(item))
 
     def members(self, company_id: str) -> list[CompanyMember]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :m)",
-            ExpressionAttributeValues={":pk": f"COMPANY#{company_id}", ":m": "MEMBER#"},
+            ExpressionAttributeValues={
+                ":pk": keys.company_pk(company_id),
+                ":m": keys.MEMBER_PREFIX,
+            },
         )
         return [CompanyMember.model_validate(strip_keys(i)) for i in items]
 
     def company_id_of(self, member_id: str) -> str | None:
-        item = self._table.get(f"MEMBER#{member_id}", "COMPANY")
+        item = self._table.get(keys.member_pk(member_id), keys.MEMBER_COMPANY_SK)
         return str(item["company_id"]) if item else None
 
     # -- bookings per company and month ------------------------------------------------
@@ -192,11 +191,10 @@ class CompanyStore:
         """The bookings of these ids (BatchGetItem, 100 at a time), in the given order."""
         found: dict[str, Booking] = {}
         for start in range(0, len(booking_ids), BATCH_GET_MAX):
-            keys = [
-                {"PK": f"BOOKING#{i}", "SK": "BOOKING"}
-                for i in dict.fromkeys(booking_ids[start : start + BATCH_GET_MAX])
+            wanted = [
+                keys.booking(i) for i in dict.fromkeys(booking_ids[start : start + BATCH_GET_MAX])
             ]
-            request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            request: dict[str, Any] = {self._table.name: {"Keys": wanted, "ConsistentRead": True}}
             while request:
                 response = self._table.resource.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table.name, []):
@@ -209,18 +207,18 @@ class CompanyStore:
         assert booking.company_id
         return {
             "PK": month_index_pk(booking.company_id, booking.date.year, booking.date.month),
-            "SK": f"{booking.date.isoformat()}#{booking.id}",
+            "SK": keys.company_booking_sk(booking.date.isoformat(), booking.id),
         }
 
     # -- payments of company invoices --------------------------------------------------
     def open_payment_state(self, invoice: dict[str, Any]) -> None:
         """The paid-amount record of a company invoice, created once (never reset)."""
         item = {
-            "PK": f"INVOICEPAY#{invoice['id']}",
-            "SK": "STATE",
+            "PK": keys.invoice_payments_pk(invoice["id"]),
+            "SK": keys.INVOICE_PAYMENT_STATE_SK,
             "entity": "invoice_payment_state",
-            "GSI1PK": f"UNPAID#{invoice['operator_id']}",
-            "GSI1SK": f"{invoice['issued_at'][:10]}#{invoice['number']}",
+            "GSI1PK": keys.unpaid_pk(invoice["operator_id"]),
+            "GSI1SK": keys.dated_sk(invoice["issued_at"][:10], invoice["number"]),
             "invoice_id": invoice["id"],
             "number": invoice["number"],
             "company_id": invoice["company_id"],
@@ -239,11 +237,13 @@ class CompanyStore:
             return
 
     def payment_state(self, invoice_id: str) -> dict[str, Any] | None:
-        item = self._table.get(f"INVOICEPAY#{invoice_id}", "STATE")
+        item = self._table.get(keys.invoice_payments_pk(invoice_id), keys.INVOICE_PAYMENT_STATE_SK)
         return _state(item) if item else None
 
     def payment(self, invoice_id: str, reference: str) -> dict[str, Any] | None:
-        item = self._table.get(f"INVOICEPAY#{invoice_id}", f"PAYMENT#{reference}")
+        item = self._table.get(
+            keys.invoice_payments_pk(invoice_id), keys.invoice_payment_sk(reference)
+        )
         return strip_keys(item) if item else None
 
     def record_payment(self, record: dict[str, Any], paid_before: int, amount_due: int) -> None:
@@ -253,11 +253,11 @@ class CompanyStore:
         full = paid_after >= amount_due
         status = "paid" if full else "partially_paid"
         item = {
-            "PK": f"INVOICEPAY#{record['invoice_id']}",
-            "SK": f"PAYMENT#{record['reference']}",
+            "PK": keys.invoice_payments_pk(record["invoice_id"]),
+            "SK": keys.invoice_payment_sk(record["reference"]),
             "entity": "company_payment",
-            "GSI2PK": f"COMPANYPAYMENTS#{record['operator_id']}",
-            "GSI2SK": f"{record['paid_on']}#{record['id']}",
+            "GSI2PK": keys.company_payments_pk(record["operator_id"]),
+            "GSI2SK": keys.dated_sk(record["paid_on"], record["id"]),
             **to_item(record),
         }
         update = "SET amount_paid = :after, #status = :status"
@@ -274,7 +274,10 @@ class CompanyStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": {"PK": f"INVOICEPAY#{record['invoice_id']}", "SK": "STATE"},
+                    "Key": keys.key(
+                        keys.invoice_payments_pk(record["invoice_id"]),
+                        keys.INVOICE_PAYMENT_STATE_SK,
+                    ),
                     "UpdateExpression": update,
                     "ConditionExpression": "amount_paid = :before",
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -294,13 +297,41 @@ class CompanyStore:
 
         self._table.transact(items, on_cancel=explain)
 
+    def apply_credit_note(self, invoice_id: str, credit_note_id: str, amount: int) -> None:
+        """Lower what a company invoice asks for by a credit note issued against it, once
+        per credit note (its id is kept in a set); an invoice the payments now cover in
+        full becomes paid and leaves the unpaid index."""
+        key = {"PK": f"INVOICEPAY#{invoice_id}", "SK": "STATE"}
+        applied = self._table.exceptions.ConditionalCheckFailedException  # a retry
+        with contextlib.suppress(applied):
+            self._table.table.update_item(
+                Key=key,
+                UpdateExpression="SET amount_due = amount_due - :amount ADD credit_notes :ids",
+                ConditionExpression="attribute_exists(PK) AND NOT contains(credit_notes, :id)",
+                ExpressionAttributeValues={
+                    ":amount": amount,
+                    ":ids": {credit_note_id},
+                    ":id": credit_note_id,
+                },
+            )
+        try:
+            self._table.table.update_item(
+                Key=key,
+                UpdateExpression="SET #status = :paid REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="amount_paid >= amount_due AND #status <> :paid",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":paid": "paid"},
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return  # still something to pay, or already marked paid
+
     def unpaid(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
         """Company invoices of an operator not paid in full, issued between the two dates."""
         items = self._table.query_all(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk AND GSI1SK BETWEEN :low AND :high",
             ExpressionAttributeValues={
-                ":pk": f"UNPAID#{operator_id}",
+                ":pk": keys.unpaid_pk(operator_id),
                 ":low": low,
                 ":high": f"{high}~",
             },
@@ -313,7 +344,7 @@ class CompanyStore:
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :low AND :high",
             ExpressionAttributeValues={
-                ":pk": f"COMPANYPAYMENTS#{operator_id}",
+                ":pk": keys.company_payments_pk(operator_id),
                 ":low": low,
                 ":high": f"{high}~",
             },

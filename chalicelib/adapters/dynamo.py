@@ -64,6 +64,10 @@ class Table:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
+    def get_key(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+        """The item with this `{"PK": …, "SK": …}` key (see `keys`), or None."""
+        return self.get(key["PK"], key["SK"], consistent)
+
     def query_all(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Every item of a query, following DynamoDB's pages."""
         while True:

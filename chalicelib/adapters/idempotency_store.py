@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
 
 CLAIM_SECONDS = 60
@@ -94,4 +95,4 @@ class IdempotencyStore:
 
     @staticmethod
     def _key(scope: str, key: str) -> dict[str, str]:
-        return {"PK": f"IDEMPOTENCY#{scope}#{key}", "SK": "IDEMPOTENCY"}
+        return keys.idempotency(scope, key)

@@ -4,7 +4,8 @@
 XML of `invoice_cii` as `factur-x.xml` and writes the PDF/A-3 metadata. Everything is pure
 Python (plus the manylinux wheels of lxml, Pillow and fontTools), so it fits the Lambda zip.
 
-Text is set in Lato (SIL OFL 1.1, shipped by the `font-lato` wheel) and embedded: PDF/A
+Text is set in Lato 1.104 (SIL OFL 1.1; the two faces and the licence are in `fonts/`,
+packaged with chalicelib) and embedded: PDF/A
 forbids the 14 standard PDF fonts, which are not embedded, and fpdf2 refuses them when
 asked for PDF/A compliance. Lato covers Western European languages and Polish; a
 character it lacks is replaced by its unaccented letter, or "?", rather than a blank box.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from fpdf import FPDF
 
 FONT = "Lato"
+FONTS = Path(__file__).parent / "fonts"
 NBSP = "\u00a0"
 # Characters Lato lacks that have a plain equivalent.
 SUBSTITUTES = {"\u202f": NBSP, "\u2009": " ", "\u2212": "-", "\u2011": "-", "\u2010": "-"}
@@ -366,10 +368,7 @@ def _new_document(footer_text: str) -> FPDF:
 
 @cache
 def _font_files() -> tuple[str, str]:
-    import font_lato
-
-    folder = Path(font_lato.__file__).parent / "files"
-    return str(folder / "Lato-Regular.ttf"), str(folder / "Lato-Bold.ttf")
+    return str(FONTS / "Lato-Regular.ttf"), str(FONTS / "Lato-Bold.ttf")
 
 
 @cache

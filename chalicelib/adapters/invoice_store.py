@@ -13,6 +13,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
 from chalicelib.domain.invoice import GENESIS_HASH
 from chalicelib.domain.ledger import Journal, LedgerLine
@@ -31,7 +32,7 @@ class InvoiceStore:
         self._table = table
 
     def head(self, operator_id: str, year: int) -> tuple[int, str]:
-        item = self._table.get(f"DOCHEADS#{operator_id}", str(year))
+        item = self._table.get_key(keys.document_head(operator_id, year))
         if not item:
             return 0, GENESIS_HASH
         return int(item["last_number"]), str(item["last_hash"])
@@ -39,12 +40,12 @@ class InvoiceStore:
     def years(self, operator_id: str) -> list[int]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": f"DOCHEADS#{operator_id}"},
+            ExpressionAttributeValues={":pk": keys.document_heads_pk(operator_id)},
         )
         return sorted(int(i["SK"]) for i in items)
 
     def by_source(self, source: str) -> str | None:
-        item = self._table.get(f"DOCSOURCE#{source}", "SOURCE")
+        item = self._table.get_key(keys.document_source(source))
         return str(item["document_id"]) if item else None
 
     def issue(
@@ -58,7 +59,7 @@ class InvoiceStore:
         operator_id = document["operator_id"]
         head_update: dict[str, Any] = {
             "TableName": self._table.name,
-            "Key": {"PK": f"DOCHEADS#{operator_id}", "SK": str(year)},
+            "Key": keys.document_head(operator_id, year),
             "UpdateExpression": "SET last_number = :n, last_hash = :h",
             "ExpressionAttributeValues": {":n": sequence, ":h": document["hash"]},
         }
@@ -80,8 +81,7 @@ class InvoiceStore:
                 "Put": {
                     "TableName": self._table.name,
                     "Item": {
-                        "PK": f"DOCSOURCE#{source}",
-                        "SK": "SOURCE",
+                        **keys.document_source(source),
                         "document_id": document["id"],
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
@@ -107,14 +107,14 @@ class InvoiceStore:
                 batch.put_item(Item=_ledger_item(line, i))
 
     def get(self, operator_id: str, year: int, sequence: int) -> dict[str, Any] | None:
-        item = self._table.get(f"DOC#{operator_id}#{year}", f"{sequence:06d}")
+        item = self._table.get(keys.documents_pk(operator_id, year), keys.document_sk(sequence))
         return json.loads(item["body"]) if item else None
 
     def raw_documents(self, operator_id: str, year: int) -> list[tuple[str, str]]:
         """(number, stored JSON text) of a year's documents, in number order."""
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": f"DOC#{operator_id}#{year}"},
+            ExpressionAttributeValues={":pk": keys.documents_pk(operator_id, year)},
             ConsistentRead=True,
         )
         return [(str(i["number"]), str(i["body"])) for i in items]
@@ -129,10 +129,10 @@ class InvoiceStore:
         limit: int,
         cursor: str | None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        index, pk = (
-            ("GSI1", f"MEMBER#{member_id}") if member_id else ("GSI2", f"DOCS#{operator_id}")
-        )
-        prefix = "INVOICE#" if member_id else ""
+        if member_id:
+            index, pk, prefix = "GSI1", keys.member_pk(member_id), keys.MEMBER_INVOICE_PREFIX
+        else:
+            index, pk, prefix = "GSI2", keys.operator_documents_pk(str(operator_id)), ""
         query: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": f"{index}PK = :pk AND {index}SK BETWEEN :low AND :high",
@@ -151,26 +151,26 @@ class InvoiceStore:
     def ledger(self, operator_id: str, year: int) -> list[LedgerLine]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": f"LEDGER#{operator_id}#{year}"},
+            ExpressionAttributeValues={":pk": keys.ledger_pk(operator_id, year)},
         )
         return [_ledger_line(json.loads(i["body"])) for i in items]
 
     def _document_item(self, document: dict[str, Any], year: int, sequence: int) -> dict[str, Any]:
         item = {
-            "PK": f"DOC#{document['operator_id']}#{year}",
-            "SK": f"{sequence:06d}",
+            "PK": keys.documents_pk(document["operator_id"], year),
+            "SK": keys.document_sk(sequence),
             "entity": "document",
             "id": document["id"],
             "number": document["number"],
             "doc_type": document["type"],
             "issued_at": document["issued_at"],
-            "GSI2PK": f"DOCS#{document['operator_id']}",
-            "GSI2SK": f"{document['issued_at'][:10]}#{document['number']}",
+            "GSI2PK": keys.operator_documents_pk(document["operator_id"]),
+            "GSI2SK": keys.operator_document_sk(document["issued_at"][:10], document["number"]),
             "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
         }
         if document.get("member_id"):
-            item["GSI1PK"] = f"MEMBER#{document['member_id']}"
-            item["GSI1SK"] = f"INVOICE#{document['issued_at'][:10]}#{document['number']}"
+            item["GSI1PK"] = keys.member_pk(document["member_id"])
+            item["GSI1SK"] = keys.member_invoice_sk(document["issued_at"][:10], document["number"])
         return item
 
 
@@ -192,8 +192,8 @@ def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
         "operator_id": line.operator_id,
     }
     return {
-        "PK": f"LEDGER#{line.operator_id}#{line.entry_date.year}",
-        "SK": f"{line.entry_date.isoformat()}#{line.entry_id}#{index:03d}",
+        "PK": keys.ledger_pk(line.operator_id, line.entry_date.year),
+        "SK": keys.ledger_sk(line.entry_date.isoformat(), line.entry_id, index),
         "entity": "ledger",
         "body": json.dumps(body, ensure_ascii=False),
     }

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.membership import Membership, MembershipStatus
 from chalicelib.errors import ConcurrentUpdate
 
-DUE_PK = "MEMBERSHIPS_DUE"
 CAS_ATTEMPTS = 10
 # Not state: the counter (see the module doc) and the keys.
 _NOT_SAVED = frozenset({"days_used", "version", "id", "member_id"})
@@ -44,7 +44,7 @@ class MembershipStore:
 
     # -- reads ---------------------------------------------------------------
     def get(self, member_id: str, membership_id: str) -> Membership | None:
-        item = self._table.get(f"MEMBER#{member_id}", f"MEMBERSHIP#{membership_id}")
+        item = self._table.get_key(keys.membership(member_id, membership_id))
         return Membership.model_validate(strip_keys(item)) if item else None
 
     def find(self, membership_id: str) -> Membership | None:
@@ -52,7 +52,7 @@ class MembershipStore:
         response = self._table.table.query(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": f"MEMBERSHIP#{membership_id}"},
+            ExpressionAttributeValues={":pk": keys.membership_sk(membership_id)},
             Limit=1,
         )
         items = response.get("Items", [])
@@ -73,7 +73,7 @@ class MembershipStore:
         items = self._table.query_all(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK <= :now",
-            ExpressionAttributeValues={":pk": DUE_PK, ":now": f"{instant(now)}~"},
+            ExpressionAttributeValues={":pk": keys.MEMBERSHIPS_DUE_PK, ":now": f"{instant(now)}~"},
         )
         return [(i["member_id"], i["id"]) for i in items]
 
@@ -81,11 +81,10 @@ class MembershipStore:
     def add(self, membership: Membership) -> Membership:
         """Record a new membership; the same id again answers the one recorded first."""
         item = {
-            "PK": f"MEMBER#{membership.member_id}",
-            "SK": f"MEMBERSHIP#{membership.id}",
+            **self._key(membership),
             "entity": "membership",
-            "GSI1PK": f"MEMBERSHIP#{membership.id}",
-            "GSI1SK": "MEMBERSHIP",
+            "GSI1PK": keys.membership_sk(membership.id),
+            "GSI1SK": keys.MEMBERSHIP_GSI1SK,
             **to_item(membership.model_dump()),
         }
         try:
@@ -102,8 +101,8 @@ class MembershipStore:
         if new.period != old.period:
             fields["days_used"] = new.days_used  # a new period starts its count afresh
         due = new.due_at
-        fields["GSI2PK"] = DUE_PK if due else None
-        fields["GSI2SK"] = f"{instant(due)}#{new.id}" if due else None
+        fields["GSI2PK"] = keys.MEMBERSHIPS_DUE_PK if due else None
+        fields["GSI2SK"] = keys.membership_due_sk(instant(due), new.id) if due else None
         stored = to_item(fields)
         removed = [k for k in fields if k not in stored]
         names = {f"#{k}": k for k in fields}
@@ -115,7 +114,7 @@ class MembershipStore:
         names["#version"] = "version"
         try:
             self._table.table.update_item(
-                Key={"PK": f"MEMBER#{old.member_id}", "SK": f"MEMBERSHIP#{old.id}"},
+                Key=self._key(old),
                 UpdateExpression=expression,
                 ConditionExpression="#version = :version",
                 ExpressionAttributeNames=names,
@@ -195,10 +194,13 @@ class MembershipStore:
 
     # -- shapes ----------------------------------------------------------------
     def _key(self, membership: Membership) -> dict[str, str]:
-        return {"PK": f"MEMBER#{membership.member_id}", "SK": f"MEMBERSHIP#{membership.id}"}
+        return keys.membership(membership.member_id, membership.id)
 
     def _member_query(self, member_id: str) -> dict[str, Any]:
         return {
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {":pk": f"MEMBER#{member_id}", ":prefix": "MEMBERSHIP#"},
+            "ExpressionAttributeValues": {
+                ":pk": keys.member_pk(member_id),
+                ":prefix": keys.MEMBERSHIP_SK_PREFIX,
+            },
         }

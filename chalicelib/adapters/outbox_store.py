@@ -24,10 +24,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 
-MAIL_SK = "MAIL"
-RETRY_PK = "OUTBOX_RETRY"
 LEASE = timedelta(minutes=5)  # an attempt in flight; after that the retry job may take over
 KEEP = timedelta(days=180)
 BODY_ATTRIBUTES = ("text", "html", "attachments")
@@ -41,21 +40,13 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def mail_key(message_key: str) -> dict[str, str]:
-    return {"PK": f"MAIL#{message_key}", "SK": MAIL_SK}
-
-
-def retry_key(message_key: str) -> dict[str, str]:
-    return {"PK": RETRY_PK, "SK": message_key}
-
-
 class OutboxStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, message_key: str) -> dict[str, Any] | None:
-        item = self._table.get(f"MAIL#{message_key}", MAIL_SK)
+        item = self._table.get_key(keys.mail(message_key))
         return strip_keys(item) if item else None
 
     def journal(self, day: str) -> list[dict[str, Any]]:
@@ -64,7 +55,7 @@ class OutboxStore:
             strip_keys(item)
             for item in self._table.query_all(
                 KeyConditionExpression="PK = :pk",
-                ExpressionAttributeValues={":pk": f"OUTBOX#{day}"},
+                ExpressionAttributeValues={":pk": keys.outbox_pk(day)},
             )
         ]
 
@@ -74,7 +65,7 @@ class OutboxStore:
         for item in self._table.query_all(
             KeyConditionExpression="PK = :pk",
             FilterExpression="due_at <= :now",
-            ExpressionAttributeValues={":pk": RETRY_PK, ":now": utc_text(now)},
+            ExpressionAttributeValues={":pk": keys.OUTBOX_RETRY_PK, ":now": utc_text(now)},
             ConsistentRead=True,
         ):
             found.append(str(item["SK"]))
@@ -104,14 +95,14 @@ class OutboxStore:
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": {**mail_key(message_key), **item},
+                    "Item": {**keys.mail(message_key), **item},
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": {**retry_key(message_key), "due_at": lease, "ttl": _ttl(now)},
+                    "Item": {**keys.outbox_retry(message_key), "due_at": lease, "ttl": _ttl(now)},
                 }
             },
         ]
@@ -130,7 +121,7 @@ class OutboxStore:
         lease = utc_text(now + LEASE)
         try:
             response = self._table.table.update_item(
-                Key=mail_key(message_key),
+                Key=keys.mail(message_key),
                 UpdateExpression="SET #status = :sending, lease_until = :lease ADD attempts :one",
                 ConditionExpression="attribute_exists(PK) AND (#status = :failed OR "
                 "(#status = :sending AND lease_until < :now))",
@@ -147,7 +138,7 @@ class OutboxStore:
         except self._table.exceptions.ConditionalCheckFailedException:
             return None
         self._table.table.put_item(
-            Item={**retry_key(message_key), "due_at": lease, "ttl": _ttl(now)}
+            Item={**keys.outbox_retry(message_key), "due_at": lease, "ttl": _ttl(now)}
         )
         return strip_keys(response["Attributes"])
 
@@ -194,7 +185,7 @@ class OutboxStore:
 
     def forget_retry(self, message_key: str) -> None:
         """Drop a stale retry marker (its mail was sent or given up meanwhile)."""
-        self._table.table.delete_item(Key=retry_key(message_key))
+        self._table.table.delete_item(Key=keys.outbox_retry(message_key))
 
     def _record(
         self,
@@ -225,8 +216,8 @@ class OutboxStore:
             condition += " AND #status <> :sent"
             values[":sent"] = "sent"
         entry = {
-            "PK": f"OUTBOX#{at[:10]}",
-            "SK": f"{at}#{key}",
+            "PK": keys.outbox_pk(at[:10]),
+            "SK": keys.outbox_sk(at, key),
             "entity": "outbox",
             "message_key": key,
             "kind": claim.get("kind"),
@@ -242,7 +233,7 @@ class OutboxStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": mail_key(key),
+                    "Key": keys.mail(key),
                     "UpdateExpression": update,
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
@@ -252,9 +243,9 @@ class OutboxStore:
             {"Put": {"TableName": self._table.name, "Item": to_item(entry)}},
         ]
         if retry_at is None:
-            items.append({"Delete": {"TableName": self._table.name, "Key": retry_key(key)}})
+            items.append({"Delete": {"TableName": self._table.name, "Key": keys.outbox_retry(key)}})
         else:
-            marker = {**retry_key(key), "due_at": utc_text(retry_at), "ttl": _ttl(now)}
+            marker = {**keys.outbox_retry(key), "due_at": utc_text(retry_at), "ttl": _ttl(now)}
             items.append({"Put": {"TableName": self._table.name, "Item": marker}})
 
         def lost(reasons: list[str]) -> None:

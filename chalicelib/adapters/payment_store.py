@@ -6,6 +6,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.payment import Payment, PaymentStatus, Purchase, PurchaseStatus, Refund
 from chalicelib.domain.wallet import CreditPack
@@ -23,11 +24,10 @@ class PaymentStore:
     def add_payment(self, payment: Payment) -> Payment:
         """Record a payment once; a second call returns the one recorded first."""
         item = {
-            "PK": f"PAYMENT#{payment.intent_id}",
-            "SK": "PAYMENT",
+            **keys.payment(payment.intent_id),
             "entity": "payment",
-            "GSI1PK": f"PAYMENTS#{payment.operator_id}",
-            "GSI1SK": f"{payment.created_at.isoformat()}#{payment.intent_id}",
+            "GSI1PK": keys.operator_payments_pk(payment.operator_id),
+            "GSI1SK": keys.by_time_sk(payment.created_at.isoformat(), payment.intent_id),
             **to_item(payment.model_dump()),
         }
         try:
@@ -39,12 +39,12 @@ class PaymentStore:
             return existing
 
     def payment(self, intent_id: str) -> Payment | None:
-        item = self._table.get(f"PAYMENT#{intent_id}", "PAYMENT")
+        item = self._table.get_key(keys.payment(intent_id))
         return Payment.model_validate(strip_keys(item)) if item else None
 
     def mark_succeeded(self, intent_id: str, charge_id: str | None, now: datetime) -> None:
         self._table.table.update_item(
-            Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+            Key=keys.payment(intent_id),
             UpdateExpression="SET #status = :ok, succeeded_at = if_not_exists(succeeded_at, :now)"
             + (", charge_id = :charge" if charge_id else ""),
             ExpressionAttributeNames={"#status": "status"},
@@ -58,7 +58,7 @@ class PaymentStore:
     def mark_failed(self, intent_id: str, message: str) -> None:
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.update_item(
-                Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+                Key=keys.payment(intent_id),
                 UpdateExpression="SET #status = :failed, failure_message = :msg",
                 ConditionExpression="#status = :pending OR #status = :failed",
                 ExpressionAttributeNames={"#status": "status"},
@@ -71,7 +71,7 @@ class PaymentStore:
 
     def flag_dispute(self, intent_id: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"PAYMENT#{intent_id}", "SK": "PAYMENT"},
+            Key=keys.payment(intent_id),
             UpdateExpression="SET disputed = :yes",
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues={":yes": True},
@@ -84,11 +84,11 @@ class PaymentStore:
                 "Put": {
                     "TableName": self._table.name,
                     "Item": {
-                        "PK": f"PAYMENT#{refund.intent_id}",
-                        "SK": f"REFUND#{refund.id}",
+                        "PK": keys.payment_pk(refund.intent_id),
+                        "SK": keys.refund_sk(refund.id),
                         "entity": "refund",
-                        "GSI1PK": f"REFUNDS#{refund.operator_id}",
-                        "GSI1SK": f"{refund.created_at.isoformat()}#{refund.id}",
+                        "GSI1PK": keys.operator_refunds_pk(refund.operator_id),
+                        "GSI1SK": keys.by_time_sk(refund.created_at.isoformat(), refund.id),
                         **to_item(refund.model_dump()),
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
@@ -97,7 +97,7 @@ class PaymentStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": {"PK": f"PAYMENT#{refund.intent_id}", "SK": "PAYMENT"},
+                    "Key": keys.payment(refund.intent_id),
                     "UpdateExpression": "ADD refunded_amount :amount",
                     "ConditionExpression": "attribute_exists(PK)",
                     "ExpressionAttributeValues": {":amount": refund.amount},
@@ -113,18 +113,20 @@ class PaymentStore:
     def refunds(self, intent_id: str) -> list[Refund]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :refund)",
-            ExpressionAttributeValues={":pk": f"PAYMENT#{intent_id}", ":refund": "REFUND#"},
+            ExpressionAttributeValues={
+                ":pk": keys.payment_pk(intent_id),
+                ":refund": keys.REFUND_SK_PREFIX,
+            },
         )
         return [Refund.model_validate(strip_keys(i)) for i in items]
 
     # -- purchases and packs ----------------------------------------------------
     def add_purchase(self, purchase: Purchase) -> Purchase:
         item = {
-            "PK": f"PURCHASE#{purchase.id}",
-            "SK": "PURCHASE",
+            **keys.purchase(purchase.id),
             "entity": "purchase",
-            "GSI1PK": f"MEMBER#{purchase.member_id}",
-            "GSI1SK": f"PURCHASE#{purchase.created_at.isoformat()}#{purchase.id}",
+            "GSI1PK": keys.member_pk(purchase.member_id),
+            "GSI1SK": keys.member_purchase_sk(purchase.created_at.isoformat(), purchase.id),
             **to_item(purchase.model_dump()),
         }
         try:
@@ -136,12 +138,12 @@ class PaymentStore:
             return existing
 
     def purchase(self, purchase_id: str) -> Purchase | None:
-        item = self._table.get(f"PURCHASE#{purchase_id}", "PURCHASE")
+        item = self._table.get_key(keys.purchase(purchase_id))
         return Purchase.model_validate(strip_keys(item)) if item else None
 
     def set_purchase_intent(self, purchase_id: str, intent_id: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"PURCHASE#{purchase_id}", "SK": "PURCHASE"},
+            Key=keys.purchase(purchase_id),
             UpdateExpression="SET payment_intent_id = if_not_exists(payment_intent_id, :pi)",
             ExpressionAttributeValues={":pi": intent_id},
         )
@@ -152,7 +154,7 @@ class PaymentStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": {"PK": f"PURCHASE#{purchase.id}", "SK": "PURCHASE"},
+                    "Key": keys.purchase(purchase.id),
                     "UpdateExpression": "SET #status = :done, completed_at = :now",
                     "ConditionExpression": "#status = :pending",
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -167,8 +169,7 @@ class PaymentStore:
                 "Put": {
                     "TableName": self._table.name,
                     "Item": {
-                        "PK": f"MEMBER#{pack.member_id}",
-                        "SK": pack.sort_key,
+                        **keys.key(keys.member_pk(pack.member_id), _pack_sk(pack)),
                         "entity": "pack",
                         **to_item(pack.model_dump()),
                     },
@@ -188,13 +189,13 @@ class PaymentStore:
         for pack in self.packs_of(member_id):
             if pack.purchase_id == purchase_id:
                 self._table.table.update_item(
-                    Key={"PK": f"MEMBER#{member_id}", "SK": pack.sort_key},
+                    Key=keys.key(keys.member_pk(member_id), _pack_sk(pack)),
                     UpdateExpression="SET credits_remaining = :zero",
                     ExpressionAttributeValues={":zero": 0},
                 )
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.update_item(
-                Key={"PK": f"PURCHASE#{purchase_id}", "SK": "PURCHASE"},
+                Key=keys.purchase(purchase_id),
                 UpdateExpression="SET #status = :refunded",
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeNames={"#status": "status"},
@@ -204,7 +205,10 @@ class PaymentStore:
     def packs_of(self, member_id: str) -> list[CreditPack]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :pack)",
-            ExpressionAttributeValues={":pk": f"MEMBER#{member_id}", ":pack": "PACK#"},
+            ExpressionAttributeValues={
+                ":pk": keys.member_pk(member_id),
+                ":pack": keys.PACK_SK_PREFIX,
+            },
             ConsistentRead=True,
         )
         return [CreditPack.model_validate(strip_keys(i)) for i in items]
@@ -215,8 +219,7 @@ class PaymentStore:
         try:
             self._table.table.put_item(
                 Item={
-                    "PK": f"STRIPE_EVENT#{event_id}",
-                    "SK": "EVENT",
+                    **keys.stripe_event(event_id),
                     "status": "processing",
                     "claim_until": int(now) + EVENT_CLAIM_SECONDS,
                     "ttl": int(now) + EVENT_TTL_SECONDS,
@@ -228,12 +231,12 @@ class PaymentStore:
             )
             return "claimed"
         except self._table.exceptions.ConditionalCheckFailedException:
-            item = self._table.get(f"STRIPE_EVENT#{event_id}", "EVENT")
+            item = self._table.get_key(keys.stripe_event(event_id))
             return "done" if item and item.get("status") == "done" else "busy"
 
     def finish_event(self, event_id: str, outcome: str) -> None:
         self._table.table.update_item(
-            Key={"PK": f"STRIPE_EVENT#{event_id}", "SK": "EVENT"},
+            Key=keys.stripe_event(event_id),
             UpdateExpression="SET #status = :done, outcome = :outcome",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":done": "done", ":outcome": outcome},
@@ -241,7 +244,7 @@ class PaymentStore:
 
     def release_event(self, event_id: str) -> None:
         """Give a failed event back so Stripe's next delivery processes it."""
-        self._table.table.delete_item(Key={"PK": f"STRIPE_EVENT#{event_id}", "SK": "EVENT"})
+        self._table.table.delete_item(Key=keys.stripe_event(event_id))
 
 
 class _RefundSeen(Exception):
@@ -255,3 +258,7 @@ def _refund_seen(reasons: list[str]) -> None:
 
 
 __all__ = ["Any", "PaymentStore"]
+
+
+def _pack_sk(pack: CreditPack) -> str:
+    return keys.pack_sk(pack.purchased_at.isoformat(), pack.purchase_id)

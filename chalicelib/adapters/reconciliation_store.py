@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys
 from chalicelib.domain.payment import Payment, Refund
 
-PENDING_TXNS = "STRIPE_BT_PENDING"
-OPEN_PAYOUTS = "STRIPE_PAYOUT_OPEN"
 UNATTRIBUTED = "UNATTRIBUTED"  # the operator of what could not be attributed to one
 BATCH_GET_SIZE = 100
 
@@ -48,10 +47,6 @@ class Cursor:
         return replace(self, **changes)
 
 
-def _pending_sort_key(created: int, txn_id: str) -> str:
-    return f"{created:012d}#{txn_id}"
-
-
 class ReconciliationStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -59,10 +54,10 @@ class ReconciliationStore:
     # -- balance transactions -----------------------------------------------------------
     def record_transaction(self, txn: dict[str, Any], pending: bool) -> bool:
         """Record a balance transaction once; False if it was already recorded."""
-        item = {"PK": f"STRIPE_BT#{txn['id']}", "SK": "BT", "entity": "stripe_bt", **txn}
+        item = {**keys.stripe_bt(txn["id"]), "entity": "stripe_bt", **txn}
         if pending:
-            item["GSI1PK"] = PENDING_TXNS
-            item["GSI1SK"] = _pending_sort_key(int(txn["created"]), txn["id"])
+            item["GSI1PK"] = keys.STRIPE_BT_PENDING_PK
+            item["GSI1SK"] = keys.created_sk(int(txn["created"]), txn["id"])
         try:
             self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
         except self._table.exceptions.ConditionalCheckFailedException:
@@ -70,14 +65,14 @@ class ReconciliationStore:
         return True
 
     def transactions(self, txn_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys = [(f"STRIPE_BT#{txn_id}", "BT") for txn_id in dict.fromkeys(txn_ids)]
-        return {str(item["id"]): strip_keys(item) for item in self._batch_get(keys)}
+        wanted = [keys.stripe_bt(txn_id) for txn_id in dict.fromkeys(txn_ids)]
+        return {str(item["id"]): strip_keys(item) for item in self._batch_get(wanted)}
 
     def pending_transactions(self) -> list[dict[str, Any]]:
         items = self._table.query_all(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": PENDING_TXNS},
+            ExpressionAttributeValues={":pk": keys.STRIPE_BT_PENDING_PK},
         )
         return [strip_keys(item) for item in items]
 
@@ -87,7 +82,7 @@ class ReconciliationStore:
         names = {f"#{k}": k for k in attribution}
         update: dict[str, Any] = {
             "TableName": self._table.name,
-            "Key": {"PK": f"STRIPE_BT#{txn_id}", "SK": "BT"},
+            "Key": keys.stripe_bt(txn_id),
             "UpdateExpression": "SET "
             + ", ".join(f"#{k} = :{k}" for k in attribution)
             + ", #state = :attributed REMOVE GSI1PK, GSI1SK",
@@ -101,7 +96,7 @@ class ReconciliationStore:
         }
         items: list[dict[str, Any]] = [{"Update": update}]
         if charge_of is not None:
-            marker = {"PK": f"STRIPE_MATCH#{charge_of}", "SK": "CHARGE", "txn_id": txn_id}
+            marker = {**keys.stripe_match(charge_of), "txn_id": txn_id}
             items.append({"Put": {"TableName": self._table.name, "Item": marker}})
         try:
             self._table.transact(items, on_cancel=_already_done)
@@ -114,7 +109,7 @@ class ReconciliationStore:
         # Attributed meanwhile: nothing to give up.
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.update_item(
-                Key={"PK": f"STRIPE_BT#{txn_id}", "SK": "BT"},
+                Key=keys.stripe_bt(txn_id),
                 UpdateExpression="SET #state = :gone REMOVE GSI1PK, GSI1SK",
                 ConditionExpression="#state = :pending",
                 ExpressionAttributeNames={"#state": "state"},
@@ -123,8 +118,11 @@ class ReconciliationStore:
 
     def charged_intents(self, intent_ids: Iterable[str]) -> set[str]:
         """The intents whose charge was seen in Stripe's balance."""
-        keys = [(f"STRIPE_MATCH#{intent}", "CHARGE") for intent in dict.fromkeys(intent_ids)]
-        return {str(item["PK"]).removeprefix("STRIPE_MATCH#") for item in self._batch_get(keys)}
+        wanted = [keys.stripe_match(intent) for intent in dict.fromkeys(intent_ids)]
+        return {
+            str(item["PK"]).removeprefix(keys.STRIPE_MATCH_PREFIX)
+            for item in self._batch_get(wanted)
+        }
 
     # -- payouts ------------------------------------------------------------------------
     def upsert_payout(self, payout: dict[str, Any], now: datetime) -> dict[str, Any] | None:
@@ -135,14 +133,14 @@ class ReconciliationStore:
         sets.append("entity = :entity")
         if payout["status"] == "paid":
             sets += ["GSI1PK = :open", "GSI1SK = :order"]
-            values[":open"] = OPEN_PAYOUTS
-            values[":order"] = _pending_sort_key(int(payout["created"]), payout["id"])
+            values[":open"] = keys.STRIPE_PAYOUT_OPEN_PK
+            values[":order"] = keys.created_sk(int(payout["created"]), payout["id"])
         expression = "SET " + ", ".join(sets)
         if payout["status"] != "paid":
             expression += " REMOVE GSI1PK, GSI1SK"
         try:
             answer = self._table.table.update_item(
-                Key={"PK": f"STRIPE_PAYOUT#{payout['id']}", "SK": "PAYOUT"},
+                Key=keys.stripe_payout(payout["id"]),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_not_exists(settled)",
                 ExpressionAttributeNames={f"#{k}": k for k in payout},
@@ -161,7 +159,7 @@ class ReconciliationStore:
         items = self._table.query_all(
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": OPEN_PAYOUTS},
+            ExpressionAttributeValues={":pk": keys.STRIPE_PAYOUT_OPEN_PK},
         )
         return [strip_keys(item) for item in items]
 
@@ -169,12 +167,16 @@ class ReconciliationStore:
         with self._table.table.batch_writer() as batch:
             for txn in txns:
                 batch.put_item(
-                    Item={"PK": f"STRIPE_PAYOUT#{payout_id}", "SK": f"BT#{txn['id']}", **txn}
+                    Item={
+                        "PK": keys.stripe_payout_pk(payout_id),
+                        "SK": keys.payout_bt_sk(txn["id"]),
+                        **txn,
+                    }
                 )
 
     def mark_itemized(self, payout_id: str, itemizable: bool) -> None:
         self._table.table.update_item(
-            Key={"PK": f"STRIPE_PAYOUT#{payout_id}", "SK": "PAYOUT"},
+            Key=keys.stripe_payout(payout_id),
             UpdateExpression="SET itemized = :yes, itemizable = :itemizable",
             ExpressionAttributeValues={":yes": True, ":itemizable": itemizable},
         )
@@ -182,7 +184,10 @@ class ReconciliationStore:
     def payout_members(self, payout_id: str) -> list[dict[str, Any]]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :bt)",
-            ExpressionAttributeValues={":pk": f"STRIPE_PAYOUT#{payout_id}", ":bt": "BT#"},
+            ExpressionAttributeValues={
+                ":pk": keys.stripe_payout_pk(payout_id),
+                ":bt": keys.PAYOUT_BT_PREFIX,
+            },
             ConsistentRead=True,
         )
         return [strip_keys(item) for item in items]
@@ -196,16 +201,21 @@ class ReconciliationStore:
             for part in parts:
                 batch.put_item(
                     Item={
-                        "PK": f"PAYOUTS#{part['operator_id']}",
-                        "SK": f"{day}#{head['id']}",
+                        "PK": keys.operator_payouts_pk(part["operator_id"]),
+                        "SK": keys.operator_payout_sk(day, head["id"]),
                         "entity": "payout_part",
                         **part,
                     }
                 )
             for operator_id in set(head.get("parts") or []) - kept:
-                batch.delete_item(Key={"PK": f"PAYOUTS#{operator_id}", "SK": f"{day}#{head['id']}"})
+                batch.delete_item(
+                    Key=keys.key(
+                        keys.operator_payouts_pk(operator_id),
+                        keys.operator_payout_sk(day, head["id"]),
+                    )
+                )
         self._table.table.update_item(
-            Key={"PK": f"STRIPE_PAYOUT#{head['id']}", "SK": "PAYOUT"},
+            Key=keys.stripe_payout(head["id"]),
             UpdateExpression="SET parts = :parts",
             ExpressionAttributeValues={":parts": sorted(kept)},
         )
@@ -213,7 +223,7 @@ class ReconciliationStore:
     def settle_payout(self, payout_id: str, matched: bool) -> None:
         """Nothing more will be done for this payout: out of the open queue, for good."""
         self._table.table.update_item(
-            Key={"PK": f"STRIPE_PAYOUT#{payout_id}", "SK": "PAYOUT"},
+            Key=keys.stripe_payout(payout_id),
             UpdateExpression="SET settled = :yes, matched = :matched REMOVE GSI1PK, GSI1SK",
             ExpressionAttributeValues={":yes": True, ":matched": matched},
         )
@@ -223,7 +233,7 @@ class ReconciliationStore:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
             ExpressionAttributeValues={
-                ":pk": f"PAYOUTS#{operator_id}",
+                ":pk": keys.operator_payouts_pk(operator_id),
                 ":low": low,
                 ":high": high + "~",
             },
@@ -236,13 +246,13 @@ class ReconciliationStore:
         `PAYMENTS#{operator}` by creation time."""
         return [
             Payment.model_validate(strip_keys(item))
-            for item in self._by_time(f"PAYMENTS#{operator_id}", low, high)
+            for item in self._by_time(keys.operator_payments_pk(operator_id), low, high)
         ]
 
     def refunds(self, operator_id: str, low: str, high: str | None = None) -> list[Refund]:
         return [
             Refund.model_validate(strip_keys(item))
-            for item in self._by_time(f"REFUNDS#{operator_id}", low, high)
+            for item in self._by_time(keys.operator_refunds_pk(operator_id), low, high)
         ]
 
     def _by_time(self, pk: str, low: str, high: str | None) -> Iterator[dict[str, Any]]:
@@ -259,7 +269,7 @@ class ReconciliationStore:
 
     # -- cursors --------------------------------------------------------------------------
     def cursor(self, stream: str) -> Cursor:
-        item = self._table.get("RECONCILE", f"CURSOR#{stream}")
+        item = self._table.get_key(keys.reconcile_cursor(stream))
         if not item:
             return Cursor()
         state = item["state"]
@@ -284,7 +294,7 @@ class ReconciliationStore:
             values[":expected"] = cursor.version
         try:
             self._table.table.update_item(
-                Key={"PK": "RECONCILE", "SK": f"CURSOR#{stream}"},
+                Key=keys.reconcile_cursor(stream),
                 UpdateExpression="SET #state = :state, version = :next",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#state": "state"},
@@ -295,14 +305,12 @@ class ReconciliationStore:
         return cursor.advanced(version=cursor.version + 1)
 
     # -- helpers --------------------------------------------------------------------------
-    def _batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _batch_get(self, wanted: list[keys.Key]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), BATCH_GET_SIZE):
+        for start in range(0, len(wanted), BATCH_GET_SIZE):
             request: dict[str, Any] = {
                 self._table.name: {
-                    "Keys": [
-                        {"PK": pk, "SK": sk} for pk, sk in keys[start : start + BATCH_GET_SIZE]
-                    ],
+                    "Keys": wanted[start : start + BATCH_GET_SIZE],
                     "ConsistentRead": True,
                 }
             }

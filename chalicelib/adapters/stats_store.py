@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys
 from chalicelib.domain.booking import Booking
+
+
+class StatsStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def relay_bookings(self, relay_id: str, low: str, high: str) -> Iterator[Booking]:
+        return relay_bookings(self._table, relay_id, low, high)
+
+    def closed_days(self, relay_id: str, low: str, high: str) -> set[str]:
+        return closed_days(self._table, relay_id, low, high)
 
 
 def relay_bookings(table: Table, relay_id: str, low: str, high: str) -> Iterator[Booking]:
@@ -17,7 +29,11 @@ def relay_bookings(table: Table, relay_id: str, low: str, high: str) -> Iterator
     for item in table.query_all(
         IndexName="GSI2",
         KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :low AND :high",
-        ExpressionAttributeValues={":pk": f"RELAY#{relay_id}", ":low": low, ":high": f"{high}~"},
+        ExpressionAttributeValues={
+            ":pk": keys.relay_pk(relay_id),
+            ":low": low,
+            ":high": f"{high}~",
+        },
     ):
         yield Booking.model_validate(strip_keys(item))
 
@@ -27,10 +43,10 @@ def closed_days(table: Table, relay_id: str, low: str, high: str) -> set[str]:
     items = table.query_all(
         KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
         ExpressionAttributeValues={
-            ":pk": f"RELAY#{relay_id}",
-            ":low": f"CLOSURE#{low}",
-            ":high": f"CLOSURE#{high}",
+            ":pk": keys.relay_pk(relay_id),
+            ":low": keys.closure_sk(low),
+            ":high": keys.closure_sk(high),
         },
         ProjectionExpression="SK",
     )
-    return {item["SK"].removeprefix("CLOSURE#") for item in items}
+    return {item["SK"].removeprefix(keys.closure_sk("")) for item in items}

@@ -11,34 +11,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters import keys
+from chalicelib.adapters.capacity_checks import fits_capacity
 from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
 
-Key = dict[str, str]
+Key = keys.Key
 
 
 def operator_key(operator_id: str) -> Key:
-    return {"PK": f"OPERATOR#{operator_id}", "SK": "OPERATOR"}
+    return keys.key(keys.operator_pk(operator_id), keys.OPERATOR_SK)
 
 
 def relay_key(relay_id: str) -> Key:
-    return {"PK": f"RELAY#{relay_id}", "SK": "RELAY"}
+    return keys.key(keys.relay_pk(relay_id), keys.RELAY_SK)
 
 
 def resource_key(relay_id: str, resource_id: str) -> Key:
-    return {"PK": f"RELAY#{relay_id}", "SK": f"RESOURCE#{resource_id}"}
+    return keys.key(keys.relay_pk(relay_id), keys.resource_sk(resource_id))
 
 
 def product_key(product_id: str) -> Key:
-    return {"PK": f"PRODUCT#{product_id}", "SK": "PRODUCT"}
+    return keys.key(keys.product_pk(product_id), keys.PRODUCT_SK)
 
 
 def closure_key(relay_id: str, day: str) -> Key:
-    return {"PK": f"RELAY#{relay_id}", "SK": f"CLOSURE#{day}"}
+    return keys.key(keys.relay_pk(relay_id), keys.closure_sk(day))
 
 
 def company_key(company_id: str) -> Key:
-    return {"PK": f"COMPANY#{company_id}", "SK": "COMPANY"}
+    return keys.company(company_id)
 
 
 def version_condition(expected: int) -> tuple[str, dict[str, Any]]:
@@ -53,9 +55,45 @@ class VersionedStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    @property
-    def table_name(self) -> str:
-        return self._table.name
+    def identity_items(
+        self, operator_id: str, old_siren: str, new_siren: str, year: int
+    ) -> list[dict[str, Any]]:
+        """What an operator's identity change needs in its transaction: the new SIREN
+        claimed and the old one freed (if it changes), and the year's document head still
+        absent (no document issued meanwhile)."""
+        table = self._table.name
+        items: list[dict[str, Any]] = []
+        if new_siren != old_siren:
+            claim = {
+                **keys.key(keys.siren_pk(new_siren), keys.SIREN_SK),
+                "operator_id": operator_id,
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": claim,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+            old = keys.key(keys.siren_pk(old_siren), keys.SIREN_SK)
+            items.append({"Delete": {"TableName": table, "Key": old}})
+        head = {
+            "TableName": table,
+            "Key": keys.document_head(operator_id, year),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        return [*items, {"ConditionCheck": head}]
+
+    def capacity_checks(
+        self, relay_id: str, resource_id: str, days: list[tuple[str, int]], capacity: int
+    ) -> list[dict[str, Any]]:
+        """One check per (day, first slot) that the resource's slots fit `capacity`."""
+        return [
+            fits_capacity(self._table.name, relay_id, resource_id, day, capacity, first)
+            for day, first in days
+        ]
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

@@ -67,9 +67,9 @@ def patch_operator(call: Call) -> Any:
     errors=PATCH_ERRORS,
 )
 def patch_relay(call: Call) -> Any:
-    expected = if_match(call)
+    raw = call.headers.get("if-match")
     relay = catalogue_edits.patch_relay(
-        call.ctx, call.principal, call.params["relay_id"], expected, call.body
+        call.ctx, call.principal, call.params["relay_id"], raw, call.body
     )
     return versioned(relay)
 

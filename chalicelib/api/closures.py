@@ -7,7 +7,6 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.catalogue_edits import if_match
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.domain.catalogue import Closure
@@ -50,8 +49,6 @@ def list_closures(call: Call) -> Any:
     errors=(403, 404, 412, 428),
 )
 def delete_closure(call: Call) -> Any:
-    expected = if_match(call)
-    closures.lift(
-        call.ctx, call.principal, call.params["relay_id"], call.params["closure_id"], expected
-    )
+    raw = call.headers.get("if-match")
+    closures.lift(call.ctx, call.principal, call.params["relay_id"], call.params["closure_id"], raw)
     return Response(body="", status_code=204)

@@ -7,27 +7,22 @@ route table the OpenAPI document is generated from.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
-import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.problems import from_validation_error, problem_body
+from chalicelib.api import idempotency
+from chalicelib.api.problems import from_validation_error
+from chalicelib.api.responses import json_response, problem_response
 from chalicelib.api.wiring import get_context, get_verifier
 from chalicelib.auth import Principal
 from chalicelib.domain.identifiers import derived_id, new_id
 from chalicelib.errors import (
-    IdempotencyConflict,
     MalformedJson,
     NotFound,
     RelaisError,
@@ -50,10 +45,9 @@ ACCEPTED_TYPES = [
     "text/json",
 ]
 MAX_PATH_PARAM = 200
-REPLAY_WAIT_SECONDS = 8.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RouteSpec:
     path: str
     method: str
@@ -86,7 +80,6 @@ class Call:
     query: Any = None
     idempotency_key: str | None = None
     request_hash: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal:
@@ -123,19 +116,19 @@ def endpoint(
     role: Role | None = None,
 ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
     spec = RouteSpec(
-        path,
-        method,
-        summary,
-        tag,
-        auth,
-        body,
-        query,
-        response,
-        status,
-        idempotent,
-        produces,
-        errors,
-        role,
+        path=path,
+        method=method,
+        summary=summary,
+        tag=tag,
+        auth=auth,
+        body=body,
+        query=query,
+        response=response,
+        status=status,
+        idempotent=idempotent,
+        produces=produces,
+        errors=errors,
+        role=role,
     )
 
     def decorator(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
@@ -178,9 +171,11 @@ def _handle(
     if spec.body is not None or spec.idempotent:
         raw_json = _json_body(call.raw_body)
     if spec.body is not None:
-        call.body = _parse(spec.body, raw_json if raw_json is not None else {}, prefix="")
+        call.body = _parse(
+            spec.body, raw_json if raw_json is not None else {}, prefix="", strict_json=True
+        )
     if spec.idempotent and "idempotency-key" in headers:
-        call.idempotency_key = _idempotency_key(headers["idempotency-key"])
+        call.idempotency_key = idempotency.parse_key(headers["idempotency-key"])
         return _run_idempotently(spec, fn, call, raw_json)
     return json_response(fn(call), spec.status)
 
@@ -189,30 +184,42 @@ def _as_bytes(raw: str | bytes | None) -> bytes:
     return raw.encode() if isinstance(raw, str) else (raw or b"")
 
 
-def _parse(model: type[BaseModel], data: Any, prefix: str) -> Any:
+def _parse(model: type[BaseModel], data: Any, prefix: str, strict_json: bool = False) -> Any:
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", field="body")
     try:
+        if strict_json:  # strict JSON types: `false` is no number, "3" no integer, 0 no date
+            return model.model_validate_json(_json_text(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc, prefix) from exc
+
+
+def _json_text(data: Any) -> str:
+    try:
+        return json.dumps(data, allow_nan=False)
+    except ValueError as exc:  # 1e400 reads as infinity
+        raise ValidationFailed("Numbers must be finite.", field="body") from exc
 
 
 def _json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        # NaN and Infinity are not JSON (RFC 8259) though Python's parser reads them.
+        return json.loads(raw, parse_constant=_not_json, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from exc
 
 
-def _idempotency_key(value: str) -> str:
-    if not 1 <= len(value) <= 255 or not value.isprintable():
-        raise ValidationFailed(
-            "Idempotency-Key must be 1 to 255 printable characters.", field="Idempotency-Key"
-        )
-    return value
+def _json_number(text: str) -> float | int:
+    """JSON has one number type: 2.0 is the integer 2 (JSON Schema agrees)."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _run_idempotently(
@@ -220,59 +227,14 @@ def _run_idempotently(
 ) -> Response:
     assert call.idempotency_key is not None
     scope = call.principal_or_none.sub if call.principal_or_none else "public"
-    canonical = json.dumps(
-        [spec.method, spec.path, call.params, raw_json], sort_keys=True, default=str
+    call.request_hash = idempotency.request_fingerprint(
+        spec.method, spec.path, call.params, raw_json
     )
-    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
-    call.request_hash = request_hash
-    store, key = call.ctx.idempotency, call.idempotency_key
-    claim_id = secrets.token_hex(8)
-    existing = store.claim(scope, key, request_hash, call.ctx.clock.now().timestamp(), claim_id)
-    if existing is None:
-        try:
-            response = json_response(fn(call), spec.status)
-        except BaseException:
-            store.release(scope, key, claim_id)
-            raise
-        store.complete(scope, key, response.status_code, json.loads(response.body))
-        return response
-    if existing.request_hash != request_hash:
-        raise IdempotencyConflict("This Idempotency-Key was already used with another request.")
-    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
-    while existing is not None and existing.status != "completed" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        existing = store.get(scope, key)
-    if existing is None or existing.status != "completed":
-        raise IdempotencyConflict("A request with this Idempotency-Key is still in progress.")
-    replay = json_response(existing.response_body, existing.response_status or 200)
-    replay.headers["Idempotent-Replayed"] = "true"
-    return replay
-
-
-def json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="python")  # Decimals come back here as numbers
-    raise TypeError(f"Cannot serialise {type(value).__name__}")
-
-
-def json_response(result: Any, status: int = 200) -> Response:
-    if isinstance(result, Response):
-        return result
-    if isinstance(result, BaseModel):
-        result = result.model_dump(mode="python")
-    body = json.dumps(result, default=json_default, ensure_ascii=False)
-    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
-
-
-def problem_response(error: RelaisError) -> Response:
-    return Response(
-        body=json.dumps(problem_body(error), ensure_ascii=False),
-        status_code=error.status,
-        headers={"Content-Type": "application/problem+json"},
+    return idempotency.answer_once(
+        call.ctx.idempotency,
+        scope,
+        call.idempotency_key,
+        call.request_hash,
+        call.ctx.clock.now().timestamp(),
+        lambda: json_response(fn(call), spec.status),
     )

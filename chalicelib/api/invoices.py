@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
+from pydantic import Field
 
+from chalicelib.api import caching
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
+from chalicelib.api.responses import binary_response, json_response
 from chalicelib.api.schemas import InvoiceOut
 from chalicelib.services import accounting
 
@@ -15,8 +18,12 @@ bp = Blueprint(__name__)
 
 
 class InvoiceFilters(PageQuery, DateSpan):
-    operator_id: str | None = None
-    type: Literal["invoice", "credit_note"] | None = None
+    operator_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Only this operator's documents."
+    )
+    type: Literal["invoice", "credit_note"] | None = Field(
+        default=None, description="Only invoices, or only credit notes."
+    )
 
 
 @endpoint(
@@ -42,6 +49,15 @@ def list_invoices(call: Call) -> Any:
     )
 
 
+def _conditional(call: Call, representation: str) -> tuple[dict[str, Any], str, Response | None]:
+    """The document the caller may read, its ETag, and a 304 when they hold it already."""
+    document = accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])
+    etag = caching.document_etag(document["hash"], representation)
+    if caching.matches(call.headers.get("if-none-match"), etag):
+        return document, etag, caching.not_modified(etag)
+    return document, etag, None
+
+
 @endpoint(
     bp,
     "/v1/invoices/{invoice_id}",
@@ -52,7 +68,12 @@ def list_invoices(call: Call) -> Any:
     response=InvoiceOut,
 )
 def get_invoice(call: Call) -> Any:
-    return accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])
+    document, etag, unchanged = _conditional(call, "json")
+    if unchanged is not None:
+        return unchanged
+    response = json_response(document)
+    response.headers.update(caching.cache_headers(etag))
+    return response
 
 
 @endpoint(
@@ -67,12 +88,40 @@ def get_invoice(call: Call) -> Any:
 def get_invoice_pdf(call: Call) -> Any:
     from chalicelib.adapters.invoice_pdf import render_invoice_pdf
 
-    document = accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])
+    document, etag, unchanged = _conditional(call, "pdf")
+    if unchanged is not None:
+        return unchanged
+    return binary_response(
+        render_invoice_pdf(document),
+        "application/pdf",
+        {
+            **caching.cache_headers(etag),
+            "Content-Disposition": f'attachment; filename="{document["number"]}.pdf"',
+        },
+    )
+
+
+@endpoint(
+    bp,
+    "/v1/invoices/{invoice_id}/xml",
+    "GET",
+    summary="The EN 16931 CII XML alone",
+    tag="invoices",
+    produces="application/xml",
+    errors=(404,),
+)
+def get_invoice_xml(call: Call) -> Any:
+    from chalicelib.adapters.invoice_cii import cii_xml
+
+    document, etag, unchanged = _conditional(call, "xml")
+    if unchanged is not None:
+        return unchanged
     return Response(
-        body=render_invoice_pdf(document),
+        body=cii_xml(document).decode("utf-8"),
         status_code=200,
         headers={
-            "Content-Type": "application/pdf",
-            "Content-Disposition": f'inline; filename="{document["number"]}.pdf"',
+            **caching.cache_headers(etag),
+            "Content-Type": "application/xml; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{document["number"]}.xml"',
         },
     )

@@ -6,19 +6,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.api.problem_texts import texts
+from chalicelib.api.request_scope import current_scope
 from chalicelib.errors import RelaisError, ValidationFailed
 
 PROBLEM_TYPE_BASE = "https://relais.coop/problems/"
 
 
 def problem_body(error: RelaisError) -> dict[str, Any]:
+    """The problem in the request's language, carrying the request's id."""
+    scope = current_scope()
+    title, detail = texts(error, scope.language)
     return {
         "type": PROBLEM_TYPE_BASE + error.code,
-        "title": error.title,
+        "title": title,
         "status": error.status,
-        "detail": error.detail,
+        "detail": detail,
         "code": error.code,
         "errors": error.errors,
+        "request_id": scope.request_id,
     }
 
 

@@ -15,6 +15,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as NumberInvalid
 
 from chalicelib.domain.catalogue import Address, Location, PriceIn, Rates, VatRegime
+from chalicelib.domain.identifiers import EMAIL_PATTERN
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -33,9 +34,7 @@ class OperatorPatch(Patch):
     name: NonEmpty | None = None
     legal_form: NonEmpty | None = None
     address: Address | None = None
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = (
-        None
-    )
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     vat_number: Annotated[str, Field(max_length=20)] | None = None
     vat_regime: VatRegime | None = None
     iban: str | None = None
@@ -118,9 +117,7 @@ class CompanyPatch(Patch):
     name: NonEmpty | None = None
     vat_number: Annotated[str, Field(max_length=20)] | None = None
     billing_address: Address | None = None
-    billing_email: (
-        Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None
-    ) = None
+    billing_email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     active: bool | None = None
 
     @field_validator("name", "billing_address", "billing_email", "active")

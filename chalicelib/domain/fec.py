@@ -34,10 +34,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from chalicelib.domain.identifiers import is_valid_siren
 from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
+from chalicelib.domain.timezones import PARIS
 
 FEC_COLUMNS: tuple[str, ...] = (
     "JournalCode",
@@ -63,8 +63,6 @@ FEC_COLUMNS: tuple[str, ...] = (
 SEPARATOR = "|"
 LINE_END = "\r\n"
 
-# Dates in the file are French legal dates: an instant is dated in Paris.
-_PARIS = ZoneInfo("Europe/Paris")
 # The field separator, every control character (tab, CR, LF...) and the Unicode line
 # breaks would cut a field or a record in two.
 _UNSAFE_TEXT = re.compile(r"[|\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -143,8 +141,8 @@ def _check_entry_header(entry_id: str, entry: list[LedgerLine]) -> None:
 
 
 def _instant(value: datetime) -> datetime:
-    """An aware datetime; a naive one is read as Paris wall-clock time."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=_PARIS)
+    """An aware datetime; a naive one is read as Paris wall-clock time (French legal dates)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
 
 
 def _entry_sort_key(entry_id: str, entry: list[LedgerLine]) -> tuple[date, bool, float, str]:
@@ -206,7 +204,7 @@ def _amount(cents: int) -> str:
 def _valid_date(line: LedgerLine) -> date:
     if line.recorded_at is None:
         return line.entry_date
-    return _instant(line.recorded_at).astimezone(_PARIS).date()
+    return _instant(line.recorded_at).astimezone(PARIS).date()
 
 
 def _fields(number: int, line: LedgerLine) -> list[str]:

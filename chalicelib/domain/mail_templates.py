@@ -29,10 +29,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.timezones import PARIS_ZONE_NAME
+
 Fields = Mapping[str, Any]
 Rendered = tuple[str, str, str]
 LANGUAGES = ("fr", "en")
-DEFAULT_TIMEZONE = "Europe/Paris"
+DEFAULT_TIMEZONE = PARIS_ZONE_NAME
 NBSP = "\u00a0"  # before € and French high punctuation (":", ";")
 NNBSP = "\u202f"  # French thousands separator
 SIGNATURE = "Relais"

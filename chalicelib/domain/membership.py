@@ -20,13 +20,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from chalicelib.domain.money import price_from_incl_vat
+from chalicelib.domain.timezones import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 RETRY_AFTER_DAYS = (1, 3, 7)
 PaymentMethodType = Literal["card", "sepa_debit"]
 ChargeStatus = Literal["pending", "processing", "succeeded", "failed"]

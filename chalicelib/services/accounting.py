@@ -13,7 +13,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.errors import NotFound, RelaisError
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import get_document, store
+from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
 
 
@@ -29,18 +29,11 @@ def list_documents(
 ) -> dict[str, Any]:
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
-    invoices = store(ctx)
+    invoices = ctx.invoices
     if not (principal.is_admin or principal.is_accountant):
-        items, next_cursor = invoices.page(
-            member_id=principal.sub,
-            operator_id=None,
-            span=(low, high),
-            doc_type=doc_type,
-            limit=limit,
-            cursor=cursor,
+        items, next_cursor = _member_page(
+            invoices.page, principal.sub, operator_id, (low, high), doc_type, limit, cursor
         )
-        if operator_id:
-            items = [d for d in items if d["operator_id"] == operator_id]
         return {"items": items, "next_cursor": next_cursor}
     operators = [operator_id] if operator_id else sorted(ctx.catalogue.get().operators)
     pages = [_operator_pages(ctx, op, (low, high), doc_type) for op in operators]
@@ -48,11 +41,39 @@ def list_documents(
     return {"items": items, "next_cursor": next_cursor}
 
 
+def _member_page(
+    page: Any,
+    member_id: str,
+    operator_id: str | None,
+    span: tuple[str, str],
+    doc_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A member's documents, of one operator if asked: reads on until the page is full.
+
+    Each read asks for no more than the room left, so no document is skipped past the
+    cursor handed back; filtering after a single read answered short or empty pages."""
+    items: list[dict[str, Any]] = []
+    while True:
+        found, cursor = page(
+            member_id=member_id,
+            operator_id=None,
+            span=span,
+            doc_type=doc_type,
+            limit=limit - len(items),
+            cursor=cursor,
+        )
+        items.extend(d for d in found if not operator_id or d["operator_id"] == operator_id)
+        if cursor is None or len(items) >= limit:
+            return items, cursor
+
+
 def _operator_pages(
     ctx: Context, operator_id: str, span: tuple[str, str], doc_type: str | None
 ) -> Any:
     def page(limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        return store(ctx).page(
+        return ctx.invoices.page(
             member_id=None,
             operator_id=operator_id,
             span=span,
@@ -75,7 +96,7 @@ def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
     """Recompute every document's hash from its stored text and the chain."""
     _require_operator(ctx, operator_id)
     checked = 0
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         previous = GENESIS_HASH
         for number, text in invoices.raw_documents(operator_id, year):
@@ -103,7 +124,7 @@ def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[st
     _require_operator(ctx, operator_id)
     prefix = f"{year:04d}-{month:02d}"
     bases: dict[str, list[int]] = {}
-    for _number, text in store(ctx).raw_documents(operator_id, year):
+    for _number, text in ctx.invoices.raw_documents(operator_id, year):
         document = json.loads(text)
         paid_at = (document.get("payment") or {}).get("paid_at") or ""
         if document.get("payment", {}).get("status") != "paid" or not paid_at.startswith(prefix):
@@ -159,7 +180,7 @@ def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date |
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    invoices = store(ctx)
+    invoices = ctx.invoices
     for year in invoices.years(operator_id):
         for _number, text in invoices.raw_documents(operator_id, year):
             document = json.loads(text)
@@ -200,7 +221,7 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     from chalicelib.domain.fec import fec_filename, render_fec
 
     operator = _require_operator(ctx, operator_id)
-    lines = store(ctx).ledger(operator_id, year)
+    lines = ctx.invoices.ledger(operator_id, year)
     try:
         return fec_filename(operator.siren, year), render_fec(lines, year)
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.attendance_store import AttendanceStore
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.schedule import slot_at
 from chalicelib.errors import InvalidState
@@ -51,7 +50,7 @@ def slots_not_begun(booking: Booking, tz: ZoneInfo, now: datetime) -> list[int]:
 
 def release_no_shows(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
     now = as_of or ctx.clock.now()
-    store = AttendanceStore(ctx.table)
+    store = ctx.bookings
     done = {BookingStatus.no_show: 0, BookingStatus.completed: 0}
     relays = ctx.catalogue.get().relays
     for relay_id in sorted(relays):

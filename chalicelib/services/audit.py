@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.audit_store import AuditStore
 from chalicelib.auth import Principal
 from chalicelib.domain.audit import AuditEntry, safe_changes
 from chalicelib.domain.identifiers import new_id
@@ -53,7 +52,7 @@ def entry(
 
 def entry_item(ctx: Context, audit: AuditEntry) -> dict[str, Any]:
     """The transaction item that appends `audit` along with the change it records."""
-    return AuditStore(ctx.table).put_item(audit)
+    return ctx.audit_log.append_item(audit)
 
 
 def record(
@@ -61,7 +60,7 @@ def record(
 ) -> None:
     """Append an entry right after a write made outside a transaction (staff only)."""
     if is_staff(principal):
-        AuditStore(ctx.table).append(entry(ctx, principal, action, entity, entity_id, **details))
+        ctx.audit_log.append(entry(ctx, principal, action, entity, entity_id, **details))
 
 
 def months_between(low: date, high: date) -> list[str]:
@@ -84,7 +83,7 @@ def list_entries(
     (of the operator's partition when `operator_id` is given, else the network's)."""
     operator_id = filters.pop("operator_id", None)
     low, high = span
-    store = AuditStore(ctx.table)
+    store = ctx.audit_log
 
     def month_page(month: str) -> Page:
         def page(size: int, inner: str | None) -> tuple[list[Any], str | None]:

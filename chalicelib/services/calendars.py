@@ -5,10 +5,9 @@ the matching ``VTIMEZONE`` generated from tzdata by `icalendar`, so calendar app
 the relay's wall clock on DST days too. `icalendar` is imported on first use only (it
 costs ~60 ms, which cold starts of the other routes need not pay).
 
-The feed's secret is a random token (32 bytes, URL-safe). Two items keep it:
-``PK=CALFEED#{token}``/``SK=CALFEED`` → the member (what the public feed URL reads), and
-``PK=MEMBER#{sub}``/``SK=CALFEED`` → the token (so the member gets the same URL back until
-they rotate it). Both are written, rotated and deleted together in one transaction.
+The feed's secret is a random token (32 bytes, URL-safe), kept by the calendar-feed store
+(`ctx.calendar_feeds`): the public feed URL finds the member from it, and the member gets
+the same URL back until they rotate it.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from chalicelib.adapters.calendar_feed_store import FeedMoved
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.catalogue import Address, Relay
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from icalendar import Event
 
 PRODID = "-//Relais//Reservations 1.0//FR"
-FEED_SK = "CALFEED"
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters
 FEED_RECENT_DAYS = 30  # the feed shows bookings from this many days back, and all upcoming
 FEED_MAX_EVENTS = 1000
@@ -196,28 +195,14 @@ def _place(ctx: Context, booking: Booking) -> tuple[Relay, str]:
 
 
 # -- the feed's secret ---------------------------------------------------------------------
-class _Raced(Exception):
-    """Another request changed the member's feed meanwhile: read it again."""
-
-
-def _member_key(member_id: str) -> dict[str, str]:
-    return {"PK": f"MEMBER#{member_id}", "SK": FEED_SK}
-
-
-def _token_key(token: str) -> dict[str, str]:
-    return {"PK": f"CALFEED#{token}", "SK": FEED_SK}
-
-
 def member_of_token(ctx: Context, token: str) -> str | None:
     if not _TOKEN.fullmatch(token):
         return None  # never a key we wrote: no need to ask the table
-    item = ctx.table.get(f"CALFEED#{token}", FEED_SK)
-    return str(item["member_id"]) if item else None
+    return ctx.calendar_feeds.member_of(token)
 
 
 def current_token(ctx: Context, member_id: str) -> str | None:
-    item = ctx.table.get(f"MEMBER#{member_id}", FEED_SK)
-    return str(item["token"]) if item else None
+    return ctx.calendar_feeds.token_of(member_id)
 
 
 def feed_token(ctx: Context, member_id: str) -> str:
@@ -228,9 +213,9 @@ def feed_token(ctx: Context, member_id: str) -> str:
             return existing
         token = secrets.token_urlsafe(TOKEN_BYTES)
         try:
-            _write(ctx, member_id, old=None, new=token)
+            _move(ctx, member_id, old=None, new=token)
             return token
-        except _Raced:
+        except FeedMoved:
             continue  # a concurrent first call created one: answer that one
     raise ConcurrentUpdate("The calendar feed changed meanwhile; please retry.")
 
@@ -241,9 +226,9 @@ def rotate_feed(ctx: Context, member_id: str) -> str:
         old = current_token(ctx, member_id)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         try:
-            _write(ctx, member_id, old=old, new=token)
+            _move(ctx, member_id, old=old, new=token)
             return token
-        except _Raced:
+        except FeedMoved:
             continue
     raise ConcurrentUpdate("The calendar feed changed meanwhile; please retry.")
 
@@ -255,60 +240,13 @@ def revoke_feed(ctx: Context, member_id: str) -> bool:
         if old is None:
             return False
         try:
-            _write(ctx, member_id, old=old, new=None)
+            _move(ctx, member_id, old=old, new=None)
             return True
-        except _Raced:
+        except FeedMoved:
             continue
     raise ConcurrentUpdate("The calendar feed changed meanwhile; please retry.")
 
 
-def _write(ctx: Context, member_id: str, *, old: str | None, new: str | None) -> None:
-    """Move the member's token from `old` to `new` (None: none), on condition that it
-    still is `old`, in one transaction with the token items."""
-    table = ctx.table.name
-    now = ctx.clock.now().astimezone(UTC).isoformat()
-    items: list[dict[str, Any]] = []
-    if new is not None:
-        items.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": {**_member_key(member_id), "token": new, "created_at": now},
-                    **_expect_token(old),
-                }
-            }
-        )
-        items.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": {
-                        **_token_key(new),
-                        "entity": "calendar_feed",
-                        "member_id": member_id,
-                        "created_at": now,
-                    },
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
-    else:
-        items.append({"Delete": {"TableName": table, "Key": _member_key(member_id)}})
-        items[0]["Delete"].update(_expect_token(old))
-    if old is not None:
-        items.append({"Delete": {"TableName": table, "Key": _token_key(old)}})
-
-    def raced(reasons: list[str]) -> None:
-        raise _Raced()
-
-    ctx.table.transact(items, on_cancel=raced)
-
-
-def _expect_token(old: str | None) -> dict[str, Any]:
-    if old is None:
-        return {"ConditionExpression": "attribute_not_exists(PK)"}
-    return {
-        "ConditionExpression": "#token = :old",
-        "ExpressionAttributeNames": {"#token": "token"},
-        "ExpressionAttributeValues": {":old": old},
-    }
+def _move(ctx: Context, member_id: str, *, old: str | None, new: str | None) -> None:
+    at = ctx.clock.now().astimezone(UTC).isoformat()
+    ctx.calendar_feeds.move(member_id, old=old, new=new, at=at)

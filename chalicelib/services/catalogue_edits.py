@@ -14,10 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from chalicelib.adapters.dynamo import strip_keys
-from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.versioned_store import (
     Key,
-    VersionedStore,
     operator_key,
     product_key,
     relay_key,
@@ -25,7 +23,13 @@ from chalicelib.adapters.versioned_store import (
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Operator, Product, Relay
 from chalicelib.domain.catalogue_patches import OperatorPatch, ProductPatch, RelayPatch
-from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
+from chalicelib.domain.editing import (
+    apply_patch,
+    changed_fields,
+    check_version,
+    expected_version,
+    sent_fields,
+)
 from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
 from chalicelib.services import audit
 from chalicelib.services.catalogue import relay_view
@@ -36,7 +40,7 @@ FIXED_AFTER_FIRST_DOCUMENT = ("siren", "siret", "invoice_prefix")
 
 
 def read(ctx: Context, key: Key, model: type[M], label: str) -> M:
-    item = VersionedStore(ctx.table).read(key)
+    item = ctx.versioned.read(key)
     if item is None:
         raise NotFound(f"No {label} with that id.")
     return model.model_validate(strip_keys(item))
@@ -58,9 +62,7 @@ def save(
         return before
     stored = after.model_dump(mode="json")
     items = [*(extra or []), audit.entry_item(ctx, audit_entry)]
-    VersionedStore(ctx.table).update(
-        key, before.version, {k: stored[k] for k in diff}, items, on_extra_failed
-    )
+    ctx.versioned.update(key, before.version, {k: stored[k] for k in diff}, items, on_extra_failed)
     ctx.catalogue.invalidate()
     return after.model_copy(update={"version": before.version + 1})
 
@@ -95,48 +97,22 @@ def _identity_items(
     fixed = [f for f in FIXED_AFTER_FIRST_DOCUMENT if f in diff]
     if not fixed:
         return []
-    years = InvoiceStore(ctx.table).years(before.id)
-    if years:
+    if ctx.invoices.years(before.id):
         raise ImmutableField(
             f"{', '.join(fixed)} cannot change: this operator has issued documents.",
             errors=[{"field": f, "message": "fixed once a document is issued"} for f in fixed],
         )
-    table = ctx.table.name
-    year = str(ctx.clock.now().year)
-    items: list[dict[str, Any]] = []
-    if "siren" in diff:
-        claim = {"PK": f"SIREN#{after.siren}", "SK": "SIREN", "operator_id": after.id}
-        items.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": claim,
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
-        items.append(
-            {"Delete": {"TableName": table, "Key": {"PK": f"SIREN#{before.siren}", "SK": "SIREN"}}}
-        )
-    items.append(
-        {
-            "ConditionCheck": {
-                "TableName": table,
-                "Key": {"PK": f"DOCHEADS#{before.id}", "SK": year},
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-    )
-    return items
+    return ctx.versioned.identity_items(before.id, before.siren, after.siren, ctx.clock.now().year)
 
 
 def patch_relay(
-    ctx: Context, principal: Principal, relay_id: str, expected: int, patch: RelayPatch
+    ctx: Context, principal: Principal, relay_id: str, if_match: str | None, patch: RelayPatch
 ) -> dict[str, Any]:
+    """`if_match` is read once the caller is known to manage the relay (403 before 428)."""
     key = relay_key(relay_id)
     before = read(ctx, key, Relay, "relay")
     principal.require_manager_of(relay_id)
-    check_version(before.version, expected)
+    check_version(before.version, expected_version(if_match))
     after = apply_patch(before, sent_fields(patch))
     entry = audit.entry(
         ctx,

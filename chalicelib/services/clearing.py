@@ -38,9 +38,8 @@ def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
 
 def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, str, int, str]]:
     from chalicelib.domain.booking import credits_for
-    from chalicelib.services.memberships import store as memberships
 
-    membership = memberships(ctx).get(booking.member_id, booking.membership_id)
+    membership = ctx.memberships.get(booking.member_id, booking.membership_id)
     if membership is None:
         return []
     days = credits_for(ctx.catalogue.resource(booking.resource_id), booking.unit)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from chalicelib.adapters.closure_store import ClosureStore
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Closure, NewClosure, closure_day
-from chalicelib.domain.editing import check_version
+from chalicelib.domain.editing import check_version, expected_version
 from chalicelib.domain.holidays import french_public_holidays
 from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.services import audit
@@ -99,17 +98,20 @@ def list_closures(
     ctx.catalogue.relay(relay_id)
     low = span[0].isoformat() if span[0] else "0000-01-01"
     high = span[1].isoformat() if span[1] else FAR_FUTURE
-    return ClosureStore(ctx.table).page(relay_id, (low, high), limit, cursor)
+    return ctx.closures.page(relay_id, (low, high), limit, cursor)
 
 
-def lift(ctx: Context, principal: Principal, relay_id: str, closure_id: str, expected: int) -> None:
+def lift(
+    ctx: Context, principal: Principal, relay_id: str, closure_id: str, if_match: str | None
+) -> None:
     """Re-open the day (If-Match on the closure's version); its cancelled bookings stay so."""
     relay = ctx.catalogue.relay(relay_id)
     day = closure_day(closure_id)
-    closure = ClosureStore(ctx.table).get(relay_id, day.isoformat()) if day else None
+    closure = ctx.closures.get(relay_id, day.isoformat()) if day else None
     if closure is None:
         raise NotFound(f"No closure {closure_id!r} at this relay.")
     principal.require_manager_of(relay_id)
+    expected = expected_version(if_match)  # read once the caller may act (403 before 428)
     check_version(closure.version, expected)
     entry = audit.entry(
         ctx,
@@ -121,4 +123,4 @@ def lift(ctx: Context, principal: Principal, relay_id: str, closure_id: str, exp
         relay_id=relay_id,
         changes={"date": [closure.date.isoformat(), None], "reason": [closure.reason, None]},
     )
-    ClosureStore(ctx.table).lift(closure, expected, audit.entry_item(ctx, entry))
+    ctx.closures.lift(closure, expected, audit.entry_item(ctx, entry))

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.adapters.company_admin_store import CompanyAdminStore
 from chalicelib.adapters.versioned_store import company_key
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
@@ -34,7 +33,7 @@ PAGE = 100
 def list_companies(
     ctx: Context, limit: int, cursor: str | None
 ) -> tuple[list[Company], str | None]:
-    return CompanyAdminStore(ctx.table).page(limit, cursor)
+    return ctx.company_admin.page(limit, cursor)
 
 
 def get_company(ctx: Context, company_id: str) -> Company:
@@ -74,7 +73,7 @@ def remove_member(
         operator_id=company.operator_id,
         changes={"company_id": [company_id, None]},
     )
-    CompanyAdminStore(ctx.table).unlink(company_id, member_id, audit.entry_item(ctx, entry))
+    ctx.company_admin.unlink(company_id, member_id, audit.entry_item(ctx, entry))
     cancelled = 0
     for booking in _future_company_bookings(ctx, company_id, member_id):
         try:

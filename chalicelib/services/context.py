@@ -7,12 +7,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.audit_store import AuditStore
 from chalicelib.adapters.booking_store import BookingStore
+from chalicelib.adapters.calendar_feed_store import CalendarFeedStore
 from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
 from chalicelib.adapters.clock import Clock, SystemClock
+from chalicelib.adapters.closure_store import ClosureStore
+from chalicelib.adapters.company_admin_store import CompanyAdminStore
+from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.idempotency_store import IdempotencyStore
+from chalicelib.adapters.invoice_store import InvoiceStore
+from chalicelib.adapters.membership_store import MembershipStore
+from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
+from chalicelib.adapters.profile_store import ProfileStore
+from chalicelib.adapters.reconciliation_store import ReconciliationStore
+from chalicelib.adapters.secrets import Secrets
+from chalicelib.adapters.stats_store import StatsStore
+from chalicelib.adapters.versioned_store import VersionedStore
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
 from chalicelib.services.ports import PaymentGateway
@@ -66,25 +79,46 @@ class Context:
     mailer_override: Mailer | None = None
 
     def __post_init__(self) -> None:
+        # Every store of the table, built here only: services reach storage through these
+        # (cheap objects; the boto3 client is made on the first call).
         self.catalogue_store = CatalogueStore(self.table)
         self.bookings = BookingStore(self.table)
         self.payments = PaymentStore(self.table)
+        self.invoices = InvoiceStore(self.table)
+        self.memberships = MembershipStore(self.table)
+        self.companies = CompanyStore(self.table)
+        self.reconciliation = ReconciliationStore(self.table)
+        self.outbox = OutboxStore(self.table)
+        self.profiles = ProfileStore(self.table)
+        self.calendar_feeds = CalendarFeedStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
+        # Catalogue edits, closures, audit trail, company administration, statistics.
+        self.versioned = VersionedStore(self.table)
+        self.audit_log = AuditStore(self.table)
+        self.closures = ClosureStore(self.table)
+        self.company_admin = CompanyAdminStore(self.table)
+        self.stats = StatsStore(self.table)
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 
         self._gateway: PaymentGateway | None = self.gateway_override
+        self._gateway_key: str | None = None
         self._mailer: Mailer | None = self.mailer_override
+        self.secrets = Secrets(self.settings)
 
     @property
     def gateway(self) -> PaymentGateway:
-        """The Stripe gateway, built on first use (`stripe` is imported only then)."""
-        if self._gateway is None:
+        """The Stripe gateway, built on first use (`stripe` is imported only then), and
+        again when the API key was rotated in the parameter store."""
+        if self.gateway_override is not None:
+            return self.gateway_override
+        key = self.secrets.stripe_api_key.get()
+        if self._gateway is None or key != self._gateway_key:
             from chalicelib.adapters.stripe_gateway import StripeGateway
 
             gateway: PaymentGateway = StripeGateway(
-                api_key=self.settings.stripe_api_key, api_base=self.settings.stripe_api_base
+                api_key=key, api_base=self.settings.stripe_api_base
             )
-            self._gateway = gateway
+            self._gateway, self._gateway_key = gateway, key
         return self._gateway
 
     @property

@@ -7,7 +7,7 @@ What happens, in this order:
    seat is freed, a card payment is refunded (with its credit note) or credits restored
    when cancelled in time, nothing otherwise; a pending hold's PaymentIntent is cancelled.
    Bookings under way or over are left to finish (`release_no_shows` completes them).
-2. The billing profile (`MEMBER#{sub}`/`PROFILE`) is anonymised: the name becomes
+2. The billing profile is anonymised: the name becomes
    "Membre supprimé"; email, billing address, company name, SIREN and VAT number are
    removed; `erased_at` records when. Invoices issued later (e.g. for a refund) name
    "Membre supprimé".
@@ -74,13 +74,12 @@ def _cancel(ctx: Context, booking: Booking) -> None:
 
 def anonymise_profile(ctx: Context, member_id: str, now: datetime) -> None:
     """Replace the billing profile by an anonymous one (what invoices issued later copy)."""
-    key = {"PK": f"MEMBER#{member_id}", "SK": "PROFILE"}
-    existing = ctx.table.get(key["PK"], key["SK"]) or {}
-    ctx.table.table.put_item(
-        Item={
-            **key,
+    existing = ctx.profiles.get(member_id) or {}
+    ctx.profiles.put(
+        member_id,
+        {
             "name": ANONYMOUS_NAME,
             "language": existing.get("language") or "fr",
             "erased_at": existing.get("erased_at") or now.astimezone(UTC).isoformat(),
-        }
+        },
     )

@@ -11,7 +11,6 @@ import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.invoice_store import HeadMoved, InvoiceStore, SourceTaken
 from chalicelib.domain.bookkeeping import document_entries
@@ -29,15 +28,15 @@ from chalicelib.domain.invoice import (
     vat_breakdown,
 )
 from chalicelib.domain.ledger import Chart
+from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
 from chalicelib.services.context import Context
 
-PARIS = ZoneInfo("Europe/Paris")
 ISSUE_ATTEMPTS = 40
 
 
 def store(ctx: Context) -> InvoiceStore:
-    return InvoiceStore(ctx.table)
+    return ctx.invoices
 
 
 def seller_snapshot(operator: Operator) -> dict[str, Any]:

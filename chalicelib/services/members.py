@@ -6,26 +6,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.adapters.dynamo import strip_keys, to_item
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Address
+from chalicelib.domain.identifiers import EMAIL_PATTERN
 from chalicelib.services.context import Context
 
 
 class BillingProfile(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
     billing_address: Address | None = None
     company_name: str | None = Field(default=None, max_length=200)
-    siren: str | None = Field(default=None, pattern=r"^\d{9}$")
+    siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
     vat_number: str | None = Field(default=None, max_length=20)
     language: str = Field(default="fr", pattern=r"^(fr|en)$")
 
 
 def profile(ctx: Context, member_id: str) -> dict[str, Any] | None:
-    item = ctx.table.get(f"MEMBER#{member_id}", "PROFILE")
-    return strip_keys(item) if item else None
+    return ctx.profiles.get(member_id)
 
 
 def get_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
@@ -46,21 +45,14 @@ def ensure_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
         "vat_number": None,
         "language": "fr",
     }
-    try:
-        ctx.table.table.put_item(
-            Item={"PK": f"MEMBER#{principal.sub}", "SK": "PROFILE", **to_item(data)},
-            ConditionExpression="attribute_not_exists(PK)",
-        )
-    except ctx.table.exceptions.ConditionalCheckFailedException:
-        return profile(ctx, principal.sub) or data
-    return data
+    if ctx.profiles.create(principal.sub, data):
+        return data
+    return profile(ctx, principal.sub) or data  # written meanwhile by a concurrent request
 
 
 def update_profile(ctx: Context, principal: Principal, new: BillingProfile) -> dict[str, Any]:
     data = new.model_dump(mode="json")
-    ctx.table.table.put_item(
-        Item={"PK": f"MEMBER#{principal.sub}", "SK": "PROFILE", **to_item(data)}
-    )
+    ctx.profiles.put(principal.sub, data)
     return data
 
 

@@ -13,7 +13,6 @@ from chalicelib.domain.booking import Booking, credits_for
 from chalicelib.domain.membership import PARIS, Membership, MembershipStatus, days_left
 from chalicelib.errors import InsufficientCredits, MembershipRequired
 from chalicelib.services.context import Context
-from chalicelib.services.memberships import store
 
 
 def book_with_membership(
@@ -30,7 +29,7 @@ def book_with_membership(
             raise BookingExists(booking.id) from None  # a retry of a request that booked
         raise
     covered = booking.model_copy(update={"membership_id": membership.id})
-    item = store(ctx).booking_item(membership, days, booking.start)
+    item = ctx.memberships.booking_item(membership, days, booking.start)
     try:
         ctx.bookings.create(covered, capacity=capacity, now=now, extra=[item])
     except ExtraConditionFailed as exc:
@@ -43,16 +42,18 @@ def release_items(ctx: Context, booking: Booking) -> list[dict[str, Any]]:
     the membership period it was counted in (nothing for other bookings)."""
     if not booking.membership_id:
         return []
-    membership = store(ctx).get(booking.member_id, booking.membership_id)
+    membership = ctx.memberships.get(booking.member_id, booking.membership_id)
     if membership is None:
         return []
     days = credits_for(ctx.catalogue.resource(booking.resource_id), booking.unit)
-    item = store(ctx).release_item(membership, days, booking.start)
+    item = ctx.memberships.release_item(membership, days, booking.start)
     return [item] if item else []
 
 
 def _covering(ctx: Context, member_id: str, start: datetime) -> Membership:
-    active = [m for m in store(ctx).of_member(member_id) if m.status is MembershipStatus.active]
+    active = [
+        m for m in ctx.memberships.of_member(member_id) if m.status is MembershipStatus.active
+    ]
     if not active:
         raise MembershipRequired("You have no active membership.")
     covering = [m for m in active if _covers(m, start)]
@@ -83,7 +84,7 @@ def _refusal(
     ctx: Context, membership: Membership, days: Decimal, start: datetime
 ) -> InsufficientCredits | MembershipRequired:
     """Why the membership's condition failed, read again after the transaction."""
-    fresh = store(ctx).get(membership.member_id, membership.id) or membership
+    fresh = ctx.memberships.get(membership.member_id, membership.id) or membership
     if fresh.status is not MembershipStatus.active or not _covers(fresh, start):
         return MembershipRequired("Your membership changed meanwhile; it does not cover this.")
     return InsufficientCredits(

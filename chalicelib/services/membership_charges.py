@@ -39,7 +39,7 @@ from chalicelib.domain.payment import Payment
 from chalicelib.errors import PaymentProviderUnavailable
 from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
-from chalicelib.services.memberships import gateway, store
+from chalicelib.services.memberships import gateway
 from chalicelib.services.payments import _charge_id
 from chalicelib.services.ports import IntentInfo, OffSessionChargeFailed
 
@@ -98,11 +98,11 @@ def renew_memberships(ctx: Context, as_of: datetime | None = None) -> dict[str, 
     now = as_of or ctx.clock.now()
     outcomes: Counter[str] = Counter()
     deadline = time.monotonic() + RUN_SECONDS
-    for member_id, membership_id in store(ctx).due(now):
+    for member_id, membership_id in ctx.memberships.due(now):
         if time.monotonic() > deadline:  # left due for the next run (the cron fires twice)
             outcomes["deferred"] += 1
             continue
-        membership = store(ctx).get(member_id, membership_id)
+        membership = ctx.memberships.get(member_id, membership_id)
         if membership is None or not membership.is_due(now):
             continue
         try:
@@ -133,9 +133,11 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
             ctx.payments.mark_failed(exc.payment_intent_id, exc.detail)
         return _failed(ctx, attempt, now)
     except PaymentProviderUnavailable:
-        store(ctx).update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
+        ctx.memberships.update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
         raise
-    store(ctx).update(mine.member_id, mine.id, lambda m: intent_recorded(m, attempt.key, intent.id))
+    ctx.memberships.update(
+        mine.member_id, mine.id, lambda m: intent_recorded(m, attempt.key, intent.id)
+    )
     _record_payment(ctx, mine, attempt, intent.id, intent.amount)
     if intent.status in ("succeeded", "processing"):
         settled = intent.status == "succeeded"
@@ -157,7 +159,7 @@ def _claim(ctx: Context, membership: Membership, now: datetime) -> Membership | 
         key = charge_key(prepared.id, prepared.billing_period, prepared.failures)
         return claimed(prepared, key, lease)
 
-    done = store(ctx).update(membership.member_id, membership.id, take)
+    done = ctx.memberships.update(membership.member_id, membership.id, take)
     return done[0] if done is not None and done[1] else None
 
 
@@ -179,7 +181,7 @@ def _charge(ctx: Context, mine: Membership, attempt: Attempt) -> IntentInfo:
 def _covered(
     ctx: Context, attempt: Attempt, intent_id: str, *, settled: bool, charge: str | None
 ) -> str:
-    done = store(ctx).update(
+    done = ctx.memberships.update(
         attempt.member_id,
         attempt.membership_id,
         lambda m: period_covered(m, attempt.period, attempt.key, settled),
@@ -197,7 +199,7 @@ def _covered(
 
 
 def _failed(ctx: Context, attempt: Attempt, at: datetime) -> str:
-    done = store(ctx).update(
+    done = ctx.memberships.update(
         attempt.member_id,
         attempt.membership_id,
         lambda m: charge_failed(m, attempt.period, attempt.key, attempt.attempt, at),
@@ -244,7 +246,7 @@ def setup_succeeded(ctx: Context, setup_intent: dict[str, Any]) -> str:
     if metadata.get("kind") != "membership" or not isinstance(method_id, str):
         return "ignored"
     now = ctx.clock.now()
-    done = store(ctx).update(
+    done = ctx.memberships.update(
         str(metadata.get("member_id")),
         str(metadata.get("membership_id")),
         lambda m: payment_method_saved(m, method_id, now),
@@ -287,4 +289,4 @@ def intent_failed(ctx: Context, intent: dict[str, Any]) -> str:
 
 
 def _membership_of(ctx: Context, attempt: Attempt | None) -> Membership | None:
-    return store(ctx).get(attempt.member_id, attempt.membership_id) if attempt else None
+    return ctx.memberships.get(attempt.member_id, attempt.membership_id) if attempt else None

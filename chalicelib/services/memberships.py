@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, cast
 
-from chalicelib.adapters.membership_store import MembershipStore
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import ProductKind
 from chalicelib.domain.invoice import Sale
@@ -28,10 +27,6 @@ from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 from chalicelib.services import members
 from chalicelib.services.context import Context
 from chalicelib.services.ports import MembershipGateway, SetupInfo
-
-
-def store(ctx: Context) -> MembershipStore:
-    return MembershipStore(ctx.table)
 
 
 def gateway(ctx: Context) -> MembershipGateway:
@@ -61,7 +56,7 @@ def subscribe(
     if product.kind is not ProductKind.membership:
         raise ValidationFailed("Credit packs are bought with POST /v1/purchases.", "product_id")
     profile = members.ensure_profile(ctx, principal)
-    memberships = store(ctx)
+    memberships = ctx.memberships
     membership = memberships.add(
         Membership(
             id=membership_id,
@@ -111,7 +106,7 @@ def _set_once(ctx: Context, membership: Membership, field: str, value: str) -> M
     def fill(current: Membership) -> Membership:
         return current if getattr(current, field) else current.model_copy(update={field: value})
 
-    done = store(ctx).update(membership.member_id, membership.id, fill)
+    done = ctx.memberships.update(membership.member_id, membership.id, fill)
     assert done is not None
     return done[0]
 
@@ -119,19 +114,19 @@ def _set_once(ctx: Context, membership: Membership, field: str, value: str) -> M
 def list_memberships(
     ctx: Context, principal: Principal, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    items, next_cursor = store(ctx).page_of_member(principal.sub, limit, cursor)
+    items, next_cursor = ctx.memberships.page_of_member(principal.sub, limit, cursor)
     return {"items": [m.public() for m in items], "next_cursor": next_cursor}
 
 
 def cancel(ctx: Context, principal: Principal, membership_id: str) -> dict[str, Any]:
     """End at period end (now if nothing is paid); a cancelled one answers 409."""
-    found = store(ctx).find(membership_id)
+    found = ctx.memberships.find(membership_id)
     if found is None or not (found.member_id == principal.sub or principal.is_admin):
         raise NotFound(f"No membership with id {membership_id!r}.")
     if found.status is MembershipStatus.cancelled:
         raise InvalidState("This membership is already cancelled.")
     now = ctx.clock.now()
-    done = store(ctx).update(found.member_id, found.id, lambda m: cancel_requested(m, now))
+    done = ctx.memberships.update(found.member_id, found.id, lambda m: cancel_requested(m, now))
     assert done is not None
     return {"membership": done[0].public()}
 
@@ -165,7 +160,7 @@ def membership_payment_method(ctx: Context, payment: Payment) -> str:
 
 def _period_of(ctx: Context, payment: Payment) -> tuple[Membership, int] | None:
     parsed = parse_period_subject(payment.subject_id)
-    membership = store(ctx).get(payment.member_id, parsed[0]) if parsed else None
+    membership = ctx.memberships.get(payment.member_id, parsed[0]) if parsed else None
     if parsed is None or membership is None or membership.anchor is None:
         return None
     return membership, parsed[1]

@@ -23,11 +23,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.catalogue_store import CLOSURE_MARKER_SK, occupancy_pk
 from chalicelib.adapters.mailer import Attachment, MailNotSent, OutgoingMail, ics_attachment
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.mail_templates import language_of, render
+from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
 from chalicelib.services import calendars, members
 from chalicelib.services.context import Context
 
@@ -40,7 +40,6 @@ RETRY_AFTER = (  # after the 1st, 2nd... failed attempt
     timedelta(hours=4),
     timedelta(hours=12),
 )
-MEMBERSHIP_TZ = "Europe/Paris"  # memberships' periods are Paris days
 MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (see `mailer_for`)
 
 MembershipEvent = Literal["renewed", "payment_failed"]
@@ -79,10 +78,7 @@ def mailer_for(ctx: Context) -> Mailer | None:
 
 
 def outbox(ctx: Context) -> OutboxStore:
-    store: OutboxStore | None = ctx.__dict__.get("_outbox")
-    if store is None:
-        store = ctx.__dict__["_outbox"] = OutboxStore(ctx.table)
-    return store
+    return ctx.outbox
 
 
 # -- bookings ---------------------------------------------------------------------------------
@@ -245,10 +241,7 @@ def _booking_mail(
 
 
 def _closure_reason(ctx: Context, booking: Booking) -> str | None:
-    marker = ctx.table.get(
-        occupancy_pk(booking.relay_id, booking.date.isoformat()), CLOSURE_MARKER_SK
-    )
-    return str(marker.get("reason") or "") or None if marker else None
+    return ctx.catalogue_store.closure_reason(booking.relay_id, booking.date.isoformat())
 
 
 # -- memberships ------------------------------------------------------------------------------
@@ -276,7 +269,7 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
     if amount is None:
         amount = (data.get("price") or {}).get("amount", 0)
     fields: dict[str, Any] = {"product_name": data.get("product_name"), "amount": int(amount)}
-    tz = ZoneInfo(MEMBERSHIP_TZ)
+    tz = PARIS  # memberships' periods are Paris days
     if event == "renewed":
         period = int(data.get("period") or 0)
         key = f"membership-{membership_id}-period-{period}-renewed"
@@ -299,7 +292,7 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
         fields["next_attempt"] = (
             None if fields["cancelled"] else _instant(data.get("next_charge_at"))
         )
-        fields["timezone"] = MEMBERSHIP_TZ
+        fields["timezone"] = PARIS_ZONE_NAME
         kind = "membership_payment_failed"
     if outbox(ctx).get(key) is not None:
         return "duplicate"

@@ -22,21 +22,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.dynamo import to_item
-from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, ReconciliationStore
 from chalicelib.domain.bookkeeping import fee_entry, payout_entry
 from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
+from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
 from chalicelib.services import companies
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
 logger = logging.getLogger("relais.reconciliation")
-PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 100
 OVERLAP_SECONDS = 300  # re-read the edge of the last sweep: Stripe's `created` has seconds
 LOOKBACK = timedelta(days=7)  # a charge comes at most this long after its intent was opened
@@ -73,8 +71,8 @@ class _Run:
     interrupted: bool = False
 
     def __post_init__(self) -> None:
-        self.store = ReconciliationStore(self.ctx.table)
-        self.ledger = InvoiceStore(self.ctx.table)
+        self.store = self.ctx.reconciliation
+        self.ledger = self.ctx.invoices
         self.index = _Index(self.ctx, self.store)
 
     def count(self, what: str, n: int = 1) -> None:
@@ -377,7 +375,7 @@ def reconciliation_report(
         raise NotFound(f"No operator with id {operator_id!r}.")
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
-    store = ReconciliationStore(ctx.table)
+    store = ctx.reconciliation
     parts = store.payout_parts(operator_id, low, high) + [
         part
         for part in store.payout_parts(UNATTRIBUTED, low, high)
@@ -416,7 +414,7 @@ def _unmatched_payments(
         if p.status is PaymentStatus.succeeded
     ]
     charged = store.charged_intents(p.intent_id for p in payments)
-    invoices = InvoiceStore(ctx.table)
+    invoices = ctx.invoices
     unmatched = []
     for payment in payments:
         reasons = [] if payment.intent_id in charged else ["no_balance_transaction"]
@@ -440,7 +438,7 @@ def _unmatched_payments(
 
 
 def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
-    invoices, unpaid, cursor = InvoiceStore(ctx.table), [], None
+    invoices, unpaid, cursor = ctx.invoices, [], None
     while True:
         page, cursor = invoices.page(
             member_id=None,

@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.capacity_checks import fits_capacity
 from chalicelib.adapters.versioned_store import resource_key
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Relay, Resource
@@ -67,10 +66,8 @@ def patch_resource(
         days = future_days(relay, ctx.clock.now(), ctx.settings.booking_horizon_days)
         if len(days) + 2 > MAX_TRANSACTION_ITEMS:
             raise RelaisError("BOOKING_HORIZON_DAYS is too long for a capacity check (max 97).")
-        extra = [
-            fits_capacity(ctx.table.name, relay_id, resource_id, d.isoformat(), after.capacity, s)
-            for d, s in days
-        ]
+        checked = [(d.isoformat(), first) for d, first in days]
+        extra = ctx.versioned.capacity_checks(relay_id, resource_id, checked, after.capacity)
 
     def explain(failed: list[int]) -> None:
         relay = ctx.catalogue.relay(relay_id)

@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.stats_store import closed_days, relay_bookings
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Relay
 from chalicelib.domain.occupancy_stats import Granularity, Key, period_start, periods, tally
@@ -40,7 +39,7 @@ def occupancy(
         open_hours = _open_seat_hours(ctx, relay, low, high, granularity)
         bookings = [
             (b, kinds[b.resource_id])
-            for b in relay_bookings(ctx.table, relay.id, low.isoformat(), high.isoformat())
+            for b in ctx.stats.relay_bookings(relay.id, low.isoformat(), high.isoformat())
             if b.resource_id in kinds
         ]
         for (rid, kind, start), counts in sorted(tally(bookings, open_hours, granularity).items()):
@@ -81,7 +80,7 @@ def _open_seat_hours(
         if resource.active:
             seats[resource.kind.value] += resource.capacity
     hours, tz = relay.hours(), ZoneInfo(relay.timezone)
-    closed = closed_days(ctx.table, relay.id, low.isoformat(), high.isoformat())
+    closed = ctx.stats.closed_days(relay.id, low.isoformat(), high.isoformat())
     open_hours: dict[Key, float] = {
         (relay.id, kind, start): 0.0 for kind in seats for start in periods(low, high, granularity)
     }

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from chalice.test import Client
 
-from chalicelib.adapters.attendance_store import AttendanceStore
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.errors import InvalidState
@@ -141,7 +140,7 @@ def test_a_no_show_is_never_released_twice(
     confirmed = stale.model_copy(update={"status": BookingStatus.confirmed})
     ctx.bookings.transition(stale, confirmed)
     clock.moment = at("10:00")
-    store = AttendanceStore(ctx.table)
+    store = ctx.bookings
     slots = confirmed.slots[4:]
     store.mark_no_show(confirmed, slots, clock.now())
     # A concurrent run that read the booking as confirmed: its write is refused.
@@ -179,7 +178,7 @@ def test_a_check_in_racing_the_job_wins_or_loses_cleanly(
     clock.moment = at("09:05")
     assert api.post(f"/v1/bookings/{booking['id']}/check-in", token=admin).status == 200
     with pytest.raises(InvalidState):  # the job read it before the check-in
-        AttendanceStore(ctx.table).mark_no_show(stale, stale.slots[3:], clock.now())
+        ctx.bookings.mark_no_show(stale, stale.slots[3:], clock.now())
     assert status_of(ctx, booking["id"]) == "checked_in"
     assert set(free_seats(api, network["relay"], network["pool"], TODAY).values()) == {2}
 

@@ -34,7 +34,10 @@ def test_a_patch_leaves_who_when_and_the_changed_fields(
     )
 
 
-def test_an_iban_is_masked_in_the_trail(api: Api, admin: str, network: dict[str, str]) -> None:
+def test_an_iban_is_masked_in_the_trail(
+    api: Api, admin: str, network: dict[str, str], clock: FixedClock
+) -> None:
+    clock.advance(seconds=1)  # after the creations
     patch(api, f"/v1/operators/{network['operator']}", {"iban": IBAN}, admin, 1)
     answer = api.get("/v1/audit?entity=operator", token=admin)
     assert IBAN not in answer.body.decode()

@@ -108,6 +108,56 @@ def test_unsigned_token_is_unauthenticated(api: Api, ctx: object) -> None:
     assert_problem(api.get(PROTECTED, token=unsigned), 401, "unauthenticated")
 
 
+def test_token_not_yet_valid_is_unauthenticated(api: Api, auth_keys: tuple[Path, Path]) -> None:
+    # GIVEN a token whose nbf is an hour ahead (well past the 30 s clock-skew leeway)
+    future = int(time.time()) + 3600
+    early = token_with(auth_keys[0], extra_claims={"nbf": future})
+    assert_problem(api.get(PROTECTED, token=early), 401, "unauthenticated")
+
+
+def test_token_issued_in_the_future_is_unauthenticated(
+    api: Api, auth_keys: tuple[Path, Path]
+) -> None:
+    early = token_with(auth_keys[0], now=int(time.time()) + 3600)
+    assert_problem(api.get(PROTECTED, token=early), 401, "unauthenticated")
+
+
+def test_token_under_an_unknown_kid_is_unauthenticated(
+    api: Api, auth_keys: tuple[Path, Path]
+) -> None:
+    unknown = token_with(auth_keys[0], kid="no-such-key")
+    assert_problem(api.get(PROTECTED, token=unknown), 401, "unauthenticated")
+
+
+def test_hs256_token_signed_with_our_public_key_is_unauthenticated(
+    api: Api, auth_keys: tuple[Path, Path]
+) -> None:
+    # GIVEN the classic key-confusion forgery: HMAC-SHA256 keyed with the public key's PEM
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tools.dev_auth import public_jwk
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    private = serialization.load_pem_private_key(auth_keys[0].read_bytes(), password=None)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    kid = public_jwk(auth_keys[0])["kid"]
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+    claims = {"sub": "member-1", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 600}
+    payload = b64(json.dumps(claims).encode())
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    forged = f"{header}.{payload}.{b64(signature)}"
+    assert_problem(api.get(PROTECTED, token=forged), 401, "unauthenticated")
+
+
 # -- 403: valid but not allowed ----------------------------------------------------------------
 
 

@@ -78,8 +78,6 @@ def test_membership_days_used_at_another_operators_relay_are_owed_to_it(
     # GIVEN a booking at another operator's relay covered by an 8-day membership of 120 €
     from types import SimpleNamespace
 
-    from chalicelib.services import memberships
-
     other = api.post(
         "/v1/operators",
         operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
@@ -101,9 +99,7 @@ def test_membership_days_used_at_another_operators_relay_are_owed_to_it(
     plan = SimpleNamespace(
         operator_id=network["operator"], amount=12000, days_per_period=Decimal(8)
     )
-    monkeypatch.setattr(
-        memberships, "store", lambda _ctx: SimpleNamespace(get=lambda member, mid: plan)
-    )
+    monkeypatch.setattr(ctx, "memberships", SimpleNamespace(get=lambda member, mid: plan))
     # WHEN the month is settled
     report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
     # THEN the seller of the membership owes the host one day of it

@@ -37,7 +37,6 @@ from tests.integration.test_stripe_gateway import LocalHttpServer, Recorded
 from tests.integration.test_stripe_gateway import new_key as key
 from tests.support.api import operator_body
 from tests.support.fake_stripe import signed_event
-from tests.support.membership_hooks import membership_hooks  # noqa: F401 (fixture)
 from tools.localstripe_server import (
     CARD_DECLINED_AT_CHARGE,
     CARD_REQUIRES_AUTHENTICATION,
@@ -254,7 +253,6 @@ def subscribed(ctx: Context, method_type: PaymentMethodType) -> dict[str, Any]:
     return memberships.subscribe(ctx, member, product.id, method_type, new_id("mbr"))
 
 
-@pytest.mark.usefixtures("membership_hooks")
 def test_a_card_saved_at_localstripe_activates_the_membership(
     live_ctx: Context, gateway: StripeGateway
 ) -> None:
@@ -262,13 +260,12 @@ def test_a_card_saved_at_localstripe_activates_the_membership(
     saved = confirm_setup(gateway, answer["setup"]["setup_intent_id"], card(CARD_SUCCEEDS))
     event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
     assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "paid"
-    membership = memberships.store(live_ctx).get("member-1", answer["membership"]["id"])
+    membership = live_ctx.memberships.get("member-1", answer["membership"]["id"])
     assert membership is not None and membership.status.value == "active"
     intent = gateway.retrieve_payment_intent(str(membership.charge_intent_id))
     assert (intent.status, intent.amount) == ("succeeded", 9900)
 
 
-@pytest.mark.usefixtures("membership_hooks")
 def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
     live_ctx: Context, gateway: StripeGateway
 ) -> None:
@@ -277,7 +274,7 @@ def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
     event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
     assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "processing"
     membership_id = answer["membership"]["id"]
-    membership = memberships.store(live_ctx).get("member-1", membership_id)
+    membership = live_ctx.memberships.get("member-1", membership_id)
     assert membership is not None and membership.status.value == "active"
     deadline = time.monotonic() + 10
     intent_id = str(membership.charge_intent_id)
@@ -286,5 +283,5 @@ def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
         time.sleep(0.1)
     failed = gateway.client.v1.payment_intents.retrieve(intent_id).to_dict()
     assert deliver(live_ctx, "payment_intent.payment_failed", failed)["outcome"] == "failed"
-    after = memberships.store(live_ctx).get("member-1", membership_id)
+    after = live_ctx.memberships.get("member-1", membership_id)
     assert after is not None and after.status.value == "past_due"

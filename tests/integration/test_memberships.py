@@ -13,15 +13,13 @@ import pytest
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
-from chalicelib.services import membership_charges, memberships
+from chalicelib.services import membership_charges
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fake_stripe import signed_event
 from tests.support.fake_stripe_memberships import Behaviour, MembershipFakeGateway
-from tests.support.membership_hooks import membership_hooks  # noqa: F401 (fixture)
 
 PARIS = ZoneInfo("Europe/Paris")
-pytestmark = pytest.mark.usefixtures("membership_hooks")
 
 
 @pytest.fixture
@@ -354,7 +352,7 @@ def test_a_run_that_read_the_membership_before_another_charged_it_does_nothing(
     # GIVEN two runs that both read the due membership, the first of which charged it
     membership_id = start_membership(api, settings, stripe_fake, member, product)
     due = paris(2027, 1, 1, 0, 5)
-    read_by_second_run = memberships.store(ctx).get("member-1", membership_id)
+    read_by_second_run = ctx.memberships.get("member-1", membership_id)
     assert read_by_second_run is not None and read_by_second_run.is_due(due)
     assert membership_charges.renew_memberships(ctx, due)["paid"] == 1
     calls = len(stripe_fake.calls)

@@ -1,9 +1,6 @@
 """Members' mails through SES (moto): confirmation with its ICS, English for those who
 prefer it, cancellation with its refund, expired holds, the reminders job, and SES failures
-that never break a booking and are retried from the outbox.
-
-The hooks into bookings/payments/jobs are applied by `notification_hooks` unless the code
-has them already, so these tests pass before and after the hook lines land."""
+that never break a booking and are retried from the outbox."""
 
 from __future__ import annotations
 
@@ -31,7 +28,6 @@ from chalicelib.services.context import Context
 from tests.conftest import NOW, make_settings
 from tests.support.api import Answer, Api, book, booked
 from tests.support.fake_stripe import FakeGateway, signed_event
-from tests.support.notification_hooks import notification_hooks  # noqa: F401 (fixture)
 
 PARIS = ZoneInfo("Europe/Paris")
 SENDER_ADDRESS = "noreply@relais.test"
@@ -40,7 +36,7 @@ REGION = "eu-west-3"
 TOMORROW = "2026-12-02"  # NOW is Tuesday 2026-12-01 07:00 in Paris
 THURSDAY = "2026-12-03"
 
-pytestmark = pytest.mark.usefixtures("notification_hooks", "ses")
+pytestmark = pytest.mark.usefixtures("ses")
 
 
 @pytest.fixture
@@ -565,17 +561,7 @@ def test_membership_renewed_and_payment_failed(
     assert "Nous réessaierons le samedi 2 janvier 2027." in bodies(sent(ses)[1])[0]
 
 
-@pytest.fixture
-def membership_wiring(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The membership feature's hooks (its routes before the test client starts)."""
-    pytest.importorskip("chalicelib.services.membership_charges")
-    from tests.support.membership_hooks import wire_membership_hooks
-
-    wire_membership_hooks(monkeypatch)
-
-
 def test_membership_mails_through_the_membership_flow(
-    membership_wiring: None,
     api: Api,
     admin: str,
     member: str,

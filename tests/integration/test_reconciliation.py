@@ -16,7 +16,6 @@ import pytest
 
 from app import app
 from chalicelib.adapters.clock import FixedClock
-from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.reconciliation_store import Cursor, ReconciliationStore
 from chalicelib.adapters.stripe_gateway import StripeGateway
 from chalicelib.api import reconciliation as reconciliation_api
@@ -84,7 +83,7 @@ def report(api: Api, token: str, operator_id: str, span: str = "") -> dict[str, 
 
 
 def ledger(ctx: Context, operator_id: str) -> list[LedgerLine]:
-    return InvoiceStore(ctx.table).ledger(operator_id, 2026)
+    return ctx.invoices.ledger(operator_id, 2026)
 
 
 def entries(ctx: Context, operator_id: str, prefix: str) -> dict[str, list[LedgerLine]]:
@@ -312,7 +311,7 @@ def test_charge_seen_before_its_payment_is_recorded_is_attributed_on_a_later_run
 
 
 def test_a_second_run_working_from_a_stale_cursor_does_not_overwrite_it(ctx: Context) -> None:
-    store = ReconciliationStore(ctx.table)
+    store = ctx.reconciliation
     read_by_both = store.cursor("balance_transactions")
     first = store.save_cursor("balance_transactions", read_by_both.advanced(starting_after="a"))
 

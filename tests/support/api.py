@@ -111,7 +111,7 @@ def resource_body(**overrides: Any) -> dict[str, Any]:
 
 # --- Helpers for the HTTP integration suites (test_*_api.py) -----------------------------
 
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors", "request_id"}
 
 
 def assert_problem(answer: Answer, status: int, code: str) -> dict[str, Any]:
@@ -122,6 +122,7 @@ def assert_problem(answer: Answer, status: int, code: str) -> dict[str, Any]:
     assert set(problem) >= PROBLEM_KEYS, problem
     assert problem["status"] == status
     assert problem["code"] == code, problem
+    assert problem["request_id"] == answer.headers.get("X-Request-Id"), problem
     return dict(problem)
 
 

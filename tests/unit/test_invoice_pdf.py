@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import date
@@ -401,15 +400,3 @@ def test_b2b_pdf_shows_the_company_the_rates_and_the_due_date(rendered: dict[str
         *document["legal_mentions"],
     ):
         assert expected in text
-
-
-def test_render_time(capsys: pytest.CaptureFixture[str]) -> None:
-    render_invoice_pdf(invoice())  # imports and caches warm
-    document = b2b_invoice()
-
-    started = time.perf_counter()
-    pdf = render_invoice_pdf(document)
-    elapsed = time.perf_counter() - started
-
-    with capsys.disabled():
-        print(f"\nrender_invoice_pdf: {elapsed * 1000:.0f} ms, {len(pdf)} bytes")

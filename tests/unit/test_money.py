@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from chalicelib.domain.invoice import Sale, document_line, totals, vat_breakdown
 from chalicelib.domain.money import (
     Price,
     format_vat_rate,
@@ -13,6 +17,7 @@ from chalicelib.domain.money import (
     round_half_up,
 )
 from chalicelib.errors import ValidationFailed
+from tests.support.properties import reproducible
 
 
 @pytest.mark.parametrize(
@@ -120,3 +125,50 @@ def test_bad_vat_rate_is_a_validation_error_on_vat_rate(text: str) -> None:
 def test_bad_decimal_vat_rate_is_refused_when_pricing(rate: Decimal) -> None:
     with pytest.raises(ValidationFailed):
         price_from_incl_vat(1000, rate)
+
+
+# --- properties of the VAT split ------------------------------------------------------------
+
+AMOUNTS = st.integers(min_value=-10_000_000, max_value=10_000_000)
+RATES = st.integers(min_value=0, max_value=10_000).map(lambda n: Decimal(n) / 100)
+
+
+@reproducible
+@given(amount=AMOUNTS, rate=RATES)
+def test_the_vat_is_the_exact_share_rounded_to_the_nearest_cent(amount: int, rate: Decimal) -> None:
+    price = price_from_incl_vat(amount, rate)
+
+    exact = Decimal(amount) * rate / (100 + rate)
+    assert abs(price.vat_amount - exact) <= Decimal("0.5")
+    assert price.amount_excl_vat + price.vat_amount == amount
+
+
+@reproducible
+@given(amount=AMOUNTS, rate=RATES)
+def test_a_negated_amount_splits_into_the_negated_parts(amount: int, rate: Decimal) -> None:
+    assert price_from_incl_vat(-amount, rate) == price_from_incl_vat(amount, rate).negated()
+
+
+@reproducible
+@given(amount=st.integers(min_value=0, max_value=10_000_000), rate=RATES)
+def test_the_vat_never_exceeds_the_price_nor_goes_negative(amount: int, rate: Decimal) -> None:
+    price = price_from_incl_vat(amount, rate)
+
+    assert 0 <= price.vat_amount <= price.amount
+
+
+@reproducible
+@given(
+    sales=st.lists(
+        st.tuples(AMOUNTS, st.sampled_from(["20.00", "10.00", "5.50", "2.10", "0.00"])),
+        min_size=1,
+    )
+)
+def test_the_vat_breakdown_adds_up_to_the_document_totals(sales: list[tuple[int, str]]) -> None:
+    lines = [document_line(Sale("x", a, Decimal(r), date(2026, 12, 2)), False) for a, r in sales]
+
+    breakdown, total = vat_breakdown(lines), totals(lines)
+
+    assert sum(r["base"] for r in breakdown) == total["excl_vat"]
+    assert sum(r["vat"] for r in breakdown) == total["vat"]
+    assert total["incl_vat"] == sum(a for a, _ in sales) == total["excl_vat"] + total["vat"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.catalogue_store import occupancy_pk
+from chalicelib.adapters.keys import occupancy_pk
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue_patches import OperatorPatch, ResourcePatch
 from chalicelib.domain.identifiers import new_id

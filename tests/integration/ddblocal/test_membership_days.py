@@ -25,11 +25,10 @@ from tests.conftest import NOW
 from tests.integration.ddblocal.conftest import Network
 from tests.integration.ddblocal.test_never_oversell import error_types, occupancy, race
 from tests.support.fake_stripe_memberships import MembershipFakeGateway
-from tests.support.membership_hooks import membership_hooks  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.ddblocal,
-    pytest.mark.usefixtures("membership_hooks", "ddb_real_engine"),
+    pytest.mark.usefixtures("ddb_real_engine"),
 ]
 
 MEMBER = Principal(sub="member-1", email="member-1@example.org")
@@ -72,7 +71,7 @@ def active_membership(
 
 
 def current(ctx: Context, membership_id: str) -> Membership:
-    found = memberships.store(ctx).get(MEMBER.sub, membership_id)
+    found = ctx.memberships.get(MEMBER.sub, membership_id)
     assert found is not None
     return found
 

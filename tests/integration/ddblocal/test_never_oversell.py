@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.catalogue_store import occupancy_pk
+from chalicelib.adapters.keys import occupancy_pk
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import BookingRequest, BookingStatus
 from chalicelib.domain.identifiers import derived_id, new_id

@@ -1,0 +1,80 @@
+"""What every HTTP answer gets, whatever route or error produced it.
+
+Runs around each request (a Chalice `http` middleware): it opens the request's scope
+(id, language, allowed origin), lets the route answer, then adds `X-Request-Id`,
+`Vary: Origin` and, for an allowed origin, the CORS headers. `chalice local` answers an
+unknown route itself, before any middleware: `answer_unknown_route` gives it the same
+problem the deployed gateway gives (infra/package.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.api import cors
+from chalicelib.api.request_scope import (
+    RequestScope,
+    enter_scope,
+    language_from,
+    leave_scope,
+    request_id_from,
+)
+from chalicelib.api.responses import problem_response
+from chalicelib.api.wiring import get_context
+from chalicelib.errors import NotFound, RelaisError
+
+
+def handle(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    scope = open_scope(request.headers)
+    try:
+        response = get_response(request)
+        finish(response, scope)
+        return response
+    finally:
+        leave_scope()
+
+
+def open_scope(headers: Mapping[str, str]) -> RequestScope:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    scope = RequestScope(
+        request_id=request_id_from(lowered.get("x-request-id")),
+        language=language_from(lowered.get("accept-language")),
+        origin=cors.allowed_origin(lowered.get("origin"), allowed_origins()),
+    )
+    enter_scope(scope)
+    return scope
+
+
+def finish(response: Response, scope: RequestScope) -> None:
+    response.headers["X-Request-Id"] = scope.request_id
+    for name, value in cors.response_headers(scope.origin).items():
+        response.headers.setdefault(name, value)
+
+
+def answer_unknown_route(headers: Mapping[str, str]) -> dict[str, Any]:
+    """The Lambda-proxy answer to a path no route has (404 problem, CORS as any answer)."""
+    scope = open_scope(headers)
+    try:
+        response = problem_response(NotFound("No such route."))
+        finish(response, scope)
+        return response.to_dict()
+    finally:
+        leave_scope()
+
+
+def allowed_origins() -> frozenset[str]:
+    try:
+        setting = get_context().settings.allowed_origins
+    except (ValueError, RelaisError):  # a misconfiguration is answered by the route (503)
+        return frozenset()
+    return _parsed(setting)
+
+
+@lru_cache(maxsize=4)
+def _parsed(setting: str) -> frozenset[str]:
+    return cors.parse_origins(setting)

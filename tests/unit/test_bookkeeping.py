@@ -1,0 +1,209 @@
+"""Which ledger lines each business event writes (domain/bookkeeping.py): every entry is
+balanced, on the accounts of the operator's chart, and a credit note mirrors its invoice."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain.bookkeeping import document_entries, fee_entry, payout_entry
+from chalicelib.domain.invoice import Sale, document_line, negated_line, totals, vat_breakdown
+from chalicelib.domain.ledger import Chart, Journal, LedgerLine
+from chalicelib.domain.timezones import PARIS
+from tests.support.properties import reproducible
+
+CHART = Chart()
+RECORDED = datetime(2026, 12, 2, 10, 15, tzinfo=PARIS)
+DAY = date(2026, 12, 2)
+
+
+def document(
+    lines: list[dict[str, Any]],
+    *,
+    kind: str = "invoice",
+    number: str = "RL-2026-000001",
+    buyer: dict[str, Any] | None = None,
+    member_id: str | None = "member-1",
+) -> dict[str, Any]:
+    return {
+        "id": f"inv-scic-2026-{number[-6:]}",
+        "type": kind,
+        "number": number,
+        "issued_at": "2026-12-02T10:15:00+01:00",
+        "operator_id": "scic",
+        "member_id": member_id,
+        "buyer": buyer or {"name": "Camille Martin"},
+        "lines": lines,
+        "vat_breakdown": vat_breakdown(lines),
+        "totals": totals(lines),
+    }
+
+
+def sale(amount: int, rate: str = "20.00") -> dict[str, Any]:
+    return document_line(Sale("Journée", amount, Decimal(rate), DAY), franchise=False)
+
+
+def by_account(lines: list[LedgerLine]) -> dict[str, tuple[int, int]]:
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        sums[line.account][0] += line.debit
+        sums[line.account][1] += line.credit
+    return {account: (debit, credit) for account, (debit, credit) in sums.items()}
+
+
+def test_an_unpaid_invoice_debits_the_customer_and_credits_sales_and_vat() -> None:
+    lines = document_entries(document([sale(1500)]), CHART, RECORDED, paid=False)
+
+    assert [(x.journal, x.account, x.debit, x.credit) for x in lines] == [
+        (Journal.sales, "411000", 1500, 0),
+        (Journal.sales, "706000", 0, 1250),
+        (Journal.sales, "445710", 0, 250),
+    ]
+
+
+def test_a_paid_invoice_also_moves_the_customer_balance_to_stripe() -> None:
+    lines = document_entries(document([sale(1500)]), CHART, RECORDED, paid=True)
+
+    bank = [(x.entry_id, x.account, x.debit, x.credit) for x in lines if x.journal is Journal.bank]
+    assert bank == [
+        ("inv-scic-2026-000001-BQ", "467000", 1500, 0),
+        ("inv-scic-2026-000001-BQ", "411000", 0, 1500),
+    ]
+
+
+def test_a_credit_note_puts_every_amount_on_the_other_side() -> None:
+    invoice = document([sale(1500)])
+    credit = document(
+        [negated_line(x) for x in invoice["lines"]], kind="credit_note", number="RL-2026-000002"
+    )
+
+    lines = document_entries(credit, CHART, RECORDED, paid=True)
+
+    assert by_account(lines) == {
+        "411000": (1500, 1500),  # refunded: the customer account is back to zero
+        "706000": (1250, 0),
+        "445710": (250, 0),
+        "467000": (0, 1500),
+    }
+    assert lines[0].label == "Avoir RL-2026-000002 Camille Martin"
+
+
+def test_a_zero_rate_line_writes_no_vat_line() -> None:
+    lines = document_entries(document([sale(2400, "0.00")]), CHART, RECORDED, paid=False)
+
+    assert [x.account for x in lines] == ["411000", "706000"]
+
+
+def test_customer_lines_carry_the_customer_as_auxiliary_account() -> None:
+    lines = document_entries(document([sale(1500)]), CHART, RECORDED, paid=True)
+
+    assert [(x.account, x.aux_account, x.aux_label) for x in lines if x.aux_account] == [
+        ("411000", "member-1", "Camille Martin"),
+        ("411000", "member-1", "Camille Martin"),
+    ]
+
+
+def test_a_company_invoice_is_labelled_with_the_company_name() -> None:
+    company = {"name": "Camille Martin", "company_name": "Atelier X"}
+    invoice = document([sale(1500)], buyer=company, member_id=None)
+    invoice["company_id"] = "co-1"
+
+    first = document_entries(invoice, CHART, RECORDED, paid=False)[0]
+
+    assert (first.label, first.aux_account) == ("Facture RL-2026-000001 Atelier X", "co-1")
+
+
+def test_an_invoice_line_is_dated_and_referenced_by_the_document() -> None:
+    first = document_entries(document([sale(1500)]), CHART, RECORDED, paid=False)[0]
+
+    assert (first.entry_date, first.piece_date, first.piece_ref) == (DAY, DAY, "RL-2026-000001")
+    assert (first.account_label, first.operator_id, first.recorded_at) == (
+        "Clients",
+        "scic",
+        RECORDED,
+    )
+
+
+def test_a_stripe_fee_debits_bank_fees_and_credits_the_clearing_account() -> None:
+    lines = fee_entry("scic", "txn_1", DAY, 45, CHART, RECORDED)
+
+    assert [(x.entry_id, x.account, x.debit, x.credit) for x in lines] == [
+        ("fee-txn_1", "627000", 45, 0),
+        ("fee-txn_1", "467000", 0, 45),
+    ]
+    assert lines[0].label == "Frais Stripe txn_1"
+
+
+def test_a_payout_debits_the_bank_and_credits_the_clearing_account() -> None:
+    lines = payout_entry("scic", "po_1", DAY, 98_55, CHART, RECORDED)
+
+    assert [(x.entry_id, x.account, x.debit, x.credit) for x in lines] == [
+        ("payout-po_1", "512000", 98_55, 0),
+        ("payout-po_1", "467000", 0, 98_55),
+    ]
+    assert {x.journal for x in lines} == {Journal.bank}
+
+
+# --- properties: the ledger balances --------------------------------------------------------
+
+RATES = st.sampled_from(["20.00", "10.00", "5.50", "2.10", "0.00"])
+SALES = st.lists(st.tuples(st.integers(min_value=0, max_value=1_000_000), RATES), min_size=1)
+
+
+def entries_balance(lines: list[LedgerLine]) -> bool:
+    debit: dict[str, int] = defaultdict(int)
+    credit: dict[str, int] = defaultdict(int)
+    for line in lines:
+        debit[line.entry_id] += line.debit
+        credit[line.entry_id] += line.credit
+    return debit == credit
+
+
+@reproducible
+@given(sales=SALES, paid=st.booleans())
+def test_every_entry_of_an_invoice_balances(sales: list[tuple[int, str]], paid: bool) -> None:
+    lines = document_entries(document([sale(a, r) for a, r in sales]), CHART, RECORDED, paid)
+
+    assert entries_balance(lines)
+
+
+@reproducible
+@given(sales=SALES, paid=st.booleans())
+def test_no_ledger_line_has_a_negative_amount(sales: list[tuple[int, str]], paid: bool) -> None:
+    invoice = document([sale(a, r) for a, r in sales])
+    credit = document([negated_line(x) for x in invoice["lines"]], kind="credit_note")
+
+    for doc in (invoice, credit):
+        assert all(
+            x.debit >= 0 and x.credit >= 0 for x in document_entries(doc, CHART, RECORDED, paid)
+        )
+
+
+@reproducible
+@given(sales=SALES)
+def test_an_invoice_and_its_credit_note_cancel_out_on_every_account(
+    sales: list[tuple[int, str]],
+) -> None:
+    invoice = document([sale(a, r) for a, r in sales])
+    credit = document([negated_line(x) for x in invoice["lines"]], kind="credit_note")
+
+    lines = [
+        *document_entries(invoice, CHART, RECORDED, paid=True),
+        *document_entries(credit, CHART, RECORDED, paid=True),
+    ]
+
+    assert all(debit == credit for debit, credit in by_account(lines).values())
+
+
+@reproducible
+@given(amount=st.integers(min_value=0, max_value=10_000_000), fee=st.booleans())
+def test_fee_and_payout_entries_balance(amount: int, fee: bool) -> None:
+    entry = fee_entry if fee else payout_entry
+    lines = entry("scic", "ref", DAY, amount, CHART, RECORDED)
+
+    assert entries_balance(lines)

@@ -1,0 +1,143 @@
+"""Catalogue rules (domain/catalogue.py): what makes an operator, a relay, a resource and a
+product valid, as the API accepts them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.domain.catalogue import (
+    NewOperator,
+    NewProduct,
+    NewRelay,
+    NewResource,
+    PriceIn,
+    Rates,
+)
+from tests.support.api import operator_body, relay_body, resource_body
+
+
+def refusal(model: type[Any], body: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    """(location, message) of the single error a body gets."""
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(body)
+    (error,) = refused.value.errors()
+    return error["loc"], error["msg"]
+
+
+def product_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "kind": "credit_pack",
+        "name": "10 journées",
+        "price": {"amount": 12000},
+        "operator_id": "scic",
+        "credits": "10",
+        "validity_days": 365,
+        **overrides,
+    }
+
+
+def test_a_valid_operator_is_accepted_with_its_siret() -> None:
+    operator = NewOperator.model_validate(operator_body(siret="73282932000074"))
+
+    assert (operator.siren, operator.siret) == ("732829320", "73282932000074")
+
+
+def test_an_operator_siren_with_a_bad_check_digit_is_refused() -> None:
+    assert refusal(NewOperator, operator_body(siren="732829321")) == (
+        ("siren",),
+        "Value error, must be 9 digits with a valid Luhn check digit",
+    )
+
+
+def test_an_operator_siret_with_a_bad_check_digit_is_refused() -> None:
+    assert refusal(NewOperator, operator_body(siret="73282932000075")) == (
+        ("siret",),
+        "Value error, must be 14 digits with a valid Luhn check digit",
+    )
+
+
+def test_a_siret_of_another_company_is_refused() -> None:
+    # 552100554 00011 is a valid SIRET, but of SIREN 552100554, not 732829320
+    assert refusal(NewOperator, operator_body(siret="55210055400013")) == (
+        (),
+        "Value error, siret must start with the siren",
+    )
+
+
+@pytest.mark.parametrize("prefix", ["R", "rl", "RL-1", "ABCDEFGHIJK"])
+def test_an_invoice_prefix_outside_2_to_10_capitals_or_digits_is_refused(prefix: str) -> None:
+    assert refusal(NewOperator, operator_body(invoice_prefix=prefix)) == (
+        ("invoice_prefix",),
+        "Value error, must be 2 to 10 characters among A-Z and 0-9",
+    )
+
+
+def test_a_relay_in_an_unknown_time_zone_is_refused() -> None:
+    assert refusal(NewRelay, relay_body("scic", timezone="Europe/Melun")) == (
+        ("timezone",),
+        "Value error, unknown IANA time zone",
+    )
+
+
+def test_a_relay_opening_hours_are_stored_in_their_canonical_form() -> None:
+    # GIVEN Monday until midnight written "00:00", and no other day
+    hours = {"mon": [["08:00", "00:00"]]}
+
+    relay = NewRelay.model_validate(relay_body("scic", opening_hours=hours))
+
+    # THEN every weekday is stored, and midnight as an end is "24:00"
+    assert relay.opening_hours == {
+        "mon": [["08:00", "24:00"]],
+        **{day: [] for day in ("tue", "wed", "thu", "fri", "sat", "sun")},
+    }
+
+
+def test_a_resource_without_any_rate_is_refused() -> None:
+    assert refusal(NewResource, resource_body(rates={})) == (
+        (),
+        "Value error, rates must offer at least one of day, half_day, hour",
+    )
+
+
+def test_a_resource_vat_rate_is_kept_with_two_decimals() -> None:
+    assert NewResource.model_validate(resource_body(vat_rate="5.5")).vat_rate == "5.50"
+
+
+@pytest.mark.parametrize(
+    ("unit", "rate"), [("day", 1500), ("half_day_am", 900), ("half_day_pm", 900), ("hour", 400)]
+)
+def test_a_unit_is_priced_at_its_rate(unit: str, rate: int) -> None:
+    assert Rates(day=1500, half_day=900, hour=400).for_unit(unit) == rate
+
+
+def test_a_credit_pack_needs_credits_and_a_validity() -> None:
+    assert refusal(NewProduct, product_body(validity_days=None)) == (
+        (),
+        "Value error, a credit_pack needs credits and validity_days",
+    )
+
+
+def test_a_membership_needs_a_period() -> None:
+    body = product_body(kind="membership", credits=None, validity_days=None)
+
+    assert refusal(NewProduct, body) == ((), "Value error, a membership needs period ('month')")
+
+
+def test_a_monthly_membership_is_accepted() -> None:
+    body = product_body(kind="membership", credits=None, validity_days=None, period="month")
+
+    assert NewProduct.model_validate(body).period == "month"
+
+
+def test_a_product_price_splits_its_vat() -> None:
+    price = PriceIn(amount=12000, vat_rate="20").to_price()
+
+    assert (price.amount_excl_vat, price.vat_amount, price.vat_rate) == (
+        10000,
+        2000,
+        Decimal("20.00"),
+    )
