@@ -9,11 +9,15 @@ from chalice import Chalice
 from chalicelib import observability
 from chalicelib.api import (
     accounting,
+    audit,
     availability,
     bookings,
     calendars,
     catalogue,
+    catalogue_edits,
+    closures,
     companies,
+    company_admin,
     erasure,
     invoices,
     jobs,
@@ -21,6 +25,7 @@ from chalicelib.api import (
     memberships,
     meta,
     reconciliation,
+    stats,
     wallet,
     webhooks,
 )
@@ -35,6 +40,8 @@ app.api.binary_types = []
 BLUEPRINTS = (
     meta.bp,
     catalogue.bp,
+    catalogue_edits.bp,
+    closures.bp,
     availability.bp,
     bookings.bp,
     wallet.bp,
@@ -44,8 +51,11 @@ BLUEPRINTS = (
     erasure.bp,
     invoices.bp,
     companies.bp,
+    company_admin.bp,
     accounting.bp,
     reconciliation.bp,
+    audit.bp,
+    stats.bp,
     webhooks.bp,
     jobs.bp,
 )

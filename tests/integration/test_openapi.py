@@ -22,6 +22,9 @@ PUBLIC = {  # API.md: the routes that need no token
     ("get", "/v1/availability"),
     ("get", "/v1/products"),
     ("post", "/v1/webhooks/stripe"),
+    ("get", "/v1/relays/{relay_id}/closures"),
+    ("get", "/v1/relays/{relay_id}/resources/{resource_id}"),  # not in API.md: its ETag
+    ("get", "/v1/products/{product_id}"),  # not in API.md: its ETag, withdrawn ones too
 }
 # The iCalendar feed URL is public too: its secret is in the path, as chalicelib/api/calendars
 # designs it (`/v1/calendar/{feed}`); `/v1/me/calendar-feed` hands it out and needs a token.
