@@ -24,6 +24,7 @@ from chalicelib.api import (
     members,
     memberships,
     meta,
+    periods,
     reconciliation,
     stats,
     wallet,
@@ -56,6 +57,7 @@ BLUEPRINTS = (
     reconciliation.bp,
     audit.bp,
     stats.bp,
+    periods.bp,
     webhooks.bp,
     jobs.bp,
 )

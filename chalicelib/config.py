@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")
+    # Closing archives (and exports) in S3; the endpoint is set locally (moto's server).
+    archive_bucket: str = Field(default="relais-archives", alias="ARCHIVE_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 

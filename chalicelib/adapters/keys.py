@@ -242,6 +242,28 @@ def ledger_sk(entry_date: str, entry_id: str, index: int) -> str:
     return f"{entry_date}#{entry_id}#{index:03d}"
 
 
+def ledger_entry_claim(operator_id: str, entry_id: str) -> Key:
+    """An entry without a document (fee, payout, transfer), claimed once wherever it lands."""
+    return key(f"LEDGERENTRY#{operator_id}", entry_id)
+
+
+# -- accounting periods ---------------------------------------------------------------------------
+
+
+def periods_pk(operator_id: str) -> str:
+    return f"PERIOD#{operator_id}"
+
+
+def period(operator_id: str, month: str) -> Key:
+    """`month` is `YYYY-MM`: the operator's periods sort in time order."""
+    return key(periods_pk(operator_id), month)
+
+
+def entry_numbers_pk(operator_id: str, month: str) -> str:
+    """The `EcritureNum` fixed at a month's close, one item per entry (SK = entry id)."""
+    return f"FECNUM#{operator_id}#{month}"
+
+
 # -- companies ----------------------------------------------------------------------------------
 COMPANIES_PK = "COMPANIES"  # GSI1: every company
 COMPANY_SK = "COMPANY"

@@ -66,6 +66,13 @@ class NewOperator(Model):
     address: Address
     invoice_prefix: str
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+    # The first accounting period (YYYY-MM); unset: the month the operator was created.
+    accounting_start: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="First accounting period (YYYY-MM); default: the month of creation.",
+        examples=["2026-01"],
+    )
 
     @field_validator("siren")
     @classmethod
