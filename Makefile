@@ -3,9 +3,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+STAGE ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e package bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e browser fuzz package deploy bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -24,7 +25,7 @@ DOMAIN_COVERAGE := --cov=chalicelib/domain --cov-branch --cov-report=term-missin
 
 ## Every check: lint, types, all tests, the packaged CloudFormation template.
 test: venv lint typecheck
-	$(PY) -m pytest -q -n 2 $(DOMAIN_COVERAGE)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(DOMAIN_COVERAGE)
 	$(MAKE) --no-print-directory package
 
 lint: venv
@@ -43,9 +44,21 @@ integration: venv
 e2e: venv
 	$(PY) -m pytest -q tests/e2e
 
-## `chalice package` + the table from infra/, linted with cfn-lint, into build/.
+## The booking page in Debian's Chromium (Playwright) against a fresh `make run`.
+browser: venv
+	$(PY) -m pytest -q tests/browser
+
+## Contract fuzzing, deeper than in `make test`: a random seed, FUZZ_EXAMPLES per operation.
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(PY) -m tests.contract.fuzz
+
+## The deployable template of STAGE (dev, prod; infra/stages.json), linted, into build/package/STAGE.
 package: venv
-	$(PY) -m infra.package build/package
+	$(PY) -m infra.package build/package/$(STAGE) --stage $(STAGE)
+
+## Deploy STAGE with the AWS CLI (needs credentials and DEPLOY_BUCKET; docs/RUNBOOK.md).
+deploy: package
+	$(PY) -m infra.deploy build/package/$(STAGE) --stage $(STAGE)
 
 ## Benchmarks (figures printed; never asserted).
 bench: venv
@@ -56,4 +69,4 @@ demo: venv
 	$(PY) -m tools.demo
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .chalice/deployments

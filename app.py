@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Cron, Rate
+from chalice import Chalice
 
+from chalicelib import observability
 from chalicelib.api import (
     accounting,
     availability,
@@ -25,7 +26,7 @@ from chalicelib.api import (
 )
 from chalicelib.api.fallback_routes import add_fallback_routes
 from chalicelib.api.http_middleware import handle as http_middleware
-from chalicelib.jobs import RATES_MINUTES
+from chalicelib.jobs import SCHEDULES
 
 app = Chalice(app_name="relais")
 # Files (PDF, ZIP) encode themselves (api/responses.BinaryResponse), whatever `Accept` says.
@@ -50,7 +51,10 @@ BLUEPRINTS = (
 )
 for blueprint in BLUEPRINTS:
     app.register_blueprint(blueprint)
+# One JSON log line and the request metrics (EMF) per answer (chalicelib/observability.py).
+app.register_middleware(observability.http_middleware, "http")
 add_fallback_routes(app)  # OPTIONS preflights and 405s, after every real route
+# Inside the logging middleware, so that its line carries the request id set here.
 app.register_middleware(http_middleware, "http")  # request ids, CORS, language
 
 
@@ -65,16 +69,6 @@ def _scheduled(job: str) -> Any:
     return handler
 
 
-for _job, _minutes in RATES_MINUTES.items():
-    app.schedule(Rate(_minutes, unit=Rate.MINUTES), name=_job)(_scheduled(_job))
-
-# Monthly: the company invoices of the month just ended (02:00 UTC on the 1st).
-app.schedule(Cron(0, 2, 1, "*", "?", "*"), name="invoice_companies")(
-    _scheduled("invoice_companies")
-)
-
-# Daily: membership renewals and retries just after midnight in Paris, whatever DST
-# (22:05 UTC in summer, 23:05 UTC in winter; the other run of the two finds nothing due).
-app.schedule(Cron(5, "22,23", "*", "*", "?", "*"), name="renew_memberships")(
-    _scheduled("renew_memberships")
-)
+# Every schedule comes from one table (chalicelib/jobs), also read by `make run`.
+for _job, _expression in SCHEDULES.items():
+    app.schedule(_expression, name=_job)(_scheduled(_job))

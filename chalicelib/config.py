@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from pydantic import Field
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,13 +24,17 @@ class Settings(BaseSettings):
     auth_issuer: str = Field(default="https://auth.relais.local", alias="AUTH_ISSUER")
     auth_audience: str = Field(default="relais-api", alias="AUTH_AUDIENCE")
 
-    hold_seconds: int = Field(default=900, ge=30, alias="HOLD_SECONDS")
-    cancel_free_hours: int = Field(default=24, ge=0, alias="CANCEL_FREE_HOURS")
-    booking_horizon_days: int = Field(default=90, ge=1, alias="BOOKING_HORIZON_DAYS")
-    idempotency_ttl_seconds: int = Field(default=86400, alias="IDEMPOTENCY_TTL_SECONDS")
+    hold_seconds: int = Field(default=900, ge=30, le=86400, alias="HOLD_SECONDS")
+    cancel_free_hours: int = Field(default=24, ge=0, le=720, alias="CANCEL_FREE_HOURS")
+    booking_horizon_days: int = Field(default=90, ge=1, le=730, alias="BOOKING_HORIZON_DAYS")
+    idempotency_ttl_seconds: int = Field(
+        default=86400, ge=3600, le=604800, alias="IDEMPOTENCY_TTL_SECONDS"
+    )
     # The network catalogue is small and read on every request: each container
     # keeps it this long (writes in the same container refresh it at once).
-    catalogue_cache_seconds: float = Field(default=30.0, ge=0, alias="CATALOGUE_CACHE_SECONDS")
+    catalogue_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600, alias="CATALOGUE_CACHE_SECONDS"
+    )
 
     # Browser origins allowed to call the API (CORS): comma-separated, exact match
     # (`https://www.relais.coop,https://relais-gare.fr`); empty = no browser origin.
@@ -46,13 +52,94 @@ class Settings(BaseSettings):
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 
+    # Writes (bookings, purchases, memberships) per member and fixed window; 0 = no limit.
+    member_writes_per_window: int = Field(
+        default=0, ge=0, le=10000, alias="MEMBER_WRITES_PER_WINDOW"
+    )
+    member_write_window_seconds: int = Field(
+        default=60, ge=1, le=3600, alias="MEMBER_WRITE_WINDOW_SECONDS"
+    )
+
     stripe_api_key: str = Field(default="sk_test_relais_local", alias="STRIPE_API_KEY")
     # Base URL of a Stripe-compatible server (localstripe); unset = real Stripe.
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     stripe_webhook_secret: str = Field(default="whsec_relais_local", alias="STRIPE_WEBHOOK_SECRET")
-    stripe_webhook_tolerance: int = Field(default=300, alias="STRIPE_WEBHOOK_TOLERANCE")
+    # On AWS the two Stripe secrets are SSM SecureString parameters, named here and read
+    # at first use (adapters/secrets.py); the plain values above are for local runs.
+    stripe_api_key_parameter: str | None = Field(default=None, alias="STRIPE_API_KEY_PARAMETER")
+    stripe_webhook_secret_parameter: str | None = Field(
+        default=None, alias="STRIPE_WEBHOOK_SECRET_PARAMETER"
+    )
+    secrets_max_age_seconds: int = Field(
+        default=300, ge=0, le=3600, alias="SECRETS_MAX_AGE_SECONDS"
+    )
+    # Set by AWS Lambda itself: tells a deployed function from a local run.
+    lambda_function_name: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_NAME")
+    stripe_webhook_tolerance: int = Field(
+        default=300, ge=1, le=3600, alias="STRIPE_WEBHOOK_TOLERANCE"
+    )
+
+    @model_validator(mode="after")
+    def _secrets_come_from_the_parameter_store_on_aws(self) -> Settings:
+        if self.lambda_function_name:
+            names = {
+                "STRIPE_API_KEY_PARAMETER": self.stripe_api_key_parameter,
+                "STRIPE_WEBHOOK_SECRET_PARAMETER": self.stripe_webhook_secret_parameter,
+            }
+            missing = [name for name, value in names.items() if not value]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required on AWS Lambda")
+        return self
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work: one line per wrong setting, naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration: " + "; ".join(problems))
+        self.problems = problems
+
+
+# Values never echoed back, even when wrong.
+_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD")
+
+
+def allowed_range(name: str) -> str | None:
+    """`from 30 to 86400` for the setting read from variable `name`, if it is bounded."""
+    for field in Settings.model_fields.values():
+        if field.alias != name:
+            continue
+        low = high = None
+        for bound in field.metadata:
+            if isinstance(bound, (Ge, Gt)):
+                low = f"{bound.ge if isinstance(bound, Ge) else bound.gt}"
+            if isinstance(bound, (Le, Lt)):
+                high = f"{bound.le if isinstance(bound, Le) else bound.lt}"
+        if low is not None and high is not None:
+            return f"from {low} to {high}"
+        if low is not None or high is not None:
+            return f"at least {low}" if low is not None else f"at most {high}"
+    return None
+
+
+def _problem(error: Any) -> str:
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    name = ".".join(str(part) for part in error["loc"])
+    if not name:  # a rule across settings: its message names them; the input is everything
+        return reason
+    shown = "" if any(w in name.upper() for w in _SECRET_WORDS) else f"={error.get('input')!r}"
+    allowed = allowed_range(name)
+    return f"{name}{shown}: {reason}" + (f" (allowed: {allowed})" if allowed else "")
+
+
+def load_settings() -> Settings:
+    """The settings of this environment, or ConfigurationError naming every wrong one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError([_problem(e) for e in exc.errors(include_url=False)]) from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

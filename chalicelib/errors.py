@@ -104,6 +104,10 @@ class PaymentFailed(RelaisError):
 class RateLimited(RelaisError):
     code, status, title = "rate_limited", 429, "Too many requests"
 
+    def __init__(self, detail: str = "", retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)
+
 
 class MethodNotAllowed(RelaisError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
@@ -128,3 +132,9 @@ class ConcurrentUpdate(RelaisError):
     """A DynamoDB transaction kept conflicting; safe to retry."""
 
     code, status, title = "concurrent_update", 503, "Concurrent update, retry"
+
+
+class Misconfigured(RelaisError):
+    """The deployment's settings are wrong (logged once per container); nothing can run."""
+
+    code, status, title = "misconfigured", 503, "Service misconfigured"

@@ -1,11 +1,14 @@
-"""`python -m infra.package OUTDIR [--stage dev]`: the deployable CloudFormation template.
+"""`python -m infra.package OUTDIR [--stage dev|prod]`: the deployable CloudFormation template.
 
-1. `chalice package --stage STAGE OUTDIR` builds `deployment.zip` and the SAM template
-   `sam.json` (it imports app.py and needs a region name, never credentials).
-2. The template gets the table from infra/table.json (logical id `RelaisTable`), its
-   name in every function's `RELAIS_TABLE`, and the deployment-specific settings
-   (Stripe secrets, identity provider) as CloudFormation parameters.
-3. `cfn-lint` checks the result; errors fail the build, warnings are printed.
+1. `chalice package --stage STAGE OUTDIR`, run through `infra.target` so that the Lambda
+   runtime is python3.13 on arm64 and `deployment.zip` holds wheels for that target,
+   whatever the local interpreter; it writes the SAM template `sam.json`.
+2. The template gets the table of infra/table.json (logical id `RelaisTable`, named and
+   backed up as the stage says), the stage's settings of infra/stages.json in every
+   function, the deployment-specific values as CloudFormation parameters, log retention
+   and tracing, and the API Gateway additions of infra/gateway.py.
+3. `cfn-lint` checks the result with no rule skipped; errors fail the build, warnings
+   are printed.
 
 Why not a static `--merge-template` file: Chalice only accepts strings as environment
 variable values in .chalice/config.json (so no `{"Ref": ...}` there), and the function
@@ -23,24 +26,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.alarms import monitoring_overlay
+from infra.gateway import rest_api_overlay
+from infra.parameters import deploy_parameters, secret_parameter_names
+from infra.stages import Stage, load_stage, stage_names
 from infra.table import table_resource
+from infra.target import TARGET_ARCHITECTURE, TARGET_RUNTIME
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_ID = "RelaisTable"
 TABLE_ENV_VAR = "RELAIS_TABLE"
-# Chalice takes the Lambda runtime from the interpreter that runs it (no config key), and
-# builds the wheels for it: this pins which interpreter may package. AWS blocked creating
-# python3.11 functions on 2026-07-31 and updating them on 2026-08-31 (Amazon Linux 2 end
-# of life); cfn-lint reports that as E2533. Moving on means a new venv and this constant.
-RUNTIME = "python3.11"
-# The project's stack is fixed at Python 3.11, so the runtime deprecation (E2533) is a known,
-# documented deployment blocker (README, "Deploying"), not a template defect: it is the one
-# check skipped. Every other finding fails the build.
-IGNORED_CHECKS = ("E2533",)
+RUNTIME = TARGET_RUNTIME
+ARCHITECTURES = [TARGET_ARCHITECTURE]
 DEFAULT_STAGE = "dev"
 DEFAULT_REGION = "eu-west-3"
 TEMPLATE_NAME = "sam.json"
@@ -49,6 +49,9 @@ FUNCTION_TYPES = frozenset({"AWS::Serverless::Function", "AWS::Lambda::Function"
 # Chalice renames the API handler's logical id after naming its log group after it
 # (aws/chalice#2079), so with log_retention_in_days the group points at nothing.
 CHALICE_RENAMES = {"ApiHandler": "APIHandler"}
+# X-Ray takes no resource-level permission, so its writer policy is AWS's managed one,
+# attached only on stages that trace (the inline policies never grant "*").
+XRAY_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
 
 Template = dict[str, Any]
 
@@ -57,114 +60,76 @@ class PackagingError(Exception):
     """The packaged template is not what we mean to deploy."""
 
 
-@dataclass(frozen=True)
-class DeployParameter:
-    """A setting that differs per AWS account and must not be committed."""
-
-    logical_id: str
-    env_var: str
-    description: str
-    pattern: str
-    no_echo: bool = False
-    default: str | None = None
-
-    def cfn(self) -> dict[str, Any]:
-        parameter: dict[str, Any] = {
-            "Type": "String",
-            "Description": self.description,
-            "AllowedPattern": self.pattern,
-        }
-        if self.no_echo:
-            parameter["NoEcho"] = True
-        if self.default is not None:
-            parameter["Default"] = self.default
-        return parameter
-
-
-DEPLOY_PARAMETERS: tuple[DeployParameter, ...] = (
-    DeployParameter(
-        "StripeApiKey",
-        "STRIPE_API_KEY",
-        "Stripe secret or restricted API key (sk_/rk_...).",
-        r"^(sk|rk)_(test|live)_\S+$",
-        no_echo=True,
-    ),
-    DeployParameter(
-        "StripeWebhookSecret",
-        "STRIPE_WEBHOOK_SECRET",
-        "Signing secret of the Stripe webhook endpoint (whsec_...).",
-        r"^whsec_\S+$",
-        no_echo=True,
-    ),
-    DeployParameter(
-        "AuthIssuer",
-        "AUTH_ISSUER",
-        "JWT issuer (iss), e.g. the Cognito user pool URL.",
-        r"^https://\S+$",
-    ),
-    DeployParameter(
-        "AuthJwksUrl",
-        "AUTH_JWKS_URL",
-        "URL of the issuer's JWKS.",
-        r"^https://\S+$",
-    ),
-    DeployParameter(
-        "AuthAudience",
-        "AUTH_AUDIENCE",
-        "JWT audience (aud) the API accepts.",
-        r"^\S+$",
-        default="relais-api",
-    ),
-    DeployParameter(
-        "MailFrom",
-        "MAIL_FROM",
-        "Sender of members' mails, a verified SES identity; empty = no mail.",
-        r"^.*$",
-        default="",
-    ),
-)
-
-
 def function_ids(template: Template) -> list[str]:
     """Logical ids of every Lambda function in the template."""
     resources = template.get("Resources", {})
     return sorted(rid for rid, res in resources.items() if res.get("Type") in FUNCTION_TYPES)
 
 
-def function_environment() -> dict[str, Any]:
-    """The variables every function gets from the stack itself."""
-    env: dict[str, Any] = {TABLE_ENV_VAR: {"Ref": TABLE_ID}}
-    env.update({p.env_var: {"Ref": p.logical_id} for p in DEPLOY_PARAMETERS})
+def function_environment(stage: Stage) -> dict[str, Any]:
+    """The variables every function gets: the stage's settings, then the stack's values."""
+    env: dict[str, Any] = dict(stage.settings)
+    env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
+    env.update(secret_parameter_names())
+    env.update(
+        {p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage) if p.to_functions}
+    )
     return env
 
 
-def log_group_repairs(base: Template) -> dict[str, Any]:
-    """Overlay entries pointing log groups named after a renamed function at its new id."""
+def log_group_overlay(base: Template, stage: Stage) -> dict[str, Any]:
+    """The stage's retention on every log group, each pointed at its function's real id."""
     resources = base.get("Resources", {})
-    repairs: dict[str, Any] = {}
+    overlay: dict[str, Any] = {}
     for rid, res in resources.items():
         if res.get("Type") != "AWS::Logs::LogGroup":
             continue
+        props: dict[str, Any] = {"RetentionInDays": stage.log_retention_days}
         name = res.get("Properties", {}).get("LogGroupName")
-        if not isinstance(name, dict) or not isinstance(name.get("Fn::Sub"), str):
-            continue
-        sub = name["Fn::Sub"]
-        for old, new in CHALICE_RENAMES.items():
-            if f"${{{old}}}" in sub and old not in resources and new in resources:
-                sub = sub.replace(f"${{{old}}}", f"${{{new}}}")
-        if sub != name["Fn::Sub"]:
-            repairs[rid] = {"Properties": {"LogGroupName": {"Fn::Sub": sub}}}
-    return repairs
+        if isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str):
+            sub = name["Fn::Sub"]
+            for old, new in CHALICE_RENAMES.items():
+                if f"${{{old}}}" in sub and old not in resources and new in resources:
+                    props["LogGroupName"] = {"Fn::Sub": sub.replace(f"${{{old}}}", f"${{{new}}}")}
+        overlay[rid] = {"Properties": props}
+    return overlay
 
 
-def merge_overlay(base: Template) -> Template:
+def table_overlay(stage: Stage) -> dict[str, Any]:
+    table = table_resource()
+    table["Properties"]["TableName"] = stage.table_name
+    table["Properties"]["PointInTimeRecoverySpecification"] = {
+        "PointInTimeRecoveryEnabled": True,
+        "RecoveryPeriodInDays": stage.point_in_time_recovery_days,
+    }
+    return table
+
+
+def role_ids(template: Template) -> list[str]:
+    resources = template.get("Resources", {})
+    return sorted(rid for rid, res in resources.items() if res.get("Type") == "AWS::IAM::Role")
+
+
+def merge_overlay(base: Template, stage: Stage) -> Template:
     """The merge document for `base`, as `chalice package --merge-template` would take it."""
-    env = function_environment()
-    resources: dict[str, Any] = {TABLE_ID: table_resource(), **log_group_repairs(base)}
+    env = function_environment(stage)
+    tracing = "Active" if stage.tracing else "PassThrough"
+    resources: dict[str, Any] = {TABLE_ID: table_overlay(stage), **log_group_overlay(base, stage)}
     for fid in function_ids(base):
-        resources[fid] = {"Properties": {"Environment": {"Variables": dict(env)}}}
+        resources[fid] = {
+            "Properties": {"Environment": {"Variables": dict(env)}, "Tracing": tracing}
+        }
+    if "RestAPI" in base.get("Resources", {}):
+        resources["RestAPI"] = rest_api_overlay(stage)
+    monitoring = monitoring_overlay(base.get("Resources", {}), stage, function_ids(base), TABLE_ID)
+    resources = deep_merge(monitoring, resources)
+    if stage.tracing:
+        for rid in role_ids(base):
+            resources[rid] = deep_merge(
+                {"Properties": {"ManagedPolicyArns": [XRAY_POLICY]}}, resources.get(rid, {})
+            )
     return {
-        "Parameters": {p.logical_id: p.cfn() for p in DEPLOY_PARAMETERS},
+        "Parameters": {p.logical_id: p.cfn() for p in deploy_parameters(stage)},
         "Resources": resources,
         "Outputs": {
             "TableName": {"Value": {"Ref": TABLE_ID}},
@@ -183,9 +148,9 @@ def deep_merge(overlay: Any, base: Any) -> Any:
     return overlay
 
 
-def merge_template(base: Template) -> Template:
-    """`base` (Chalice's template) with the table, its name in every function, parameters."""
-    merged: Template = deep_merge(merge_overlay(base), base)
+def merge_template(base: Template, stage: Stage) -> Template:
+    """`base` (Chalice's template) with the table, the stage's settings, parameters."""
+    merged: Template = deep_merge(merge_overlay(base, stage), base)
     return merged
 
 
@@ -202,6 +167,8 @@ def template_problems(template: Template) -> list[str]:
         props = resources[fid].get("Properties", {})
         if props.get("Runtime") != RUNTIME:
             problems.append(f"{fid}: runtime {props.get('Runtime')!r}, expected {RUNTIME!r}")
+        if props.get("Architectures") != ARCHITECTURES:
+            problems.append(f"{fid}: architectures {props.get('Architectures')!r}")
         env = props.get("Environment", {}).get("Variables", {})
         if env.get(TABLE_ENV_VAR) != {"Ref": TABLE_ID}:
             problems.append(f"{fid}: {TABLE_ENV_VAR} does not reference {TABLE_ID}")
@@ -215,7 +182,9 @@ def _entry_point(module: str) -> list[str]:
 
 def chalice_command(outdir: Path, stage: str, project_dir: Path = ROOT) -> list[str]:
     return [
-        *_entry_point("chalice.cli"),
+        sys.executable,
+        "-m",
+        "infra.target",
         "--project-dir",
         str(project_dir),
         "package",
@@ -226,12 +195,10 @@ def chalice_command(outdir: Path, stage: str, project_dir: Path = ROOT) -> list[
 
 
 def cfn_lint_command(template_path: Path, region: str) -> list[str]:
-    ignored = [arg for check in IGNORED_CHECKS for arg in ("--ignore-checks", check)]
     return [
         *_entry_point("cfnlint.runner"),
         "--regions",
         region,
-        *ignored,
         "--",
         str(template_path),
     ]
@@ -250,16 +217,17 @@ def _write_json(path: Path, document: Template) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
-def build(outdir: Path, stage: str, region: str, project_dir: Path = ROOT) -> Path:
+def build(outdir: Path, stage_name: str, region: str, project_dir: Path = ROOT) -> Path:
     """Package the app into `outdir` and merge the infra in; return the template path."""
     # Chalice asks botocore for a region name (no API call, no credentials).
     env = {**os.environ, "AWS_DEFAULT_REGION": region}
-    command = chalice_command(outdir, stage, project_dir)
+    stage = load_stage(stage_name)
+    command = chalice_command(outdir, stage_name, project_dir)
     subprocess.run(command, cwd=project_dir, env=env, check=True)
     template_path = outdir / TEMPLATE_NAME
     base: Template = json.loads(template_path.read_text())
-    _write_json(outdir / OVERLAY_NAME, merge_overlay(base))
-    merged = merge_template(base)
+    _write_json(outdir / OVERLAY_NAME, merge_overlay(base, stage))
+    merged = merge_template(base, stage)
     problems = template_problems(merged)
     if problems:
         raise PackagingError("; ".join(problems))
@@ -274,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("outdir", type=Path)
-    parser.add_argument("--stage", default=DEFAULT_STAGE)
+    parser.add_argument("--stage", default=DEFAULT_STAGE, choices=stage_names())
     parser.add_argument("--region", default=_region(), help="for chalice and cfn-lint")
     parser.add_argument("--project-dir", type=Path, default=ROOT, help="the Chalice app")
     args = parser.parse_args(argv)
@@ -291,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfn_lint_failed(lint.returncode):
         print(f"infra.package: cfn-lint found errors ({lint.returncode})", file=sys.stderr)
         return 1
-    print(f"infra.package: {template_path} (stage {args.stage}, cfn-lint exit {lint.returncode})")
+    size = (template_path.parent / "deployment.zip").stat().st_size
+    print(
+        f"infra.package: {template_path} (stage {args.stage}, deployment.zip {size / 1e6:.1f} MB,"
+        f" cfn-lint exit {lint.returncode})"
+    )
     return 0
 
 

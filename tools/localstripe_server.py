@@ -326,6 +326,9 @@ def _serve(host: str, port: int, state_path: Path | None) -> None:
     def announce(*_: object) -> None:
         print(_ready_marker(host, port, os.getpid()), flush=True)
 
+    from tools.localstripe_browser import install
+
+    install(server.app)  # Stripe.js card confirmation from a browser (the web page)
     web.run_app(server.app, host=host, port=port, access_log=access, print=announce)
 
 

@@ -5,7 +5,8 @@ keys, localstripe with the webhook registered, `chalice local`; then seeds the d
 network through the API and prints demo tokens. Ctrl-C or SIGTERM stops everything it
 started. Environment: PORT, DDB_PORT, STRIPE_PORT, RELAIS_TABLE, AUTH_JWKS_FILE,
 AUTH_ISSUER, AUTH_AUDIENCE, STRIPE_WEBHOOK_SECRET, HOLD_SECONDS, CANCEL_FREE_HOURS,
-SEED_DEMO (0 = empty network), RELAIS_LOCAL_DIR (default `.local`).
+SEED_DEMO (0 = empty network), RELAIS_LOCAL_DIR (default `.local`), WEB_PORT (the
+reference page `web/`, default 8003; its origin is always added to ALLOWED_ORIGINS).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tools.local_stack import (
     start_dynamodb_local,
     wait_for_http,
 )
+from tools.web_server import local_origins, page_config, start_web_server
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTH_TIMEOUT = 90.0
@@ -64,6 +66,8 @@ class Settings:
     audience: str
     webhook_secret: str
     seed: bool
+    web_port: int = 8003
+    allowed_origins: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Settings:
@@ -80,6 +84,8 @@ class Settings:
             audience=env.get("AUTH_AUDIENCE") or DEFAULT_AUDIENCE,
             webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_relais_local",
             seed=(env.get("SEED_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            web_port=int(env.get("WEB_PORT") or 8003),
+            allowed_origins=env.get("ALLOWED_ORIGINS") or "",
         )
 
     @property
@@ -156,9 +162,17 @@ def app_env(settings: Settings, ddb_url: str, stripe_url: str, jwks: Path) -> di
         AUTH_AUDIENCE=settings.audience,
         STRIPE_API_BASE=stripe_url,
         STRIPE_WEBHOOK_SECRET=settings.webhook_secret,
+        ALLOWED_ORIGINS=allowed_origins(settings),
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def allowed_origins(settings: Settings) -> str:
+    """The user's ALLOWED_ORIGINS plus the web page's own origins."""
+    given = [origin.strip() for origin in settings.allowed_origins.split(",")]
+    origins = [origin for origin in given if origin] + local_origins(settings.web_port)
+    return ",".join(dict.fromkeys(origins))
 
 
 def start_app(settings: Settings, env: dict[str, str]) -> LocalProcess:
@@ -227,6 +241,7 @@ def print_summary(
     say(f"  {backend:<14} http://127.0.0.1:{settings.ddb_port}  table {settings.table}")
     stripe = f"http://127.0.0.1:{settings.stripe_port}"
     say(f"  localstripe    {stripe}  webhook -> {settings.api_url}/v1/webhooks/stripe")
+    say(f"  booking page   http://127.0.0.1:{settings.web_port}/  (demo tokens one click away)")
     say(f"  data, logs     {data}/dynamodb, {data}/logs/*.log")
     if seeded is None:
         say("  demo network   not seeded (SEED_DEMO=0)")
@@ -281,8 +296,9 @@ def stopping(started: list[Stoppable]) -> Iterator[None]:
 def check_ports(settings: Settings) -> None:
     ports = {"PORT": settings.port, "DDB_PORT": settings.ddb_port}
     ports["STRIPE_PORT"] = settings.stripe_port
+    ports["WEB_PORT"] = settings.web_port
     if len(set(ports.values())) < len(ports):
-        raise PortInUseError(f"PORT, DDB_PORT and STRIPE_PORT must differ: {ports}")
+        raise PortInUseError(f"PORT, DDB_PORT, STRIPE_PORT and WEB_PORT must differ: {ports}")
     for name, port in ports.items():
         if not port_is_free(port):
             raise PortInUseError(
@@ -296,6 +312,7 @@ def serve(settings: Settings) -> None:
     from tools.seed_demo import seed
 
     check_ports(settings)
+    check_clock_offset()
     settings.local_dir.mkdir(parents=True, exist_ok=True)
     (settings.local_dir / ".gitignore").write_text("*\n")
     began = time.monotonic()
@@ -323,9 +340,13 @@ def serve(settings: Settings) -> None:
             seeded = seed(settings.api_url, admin) if settings.seed else None
             relay_id = managed_relay(settings, seeded)
         tokens = demo_tokens(settings, private_key, relay_id)
+        with step("booking page"):
+            demo = {role.lower(): tokens[role] for role in ("MEMBER", "ACCOUNTANT")}
+            page = page_config(settings.api_url, stripe.base_url, demo)
+            started.append(start_web_server(settings.web_port, page))
         print_summary(settings, ddb.name, seeded, tokens)
         say(f"Ready in {time.monotonic() - began:.1f} s.")
-        jobs = JobTicker(settings.api_url, tokens["ADMIN"])
+        jobs = job_scheduler(settings, tokens["ADMIN"])
         while all(service.running() for service in started):
             jobs.tick()
             time.sleep(0.5)
@@ -334,43 +355,44 @@ def serve(settings: Settings) -> None:
         raise LocalStackError(f"{name} stopped unexpectedly; see {settings.local_dir}/logs/")
 
 
-class JobTicker:
-    """Runs the rate-scheduled jobs through the admin route (`chalice local` runs none)."""
+def check_clock_offset() -> None:
+    from tools.local_scheduler import parse_duration
 
-    def __init__(self, api_url: str, admin_token: str) -> None:
-        from chalicelib.jobs import RATES_MINUTES
+    try:
+        parse_duration(os.environ.get("CLOCK_OFFSET") or "0s")
+    except ValueError as exc:
+        raise LocalStackError(f"CLOCK_OFFSET: {exc}") from exc
 
-        self._api_url = api_url
-        self._token = admin_token
-        self._due = {job: time.monotonic() + 60 * minutes for job, minutes in RATES_MINUTES.items()}
-        self._rates = dict(RATES_MINUTES)
 
-    def tick(self) -> None:
-        import urllib.error
-        import urllib.request
+def job_scheduler(settings: Settings, admin_token: str) -> Any:
+    """Every scheduled job on its real schedule (tools/local_scheduler.py), on the jobs'
+    clock: real time plus CLOCK_OFFSET (e.g. `3d`), movable while running."""
+    from chalicelib.jobs import SCHEDULES
+    from tools.local_scheduler import (
+        LocalScheduler,
+        ShiftedClock,
+        calendar_jobs,
+        http_runner,
+        offset_file,
+        parse_duration,
+    )
 
-        now = time.monotonic()
-        for job, due in self._due.items():
-            if now < due:
-                continue
-            self._due[job] = now + 60 * self._rates[job]
-            request = urllib.request.Request(
-                f"{self._api_url}/v1/admin/jobs/{job}",
-                data=b"{}",
-                method="POST",
-                headers={
-                    "Authorization": f"Bearer {self._token}",
-                    "Content-Type": "application/json",
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60):
-                    pass
-            except (urllib.error.URLError, TimeoutError) as exc:
-                print(f"[relais] job {job} failed: {exc}", file=sys.stderr, flush=True)
+    clock = ShiftedClock(offset_file(settings.local_dir))
+    clock.set_offset(parse_duration(os.environ.get("CLOCK_OFFSET") or "0s"))
+    say(f"Jobs' clock {clock.now():%Y-%m-%d %H:%M} UTC; move it with")
+    say("  .venv/bin/python -m tools.local_scheduler advance 1d")
+    run = http_runner(settings.api_url, admin_token, calendar_jobs(SCHEDULES))
+    return LocalScheduler(SCHEDULES, clock, run)
 
 
 def main() -> int:
+    from chalicelib.config import ConfigurationError, load_settings
+
+    try:  # the app's own settings, checked before anything starts
+        load_settings()
+    except ConfigurationError as exc:
+        print("make run: invalid configuration:", *exc.problems, sep="\n  ", file=sys.stderr)
+        return 2
     settings = Settings.from_env(dict(os.environ))
     try:
         serve(settings)

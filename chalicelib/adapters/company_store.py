@@ -21,6 +21,7 @@ The invoice document itself is never touched: what was paid lives beside it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -295,6 +296,34 @@ class CompanyStore:
             raise PaymentStateMoved()
 
         self._table.transact(items, on_cancel=explain)
+
+    def apply_credit_note(self, invoice_id: str, credit_note_id: str, amount: int) -> None:
+        """Lower what a company invoice asks for by a credit note issued against it, once
+        per credit note (its id is kept in a set); an invoice the payments now cover in
+        full becomes paid and leaves the unpaid index."""
+        key = {"PK": f"INVOICEPAY#{invoice_id}", "SK": "STATE"}
+        applied = self._table.exceptions.ConditionalCheckFailedException  # a retry
+        with contextlib.suppress(applied):
+            self._table.table.update_item(
+                Key=key,
+                UpdateExpression="SET amount_due = amount_due - :amount ADD credit_notes :ids",
+                ConditionExpression="attribute_exists(PK) AND NOT contains(credit_notes, :id)",
+                ExpressionAttributeValues={
+                    ":amount": amount,
+                    ":ids": {credit_note_id},
+                    ":id": credit_note_id,
+                },
+            )
+        try:
+            self._table.table.update_item(
+                Key=key,
+                UpdateExpression="SET #status = :paid REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="amount_paid >= amount_due AND #status <> :paid",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":paid": "paid"},
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return  # still something to pay, or already marked paid
 
     def unpaid(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
         """Company invoices of an operator not paid in full, issued between the two dates."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.api.queries import DateSpan, OperatorQuery
+from chalicelib.api.queries import DateSpan, Month, MonthQuery, OperatorQuery, QueryInt
 from chalicelib.api.schemas import ClearingReport, IntegrityReport, VatReport
 from chalicelib.services import accounting
 
@@ -16,11 +16,7 @@ bp = Blueprint(__name__)
 
 
 class FecQuery(OperatorQuery):
-    year: int = Field(ge=2000, le=2100)
-
-
-class MonthQuery(OperatorQuery):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    year: QueryInt = Field(ge=2000, le=2100, description="The fiscal year.", examples=[2026])
 
 
 class SpanQuery(OperatorQuery, DateSpan):
@@ -107,8 +103,10 @@ def invoices_csv(call: Call) -> Any:
 
 class ClearingQuery(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    format: str = Field(default="json", pattern=r"^(json|csv)$")
+    month: Month
+    format: Literal["json", "csv"] = Field(
+        default="json", description="`csv` answers text/csv (as does `Accept: text/csv`)."
+    )
 
 
 @endpoint(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import Near, Query, QueryDate
 from chalicelib.api.schemas import AvailabilityOut
 from chalicelib.domain.catalogue import ResourceKind
 from chalicelib.domain.geo import parse_near
@@ -17,19 +17,13 @@ from chalicelib.services.availability import availability
 bp = Blueprint(__name__)
 
 
-class AvailabilityQuery(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-    date: dt.date = Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))
-    relay_id: str | None = None
-    kind: ResourceKind | None = None
-    near: str | None = None
-
-    @field_validator("near")
-    @classmethod
-    def _near(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_near(value)
-        return value
+class AvailabilityQuery(Query):
+    date: QueryDate = Field(description="The day, `YYYY-MM-DD` (2000 to 2100).")
+    relay_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Only this relay."
+    )
+    kind: ResourceKind | None = Field(default=None, description="Only resources of this kind.")
+    near: Near | None = None
 
 
 @endpoint(

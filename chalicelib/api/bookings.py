@@ -5,19 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.schemas import BookingAnswer, BookingOut, CancelAnswer
 from chalicelib.domain.booking import BookingRequest, BookingStatus
-from chalicelib.services import bookings
+from chalicelib.services import bookings, rate_limits
 
 bp = Blueprint(__name__)
 
 
 class BookingFilters(PageQuery, DateSpan):
-    status: BookingStatus | None = None
-    relay_id: str | None = None
+    status: BookingStatus | None = Field(default=None, description="Only bookings in this state.")
+    relay_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only this relay's bookings (a manager's relay, or any for an admin).",
+    )
 
 
 @endpoint(
@@ -29,10 +35,11 @@ class BookingFilters(PageQuery, DateSpan):
     body=BookingRequest,
     status=201,
     idempotent=True,
-    errors=(403, 404, 409, 422),
+    errors=(403, 404, 409, 422, 429),
     response=BookingAnswer,
 )
 def create_booking(call: Call) -> Any:
+    rate_limits.check_member_writes(call.ctx, call.principal)
     return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
 
 
@@ -43,7 +50,7 @@ def create_booking(call: Call) -> Any:
     summary="List bookings (own, a managed relay's, or all)",
     tag="bookings",
     query=BookingFilters,
-    errors=(422,),
+    errors=(404, 422),
     response=list[BookingOut],
 )
 def list_bookings(call: Call) -> Any:

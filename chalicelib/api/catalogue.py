@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import field_validator
+from pydantic import Field
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.api.queries import PageQuery
+from chalicelib.api.queries import Near, PageQuery
 from chalicelib.api.schemas import RelayOut
 from chalicelib.domain.catalogue import (
     Closure,
@@ -30,15 +30,8 @@ bp = Blueprint(__name__)
 
 
 class RelayFilters(PageQuery):
-    category: RelayCategory | None = None
-    near: str | None = None
-
-    @field_validator("near")
-    @classmethod
-    def _near(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_near(value)
-        return value
+    category: RelayCategory | None = Field(default=None, description="Only relays of this kind.")
+    near: Near | None = None
 
     def location(self) -> Location | None:
         return parse_near(self.near) if self.near else None

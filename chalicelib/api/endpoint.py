@@ -171,7 +171,9 @@ def _handle(
     if spec.body is not None or spec.idempotent:
         raw_json = _json_body(call.raw_body)
     if spec.body is not None:
-        call.body = _parse(spec.body, raw_json if raw_json is not None else {}, prefix="")
+        call.body = _parse(
+            spec.body, raw_json if raw_json is not None else {}, prefix="", strict_json=True
+        )
     if spec.idempotent and "idempotency-key" in headers:
         call.idempotency_key = idempotency.parse_key(headers["idempotency-key"])
         return _run_idempotently(spec, fn, call, raw_json)
@@ -182,22 +184,42 @@ def _as_bytes(raw: str | bytes | None) -> bytes:
     return raw.encode() if isinstance(raw, str) else (raw or b"")
 
 
-def _parse(model: type[BaseModel], data: Any, prefix: str) -> Any:
+def _parse(model: type[BaseModel], data: Any, prefix: str, strict_json: bool = False) -> Any:
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", field="body")
     try:
+        if strict_json:  # strict JSON types: `false` is no number, "3" no integer, 0 no date
+            return model.model_validate_json(_json_text(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc, prefix) from exc
+
+
+def _json_text(data: Any) -> str:
+    try:
+        return json.dumps(data, allow_nan=False)
+    except ValueError as exc:  # 1e400 reads as infinity
+        raise ValidationFailed("Numbers must be finite.", field="body") from exc
 
 
 def _json_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        # NaN and Infinity are not JSON (RFC 8259) though Python's parser reads them.
+        return json.loads(raw, parse_constant=_not_json, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJson(f"The body is not valid JSON: {exc}") from exc
+
+
+def _json_number(text: str) -> float | int:
+    """JSON has one number type: 2.0 is the integer 2 (JSON Schema agrees)."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _run_idempotently(

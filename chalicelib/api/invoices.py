@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
+from pydantic import Field
 
 from chalicelib.api import caching
 from chalicelib.api.endpoint import Call, endpoint
@@ -17,8 +18,12 @@ bp = Blueprint(__name__)
 
 
 class InvoiceFilters(PageQuery, DateSpan):
-    operator_id: str | None = None
-    type: Literal["invoice", "credit_note"] | None = None
+    operator_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Only this operator's documents."
+    )
+    type: Literal["invoice", "credit_note"] | None = Field(
+        default=None, description="Only invoices, or only credit notes."
+    )
 
 
 @endpoint(

@@ -12,7 +12,7 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
 from chalicelib.api.schemas import Out, PriceOut
 from chalicelib.domain.membership import MembershipStatus, PaymentMethodType
-from chalicelib.services import memberships
+from chalicelib.services import memberships, rate_limits
 
 bp = Blueprint(__name__)
 
@@ -71,9 +71,10 @@ class MembershipAnswer(Out):
     response=NewMembershipAnswer,
     status=201,
     idempotent=True,
-    errors=(404, 422),
+    errors=(404, 422, 429),
 )
 def create_membership(call: Call) -> Any:
+    rate_limits.check_member_writes(call.ctx, call.principal)
     body: MembershipRequest = call.body
     return memberships.subscribe(
         call.ctx, call.principal, body.product_id, body.payment_method_type, call.new_id("mbr")

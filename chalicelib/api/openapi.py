@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models.
+
+Everything an operation can answer is derived from its declaration: 401 for a token,
+403 for a role, 404 for a path parameter, 400/422 for a body, 409 for an Idempotency-Key,
+422 for a query, 503 for every one; its `errors` add the rest. `servers` is where the
+document was served from (the API Gateway stage, or the root locally).
+"""
 
 from __future__ import annotations
 
@@ -9,77 +15,77 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.endpoint import RouteSpec
+from chalicelib.api import openapi_parts as parts
+from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
+from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_models
 
 REF = "#/components/schemas/{model}"
-ERROR_TEXT = {
-    400: "Malformed request",
-    401: "Unauthenticated",
-    402: "Payment failed",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    422: "Validation error",
-    429: "Rate limited",
+RATE_LIMITED = {("POST", "/v1/bookings"), ("POST", "/v1/purchases"), ("POST", "/v1/memberships")}
+# Operations that call the payment provider (charges, refunds, events), hence may answer 502.
+PAYING = RATE_LIMITED | {
+    ("POST", "/v1/bookings/{booking_id}/cancel"),
+    ("POST", "/v1/relays/{relay_id}/closures"),
+    ("POST", "/v1/admin/jobs/{job}"),
+    ("POST", "/v1/webhooks/stripe"),
+    ("DELETE", "/v1/me"),
 }
+DOCUMENT_PATHS = (
+    "/v1/invoices/{invoice_id}",
+    "/v1/invoices/{invoice_id}/pdf",
+    "/v1/invoices/{invoice_id}/xml",
+)
+FILES = {"text/plain", "text/csv", "text/calendar", "application/pdf", "application/xml"}
+ALSO_CSV = {("GET", "/v1/accounting/clearing")}
+DESCRIPTION = """Booking and billing for the relays of the network.
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail", "code", "errors"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
+Errors are `application/problem+json` (RFC 9457) with a stable `code`; send
+`Accept-Language: fr` for French texts. Writes that create something take an
+`Idempotency-Key`. Lists are paged with `limit` and the `next_cursor` of the previous page.
+"""
 
 
-def build_openapi(routes: list[RouteSpec], version: str) -> dict[str, Any]:
+def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") -> dict[str, Any]:
     models = _models(routes)
     refs, defs = (
-        models_json_schema([(m, mode) for m, mode in models], ref_template=REF)
+        models_json_schema(models, ref_template=REF, schema_generator=ServedJsonSchema)
         if models
         else ({}, {})
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    schemas["Problem"] = PROBLEM_SCHEMA
+    stripped = stripped_models([spec.body for spec in routes if spec.body is not None])
+    for name, schema in schemas.items():
+        refine(name, schema, name in stripped)
+        _describe_schema(schema, schemas)
+    schemas["Problem"] = parts.PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "Relais API",
-            "version": version,
-            "description": "Booking and billing for the relays of the network.",
-        },
-        "servers": [{"url": "/"}],
+        "info": {"title": "Relais API", "version": version, "description": DESCRIPTION},
+        "servers": [{"url": server_url or "/", "description": "Where this document was served"}],
+        "tags": parts.TAGS,
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An ID token of the identity provider (groups: `admin`, "
+                    "`accountant`, `manager:{relay_id}`).",
+                }
             },
         },
     }
 
 
 def _models(routes: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
-    seen: dict[tuple[type[BaseModel], str], None] = {}
+    seen: dict[tuple[type[BaseModel], Any], None] = {}
     for spec in routes:
         if spec.body is not None:
             seen[(spec.body, "validation")] = None
-        if spec.query is not None:
-            seen[(spec.query, "validation")] = None
         model = _response_model(spec.response)
         if model is not None:
             seen[(model, "serialization")] = None
@@ -95,22 +101,56 @@ def _response_model(response: Any) -> type[BaseModel] | None:
     return None
 
 
+def _describe_schema(schema: dict[str, Any], defs: dict[str, Any]) -> None:
+    title = schema.get("title", "")
+    schema.setdefault("description", re.sub(r"(?<!^)(?=[A-Z])", " ", title).capitalize() + ".")
+    if "examples" not in schema:
+        schema["examples"] = [parts.example({**schema, "examples": None}, defs)]
+
+
 def _operation(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": spec.summary,
+        "description": _description(spec),
         "tags": [spec.tag],
         "operationId": _operation_id(spec),
-        "parameters": _parameters(spec, refs),
+        "parameters": _parameters(spec),
         "responses": _responses(spec, refs),
+        "security": [{"bearer": []}] if spec.auth == "member" else [],
     }
-    if spec.auth == "member":
-        op["security"] = [{"bearer": []}]
     if spec.body is not None:
+        schema = spec.body.model_json_schema(ref_template=REF, schema_generator=ServedJsonSchema)
         op["requestBody"] = {
-            "required": True,
+            "required": bool(schema.get("required")),
+            "description": "A JSON object; unknown members are ignored.",
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
+    elif spec.path == "/v1/webhooks/stripe":
+        op["requestBody"] = {
+            "required": True,
+            "description": "The event exactly as the payment provider signed it.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     return op
+
+
+def _description(spec: RouteSpec) -> str:
+    who = {
+        None: "Any member with a bearer token.",
+        "admin": "Administrators only.",
+        "books": "Accountants and administrators only.",
+    }[spec.role]
+    text = [spec.summary + ".", who if spec.auth == "member" else "Public: no token needed."]
+    if spec.idempotent:
+        text.append(
+            "With an `Idempotency-Key`, a retry with the same key and body within 24 hours "
+            "replays the first answer (`Idempotent-Replayed: true`)."
+        )
+    if (spec.method, spec.path) in RATE_LIMITED:
+        text.append("Rate limited per member (429 with `Retry-After`).")
+    if (spec.method, spec.path) in parts.NOTES:
+        text.append(parts.NOTES[(spec.method, spec.path)])
+    return " ".join(text)
 
 
 def _operation_id(spec: RouteSpec) -> str:
@@ -118,63 +158,155 @@ def _operation_id(spec: RouteSpec) -> str:
     return f"{spec.method.lower()}_{words.replace('.', '_')}"
 
 
-def _parameters(spec: RouteSpec, refs: dict[Any, Any]) -> list[dict[str, Any]]:
+def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": f"The {name.replace('_', ' ')} (at most {MAX_PATH_PARAM} characters).",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM},
+        }
         for name in re.findall(r"{(\w+)}", spec.path)
     ]
     if spec.query is not None:
-        schema = spec.query.model_json_schema(by_alias=True, ref_template=REF)
+        schema = spec.query.model_json_schema(
+            by_alias=True, ref_template=REF, schema_generator=ServedJsonSchema
+        )
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            params.append(
-                {"name": name, "in": "query", "required": name in required, "schema": prop}
-            )
+            params.append(_query_parameter(name, prop, name in required, schema))
     if spec.idempotent:
         params.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 "description": "Same key and body within 24 h replays the first answer.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
+    if spec.path == "/v1/webhooks/stripe":
+        params.append(
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "description": "The provider's signature of the raw body (400 if it fails).",
+                "schema": {"type": "string", "minLength": 1},
+            }
+        )
+    if spec.method == "GET" and spec.path in DOCUMENT_PATHS:
+        params.append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "The `ETag` of a copy held: 304 if it is still this document.",
+                "schema": {"type": "string"},
             }
         )
     return params
 
 
+def _query_parameter(
+    name: str, prop: dict[str, Any], required: bool, model: dict[str, Any]
+) -> dict[str, Any]:
+    prop = dict(prop)
+    prop.pop("title", None)
+    description = prop.pop("description", None) or name.replace("_", " ").capitalize() + "."
+    options = prop.pop("anyOf", None)
+    if options:  # optional: absent, never null, in a query string
+        kept = [o for o in options if o.get("type") != "null"]
+        prop = {**(kept[0] if len(kept) == 1 else {"anyOf": kept}), **prop}
+        if prop.get("default") is None:
+            prop.pop("default", None)
+    if "$ref" in prop:  # an enum: inline it, query strings have no components
+        prop = {**model["$defs"][prop.pop("$ref").rsplit("/", 1)[-1]], **prop}
+        prop.pop("title", None)
+    parameter = {"name": name, "in": "query", "required": required, "description": description}
+    return {**parameter, "schema": prop}
+
+
 def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
+    headers: dict[str, Any] = {"X-Request-Id": parts.REQUEST_ID}
+    success: dict[str, Any] = {"description": spec.summary, "headers": dict(headers)}
+    if spec.status != 204:
+        success["content"] = _content(spec, refs)
+    if spec.idempotent:
+        success["headers"]["Idempotent-Replayed"] = parts.REPLAYED
+    if spec.produces in FILES or (spec.method, spec.path) in ALSO_CSV:
+        success["headers"]["Content-Disposition"] = parts.DISPOSITION
+    document = spec.method == "GET" and spec.path in DOCUMENT_PATHS
+    if document:
+        success["headers"].update({"ETag": parts.ETAG, "Cache-Control": parts.CACHE_CONTROL})
+    if (spec.method, spec.path) in parts.LINKS:
+        success["links"] = parts.LINKS[(spec.method, spec.path)]
+    responses: dict[str, Any] = {str(spec.status): success}
+    if document:
+        responses["304"] = {
+            "description": parts.STATUS_TEXT[304],
+            "headers": {**headers, "ETag": parts.ETAG, "Cache-Control": parts.CACHE_CONTROL},
+        }
+    for code in sorted(_error_codes(spec)):
+        error_headers = dict(headers)
+        if code == 429 or (code == 409 and spec.idempotent):
+            error_headers["Retry-After"] = {**parts.RETRY_AFTER, "required": code == 429}
+        responses[str(code)] = {
+            "description": parts.STATUS_TEXT[code],
+            "headers": error_headers,
+            "content": {"application/problem+json": {"schema": parts.PROBLEM_REF}},
+        }
+    return responses
+
+
+def _content(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
+    if spec.produces != "application/json":
+        return {spec.produces: {"schema": {"type": "string"}}}
     model = _response_model(spec.response)
     schema: dict[str, Any] = {"type": "object"}
     if model is not None:
         ref = refs[(model, "serialization")]
-        schema = (
-            ref
-            if model is spec.response
-            else {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": ref},
-                    "next_cursor": {"type": ["string", "null"]},
-                },
-            }
-        )
-    if spec.produces != "application/json":
-        schema = {"type": "string"}
-    success: dict[str, Any] = {"description": "Success"}
-    if spec.status != 204:
-        success["content"] = {spec.produces: {"schema": schema}}
-    responses: dict[str, Any] = {str(spec.status): success}
-    codes = set(spec.errors) | ({401} if spec.auth == "member" else set())
+        schema = ref if model is spec.response else _page_schema(ref)
+    content = {"application/json": {"schema": schema}}
+    if (spec.method, spec.path) in ALSO_CSV:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return content
+
+
+def _page_schema(ref: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One page; `next_cursor` is null on the last one.",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": ref},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page.",
+            },
+        },
+    }
+
+
+def _error_codes(spec: RouteSpec) -> set[int]:
+    codes = set(spec.errors) | {503}
+    if spec.auth == "member":
+        codes.add(401)
     if spec.role:
         codes.add(403)
+    if "{" in spec.path:
+        codes.add(404)
+    if spec.query is not None:
+        codes.add(422)
     if spec.body is not None:
         codes |= {400, 422}
-    for code in sorted(codes):
-        responses[str(code)] = {
-            "description": ERROR_TEXT.get(code, "Error"),
-            "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-            },
-        }
-    return responses
+    if spec.idempotent:
+        codes |= {400, 409, 422}
+    if (spec.method, spec.path) in RATE_LIMITED:
+        codes.add(429)
+    if (spec.method, spec.path) in RATE_LIMITED:
+        codes.add(402)  # a card refused when charged at once
+    if (spec.method, spec.path) in PAYING:
+        codes.add(502)
+    return codes

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.schemas import PurchaseAnswer, WalletOut
-from chalicelib.services import wallet
+from chalicelib.services import rate_limits, wallet
 
 bp = Blueprint(__name__)
 
@@ -28,10 +28,11 @@ class PurchaseRequest(BaseModel):
     body=PurchaseRequest,
     status=201,
     idempotent=True,
-    errors=(404, 422),
+    errors=(404, 422, 429),
     response=PurchaseAnswer,
 )
 def create_purchase(call: Call) -> Any:
+    rate_limits.check_member_writes(call.ctx, call.principal)
     return wallet.buy_pack(call.ctx, call.principal, call.body.product_id, call.new_id("pur"))
 
 

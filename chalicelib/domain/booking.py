@@ -42,8 +42,8 @@ class BookingRequest(BaseModel):
     resource_id: str = Field(min_length=1, max_length=100)
     date: date
     unit: Unit
-    start: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
-    end: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    start: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):(00|30)$")
+    end: str | None = Field(default=None, pattern=r"^(([01][0-9]|2[0-3]):(00|30)|24:00)$")
     payment: PaymentMethod
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.identifiers import is_valid_siren, is_valid_siret
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.money import Price, parse_vat_rate, price_from_incl_vat
 from chalicelib.domain.schedule import OpeningHours
 
@@ -43,6 +43,12 @@ class Location(Model):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
+    @field_validator("lat", "lon")
+    @classmethod
+    def _centimetre(cls, value: float) -> float:
+        # 1e-7 degree is about a centimetre; DynamoDB cannot store numbers below 1e-130.
+        return round(value, 7)
+
 
 class VatRegime(StrEnum):
     normal = "normal"
@@ -61,7 +67,7 @@ class NewOperator(Model):
     vat_on_debits: bool = False
     address: Address
     invoice_prefix: str
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
 
     @field_validator("siren")
     @classmethod
@@ -80,7 +86,7 @@ class NewOperator(Model):
     @field_validator("invoice_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not _PREFIX.match(value):
+        if not _PREFIX.fullmatch(value):
             raise ValueError("must be 2 to 10 characters among A-Z and 0-9")
         return value
 
@@ -197,8 +203,13 @@ class ProductKind(StrEnum):
     membership = "membership"
 
 
+# Products are sold by card (or SEPA debit): no payment can be below the provider's
+# minimum charge in euros (50 cents), so neither can a product's price.
+MIN_CARD_CHARGE = 50
+
+
 class PriceIn(Model):
-    amount: Cents
+    amount: Annotated[int, Field(ge=MIN_CARD_CHARGE, le=10_000_000)]
     vat_rate: str = "20.00"
 
     @field_validator("vat_rate")
@@ -219,6 +230,15 @@ class NewProduct(Model):
     validity_days: int | None = Field(default=None, ge=1, le=3660)
     period: Literal["month"] | None = None
     days_per_period: Decimal | None = Field(default=None, gt=0, le=31, multiple_of=0.5)
+
+    @field_validator("credits", "days_per_period", mode="before")
+    @classmethod
+    def _json_number(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a JSON number, as the API documents it
+            raise ValueError("must be a number")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return Decimal(str(value))  # what strict validation then expects
+        return value
 
     @model_validator(mode="after")
     def _kind_fields(self) -> NewProduct:

@@ -17,13 +17,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.catalogue import Address, Model, NonEmpty
-from chalicelib.domain.identifiers import is_valid_siren
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
 from chalicelib.domain.money import price_from_incl_vat, round_half_up
 from chalicelib.domain.timezones import PARIS
 
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
 
 # Company bookings that are billed: the seat was given (used or not), whatever happened next.
 BILLABLE = frozenset(
@@ -94,7 +94,7 @@ class CompanyDetail(Company):
 
 class StatementQuery(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$")
 
     def year_month(self) -> tuple[int, int]:
         return int(self.month[:4]), int(self.month[5:])

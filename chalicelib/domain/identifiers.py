@@ -82,3 +82,9 @@ def derived_id(prefix: str, *parts: str) -> str:
     _check_prefix(prefix)
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
     return f"{prefix}_{_base32(digest)}"
+
+
+# Any text without "@", controls or spaces, "@", then a dot in the domain. Spelled out rather
+# than `\s`, whose meaning differs between regex engines (the server's, JSON Schema's).
+_NOT_IN_EMAIL = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+EMAIL_PATTERN = rf"^{_NOT_IN_EMAIL}+@{_NOT_IN_EMAIL}+\.{_NOT_IN_EMAIL}+$"

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.observability import observed_job
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
-from chalicelib.services.companies import invoice_companies
+from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
@@ -26,15 +27,25 @@ JOBS: dict[str, Job] = {
 }
 
 
-# Jobs that run on a fixed rate, in minutes (the Lambda schedules of app.py; `make run`
-# calls them on the same rates, since `chalice local` runs no schedules).
-RATES_MINUTES: dict[str, int] = {
-    "expire_holds": 1,
-    "release_no_shows": 15,
-    "reconcile_payments": 60,
-    "send_reminders": 60,
+# When each job runs: the one table that app.py registers with Chalice (EventBridge
+# schedules in the packaged template) and that `make run`'s local scheduler
+# (tools/local_scheduler.py) evaluates, so the two cannot drift. AWS syntax, in UTC:
+# `rate(N unit)`, or `cron(minutes hours day-of-month month day-of-week year)`.
+SCHEDULES: dict[str, str] = {
+    "expire_holds": "rate(1 minute)",
+    "release_no_shows": "rate(15 minutes)",
+    "reconcile_payments": "rate(60 minutes)",
+    "send_reminders": "rate(60 minutes)",
+    # Just after midnight in Paris, whatever DST: 22:05 UTC in summer, 23:05 UTC in
+    # winter (the other run of the two finds nothing due).
+    "renew_memberships": "cron(5 22,23 * * ? *)",
+    # The company invoices of the month just ended: 02:00 UTC on the 1st.
+    "invoice_companies": "cron(0 2 1 * ? *)",
 }
 
 
 def run_job(ctx: Context, name: str, as_of: datetime | None = None) -> dict[str, Any]:
-    return JOBS[name](ctx, as_of)
+    with observed_job(name) as record:
+        result = JOBS[name](ctx, as_of)
+        record(result)
+    return result

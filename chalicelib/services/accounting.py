@@ -31,21 +31,42 @@ def list_documents(
     high = span[1].isoformat() if span[1] else "9999"
     invoices = ctx.invoices
     if not (principal.is_admin or principal.is_accountant):
-        items, next_cursor = invoices.page(
-            member_id=principal.sub,
-            operator_id=None,
-            span=(low, high),
-            doc_type=doc_type,
-            limit=limit,
-            cursor=cursor,
+        items, next_cursor = _member_page(
+            invoices.page, principal.sub, operator_id, (low, high), doc_type, limit, cursor
         )
-        if operator_id:
-            items = [d for d in items if d["operator_id"] == operator_id]
         return {"items": items, "next_cursor": next_cursor}
     operators = [operator_id] if operator_id else sorted(ctx.catalogue.get().operators)
     pages = [_operator_pages(ctx, op, (low, high), doc_type) for op in operators]
     items, next_cursor = chain_pages(pages, limit, cursor)
     return {"items": items, "next_cursor": next_cursor}
+
+
+def _member_page(
+    page: Any,
+    member_id: str,
+    operator_id: str | None,
+    span: tuple[str, str],
+    doc_type: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A member's documents, of one operator if asked: reads on until the page is full.
+
+    Each read asks for no more than the room left, so no document is skipped past the
+    cursor handed back; filtering after a single read answered short or empty pages."""
+    items: list[dict[str, Any]] = []
+    while True:
+        found, cursor = page(
+            member_id=member_id,
+            operator_id=None,
+            span=span,
+            doc_type=doc_type,
+            limit=limit - len(items),
+            cursor=cursor,
+        )
+        items.extend(d for d in found if not operator_id or d["operator_id"] == operator_id)
+        if cursor is None or len(items) >= limit:
+            return items, cursor
 
 
 def _operator_pages(

@@ -29,6 +29,7 @@ from chalicelib.errors import (
 )
 from chalicelib.services import (
     companies,
+    company_invoicing,
     members,
     membership_bookings,
     notifications,
@@ -198,6 +199,9 @@ def _relay_pages(ctx: Context, relay_id: str, span: tuple[str, str], status: str
 
 def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
     booking = visible_booking(ctx, principal, booking_id)
+    if booking.status is BookingStatus.cancelled:
+        # A retry after a crash between the release and the company's credit note.
+        company_invoicing.credit_cancelled_booking(ctx, booking)
     ensure_cancellable(booking)
     return release_with_policy(ctx, booking, force_refund=False)
 
@@ -225,8 +229,8 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         now,
         restore_credits=restore,
         refund_due=owed,
-        extra=[
-            *companies.release_items(ctx, booking, BookingStatus.cancelled),
+        extra=[  # cancelled late: the company is still billed, the membership day used
+            *(companies.release_items(ctx, booking, BookingStatus.cancelled) if in_time else []),
             *(membership_bookings.release_items(ctx, booking) if in_time else []),
         ],
     )
@@ -236,6 +240,9 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
     elif owed:
         refund = payments.settle_refund(ctx, updated)
     credit_note_id = refund.pop("credit_note_id", None) if refund else None
+    if in_time and booking.company_id:
+        note = company_invoicing.credit_cancelled_booking(ctx, updated)
+        credit_note_id = note["id"] if note else None
     if refund:
         refund = {"amount": refund["amount"], "status": refund["status"]}
         updated = ctx.bookings.get(booking.id) or updated

@@ -2,10 +2,11 @@
 
 - An employee's `payment: "company"` booking is confirmed at once; the booking
   transaction also writes the company-month index entry (`booking_items`), and a
-  cancellation removes it (`release_items`), so a company-month is one exact Query.
-- `invoice_companies` (monthly, and by hand with `as_of`) issues, for each company, the
-  invoice of the month before `as_of` — one line per billable booking — once per
-  company and month (source `company-{id}-{yyyy-mm}`).
+  cancellation in time removes it (`release_items`), so a company-month is one exact
+  Query. A late cancellation keeps its entry: like a card payment, it is not given back,
+  so the day stays on the company's invoice.
+- The monthly invoice and the credit notes of bookings cancelled after it are issued by
+  `company_invoicing`.
 - The invoice is issued "due" and never changes; transfers and SEPA debits recorded by
   an accountant are kept beside it (`record_company_payment`), each written to the bank
   journal, until it is paid in full (`company_invoice_paid`, `unpaid_company_invoices`).
@@ -26,30 +27,26 @@ from chalicelib.adapters.company_store import (
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.company import (
+    BILLABLE,
     PARIS,
     Company,
     CompanyDetail,
     CompanyMember,
     NewCompany,
-    billable,
-    booking_sale,
     end_of_month,
     invoice_source,
     month_key,
-    payment_due_date,
     payment_entry,
-    previous_month,
     vat_share,
 )
 from chalicelib.domain.identifiers import derived_id, new_id
-from chalicelib.domain.invoice import Sale, document_line, parse_document_id
+from chalicelib.domain.invoice import parse_document_id
 from chalicelib.errors import (
     AlreadyExists,
     ConcurrentUpdate,
     Forbidden,
     InvalidState,
     NotFound,
-    RelaisError,
     ValidationFailed,
 )
 from chalicelib.services import invoicing, members
@@ -57,6 +54,8 @@ from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.companies")
+# What a company pays for: the seat was given (used or not), or given back too late.
+BILLED = BILLABLE | {BookingStatus.cancelled}
 PAYMENT_ATTEMPTS = 8
 PAYMENT_METHODS = ("transfer", "sepa_debit")
 
@@ -127,16 +126,19 @@ def release_items(ctx: Context, booking: Booking, to: BookingStatus) -> list[dic
 
 
 def month_bookings(ctx: Context, company_id: str, year: int, month: int) -> list[Booking]:
-    """The company's bookings dated in that month (cancelled ones excluded), in order."""
+    """The company's billed bookings dated in that month, in order: those still in the
+    month index (cancelled in time ones have left it; cancelled late ones are billed)."""
     companies = store(ctx)
     found = companies.bookings(companies.booking_ids(company_id, year, month))
-    kept = [
-        b
-        for b in found
-        if b.company_id == company_id
-        and b.status not in (BookingStatus.cancelled, BookingStatus.expired)
-    ]
+    kept = [b for b in found if b.company_id == company_id and b.status in BILLED]
     return sorted(kept, key=lambda b: (b.date, b.start, b.id))
+
+
+def in_month_index(ctx: Context, booking: Booking) -> bool:
+    """Whether a company booking is still billed (cancelled late) or left the index."""
+    assert booking.company_id
+    ids = store(ctx).booking_ids(booking.company_id, booking.date.year, booking.date.month)
+    return booking.id in ids
 
 
 def statement(ctx: Context, company_id: str, year: int, month: int) -> dict[str, Any]:
@@ -154,97 +156,6 @@ def statement(ctx: Context, company_id: str, year: int, month: int) -> dict[str,
         "invoice": invoice,
         "invoice_payment": state,
     }
-
-
-def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
-    """Issue every company's invoice for the month before `as_of` (Europe/Paris), once.
-
-    Idempotent: a company-month that already has its invoice is left as it is (a re-run
-    only finishes what a crashed run may have left undone). A failing company does not
-    stop the others; it is named in `failed` and the next run retries it."""
-    year, month = previous_month(as_of or ctx.clock.now())
-    issued: list[str] = []
-    already = 0
-    failed: list[dict[str, str]] = []
-    for company in store(ctx).all():
-        try:
-            outcome = invoice_company_month(ctx, company, year, month)
-        except RelaisError as exc:
-            logger.exception("Company %s: invoice for %s failed", company.id, (year, month))
-            failed.append({"company_id": company.id, "error": exc.detail})
-            continue
-        if outcome == "issued":
-            issued.append(company.id)
-        elif outcome == "already_invoiced":
-            already += 1
-    return {
-        "job": "invoice_companies",
-        "processed": len(issued),
-        "month": month_key(year, month),
-        "companies_invoiced": issued,
-        "already_invoiced": already,
-        "failed": failed,
-    }
-
-
-def invoice_company_month(ctx: Context, company: Company, year: int, month: int) -> str:
-    """`issued`, `already_invoiced` or `nothing_to_invoice`."""
-    source = invoice_source(company.id, year, month)
-    existing = invoicing.store(ctx).by_source(source)
-    if existing:
-        _finish(ctx, invoicing.get_document(ctx, existing))
-        return "already_invoiced"
-    bookings = billable(month_bookings(ctx, company.id, year, month), company.id)
-    if not bookings:
-        return "nothing_to_invoice"
-    operator = get_operator(ctx, company.operator_id)
-    franchise = operator.vat_regime.value == "franchise"
-    lines = [{**document_line(_sale(ctx, b), franchise), "booking_id": b.id} for b in bookings]
-    issued_on = ctx.clock.now().astimezone(PARIS).date()
-    document = invoicing.issue(
-        ctx,
-        operator_id=company.operator_id,
-        source=source,
-        buyer=company.buyer(),
-        member_id=None,
-        lines=lines,
-        payment={
-            "status": "due",
-            "method": "transfer",
-            "paid_at": None,
-            "provider_ref": None,
-            "due_date": payment_due_date(year, month, issued_on).isoformat(),
-        },
-        extra={"company_id": company.id, "billing_month": month_key(year, month)},
-    )
-    _finish(ctx, document)
-    return "issued"
-
-
-def _finish(ctx: Context, document: dict[str, Any]) -> None:
-    """After issuing: each booking points at the invoice, then the paid-amount record
-    opens (last, so its presence says the rest was done)."""
-    companies = store(ctx)
-    if companies.payment_state(document["id"]) is not None:
-        return
-    for line in document["lines"]:
-        if line.get("booking_id"):
-            ctx.bookings.set_invoice(line["booking_id"], document["id"])
-    companies.open_payment_state(document)
-
-
-def _sale(ctx: Context, booking: Booking) -> Sale:
-    catalogue = ctx.catalogue.get()
-    relay = catalogue.relays.get(booking.relay_id)
-    resource = catalogue.resources.get(booking.resource_id)
-    profile = members.profile(ctx, booking.member_id) or {}
-    return booking_sale(
-        booking,
-        relay=relay.name if relay else booking.relay_id,
-        resource=resource.name if resource else booking.resource_id,
-        employee=profile.get("name") or booking.member_id,
-        tz=relay.timezone if relay else "Europe/Paris",
-    )
 
 
 # -- payments received for company invoices --------------------------------------------

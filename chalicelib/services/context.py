@@ -20,6 +20,7 @@ from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
 from chalicelib.adapters.profile_store import ProfileStore
 from chalicelib.adapters.reconciliation_store import ReconciliationStore
+from chalicelib.adapters.secrets import Secrets
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
 from chalicelib.services.ports import PaymentGateway
@@ -89,18 +90,24 @@ class Context:
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 
         self._gateway: PaymentGateway | None = self.gateway_override
+        self._gateway_key: str | None = None
         self._mailer: Mailer | None = self.mailer_override
+        self.secrets = Secrets(self.settings)
 
     @property
     def gateway(self) -> PaymentGateway:
-        """The Stripe gateway, built on first use (`stripe` is imported only then)."""
-        if self._gateway is None:
+        """The Stripe gateway, built on first use (`stripe` is imported only then), and
+        again when the API key was rotated in the parameter store."""
+        if self.gateway_override is not None:
+            return self.gateway_override
+        key = self.secrets.stripe_api_key.get()
+        if self._gateway is None or key != self._gateway_key:
             from chalicelib.adapters.stripe_gateway import StripeGateway
 
             gateway: PaymentGateway = StripeGateway(
-                api_key=self.settings.stripe_api_key, api_base=self.settings.stripe_api_base
+                api_key=key, api_base=self.settings.stripe_api_base
             )
-            self._gateway = gateway
+            self._gateway, self._gateway_key = gateway, key
         return self._gateway
 
     @property

@@ -8,16 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Address
+from chalicelib.domain.identifiers import EMAIL_PATTERN
 from chalicelib.services.context import Context
 
 
 class BillingProfile(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
     billing_address: Address | None = None
     company_name: str | None = Field(default=None, max_length=200)
-    siren: str | None = Field(default=None, pattern=r"^\d{9}$")
+    siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
     vat_number: str | None = Field(default=None, max_length=20)
     language: str = Field(default="fr", pattern=r"^(fr|en)$")
 

@@ -11,9 +11,11 @@ from chalicelib.services.wallet import purchase_paid
 
 
 def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -> dict[str, Any]:
-    settings = ctx.settings
     event = ctx.gateway.parse_webhook(
-        payload, signature, settings.stripe_webhook_secret, settings.stripe_webhook_tolerance
+        payload,
+        signature,
+        ctx.secrets.stripe_webhook_secret.get(),
+        ctx.settings.stripe_webhook_tolerance,
     )
     event_id = str(event.get("id") or "")
     claim = ctx.payments.claim_event(event_id, ctx.clock.now().timestamp())

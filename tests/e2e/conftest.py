@@ -79,6 +79,11 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['PORT']}"
 
+    @property
+    def web_url(self) -> str:
+        """The booking page `make run` serves on its own origin."""
+        return f"http://127.0.0.1:{self.ports['WEB_PORT']}/"
+
     def log(self) -> str:
         text = self.output.read_text(errors="replace") if self.output.exists() else ""
         return text[-6000:]
@@ -140,6 +145,7 @@ def start_stack(local_dir: Path, *, seed: bool = True, env: dict[str, str] | Non
     """Boot `python -m tools.run_local` in `local_dir` on free ports; wait for "Ready"."""
     local_dir.mkdir(parents=True, exist_ok=True)
     ports = {"PORT": free_port(), "DDB_PORT": free_port(), "STRIPE_PORT": free_port()}
+    ports["WEB_PORT"] = free_port()  # the reference booking page (web/)
     run_env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},

@@ -168,3 +168,136 @@ def test_every_json_success_response_describes_its_fields(document: dict[str, An
                 if "properties" not in schema:
                     bare.append((key, status))
     assert bare == []
+
+
+# --- Precision: what the document says is what the server does ----------------------------
+
+
+def schema_of(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(document["components"]["schemas"][name])
+
+
+def query_params(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    ops = operations(document)
+    return {p["name"]: p for p in ops[(method, path)]["parameters"] if p["in"] == "query"}
+
+
+def test_product_credits_are_documented_as_the_numbers_served(document: dict[str, Any]) -> None:
+    credits = schema_of(document, "Product")["properties"]["credits"]
+    assert {"type": "number"} in credits["anyOf"]
+
+
+def test_the_near_parameter_documents_its_pattern(document: dict[str, Any]) -> None:
+    for path in ("/v1/availability", "/v1/relays"):
+        near = query_params(document, "get", path)["near"]["schema"]
+        assert re.fullmatch(near["pattern"].strip("^$"), "48.54,2.66"), path
+        assert not re.fullmatch(near["pattern"].strip("^$"), "91,2.66"), path
+
+
+def test_months_and_dates_in_queries_are_bounded_to_2000_2100(document: dict[str, Any]) -> None:
+    month = query_params(document, "get", "/v1/accounting/vat")["month"]["schema"]["pattern"]
+    date = query_params(document, "get", "/v1/bookings")["to"]["schema"]["pattern"]
+    assert [bool(re.match(month, m)) for m in ("0000-01", "2026-12")] == [False, True]
+    assert re.match(date, "0") is None and re.match(date, "2026-12-01")
+
+
+def test_a_body_without_required_fields_is_optional(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    assert ops[("post", "/v1/admin/jobs/{job}")]["requestBody"]["required"] is False
+    assert ops[("post", "/v1/bookings")]["requestBody"]["required"] is True
+
+
+def test_every_operation_has_a_description_a_tag_and_may_answer_503(
+    document: dict[str, Any],
+) -> None:
+    tags = {tag["name"] for tag in document["tags"] if tag["description"]}
+    for key, op in operations(document).items():
+        assert op["description"] and op["summary"], key
+        assert set(op["tags"]) <= tags, key
+        assert "503" in op["responses"], key
+
+
+def test_the_write_routes_may_answer_429_with_retry_after(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    for path in ("/v1/bookings", "/v1/purchases", "/v1/memberships"):
+        assert ops[("post", path)]["responses"]["429"]["headers"]["Retry-After"]["required"]
+
+
+def test_every_schema_has_a_description_and_a_valid_example(document: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    root = Resource.from_contents({"components": document["components"]}, DRAFT202012)
+    registry = Registry().with_resource("urn:doc", root)
+    for name, schema in document["components"]["schemas"].items():
+        assert schema.get("description"), name
+        validator = Draft202012Validator(
+            {"$ref": f"urn:doc#/components/schemas/{name}"},
+            registry=registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+        assert schema["examples"], name
+        for example in schema["examples"]:
+            assert list(validator.iter_errors(example)) == [], (name, example)
+
+
+def test_the_problem_schema_requires_exactly_what_a_problem_carries(
+    api: Api, document: dict[str, Any]
+) -> None:
+    answer = api.get("/v1/relays/rly_none")
+    assert answer.status == 404
+    assert set(document["components"]["schemas"]["Problem"]["required"]) == set(answer.json)
+
+
+def test_servers_is_the_root_when_served_locally(document: dict[str, Any]) -> None:
+    assert document["servers"][0]["url"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("context", "base"),
+    [
+        ({"path": "/dev/v1/openapi.json", "stage": "dev"}, "/dev"),
+        ({"path": "/relais/v1/openapi.json", "stage": "prod"}, "/relais"),
+        ({"path": "/v1/openapi.json", "stage": "api"}, "/"),
+        ({"stage": "dev"}, "/dev"),
+        ({"path": "/a b/v1/openapi.json"}, "/"),
+    ],
+)
+def test_servers_follows_the_stage_path_the_document_was_served_from(
+    context: dict[str, Any], base: str
+) -> None:
+    from chalicelib.api.meta import served_from
+
+    assert served_from(context) == base
+
+
+def test_links_open_operations_of_the_document_with_their_path_parameter(
+    document: dict[str, Any],
+) -> None:
+    by_id = {op["operationId"]: (path, op) for (_, path), op in operations(document).items()}
+    links = [
+        link
+        for op in operations(document).values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 10
+    for link in links:
+        path, _ = by_id[link["operationId"]]
+        assert set(link["parameters"]) <= set(re.findall(r"{(\w+)}", path)), link
+
+
+def test_issued_documents_document_etag_cache_control_and_304(document: dict[str, Any]) -> None:
+    ops = operations(document)
+    for path in ("/v1/invoices/{invoice_id}", "/v1/invoices/{invoice_id}/pdf"):
+        responses = ops[("get", path)]["responses"]
+        assert {"ETag", "Cache-Control"} <= set(responses["200"]["headers"]), path
+        assert "304" in responses, path
+        assert "If-None-Match" in {p["name"] for p in ops[("get", path)]["parameters"]}, path
+
+
+def test_every_answer_documents_x_request_id(document: dict[str, Any]) -> None:
+    for key, op in operations(document).items():
+        for status, response in op["responses"].items():
+            assert response["headers"]["X-Request-Id"]["required"], (key, status)

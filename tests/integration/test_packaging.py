@@ -10,60 +10,31 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.package import (
+    ARCHITECTURES,
     ROOT,
     RUNTIME,
     TABLE_ID,
     cfn_lint_command,
     cfn_lint_failed,
-    function_ids,
     merge_template,
     template_problems,
 )
+from infra.stages import load_stage, stage_names
 from infra.table import table_resource
+from tests.support.packaged import REGION, Packaged, packaged_app
 
-REGION = "eu-west-3"
-
-
-@dataclass(frozen=True)
-class Packaged:
-    result: subprocess.CompletedProcess[str]
-    template_path: Path
-    template: dict[str, Any]
-
-    def output(self) -> str:
-        return f"stdout:\n{self.result.stdout}\nstderr:\n{self.result.stderr}"
+DEV = load_stage("dev")
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
-    if not (ROOT / "app.py").exists():
-        pytest.fail("app.py is missing at the repository root: nothing to package")
-    outdir = tmp_path_factory.mktemp("package")
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.package", str(outdir), "--region", REGION],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    template_path = outdir / "sam.json"
-    if not template_path.exists():
-        pytest.fail(f"no template was written\n{result.stdout}\n{result.stderr}")
-    return Packaged(result, template_path, json.loads(template_path.read_text()))
-
-
-def _resources_of_type(template: dict[str, Any], rtype: str) -> dict[str, Any]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+def packaged() -> Packaged:
+    return packaged_app("dev")
 
 
 # --- end to end, on the real app ------------------------------------------------------------
@@ -98,54 +69,61 @@ def test_packaged_template_passes_cfn_lint_without_any_finding(packaged: Package
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_packaged_template_holds_the_table_of_infra(packaged: Packaged) -> None:
+def test_packaged_template_holds_the_table_of_infra_named_for_the_stage(
+    packaged: Packaged,
+) -> None:
     table = packaged.template["Resources"][TABLE_ID]
     props = table["Properties"]
 
-    assert table == table_resource()
     assert table["Type"] == "AWS::DynamoDB::Table"
     assert table["DeletionPolicy"] == "Retain"
+    assert props["TableName"] == DEV.table_name
+    assert props["KeySchema"] == table_resource()["Properties"]["KeySchema"]
     assert {i["IndexName"] for i in props["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2"}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True,
+        "RecoveryPeriodInDays": DEV.point_in_time_recovery_days,
+    }
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["DeletionProtectionEnabled"] is True
-    assert "TableName" not in props  # named by CloudFormation: stages can share an account
 
 
-def test_every_packaged_function_gets_the_table_name_from_the_stack(packaged: Packaged) -> None:
-    functions = _resources_of_type(packaged.template, "AWS::Serverless::Function")
+def test_every_packaged_function_gets_the_table_and_the_stage_settings(
+    packaged: Packaged,
+) -> None:
+    functions = packaged.resources_of_type("AWS::Serverless::Function")
 
     assert "APIHandler" in functions
     assert len(functions) >= 2  # the API and at least the expire_holds schedule
     for fid, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["RELAIS_TABLE"] == {"Ref": TABLE_ID}, fid
-        assert variables["STRIPE_API_KEY"] == {"Ref": "StripeApiKey"}, fid
-        assert variables["HOLD_SECONDS"] == "900", fid
+        assert variables["STRIPE_API_KEY_PARAMETER"] == {
+            "Fn::Sub": "/${AWS::StackName}/stripe/api-key"
+        }, fid
+        assert variables["ALLOWED_ORIGINS"] == {"Ref": "AllowedOrigins"}, fid
+        assert variables["HOLD_SECONDS"] == DEV.settings["HOLD_SECONDS"], fid
 
 
-def test_packaged_functions_run_the_pinned_python_with_512_mb_and_30_s(packaged: Packaged) -> None:
-    for fid, function in _resources_of_type(packaged.template, "AWS::Serverless::Function").items():
-        props = function["Properties"]
-        assert (props["Runtime"], props["MemorySize"], props["Timeout"]) == (RUNTIME, 512, 30), fid
-
-
-def test_packaged_roles_reach_dynamodb_only_on_the_table_and_its_indexes(
+def test_packaged_functions_run_python_3_13_on_arm64_with_512_mb_and_30_s(
     packaged: Packaged,
 ) -> None:
-    roles = _resources_of_type(packaged.template, "AWS::IAM::Role")
-    table_arn = {"Fn::GetAtt": [TABLE_ID, "Arn"]}
-    index_arns = {"Fn::Sub": f"${{{TABLE_ID}.Arn}}/index/*"}
+    for fid, function in packaged.resources_of_type("AWS::Serverless::Function").items():
+        props = function["Properties"]
+        found = (props["Runtime"], props["Architectures"], props["MemorySize"], props["Timeout"])
+        assert found == ("python3.13", ["arm64"], 512, 30), fid
 
-    assert len(roles) >= len(function_ids(packaged.template))
-    for rid, role in roles.items():
-        for policy in role["Properties"]["Policies"]:
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = statement["Action"]
-                if any(a.startswith("dynamodb:") for a in actions):
-                    assert statement["Resource"] in ([table_arn], [index_arns]), rid
-                    assert "dynamodb:Scan" not in actions, rid
+
+def test_every_log_group_keeps_logs_as_long_as_the_stage_says(packaged: Packaged) -> None:
+    groups = packaged.resources_of_type("AWS::Logs::LogGroup")
+    functions = set(packaged.resources_of_type("AWS::Serverless::Function"))
+
+    assert len(groups) == len(functions)
+    for gid, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == DEV.log_retention_days, gid
+        name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+        assert name.removeprefix("/aws/lambda/${").removesuffix("}") in functions, gid
 
 
 def test_api_stage_is_named_after_the_chalice_stage_and_routes_keep_v1(
@@ -162,12 +140,24 @@ def test_api_stage_is_named_after_the_chalice_stage_and_routes_keep_v1(
     assert all(path.startswith("/v1/") for path in rest_api["DefinitionBody"]["paths"])
 
 
+def test_every_stage_of_infra_is_a_chalice_stage_of_the_same_name() -> None:
+    chalice_stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+
+    assert sorted(chalice_stages) == stage_names()
+    assert all(chalice_stages[name]["api_gateway_stage"] == name for name in stage_names())
+
+
 # --- merge_template on a small fake template ------------------------------------------------
 
 
 def _fake_chalice_template() -> dict[str, Any]:
     def function(variables: dict[str, str]) -> dict[str, Any]:
-        props: dict[str, Any] = {"Runtime": RUNTIME, "Handler": "app.app", "CodeUri": "./x.zip"}
+        props: dict[str, Any] = {
+            "Runtime": RUNTIME,
+            "Architectures": ARCHITECTURES,
+            "Handler": "app.app",
+            "CodeUri": "./x.zip",
+        }
         if variables:
             props["Environment"] = {"Variables": variables}
         return {"Type": "AWS::Serverless::Function", "Properties": props}
@@ -177,8 +167,9 @@ def _fake_chalice_template() -> dict[str, Any]:
         "Transform": "AWS::Serverless-2016-10-31",
         "Outputs": {"EndpointURL": {"Value": "https://example/dev/"}},
         "Resources": {
-            "APIHandler": function({"HOLD_SECONDS": "900"}),
+            "APIHandler": function({"CHALICE_OWN": "1"}),
             "ExpireHolds": function({}),
+            "ApiHandlerRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": []}},
             "ApiHandlerLogGroup": {
                 "Type": "AWS::Logs::LogGroup",
                 "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${ApiHandler}"}},
@@ -193,39 +184,69 @@ def _fake_chalice_template() -> dict[str, Any]:
 
 
 def test_merge_adds_the_table_of_infra_and_outputs_its_name() -> None:
-    merged = merge_template(_fake_chalice_template())
+    merged = merge_template(_fake_chalice_template(), DEV)
 
-    assert merged["Resources"][TABLE_ID] == table_resource()
+    table = merged["Resources"][TABLE_ID]
+    assert (
+        table["Properties"]["AttributeDefinitions"]
+        == (table_resource()["Properties"]["AttributeDefinitions"])
+    )
     assert merged["Outputs"]["TableName"] == {"Value": {"Ref": TABLE_ID}}
     assert merged["Outputs"]["EndpointURL"] == {"Value": "https://example/dev/"}
 
 
 def test_merge_gives_every_function_the_table_and_keeps_its_own_variables() -> None:
-    merged = merge_template(_fake_chalice_template())
+    merged = merge_template(_fake_chalice_template(), DEV)
 
     api = merged["Resources"]["APIHandler"]["Properties"]
     job = merged["Resources"]["ExpireHolds"]["Properties"]
     assert api["Environment"]["Variables"]["RELAIS_TABLE"] == {"Ref": TABLE_ID}
-    assert api["Environment"]["Variables"]["HOLD_SECONDS"] == "900"
+    assert api["Environment"]["Variables"]["CHALICE_OWN"] == "1"
     assert api["Handler"] == "app.app"
     assert job["Environment"]["Variables"]["RELAIS_TABLE"] == {"Ref": TABLE_ID}
     assert "Environment" not in merged["Resources"]["RestAPI"]["Properties"]
 
 
-def test_merge_feeds_secrets_from_no_echo_parameters() -> None:
-    merged = merge_template(_fake_chalice_template())
+def test_secrets_are_neither_parameters_nor_environment_values() -> None:
+    merged = merge_template(_fake_chalice_template(), DEV)
 
-    variables = merged["Resources"]["ExpireHolds"]["Properties"]["Environment"]["Variables"]
-    for env_var, parameter in (
-        ("STRIPE_API_KEY", "StripeApiKey"),
-        ("STRIPE_WEBHOOK_SECRET", "StripeWebhookSecret"),
-    ):
-        assert variables[env_var] == {"Ref": parameter}
-        assert merged["Parameters"][parameter]["NoEcho"] is True
+    for function in ("APIHandler", "ExpireHolds"):
+        variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert "STRIPE_API_KEY" not in variables
+        assert "STRIPE_WEBHOOK_SECRET" not in variables
+        assert variables["STRIPE_WEBHOOK_SECRET_PARAMETER"] == {
+            "Fn::Sub": "/${AWS::StackName}/stripe/webhook-secret"
+        }
+    assert not any(p.get("NoEcho") for p in merged["Parameters"].values())
+
+
+@pytest.mark.parametrize("stage_name", stage_names())
+def test_stage_values_become_parameter_defaults_and_the_table_name(stage_name: str) -> None:
+    stage = load_stage(stage_name)
+
+    merged = merge_template(_fake_chalice_template(), stage)
+
+    assert merged["Parameters"]["AllowedOrigins"]["Default"] == stage.allowed_origins
+    assert merged["Parameters"]["MailFrom"]["Default"] == stage.mail_from
+    assert merged["Resources"][TABLE_ID]["Properties"]["TableName"] == stage.table_name
+
+
+def test_a_tracing_stage_traces_every_function_and_lets_its_roles_write_traces() -> None:
+    prod = load_stage("prod")
+    assert prod.tracing
+
+    merged = merge_template(_fake_chalice_template(), prod)
+
+    assert merged["Resources"]["ExpireHolds"]["Properties"]["Tracing"] == "Active"
+    assert merged["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+    role = merged["Resources"]["ApiHandlerRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+    ]
 
 
 def test_merge_points_the_api_log_group_at_the_renamed_api_handler() -> None:
-    merged = merge_template(_fake_chalice_template())
+    merged = merge_template(_fake_chalice_template(), DEV)
 
     resources = merged["Resources"]
     api_group = resources["ApiHandlerLogGroup"]["Properties"]["LogGroupName"]
@@ -238,7 +259,7 @@ def test_merge_leaves_the_chalice_template_untouched() -> None:
     base = _fake_chalice_template()
     before = copy.deepcopy(base)
 
-    merge_template(base)
+    merge_template(base, DEV)
 
     assert base == before
 
@@ -246,17 +267,24 @@ def test_merge_leaves_the_chalice_template_untouched() -> None:
 def test_a_merged_template_has_no_problems_but_the_chalice_one_has() -> None:
     base = _fake_chalice_template()
 
-    assert template_problems(merge_template(base)) == []
+    assert template_problems(merge_template(base, DEV)) == []
     assert any("RELAIS_TABLE" in problem for problem in template_problems(base))
 
 
 def test_a_function_on_another_runtime_is_a_problem() -> None:
     base = _fake_chalice_template()
-    base["Resources"]["ExpireHolds"]["Properties"]["Runtime"] = "python3.9"
+    base["Resources"]["ExpireHolds"]["Properties"]["Runtime"] = "python3.11"
 
-    assert template_problems(merge_template(base)) == [
-        f"ExpireHolds: runtime 'python3.9', expected {RUNTIME!r}"
+    assert template_problems(merge_template(base, DEV)) == [
+        f"ExpireHolds: runtime 'python3.11', expected {RUNTIME!r}"
     ]
+
+
+def test_a_function_on_another_architecture_is_a_problem() -> None:
+    base = _fake_chalice_template()
+    base["Resources"]["ExpireHolds"]["Properties"]["Architectures"] = ["x86_64"]
+
+    assert template_problems(merge_template(base, DEV)) == ["ExpireHolds: architectures ['x86_64']"]
 
 
 @pytest.mark.parametrize(
@@ -265,3 +293,9 @@ def test_a_function_on_another_runtime_is_a_problem() -> None:
 )
 def test_only_cfn_lint_errors_or_crashes_fail_the_build(returncode: int, failed: bool) -> None:
     assert cfn_lint_failed(returncode) is failed
+
+
+def test_cfn_lint_runs_with_no_check_skipped(tmp_path: Any) -> None:
+    command = cfn_lint_command(tmp_path / "sam.json", REGION)
+
+    assert not any(arg.startswith(("--ignore-checks", "-i")) for arg in command)

@@ -1,0 +1,68 @@
+"""Secrets (the Stripe API key, the webhook signing secret): SSM Parameter Store on AWS.
+
+When a secret's parameter name is set (`STRIPE_API_KEY_PARAMETER`...), its value is a
+SecureString read at first use through Powertools Parameters, decrypted, and cached
+`SECRETS_MAX_AGE_SECONDS`: a rotated value is picked up within that time, no deploy
+needed. Without a parameter name (local runs, tests) the plain setting is used. Values
+are never logged, and on AWS never put in environment variables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
+
+
+class Secret:
+    """One secret: a plain value, or the SSM SecureString `parameter`, cached `max_age` s."""
+
+    def __init__(self, plain: str, parameter: str | None, provider: SecretProvider) -> None:
+        self._plain = plain
+        self._parameter = parameter
+        self._provider = provider
+
+    @property
+    def from_parameter_store(self) -> bool:
+        return bool(self._parameter)
+
+    def get(self) -> str:
+        if not self._parameter:
+            return self._plain
+        return self._provider.get(self._parameter)
+
+
+class SecretProvider:
+    """Powertools' SSM provider with its per-container cache, built on first use."""
+
+    def __init__(self, region: str, max_age: int, client: Any = None) -> None:
+        self._region = region
+        self._max_age = max_age
+        self._client = client
+        self._ssm: Any = None
+
+    def get(self, parameter: str) -> str:
+        if self._ssm is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client("ssm", region_name=self._region)
+            self._ssm = SSMProvider(boto3_client=self._client)
+        value = self._ssm.get(parameter, max_age=self._max_age, decrypt=True)
+        return str(value)
+
+
+class Secrets:
+    """The secrets of one deployment, as the settings name them."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        provider = SecretProvider(settings.aws_region, settings.secrets_max_age_seconds, client)
+        self.stripe_api_key = Secret(
+            settings.stripe_api_key, settings.stripe_api_key_parameter, provider
+        )
+        self.stripe_webhook_secret = Secret(
+            settings.stripe_webhook_secret, settings.stripe_webhook_secret_parameter, provider
+        )

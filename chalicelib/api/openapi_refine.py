@@ -1,0 +1,154 @@
+"""What pydantic's JSON Schema leaves out of the models' rules, stated for the document.
+
+The models validate with code (Luhn checks, time zones, conditional fields, stripped
+strings); these refinements say the same in JSON Schema, so the document is exact. Each is
+checked against the server by the contract fuzzing (tests/contract).
+"""
+
+from __future__ import annotations
+
+import typing
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from chalicelib.domain.schedule import WEEKDAYS
+
+# Rust's `char::is_whitespace`, what `str_strip_whitespace` strips, spelled out.
+NOT_BLANK = "[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+VAT_RATE = r"^((0{0,2}[0-9]|0?[1-9][0-9])(\.[0-9]{1,2})?|100(\.00?)?)$"
+START = "^([01][0-9]|2[0-3]):(00|30)$"
+END = "^(([01][0-9]|2[0-3]):(00|30)|24:00)$"
+SIREN = {
+    "type": "string",
+    "format": "siren",
+    "pattern": "^[0-9]{9}$",
+    "description": "SIREN: nine digits passing the Luhn check.",
+    "examples": ["552100554"],
+}
+SIRET = {
+    "type": "string",
+    "format": "siret",
+    "pattern": "^[0-9]{14}$",
+    "description": "SIRET: fourteen digits passing the Luhn check, starting with the SIREN.",
+    "examples": ["55210055400013"],
+}
+INTERVAL = {
+    "type": "array",
+    "prefixItems": [{"type": "string", "pattern": START}, {"type": "string", "pattern": END}],
+    "items": False,
+    "minItems": 2,
+    "maxItems": 2,
+}
+OPENING_HOURS = {
+    "type": "object",
+    "description": "Per weekday, sorted non-overlapping [start, end] intervals, start before "
+    "end, on :00 or :30 marks; a missing day is closed.",
+    "propertyNames": {"enum": list(WEEKDAYS)},
+    "additionalProperties": {"type": "array", "items": INTERVAL},
+    "examples": [{"mon": [["08:00", "12:00"], ["13:30", "19:00"]], "sat": [["09:00", "13:00"]]}],
+}
+RATE_OFFERED = {
+    "anyOf": [
+        {"required": [unit], "properties": {unit: {"type": "integer"}}}
+        for unit in ("day", "half_day", "hour")
+    ],
+    "description": "Prices in cents, VAT included; at least one unit is offered.",
+}
+PRODUCT_KIND_FIELDS = {
+    "if": {"properties": {"kind": {"const": "credit_pack"}}},
+    "then": {
+        "required": ["credits", "validity_days"],
+        "properties": {"credits": {"type": "number"}, "validity_days": {"type": "integer"}},
+    },
+    "else": {"required": ["period"], "properties": {"period": {"const": "month"}}},
+    "description": "A credit_pack needs `credits` and `validity_days`; a membership `period`.",
+}
+
+
+@cache
+def time_zones() -> list[str]:
+    return sorted(available_timezones())
+
+
+def refine(name: str, schema: dict[str, Any], stripped: bool) -> None:
+    """Add to the component `name` what its model checks in code."""
+    props = schema.get("properties", {})
+    for field, prop in props.items():
+        if field in ("siren", "siret") and name.startswith("New"):
+            _replace_string(prop, SIREN if field == "siren" else SIRET)
+        elif (
+            field == "vat_rate"
+            and "pattern" not in prop
+            and (name.startswith("New") or name == "PriceIn")
+        ):
+            prop["pattern"] = VAT_RATE
+        elif field == "invoice_prefix" and name == "NewOperator":
+            prop.update(pattern="^[A-Z0-9]{2,10}$", description="2 to 10 of A-Z and 0-9.")
+        elif field == "timezone" and name == "NewRelay":
+            prop["enum"] = time_zones()
+        elif field == "opening_hours" and name == "NewRelay":
+            props[field] = {**OPENING_HOURS, "title": prop.get("title", "Opening Hours")}
+        elif stripped:
+            _not_blank(prop)
+    if name == "Rates":
+        schema.update(RATE_OFFERED)
+    if name == "NewProduct":
+        schema.update(PRODUCT_KIND_FIELDS)
+
+
+def _replace_string(prop: dict[str, Any], exact: dict[str, Any]) -> None:
+    options = prop.get("anyOf")
+    if options:
+        prop["anyOf"] = [exact if o.get("type") == "string" else o for o in options]
+    else:
+        prop.update(exact)
+
+
+def _not_blank(prop: dict[str, Any]) -> None:
+    """Stripped strings: a minimum length counts what is left once blanks are stripped."""
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "string" and option.get("minLength") and "pattern" not in option:
+            option["pattern"] = NOT_BLANK
+
+
+def stripped_models(models: list[type[BaseModel]]) -> set[str]:
+    """Names of the models (and the models they nest) that strip their strings."""
+    found: set[str] = set()
+    todo = list(models)
+    while todo:
+        model = todo.pop()
+        if model.__name__ in found:
+            continue
+        if model.model_config.get("str_strip_whitespace"):
+            found.add(model.__name__)
+        for info in model.model_fields.values():
+            todo.extend(_nested_models(info.annotation))
+    return found
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
+
+
+class ServedJsonSchema(GenerateJsonSchema):
+    """Decimals are written as JSON numbers (services serialise them so), not strings."""
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        number: dict[str, Any] = {"type": "number"}
+        for key, target in (
+            ("gt", "exclusiveMinimum"),
+            ("ge", "minimum"),
+            ("lt", "exclusiveMaximum"),
+            ("le", "maximum"),
+            ("multiple_of", "multipleOf"),
+        ):
+            if schema.get(key) is not None:
+                number[target] = float(schema[key])  # type: ignore[literal-required]
+        return number

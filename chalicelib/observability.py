@@ -1,0 +1,116 @@
+"""Structured logs and CloudWatch metrics (EMF) with Powertools, fitted to Chalice.
+
+- Every API answer logs one JSON line: request id, route (the template, never the
+  concrete path or query, which may hold ids of others or secret feed tokens), method,
+  status, latency. Bodies, headers and tokens are never logged.
+- Every answer adds EMF metrics `Requests`, `ServerErrors`, `ClientErrors` and `Latency`;
+  every job run `JobRuns`, `JobFailures`, `JobDuration` and `JobItems` with a `job`
+  dimension, whether scheduled or run by hand.
+- `count(name)` lets a use case add a business metric (bookings, payments...).
+
+Powertools is imported on the first event, not at import: `chalice package` and the
+import of app.py stay cheap. Metrics are flushed (printed as EMF) at the end of each
+request and each job.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+NAMESPACE = "Relais"
+# Not "relais": Powertools logs through the stdlib logger named after the service, and
+# Chalice already owns the logger named after the app (its own format, no propagation).
+SERVICE = "relais-backend"
+
+
+class _Stdout:
+    """sys.stdout as it is at each write (Lambda's, or a test's capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@cache
+def logger() -> Any:
+    from aws_lambda_powertools import Logger
+
+    return Logger(service=SERVICE, stream=_Stdout())  # type: ignore[arg-type]
+
+
+@cache
+def metrics() -> Any:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add to a business metric of this request or job (flushed at its end)."""
+    metrics().add_metric(name=name, unit="Count", value=value)
+
+
+def _flush() -> None:
+    metrics().flush_metrics(raise_on_empty_metrics=False)
+
+
+def request_record(event: Any, status: int, latency_ms: float, request_id: str | None) -> dict:
+    context = getattr(event, "context", None) or {}
+    return {
+        "request_id": request_id or context.get("requestId"),
+        "route": context.get("resourcePath"),
+        "method": getattr(event, "method", None),
+        "status": status,
+        "latency_ms": round(latency_ms, 1),
+    }
+
+
+def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice HTTP middleware: one log line and the request metrics per answer."""
+    started = time.perf_counter()
+    response = get_response(event)
+    latency_ms = (time.perf_counter() - started) * 1000
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    record = request_record(event, response.status_code, latency_ms, headers.get("x-request-id"))
+    logger().info("request", extra=record)
+    m = metrics()
+    m.add_metric(name="Requests", unit="Count", value=1)
+    m.add_metric(name="ServerErrors", unit="Count", value=int(response.status_code >= 500))
+    m.add_metric(name="ClientErrors", unit="Count", value=int(400 <= response.status_code < 500))
+    m.add_metric(name="Latency", unit="Milliseconds", value=latency_ms)
+    _flush()
+    return response
+
+
+@contextmanager
+def observed_job(job: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Time a job run; the caller hands its result to the yielded function."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    failed = True
+    try:
+        yield result.update
+        failed = False
+    finally:
+        duration_ms = (time.perf_counter() - started) * 1000
+        items = result.get("processed", 0)
+        record = {"job": job, "ok": not failed, "duration_ms": round(duration_ms, 1)}
+        if isinstance(items, (int, float)):
+            record["items"] = items
+        log = logger().error if failed else logger().info
+        log("job", extra=record)
+        m = metrics()
+        m.add_dimension(name="job", value=job)
+        m.add_metric(name="JobRuns", unit="Count", value=1)
+        m.add_metric(name="JobFailures", unit="Count", value=int(failed))
+        m.add_metric(name="JobDuration", unit="Milliseconds", value=duration_ms)
+        if isinstance(items, (int, float)):
+            m.add_metric(name="JobItems", unit="Count", value=items)
+        _flush()

@@ -1,0 +1,206 @@
+"""A company's monthly B2B invoice, and the credit notes of its bookings cancelled after it.
+
+- `invoice_companies` (monthly, and by hand with `as_of`) issues, for each company, the
+  invoice of the month before `as_of` — one line per billed booking (see
+  `companies.month_bookings`) — once per company and month (source `company-{id}-{yyyy-mm}`).
+- A company booking cancelled in time (or by a closure, or an erasure in time) after its
+  month was invoiced gets a credit note to the company: its invoice line negated, same
+  buyer (B2B mentions), same numbering series, `refers_to` the monthly invoice, its sales
+  entry reversed in the VE journal. One credit note per cancelled line, ever: its source
+  is `company-credit-{invoice}-{booking}`, claimed once by the issuing transaction, so
+  retries and concurrent cancels (and the invoicing run that raced a cancel) share it.
+  The credit note lowers what the invoice asks for (`apply_credit_note`).
+- A booking cancelled while its month's invoice was being issued may be on the invoice:
+  the run credits, after issuing, every line whose booking has left the month index since.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.company import (
+    PARIS,
+    Company,
+    booking_sale,
+    invoice_source,
+    month_key,
+    payment_due_date,
+    previous_month,
+)
+from chalicelib.domain.invoice import Sale, document_line, negated_line
+from chalicelib.errors import RelaisError
+from chalicelib.services import companies, invoicing, members
+from chalicelib.services.catalogue import get_operator
+from chalicelib.services.context import Context
+
+logger = logging.getLogger("relais.companies")
+
+
+def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
+    """Issue every company's invoice for the month before `as_of` (Europe/Paris), once.
+
+    Idempotent: a company-month that already has its invoice is left as it is (a re-run
+    only finishes what a crashed run may have left undone). A failing company does not
+    stop the others; it is named in `failed` and the next run retries it."""
+    year, month = previous_month(as_of or ctx.clock.now())
+    issued: list[str] = []
+    already = 0
+    failed: list[dict[str, str]] = []
+    for company in companies.store(ctx).all():
+        try:
+            outcome = invoice_company_month(ctx, company, year, month)
+        except RelaisError as exc:
+            logger.exception("Company %s: invoice for %s failed", company.id, (year, month))
+            failed.append({"company_id": company.id, "error": exc.detail})
+            continue
+        if outcome == "issued":
+            issued.append(company.id)
+        elif outcome == "already_invoiced":
+            already += 1
+    return {
+        "job": "invoice_companies",
+        "processed": len(issued),
+        "month": month_key(year, month),
+        "companies_invoiced": issued,
+        "already_invoiced": already,
+        "failed": failed,
+    }
+
+
+def invoice_company_month(ctx: Context, company: Company, year: int, month: int) -> str:
+    """`issued`, `already_invoiced` or `nothing_to_invoice`."""
+    source = invoice_source(company.id, year, month)
+    existing = invoicing.store(ctx).by_source(source)
+    if existing:
+        invoice = invoicing.get_document(ctx, existing)
+        _finish(ctx, invoice)
+        credit_lines_cancelled_meanwhile(ctx, invoice)
+        return "already_invoiced"
+    bookings = companies.month_bookings(ctx, company.id, year, month)
+    if not bookings:
+        return "nothing_to_invoice"
+    operator = get_operator(ctx, company.operator_id)
+    franchise = operator.vat_regime.value == "franchise"
+    lines = [{**document_line(_sale(ctx, b), franchise), "booking_id": b.id} for b in bookings]
+    issued_on = ctx.clock.now().astimezone(PARIS).date()
+    document = invoicing.issue(
+        ctx,
+        operator_id=company.operator_id,
+        source=source,
+        buyer=company.buyer(),
+        member_id=None,
+        lines=lines,
+        payment={
+            "status": "due",
+            "method": "transfer",
+            "paid_at": None,
+            "provider_ref": None,
+            "due_date": payment_due_date(year, month, issued_on).isoformat(),
+        },
+        extra={"company_id": company.id, "billing_month": month_key(year, month)},
+    )
+    _finish(ctx, document)
+    credit_lines_cancelled_meanwhile(ctx, document)
+    return "issued"
+
+
+def _finish(ctx: Context, document: dict[str, Any]) -> None:
+    """After issuing: each booking points at the invoice, then the paid-amount record
+    opens (last, so its presence says the rest was done)."""
+    accounts = companies.store(ctx)
+    if accounts.payment_state(document["id"]) is not None:
+        return
+    for line in document["lines"]:
+        if line.get("booking_id"):
+            ctx.bookings.set_invoice(line["booking_id"], document["id"])
+    accounts.open_payment_state(document)
+
+
+def _sale(ctx: Context, booking: Booking) -> Sale:
+    catalogue = ctx.catalogue.get()
+    relay = catalogue.relays.get(booking.relay_id)
+    resource = catalogue.resources.get(booking.resource_id)
+    profile = members.profile(ctx, booking.member_id) or {}
+    return booking_sale(
+        booking,
+        relay=relay.name if relay else booking.relay_id,
+        resource=resource.name if resource else booking.resource_id,
+        employee=profile.get("name") or booking.member_id,
+        tz=relay.timezone if relay else "Europe/Paris",
+    )
+
+
+# -- credit notes ---------------------------------------------------------------------
+
+
+def credit_source(invoice_id: str, booking_id: str) -> str:
+    """The source that makes a cancelled line's credit note unique."""
+    return f"company-credit-{invoice_id}-{booking_id}"
+
+
+def credit_cancelled_booking(ctx: Context, booking: Booking) -> dict[str, Any] | None:
+    """The credit note of a company booking cancelled in time after its month was
+    invoiced (issued once; later calls return it), or None: not a company booking, not
+    cancelled, cancelled late (still billed), month not invoiced yet, or not on it."""
+    if not booking.company_id:
+        return None
+    fresh = ctx.bookings.get(booking.id)
+    if fresh is None or fresh.status is not BookingStatus.cancelled:
+        return None
+    if companies.in_month_index(ctx, fresh):
+        return None  # cancelled late: the day stays billed
+    source = invoice_source(booking.company_id, booking.date.year, booking.date.month)
+    invoice_id = invoicing.store(ctx).by_source(source)
+    if invoice_id is None:
+        return None  # the month's invoice, when issued, will not list it
+    return _credit_line(ctx, invoicing.get_document(ctx, invoice_id), booking.id)
+
+
+def credit_lines_cancelled_meanwhile(ctx: Context, invoice: dict[str, Any]) -> list[str]:
+    """Credit the lines of `invoice` whose booking was cancelled in time while it was
+    being issued (they left the month index since). Answers the credit note ids."""
+    booked = {line["booking_id"] for line in invoice["lines"] if line.get("booking_id")}
+    year, month = (int(part) for part in invoice["billing_month"].split("-"))
+    listed = set(companies.store(ctx).booking_ids(invoice["company_id"], year, month))
+    credited = []
+    for booking in companies.store(ctx).bookings(sorted(booked - listed)):
+        if booking.status is BookingStatus.cancelled:
+            note = _credit_line(ctx, invoice, booking.id)
+            if note is not None:
+                credited.append(str(note["id"]))
+    return credited
+
+
+def _credit_line(ctx: Context, invoice: dict[str, Any], booking_id: str) -> dict[str, Any] | None:
+    line = next((ln for ln in invoice["lines"] if ln.get("booking_id") == booking_id), None)
+    if line is None:
+        return None
+    _finish(ctx, invoice)  # the payment state exists before a credit lowers it
+    payment = invoice.get("payment") or {}
+    note = invoicing.issue(
+        ctx,
+        operator_id=invoice["operator_id"],
+        source=credit_source(invoice["id"], booking_id),
+        buyer=invoice["buyer"],
+        member_id=None,
+        lines=[negated_line(line)],
+        payment={
+            "status": "due",
+            "method": payment.get("method") or "transfer",
+            "paid_at": None,
+            "provider_ref": None,
+            "due_date": payment.get("due_date"),
+        },
+        refers_to=invoice,
+        extra={
+            "company_id": invoice["company_id"],
+            "billing_month": invoice["billing_month"],
+            "booking_id": booking_id,
+        },
+    )
+    amount = -int(note["totals"]["incl_vat"])
+    companies.store(ctx).apply_credit_note(invoice["id"], note["id"], amount)
+    return note

@@ -1,0 +1,275 @@
+"""Alarms, a dashboard and the failure queue of scheduled jobs, added to the template.
+
+Every alarm notifies the SNS topic given at deploy (`AlarmTopicArn`) when it fires and
+when it clears; docs/RUNBOOK.md says what each means and what to do. A scheduled job
+that still fails after Lambda's two retries lands, with its event, on the `JobFailures`
+queue (kept 14 days): re-running it is safe, every job being idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.stages import Stage
+
+TOPIC_PARAMETER = "AlarmTopicArn"
+QUEUE_ID = "JobFailures"
+API_FUNCTION = "APIHandler"
+API_NAME = "relais"  # the REST API's name: Chalice's app_name
+# A share of API answers that are 5xx, over 5 minutes, twice in a row.
+API_5XX_RATE = 0.02
+# Duration alarm: this share of the function's timeout.
+NEAR_TIMEOUT = 0.8
+TABLE_OPERATIONS = (
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+)
+
+
+def _alarm(description: str, **props: Any) -> dict[str, Any]:
+    topic = [{"Ref": TOPIC_PARAMETER}]
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "AlarmActions": topic,
+            "OKActions": topic,
+            "TreatMissingData": "notBreaching",
+            **props,
+        },
+    }
+
+
+def _metric_alarm(
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, Any],
+    *,
+    statistic: str = "Sum",
+    threshold: float = 0,
+    periods: int = 1,
+) -> dict[str, Any]:
+    return _alarm(
+        description,
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        Statistic=statistic,
+        Period=300,
+        EvaluationPeriods=periods,
+        DatapointsToAlarm=periods,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def _sum_alarm(
+    description: str, namespace: str, queries: list[tuple[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """An alarm on the sum of several metrics (metric math), above 0 in 5 minutes."""
+    metrics: list[dict[str, Any]] = []
+    for n, (metric, dimensions) in enumerate(queries):
+        metrics.append(
+            {
+                "Id": f"m{n}",
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    },
+                    "Period": 300,
+                    "Stat": "Sum",
+                },
+            }
+        )
+    expression = "+".join(f"FILL(m{n}, 0)" for n in range(len(queries)))
+    metrics.append({"Id": "total", "Expression": expression, "ReturnData": True})
+    return _alarm(
+        description,
+        Metrics=metrics,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def function_alarms(fid: str, timeout_seconds: int) -> dict[str, Any]:
+    name = {"FunctionName": {"Ref": fid}}
+    what = "The API" if fid == API_FUNCTION else f"The scheduled job {fid}"
+    return {
+        f"{fid}ErrorsAlarm": _metric_alarm(
+            f"{what} raised errors (Lambda Errors > 0 in 5 min).", "AWS/Lambda", "Errors", name
+        ),
+        f"{fid}ThrottlesAlarm": _metric_alarm(
+            f"{what} was throttled by Lambda (concurrency).", "AWS/Lambda", "Throttles", name
+        ),
+        f"{fid}DurationAlarm": _metric_alarm(
+            f"{what} ran close to its {timeout_seconds} s timeout.",
+            "AWS/Lambda",
+            "Duration",
+            name,
+            statistic="Maximum",
+            threshold=timeout_seconds * 1000 * NEAR_TIMEOUT,
+        ),
+    }
+
+
+def shared_alarms(stage: Stage, table_id: str) -> dict[str, Any]:
+    table = {"TableName": {"Ref": table_id}}
+    return {
+        "Api5xxAlarm": _metric_alarm(
+            f"More than {API_5XX_RATE:.0%} of API answers were 5xx, twice in 5-minute periods.",
+            "AWS/ApiGateway",
+            "5XXError",
+            {"ApiName": API_NAME, "Stage": stage.name},
+            statistic="Average",
+            threshold=API_5XX_RATE,
+            periods=2,
+        ),
+        "TableThrottlesAlarm": _sum_alarm(
+            "DynamoDB throttled reads or writes of the table.",
+            "AWS/DynamoDB",
+            [("ReadThrottleEvents", table), ("WriteThrottleEvents", table)],
+        ),
+        "TableSystemErrorsAlarm": _sum_alarm(
+            "DynamoDB answered system errors (500) on the table.",
+            "AWS/DynamoDB",
+            [("SystemErrors", {**table, "Operation": op}) for op in TABLE_OPERATIONS],
+        ),
+        "JobFailuresAlarm": _metric_alarm(
+            "A scheduled job failed after its retries: its event waits on the JobFailures queue.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": [QUEUE_ID, "QueueName"]}},
+            statistic="Maximum",
+        ),
+    }
+
+
+def failure_queue() -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True},
+    }
+
+
+def on_failure() -> dict[str, Any]:
+    """A job function's asynchronous invocation: two retries, then the failure queue."""
+    return {
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 3600,
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [QUEUE_ID, "Arn"]}}
+        },
+    }
+
+
+def send_failures_policy() -> dict[str, Any]:
+    return {
+        "PolicyName": "JobFailures",
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "SendJobFailures",
+                    "Effect": "Allow",
+                    "Action": ["sqs:SendMessage"],
+                    "Resource": [{"Fn::GetAtt": [QUEUE_ID, "Arn"]}],
+                }
+            ],
+        },
+    }
+
+
+def dashboard(stage: Stage, function_ids: list[str], table_id: str) -> dict[str, Any]:
+    """One page: API traffic and errors, function errors and durations, table, job failures."""
+
+    def widget(title: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": "${AWS::Region}",
+                "stat": stat,
+                "period": 300,
+                "metrics": metrics,
+            },
+        }
+
+    api = ["ApiName", API_NAME, "Stage", stage.name]
+    fns = [f"${{{fid}}}" for fid in function_ids]
+    body = {
+        "widgets": [
+            widget(
+                "API requests and errors",
+                [["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")],
+            ),
+            widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api]], "p99"),
+            widget("Function errors", [["AWS/Lambda", "Errors", "FunctionName", f] for f in fns]),
+            widget(
+                "Function duration max (ms)",
+                [["AWS/Lambda", "Duration", "FunctionName", f] for f in fns],
+                "Maximum",
+            ),
+            widget(
+                "Table capacity and throttles",
+                [
+                    ["AWS/DynamoDB", m, "TableName", f"${{{table_id}}}"]
+                    for m in (
+                        "ConsumedReadCapacityUnits",
+                        "ConsumedWriteCapacityUnits",
+                        "ReadThrottleEvents",
+                        "WriteThrottleEvents",
+                    )
+                ],
+            ),
+            widget(
+                "Job failures waiting",
+                [
+                    [
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        "QueueName",
+                        f"${{{QUEUE_ID}.QueueName}}",
+                    ]
+                ],
+                "Maximum",
+            ),
+        ]
+    }
+    return {
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": {"DashboardBody": {"Fn::Sub": json.dumps(body, separators=(",", ":"))}},
+    }
+
+
+def monitoring_overlay(
+    resources: dict[str, Any], stage: Stage, function_ids: list[str], table_id: str
+) -> dict[str, Any]:
+    """Overlay resources for Chalice's `resources`: alarms, dashboard, the job failure
+    queue, each job's on-failure destination and its role's right to send there."""
+    overlay: dict[str, Any] = {QUEUE_ID: failure_queue(), **shared_alarms(stage, table_id)}
+    overlay["Dashboard"] = dashboard(stage, function_ids, table_id)
+    for fid in function_ids:
+        props = resources[fid]["Properties"]
+        overlay.update(function_alarms(fid, int(props.get("Timeout", 30))))
+        if fid == API_FUNCTION:
+            continue
+        overlay[fid] = {"Properties": {"EventInvokeConfig": on_failure()}}
+        role = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
+        if role in resources:
+            policies = resources[role]["Properties"].get("Policies", [])
+            overlay[role] = {"Properties": {"Policies": [*policies, send_failures_policy()]}}
+    return overlay

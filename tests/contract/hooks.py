@@ -1,0 +1,83 @@
+"""Schemathesis hooks for the contract fuzzing: what JSON Schema cannot say, taught to the
+generator (loaded through `hooks` in tests/contract/schemathesis.toml).
+
+- `siren` and `siret`, the document's formats for the Luhn-checked French identifiers.
+- In positive cases only, rules across fields that the document states in prose: `from`
+  not after `to`, a SIRET that starts with its SIREN, opening intervals sorted and not
+  overlapping; and no made-up `cursor` (an opaque value only a previous page gives: the
+  stateful phase follows `next_cursor` links instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+DIGITS = "0123456789"
+
+
+def luhn_complete(digits: str) -> str:
+    """`digits` followed by the check digit that makes the whole pass Luhn's check."""
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        n = int(char) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return digits + str((10 - total % 10) % 10)
+
+
+SIRENS = st.text(DIGITS, min_size=8, max_size=8).map(luhn_complete)
+schemathesis.openapi.format("siren", SIRENS)
+schemathesis.openapi.format(
+    "siret",
+    st.tuples(SIRENS, st.text(DIGITS, min_size=4, max_size=4)).map(
+        lambda parts: luhn_complete(parts[0] + parts[1])
+    ),
+)
+
+
+def _minutes(label: Any) -> int:
+    hours, minutes = str(label).split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _ordered(intervals: Any) -> Any:
+    """Keep the intervals that start before they end and after the previous one ended."""
+    if not isinstance(intervals, list):
+        return intervals
+    kept: list[Any] = []
+    last_end = -1
+    valid = [i for i in intervals if isinstance(i, list) and len(i) == 2]
+    for start, end in sorted(valid, key=lambda i: _minutes(i[0])):
+        if _minutes(start) < _minutes(end) and _minutes(start) >= last_end:
+            kept.append([start, end])
+            last_end = _minutes(end)
+    return kept
+
+
+def _fix_body(body: Any) -> None:
+    if not isinstance(body, dict):
+        return
+    siren, siret = body.get("siren"), body.get("siret")
+    if isinstance(siren, str) and isinstance(siret, str) and not siret.startswith(siren):
+        body["siret"] = luhn_complete(siren + siret[9:13])
+    hours = body.get("opening_hours")
+    if isinstance(hours, dict):
+        for day, intervals in hours.items():
+            hours[day] = _ordered(intervals)
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+    if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
+        return case
+    query = case.query
+    if isinstance(query, dict):
+        query.pop("cursor", None)
+        low, high = query.get("from"), query.get("to")
+        if isinstance(low, str) and isinstance(high, str) and low > high:
+            query["from"], query["to"] = high, low
+    _fix_body(case.body)
+    return case

@@ -1,0 +1,146 @@
+"""Least privilege in the packaged template: no wildcard grant, only the DynamoDB actions
+the code calls, and the table kept safe (backups, deletion protection, encryption, TTL)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.package import ROOT, TABLE_ID
+from tests.support.packaged import Packaged, packaged_app
+
+# What a boto3 call in chalicelib needs from IAM.
+CALL_ACTIONS = {
+    "get_item": "dynamodb:GetItem",
+    "batch_get_item": "dynamodb:BatchGetItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "put_item": "dynamodb:PutItem",
+    "update_item": "dynamodb:UpdateItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "batch_writer": "dynamodb:BatchWriteItem",
+    "batch_write_item": "dynamodb:BatchWriteItem",
+    "transact_get_items": "dynamodb:GetItem",
+}
+# Each item kind of a TransactWriteItems needs the action of its own kind.
+TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def dynamodb_actions_in_code(root: Path = ROOT / "chalicelib") -> set[str]:
+    actions = set()
+    for path in root.rglob("*.py"):
+        source = path.read_text()
+        for call in re.findall(r"\.([a-z_]+)\(", source):
+            if call in CALL_ACTIONS:
+                actions.add(CALL_ACTIONS[call])
+        for kind in re.findall(r"[\"'](Put|Update|Delete|ConditionCheck)[\"']\s*:", source):
+            actions.add(TRANSACTION_ACTIONS[kind])
+    return actions
+
+
+@pytest.fixture(scope="module")
+def packaged() -> Packaged:
+    return packaged_app("dev")
+
+
+def _statements(packaged: Packaged) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for rid, role in packaged.resources_of_type("AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            found += [(rid, s) for s in policy["PolicyDocument"]["Statement"]]
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_function_has_a_role_with_an_inline_policy(packaged: Packaged) -> None:
+    functions = packaged.resources_of_type("AWS::Serverless::Function")
+
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert roles <= set(packaged.resources_of_type("AWS::IAM::Role"))
+    assert _statements(packaged)
+
+
+def test_no_statement_grants_a_wildcard_action_or_resource(packaged: Packaged) -> None:
+    for rid, statement in _statements(packaged):
+        assert statement["Effect"] == "Allow", rid
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, (rid, action)
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", (rid, statement)
+
+
+def test_dynamodb_actions_are_exactly_those_the_code_calls(packaged: Packaged) -> None:
+    granted = {
+        action
+        for _, statement in _statements(packaged)
+        for action in _as_list(statement["Action"])
+        if action.startswith("dynamodb:")
+    }
+
+    assert granted == dynamodb_actions_in_code()
+    assert "dynamodb:Scan" not in granted
+
+
+def test_dynamodb_is_reached_only_on_the_table_and_its_indexes(packaged: Packaged) -> None:
+    table_arn = {"Fn::GetAtt": [TABLE_ID, "Arn"]}
+    index_arns = {"Fn::Sub": f"${{{TABLE_ID}.Arn}}/index/*"}
+
+    for rid, statement in _statements(packaged):
+        actions = _as_list(statement["Action"])
+        if any(a.startswith("dynamodb:") for a in actions):
+            assert statement["Resource"] in ([table_arn], [index_arns]), rid
+        if statement["Resource"] == [index_arns]:
+            assert actions == ["dynamodb:Query"], rid
+
+
+def test_logs_are_written_only_to_this_stacks_functions_groups(packaged: Packaged) -> None:
+    for rid, statement in _statements(packaged):
+        if any(a.startswith("logs:") for a in _as_list(statement["Action"])):
+            (resource,) = statement["Resource"]
+            assert resource["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}-*"), rid
+
+
+def test_secrets_are_read_only_under_this_stacks_parameter_path(packaged: Packaged) -> None:
+    statements = [s for _, s in _statements(packaged) if "ssm:GetParameter" in s["Action"]]
+
+    assert statements
+    for statement in statements:
+        assert statement["Action"] == ["ssm:GetParameter"]
+        (resource,) = statement["Resource"]
+        assert resource["Fn::Sub"].endswith(":parameter/${AWS::StackName}/*")
+
+
+def test_the_table_is_backed_up_protected_encrypted_and_expires_items(packaged: Packaged) -> None:
+    table = packaged.template["Resources"][TABLE_ID]
+    props = table["Properties"]
+
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_the_code_scan_finds_the_calls_it_maps(tmp_path: Path) -> None:
+    (tmp_path / "store.py").write_text(
+        "table.get_item(Key=k)\nwith table.batch_writer() as b: pass\n"
+        'items = [{"ConditionCheck": {}}, {"Put": {}}]\n'
+    )
+
+    assert dynamodb_actions_in_code(tmp_path) == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+    }
