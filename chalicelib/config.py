@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # Members' mails through SES. The sender must be a verified SES identity
     # ("Relais <noreply@example.org>"); unset = no mail at all (local runs, tests).
     mail_from: str | None = Field(default=None, alias="MAIL_FROM")
+    # The accredited platform (PA) that transmits e-reports: its 4-character registration
+    # number (scheme 0238) and name. Unset = no e-reporting file is produced.
+    ereporting_platform_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{4}$", alias="EREPORTING_PLATFORM_ID"
+    )
+    ereporting_platform_name: str = Field(default="", alias="EREPORTING_PLATFORM_NAME")
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")
