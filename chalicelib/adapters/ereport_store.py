@@ -2,7 +2,9 @@
 
 A file is written once, under a condition that its key is new: two runs that build the
 same period at the same time store it once (the loser reads the winner's). Files are
-never updated; a correction is the next sequence number (a corrective `RE` report).
+never rewritten; a correction is the next sequence number (a corrective `RE` report).
+Only the transmission state changes: `produced` → `submitted` (with the platform's flow
+id) or `rejected` (with its answer), once, under a condition on the current status.
 """
 
 from __future__ import annotations
@@ -51,3 +53,29 @@ class EReportStore:
             self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
         except client_errors.ConditionalCheckFailedException as exc:
             raise ReportTaken(item["SK"]) from exc
+
+    def mark(
+        self, operator_id: str, report: dict[str, Any], status: str, outcome: dict[str, Any]
+    ) -> bool:
+        """Record the transmission of a `produced` report; False if another run did."""
+        client_errors = self._table.exceptions
+        try:
+            self._table.table.update_item(
+                Key={
+                    "PK": keys.ereports_pk(operator_id),
+                    "SK": keys.ereport_sk(
+                        report["kind"], report["period_start"], int(report["sequence"])
+                    ),
+                },
+                UpdateExpression="SET #status = :status, transmission = :outcome",
+                ConditionExpression="#status = :produced",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":outcome": to_item(outcome),
+                    ":produced": "produced",
+                },
+            )
+        except client_errors.ConditionalCheckFailedException:
+            return False
+        return True

@@ -24,9 +24,10 @@ class EReport(BaseModel):
     period_end: str
     sequence: int
     type_code: Literal["IN", "RE"]
-    status: Literal["produced"]
+    status: Literal["produced", "submitted", "rejected"]
     produced_at: str
     days: int
+    transmission: dict[str, Any] | None = None  # flow id, or the platform's refusal
 
 
 class EReportList(BaseModel):

@@ -11,7 +11,7 @@ from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
-from chalicelib.services.ereporting import produce_ereports
+from chalicelib.services.ereport_job import produce_ereports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments

@@ -3,8 +3,8 @@
 `produce_report` builds one kind of report for one period from the issued documents and
 stores it once: `IN` the first time, a corrective `RE` (the complete figures of the
 period) when they have changed since, nothing when they have not. Safe to run again.
-The files are stored with status `produced`: transmitting them through the operator's
-accredited platform is not built yet.
+The files are stored with status `produced`; `ereport_transmission` sends them to the
+accredited platform (when one is configured); `ereport_job` runs both.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def produce_report(
     return None
 
 
-def produce_ereports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
+def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
     """The job: every closed period of the last two months, for each operator and kind,
     reported (IN) or, if its figures changed (late payments), corrected (RE)."""
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
