@@ -42,7 +42,7 @@ class EReportList(BaseModel):
     "GET",
     summary="The operator's B2C e-reporting files and their status",
     tag="accounting",
-    errors=(401, 403, 404),
+    errors=(403, 404),
     role="books",
     response=EReportList,
 )
