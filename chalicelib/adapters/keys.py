@@ -381,3 +381,15 @@ def ereports_pk(operator_id: str) -> str:
 def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
     """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
     return f"{kind}#{period_start}#{sequence:02d}"
+
+
+# -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------
+
+
+def einvoices_pk(operator_id: str) -> str:
+    """An operator's invoices routed through its platform, with their lifecycle."""
+    return f"EINVOICE#{operator_id}"
+
+
+def einvoice_sk(document_id: str) -> str:
+    return document_id

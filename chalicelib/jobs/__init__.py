@@ -11,6 +11,7 @@ from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
+from chalicelib.services.einvoice_routing import route_einvoices
 from chalicelib.services.ereport_job import produce_ereports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
@@ -26,6 +27,7 @@ JOBS: dict[str, Job] = {
     "reconcile_payments": reconcile_payments,
     "send_reminders": send_reminders,
     "produce_ereports": produce_ereports,
+    "route_einvoices": route_einvoices,
 }
 
 
@@ -45,6 +47,8 @@ SCHEDULES: dict[str, str] = {
     "invoice_companies": "cron(0 2 1 * ? *)",
     # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
     "produce_ereports": "cron(0 3 1,11,21 * ? *)",
+    # B2B invoices to the accredited platform, and the statuses it reports back.
+    "route_einvoices": "rate(60 minutes)",
 }
 
 

@@ -9,40 +9,16 @@ An outage leaves it `produced`, to be sent by the next run.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from chalicelib.adapters.pa_client import (
-    FlowClient,
-    PlatformAccount,
-    PlatformRejected,
-    PlatformUnavailable,
-)
-from chalicelib.config import Settings
+from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.ereporting import store
+from chalicelib.services.platform import FlowPlatform, platform_of
 
 EREPORTING_SYNTAX = "FRR"
 EREPORTING_RULE = "B2C"
-
-
-class FlowPlatform(Protocol):
-    def submit_flow(
-        self, *, tracking_id: str, name: str, syntax: str, processing_rule: str, content: bytes
-    ) -> dict[str, Any]: ...
-
-
-def platform_of(settings: Settings) -> FlowPlatform | None:
-    if not settings.ereporting_platform_url:
-        return None
-    return FlowClient(
-        PlatformAccount(
-            base_url=settings.ereporting_platform_url,
-            token_url=settings.ereporting_platform_token_url,
-            client_id=settings.ereporting_platform_client_id,
-            client_secret=settings.ereporting_platform_client_secret,
-        )
-    )
 
 
 def transmit_ereports(ctx: Context, platform: FlowPlatform | None = None) -> dict[str, int]:

@@ -371,6 +371,12 @@ ROWS = [
     Row("GET", "/v1/accounting/integrity", fixed(f"/v1/accounting/integrity?{OP}"), BOOKS),
     Row(
         "GET",
+        "/v1/invoices/{invoice_id}/lifecycle",
+        fixed("/v1/invoices/{invoice}/lifecycle"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
         "/v1/operators/{operator_id}/ereports",
         fixed("/v1/operators/{operator}/ereports"),
         BOOKS,

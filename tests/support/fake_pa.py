@@ -1,9 +1,11 @@
 """A fake accredited platform on loopback, in the AFNOR XP Z12-013 flow API shape.
 
 `POST /token` (OAuth2 client credentials) hands out a bearer token; `POST /v1/flows`
-(multipart: `flowInfo` JSON + `file`) validates an e-reporting file with the official
-flux 10 XSD and schematron and answers 202 with a `flowId`, or 400 with the failed rules.
-The same `trackingId` twice is one flow. `answer_next` makes it fail on purpose.
+(multipart: `flowInfo` JSON + `file`) validates the file with the official artefacts (an
+e-report, `FRR`: flux 10 XSD and schematron; an invoice, `CII`: EN 16931 and BR-FR) and
+answers 202 with a `flowId`, or 400 with the failed rules. The same `trackingId` twice is
+one flow. `GET /v1/flows/{flowId}` answers the flow with the lifecycle statuses that
+`report` added. `failures` makes it answer errors on purpose.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.einvoicing import flux10_failures
+from tests.support.einvoicing import cii_failures, flux10_failures
 
 CLIENT_ID, CLIENT_SECRET, TOKEN = "relais", "s3cret", "token-1"
 
@@ -41,6 +43,13 @@ class FakePlatform:
                 else:
                     self._answer(404, {"error": "not found"})
 
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._answer(401, {"error": "unauthorized"})
+                flow_id = self.path.removeprefix("/v1/flows/")
+                found = [f for f in platform.flows.values() if f["flowId"] == flow_id]
+                self._answer(200, found[0]) if found else self._answer(404, {"error": "none"})
+
             def _token(self, body: bytes) -> None:
                 form = dict(urllib.parse.parse_qsl(body.decode()))
                 good = (form.get("client_id"), form.get("client_secret")) == (
@@ -62,10 +71,11 @@ class FakePlatform:
                 known = platform.flows.get(info["trackingId"])
                 if known:
                     return self._answer(202, known)
-                failed = flux10_failures(content)
+                check = cii_failures if info["flowSyntax"] == "CII" else flux10_failures
+                failed = check(content)
                 if failed:
                     return self._answer(400, {"errors": failed})
-                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "status": "Received"}
+                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": []}
                 platform.flows[info["trackingId"]] = flow
                 self._answer(202, flow)
 
@@ -81,6 +91,10 @@ class FakePlatform:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def report(self, tracking_id: str, code: str, at: str = "2027-01-02T10:00:00+01:00") -> None:
+        """The buyer's side moved the invoice on: the platform now reports `code`."""
+        self.flows[tracking_id]["lifecycle"].append({"code": code, "at": at})
 
     def close(self) -> None:
         self._server.shutdown()
