@@ -390,3 +390,28 @@ def outbox_pk(day: str) -> str:
 
 def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
+
+
+# -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
+
+
+def ereports_pk(operator_id: str) -> str:
+    """An operator's e-reporting files: one Query lists them all."""
+    return f"EREPORT#{operator_id}"
+
+
+def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
+    """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
+    return f"{kind}#{period_start}#{sequence:02d}"
+
+
+# -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------
+
+
+def einvoices_pk(operator_id: str) -> str:
+    """An operator's invoices routed through its platform, with their lifecycle."""
+    return f"EINVOICE#{operator_id}"
+
+
+def einvoice_sk(document_id: str) -> str:
+    return document_id

@@ -383,6 +383,18 @@ ROWS = [
     Row("GET", "/v1/accounting/fec", fixed(f"/v1/accounting/fec?{OP}&year=2026"), BOOKS),
     Row("GET", "/v1/accounting/vat", fixed(f"/v1/accounting/vat?{OP}&month=2026-12"), BOOKS),
     Row("GET", "/v1/accounting/integrity", fixed(f"/v1/accounting/integrity?{OP}"), BOOKS),
+    Row(
+        "GET",
+        "/v1/invoices/{invoice_id}/lifecycle",
+        fixed("/v1/invoices/{invoice}/lifecycle"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/ereports",
+        fixed("/v1/operators/{operator}/ereports"),
+        BOOKS,
+    ),
     Row("GET", "/v1/accounting/invoices.csv", fixed(f"/v1/accounting/invoices.csv?{OP}"), BOOKS),
     Row("GET", "/v1/accounting/clearing", fixed("/v1/accounting/clearing?month=2026-12"), BOOKS),
     Row(
