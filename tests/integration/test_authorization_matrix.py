@@ -468,6 +468,32 @@ ROWS = [
         employee,
         by_role(member_a=403, admin=204),
     ),
+    # -- closing the books: the current month can neither close nor have an archive, so 409
+    # shows the caller was let through
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods",
+        fixed("/v1/operators/{operator}/periods"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/verify",
+        fixed("/v1/operators/{operator}/periods/verify"),
+        BOOKS,
+    ),
+    Row(
+        "POST",
+        "/v1/operators/{operator_id}/periods/{period}/close",
+        fixed("/v1/operators/{operator}/periods/2026-12/close", {}),
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/{period}/archive",
+        fixed("/v1/operators/{operator}/periods/2026-12/archive"),
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
     # last: each caller erases their own account
     Row("DELETE", "/v1/me", fixed("/v1/me"), by_role(member_a=204)),
 ]
