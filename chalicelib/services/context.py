@@ -16,6 +16,8 @@ from chalicelib.adapters.closure_store import ClosureStore
 from chalicelib.adapters.company_admin_store import CompanyAdminStore
 from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.adapters.dynamo import Table
+from chalicelib.adapters.einvoice_store import EInvoiceStore
+from chalicelib.adapters.ereport_store import EReportStore
 from chalicelib.adapters.idempotency_store import IdempotencyStore
 from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.membership_store import MembershipStore
@@ -23,6 +25,7 @@ from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
 from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.adapters.profile_store import ProfileStore
+from chalicelib.adapters.rate_limit_store import RateLimitStore
 from chalicelib.adapters.reconciliation_store import ReconciliationStore
 from chalicelib.adapters.secrets import Secrets
 from chalicelib.adapters.stats_store import StatsStore
@@ -93,6 +96,9 @@ class Context:
         self.profiles = ProfileStore(self.table)
         self.calendar_feeds = CalendarFeedStore(self.table)
         self.periods = PeriodStore(self.table)
+        self.einvoices = EInvoiceStore(self.table)
+        self.ereports = EReportStore(self.table)
+        self.rate_limits = RateLimitStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
         # Catalogue edits, closures, audit trail, company administration, statistics.
         self.versioned = VersionedStore(self.table)
