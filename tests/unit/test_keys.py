@@ -38,6 +38,9 @@ KEY_FORMATS = [
 
 TEXT_FORMATS = [
     (keys.operator_pk("op1"), "OPERATOR#op1"),
+    (keys.audit_pk("op1", "2026-12"), "AUDIT#op1#2026-12"),
+    (keys.audit_pk(None, "2026-12"), "AUDIT#NETWORK#2026-12"),
+    (keys.audit_month_pk("2026-12"), "AUDIT#2026-12"),
     (keys.siren_pk("732829320"), "SIREN#732829320"),
     (keys.relay_pk("r1"), "RELAY#r1"),
     (keys.resource_sk("res1"), "RESOURCE#res1"),
