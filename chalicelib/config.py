@@ -46,9 +46,26 @@ class Settings(BaseSettings):
     # Members' mails through SES. The sender must be a verified SES identity
     # ("Relais <noreply@example.org>"); unset = no mail at all (local runs, tests).
     mail_from: str | None = Field(default=None, alias="MAIL_FROM")
+    # The accredited platform (PA) that transmits e-reports: its 4-character registration
+    # number (scheme 0238) and name. Unset = no e-reporting file is produced.
+    ereporting_platform_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{4}$", alias="EREPORTING_PLATFORM_ID"
+    )
+    ereporting_platform_name: str = Field(default="", alias="EREPORTING_PLATFORM_NAME")
+    # Its flow API (AFNOR XP Z12-013 shape) and OAuth2 client credentials. Unset URL =
+    # files are produced but not sent.
+    ereporting_platform_url: str | None = Field(default=None, alias="EREPORTING_PLATFORM_URL")
+    ereporting_platform_token_url: str = Field(default="", alias="EREPORTING_PLATFORM_TOKEN_URL")
+    ereporting_platform_client_id: str = Field(default="", alias="EREPORTING_PLATFORM_CLIENT_ID")
+    ereporting_platform_client_secret: str = Field(
+        default="", alias="EREPORTING_PLATFORM_CLIENT_SECRET"
+    )
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")
+    # Closing archives (and exports) in S3; the endpoint is set locally (moto's server).
+    archive_bucket: str = Field(default="relais-archives", alias="ARCHIVE_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 

@@ -242,6 +242,28 @@ def ledger_sk(entry_date: str, entry_id: str, index: int) -> str:
     return f"{entry_date}#{entry_id}#{index:03d}"
 
 
+def ledger_entry_claim(operator_id: str, entry_id: str) -> Key:
+    """An entry without a document (fee, payout, transfer), claimed once wherever it lands."""
+    return key(f"LEDGERENTRY#{operator_id}", entry_id)
+
+
+# -- accounting periods ---------------------------------------------------------------------------
+
+
+def periods_pk(operator_id: str) -> str:
+    return f"PERIOD#{operator_id}"
+
+
+def period(operator_id: str, month: str) -> Key:
+    """`month` is `YYYY-MM`: the operator's periods sort in time order."""
+    return key(periods_pk(operator_id), month)
+
+
+def entry_numbers_pk(operator_id: str, month: str) -> str:
+    """The `EcritureNum` fixed at a month's close, one item per entry (SK = entry id)."""
+    return f"FECNUM#{operator_id}#{month}"
+
+
 # -- companies ----------------------------------------------------------------------------------
 COMPANIES_PK = "COMPANIES"  # GSI1: every company
 COMPANY_SK = "COMPANY"
@@ -382,3 +404,28 @@ def audit_pk(operator_id: str | None, month: str) -> str:
 def audit_month_pk(month: str) -> str:
     """GSI1: every audit entry of a UTC month, whatever the operator."""
     return f"AUDIT#{month}"
+
+
+# -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
+
+
+def ereports_pk(operator_id: str) -> str:
+    """An operator's e-reporting files: one Query lists them all."""
+    return f"EREPORT#{operator_id}"
+
+
+def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
+    """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
+    return f"{kind}#{period_start}#{sequence:02d}"
+
+
+# -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------
+
+
+def einvoices_pk(operator_id: str) -> str:
+    """An operator's invoices routed through its platform, with their lifecycle."""
+    return f"EINVOICE#{operator_id}"
+
+
+def einvoice_sk(document_id: str) -> str:
+    return document_id

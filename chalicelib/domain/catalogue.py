@@ -63,9 +63,19 @@ class NewOperator(Model):
     siret: str | None = None
     vat_number: str | None = Field(default=None, max_length=20)
     vat_regime: VatRegime
+    # Option for VAT on debits (art. 269-2-c CGI): VAT on services is then due when
+    # invoiced (BT-8 code 5), not when paid (code 72, the default for services).
+    vat_on_debits: bool = False
     address: Address
     invoice_prefix: str
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+    # The first accounting period (YYYY-MM); unset: the month the operator was created.
+    accounting_start: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="First accounting period (YYYY-MM); default: the month of creation.",
+        examples=["2026-01"],
+    )
 
     @field_validator("siren")
     @classmethod

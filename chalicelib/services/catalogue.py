@@ -19,7 +19,8 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
-from chalicelib.errors import NotFound
+from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.services import audit
 from chalicelib.services.context import Context
 
@@ -34,7 +35,14 @@ def _audit_created(
 
 
 def create_operator(ctx: Context, new: NewOperator, by: Principal | None = None) -> Operator:
-    operator = Operator(**new.model_dump(), id=new_id("op"), created_at=ctx.clock.now())
+    now = ctx.clock.now()
+    this_month = now.astimezone(PARIS).strftime("%Y-%m")
+    if new.accounting_start and new.accounting_start > this_month:
+        raise ValidationFailed(
+            "The first accounting period cannot be in the future.", field="accounting_start"
+        )
+    fields = {**new.model_dump(), "accounting_start": new.accounting_start or this_month}
+    operator = Operator(**fields, id=new_id("op"), created_at=now)
     ctx.catalogue_store.add_operator(operator)
     ctx.catalogue.invalidate()
     _audit_created(ctx, by, "operator", operator, operator_id=operator.id)

@@ -49,7 +49,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import audit, invoicing, members
+from chalicelib.services import audit, invoicing, members, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -286,7 +286,7 @@ def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any])
         method=str(record["method"]),
         recorded_at=datetime.fromisoformat(str(record["recorded_at"])),
     )
-    invoicing.store(ctx).add_ledger(lines)
+    periods.book(ctx, lines)  # once; a closed month's entry lands in the first open one
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

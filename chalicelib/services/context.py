@@ -21,6 +21,7 @@ from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.membership_store import MembershipStore
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
+from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.adapters.profile_store import ProfileStore
 from chalicelib.adapters.reconciliation_store import ReconciliationStore
 from chalicelib.adapters.secrets import Secrets
@@ -91,6 +92,7 @@ class Context:
         self.outbox = OutboxStore(self.table)
         self.profiles = ProfileStore(self.table)
         self.calendar_feeds = CalendarFeedStore(self.table)
+        self.periods = PeriodStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
         # Catalogue edits, closures, audit trail, company administration, statistics.
         self.versioned = VersionedStore(self.table)

@@ -383,6 +383,18 @@ ROWS = [
     Row("GET", "/v1/accounting/fec", fixed(f"/v1/accounting/fec?{OP}&year=2026"), BOOKS),
     Row("GET", "/v1/accounting/vat", fixed(f"/v1/accounting/vat?{OP}&month=2026-12"), BOOKS),
     Row("GET", "/v1/accounting/integrity", fixed(f"/v1/accounting/integrity?{OP}"), BOOKS),
+    Row(
+        "GET",
+        "/v1/invoices/{invoice_id}/lifecycle",
+        fixed("/v1/invoices/{invoice}/lifecycle"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/ereports",
+        fixed("/v1/operators/{operator}/ereports"),
+        BOOKS,
+    ),
     Row("GET", "/v1/accounting/invoices.csv", fixed(f"/v1/accounting/invoices.csv?{OP}"), BOOKS),
     Row("GET", "/v1/accounting/clearing", fixed("/v1/accounting/clearing?month=2026-12"), BOOKS),
     Row(
@@ -455,6 +467,32 @@ ROWS = [
         "/v1/companies/{company_id}/members/{member_id}",
         employee,
         by_role(member_a=403, admin=204),
+    ),
+    # -- closing the books: the current month can neither close nor have an archive, so 409
+    # shows the caller was let through
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods",
+        fixed("/v1/operators/{operator}/periods"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/verify",
+        fixed("/v1/operators/{operator}/periods/verify"),
+        BOOKS,
+    ),
+    Row(
+        "POST",
+        "/v1/operators/{operator_id}/periods/{period}/close",
+        fixed("/v1/operators/{operator}/periods/2026-12/close", {}),
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/{period}/archive",
+        fixed("/v1/operators/{operator}/periods/2026-12/archive"),
+        by_role(member_a=403, accountant=409, admin=409),
     ),
     # last: each caller erases their own account
     Row("DELETE", "/v1/me", fixed("/v1/me"), by_role(member_a=204)),

@@ -3,6 +3,7 @@ serves, its parameters, bodies, responses and the problem shape (chalice test cl
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -304,3 +305,25 @@ def test_every_answer_documents_x_request_id(document: dict[str, Any]) -> None:
     for key, op in operations(document).items():
         for status, response in op["responses"].items():
             assert response["headers"]["X-Request-Id"]["required"], (key, status)
+
+
+def test_every_json_body_of_every_operation_shows_a_valid_example(
+    document: dict[str, Any],
+) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    root = Resource.from_contents({"components": document["components"]}, DRAFT202012)
+    registry = Registry().with_resource("urn:doc", root)
+    for key, op in operations(document).items():
+        bodies = [op.get("requestBody", {}), *op["responses"].values()]
+        for body in bodies:
+            for media, content in body.get("content", {}).items():
+                if not media.endswith("json"):
+                    continue
+                schema = json.loads(
+                    json.dumps(content["schema"]).replace('"#/components', '"urn:doc#/components')
+                )
+                validator = Draft202012Validator(schema, registry=registry)
+                assert list(validator.iter_errors(content["example"])) == [], (key, media)
