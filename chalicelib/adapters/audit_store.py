@@ -12,18 +12,12 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.audit import AuditEntry
 
-NETWORK = "NETWORK"
-
-
-def audit_pk(operator_id: str | None, month: str) -> str:
-    return f"AUDIT#{operator_id or NETWORK}#{month}"
-
-
-def network_pk(month: str) -> str:
-    return f"AUDIT#{month}"
+audit_pk = keys.audit_pk
+network_pk = keys.audit_month_pk
 
 
 class AuditStore:

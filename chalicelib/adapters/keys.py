@@ -392,6 +392,20 @@ def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
 
 
+# -- audit trail ----------------------------------------------------------------------------
+AUDIT_NETWORK = "NETWORK"  # entries that belong to no operator
+
+
+def audit_pk(operator_id: str | None, month: str) -> str:
+    """An operator's (or the network's) audit entries of a UTC month, SK `{time}#{id}`."""
+    return f"AUDIT#{operator_id or AUDIT_NETWORK}#{month}"
+
+
+def audit_month_pk(month: str) -> str:
+    """GSI1: every audit entry of a UTC month, whatever the operator."""
+    return f"AUDIT#{month}"
+
+
 # -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
 
 
