@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     hold_seconds: int = Field(default=900, ge=30, le=86400, alias="HOLD_SECONDS")
     cancel_free_hours: int = Field(default=24, ge=0, le=720, alias="CANCEL_FREE_HOURS")
-    booking_horizon_days: int = Field(default=90, ge=1, le=730, alias="BOOKING_HORIZON_DAYS")
+    # At most 97: a capacity cut checks every day of the horizon in one transaction, and
+    # a DynamoDB transaction holds 100 items (services/catalogue_edits, capacity_checks).
+    booking_horizon_days: int = Field(default=90, ge=1, le=97, alias="BOOKING_HORIZON_DAYS")
     idempotency_ttl_seconds: int = Field(
         default=86400, ge=3600, le=604800, alias="IDEMPOTENCY_TTL_SECONDS"
     )
