@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     hold_seconds: int = Field(default=900, ge=30, le=86400, alias="HOLD_SECONDS")
     cancel_free_hours: int = Field(default=24, ge=0, le=720, alias="CANCEL_FREE_HOURS")
-    booking_horizon_days: int = Field(default=90, ge=1, le=730, alias="BOOKING_HORIZON_DAYS")
+    # At most 97: a capacity cut checks every day of the horizon in one transaction, and
+    # a DynamoDB transaction holds 100 items (services/catalogue_edits, capacity_checks).
+    booking_horizon_days: int = Field(default=90, ge=1, le=97, alias="BOOKING_HORIZON_DAYS")
     idempotency_ttl_seconds: int = Field(
         default=86400, ge=3600, le=604800, alias="IDEMPOTENCY_TTL_SECONDS"
     )
@@ -46,6 +48,20 @@ class Settings(BaseSettings):
     # Members' mails through SES. The sender must be a verified SES identity
     # ("Relais <noreply@example.org>"); unset = no mail at all (local runs, tests).
     mail_from: str | None = Field(default=None, alias="MAIL_FROM")
+    # The accredited platform (PA) that transmits e-reports: its 4-character registration
+    # number (scheme 0238) and name. Unset = no e-reporting file is produced.
+    ereporting_platform_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{4}$", alias="EREPORTING_PLATFORM_ID"
+    )
+    ereporting_platform_name: str = Field(default="", alias="EREPORTING_PLATFORM_NAME")
+    # Its flow API (AFNOR XP Z12-013 shape) and OAuth2 client credentials. Unset URL =
+    # files are produced but not sent.
+    ereporting_platform_url: str | None = Field(default=None, alias="EREPORTING_PLATFORM_URL")
+    ereporting_platform_token_url: str = Field(default="", alias="EREPORTING_PLATFORM_TOKEN_URL")
+    ereporting_platform_client_id: str = Field(default="", alias="EREPORTING_PLATFORM_CLIENT_ID")
+    ereporting_platform_client_secret: str = Field(
+        default="", alias="EREPORTING_PLATFORM_CLIENT_SECRET"
+    )
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")

@@ -355,8 +355,8 @@ def serve(settings: Settings) -> None:
             page = page_config(settings.api_url, stripe.base_url, demo)
             started.append(start_web_server(settings.web_port, page))
         print_summary(settings, ddb.name, seeded, tokens)
+        jobs = job_scheduler(settings, tokens["ADMIN"])  # its clock set before "Ready"
         say(f"Ready in {time.monotonic() - began:.1f} s.")
-        jobs = job_scheduler(settings, tokens["ADMIN"])
         while all(service.running() for service in started):
             jobs.tick()
             time.sleep(0.5)

@@ -20,8 +20,9 @@ Choices, with the rule that drives each one:
   identifier (BT-31, scheme VA) or a tax registration identifier (BT-32, scheme FC); a
   franchise business usually has no VAT number, so then its SIREN is given as BT-32.
 * Identifiers: SIREN as legal registration identifier (BT-30/BT-47, ICD scheme 0002),
-  SIRET as seller identifier (BT-29, ICD scheme 0009), e-mail addresses as electronic
-  addresses (BT-34/BT-49, scheme EM).
+  SIRET as seller identifier (BT-29, ICD scheme 0009). Electronic addresses (BT-34/BT-49),
+  the BAR treatment note, the notes every document needs and the VAT point (BT-8) follow
+  the French rules: see `cii_france`. The seller's e-mail is its contact's (BT-43).
 * Business process (BT-23): S2 ("services, already paid": BT-113 = BT-112, BT-115 = 0
   and the due date BT-9 is the payment date) for a paid document, S1 otherwise: the
   invoicing frameworks of the French e-invoicing rules (BR-FR-08, BR-FR-CO-09).
@@ -38,6 +39,8 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from chalicelib.adapters import cii_france
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -94,7 +97,10 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
     _text(header, "ram:ID", invoice["number"])
     _text(header, "ram:TypeCode", TYPE_CODES[doc_type])
     _date(_sub(header, "ram:IssueDateTime"), "udt:DateTimeString", invoice["issued_at"])
-    for content, subject in _notes(invoice.get("legal_mentions") or []):
+    notes = _notes(invoice.get("legal_mentions") or [])
+    notes += cii_france.missing_notes(invoice, {subject for _, subject in notes if subject})
+    notes.append((cii_france.treatment(invoice), "BAR"))
+    for content, subject in notes:
         note = _sub(header, "ram:IncludedNote")
         _text(note, "ram:Content", content)
         if subject:
@@ -110,6 +116,7 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
     _buyer(_sub(agreement, "ram:BuyerTradeParty"), invoice["buyer"], seller)
 
     delivery = _sub(transaction, "ram:ApplicableHeaderTradeDelivery")
+    _deliver_to(delivery, invoice)
     service_dates = sorted({line["service_date"] for line in lines if line.get("service_date")})
     if len(service_dates) == 1:
         event = _sub(delivery, "ram:ActualDeliverySupplyChainEvent")
@@ -176,9 +183,11 @@ def _seller(party: ET.Element, seller: dict[str, Any], franchise: bool) -> None:
     if seller.get("legal_form"):
         _text(party, "ram:Description", seller["legal_form"])
     _text(_sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", seller["siren"], schemeID="0002")
-    _address(party, seller.get("address"), "FR")
     if seller.get("email"):
-        _email(party, seller["email"])
+        contact = _sub(party, "ram:DefinedTradeContact")
+        _text(_sub(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", seller["email"])
+    _address(party, seller.get("address"), "FR")
+    _electronic_address(party, cii_france.seller_address(seller))
     if seller.get("vat_number"):
         _tax_registration(party, seller["vat_number"], "VA")
     elif franchise:
@@ -196,8 +205,7 @@ def _buyer(party: ET.Element, buyer: dict[str, Any], seller: dict[str, Any]) -> 
         _text(_sub(party, "ram:DefinedTradeContact"), "ram:PersonName", buyer["name"])
     seller_country = (seller.get("address") or {}).get("country") or "FR"
     _address(party, buyer.get("address"), seller_country)
-    if buyer.get("email"):
-        _email(party, buyer["email"])
+    _electronic_address(party, cii_france.buyer_address(buyer))
     if buyer.get("vat_number"):
         _tax_registration(party, buyer["vat_number"], "VA")
 
@@ -223,6 +231,7 @@ def _settlement(
     line_total = sum(sign * int(line["amount_excl_vat"]) for line in invoice["lines"])
     tax_total = 0
     base_total = 0
+    vat_point = cii_france.vat_point(invoice["seller"])
     for row in invoice["vat_breakdown"]:
         rate = Decimal(str(row["rate"]))
         base, vat = sign * int(row["base"]), sign * int(row["vat"])
@@ -236,6 +245,8 @@ def _settlement(
         _text(tax, "ram:CategoryCode", category)
         if category == "E":
             _text(tax, "ram:ExemptionReasonCode", FRANCHISE_REASON_CODE)
+        if vat_point:
+            _text(tax, "ram:DueDateTypeCode", vat_point)
         _text(tax, "ram:RateApplicablePercent", _rate(rate))
         tax_total += vat
         base_total += base
@@ -329,8 +340,22 @@ def _address(party: ET.Element, address: dict[str, Any] | None, default_country:
     _text(postal, "ram:CountryID", address.get("country") or default_country)
 
 
-def _email(party: ET.Element, email: str) -> None:
-    _text(_sub(party, "ram:URIUniversalCommunication"), "ram:URIID", email, schemeID="EM")
+def _electronic_address(party: ET.Element, address: tuple[str, str] | None) -> None:
+    if address:
+        uri = _sub(party, "ram:URIUniversalCommunication")
+        _text(uri, "ram:URIID", address[0], schemeID=address[1])
+
+
+def _deliver_to(delivery: ET.Element, invoice: dict[str, Any]) -> None:
+    """BG-13/BG-15: where the service was delivered, when the document names a place that
+    is not the buyer's address."""
+    place = invoice.get("delivery_address")
+    if not place or place == invoice["buyer"].get("address"):
+        return
+    party = _sub(delivery, "ram:ShipToTradeParty")
+    if place.get("name"):
+        _text(party, "ram:Name", place["name"])
+    _address(party, place, "FR")
 
 
 def _tax_registration(party: ET.Element, identifier: str, scheme: str) -> None:

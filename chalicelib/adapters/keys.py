@@ -390,3 +390,42 @@ def outbox_pk(day: str) -> str:
 
 def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
+
+
+# -- audit trail ----------------------------------------------------------------------------
+AUDIT_NETWORK = "NETWORK"  # entries that belong to no operator
+
+
+def audit_pk(operator_id: str | None, month: str) -> str:
+    """An operator's (or the network's) audit entries of a UTC month, SK `{time}#{id}`."""
+    return f"AUDIT#{operator_id or AUDIT_NETWORK}#{month}"
+
+
+def audit_month_pk(month: str) -> str:
+    """GSI1: every audit entry of a UTC month, whatever the operator."""
+    return f"AUDIT#{month}"
+
+
+# -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
+
+
+def ereports_pk(operator_id: str) -> str:
+    """An operator's e-reporting files: one Query lists them all."""
+    return f"EREPORT#{operator_id}"
+
+
+def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
+    """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
+    return f"{kind}#{period_start}#{sequence:02d}"
+
+
+# -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------
+
+
+def einvoices_pk(operator_id: str) -> str:
+    """An operator's invoices routed through its platform, with their lifecycle."""
+    return f"EINVOICE#{operator_id}"
+
+
+def einvoice_sk(document_id: str) -> str:
+    return document_id

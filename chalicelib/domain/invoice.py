@@ -26,6 +26,14 @@ B2B_MENTIONS = (
     "Pénalités de retard : trois fois le taux d'intérêt légal, exigibles de plein droit",
     "Indemnité forfaitaire pour frais de recouvrement de 40 € (art. L441-10 du Code de commerce)",
 )
+# The French e-invoicing rules (BR-FR-05) want the discount, late-penalty and recovery-fee
+# notes on every document, so a consumer's says why each one does not apply to them.
+B2C_DISCOUNT = "Escompte pour paiement anticipé : néant"
+B2C_PENALTIES_PAID = "Pénalités de retard : sans objet, facture acquittée"
+B2C_PENALTIES_DUE = "Pénalités de retard : intérêts au taux légal (art. 1231-6 du Code civil)"
+B2C_RECOVERY_FEE = (
+    "Indemnité forfaitaire pour frais de recouvrement : non applicable (client non professionnel)"
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,14 @@ def legal_mentions(
             else "Conditions de paiement : payée à la commande"
         )
         mentions.extend(B2B_MENTIONS)
+    else:
+        mentions.extend(consumer_mentions(paid=payment.get("status") == "paid"))
     return mentions
+
+
+def consumer_mentions(paid: bool) -> list[str]:
+    """Discount, penalties and recovery fee as they stand for a consumer (BR-FR-05)."""
+    return [B2C_DISCOUNT, B2C_PENALTIES_PAID if paid else B2C_PENALTIES_DUE, B2C_RECOVERY_FEE]
 
 
 def chain_hash(document: dict[str, Any], previous_hash: str) -> str:

@@ -11,6 +11,8 @@ from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
+from chalicelib.services.einvoice_routing import route_einvoices
+from chalicelib.services.ereport_job import produce_ereports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments
@@ -24,6 +26,8 @@ JOBS: dict[str, Job] = {
     "release_no_shows": release_no_shows,
     "reconcile_payments": reconcile_payments,
     "send_reminders": send_reminders,
+    "produce_ereports": produce_ereports,
+    "route_einvoices": route_einvoices,
 }
 
 
@@ -41,6 +45,10 @@ SCHEDULES: dict[str, str] = {
     "renew_memberships": "cron(5 22,23 * * ? *)",
     # The company invoices of the month just ended: 02:00 UTC on the 1st.
     "invoice_companies": "cron(0 2 1 * ? *)",
+    # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
+    "produce_ereports": "cron(0 3 1,11,21 * ? *)",
+    # B2B invoices to the accredited platform, and the statuses it reports back.
+    "route_einvoices": "rate(60 minutes)",
 }
 
 

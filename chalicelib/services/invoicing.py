@@ -49,6 +49,7 @@ def seller_snapshot(operator: Operator) -> dict[str, Any]:
         "siret": operator.siret,
         "vat_number": operator.vat_number,
         "vat_regime": operator.vat_regime.value,
+        "vat_on_debits": operator.vat_on_debits,
         "address": operator.address.model_dump(mode="json"),
         "email": operator.email,
     }

@@ -77,9 +77,15 @@ def test_a_franchise_operator_charges_no_vat_and_says_why() -> None:
     assert FRANCHISE_MENTION == "TVA non applicable, art. 293 B du CGI"
 
 
-def test_a_private_buyer_gets_the_payment_mention_and_no_b2b_mentions() -> None:
+def test_a_private_buyer_gets_the_payment_mention_and_the_consumer_notes() -> None:
     mentions = legal_mentions(NORMAL, PERSON, PAID, None)
-    assert mentions == ["Facture acquittée le 02/12/2026 par carte bancaire"]
+    assert mentions == [
+        "Facture acquittée le 02/12/2026 par carte bancaire",
+        "Escompte pour paiement anticipé : néant",
+        "Pénalités de retard : sans objet, facture acquittée",
+        "Indemnité forfaitaire pour frais de recouvrement : non applicable "
+        "(client non professionnel)",
+    ]
 
 
 def test_a_business_buyer_gets_terms_penalties_and_the_40_euro_indemnity() -> None:

@@ -293,7 +293,7 @@ def test_b2b_xml_names_the_company_and_breaks_vat_down_per_rate() -> None:
     terms = f"{SETTLEMENT}/ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"
     assert texts(xml, terms) == ["20270131"]
     subjects = texts(xml, "rsm:ExchangedDocument/ram:IncludedNote/ram:SubjectCode")
-    assert sorted(subjects) == ["AAB", "PMD", "PMT"]
+    assert sorted(subjects) == ["AAB", "BAR", "PMD", "PMT"]
 
 
 def test_documents_whose_totals_do_not_add_up_are_refused() -> None:

@@ -40,6 +40,9 @@ KEY_FORMATS = [
 
 TEXT_FORMATS = [
     (keys.operator_pk("op1"), "OPERATOR#op1"),
+    (keys.audit_pk("op1", "2026-12"), "AUDIT#op1#2026-12"),
+    (keys.audit_pk(None, "2026-12"), "AUDIT#NETWORK#2026-12"),
+    (keys.audit_month_pk("2026-12"), "AUDIT#2026-12"),
     (keys.periods_pk("op1"), "PERIOD#op1"),
     (keys.entry_numbers_pk("op1", "2026-10"), "FECNUM#op1#2026-10"),
     (keys.siren_pk("732829320"), "SIREN#732829320"),

@@ -1,0 +1,75 @@
+"""What the French e-invoicing rules (CIUS FR, FNFE-MPE BR-FR 1.4) add to a CII invoice.
+
+`invoice_cii` builds the EN 16931 XML and asks this module for the French parts:
+
+* BR-FR-05: notes PMT (recovery fee), PMD (late penalties) and AAB (discount) on every
+  document. A document issued before consumers got those mentions gets the consumer
+  wording of `chalicelib.domain.invoice` here, so its XML still passes.
+* BR-FR-20: a BAR note saying how the platform treats the document: `B2B` when the buyer
+  has a SIREN (a French business), else `B2C` (e-reported, not routed).
+* BR-FR-13 / BR-FR-12, BR-FR-21: electronic addresses. The seller's (BT-34) and a business
+  buyer's (BT-49) are addresses of the French directory (scheme 0225). When the document
+  holds none, the SIREN itself is used: it is the address every business has in the
+  directory (its mandatory SIREN-level line), and BR-FR-21 wants a B2B buyer's address
+  to start with its SIREN. A consumer is not in the directory: their e-mail (scheme EM).
+* BT-8 (VAT point): code 72 (VAT due when paid, the rule for services) unless the seller
+  opted for VAT on debits (code 5); none under the franchise, where no VAT is due.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalicelib.domain.invoice import consumer_mentions
+
+DIRECTORY_SCHEME = "0225"
+EMAIL_SCHEME = "EM"
+VAT_ON_RECEIPTS = "72"
+VAT_ON_DEBITS = "5"
+REQUIRED_NOTE_SUBJECTS = ("AAB", "PMD", "PMT")  # in the order of consumer_mentions()
+_ADDRESS = re.compile(r"^[A-Za-z0-9._-]{1,125}$")  # BR-FR-23 / BR-FR-25
+
+
+def is_business_buyer(buyer: dict[str, Any]) -> bool:
+    return bool(buyer.get("siren"))
+
+
+def missing_notes(invoice: dict[str, Any], subjects: set[str]) -> list[tuple[str, str]]:
+    """(text, subject) of the BR-FR-05 notes that the document's mentions do not give."""
+    paid = (invoice.get("payment") or {}).get("status") == "paid"
+    texts = dict(zip(REQUIRED_NOTE_SUBJECTS, consumer_mentions(paid=paid), strict=True))
+    return [(texts[code], code) for code in REQUIRED_NOTE_SUBJECTS if code not in subjects]
+
+
+def treatment(invoice: dict[str, Any]) -> str:
+    """BAR note content (BR-FR-20)."""
+    return "B2B" if is_business_buyer(invoice["buyer"]) else "B2C"
+
+
+def seller_address(seller: dict[str, Any]) -> tuple[str, str]:
+    """BT-34 and its scheme."""
+    return _directory_address(seller.get("electronic_address"), seller["siren"]), DIRECTORY_SCHEME
+
+
+def buyer_address(buyer: dict[str, Any]) -> tuple[str, str] | None:
+    """BT-49 and its scheme, or None for a consumer without an e-mail address."""
+    if is_business_buyer(buyer):
+        return (
+            _directory_address(buyer.get("electronic_address"), buyer["siren"]),
+            DIRECTORY_SCHEME,
+        )
+    return (buyer["email"], EMAIL_SCHEME) if buyer.get("email") else None
+
+
+def vat_point(seller: dict[str, Any]) -> str | None:
+    """BT-8 code, or None when no VAT is due (franchise)."""
+    if seller.get("vat_regime") == "franchise":
+        return None
+    return VAT_ON_DEBITS if seller.get("vat_on_debits") else VAT_ON_RECEIPTS
+
+
+def _directory_address(known: str | None, siren: str) -> str:
+    if known and known.startswith(siren) and _ADDRESS.match(known):
+        return known
+    return siren

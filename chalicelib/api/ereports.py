@@ -1,0 +1,50 @@
+"""Route of the B2C e-reporting files (flux 10.3 / 10.4) an operator's data produced."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.services import ereporting
+
+bp = Blueprint(__name__)
+
+
+class EReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    operator_id: str
+    kind: Literal["transactions", "payments"]
+    flux: Literal["10.3", "10.4"]
+    period_start: str
+    period_end: str
+    sequence: int
+    type_code: Literal["IN", "RE"]
+    status: Literal["produced", "submitted", "rejected"]
+    produced_at: str
+    days: int
+    transmission: dict[str, Any] | None = None  # flow id, or the platform's refusal
+
+
+class EReportList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[EReport]
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/ereports",
+    "GET",
+    summary="The operator's B2C e-reporting files and their status",
+    tag="accounting",
+    errors=(403, 404),
+    role="books",
+    response=EReportList,
+)
+def list_ereports(call: Call) -> Any:
+    return {"items": ereporting.list_reports(call.ctx, call.params["operator_id"])}

@@ -1,0 +1,57 @@
+"""Sending the produced e-reporting files through the operator's accredited platform.
+
+Each `produced` file is submitted once as a flow (`flowSyntax` FRR, `processingRule`
+B2C) whose `trackingId` is the file's id: if an answer is lost and the file is sent
+again, the platform sees the same flow. A refusal (4xx) marks the file `rejected` with
+the platform's answer — never resent as is: a corrected period makes a new `RE` file.
+An outage leaves it `produced`, to be sent by the next run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
+from chalicelib.services.catalogue import list_operators
+from chalicelib.services.context import Context
+from chalicelib.services.ereporting import store
+from chalicelib.services.platform import FlowPlatform, platform_of
+
+EREPORTING_SYNTAX = "FRR"
+EREPORTING_RULE = "B2C"
+
+
+def transmit_ereports(ctx: Context, platform: FlowPlatform | None = None) -> dict[str, int]:
+    """Submit every produced file; counts of submitted, rejected and still waiting."""
+    platform = platform or platform_of(ctx.settings)
+    counts = {"submitted": 0, "rejected": 0, "waiting": 0}
+    if platform is None:
+        return counts
+    for operator in list_operators(ctx):
+        waiting = [r for r in store(ctx).all(operator.id) if r["status"] == "produced"]
+        for report in sorted(waiting, key=lambda r: (r["period_start"], int(r["sequence"]))):
+            counts[_transmit(ctx, platform, operator.id, report)] += 1
+    return counts
+
+
+def _transmit(
+    ctx: Context, platform: FlowPlatform, operator_id: str, report: dict[str, Any]
+) -> str:
+    try:
+        answer = platform.submit_flow(
+            tracking_id=report["id"],
+            name=f"{report['id']}.xml",
+            syntax=EREPORTING_SYNTAX,
+            processing_rule=EREPORTING_RULE,
+            content=report["xml"].encode("utf-8"),
+        )
+    except PlatformUnavailable:
+        return "waiting"
+    except PlatformRejected as exc:
+        store(ctx).mark(
+            operator_id, report, "rejected", {"status": exc.status, "detail": exc.detail}
+        )
+        return "rejected"
+    outcome = {"flow_id": answer.get("flowId"), "at": ctx.clock.now().isoformat()}
+    store(ctx).mark(operator_id, report, "submitted", outcome)
+    return "submitted"

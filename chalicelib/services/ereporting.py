@@ -1,0 +1,145 @@
+"""Producing the B2C e-reporting files of each operator (flux 10.3 and 10.4).
+
+`produce_report` builds one kind of report for one period from the issued documents and
+stores it once: `IN` the first time, a corrective `RE` (the complete figures of the
+period) when they have changed since, nothing when they have not. Safe to run again.
+The files are stored with status `produced`; `ereport_transmission` sends them to the
+accredited platform (when one is configured); `ereport_job` runs both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.ereport_store import EReportStore, ReportTaken
+from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
+from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.ereporting import (
+    Period,
+    ReportKind,
+    closed_periods,
+    figures_digest,
+    next_type_code,
+    payment_days,
+    timestamp,
+    transaction_days,
+    transmission_id,
+)
+from chalicelib.domain.timezones import PARIS
+from chalicelib.services.catalogue import get_operator, list_operators
+from chalicelib.services.context import Context
+
+KINDS: tuple[ReportKind, ...] = ("transactions", "payments")
+# A payment reported in a period may settle a document issued earlier (a company
+# invoice due in 30 days): look that far back for them.
+PAYMENT_LOOKBACK = timedelta(days=92)
+ATTEMPTS = 5
+# How far back the job looks again for periods to report or correct.
+RECHECK = timedelta(days=62)
+
+
+def store(ctx: Context) -> EReportStore:
+    return ctx.ereports
+
+
+def produce_report(
+    ctx: Context, operator_id: str, kind: ReportKind, period: Period
+) -> dict[str, Any] | None:
+    """The report stored for this run, or None when there is nothing new to report."""
+    operator = get_operator(ctx, operator_id)
+    platform = ctx.settings.ereporting_platform_id
+    if platform is None or (kind == "payments" and operator.vat_on_debits):
+        return None
+    since = period.start - PAYMENT_LOOKBACK if kind == "payments" else period.start
+    documents = _documents(ctx, operator_id, since, period.end)
+    days = (transaction_days if kind == "transactions" else payment_days)(documents, period)
+    digest = figures_digest(days)
+    for _ in range(ATTEMPTS):
+        previous = store(ctx).of_period(operator_id, kind, period.start.isoformat())
+        type_code = next_type_code([p["digest"] for p in previous], digest)
+        if type_code is None or (type_code == "IN" and not days):
+            return None
+        report = _report(ctx, operator, kind, period, len(previous) + 1, type_code, digest, days)
+        try:
+            store(ctx).add(operator_id, report)
+            return report
+        except ReportTaken:
+            continue  # another run stored this sequence: compare with it
+    return None
+
+
+def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
+    """The job: every closed period of the last two months, for each operator and kind,
+    reported (IN) or, if its figures changed (late payments), corrected (RE)."""
+    today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
+    produced = 0
+    for operator in list_operators(ctx):
+        for kind in KINDS:
+            for period in closed_periods(kind, today, RECHECK):
+                produced += produce_report(ctx, operator.id, kind, period) is not None
+    return {"produced": produced}
+
+
+def list_reports(ctx: Context, operator_id: str) -> list[dict[str, Any]]:
+    get_operator(ctx, operator_id)  # 404 for an unknown operator
+    reports = store(ctx).all(operator_id)
+    return [
+        {k: v for k, v in r.items() if k not in ("xml", "digest")}
+        for r in sorted(reports, key=lambda r: (r["period_start"], r["kind"], r["sequence"]))
+    ]
+
+
+def _report(
+    ctx: Context,
+    operator: Operator,
+    kind: ReportKind,
+    period: Period,
+    sequence: int,
+    type_code: str,
+    digest: str,
+    days: list[Any],
+) -> dict[str, Any]:
+    now = ctx.clock.now().astimezone(PARIS)
+    header = Header(
+        id=transmission_id(operator.siren, kind, period, sequence),
+        issued_at=timestamp(now),
+        type_code=type_code,
+        platform_id=str(ctx.settings.ereporting_platform_id),
+        platform_name=ctx.settings.ereporting_platform_name or "Plateforme agréée",
+        issuer_siren=operator.siren,
+        issuer_name=operator.name,
+    )
+    render = transactions_xml if kind == "transactions" else payments_xml
+    return {
+        "id": header.id,
+        "operator_id": operator.id,
+        "kind": kind,
+        "flux": "10.3" if kind == "transactions" else "10.4",
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "sequence": sequence,
+        "type_code": type_code,
+        "status": "produced",
+        "produced_at": now.isoformat(timespec="seconds"),
+        "days": len(days),
+        "digest": digest,
+        "xml": render(header, period, days).decode("utf-8"),
+    }
+
+
+def _documents(ctx: Context, operator_id: str, since: date, until: date) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = ctx.invoices.page(
+            member_id=None,
+            operator_id=operator_id,
+            span=(since.isoformat(), until.isoformat()),
+            doc_type=None,
+            limit=500,
+            cursor=cursor,
+        )
+        documents.extend(page)
+        if not cursor:
+            return documents

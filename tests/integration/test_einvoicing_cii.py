@@ -1,0 +1,115 @@
+"""Every kind of document Relais issues passes the EN 16931 and French (BR-FR) rules.
+
+The documents are issued by the real flows (HTTP API, fake Stripe, the jobs) and their
+CII XML is read back from `GET /v1/invoices/{id}/xml`, then validated with the official
+compiled schematrons of tests/data/einvoicing/ (see its README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.config import Settings
+from tests.integration.test_companies import (  # noqa: F401 (fixtures)
+    alice,
+    bob,
+    company,
+    company_hooks,
+    december,
+    invoiced,
+)
+from tests.integration.test_invoicing_flow import paid_booking
+from tests.integration.test_memberships import (  # noqa: F401 (fixture)
+    invoices,
+    paris,
+    product,
+    run_renewals,
+    start_membership,
+    stripe_fake,
+)
+from tests.support.api import Api
+from tests.support.einvoicing import cii_failures
+from tests.support.fake_stripe_memberships import MembershipFakeGateway
+from tests.support.webhooks import deliver
+
+
+def cii_of(api: Api, token: str, invoice_id: str) -> bytes:
+    answer = api.get(f"/v1/invoices/{invoice_id}/xml", token=token)
+    assert answer.status == 200, answer.json
+    return answer.body
+
+
+def test_a_card_day_pass_invoice_passes_en16931_and_br_fr(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    assert cii_failures(cii_of(api, member, booking["invoice_id"])) == []
+
+
+def test_a_refund_credit_note_passes_en16931_and_br_fr(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).json
+    assert cii_failures(cii_of(api, member, cancelled["credit_note_id"])) == []
+
+
+def test_a_credit_pack_invoice_passes_en16931_and_br_fr(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    pack = {
+        "kind": "credit_pack",
+        "name": "10 jours",
+        "price": {"amount": 12000, "vat_rate": "20.00"},
+        "operator_id": network["operator"],
+        "credits": 10,
+        "validity_days": 180,
+    }
+    product_id = api.post("/v1/products", pack, token=admin).json["id"]
+    bought = api.post("/v1/purchases", {"product_id": product_id}, token=member)
+    intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    (invoice,) = invoices(api, member)
+    assert cii_failures(cii_of(api, member, invoice["id"])) == []
+
+
+def test_a_membership_renewal_invoice_passes_en16931_and_br_fr(
+    api: Api,
+    admin: str,
+    member: str,
+    product: str,  # noqa: F811
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    clock: FixedClock,
+) -> None:
+    clock.moment = paris(2027, 1, 31, 10, 0)
+    start_membership(api, settings, stripe_fake, member, product)
+    clock.moment = paris(2027, 2, 28, 0, 5)
+    assert run_renewals(api, admin, clock.moment)["paid"] == 1
+    renewal = max(invoices(api, member), key=lambda item: item["number"])
+    assert renewal["number"].endswith("000002")
+    assert cii_failures(cii_of(api, member, renewal["id"])) == []
+
+
+def test_a_company_monthly_b2b_invoice_passes_en16931_and_br_fr(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+) -> None:
+    xml = cii_of(api, admin, invoiced["id"])
+    assert b'schemeID="0225">552100554<' in xml
+    assert cii_failures(xml) == []
