@@ -20,7 +20,7 @@ from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.fec import entry_order
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import accounting, archive, periods
+from chalicelib.services import accounting, archive, audit, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -86,6 +86,18 @@ def close_period(
         closed = store.finish_close(operator_id, month, sealed)
     except PeriodMoved as exc:
         raise InvalidState(f"The period {month} is already closed.") from exc
+    changes: dict[str, list[Any]] = {"status": ["open", "closed"]}
+    if force:
+        changes["force_reason"] = [None, reason]
+    audit.record(
+        ctx,
+        principal,
+        "close",
+        "period",
+        f"{operator_id}/{month}",
+        operator_id=operator_id,
+        changes=changes,
+    )
     return periods.period_view(operator_id, month, closed)
 
 

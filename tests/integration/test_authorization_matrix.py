@@ -404,6 +404,32 @@ ROWS = [
         BOOKS,
     ),
     Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods",
+        fixed("/v1/operators/{operator}/periods"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/verify",
+        fixed("/v1/operators/{operator}/periods/verify"),
+        BOOKS,
+    ),
+    Row(
+        "POST",
+        "/v1/operators/{operator_id}/periods/{period}/close",
+        fixed("/v1/operators/{operator}/periods/2026-12/close", {}),
+        # the current month never closes: 409 shows the caller was let through
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/{period}/archive",
+        fixed("/v1/operators/{operator}/periods/2026-12/archive"),
+        # an open month has no archive yet: 409 shows the caller was let through
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
         "POST",
         "/v1/admin/jobs/{job}",
         fixed("/v1/admin/jobs/expire_holds", {}),

@@ -230,3 +230,13 @@ def test_a_period_that_is_not_a_month_is_not_found(
 ) -> None:
     answer = close(api, accountant, operator_id, "2026-13")
     assert (answer.status, answer.json["code"]) == (404, "not_found")
+
+
+def test_a_forced_close_is_in_the_audit_trail_with_its_reason(
+    api: Api, accountant: str, operator_id: str
+) -> None:
+    close(api, accountant, operator_id, "2026-10", force=True, reason="bank statement checked")
+    entries = api.get("/v1/audit?entity=period", token=accountant).json["items"]
+    assert [(e["action"], e["entity_id"], e["changes"]["force_reason"]) for e in entries] == [
+        ("close", f"{operator_id}/2026-10", [None, "bank statement checked"])
+    ]
