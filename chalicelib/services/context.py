@@ -13,6 +13,8 @@ from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
 from chalicelib.adapters.clock import Clock, SystemClock
 from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.adapters.dynamo import Table
+from chalicelib.adapters.einvoice_store import EInvoiceStore
+from chalicelib.adapters.ereport_store import EReportStore
 from chalicelib.adapters.idempotency_store import IdempotencyStore
 from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.membership_store import MembershipStore
@@ -86,6 +88,8 @@ class Context:
         self.outbox = OutboxStore(self.table)
         self.profiles = ProfileStore(self.table)
         self.calendar_feeds = CalendarFeedStore(self.table)
+        self.ereports = EReportStore(self.table)
+        self.einvoices = EInvoiceStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 

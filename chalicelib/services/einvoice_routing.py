@@ -28,7 +28,7 @@ LOOKBACK = timedelta(days=31)
 
 
 def store(ctx: Context) -> EInvoiceStore:
-    return EInvoiceStore(ctx.table)
+    return ctx.einvoices
 
 
 def route_einvoices(

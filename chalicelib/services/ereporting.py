@@ -40,7 +40,7 @@ RECHECK = timedelta(days=62)
 
 
 def store(ctx: Context) -> EReportStore:
-    return EReportStore(ctx.table)
+    return ctx.ereports
 
 
 def produce_report(
