@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     hold_seconds: int = Field(default=900, ge=30, le=86400, alias="HOLD_SECONDS")
     cancel_free_hours: int = Field(default=24, ge=0, le=720, alias="CANCEL_FREE_HOURS")
-    booking_horizon_days: int = Field(default=90, ge=1, le=730, alias="BOOKING_HORIZON_DAYS")
+    # At most 97: a capacity cut checks every day of the horizon in one transaction, and
+    # a DynamoDB transaction holds 100 items (services/catalogue_edits, capacity_checks).
+    booking_horizon_days: int = Field(default=90, ge=1, le=97, alias="BOOKING_HORIZON_DAYS")
     idempotency_ttl_seconds: int = Field(
         default=86400, ge=3600, le=604800, alias="IDEMPOTENCY_TTL_SECONDS"
     )
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")
+    # Closing archives (and exports) in S3; the endpoint is set locally (moto's server).
+    archive_bucket: str = Field(default="relais-archives", alias="ARCHIVE_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 

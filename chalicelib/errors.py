@@ -134,6 +134,34 @@ class ConcurrentUpdate(RelaisError):
     code, status, title = "concurrent_update", 503, "Concurrent update, retry"
 
 
+class PreconditionRequired(RelaisError):
+    """A PATCH or DELETE of an editable object came without `If-Match`."""
+
+    code, status, title = "precondition_required", 428, "Precondition required"
+
+
+class PreconditionFailed(RelaisError):
+    """`If-Match` names a version the object no longer has: nothing was changed."""
+
+    code, status, title = "precondition_failed", 412, "Precondition failed"
+
+
+class CapacityConflict(RelaisError):
+    """A lower capacity than the seats already taken on a future slot; nothing changed."""
+
+    code, status, title = "capacity_conflict", 409, "Capacity conflict"
+
+    def __init__(self, detail: str, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.conflicts = conflicts
+
+
+class ImmutableField(RelaisError):
+    """A field that may no longer change (e.g. a SIREN once a document was issued)."""
+
+    code, status, title = "immutable_field", 409, "Immutable field"
+
+
 class Misconfigured(RelaisError):
     """The deployment's settings are wrong (logged once per container); nothing can run."""
 

@@ -39,6 +39,7 @@ from infra.target import TARGET_ARCHITECTURE, TARGET_RUNTIME
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_ID = "RelaisTable"
 TABLE_ENV_VAR = "RELAIS_TABLE"
+ARCHIVE_BUCKET_ID = "ArchiveBucket"  # closing archives (S3): private, versioned, kept
 RUNTIME = TARGET_RUNTIME
 ARCHITECTURES = [TARGET_ARCHITECTURE]
 DEFAULT_STAGE = "dev"
@@ -70,6 +71,7 @@ def function_environment(stage: Stage) -> dict[str, Any]:
     """The variables every function gets: the stage's settings, then the stack's values."""
     env: dict[str, Any] = dict(stage.settings)
     env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
+    env["ARCHIVE_BUCKET"] = {"Ref": ARCHIVE_BUCKET_ID}
     env.update(secret_parameter_names())
     env.update(
         {p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage) if p.to_functions}
@@ -115,6 +117,7 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
     env = function_environment(stage)
     tracing = "Active" if stage.tracing else "PassThrough"
     resources: dict[str, Any] = {TABLE_ID: table_overlay(stage), **log_group_overlay(base, stage)}
+    resources[ARCHIVE_BUCKET_ID] = archive_bucket()
     for fid in function_ids(base):
         resources[fid] = {
             "Properties": {"Environment": {"Variables": dict(env)}, "Tracing": tracing}
@@ -134,6 +137,25 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
         "Outputs": {
             "TableName": {"Value": {"Ref": TABLE_ID}},
             "TableArn": {"Value": {"Fn::GetAtt": [TABLE_ID, "Arn"]}},
+        },
+    }
+
+
+def archive_bucket() -> dict[str, Any]:
+    """Sealed archives are kept: the bucket is private, versioned and outlives the stack."""
+    blocked = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": dict.fromkeys(blocked, True),
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
         },
     }
 

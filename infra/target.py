@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -118,6 +119,8 @@ def patch_chalice() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     patch_chalice()
+    # Chalice warns that the local Python is not the runtime's: here that is the point.
+    warnings.filterwarnings("ignore", message="You are currently running python")
     from chalice.cli import main as chalice_main
 
     sys.argv = ["chalice", *(sys.argv[1:] if argv is None else argv)]

@@ -59,6 +59,7 @@ class Settings:
     port: int
     ddb_port: int
     stripe_port: int
+    s3_port: int
     table: str
     local_dir: Path
     jwks_file: Path | None
@@ -77,6 +78,7 @@ class Settings:
             port=int(env.get("PORT") or 8000),
             ddb_port=int(env.get("DDB_PORT") or 8001),
             stripe_port=int(env.get("STRIPE_PORT") or 8002),
+            s3_port=int(env.get("S3_PORT") or 8004),
             table=env.get("RELAIS_TABLE") or "relais",
             local_dir=local if local.is_absolute() else ROOT / local,
             jwks_file=Path(jwks).resolve() if jwks else None,
@@ -297,8 +299,11 @@ def check_ports(settings: Settings) -> None:
     ports = {"PORT": settings.port, "DDB_PORT": settings.ddb_port}
     ports["STRIPE_PORT"] = settings.stripe_port
     ports["WEB_PORT"] = settings.web_port
+    ports["S3_PORT"] = settings.s3_port
     if len(set(ports.values())) < len(ports):
-        raise PortInUseError(f"PORT, DDB_PORT, STRIPE_PORT and WEB_PORT must differ: {ports}")
+        raise PortInUseError(
+            f"PORT, DDB_PORT, STRIPE_PORT, WEB_PORT and S3_PORT must differ: {ports}"
+        )
     for name, port in ports.items():
         if not port_is_free(port):
             raise PortInUseError(
@@ -308,6 +313,7 @@ def check_ports(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
+    from tools.local_s3 import start_local_s3
     from tools.localstripe_server import register_webhook, start_localstripe
     from tools.seed_demo import seed
 
@@ -333,8 +339,12 @@ def serve(settings: Settings) -> None:
             started.append(stripe)
             webhook = f"{settings.api_url}/v1/webhooks/stripe"
             register_webhook(stripe.base_url, "relais", webhook, settings.webhook_secret)
+        with step("S3"):
+            s3 = start_local_s3(settings.s3_port, log_path=settings.log("s3"))
+            started.append(s3)
         with step("chalice local"):
-            started.append(start_app(settings, app_env(settings, ddb.url, stripe.base_url, jwks)))
+            env = {**app_env(settings, ddb.url, stripe.base_url, jwks), "S3_ENDPOINT_URL": s3.url}
+            started.append(start_app(settings, env))
         admin = demo_tokens(settings, private_key, None)["ADMIN"]
         with step("demo network" if settings.seed else "catalogue"):
             seeded = seed(settings.api_url, admin) if settings.seed else None
@@ -345,8 +355,8 @@ def serve(settings: Settings) -> None:
             page = page_config(settings.api_url, stripe.base_url, demo)
             started.append(start_web_server(settings.web_port, page))
         print_summary(settings, ddb.name, seeded, tokens)
+        jobs = job_scheduler(settings, tokens["ADMIN"])  # its clock set before "Ready"
         say(f"Ready in {time.monotonic() - began:.1f} s.")
-        jobs = job_scheduler(settings, tokens["ADMIN"])
         while all(service.running() for service in started):
             jobs.tick()
             time.sleep(0.5)

@@ -33,6 +33,31 @@ def occupancy_key(booking: Booking) -> keys.Key:
     )
 
 
+def resource_key(booking: Booking) -> keys.Key:
+    return keys.key(keys.relay_pk(booking.relay_id), keys.resource_sk(booking.resource_id))
+
+
+def capacity_unchanged(
+    table: str, booking: Booking, capacity: int, check_active: bool = True
+) -> Item:
+    """Condition: the resource still has the capacity this booking was checked against
+    (and is active). A capacity edit updates that item in its own transaction, which also
+    checks every future slot against the new capacity: whichever commits first, the other
+    sees it (services/resource_edits.py)."""
+    check: dict[str, Any] = {
+        "TableName": table,
+        "Key": resource_key(booking),
+        "ConditionExpression": "#capacity = :cap",
+        "ExpressionAttributeNames": {"#capacity": "capacity"},
+        "ExpressionAttributeValues": {":cap": capacity},
+    }
+    if check_active:
+        check["ConditionExpression"] += " AND (attribute_not_exists(#active) OR #active = :yes)"
+        check["ExpressionAttributeNames"]["#active"] = "active"
+        check["ExpressionAttributeValues"][":yes"] = True
+    return {"ConditionCheck": check}
+
+
 def day_open(table: str, booking: Booking) -> Item:
     """Condition: the relay is not closed that day (its closure marker is absent)."""
     marker = keys.key(

@@ -16,7 +16,7 @@ from chalicelib.adapters import booking_items as shapes
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
-from chalicelib.errors import InvalidState, RelayClosed, SlotUnavailable
+from chalicelib.errors import InvalidState, NotFound, RelayClosed, SlotUnavailable
 
 
 class BookingExists(Exception):
@@ -25,6 +25,11 @@ class BookingExists(Exception):
 
 class CreditsChanged(Exception):
     """A pack the booking drew on changed meanwhile: read the packs again and retry."""
+
+
+class CapacityChanged(Exception):
+    """The resource's capacity (or `active`) is no longer the one the booking read:
+    read it again and retry."""
 
 
 class ExtraConditionFailed(Exception):
@@ -111,6 +116,27 @@ class BookingStore:
         now: datetime,
         extra: list[dict[str, Any]] | None = None,
     ) -> None:
+        """Book with `capacity` as read from the (cached) catalogue; if the resource's
+        capacity changed meanwhile, once more with the stored one."""
+        try:
+            self._create(booking, capacity, now, extra)
+        except CapacityChanged:
+            self._create(booking, self.current_capacity(booking), now, extra)
+
+    def current_capacity(self, booking: Booking, check_active: bool = True) -> int:
+        """The stored capacity of the booking's resource; NotFound if it is withdrawn."""
+        item = self._table.get_key(shapes.resource_key(booking))
+        if item is None or (check_active and item.get("active") is False):
+            raise NotFound(f"No resource with id {booking.resource_id!r}.")
+        return int(item["capacity"])
+
+    def _create(
+        self,
+        booking: Booking,
+        capacity: int,
+        now: datetime,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Take the seat, the credits if any, and record the booking in one transaction.
 
         `extra` items (e.g. a membership's day counter) join the same transaction; if one
@@ -126,6 +152,7 @@ class BookingStore:
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
+            shapes.capacity_unchanged(table, booking, capacity),
         ]
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": table, "Item": shapes.hold_item(booking)}})
@@ -138,6 +165,8 @@ class BookingStore:
                 raise RelayClosed(f"The relay is closed on {day}.")
             if reasons[2] == "ConditionalCheckFailed":
                 raise BookingExists(booking.id)
+            if reasons[3] == "ConditionalCheckFailed":
+                raise CapacityChanged()
             if reasons[1] == "ConditionalCheckFailed":
                 raise SlotUnavailable("Not enough free seats for that time.")
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
@@ -187,17 +216,33 @@ class BookingStore:
 
     def reinstate(self, booking: Booking, capacity: int, now: datetime) -> Booking:
         """Take the seats again for a booking whose hold expired before its payment arrived."""
+        try:
+            return self._reinstate(booking, capacity, now)
+        except CapacityChanged:
+            # An existing booking of a withdrawn resource stays: only the capacity counts.
+            try:
+                stored = self.current_capacity(booking, check_active=False)
+            except NotFound:
+                raise SlotUnavailable("The resource is gone.") from None
+            return self._reinstate(booking, stored, now, check_active=False)
+
+    def _reinstate(
+        self, booking: Booking, capacity: int, now: datetime, check_active: bool = True
+    ) -> Booking:
         updated = booking.model_copy(update={"status": BookingStatus.confirmed})
         table = self._table.name
         items = [
             shapes.day_open(table, booking),
             shapes.take_seats(table, booking, capacity),
             shapes.status_update(table, booking, updated),
+            shapes.capacity_unchanged(table, booking, capacity, check_active),
         ]
 
         def explain(reasons: list[str]) -> None:
             if reasons[2] == "ConditionalCheckFailed":
                 raise InvalidState("The booking changed meanwhile; read it again.")
+            if reasons[3] == "ConditionalCheckFailed":
+                raise CapacityChanged()
             raise SlotUnavailable("The seat was taken meanwhile.")
 
         self._table.transact(items, on_cancel=explain)

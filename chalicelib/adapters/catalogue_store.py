@@ -100,8 +100,9 @@ class CatalogueStore:
     def add_product(self, product: Product) -> None:
         self._put_one(self._put(keys.product_pk(product.id), keys.PRODUCT_SK, "product", product))
 
-    def add_closure(self, closure: Closure) -> None:
-        """Record a closure and its marker atomically; a second one for the day is refused."""
+    def add_closure(self, closure: Closure, extra: list[dict[str, Any]] | None = None) -> None:
+        """Record a closure and its marker atomically, with `extra` items (its audit entry);
+        a second one for the day is refused."""
         day = closure.date.isoformat()
         record = {
             "PK": keys.relay_pk(closure.relay_id),
@@ -124,6 +125,7 @@ class CatalogueStore:
             }
             for item in (record, marker)
         ]
+        items.extend(extra or [])
 
         def refuse(reasons: list[str]) -> None:
             raise AlreadyExists(f"The relay is already closed on {day}.")

@@ -301,7 +301,7 @@ class CompanyStore:
         """Lower what a company invoice asks for by a credit note issued against it, once
         per credit note (its id is kept in a set); an invoice the payments now cover in
         full becomes paid and leaves the unpaid index."""
-        key = {"PK": f"INVOICEPAY#{invoice_id}", "SK": "STATE"}
+        key = keys.key(keys.invoice_payments_pk(invoice_id), keys.INVOICE_PAYMENT_STATE_SK)
         applied = self._table.exceptions.ConditionalCheckFailedException  # a retry
         with contextlib.suppress(applied):
             self._table.table.update_item(

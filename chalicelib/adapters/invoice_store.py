@@ -10,11 +10,13 @@ No update or delete path exists for documents.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
+from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.invoice import GENESIS_HASH
 from chalicelib.domain.ledger import Journal, LedgerLine
 
@@ -25,6 +27,24 @@ class HeadMoved(Exception):
 
 class SourceTaken(Exception):
     """This payment or refund already has its document."""
+
+
+class EntryWritten(Exception):
+    """This ledger entry is already in the books."""
+
+
+@dataclass(frozen=True)
+class BookedPeriods:
+    """Where a document is booked: its sales entry's month, the month its VAT counts in,
+    and the checks that these months (and its ledger's) are still open."""
+
+    period: str | None = None
+    vat_period: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def attributes(self) -> dict[str, str]:
+        found = {"period": self.period, "vat_period": self.vat_period}
+        return {k: v for k, v in found.items() if v}
 
 
 class InvoiceStore:
@@ -55,8 +75,12 @@ class InvoiceStore:
         sequence: int,
         source: str,
         ledger: list[LedgerLine],
+        periods: BookedPeriods | None = None,
     ) -> None:
+        """`periods`: the months the document is booked in and the period checks that
+        must hold in the same transaction (a closed month raises `PeriodMoved`)."""
         operator_id = document["operator_id"]
+        booked = periods or BookedPeriods()
         head_update: dict[str, Any] = {
             "TableName": self._table.name,
             "Key": keys.document_head(operator_id, year),
@@ -73,7 +97,10 @@ class InvoiceStore:
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": self._document_item(document, year, sequence),
+                    "Item": {
+                        **self._document_item(document, year, sequence),
+                        **booked.attributes(),
+                    },
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
@@ -91,20 +118,84 @@ class InvoiceStore:
                 {"Put": {"TableName": self._table.name, "Item": _ledger_item(line, i)}}
                 for i, line in enumerate(ledger)
             ],
+            *booked.checks,
         ]
 
         def explain(reasons: list[str]) -> None:
             if reasons[2] == "ConditionalCheckFailed":
                 raise SourceTaken(source)
+            if "ConditionalCheckFailed" in reasons[len(items) - len(booked.checks) :]:
+                raise PeriodMoved(operator_id)
             raise HeadMoved()
 
         self._table.transact(items, on_cancel=explain)
 
-    def add_ledger(self, lines: list[LedgerLine]) -> None:
-        """Ledger lines that come with no document (payouts, fees); keys make it idempotent."""
-        with self._table.table.batch_writer() as batch:
-            for i, line in enumerate(lines):
-                batch.put_item(Item=_ledger_item(line, i))
+    def add_ledger(self, lines: list[LedgerLine], checks: list[dict[str, Any]]) -> bool:
+        """Ledger lines that come with no document (payouts, fees, transfers), in one
+        transaction with `checks` (open periods) and a claim of each entry, so an entry
+        is written once even when a retry would date it elsewhere. False: already written.
+        Raises `PeriodMoved` when a checked period closed meanwhile."""
+        if not lines:
+            return True
+        entries = sorted({(line.operator_id, line.entry_id) for line in lines})
+        claims = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {**keys.ledger_entry_claim(operator, entry), "entity": "claim"},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for operator, entry in entries
+        ]
+        puts = [
+            {"Put": {"TableName": self._table.name, "Item": _ledger_item(line, i)}}
+            for i, line in enumerate(lines)
+        ]
+        items = [*claims, *puts, *checks]
+        if len(items) > 100:
+            raise ValueError(f"{len(items)} items: too many for one transaction")
+
+        def explain(reasons: list[str]) -> None:
+            if "ConditionalCheckFailed" in reasons[: len(claims)]:
+                raise EntryWritten()
+            raise PeriodMoved(lines[0].operator_id)
+
+        try:
+            self._table.transact(items, on_cancel=explain)
+        except EntryWritten:
+            return False
+        return True
+
+    def ledger_month(self, operator_id: str, month: str) -> list[LedgerLine]:
+        """The lines dated in `month` (YYYY-MM), in key order."""
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :month)",
+            ExpressionAttributeValues={
+                ":pk": keys.ledger_pk(operator_id, int(month[:4])),
+                ":month": month,
+            },
+            ConsistentRead=True,
+        )
+        return [_ledger_line(json.loads(i["body"])) for i in items]
+
+    def booked_documents(self, operator_id: str, year: int) -> list[dict[str, Any]]:
+        """A year's documents as `{number, body, period, vat_period}` (the months they
+        were booked in; documents issued before periods existed have none)."""
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": keys.documents_pk(operator_id, year)},
+            ConsistentRead=True,
+        )
+        return [
+            {
+                "number": str(i["number"]),
+                "body": str(i["body"]),
+                "period": i.get("period"),
+                "vat_period": i.get("vat_period"),
+            }
+            for i in items
+        ]
 
     def get(self, operator_id: str, year: int, sequence: int) -> dict[str, Any] | None:
         item = self._table.get(keys.documents_pk(operator_id, year), keys.document_sk(sequence))
@@ -152,6 +243,7 @@ class InvoiceStore:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": keys.ledger_pk(operator_id, year)},
+            ConsistentRead=True,
         )
         return [_ledger_line(json.loads(i["body"])) for i in items]
 

@@ -242,6 +242,28 @@ def ledger_sk(entry_date: str, entry_id: str, index: int) -> str:
     return f"{entry_date}#{entry_id}#{index:03d}"
 
 
+def ledger_entry_claim(operator_id: str, entry_id: str) -> Key:
+    """An entry without a document (fee, payout, transfer), claimed once wherever it lands."""
+    return key(f"LEDGERENTRY#{operator_id}", entry_id)
+
+
+# -- accounting periods ---------------------------------------------------------------------------
+
+
+def periods_pk(operator_id: str) -> str:
+    return f"PERIOD#{operator_id}"
+
+
+def period(operator_id: str, month: str) -> Key:
+    """`month` is `YYYY-MM`: the operator's periods sort in time order."""
+    return key(periods_pk(operator_id), month)
+
+
+def entry_numbers_pk(operator_id: str, month: str) -> str:
+    """The `EcritureNum` fixed at a month's close, one item per entry (SK = entry id)."""
+    return f"FECNUM#{operator_id}#{month}"
+
+
 # -- companies ----------------------------------------------------------------------------------
 COMPANIES_PK = "COMPANIES"  # GSI1: every company
 COMPANY_SK = "COMPANY"
@@ -368,6 +390,20 @@ def outbox_pk(day: str) -> str:
 
 def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
+
+
+# -- audit trail ----------------------------------------------------------------------------
+AUDIT_NETWORK = "NETWORK"  # entries that belong to no operator
+
+
+def audit_pk(operator_id: str | None, month: str) -> str:
+    """An operator's (or the network's) audit entries of a UTC month, SK `{time}#{id}`."""
+    return f"AUDIT#{operator_id or AUDIT_NETWORK}#{month}"
+
+
+def audit_month_pk(month: str) -> str:
+    """GSI1: every audit entry of a UTC month, whatever the operator."""
+    return f"AUDIT#{month}"
 
 
 # -- e-reporting (adapters/ereport_store.py) ------------------------------------------------

@@ -23,6 +23,10 @@ class SpanQuery(OperatorQuery, DateSpan):
     pass
 
 
+class CsvQuery(SpanQuery):
+    dialect: str = Field(default="default", pattern=r"^(default|excel-fr)$")
+
+
 @endpoint(
     bp,
     "/v1/accounting/fec",
@@ -83,20 +87,21 @@ def integrity(call: Call) -> Any:
     "GET",
     summary="One row per document line",
     tag="accounting",
-    query=SpanQuery,
+    query=CsvQuery,
     produces="text/csv",
     errors=(403, 404, 422),
     role="books",
 )
 def invoices_csv(call: Call) -> Any:
-    q: SpanQuery = call.query
-    text = accounting.invoices_csv(call.ctx, q.operator_id, (q.from_, q.to))
+    q: CsvQuery = call.query
+    text = accounting.invoices_csv(call.ctx, q.operator_id, (q.from_, q.to), q.dialect)
+    span = f"{q.from_ or 'debut'}_{q.to or 'fin'}"
     return Response(
         body=text,
         status_code=200,
         headers={
             "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="invoices.csv"',
+            "Content-Disposition": f'attachment; filename="invoices-{q.operator_id}-{span}.csv"',
         },
     )
 

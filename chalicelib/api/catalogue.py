@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api.catalogue_edits import versioned
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import Near, PageQuery
 from chalicelib.api.schemas import RelayOut
@@ -23,7 +24,7 @@ from chalicelib.domain.catalogue import (
     Resource,
 )
 from chalicelib.domain.geo import Location, parse_near
-from chalicelib.services import catalogue
+from chalicelib.services import catalogue, closures
 from chalicelib.services.paging import page_list
 
 bp = Blueprint(__name__)
@@ -56,7 +57,7 @@ def _page(items: list[Any], query: PageQuery, scope: str) -> dict[str, Any]:
     role="admin",
 )
 def create_operator(call: Call) -> Any:
-    return catalogue.create_operator(call.ctx, call.body)
+    return catalogue.create_operator(call.ctx, call.body, call.principal)
 
 
 @endpoint(
@@ -85,7 +86,7 @@ def list_operators(call: Call) -> Any:
     role="books",
 )
 def get_operator(call: Call) -> Any:
-    return catalogue.get_operator(call.ctx, call.params["operator_id"])
+    return versioned(catalogue.get_operator(call.ctx, call.params["operator_id"]))
 
 
 @endpoint(
@@ -102,7 +103,7 @@ def get_operator(call: Call) -> Any:
     response=RelayOut,
 )
 def create_relay(call: Call) -> Any:
-    return catalogue.create_relay(call.ctx, call.body)
+    return catalogue.create_relay(call.ctx, call.body, call.principal)
 
 
 @endpoint(
@@ -133,7 +134,7 @@ def list_relays(call: Call) -> Any:
     response=RelayOut,
 )
 def get_relay(call: Call) -> Any:
-    return catalogue.get_relay(call.ctx, call.params["relay_id"])
+    return versioned(catalogue.get_relay(call.ctx, call.params["relay_id"]))
 
 
 @endpoint(
@@ -150,7 +151,7 @@ def get_relay(call: Call) -> Any:
     role="admin",
 )
 def create_resource(call: Call) -> Any:
-    return catalogue.create_resource(call.ctx, call.params["relay_id"], call.body)
+    return catalogue.create_resource(call.ctx, call.params["relay_id"], call.body, call.principal)
 
 
 @endpoint(
@@ -166,7 +167,7 @@ def create_resource(call: Call) -> Any:
     errors=(403, 404, 409, 422),
 )
 def create_closure(call: Call) -> Any:
-    return catalogue.close_relay_day(call.ctx, call.principal, call.params["relay_id"], call.body)
+    return closures.create(call.ctx, call.principal, call.params["relay_id"], call.body)
 
 
 @endpoint(
@@ -197,4 +198,4 @@ def list_products(call: Call) -> Any:
     role="admin",
 )
 def create_product(call: Call) -> Any:
-    return catalogue.create_product(call.ctx, call.body)
+    return catalogue.create_product(call.ctx, call.body, call.principal)

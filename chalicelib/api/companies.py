@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api.catalogue_edits import versioned
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.domain.company import (
     Company,
@@ -49,7 +50,7 @@ def create_company(call: Call) -> Any:
     errors=(403, 404),
 )
 def get_company(call: Call) -> Any:
-    return companies.company_detail(call.ctx, call.principal, call.params["company_id"])
+    return versioned(companies.company_detail(call.ctx, call.principal, call.params["company_id"]))
 
 
 @endpoint(

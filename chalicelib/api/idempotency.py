@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -30,10 +31,15 @@ if TYPE_CHECKING:
 RETRY_AFTER_SECONDS = 1
 
 
+# 1 to 255 visible ASCII characters, spaces inside (as documented in the OpenAPI document).
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY = re.compile(KEY_PATTERN)
+
+
 def parse_key(value: str) -> str:
-    if not 1 <= len(value) <= 255 or not value.isprintable():
+    if not _KEY.fullmatch(value):
         raise ValidationFailed(
-            "Idempotency-Key must be 1 to 255 printable characters.", field="Idempotency-Key"
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.", field="Idempotency-Key"
         )
     return value
 

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import openapi_parts as parts
 from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
+from chalicelib.api.idempotency import KEY_PATTERN
 from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_models
 
 REF = "#/components/schemas/{model}"
@@ -59,7 +60,9 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
     schemas["Problem"] = parts.PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
+        operation = _operation(spec, refs)
+        _add_examples(operation, schemas)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Relais API", "version": version, "description": DESCRIPTION},
@@ -79,6 +82,15 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
             },
         },
     }
+
+
+def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Each JSON body, sent or answered, shows an example (its schema's own)."""
+    bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+    for body in bodies:
+        for media, content in body.get("content", {}).items():
+            if media.endswith("json"):
+                content["example"] = parts.example(content["schema"], schemas)
 
 
 def _models(routes: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
@@ -183,7 +195,12 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
                 "in": "header",
                 "required": False,
                 "description": "Same key and body within 24 h replays the first answer.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": KEY_PATTERN,
+                },
             }
         )
     if spec.path == "/v1/webhooks/stripe":

@@ -20,6 +20,8 @@ TAGS: list[dict[str, str]] = [
     {"name": "members", "description": "The member's own profile, erasure and calendar feed."},
     {"name": "accounting", "description": "FEC, VAT, integrity, CSV, clearing, reconciliation."},
     {"name": "admin", "description": "Running scheduled jobs by hand."},
+    {"name": "audit", "description": "Who changed what: the trail of staff writes."},
+    {"name": "stats", "description": "Occupancy figures for the Living Lab, no personal data."},
     {"name": "webhooks", "description": "Events from the payment provider (signed)."},
     {"name": "meta", "description": "Liveness and this document."},
 ]
@@ -88,7 +90,9 @@ STATUS_TEXT = {
     403: "The token's holder may not do this.",
     404: "No such resource (or not visible to this caller).",
     409: "Conflict with the current state, or an Idempotency-Key reused or still in flight.",
+    412: "`If-Match` names a version the object no longer has (`precondition_failed`).",
     422: "A parameter or body field is not valid; `errors` names each field.",
+    428: "`If-Match` is required to change this object (`precondition_required`).",
     429: "Too many requests: retry after the `Retry-After` seconds.",
     502: "The payment provider refused or failed the request (`payment_provider_error`).",
     503: "Service unavailable (`service_unavailable`) or misconfigured (`misconfigured`).",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib.domain.catalogue import Relay, Resource, ResourceKind
 from chalicelib.domain.money import Price, price_from_incl_vat, prorate
 from chalicelib.domain.schedule import Slot, booking_window, resolve_unit
-from chalicelib.errors import InvalidState, ValidationFailed
+from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 
 Unit = Literal["day", "half_day_am", "half_day_pm", "hour"]
 PaymentMethod = Literal["card", "credits", "membership", "company", "none"]
@@ -127,6 +127,8 @@ def plan_booking(
     request: BookingRequest, relay: Relay, resource: Resource, now: datetime, horizon_days: int
 ) -> BookingPlan:
     """Check a request against the calendar and the resource, and price it."""
+    if not (relay.active and resource.active):  # withdrawn: no new bookings
+        raise NotFound(f"No resource with id {resource.id!r}.")
     tz = ZoneInfo(relay.timezone)
     today = now.astimezone(tz).date()
     if request.date < today:

@@ -7,8 +7,9 @@ invoice prefix, opening hours, rates) live here.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -68,6 +69,13 @@ class NewOperator(Model):
     address: Address
     invoice_prefix: str
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+    # The first accounting period (YYYY-MM); unset: the month the operator was created.
+    accounting_start: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="First accounting period (YYYY-MM); default: the month of creation.",
+        examples=["2026-01"],
+    )
 
     @field_validator("siren")
     @classmethod
@@ -100,6 +108,10 @@ class NewOperator(Model):
 class Operator(NewOperator):
     id: str
     created_at: datetime
+    iban: str | None = None
+    bic: str | None = None
+    active: bool = True
+    version: int = 1  # items stored before versions existed read as version 1
 
 
 class RelayCategory(StrEnum):
@@ -140,6 +152,8 @@ class NewRelay(Model):
 class Relay(NewRelay):
     id: str
     created_at: datetime
+    active: bool = True
+    version: int = 1
 
 
 class ResourceKind(StrEnum):
@@ -185,17 +199,82 @@ class Resource(NewResource):
     id: str
     relay_id: str
     created_at: datetime
+    active: bool = True
+    version: int = 1
+
+
+MAX_CLOSURE_DAYS = 366
 
 
 class NewClosure(Model):
-    date: date
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    """One of: `{date, reason}`; `{from, to, reason}` (inclusive, at most 366 days);
+    `{public_holidays: YYYY, reason?}` (the French national holidays of that year)."""
+
+    model_config = ConfigDict(
+        defer_build=True,
+        extra="ignore",
+        frozen=True,
+        str_strip_whitespace=True,
+        populate_by_name=True,
+    )
+
+    date: dt.date | None = None
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+    public_holidays: int | None = Field(default=None, ge=2000, le=2100)
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NewClosure:
+        forms = [self.date is not None, self.from_ is not None or self.to is not None]
+        forms.append(self.public_holidays is not None)
+        if sum(forms) != 1:
+            raise ValueError("give either date, or from and to, or public_holidays")
+        if self.public_holidays is None and self.reason is None:
+            raise ValueError("reason is required")
+        if forms[1]:
+            if self.from_ is None or self.to is None:
+                raise ValueError("a range needs both from and to")
+            if self.to < self.from_:
+                raise ValueError("to must not be before from")
+            if (self.to - self.from_).days + 1 > MAX_CLOSURE_DAYS:
+                raise ValueError(f"a range covers at most {MAX_CLOSURE_DAYS} days")
+        return self
+
+    @property
+    def is_single(self) -> bool:
+        return self.date is not None
 
 
-class Closure(NewClosure):
+def closure_id(day: dt.date) -> str:
+    """A closure's id: one closure per relay and day, so the day names it."""
+    return f"clo_{day.strftime('%Y%m%d')}"
+
+
+def closure_day(closure_id_text: str) -> dt.date | None:
+    """The day a closure id names, or None if it names none."""
+    if not re.fullmatch(r"clo_\d{8}", closure_id_text):
+        return None
+    try:
+        return dt.datetime.strptime(closure_id_text[4:], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+class Closure(Model):
+    id: str = ""
     relay_id: str
+    date: dt.date
+    reason: str
     created_at: datetime
     cancelled_bookings: int = 0
+    version: int = 1
+
+    @model_validator(mode="after")
+    def _id(self) -> Closure:
+        if not self.id:  # closures stored before ids existed
+            object.__setattr__(self, "id", closure_id(self.date))
+        return self
 
 
 class ProductKind(StrEnum):
@@ -261,3 +340,5 @@ class Product(Model):
     period: Literal["month"] | None = None
     days_per_period: Decimal | None = None
     created_at: datetime
+    active: bool = True
+    version: int = 1

@@ -65,6 +65,8 @@ class NewCompany(Model):
 class Company(NewCompany):
     id: str
     created_at: datetime
+    active: bool = True  # inactive: its employees can no longer book with payment "company"
+    version: int = 1
 
     def buyer(self) -> dict[str, Any]:
         """The buyer block of its invoices, frozen at issue time."""

@@ -13,9 +13,13 @@ BOI-CF-IOR-60-40-20:
 - amounts with a decimal comma, no thousands separator (XII 2°), always two decimals:
   ``1250,00``, ``0,00``; Debit and Credit are both written on every line;
 - entries numbered 1..n with no gap in date order (``EcritureNum``, "séquence
-  continue"), every entry balanced;
-- EcritureLet/DateLet (no lettering here) and Montantdevise/Idevise (EUR accounts)
-  left blank, as the article allows ("à blanc si non utilisé").
+  continue"), every entry balanced; the numbers of a closed month are given (they were
+  fixed when it closed), the entries of open months follow in date order;
+- ``ValidDate``: the close date of the entry's month once closed (validation = the
+  entry becomes definitive, BOFiP BOI-CF-IOR-60-40-20), else the day it was recorded
+  (our entries are never changed once written);
+- ``EcritureLet``/``DateLet`` given for customer lines that are lettered;
+  Montantdevise/Idevise (EUR accounts) left blank ("à blanc si non utilisé").
 
 Encoding: the functions return ``str``; the caller encodes it. A47 A-1 XII 1° accepts
 ASCII, ISO 8859-15 or Unicode ISO/IEC 10646 as UTF-8, so UTF-8 (without a byte-order
@@ -32,7 +36,7 @@ only of such lines (a 0,00 document) is left out and takes no number.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from chalicelib.domain.identifiers import is_valid_siren
@@ -82,13 +86,16 @@ def fec_filename(siren: str, year: int) -> str:
     return f"{siren}FEC{year:04d}1231.txt"
 
 
-def number_entries(lines: Iterable[LedgerLine]) -> list[tuple[int, LedgerLine]]:
+def number_entries(
+    lines: Iterable[LedgerLine], fixed: Mapping[str, int] | None = None
+) -> list[tuple[int, LedgerLine]]:
     """Each line with the number of its entry (``EcritureNum``).
 
-    Lines are grouped by ``entry_id``; entries are ordered by (entry_date, recorded_at,
-    entry_id) and numbered 1..n with no gap, whatever order they were given in. Lines
-    keep their order within an entry. An entry recorded at an unknown time comes after
-    the entries of the same day recorded at a known time.
+    Lines are grouped by ``entry_id``. Entries with a `fixed` number keep it and come
+    first, by number; the others are ordered by (entry_date, recorded_at, entry_id) and
+    numbered on from the highest fixed number (from 1 without any), whatever order they
+    were given in. Lines keep their order within an entry. An entry recorded at an
+    unknown time comes after the entries of the same day recorded at a known time.
 
     Raises ``ValueError`` if the lines of one entry disagree on journal or entry date:
     the entry could not be placed in the sequence.
@@ -98,12 +105,40 @@ def number_entries(lines: Iterable[LedgerLine]) -> list[tuple[int, LedgerLine]]:
         entries.setdefault(line.entry_id, []).append(line)
     for entry_id, entry in entries.items():
         _check_entry_header(entry_id, entry)
-    ordered = sorted(entries.items(), key=lambda item: _entry_sort_key(item[0], item[1]))
-    return [(number, line) for number, (_, entry) in enumerate(ordered, start=1) for line in entry]
+    fixed = fixed or {}
+    kept = sorted((fixed[e], e) for e in entries if e in fixed)
+    rest = sorted(
+        (item for item in entries.items() if item[0] not in fixed),
+        key=lambda item: _entry_sort_key(item[0], item[1]),
+    )
+    start = kept[-1][0] + 1 if kept else 1
+    numbered = [(number, entries[e]) for number, e in kept]
+    numbered += [(start + i, entry) for i, (_, entry) in enumerate(rest)]
+    return [(number, line) for number, entry in numbered for line in entry]
 
 
-def render_fec(lines: Iterable[LedgerLine], year: int) -> str:
+def entry_order(lines: Iterable[LedgerLine]) -> list[str]:
+    """The entries that will be in a FEC (some line moves a balance), in number order."""
+    moving = [line for line in lines if line.debit != 0 or line.credit != 0]
+    seen: dict[str, None] = {}
+    for _, line in number_entries(moving):
+        seen.setdefault(line.entry_id)
+    return list(seen)
+
+
+def render_fec(
+    lines: Iterable[LedgerLine],
+    year: int,
+    *,
+    numbers: Mapping[str, int] | None = None,
+    closed_on: Mapping[str, date] | None = None,
+    letters: Mapping[str, tuple[str, date]] | None = None,
+) -> str:
     """The FEC of fiscal ``year`` (1 January to 31 December) built from ``lines``.
+
+    ``numbers``: the ``EcritureNum`` fixed for the entries of closed months;
+    ``closed_on``: the close date of each closed month (``YYYY-MM``), its ``ValidDate``;
+    ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines.
 
     Only the lines whose ``entry_date`` falls in ``year`` are exported, numbered from 1;
     lines with neither debit nor credit are left out. The lines must all be the books
@@ -120,10 +155,18 @@ def render_fec(lines: Iterable[LedgerLine], year: int) -> str:
     operators = sorted({line.operator_id for line in in_year if line.operator_id})
     if len(operators) > 1:
         raise ValueError(f"lines of several operators in one FEC: {operators}")
-    numbered = number_entries(in_year)
+    numbered = number_entries(in_year, numbers)
     _check_balances(numbered)
     records = [SEPARATOR.join(FEC_COLUMNS)]
-    records.extend(SEPARATOR.join(_fields(number, line)) for number, line in numbered)
+    for number, line in numbered:
+        fields = _fields(number, line)
+        closed = (closed_on or {}).get(f"{line.entry_date:%Y-%m}")
+        if closed is not None:
+            fields[15] = _date(closed)
+        letter = (letters or {}).get(line.entry_id) if line.aux_account else None
+        if letter is not None:
+            fields[13], fields[14] = _text(letter[0]), _date(letter[1])
+        records.append(SEPARATOR.join(fields))
     return LINE_END.join(records) + LINE_END
 
 
@@ -233,7 +276,7 @@ def _fields(number: int, line: LedgerLine) -> list[str]:
         _required(entry_id, "EcritureLib", line.label),
         _amount(line.debit),
         _amount(line.credit),
-        "",  # EcritureLet: no lettering
+        "",  # EcritureLet: set by render_fec for lettered customer lines
         "",  # DateLet
         _date(_valid_date(line)),
         "",  # Montantdevise: EUR accounts

@@ -120,14 +120,30 @@ def integrity(ctx: Context, operator_id: str) -> dict[str, Any]:
 
 
 def vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[str, Any]:
-    """VAT collected per rate on payments received less refunds made in the month."""
+    """VAT collected per rate on payments received less refunds made in the month; a
+    closed month answers the report frozen when it closed."""
     _require_operator(ctx, operator_id)
     prefix = f"{year:04d}-{month:02d}"
+    period = ctx.periods.periods(operator_id).get(prefix) or {}
+    if period.get("status") == "closed" and period.get("vat_report"):
+        frozen: dict[str, Any] = json.loads(str(period["vat_report"]))
+        return frozen
+    return computed_vat_report(ctx, operator_id, year, month)
+
+
+def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -> dict[str, Any]:
+    """The month's VAT from the books: a document counts in the month it was booked for
+    VAT (the month it was paid, or the first open month after it when that was closed)."""
+    prefix = f"{year:04d}-{month:02d}"
     bases: dict[str, list[int]] = {}
-    for _number, text in ctx.invoices.raw_documents(operator_id, year):
-        document = json.loads(text)
-        paid_at = (document.get("payment") or {}).get("paid_at") or ""
-        if document.get("payment", {}).get("status") != "paid" or not paid_at.startswith(prefix):
+    invoices = ctx.invoices
+    for doc in invoices.booked_documents(operator_id, year) + invoices.booked_documents(
+        operator_id, year + 1
+    ):
+        document = json.loads(doc["body"])
+        payment = document.get("payment") or {}
+        paid_at = payment.get("paid_at") or ""
+        if payment.get("status") != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
             continue
         for rate in document["vat_breakdown"]:
             sums = bases.setdefault(rate["rate"], [0, 0])
@@ -173,11 +189,22 @@ CSV_COLUMNS = [
 ]
 
 
-def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date | None]) -> str:
+def invoices_csv(
+    ctx: Context,
+    operator_id: str,
+    span: tuple[date | None, date | None],
+    dialect: str = "default",
+) -> str:
+    """One row per document line. `excel-fr` (French spreadsheets): `;` separated,
+    amounts in euros with a decimal comma, ISO dates, a UTF-8 byte-order mark (the
+    caller encodes the text as UTF-8). The default dialect is unchanged."""
     _require_operator(ctx, operator_id)
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
+    french = dialect == "excel-fr"
     out = io.StringIO()
+    if french:
+        out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     invoices = ctx.invoices
@@ -187,26 +214,29 @@ def invoices_csv(ctx: Context, operator_id: str, span: tuple[date | None, date |
             if not low <= document["issued_at"][:10] <= high:
                 continue
             for line in document["lines"]:
-                writer.writerow(_csv_row(document, line))
+                writer.writerow(_csv_row(document, line, french))
     return out.getvalue()
 
 
-def _csv_row(document: dict[str, Any], line: dict[str, Any]) -> list[Any]:
+def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = False) -> list[Any]:
     def euros(cents: int) -> str:
         return f"{cents / 100:.2f}".replace(".", ",")
+
+    def decimal(value: Any) -> str:
+        return str(value).replace(".", ",") if french else str(value)
 
     return [
         document["number"],
         document["type"],
-        document["issued_at"],
+        document["issued_at"][:10] if french else document["issued_at"],
         document["operator_id"],
         document["buyer"].get("company_name") or document["buyer"].get("name"),
         document["buyer"].get("siren") or "",
         line["description"],
         line["service_date"],
-        line["quantity"],
+        decimal(line["quantity"]),
         euros(line["unit_price_excl_vat"]),
-        line["vat_rate"],
+        decimal(line["vat_rate"]),
         euros(line["amount_excl_vat"]),
         euros(line["vat_amount"]),
         euros(line["amount_incl_vat"]),
@@ -217,15 +247,27 @@ def _csv_row(document: dict[str, Any], line: dict[str, Any]) -> list[Any]:
 
 
 def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
-    """(file name, FEC text) of an operator's fiscal year."""
+    """(file name, FEC text) of an operator's fiscal year: closed months keep the
+    numbers fixed at their close and their close date as `ValidDate`; the entries of
+    open months follow, numbered in date order; settled customer lines are lettered."""
     from chalicelib.domain.fec import fec_filename, render_fec
+    from chalicelib.domain.lettering import letters
+    from chalicelib.services.periods import paris_day
 
     operator = _require_operator(ctx, operator_id)
     lines = ctx.invoices.ledger(operator_id, year)
+    periods = ctx.periods
+    numbers: dict[str, int] = {}
+    closed_on: dict[str, date] = {}
+    for month, item in periods.periods(operator_id).items():
+        if month.startswith(f"{year:04d}-") and item.get("status") == "closed":
+            numbers.update(periods.numbers(operator_id, month))
+            closed_on[month] = paris_day(str(item["closed_at"]))
     try:
-        return fec_filename(operator.siren, year), render_fec(lines, year)
+        text = render_fec(lines, year, numbers=numbers, closed_on=closed_on, letters=letters(lines))
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
         raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
+    return fec_filename(operator.siren, year), text
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:

@@ -21,6 +21,7 @@ def availability(
 ) -> dict[str, Any]:
     catalogue = ctx.catalogue.get()
     relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
+    relays = [r for r in relays if r.active]  # a withdrawn relay is not bookable
     if near is not None:
         relays.sort(
             key=lambda r: distance_km(near, Location(lat=r.location.lat, lon=r.location.lon))
@@ -55,7 +56,7 @@ def relay_day(
     slots = open_slots(hours, day, ZoneInfo(relay.timezone))
     labelled = [(s.index, *s.local_label()) for s in slots]  # once per relay-day
     for resource in ctx.catalogue.get().resources_of(relay.id):
-        if kind is not None and resource.kind != kind:
+        if not resource.active or (kind is not None and resource.kind != kind):
             continue
         used = taken.get(resource.id, {})
         view["resources"].append(

@@ -28,6 +28,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.services import (
+    audit,
     companies,
     company_invoicing,
     members,
@@ -52,6 +53,8 @@ def book(
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)
     booking = _take_seat(ctx, principal, request, plan, booking_id, now)
+    if request.payment == "none":  # a free booking by staff: in the audit trail
+        _audit(ctx, principal, "create", booking, {"payment_method": [None, "none"]})
     if booking.status is BookingStatus.confirmed:  # credits, membership, company, free
         notifications.notify_booking_confirmed(ctx, booking)
     payment = None
@@ -203,7 +206,17 @@ def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any
         # A retry after a crash between the release and the company's credit note.
         company_invoicing.credit_cancelled_booking(ctx, booking)
     ensure_cancellable(booking)
-    return release_with_policy(ctx, booking, force_refund=False)
+    answer = release_with_policy(ctx, booking, force_refund=False)
+    if principal.sub != booking.member_id:  # on the member's behalf: in the audit trail
+        _audit(ctx, principal, "cancel", booking, {"status": [booking.status.value, "cancelled"]})
+    return answer
+
+
+def _audit(
+    ctx: Context, principal: Principal, action: str, booking: Booking, changes: dict[str, Any]
+) -> None:
+    where = {"operator_id": booking.operator_id, "relay_id": booking.relay_id}
+    audit.record(ctx, principal, action, "booking", booking.id, changes=changes, **where)
 
 
 def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -> dict[str, Any]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.auth import Principal
+from chalicelib.domain.audit import created
 from chalicelib.domain.catalogue import (
-    Closure,
-    NewClosure,
     NewOperator,
     NewProduct,
     NewRelay,
@@ -20,14 +19,33 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
-from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.services import audit
 from chalicelib.services.context import Context
 
 
-def create_operator(ctx: Context, new: NewOperator) -> Operator:
-    operator = Operator(**new.model_dump(), id=new_id("op"), created_at=ctx.clock.now())
+def _audit_created(
+    ctx: Context, by: Principal | None, entity: str, model: Any, **where: str | None
+) -> None:
+    """The creation's audit entry, right after it (`by` is None for seeding scripts)."""
+    if by is not None:
+        fields = model.model_dump(mode="json")
+        audit.record(ctx, by, "create", entity, model.id, changes=created(fields), **where)
+
+
+def create_operator(ctx: Context, new: NewOperator, by: Principal | None = None) -> Operator:
+    now = ctx.clock.now()
+    this_month = now.astimezone(PARIS).strftime("%Y-%m")
+    if new.accounting_start and new.accounting_start > this_month:
+        raise ValidationFailed(
+            "The first accounting period cannot be in the future.", field="accounting_start"
+        )
+    fields = {**new.model_dump(), "accounting_start": new.accounting_start or this_month}
+    operator = Operator(**fields, id=new_id("op"), created_at=now)
     ctx.catalogue_store.add_operator(operator)
     ctx.catalogue.invalidate()
+    _audit_created(ctx, by, "operator", operator, operator_id=operator.id)
     return operator
 
 
@@ -44,11 +62,12 @@ def get_operator(ctx: Context, operator_id: str) -> Operator:
     return operator
 
 
-def create_relay(ctx: Context, new: NewRelay) -> dict[str, Any]:
+def create_relay(ctx: Context, new: NewRelay, by: Principal | None = None) -> dict[str, Any]:
     get_operator(ctx, new.operator_id)
     relay = Relay(**new.model_dump(), id=new_id("rly"), created_at=ctx.clock.now())
     ctx.catalogue_store.add_relay(relay)
     ctx.catalogue.invalidate()
+    _audit_created(ctx, by, "relay", relay, operator_id=relay.operator_id, relay_id=relay.id)
     return relay_view(relay, [])
 
 
@@ -56,7 +75,11 @@ def list_relays(
     ctx: Context, category: RelayCategory | None, near: Location | None
 ) -> list[dict[str, Any]]:
     catalogue = ctx.catalogue.get()
-    relays = [r for r in catalogue.relays.values() if category is None or r.category == category]
+    relays = [
+        r
+        for r in catalogue.relays.values()
+        if r.active and (category is None or r.category == category)
+    ]
     views = [relay_view(r, catalogue.resources_of(r.id)) for r in relays]
     if near is None:
         return sorted(views, key=lambda v: (v["name"], v["id"]))
@@ -77,39 +100,26 @@ def relay_view(relay: Relay, resources: list[Resource]) -> dict[str, Any]:
     return view
 
 
-def create_resource(ctx: Context, relay_id: str, new: NewResource) -> Resource:
-    ctx.catalogue.relay(relay_id)
+def create_resource(
+    ctx: Context, relay_id: str, new: NewResource, by: Principal | None = None
+) -> Resource:
+    relay = ctx.catalogue.relay(relay_id)
     resource = Resource(
         **new.model_dump(), id=new_id("res"), relay_id=relay_id, created_at=ctx.clock.now()
     )
     ctx.catalogue_store.add_resource(resource)
     ctx.catalogue.invalidate()
+    where = {"operator_id": relay.operator_id, "relay_id": relay_id}
+    _audit_created(ctx, by, "resource", resource, **where)
     return resource
 
 
-def close_relay_day(ctx: Context, principal: Principal, relay_id: str, new: NewClosure) -> Closure:
-    """Close a relay for a day; every booking of that day is cancelled with a full refund."""
-    from chalicelib.services.bookings import cancel_for_closure
-
-    ctx.catalogue.relay(relay_id)
-    principal.require_manager_of(relay_id)
-    closure = Closure(**new.model_dump(), relay_id=relay_id, created_at=ctx.clock.now())
-    try:
-        ctx.catalogue_store.add_closure(closure)
-    except AlreadyExists:
-        # A retry after a partial failure: finish cancelling that day, then say it exists.
-        cancel_for_closure(ctx, relay_id, new.date)
-        raise
-    cancelled = cancel_for_closure(ctx, relay_id, new.date)
-    ctx.catalogue_store.set_closure_count(relay_id, new.date.isoformat(), cancelled)
-    return closure.model_copy(update={"cancelled_bookings": cancelled})
-
-
 def list_products(ctx: Context) -> list[Product]:
-    return sorted(ctx.catalogue.get().products.values(), key=lambda p: (p.kind, p.name, p.id))
+    products = [p for p in ctx.catalogue.get().products.values() if p.active]
+    return sorted(products, key=lambda p: (p.kind, p.name, p.id))
 
 
-def create_product(ctx: Context, new: NewProduct) -> Product:
+def create_product(ctx: Context, new: NewProduct, by: Principal | None = None) -> Product:
     get_operator(ctx, new.operator_id)
     fields = new.model_dump(exclude={"price"})
     product = Product(
@@ -120,4 +130,5 @@ def create_product(ctx: Context, new: NewProduct) -> Product:
     )
     ctx.catalogue_store.add_product(product)
     ctx.catalogue.invalidate()
+    _audit_created(ctx, by, "product", product, operator_id=product.operator_id)
     return product

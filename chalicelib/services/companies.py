@@ -49,7 +49,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import invoicing, members
+from chalicelib.services import audit, invoicing, members, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -72,6 +72,7 @@ def create_company(ctx: Context, principal: Principal, new: NewCompany) -> Compa
     get_operator(ctx, new.operator_id)
     company = Company(**new.model_dump(), id=new_id("cmp"), created_at=ctx.clock.now())
     store(ctx).add(company)
+    audit.record(ctx, principal, "create", "company", company.id, operator_id=company.operator_id)
     return company
 
 
@@ -93,7 +94,16 @@ def add_member(
 ) -> CompanyMember:
     """Attach a member (any `sub`, known or not yet) to a company: once, to one company."""
     principal.require_admin()
-    return store(ctx).add_member(company_id, member_id, ctx.clock.now())
+    added = store(ctx).add_member(company_id, member_id, ctx.clock.now())
+    audit.record(
+        ctx,
+        principal,
+        "create",
+        "company_member",
+        member_id,
+        changes={"company_id": [None, company_id]},
+    )
+    return added
 
 
 def company_of(ctx: Context, member_id: str) -> Company | None:
@@ -105,8 +115,8 @@ def company_for_booking(ctx: Context, principal: Principal) -> Company:
     """The company that pays the caller's `payment: "company"` booking; 403 if none.
     The employee's profile is written once, for the name on the company's invoice."""
     company = company_of(ctx, principal.sub)
-    if company is None:
-        raise Forbidden("You are not attached to a company account.")
+    if company is None or not company.active:
+        raise Forbidden("You are not attached to an active company account.")
     members.ensure_profile(ctx, principal)
     return company
 
@@ -276,7 +286,7 @@ def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any])
         method=str(record["method"]),
         recorded_at=datetime.fromisoformat(str(record["recorded_at"])),
     )
-    invoicing.store(ctx).add_ledger(lines)
+    periods.book(ctx, lines)  # once; a closed month's entry lands in the first open one
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
     issued: list[str] = []
     already = 0
     failed: list[dict[str, str]] = []
-    for company in companies.store(ctx).all():
+    for company in ctx.companies.all():
         try:
             outcome = invoice_company_month(ctx, company, year, month)
         except RelaisError as exc:
@@ -73,7 +73,7 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
 def invoice_company_month(ctx: Context, company: Company, year: int, month: int) -> str:
     """`issued`, `already_invoiced` or `nothing_to_invoice`."""
     source = invoice_source(company.id, year, month)
-    existing = invoicing.store(ctx).by_source(source)
+    existing = ctx.invoices.by_source(source)
     if existing:
         invoice = invoicing.get_document(ctx, existing)
         _finish(ctx, invoice)
@@ -110,7 +110,7 @@ def invoice_company_month(ctx: Context, company: Company, year: int, month: int)
 def _finish(ctx: Context, document: dict[str, Any]) -> None:
     """After issuing: each booking points at the invoice, then the paid-amount record
     opens (last, so its presence says the rest was done)."""
-    accounts = companies.store(ctx)
+    accounts = ctx.companies
     if accounts.payment_state(document["id"]) is not None:
         return
     for line in document["lines"]:
@@ -153,7 +153,7 @@ def credit_cancelled_booking(ctx: Context, booking: Booking) -> dict[str, Any] |
     if companies.in_month_index(ctx, fresh):
         return None  # cancelled late: the day stays billed
     source = invoice_source(booking.company_id, booking.date.year, booking.date.month)
-    invoice_id = invoicing.store(ctx).by_source(source)
+    invoice_id = ctx.invoices.by_source(source)
     if invoice_id is None:
         return None  # the month's invoice, when issued, will not list it
     return _credit_line(ctx, invoicing.get_document(ctx, invoice_id), booking.id)
@@ -164,9 +164,9 @@ def credit_lines_cancelled_meanwhile(ctx: Context, invoice: dict[str, Any]) -> l
     being issued (they left the month index since). Answers the credit note ids."""
     booked = {line["booking_id"] for line in invoice["lines"] if line.get("booking_id")}
     year, month = (int(part) for part in invoice["billing_month"].split("-"))
-    listed = set(companies.store(ctx).booking_ids(invoice["company_id"], year, month))
+    listed = set(ctx.companies.booking_ids(invoice["company_id"], year, month))
     credited = []
-    for booking in companies.store(ctx).bookings(sorted(booked - listed)):
+    for booking in ctx.companies.bookings(sorted(booked - listed)):
         if booking.status is BookingStatus.cancelled:
             note = _credit_line(ctx, invoice, booking.id)
             if note is not None:
@@ -202,5 +202,5 @@ def _credit_line(ctx: Context, invoice: dict[str, Any], booking_id: str) -> dict
         },
     )
     amount = -int(note["totals"]["incl_vat"])
-    companies.store(ctx).apply_credit_note(invoice["id"], note["id"], amount)
+    ctx.companies.apply_credit_note(invoice["id"], note["id"], amount)
     return note

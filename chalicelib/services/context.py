@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.audit_store import AuditStore
 from chalicelib.adapters.booking_store import BookingStore
 from chalicelib.adapters.calendar_feed_store import CalendarFeedStore
 from chalicelib.adapters.catalogue_store import Catalogue, CatalogueStore
 from chalicelib.adapters.clock import Clock, SystemClock
+from chalicelib.adapters.closure_store import ClosureStore
+from chalicelib.adapters.company_admin_store import CompanyAdminStore
 from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.einvoice_store import EInvoiceStore
@@ -20,9 +23,13 @@ from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.membership_store import MembershipStore
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
+from chalicelib.adapters.period_store import PeriodStore
 from chalicelib.adapters.profile_store import ProfileStore
+from chalicelib.adapters.rate_limit_store import RateLimitStore
 from chalicelib.adapters.reconciliation_store import ReconciliationStore
 from chalicelib.adapters.secrets import Secrets
+from chalicelib.adapters.stats_store import StatsStore
+from chalicelib.adapters.versioned_store import VersionedStore
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
 from chalicelib.services.ports import PaymentGateway
@@ -88,9 +95,17 @@ class Context:
         self.outbox = OutboxStore(self.table)
         self.profiles = ProfileStore(self.table)
         self.calendar_feeds = CalendarFeedStore(self.table)
-        self.ereports = EReportStore(self.table)
+        self.periods = PeriodStore(self.table)
         self.einvoices = EInvoiceStore(self.table)
+        self.ereports = EReportStore(self.table)
+        self.rate_limits = RateLimitStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)
+        # Catalogue edits, closures, audit trail, company administration, statistics.
+        self.versioned = VersionedStore(self.table)
+        self.audit_log = AuditStore(self.table)
+        self.closures = ClosureStore(self.table)
+        self.company_admin = CompanyAdminStore(self.table)
+        self.stats = StatsStore(self.table)
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 
         self._gateway: PaymentGateway | None = self.gateway_override

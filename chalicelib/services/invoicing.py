@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.invoice_store import HeadMoved, InvoiceStore, SourceTaken
+from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.invoice import (
@@ -30,6 +31,7 @@ from chalicelib.domain.invoice import (
 from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
+from chalicelib.services import periods
 from chalicelib.services.context import Context
 
 ISSUE_ATTEMPTS = 40
@@ -90,12 +92,15 @@ def issue(
             refers_to,
             extra or {},
         )
-        ledger = document_entries(document, Chart(), now, paid=payment.get("status") == "paid")
+        paid = payment.get("status") == "paid"
+        ledger = document_entries(document, Chart(), now, paid=paid)
+        paid_on = periods.paris_day(payment["paid_at"]) if paid and payment.get("paid_at") else None
+        placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:
-            invoices.issue(document, now.year, sequence, source, ledger)
+            invoices.issue(document, now.year, sequence, source, placed, booked)
             return document
-        except SourceTaken:
-            continue
+        except (SourceTaken, PeriodMoved):
+            continue  # issued meanwhile, or a month closed meanwhile: look again
         except HeadMoved:
             time.sleep(min(0.2, 0.005 * 2 ** min(attempt, 6)) * random.random())
     raise ConcurrentUpdate("Could not take the next invoice number; please retry.")

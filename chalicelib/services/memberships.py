@@ -51,6 +51,8 @@ def subscribe(
     ).products.get(product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id!r}.")
+    if not product.active:
+        raise InvalidState("This product is no longer sold.")
     if product.kind is not ProductKind.membership:
         raise ValidationFailed("Credit packs are bought with POST /v1/purchases.", "product_id")
     profile = members.ensure_profile(ctx, principal)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from chalicelib.adapters.rate_limit_store import RateLimitStore
+from chalicelib.adapters import keys
 from chalicelib.auth import Principal
 from chalicelib.errors import RateLimited
 from chalicelib.services.context import Context
@@ -24,7 +24,7 @@ def check_member_writes(ctx: Context, principal: Principal) -> None:
     window = ctx.settings.member_write_window_seconds
     now = ctx.clock.now().timestamp()
     start = int(now // window * window)
-    if not RateLimitStore(ctx.table).hit(f"MEMBER#{principal.sub}", start, window, limit):
+    if not ctx.rate_limits.hit(keys.member_pk(principal.sub), start, window, limit):
         retry_after = max(1, math.ceil(start + window - now))
         raise RateLimited(
             f"At most {limit} writes per {window} s; retry in {retry_after} s.",

@@ -30,7 +30,7 @@ from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
-from chalicelib.services import companies
+from chalicelib.services import companies, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -72,7 +72,6 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.store = self.ctx.reconciliation
-        self.ledger = self.ctx.invoices
         self.index = _Index(self.ctx, self.store)
 
     def count(self, what: str, n: int = 1) -> None:
@@ -180,7 +179,7 @@ class _Run:
         lines = fee_entry(
             operator_id, item["id"], _paris_day(int(item["created"])), fee, Chart(), _at(item)
         )
-        self.ledger.add_ledger(lines)
+        periods.book(self.ctx, lines)
         return lines[0].entry_id
 
     # -- payouts ------------------------------------------------------------------------
@@ -194,7 +193,7 @@ class _Run:
         self.store.put_parts(head, parts)
         if matched:
             for part in parts:
-                self.ledger.add_ledger(_payout_lines(head, part))
+                periods.book(self.ctx, _payout_lines(head, part))
             self.store.settle_payout(head["id"], matched=True)
             self.count("payouts_booked")
         elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():

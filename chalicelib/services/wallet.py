@@ -9,7 +9,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import ProductKind
 from chalicelib.domain.payment import Purchase, PurchaseStatus
 from chalicelib.domain.wallet import CreditPack, credits_remaining, pack_expiry
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 from chalicelib.services import invoicing, members
 from chalicelib.services.context import Context
 from chalicelib.services.payments import open_intent, payment_view
@@ -23,6 +23,8 @@ def buy_pack(
     ).products.get(product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id!r}.")
+    if not product.active:
+        raise InvalidState("This product is no longer sold.")
     if product.kind is not ProductKind.credit_pack:
         raise ValidationFailed(
             "Memberships are taken out with POST /v1/memberships.", field="product_id"

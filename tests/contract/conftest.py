@@ -1,3 +1,3 @@
 """The contract tests run against the real `make run`, started as the e2e tests start it."""
 
-from tests.e2e.conftest import e2e_stack, start_stack  # noqa: F401  (fixtures and helper)
+from tests.e2e.conftest import stack_factory  # noqa: F401  (the fixture)

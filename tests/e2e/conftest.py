@@ -146,6 +146,7 @@ def start_stack(local_dir: Path, *, seed: bool = True, env: dict[str, str] | Non
     local_dir.mkdir(parents=True, exist_ok=True)
     ports = {"PORT": free_port(), "DDB_PORT": free_port(), "STRIPE_PORT": free_port()}
     ports["WEB_PORT"] = free_port()  # the reference booking page (web/)
+    ports["S3_PORT"] = free_port()  # local S3 of closing archives
     run_env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},

@@ -186,6 +186,20 @@ def new_day(w: World) -> tuple[str, Any]:
     return f"/v1/relays/{w.ids['relay_x']}/closures", {"date": day, "reason": "Travaux"}
 
 
+def closed_day(w: World) -> tuple[str, Any]:
+    """A closure made afresh (by an admin) to lift."""
+    path, body = new_day(w)
+    closure = w.as_admin("POST", path, body)
+    return f"{path}/{closure['id']}", None
+
+
+def employee(w: World) -> tuple[str, Any]:
+    """An employee attached afresh (by an admin) to remove."""
+    member = f"emp-{next(_serial)}"
+    w.as_admin("POST", f"/v1/companies/{w.ids['company']}/members", {"member_id": member})
+    return f"/v1/companies/{w.ids['company']}/members/{member}", None
+
+
 def card_booking(w: World) -> tuple[str, Any]:
     return "/v1/bookings", {
         "resource_id": w.ids["pool_x"],
@@ -394,6 +408,91 @@ ROWS = [
         "/v1/admin/jobs/{job}",
         fixed("/v1/admin/jobs/expire_holds", {}),
         by_role(member_a=403, admin=200),
+    ),
+    # -- editing the catalogue (no If-Match sent: 428 shows the caller was let through) ----
+    Row(
+        "PATCH",
+        "/v1/operators/{operator_id}",
+        fixed("/v1/operators/{operator}", {}),
+        by_role(member_a=403, admin=428),
+    ),
+    Row(
+        "PATCH",
+        "/v1/relays/{relay_id}",
+        fixed("/v1/relays/{relay_x}", {}),
+        by_role(member_a=403, manager_x=428, admin=428),
+    ),
+    Row(
+        "GET",
+        "/v1/relays/{relay_id}/resources/{resource_id}",
+        fixed("/v1/relays/{relay_x}/resources/{pool_x}"),
+        PUBLIC,
+    ),
+    Row(
+        "PATCH",
+        "/v1/relays/{relay_id}/resources/{resource_id}",
+        fixed("/v1/relays/{relay_x}/resources/{pool_x}", {}),
+        by_role(member_a=403, admin=428),
+    ),
+    Row("GET", "/v1/products/{product_id}", fixed("/v1/products/{pack_product}"), PUBLIC),
+    Row(
+        "PATCH",
+        "/v1/products/{product_id}",
+        fixed("/v1/products/{pack_product}", {}),
+        by_role(member_a=403, admin=428),
+    ),
+    Row("GET", "/v1/relays/{relay_id}/closures", fixed("/v1/relays/{relay_x}/closures"), PUBLIC),
+    Row(
+        "DELETE",
+        "/v1/relays/{relay_id}/closures/{closure_id}",
+        closed_day,
+        by_role(member_a=403, manager_x=428, admin=428),
+    ),
+    Row("GET", "/v1/audit", fixed("/v1/audit"), BOOKS),
+    Row(
+        "GET",
+        "/v1/stats/occupancy",
+        fixed(f"/v1/stats/occupancy?from={DAY}&to={DAY}"),
+        by_role(member_a=403, manager_x=200, manager_y=200, accountant=200, admin=200),
+    ),
+    Row("GET", "/v1/companies", fixed("/v1/companies"), by_role(member_a=403, admin=200)),
+    Row(
+        "PATCH",
+        "/v1/companies/{company_id}",
+        fixed("/v1/companies/{company}", {}),
+        by_role(member_a=403, admin=428),
+    ),
+    Row(
+        "DELETE",
+        "/v1/companies/{company_id}/members/{member_id}",
+        employee,
+        by_role(member_a=403, admin=204),
+    ),
+    # -- closing the books: the current month can neither close nor have an archive, so 409
+    # shows the caller was let through
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods",
+        fixed("/v1/operators/{operator}/periods"),
+        BOOKS,
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/verify",
+        fixed("/v1/operators/{operator}/periods/verify"),
+        BOOKS,
+    ),
+    Row(
+        "POST",
+        "/v1/operators/{operator_id}/periods/{period}/close",
+        fixed("/v1/operators/{operator}/periods/2026-12/close", {}),
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/periods/{period}/archive",
+        fixed("/v1/operators/{operator}/periods/2026-12/archive"),
+        by_role(member_a=403, accountant=409, admin=409),
     ),
     # last: each caller erases their own account
     Row("DELETE", "/v1/me", fixed("/v1/me"), by_role(member_a=204)),

@@ -34,7 +34,7 @@ def product_body(**overrides: Any) -> dict[str, Any]:
         "name": "10 journées",
         "price": {"amount": 12000},
         "operator_id": "scic",
-        "credits": "10",
+        "credits": 10,
         "validity_days": 365,
         **overrides,
     }

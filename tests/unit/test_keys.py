@@ -34,10 +34,17 @@ KEY_FORMATS = [
     (keys.idempotency("m1", "k"), {"PK": "IDEMPOTENCY#m1#k", "SK": "IDEMPOTENCY"}),
     (keys.mail("booking-1-confirmed"), {"PK": "MAIL#booking-1-confirmed", "SK": "MAIL"}),
     (keys.outbox_retry("k"), {"PK": "OUTBOX_RETRY", "SK": "k"}),
+    (keys.period("op1", "2026-10"), {"PK": "PERIOD#op1", "SK": "2026-10"}),
+    (keys.ledger_entry_claim("op1", "fee-txn_1"), {"PK": "LEDGERENTRY#op1", "SK": "fee-txn_1"}),
 ]
 
 TEXT_FORMATS = [
     (keys.operator_pk("op1"), "OPERATOR#op1"),
+    (keys.audit_pk("op1", "2026-12"), "AUDIT#op1#2026-12"),
+    (keys.audit_pk(None, "2026-12"), "AUDIT#NETWORK#2026-12"),
+    (keys.audit_month_pk("2026-12"), "AUDIT#2026-12"),
+    (keys.periods_pk("op1"), "PERIOD#op1"),
+    (keys.entry_numbers_pk("op1", "2026-10"), "FECNUM#op1#2026-10"),
     (keys.siren_pk("732829320"), "SIREN#732829320"),
     (keys.relay_pk("r1"), "RELAY#r1"),
     (keys.resource_sk("res1"), "RESOURCE#res1"),

@@ -34,7 +34,6 @@ from chalicelib.domain.catalogue import (
 )
 from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.membership import Membership, MembershipStatus
-from chalicelib.services import memberships
 from chalicelib.services.context import Context
 from tests.support.api import AUDIENCE, ISSUER, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import signed_event
@@ -177,7 +176,7 @@ class Stack:
         """An active membership (10 days a month) sold by the network operator, its first
         period paid — set straight in the store: how it was paid is not under test here."""
         start = datetime.fromisoformat("2026-12-01T00:00:00+01:00")
-        memberships.store(self.ctx).add(
+        self.ctx.memberships.add(
             Membership(
                 id=new_id("mbr"),
                 member_id=member_id,

@@ -52,7 +52,7 @@ def ctx(ddb_ctx: Context, stripe_fake: MembershipFakeGateway) -> Context:
 
 
 def active_membership(
-    ctx: Context, stripe_fake: MembershipFakeGateway, network: Network, days: str | None
+    ctx: Context, stripe_fake: MembershipFakeGateway, network: Network, days: float | None
 ) -> Membership:
     """A membership paid for its first period (1 Dec 2026 → 1 Jan 2027)."""
     fields: dict[str, Any] = {
@@ -100,7 +100,7 @@ def test_the_days_of_a_period_go_to_exactly_as_many_concurrent_bookings(
     ctx: Context, stripe_fake: MembershipFakeGateway, ddb_network: Network
 ) -> None:
     # GIVEN a membership of 3 days per period, and an 8-seat pool
-    membership = active_membership(ctx, stripe_fake, ddb_network, "3")
+    membership = active_membership(ctx, stripe_fake, ddb_network, 3)
     # WHEN the member books 8 days at the same moment (8 seats: seats are not the limit)
     calls = [partial(book, ctx, MEMBER, desk(ddb_network), new_id("bkg")) for _ in range(8)]
     outcome = race(calls)
@@ -116,7 +116,7 @@ def test_half_days_are_counted_exactly_under_concurrent_bookings(
     ctx: Context, stripe_fake: MembershipFakeGateway, ddb_network: Network
 ) -> None:
     # GIVEN 1.5 days per period, WHEN 8 half days are booked at once (mornings and afternoons)
-    membership = active_membership(ctx, stripe_fake, ddb_network, "1.5")
+    membership = active_membership(ctx, stripe_fake, ddb_network, 1.5)
     units = ["half_day_am", "half_day_pm"] * 4
     calls = [partial(book, ctx, MEMBER, desk(ddb_network, u), new_id("bkg")) for u in units]
     outcome = race(calls)
@@ -129,7 +129,7 @@ def test_the_counter_matches_the_bookings_after_bookings_race_cancellations(
     ctx: Context, stripe_fake: MembershipFakeGateway, ddb_network: Network
 ) -> None:
     # GIVEN 2 days per period, both used by bookings cancellable in time
-    membership = active_membership(ctx, stripe_fake, ddb_network, "2")
+    membership = active_membership(ctx, stripe_fake, ddb_network, 2)
     taken = [book(ctx, MEMBER, desk(ddb_network), new_id("bkg"))["booking"] for _ in range(2)]
     for round_ in range(4):
         # WHEN one of them is cancelled while 3 new bookings (days 2 and 3) race for its day

@@ -1,0 +1,78 @@
+"""Closing archives in S3, each under its own hash (so none is ever overwritten).
+
+The boto3 client is built on first use. Locally (moto's server) the bucket is created
+on first write; in AWS the stack creates it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+PRESIGN_SECONDS = 15 * 60
+_MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "AccessDenied", "404"})
+
+
+class ArchiveStore:
+    def __init__(self, bucket: str, region: str, endpoint_url: str | None = None) -> None:
+        self.bucket = bucket
+        self._region = region
+        self._endpoint_url = endpoint_url
+
+    @cached_property
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+        return boto3.client(
+            "s3", region_name=self._region, endpoint_url=self._endpoint_url, config=config
+        )
+
+    @staticmethod
+    def key(operator_id: str, period: str, sha256_hex: str) -> str:
+        return f"archives/{operator_id}/{period}/{sha256_hex}.zip"
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes; None when it is missing (without `s3:ListBucket`, S3
+        answers a missing key with AccessDenied)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        body: bytes = response["Body"].read()
+        return body
+
+    def put(self, key: str, body: bytes, sha256_hex: str) -> None:
+        try:
+            self._put(key, body, sha256_hex)
+        except self.client.exceptions.NoSuchBucket:
+            self._create_bucket()
+            self._put(key, body, sha256_hex)
+
+    def _put(self, key: str, body: bytes, sha256_hex: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/zip",
+            Metadata={"sha256": sha256_hex},
+        )
+
+    def _create_bucket(self) -> None:
+        self.client.create_bucket(
+            Bucket=self.bucket,
+            CreateBucketConfiguration={"LocationConstraint": self._region},
+        )
+
+    def presigned_url(self, key: str) -> str:
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=PRESIGN_SECONDS,
+        )
+        return url

@@ -1,0 +1,36 @@
+"""Condition checks that a resource's future slots fit within a (lower) capacity.
+
+Used by a capacity edit: one check per relay-day of the booking horizon on the
+resource's occupancy item (`OCC#{relay}#{date}` / `RES#{resource}`), in the edit's own
+transaction. Every slot attribute is checked, present or not, so a booking committed
+between our read and our write cannot slip through; a day without any booking has no
+item and passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.booking_items import slot_attr
+from chalicelib.adapters.keys import occupancy_pk
+
+MAX_SLOTS_PER_DAY = 50  # a fall-back DST day has 50 half hours
+
+
+def fits_capacity(
+    table_name: str, relay_id: str, resource_id: str, day: str, capacity: int, first_slot: int
+) -> dict[str, Any]:
+    names = {f"#{slot_attr(i)}": slot_attr(i) for i in range(first_slot, MAX_SLOTS_PER_DAY)}
+    each = " AND ".join(f"(attribute_not_exists({n}) OR {n} <= :cap)" for n in names)
+    check: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"PK": occupancy_pk(relay_id, day), "SK": f"RES#{resource_id}"},
+        "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
+        "ExpressionAttributeValues": {":cap": capacity},
+    }
+    if names:
+        check["ExpressionAttributeNames"] = names
+    else:
+        check["ConditionExpression"] = "attribute_not_exists(PK) OR attribute_exists(PK)"
+        del check["ExpressionAttributeValues"]
+    return {"ConditionCheck": check}

@@ -1,0 +1,127 @@
+"""Accounting periods and the entry numbers fixed when a period closes.
+
+Period item `PK=PERIOD#{operator}`, `SK={YYYY-MM}`: `status` (`closing` while its close
+runs, then `closed`; no item = open), close date and actor, archive hashes, the last
+`EcritureNum` of the fiscal year so far and the frozen VAT report. Writers put
+`open_check` in their own transaction, so a close racing a write either sees the write
+(and seals it) or makes it fail and be booked in the next open month.
+
+Entry numbers `PK=FECNUM#{operator}#{YYYY-MM}`, `SK={entry_id}`: one item per entry,
+written once when the month closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.dynamo import Table
+from chalicelib.domain.periods import CLOSED, CLOSING, OPEN
+
+
+class PeriodMoved(Exception):
+    """The period (or the one before it) changed state meanwhile."""
+
+
+class PeriodStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def periods(self, operator_id: str) -> dict[str, dict[str, Any]]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": keys.periods_pk(operator_id)},
+            ConsistentRead=True,
+        )
+        return {str(item["SK"]): item for item in items}
+
+    def open_check(self, operator_id: str, month: str) -> dict[str, Any]:
+        """A transaction item that fails once `month` is being closed or closed."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": keys.period(operator_id, month),
+                "ConditionExpression": "attribute_not_exists(PK) OR #s = :open",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":open": OPEN},
+            }
+        }
+
+    def begin_close(
+        self, operator_id: str, month: str, previous: str | None, facts: dict[str, Any]
+    ) -> None:
+        """Mark `month` as closing (writers stop landing in it); `facts` (close date,
+        actor, reason) are kept from the first attempt when a close is retried."""
+        names = {"#s": "status", **{f"#{k}": k for k in facts}}
+        values: dict[str, Any] = {":closing": CLOSING, ":open": OPEN}
+        sets = ["#s = :closing"]
+        for key, value in facts.items():
+            values[f":{key}"] = value
+            sets.append(f"#{key} = if_not_exists(#{key}, :{key})")
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": keys.period(operator_id, month),
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": "attribute_not_exists(PK) OR #s IN (:open, :closing)",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        ]
+        if previous is not None:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table.name,
+                        "Key": keys.period(operator_id, previous),
+                        "ConditionExpression": "#s = :closed",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":closed": CLOSED},
+                    }
+                }
+            )
+
+        def moved(reasons: list[str]) -> None:
+            raise PeriodMoved(month)
+
+        self._table.transact(items, on_cancel=moved)
+
+    def finish_close(self, operator_id: str, month: str, facts: dict[str, Any]) -> dict[str, Any]:
+        names = {"#s": "status", **{f"#{k}": k for k in facts}}
+        values: dict[str, Any] = {":closed": CLOSED, ":closing": CLOSING}
+        values.update({f":{k}": v for k, v in facts.items()})
+        sets = ", ".join(["#s = :closed", *(f"#{k} = :{k}" for k in facts)])
+        try:
+            response = self._table.table.update_item(
+                Key=keys.period(operator_id, month),
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="#s = :closing",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self._table.exceptions.ConditionalCheckFailedException as exc:
+            raise PeriodMoved(month) from exc
+        item: dict[str, Any] = response["Attributes"]
+        return item
+
+    def save_numbers(self, operator_id: str, month: str, numbers: dict[str, int]) -> None:
+        """The `EcritureNum` of each entry of the month (the same on a retried close)."""
+        with self._table.table.batch_writer() as batch:
+            for entry_id, number in numbers.items():
+                batch.put_item(
+                    Item={
+                        **keys.key(keys.entry_numbers_pk(operator_id, month), entry_id),
+                        "num": number,
+                    }
+                )
+
+    def numbers(self, operator_id: str, month: str) -> dict[str, int]:
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": keys.entry_numbers_pk(operator_id, month)},
+            ConsistentRead=True,
+        )
+        return {str(item["SK"]): int(item["num"]) for item in items}

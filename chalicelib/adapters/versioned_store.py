@@ -1,0 +1,174 @@
+"""Conditional writes of editable objects: one transaction, conditioned on the version.
+
+An edit is ONE `TransactWriteItems`: the object's update (`version` = the one the caller
+read, then +1; an item stored before versions existed has none and reads as 1), its audit
+entry, and whatever condition checks the edit needs (occupancy, SIREN claims...). Either
+everything is written or nothing is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.capacity_checks import fits_capacity
+from chalicelib.adapters.dynamo import Table, to_item
+from chalicelib.errors import NotFound, PreconditionFailed
+
+Key = keys.Key
+
+
+def operator_key(operator_id: str) -> Key:
+    return keys.key(keys.operator_pk(operator_id), keys.OPERATOR_SK)
+
+
+def relay_key(relay_id: str) -> Key:
+    return keys.key(keys.relay_pk(relay_id), keys.RELAY_SK)
+
+
+def resource_key(relay_id: str, resource_id: str) -> Key:
+    return keys.key(keys.relay_pk(relay_id), keys.resource_sk(resource_id))
+
+
+def product_key(product_id: str) -> Key:
+    return keys.key(keys.product_pk(product_id), keys.PRODUCT_SK)
+
+
+def closure_key(relay_id: str, day: str) -> Key:
+    return keys.key(keys.relay_pk(relay_id), keys.closure_sk(day))
+
+
+def company_key(company_id: str) -> Key:
+    return keys.company(company_id)
+
+
+def version_condition(expected: int) -> tuple[str, dict[str, Any]]:
+    """The condition 'the item exists and is at version `expected`' (missing version = 1)."""
+    condition = "attribute_exists(PK) AND (#version = :expected"
+    if expected == 1:
+        condition += " OR attribute_not_exists(#version)"
+    return condition + ")", {":expected": expected}
+
+
+class VersionedStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def identity_items(
+        self, operator_id: str, old_siren: str, new_siren: str, year: int
+    ) -> list[dict[str, Any]]:
+        """What an operator's identity change needs in its transaction: the new SIREN
+        claimed and the old one freed (if it changes), and the year's document head still
+        absent (no document issued meanwhile)."""
+        table = self._table.name
+        items: list[dict[str, Any]] = []
+        if new_siren != old_siren:
+            claim = {
+                **keys.key(keys.siren_pk(new_siren), keys.SIREN_SK),
+                "operator_id": operator_id,
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": claim,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+            old = keys.key(keys.siren_pk(old_siren), keys.SIREN_SK)
+            items.append({"Delete": {"TableName": table, "Key": old}})
+        head = {
+            "TableName": table,
+            "Key": keys.document_head(operator_id, year),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        return [*items, {"ConditionCheck": head}]
+
+    def capacity_checks(
+        self, relay_id: str, resource_id: str, days: list[tuple[str, int]], capacity: int
+    ) -> list[dict[str, Any]]:
+        """One check per (day, first slot) that the resource's slots fit `capacity`."""
+        return [
+            fits_capacity(self._table.name, relay_id, resource_id, day, capacity, first)
+            for day, first in days
+        ]
+
+    def read(self, key: Key) -> dict[str, Any] | None:
+        return self._table.get(key["PK"], key["SK"])
+
+    def update(
+        self,
+        key: Key,
+        expected: int,
+        changes: dict[str, Any],
+        extra: list[dict[str, Any]],
+        on_extra_failed: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        """Set `changes` (None removes the attribute) and version+1, with `extra` items."""
+        names = {"#version": "version"}
+        values: dict[str, Any] = {":next": expected + 1}
+        sets, removes = ["#version = :next"], []
+        for i, (name, value) in enumerate(sorted(changes.items())):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :f{i}")
+                values[f":f{i}"] = to_item(value)
+        condition, condition_values = version_condition(expected)
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        item = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": key,
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {**values, **condition_values},
+            }
+        }
+        self._write(key, expected, [item, *extra], on_extra_failed)
+
+    def delete(
+        self,
+        key: Key,
+        expected: int,
+        extra: list[dict[str, Any]],
+        on_extra_failed: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        condition, values = version_condition(expected)
+        item = {
+            "Delete": {
+                "TableName": self._table.name,
+                "Key": key,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+        self._write(key, expected, [item, *extra], on_extra_failed)
+
+    def _write(
+        self,
+        key: Key,
+        expected: int,
+        items: list[dict[str, Any]],
+        on_extra_failed: Callable[[list[int]], None] | None,
+    ) -> None:
+        def explain(reasons: list[str]) -> None:
+            if reasons[0] == "ConditionalCheckFailed":
+                current = self.read(key)
+                if current is None:
+                    raise NotFound("No such object.")
+                raise PreconditionFailed(
+                    f"The object is at version {int(current.get('version', 1))}, "
+                    f"not {expected}: read it again."
+                )
+            failed = [i - 1 for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+            if on_extra_failed is not None:
+                on_extra_failed(failed)
+            raise PreconditionFailed("The object changed meanwhile: read it again.")
+
+        self._table.transact(items, on_cancel=explain)

@@ -1,0 +1,156 @@
+"""Routes that edit the catalogue: PATCH with `If-Match`, and reads that answer an ETag."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.endpoint import Call, endpoint, json_response
+from chalicelib.api.problems import problem_body
+from chalicelib.api.schemas import RelayOut
+from chalicelib.domain.catalogue import Operator, Product, Resource
+from chalicelib.domain.catalogue_patches import (
+    OperatorPatch,
+    ProductPatch,
+    RelayPatch,
+    ResourcePatch,
+)
+from chalicelib.domain.editing import etag, expected_version
+from chalicelib.errors import CapacityConflict, NotFound
+from chalicelib.services import catalogue_edits, resource_edits
+
+bp = Blueprint(__name__)
+PATCH_ERRORS = (403, 404, 412, 422, 428)
+
+
+def versioned(result: Any, status: int = 200) -> Response:
+    """The answer with `ETag: "<version>"`."""
+    response = json_response(result, status)
+    version = result["version"] if isinstance(result, dict) else result.version
+    response.headers["ETag"] = etag(int(version))
+    return response
+
+
+def if_match(call: Call) -> int:
+    return expected_version(call.headers.get("if-match"))
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}",
+    "PATCH",
+    summary="Edit an operator (If-Match)",
+    tag="catalogue",
+    body=OperatorPatch,
+    response=Operator,
+    errors=(*PATCH_ERRORS, 409),
+    role="admin",
+)
+def patch_operator(call: Call) -> Any:
+    expected = if_match(call)
+    operator = catalogue_edits.patch_operator(
+        call.ctx, call.principal, call.params["operator_id"], expected, call.body
+    )
+    return versioned(operator)
+
+
+@endpoint(
+    bp,
+    "/v1/relays/{relay_id}",
+    "PATCH",
+    summary="Edit a relay (If-Match; admin or its manager)",
+    tag="catalogue",
+    body=RelayPatch,
+    response=RelayOut,
+    errors=PATCH_ERRORS,
+)
+def patch_relay(call: Call) -> Any:
+    raw = call.headers.get("if-match")
+    relay = catalogue_edits.patch_relay(
+        call.ctx, call.principal, call.params["relay_id"], raw, call.body
+    )
+    return versioned(relay)
+
+
+@endpoint(
+    bp,
+    "/v1/relays/{relay_id}/resources/{resource_id}",
+    "GET",
+    summary="A resource (with its ETag)",
+    tag="catalogue",
+    auth="public",
+    response=Resource,
+    errors=(404,),
+)
+def get_resource(call: Call) -> Any:
+    resource = call.ctx.catalogue.resource(call.params["resource_id"])
+    if resource.relay_id != call.params["relay_id"]:
+        raise NotFound("No resource with that id.")
+    return versioned(resource)
+
+
+@endpoint(
+    bp,
+    "/v1/relays/{relay_id}/resources/{resource_id}",
+    "PATCH",
+    summary="Edit a resource (If-Match); a lower capacity must fit the seats already taken",
+    tag="catalogue",
+    body=ResourcePatch,
+    response=Resource,
+    errors=(*PATCH_ERRORS, 409),
+    role="admin",
+)
+def patch_resource(call: Call) -> Any:
+    expected = if_match(call)
+    try:
+        resource = resource_edits.patch_resource(
+            call.ctx,
+            call.principal,
+            call.params["relay_id"],
+            call.params["resource_id"],
+            expected,
+            call.body,
+        )
+    except CapacityConflict as exc:
+        body = {**problem_body(exc), "conflicts": exc.conflicts}
+        return Response(
+            body=json.dumps(body, ensure_ascii=False),
+            status_code=exc.status,
+            headers={"Content-Type": "application/problem+json"},
+        )
+    return versioned(resource)
+
+
+@endpoint(
+    bp,
+    "/v1/products/{product_id}",
+    "GET",
+    summary="A product (with its ETag), withdrawn ones included",
+    tag="catalogue",
+    auth="public",
+    response=Product,
+    errors=(404,),
+)
+def get_product(call: Call) -> Any:
+    return versioned(catalogue_edits.get_product(call.ctx, call.params["product_id"]))
+
+
+@endpoint(
+    bp,
+    "/v1/products/{product_id}",
+    "PATCH",
+    summary="Edit a product (If-Match): price for new sales, active",
+    tag="catalogue",
+    body=ProductPatch,
+    response=Product,
+    errors=PATCH_ERRORS,
+    role="admin",
+)
+def patch_product(call: Call) -> Any:
+    expected = if_match(call)
+    product = catalogue_edits.patch_product(
+        call.ctx, call.principal, call.params["product_id"], expected, call.body
+    )
+    return versioned(product)

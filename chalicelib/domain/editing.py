@@ -1,0 +1,77 @@
+"""Editing catalogue objects: versions and `If-Match`, applying a patch, what changed.
+
+Pure rules: no I/O. A PATCH body names only the fields it changes; the edited object is
+validated again as a whole (an edit may not break what creation checks), and the
+changes are listed field by field for the answer and the audit trail.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
+
+_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+M = TypeVar("M", bound=BaseModel)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int:
+    """The version an `If-Match` header names: missing → 428, unreadable → 412."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            'This change needs an If-Match header with the version you read, e.g. If-Match: "3".'
+        )
+    found = _TAG.match(if_match)
+    if found is None:
+        raise PreconditionFailed("If-Match does not name a version of this object.")
+    return int(found.group(1))
+
+
+def check_version(current: int, expected: int) -> None:
+    if current != expected:
+        raise PreconditionFailed(
+            f"The object is at version {current}, not {expected}: read it again."
+        )
+
+
+def sent_fields(patch: BaseModel) -> dict[str, Any]:
+    """The fields the PATCH body named, as plain JSON values."""
+    return patch.model_dump(mode="json", include=set(patch.model_fields_set))
+
+
+def apply_patch(entity: M, changes: dict[str, Any]) -> M:
+    """The entity with `changes` applied, validated again as a whole, version unchanged."""
+    merged = {**entity.model_dump(mode="json"), **changes}
+    try:
+        return type(entity).model_validate(merged)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "body",
+                "message": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors(include_url=False)
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise ValidationFailed(detail or "The edit is not valid.", errors=errors) from exc
+
+
+def changed_fields(before: BaseModel, after: BaseModel) -> dict[str, list[Any]]:
+    """`{field: [before, after]}` for every field whose JSON value differs."""
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return {k: [old.get(k), new.get(k)] for k in new if k != "version" and old.get(k) != new.get(k)}
+
+
+def mask_iban(iban: str | None) -> str | None:
+    """What the audit trail keeps of an IBAN: country, check digits and last 4 characters."""
+    if not iban:
+        return iban
+    compact = iban.replace(" ", "")
+    return compact[:4] + "*" * max(len(compact) - 8, 0) + compact[-4:]

@@ -1,0 +1,86 @@
+"""What a closed period's archive holds: FEC extract, documents (JSON, CII XML, PDF),
+VAT report. Everything but the PDFs is derived again byte for byte from the books;
+a PDF embeds the time it was rendered, so it is rendered once, when the period closes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from chalicelib.adapters.archive_store import ArchiveStore
+from chalicelib.domain.fec import render_fec
+from chalicelib.domain.lettering import letters
+from chalicelib.services.context import Context
+
+PdfRenderer = Callable[[dict[str, Any]], bytes]
+
+
+def archive_store(ctx: Context) -> ArchiveStore:
+    settings = ctx.settings
+    return ArchiveStore(settings.archive_bucket, settings.aws_region, settings.s3_endpoint_url)
+
+
+def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[str, str]]:
+    """(number, stored JSON text) of the documents booked in `month`."""
+    invoices = ctx.invoices
+    year = int(month[:4])
+    years = [year - 1, year] if month.endswith("-01") else [year]
+    found = []
+    for each in years:
+        for doc in invoices.booked_documents(operator_id, each):
+            booked = doc["period"] or json.loads(doc["body"])["issued_at"][:7]
+            if booked == month:
+                found.append((doc["number"], doc["body"]))
+    return found
+
+
+def fec_extract(ctx: Context, operator_id: str, month: str, closed_on: date) -> bytes:
+    """The month's FEC lines, numbered as fixed at its close, `ValidDate` = close date,
+    customer lines lettered with what settled them up to the month's end."""
+    invoices = ctx.invoices
+    year = int(month[:4])
+    so_far = [
+        line for line in invoices.ledger(operator_id, year) if f"{line.entry_date:%Y-%m}" <= month
+    ]
+    lines = [line for line in so_far if f"{line.entry_date:%Y-%m}" == month]
+    numbers = ctx.periods.numbers(operator_id, month)
+    text = render_fec(
+        lines, year, numbers=numbers, closed_on={month: closed_on}, letters=letters(so_far)
+    )
+    return text.encode()
+
+
+def record_files(
+    ctx: Context, operator_id: str, month: str, closed_on: date, vat_report: str
+) -> dict[str, bytes]:
+    """The files derived from the books (all but the PDFs)."""
+    from chalicelib.adapters.invoice_cii import cii_xml
+
+    files = {
+        f"FEC-{month}.txt": fec_extract(ctx, operator_id, month, closed_on),
+        f"VAT-{month}.json": vat_report.encode(),
+    }
+    for number, text in period_documents(ctx, operator_id, month):
+        files[f"documents/{number}.json"] = text.encode()
+        files[f"documents/{number}.xml"] = cii_xml(json.loads(text))
+    return files
+
+
+def pdf_files(
+    ctx: Context, operator_id: str, month: str, render: PdfRenderer | None = None
+) -> dict[str, bytes]:
+    if render is None:
+        from chalicelib.adapters.invoice_pdf import render_invoice_pdf
+
+        render = render_invoice_pdf
+    return {
+        f"documents/{number}.pdf": render(json.loads(text))
+        for number, text in period_documents(ctx, operator_id, month)
+    }
+
+
+def vat_report_text(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

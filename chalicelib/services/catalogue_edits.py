@@ -1,0 +1,154 @@
+"""Editing the catalogue: operators, relays, products (resources: resource_edits.py).
+
+Every edit: read the stored object (not the cache), check the caller's `If-Match`, apply
+the patch and validate the whole object again, then ONE transaction writes the changed
+fields with version+1 on condition that the version is still the one read, together
+with the audit entry. Two concurrent edits from the same version: one wins, the other
+gets 412 and nothing of it is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from chalicelib.adapters.dynamo import strip_keys
+from chalicelib.adapters.versioned_store import (
+    Key,
+    operator_key,
+    product_key,
+    relay_key,
+)
+from chalicelib.auth import Principal
+from chalicelib.domain.catalogue import Operator, Product, Relay
+from chalicelib.domain.catalogue_patches import OperatorPatch, ProductPatch, RelayPatch
+from chalicelib.domain.editing import (
+    apply_patch,
+    changed_fields,
+    check_version,
+    expected_version,
+    sent_fields,
+)
+from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
+from chalicelib.services import audit
+from chalicelib.services.catalogue import relay_view
+from chalicelib.services.context import Context
+
+M = TypeVar("M", bound=BaseModel)
+FIXED_AFTER_FIRST_DOCUMENT = ("siren", "siret", "invoice_prefix")
+
+
+def read(ctx: Context, key: Key, model: type[M], label: str) -> M:
+    item = ctx.versioned.read(key)
+    if item is None:
+        raise NotFound(f"No {label} with that id.")
+    return model.model_validate(strip_keys(item))
+
+
+def save(
+    ctx: Context,
+    key: Key,
+    before: Any,
+    after: Any,
+    audit_entry: Any,
+    extra: list[dict[str, Any]] | None = None,
+    on_extra_failed: Any = None,
+) -> Any:
+    """Write what changed (one conditional transaction with its audit entry) → the new
+    object, version incremented. An edit that changes nothing writes nothing."""
+    diff = changed_fields(before, after)
+    if not diff:
+        return before
+    stored = after.model_dump(mode="json")
+    items = [*(extra or []), audit.entry_item(ctx, audit_entry)]
+    ctx.versioned.update(key, before.version, {k: stored[k] for k in diff}, items, on_extra_failed)
+    ctx.catalogue.invalidate()
+    return after.model_copy(update={"version": before.version + 1})
+
+
+def patch_operator(
+    ctx: Context, principal: Principal, operator_id: str, expected: int, patch: OperatorPatch
+) -> Operator:
+    key = operator_key(operator_id)
+    before = read(ctx, key, Operator, "operator")
+    check_version(before.version, expected)
+    after = apply_patch(before, sent_fields(patch))
+    diff = changed_fields(before, after)
+    extra = _identity_items(ctx, before, after, diff)
+    entry = audit.entry(
+        ctx, principal, "update", "operator", operator_id, operator_id=operator_id, changes=diff
+    )
+
+    def explain(failed: list[int]) -> None:
+        if failed and failed[0] < len(extra) and extra[failed[0]].get("Put"):
+            raise AlreadyExists(f"SIREN {after.siren} is already used by another operator.")
+        raise ImmutableField("A document was issued meanwhile: the identity is now fixed.")
+
+    return save(ctx, key, before, after, entry, extra, explain)
+
+
+def _identity_items(
+    ctx: Context, before: Operator, after: Operator, diff: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
+    """SIREN, SIRET and invoice prefix change only while no document was issued: refuse
+    if one was, and make the change conditional on none being issued meanwhile (this
+    year's document head must still be absent); a new SIREN is claimed, the old freed."""
+    fixed = [f for f in FIXED_AFTER_FIRST_DOCUMENT if f in diff]
+    if not fixed:
+        return []
+    if ctx.invoices.years(before.id):
+        raise ImmutableField(
+            f"{', '.join(fixed)} cannot change: this operator has issued documents.",
+            errors=[{"field": f, "message": "fixed once a document is issued"} for f in fixed],
+        )
+    return ctx.versioned.identity_items(before.id, before.siren, after.siren, ctx.clock.now().year)
+
+
+def patch_relay(
+    ctx: Context, principal: Principal, relay_id: str, if_match: str | None, patch: RelayPatch
+) -> dict[str, Any]:
+    """`if_match` is read once the caller is known to manage the relay (403 before 428)."""
+    key = relay_key(relay_id)
+    before = read(ctx, key, Relay, "relay")
+    principal.require_manager_of(relay_id)
+    check_version(before.version, expected_version(if_match))
+    after = apply_patch(before, sent_fields(patch))
+    entry = audit.entry(
+        ctx,
+        principal,
+        "update",
+        "relay",
+        relay_id,
+        operator_id=before.operator_id,
+        relay_id=relay_id,
+        changes=changed_fields(before, after),
+    )
+    saved = save(ctx, key, before, after, entry)
+    return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
+
+
+def get_product(ctx: Context, product_id: str) -> Product:
+    return read(ctx, product_key(product_id), Product, "product")
+
+
+def patch_product(
+    ctx: Context, principal: Principal, product_id: str, expected: int, patch: ProductPatch
+) -> Product:
+    key = product_key(product_id)
+    before = get_product(ctx, product_id)
+    check_version(before.version, expected)
+    changes = sent_fields(patch)
+    if patch.price is not None:  # new sales only: purchases keep their frozen price
+        changes["price"] = patch.price.to_price().to_dict()
+    after = apply_patch(before, changes)
+    entry = audit.entry(
+        ctx,
+        principal,
+        "update",
+        "product",
+        product_id,
+        operator_id=before.operator_id,
+        changes=changed_fields(before, after),
+    )
+    return save(ctx, key, before, after, entry)

@@ -1,0 +1,96 @@
+"""Administering company accounts: list, edit (If-Match), remove an employee.
+
+Removing an employee ends the company's promise to pay for them: their company bookings
+from today on are cancelled (as a closure cancels: whatever the deadline; nothing was
+charged, the company's month index drops them, the member gets the cancellation mail).
+Turning them into personal bookings would need a payment the member never agreed to.
+Past bookings stay on the company's monthly invoice. A booking the member makes while
+the removal runs can slip in; it is billed to the company as any booking made while
+attached, and an administrator can cancel it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.adapters.versioned_store import company_key
+from chalicelib.auth import Principal
+from chalicelib.domain.booking import CANCELLABLE, Booking
+from chalicelib.domain.catalogue_patches import CompanyPatch
+from chalicelib.domain.company import Company
+from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
+from chalicelib.errors import InvalidState
+from chalicelib.services import audit
+from chalicelib.services.bookings import release_with_policy
+from chalicelib.services.catalogue_edits import read, save
+from chalicelib.services.context import Context
+
+HORIZON_DAYS = 3660
+PAGE = 100
+
+
+def list_companies(
+    ctx: Context, limit: int, cursor: str | None
+) -> tuple[list[Company], str | None]:
+    return ctx.company_admin.page(limit, cursor)
+
+
+def get_company(ctx: Context, company_id: str) -> Company:
+    return read(ctx, company_key(company_id), Company, "company")
+
+
+def patch_company(
+    ctx: Context, principal: Principal, company_id: str, expected: int, patch: CompanyPatch
+) -> Company:
+    key = company_key(company_id)
+    before = get_company(ctx, company_id)
+    check_version(before.version, expected)
+    after = apply_patch(before, sent_fields(patch))
+    entry = audit.entry(
+        ctx,
+        principal,
+        "update",
+        "company",
+        company_id,
+        operator_id=before.operator_id,
+        changes=changed_fields(before, after),
+    )
+    saved: Company = save(ctx, key, before, after, entry)
+    return saved
+
+
+def remove_member(
+    ctx: Context, principal: Principal, company_id: str, member_id: str
+) -> dict[str, Any]:
+    company = get_company(ctx, company_id)
+    entry = audit.entry(
+        ctx,
+        principal,
+        "delete",
+        "company_member",
+        member_id,
+        operator_id=company.operator_id,
+        changes={"company_id": [company_id, None]},
+    )
+    ctx.company_admin.unlink(company_id, member_id, audit.entry_item(ctx, entry))
+    cancelled = 0
+    for booking in _future_company_bookings(ctx, company_id, member_id):
+        try:
+            release_with_policy(ctx, booking, force_refund=True)
+            cancelled += 1
+        except InvalidState:
+            continue  # cancelled or expired meanwhile
+    return {"company_id": company_id, "member_id": member_id, "cancelled_bookings": cancelled}
+
+
+def _future_company_bookings(ctx: Context, company_id: str, member_id: str) -> list[Booking]:
+    today = ctx.clock.now().date()
+    span = (today.isoformat(), (today + timedelta(days=HORIZON_DAYS)).isoformat())
+    found: list[Booking] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = ctx.bookings.page_for_member(member_id, span, None, PAGE, cursor)
+        found += [b for b in page if b.company_id == company_id and b.status in CANCELLABLE]
+        if cursor is None:
+            return found

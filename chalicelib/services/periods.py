@@ -1,0 +1,125 @@
+"""Accounting periods of an operator: listing them, and booking writes in open ones.
+
+Every ledger writer goes through `placement` (documents) or `book` (entries without a
+document): each entry dated in a closed month is moved to the first open month, and the
+write carries a check, in its own transaction, that every month it lands in is still
+open. A close racing the write makes the write fail; it is placed again and retried.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.adapters.invoice_store import BookedPeriods
+from chalicelib.adapters.period_store import PeriodMoved, PeriodStore
+from chalicelib.domain import periods as rules
+from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.ledger import LedgerLine
+from chalicelib.errors import ConcurrentUpdate
+from chalicelib.services.context import Context
+
+PARIS = ZoneInfo("Europe/Paris")
+BOOK_ATTEMPTS = 6
+
+
+def store(ctx: Context) -> PeriodStore:
+    return ctx.periods
+
+
+def start_month(operator: Operator) -> str:
+    """The operator's first period: `accounting_start`, else the month it was created."""
+    if operator.accounting_start:
+        return operator.accounting_start
+    return operator.created_at.astimezone(PARIS).strftime("%Y-%m")
+
+
+def current_month(ctx: Context) -> str:
+    return ctx.clock.now().astimezone(PARIS).strftime("%Y-%m")
+
+
+def statuses(ctx: Context, operator_id: str) -> dict[str, str]:
+    return {month: str(item["status"]) for month, item in store(ctx).periods(operator_id).items()}
+
+
+def open_from(ctx: Context, operator_id: str) -> str:
+    """The first month of the operator's books that is neither closed nor closing."""
+    known = statuses(ctx, operator_id)
+    if not known:
+        return "0001-01"  # nothing closed: every month is open
+    return rules.first_open(min(known), known)
+
+
+def placement(
+    ctx: Context, operator_id: str, lines: list[LedgerLine], paid_on: date | None, issued: date
+) -> tuple[list[LedgerLine], BookedPeriods]:
+    """A document's ledger lines placed in open months, and where the document is booked:
+    `period` (its sales entry's month) and `vat_period` (the month its VAT is declared in:
+    the month it was paid, or the first open month after it)."""
+    first = open_from(ctx, operator_id)
+    placed = rules.place(lines, first)
+    period = max(rules.month_of(issued), first)
+    vat_period = max(rules.month_of(paid_on), first) if paid_on else None
+    months = rules.months_touched(placed) | {period} | ({vat_period} if vat_period else set())
+    periods = store(ctx)
+    checks = [periods.open_check(operator_id, month) for month in sorted(months)]
+    return placed, BookedPeriods(period=period, vat_period=vat_period, checks=checks)
+
+
+def book(ctx: Context, lines: list[LedgerLine]) -> bool:
+    """Write entries that come without a document (fees, payouts, transfers) into open
+    months, once. False: they were already written."""
+    if not lines:
+        return True
+    operators = {line.operator_id for line in lines}
+    if len(operators) != 1:
+        raise ValueError(f"entries of several operators in one write: {sorted(operators)}")
+    operator_id = lines[0].operator_id
+    ledger, periods = ctx.invoices, store(ctx)
+    for _attempt in range(BOOK_ATTEMPTS):
+        placed = rules.place(lines, open_from(ctx, operator_id))
+        checks = [periods.open_check(operator_id, m) for m in sorted(rules.months_touched(placed))]
+        try:
+            return ledger.add_ledger(placed, checks)
+        except PeriodMoved:
+            continue  # a month closed meanwhile: place the entries again
+    raise ConcurrentUpdate("The accounting periods kept closing; please retry.")
+
+
+def period_view(operator_id: str, month: str, item: dict[str, Any] | None) -> dict[str, Any]:
+    item = item or {}
+    view: dict[str, Any] = {
+        "operator_id": operator_id,
+        "period": month,
+        "status": "closed" if item.get("status") == rules.CLOSED else "open",
+    }
+    if view["status"] == "closed":
+        for key in ("closed_at", "closed_by", "archive_sha256", "previous_archive_sha256"):
+            view[key] = item.get(key)
+        view["forced"] = bool(item.get("forced"))
+        if item.get("force_reason"):
+            view["force_reason"] = item["force_reason"]
+    return view
+
+
+def list_periods(
+    ctx: Context, operator: Operator, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Oldest first, from the first period to the current month; the cursor is the
+    month to start from."""
+    known = store(ctx).periods(operator.id)
+    first = max(start_month(operator), cursor) if cursor else start_month(operator)
+    every = rules.months(first, current_month(ctx))
+    page, rest = every[:limit], every[limit:]
+    return {
+        "items": [period_view(operator.id, m, known.get(m)) for m in page],
+        "next_cursor": rest[0] if rest else None,
+    }
+
+
+def paris_day(value: str | datetime) -> date:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        return when.date()
+    return when.astimezone(PARIS).date()
