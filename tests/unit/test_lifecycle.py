@@ -1,0 +1,25 @@
+"""Lifecycle statuses of a routed invoice: each kept once, unknown codes ignored."""
+
+from __future__ import annotations
+
+from chalicelib.domain.lifecycle import is_routed, with_status
+
+
+def test_a_status_is_added_with_its_label() -> None:
+    assert with_status([], "202", "2027-01-02") == [
+        {"code": "202", "label": "Reçue", "at": "2027-01-02"}
+    ]
+
+
+def test_a_status_already_recorded_is_ignored() -> None:
+    history = with_status([], "200", "2027-01-01") or []
+    assert with_status(history, "200", "2027-01-03") is None
+
+
+def test_an_unknown_status_code_is_ignored() -> None:
+    assert with_status([], "999", "2027-01-01") is None
+
+
+def test_only_documents_to_a_business_are_routed() -> None:
+    assert is_routed({"buyer": {"siren": "552100554"}}) is True
+    assert is_routed({"buyer": {"siren": None}}) is False
