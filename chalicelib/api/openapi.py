@@ -18,7 +18,12 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api import openapi_parts as parts
 from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
 from chalicelib.api.idempotency import KEY_PATTERN
-from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_models
+from chalicelib.api.openapi_refine import (
+    ServedJsonSchema,
+    not_null_fields,
+    refine,
+    stripped_models,
+)
 
 REF = "#/components/schemas/{model}"
 RATE_LIMITED = {("POST", "/v1/bookings"), ("POST", "/v1/purchases"), ("POST", "/v1/memberships")}
@@ -53,9 +58,10 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
         else ({}, {})
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    stripped = stripped_models([spec.body for spec in routes if spec.body is not None])
+    bodies = [spec.body for spec in routes if spec.body is not None]
+    stripped, not_null = stripped_models(bodies), not_null_fields(bodies)
     for name, schema in schemas.items():
-        refine(name, schema, name in stripped)
+        refine(name, schema, name in stripped, not_null.get(name, frozenset()))
         _describe_schema(schema, schemas)
     schemas["Problem"] = parts.PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}

@@ -10,6 +10,7 @@ generator (loaded through `hooks` in tests/contract/schemathesis.toml).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import schemathesis
@@ -36,6 +37,16 @@ schemathesis.openapi.format(
         lambda parts: luhn_complete(parts[0] + parts[1])
     ),
 )
+
+
+# IBANs and BICs (the document's `iban` and `bic` formats), valid as python-stdnum checks.
+schemathesis.openapi.format(
+    "iban", st.sampled_from(["FR7630006000011234567890189", "DE89370400440532013000"])
+)
+schemathesis.openapi.format("bic", st.sampled_from(["BNPAFRPPXXX", "DEUTDEFF", "AGRIFRPP882"]))
+
+# Longest spans, in days, of the operations that bound `from`..`to` (as their errors say).
+MAX_SPAN_DAYS = {"GET /v1/audit": 3660, "GET /v1/stats/occupancy": 366, "closures": 365}
 
 
 def _minutes(label: Any) -> int:
@@ -80,4 +91,38 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         if isinstance(low, str) and isinstance(high, str) and low > high:
             query["from"], query["to"] = high, low
     _fix_body(case.body)
+    _fix_span(case.operation.label, query)
+    if case.operation.label == "POST /v1/relays/{relay_id}/closures" and isinstance(
+        case.body, dict
+    ):
+        _one_closure_form(case.body)
     return case
+
+
+def _fix_span(label: str, query: Any) -> None:
+    """Bring `from` within the operation's longest span before `to`."""
+    longest = MAX_SPAN_DAYS.get(label)
+    if longest is None or not isinstance(query, dict):
+        return
+    try:
+        low, high = date.fromisoformat(query["from"]), date.fromisoformat(query["to"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if (high - low).days > longest:
+        query["from"] = max(high - timedelta(days=longest), date(2000, 1, 1)).isoformat()
+
+
+def _one_closure_form(body: dict[str, Any]) -> None:
+    """A closure is a `date`, or `from` and `to`, or `public_holidays`: one form at a time."""
+    if body.get("date") is not None:
+        for key in ("from", "to", "public_holidays"):
+            body.pop(key, None)
+    elif body.get("from") is not None or body.get("to") is not None:
+        body.pop("public_holidays", None)
+        body["from"] = body.get("from") or body["to"]
+        body["to"] = body.get("to") or body["from"]
+        if body["from"] > body["to"]:
+            body["from"], body["to"] = body["to"], body["from"]
+        _fix_span("closures", body)
+    if body.get("public_holidays") is None and body.get("reason") is None:
+        body["reason"] = "Fermeture"
