@@ -37,6 +37,7 @@ SIRET = {
     "description": "SIRET: fourteen digits passing the Luhn check, starting with the SIREN.",
     "examples": ["55210055400013"],
 }
+DATE_TIME = {"type": "string", "format": "date-time", "description": "Years 2000 to 2100."}
 INTERVAL = {
     "type": "array",
     "prefixItems": [{"type": "string", "pattern": START}, {"type": "string", "pattern": END}],
@@ -102,6 +103,10 @@ def refine(
             props[field] = {**OPENING_HOURS, "title": prop.get("title", "Opening Hours")}
         elif stripped:
             _not_blank(prop)
+    if name == "JobRun" and "as_of" in props:
+        _replace_string(props["as_of"], {**DATE_TIME, "pattern": "^(20[0-9]{2}|2100)-"})
+    if name == "NewClosure":
+        schema["examples"] = [{"date": "2026-12-24", "reason": "Fermeture exceptionnelle"}]
     if name == "Rates":
         schema.update(RATE_OFFERED)
     if name == "NewProduct":
