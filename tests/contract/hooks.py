@@ -49,9 +49,9 @@ schemathesis.openapi.format("bic", st.sampled_from(["BNPAFRPPXXX", "DEUTDEFF", "
 MAX_SPAN_DAYS = {"GET /v1/audit": 3660, "GET /v1/stats/occupancy": 365, "closures": 365}
 
 
-def _minutes(label: Any) -> int:
-    hours, minutes = str(label).split(":")
-    return int(hours) * 60 + int(minutes)
+def _minutes(label: Any) -> int | None:
+    hours, _, minutes = str(label).partition(":")
+    return int(hours) * 60 + int(minutes) if hours.isdigit() and minutes.isdigit() else None
 
 
 def _ordered(intervals: Any) -> Any:
@@ -60,11 +60,15 @@ def _ordered(intervals: Any) -> Any:
         return intervals
     kept: list[Any] = []
     last_end = -1
-    valid = [i for i in intervals if isinstance(i, list) and len(i) == 2]
-    for start, end in sorted(valid, key=lambda i: _minutes(i[0])):
-        if _minutes(start) < _minutes(end) and _minutes(start) >= last_end:
+    valid = [
+        (start, end, _minutes(start), _minutes(end))
+        for start, end in (i for i in intervals if isinstance(i, list) and len(i) == 2)
+    ]
+    timed = [(s, e, a, b) for s, e, a, b in valid if a is not None and b is not None]
+    for start, end, begins, ends in sorted(timed, key=lambda i: i[2]):
+        if begins < ends and begins >= last_end:
             kept.append([start, end])
-            last_end = _minutes(end)
+            last_end = ends
     return kept
 
 
@@ -127,5 +131,7 @@ def _one_closure_form(body: dict[str, Any]) -> None:
         if body["from"] > body["to"]:
             body["from"], body["to"] = body["to"], body["from"]
         _fix_span("closures", body)
+    elif body.get("public_holidays") is None:  # no form at all: the year's public holidays
+        body["public_holidays"] = date.today().year
     if body.get("public_holidays") is None and body.get("reason") is None:
         body["reason"] = "Fermeture"
