@@ -19,6 +19,7 @@ from chalicelib.api import openapi_parts as parts
 from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
 from chalicelib.api.idempotency import KEY_PATTERN
 from chalicelib.api.openapi_refine import (
+    BODY_NEEDED,
     ServedJsonSchema,
     not_null_fields,
     refine,
@@ -139,7 +140,7 @@ def _operation(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     if spec.body is not None:
         schema = spec.body.model_json_schema(ref_template=REF, schema_generator=ServedJsonSchema)
         op["requestBody"] = {
-            "required": bool(schema.get("required")),
+            "required": bool(schema.get("required")) or spec.body.__name__ in BODY_NEEDED,
             "description": "A JSON object; unknown members are ignored.",
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }

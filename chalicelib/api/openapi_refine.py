@@ -37,6 +37,8 @@ SIRET = {
     "description": "SIRET: fourteen digits passing the Luhn check, starting with the SIREN.",
     "examples": ["55210055400013"],
 }
+# Bodies with no required field that must still be sent (one of several forms).
+BODY_NEEDED = frozenset({"NewClosure"})
 DATE_TIME = {"type": "string", "format": "date-time", "description": "Years 2000 to 2100."}
 INTERVAL = {
     "type": "array",
@@ -105,7 +107,10 @@ def refine(
             _not_blank(prop)
     if name == "JobRun" and "as_of" in props:
         _replace_string(props["as_of"], {**DATE_TIME, "pattern": "^(20[0-9]{2}|2100)-"})
-    if name == "NewClosure":
+    if name == "NewClosure":  # one form: a date, a span, or a year's public holidays
+        schema["anyOf"] = [{"required": keys} for keys in (["date"], ["from", "to"])] + [
+            {"required": ["public_holidays"]}
+        ]
         schema["examples"] = [{"date": "2026-12-24", "reason": "Fermeture exceptionnelle"}]
     if name == "Rates":
         schema.update(RATE_OFFERED)
