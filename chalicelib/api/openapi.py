@@ -18,7 +18,13 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api import openapi_parts as parts
 from chalicelib.api.endpoint import MAX_PATH_PARAM, RouteSpec
 from chalicelib.api.idempotency import KEY_PATTERN
-from chalicelib.api.openapi_refine import ServedJsonSchema, refine, stripped_models
+from chalicelib.api.openapi_refine import (
+    BODY_NEEDED,
+    ServedJsonSchema,
+    not_null_fields,
+    refine,
+    stripped_models,
+)
 
 REF = "#/components/schemas/{model}"
 RATE_LIMITED = {("POST", "/v1/bookings"), ("POST", "/v1/purchases"), ("POST", "/v1/memberships")}
@@ -53,9 +59,10 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
         else ({}, {})
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    stripped = stripped_models([spec.body for spec in routes if spec.body is not None])
+    bodies = [spec.body for spec in routes if spec.body is not None]
+    stripped, not_null = stripped_models(bodies), not_null_fields(bodies)
     for name, schema in schemas.items():
-        refine(name, schema, name in stripped)
+        refine(name, schema, name in stripped, not_null.get(name, frozenset()))
         _describe_schema(schema, schemas)
     schemas["Problem"] = parts.PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
@@ -133,7 +140,7 @@ def _operation(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
     if spec.body is not None:
         schema = spec.body.model_json_schema(ref_template=REF, schema_generator=ServedJsonSchema)
         op["requestBody"] = {
-            "required": bool(schema.get("required")),
+            "required": bool(schema.get("required")) or spec.body.__name__ in BODY_NEEDED,
             "description": "A JSON object; unknown members are ignored.",
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }

@@ -174,6 +174,8 @@ FORMAT_SAMPLES = {
     "email": "camille@example.org",
     "siren": "552100554",
     "siret": "55210055400013",
+    "iban": "FR7630006000011234567890189",
+    "bic": "BNPAFRPPXXX",
 }
 
 

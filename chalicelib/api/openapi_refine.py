@@ -37,6 +37,9 @@ SIRET = {
     "description": "SIRET: fourteen digits passing the Luhn check, starting with the SIREN.",
     "examples": ["55210055400013"],
 }
+# Bodies with no required field that must still be sent (one of several forms).
+BODY_NEEDED = frozenset({"NewClosure"})
+DATE_TIME = {"type": "string", "format": "date-time", "description": "Years 2000 to 2100."}
 INTERVAL = {
     "type": "array",
     "prefixItems": [{"type": "string", "pattern": START}, {"type": "string", "pattern": END}],
@@ -75,11 +78,18 @@ def time_zones() -> list[str]:
     return sorted(available_timezones())
 
 
-def refine(name: str, schema: dict[str, Any], stripped: bool) -> None:
+def refine(
+    name: str, schema: dict[str, Any], stripped: bool, not_null: frozenset[str] = frozenset()
+) -> None:
     """Add to the component `name` what its model checks in code."""
     props = schema.get("properties", {})
+    inbound = name.startswith("New") or name.endswith("Patch") or name == "PriceIn"
     for field, prop in props.items():
-        if field in ("siren", "siret") and name.startswith("New"):
+        if field in not_null:  # optional, but `null` is refused (a PATCH cannot clear it)
+            _drop_null(prop)
+        if field in ("iban", "bic") and name.endswith("Patch"):
+            _replace_string(prop, {"type": "string", "format": field})
+        if field in ("siren", "siret") and inbound:
             _replace_string(prop, SIREN if field == "siren" else SIRET)
         elif (
             field == "vat_rate"
@@ -87,18 +97,45 @@ def refine(name: str, schema: dict[str, Any], stripped: bool) -> None:
             and (name.startswith("New") or name == "PriceIn")
         ):
             prop["pattern"] = VAT_RATE
-        elif field == "invoice_prefix" and name == "NewOperator":
-            prop.update(pattern="^[A-Z0-9]{2,10}$", description="2 to 10 of A-Z and 0-9.")
+        elif field == "invoice_prefix" and inbound:
+            _replace_string(prop, {"type": "string", "pattern": "^[A-Z0-9]{2,10}$"})
         elif field == "timezone" and name == "NewRelay":
             prop["enum"] = time_zones()
         elif field == "opening_hours" and name == "NewRelay":
             props[field] = {**OPENING_HOURS, "title": prop.get("title", "Opening Hours")}
         elif stripped:
             _not_blank(prop)
+    if name == "JobRun" and "as_of" in props:
+        _replace_string(props["as_of"], {**DATE_TIME, "pattern": "^(20[0-9]{2}|2100)-"})
+    if name == "NewClosure":  # one form: a date, a span, or a year's public holidays
+        schema["anyOf"] = [{"required": keys} for keys in (["date"], ["from", "to"])] + [
+            {"required": ["public_holidays"]}
+        ]
+        schema["examples"] = [{"date": "2026-12-24", "reason": "Fermeture exceptionnelle"}]
     if name == "Rates":
         schema.update(RATE_OFFERED)
     if name == "NewProduct":
         schema.update(PRODUCT_KIND_FIELDS)
+
+
+def _drop_null(prop: dict[str, Any]) -> None:
+    options = prop.pop("anyOf", None)
+    if options:
+        kept = [o for o in options if o.get("type") != "null"]
+        prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+    if prop.get("default", 0) is None:
+        del prop["default"]
+
+
+def not_null_fields(models: list[type[BaseModel]]) -> dict[str, frozenset[str]]:
+    """Per model name, the optional fields whose validator refuses `null` (`_not_null`)."""
+    found: dict[str, frozenset[str]] = {}
+    for model in models:
+        validators = model.__pydantic_decorators__.field_validators
+        fields = {f for name, v in validators.items() if name == "_not_null" for f in v.info.fields}
+        if fields:
+            found[model.__name__] = frozenset(fields)
+    return found
 
 
 def _replace_string(prop: dict[str, Any], exact: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ generator (loaded through `hooks` in tests/contract/schemathesis.toml).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import schemathesis
@@ -38,9 +39,19 @@ schemathesis.openapi.format(
 )
 
 
-def _minutes(label: Any) -> int:
-    hours, minutes = str(label).split(":")
-    return int(hours) * 60 + int(minutes)
+# IBANs and BICs (the document's `iban` and `bic` formats), valid as python-stdnum checks.
+schemathesis.openapi.format(
+    "iban", st.sampled_from(["FR7630006000011234567890189", "DE89370400440532013000"])
+)
+schemathesis.openapi.format("bic", st.sampled_from(["BNPAFRPPXXX", "DEUTDEFF", "AGRIFRPP882"]))
+
+# Longest spans, in days, of the operations that bound `from`..`to` (as their errors say).
+MAX_SPAN_DAYS = {"GET /v1/audit": 3660, "GET /v1/stats/occupancy": 365, "closures": 365}
+
+
+def _minutes(label: Any) -> int | None:
+    hours, _, minutes = str(label).partition(":")
+    return int(hours) * 60 + int(minutes) if hours.isdigit() and minutes.isdigit() else None
 
 
 def _ordered(intervals: Any) -> Any:
@@ -49,11 +60,15 @@ def _ordered(intervals: Any) -> Any:
         return intervals
     kept: list[Any] = []
     last_end = -1
-    valid = [i for i in intervals if isinstance(i, list) and len(i) == 2]
-    for start, end in sorted(valid, key=lambda i: _minutes(i[0])):
-        if _minutes(start) < _minutes(end) and _minutes(start) >= last_end:
+    valid = [
+        (start, end, _minutes(start), _minutes(end))
+        for start, end in (i for i in intervals if isinstance(i, list) and len(i) == 2)
+    ]
+    timed = [(s, e, a, b) for s, e, a, b in valid if a is not None and b is not None]
+    for start, end, begins, ends in sorted(timed, key=lambda i: i[2]):
+        if begins < ends and begins >= last_end:
             kept.append([start, end])
-            last_end = _minutes(end)
+            last_end = ends
     return kept
 
 
@@ -63,6 +78,9 @@ def _fix_body(body: Any) -> None:
     siren, siret = body.get("siren"), body.get("siret")
     if isinstance(siren, str) and isinstance(siret, str) and not siret.startswith(siren):
         body["siret"] = luhn_complete(siren + siret[9:13])
+    start = body.get("accounting_start")  # the first accounting period is not in the future
+    if isinstance(start, str) and start > date.today().isoformat()[:7]:
+        body["accounting_start"] = date.today().isoformat()[:7]
     hours = body.get("opening_hours")
     if isinstance(hours, dict):
         for day, intervals in hours.items():
@@ -80,4 +98,40 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         if isinstance(low, str) and isinstance(high, str) and low > high:
             query["from"], query["to"] = high, low
     _fix_body(case.body)
+    _fix_span(case.operation.label, query)
+    if case.operation.label == "POST /v1/relays/{relay_id}/closures" and isinstance(
+        case.body, dict
+    ):
+        _one_closure_form(case.body)
     return case
+
+
+def _fix_span(label: str, query: Any) -> None:
+    """Bring `from` within the operation's longest span before `to`."""
+    longest = MAX_SPAN_DAYS.get(label)
+    if longest is None or not isinstance(query, dict):
+        return
+    try:
+        low, high = date.fromisoformat(query["from"]), date.fromisoformat(query["to"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if (high - low).days > longest:
+        query["from"] = max(high - timedelta(days=longest), date(2000, 1, 1)).isoformat()
+
+
+def _one_closure_form(body: dict[str, Any]) -> None:
+    """A closure is a `date`, or `from` and `to`, or `public_holidays`: one form at a time."""
+    if body.get("date") is not None:
+        for key in ("from", "to", "public_holidays"):
+            body.pop(key, None)
+    elif body.get("from") is not None or body.get("to") is not None:
+        body.pop("public_holidays", None)
+        body["from"] = body.get("from") or body["to"]
+        body["to"] = body.get("to") or body["from"]
+        if body["from"] > body["to"]:
+            body["from"], body["to"] = body["to"], body["from"]
+        _fix_span("closures", body)
+    elif body.get("public_holidays") is None:  # no form at all: the year's public holidays
+        body["public_holidays"] = date.today().year
+    if body.get("public_holidays") is None and body.get("reason") is None:
+        body["reason"] = "Fermeture"
