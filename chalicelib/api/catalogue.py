@@ -10,9 +10,8 @@ from pydantic import Field
 from chalicelib.api.catalogue_edits import versioned
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import Near, PageQuery
-from chalicelib.api.schemas import RelayOut
+from chalicelib.api.schemas import ClosureCreated, RelayOut
 from chalicelib.domain.catalogue import (
-    Closure,
     NewClosure,
     NewOperator,
     NewProduct,
@@ -161,7 +160,7 @@ def create_resource(call: Call) -> Any:
     summary="Close a relay for a day (cancels that day's bookings)",
     tag="catalogue",
     body=NewClosure,
-    response=Closure,
+    response=ClosureCreated,
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),

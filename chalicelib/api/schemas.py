@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 from chalicelib.domain.booking import BookingStatus, PaymentMethod, Unit
-from chalicelib.domain.catalogue import Relay, Resource
+from chalicelib.domain.catalogue import Closure, Relay, Resource
 
 
 class Out(BaseModel):
@@ -265,3 +265,15 @@ class ReconciliationReport(Out):
     unmatched_payments: list[dict[str, Any]]
     unpaid_invoices: list[dict[str, Any]]
     ok: bool
+
+
+class ClosureBatch(Out):
+    """The closures a range or a year's public holidays made (days already closed skipped)."""
+
+    closures: list[Closure]
+    cancelled_bookings: int
+
+
+class ClosureCreated(RootModel[Closure | ClosureBatch]):
+    """`{date, reason}` → the closure with `cancelled_bookings`; `{from, to, reason}` or
+    `{public_holidays}` → the closures made and how many bookings they cancelled."""

@@ -28,6 +28,7 @@ import pytest
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.stripe_gateway import StripeGateway
 from chalicelib.domain.booking import BookingStatus
+from chalicelib.domain.invoice import B2B_MENTIONS
 from chalicelib.services import companies
 from chalicelib.services.context import Context
 from tests.conftest import make_settings
@@ -47,6 +48,7 @@ from tools.local_stack import LocalProcess
 from tools.localstripe_server import free_port, start_localstripe
 
 pytestmark = pytest.mark.usefixtures("ddb_real_engine")
+RECOVERY_FEE_B2B = next(m for m in B2B_MENTIONS if "40 €" in m)
 
 LATE = DAY_START.replace(day=2, hour=12)  # 20 h before the start: after the deadline
 INVOICE_RUN = {"as_of": "2027-01-01T02:00:00+00:00"}  # bills December 2026
@@ -272,7 +274,9 @@ def _document_shape(document: dict[str, Any], all_documents: list[dict[str, Any]
         "type": document["type"],
         "incl_vat": document["totals"]["incl_vat"],
         "vat": [(r["rate"], r["base"], r["vat"]) for r in document["vat_breakdown"]],
-        "b2b": any("Pénalités de retard" in m for m in document["legal_mentions"]),
+        # the B2B-only recovery fee of 40 € (every document now carries a late-penalty
+        # and a discount note, BR-FR-05, so those no longer tell B2B from B2C)
+        "b2b": RECOVERY_FEE_B2B in document["legal_mentions"],
     }
     if document["type"] == "credit_note":
         invoice = next(d for d in all_documents if d["id"] == document["refers_to"])
