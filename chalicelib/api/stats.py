@@ -11,8 +11,9 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.api.queries import Query
+from chalicelib.api.queries import Query, QueryDate
 from chalicelib.domain.occupancy_stats import FIGURES
+from chalicelib.errors import ValidationFailed
 from chalicelib.services import stats
 
 bp = Blueprint(__name__)
@@ -39,8 +40,8 @@ class OccupancyReport(BaseModel):
 
 
 class OccupancyQuery(Query):
-    from_: date = Field(alias="from")
-    to: date
+    from_: QueryDate = Field(alias="from", description="First day, inclusive (`YYYY-MM-DD`).")
+    to: QueryDate = Field(description="Last day, inclusive (`YYYY-MM-DD`), not before `from`.")
     granularity: Literal["day", "week", "month"] = "day"
     operator_id: str | None = Field(default=None, min_length=1, max_length=200)
     relay_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -48,7 +49,8 @@ class OccupancyQuery(Query):
     @model_validator(mode="after")
     def _span(self) -> Self:
         if self.to < self.from_:
-            raise ValueError("`to` must not be before `from`")
+            # Raised as is (not a ValueError): the problem then names the field `from`.
+            raise ValidationFailed("`from` must not be after `to`.", field="from")
         if (self.to - self.from_).days + 1 > MAX_DAYS:
             raise ValueError(f"from and to cover at most {MAX_DAYS} days")
         return self
