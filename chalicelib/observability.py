@@ -6,7 +6,9 @@
 - Every answer adds EMF metrics `Requests`, `ServerErrors`, `ClientErrors` and `Latency`;
   every job run `JobRuns`, `JobFailures`, `JobDuration` and `JobItems` with a `job`
   dimension, whether scheduled or run by hand.
-- `count(name)` lets a use case add a business metric (bookings, payments...).
+- `count(name)` and `measure(name, unit, value)` let a use case add a business metric
+  (bookings by payment kind, Stripe events and their lag, documents issued, books
+  checks): README "Observability" lists them and the alarms built on them.
 
 Powertools is imported on the first event, not at import: `chalice package` and the
 import of app.py stay cheap. Metrics are flushed (printed as EMF) at the end of each
@@ -16,6 +18,7 @@ request and each job.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,13 +55,25 @@ def metrics() -> Any:
     return Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
+# Powertools keeps one metric set per container and flushes it by itself past 100
+# metrics: the tests (and any thread a use case starts) must not add while it flushes.
+_metrics_lock = threading.Lock()
+
+
+def measure(name: str, unit: str, value: float) -> None:
+    """Add a value to a metric of this request or job (flushed at its end)."""
+    with _metrics_lock:
+        metrics().add_metric(name=name, unit=unit, value=value)
+
+
 def count(name: str, value: float = 1) -> None:
     """Add to a business metric of this request or job (flushed at its end)."""
-    metrics().add_metric(name=name, unit="Count", value=value)
+    measure(name, "Count", value)
 
 
 def _flush() -> None:
-    metrics().flush_metrics(raise_on_empty_metrics=False)
+    with _metrics_lock:
+        metrics().flush_metrics(raise_on_empty_metrics=False)
 
 
 def request_record(event: Any, status: int, latency_ms: float, request_id: str | None) -> dict:
@@ -80,11 +95,10 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     headers = {k.lower(): v for k, v in (response.headers or {}).items()}
     record = request_record(event, response.status_code, latency_ms, headers.get("x-request-id"))
     logger().info("request", extra=record)
-    m = metrics()
-    m.add_metric(name="Requests", unit="Count", value=1)
-    m.add_metric(name="ServerErrors", unit="Count", value=int(response.status_code >= 500))
-    m.add_metric(name="ClientErrors", unit="Count", value=int(400 <= response.status_code < 500))
-    m.add_metric(name="Latency", unit="Milliseconds", value=latency_ms)
+    count("Requests")
+    count("ServerErrors", int(response.status_code >= 500))
+    count("ClientErrors", int(400 <= response.status_code < 500))
+    measure("Latency", "Milliseconds", latency_ms)
     _flush()
     return response
 
@@ -106,11 +120,11 @@ def observed_job(job: str) -> Iterator[Callable[[dict[str, Any]], None]]:
             record["items"] = items
         log = logger().error if failed else logger().info
         log("job", extra=record)
-        m = metrics()
-        m.add_dimension(name="job", value=job)
-        m.add_metric(name="JobRuns", unit="Count", value=1)
-        m.add_metric(name="JobFailures", unit="Count", value=int(failed))
-        m.add_metric(name="JobDuration", unit="Milliseconds", value=duration_ms)
+        with _metrics_lock:
+            metrics().add_dimension(name="job", value=job)
+        count("JobRuns")
+        count("JobFailures", int(failed))
+        measure("JobDuration", "Milliseconds", duration_ms)
         if isinstance(items, (int, float)):
-            m.add_metric(name="JobItems", unit="Count", value=items)
+            count("JobItems", items)
         _flush()

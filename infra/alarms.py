@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.domain.booking import CONFIRMED_METRIC
+from chalicelib.observability import NAMESPACE, SERVICE
 from infra.stages import Stage
 
 TOPIC_PARAMETER = "AlarmTopicArn"
@@ -56,6 +58,7 @@ def _metric_alarm(
     statistic: str = "Sum",
     threshold: float = 0,
     periods: int = 1,
+    period: int = 300,
 ) -> dict[str, Any]:
     return _alarm(
         description,
@@ -63,7 +66,7 @@ def _metric_alarm(
         MetricName=metric,
         Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
         Statistic=statistic,
-        Period=300,
+        Period=period,
         EvaluationPeriods=periods,
         DatapointsToAlarm=periods,
         Threshold=threshold,
@@ -152,6 +155,62 @@ def shared_alarms(stage: Stage, table_id: str) -> dict[str, Any]:
             "ApproximateNumberOfMessagesVisible",
             {"QueueName": {"Fn::GetAtt": [QUEUE_ID, "QueueName"]}},
             statistic="Maximum",
+        ),
+    }
+
+
+MONEY_METRICS = (
+    "PaymentsSucceeded",
+    "PaymentsFailed",
+    "RefundsSettled",
+    "DisputesOpened",
+    "InvoicesIssued",
+    "CreditNotesIssued",
+    "WebhookFailures",
+)
+# Webhook lag (Stripe creating an event → Relais acting on it) above which to alarm:
+# Stripe retries a failed delivery for three days, backing off to an hour between tries.
+WEBHOOK_LAG_SECONDS = 3600
+DAY = 86400
+
+
+def business_alarms() -> dict[str, Any]:
+    """Alarms on the metrics the code emits (chalicelib/observability.count): Powertools
+    adds the `service` dimension to all of them, and `job` to those of a job run."""
+    service = {"service": SERVICE}
+    books = {**service, "job": "check_books"}
+
+    def daily(description: str, metric: str) -> dict[str, Any]:
+        # One datapoint a day: a day-long period keeps the alarm up until the next check.
+        return _metric_alarm(description, NAMESPACE, metric, books, period=DAY)
+
+    return {
+        "IntegrityAlarm": daily(
+            "check_books: an issued document or an operator's hash chain no longer matches.",
+            "IntegrityFailures",
+        ),
+        "PayoutMismatchAlarm": daily(
+            "check_books: a Stripe payout does not add up to its transactions.",
+            "PayoutMismatches",
+        ),
+        "UnmatchedPaymentsAlarm": daily(
+            "check_books: a succeeded payment has no balance transaction or no invoice.",
+            "UnmatchedPayments",
+        ),
+        "WebhookFailuresAlarm": _metric_alarm(
+            "Stripe webhooks failed in three 5-minute periods in a row (Stripe redelivers).",
+            NAMESPACE,
+            "WebhookFailures",
+            service,
+            periods=3,
+        ),
+        "WebhookLagAlarm": _metric_alarm(
+            f"A Stripe event took effect more than {WEBHOOK_LAG_SECONDS} s after it was created.",
+            NAMESPACE,
+            "WebhookLag",
+            service,
+            statistic="Maximum",
+            threshold=WEBHOOK_LAG_SECONDS,
         ),
     }
 
@@ -247,6 +306,14 @@ def dashboard(stage: Stage, function_ids: list[str], table_id: str) -> dict[str,
                 ],
                 "Maximum",
             ),
+            widget(
+                "Bookings confirmed, by way of paying (API)",
+                [[NAMESPACE, m, "service", SERVICE] for m in CONFIRMED_METRIC.values()],
+            ),
+            widget(
+                "Payments, refunds, documents, webhook failures (API)",
+                [[NAMESPACE, m, "service", SERVICE] for m in MONEY_METRICS],
+            ),
         ]
     }
     return {
@@ -260,7 +327,11 @@ def monitoring_overlay(
 ) -> dict[str, Any]:
     """Overlay resources for Chalice's `resources`: alarms, dashboard, the job failure
     queue, each job's on-failure destination and its role's right to send there."""
-    overlay: dict[str, Any] = {QUEUE_ID: failure_queue(), **shared_alarms(stage, table_id)}
+    overlay: dict[str, Any] = {
+        QUEUE_ID: failure_queue(),
+        **shared_alarms(stage, table_id),
+        **business_alarms(),
+    }
     overlay["Dashboard"] = dashboard(stage, function_ids, table_id)
     for fid in function_ids:
         props = resources[fid]["Properties"]

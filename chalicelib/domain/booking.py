@@ -18,6 +18,14 @@ from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 
 Unit = Literal["day", "half_day_am", "half_day_pm", "hour"]
 PaymentMethod = Literal["card", "credits", "membership", "company", "none"]
+# The business metric that counts the bookings confirmed with each way of paying.
+CONFIRMED_METRIC: dict[str, str] = {
+    "card": "BookingsCard",
+    "credits": "BookingsCredits",
+    "membership": "BookingsMembership",
+    "company": "BookingsCompany",
+    "none": "BookingsFree",
+}
 CHECK_IN_OPENS = timedelta(minutes=30)
 
 

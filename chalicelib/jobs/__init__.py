@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.observability import observed_job
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
+from chalicelib.services.books_check import check_books
 from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.einvoice_routing import route_einvoices
@@ -28,6 +29,7 @@ JOBS: dict[str, Job] = {
     "send_reminders": send_reminders,
     "produce_ereports": produce_ereports,
     "route_einvoices": route_einvoices,
+    "check_books": check_books,
 }
 
 
@@ -49,6 +51,9 @@ SCHEDULES: dict[str, str] = {
     "produce_ereports": "cron(0 3 1,11,21 * ? *)",
     # B2B invoices to the accredited platform, and the statuses it reports back.
     "route_einvoices": "rate(60 minutes)",
+    # Every operator's document chain and last month's payouts, checked; the findings are
+    # metrics with alarms (services/books_check.py): 04:30 UTC, after the night's jobs.
+    "check_books": "cron(30 4 * * ? *)",
 }
 
 

@@ -10,6 +10,7 @@ from chalicelib.adapters.booking_store import BookingExists, CreditsChanged
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import (
     CANCELLABLE,
+    CONFIRMED_METRIC,
     Booking,
     BookingPlan,
     BookingRequest,
@@ -27,6 +28,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
+from chalicelib.observability import count
 from chalicelib.services import (
     audit,
     companies,
@@ -56,6 +58,7 @@ def book(
     if request.payment == "none":  # a free booking by staff: in the audit trail
         _audit(ctx, principal, "create", booking, {"payment_method": [None, "none"]})
     if booking.status is BookingStatus.confirmed:  # credits, membership, company, free
+        count(CONFIRMED_METRIC[booking.payment_method])
         notifications.notify_booking_confirmed(ctx, booking)
     payment = None
     if booking.status is BookingStatus.held:

@@ -31,6 +31,7 @@ from chalicelib.domain.invoice import (
 from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
+from chalicelib.observability import count
 from chalicelib.services import periods
 from chalicelib.services.context import Context
 
@@ -98,6 +99,7 @@ def issue(
         placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:
             invoices.issue(document, now.year, sequence, source, placed, booked)
+            count("CreditNotesIssued" if refers_to else "InvoicesIssued")
             return document
         except (SourceTaken, PeriodMoved):
             continue  # issued meanwhile, or a month closed meanwhile: look again

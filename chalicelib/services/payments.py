@@ -11,9 +11,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
+from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
 from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
+from chalicelib.observability import count
 from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
 from chalicelib.services.ports import IntentInfo
@@ -195,6 +196,7 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
             fresh = ctx.bookings.get(booking.id)
             assert fresh is not None
             return booking_paid(ctx, intent, fresh)
+        count(CONFIRMED_METRIC[confirmed.payment_method])
         notifications.notify_booking_confirmed(ctx, confirmed)
         return "confirmed"
     if booking.status in SEAT_TAKING or booking.status in (

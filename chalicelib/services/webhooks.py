@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.observability import count, measure
 from chalicelib.services import membership_charges, payments
 from chalicelib.services.context import Context
 from chalicelib.services.wallet import purchase_paid
@@ -29,9 +30,31 @@ def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -
         outcome = handler(ctx, obj) if handler else "ignored"
     except Exception:
         ctx.payments.release_event(event_id)
+        count("WebhookFailures")  # Stripe delivers it again; the alarm says if it persists
         raise
     ctx.payments.finish_event(event_id, outcome)
+    _observe(ctx, event)
     return {"received": True, "outcome": outcome}
+
+
+# The events whose count is a business figure: what each one means, as a metric name.
+EVENT_METRICS = {
+    "payment_intent.succeeded": "PaymentsSucceeded",
+    "payment_intent.payment_failed": "PaymentsFailed",
+    "charge.refunded": "RefundsSettled",
+    "charge.dispute.created": "DisputesOpened",
+}
+
+
+def _observe(ctx: Context, event: dict[str, Any]) -> None:
+    """Metrics of an event taken into account (once: duplicates never get here)."""
+    metric = EVENT_METRICS.get(str(event.get("type")))
+    if metric:
+        count(metric)
+    created = event.get("created")
+    if isinstance(created, (int, float)) and not isinstance(created, bool):
+        # From Stripe creating the event to Relais acting on it: redeliveries show here.
+        measure("WebhookLag", "Seconds", max(0.0, ctx.clock.now().timestamp() - created))
 
 
 def intent_succeeded(ctx: Context, intent: dict[str, Any]) -> str:

@@ -8,8 +8,20 @@ from typing import Any
 import pytest
 
 from chalicelib.api.endpoint import json_response
-from chalicelib.observability import http_middleware, observed_job
+from chalicelib.config import Settings
+from chalicelib.observability import http_middleware, metrics, observed_job
 from tests.support.api import Api
+from tests.support.fake_stripe import FakeGateway
+from tests.support.webhooks import deliver
+
+DAY = "2026-12-03"  # Thursday; the test clock is Tuesday 2026-12-01 07:00 Paris
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> None:
+    """Services called outside a request (fixtures, other tests) add to the container's
+    metric set, flushed with the next answer: start each test with an empty one."""
+    metrics().clear_metrics()
 
 
 def _lines(out: str) -> list[dict[str, Any]]:
@@ -128,3 +140,61 @@ def test_a_failing_job_is_logged_as_an_error_and_counted(
     (blob,) = _emf(lines)
     assert (log["level"], log["ok"]) == ("ERROR", False)
     assert _value(blob, "JobFailures") == 1
+
+
+def _emitted(out: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for blob in _emf(_lines(out)):
+        for name in _metric_names(blob):
+            totals[name] = totals.get(name, 0) + _value(blob, name)
+    return totals
+
+
+def test_a_card_booking_paid_counts_the_booking_the_payment_its_invoice_and_the_lag(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = {"resource_id": network["pool"], "date": DAY, "unit": "day", "payment": "card"}
+    held = api.post("/v1/bookings", body, token=member).json
+    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
+    capsys.readouterr()
+
+    # WHEN Stripe tells the payment succeeded, then delivers the same event again
+    deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_paid")
+    first = _emitted(capsys.readouterr().out)
+    deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_paid")
+    again = _emitted(capsys.readouterr().out)
+
+    # THEN the first delivery counts one card booking, one payment, one invoice, its lag
+    assert (first["BookingsCard"], first["PaymentsSucceeded"], first["InvoicesIssued"]) == (
+        1,
+        1,
+        1,
+    )
+    assert first["WebhookLag"] >= 0
+    # AND the duplicate counts nothing but the request
+    assert not {"BookingsCard", "PaymentsSucceeded", "InvoicesIssued", "WebhookLag"} & set(again)
+
+
+def test_a_free_booking_by_staff_counts_as_free_and_a_refused_one_counts_nothing(
+    api: Api,
+    member: str,
+    admin: str,
+    network: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = {"resource_id": network["pool"], "date": DAY, "unit": "day", "payment": "none"}
+    capsys.readouterr()
+
+    refused = api.post("/v1/bookings", body, token=member)
+    refused_metrics = _emitted(capsys.readouterr().out)
+    made = api.post("/v1/bookings", body, token=admin)
+    made_metrics = _emitted(capsys.readouterr().out)
+
+    assert (refused.status, made.status) == (403, 201)
+    assert "BookingsFree" not in refused_metrics
+    assert made_metrics["BookingsFree"] == 1

@@ -99,10 +99,43 @@ def test_each_job_may_send_to_the_failure_queue_and_nowhere_else(packaged: Packa
         ], fid
 
 
-def test_the_dashboard_shows_api_functions_table_and_job_failures(packaged: Packaged) -> None:
+def test_the_dashboard_shows_api_functions_table_jobs_and_business(packaged: Packaged) -> None:
     (dashboard,) = packaged.resources_of_type("AWS::CloudWatch::Dashboard").values()
     body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
 
-    titles = [w["properties"]["title"] for w in body["widgets"]]
-    assert len(titles) == 6
-    assert "Job failures waiting" in titles
+    widgets = {w["properties"]["title"]: w["properties"]["metrics"] for w in body["widgets"]}
+    assert len(widgets) == 8
+    assert "Job failures waiting" in widgets
+    bookings = widgets["Bookings confirmed, by way of paying (API)"]
+    assert [m[1] for m in bookings] == [
+        "BookingsCard",
+        "BookingsCredits",
+        "BookingsMembership",
+        "BookingsCompany",
+        "BookingsFree",
+    ]
+
+
+def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> None:
+    alarms = _alarms(packaged)
+    service = {"Name": "service", "Value": "relais-backend"}
+    books = [service, {"Name": "job", "Value": "check_books"}]
+
+    for aid, metric in (
+        ("IntegrityAlarm", "IntegrityFailures"),
+        ("PayoutMismatchAlarm", "PayoutMismatches"),
+        ("UnmatchedPaymentsAlarm", "UnmatchedPayments"),
+    ):
+        props = alarms[aid]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == ("Relais", metric)
+        assert (props["Dimensions"], props["Period"], props["Threshold"]) == (books, 86400, 0)
+    lag = alarms["WebhookLagAlarm"]["Properties"]
+    assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == (
+        "WebhookLag",
+        "Maximum",
+        3600,
+    )
+    failures = alarms["WebhookFailuresAlarm"]["Properties"]
+    assert (failures["Dimensions"], failures["EvaluationPeriods"]) == ([service], 3)
+    # AND the job that emits the books metrics is in the template, on its schedule
+    assert "CheckBooks" in json.dumps(sorted(_jobs(packaged)))
