@@ -2,13 +2,20 @@
 
 - Every API answer logs one JSON line: request id, route (the template, never the
   concrete path or query, which may hold ids of others or secret feed tokens), method,
-  status, latency. Bodies, headers and tokens are never logged.
+  status, latency, the caller's `member` id (the token's subject) and the `relay_id`,
+  `operator_id`, `resource_id` of the path. Bodies, headers, tokens, e-mail addresses
+  and IBANs are never logged.
 - Every answer adds EMF metrics `Requests`, `ServerErrors`, `ClientErrors` and `Latency`;
   every job run `JobRuns`, `JobFailures`, `JobDuration` and `JobItems` with a `job`
   dimension, whether scheduled or run by hand.
 - `count(name)` and `measure(name, unit, value)` let a use case add a business metric
   (bookings by payment kind, Stripe events and their lag, documents issued, books
   checks): README "Observability" lists them and the alarms built on them.
+
+- X-Ray (Powertools Tracer, where Lambda traces: stages with `tracing`): a subsegment
+  per answer (`## GET /v1/...`, annotated with route and status) and per job run
+  (`## job <name>`), and the DynamoDB, SSM and Stripe calls inside them (Tracer patches
+  botocore and requests). Elsewhere the X-Ray SDK is never even imported.
 
 Powertools is imported on the first event, not at import: `chalice package` and the
 import of app.py stay cheap. Metrics are flushed (printed as EMF) at the end of each
@@ -17,11 +24,13 @@ request and each job.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -71,6 +80,54 @@ def count(name: str, value: float = 1) -> None:
     measure(name, "Count", value)
 
 
+@cache
+def tracer() -> Any:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def tracing_enabled() -> bool:
+    """In a Lambda function that traces (the template sets POWERTOOLS_TRACE_DISABLED on
+    stages without `tracing`), never in `chalice local` or the tests: the same rule as
+    Powertools', checked before importing the X-Ray SDK (a third of a second)."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower()
+    return (
+        bool(os.environ.get("LAMBDA_TASK_ROOT"))
+        and not os.environ.get("AWS_CHALICE_CLI_MODE")
+        and disabled not in ("1", "true", "yes", "on")
+    )
+
+
+@contextmanager
+def traced(name: str, **annotations: str) -> Iterator[Callable[..., None]]:
+    """An X-Ray subsegment around a block; the yielded function adds annotations."""
+    if not tracing_enabled():
+        yield lambda **_: None
+        return
+    with tracer().provider.in_subsegment(name) as subsegment:
+
+        def annotate(**more: Any) -> None:
+            for key, value in more.items():
+                subsegment.put_annotation(key, value)
+
+        annotate(**annotations)
+        yield annotate
+
+
+# Ids a use case adds to this request's log line (the caller, once authenticated).
+_log_keys: ContextVar[dict[str, str] | None] = ContextVar("relais_log_keys", default=None)
+# Path parameters worth a log line: never a booking id of someone else, never a feed token.
+LOGGED_PATH_PARAMS = ("relay_id", "operator_id", "resource_id")
+
+
+def add_log_keys(**keys: str) -> None:
+    """Ids for the log line of the request being answered (outside a request: dropped)."""
+    current = _log_keys.get()
+    if current is not None:
+        current.update(keys)
+
+
 def _flush() -> None:
     with _metrics_lock:
         metrics().flush_metrics(raise_on_empty_metrics=False)
@@ -78,20 +135,36 @@ def _flush() -> None:
 
 def request_record(event: Any, status: int, latency_ms: float, request_id: str | None) -> dict:
     context = getattr(event, "context", None) or {}
+    params = getattr(event, "uri_params", None) or {}
     return {
         "request_id": request_id or context.get("requestId"),
         "route": context.get("resourcePath"),
         "method": getattr(event, "method", None),
         "status": status,
         "latency_ms": round(latency_ms, 1),
+        **{k: params[k] for k in LOGGED_PATH_PARAMS if isinstance(params.get(k), str)},
+        **(_log_keys.get() or {}),
     }
 
 
 def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice HTTP middleware: one log line and the request metrics per answer."""
     started = time.perf_counter()
-    response = get_response(event)
-    latency_ms = (time.perf_counter() - started) * 1000
+    keys = _log_keys.set({})
+    try:
+        route = (getattr(event, "context", None) or {}).get("resourcePath") or "?"
+        method = getattr(event, "method", None) or "?"
+        with traced(f"## {method} {route}", route=route, method=method) as annotate:
+            response = get_response(event)
+            annotate(status=response.status_code)
+        latency_ms = (time.perf_counter() - started) * 1000
+        _answered(event, response, latency_ms)
+    finally:
+        _log_keys.reset(keys)
+    return response
+
+
+def _answered(event: Any, response: Any, latency_ms: float) -> None:
     headers = {k.lower(): v for k, v in (response.headers or {}).items()}
     record = request_record(event, response.status_code, latency_ms, headers.get("x-request-id"))
     logger().info("request", extra=record)
@@ -100,7 +173,6 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     count("ClientErrors", int(400 <= response.status_code < 500))
     measure("Latency", "Milliseconds", latency_ms)
     _flush()
-    return response
 
 
 @contextmanager
@@ -110,7 +182,8 @@ def observed_job(job: str) -> Iterator[Callable[[dict[str, Any]], None]]:
     result: dict[str, Any] = {}
     failed = True
     try:
-        yield result.update
+        with traced(f"## job {job}", job=job):
+            yield result.update
         failed = False
     finally:
         duration_ms = (time.perf_counter() - started) * 1000

@@ -193,6 +193,18 @@ def business_alarms() -> dict[str, Any]:
             "check_books: a Stripe payout does not add up to its transactions.",
             "PayoutMismatches",
         ),
+        "BooksCheckNotRunAlarm": _alarm(
+            "check_books did not run in a day: nothing watches the books' integrity meanwhile.",
+            Namespace=NAMESPACE,
+            MetricName="JobRuns",
+            Dimensions=[{"Name": k, "Value": v} for k, v in books.items()],
+            Statistic="Sum",
+            Period=DAY,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching",
+        ),
         "UnmatchedPaymentsAlarm": daily(
             "check_books: a succeeded payment has no balance transaction or no invoice.",
             "UnmatchedPayments",

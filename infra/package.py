@@ -70,6 +70,8 @@ def function_ids(template: Template) -> list[str]:
 def function_environment(stage: Stage) -> dict[str, Any]:
     """The variables every function gets: the stage's settings, then the stack's values."""
     env: dict[str, Any] = dict(stage.settings)
+    # Powertools Tracer (chalicelib/observability.py) only where Lambda traces.
+    env["POWERTOOLS_TRACE_DISABLED"] = "false" if stage.tracing else "true"
     env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
     env["ARCHIVE_BUCKET"] = {"Ref": ARCHIVE_BUCKET_ID}
     env.update(secret_parameter_names())

@@ -41,6 +41,9 @@ TARGET_PLATFORMS = (
 )
 # Console scripts and man pages are of no use in a Lambda function.
 UNUSED_DIRS = ("bin", "share")
+# The Lambda runtime provides the AWS SDK: a copy pulled in as a dependency (aws-xray-sdk
+# requires botocore) would add ~15 MB to the zip and shadow the runtime's.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 
 def runtime_constraints() -> list[str]:
@@ -93,6 +96,10 @@ def install_target_wheels(requirements: Path, target: Path) -> None:
         subprocess.run(pip_install_command(requirements, target, constraints), check=True)
     for unused in UNUSED_DIRS:
         shutil.rmtree(target / unused, ignore_errors=True)
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(target / name, ignore_errors=True)
+        for info in target.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(info)
 
 
 def _build_site_packages(

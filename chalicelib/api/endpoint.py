@@ -29,6 +29,7 @@ from chalicelib.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from chalicelib.observability import add_log_keys
 from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.api")
@@ -161,6 +162,7 @@ def _handle(
         raise NotFound("No such resource.")
     if spec.auth == "member":
         call.principal_or_none = get_verifier().verify(headers.get("authorization"))
+        add_log_keys(member=call.principal_or_none.sub)
     if spec.role == "admin":
         call.principal.require_admin()
     elif spec.role == "books":

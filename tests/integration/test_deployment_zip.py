@@ -132,6 +132,9 @@ def test_the_zip_holds_the_app_and_chalice_runtime_but_no_bytecode_of_another_py
 
     assert {"app.py", "chalice/app.py", "chalicelib/config.py"} <= names
     assert [n for n in names if n.endswith(".pyc")] == []
+    # AND not the AWS SDK, which the runtime provides (aws-xray-sdk depends on botocore)
+    assert {n.split("/")[0] for n in names} & {"boto3", "botocore", "s3transfer"} == set()
+    assert "aws_xray_sdk/core/__init__.py" in names
 
 
 def test_the_zip_fits_lambda_size_limits(archive: zipfile.ZipFile) -> None:

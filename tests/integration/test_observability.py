@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from chalicelib import observability
 from chalicelib.api.endpoint import json_response
 from chalicelib.config import Settings
 from chalicelib.observability import http_middleware, metrics, observed_job
@@ -198,3 +205,79 @@ def test_a_free_booking_by_staff_counts_as_free_and_a_refused_one_counts_nothing
     assert (refused.status, made.status) == (403, 201)
     assert "BookingsFree" not in refused_metrics
     assert made_metrics["BookingsFree"] == 1
+
+
+class RecordingSubsegment:
+    def __init__(self, name: str, log: list[tuple[str, dict[str, Any]]]) -> None:
+        self.annotations: dict[str, Any] = {}
+        log.append((name, self.annotations))
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.annotations[key] = value
+
+
+class RecordingProvider:
+    """Stands in for the X-Ray provider of Powertools' Tracer: records subsegments."""
+
+    def __init__(self) -> None:
+        self.subsegments: list[tuple[str, dict[str, Any]]] = []
+
+    @contextmanager
+    def in_subsegment(self, name: str) -> Iterator[RecordingSubsegment]:
+        yield RecordingSubsegment(name, self.subsegments)
+
+
+def test_in_a_traced_lambda_each_answer_and_job_run_is_a_subsegment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = RecordingProvider()
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    monkeypatch.setattr(observability, "tracer", lambda: SimpleNamespace(provider=provider))
+
+    http_middleware(GatewayEvent(), lambda event: json_response({}, 200))
+    with observed_job("expire_holds") as record:
+        record({"processed": 0})
+
+    assert provider.subsegments == [
+        ("## GET /v1/health", {"route": "/v1/health", "method": "GET", "status": 200}),
+        ("## job expire_holds", {"job": "expire_holds"}),
+    ]
+
+
+def test_outside_a_traced_lambda_the_xray_sdk_is_never_imported() -> None:
+    # A fresh interpreter: an answer and a job run, as `chalice local` and the tests do them.
+    code = (
+        "import sys\n"
+        "from chalicelib.observability import http_middleware, observed_job\n"
+        "class E:\n"
+        "    method = 'GET'\n"
+        "    context = {'resourcePath': '/v1/health'}\n"
+        "class R:\n"
+        "    status_code = 200\n"
+        "    headers = {}\n"
+        "http_middleware(E(), lambda e: R())\n"
+        "with observed_job('expire_holds'):\n"
+        "    pass\n"
+        "print('aws_xray_sdk' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_log_line_names_the_caller_and_the_relay_never_other_path_ids(
+    api: Api, member: str, network: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    api.get(f"/v1/relays/{network['relay']}", token=member)
+    api.get("/v1/bookings/bkg_someone_elses", token=member)
+
+    logs = [x for x in _lines(capsys.readouterr().out) if x.get("message") == "request"]
+    assert logs[0]["relay_id"] == network["relay"]
+    member_sub = logs[1]["member"]
+    assert member_sub and member_sub not in member  # the subject, not the token
+    assert "bkg_someone_elses" not in json.dumps(logs)

@@ -239,6 +239,11 @@ def test_a_tracing_stage_traces_every_function_and_lets_its_roles_write_traces()
 
     assert merged["Resources"]["ExpireHolds"]["Properties"]["Tracing"] == "Active"
     assert merged["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+    # AND the code's subsegments are on there, off on a stage that does not trace
+    variables = merged["Resources"]["ExpireHolds"]["Properties"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == "false"
+    dev = merge_template(_fake_chalice_template(), DEV)["Resources"]["ExpireHolds"]
+    assert dev["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
     role = merged["Resources"]["ApiHandlerRole"]["Properties"]
     assert role["ManagedPolicyArns"] == [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}

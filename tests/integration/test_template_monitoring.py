@@ -129,6 +129,12 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
         props = alarms[aid]["Properties"]
         assert (props["Namespace"], props["MetricName"]) == ("Relais", metric)
         assert (props["Dimensions"], props["Period"], props["Threshold"]) == (books, 86400, 0)
+    not_run = alarms["BooksCheckNotRunAlarm"]["Properties"]
+    assert (not_run["MetricName"], not_run["Dimensions"]) == ("JobRuns", books)
+    assert (not_run["ComparisonOperator"], not_run["TreatMissingData"]) == (
+        "LessThanThreshold",
+        "breaching",
+    )
     lag = alarms["WebhookLagAlarm"]["Properties"]
     assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == (
         "WebhookLag",
