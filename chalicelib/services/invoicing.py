@@ -32,7 +32,10 @@ from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
 from chalicelib.services import periods
+from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
+from chalicelib.services.members import buyer_snapshot
+from chalicelib.services.memberships import membership_payment_method, membership_sale
 
 ISSUE_ATTEMPTS = 40
 
@@ -182,7 +185,6 @@ def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
 
 
 def _operator(ctx: Context, operator_id: str) -> Operator:
-    from chalicelib.services.catalogue import get_operator
 
     return get_operator(ctx, operator_id)
 
@@ -196,8 +198,6 @@ UNIT_LABELS = {
 
 def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
     """The invoice of a payment received (booking or pack) — issued once."""
-    from chalicelib.services.members import buyer_snapshot
-    from chalicelib.services.memberships import membership_payment_method
 
     sale = _sale_of(ctx, payment)
     paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
@@ -245,8 +245,6 @@ def _sale_of(ctx: Context, payment: Any) -> Sale:
     from decimal import Decimal
 
     if payment.kind == "membership":
-        from chalicelib.services.memberships import membership_sale
-
         sale = membership_sale(ctx, payment)
         if sale is not None:
             return sale

@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.mailer import Attachment, MailNotSent, OutgoingMail, ics_attachment
@@ -30,6 +30,7 @@ from chalicelib.domain.mail_templates import language_of, render
 from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
 from chalicelib.services import calendars, members
 from chalicelib.services.context import Context
+from chalicelib.services.ports import Mailer
 
 logger = logging.getLogger("relais.notifications")
 
@@ -40,41 +41,17 @@ RETRY_AFTER = (  # after the 1st, 2nd... failed attempt
     timedelta(hours=4),
     timedelta(hours=12),
 )
-MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (see `mailer_for`)
+MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (`Context.mailer`)
 
 MembershipEvent = Literal["renewed", "payment_failed"]
 CONFIRMED = (BookingStatus.confirmed.value, BookingStatus.checked_in.value)
 
 
-class Mailer(Protocol):
-    def send(self, message: OutgoingMail) -> str: ...
-
-
 # -- configuration --------------------------------------------------------------------------
-def build_mailer(ctx: Context) -> Mailer | None:
-    """An SES mailer from the settings; None while `MAIL_FROM` is unset (mail off)."""
-    sender = ctx.settings.mail_from
-    if not sender:
-        return None
-    from chalicelib.adapters.mailer import SesMailer
-
-    return SesMailer(
-        region=ctx.settings.ses_region or ctx.settings.aws_region,
-        sender=sender,
-        endpoint_url=ctx.settings.ses_endpoint_url,
-        reply_to=ctx.settings.mail_reply_to,
-    )
-
-
 def mailer_for(ctx: Context) -> Mailer | None:
-    """The context's mailer, built on first use (boto3 only on the first send) and kept on
-    the context; tests may put their own in `ctx._mailer`. None: mail is off."""
-    mailer: Mailer | None = ctx.__dict__.get(MAILER_ATTRIBUTE)
-    if mailer is None:
-        mailer = build_mailer(ctx)
-        if mailer is not None:  # two threads may both build one: harmless, both work
-            ctx.__dict__[MAILER_ATTRIBUTE] = mailer
-    return mailer
+    """The context's mailer (`Context.mailer`: built on first use and kept); None: mail is
+    off."""
+    return ctx.mailer
 
 
 def outbox(ctx: Context) -> OutboxStore:
