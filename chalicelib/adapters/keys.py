@@ -406,6 +406,11 @@ def audit_month_pk(month: str) -> str:
     return f"AUDIT#{month}"
 
 
+def audit_sk(at_utc: str, entry_id: str) -> str:
+    """SK (and GSI1SK) of an audit entry: `{time UTC, microseconds}#{id}`, newest last."""
+    return f"{at_utc}#{entry_id}"
+
+
 # -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
 
 
@@ -416,7 +421,12 @@ def ereports_pk(operator_id: str) -> str:
 
 def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
     """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
-    return f"{kind}#{period_start}#{sequence:02d}"
+    return f"{ereport_prefix(kind, period_start)}{sequence:02d}"
+
+
+def ereport_prefix(kind: str, period_start: str) -> str:
+    """What every file of a kind and period begins with (a `begins_with` query)."""
+    return f"{kind}#{period_start}#"
 
 
 # -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------
@@ -429,3 +439,11 @@ def einvoices_pk(operator_id: str) -> str:
 
 def einvoice_sk(document_id: str) -> str:
     return document_id
+
+
+# -- rate limits (adapters/rate_limit_store.py) ---------------------------------------------
+
+
+def rate_window(scope: str, window_start: int) -> Key:
+    """A caller's request counter in the fixed window starting at `window_start` (epoch s)."""
+    return key(f"RATE#{scope}", f"WINDOW#{window_start}")

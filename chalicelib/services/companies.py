@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.company_store import (
-    CompanyStore,
     PaymentRecorded,
     PaymentStateMoved,
 )
@@ -60,10 +59,6 @@ PAYMENT_ATTEMPTS = 8
 PAYMENT_METHODS = ("transfer", "sepa_debit")
 
 
-def store(ctx: Context) -> CompanyStore:
-    return ctx.companies
-
-
 # -- accounts -----------------------------------------------------------------------
 
 
@@ -71,13 +66,13 @@ def create_company(ctx: Context, principal: Principal, new: NewCompany) -> Compa
     principal.require_admin()
     get_operator(ctx, new.operator_id)
     company = Company(**new.model_dump(), id=new_id("cmp"), created_at=ctx.clock.now())
-    store(ctx).add(company)
+    ctx.companies.add(company)
     audit.record(ctx, principal, "create", "company", company.id, operator_id=company.operator_id)
     return company
 
 
 def get_company(ctx: Context, company_id: str) -> Company:
-    company = store(ctx).get(company_id)
+    company = ctx.companies.get(company_id)
     if company is None:
         raise NotFound(f"No company with id {company_id!r}.")
     return company
@@ -86,7 +81,7 @@ def get_company(ctx: Context, company_id: str) -> Company:
 def company_detail(ctx: Context, principal: Principal, company_id: str) -> CompanyDetail:
     principal.require_books_access()
     company = get_company(ctx, company_id)
-    return CompanyDetail(**company.model_dump(), members=store(ctx).members(company_id))
+    return CompanyDetail(**company.model_dump(), members=ctx.companies.members(company_id))
 
 
 def add_member(
@@ -94,7 +89,7 @@ def add_member(
 ) -> CompanyMember:
     """Attach a member (any `sub`, known or not yet) to a company: once, to one company."""
     principal.require_admin()
-    added = store(ctx).add_member(company_id, member_id, ctx.clock.now())
+    added = ctx.companies.add_member(company_id, member_id, ctx.clock.now())
     audit.record(
         ctx,
         principal,
@@ -107,8 +102,8 @@ def add_member(
 
 
 def company_of(ctx: Context, member_id: str) -> Company | None:
-    company_id = store(ctx).company_id_of(member_id)
-    return store(ctx).get(company_id) if company_id else None
+    company_id = ctx.companies.company_id_of(member_id)
+    return ctx.companies.get(company_id) if company_id else None
 
 
 def company_for_booking(ctx: Context, principal: Principal) -> Company:
@@ -123,13 +118,13 @@ def company_for_booking(ctx: Context, principal: Principal) -> Company:
 
 def booking_items(ctx: Context, booking: Booking) -> list[dict[str, Any]]:
     """Items for `BookingStore.create(..., extra=)`; empty unless a company pays."""
-    return store(ctx).company_booking_items(booking)
+    return ctx.companies.company_booking_items(booking)
 
 
 def release_items(ctx: Context, booking: Booking, to: BookingStatus) -> list[dict[str, Any]]:
     """Items for `BookingStore.release(..., extra=)`; empty unless a company booking
     is cancelled or expires."""
-    return store(ctx).company_release_items(booking, to)
+    return ctx.companies.company_release_items(booking, to)
 
 
 # -- monthly statement and invoice ----------------------------------------------------
@@ -138,7 +133,7 @@ def release_items(ctx: Context, booking: Booking, to: BookingStatus) -> list[dic
 def month_bookings(ctx: Context, company_id: str, year: int, month: int) -> list[Booking]:
     """The company's billed bookings dated in that month, in order: those still in the
     month index (cancelled in time ones have left it; cancelled late ones are billed)."""
-    companies = store(ctx)
+    companies = ctx.companies
     found = companies.bookings(companies.booking_ids(company_id, year, month))
     kept = [b for b in found if b.company_id == company_id and b.status in BILLED]
     return sorted(kept, key=lambda b: (b.date, b.start, b.id))
@@ -147,7 +142,7 @@ def month_bookings(ctx: Context, company_id: str, year: int, month: int) -> list
 def in_month_index(ctx: Context, booking: Booking) -> bool:
     """Whether a company booking is still billed (cancelled late) or left the index."""
     assert booking.company_id
-    ids = store(ctx).booking_ids(booking.company_id, booking.date.year, booking.date.month)
+    ids = ctx.companies.booking_ids(booking.company_id, booking.date.year, booking.date.month)
     return booking.id in ids
 
 
@@ -156,9 +151,9 @@ def statement(ctx: Context, company_id: str, year: int, month: int) -> dict[str,
     what has been paid of it)."""
     get_company(ctx, company_id)
     bookings = month_bookings(ctx, company_id, year, month)
-    document_id = invoicing.store(ctx).by_source(invoice_source(company_id, year, month))
+    document_id = ctx.invoices.by_source(invoice_source(company_id, year, month))
     invoice = invoicing.get_document(ctx, document_id) if document_id else None
-    state = store(ctx).payment_state(document_id) if document_id else None
+    state = ctx.companies.payment_state(document_id) if document_id else None
     return {
         "company_id": company_id,
         "month": month_key(year, month),
@@ -204,7 +199,7 @@ def record_company_payment(
             "The payment predates the invoice; check the date or the invoice.", field="paid_at"
         )
     figures = (amount, method, paid_on.isoformat())
-    companies = store(ctx)
+    companies = ctx.companies
     for _attempt in range(PAYMENT_ATTEMPTS):
         existing = companies.payment(invoice_id, reference)
         if existing is not None:
@@ -252,7 +247,7 @@ def _company_invoice(ctx: Context, invoice_id: str) -> dict[str, Any]:
 
 
 def _state(ctx: Context, invoice: dict[str, Any]) -> dict[str, Any]:
-    companies = store(ctx)
+    companies = ctx.companies
     state = companies.payment_state(invoice["id"])
     if state is None:  # issued by a run that stopped before opening it
         companies.open_payment_state(invoice)
@@ -273,7 +268,7 @@ def _replay(
             "this invoice, with other figures."
         )
     _write_ledger(ctx, invoice, existing)  # same keys: heals a crash after the record
-    return {"payment": _public(existing), "invoice": store(ctx).payment_state(invoice["id"])}
+    return {"payment": _public(existing), "invoice": ctx.companies.payment_state(invoice["id"])}
 
 
 def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any]) -> None:
@@ -319,7 +314,7 @@ def _text(value: date | datetime) -> str:
 def company_invoice_paid(ctx: Context, invoice_id: str) -> bool:
     """Whether a document is paid: a company invoice once payments cover it in full,
     any other document as its frozen `payment.status` says."""
-    state = store(ctx).payment_state(invoice_id)
+    state = ctx.companies.payment_state(invoice_id)
     if state is not None:
         return bool(state["status"] == "paid")
     try:
@@ -332,7 +327,7 @@ def company_invoice_paid(ctx: Context, invoice_id: str) -> bool:
 def invoice_payment_state(ctx: Context, invoice_id: str) -> dict[str, Any] | None:
     """`{amount_due, amount_paid, amount_remaining, status, due_date, ...}` of a company
     invoice, or None for another document."""
-    return store(ctx).payment_state(invoice_id)
+    return ctx.companies.payment_state(invoice_id)
 
 
 def unpaid_company_invoices(
@@ -345,7 +340,7 @@ def unpaid_company_invoices(
     today = ctx.clock.now().astimezone(PARIS).date().isoformat()
     return [
         {**s, "overdue": bool(s["due_date"] and s["due_date"] < today)}
-        for s in store(ctx).unpaid(operator_id, low, high)
+        for s in ctx.companies.unpaid(operator_id, low, high)
     ]
 
 
@@ -355,7 +350,7 @@ def vat_received(ctx: Context, operator_id: str, year: int, month: int) -> list[
     low = f"{year:04d}-{month:02d}-01"
     high = end_of_month(year, month).isoformat()
     sums: dict[str, list[int]] = {}
-    for payment in store(ctx).payments_received(operator_id, low, high):
+    for payment in ctx.companies.payments_received(operator_id, low, high):
         for share in payment.get("vat") or []:
             total = sums.setdefault(str(share["rate"]), [0, 0])
             total[0] += int(share["base"])

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.invoice_store import HeadMoved, InvoiceStore, SourceTaken
+from chalicelib.adapters.invoice_store import HeadMoved, SourceTaken
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
@@ -38,10 +38,6 @@ from chalicelib.services.members import buyer_snapshot
 from chalicelib.services.memberships import membership_payment_method, membership_sale
 
 ISSUE_ATTEMPTS = 40
-
-
-def store(ctx: Context) -> InvoiceStore:
-    return ctx.invoices
 
 
 def seller_snapshot(operator: Operator) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def issue(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Issue the document of `source` once; its ledger lines are written with it."""
-    invoices = store(ctx)
+    invoices = ctx.invoices
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
@@ -178,7 +174,7 @@ def credit_note(
 
 def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
     parsed = parse_document_id(document_id_)
-    document = store(ctx).get(*parsed) if parsed else None
+    document = ctx.invoices.get(*parsed) if parsed else None
     if document is None:
         raise NotFound(f"No invoice with id {document_id_!r}.")
     return document
