@@ -37,9 +37,11 @@ class _Frozen(BaseModel):
 class Party(_Frozen):
     """The seller or the buyer, copied at issue time (`address` as it was then)."""
 
+    # in a member's order (`buyer_snapshot`), so a copied buyer keeps its text too
     name: StrictStr
     email: StrictStr | None = None
     address: dict[str, Any] | None = None
+    company_name: StrictStr | None = None  # buyer only
     siren: StrictStr | None = None
     vat_number: StrictStr | None = None
     # seller only
@@ -47,8 +49,6 @@ class Party(_Frozen):
     siret: StrictStr | None = None
     vat_regime: StrictStr | None = None
     vat_on_debits: StrictBool | None = None
-    # buyer only
-    company_name: StrictStr | None = None
 
 
 class DocumentLine(_Frozen):

@@ -16,6 +16,7 @@ from chalicelib.adapters.invoice_store import HeadMoved, SourceTaken
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import (
     Sale,
     chain_hash,
@@ -118,7 +119,8 @@ def _document(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     seller = seller_snapshot(operator)
-    refers = (refers_to["number"], refers_to["issued_at"][:10]) if refers_to else None
+    invoice = Document.of(refers_to) if refers_to else None
+    refers = (invoice.number, invoice.issued_on) if invoice else None
     document: dict[str, Any] = {
         "id": document_id(operator.id, now.year, sequence),
         "number": document_number(operator.invoice_prefix, now.year, sequence),
@@ -133,7 +135,7 @@ def _document(
         "vat_breakdown": vat_breakdown(lines),
         "currency": "EUR",
         "payment": payment,
-        "refers_to": refers_to["id"] if refers_to else None,
+        "refers_to": invoice.id if invoice else None,
         "refers_to_number": refers[0] if refers else None,
         "refers_to_date": refers[1] if refers else None,
         "legal_mentions": legal_mentions(seller, buyer, payment, refers),
@@ -141,6 +143,7 @@ def _document(
         **extra,
     }
     document["hash"] = chain_hash(document, previous)
+    Document.of(document)  # every document issued reads as a typed one (or none is issued)
     return document
 
 
@@ -148,24 +151,24 @@ def credit_note(
     ctx: Context, invoice: dict[str, Any], *, source: str, amount: int, payment: dict[str, Any]
 ) -> dict[str, Any]:
     """The credit note of a refund: the invoice's lines negated (in full), or one line."""
-    total = int(invoice["totals"]["incl_vat"])
-    if amount >= total:
-        lines = [negated_line(line) for line in invoice["lines"]]
+    typed = Document.of(invoice)
+    if amount >= typed.totals.incl_vat:
+        lines = [negated_line(line.canonical()) for line in typed.lines]
     else:
-        first = invoice["lines"][0]
+        first = typed.lines[0]
         partial = Sale(
-            description=f"Remboursement partiel — {first['description']}",
+            description=f"Remboursement partiel — {first.description}",
             amount_incl_vat=amount,
-            vat_rate=Decimal(first["vat_rate"]),
-            service_date=datetime.fromisoformat(invoice["issued_at"]).date(),
+            vat_rate=Decimal(first.vat_rate),
+            service_date=datetime.fromisoformat(typed.issued_at).date(),
         )
         lines = [negated_line(document_line(partial, franchise=False))]
     return issue(
         ctx,
-        operator_id=invoice["operator_id"],
+        operator_id=typed.operator_id,
         source=source,
-        buyer=invoice["buyer"],
-        member_id=invoice.get("member_id"),
+        buyer=typed.buyer.canonical(),
+        member_id=typed.member_id,
         lines=lines,
         payment=payment,
         refers_to=invoice,
@@ -181,7 +184,6 @@ def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
 
 
 def _operator(ctx: Context, operator_id: str) -> Operator:
-
     return get_operator(ctx, operator_id)
 
 
@@ -194,7 +196,6 @@ UNIT_LABELS = {
 
 def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
     """The invoice of a payment received (booking or pack) — issued once."""
-
     sale = _sale_of(ctx, payment)
     paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
     document = issue(
@@ -238,8 +239,6 @@ def credit_note_for_refund(
 
 
 def _sale_of(ctx: Context, payment: Any) -> Sale:
-    from decimal import Decimal
-
     if payment.kind == "membership":
         sale = membership_sale(ctx, payment)
         if sale is not None:

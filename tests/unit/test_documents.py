@@ -120,3 +120,10 @@ def test_a_document_is_frozen() -> None:
     document = Document.of(BODIES[0])
     with pytest.raises(ValidationError):
         document.number = "RG-2026-999999"  # type: ignore[misc]
+
+
+def test_a_members_buyer_copied_from_an_invoice_keeps_its_key_order() -> None:
+    stored = json.loads(BODIES[0])
+    assert json.dumps(Document.of(BODIES[0]).buyer.canonical(), ensure_ascii=False) == (
+        json.dumps(stored["buyer"], ensure_ascii=False)
+    )
