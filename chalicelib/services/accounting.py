@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.auth import Principal
+from chalicelib.domain.documents import Document, DocumentLine
 from chalicelib.domain.fec import fec_filename, render_fec
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
@@ -145,15 +146,14 @@ def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -
     for doc in invoices.booked_documents(operator_id, year) + invoices.booked_documents(
         operator_id, year + 1
     ):
-        document = json.loads(doc["body"])
-        payment = document.get("payment") or {}
-        paid_at = payment.get("paid_at") or ""
-        if payment.get("status") != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
+        document = Document.of(doc["body"])
+        paid_at = document.payment.paid_at or ""
+        if document.payment.status != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
             continue
-        for rate in document["vat_breakdown"]:
-            sums = bases.setdefault(rate["rate"], [0, 0])
-            sums[0] += int(rate["base"])
-            sums[1] += int(rate["vat"])
+        for vat in document.vat_breakdown:
+            sums = bases.setdefault(vat.rate, [0, 0])
+            sums[0] += vat.base
+            sums[1] += vat.vat
 
     for rate in vat_received(ctx, operator_id, year, month):
         sums = bases.setdefault(rate["rate"], [0, 0])
@@ -214,15 +214,15 @@ def invoices_csv(
     invoices = ctx.invoices
     for year in invoices.years(operator_id):
         for _number, text in invoices.raw_documents(operator_id, year):
-            document = json.loads(text)
-            if not low <= document["issued_at"][:10] <= high:
+            document = Document.of(text)
+            if not low <= document.issued_on <= high:
                 continue
-            for line in document["lines"]:
+            for line in document.lines:
                 writer.writerow(_csv_row(document, line, french))
     return out.getvalue()
 
 
-def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = False) -> list[Any]:
+def _csv_row(document: Document, line: DocumentLine, french: bool = False) -> list[Any]:
     def euros(cents: int) -> str:
         return f"{cents / 100:.2f}".replace(".", ",")
 
@@ -230,23 +230,23 @@ def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = Fals
         return str(value).replace(".", ",") if french else str(value)
 
     return [
-        document["number"],
-        document["type"],
-        document["issued_at"][:10] if french else document["issued_at"],
-        document["operator_id"],
-        document["buyer"].get("company_name") or document["buyer"].get("name"),
-        document["buyer"].get("siren") or "",
-        line["description"],
-        line["service_date"],
-        decimal(line["quantity"]),
-        euros(line["unit_price_excl_vat"]),
-        decimal(line["vat_rate"]),
-        euros(line["amount_excl_vat"]),
-        euros(line["vat_amount"]),
-        euros(line["amount_incl_vat"]),
-        document["payment"].get("status"),
-        document["payment"].get("method"),
-        document.get("refers_to_number") or "",
+        document.number,
+        document.type,
+        document.issued_on if french else document.issued_at,
+        document.operator_id,
+        document.buyer.company_name or document.buyer.name,
+        document.buyer.siren or "",
+        line.description,
+        line.service_date,
+        decimal(line.quantity),
+        euros(line.unit_price_excl_vat),
+        decimal(line.vat_rate),
+        euros(line.amount_excl_vat),
+        euros(line.vat_amount),
+        euros(line.amount_incl_vat),
+        document.payment.status,
+        document.payment.method,
+        document.refers_to_number or "",
     ]
 
 

@@ -38,6 +38,7 @@ from chalicelib.domain.company import (
     payment_entry,
     vat_share,
 )
+from chalicelib.domain.documents import Document
 from chalicelib.domain.identifiers import derived_id, new_id
 from chalicelib.domain.invoice import parse_document_id
 from chalicelib.errors import (
@@ -190,11 +191,12 @@ def record_company_payment(
     if not reference:
         raise ValidationFailed("A payment needs its bank reference.", field="reference")
     invoice = _company_invoice(ctx, invoice_id)
+    typed = Document.of(invoice)
     paid_on = paid_at.astimezone(PARIS).date() if isinstance(paid_at, datetime) else paid_at
     today = ctx.clock.now().astimezone(PARIS).date()
     if paid_on > today:
         raise ValidationFailed("A payment cannot be received in the future.", field="paid_at")
-    if paid_on < date.fromisoformat(invoice["issued_at"][:10]):
+    if paid_on < date.fromisoformat(typed.issued_on):
         raise ValidationFailed(
             "The payment predates the invoice; check the date or the invoice.", field="paid_at"
         )
@@ -206,7 +208,7 @@ def record_company_payment(
             return _replay(ctx, invoice, existing, figures)
         state = _state(ctx, invoice)
         if state["status"] == "paid":
-            raise InvalidState(f"Invoice {invoice['number']} is already paid in full.")
+            raise InvalidState(f"Invoice {typed.number} is already paid in full.")
         if amount > state["amount_remaining"]:
             raise ValidationFailed(
                 f"The amount exceeds what remains due ({state['amount_remaining']} cents).",
@@ -215,9 +217,9 @@ def record_company_payment(
         record = {
             "id": derived_id("cpay", invoice_id, reference),
             "invoice_id": invoice_id,
-            "number": invoice["number"],
-            "company_id": invoice["company_id"],
-            "operator_id": invoice["operator_id"],
+            "number": typed.number,
+            "company_id": typed.company_id,
+            "operator_id": typed.operator_id,
             "amount": amount,
             "currency": "EUR",
             "method": method,
@@ -241,17 +243,18 @@ def _company_invoice(ctx: Context, invoice_id: str) -> dict[str, Any]:
     if parse_document_id(invoice_id) is None:
         raise NotFound(f"No invoice with id {invoice_id!r}.")
     invoice = invoicing.get_document(ctx, invoice_id)
-    if invoice.get("type") != "invoice" or not invoice.get("company_id"):
+    typed = Document.of(invoice)
+    if typed.is_credit_note or not typed.company_id:
         raise InvalidState("Payments are recorded here for company invoices only.")
     return invoice
 
 
 def _state(ctx: Context, invoice: dict[str, Any]) -> dict[str, Any]:
-    companies = ctx.companies
-    state = companies.payment_state(invoice["id"])
+    companies, invoice_id = ctx.companies, Document.of(invoice).id
+    state = companies.payment_state(invoice_id)
     if state is None:  # issued by a run that stopped before opening it
         companies.open_payment_state(invoice)
-        state = companies.payment_state(invoice["id"])
+        state = companies.payment_state(invoice_id)
     assert state is not None
     return state
 
@@ -268,7 +271,8 @@ def _replay(
             "this invoice, with other figures."
         )
     _write_ledger(ctx, invoice, existing)  # same keys: heals a crash after the record
-    return {"payment": _public(existing), "invoice": ctx.companies.payment_state(invoice["id"])}
+    invoice_id = Document.of(invoice).id
+    return {"payment": _public(existing), "invoice": ctx.companies.payment_state(invoice_id)}
 
 
 def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any]) -> None:
