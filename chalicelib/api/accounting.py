@@ -128,7 +128,6 @@ class ClearingQuery(BaseModel):
     response=ClearingReport,
 )
 def clearing(call: Call) -> Any:
-
     year, month = (int(part) for part in call.query.month.split("-"))
     report = settle_month(call.ctx, year, month)
     if call.query.format == "csv" or "text/csv" in call.headers.get("accept", ""):

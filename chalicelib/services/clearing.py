@@ -37,7 +37,6 @@ def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
 
 
 def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, str, int, str]]:
-
     membership = ctx.memberships.get(booking.member_id, booking.membership_id)
     if membership is None:
         return []
