@@ -93,7 +93,7 @@ def issue(
             extra or {},
         )
         paid = payment.get("status") == "paid"
-        ledger = document_entries(document, Chart(), now, paid=paid)
+        ledger = document_entries(Document.of(document), Chart(), now, paid=paid)
         paid_on = periods.paris_day(payment["paid_at"]) if paid and payment.get("paid_at") else None
         placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:
