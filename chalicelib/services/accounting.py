@@ -16,7 +16,7 @@ from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
 from chalicelib.errors import NotFound, RelaisError
 from chalicelib.services.catalogue import get_operator
-from chalicelib.services.companies import vat_received
+from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages

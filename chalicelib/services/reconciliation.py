@@ -31,7 +31,7 @@ from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
-from chalicelib.services import companies, periods
+from chalicelib.services import company_payments, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -458,7 +458,8 @@ def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> lis
                 "payment_status": doc.payment.status,
             }
             for doc in map(Document.of, page)
-            if doc.payment.status != "paid" and not companies.company_invoice_paid(ctx, doc.id)
+            if doc.payment.status != "paid"
+            and not company_payments.company_invoice_paid(ctx, doc.id)
         ]
         if cursor is None:
             return unpaid
