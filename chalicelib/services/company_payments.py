@@ -100,7 +100,7 @@ def record_company_payment(
             "reference": reference,
             "recorded_at": ctx.clock.now().isoformat(),
             "recorded_by": principal.sub,
-            "vat": vat_share(invoice, amount, state["amount_paid"]),
+            "vat": vat_share(typed, amount, state["amount_paid"]),
         }
         try:
             companies.record_payment(record, state["amount_paid"], state["amount_due"])
@@ -149,7 +149,7 @@ def _replay(
 
 def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any]) -> None:
     lines = payment_entry(
-        invoice,
+        Document.of(invoice),
         payment_id=str(record["id"]),
         amount=int(record["amount"]),
         paid_on=date.fromisoformat(str(record["paid_on"])),
