@@ -28,28 +28,28 @@ ACYCLIC = ("chalicelib.services",)
 # (importer, imported) → why it is imported inside a function.
 LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("chalicelib.api.meta", "chalicelib.api.openapi"): (
-        "the OpenAPI document imports every route module; built on the first GET only"
+        "the OpenAPI document walks every route and model; built on the first GET only"
     ),
     ("chalicelib.api.wiring", "chalicelib.config"): (
         "settings are read from the environment on the first request, not at import"
     ),
     ("chalicelib.api.wiring", "chalicelib.services.context"): (
-        "the Context (boto3 client, stores) is built on the first request, not at import"
+        "the Context and its stores are built on the first request, not at import"
     ),
     ("chalicelib.api.wiring", "chalicelib.auth"): (
-        "the token verifier pulls PyJWT and the JWKS client; built on the first request"
+        "the token verifier (PyJWT, the JWKS) is built on the first request, not at import"
     ),
     ("chalicelib.api.invoices", "chalicelib.adapters.invoice_pdf"): (
-        "fpdf and the fonts are loaded only when a PDF is asked for (cold start)"
+        "fpdf2 and the fonts are loaded only when a PDF is asked for (cold start)"
     ),
     ("chalicelib.api.invoices", "chalicelib.adapters.invoice_cii"): (
-        "lxml is loaded only when a CII document is asked for (cold start)"
+        "the CII writer (xml.etree) is loaded only when a CII document is asked for"
     ),
     ("chalicelib.services.archive", "chalicelib.adapters.invoice_pdf"): (
-        "fpdf and the fonts are loaded only when a document is archived (cold start)"
+        "fpdf2 and the fonts are loaded only when a month is archived (cold start)"
     ),
     ("chalicelib.services.archive", "chalicelib.adapters.invoice_cii"): (
-        "lxml is loaded only when a document is archived (cold start)"
+        "the CII writer (xml.etree) is loaded only when a month is archived"
     ),
     ("chalicelib.services.context", "chalicelib.adapters.stripe_gateway"): (
         "the stripe SDK is imported on the first payment call (cold start)"
