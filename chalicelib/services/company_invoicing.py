@@ -186,7 +186,7 @@ def _credit_line(ctx: Context, invoice: dict[str, Any], booking_id: str) -> dict
         ctx,
         operator_id=typed.operator_id,
         source=credit_source(typed.id, booking_id),
-        buyer=typed.buyer.canonical(),
+        buyer=invoice["buyer"],  # copied as issued, its key order too
         member_id=None,
         lines=[negated_line(line.canonical())],
         payment={

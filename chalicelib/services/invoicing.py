@@ -167,7 +167,7 @@ def credit_note(
         ctx,
         operator_id=typed.operator_id,
         source=source,
-        buyer=typed.buyer.canonical(),
+        buyer=invoice["buyer"],  # copied as issued, its key order too
         member_id=typed.member_id,
         lines=lines,
         payment=payment,
