@@ -392,6 +392,14 @@ def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
 
 
+# -- rate limits (adapters/rate_limit_store.py) ---------------------------------------------
+
+
+def rate_window(scope: str, window_start: int) -> Key:
+    """A caller's request counter in the fixed window starting at `window_start` (epoch s)."""
+    return key(f"RATE#{scope}", f"WINDOW#{window_start}")
+
+
 # -- audit trail ----------------------------------------------------------------------------
 AUDIT_NETWORK = "NETWORK"  # entries that belong to no operator
 
@@ -439,11 +447,3 @@ def einvoices_pk(operator_id: str) -> str:
 
 def einvoice_sk(document_id: str) -> str:
     return document_id
-
-
-# -- rate limits (adapters/rate_limit_store.py) ---------------------------------------------
-
-
-def rate_window(scope: str, window_start: int) -> Key:
-    """A caller's request counter in the fixed window starting at `window_start` (epoch s)."""
-    return key(f"RATE#{scope}", f"WINDOW#{window_start}")
