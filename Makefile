@@ -28,9 +28,12 @@ test: venv lint typecheck
 	$(PY) -m pytest -q -n 2 --dist loadgroup $(DOMAIN_COVERAGE)
 	$(MAKE) --no-print-directory package
 
+## Style, and the dependency rule (docs/ARCHITECTURE.md): the layers, no service cycle.
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m tools.check_imports
 
 typecheck: venv
 	$(PY) -m mypy chalicelib

@@ -101,6 +101,22 @@ class PaymentFailed(RelaisError):
     code, status, title = "payment_failed", 402, "Payment failed"
 
 
+class OffSessionChargeFailed(PaymentFailed):
+    """An off-session charge did not go through (402 `payment_failed` if it ever reached a
+    client). `reason` is Stripe's code, so callers can tell a card that needs its holder
+    (`authentication_required`) from a refusal (`card_declined`, `insufficient_funds`...);
+    `payment_intent_id` is the failed intent when the provider names it."""
+
+    def __init__(self, detail: str, *, reason: str, payment_intent_id: str | None = None):
+        super().__init__(detail)
+        self.reason = reason
+        self.payment_intent_id = payment_intent_id
+
+    @property
+    def needs_authentication(self) -> bool:
+        return self.reason == "authentication_required"
+
+
 class RateLimited(RelaisError):
     code, status, title = "rate_limited", 429, "Too many requests"
 

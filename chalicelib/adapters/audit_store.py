@@ -27,7 +27,7 @@ class AuditStore:
     def append_item(self, entry: AuditEntry) -> dict[str, Any]:
         """The transaction item appending `entry` (joins the change's own transaction)."""
         at = entry.at.astimezone(UTC)
-        sort = f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{entry.id}"
+        sort = keys.audit_sk(at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), entry.id)
         month = at.strftime("%Y-%m")
         item = {
             "PK": audit_pk(entry.operator_id, month),

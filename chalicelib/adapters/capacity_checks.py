@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.booking_items import slot_attr
-from chalicelib.adapters.keys import occupancy_pk
+from chalicelib.adapters.keys import occupancy_pk, occupancy_sk
 
 MAX_SLOTS_PER_DAY = 50  # a fall-back DST day has 50 half hours
 
@@ -24,7 +24,7 @@ def fits_capacity(
     each = " AND ".join(f"(attribute_not_exists({n}) OR {n} <= :cap)" for n in names)
     check: dict[str, Any] = {
         "TableName": table_name,
-        "Key": {"PK": occupancy_pk(relay_id, day), "SK": f"RES#{resource_id}"},
+        "Key": {"PK": occupancy_pk(relay_id, day), "SK": occupancy_sk(resource_id)},
         "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
         "ExpressionAttributeValues": {":cap": capacity},
     }

@@ -30,6 +30,7 @@ from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.company import Company, CompanyMember, month_key
+from chalicelib.domain.documents import Document
 from chalicelib.errors import AlreadyExists, NotFound
 
 BATCH_GET_MAX = 100
@@ -213,19 +214,20 @@ class CompanyStore:
     # -- payments of company invoices --------------------------------------------------
     def open_payment_state(self, invoice: dict[str, Any]) -> None:
         """The paid-amount record of a company invoice, created once (never reset)."""
+        typed = Document.of(invoice)
         item = {
-            "PK": keys.invoice_payments_pk(invoice["id"]),
+            "PK": keys.invoice_payments_pk(typed.id),
             "SK": keys.INVOICE_PAYMENT_STATE_SK,
             "entity": "invoice_payment_state",
-            "GSI1PK": keys.unpaid_pk(invoice["operator_id"]),
-            "GSI1SK": keys.dated_sk(invoice["issued_at"][:10], invoice["number"]),
-            "invoice_id": invoice["id"],
-            "number": invoice["number"],
-            "company_id": invoice["company_id"],
-            "operator_id": invoice["operator_id"],
-            "issued_at": invoice["issued_at"],
-            "due_date": (invoice.get("payment") or {}).get("due_date"),
-            "amount_due": int(invoice["totals"]["incl_vat"]),
+            "GSI1PK": keys.unpaid_pk(typed.operator_id),
+            "GSI1SK": keys.dated_sk(typed.issued_on, typed.number),
+            "invoice_id": typed.id,
+            "number": typed.number,
+            "company_id": typed.company_id,
+            "operator_id": typed.operator_id,
+            "issued_at": typed.issued_at,
+            "due_date": typed.payment.due_date,
+            "amount_due": typed.totals.incl_vat,
             "amount_paid": 0,
             "status": "due",
         }

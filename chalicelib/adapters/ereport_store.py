@@ -29,7 +29,7 @@ class EReportStore:
             KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
             ExpressionAttributeValues={
                 ":pk": keys.ereports_pk(operator_id),
-                ":prefix": f"{kind}#{period_start}#",
+                ":prefix": keys.ereport_prefix(kind, period_start),
             },
             ConsistentRead=True,
         )

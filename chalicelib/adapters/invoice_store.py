@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.period_store import PeriodMoved
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import GENESIS_HASH
 from chalicelib.domain.ledger import Journal, LedgerLine
 
@@ -79,13 +80,14 @@ class InvoiceStore:
     ) -> None:
         """`periods`: the months the document is booked in and the period checks that
         must hold in the same transaction (a closed month raises `PeriodMoved`)."""
-        operator_id = document["operator_id"]
+        typed = Document.of(document)
+        operator_id = typed.operator_id
         booked = periods or BookedPeriods()
         head_update: dict[str, Any] = {
             "TableName": self._table.name,
             "Key": keys.document_head(operator_id, year),
             "UpdateExpression": "SET last_number = :n, last_hash = :h",
-            "ExpressionAttributeValues": {":n": sequence, ":h": document["hash"]},
+            "ExpressionAttributeValues": {":n": sequence, ":h": typed.hash},
         }
         if sequence == 1:
             head_update["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -109,7 +111,7 @@ class InvoiceStore:
                     "TableName": self._table.name,
                     "Item": {
                         **keys.document_source(source),
-                        "document_id": document["id"],
+                        "document_id": typed.id,
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
@@ -248,21 +250,23 @@ class InvoiceStore:
         return [_ledger_line(json.loads(i["body"])) for i in items]
 
     def _document_item(self, document: dict[str, Any], year: int, sequence: int) -> dict[str, Any]:
+        typed = Document.of(document)
         item = {
-            "PK": keys.documents_pk(document["operator_id"], year),
+            "PK": keys.documents_pk(typed.operator_id, year),
             "SK": keys.document_sk(sequence),
             "entity": "document",
-            "id": document["id"],
-            "number": document["number"],
-            "doc_type": document["type"],
-            "issued_at": document["issued_at"],
-            "GSI2PK": keys.operator_documents_pk(document["operator_id"]),
-            "GSI2SK": keys.operator_document_sk(document["issued_at"][:10], document["number"]),
+            "id": typed.id,
+            "number": typed.number,
+            "doc_type": typed.type,
+            "issued_at": typed.issued_at,
+            "GSI2PK": keys.operator_documents_pk(typed.operator_id),
+            "GSI2SK": keys.operator_document_sk(typed.issued_on, typed.number),
+            # the text as issued (its key order too): the chain is recomputed from it
             "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
         }
-        if document.get("member_id"):
-            item["GSI1PK"] = keys.member_pk(document["member_id"])
-            item["GSI1SK"] = keys.member_invoice_sk(document["issued_at"][:10], document["number"])
+        if typed.member_id:
+            item["GSI1PK"] = keys.member_pk(typed.member_id)
+            item["GSI1SK"] = keys.member_invoice_sk(typed.issued_on, typed.number)
         return item
 
 

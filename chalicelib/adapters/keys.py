@@ -392,6 +392,14 @@ def outbox_sk(at: str, message_key: str) -> str:
     return f"{at}#{message_key}"
 
 
+# -- rate limits (adapters/rate_limit_store.py) ---------------------------------------------
+
+
+def rate_window(scope: str, window_start: int) -> Key:
+    """A caller's request counter in the fixed window starting at `window_start` (epoch s)."""
+    return key(f"RATE#{scope}", f"WINDOW#{window_start}")
+
+
 # -- audit trail ----------------------------------------------------------------------------
 AUDIT_NETWORK = "NETWORK"  # entries that belong to no operator
 
@@ -406,6 +414,11 @@ def audit_month_pk(month: str) -> str:
     return f"AUDIT#{month}"
 
 
+def audit_sk(at_utc: str, entry_id: str) -> str:
+    """SK (and GSI1SK) of an audit entry: `{time UTC, microseconds}#{id}`, newest last."""
+    return f"{at_utc}#{entry_id}"
+
+
 # -- e-reporting (adapters/ereport_store.py) ------------------------------------------------
 
 
@@ -416,7 +429,12 @@ def ereports_pk(operator_id: str) -> str:
 
 def ereport_sk(kind: str, period_start: str, sequence: int) -> str:
     """`{kind}#{period start}#{nn}`: the n-th file (IN, then REs) of a kind and period."""
-    return f"{kind}#{period_start}#{sequence:02d}"
+    return f"{ereport_prefix(kind, period_start)}{sequence:02d}"
+
+
+def ereport_prefix(kind: str, period_start: str) -> str:
+    """What every file of a kind and period begins with (a `begins_with` query)."""
+    return f"{kind}#{period_start}#"
 
 
 # -- e-invoice lifecycle (adapters/einvoice_store.py) ------------------------------------------

@@ -7,6 +7,7 @@ late, but an ended window is never read again: the next window is another item).
 
 from __future__ import annotations
 
+from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table
 
 # Keep a window's item this long after it ends (TTL deletes within days anyway).
@@ -22,7 +23,7 @@ class RateLimitStore:
         seconds); False, counting nothing, when the window already holds `limit`."""
         try:
             self._table.table.update_item(
-                Key={"PK": f"RATE#{scope}", "SK": f"WINDOW#{window_start}"},
+                Key=keys.rate_window(scope, window_start),
                 UpdateExpression="ADD hits :one SET #ttl = if_not_exists(#ttl, :ttl)",
                 ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
                 ExpressionAttributeNames={"#ttl": "ttl"},

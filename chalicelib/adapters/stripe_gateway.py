@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.errors import (
     InvalidSignature,
+    OffSessionChargeFailed,
     PaymentFailed,
     PaymentProviderError,
     PaymentProviderUnavailable,
@@ -345,8 +346,6 @@ class StripeGateway:
         the intent in `requires_action`), Stripe's decline code for a refusal.
         No payment method types are sent: the saved method decides (card or sepa_debit)."""
         import stripe
-
-        from chalicelib.services.ports import OffSessionChargeFailed
 
         params: dict[str, Any] = {
             "amount": amount,

@@ -11,6 +11,8 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, Month, MonthQuery, OperatorQuery, QueryInt
 from chalicelib.api.schemas import ClearingReport, IntegrityReport, VatReport
 from chalicelib.services import accounting
+from chalicelib.services.clearing import clearing as settle_month
+from chalicelib.services.clearing import clearing_csv
 
 bp = Blueprint(__name__)
 
@@ -126,9 +128,6 @@ class ClearingQuery(BaseModel):
     response=ClearingReport,
 )
 def clearing(call: Call) -> Any:
-    from chalicelib.services.clearing import clearing as settle_month
-    from chalicelib.services.clearing import clearing_csv
-
     year, month = (int(part) for part in call.query.month.split("-"))
     report = settle_month(call.ctx, year, month)
     if call.query.format == "csv" or "text/csv" in call.headers.get("accept", ""):

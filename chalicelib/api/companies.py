@@ -19,7 +19,7 @@ from chalicelib.domain.company import (
     RecordedPayment,
     StatementQuery,
 )
-from chalicelib.services import companies
+from chalicelib.services import companies, company_payments
 
 bp = Blueprint(__name__)
 
@@ -101,7 +101,7 @@ def statement(call: Call) -> Any:
 )
 def record_payment(call: Call) -> Any:
     body: NewInvoicePayment = call.body
-    return companies.record_company_payment(
+    return company_payments.record_company_payment(
         call.ctx,
         call.principal,
         call.params["invoice_id"],

@@ -8,20 +8,20 @@ Stripe fee: BQ D 627 / C Stripe clearing.    Payout: BQ D 512 / C Stripe clearin
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
+from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
 
 
 def document_entries(
-    document: dict[str, Any], chart: Chart, recorded_at: datetime, paid: bool
+    document: Document, chart: Chart, recorded_at: datetime, paid: bool
 ) -> list[LedgerLine]:
     """The sales entry of an invoice or credit note, and its payment or refund entry."""
-    day = date.fromisoformat(document["issued_at"][:10])
-    sign = -1 if document["type"] == "credit_note" else 1
-    customer = (document.get("member_id") or document.get("company_id") or "client")[:40]
-    buyer = document["buyer"].get("company_name") or document["buyer"].get("name") or customer
-    label = f"{'Avoir' if sign < 0 else 'Facture'} {document['number']} {buyer}"[:100]
+    day = date.fromisoformat(document.issued_on)
+    sign = -1 if document.is_credit_note else 1
+    customer = (document.member_id or document.company_id or "client")[:40]
+    buyer = document.buyer.company_name or document.buyer.name or customer
+    label = f"{'Avoir' if sign < 0 else 'Facture'} {document.number} {buyer}"[:100]
 
     def line(
         entry: str, journal: Journal, account: str, amount: int, debit_side: bool, aux: bool = False
@@ -31,30 +31,28 @@ def document_entries(
         if amount < 0:  # a credit note puts each amount on the other side
             debit, credit = -credit, -debit
         return LedgerLine(
-            entry_id=f"{document['id']}-{entry}",
+            entry_id=f"{document.id}-{entry}",
             journal=journal,
             entry_date=day,
             account=account,
             account_label=ACCOUNT_LABELS.get(account, account),
             label=label,
-            piece_ref=document["number"],
+            piece_ref=document.number,
             piece_date=day,
             debit=debit,
             credit=credit,
             aux_account=customer if aux else "",
             aux_label=buyer[:100] if aux else "",
             recorded_at=recorded_at,
-            operator_id=document["operator_id"],
+            operator_id=document.operator_id,
         )
 
-    total = abs(int(document["totals"]["incl_vat"]))
+    total = abs(document.totals.incl_vat)
     lines = [line("VE", Journal.sales, chart.customers, total, True, aux=True)]
-    for rate in document["vat_breakdown"]:
-        lines.append(line("VE", Journal.sales, chart.sales, abs(int(rate["base"])), False))
-        if int(rate["vat"]):
-            lines.append(
-                line("VE", Journal.sales, chart.vat_collected, abs(int(rate["vat"])), False)
-            )
+    for rate in document.vat_breakdown:
+        lines.append(line("VE", Journal.sales, chart.sales, abs(rate.base), False))
+        if rate.vat:
+            lines.append(line("VE", Journal.sales, chart.vat_collected, abs(rate.vat), False))
     if paid:
         lines.append(line("BQ", Journal.bank, chart.stripe_clearing, total, True))
         lines.append(line("BQ", Journal.bank, chart.customers, total, False, aux=True))

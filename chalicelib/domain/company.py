@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.catalogue import Address, Model, NonEmpty
+from chalicelib.domain.documents import Document
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
@@ -218,7 +219,7 @@ def payment_status(amount_due: int, amount_paid: int) -> Literal["due", "partial
 
 
 def payment_entry(
-    invoice: dict[str, Any],
+    invoice: Document,
     *,
     payment_id: str,
     amount: int,
@@ -231,14 +232,14 @@ def payment_entry(
     """BQ: D 512 bank / C 411 customer — a transfer or a SEPA debit lands in the bank
     account itself, not in the Stripe clearing account."""
     chart = chart or Chart()
-    customer = (invoice.get("company_id") or invoice.get("member_id") or "client")[:40]
-    buyer = invoice["buyer"].get("company_name") or invoice["buyer"].get("name") or customer
+    customer = (invoice.company_id or invoice.member_id or "client")[:40]
+    buyer = invoice.buyer.company_name or invoice.buyer.name or customer
     how = "Prélèvement" if method == "sepa_debit" else "Virement"
-    label = f"{how} {invoice['number']} {buyer}"[:100]
+    label = f"{how} {invoice.number} {buyer}"[:100]
 
     def line(account: str, debit: int, credit: int, aux: bool) -> LedgerLine:
         return LedgerLine(
-            entry_id=f"{invoice['id']}-{payment_id}",
+            entry_id=f"{invoice.id}-{payment_id}",
             journal=Journal.bank,
             entry_date=paid_on,
             account=account,
@@ -251,13 +252,13 @@ def payment_entry(
             aux_account=customer if aux else "",
             aux_label=buyer[:100] if aux else "",
             recorded_at=recorded_at,
-            operator_id=invoice["operator_id"],
+            operator_id=invoice.operator_id,
         )
 
     return [line(chart.bank, amount, 0, False), line(chart.customers, 0, amount, True)]
 
 
-def vat_share(invoice: dict[str, Any], amount: int, paid_before: int = 0) -> list[dict[str, Any]]:
+def vat_share(invoice: Document, amount: int, paid_before: int = 0) -> list[dict[str, Any]]:
     """The bases and VAT a payment of `amount` carries, pro rata of the invoice's rates.
 
     Computed as the difference of cumulative shares, so the payments that settle an
@@ -270,18 +271,18 @@ def vat_share(invoice: dict[str, Any], amount: int, paid_before: int = 0) -> lis
     ]
 
 
-def _cumulative_share(invoice: dict[str, Any], paid: int) -> dict[str, tuple[int, int]]:
-    total = int(invoice["totals"]["incl_vat"])
-    breakdown = invoice["vat_breakdown"]
+def _cumulative_share(invoice: Document, paid: int) -> dict[str, tuple[int, int]]:
+    total = invoice.totals.incl_vat
+    breakdown = invoice.vat_breakdown
     if paid >= total:
-        return {r["rate"]: (int(r["base"]), int(r["vat"])) for r in breakdown}
+        return {r.rate: (r.base, r.vat) for r in breakdown}
     shares: dict[str, tuple[int, int]] = {}
     left = max(paid, 0)
     for index, rate in enumerate(breakdown):
-        incl = int(rate["base"]) + int(rate["vat"])
+        incl = rate.base + rate.vat
         last = index == len(breakdown) - 1
         part = left if last else min(left, round_half_up(Decimal(paid) * incl / total))
         left -= part
-        price = price_from_incl_vat(part, Decimal(rate["rate"]))
-        shares[rate["rate"]] = (price.amount_excl_vat, price.vat_amount)
+        price = price_from_incl_vat(part, Decimal(rate.rate))
+        shares[rate.rate] = (price.amount_excl_vat, price.vat_amount)
     return shares

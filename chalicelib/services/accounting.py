@@ -10,11 +10,17 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.auth import Principal
+from chalicelib.domain.documents import Document
+from chalicelib.domain.fec import fec_filename, render_fec
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
+from chalicelib.domain.lettering import letters
 from chalicelib.errors import NotFound, RelaisError
+from chalicelib.services.catalogue import get_operator
+from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
+from chalicelib.services.periods import paris_day
 
 
 def list_documents(
@@ -140,16 +146,14 @@ def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -
     for doc in invoices.booked_documents(operator_id, year) + invoices.booked_documents(
         operator_id, year + 1
     ):
-        document = json.loads(doc["body"])
-        payment = document.get("payment") or {}
-        paid_at = payment.get("paid_at") or ""
-        if payment.get("status") != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
+        document = Document.of(doc["body"])
+        paid_at = document.payment.paid_at or ""
+        if document.payment.status != "paid" or (doc["vat_period"] or paid_at[:7]) != prefix:
             continue
-        for rate in document["vat_breakdown"]:
-            sums = bases.setdefault(rate["rate"], [0, 0])
-            sums[0] += int(rate["base"])
-            sums[1] += int(rate["vat"])
-    from chalicelib.services.companies import vat_received  # company invoices, when paid
+        for vat in document.vat_breakdown:
+            sums = bases.setdefault(vat.rate, [0, 0])
+            sums[0] += vat.base
+            sums[1] += vat.vat
 
     for rate in vat_received(ctx, operator_id, year, month):
         sums = bases.setdefault(rate["rate"], [0, 0])
@@ -250,10 +254,6 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     """(file name, FEC text) of an operator's fiscal year: closed months keep the
     numbers fixed at their close and their close date as `ValidDate`; the entries of
     open months follow, numbered in date order; settled customer lines are lettered."""
-    from chalicelib.domain.fec import fec_filename, render_fec
-    from chalicelib.domain.lettering import letters
-    from chalicelib.services.periods import paris_day
-
     operator = _require_operator(ctx, operator_id)
     lines = ctx.invoices.ledger(operator_id, year)
     periods = ctx.periods
@@ -271,6 +271,4 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:
-    from chalicelib.services.catalogue import get_operator
-
     return get_operator(ctx, operator_id)

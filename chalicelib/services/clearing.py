@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from typing import Any
 
-from chalicelib.domain.booking import BookingStatus
+from chalicelib.domain.booking import BookingStatus, credits_for
 from chalicelib.domain.clearing import membership_usage_value, settle, usage_value
 from chalicelib.services.context import Context
 
@@ -37,8 +37,6 @@ def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
 
 
 def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, str, int, str]]:
-    from chalicelib.domain.booking import credits_for
-
     membership = ctx.memberships.get(booking.member_id, booking.membership_id)
     if membership is None:
         return []

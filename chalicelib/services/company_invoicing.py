@@ -30,6 +30,7 @@ from chalicelib.domain.company import (
     payment_due_date,
     previous_month,
 )
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale, document_line, negated_line
 from chalicelib.errors import RelaisError
 from chalicelib.services import companies, invoicing, members
@@ -110,12 +111,12 @@ def invoice_company_month(ctx: Context, company: Company, year: int, month: int)
 def _finish(ctx: Context, document: dict[str, Any]) -> None:
     """After issuing: each booking points at the invoice, then the paid-amount record
     opens (last, so its presence says the rest was done)."""
-    accounts = ctx.companies
-    if accounts.payment_state(document["id"]) is not None:
+    accounts, typed = ctx.companies, Document.of(document)
+    if accounts.payment_state(typed.id) is not None:
         return
-    for line in document["lines"]:
-        if line.get("booking_id"):
-            ctx.bookings.set_invoice(line["booking_id"], document["id"])
+    for line in typed.lines:
+        if line.booking_id:
+            ctx.bookings.set_invoice(line.booking_id, typed.id)
     accounts.open_payment_state(document)
 
 
@@ -162,45 +163,46 @@ def credit_cancelled_booking(ctx: Context, booking: Booking) -> dict[str, Any] |
 def credit_lines_cancelled_meanwhile(ctx: Context, invoice: dict[str, Any]) -> list[str]:
     """Credit the lines of `invoice` whose booking was cancelled in time while it was
     being issued (they left the month index since). Answers the credit note ids."""
-    booked = {line["booking_id"] for line in invoice["lines"] if line.get("booking_id")}
-    year, month = (int(part) for part in invoice["billing_month"].split("-"))
-    listed = set(ctx.companies.booking_ids(invoice["company_id"], year, month))
+    typed = Document.of(invoice)
+    booked = {line.booking_id for line in typed.lines if line.booking_id}
+    year, month = (int(part) for part in str(typed.billing_month).split("-"))
+    listed = set(ctx.companies.booking_ids(str(typed.company_id), year, month))
     credited = []
     for booking in ctx.companies.bookings(sorted(booked - listed)):
         if booking.status is BookingStatus.cancelled:
             note = _credit_line(ctx, invoice, booking.id)
             if note is not None:
-                credited.append(str(note["id"]))
+                credited.append(Document.of(note).id)
     return credited
 
 
 def _credit_line(ctx: Context, invoice: dict[str, Any], booking_id: str) -> dict[str, Any] | None:
-    line = next((ln for ln in invoice["lines"] if ln.get("booking_id") == booking_id), None)
+    typed = Document.of(invoice)
+    line = next((ln for ln in typed.lines if ln.booking_id == booking_id), None)
     if line is None:
         return None
     _finish(ctx, invoice)  # the payment state exists before a credit lowers it
-    payment = invoice.get("payment") or {}
     note = invoicing.issue(
         ctx,
-        operator_id=invoice["operator_id"],
-        source=credit_source(invoice["id"], booking_id),
-        buyer=invoice["buyer"],
+        operator_id=typed.operator_id,
+        source=credit_source(typed.id, booking_id),
+        buyer=invoice["buyer"],  # copied as issued, its key order too
         member_id=None,
-        lines=[negated_line(line)],
+        lines=[negated_line(line.canonical())],
         payment={
             "status": "due",
-            "method": payment.get("method") or "transfer",
+            "method": typed.payment.method or "transfer",
             "paid_at": None,
             "provider_ref": None,
-            "due_date": payment.get("due_date"),
+            "due_date": typed.payment.due_date,
         },
         refers_to=invoice,
         extra={
-            "company_id": invoice["company_id"],
-            "billing_month": invoice["billing_month"],
+            "company_id": typed.company_id,
+            "billing_month": typed.billing_month,
             "booking_id": booking_id,
         },
     )
-    amount = -int(note["totals"]["incl_vat"])
-    ctx.companies.apply_credit_note(invoice["id"], note["id"], amount)
+    issued = Document.of(note)
+    ctx.companies.apply_credit_note(typed.id, issued.id, -issued.totals.incl_vat)
     return note

@@ -20,6 +20,7 @@ from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.ereport_store import EReportStore
 from chalicelib.adapters.idempotency_store import IdempotencyStore
 from chalicelib.adapters.invoice_store import InvoiceStore
+from chalicelib.adapters.mailer import SesMailer
 from chalicelib.adapters.membership_store import MembershipStore
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
@@ -32,11 +33,10 @@ from chalicelib.adapters.stats_store import StatsStore
 from chalicelib.adapters.versioned_store import VersionedStore
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.errors import NotFound
-from chalicelib.services.ports import PaymentGateway
+from chalicelib.services.ports import Mailer, PaymentGateway
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
-    from chalicelib.services.notifications import Mailer
 
 
 class CatalogueCache:
@@ -131,11 +131,24 @@ class Context:
 
     @property
     def mailer(self) -> Mailer | None:
-        """The SES mailer, built on first use (boto3 at the first send); None while
-        MAIL_FROM is unset: mail is off."""
-        from chalicelib.services.notifications import mailer_for
+        """The mailer: `mailer_override` (tests), else an SES mailer built from the settings
+        on first use and kept (boto3 only at the first send); None while `MAIL_FROM` is
+        unset: mail is off."""
+        if self._mailer is None:
+            self._mailer = ses_mailer(self.settings)
+        return self._mailer
 
-        return mailer_for(self)
+
+def ses_mailer(settings: Settings) -> Mailer | None:
+    """An SES mailer from the settings; None while `MAIL_FROM` is unset (mail off)."""
+    if not settings.mail_from:
+        return None
+    return SesMailer(
+        region=settings.ses_region or settings.aws_region,
+        sender=settings.mail_from,
+        endpoint_url=settings.ses_endpoint_url,
+        reply_to=settings.mail_reply_to,
+    )
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.invoice_cii import cii_xml
 from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.domain.lifecycle import FINAL, is_routed, with_status
@@ -27,10 +26,6 @@ from chalicelib.services.platform import FlowPlatform, platform_of
 LOOKBACK = timedelta(days=31)
 
 
-def store(ctx: Context) -> EInvoiceStore:
-    return ctx.einvoices
-
-
 def route_einvoices(
     ctx: Context, as_of: datetime | None = None, platform: FlowPlatform | None = None
 ) -> dict[str, int]:
@@ -40,7 +35,7 @@ def route_einvoices(
         return counts
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     for operator in list_operators(ctx):
-        routed = {state["document_id"]: state for state in store(ctx).all(operator.id)}
+        routed = {state["document_id"]: state for state in ctx.einvoices.all(operator.id)}
         for document in _recent(
             ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat()
         ):
@@ -54,7 +49,7 @@ def route_einvoices(
 
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     document = get_document(ctx, document_id)  # 404 for an unknown document
-    state = store(ctx).get(document["operator_id"], document_id) or {}
+    state = ctx.einvoices.get(document["operator_id"], document_id) or {}
     return {
         "document_id": document_id,
         "routed": is_routed(document),
@@ -94,7 +89,7 @@ def _create(
         "status": history[-1]["code"],
         "history": history,
     }
-    store(ctx).create(document["operator_id"], state)
+    ctx.einvoices.create(document["operator_id"], state)
 
 
 def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]) -> str:
@@ -111,7 +106,7 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
         )
     if len(history) == len(state.get("history") or []):
         return "waiting"
-    return "updated" if store(ctx).update(operator_id, state, history) else "waiting"
+    return "updated" if ctx.einvoices.update(operator_id, state, history) else "waiting"
 
 
 def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ from typing import Any
 from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
-from chalicelib.services.ereporting import store
 from chalicelib.services.platform import FlowPlatform, platform_of
 
 EREPORTING_SYNTAX = "FRR"
@@ -28,7 +27,7 @@ def transmit_ereports(ctx: Context, platform: FlowPlatform | None = None) -> dic
     if platform is None:
         return counts
     for operator in list_operators(ctx):
-        waiting = [r for r in store(ctx).all(operator.id) if r["status"] == "produced"]
+        waiting = [r for r in ctx.ereports.all(operator.id) if r["status"] == "produced"]
         for report in sorted(waiting, key=lambda r: (r["period_start"], int(r["sequence"]))):
             counts[_transmit(ctx, platform, operator.id, report)] += 1
     return counts
@@ -48,10 +47,10 @@ def _transmit(
     except PlatformUnavailable:
         return "waiting"
     except PlatformRejected as exc:
-        store(ctx).mark(
+        ctx.ereports.mark(
             operator_id, report, "rejected", {"status": exc.status, "detail": exc.detail}
         )
         return "rejected"
     outcome = {"flow_id": answer.get("flowId"), "at": ctx.clock.now().isoformat()}
-    store(ctx).mark(operator_id, report, "submitted", outcome)
+    ctx.ereports.mark(operator_id, report, "submitted", outcome)
     return "submitted"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.ereport_store import EReportStore, ReportTaken
+from chalicelib.adapters.ereport_store import ReportTaken
 from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.ereporting import (
@@ -39,10 +39,6 @@ ATTEMPTS = 5
 RECHECK = timedelta(days=62)
 
 
-def store(ctx: Context) -> EReportStore:
-    return ctx.ereports
-
-
 def produce_report(
     ctx: Context, operator_id: str, kind: ReportKind, period: Period
 ) -> dict[str, Any] | None:
@@ -56,13 +52,13 @@ def produce_report(
     days = (transaction_days if kind == "transactions" else payment_days)(documents, period)
     digest = figures_digest(days)
     for _ in range(ATTEMPTS):
-        previous = store(ctx).of_period(operator_id, kind, period.start.isoformat())
+        previous = ctx.ereports.of_period(operator_id, kind, period.start.isoformat())
         type_code = next_type_code([p["digest"] for p in previous], digest)
         if type_code is None or (type_code == "IN" and not days):
             return None
         report = _report(ctx, operator, kind, period, len(previous) + 1, type_code, digest, days)
         try:
-            store(ctx).add(operator_id, report)
+            ctx.ereports.add(operator_id, report)
             return report
         except ReportTaken:
             continue  # another run stored this sequence: compare with it
@@ -83,7 +79,7 @@ def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[
 
 def list_reports(ctx: Context, operator_id: str) -> list[dict[str, Any]]:
     get_operator(ctx, operator_id)  # 404 for an unknown operator
-    reports = store(ctx).all(operator_id)
+    reports = ctx.ereports.all(operator_id)
     return [
         {k: v for k, v in r.items() if k not in ("xml", "digest")}
         for r in sorted(reports, key=lambda r: (r["period_start"], r["kind"], r["sequence"]))

@@ -12,10 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.adapters.invoice_store import HeadMoved, InvoiceStore, SourceTaken
+from chalicelib.adapters.invoice_store import HeadMoved, SourceTaken
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import (
     Sale,
     chain_hash,
@@ -33,13 +34,12 @@ from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
 from chalicelib.observability import count
 from chalicelib.services import periods
+from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
+from chalicelib.services.members import buyer_snapshot
+from chalicelib.services.memberships import membership_payment_method, membership_sale
 
 ISSUE_ATTEMPTS = 40
-
-
-def store(ctx: Context) -> InvoiceStore:
-    return ctx.invoices
 
 
 def seller_snapshot(operator: Operator) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def issue(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Issue the document of `source` once; its ledger lines are written with it."""
-    invoices = store(ctx)
+    invoices = ctx.invoices
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
@@ -94,7 +94,7 @@ def issue(
             extra or {},
         )
         paid = payment.get("status") == "paid"
-        ledger = document_entries(document, Chart(), now, paid=paid)
+        ledger = document_entries(Document.of(document), Chart(), now, paid=paid)
         paid_on = periods.paris_day(payment["paid_at"]) if paid and payment.get("paid_at") else None
         placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:
@@ -121,7 +121,8 @@ def _document(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     seller = seller_snapshot(operator)
-    refers = (refers_to["number"], refers_to["issued_at"][:10]) if refers_to else None
+    invoice = Document.of(refers_to) if refers_to else None
+    refers = (invoice.number, invoice.issued_on) if invoice else None
     document: dict[str, Any] = {
         "id": document_id(operator.id, now.year, sequence),
         "number": document_number(operator.invoice_prefix, now.year, sequence),
@@ -136,7 +137,7 @@ def _document(
         "vat_breakdown": vat_breakdown(lines),
         "currency": "EUR",
         "payment": payment,
-        "refers_to": refers_to["id"] if refers_to else None,
+        "refers_to": invoice.id if invoice else None,
         "refers_to_number": refers[0] if refers else None,
         "refers_to_date": refers[1] if refers else None,
         "legal_mentions": legal_mentions(seller, buyer, payment, refers),
@@ -144,6 +145,7 @@ def _document(
         **extra,
     }
     document["hash"] = chain_hash(document, previous)
+    Document.of(document)  # every document issued reads as a typed one (or none is issued)
     return document
 
 
@@ -151,24 +153,24 @@ def credit_note(
     ctx: Context, invoice: dict[str, Any], *, source: str, amount: int, payment: dict[str, Any]
 ) -> dict[str, Any]:
     """The credit note of a refund: the invoice's lines negated (in full), or one line."""
-    total = int(invoice["totals"]["incl_vat"])
-    if amount >= total:
-        lines = [negated_line(line) for line in invoice["lines"]]
+    typed = Document.of(invoice)
+    if amount >= typed.totals.incl_vat:
+        lines = [negated_line(line.canonical()) for line in typed.lines]
     else:
-        first = invoice["lines"][0]
+        first = typed.lines[0]
         partial = Sale(
-            description=f"Remboursement partiel — {first['description']}",
+            description=f"Remboursement partiel — {first.description}",
             amount_incl_vat=amount,
-            vat_rate=Decimal(first["vat_rate"]),
-            service_date=datetime.fromisoformat(invoice["issued_at"]).date(),
+            vat_rate=Decimal(first.vat_rate),
+            service_date=datetime.fromisoformat(typed.issued_at).date(),
         )
         lines = [negated_line(document_line(partial, franchise=False))]
     return issue(
         ctx,
-        operator_id=invoice["operator_id"],
+        operator_id=typed.operator_id,
         source=source,
-        buyer=invoice["buyer"],
-        member_id=invoice.get("member_id"),
+        buyer=invoice["buyer"],  # copied as issued, its key order too
+        member_id=typed.member_id,
         lines=lines,
         payment=payment,
         refers_to=invoice,
@@ -177,15 +179,13 @@ def credit_note(
 
 def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
     parsed = parse_document_id(document_id_)
-    document = store(ctx).get(*parsed) if parsed else None
+    document = ctx.invoices.get(*parsed) if parsed else None
     if document is None:
         raise NotFound(f"No invoice with id {document_id_!r}.")
     return document
 
 
 def _operator(ctx: Context, operator_id: str) -> Operator:
-    from chalicelib.services.catalogue import get_operator
-
     return get_operator(ctx, operator_id)
 
 
@@ -198,9 +198,6 @@ UNIT_LABELS = {
 
 def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
     """The invoice of a payment received (booking or pack) — issued once."""
-    from chalicelib.services.members import buyer_snapshot
-    from chalicelib.services.memberships import membership_payment_method
-
     sale = _sale_of(ctx, payment)
     paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
     document = issue(
@@ -244,11 +241,7 @@ def credit_note_for_refund(
 
 
 def _sale_of(ctx: Context, payment: Any) -> Sale:
-    from decimal import Decimal
-
     if payment.kind == "membership":
-        from chalicelib.services.memberships import membership_sale
-
         sale = membership_sale(ctx, payment)
         if sale is not None:
             return sale

@@ -36,12 +36,12 @@ from chalicelib.domain.membership import (
     prepare_charge,
 )
 from chalicelib.domain.payment import Payment
-from chalicelib.errors import PaymentProviderUnavailable
+from chalicelib.errors import OffSessionChargeFailed, PaymentProviderUnavailable
 from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
 from chalicelib.services.memberships import gateway
 from chalicelib.services.payments import _charge_id
-from chalicelib.services.ports import IntentInfo, OffSessionChargeFailed
+from chalicelib.services.ports import IntentInfo
 
 logger = logging.getLogger("relais.memberships")
 # How long a charge attempt stays claimed by the run making it; then it is due again, with

@@ -59,7 +59,7 @@ def close_period(
 ) -> dict[str, Any]:
     operator = operator_for_books(ctx, principal, operator_id)
     _known_month(operator, month)
-    start, store = periods.start_month(operator), periods.store(ctx)
+    start, store = periods.start_month(operator), ctx.periods
     known = store.periods(operator_id)
     statuses = {m: str(item["status"]) for m, item in known.items()}
     waiting = [] if force else unreconciled_payouts(ctx, operator_id, month)
@@ -111,7 +111,7 @@ def _number_and_seal(
     last = _last_number(month, previous_item)
     entries = entry_order(ctx.invoices.ledger_month(operator_id, month))
     numbers = {entry_id: last + i for i, entry_id in enumerate(entries, start=1)}
-    periods.store(ctx).save_numbers(operator_id, month, numbers)
+    ctx.periods.save_numbers(operator_id, month, numbers)
     year, number = int(month[:4]), int(month[5:])
     vat = archive.vat_report_text(accounting.computed_vat_report(ctx, operator_id, year, number))
     previous_hash = str((previous_item or {}).get("archive_sha256") or rules.ZERO_HASH)
@@ -156,7 +156,7 @@ def closed_period(
 ) -> dict[str, Any]:
     operator = operator_for_books(ctx, principal, operator_id)
     _known_month(operator, month)
-    item = periods.store(ctx).periods(operator_id).get(month) or {}
+    item = ctx.periods.periods(operator_id).get(month) or {}
     if item.get("status") != rules.CLOSED:
         raise InvalidState(f"The period {month} is not closed: it has no archive yet.")
     return item
@@ -186,7 +186,7 @@ def verify(ctx: Context, principal: Principal, operator_id: str) -> dict[str, An
     operator_for_books(ctx, principal, operator_id)
     closed = [
         (month, item)
-        for month, item in sorted(periods.store(ctx).periods(operator_id).items())
+        for month, item in sorted(ctx.periods.periods(operator_id).items())
         if item.get("status") == rules.CLOSED
     ]
     previous = rules.ZERO_HASH

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.invoice_store import BookedPeriods
-from chalicelib.adapters.period_store import PeriodMoved, PeriodStore
+from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.ledger import LedgerLine
@@ -22,10 +22,6 @@ from chalicelib.services.context import Context
 
 PARIS = ZoneInfo("Europe/Paris")
 BOOK_ATTEMPTS = 6
-
-
-def store(ctx: Context) -> PeriodStore:
-    return ctx.periods
 
 
 def start_month(operator: Operator) -> str:
@@ -40,7 +36,7 @@ def current_month(ctx: Context) -> str:
 
 
 def statuses(ctx: Context, operator_id: str) -> dict[str, str]:
-    return {month: str(item["status"]) for month, item in store(ctx).periods(operator_id).items()}
+    return {month: str(item["status"]) for month, item in ctx.periods.periods(operator_id).items()}
 
 
 def open_from(ctx: Context, operator_id: str) -> str:
@@ -62,7 +58,7 @@ def placement(
     period = max(rules.month_of(issued), first)
     vat_period = max(rules.month_of(paid_on), first) if paid_on else None
     months = rules.months_touched(placed) | {period} | ({vat_period} if vat_period else set())
-    periods = store(ctx)
+    periods = ctx.periods
     checks = [periods.open_check(operator_id, month) for month in sorted(months)]
     return placed, BookedPeriods(period=period, vat_period=vat_period, checks=checks)
 
@@ -76,7 +72,7 @@ def book(ctx: Context, lines: list[LedgerLine]) -> bool:
     if len(operators) != 1:
         raise ValueError(f"entries of several operators in one write: {sorted(operators)}")
     operator_id = lines[0].operator_id
-    ledger, periods = ctx.invoices, store(ctx)
+    ledger, periods = ctx.invoices, ctx.periods
     for _attempt in range(BOOK_ATTEMPTS):
         placed = rules.place(lines, open_from(ctx, operator_id))
         checks = [periods.open_check(operator_id, m) for m in sorted(rules.months_touched(placed))]
@@ -108,7 +104,7 @@ def list_periods(
 ) -> dict[str, Any]:
     """Oldest first, from the first period to the current month; the cursor is the
     month to start from."""
-    known = store(ctx).periods(operator.id)
+    known = ctx.periods.periods(operator.id)
     first = max(start_month(operator), cursor) if cursor else start_month(operator)
     every = rules.months(first, current_month(ctx))
     page, rest = every[:limit], every[limit:]

@@ -1,11 +1,12 @@
-"""What the services need from the payment provider (the Stripe gateway implements it)."""
+"""What the services need from the outside: the payment provider (the Stripe gateway
+implements it) and the mailer (SES, or a memory mailer in tests)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from chalicelib.errors import PaymentFailed
+from chalicelib.adapters.mailer import OutgoingMail
 
 
 class IntentInfo(Protocol):
@@ -109,22 +110,6 @@ class PayoutEntry(Protocol):
 # -- memberships: saved payment methods and off-session charges --------------------------
 
 
-class OffSessionChargeFailed(PaymentFailed):
-    """An off-session charge did not go through (402 `payment_failed` if it ever reached a
-    client). `reason` is Stripe's code, so callers can tell a card that needs its holder
-    (`authentication_required`) from a refusal (`card_declined`, `insufficient_funds`...);
-    `payment_intent_id` is the failed intent when the provider names it."""
-
-    def __init__(self, detail: str, *, reason: str, payment_intent_id: str | None = None):
-        super().__init__(detail)
-        self.reason = reason
-        self.payment_intent_id = payment_intent_id
-
-    @property
-    def needs_authentication(self) -> bool:
-        return self.reason == "authentication_required"
-
-
 class SetupInfo(Protocol):
     @property
     def id(self) -> str: ...
@@ -164,3 +149,12 @@ class MembershipGateway(PaymentGateway, Protocol):
         """Charge a saved payment method now, without its holder: answers the intent
         `succeeded` or `processing` (SEPA), or raises `OffSessionChargeFailed`."""
         ...
+
+
+# -- mail -------------------------------------------------------------------------------------
+
+
+class Mailer(Protocol):
+    """Sends one mail; answers the provider's message id, raises `MailNotSent`."""
+
+    def send(self, message: OutgoingMail) -> str: ...

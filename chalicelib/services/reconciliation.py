@@ -26,11 +26,12 @@ from typing import Any
 from chalicelib.adapters.dynamo import to_item
 from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, ReconciliationStore
 from chalicelib.domain.bookkeeping import fee_entry, payout_entry
+from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import Chart, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
-from chalicelib.services import companies, periods
+from chalicelib.services import company_payments, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -449,16 +450,16 @@ def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> lis
         )
         unpaid += [
             {
-                "id": doc["id"],
-                "number": doc["number"],
-                "issued_at": doc["issued_at"],
-                "amount": int(doc["totals"]["incl_vat"]),
-                "currency": doc.get("currency", "EUR"),
-                "payment_status": (doc.get("payment") or {}).get("status"),
+                "id": doc.id,
+                "number": doc.number,
+                "issued_at": doc.issued_at,
+                "amount": doc.totals.incl_vat,
+                "currency": doc.currency,
+                "payment_status": doc.payment.status,
             }
-            for doc in page
-            if (doc.get("payment") or {}).get("status") != "paid"
-            and not companies.company_invoice_paid(ctx, doc["id"])
+            for doc in map(Document.of, page)
+            if doc.payment.status != "paid"
+            and not company_payments.company_invoice_paid(ctx, doc.id)
         ]
         if cursor is None:
             return unpaid

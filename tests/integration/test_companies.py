@@ -19,7 +19,7 @@ from chalicelib.api import companies as companies_api
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.jobs import JOBS
 from chalicelib.services import bookings as bookings_service
-from chalicelib.services import companies
+from chalicelib.services import companies, company_payments
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fec_checker import check_fec
@@ -446,9 +446,9 @@ def test_recorded_transfer_pays_the_invoice_and_books_the_bank(
 ) -> None:
     clock.moment = datetime(2027, 1, 20, 10, 0, tzinfo=PARIS)
     operator = network["operator"]
-    unpaid = companies.unpaid_company_invoices(ctx, operator)
+    unpaid = company_payments.unpaid_company_invoices(ctx, operator)
     assert [u["invoice_id"] for u in unpaid] == [invoiced["id"]]
-    assert not companies.company_invoice_paid(ctx, invoiced["id"])
+    assert not company_payments.company_invoice_paid(ctx, invoiced["id"])
 
     answer = pay(api, accountant, invoiced["id"])
     assert answer.status == 201, answer.json
@@ -457,8 +457,8 @@ def test_recorded_transfer_pays_the_invoice_and_books_the_bank(
     assert payment["paid_on"] == "2027-01-15" and payment["reference"] == "VIR-1"
     assert answer.json["invoice"]["status"] == "paid"
     assert answer.json["invoice"]["amount_remaining"] == 0
-    assert companies.company_invoice_paid(ctx, invoiced["id"])
-    assert companies.unpaid_company_invoices(ctx, operator) == []
+    assert company_payments.company_invoice_paid(ctx, invoiced["id"])
+    assert company_payments.unpaid_company_invoices(ctx, operator) == []
 
     # The invoice itself never changes.
     assert api.get(f"/v1/invoices/{invoiced['id']}", token=accountant).json == invoiced
@@ -490,7 +490,7 @@ def test_recorded_transfer_pays_the_invoice_and_books_the_bank(
     assert balance["512000"] == 5500
 
     # The VAT of the invoice is received with the payment.
-    assert companies.vat_received(ctx, operator, 2027, 1) == invoiced["vat_breakdown"]
+    assert company_payments.vat_received(ctx, operator, 2027, 1) == invoiced["vat_breakdown"]
 
 
 def test_partial_payments_add_up(
@@ -500,15 +500,15 @@ def test_partial_payments_add_up(
     first = pay(api, accountant, invoiced["id"], amount=2000, method="sepa_debit", reference="A")
     assert first.status == 201, first.json
     assert first.json["invoice"]["status"] == "partially_paid"
-    assert not companies.company_invoice_paid(ctx, invoiced["id"])
+    assert not company_payments.company_invoice_paid(ctx, invoiced["id"])
     assert_problem(
         pay(api, accountant, invoiced["id"], amount=4000, reference="B"), 422, "validation_error"
     )
     second = pay(api, accountant, invoiced["id"], amount=3500, reference="B", paid_at="2027-02-03")
     assert second.json["invoice"]["status"] == "paid"
     # VAT is received with each payment, in its month; together, the invoice's VAT.
-    january = companies.vat_received(ctx, invoiced["operator_id"], 2027, 1)
-    february = companies.vat_received(ctx, invoiced["operator_id"], 2027, 2)
+    january = company_payments.vat_received(ctx, invoiced["operator_id"], 2027, 1)
+    february = company_payments.vat_received(ctx, invoiced["operator_id"], 2027, 2)
     assert january == [{"rate": "20.00", "base": 1667, "vat": 333}]
     assert february == [{"rate": "20.00", "base": 4583 - 1667, "vat": 917 - 333}]
 
@@ -551,7 +551,7 @@ def test_card_invoices_take_no_recorded_payment(
     from tests.integration.test_invoicing_flow import paid_booking
 
     booking = paid_booking(api, member, network, stripe_fake, settings)
-    assert companies.company_invoice_paid(ctx, booking["invoice_id"])
+    assert company_payments.company_invoice_paid(ctx, booking["invoice_id"])
     assert_problem(pay(api, accountant, booking["invoice_id"]), 409, "invalid_state")
 
 

@@ -11,7 +11,6 @@ import pytest
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.services.context import Context
 from chalicelib.services.ereport_transmission import transmit_ereports
-from chalicelib.services.ereporting import store
 from tests.integration.test_ereporting import month_end, platform, run_job, sold  # noqa: F401
 from tests.support.api import Api
 from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
@@ -32,7 +31,7 @@ def fake_pa(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatf
 
 
 def statuses(ctx: Context, operator_id: str) -> list[tuple[str, str]]:
-    return sorted((r["kind"], r["status"]) for r in store(ctx).all(operator_id))
+    return sorted((r["kind"], r["status"]) for r in ctx.ereports.all(operator_id))
 
 
 def test_the_job_submits_each_file_as_one_flow(
@@ -75,7 +74,7 @@ def test_a_flow_sent_again_after_a_lost_answer_is_the_same_flow(
     fake_pa: FakePlatform,
 ) -> None:
     run_job(api, admin, month_end(sold["day"]))
-    (report, *_) = store(ctx).all(network["operator"])
+    (report, *_) = ctx.ereports.all(network["operator"])
     client = FlowClient(
         PlatformAccount(fake_pa.url, f"{fake_pa.url}/token", CLIENT_ID, CLIENT_SECRET)
     )
@@ -100,6 +99,6 @@ def test_a_refused_file_is_marked_rejected_with_the_platform_answer(
 ) -> None:
     fake_pa.failures = [400]
     run_job(api, admin, month_end(sold["day"]))
-    rejected = [r for r in store(ctx).all(network["operator"]) if r["status"] == "rejected"]
+    rejected = [r for r in ctx.ereports.all(network["operator"]) if r["status"] == "rejected"]
     assert [r["transmission"]["status"] for r in rejected] == [400]
     assert transmit_ereports(ctx) == {"submitted": 0, "rejected": 0, "waiting": 0}

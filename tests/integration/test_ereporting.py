@@ -11,7 +11,6 @@ from chalicelib.config import Settings
 from chalicelib.domain.ereporting import month_period
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services.context import Context
-from chalicelib.services.ereporting import store
 from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api
 from tests.support.einvoicing import flux10_failures
@@ -36,7 +35,7 @@ def month_end(day: date) -> date:
 
 
 def reports(ctx: Context, operator_id: str) -> list[dict[str, Any]]:
-    return sorted(store(ctx).all(operator_id), key=lambda r: (r["kind"], r["sequence"]))
+    return sorted(ctx.ereports.all(operator_id), key=lambda r: (r["kind"], r["sequence"]))
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from chalicelib.config import Settings
 from chalicelib.domain.catalogue import NewOperator, NewProduct
 from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.membership import PaymentMethodType
+from chalicelib.errors import OffSessionChargeFailed
 from chalicelib.services import memberships
 from chalicelib.services.catalogue import create_operator, create_product
 from chalicelib.services.context import Context
-from chalicelib.services.ports import OffSessionChargeFailed
 from chalicelib.services.webhooks import handle_stripe_webhook
 from tests.integration.test_stripe_gateway import LocalHttpServer, Recorded
 from tests.integration.test_stripe_gateway import new_key as key

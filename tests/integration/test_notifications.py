@@ -23,7 +23,7 @@ from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.mailer import MailNotSent, MemoryMailer, OutgoingMail, SesMailer
 from chalicelib.config import Settings
 from chalicelib.domain.mail_templates import NBSP
-from chalicelib.services import notifications
+from chalicelib.services import mail_delivery, notifications
 from chalicelib.services.context import Context
 from tests.conftest import NOW, make_settings
 from tests.support.api import Answer, Api, book, booked
@@ -107,13 +107,13 @@ def run_job(api: Api, admin: str, job: str, as_of: datetime | None = None) -> di
 
 
 def outbox_status(ctx: Context, key: str) -> str | None:
-    record = notifications.outbox(ctx).get(key)
+    record = mail_delivery.outbox(ctx).get(key)
     return str(record["status"]) if record else None
 
 
 def break_ses(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make SES refuse every mail (Throttling) until the returned list is emptied."""
-    mailer = notifications.mailer_for(ctx)
+    mailer = mail_delivery.mailer_for(ctx)
     assert isinstance(mailer, SesMailer)
     calls: list[int] = []
 
@@ -127,7 +127,7 @@ def break_ses(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def mend_ses(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    mailer = notifications.mailer_for(ctx)
+    mailer = mail_delivery.mailer_for(ctx)
     assert isinstance(mailer, SesMailer)
     monkeypatch.delattr(mailer.client, "send_raw_email")
 
@@ -177,10 +177,10 @@ def test_a_paid_booking_is_confirmed_by_one_french_mail_with_its_ics(
     assert "STATUS:CONFIRMED" in ics
     assert "DTSTART;TZID=Europe/Paris:20261203T080000" in ics
 
-    record = notifications.outbox(ctx).get(f"booking-{booking_id}-confirmed")
+    record = mail_delivery.outbox(ctx).get(f"booking-{booking_id}-confirmed")
     assert record is not None and record["status"] == "sent" and record["message_id"]
     assert "text" not in record and "attachments" not in record  # the body goes once sent
-    (entry,) = notifications.outbox(ctx).journal(NOW.astimezone(ZoneInfo("UTC")).date().isoformat())
+    (entry,) = mail_delivery.outbox(ctx).journal(NOW.astimezone(ZoneInfo("UTC")).date().isoformat())
     assert entry["status"] == "sent" and entry["message_key"] == f"booking-{booking_id}-confirmed"
     assert entry["message_id"] == record["message_id"]
 
@@ -397,9 +397,9 @@ def test_ses_failing_never_breaks_the_booking_and_the_mail_is_retried(
     assert api.get(f"/v1/bookings/{booking_id}", token=member).json["status"] == "confirmed"
     key = f"booking-{booking_id}-confirmed"
     assert outbox_status(ctx, key) == "failed"
-    record = notifications.outbox(ctx).get(key)
+    record = mail_delivery.outbox(ctx).get(key)
     assert record is not None and "Throttling" in record["last_error"]
-    (entry,) = notifications.outbox(ctx).journal("2026-12-01")
+    (entry,) = mail_delivery.outbox(ctx).journal("2026-12-01")
     assert entry["status"] == "failed" and entry["message_key"] == key
     assert sent(ses) == []
 
@@ -414,7 +414,7 @@ def test_ses_failing_never_breaks_the_booking_and_the_mail_is_retried(
     assert [p.get_filename() for p in mail.iter_attachments()] == ["booking.ics"]
     assert "Votre réservation est confirmée." in bodies(mail)[0]
     assert outbox_status(ctx, key) == "sent"
-    journal = notifications.outbox(ctx).journal("2026-12-01")
+    journal = mail_delivery.outbox(ctx).journal("2026-12-01")
     assert [e["status"] for e in journal] == ["failed", "sent"]
     # Retried once only.
     assert run_job(api, admin, "send_reminders", NOW + timedelta(hours=2))["processed"] == 0
@@ -462,10 +462,10 @@ def test_a_mail_failing_every_time_is_given_up_after_the_last_attempt(
         moment += timedelta(hours=13)
         assert moment < datetime(2026, 12, 3, 19, tzinfo=PARIS)  # given up before it is stale
         notifications.send_reminders(ctx, moment)
-    record = notifications.outbox(ctx).get(key)
+    record = mail_delivery.outbox(ctx).get(key)
     assert record is not None
-    assert record["status"] == "abandoned" and record["attempts"] == notifications.MAX_ATTEMPTS
-    assert notifications.outbox(ctx).due(moment + timedelta(days=1)) == []
+    assert record["status"] == "abandoned" and record["attempts"] == mail_delivery.MAX_ATTEMPTS
+    assert mail_delivery.outbox(ctx).due(moment + timedelta(days=1)) == []
 
 
 def test_no_mail_for_a_member_without_an_email(
@@ -489,7 +489,7 @@ def test_without_a_sender_mail_is_off_and_nothing_is_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ctx = Context(settings=make_settings(auth_keys[1]), table=table, clock=clock)
-    assert notifications.mailer_for(ctx) is None
+    assert mail_delivery.mailer_for(ctx) is None
     answer = notifications.send_reminders(ctx)
     assert answer == {"job": "send_reminders", "processed": 0, "mail": "disabled"}
 
@@ -504,7 +504,7 @@ def test_a_mailer_put_on_the_context_is_the_one_used(
     ctx: Context,
 ) -> None:
     memory = MemoryMailer()
-    ctx.__dict__[notifications.MAILER_ATTRIBUTE] = memory
+    ctx.__dict__[mail_delivery.MAILER_ATTRIBUTE] = memory
     paid_booking(api, settings, stripe_fake, member, network["pool"], THURSDAY)
     (message,) = memory.sent
     assert message.subject.startswith("Réservation confirmée")
@@ -629,10 +629,10 @@ def test_a_mail_stuck_in_flight_is_sent_by_the_retry_job_after_its_lease(
         "attachments": [],
         "member_id": "member-1",
     }
-    assert notifications.outbox(ctx).claim("test-stuck", record, NOW) is not None
-    assert notifications.outbox(ctx).claim("test-stuck", record, NOW) is None  # once
-    assert notifications.retry_failed(ctx, NOW + timedelta(minutes=4))["retried"] == 0
-    assert notifications.retry_failed(ctx, NOW + timedelta(minutes=6))["retried"] == 1
+    assert mail_delivery.outbox(ctx).claim("test-stuck", record, NOW) is not None
+    assert mail_delivery.outbox(ctx).claim("test-stuck", record, NOW) is None  # once
+    assert mail_delivery.retry_failed(ctx, NOW + timedelta(minutes=4))["retried"] == 0
+    assert mail_delivery.retry_failed(ctx, NOW + timedelta(minutes=6))["retried"] == 1
     (mail,) = sent(ses)
     assert mail["Subject"] == "Rappel" and mail["X-Relais-Message-Key"] == "test-stuck"
     assert outbox_status(ctx, "test-stuck") == "sent"

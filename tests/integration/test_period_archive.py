@@ -91,7 +91,7 @@ def test_verify_names_the_first_period_whose_archive_was_replaced(
 ) -> None:
     close(api, accountant, operator_id, "2026-10")
     close(api, accountant, operator_id, "2026-11")
-    key = periods.store(ctx).periods(operator_id)["2026-11"]["archive_key"]
+    key = ctx.periods.periods(operator_id)["2026-11"]["archive_key"]
     archive.archive_store(ctx).put(key, b"forged", sha256(b"forged"))
     answer = api.get(f"/v1/operators/{operator_id}/periods/verify", token=accountant).json
     assert answer == {"ok": False, "periods_checked": 2, "first_broken_period": "2026-11"}
@@ -102,7 +102,7 @@ def test_record_files_of_a_closed_period_rebuild_byte_for_byte(
 ) -> None:
     periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))
     close(api, accountant, operator_id, "2026-10")
-    item = periods.store(ctx).periods(operator_id)["2026-10"]
+    item = ctx.periods.periods(operator_id)["2026-10"]
     build = lambda: archive.record_files(  # noqa: E731
         ctx, operator_id, "2026-10", date(2026, 12, 1), str(item["vat_report"])
     )

@@ -126,7 +126,7 @@ def fee_lines(operator_id: str, day: date, reference: str = "txn_1") -> list[Any
 
 
 def ledger_of(ctx: Context, operator_id: str, year: int = 2026) -> list[Any]:
-    return invoicing.store(ctx).ledger(operator_id, year)
+    return ctx.invoices.ledger(operator_id, year)
 
 
 def test_a_fee_dated_in_a_closed_month_is_booked_on_the_first_open_day(
@@ -221,7 +221,7 @@ def test_an_invoice_issued_while_its_month_is_closed_is_booked_in_the_next_open_
         Item={"PK": f"PERIOD#{operator_id}", "SK": "2026-12", "status": "closed"}
     )
     issue_paid(ctx, operator_id, "pi_race", "2026-12-01T07:00:00+01:00")
-    lines = invoicing.store(ctx).ledger(operator_id, 2027)
+    lines = ctx.invoices.ledger(operator_id, 2027)
     assert {line.entry_date for line in lines} == {date(2027, 1, 1)}
 
 

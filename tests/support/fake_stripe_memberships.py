@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from chalicelib.services.ports import OffSessionChargeFailed
+from chalicelib.errors import OffSessionChargeFailed
 from tests.support.fake_stripe import FakeGateway, FakeIntent
 
 Behaviour = Literal["succeeds", "declined", "requires_authentication", "sepa"]

@@ -11,7 +11,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.bookkeeping import document_entries, fee_entry, payout_entry
+from chalicelib.domain import bookkeeping
+from chalicelib.domain.bookkeeping import fee_entry, payout_entry
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale, document_line, negated_line, totals, vat_breakdown
 from chalicelib.domain.ledger import Chart, Journal, LedgerLine
 from chalicelib.domain.timezones import PARIS
@@ -41,7 +43,19 @@ def document(
         "lines": lines,
         "vat_breakdown": vat_breakdown(lines),
         "totals": totals(lines),
+        "seller": {"name": "SCIC Relais"},
+        "payment": {"status": "paid"},
+        "legal_mentions": [],
+        "previous_hash": "0" * 64,
+        "hash": "1" * 64,
     }
+
+
+def document_entries(
+    document: dict[str, Any], chart: Chart, recorded_at: datetime, paid: bool
+) -> list[LedgerLine]:
+    """The rule, given the typed document of `document` (a dict, so tests can edit it)."""
+    return bookkeeping.document_entries(Document.of(document), chart, recorded_at, paid)
 
 
 def sale(amount: int, rate: str = "20.00") -> dict[str, Any]:

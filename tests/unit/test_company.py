@@ -23,6 +23,7 @@ from chalicelib.domain.company import (
     previous_month,
     vat_share,
 )
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line, legal_mentions, totals, vat_breakdown
 from chalicelib.domain.money import price_from_incl_vat
 
@@ -62,18 +63,27 @@ def booking(**overrides: Any) -> Booking:
     return Booking(**fields)
 
 
-def invoice(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": "inv-op_1-2027-000001",
-        "number": "RL-2027-000001",
-        "operator_id": "op_1",
-        "company_id": "cmp_1",
-        "member_id": None,
-        "buyer": {"name": "Atelier Brie SAS", "company_name": "Atelier Brie SAS"},
-        "lines": lines,
-        "totals": totals(lines),
-        "vat_breakdown": vat_breakdown(lines),
-    }
+def invoice(lines: list[dict[str, Any]]) -> Document:
+    return Document.of(
+        {
+            "id": "inv-op_1-2027-000001",
+            "number": "RL-2027-000001",
+            "type": "invoice",
+            "issued_at": "2027-01-01T02:00:00+01:00",
+            "operator_id": "op_1",
+            "company_id": "cmp_1",
+            "member_id": None,
+            "seller": {"name": "Relais SAS"},
+            "buyer": {"name": "Atelier Brie SAS", "company_name": "Atelier Brie SAS"},
+            "lines": lines,
+            "totals": totals(lines),
+            "vat_breakdown": vat_breakdown(lines),
+            "payment": {"status": "due", "method": "transfer"},
+            "legal_mentions": [],
+            "previous_hash": "0" * 64,
+            "hash": "1" * 64,
+        }
+    )
 
 
 def test_company_siren_must_pass_luhn() -> None:
@@ -200,8 +210,9 @@ def test_vat_shares_of_payments_add_up_to_the_invoice() -> None:
         ),
     ]
     doc = invoice(lines)
-    total = doc["totals"]["incl_vat"]
-    assert vat_share(doc, total) == doc["vat_breakdown"]
+    total = doc.totals.incl_vat
+    breakdown = [vat.canonical() for vat in doc.vat_breakdown]
+    assert vat_share(doc, total) == breakdown
     paid = 0
     sums: dict[str, list[int]] = {}
     for amount in (333, 1000, total - 1333):
@@ -211,7 +222,7 @@ def test_vat_shares_of_payments_add_up_to_the_invoice() -> None:
             pair[1] += share["vat"]
             assert share["base"] >= 0 and share["vat"] >= 0
         paid += amount
-    assert [{"rate": r, "base": b, "vat": v} for r, (b, v) in sums.items()] == doc["vat_breakdown"]
+    assert [{"rate": r, "base": b, "vat": v} for r, (b, v) in sums.items()] == breakdown
 
 
 def test_payment_body() -> None:

@@ -36,6 +36,7 @@ KEY_FORMATS = [
     (keys.outbox_retry("k"), {"PK": "OUTBOX_RETRY", "SK": "k"}),
     (keys.period("op1", "2026-10"), {"PK": "PERIOD#op1", "SK": "2026-10"}),
     (keys.ledger_entry_claim("op1", "fee-txn_1"), {"PK": "LEDGERENTRY#op1", "SK": "fee-txn_1"}),
+    (keys.rate_window("m1", 1764576000), {"PK": "RATE#m1", "SK": "WINDOW#1764576000"}),
 ]
 
 TEXT_FORMATS = [
@@ -43,6 +44,7 @@ TEXT_FORMATS = [
     (keys.audit_pk("op1", "2026-12"), "AUDIT#op1#2026-12"),
     (keys.audit_pk(None, "2026-12"), "AUDIT#NETWORK#2026-12"),
     (keys.audit_month_pk("2026-12"), "AUDIT#2026-12"),
+    (keys.audit_sk("2026-12-02T07:15:00.000001Z", "au1"), "2026-12-02T07:15:00.000001Z#au1"),
     (keys.periods_pk("op1"), "PERIOD#op1"),
     (keys.entry_numbers_pk("op1", "2026-10"), "FECNUM#op1#2026-10"),
     (keys.siren_pk("732829320"), "SIREN#732829320"),
@@ -83,6 +85,11 @@ TEXT_FORMATS = [
     (keys.operator_payout_sk("2026-12-02", "po_1"), "2026-12-02#po_1"),
     (keys.outbox_pk("2026-12-02"), "OUTBOX#2026-12-02"),
     (keys.outbox_sk("T", "k"), "T#k"),
+    (keys.ereports_pk("op1"), "EREPORT#op1"),
+    (keys.ereport_sk("IN", "2026-12-01", 2), "IN#2026-12-01#02"),
+    (keys.ereport_prefix("IN", "2026-12-01"), "IN#2026-12-01#"),
+    (keys.einvoices_pk("op1"), "EINVOICE#op1"),
+    (keys.einvoice_sk("doc1"), "doc1"),
 ]
 
 CONSTANTS = {

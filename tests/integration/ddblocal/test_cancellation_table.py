@@ -29,7 +29,7 @@ from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.stripe_gateway import StripeGateway
 from chalicelib.domain.booking import BookingStatus
 from chalicelib.domain.invoice import B2B_MENTIONS
-from chalicelib.services import companies
+from chalicelib.services import companies, company_payments
 from chalicelib.services.context import Context
 from tests.conftest import make_settings
 from tests.integration.ddblocal.cancellation_stack import (
@@ -453,6 +453,6 @@ def test_credit_note_lowers_what_the_company_invoice_asks_for(stack: Stack) -> N
 
     stack.http.ok("POST", f"/v1/bookings/{scene.booking_id}/cancel", scene.member)
 
-    state = companies.invoice_payment_state(stack.ctx, str(invoice_id))
+    state = company_payments.invoice_payment_state(stack.ctx, str(invoice_id))
     assert state is not None
     assert (state["amount_due"], state["status"]) == (0, "paid")

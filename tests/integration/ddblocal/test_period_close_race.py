@@ -17,7 +17,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.bookkeeping import fee_entry
 from chalicelib.domain.catalogue import NewOperator
 from chalicelib.domain.ledger import Chart
-from chalicelib.services import invoicing, periods
+from chalicelib.services import periods
 from chalicelib.services.catalogue import create_operator
 from chalicelib.services.context import Context
 from chalicelib.services.period_close import close_period
@@ -71,8 +71,8 @@ def test_no_entry_lands_in_october_after_october_closed(ctx: Context) -> None:
         for future in futures:
             future.result(timeout=120)
 
-    ledger = invoicing.store(ctx).ledger(operator, 2026)
+    ledger = ctx.invoices.ledger(operator, 2026)
     in_october = {line.entry_id for line in ledger if line.entry_date.month == 10}
-    numbered = set(periods.store(ctx).numbers(operator, "2026-10"))
+    numbered = set(ctx.periods.numbers(operator, "2026-10"))
     assert in_october == numbered
     assert len({line.entry_id for line in ledger}) == WRITERS
