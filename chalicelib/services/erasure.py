@@ -46,7 +46,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
 from chalicelib.domain.membership import MembershipStatus, cancel_requested
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import bookings, calendars, company_admin, companies
+from chalicelib.services import bookings, calendars, companies, company_admin
 from chalicelib.services.context import Context
 
 ANONYMOUS_NAME = "Membre supprimé"
