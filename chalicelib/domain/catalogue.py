@@ -342,3 +342,15 @@ class Product(Model):
     created_at: datetime
     active: bool = True
     version: int = 1
+
+
+def relay_in_service(relay: Relay, operator: Operator | None) -> bool:
+    """A relay is listed, shows availability and takes new bookings while it and the
+    operator running it are both active (existing bookings stay either way). An operator
+    not known here (not loaded yet) does not withdraw its relay."""
+    return relay.active and (operator is None or operator.active)
+
+
+def product_on_sale(product: Product, operator: Operator | None) -> bool:
+    """A product is listed and sold while it and its seller are both active."""
+    return product.active and (operator is None or operator.active)

@@ -21,7 +21,7 @@ def availability(
 ) -> dict[str, Any]:
     catalogue = ctx.catalogue.get()
     relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
-    relays = [r for r in relays if r.active]  # a withdrawn relay is not bookable
+    relays = [r for r in relays if catalogue.relay_in_service(r)]  # withdrawn: not bookable
     if near is not None:
         relays.sort(
             key=lambda r: distance_km(near, Location(lat=r.location.lat, lon=r.location.lon))

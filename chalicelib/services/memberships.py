@@ -54,7 +54,7 @@ def subscribe(
     ).products.get(product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id!r}.")
-    if not product.active:
+    if not ctx.catalogue.get().product_on_sale(product):
         raise InvalidState("This product is no longer sold.")
     if product.kind is not ProductKind.membership:
         raise ValidationFailed("Credit packs are bought with POST /v1/purchases.", "product_id")
