@@ -34,3 +34,21 @@ def fits_capacity(
         check["ConditionExpression"] = "attribute_not_exists(PK) OR attribute_exists(PK)"
         del check["ExpressionAttributeValues"]
     return {"ConditionCheck": check}
+
+
+def slots_empty(
+    table_name: str, relay_id: str, resource_id: str, day: str, indices: list[int]
+) -> dict[str, Any]:
+    """Condition: none of the resource's `indices` slots that day holds a seat (used when
+    opening hours shrink on a date: the slots that close must be empty). A day without
+    any booking has no item and passes."""
+    names = {f"#{slot_attr(i)}": slot_attr(i) for i in indices}
+    each = " AND ".join(f"(attribute_not_exists({n}) OR {n} <= :zero)" for n in names)
+    check: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"PK": occupancy_pk(relay_id, day), "SK": f"RES#{resource_id}"},
+        "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {":zero": 0},
+    }
+    return {"ConditionCheck": check}

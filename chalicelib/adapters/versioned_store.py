@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.capacity_checks import fits_capacity
+from chalicelib.adapters.capacity_checks import fits_capacity, slots_empty
 from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
 
@@ -93,6 +93,15 @@ class VersionedStore:
         return [
             fits_capacity(self._table.name, relay_id, resource_id, day, capacity, first)
             for day, first in days
+        ]
+
+    def empty_slot_checks(
+        self, relay_id: str, checks: list[tuple[str, str, list[int]]]
+    ) -> list[dict[str, Any]]:
+        """One check per (resource, day, slot indices) that those slots hold no seat."""
+        return [
+            slots_empty(self._table.name, relay_id, resource_id, day, indices)
+            for resource_id, day, indices in checks
         ]
 
     def read(self, key: Key) -> dict[str, Any] | None:

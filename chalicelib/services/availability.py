@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalogue import Relay, ResourceKind
 from chalicelib.domain.geo import Location, distance_km
-from chalicelib.domain.schedule import WEEKDAYS, open_slots
+from chalicelib.domain.schedule import open_slots
 from chalicelib.services.context import Context
 
 
@@ -45,7 +45,7 @@ def relay_day(
         "relay_id": relay.id,
         "name": relay.name,
         "open": is_open,
-        "opening_hours": hours.to_dict()[WEEKDAYS[day.weekday()]] if is_open else [],
+        "opening_hours": hours.labels_on(day) if is_open else [],  # exceptions included
         "resources": [],
     }
     if near is not None:
