@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.booking_items import slot_attr
+from chalicelib.adapters.booking_items import closed_slot_attr, hours_marker_key, slot_attr
 from chalicelib.adapters.keys import occupancy_pk
 
 MAX_SLOTS_PER_DAY = 50  # a fall-back DST day has 50 half hours
@@ -52,3 +52,17 @@ def slots_empty(
         "ExpressionAttributeValues": {":zero": 0},
     }
     return {"ConditionCheck": check}
+
+
+def hours_marker(
+    table_name: str, relay_id: str, day: str, closed: list[int] | None
+) -> dict[str, Any]:
+    """The day's opening-exception marker: `c{i}` for every slot the exception closes
+    (checked by every booking transaction of that day); None: the day has no exception
+    any more, the marker goes."""
+    key = hours_marker_key(relay_id, day)
+    if closed is None:
+        return {"Delete": {"TableName": table_name, "Key": key}}
+    item: dict[str, Any] = {**key, "entity": "hours_marker"}
+    item |= {closed_slot_attr(i): 1 for i in closed}
+    return {"Put": {"TableName": table_name, "Item": item}}

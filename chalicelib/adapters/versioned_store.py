@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.capacity_checks import fits_capacity, slots_empty
+from chalicelib.adapters.capacity_checks import fits_capacity, hours_marker, slots_empty
 from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
 
@@ -103,6 +103,12 @@ class VersionedStore:
             slots_empty(self._table.name, relay_id, resource_id, day, indices)
             for resource_id, day, indices in checks
         ]
+
+    def hours_markers(
+        self, relay_id: str, markers: list[tuple[str, list[int] | None]]
+    ) -> list[dict[str, Any]]:
+        """Per (day, slots closed by its opening exception, None: no exception any more)."""
+        return [hours_marker(self._table.name, relay_id, day, closed) for day, closed in markers]
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

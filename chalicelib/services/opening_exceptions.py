@@ -9,12 +9,14 @@ a date from now to the booking horizon; later dates hold no booking) is refused 
 "resource_id"}]`), as a capacity edit is, and nothing is written. To close a day and
 cancel its bookings with a refund, a closure is the tool (`POST …/closures`).
 
-The race with a booking is closed the way the capacity edit closes it: the edit's
-transaction carries, per changed day and resource, a condition that every slot the
-edit closes is still empty. A booking committed after our read fails that condition
-(→ 409 listing it, nothing written). A booking validated against hours cached before
-the edit can still commit within the catalogue cache's lifetime (`CATALOGUE_CACHE_SECONDS`),
-as for any catalogue edit.
+The race with a booking is closed both ways, as for a capacity cut: the edit's
+transaction carries, per changed day and resource, a condition that every slot the edit
+closes is still empty (a booking committed after our read fails it: 409 listing it,
+nothing written), and writes for every changed future day an hours marker in the
+relay-day's occupancy partition naming the slots the exception closes, which every
+booking transaction checks (`booking_items.within_hours`): a booking validated against
+hours cached before the edit fails there (422 `outside_opening_hours`). Removing an
+exception removes its marker.
 """
 
 from __future__ import annotations
@@ -51,9 +53,17 @@ def hours_guard(
     tz = ZoneInfo(after.timezone)
     now = ctx.clock.now()
     old, new = before.hours(), after.hours()
-    days = _days_to_check(before, after, now, tz, ctx.settings.booking_horizon_days)
-    if not days:
+    touched = _touched_future_days(before, after, now, tz)
+    if not touched:
         return [], None
+    excepted = {e.date for e in after.opening_exceptions}
+    markers = [
+        (day.isoformat(), closed_indices(new, day, tz) if day in excepted else None)
+        for day in touched
+    ]
+    last = now.astimezone(tz).date() + timedelta(days=ctx.settings.booking_horizon_days)
+    # Days whose hours change, up to the horizon (later days hold no booking yet).
+    days = changed_days(old, new, [day for day in touched if day <= last])
     conflicts = [c for day in days for c in _conflicts_on(ctx, after, new, day, now, tz)]
     if conflicts:
         raise _refusal(conflicts)
@@ -65,32 +75,34 @@ def hours_guard(
         closing = [k for k in closed_indices(new, day, tz) if k in was_open and k >= first]
         if closing:
             checks += [(resource.id, day.isoformat(), closing) for resource in resources]
-    if len(checks) > MAX_CHECKS:
+    if len(markers) + len(checks) > MAX_CHECKS:
         raise ValidationFailed(
-            f"This edit shortens the hours of too many days at once for one transaction "
-            f"({len(checks)} day-resource checks, at most {MAX_CHECKS}): split it.",
+            f"This edit changes the hours of too many days at once for one transaction "
+            f"({len(markers)} days, {len(checks)} day-resource checks; at most {MAX_CHECKS} "
+            "together): split it.",
             field="opening_exceptions",
         )
     checked_days = [date.fromisoformat(day) for _resource, day, _indices in checks]
+    first_check = len(markers)
 
     def explain(failed: list[int]) -> None:  # a booking committed after our read
-        missed = sorted({checked_days[i] for i in failed if 0 <= i < len(checked_days)})
+        found_at = [i - first_check for i in failed]
+        missed = sorted({checked_days[i] for i in found_at if 0 <= i < len(checked_days)})
         found = [c for day in missed for c in _conflicts_on(ctx, after, new, day, now, tz)]
         if found:
             raise _refusal(found)
 
-    return ctx.versioned.empty_slot_checks(after.id, checks), explain
+    items = ctx.versioned.hours_markers(after.id, markers)
+    return items + ctx.versioned.empty_slot_checks(after.id, checks), explain
 
 
-def _days_to_check(
-    before: Relay, after: Relay, now: datetime, tz: ZoneInfo, horizon_days: int
-) -> list[date]:
-    """Exception dates from today to the booking horizon whose hours the edit changes."""
+def _touched_future_days(before: Relay, after: Relay, now: datetime, tz: ZoneInfo) -> list[date]:
+    """Dates from today on whose exception the edit adds, changes or removes."""
     today = now.astimezone(tz).date()
-    last = today + timedelta(days=horizon_days)
-    dated = {e.date for e in before.opening_exceptions} | {e.date for e in after.opening_exceptions}
-    within = sorted(d for d in dated if today <= d <= last)
-    return changed_days(before.hours(), after.hours(), within)
+    old = {e.date: e.hours for e in before.opening_exceptions}
+    new = {e.date: e.hours for e in after.opening_exceptions}
+    dates = (d for d in old.keys() | new.keys() if d >= today)
+    return sorted(d for d in dates if (d in old, old.get(d)) != (d in new, new.get(d)))
 
 
 def _first_slot(day: date, now: datetime, tz: ZoneInfo) -> int:

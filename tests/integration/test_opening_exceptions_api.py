@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.booking_store import BookingStore
+from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 
 EVE, CHRISTMAS = "2026-12-24", "2026-12-25"
@@ -174,3 +175,35 @@ def test_lengthening_a_day_or_a_day_without_bookings_is_accepted(
     assert answer.status == 200, answer.json
     eve = api.get(f"/v1/availability?date={EVE}&relay_id={network['relay']}").json["relays"][0]
     assert eve["opening_hours"] == [["07:00", "20:00"]]
+
+
+def test_a_booking_checked_against_hours_cached_before_the_edit_is_refused(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a container whose catalogue still has the weekly hours of Christmas Eve
+    stale = ctx.catalogue.get()
+    assert with_exceptions(api, network["relay"], admin, SHORT_EVE).status == 200
+    monkeypatch.setattr(ctx.catalogue, "get", lambda fresh=False: stale)
+    # WHEN it books 15:00 that day, THEN the day's hours marker refuses it in the transaction
+    late = book(api, member, network["room"], date=EVE, unit="hour", start="15:00", end="16:00")
+    assert_problem(late, 422, "outside_opening_hours")
+    assert "changed" in late.json["detail"]  # refused by the transaction, not the cache
+    _closed, taken = ctx.bookings.occupancy(network["relay"], EVE)
+    assert taken == {}  # no seat taken
+    # AND a morning booking still goes through
+    booked(api, member, network["room"], date=EVE, unit="hour", start="10:00", end="11:00")
+
+
+def test_removing_the_exception_removes_its_marker(
+    api: Api, admin: str, member: str, network: dict[str, str], ctx: Context
+) -> None:
+    assert with_exceptions(api, network["relay"], admin, SHORT_EVE).status == 200
+    assert ctx.table.get(f"OCC#{network['relay']}#{EVE}", "HOURS") is not None
+    assert with_exceptions(api, network["relay"], admin).status == 200
+    assert ctx.table.get(f"OCC#{network['relay']}#{EVE}", "HOURS") is None
+    booked(api, member, network["room"], date=EVE, unit="hour", start="15:00", end="16:00")
