@@ -207,3 +207,14 @@ def test_removing_the_exception_removes_its_marker(
     assert with_exceptions(api, network["relay"], admin).status == 200
     assert ctx.table.get(f"OCC#{network['relay']}#{EVE}", "HOURS") is None
     booked(api, member, network["room"], date=EVE, unit="hour", start="15:00", end="16:00")
+
+
+def test_occupancy_statistics_count_the_exceptions_hours(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    with_exceptions(api, network["relay"], admin, SHORT_EVE, CLOSED_CHRISTMAS)
+    query = f"from={EVE}&to={CHRISTMAS}&granularity=day&relay_id={network['relay']}"
+    items = api.get(f"/v1/stats/occupancy?{query}", token=admin).json["items"]
+    open_hours = {(i["period_start"], i["resource_kind"]): i["seat_hours_open"] for i in items}
+    assert open_hours[(EVE, "hot_desk")] == 5 * 3  # 08:00-13:00, 3 seats
+    assert open_hours[(CHRISTMAS, "hot_desk")] == 0
