@@ -40,8 +40,8 @@ from chalicelib.domain.schedule import (
 from chalicelib.errors import CapacityConflict, ValidationFailed
 from chalicelib.services.context import Context
 
-# Condition checks one edit may carry (a transaction takes 100 items, with the relay's
-# update and its audit entry).
+# Hours markers and condition checks one edit may carry together (a transaction takes
+# 100 items, with the relay's update and its audit entry).
 MAX_CHECKS = 95
 
 
