@@ -58,6 +58,34 @@ def capacity_unchanged(
     return {"ConditionCheck": check}
 
 
+def hours_marker_key(relay_id: str, day: str) -> dict[str, str]:
+    return keys.key(keys.occupancy_pk(relay_id, day), keys.HOURS_MARKER_SK)
+
+
+def closed_slot_attr(index: int) -> str:
+    return f"c{index}"
+
+
+def within_hours(table: str, booking: Booking) -> Item:
+    """Condition: none of the booking's slots is closed by an opening exception of that
+    day (its hours marker, written by the relay edit, names each closed slot `c{i}`). A
+    booking checked against hours cached before the edit fails here, and the edit's own
+    transaction checks the slots it closes are empty (services/opening_exceptions.py):
+    whichever commits first, the other sees it."""
+    names = {f"#{closed_slot_attr(i)}": closed_slot_attr(i) for i in booking.slots}
+    each = " AND ".join(f"attribute_not_exists({n})" for n in names)
+    check: dict[str, Any] = {
+        "TableName": table,
+        "Key": hours_marker_key(booking.relay_id, booking.date.isoformat()),
+        "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
+        "ExpressionAttributeNames": names,
+    }
+    if not names:  # no slot: nothing to check (DynamoDB refuses an empty expression)
+        check["ConditionExpression"] = "attribute_not_exists(PK) OR attribute_exists(PK)"
+        del check["ExpressionAttributeNames"]
+    return {"ConditionCheck": check}
+
+
 def day_open(table: str, booking: Booking) -> Item:
     """Condition: the relay is not closed that day (its closure marker is absent)."""
     marker = keys.key(

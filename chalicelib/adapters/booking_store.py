@@ -16,7 +16,13 @@ from chalicelib.adapters import booking_items as shapes
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.booking import SEAT_TAKING, Booking, BookingStatus
-from chalicelib.errors import InvalidState, NotFound, RelayClosed, SlotUnavailable
+from chalicelib.errors import (
+    InvalidState,
+    NotFound,
+    OutsideOpeningHours,
+    RelayClosed,
+    SlotUnavailable,
+)
 
 
 class BookingExists(Exception):
@@ -153,6 +159,7 @@ class BookingStore:
                 }
             },
             shapes.capacity_unchanged(table, booking, capacity),
+            shapes.within_hours(table, booking),
         ]
         if booking.status is BookingStatus.held:
             items.append({"Put": {"TableName": table, "Item": shapes.hold_item(booking)}})
@@ -167,6 +174,8 @@ class BookingStore:
                 raise BookingExists(booking.id)
             if reasons[3] == "ConditionalCheckFailed":
                 raise CapacityChanged()
+            if reasons[4] == "ConditionalCheckFailed":
+                raise OutsideOpeningHours(f"The opening hours of {day} changed: read them again.")
             if reasons[1] == "ConditionalCheckFailed":
                 raise SlotUnavailable("Not enough free seats for that time.")
             failed = [i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.booking_items import slot_attr
+from chalicelib.adapters.booking_items import closed_slot_attr, hours_marker_key, slot_attr
 from chalicelib.adapters.keys import occupancy_pk, occupancy_sk
 
 MAX_SLOTS_PER_DAY = 50  # a fall-back DST day has 50 half hours
@@ -34,3 +34,35 @@ def fits_capacity(
         check["ConditionExpression"] = "attribute_not_exists(PK) OR attribute_exists(PK)"
         del check["ExpressionAttributeValues"]
     return {"ConditionCheck": check}
+
+
+def slots_empty(
+    table_name: str, relay_id: str, resource_id: str, day: str, indices: list[int]
+) -> dict[str, Any]:
+    """Condition: none of the resource's `indices` slots that day holds a seat (used when
+    opening hours shrink on a date: the slots that close must be empty). A day without
+    any booking has no item and passes."""
+    names = {f"#{slot_attr(i)}": slot_attr(i) for i in indices}
+    each = " AND ".join(f"(attribute_not_exists({n}) OR {n} <= :zero)" for n in names)
+    check: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"PK": occupancy_pk(relay_id, day), "SK": occupancy_sk(resource_id)},
+        "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {":zero": 0},
+    }
+    return {"ConditionCheck": check}
+
+
+def hours_marker(
+    table_name: str, relay_id: str, day: str, closed: list[int] | None
+) -> dict[str, Any]:
+    """The day's opening-exception marker: `c{i}` for every slot the exception closes
+    (checked by every booking transaction of that day); None: the day has no exception
+    any more, the marker goes."""
+    key = hours_marker_key(relay_id, day)
+    if closed is None:
+        return {"Delete": {"TableName": table_name, "Key": key}}
+    item: dict[str, Any] = {**key, "entity": "hours_marker"}
+    item |= {closed_slot_attr(i): 1 for i in closed}
+    return {"Put": {"TableName": table_name, "Item": item}}

@@ -13,7 +13,15 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
-from chalicelib.domain.catalogue import Closure, Operator, Product, Relay, Resource
+from chalicelib.domain.catalogue import (
+    Closure,
+    Operator,
+    Product,
+    Relay,
+    Resource,
+    product_on_sale,
+    relay_in_service,
+)
 from chalicelib.errors import AlreadyExists
 
 
@@ -29,6 +37,12 @@ class Catalogue:
     def resources_of(self, relay_id: str) -> list[Resource]:
         found = [r for r in self.resources.values() if r.relay_id == relay_id]
         return sorted(found, key=lambda r: (r.kind.value, r.name, r.id))
+
+    def relay_in_service(self, relay: Relay) -> bool:
+        return relay_in_service(relay, self.operators.get(relay.operator_id))
+
+    def product_on_sale(self, product: Product) -> bool:
+        return product_on_sale(product, self.operators.get(product.operator_id))
 
 
 _ENTITIES: dict[str, type[Any]] = {

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.capacity_checks import fits_capacity
+from chalicelib.adapters.capacity_checks import fits_capacity, hours_marker, slots_empty
 from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
 
@@ -94,6 +94,21 @@ class VersionedStore:
             fits_capacity(self._table.name, relay_id, resource_id, day, capacity, first)
             for day, first in days
         ]
+
+    def empty_slot_checks(
+        self, relay_id: str, checks: list[tuple[str, str, list[int]]]
+    ) -> list[dict[str, Any]]:
+        """One check per (resource, day, slot indices) that those slots hold no seat."""
+        return [
+            slots_empty(self._table.name, relay_id, resource_id, day, indices)
+            for resource_id, day, indices in checks
+        ]
+
+    def hours_markers(
+        self, relay_id: str, markers: list[tuple[str, list[int] | None]]
+    ) -> list[dict[str, Any]]:
+        """Per (day, slots closed by its opening exception, None: no exception any more)."""
+        return [hours_marker(self._table.name, relay_id, day, closed) for day, closed in markers]
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

@@ -33,6 +33,16 @@ def versioned(result: Any, status: int = 200) -> Response:
     return response
 
 
+def conflict_answer(exc: CapacityConflict) -> Response:
+    """409 `capacity_conflict` with the booked slots that block the edit."""
+    body = {**problem_body(exc), "conflicts": exc.conflicts}
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=exc.status,
+        headers={"Content-Type": "application/problem+json"},
+    )
+
+
 def if_match(call: Call) -> int:
     return expected_version(call.headers.get("if-match"))
 
@@ -64,13 +74,16 @@ def patch_operator(call: Call) -> Any:
     tag="catalogue",
     body=RelayPatch,
     response=RelayOut,
-    errors=PATCH_ERRORS,
+    errors=(*PATCH_ERRORS, 409),
 )
 def patch_relay(call: Call) -> Any:
     raw = call.headers.get("if-match")
-    relay = catalogue_edits.patch_relay(
-        call.ctx, call.principal, call.params["relay_id"], raw, call.body
-    )
+    try:
+        relay = catalogue_edits.patch_relay(
+            call.ctx, call.principal, call.params["relay_id"], raw, call.body
+        )
+    except CapacityConflict as exc:  # opening hours shortened under booked seats
+        return conflict_answer(exc)
     return versioned(relay)
 
 
@@ -114,12 +127,7 @@ def patch_resource(call: Call) -> Any:
             call.body,
         )
     except CapacityConflict as exc:
-        body = {**problem_body(exc), "conflicts": exc.conflicts}
-        return Response(
-            body=json.dumps(body, ensure_ascii=False),
-            status_code=exc.status,
-            headers={"Content-Type": "application/problem+json"},
-        )
+        return conflict_answer(exc)
     return versioned(resource)
 
 

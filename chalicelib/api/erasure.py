@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
     bp,
     "/v1/me",
     "DELETE",
-    summary="Erase me: future bookings cancelled, personal data anonymised (invoices kept)",
+    summary="Erase me: bookings cancelled, memberships and company link ended, data anonymised",
     tag="members",
     status=204,
     produces="text/plain",

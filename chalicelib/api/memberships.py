@@ -1,4 +1,5 @@
-"""Routes of memberships: take one out (a SetupIntent to confirm), list, cancel."""
+"""Routes of memberships: take one out (a SetupIntent to confirm), list, cancel, and
+replace the payment method (another SetupIntent)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class MembershipRequest(BaseModel):
     payment_method_type: PaymentMethodType
 
 
+class PaymentMethodRequest(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+    payment_method_type: PaymentMethodType
+
+
 class MembershipFilters(PageQuery):
     pass
 
@@ -43,6 +49,7 @@ class MembershipOut(Out):
     days_per_period: float | None  # None: unlimited hot desk
     cancel_at_period_end: bool
     next_charge_at: datetime | None
+    last_payment_error: str | None  # why the last charge failed (Stripe's code)
     created_at: datetime
     cancelled_at: datetime | None
 
@@ -59,6 +66,11 @@ class NewMembershipAnswer(Out):
 
 class MembershipAnswer(Out):
     membership: MembershipOut
+
+
+class PaymentMethodAnswer(Out):
+    membership: MembershipOut
+    setup: SetupOut
 
 
 @endpoint(
@@ -107,3 +119,26 @@ def list_memberships(call: Call) -> Any:
 )
 def cancel_membership(call: Call) -> Any:
     return memberships.cancel(call.ctx, call.principal, call.params["membership_id"])
+
+
+@endpoint(
+    bp,
+    "/v1/memberships/{membership_id}/payment-method",
+    "PUT",
+    summary="Replace my membership's card or SEPA mandate; a failed charge is retried",
+    tag="wallet",
+    body=PaymentMethodRequest,
+    response=PaymentMethodAnswer,
+    idempotent=True,
+    errors=(404, 409, 422, 429),
+)
+def replace_payment_method(call: Call) -> Any:
+    rate_limits.check_member_writes(call.ctx, call.principal)
+    body: PaymentMethodRequest = call.body
+    return memberships.replace_payment_method(
+        call.ctx,
+        call.principal,
+        call.params["membership_id"],
+        body.payment_method_type,
+        call.new_id("pms"),
+    )

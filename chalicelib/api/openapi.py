@@ -27,7 +27,12 @@ from chalicelib.api.openapi_refine import (
 )
 
 REF = "#/components/schemas/{model}"
-RATE_LIMITED = {("POST", "/v1/bookings"), ("POST", "/v1/purchases"), ("POST", "/v1/memberships")}
+RATE_LIMITED = {
+    ("POST", "/v1/bookings"),
+    ("POST", "/v1/purchases"),
+    ("POST", "/v1/memberships"),
+    ("PUT", "/v1/memberships/{membership_id}/payment-method"),
+}
 # Operations that call the payment provider (charges, refunds, events), hence may answer 502.
 PAYING = RATE_LIMITED | {
     ("POST", "/v1/bookings/{booking_id}/cancel"),

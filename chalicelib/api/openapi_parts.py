@@ -79,6 +79,7 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "membership_id",
         "$response.body#/membership/id",
         CancelMembership="post_memberships_membership_id_cancel",
+        ReplacePaymentMethod="put_memberships_membership_id_payment_method",
     ),
 }
 

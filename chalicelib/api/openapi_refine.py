@@ -112,6 +112,18 @@ def refine(
             {"required": ["public_holidays"]}
         ]
         schema["examples"] = [{"date": "2026-12-24", "reason": "Fermeture exceptionnelle"}]
+    if name == "OpeningException" and "hours" in props:
+        props["hours"] = {
+            "anyOf": [{"type": "array", "items": INTERVAL}, {"type": "null"}],
+            "default": None,
+            "title": "Hours",
+            "description": "Sorted non-overlapping [start, end] intervals on :00 or :30 marks "
+            "that replace the weekly hours on that date; null or [] closes the day.",
+        }
+        schema["examples"] = [
+            {"date": "2026-12-24", "hours": [["08:00", "13:00"]]},
+            {"date": "2026-12-25", "hours": None},
+        ]
     if name == "Rates":
         schema.update(RATE_OFFERED)
     if name == "NewProduct":

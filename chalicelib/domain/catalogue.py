@@ -18,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.money import Price, parse_vat_rate, price_from_incl_vat
-from chalicelib.domain.schedule import OpeningHours
+from chalicelib.domain.schedule import OpeningHours, day_labels, parse_day_hours
+from chalicelib.errors import ValidationFailed
+
+MAX_OPENING_EXCEPTIONS = 400
+# "HH:MM" on a 30-minute mark, "24:00" as an end (the schedule checks the order).
+ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[03]0|24:00)$")]
 
 _PREFIX = re.compile(r"^[A-Z0-9]{2,10}$")
 
@@ -149,11 +154,51 @@ class NewRelay(Model):
         return OpeningHours.parse(self.opening_hours)
 
 
+class OpeningException(Model):
+    """Different hours on one date: `hours` `[["08:00", "13:00"]]`, or null (or `[]`):
+    closed all day. It replaces the weekly hours of that date."""
+
+    model_config = ConfigDict(
+        defer_build=True, extra="forbid", frozen=True, str_strip_whitespace=True
+    )
+
+    date: dt.date
+    hours: list[Annotated[list[ClockTime], Field(min_length=2, max_length=2)]] | None = None
+
+
 class Relay(NewRelay):
     id: str
     created_at: datetime
     active: bool = True
     version: int = 1
+    opening_exceptions: list[OpeningException] = []
+
+    @field_validator("opening_exceptions")
+    @classmethod
+    def _exceptions(cls, value: list[OpeningException]) -> list[OpeningException]:
+        """One exception per date, hours checked as weekly ones are, kept in date order in
+        their canonical form (a closed day is `null`)."""
+        field = "opening_exceptions"
+        if len(value) > MAX_OPENING_EXCEPTIONS:
+            raise ValueError(f"at most {MAX_OPENING_EXCEPTIONS} exceptions")
+        seen: set[dt.date] = set()
+        canonical = []
+        for i, exception in enumerate(value):
+            if exception.date in seen:
+                raise ValidationFailed(
+                    f"{field}[{i}].date: {exception.date} is given twice", f"{field}[{i}].date"
+                )
+            seen.add(exception.date)
+            intervals = parse_day_hours(exception.hours, f"{field}[{i}].hours")
+            hours = day_labels(intervals) if intervals else None
+            canonical.append(OpeningException(date=exception.date, hours=hours))
+        return sorted(canonical, key=lambda e: e.date)
+
+    def hours(self) -> OpeningHours:
+        exceptions = {
+            e.date: parse_day_hours(e.hours, "opening_exceptions") for e in self.opening_exceptions
+        }
+        return OpeningHours.parse(self.opening_hours).with_exceptions(exceptions)
 
 
 class ResourceKind(StrEnum):
@@ -342,3 +387,15 @@ class Product(Model):
     created_at: datetime
     active: bool = True
     version: int = 1
+
+
+def relay_in_service(relay: Relay, operator: Operator | None) -> bool:
+    """A relay is listed, shows availability and takes new bookings while it and the
+    operator running it are both active (existing bookings stay either way). An operator
+    not known here (not loaded yet) does not withdraw its relay."""
+    return relay.active and (operator is None or operator.active)
+
+
+def product_on_sale(product: Product, operator: Operator | None) -> bool:
+    """A product is listed and sold while it and its seller are both active."""
+    return product.active and (operator is None or operator.active)

@@ -14,7 +14,14 @@ from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as NumberInvalid
 
-from chalicelib.domain.catalogue import Address, Location, PriceIn, Rates, VatRegime
+from chalicelib.domain.catalogue import (
+    Address,
+    Location,
+    OpeningException,
+    PriceIn,
+    Rates,
+    VatRegime,
+)
 from chalicelib.domain.identifiers import EMAIL_PATTERN
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
@@ -78,10 +85,20 @@ class RelayPatch(Patch):
     address: Address | None = None
     location: Location | None = None
     opening_hours: dict[str, list[list[str]]] | None = None
+    # Replaces the whole list of dated exceptions (`[]` removes them all).
+    opening_exceptions: list[OpeningException] | None = None
     amenities: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
     active: bool | None = None
 
-    @field_validator("name", "address", "location", "opening_hours", "amenities", "active")
+    @field_validator(
+        "name",
+        "address",
+        "location",
+        "opening_hours",
+        "opening_exceptions",
+        "amenities",
+        "active",
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         return cls.refuse_null(value)

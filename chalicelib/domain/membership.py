@@ -139,6 +139,12 @@ class Membership(BaseModel):
     charge_key: str | None = None  # the last attempt's idempotency key...
     charge_intent_id: str | None = None  # ...its PaymentIntent...
     charge_status: ChargeStatus | None = None  # ...and what became of it
+    # Replacing the payment method: the SetupIntent the member started last (only its
+    # success counts), the attempts made at once with a new method while a period is
+    # failing (they do not use up the scheduled retries), and why the last attempt failed.
+    pending_setup_intent_id: str | None = None
+    manual_retries: int = 0
+    last_payment_error: str | None = None
     version: int = 0
     created_at: datetime
     cancelled_at: datetime | None = None
@@ -184,6 +190,7 @@ class Membership(BaseModel):
             "days_per_period": self.days_per_period,
             "cancel_at_period_end": self.cancel_at_period_end,
             "next_charge_at": local(self.next_charge_at),
+            "last_payment_error": self.last_payment_error,
             "created_at": local(self.created_at),
             "cancelled_at": local(self.cancelled_at),
         }
@@ -260,6 +267,7 @@ def period_covered(m: Membership, period: int, key: str, settled: bool) -> Membe
         update |= {
             "billing_period": period + 1,
             "failures": 0,
+            "manual_retries": 0,
             "next_charge_at": period_bounds(m.anchor, period + 1)[0],
             "lease_until": None,
         }
@@ -271,13 +279,23 @@ def period_covered(m: Membership, period: int, key: str, settled: bool) -> Membe
         update={
             "status": MembershipStatus.active,
             "failed_since": None if settled_now else covered.failed_since,
+            "last_payment_error": None if settled_now else covered.last_payment_error,
         }
     )
 
 
-def charge_failed(m: Membership, period: int, key: str, attempt: int, at: datetime) -> Membership:
+def charge_failed(
+    m: Membership,
+    period: int,
+    key: str,
+    attempt: int,
+    at: datetime,
+    reason: str | None = None,
+) -> Membership:
     """The attempt `key` (the `attempt`-th retry, 0 = first try) at `period` failed:
-    retry later, or cancel after the last retry. A stale report changes nothing."""
+    retry later, or cancel after the last scheduled retry (attempts made at once with a
+    new payment method do not count: the schedule stays where it was). A stale report
+    changes nothing."""
     if m.charge_key != key or m.charge_status == "failed" or m.status is MembershipStatus.cancelled:
         return m
     failures = attempt + 1
@@ -289,13 +307,44 @@ def charge_failed(m: Membership, period: int, key: str, attempt: int, at: dateti
             "failed_since": since,
             "charge_status": "failed",
             "lease_until": None,
+            "last_payment_error": reason or "payment failed",
         }
     )
-    retry = retry_at(since, failures)
+    retry = retry_at(since, failures - m.manual_retries)
     if retry is None or m.cancel_at_period_end:
         return cancelled(base, at)
     status = MembershipStatus.past_due if m.period > 0 else MembershipStatus.incomplete
     return base.model_copy(update={"status": status, "next_charge_at": retry})
+
+
+def payment_method_replaced(
+    m: Membership,
+    setup_intent_id: str,
+    payment_method_id: str,
+    method_type: PaymentMethodType,
+    now: datetime,
+) -> Membership:
+    """The member saved a new payment method (the SetupIntent they started last): it
+    replaces the old one. A period whose charge failed is due again at once (charged
+    with the next attempt's own key, never twice); a charge in flight keeps its course.
+    A membership never set up takes it as its first method. An older SetupIntent, the
+    same method reported again, or a cancelled membership: nothing changes."""
+    if (
+        m.status is MembershipStatus.cancelled
+        or m.pending_setup_intent_id != setup_intent_id
+        or m.payment_method_id == payment_method_id
+    ):
+        return m
+    if m.anchor is None:
+        first = m.model_copy(update={"payment_method_type": method_type})
+        return payment_method_saved(first, payment_method_id, now)
+    update: dict[str, Any] = {
+        "payment_method_id": payment_method_id,
+        "payment_method_type": method_type,
+    }
+    if m.failures and m.lease_until is None:
+        update |= {"next_charge_at": now.astimezone(UTC), "manual_retries": m.manual_retries + 1}
+    return m.model_copy(update=update)
 
 
 def lease_released(m: Membership, key: str) -> Membership:

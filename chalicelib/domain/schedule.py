@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Literal, get_args
@@ -64,9 +64,15 @@ def _minute_of_day(t: time, *, is_end: bool) -> int:
 
 @dataclass(frozen=True)
 class OpeningHours:
-    """Weekly opening intervals; every weekday key is present, a closed day maps to ``()``."""
+    """Weekly opening intervals; every weekday key is present, a closed day maps to ``()``.
+    Dated exceptions (Christmas Eve 08:00-13:00, a day closed all day: ``()``) take the
+    place of the weekly hours on their date."""
 
     by_weekday: dict[str, tuple[Interval, ...]]
+    exceptions: Mapping[date, tuple[Interval, ...]] = field(default_factory=dict)
+
+    def with_exceptions(self, exceptions: Mapping[date, tuple[Interval, ...]]) -> OpeningHours:
+        return replace(self, exceptions=dict(exceptions))
 
     @classmethod
     def parse(cls, raw: Mapping[str, object], field: str = "opening_hours") -> OpeningHours:
@@ -85,6 +91,8 @@ class OpeningHours:
         return {day: _labels(self.by_weekday.get(day, ())) for day in WEEKDAYS}
 
     def intervals_on(self, d: date) -> tuple[Interval, ...]:
+        if d in self.exceptions:
+            return self.exceptions[d]
         return self.by_weekday.get(WEEKDAYS[d.weekday()], ())
 
     def is_open_on(self, d: date) -> bool:
@@ -93,6 +101,39 @@ class OpeningHours:
     def labels_on(self, d: date) -> list[list[str]]:
         """That date's intervals as ``[["08:00", "19:00"]]`` (an end of midnight is "24:00")."""
         return _labels(self.intervals_on(d))
+
+
+def parse_day_hours(raw: object, field: str) -> tuple[Interval, ...]:
+    """One day's ``[["08:00", "13:00"], ...]`` (sorted, not overlapping); ``None``: closed."""
+    return () if raw is None else _parse_day(raw, field)
+
+
+def day_labels(intervals: Iterable[Interval]) -> list[list[str]]:
+    return _labels(intervals)
+
+
+def changed_days(before: OpeningHours, after: OpeningHours, days: Iterable[date]) -> list[date]:
+    """The days among ``days`` whose opening intervals differ between two schedules."""
+    return [d for d in days if before.intervals_on(d) != after.intervals_on(d)]
+
+
+def taken_outside_hours(
+    hours: OpeningHours, d: date, tz: ZoneInfo, taken: Mapping[int, int], first_slot: int = 0
+) -> list[tuple[int, int]]:
+    """(slot index, seats) of the seats taken on ``d`` from ``first_slot`` on that fall
+    outside the opening hours of that day, in order: what a shorter day would strand."""
+    open_indices = {slot.index for slot in open_slots(hours, d, tz)}
+    return [
+        (index, seats)
+        for index, seats in sorted(taken.items())
+        if seats > 0 and index >= first_slot and index not in open_indices
+    ]
+
+
+def closed_indices(hours: OpeningHours, d: date, tz: ZoneInfo) -> list[int]:
+    """The slot indices of ``d`` outside its opening hours (every slot of a closed day)."""
+    open_indices = {slot.index for slot in open_slots(hours, d, tz)}
+    return [k for k in range(slots_in_day(d, tz)) if k not in open_indices]
 
 
 def _labels(intervals: Iterable[Interval]) -> list[list[str]]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalogue import Relay, ResourceKind
 from chalicelib.domain.geo import Location, distance_km
-from chalicelib.domain.schedule import WEEKDAYS, open_slots
+from chalicelib.domain.schedule import open_slots
 from chalicelib.services.context import Context
 
 
@@ -21,7 +21,7 @@ def availability(
 ) -> dict[str, Any]:
     catalogue = ctx.catalogue.get()
     relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
-    relays = [r for r in relays if r.active]  # a withdrawn relay is not bookable
+    relays = [r for r in relays if catalogue.relay_in_service(r)]  # withdrawn: not bookable
     if near is not None:
         relays.sort(
             key=lambda r: distance_km(near, Location(lat=r.location.lat, lon=r.location.lon))
@@ -45,7 +45,7 @@ def relay_day(
         "relay_id": relay.id,
         "name": relay.name,
         "open": is_open,
-        "opening_hours": hours.to_dict()[WEEKDAYS[day.weekday()]] if is_open else [],
+        "opening_hours": hours.labels_on(day) if is_open else [],  # exceptions included
         "resources": [],
     }
     if near is not None:

@@ -51,6 +51,8 @@ def book(
     so a retried request finds its booking instead of taking a second seat."""
     resource = ctx.catalogue.resource(request.resource_id)
     relay = ctx.catalogue.relay(resource.relay_id)
+    if not ctx.catalogue.get().relay_in_service(relay):  # its operator was deactivated
+        raise NotFound(f"No resource with id {resource.id!r}.")
     now = ctx.clock.now()
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)

@@ -78,7 +78,7 @@ def list_relays(
     relays = [
         r
         for r in catalogue.relays.values()
-        if r.active and (category is None or r.category == category)
+        if catalogue.relay_in_service(r) and (category is None or r.category == category)
     ]
     views = [relay_view(r, catalogue.resources_of(r.id)) for r in relays]
     if near is None:
@@ -115,7 +115,8 @@ def create_resource(
 
 
 def list_products(ctx: Context) -> list[Product]:
-    products = [p for p in ctx.catalogue.get().products.values() if p.active]
+    catalogue = ctx.catalogue.get()
+    products = [p for p in catalogue.products.values() if catalogue.product_on_sale(p)]
     return sorted(products, key=lambda p: (p.kind, p.name, p.id))
 
 

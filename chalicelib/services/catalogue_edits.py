@@ -31,7 +31,7 @@ from chalicelib.domain.editing import (
     sent_fields,
 )
 from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
-from chalicelib.services import audit
+from chalicelib.services import audit, opening_exceptions
 from chalicelib.services.catalogue import relay_view
 from chalicelib.services.context import Context
 
@@ -124,7 +124,8 @@ def patch_relay(
         relay_id=relay_id,
         changes=changed_fields(before, after),
     )
-    saved = save(ctx, key, before, after, entry)
+    extra, explain = opening_exceptions.hours_guard(ctx, before, after)
+    saved = save(ctx, key, before, after, entry, extra, explain)
     return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
 
 

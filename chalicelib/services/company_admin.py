@@ -64,6 +64,14 @@ def remove_member(
     ctx: Context, principal: Principal, company_id: str, member_id: str
 ) -> dict[str, Any]:
     company = get_company(ctx, company_id)
+    unlink_employee(ctx, principal, company, member_id)
+    cancelled = cancel_company_bookings(ctx, member_id, company_id)
+    return {"company_id": company_id, "member_id": member_id, "cancelled_bookings": cancelled}
+
+
+def unlink_employee(ctx: Context, principal: Principal, company: Company, member_id: str) -> None:
+    """Detach the member from the company, with its audit entry, in one transaction
+    (NotFound if they were not attached)."""
     entry = audit.entry(
         ctx,
         principal,
@@ -71,9 +79,14 @@ def remove_member(
         "company_member",
         member_id,
         operator_id=company.operator_id,
-        changes={"company_id": [company_id, None]},
+        changes={"company_id": [company.id, None]},
     )
-    ctx.company_admin.unlink(company_id, member_id, audit.entry_item(ctx, entry))
+    ctx.company_admin.unlink(company.id, member_id, audit.entry_item(ctx, entry))
+
+
+def cancel_company_bookings(ctx: Context, member_id: str, company_id: str | None = None) -> int:
+    """Cancel the member's company bookings from today on (of one company, or of any):
+    whatever the deadline, nothing charged; answers how many this call cancelled."""
     cancelled = 0
     for booking in _future_company_bookings(ctx, company_id, member_id):
         try:
@@ -81,16 +94,22 @@ def remove_member(
             cancelled += 1
         except InvalidState:
             continue  # cancelled or expired meanwhile
-    return {"company_id": company_id, "member_id": member_id, "cancelled_bookings": cancelled}
+    return cancelled
 
 
-def _future_company_bookings(ctx: Context, company_id: str, member_id: str) -> list[Booking]:
+def _future_company_bookings(ctx: Context, company_id: str | None, member_id: str) -> list[Booking]:
     today = ctx.clock.now().date()
     span = (today.isoformat(), (today + timedelta(days=HORIZON_DAYS)).isoformat())
     found: list[Booking] = []
     cursor: str | None = None
     while True:
         page, cursor = ctx.bookings.page_for_member(member_id, span, None, PAGE, cursor)
-        found += [b for b in page if b.company_id == company_id and b.status in CANCELLABLE]
+        found += [
+            b
+            for b in page
+            if b.company_id is not None
+            and (company_id is None or b.company_id == company_id)
+            and b.status in CANCELLABLE
+        ]
         if cursor is None:
             return found

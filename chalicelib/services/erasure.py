@@ -1,17 +1,29 @@
 """A member's erasure (`DELETE /v1/me`, GDPR art. 17), within what the law lets us erase.
 
-What happens, in this order:
+What happens, in this order (each step safe to run again after a crash):
 
-1. Every future seat-taking booking (held or confirmed, not started yet) is cancelled
+1. Every membership of the member stops renewing (`cancel_requested`, as issue 12 asks:
+   "at period end"): a paid period runs to its end and is not refunded (the member
+   chose to leave; the cancellation policy gives no pro-rata), nothing is charged again
+   and the membership becomes `cancelled` when the period ends; an unpaid one
+   (`incomplete`, `past_due`) is cancelled at once, so no retry charges it.
+2. The member leaves their company account: the link is removed exactly as
+   `DELETE /v1/companies/{id}/members/{member_id}` removes it (`company_admin.
+   unlink_employee`, with its audit entry naming the member as actor), and their
+   company bookings from today on are cancelled the same way (`company_admin.
+   cancel_company_bookings`: whatever the deadline, nothing charged, dropped from the
+   company's month). The sweep covers every company booking, linked or not, so an erasure
+   retried after a crash between the two still cancels them the company way.
+3. Every future seat-taking booking (held or confirmed, not started yet) is cancelled
    through `bookings.release_with_policy`, exactly as if the member had cancelled it: the
    seat is freed, a card payment is refunded (with its credit note) or credits restored
    when cancelled in time, nothing otherwise; a pending hold's PaymentIntent is cancelled.
    Bookings under way or over are left to finish (`release_no_shows` completes them).
-2. The billing profile is anonymised: the name becomes
+4. The billing profile is anonymised: the name becomes
    "Membre supprimé"; email, billing address, company name, SIREN and VAT number are
    removed; `erased_at` records when. Invoices issued later (e.g. for a refund) name
    "Membre supprimé".
-3. The calendar feed is revoked: its secret URL answers 404.
+5. The calendar feed is revoked: its secret URL answers 404.
 
 What is NOT touched, on purpose: invoices, credit notes and ledger lines. They are frozen
 copies made at issue time (hash-chained, with the buyer as they were then) and French law
@@ -20,19 +32,21 @@ the GDPR art. 17(3)(b) exception. So are payment and refund records (Stripe
 references) and the bookings themselves, which only carry the member's opaque `sub`, not
 their name or email. Point-in-time recovery backups age out after 35 days.
 
-Safe to repeat: a second call finds nothing to cancel, keeps the first `erased_at`, and
-finds no feed to revoke.
+Safe to repeat: a second call finds the memberships already ending, no company link, nothing
+to cancel, keeps the first `erased_at`, and finds no feed to revoke.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
-from chalicelib.errors import InvalidState
-from chalicelib.services import bookings, calendars
+from chalicelib.domain.membership import MembershipStatus, cancel_requested
+from chalicelib.errors import InvalidState, NotFound
+from chalicelib.services import bookings, calendars, company_admin
 from chalicelib.services.context import Context
 
 ANONYMOUS_NAME = "Membre supprimé"
@@ -41,10 +55,30 @@ CANCEL_ATTEMPTS = 3
 
 def erase_member(ctx: Context, principal: Principal) -> None:
     now = ctx.clock.now()
+    end_memberships(ctx, principal.sub, now)
+    leave_company(ctx, principal)
     for booking in list(future_bookings(ctx, principal.sub, now)):
         _cancel(ctx, booking)
     anonymise_profile(ctx, principal.sub, now)
     calendars.revoke_feed(ctx, principal.sub)
+
+
+def end_memberships(ctx: Context, member_id: str, now: datetime) -> None:
+    """No membership of the member renews: paid periods run out, unpaid ones end now."""
+    for membership in ctx.memberships.of_member(member_id):
+        if membership.status is not MembershipStatus.cancelled:
+            ctx.memberships.update(member_id, membership.id, lambda m: cancel_requested(m, now))
+
+
+def leave_company(ctx: Context, principal: Principal) -> None:
+    """Off the company account, its future company bookings cancelled as a removal does."""
+    company_id = ctx.companies.company_id_of(principal.sub)
+    if company_id is not None:
+        company = ctx.companies.get(company_id)
+        if company is not None:
+            with contextlib.suppress(NotFound):  # an administrator removed them meanwhile
+                company_admin.unlink_employee(ctx, principal, company, principal.sub)
+    company_admin.cancel_company_bookings(ctx, principal.sub)
 
 
 def future_bookings(ctx: Context, member_id: str, now: datetime) -> Iterator[Booking]:

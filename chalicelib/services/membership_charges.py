@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from chalicelib.domain.membership import (
     claimed,
     intent_recorded,
     lease_released,
+    payment_method_replaced,
     payment_method_saved,
     period_bounds,
     period_covered,
@@ -39,7 +41,7 @@ from chalicelib.domain.payment import Payment
 from chalicelib.errors import OffSessionChargeFailed, PaymentProviderUnavailable
 from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
-from chalicelib.services.memberships import gateway
+from chalicelib.services.memberships import REPLACEMENT, gateway
 from chalicelib.services.payments import _charge_id
 from chalicelib.services.ports import IntentInfo
 
@@ -131,7 +133,7 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
         if exc.payment_intent_id:
             _record_payment(ctx, mine, attempt, exc.payment_intent_id, mine.amount)
             ctx.payments.mark_failed(exc.payment_intent_id, exc.detail)
-        return _failed(ctx, attempt, now)
+        return _failed(ctx, attempt, now, exc.reason)
     except PaymentProviderUnavailable:
         ctx.memberships.update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
         raise
@@ -142,7 +144,8 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
     if intent.status in ("succeeded", "processing"):
         settled = intent.status == "succeeded"
         return _covered(ctx, attempt, intent.id, settled=settled, charge=None)
-    return _failed(ctx, attempt, now)  # a recorded intent that did not go through
+    # a recorded intent that did not go through
+    return _failed(ctx, attempt, now, intent.status)
 
 
 def _claim(ctx: Context, membership: Membership, now: datetime) -> Membership | None:
@@ -198,11 +201,11 @@ def _covered(
     return "paid"
 
 
-def _failed(ctx: Context, attempt: Attempt, at: datetime) -> str:
+def _failed(ctx: Context, attempt: Attempt, at: datetime, reason: str) -> str:
     done = ctx.memberships.update(
         attempt.member_id,
         attempt.membership_id,
-        lambda m: charge_failed(m, attempt.period, attempt.key, attempt.attempt, at),
+        lambda m: charge_failed(m, attempt.period, attempt.key, attempt.attempt, at, reason),
     )
     if done is None or not done[1]:
         return "stale"
@@ -239,17 +242,31 @@ def _description(membership: Membership, period: int) -> str:
 
 
 def setup_succeeded(ctx: Context, setup_intent: dict[str, Any]) -> str:
-    """`setup_intent.succeeded`: the payment method is saved; charge the first period."""
+    """`setup_intent.succeeded`: the payment method is saved; charge the first period.
+    A SetupIntent started by `PUT /v1/memberships/{id}/payment-method` replaces the
+    method instead, and charges again at once a period whose charge failed."""
     metadata = setup_intent.get("metadata") or {}
     method = setup_intent.get("payment_method")
     method_id = method.get("id") if isinstance(method, dict) else method
     if metadata.get("kind") != "membership" or not isinstance(method_id, str):
         return "ignored"
     now = ctx.clock.now()
+    change: Callable[[Membership], Membership]
+    if metadata.get("purpose") == REPLACEMENT:
+        method_type = metadata.get("payment_method_type")
+        if method_type not in ("card", "sepa_debit"):
+            return "ignored"
+        setup_id = str(setup_intent.get("id"))
+
+        def change(m: Membership) -> Membership:
+            return payment_method_replaced(m, setup_id, method_id, method_type, now)
+    else:
+
+        def change(m: Membership) -> Membership:
+            return payment_method_saved(m, method_id, now)
+
     done = ctx.memberships.update(
-        str(metadata.get("member_id")),
-        str(metadata.get("membership_id")),
-        lambda m: payment_method_saved(m, method_id, now),
+        str(metadata.get("member_id")), str(metadata.get("membership_id")), change
     )
     if done is None or done[0].status is MembershipStatus.cancelled:
         return "ignored"
@@ -285,7 +302,8 @@ def intent_failed(ctx: Context, intent: dict[str, Any]) -> str:
     _record_payment(ctx, membership, attempt, intent["id"], int(intent.get("amount") or 0))
     error = intent.get("last_payment_error") or {}
     ctx.payments.mark_failed(intent["id"], str(error.get("message") or "payment failed"))
-    return _failed(ctx, attempt, ctx.clock.now())
+    reason = str(error.get("code") or error.get("message") or "payment_failed")
+    return _failed(ctx, attempt, ctx.clock.now(), reason)
 
 
 def _membership_of(ctx: Context, attempt: Attempt | None) -> Membership | None:

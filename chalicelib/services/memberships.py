@@ -28,6 +28,9 @@ from chalicelib.services import members
 from chalicelib.services.context import Context
 from chalicelib.services.ports import MembershipGateway, SetupInfo
 
+# The `purpose` of a SetupIntent that replaces a membership's payment method.
+REPLACEMENT = "payment_method"
+
 
 def gateway(ctx: Context) -> MembershipGateway:
     return cast(MembershipGateway, ctx.gateway)
@@ -51,7 +54,7 @@ def subscribe(
     ).products.get(product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id!r}.")
-    if not product.active:
+    if not ctx.catalogue.get().product_on_sale(product):
         raise InvalidState("This product is no longer sold.")
     if product.kind is not ProductKind.membership:
         raise ValidationFailed("Credit packs are bought with POST /v1/purchases.", "product_id")
@@ -98,6 +101,54 @@ def subscribe(
         setup = gateway(ctx).retrieve_setup_intent(membership.setup_intent_id)
     return {
         "membership": membership.public(),
+        "setup": {"setup_intent_id": setup.id, "client_secret": setup.client_secret},
+    }
+
+
+def replace_payment_method(
+    ctx: Context,
+    principal: Principal,
+    membership_id: str,
+    payment_method_type: PaymentMethodType,
+    request_id: str,
+) -> dict[str, Any]:
+    """A SetupIntent for a new card or SEPA mandate on the member's own membership.
+    When it succeeds (`setup_intent.succeeded`), the new method replaces the old one and
+    a failed period is charged again at once (`membership_charges.setup_succeeded`).
+    `request_id` comes from the Idempotency-Key: a retry gets the same SetupIntent."""
+    found = ctx.memberships.find(membership_id)
+    if found is None or found.member_id != principal.sub:
+        raise NotFound(f"No membership with id {membership_id!r}.")
+    if found.status is MembershipStatus.cancelled:
+        raise InvalidState("This membership is cancelled: take out a new one.")
+    membership = found
+    refs = {"kind": "membership", "membership_id": membership.id, "member_id": principal.sub}
+    if membership.customer_id is None:  # a subscription that died before its customer
+        profile = members.ensure_profile(ctx, principal)
+        customer = gateway(ctx).create_customer(
+            email=str(profile.get("email") or principal.email or ""),
+            name=str(profile.get("name") or principal.sub),
+            idempotency_key=f"membership-{membership.id}-customer",
+            metadata=refs,
+        )
+        membership = _set_once(ctx, membership, "customer_id", customer)
+    assert membership.customer_id is not None
+    setup = gateway(ctx).create_setup_intent(
+        customer=membership.customer_id,
+        payment_method_types=[payment_method_type],
+        idempotency_key=f"membership-{membership.id}-setup-{request_id}",
+        metadata={**refs, "purpose": REPLACEMENT, "payment_method_type": payment_method_type},
+    )
+
+    def started(current: Membership) -> Membership:
+        if current.status is MembershipStatus.cancelled:
+            raise InvalidState("This membership is cancelled: take out a new one.")
+        return current.model_copy(update={"pending_setup_intent_id": setup.id})
+
+    done = ctx.memberships.update(membership.member_id, membership.id, started)
+    assert done is not None
+    return {
+        "membership": done[0].public(),
         "setup": {"setup_intent_id": setup.id, "client_secret": setup.client_secret},
     }
 

@@ -23,7 +23,7 @@ def buy_pack(
     ).products.get(product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id!r}.")
-    if not product.active:
+    if not ctx.catalogue.get().product_on_sale(product):
         raise InvalidState("This product is no longer sold.")
     if product.kind is not ProductKind.credit_pack:
         raise ValidationFailed(

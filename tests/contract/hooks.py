@@ -85,6 +85,17 @@ def _fix_body(body: Any) -> None:
     if isinstance(hours, dict):
         for day, intervals in hours.items():
             hours[day] = _ordered(intervals)
+    exceptions = body.get("opening_exceptions")  # one per date, intervals in order
+    if isinstance(exceptions, list):
+        seen: set[Any] = set()
+        kept = []
+        for exception in exceptions:
+            if isinstance(exception, dict) and exception.get("date") not in seen:
+                seen.add(exception.get("date"))
+                if isinstance(exception.get("hours"), list):
+                    exception["hours"] = _ordered(exception["hours"])
+                kept.append(exception)
+        body["opening_exceptions"] = kept
 
 
 @schemathesis.hook

@@ -327,6 +327,15 @@ ROWS = [
         lambda w: (f"/v1/memberships/{w.membership_of_a()}/cancel", None),
         by_role(member_b=404, admin=200),
     ),
+    Row(  # the owner only: an admin does not save a member's card either
+        "PUT",
+        "/v1/memberships/{membership_id}/payment-method",
+        lambda w: (
+            f"/v1/memberships/{w.membership_of_a()}/payment-method",
+            {"payment_method_type": "sepa_debit"},
+        ),
+        OWNER_ONLY,
+    ),
     # -- companies ------------------------------------------------------------------------
     Row("POST", "/v1/companies", new_company, ADMIN_ONLY),
     Row(

@@ -285,3 +285,34 @@ def test_a_sepa_debit_at_localstripe_keeps_access_until_it_bounces(
     assert deliver(live_ctx, "payment_intent.payment_failed", failed)["outcome"] == "failed"
     after = live_ctx.memberships.get("member-1", membership_id)
     assert after is not None and after.status.value == "past_due"
+
+
+def test_a_new_card_at_localstripe_pays_the_declined_first_period(
+    live_ctx: Context, gateway: StripeGateway
+) -> None:
+    # GIVEN a membership whose first charge was declined (card 0341)
+    answer = subscribed(live_ctx, "card")
+    membership_id = answer["membership"]["id"]
+    saved = confirm_setup(
+        gateway, answer["setup"]["setup_intent_id"], card(CARD_DECLINED_AT_CHARGE)
+    )
+    event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
+    assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "failed"
+    declined = live_ctx.memberships.get("member-1", membership_id)
+    assert declined is not None and declined.status.value == "incomplete"
+    assert declined.last_payment_error == "card_declined"
+    # WHEN the member saves a card that works, through the SDK and localstripe
+    member = Principal(sub="member-1", email="ada@example.org", name="Ada")
+    replaced = memberships.replace_payment_method(
+        live_ctx, member, membership_id, "card", new_id("pms")
+    )
+    saved = confirm_setup(gateway, replaced["setup"]["setup_intent_id"], card(CARD_SUCCEEDS))
+    event = gateway.client.v1.setup_intents.retrieve(saved.id).to_dict()
+    assert event["metadata"]["purpose"] == "payment_method"
+    # THEN the first period is charged at once with it, and the membership is active
+    assert deliver(live_ctx, "setup_intent.succeeded", event)["outcome"] == "paid"
+    membership = live_ctx.memberships.get("member-1", membership_id)
+    assert membership is not None and membership.status.value == "active"
+    assert membership.charge_key == f"membership-{membership_id}-period-1-retry-1"
+    intent = gateway.retrieve_payment_intent(str(membership.charge_intent_id))
+    assert (intent.status, intent.amount) == ("succeeded", 9900)

@@ -14,8 +14,13 @@ from chalicelib.domain.catalogue import (
     NewProduct,
     NewRelay,
     NewResource,
+    Operator,
     PriceIn,
+    Product,
     Rates,
+    Relay,
+    product_on_sale,
+    relay_in_service,
 )
 from tests.support.api import operator_body, relay_body, resource_body
 
@@ -141,3 +146,40 @@ def test_a_product_price_splits_its_vat() -> None:
         2000,
         Decimal("20.00"),
     )
+
+
+# -- what an inactive operator withdraws --------------------------------------------------
+
+WHEN = "2026-12-01T08:00:00+01:00"
+
+
+def operator(active: bool) -> Operator:
+    return Operator.model_validate(
+        {**operator_body(), "id": "op", "created_at": WHEN, "active": active}
+    )
+
+
+def relay(active: bool) -> Relay:
+    return Relay.model_validate(
+        {**relay_body("op"), "id": "rel", "created_at": WHEN, "active": active}
+    )
+
+
+def product(active: bool) -> Product:
+    fields = {**product_body(operator_id="op"), "price": {"amount": 12000, "vat_rate": "20.00"}}
+    return Product.model_validate({**fields, "id": "prd", "created_at": WHEN, "active": active})
+
+
+@pytest.mark.parametrize(
+    ("relay_active", "operator_active", "in_service"),
+    [(True, True, True), (False, True, False), (True, False, False), (False, False, False)],
+)
+def test_a_relay_is_in_service_while_it_and_its_operator_are_active(
+    relay_active: bool, operator_active: bool, in_service: bool
+) -> None:
+    assert relay_in_service(relay(relay_active), operator(operator_active)) is in_service
+    assert product_on_sale(product(relay_active), operator(operator_active)) is in_service
+
+
+def test_an_operator_not_loaded_yet_withdraws_nothing() -> None:
+    assert relay_in_service(relay(True), None) and product_on_sale(product(True), None)

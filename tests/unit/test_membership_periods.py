@@ -19,6 +19,7 @@ from chalicelib.domain.membership import (
     claimed,
     days_left,
     parse_period_subject,
+    payment_method_replaced,
     payment_method_saved,
     period_at,
     period_bounds,
@@ -299,3 +300,77 @@ def test_cancelling_while_the_first_charge_is_in_flight_lets_its_outcome_decide(
     assert paid.status is MembershipStatus.active and paid.cancel_at_period_end
     failed = charge_failed(asked, 1, key, 0, paris(2027, 1, 31, 10, 2))
     assert failed.status is MembershipStatus.cancelled
+
+
+# -- replacing the payment method ---------------------------------------------------------
+
+
+def started_setup(m: Membership, setup_id: str = "seti_2") -> Membership:
+    return m.model_copy(update={"pending_setup_intent_id": setup_id})
+
+
+def test_a_new_method_makes_a_failed_period_due_at_once() -> None:
+    m = renewal_failed(active_on(paris(2027, 1, 31, 10, 0)), paris(2027, 2, 28, 0, 5))
+    now = paris(2027, 2, 28, 11, 0)
+    new = payment_method_replaced(started_setup(m), "seti_2", "pm_2", "sepa_debit", now)
+    assert (new.payment_method_id, new.payment_method_type) == ("pm_2", "sepa_debit")
+    assert new.next_charge_at == now and new.is_due(now)
+    assert (new.failures, new.manual_retries, new.status) == (1, 1, MembershipStatus.past_due)
+    # the same method reported again changes nothing: no second attempt
+    assert payment_method_replaced(new, "seti_2", "pm_2", "sepa_debit", now) == new
+
+
+def test_a_failed_attempt_with_a_new_method_keeps_the_retry_schedule() -> None:
+    m = renewal_failed(active_on(paris(2027, 1, 31, 10, 0)), paris(2027, 2, 28, 0, 5))
+    m = payment_method_replaced(started_setup(m), "seti_2", "pm_2", "card", paris(2027, 2, 28, 11))
+    m = renewal_failed(m, paris(2027, 2, 28, 11, 0))
+    assert m.status is MembershipStatus.past_due
+    assert m.next_charge_at == paris(2027, 3, 1, 0, 0)  # as before the new card
+    assert m.last_payment_error == "payment failed"
+    for day in (1, 3):
+        m = renewal_failed(m, paris(2027, 3, day, 0, 5))
+        assert m.status is MembershipStatus.past_due
+    assert renewal_failed(m, paris(2027, 3, 7, 0, 5)).status is MembershipStatus.cancelled
+
+
+def test_a_paid_period_forgets_the_attempts_and_the_error() -> None:
+    m = renewal_failed(active_on(paris(2027, 1, 31, 10, 0)), paris(2027, 2, 28, 0, 5))
+    m = payment_method_replaced(started_setup(m), "seti_2", "pm_2", "card", paris(2027, 2, 28, 11))
+    key = charge_key("mbr_1", 2, m.failures)
+    paid = period_covered(claimed(m, key, paris(2027, 2, 28, 11)), 2, key, settled=True)
+    assert (paid.status, paid.failures, paid.manual_retries) == (MembershipStatus.active, 0, 0)
+    assert paid.last_payment_error is None
+
+
+def test_an_active_membership_only_changes_its_method() -> None:
+    m = active_on(paris(2027, 1, 31, 10, 0))
+    new = payment_method_replaced(started_setup(m), "seti_2", "pm_2", "card", paris(2027, 2, 2))
+    assert new.payment_method_id == "pm_2"
+    assert new.next_charge_at == m.next_charge_at and new.manual_retries == 0
+
+
+def test_an_older_setup_intent_or_a_cancelled_membership_changes_nothing() -> None:
+    m = started_setup(active_on(paris(2027, 1, 31, 10, 0)), "seti_3")
+    assert payment_method_replaced(m, "seti_2", "pm_2", "card", paris(2027, 2, 2)) == m
+    gone = started_setup(cancel_requested(new_membership(), paris(2027, 2, 1)), "seti_2")
+    assert payment_method_replaced(gone, "seti_2", "pm_2", "card", paris(2027, 2, 2)) == gone
+
+
+def test_a_charge_in_flight_keeps_its_course() -> None:
+    m = renewal_failed(active_on(paris(2027, 1, 31, 10, 0)), paris(2027, 2, 28, 0, 5))
+    key = charge_key("mbr_1", 2, 1)
+    in_flight = started_setup(claimed(m, key, paris(2027, 3, 1, 0, 20)))
+    new = payment_method_replaced(in_flight, "seti_2", "pm_2", "card", paris(2027, 3, 1, 0, 6))
+    assert new.payment_method_id == "pm_2"
+    assert (new.next_charge_at, new.manual_retries) == (m.next_charge_at, 0)
+
+
+def test_a_membership_never_set_up_takes_the_new_method_as_its_first() -> None:
+    m = started_setup(new_membership())
+    now = paris(2027, 2, 2, 9)
+    new = payment_method_replaced(m, "seti_2", "pm_2", "sepa_debit", now)
+    assert (new.anchor, new.payment_method_type, new.next_charge_at) == (
+        date(2027, 2, 2),
+        "sepa_debit",
+        now.astimezone(UTC),
+    )

@@ -1,0 +1,143 @@
+"""Opening-hour exceptions of a relay (`opening_exceptions` in `PATCH /v1/relays/{id}`):
+what guards an edit that shortens or closes a dated day.
+
+An exception replaces the weekly hours on its date (`Relay.hours()`), so availability and
+booking validation follow it with no code of their own. Changing the hours of a date
+never cancels anything: an edit that would leave seats booked outside the new hours (on
+a date from now to the booking horizon; later dates hold no booking) is refused with 409
+`capacity_conflict` listing them (`conflicts: [{"date", "start", "booked",
+"resource_id"}]`), as a capacity edit is, and nothing is written. To close a day and
+cancel its bookings with a refund, a closure is the tool (`POST …/closures`).
+
+The race with a booking is closed both ways, as for a capacity cut: the edit's
+transaction carries, per changed day and resource, a condition that every slot the edit
+closes is still empty (a booking committed after our read fails it: 409 listing it,
+nothing written), and writes for every changed future day an hours marker in the
+relay-day's occupancy partition naming the slots the exception closes, which every
+booking transaction checks (`booking_items.within_hours`): a booking validated against
+hours cached before the edit fails there (422 `outside_opening_hours`). Removing an
+exception removes its marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.catalogue import Relay
+from chalicelib.domain.schedule import (
+    SLOT,
+    OpeningHours,
+    changed_days,
+    closed_indices,
+    local_midnight,
+    open_slots,
+    slot_at,
+    taken_outside_hours,
+)
+from chalicelib.errors import CapacityConflict, ValidationFailed
+from chalicelib.services.context import Context
+
+# Hours markers and condition checks one edit may carry together (a transaction takes
+# 100 items, with the relay's update and its audit entry).
+MAX_CHECKS = 95
+
+
+def hours_guard(
+    ctx: Context, before: Relay, after: Relay
+) -> tuple[list[dict[str, Any]], Callable[[list[int]], None] | None]:
+    """The condition items an edit of `before` into `after` must carry, and what explains
+    their failure; CapacityConflict now if seats are already booked outside the new hours."""
+    tz = ZoneInfo(after.timezone)
+    now = ctx.clock.now()
+    old, new = before.hours(), after.hours()
+    touched = _touched_future_days(before, after, now, tz)
+    if not touched:
+        return [], None
+    excepted = {e.date for e in after.opening_exceptions}
+    markers = [
+        (day.isoformat(), closed_indices(new, day, tz) if day in excepted else None)
+        for day in touched
+    ]
+    last = now.astimezone(tz).date() + timedelta(days=ctx.settings.booking_horizon_days)
+    # Days whose hours change, up to the horizon (later days hold no booking yet).
+    days = changed_days(old, new, [day for day in touched if day <= last])
+    conflicts = [c for day in days for c in _conflicts_on(ctx, after, new, day, now, tz)]
+    if conflicts:
+        raise _refusal(conflicts)
+    resources = ctx.catalogue.get(fresh=True).resources_of(after.id)
+    checks: list[tuple[str, str, list[int]]] = []
+    for day in days:
+        was_open = {slot.index for slot in open_slots(old, day, tz)}
+        first = _first_slot(day, now, tz)
+        closing = [k for k in closed_indices(new, day, tz) if k in was_open and k >= first]
+        if closing:
+            checks += [(resource.id, day.isoformat(), closing) for resource in resources]
+    if len(markers) + len(checks) > MAX_CHECKS:
+        raise ValidationFailed(
+            f"This edit changes the hours of too many days at once for one transaction "
+            f"({len(markers)} days, {len(checks)} day-resource checks; at most {MAX_CHECKS} "
+            "together): split it.",
+            field="opening_exceptions",
+        )
+    checked_days = [date.fromisoformat(day) for _resource, day, _indices in checks]
+    first_check = len(markers)
+
+    def explain(failed: list[int]) -> None:  # a booking committed after our read
+        found_at = [i - first_check for i in failed]
+        missed = sorted({checked_days[i] for i in found_at if 0 <= i < len(checked_days)})
+        found = [c for day in missed for c in _conflicts_on(ctx, after, new, day, now, tz)]
+        if found:
+            raise _refusal(found)
+
+    items = ctx.versioned.hours_markers(after.id, markers)
+    return items + ctx.versioned.empty_slot_checks(after.id, checks), explain
+
+
+def _touched_future_days(before: Relay, after: Relay, now: datetime, tz: ZoneInfo) -> list[date]:
+    """Dates from today on whose exception the edit adds, changes or removes."""
+    today = now.astimezone(tz).date()
+    old = {e.date: e.hours for e in before.opening_exceptions}
+    new = {e.date: e.hours for e in after.opening_exceptions}
+    dates = (d for d in old.keys() | new.keys() if d >= today)
+    return sorted(d for d in dates if (d in old, old.get(d)) != (d in new, new.get(d)))
+
+
+def _first_slot(day: date, now: datetime, tz: ZoneInfo) -> int:
+    """The first slot of `day` still to come (0 for a later day)."""
+    if day != now.astimezone(tz).date():
+        return 0
+    return int((now - local_midnight(day, tz)) // SLOT)
+
+
+def _conflicts_on(
+    ctx: Context,
+    relay: Relay,
+    hours: OpeningHours,
+    day: date,
+    now: datetime,
+    tz: ZoneInfo,
+) -> list[dict[str, Any]]:
+    _closed, taken = ctx.bookings.occupancy(relay.id, day.isoformat())
+    first = _first_slot(day, now, tz)
+    return [
+        {
+            "date": day.isoformat(),
+            "start": slot_at(day, tz, index).local_label()[0],
+            "booked": seats,
+            "resource_id": resource_id,
+        }
+        for resource_id, slots in sorted(taken.items())
+        for index, seats in taken_outside_hours(hours, day, tz, slots, first)
+    ]
+
+
+def _refusal(conflicts: list[dict[str, Any]]) -> CapacityConflict:
+    days = sorted({c["date"] for c in conflicts})
+    return CapacityConflict(
+        f"Seats are booked outside the new opening hours on {', '.join(days)}: cancel those "
+        "bookings or close the day (POST /v1/relays/{relay_id}/closures) first.",
+        conflicts,
+    )
