@@ -22,6 +22,19 @@ class LifecycleEntry(BaseModel):
     detail: Any = None
 
 
+class LifecycleError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # validation_failed: not sent, the CII breaks the rules listed; platform_rejected: the
+    # platform refused the flow (status 213); platform_not_configured: the operator has
+    # no platform yet, nothing was sent.
+    code: str
+    at: str | None = None
+    failed_rules: list[str] | None = None
+    failed_count: int | None = None
+    detail: Any = None
+
+
 class Lifecycle(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +43,7 @@ class Lifecycle(BaseModel):
     flow_id: str | None
     status: str | None
     history: list[LifecycleEntry]
+    error: LifecycleError | None = None
 
 
 @endpoint(

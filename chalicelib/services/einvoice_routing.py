@@ -1,12 +1,20 @@
 """B2B invoices through the operator's accredited platform, and their lifecycle statuses.
 
-`route_einvoices` deposits each recent invoice or credit note whose buyer has a SIREN
-as a CII flow (`processingRule` B2B; `trackingId` = the document id, so a flow sent
-again after a lost answer is the same flow) and records 200 Déposée with the flow id; a
-flow the platform refuses is recorded 213 Rejetée with its answer. It then asks the
-platform for each routed document not in a final state and adds the statuses it
-reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...), once each.
-An outage leaves everything for the next run.
+`route_einvoices` takes each recent invoice or credit note whose buyer has a SIREN and:
+
+1. validates its CII (Factur-X EN 16931 XSD, EN 16931 and BR-FR schematrons). An invalid
+   document is never sent: it is recorded with the failed rules (`error.code`
+   `validation_failed`, shown by `GET /v1/invoices/{id}/lifecycle`), logged and counted
+   (metric `EInvoiceInvalid`), and validated again only once the code changed (another
+   `RELAIS_VERSION`), so an invalid document costs one validation per deployment;
+2. deposits a valid one as a CII flow (`processingRule` B2B; `trackingId` = the document
+   id, so a flow sent again after a lost answer is the same flow) and records 200 Déposée
+   with the flow id; a flow the platform refuses is recorded 213 Rejetée with its answer.
+
+It then asks the platform for each routed document not in a final state and adds the
+statuses it reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...),
+once each. An outage leaves everything for the next run, and one document's trouble
+(a validator crash, a refusal) never stops the others.
 """
 
 from __future__ import annotations
@@ -14,17 +22,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.invoice_cii import cii_xml
 from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.domain.lifecycle import FINAL, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
+from chalicelib.observability import count, logger
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
-from chalicelib.services.platform import FlowPlatform, platform_of
+from chalicelib.services.platform import FlowPlatform, InvoiceValidator, platform_of
 
 LOOKBACK = timedelta(days=31)
+MAX_RULES_KEPT = 50  # failed rules stored with an invalid document (a broken one fails many)
+VALIDATION_FAILED = "validation_failed"
 
 
 def store(ctx: Context) -> EInvoiceStore:
@@ -32,10 +44,14 @@ def store(ctx: Context) -> EInvoiceStore:
 
 
 def route_einvoices(
-    ctx: Context, as_of: datetime | None = None, platform: FlowPlatform | None = None
+    ctx: Context,
+    as_of: datetime | None = None,
+    platform: FlowPlatform | None = None,
+    validator: InvoiceValidator | None = None,
 ) -> dict[str, int]:
     platform = platform or platform_of(ctx.settings)
-    counts = {"deposited": 0, "rejected": 0, "updated": 0, "waiting": 0}
+    validator = validator or CiiValidator()
+    counts = {"deposited": 0, "rejected": 0, "invalid": 0, "updated": 0, "waiting": 0}
     if platform is None:
         return counts
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
@@ -44,10 +60,12 @@ def route_einvoices(
         for document in _recent(
             ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat()
         ):
-            if is_routed(document) and document["id"] not in routed:
-                counts[_deposit(ctx, platform, document)] += 1
+            state = routed.get(document["id"])
+            if is_routed(document) and (state is None or _to_validate_again(ctx, state)):
+                outcome = _deposit(ctx, platform, validator, document, state)
+                counts[outcome] += 1
         for state in routed.values():
-            if state["status"] not in FINAL:
+            if state.get("flow_id") and state.get("status") not in FINAL:
                 counts[_refresh(ctx, platform, operator.id, state)] += 1
     return counts
 
@@ -61,45 +79,111 @@ def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
         "flow_id": state.get("flow_id"),
         "status": state.get("status"),
         "history": state.get("history") or [],
+        "error": state.get("error"),
     }
 
 
-def _deposit(ctx: Context, platform: FlowPlatform, document: dict[str, Any]) -> str:
+def _to_validate_again(ctx: Context, state: dict[str, Any]) -> bool:
+    """An invalid document is looked at again once the code that makes it changed."""
+    error = state.get("error") or {}
+    return (
+        not state.get("flow_id")
+        and error.get("code") == VALIDATION_FAILED
+        and state.get("checked_with") != ctx.settings.version
+    )
+
+
+def _deposit(
+    ctx: Context,
+    platform: FlowPlatform,
+    validator: InvoiceValidator,
+    document: dict[str, Any],
+    read: dict[str, Any] | None,
+) -> str:
     now = ctx.clock.now().isoformat(timespec="seconds")
+    content = cii_xml(document)
+    try:
+        failed = validator.failures(content)
+    except Exception:  # the validator itself broke: try again next run, go on with others
+        logger().exception("einvoice_validator_error", extra={"document_id": document["id"]})
+        count("EInvoiceValidatorErrors")
+        return "waiting"
+    if failed:
+        _invalid(ctx, document, failed, now, read)
+        return "invalid"
     try:
         answer = platform.submit_flow(
             tracking_id=document["id"],
             name=f"{document['number']}.xml",
             syntax="CII",
             processing_rule="B2B",
-            content=cii_xml(document),
+            content=content,
         )
     except PlatformUnavailable:
         return "waiting"
     except PlatformRejected as exc:
-        history = with_status([], "213", now, {"status": exc.status, "detail": exc.detail}) or []
-        _create(ctx, document, None, history)
+        detail = {"status": exc.status, "detail": exc.detail}
+        history = with_status([], "213", now, detail) or []
+        error = {"code": "platform_rejected", "at": now, "detail": detail}
+        _save(ctx, document, read, flow_id=None, history=history, error=error)
         return "rejected"
-    _create(ctx, document, answer.get("flowId"), with_status([], "200", now) or [])
+    _save(ctx, document, read, flow_id=answer.get("flowId"), history=with_status([], "200", now))
     return "deposited"
 
 
-def _create(
-    ctx: Context, document: dict[str, Any], flow_id: str | None, history: list[dict[str, Any]]
+def _invalid(
+    ctx: Context,
+    document: dict[str, Any],
+    failed: list[str],
+    now: str,
+    read: dict[str, Any] | None,
 ) -> None:
+    logger().error(
+        "einvoice_invalid",
+        extra={
+            "document_id": document["id"],
+            "number": document["number"],
+            "operator_id": document["operator_id"],
+            "failed_rules": failed[:MAX_RULES_KEPT],
+        },
+    )
+    count("EInvoiceInvalid")
+    error = {
+        "code": VALIDATION_FAILED,
+        "at": now,
+        "failed_rules": failed[:MAX_RULES_KEPT],
+        "failed_count": len(failed),
+    }
+    _save(ctx, document, read, flow_id=None, history=[], error=error, checked=ctx.settings.version)
+
+
+def _save(
+    ctx: Context,
+    document: dict[str, Any],
+    read: dict[str, Any] | None,
+    *,
+    flow_id: str | None,
+    history: list[dict[str, Any]] | None,
+    error: dict[str, Any] | None = None,
+    checked: str | None = None,
+) -> None:
+    history = history or []
     state = {
         "document_id": document["id"],
         "number": document["number"],
         "flow_id": flow_id,
-        "status": history[-1]["code"],
+        "status": history[-1]["code"] if history else None,
         "history": history,
+        "error": error,
+        "checked_with": checked,
     }
-    store(ctx).create(document["operator_id"], state)
+    if read is None:
+        store(ctx).create(document["operator_id"], state)
+    else:
+        store(ctx).replace(document["operator_id"], read, state)
 
 
 def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]) -> str:
-    if not state.get("flow_id"):
-        return "waiting"
     try:
         flow = platform.get_flow(str(state["flow_id"]))
     except (PlatformUnavailable, PlatformRejected):

@@ -16,6 +16,12 @@ class FlowPlatform(Protocol):
     def get_flow(self, flow_id: str) -> dict[str, Any]: ...
 
 
+class InvoiceValidator(Protocol):
+    def failures(self, xml: bytes) -> list[str]:
+        """The rules `xml` breaks (XSD, EN 16931, BR-FR); [] when it may be sent."""
+        ...
+
+
 def platform_of(settings: Settings) -> FlowPlatform | None:
     """The configured platform's client, or None when none is configured."""
     if not settings.ereporting_platform_url:
