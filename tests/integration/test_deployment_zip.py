@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import zipfile
-from pathlib import Path
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
