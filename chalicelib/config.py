@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     ereporting_platform_client_secret: str = Field(
         default="", alias="EREPORTING_PLATFORM_CLIENT_SECRET"
     )
+    # Where each operator's own secrets (its platform's client secret) are kept: SSM
+    # SecureStrings under this path (set by the template); unset = in memory (local runs).
+    operator_secrets_prefix: str | None = Field(default=None, alias="OPERATOR_SECRETS_PREFIX")
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")

@@ -25,18 +25,28 @@ from typing import Any
 from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.invoice_cii import cii_xml
-from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
+from chalicelib.adapters.pa_client import (
+    PlatformAuthFailed,
+    PlatformRejected,
+    PlatformUnavailable,
+)
 from chalicelib.domain.lifecycle import FINAL, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
 from chalicelib.observability import count, logger
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
-from chalicelib.services.platform import FlowPlatform, InvoiceValidator, platform_of
+from chalicelib.services.platform import (
+    FlowPlatform,
+    InvoiceValidator,
+    has_platform,
+    platform_for,
+)
 
 LOOKBACK = timedelta(days=31)
 MAX_RULES_KEPT = 50  # failed rules stored with an invalid document (a broken one fails many)
 VALIDATION_FAILED = "validation_failed"
+NOT_CONFIGURED = "platform_not_configured"
 
 
 def store(ctx: Context) -> EInvoiceStore:
@@ -49,37 +59,56 @@ def route_einvoices(
     platform: FlowPlatform | None = None,
     validator: InvoiceValidator | None = None,
 ) -> dict[str, int]:
-    platform = platform or platform_of(ctx.settings)
     validator = validator or CiiValidator()
-    counts = {"deposited": 0, "rejected": 0, "invalid": 0, "updated": 0, "waiting": 0}
-    if platform is None:
-        return counts
+    counts = {
+        "deposited": 0,
+        "rejected": 0,
+        "invalid": 0,
+        "updated": 0,
+        "waiting": 0,
+        "not_configured": 0,
+    }
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     for operator in list_operators(ctx):
         routed = {state["document_id"]: state for state in store(ctx).all(operator.id)}
-        for document in _recent(
-            ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat()
-        ):
-            state = routed.get(document["id"])
-            if is_routed(document) and (state is None or _to_validate_again(ctx, state)):
-                outcome = _deposit(ctx, platform, validator, document, state)
-                counts[outcome] += 1
-        for state in routed.values():
-            if state.get("flow_id") and state.get("status") not in FINAL:
-                counts[_refresh(ctx, platform, operator.id, state)] += 1
+        recent = _recent(ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat())
+        to_send = [
+            (document, routed.get(document["id"]))
+            for document in recent
+            if is_routed(document)
+            and (document["id"] not in routed or _to_validate_again(ctx, routed[document["id"]]))
+        ]
+        to_refresh = [
+            state
+            for state in routed.values()
+            if state.get("flow_id") and state.get("status") not in FINAL
+        ]
+        if not (to_send or to_refresh):
+            continue
+        chosen = platform or platform_for(ctx, operator.id)
+        if chosen is None:  # this operator chose no platform yet: its invoices wait
+            counts["not_configured"] += len(to_send)
+            continue
+        for document, state in to_send:
+            counts[_deposit(ctx, chosen, validator, document, state)] += 1
+        for state in to_refresh:
+            counts[_refresh(ctx, chosen, operator.id, state)] += 1
     return counts
 
 
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     document = get_document(ctx, document_id)  # 404 for an unknown document
     state = store(ctx).get(document["operator_id"], document_id) or {}
+    error = state.get("error")
+    if not state and is_routed(document) and not has_platform(ctx, document["operator_id"]):
+        error = {"code": NOT_CONFIGURED}
     return {
         "document_id": document_id,
         "routed": is_routed(document),
         "flow_id": state.get("flow_id"),
         "status": state.get("status"),
         "history": state.get("history") or [],
-        "error": state.get("error"),
+        "error": error,
     }
 
 
@@ -119,6 +148,12 @@ def _deposit(
             processing_rule="B2B",
             content=content,
         )
+    except PlatformAuthFailed:
+        logger().error(
+            "einvoice_platform_auth_failed", extra={"operator_id": document["operator_id"]}
+        )
+        count("EInvoicePlatformAuthFailures")
+        return "waiting"
     except PlatformUnavailable:
         return "waiting"
     except PlatformRejected as exc:

@@ -391,6 +391,26 @@ ROWS = [
     ),
     Row(
         "GET",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed("/v1/operators/{operator}/einvoicing-platform"),
+        BOOKS,
+    ),
+    Row(
+        "PUT",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed(
+            "/v1/operators/{operator}/einvoicing-platform",
+            {
+                "base_url": "https://pa.example.org/api",
+                "token_url": "https://pa.example.org/oauth/token",
+                "client_id": "relais",
+                "client_secret": "s3cret",
+            },
+        ),
+        by_role(member_a=403, admin=200),
+    ),
+    Row(
+        "GET",
         "/v1/operators/{operator_id}/ereports",
         fixed("/v1/operators/{operator}/ereports"),
         BOOKS,
