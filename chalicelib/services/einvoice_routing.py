@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters.cdar_status import status_message
 from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.invoice_cii import cii_xml
@@ -67,6 +68,7 @@ def route_einvoices(
         "updated": 0,
         "waiting": 0,
         "not_configured": 0,
+        "paid_sent": 0,
     }
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     for operator in list_operators(ctx):
@@ -83,7 +85,8 @@ def route_einvoices(
             for state in routed.values()
             if state.get("flow_id") and state.get("status") not in FINAL
         ]
-        if not (to_send or to_refresh):
+        to_mark_paid = [state for state in routed.values() if _may_become_paid(state)]
+        if not (to_send or to_refresh or to_mark_paid):
             continue
         chosen = platform or platform_for(ctx, operator.id)
         if chosen is None:  # this operator chose no platform yet: its invoices wait
@@ -93,6 +96,8 @@ def route_einvoices(
             counts[_deposit(ctx, chosen, validator, document, state)] += 1
         for state in to_refresh:
             counts[_refresh(ctx, chosen, operator.id, state)] += 1
+        for state in to_mark_paid:
+            counts[_send_paid(ctx, chosen, operator.id, state)] += 1
     return counts
 
 
@@ -231,6 +236,58 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
     if len(history) == len(state.get("history") or []):
         return "waiting"
     return "updated" if store(ctx).update(operator_id, state, history) else "waiting"
+
+
+def _may_become_paid(state: dict[str, Any]) -> bool:
+    """Deposited, not refused nor rejected, and no 212 sent yet."""
+    codes = {entry["code"] for entry in state.get("history") or []}
+    return bool(state.get("flow_id")) and not codes & {"210", "212", "213"}
+
+
+def _paid_amounts(ctx: Context, document: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """What was received per VAT rate once an invoice is paid in full, else None: a card or
+    membership payment pays it at issue; a company invoice when its transfers cover it."""
+    if document.get("type") != "invoice":
+        return None
+    paid = (document.get("payment") or {}).get("status") == "paid"
+    if not paid:
+        state = ctx.companies.payment_state(document["id"])
+        paid = state is not None and state["status"] == "paid"
+    return list(document.get("vat_breakdown") or []) if paid else None
+
+
+def _send_paid(
+    ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]
+) -> str:
+    """212 Encaissée, once: the status flow's trackingId is `{document id}-212`, so a
+    message sent again after a lost answer is the same flow."""
+    state = store(ctx).get(operator_id, state["document_id"]) or state  # after a refresh
+    if not _may_become_paid(state):
+        return "waiting"
+    document = get_document(ctx, state["document_id"])
+    amounts = _paid_amounts(ctx, document)
+    if amounts is None:
+        return "waiting"
+    now = ctx.clock.now().isoformat(timespec="seconds")
+    try:
+        platform.submit_flow(
+            tracking_id=f"{document['id']}-212",
+            name=f"{document['number']}-212.xml",
+            syntax="CDAR",
+            processing_rule="B2B",
+            content=status_message(document, "212", now, amounts),
+        )
+    except (PlatformUnavailable, PlatformRejected) as exc:
+        logger().warning(
+            "einvoice_status_not_sent",
+            extra={"document_id": document["id"], "code": "212", "reason": str(exc)},
+        )
+        return "waiting"
+    detail = {"amounts": amounts, "sent_by": "issuer"}
+    history = with_status(list(state.get("history") or []), "212", now, detail)
+    if history is None:
+        return "waiting"
+    return "paid_sent" if store(ctx).update(operator_id, state, history) else "waiting"
 
 
 def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[dict[str, Any]]:

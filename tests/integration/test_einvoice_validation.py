@@ -28,12 +28,12 @@ FREELANCE_SIREN = "732829320"
 
 
 def business_card_invoice(
-    api: Api, member: str, network: dict, stripe_fake: Any, settings: Any
+    api: Api, member: str, network: dict, stripe_fake: Any, settings: Any, day: str = "2027-01-05"
 ) -> dict[str, Any]:
     """A freelancer who gave a SIREN pays a day by card: a second B2B document."""
     profile = {"name": "Claire Martin", "email": "claire@example.org", "siren": FREELANCE_SIREN}
     assert api.request("PUT", "/v1/me", profile, token=member).status == 200
-    booking = paid_booking(api, member, network, stripe_fake, settings, day="2027-01-05")
+    booking = paid_booking(api, member, network, stripe_fake, settings, day=day)
     invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
     assert invoice["buyer"]["siren"] == FREELANCE_SIREN
     return dict(invoice)

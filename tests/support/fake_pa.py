@@ -3,7 +3,8 @@
 `POST /token` (OAuth2 client credentials) hands out a bearer token; `POST /v1/flows`
 (multipart: `flowInfo` JSON + `file`) validates the file with the official artefacts (an
 e-report, `FRR`: flux 10 XSD and schematron; an invoice, `CII`: EN 16931 and BR-FR) and
-answers 202 with a `flowId`, or 400 with the failed rules. The same `trackingId` twice is
+answers 202 with a `flowId`, or 400 with the failed rules; a `CDAR` flow is a status from
+the issuer (212 Encaissée), added to the invoice's lifecycle. The same `trackingId` twice is
 one flow. `GET /v1/flows/{flowId}` answers the flow with the lifecycle statuses that
 `report` added. `failures` makes it answer errors on purpose.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chalicelib.adapters.cdar_status import referenced_status
 from tests.support.einvoicing import cii_failures, flux10_failures
 
 CLIENT_ID, CLIENT_SECRET, TOKEN = "relais", "s3cret", "token-1"
@@ -28,6 +31,7 @@ class FakePlatform:
         self.flows: dict[str, dict[str, Any]] = {}  # by trackingId
         self.posts = 0
         self.failures: list[int] = []  # statuses to answer next, in order
+        self.statuses: list[tuple[str, str, bytes]] = []  # issuer statuses: number, code, xml
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,12 +75,30 @@ class FakePlatform:
                 known = platform.flows.get(info["trackingId"])
                 if known:
                     return self._answer(202, known)
+                if info["flowSyntax"] == "CDAR":
+                    return self._status(info, content)
                 check = cii_failures if info["flowSyntax"] == "CII" else flux10_failures
                 failed = check(content)
                 if failed:
                     return self._answer(400, {"errors": failed})
                 flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": []}
                 platform.flows[info["trackingId"]] = flow
+                self._answer(202, flow)
+
+            def _status(self, info: dict[str, Any], content: bytes) -> None:
+                """A lifecycle status from the issuer (212 Encaissée): added to the
+                invoice's flow, as the platform would pass it on to the buyer."""
+                try:
+                    number, code = referenced_status(content)
+                except (ValueError, SyntaxError):
+                    return self._answer(400, {"errors": ["not a CDAR status message"]})
+                invoices = [f for f in platform.flows.values() if f["name"] == f"{number}.xml"]
+                if not invoices or code not in ("212",):
+                    return self._answer(400, {"errors": [f"unknown invoice or status {code}"]})
+                invoices[0]["lifecycle"].append({"code": code, "at": datetime.now(UTC).isoformat()})
+                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": []}
+                platform.flows[info["trackingId"]] = flow
+                platform.statuses.append((number, code, content))
                 self._answer(202, flow)
 
             def _answer(self, status: int, payload: dict[str, Any]) -> None:
