@@ -22,6 +22,7 @@ class LifecycleEntry(BaseModel):
     label: str
     at: str
     detail: Any = None
+    attempt: int | None = None  # the deposit attempt, from the 2nd one (after a 213)
 
 
 class LifecycleError(BaseModel):
@@ -46,6 +47,9 @@ class Lifecycle(BaseModel):
     status: str | None
     history: list[LifecycleEntry]
     error: LifecycleError | None = None
+    attempt: int | None = None  # current deposit attempt (a 213 may be followed by a 2nd)
+    resend_pending: bool = False  # a new deposit was asked for and is not made yet
+    credit_note_id: str | None = None  # the credit note that cancelled a refused invoice
 
 
 @endpoint(
@@ -60,6 +64,21 @@ class Lifecycle(BaseModel):
 )
 def get_lifecycle(call: Call) -> Any:
     return einvoice_routing.lifecycle(call.ctx, call.params["invoice_id"])
+
+
+@endpoint(
+    bp,
+    "/v1/invoices/{invoice_id}/lifecycle/resend",
+    "POST",
+    summary="Deposit again, same number, an invoice the platform rejected (213)",
+    tag="invoices",
+    errors=(403, 404, 409),
+    role="books",
+    idempotent=True,
+    response=Lifecycle,
+)
+def resend(call: Call) -> Any:
+    return einvoice_routing.request_resend(call.ctx, call.principal, call.params["invoice_id"])
 
 
 def _platform_url(value: str) -> str:

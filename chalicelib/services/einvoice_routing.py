@@ -20,7 +20,7 @@ once each. An outage leaves everything for the next run, and one document's trou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.cdar_status import status_message
 from chalicelib.adapters.cii_validation import CiiValidator
@@ -31,18 +31,23 @@ from chalicelib.adapters.pa_client import (
     PlatformRejected,
     PlatformUnavailable,
 )
-from chalicelib.domain.lifecycle import FINAL, is_routed, with_status
+from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import InvalidState
 from chalicelib.observability import count, logger
+from chalicelib.services import audit
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import get_document
+from chalicelib.services.invoicing import credit_note, get_document
 from chalicelib.services.platform import (
     FlowPlatform,
     InvoiceValidator,
     has_platform,
     platform_for,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.auth import Principal
 
 LOOKBACK = timedelta(days=31)
 MAX_RULES_KEPT = 50  # failed rules stored with an invalid document (a broken one fails many)
@@ -69,6 +74,7 @@ def route_einvoices(
         "waiting": 0,
         "not_configured": 0,
         "paid_sent": 0,
+        "credited": 0,
     }
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     for operator in list_operators(ctx):
@@ -78,7 +84,7 @@ def route_einvoices(
             (document, routed.get(document["id"]))
             for document in recent
             if is_routed(document)
-            and (document["id"] not in routed or _to_validate_again(ctx, routed[document["id"]]))
+            and (document["id"] not in routed or _to_deposit_again(ctx, routed[document["id"]]))
         ]
         to_refresh = [
             state
@@ -86,14 +92,17 @@ def route_einvoices(
             if state.get("flow_id") and state.get("status") not in FINAL
         ]
         to_mark_paid = [state for state in routed.values() if _may_become_paid(state)]
+        for state in routed.values():  # a refused invoice is cancelled by a credit note
+            if _refused_without_credit_note(state):
+                counts[_credit_refused(ctx, operator.id, state)] += 1
         if not (to_send or to_refresh or to_mark_paid):
             continue
         chosen = platform or platform_for(ctx, operator.id)
         if chosen is None:  # this operator chose no platform yet: its invoices wait
             counts["not_configured"] += len(to_send)
             continue
-        for document, state in to_send:
-            counts[_deposit(ctx, chosen, validator, document, state)] += 1
+        for document, read in to_send:
+            counts[_deposit(ctx, chosen, validator, document, read)] += 1
         for state in to_refresh:
             counts[_refresh(ctx, chosen, operator.id, state)] += 1
         for state in to_mark_paid:
@@ -114,17 +123,57 @@ def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
         "status": state.get("status"),
         "history": state.get("history") or [],
         "error": error,
+        "attempt": int(state.get("attempt") or 1) if state else None,
+        "resend_pending": bool(state.get("resend_attempt")),
+        "credit_note_id": state.get("credit_note_id"),
     }
 
 
-def _to_validate_again(ctx: Context, state: dict[str, Any]) -> bool:
-    """An invalid document is looked at again once the code that makes it changed."""
+def request_resend(
+    ctx: Context,
+    principal: Principal,
+    document_id: str,
+    validator: InvoiceValidator | None = None,
+) -> dict[str, Any]:
+    """Deposit again, as a new flow of the same document (same number: a rejected invoice
+    is deemed not issued), one the platform rejected (213) — once the cause is fixed
+    (our rendering, or the operator's platform settings). The CII is made afresh from the
+    frozen document and validated again; the history keeps the rejection and follows
+    with the new attempt's statuses. 409 unless the document stands rejected."""
+    document = get_document(ctx, document_id)
+    operator_id = document["operator_id"]
+    state = store(ctx).get(operator_id, document_id)
+    if state is None or (state.get("status") != "213" and not state.get("resend_attempt")):
+        raise InvalidState("Only a document the platform rejected (213) can be deposited again.")
+    if not state.get("resend_attempt"):
+        wanted = current_attempt(state.get("history") or []) + 1
+        if store(ctx).replace(operator_id, state, {**state, "resend_attempt": wanted}):
+            audit.record(
+                ctx,
+                principal,
+                "resend",
+                "einvoice",
+                document_id,
+                operator_id=operator_id,
+                changes={"attempt": [wanted - 1, wanted]},
+            )
+    read = store(ctx).get(operator_id, document_id)
+    chosen = platform_for(ctx, operator_id)
+    if read is not None and chosen is not None and read.get("resend_attempt"):
+        _deposit(ctx, chosen, validator or CiiValidator(), document, read)
+    return lifecycle(ctx, document_id)
+
+
+def _to_deposit_again(ctx: Context, state: dict[str, Any]) -> bool:
+    """A resend asked for (after a 213), or an invalid document once the code that makes
+    it changed (invalid again in the same release: it waits for the next one)."""
     error = state.get("error") or {}
-    return (
-        not state.get("flow_id")
-        and error.get("code") == VALIDATION_FAILED
-        and state.get("checked_with") != ctx.settings.version
+    invalid_here = (
+        error.get("code") == VALIDATION_FAILED and state.get("checked_with") == ctx.settings.version
     )
+    if state.get("resend_attempt"):
+        return not invalid_here
+    return not state.get("flow_id") and error.get("code") == VALIDATION_FAILED and not invalid_here
 
 
 def _deposit(
@@ -145,9 +194,12 @@ def _deposit(
     if failed:
         _invalid(ctx, document, failed, now, read)
         return "invalid"
+    attempt = int((read or {}).get("resend_attempt") or 1)
+    history = list((read or {}).get("history") or []) if attempt > 1 else []
+    tracking_id = document["id"] if attempt == 1 else f"{document['id']}.{attempt}"
     try:
         answer = platform.submit_flow(
-            tracking_id=document["id"],
+            tracking_id=tracking_id,
             name=f"{document['number']}.xml",
             syntax="CII",
             processing_rule="B2B",
@@ -163,11 +215,12 @@ def _deposit(
         return "waiting"
     except PlatformRejected as exc:
         detail = {"status": exc.status, "detail": exc.detail}
-        history = with_status([], "213", now, detail) or []
+        rejected = with_status(history, "213", now, detail, attempt) or history
         error = {"code": "platform_rejected", "at": now, "detail": detail}
-        _save(ctx, document, read, flow_id=None, history=history, error=error)
+        _save(ctx, document, read, flow_id=None, history=rejected, error=error, attempt=attempt)
         return "rejected"
-    _save(ctx, document, read, flow_id=answer.get("flowId"), history=with_status([], "200", now))
+    deposited = with_status(history, "200", now, None, attempt) or history
+    _save(ctx, document, read, flow_id=answer.get("flowId"), history=deposited, attempt=attempt)
     return "deposited"
 
 
@@ -194,7 +247,10 @@ def _invalid(
         "failed_rules": failed[:MAX_RULES_KEPT],
         "failed_count": len(failed),
     }
-    _save(ctx, document, read, flow_id=None, history=[], error=error, checked=ctx.settings.version)
+    kept = list((read or {}).get("history") or []) if (read or {}).get("resend_attempt") else []
+    _save(
+        ctx, document, read, flow_id=None, history=kept, error=error, checked=ctx.settings.version
+    )
 
 
 def _save(
@@ -206,18 +262,25 @@ def _save(
     history: list[dict[str, Any]] | None,
     error: dict[str, Any] | None = None,
     checked: str | None = None,
+    attempt: int | None = None,
 ) -> None:
+    """Write the outcome of a deposit attempt; an invalid resend keeps waiting for its turn."""
+    read = read or {}
     history = history or []
+    pending = read.get("resend_attempt") if attempt is None else None
     state = {
         "document_id": document["id"],
         "number": document["number"],
-        "flow_id": flow_id,
+        "flow_id": flow_id if attempt is not None or not pending else read.get("flow_id"),
         "status": history[-1]["code"] if history else None,
         "history": history,
         "error": error,
         "checked_with": checked,
+        "attempt": attempt or read.get("attempt") or 1,
+        "resend_attempt": pending,
+        "credit_note_id": read.get("credit_note_id"),
     }
-    if read is None:
+    if not read:
         store(ctx).create(document["operator_id"], state)
     else:
         store(ctx).replace(document["operator_id"], read, state)
@@ -229,10 +292,10 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
     except (PlatformUnavailable, PlatformRejected):
         return "waiting"
     history = list(state.get("history") or [])
+    attempt = int(state.get("attempt") or 1)
     for reported in flow.get("lifecycle") or []:
-        history = (
-            with_status(history, str(reported.get("code")), str(reported.get("at"))) or history
-        )
+        code, at = str(reported.get("code")), str(reported.get("at"))
+        history = with_status(history, code, at, None, attempt) or history
     if len(history) == len(state.get("history") or []):
         return "waiting"
     return "updated" if store(ctx).update(operator_id, state, history) else "waiting"
@@ -240,8 +303,46 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
 
 def _may_become_paid(state: dict[str, Any]) -> bool:
     """Deposited, not refused nor rejected, and no 212 sent yet."""
-    codes = {entry["code"] for entry in state.get("history") or []}
-    return bool(state.get("flow_id")) and not codes & {"210", "212", "213"}
+    return bool(state.get("flow_id")) and not _codes(state) & {"210", "212", "213"}
+
+
+def _codes(state: dict[str, Any]) -> set[str]:
+    """The statuses of the current deposit attempt."""
+    attempt = int(state.get("attempt") or 1)
+    return {
+        entry["code"]
+        for entry in state.get("history") or []
+        if int(entry.get("attempt") or 1) == attempt
+    }
+
+
+def _refused_without_credit_note(state: dict[str, Any]) -> bool:
+    return "210" in _codes(state) and not state.get("credit_note_id")
+
+
+def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> str:
+    """The buyer refused the invoice (210): it stays issued (an issued invoice never
+    changes) and is cancelled by a credit note for its whole amount, issued once
+    (its source is derived from the invoice) and routed like any B2B document."""
+    document = get_document(ctx, state["document_id"])
+    if document.get("type") != "invoice":
+        return "waiting"
+    today = ctx.clock.now().astimezone(PARIS).date().isoformat()
+    method = (document.get("payment") or {}).get("method") or "transfer"
+    note = credit_note(
+        ctx,
+        document,
+        source=f"einvoice-refused-{document['id']}",
+        amount=int(document["totals"]["incl_vat"]),
+        payment={"status": "due", "method": method, "due_date": today},
+    )
+    logger().info(
+        "einvoice_refused_credited",
+        extra={"document_id": document["id"], "credit_note_id": note["id"]},
+    )
+    read = store(ctx).get(operator_id, document["id"]) or state
+    done = store(ctx).replace(operator_id, read, {**read, "credit_note_id": note["id"]})
+    return "credited" if done else "waiting"
 
 
 def _paid_amounts(ctx: Context, document: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -284,7 +385,8 @@ def _send_paid(
         )
         return "waiting"
     detail = {"amounts": amounts, "sent_by": "issuer"}
-    history = with_status(list(state.get("history") or []), "212", now, detail)
+    attempt = int(state.get("attempt") or 1)
+    history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
     if history is None:
         return "waiting"
     return "paid_sent" if store(ctx).update(operator_id, state, history) else "waiting"

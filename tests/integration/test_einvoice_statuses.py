@@ -111,3 +111,70 @@ def test_a_refused_invoice_is_never_marked_paid(
     assert (counts["updated"], counts["paid_sent"]) == (1, 0)
     assert route(api, admin)["paid_sent"] == 0
     assert codes(api, admin, invoice["id"]) == ["200", "210"]
+
+
+def test_a_rejected_invoice_is_deposited_again_same_number_as_a_new_flow(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.failures = [400]
+    assert route(api, admin)["rejected"] == 1
+    assert route(api, admin)["deposited"] == 0  # a rejection is never resent on its own
+
+    path = f"/v1/invoices/{invoiced['id']}/lifecycle/resend"
+    answer = api.post(path, {}, token=admin, headers={"Idempotency-Key": "resend-1"})
+
+    assert answer.status == 200, answer.json
+    assert (answer.json["status"], answer.json["attempt"], answer.json["error"]) == ("200", 2, None)
+    assert [(h["code"], h.get("attempt")) for h in answer.json["history"]] == [
+        ("213", None),
+        ("200", 2),
+    ]
+    (flow,) = fake_pa.flows.values()
+    assert (flow["trackingId"], flow["name"]) == (
+        f"{invoiced['id']}.2",
+        f"{invoiced['number']}.xml",
+    )
+    again = api.post(path, {}, token=admin, headers={"Idempotency-Key": "resend-1"})
+    assert again.json == answer.json  # a replay, not a third deposit
+    assert api.post(path, {}, token=admin).json["code"] == "invalid_state"
+    trail = api.get("/v1/audit?entity=einvoice", token=admin).json["items"]
+    assert [(e["action"], e["entity_id"]) for e in trail] == [("resend", invoiced["id"])]
+
+
+def test_a_resend_during_an_outage_is_made_by_the_next_run(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.failures = [400]
+    route(api, admin)
+    fake_pa.failures = [503]
+    answer = api.post(f"/v1/invoices/{invoiced['id']}/lifecycle/resend", {}, token=admin)
+    assert (answer.json["status"], answer.json["resend_pending"]) == ("213", True)
+
+    assert route(api, admin)["deposited"] == 1
+    state = lifecycle(api, admin, invoiced["id"])
+    assert (state["status"], state["resend_pending"], state["attempt"]) == ("200", False, 2)
+
+
+def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(
+    api: Api,
+    admin: str,
+    deposited: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.report(deposited["id"], "210")
+    route(api, admin)  # learns the refusal
+    assert route(api, admin)["credited"] == 1
+    assert route(api, admin)["credited"] == 0
+
+    state = lifecycle(api, admin, deposited["id"])
+    note = api.get(f"/v1/invoices/{state['credit_note_id']}", token=admin).json
+    assert (note["type"], note["refers_to"]) == ("credit_note", deposited["id"])
+    assert note["totals"]["incl_vat"] == -deposited["totals"]["incl_vat"]
+    assert note["id"] in fake_pa.flows  # validated and deposited like the invoice
+    assert lifecycle(api, admin, note["id"])["status"] == "200"
