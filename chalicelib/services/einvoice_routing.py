@@ -86,6 +86,14 @@ def route_einvoices(
             if is_routed(document)
             and (document["id"] not in routed or _to_deposit_again(ctx, routed[document["id"]]))
         ]
+        recent_ids = {document["id"] for document in recent}
+        to_send += [  # a resend asked for on an older document, not made yet (an outage)
+            (get_document(ctx, state["document_id"]), state)
+            for state in routed.values()
+            if state["document_id"] not in recent_ids
+            and state.get("resend_attempt")
+            and _to_deposit_again(ctx, state)
+        ]
         to_refresh = [
             state
             for state in routed.values()

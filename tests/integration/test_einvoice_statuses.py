@@ -144,9 +144,10 @@ def test_a_rejected_invoice_is_deposited_again_same_number_as_a_new_flow(
     assert [(e["action"], e["entity_id"]) for e in trail] == [("resend", invoiced["id"])]
 
 
-def test_a_resend_during_an_outage_is_made_by_the_next_run(
+def test_a_resend_during_an_outage_is_made_by_a_later_run_however_old_the_invoice(
     api: Api,
     admin: str,
+    clock: FixedClock,
     invoiced: dict[str, Any],  # noqa: F811
     fake_pa: FakePlatform,  # noqa: F811
 ) -> None:
@@ -155,6 +156,7 @@ def test_a_resend_during_an_outage_is_made_by_the_next_run(
     fake_pa.failures = [503]
     answer = api.post(f"/v1/invoices/{invoiced['id']}/lifecycle/resend", {}, token=admin)
     assert (answer.json["status"], answer.json["resend_pending"]) == ("213", True)
+    clock.moment = datetime(2027, 3, 1, 10, tzinfo=PARIS)  # beyond the job's 31 days
 
     assert route(api, admin)["deposited"] == 1
     state = lifecycle(api, admin, invoiced["id"])
