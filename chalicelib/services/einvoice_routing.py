@@ -64,7 +64,8 @@ def route_einvoices(
     as_of: datetime | None = None,
     platform: FlowPlatform | None = None,
     validator: InvoiceValidator | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
+    """One run: `{"job", "processed" (documents acted on), and a count per outcome}`."""
     validator = validator or CiiValidator()
     counts = {
         "deposited": 0,
@@ -114,8 +115,11 @@ def route_einvoices(
         for state in to_refresh:
             counts[_refresh(ctx, chosen, operator.id, state)] += 1
         for state in to_mark_paid:
-            counts[_send_paid(ctx, chosen, operator.id, state)] += 1
-    return counts
+            outcome = _send_paid(ctx, chosen, operator.id, state)
+            if outcome:  # "" = not paid in full yet: nothing to do
+                counts[outcome] += 1
+    acted = ("deposited", "rejected", "invalid", "updated", "paid_sent", "credited")
+    return {"job": "route_einvoices", "processed": sum(counts[k] for k in acted), **counts}
 
 
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
@@ -376,7 +380,7 @@ def _send_paid(
     document = get_document(ctx, state["document_id"])
     amounts = _paid_amounts(ctx, document)
     if amounts is None:
-        return "waiting"
+        return ""
     now = ctx.clock.now().isoformat(timespec="seconds")
     try:
         platform.submit_flow(

@@ -73,6 +73,7 @@ def test_an_invalid_invoice_is_not_sent_and_the_others_are(
     counts = route(api, admin)
 
     assert (counts["invalid"], counts["deposited"]) == (1, 1)
+    assert (counts["job"], counts["processed"]) == ("route_einvoices", 2)
     assert list(fake_pa.flows) == [other["id"]]
     state = lifecycle(api, admin, broken_company_invoice["id"])
     assert (state["status"], state["flow_id"], state["history"]) == (None, None, [])
