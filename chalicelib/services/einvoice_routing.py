@@ -42,6 +42,7 @@ from chalicelib.services.invoicing import credit_note, get_document
 from chalicelib.services.platform import (
     FlowPlatform,
     InvoiceValidator,
+    chorus_of,
     has_platform,
     platform_for,
 )
@@ -64,8 +65,11 @@ def route_einvoices(
     as_of: datetime | None = None,
     platform: FlowPlatform | None = None,
     validator: InvoiceValidator | None = None,
+    chorus: FlowPlatform | None = None,
 ) -> dict[str, Any]:
-    """One run: `{"job", "processed" (documents acted on), and a count per outcome}`."""
+    """One run: `{"job", "processed" (documents acted on), and a count per outcome}`.
+    Invoices to public bodies go to Chorus Pro (`chorus`, else the configured one), the
+    others to the operator's platform (`platform`, else the one it chose)."""
     validator = validator or CiiValidator()
     counts = {
         "deposited": 0,
@@ -106,28 +110,70 @@ def route_einvoices(
                 counts[_credit_refused(ctx, operator.id, state)] += 1
         if not (to_send or to_refresh or to_mark_paid):
             continue
-        chosen = platform or platform_for(ctx, operator.id)
-        if chosen is None:  # this operator chose no platform yet: its invoices wait
-            counts["not_configured"] += len(to_send)
-            continue
+        channels = _Channels(ctx, operator.id, platform, chorus)
         for document, read in to_send:
+            chosen = channels.get(channel_of(document))
+            if chosen is None:  # no platform chosen yet (or no Chorus Pro): it waits
+                counts["not_configured"] += 1
+                continue
             counts[_deposit(ctx, chosen, validator, document, read)] += 1
         for state in to_refresh:
-            counts[_refresh(ctx, chosen, operator.id, state)] += 1
+            chosen = channels.get(state.get("channel") or PA)
+            if chosen is not None:
+                counts[_refresh(ctx, chosen, operator.id, state)] += 1
         for state in to_mark_paid:
-            outcome = _send_paid(ctx, chosen, operator.id, state)
+            chosen = channels.get(state.get("channel") or PA)
+            outcome = _send_paid(ctx, chosen, operator.id, state) if chosen else ""
             if outcome:  # "" = not paid in full yet: nothing to do
                 counts[outcome] += 1
     acted = ("deposited", "rejected", "invalid", "updated", "paid_sent", "credited")
     return {"job": "route_einvoices", "processed": sum(counts[k] for k in acted), **counts}
 
 
+PA, CHORUS = "pa", "chorus"
+
+
+def channel_of(document: dict[str, Any]) -> str:
+    """Public bodies (communes...) receive through Chorus Pro, businesses through a PA."""
+    return CHORUS if (document.get("buyer") or {}).get("public_body") else PA
+
+
+class _Channels:
+    """The operator's platform and Chorus Pro, each built once per run when first needed."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        operator_id: str,
+        platform: FlowPlatform | None,
+        chorus: FlowPlatform | None,
+    ) -> None:
+        self._ctx, self._operator_id = ctx, operator_id
+        self._built: dict[str, FlowPlatform | None] = {}
+        if platform is not None:
+            self._built[PA] = platform
+        if chorus is not None:
+            self._built[CHORUS] = chorus
+
+    def get(self, channel: str) -> FlowPlatform | None:
+        if channel not in self._built:
+            self._built[channel] = (
+                chorus_of(self._ctx.settings)
+                if channel == CHORUS
+                else platform_for(self._ctx, self._operator_id)
+            )
+        return self._built[channel]
+
+
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     document = get_document(ctx, document_id)  # 404 for an unknown document
     state = store(ctx).get(document["operator_id"], document_id) or {}
     error = state.get("error")
-    if not state and is_routed(document) and not has_platform(ctx, document["operator_id"]):
-        error = {"code": NOT_CONFIGURED}
+    if not state and is_routed(document):
+        if channel_of(document) == CHORUS and not ctx.settings.chorus_pro_url:
+            error = {"code": "chorus_not_configured"}
+        elif channel_of(document) == PA and not has_platform(ctx, document["operator_id"]):
+            error = {"code": NOT_CONFIGURED}
     return {
         "document_id": document_id,
         "routed": is_routed(document),
@@ -170,7 +216,7 @@ def request_resend(
                 changes={"attempt": [wanted - 1, wanted]},
             )
     read = store(ctx).get(operator_id, document_id)
-    chosen = platform_for(ctx, operator_id)
+    chosen = _Channels(ctx, operator_id, None, None).get(channel_of(document))
     if read is not None and chosen is not None and read.get("resend_attempt"):
         _deposit(ctx, chosen, validator or CiiValidator(), document, read)
     return lifecycle(ctx, document_id)
@@ -214,7 +260,7 @@ def _deposit(
             tracking_id=tracking_id,
             name=f"{document['number']}.xml",
             syntax="CII",
-            processing_rule="B2B",
+            processing_rule="B2G" if channel_of(document) == CHORUS else "B2B",
             content=content,
         )
     except PlatformAuthFailed:
@@ -291,6 +337,7 @@ def _save(
         "attempt": attempt or read.get("attempt") or 1,
         "resend_attempt": pending,
         "credit_note_id": read.get("credit_note_id"),
+        "channel": channel_of(document),
     }
     if not read:
         store(ctx).create(document["operator_id"], state)

@@ -50,6 +50,21 @@ def platform_of(settings: Settings) -> FlowPlatform | None:
     )
 
 
+def chorus_of(settings: Settings) -> FlowPlatform | None:
+    """Chorus Pro, for invoices to public bodies, through the same flow port (its API
+    account: `CHORUS_PRO_*`); None when not configured: those invoices wait."""
+    if not settings.chorus_pro_url:
+        return None
+    return FlowClient(
+        PlatformAccount(
+            base_url=settings.chorus_pro_url,
+            token_url=settings.chorus_pro_token_url,
+            client_id=settings.chorus_pro_client_id,
+            client_secret=settings.chorus_pro_client_secret,
+        )
+    )
+
+
 def platform_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
     """The operator's own platform, else the deployment-wide one, else None."""
     own = ctx.platform_settings.get(operator_id)
