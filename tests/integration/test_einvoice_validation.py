@@ -120,3 +120,25 @@ def test_a_validator_crash_sends_nothing_and_is_retried_next_run(
 
     assert counts["waiting"] == 1 and fake_pa.flows == {}
     assert einvoice_routing.route_einvoices(ctx)["deposited"] == 1
+
+
+def test_a_backlog_beyond_one_runs_budget_is_sent_by_the_next_run(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    business_card_invoice(api, member, network, stripe_fake, settings)
+    monkeypatch.setattr(einvoice_routing, "MAX_DEPOSITS_PER_RUN", 1)
+
+    first = route(api, admin)
+    second = route(api, admin)
+
+    assert (first["deposited"], first["deferred"]) == (1, 1)
+    assert (second["deposited"], second["deferred"]) == (1, 0)
+    assert len(fake_pa.flows) == 2
