@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.config import Settings
+from chalicelib.services import audit
+from chalicelib.services.catalogue import get_operator
 
 if TYPE_CHECKING:
     from chalicelib.auth import Principal
@@ -89,8 +91,6 @@ def has_platform(ctx: Context, operator_id: str) -> bool:
 
 def platform_settings(ctx: Context, operator_id: str) -> dict[str, Any]:
     """What an operator has configured (never the secret itself); 404 for an unknown one."""
-    from chalicelib.services.catalogue import get_operator
-
     get_operator(ctx, operator_id)
     own = ctx.platform_settings.get(operator_id)
     if own is None:
@@ -110,9 +110,6 @@ def configure_platform(
 ) -> dict[str, Any]:
     """Store the operator's platform: the secret to SSM first, then the rest (so a stored
     URL never points at a platform whose secret is missing)."""
-    from chalicelib.services import audit
-    from chalicelib.services.catalogue import get_operator
-
     get_operator(ctx, operator_id)
     before = ctx.platform_settings.get(operator_id) or {}
     ctx.secrets.operators.put(operator_id, CLIENT_SECRET, wanted["client_secret"])
