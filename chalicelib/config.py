@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     ereporting_platform_client_secret: str = Field(
         default="", alias="EREPORTING_PLATFORM_CLIENT_SECRET"
     )
+    # Chorus Pro, for invoices to public bodies (communes...): its flow API and OAuth2
+    # client, in the same shape as a platform's. Unset URL = those invoices wait.
+    chorus_pro_url: str | None = Field(default=None, alias="CHORUS_PRO_URL")
+    chorus_pro_token_url: str = Field(default="", alias="CHORUS_PRO_TOKEN_URL")
+    chorus_pro_client_id: str = Field(default="", alias="CHORUS_PRO_CLIENT_ID")
+    chorus_pro_client_secret: str = Field(default="", alias="CHORUS_PRO_CLIENT_SECRET")
+    # Where each operator's own secrets (its platform's client secret) are kept: SSM
+    # SecureStrings under this path (set by the template); unset = in memory (local runs).
+    operator_secrets_prefix: str | None = Field(default=None, alias="OPERATOR_SECRETS_PREFIX")
     mail_reply_to: str | None = Field(default=None, alias="MAIL_REPLY_TO")
     ses_region: str | None = Field(default=None, alias="SES_REGION")  # unset = AWS_REGION
     ses_endpoint_url: str | None = Field(default=None, alias="SES_ENDPOINT_URL")

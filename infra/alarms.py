@@ -149,6 +149,20 @@ def shared_alarms(stage: Stage, table_id: str) -> dict[str, Any]:
             "AWS/DynamoDB",
             [("SystemErrors", {**table, "Operation": op}) for op in TABLE_OPERATIONS],
         ),
+        # The route_einvoices job's business metrics (EMF, chalicelib/observability.py):
+        # an invoice that failed validation was not sent; our platform credentials refused.
+        "EInvoiceInvalidAlarm": _metric_alarm(
+            "A B2B invoice failed e-invoicing validation and was not sent to the platform.",
+            "Relais",
+            "EInvoiceInvalid",
+            {"job": "route_einvoices", "service": "relais-backend"},
+        ),
+        "EInvoicePlatformAuthAlarm": _metric_alarm(
+            "An accredited platform refused an operator's credentials: its invoices wait.",
+            "Relais",
+            "EInvoicePlatformAuthFailures",
+            {"job": "route_einvoices", "service": "relais-backend"},
+        ),
         "JobFailuresAlarm": _metric_alarm(
             "A scheduled job failed after its retries: its event waits on the JobFailures queue.",
             "AWS/SQS",

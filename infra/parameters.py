@@ -19,6 +19,9 @@ ORIGIN = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
 SECRET_PARAMETERS = {
     "STRIPE_API_KEY_PARAMETER": "stripe/api-key",
     "STRIPE_WEBHOOK_SECRET_PARAMETER": "stripe/webhook-secret",
+    # A path, not one parameter: each operator's platform client secret is
+    # `operators/{operator id}/pa-client-secret`, written by the API (ssm:PutParameter there only).
+    "OPERATOR_SECRETS_PREFIX": "operators",
 }
 
 

@@ -170,6 +170,29 @@ def app_env(settings: Settings, ddb_url: str, stripe_url: str, jwks: Path) -> di
     return env
 
 
+# The fake accredited platform's registration number in the e-reports' header (scheme 0238).
+LOCAL_PLATFORM_ID = "9999"
+
+
+def platform_env(url: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Point every operator without a platform of its own at the fake one (the
+    deployment-wide platform settings), unless the caller named a platform already."""
+    from tools.fake_pa import CLIENT_ID, CLIENT_SECRET
+
+    given = os.environ if environ is None else environ
+    wanted = {
+        "EREPORTING_PLATFORM_URL": url,
+        "EREPORTING_PLATFORM_TOKEN_URL": f"{url}/token",
+        "EREPORTING_PLATFORM_CLIENT_ID": CLIENT_ID,
+        "EREPORTING_PLATFORM_CLIENT_SECRET": CLIENT_SECRET,
+        "EREPORTING_PLATFORM_ID": LOCAL_PLATFORM_ID,
+        "EREPORTING_PLATFORM_NAME": "Plateforme agréée locale (fausse)",
+    }
+    if given.get("EREPORTING_PLATFORM_URL"):
+        return {}
+    return wanted
+
+
 def allowed_origins(settings: Settings) -> str:
     """The user's ALLOWED_ORIGINS plus the web page's own origins."""
     given = [origin.strip() for origin in settings.allowed_origins.split(",")]
@@ -236,7 +259,11 @@ def next_weekday(today: dt.date) -> dt.date:
 
 
 def print_summary(
-    settings: Settings, backend: str, seeded: dict[str, Any] | None, tokens: dict[str, str]
+    settings: Settings,
+    backend: str,
+    seeded: dict[str, Any] | None,
+    tokens: dict[str, str],
+    platform_url: str | None = None,
 ) -> None:
     data = settings.local_dir
     say(f"\nRelais API   {settings.api_url}/v1   (Ctrl-C stops everything)")
@@ -244,6 +271,8 @@ def print_summary(
     stripe = f"http://127.0.0.1:{settings.stripe_port}"
     say(f"  localstripe    {stripe}  webhook -> {settings.api_url}/v1/webhooks/stripe")
     say(f"  booking page   http://127.0.0.1:{settings.web_port}/  (demo tokens one click away)")
+    if platform_url:
+        say(f"  e-invoicing    {platform_url}  fake accredited platform (route_einvoices)")
     say(f"  data, logs     {data}/dynamodb, {data}/logs/*.log")
     if seeded is None:
         say("  demo network   not seeded (SEED_DEMO=0)")
@@ -313,6 +342,7 @@ def check_ports(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
+    from tools.fake_pa import FakePlatform
     from tools.local_s3 import start_local_s3
     from tools.localstripe_server import register_webhook, start_localstripe
     from tools.seed_demo import seed
@@ -342,8 +372,12 @@ def serve(settings: Settings) -> None:
         with step("S3"):
             s3 = start_local_s3(settings.s3_port, log_path=settings.log("s3"))
             started.append(s3)
+        with step("fake platform"):
+            platform = FakePlatform(auto_statuses=("201", "202"))  # a free loopback port
+            started.append(platform)
         with step("chalice local"):
             env = {**app_env(settings, ddb.url, stripe.base_url, jwks), "S3_ENDPOINT_URL": s3.url}
+            env.update(platform_env(platform.url))
             started.append(start_app(settings, env))
         admin = demo_tokens(settings, private_key, None)["ADMIN"]
         with step("demo network" if settings.seed else "catalogue"):
@@ -354,7 +388,7 @@ def serve(settings: Settings) -> None:
             demo = {role.lower(): tokens[role] for role in ("MEMBER", "ACCOUNTANT")}
             page = page_config(settings.api_url, stripe.base_url, demo)
             started.append(start_web_server(settings.web_port, page))
-        print_summary(settings, ddb.name, seeded, tokens)
+        print_summary(settings, ddb.name, seeded, tokens, platform.url)
         jobs = job_scheduler(settings, tokens["ADMIN"])  # its clock set before "Ready"
         say(f"Ready in {time.monotonic() - began:.1f} s.")
         while all(service.running() for service in started):

@@ -1,8 +1,9 @@
 """The platform side of routed invoices: `EINVOICE#{operator}` / `{document id}`.
 
-The invoice document itself never changes; its flow id, current status and status
-history live here. Created once (conditional put); each new status is written under a
-condition on the version read, so two runs never lose or duplicate a status.
+The invoice document itself never changes; its flow id, current status, status history
+and the last error (a failed validation, a refusal) live here. Created once (conditional
+put); every later write is conditioned on the version read, so two runs never lose or
+duplicate a status.
 """
 
 from __future__ import annotations
@@ -30,37 +31,37 @@ class EInvoiceStore:
 
     def create(self, operator_id: str, state: dict[str, Any]) -> bool:
         """False if the document was routed already (another run)."""
-        item = {
-            "PK": keys.einvoices_pk(operator_id),
-            "SK": keys.einvoice_sk(state["document_id"]),
-            **to_item({**state, "version": 1}),
-        }
-        try:
-            self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-        except self._table.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._put(operator_id, {**state, "version": 1}, "attribute_not_exists(PK)", {})
+
+    def replace(self, operator_id: str, read: dict[str, Any], state: dict[str, Any]) -> bool:
+        """Store `state` in place of `read`, if nobody changed the item since it was read."""
+        version = int(read["version"])
+        return self._put(
+            operator_id,
+            {**state, "version": version + 1},
+            "version = :version",
+            {":version": version},
+        )
 
     def update(
         self, operator_id: str, state: dict[str, Any], history: list[dict[str, Any]]
     ) -> bool:
         """Store the new history (and status) if nobody changed the item since it was read."""
+        return self.replace(
+            operator_id, state, {**state, "status": history[-1]["code"], "history": history}
+        )
+
+    def _put(
+        self, operator_id: str, state: dict[str, Any], condition: str, values: dict[str, Any]
+    ) -> bool:
+        item = {
+            "PK": keys.einvoices_pk(operator_id),
+            "SK": keys.einvoice_sk(state["document_id"]),
+            **to_item(state),
+        }
+        extra: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
         try:
-            self._table.table.update_item(
-                Key={
-                    "PK": keys.einvoices_pk(operator_id),
-                    "SK": keys.einvoice_sk(state["document_id"]),
-                },
-                UpdateExpression="SET #status = :status, history = :history, version = :next",
-                ConditionExpression="version = :version",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": history[-1]["code"],
-                    ":history": to_item(history),
-                    ":version": int(state["version"]),
-                    ":next": int(state["version"]) + 1,
-                },
-            )
+            self._table.table.put_item(Item=item, ConditionExpression=condition, **extra)
         except self._table.exceptions.ConditionalCheckFailedException:
             return False
         return True

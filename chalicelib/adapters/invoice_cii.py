@@ -112,8 +112,14 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
         _line(transaction, number, line, sign, franchise)
 
     agreement = _sub(transaction, "ram:ApplicableHeaderTradeAgreement")
+    buyer = invoice["buyer"]
+    if buyer.get("service_code"):  # BT-10: a public buyer's Chorus Pro service code
+        _text(agreement, "ram:BuyerReference", buyer["service_code"])
     _seller(_sub(agreement, "ram:SellerTradeParty"), seller, franchise)
-    _buyer(_sub(agreement, "ram:BuyerTradeParty"), invoice["buyer"], seller)
+    _buyer(_sub(agreement, "ram:BuyerTradeParty"), buyer, seller)
+    if buyer.get("engagement_number"):  # BT-13: a public buyer's commitment number
+        order = _sub(agreement, "ram:BuyerOrderReferencedDocument")
+        _text(order, "ram:IssuerAssignedID", buyer["engagement_number"])
 
     delivery = _sub(transaction, "ram:ApplicableHeaderTradeDelivery")
     _deliver_to(delivery, invoice)
@@ -196,6 +202,8 @@ def _seller(party: ET.Element, seller: dict[str, Any], franchise: bool) -> None:
 
 def _buyer(party: ET.Element, buyer: dict[str, Any], seller: dict[str, Any]) -> None:
     company = buyer.get("company_name")
+    if buyer.get("siret"):  # BT-46: Chorus Pro finds a public buyer by its SIRET
+        _text(party, "ram:GlobalID", buyer["siret"], schemeID="0009")
     _text(party, "ram:Name", company or buyer["name"])
     if buyer.get("siren"):
         _text(

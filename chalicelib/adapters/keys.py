@@ -448,3 +448,11 @@ def einvoices_pk(operator_id: str) -> str:
 
 def einvoice_sk(document_id: str) -> str:
     return document_id
+
+
+# -- accredited platform settings (adapters/platform_settings_store.py) -----------------------
+
+
+def platform_settings(operator_id: str) -> dict[str, str]:
+    """An operator's own accredited platform (URLs, client id; the secret is in SSM)."""
+    return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS"}

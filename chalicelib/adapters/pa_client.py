@@ -36,6 +36,11 @@ class PlatformUnavailable(Exception):
     """The platform could not be reached or failed (5xx): send again later."""
 
 
+class PlatformAuthFailed(PlatformUnavailable):
+    """The platform refused our credentials (401/403): nothing is wrong with the flow, the
+    operator's settings are; send again once they are fixed."""
+
+
 @dataclass(frozen=True)
 class PlatformAccount:
     base_url: str
@@ -108,6 +113,8 @@ def _send(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
             text = response.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
+        if exc.code in (401, 403):
+            raise PlatformAuthFailed(f"platform answered {exc.code}") from exc
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
             raise PlatformRejected(exc.code, _json_or_text(detail)) from exc
         raise PlatformUnavailable(f"platform answered {exc.code}") from exc

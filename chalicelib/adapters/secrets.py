@@ -66,3 +66,55 @@ class Secrets:
         self.stripe_webhook_secret = Secret(
             settings.stripe_webhook_secret, settings.stripe_webhook_secret_parameter, provider
         )
+        self.operators = OperatorSecrets(
+            settings.operator_secrets_prefix, provider, settings.aws_region, client
+        )
+
+
+class OperatorSecrets:
+    """Per-operator secrets (the client secret of its accredited platform).
+
+    On AWS (`OPERATOR_SECRETS_PREFIX` set, e.g. `/relais-prod/operators`): one SSM
+    SecureString per operator, `{prefix}/{operator id}/{name}`, written on change and read
+    through the cached provider (a rotated value is seen within `SECRETS_MAX_AGE_SECONDS`).
+    Without a prefix (local runs): kept in this process's memory only, never in the table.
+    Values are never logged nor answered.
+    """
+
+    def __init__(
+        self, prefix: str | None, provider: SecretProvider, region: str, client: Any = None
+    ) -> None:
+        self._prefix = prefix.rstrip("/") if prefix else None
+        self._provider = provider
+        self._region = region
+        self._client = client
+        self._local: dict[str, str] = {}
+
+    def parameter_name(self, operator_id: str, name: str) -> str | None:
+        return f"{self._prefix}/{operator_id}/{name}" if self._prefix else None
+
+    def put(self, operator_id: str, name: str, value: str) -> None:
+        parameter = self.parameter_name(operator_id, name)
+        if parameter is None:
+            self._local[f"{operator_id}/{name}"] = value
+            return
+        self._ssm().put_parameter(Name=parameter, Value=value, Type="SecureString", Overwrite=True)
+
+    def get(self, operator_id: str, name: str) -> str | None:
+        """The value, or None when none was ever stored."""
+        parameter = self.parameter_name(operator_id, name)
+        if parameter is None:
+            return self._local.get(f"{operator_id}/{name}")
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            return self._provider.get(parameter)
+        except GetParameterError:
+            return None
+
+    def _ssm(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("ssm", region_name=self._region)
+        return self._client

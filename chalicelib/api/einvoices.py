@@ -1,14 +1,16 @@
-"""Route of an invoice's e-invoicing lifecycle on the accredited platform."""
+"""Routes of e-invoicing: an invoice's lifecycle on the accredited platform, and the
+platform each operator chose."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.services import einvoice_routing
+from chalicelib.services import einvoice_routing, platform
 
 bp = Blueprint(__name__)
 
@@ -20,6 +22,20 @@ class LifecycleEntry(BaseModel):
     label: str
     at: str
     detail: Any = None
+    attempt: int | None = None  # the deposit attempt, from the 2nd one (after a 213)
+
+
+class LifecycleError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # validation_failed: not sent, the CII breaks the rules listed; platform_rejected: the
+    # platform refused the flow (status 213); platform_not_configured: the operator has
+    # no platform yet, nothing was sent.
+    code: str
+    at: str | None = None
+    failed_rules: list[str] | None = None
+    failed_count: int | None = None
+    detail: Any = None
 
 
 class Lifecycle(BaseModel):
@@ -30,6 +46,10 @@ class Lifecycle(BaseModel):
     flow_id: str | None
     status: str | None
     history: list[LifecycleEntry]
+    error: LifecycleError | None = None
+    attempt: int | None = None  # current deposit attempt (a 213 may be followed by a 2nd)
+    resend_pending: bool = False  # a new deposit was asked for and is not made yet
+    credit_note_id: str | None = None  # the credit note that cancelled a refused invoice
 
 
 @endpoint(
@@ -44,3 +64,94 @@ class Lifecycle(BaseModel):
 )
 def get_lifecycle(call: Call) -> Any:
     return einvoice_routing.lifecycle(call.ctx, call.params["invoice_id"])
+
+
+@endpoint(
+    bp,
+    "/v1/invoices/{invoice_id}/lifecycle/resend",
+    "POST",
+    summary="Deposit again, same number, an invoice the platform rejected (213)",
+    tag="invoices",
+    errors=(403, 404, 409),
+    role="books",
+    idempotent=True,
+    response=Lifecycle,
+)
+def resend(call: Call) -> Any:
+    return einvoice_routing.request_resend(call.ctx, call.principal, call.params["invoice_id"])
+
+
+def _platform_url(value: str) -> str:
+    """https, or plain http to a loopback host (a local fake platform)."""
+    parsed = urlsplit(value)
+    loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    if not parsed.hostname or not (
+        parsed.scheme == "https" or (parsed.scheme == "http" and loopback)
+    ):
+        raise ValueError("must be an https URL (http only to a loopback host)")
+    if parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise ValueError("must have no query, fragment or credentials")
+    return value
+
+
+PlatformUrl = Annotated[str, Field(min_length=8, max_length=500), AfterValidator(_platform_url)]
+
+
+class PlatformSettingsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    base_url: PlatformUrl  # the flow API (AFNOR XP Z12-013): {base_url}/v1/flows
+    token_url: PlatformUrl  # OAuth2 client credentials
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: SecretStr = Field(min_length=1, max_length=1000)  # write-only: to SSM
+
+
+class PlatformSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator_id: str
+    # operator: its own settings; deployment: none of its own, the network-wide platform
+    # is used; none: no platform, B2B invoices wait (`platform_not_configured`).
+    source: Literal["operator", "deployment", "none"]
+    base_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret_set: bool
+    updated_at: str | None = None
+    version: int | None = None
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/einvoicing-platform",
+    "GET",
+    summary="The accredited platform an operator sends its B2B invoices through",
+    tag="catalogue",
+    errors=(403, 404),
+    role="books",
+    response=PlatformSettings,
+)
+def get_platform(call: Call) -> Any:
+    return platform.platform_settings(call.ctx, call.params["operator_id"])
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/einvoicing-platform",
+    "PUT",
+    summary="Choose the operator's accredited platform (the client secret goes to SSM)",
+    tag="catalogue",
+    body=PlatformSettingsInput,
+    errors=(403, 404, 422),
+    role="admin",
+    response=PlatformSettings,
+)
+def put_platform(call: Call) -> Any:
+    body = call.body
+    wanted = {
+        "base_url": body.base_url,
+        "token_url": body.token_url,
+        "client_id": body.client_id,
+        "client_secret": body.client_secret.get_secret_value(),
+    }
+    return platform.configure_platform(call.ctx, call.principal, call.params["operator_id"], wanted)

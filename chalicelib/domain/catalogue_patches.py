@@ -136,8 +136,13 @@ class CompanyPatch(Patch):
     billing_address: Address | None = None
     billing_email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     active: bool | None = None
+    # Chorus Pro (public buyers); checked again with the whole company (domain/company.py).
+    public_body: bool | None = None
+    siret: Annotated[str, Field(pattern=r"^[0-9]{14}$")] | None = None
+    service_code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    engagement_number: Annotated[str, Field(min_length=1, max_length=50)] | None = None
 
-    @field_validator("name", "billing_address", "billing_email", "active")
+    @field_validator("name", "billing_address", "billing_email", "active", "public_body")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         return cls.refuse_null(value)

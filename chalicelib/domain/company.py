@@ -13,12 +13,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.catalogue import Address, Model, NonEmpty
 from chalicelib.domain.documents import Document
-from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
 from chalicelib.domain.money import price_from_incl_vat, round_half_up
@@ -54,12 +61,27 @@ class NewCompany(Model):
     billing_address: Address
     billing_email: Email
     operator_id: NonEmpty  # the operator that invoices the company
+    # A public body (a commune, a public establishment): its invoices go through Chorus
+    # Pro, which finds it by `siret` and routes them to `service_code` (BT-10), with the
+    # commitment number `engagement_number` (BT-13) when its buyer gave one.
+    public_body: bool = False
+    siret: str | None = Field(default=None, validate_default=True)
+    service_code: str | None = Field(default=None, min_length=1, max_length=100)
+    engagement_number: str | None = Field(default=None, min_length=1, max_length=50)
 
     @field_validator("siren")
     @classmethod
     def _siren(cls, value: str) -> str:
         if not is_valid_siren(value):
             raise ValueError("must be 9 digits with a valid Luhn check digit")
+        return value
+
+    @field_validator("siret")
+    @classmethod
+    def _siret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not is_valid_siret(value):
+            raise ValueError("must be 14 digits with a valid Luhn check digit")
+        check_public_buyer(bool(info.data.get("public_body")), info.data.get("siren"), value)
         return value
 
 
@@ -78,7 +100,27 @@ class Company(NewCompany):
             "vat_number": self.vat_number,
             "address": self.billing_address.model_dump(mode="json"),
             "email": self.billing_email,
+            **public_buyer_fields(self),
         }
+
+
+def check_public_buyer(public_body: bool, siren: str | None, siret: str | None) -> None:
+    """A public body needs its SIRET (Chorus Pro's key), and a SIRET is of the SIREN."""
+    if public_body and not siret:
+        raise ValueError("a public body needs its SIRET (Chorus Pro finds it by it)")
+    if siret and siren and not siret.startswith(siren):
+        raise ValueError("the SIRET must start with the SIREN")
+
+
+def public_buyer_fields(company: Any) -> dict[str, Any]:
+    """The buyer fields Chorus Pro needs, only when set (older invoices keep their shape)."""
+    fields = {
+        "public_body": True if company.public_body else None,
+        "siret": company.siret,
+        "service_code": company.service_code,
+        "engagement_number": company.engagement_number,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 class NewCompanyMember(Model):

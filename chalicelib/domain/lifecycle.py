@@ -30,12 +30,22 @@ def is_routed(document: dict[str, Any]) -> bool:
 
 
 def with_status(
-    history: list[dict[str, Any]], code: str, at: str, detail: Any = None
+    history: list[dict[str, Any]], code: str, at: str, detail: Any = None, attempt: int = 1
 ) -> list[dict[str, Any]] | None:
-    """The history with `code` added, or None if it holds it already or it is unknown."""
-    if code not in STATUSES or any(entry["code"] == code for entry in history):
+    """The history with `code` added, or None if it holds it already for this deposit
+    `attempt` or it is unknown. A document rejected (213) and deposited again after a fix
+    starts a new attempt: its statuses follow, marked with the attempt number."""
+    if code not in STATUSES or any(
+        entry["code"] == code and int(entry.get("attempt") or 1) == attempt for entry in history
+    ):
         return None
     entry: dict[str, Any] = {"code": code, "label": STATUSES[code], "at": at}
     if detail is not None:
         entry["detail"] = detail
+    if attempt > 1:
+        entry["attempt"] = attempt
     return [*history, entry]
+
+
+def current_attempt(history: list[dict[str, Any]]) -> int:
+    return max((int(entry.get("attempt") or 1) for entry in history), default=1)

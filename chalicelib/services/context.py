@@ -25,6 +25,7 @@ from chalicelib.adapters.membership_store import MembershipStore
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.adapters.payment_store import PaymentStore
 from chalicelib.adapters.period_store import PeriodStore
+from chalicelib.adapters.platform_settings_store import PlatformSettingsStore
 from chalicelib.adapters.profile_store import ProfileStore
 from chalicelib.adapters.rate_limit_store import RateLimitStore
 from chalicelib.adapters.reconciliation_store import ReconciliationStore
@@ -97,6 +98,7 @@ class Context:
         self.calendar_feeds = CalendarFeedStore(self.table)
         self.periods = PeriodStore(self.table)
         self.einvoices = EInvoiceStore(self.table)
+        self.platform_settings = PlatformSettingsStore(self.table)
         self.ereports = EReportStore(self.table)
         self.rate_limits = RateLimitStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)

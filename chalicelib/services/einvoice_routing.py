@@ -1,112 +1,458 @@
 """B2B invoices through the operator's accredited platform, and their lifecycle statuses.
 
-`route_einvoices` deposits each recent invoice or credit note whose buyer has a SIREN
-as a CII flow (`processingRule` B2B; `trackingId` = the document id, so a flow sent
-again after a lost answer is the same flow) and records 200 Déposée with the flow id; a
-flow the platform refuses is recorded 213 Rejetée with its answer. It then asks the
-platform for each routed document not in a final state and adds the statuses it
-reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...), once each.
-An outage leaves everything for the next run.
+`route_einvoices` takes each recent invoice or credit note whose buyer has a SIREN and:
+
+1. validates its CII (Factur-X EN 16931 XSD, EN 16931 and BR-FR schematrons). An invalid
+   document is never sent: it is recorded with the failed rules (`error.code`
+   `validation_failed`, shown by `GET /v1/invoices/{id}/lifecycle`), logged and counted
+   (metric `EInvoiceInvalid`), and validated again only once the code changed (another
+   `RELAIS_VERSION`), so an invalid document costs one validation per deployment;
+2. deposits a valid one as a CII flow (`processingRule` B2B; `trackingId` = the document
+   id, so a flow sent again after a lost answer is the same flow) and records 200 Déposée
+   with the flow id; a flow the platform refuses is recorded 213 Rejetée with its answer.
+
+It then asks the platform for each routed document not in a final state and adds the
+statuses it reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...),
+once each. An outage leaves everything for the next run, and one document's trouble
+(a validator crash, a refusal) never stops the others.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.cdar_status import status_message
+from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.invoice_cii import cii_xml
-from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
-from chalicelib.domain.lifecycle import FINAL, is_routed, with_status
+from chalicelib.adapters.pa_client import (
+    PlatformAuthFailed,
+    PlatformRejected,
+    PlatformUnavailable,
+)
+from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import InvalidState
+from chalicelib.observability import count, logger
+from chalicelib.services import audit
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import get_document
-from chalicelib.services.platform import FlowPlatform, platform_of
+from chalicelib.services.invoicing import credit_note, get_document
+from chalicelib.services.platform import (
+    FlowPlatform,
+    InvoiceValidator,
+    chorus_of,
+    has_platform,
+    platform_for,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.auth import Principal
 
 LOOKBACK = timedelta(days=31)
+# Validation costs ~35 ms an invoice (x86; a few times more on a 512 MB arm64 Lambda) after
+# ~1 s of compiling: past this many deposits in one run, the rest wait for the next run,
+# so a backlog (the 1st of the month) never runs the job into its 30 s timeout.
+MAX_DEPOSITS_PER_RUN = 100
+MAX_RULES_KEPT = 50  # failed rules stored with an invalid document (a broken one fails many)
+VALIDATION_FAILED = "validation_failed"
+NOT_CONFIGURED = "platform_not_configured"
 
 
 def route_einvoices(
-    ctx: Context, as_of: datetime | None = None, platform: FlowPlatform | None = None
-) -> dict[str, int]:
-    platform = platform or platform_of(ctx.settings)
-    counts = {"deposited": 0, "rejected": 0, "updated": 0, "waiting": 0}
-    if platform is None:
-        return counts
+    ctx: Context,
+    as_of: datetime | None = None,
+    platform: FlowPlatform | None = None,
+    validator: InvoiceValidator | None = None,
+    chorus: FlowPlatform | None = None,
+) -> dict[str, Any]:
+    """One run: `{"job", "processed" (documents acted on), and a count per outcome}`.
+    Invoices to public bodies go to Chorus Pro (`chorus`, else the configured one), the
+    others to the operator's platform (`platform`, else the one it chose)."""
+    validator = validator or CiiValidator()
+    counts = {
+        "deposited": 0,
+        "rejected": 0,
+        "invalid": 0,
+        "updated": 0,
+        "waiting": 0,
+        "not_configured": 0,
+        "paid_sent": 0,
+        "credited": 0,
+        "deferred": 0,
+    }
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     for operator in list_operators(ctx):
         routed = {state["document_id"]: state for state in ctx.einvoices.all(operator.id)}
-        for document in _recent(
-            ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat()
-        ):
-            if is_routed(document) and document["id"] not in routed:
-                counts[_deposit(ctx, platform, document)] += 1
-        for state in routed.values():
-            if state["status"] not in FINAL:
-                counts[_refresh(ctx, platform, operator.id, state)] += 1
-    return counts
+        recent = _recent(ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat())
+        to_send = [
+            (document, routed.get(document["id"]))
+            for document in recent
+            if is_routed(document)
+            and (document["id"] not in routed or _to_deposit_again(ctx, routed[document["id"]]))
+        ]
+        recent_ids = {document["id"] for document in recent}
+        to_send += [  # a resend asked for on an older document, not made yet (an outage)
+            (get_document(ctx, state["document_id"]), state)
+            for state in routed.values()
+            if state["document_id"] not in recent_ids
+            and state.get("resend_attempt")
+            and _to_deposit_again(ctx, state)
+        ]
+        to_refresh = [
+            state
+            for state in routed.values()
+            if state.get("flow_id") and state.get("status") not in FINAL
+        ]
+        to_mark_paid = [state for state in routed.values() if _may_become_paid(state)]
+        for state in routed.values():  # a refused invoice is cancelled by a credit note
+            if _refused_without_credit_note(state):
+                counts[_credit_refused(ctx, operator.id, state)] += 1
+        if not (to_send or to_refresh or to_mark_paid):
+            continue
+        channels = _Channels(ctx, operator.id, platform, chorus)
+        for document, read in to_send:
+            spent = counts["deposited"] + counts["invalid"] + counts["rejected"]
+            if spent >= MAX_DEPOSITS_PER_RUN:
+                counts["deferred"] += 1  # sent by the next run
+                continue
+            chosen = channels.get(channel_of(document))
+            if chosen is None:  # no platform chosen yet (or no Chorus Pro): it waits
+                counts["not_configured"] += 1
+                continue
+            counts[_deposit(ctx, chosen, validator, document, read)] += 1
+        for state in to_refresh:
+            chosen = channels.get(state.get("channel") or PA)
+            if chosen is not None:
+                counts[_refresh(ctx, chosen, operator.id, state)] += 1
+        for state in to_mark_paid:
+            chosen = channels.get(state.get("channel") or PA)
+            outcome = _send_paid(ctx, chosen, operator.id, state) if chosen else ""
+            if outcome:  # "" = not paid in full yet: nothing to do
+                counts[outcome] += 1
+    acted = ("deposited", "rejected", "invalid", "updated", "paid_sent", "credited")
+    return {"job": "route_einvoices", "processed": sum(counts[k] for k in acted), **counts}
+
+
+PA, CHORUS = "pa", "chorus"
+
+
+def channel_of(document: dict[str, Any]) -> str:
+    """Public bodies (communes...) receive through Chorus Pro, businesses through a PA."""
+    return CHORUS if (document.get("buyer") or {}).get("public_body") else PA
+
+
+class _Channels:
+    """The operator's platform and Chorus Pro, each built once per run when first needed."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        operator_id: str,
+        platform: FlowPlatform | None,
+        chorus: FlowPlatform | None,
+    ) -> None:
+        self._ctx, self._operator_id = ctx, operator_id
+        self._built: dict[str, FlowPlatform | None] = {}
+        if platform is not None:
+            self._built[PA] = platform
+        if chorus is not None:
+            self._built[CHORUS] = chorus
+
+    def get(self, channel: str) -> FlowPlatform | None:
+        if channel not in self._built:
+            self._built[channel] = (
+                chorus_of(self._ctx.settings)
+                if channel == CHORUS
+                else platform_for(self._ctx, self._operator_id)
+            )
+        return self._built[channel]
 
 
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     document = get_document(ctx, document_id)  # 404 for an unknown document
     state = ctx.einvoices.get(document["operator_id"], document_id) or {}
+    error = state.get("error")
+    if not state and is_routed(document):
+        if channel_of(document) == CHORUS and not ctx.settings.chorus_pro_url:
+            error = {"code": "chorus_not_configured"}
+        elif channel_of(document) == PA and not has_platform(ctx, document["operator_id"]):
+            error = {"code": NOT_CONFIGURED}
     return {
         "document_id": document_id,
         "routed": is_routed(document),
         "flow_id": state.get("flow_id"),
         "status": state.get("status"),
         "history": state.get("history") or [],
+        "error": error,
+        "attempt": int(state.get("attempt") or 1) if state else None,
+        "resend_pending": bool(state.get("resend_attempt")),
+        "credit_note_id": state.get("credit_note_id"),
     }
 
 
-def _deposit(ctx: Context, platform: FlowPlatform, document: dict[str, Any]) -> str:
+def request_resend(
+    ctx: Context,
+    principal: Principal,
+    document_id: str,
+    validator: InvoiceValidator | None = None,
+) -> dict[str, Any]:
+    """Deposit again, as a new flow of the same document (same number: a rejected invoice
+    is deemed not issued), one the platform rejected (213) — once the cause is fixed
+    (our rendering, or the operator's platform settings). The CII is made afresh from the
+    frozen document and validated again; the history keeps the rejection and follows
+    with the new attempt's statuses. 409 unless the document stands rejected."""
+    document = get_document(ctx, document_id)
+    operator_id = document["operator_id"]
+    state = ctx.einvoices.get(operator_id, document_id)
+    if state is None or (state.get("status") != "213" and not state.get("resend_attempt")):
+        raise InvalidState("Only a document the platform rejected (213) can be deposited again.")
+    if not state.get("resend_attempt"):
+        wanted = current_attempt(state.get("history") or []) + 1
+        if ctx.einvoices.replace(operator_id, state, {**state, "resend_attempt": wanted}):
+            audit.record(
+                ctx,
+                principal,
+                "resend",
+                "einvoice",
+                document_id,
+                operator_id=operator_id,
+                changes={"attempt": [wanted - 1, wanted]},
+            )
+    read = ctx.einvoices.get(operator_id, document_id)
+    chosen = _Channels(ctx, operator_id, None, None).get(channel_of(document))
+    if read is not None and chosen is not None and read.get("resend_attempt"):
+        _deposit(ctx, chosen, validator or CiiValidator(), document, read)
+    return lifecycle(ctx, document_id)
+
+
+def _to_deposit_again(ctx: Context, state: dict[str, Any]) -> bool:
+    """A resend asked for (after a 213), or an invalid document once the code that makes
+    it changed (invalid again in the same release: it waits for the next one)."""
+    error = state.get("error") or {}
+    invalid_here = (
+        error.get("code") == VALIDATION_FAILED and state.get("checked_with") == ctx.settings.version
+    )
+    if state.get("resend_attempt"):
+        return not invalid_here
+    return not state.get("flow_id") and error.get("code") == VALIDATION_FAILED and not invalid_here
+
+
+def _deposit(
+    ctx: Context,
+    platform: FlowPlatform,
+    validator: InvoiceValidator,
+    document: dict[str, Any],
+    read: dict[str, Any] | None,
+) -> str:
     now = ctx.clock.now().isoformat(timespec="seconds")
+    content = cii_xml(document)
+    try:
+        failed = validator.failures(content)
+    except Exception:  # the validator itself broke: try again next run, go on with others
+        logger().exception("einvoice_validator_error", extra={"document_id": document["id"]})
+        count("EInvoiceValidatorErrors")
+        return "waiting"
+    if failed:
+        _invalid(ctx, document, failed, now, read)
+        return "invalid"
+    attempt = int((read or {}).get("resend_attempt") or 1)
+    history = list((read or {}).get("history") or []) if attempt > 1 else []
+    tracking_id = document["id"] if attempt == 1 else f"{document['id']}.{attempt}"
     try:
         answer = platform.submit_flow(
-            tracking_id=document["id"],
+            tracking_id=tracking_id,
             name=f"{document['number']}.xml",
             syntax="CII",
-            processing_rule="B2B",
-            content=cii_xml(document),
+            processing_rule="B2G" if channel_of(document) == CHORUS else "B2B",
+            content=content,
         )
+    except PlatformAuthFailed:
+        logger().error(
+            "einvoice_platform_auth_failed", extra={"operator_id": document["operator_id"]}
+        )
+        count("EInvoicePlatformAuthFailures")
+        return "waiting"
     except PlatformUnavailable:
         return "waiting"
     except PlatformRejected as exc:
-        history = with_status([], "213", now, {"status": exc.status, "detail": exc.detail}) or []
-        _create(ctx, document, None, history)
+        detail = {"status": exc.status, "detail": exc.detail}
+        rejected = with_status(history, "213", now, detail, attempt) or history
+        error = {"code": "platform_rejected", "at": now, "detail": detail}
+        _save(ctx, document, read, flow_id=None, history=rejected, error=error, attempt=attempt)
         return "rejected"
-    _create(ctx, document, answer.get("flowId"), with_status([], "200", now) or [])
+    deposited = with_status(history, "200", now, None, attempt) or history
+    _save(ctx, document, read, flow_id=answer.get("flowId"), history=deposited, attempt=attempt)
     return "deposited"
 
 
-def _create(
-    ctx: Context, document: dict[str, Any], flow_id: str | None, history: list[dict[str, Any]]
+def _invalid(
+    ctx: Context,
+    document: dict[str, Any],
+    failed: list[str],
+    now: str,
+    read: dict[str, Any] | None,
 ) -> None:
+    logger().error(
+        "einvoice_invalid",
+        extra={
+            "document_id": document["id"],
+            "number": document["number"],
+            "operator_id": document["operator_id"],
+            "failed_rules": failed[:MAX_RULES_KEPT],
+        },
+    )
+    count("EInvoiceInvalid")
+    error = {
+        "code": VALIDATION_FAILED,
+        "at": now,
+        "failed_rules": failed[:MAX_RULES_KEPT],
+        "failed_count": len(failed),
+    }
+    kept = list((read or {}).get("history") or []) if (read or {}).get("resend_attempt") else []
+    _save(
+        ctx, document, read, flow_id=None, history=kept, error=error, checked=ctx.settings.version
+    )
+
+
+def _save(
+    ctx: Context,
+    document: dict[str, Any],
+    read: dict[str, Any] | None,
+    *,
+    flow_id: str | None,
+    history: list[dict[str, Any]] | None,
+    error: dict[str, Any] | None = None,
+    checked: str | None = None,
+    attempt: int | None = None,
+) -> None:
+    """Write the outcome of a deposit attempt; an invalid resend keeps waiting for its turn."""
+    read = read or {}
+    history = history or []
+    pending = read.get("resend_attempt") if attempt is None else None
     state = {
         "document_id": document["id"],
         "number": document["number"],
-        "flow_id": flow_id,
-        "status": history[-1]["code"],
+        "flow_id": flow_id if attempt is not None or not pending else read.get("flow_id"),
+        "status": history[-1]["code"] if history else None,
         "history": history,
+        "error": error,
+        "checked_with": checked,
+        "attempt": attempt or read.get("attempt") or 1,
+        "resend_attempt": pending,
+        "credit_note_id": read.get("credit_note_id"),
+        "channel": channel_of(document),
     }
-    ctx.einvoices.create(document["operator_id"], state)
+    if not read:
+        ctx.einvoices.create(document["operator_id"], state)
+    else:
+        ctx.einvoices.replace(document["operator_id"], read, state)
 
 
 def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]) -> str:
-    if not state.get("flow_id"):
-        return "waiting"
     try:
         flow = platform.get_flow(str(state["flow_id"]))
     except (PlatformUnavailable, PlatformRejected):
         return "waiting"
     history = list(state.get("history") or [])
+    attempt = int(state.get("attempt") or 1)
     for reported in flow.get("lifecycle") or []:
-        history = (
-            with_status(history, str(reported.get("code")), str(reported.get("at"))) or history
-        )
+        code, at = str(reported.get("code")), str(reported.get("at"))
+        history = with_status(history, code, at, None, attempt) or history
     if len(history) == len(state.get("history") or []):
         return "waiting"
     return "updated" if ctx.einvoices.update(operator_id, state, history) else "waiting"
+
+
+def _may_become_paid(state: dict[str, Any]) -> bool:
+    """Deposited, not refused nor rejected, and no 212 sent yet."""
+    return bool(state.get("flow_id")) and not _codes(state) & {"210", "212", "213"}
+
+
+def _codes(state: dict[str, Any]) -> set[str]:
+    """The statuses of the current deposit attempt."""
+    attempt = int(state.get("attempt") or 1)
+    return {
+        entry["code"]
+        for entry in state.get("history") or []
+        if int(entry.get("attempt") or 1) == attempt
+    }
+
+
+def _refused_without_credit_note(state: dict[str, Any]) -> bool:
+    return "210" in _codes(state) and not state.get("credit_note_id")
+
+
+def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> str:
+    """The buyer refused the invoice (210): it stays issued (an issued invoice never
+    changes) and is cancelled by a credit note for its whole amount, issued once
+    (its source is derived from the invoice) and routed like any B2B document."""
+    document = get_document(ctx, state["document_id"])
+    if document.get("type") != "invoice":
+        return "waiting"
+    today = ctx.clock.now().astimezone(PARIS).date().isoformat()
+    method = (document.get("payment") or {}).get("method") or "transfer"
+    note = credit_note(
+        ctx,
+        document,
+        source=f"einvoice-refused-{document['id']}",
+        amount=int(document["totals"]["incl_vat"]),
+        payment={"status": "due", "method": method, "due_date": today},
+    )
+    logger().info(
+        "einvoice_refused_credited",
+        extra={"document_id": document["id"], "credit_note_id": note["id"]},
+    )
+    read = ctx.einvoices.get(operator_id, document["id"]) or state
+    done = ctx.einvoices.replace(operator_id, read, {**read, "credit_note_id": note["id"]})
+    return "credited" if done else "waiting"
+
+
+def _paid_amounts(ctx: Context, document: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """What was received per VAT rate once an invoice is paid in full, else None: a card or
+    membership payment pays it at issue; a company invoice when its transfers cover it."""
+    if document.get("type") != "invoice":
+        return None
+    paid = (document.get("payment") or {}).get("status") == "paid"
+    if not paid:
+        state = ctx.companies.payment_state(document["id"])
+        paid = state is not None and state["status"] == "paid"
+    return list(document.get("vat_breakdown") or []) if paid else None
+
+
+def _send_paid(
+    ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]
+) -> str:
+    """212 Encaissée, once: the status flow's trackingId is `{document id}-212`, so a
+    message sent again after a lost answer is the same flow."""
+    state = ctx.einvoices.get(operator_id, state["document_id"]) or state  # after a refresh
+    if not _may_become_paid(state):
+        return "waiting"
+    document = get_document(ctx, state["document_id"])
+    amounts = _paid_amounts(ctx, document)
+    if amounts is None:
+        return ""
+    now = ctx.clock.now().isoformat(timespec="seconds")
+    try:
+        platform.submit_flow(
+            tracking_id=f"{document['id']}-212",
+            name=f"{document['number']}-212.xml",
+            syntax="CDAR",
+            processing_rule="B2B",
+            content=status_message(document, "212", now, amounts),
+        )
+    except (PlatformUnavailable, PlatformRejected) as exc:
+        logger().warning(
+            "einvoice_status_not_sent",
+            extra={"document_id": document["id"], "code": "212", "reason": str(exc)},
+        )
+        return "waiting"
+    detail = {"amounts": amounts, "sent_by": "issuer"}
+    attempt = int(state.get("attempt") or 1)
+    history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
+    if history is None:
+        return "waiting"
+    return "paid_sent" if ctx.einvoices.update(operator_id, state, history) else "waiting"
 
 
 def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[dict[str, Any]]:

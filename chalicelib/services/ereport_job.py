@@ -12,4 +12,6 @@ from chalicelib.services.ereporting import produce_period_reports
 
 def produce_ereports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
     produced = produce_period_reports(ctx, as_of)
-    return {**produced, **transmit_ereports(ctx)}
+    sent = transmit_ereports(ctx)
+    processed = int(produced["produced"]) + sent["submitted"] + sent["rejected"]
+    return {"job": "produce_ereports", "processed": processed, **produced, **sent}

@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
-from chalicelib.services.platform import FlowPlatform, platform_of
+from chalicelib.services.platform import FlowPlatform, platform_for
 
 EREPORTING_SYNTAX = "FRR"
 EREPORTING_RULE = "B2C"
@@ -22,14 +22,14 @@ EREPORTING_RULE = "B2C"
 
 def transmit_ereports(ctx: Context, platform: FlowPlatform | None = None) -> dict[str, int]:
     """Submit every produced file; counts of submitted, rejected and still waiting."""
-    platform = platform or platform_of(ctx.settings)
     counts = {"submitted": 0, "rejected": 0, "waiting": 0}
-    if platform is None:
-        return counts
     for operator in list_operators(ctx):
         waiting = [r for r in ctx.ereports.all(operator.id) if r["status"] == "produced"]
+        chosen = (platform or platform_for(ctx, operator.id)) if waiting else None
+        if chosen is None:  # nothing to send, or no platform chosen: the files wait
+            continue
         for report in sorted(waiting, key=lambda r: (r["period_start"], int(r["sequence"]))):
-            counts[_transmit(ctx, platform, operator.id, report)] += 1
+            counts[_transmit(ctx, chosen, operator.id, report)] += 1
     return counts
 
 

@@ -1,11 +1,27 @@
-"""The port to the operator's accredited platform (PA) and the client the settings name."""
+"""The port to the operator's accredited platform (PA), and which platform each operator uses.
+
+Each operator chooses its own platform (`PUT /v1/operators/{id}/einvoicing-platform`):
+the flow API's URL, the OAuth2 token URL and client id are stored with the operator's
+data; the client secret goes to the operator's SSM SecureString, never to the table, a
+log or an answer. An operator without its own settings uses the deployment-wide platform
+(`EREPORTING_PLATFORM_URL`...) when one is set, and else has no platform: its B2B
+invoices wait, shown as `platform_not_configured`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.config import Settings
+from chalicelib.services import audit
+from chalicelib.services.catalogue import get_operator
+
+if TYPE_CHECKING:
+    from chalicelib.auth import Principal
+    from chalicelib.services.context import Context
+
+CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter
 
 
 class FlowPlatform(Protocol):
@@ -16,8 +32,14 @@ class FlowPlatform(Protocol):
     def get_flow(self, flow_id: str) -> dict[str, Any]: ...
 
 
+class InvoiceValidator(Protocol):
+    def failures(self, xml: bytes) -> list[str]:
+        """The rules `xml` breaks (XSD, EN 16931, BR-FR); [] when it may be sent."""
+        ...
+
+
 def platform_of(settings: Settings) -> FlowPlatform | None:
-    """The configured platform's client, or None when none is configured."""
+    """The deployment-wide platform's client, or None when none is configured."""
     if not settings.ereporting_platform_url:
         return None
     return FlowClient(
@@ -28,3 +50,85 @@ def platform_of(settings: Settings) -> FlowPlatform | None:
             client_secret=settings.ereporting_platform_client_secret,
         )
     )
+
+
+def chorus_of(settings: Settings) -> FlowPlatform | None:
+    """Chorus Pro, for invoices to public bodies, through the same flow port (its API
+    account: `CHORUS_PRO_*`); None when not configured: those invoices wait."""
+    if not settings.chorus_pro_url:
+        return None
+    return FlowClient(
+        PlatformAccount(
+            base_url=settings.chorus_pro_url,
+            token_url=settings.chorus_pro_token_url,
+            client_id=settings.chorus_pro_client_id,
+            client_secret=settings.chorus_pro_client_secret,
+        )
+    )
+
+
+def platform_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
+    """The operator's own platform, else the deployment-wide one, else None."""
+    own = ctx.platform_settings.get(operator_id)
+    if own is None:
+        return platform_of(ctx.settings)
+    secret = ctx.secrets.operators.get(operator_id, CLIENT_SECRET)
+    if secret is None:
+        return None
+    return FlowClient(
+        PlatformAccount(
+            base_url=own["base_url"],
+            token_url=own["token_url"],
+            client_id=own["client_id"],
+            client_secret=secret,
+        )
+    )
+
+
+def has_platform(ctx: Context, operator_id: str) -> bool:
+    return bool(ctx.platform_settings.get(operator_id) or ctx.settings.ereporting_platform_url)
+
+
+def platform_settings(ctx: Context, operator_id: str) -> dict[str, Any]:
+    """What an operator has configured (never the secret itself); 404 for an unknown one."""
+    get_operator(ctx, operator_id)
+    own = ctx.platform_settings.get(operator_id)
+    if own is None:
+        source = "deployment" if ctx.settings.ereporting_platform_url else "none"
+        return {"operator_id": operator_id, "source": source, "client_secret_set": False}
+    secret_set = ctx.secrets.operators.get(operator_id, CLIENT_SECRET) is not None
+    return {
+        **own,
+        "operator_id": operator_id,
+        "source": "operator",
+        "client_secret_set": secret_set,
+    }
+
+
+def configure_platform(
+    ctx: Context, principal: Principal, operator_id: str, wanted: dict[str, Any]
+) -> dict[str, Any]:
+    """Store the operator's platform: the secret to SSM first, then the rest (so a stored
+    URL never points at a platform whose secret is missing)."""
+    get_operator(ctx, operator_id)
+    before = ctx.platform_settings.get(operator_id) or {}
+    ctx.secrets.operators.put(operator_id, CLIENT_SECRET, wanted["client_secret"])
+    public = {name: wanted[name] for name in ("base_url", "token_url", "client_id")}
+    public["updated_at"] = ctx.clock.now().isoformat(timespec="seconds")
+    ctx.platform_settings.put(operator_id, public)
+    changes: dict[str, list[Any]] = {
+        name: [before.get(name), value]
+        for name, value in public.items()
+        if name != "updated_at" and before.get(name) != value
+    }
+    changes["client_secret"] = ["(secret)", "(secret)"]  # changed, never written out
+    audit.record(
+        ctx,
+        principal,
+        "update",
+        "einvoicing_platform",
+        operator_id,
+        operator_id=operator_id,
+        changes=changes,
+    )
+    return platform_settings(ctx, operator_id)

@@ -399,6 +399,33 @@ ROWS = [
         BOOKS,
     ),
     Row(
+        "POST",
+        "/v1/invoices/{invoice_id}/lifecycle/resend",
+        fixed("/v1/invoices/{invoice}/lifecycle/resend"),
+        # a card invoice to a consumer was never rejected: 409 shows the caller got through
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
+    Row(
+        "GET",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed("/v1/operators/{operator}/einvoicing-platform"),
+        BOOKS,
+    ),
+    Row(
+        "PUT",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed(
+            "/v1/operators/{operator}/einvoicing-platform",
+            {
+                "base_url": "https://pa.example.org/api",
+                "token_url": "https://pa.example.org/oauth/token",
+                "client_id": "relais",
+                "client_secret": "s3cret",
+            },
+        ),
+        by_role(member_a=403, admin=200),
+    ),
+    Row(
         "GET",
         "/v1/operators/{operator_id}/ereports",
         fixed("/v1/operators/{operator}/ereports"),

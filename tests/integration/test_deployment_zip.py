@@ -7,13 +7,18 @@ import re
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from infra.deploy import package_command
 from infra.target import TARGET_GLIBC
 from tests.support.packaged import packaged_app
 
 # Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped (whatever the upload path).
+# infra.deploy uploads the zip through S3 (`aws cloudformation package`), where only the
+# unzipped limit applies: SaxonC-HE (saxonche, the XSLT 2.0 engine of the e-invoice
+# validation) alone is ~38 MB zipped.
 ZIPPED_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 EM_AARCH64 = 183  # ELF e_machine
@@ -142,7 +147,8 @@ def test_the_zip_fits_lambda_size_limits(archive: zipfile.ZipFile) -> None:
     zipped = packaged.zip_path.stat().st_size
     unzipped = sum(info.file_size for info in archive.infolist())
 
-    assert zipped < ZIPPED_LIMIT, f"{zipped / 1e6:.1f} MB zipped"
+    uploaded_through_s3 = "--s3-bucket" in package_command(Path("build"), "b", "dev", "eu-west-3")
+    assert uploaded_through_s3 or zipped < ZIPPED_LIMIT, f"{zipped / 1e6:.1f} MB zipped"
     assert unzipped < UNZIPPED_LIMIT, f"{unzipped / 1e6:.1f} MB unzipped"
 
 

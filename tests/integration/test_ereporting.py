@@ -27,6 +27,8 @@ def run_job(api: Api, admin: str, after: date) -> dict[str, Any]:
     as_of = datetime.combine(after + timedelta(days=1), time(4), PARIS).isoformat()
     answer = api.post("/v1/admin/jobs/produce_ereports", {"as_of": as_of}, token=admin)
     assert answer.status == 200, answer.json
+    assert answer.json["job"] == "produce_ereports"
+    assert answer.json["processed"] >= answer.json["produced"]
     return dict(answer.json)
 
 

@@ -66,6 +66,26 @@ def test_the_api_5xx_rate_table_and_job_failures_are_watched(packaged: Packaged)
     assert queued["Dimensions"][0]["Value"] == {"Fn::GetAtt": [QUEUE_ID, "QueueName"]}
 
 
+def test_invoices_not_sent_to_the_platform_are_watched(packaged: Packaged) -> None:
+    from chalicelib.observability import NAMESPACE, SERVICE
+
+    alarms = _alarms(packaged)
+    for name, metric in (
+        ("EInvoiceInvalidAlarm", "EInvoiceInvalid"),
+        ("EInvoicePlatformAuthAlarm", "EInvoicePlatformAuthFailures"),
+    ):
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"], props["Threshold"]) == (
+            NAMESPACE,
+            metric,
+            0,
+        )
+        assert props["Dimensions"] == [
+            {"Name": "job", "Value": "route_einvoices"},
+            {"Name": "service", "Value": SERVICE},
+        ]
+
+
 def test_a_job_failing_after_its_retries_lands_on_the_failure_queue(packaged: Packaged) -> None:
     queue = packaged.template["Resources"][QUEUE_ID]
 

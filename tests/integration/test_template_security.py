@@ -121,6 +121,21 @@ def test_secrets_are_read_only_under_this_stacks_parameter_path(packaged: Packag
         assert resource["Fn::Sub"].endswith(":parameter/${AWS::StackName}/*")
 
 
+def test_only_operators_platform_secrets_are_written_and_only_under_their_path(
+    packaged: Packaged,
+) -> None:
+    writes = [s for _, s in _statements(packaged) if "ssm:PutParameter" in s["Action"]]
+
+    assert writes
+    for statement in writes:
+        assert statement["Action"] == ["ssm:PutParameter"]
+        (resource,) = statement["Resource"]
+        assert resource["Fn::Sub"].endswith(":parameter/${AWS::StackName}/operators/*")
+    env = next(iter(packaged.resources_of_type("AWS::Serverless::Function").values()))
+    variables = env["Properties"]["Environment"]["Variables"]
+    assert variables["OPERATOR_SECRETS_PREFIX"] == {"Fn::Sub": "/${AWS::StackName}/operators"}
+
+
 def test_the_table_is_backed_up_protected_encrypted_and_expires_items(packaged: Packaged) -> None:
     table = packaged.template["Resources"][TABLE_ID]
     props = table["Properties"]

@@ -1,112 +1,22 @@
-"""A fake accredited platform on loopback, in the AFNOR XP Z12-013 flow API shape.
-
-`POST /token` (OAuth2 client credentials) hands out a bearer token; `POST /v1/flows`
-(multipart: `flowInfo` JSON + `file`) validates the file with the official artefacts (an
-e-report, `FRR`: flux 10 XSD and schematron; an invoice, `CII`: EN 16931 and BR-FR) and
-answers 202 with a `flowId`, or 400 with the failed rules. The same `trackingId` twice is
-one flow. `GET /v1/flows/{flowId}` answers the flow with the lifecycle statuses that
-`report` added. `failures` makes it answer errors on purpose.
-"""
+"""The fake accredited platform of tools/fake_pa.py, validating with the test copies of
+the official artefacts (tests/data/einvoicing/), so the app's own validator is not what
+judges the app's files."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.parse
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Iterable
 
 from tests.support.einvoicing import cii_failures, flux10_failures
+from tools.fake_pa import CLIENT_ID, CLIENT_SECRET, TOKEN
+from tools.fake_pa import FakePlatform as _FakePlatform
 
-CLIENT_ID, CLIENT_SECRET, TOKEN = "relais", "s3cret", "token-1"
-
-
-class FakePlatform:
-    def __init__(self) -> None:
-        self.flows: dict[str, dict[str, Any]] = {}  # by trackingId
-        self.posts = 0
-        self.failures: list[int] = []  # statuses to answer next, in order
-        platform = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.path == "/token":
-                    self._token(body)
-                elif self.path == "/v1/flows":
-                    self._flow(body)
-                else:
-                    self._answer(404, {"error": "not found"})
-
-            def do_GET(self) -> None:
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._answer(401, {"error": "unauthorized"})
-                flow_id = self.path.removeprefix("/v1/flows/")
-                found = [f for f in platform.flows.values() if f["flowId"] == flow_id]
-                self._answer(200, found[0]) if found else self._answer(404, {"error": "none"})
-
-            def _token(self, body: bytes) -> None:
-                form = dict(urllib.parse.parse_qsl(body.decode()))
-                good = (form.get("client_id"), form.get("client_secret")) == (
-                    CLIENT_ID,
-                    CLIENT_SECRET,
-                )
-                if form.get("grant_type") == "client_credentials" and good:
-                    self._answer(200, {"access_token": TOKEN, "expires_in": 3600})
-                else:
-                    self._answer(401, {"error": "invalid_client"})
-
-            def _flow(self, body: bytes) -> None:
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._answer(401, {"error": "unauthorized"})
-                platform.posts += 1
-                if platform.failures:
-                    return self._answer(platform.failures.pop(0), {"error": "as asked"})
-                info, content = _parts(self.headers["Content-Type"], body)
-                known = platform.flows.get(info["trackingId"])
-                if known:
-                    return self._answer(202, known)
-                check = cii_failures if info["flowSyntax"] == "CII" else flux10_failures
-                failed = check(content)
-                if failed:
-                    return self._answer(400, {"errors": failed})
-                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": []}
-                platform.flows[info["trackingId"]] = flow
-                self._answer(202, flow)
-
-            def _answer(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def report(self, tracking_id: str, code: str, at: str = "2027-01-02T10:00:00+01:00") -> None:
-        """The buyer's side moved the invoice on: the platform now reports `code`."""
-        self.flows[tracking_id]["lifecycle"].append({"code": code, "at": at})
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "TOKEN", "FakePlatform"]
 
 
-def _parts(content_type: str, body: bytes) -> tuple[dict[str, Any], bytes]:
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    parts = {
-        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
-    }
-    info = json.loads(parts["flowInfo"].get_payload(decode=True))
-    return info, parts["file"].get_payload(decode=True)
+def _test_checks(syntax: str, content: bytes) -> list[str]:
+    return cii_failures(content) if syntax == "CII" else flux10_failures(content)
+
+
+class FakePlatform(_FakePlatform):
+    def __init__(self, auto_statuses: Iterable[str] = ()) -> None:
+        super().__init__(validate=_test_checks, auto_statuses=auto_statuses)

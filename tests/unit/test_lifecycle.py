@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.domain.lifecycle import is_routed, with_status
+from chalicelib.domain.lifecycle import current_attempt, is_routed, with_status
 
 
 def test_a_status_is_added_with_its_label() -> None:
@@ -23,3 +23,15 @@ def test_an_unknown_status_code_is_ignored() -> None:
 def test_only_documents_to_a_business_are_routed() -> None:
     assert is_routed({"buyer": {"siren": "552100554"}}) is True
     assert is_routed({"buyer": {"siren": None}}) is False
+
+
+def test_a_new_deposit_attempt_records_its_statuses_again_marked() -> None:
+    first = with_status(with_status([], "200", "2027-01-01") or [], "213", "2027-01-02") or []
+    again = with_status(first, "200", "2027-01-05", attempt=2) or []
+    assert [(e["code"], e.get("attempt")) for e in again] == [
+        ("200", None),
+        ("213", None),
+        ("200", 2),
+    ]
+    assert current_attempt(again) == 2 and current_attempt([]) == 1
+    assert with_status(again, "200", "2027-01-06", attempt=2) is None

@@ -1,0 +1,182 @@
+"""Relais sends 212 Encaissée itself, once, when a routed B2B invoice is paid in full (VAT
+on receipts): a company invoice when transfers cover it, a card invoice at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from chalicelib.adapters.cdar_status import RAM, referenced_status
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.domain.timezones import PARIS
+from tests.integration.test_companies import (  # noqa: F401 (fixtures)
+    alice,
+    bob,
+    company,
+    company_hooks,
+    december,
+    invoiced,
+    pay,
+)
+from tests.integration.test_einvoice_routing import deposited, lifecycle, route  # noqa: F401
+from tests.integration.test_einvoice_validation import business_card_invoice
+from tests.integration.test_ereport_transmission import fake_pa  # noqa: F401
+from tests.support.api import Api
+from tests.support.fake_pa import FakePlatform
+
+
+def codes(api: Api, admin: str, invoice_id: str) -> list[str]:
+    return [h["code"] for h in lifecycle(api, admin, invoice_id)["history"]]
+
+
+def test_a_company_invoice_is_marked_paid_once_its_transfers_cover_it(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    deposited: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    total = deposited["totals"]["incl_vat"]
+    clock.moment = datetime(2027, 1, 20, 10, tzinfo=PARIS)
+    assert pay(api, admin, deposited["id"], amount=total - 100).status == 201
+    assert route(api, admin)["paid_sent"] == 0  # partly paid: nothing yet
+
+    assert pay(api, admin, deposited["id"], amount=100, reference="VIR-2").status == 201
+    assert route(api, admin)["paid_sent"] == 1
+    assert route(api, admin)["paid_sent"] == 0  # once
+
+    assert codes(api, admin, deposited["id"]) == ["200", "212"]
+    paid = lifecycle(api, admin, deposited["id"])["history"][-1]
+    assert paid["detail"]["amounts"] == deposited["vat_breakdown"]
+    ((number, code, xml),) = fake_pa.statuses
+    assert (number, code) == (deposited["number"], "212")
+    assert referenced_status(xml) == (deposited["number"], "212")
+    received = [
+        (c.findtext(f"{{{RAM}}}ValuePercent"), c.findtext(f"{{{RAM}}}ValueAmount"))
+        for c in ET.fromstring(xml).iter(f"{{{RAM}}}SpecifiedDocumentCharacteristic")
+    ]
+    assert received == [
+        (line["rate"], f"{(line['base'] + line['vat']) / 100:.2f}")
+        for line in deposited["vat_breakdown"]
+    ]
+
+
+def test_a_card_invoice_is_marked_paid_on_the_run_after_its_deposit(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    invoice = business_card_invoice(api, member, network, stripe_fake, settings, "2026-12-04")
+    assert route(api, admin)["deposited"] == 1
+    assert route(api, admin)["paid_sent"] == 1
+    assert codes(api, admin, invoice["id"]) == ["200", "212"]
+
+
+def test_a_lost_answer_sends_the_same_status_flow_again(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    invoice = business_card_invoice(api, member, network, stripe_fake, settings, "2026-12-04")
+    route(api, admin)
+    fake_pa.failures = [503]
+    assert route(api, admin)["paid_sent"] == 0
+    assert route(api, admin)["paid_sent"] == 1
+    assert [s[:2] for s in fake_pa.statuses] == [(invoice["number"], "212")]
+    assert f"{invoice['id']}-212" in fake_pa.flows
+
+
+def test_a_refused_invoice_is_never_marked_paid(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    invoice = business_card_invoice(api, member, network, stripe_fake, settings, "2026-12-04")
+    route(api, admin)
+    fake_pa.report(invoice["id"], "210")
+    counts = route(api, admin)
+    assert (counts["updated"], counts["paid_sent"]) == (1, 0)
+    assert route(api, admin)["paid_sent"] == 0
+    assert codes(api, admin, invoice["id"]) == ["200", "210"]
+
+
+def test_a_rejected_invoice_is_deposited_again_same_number_as_a_new_flow(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.failures = [400]
+    assert route(api, admin)["rejected"] == 1
+    assert route(api, admin)["deposited"] == 0  # a rejection is never resent on its own
+
+    path = f"/v1/invoices/{invoiced['id']}/lifecycle/resend"
+    answer = api.post(path, {}, token=admin, headers={"Idempotency-Key": "resend-1"})
+
+    assert answer.status == 200, answer.json
+    assert (answer.json["status"], answer.json["attempt"], answer.json["error"]) == ("200", 2, None)
+    assert [(h["code"], h.get("attempt")) for h in answer.json["history"]] == [
+        ("213", None),
+        ("200", 2),
+    ]
+    (flow,) = fake_pa.flows.values()
+    assert (flow["trackingId"], flow["name"]) == (
+        f"{invoiced['id']}.2",
+        f"{invoiced['number']}.xml",
+    )
+    again = api.post(path, {}, token=admin, headers={"Idempotency-Key": "resend-1"})
+    assert again.json == answer.json  # a replay, not a third deposit
+    assert api.post(path, {}, token=admin).json["code"] == "invalid_state"
+    trail = api.get("/v1/audit?entity=einvoice", token=admin).json["items"]
+    assert [(e["action"], e["entity_id"]) for e in trail] == [("resend", invoiced["id"])]
+
+
+def test_a_resend_during_an_outage_is_made_by_a_later_run_however_old_the_invoice(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.failures = [400]
+    route(api, admin)
+    fake_pa.failures = [503]
+    answer = api.post(f"/v1/invoices/{invoiced['id']}/lifecycle/resend", {}, token=admin)
+    assert (answer.json["status"], answer.json["resend_pending"]) == ("213", True)
+    clock.moment = datetime(2027, 3, 1, 10, tzinfo=PARIS)  # beyond the job's 31 days
+
+    assert route(api, admin)["deposited"] == 1
+    state = lifecycle(api, admin, invoiced["id"])
+    assert (state["status"], state["resend_pending"], state["attempt"]) == ("200", False, 2)
+
+
+def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(
+    api: Api,
+    admin: str,
+    deposited: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    fake_pa.report(deposited["id"], "210")
+    route(api, admin)  # learns the refusal
+    assert route(api, admin)["credited"] == 1
+    assert route(api, admin)["credited"] == 0
+
+    state = lifecycle(api, admin, deposited["id"])
+    note = api.get(f"/v1/invoices/{state['credit_note_id']}", token=admin).json
+    assert (note["type"], note["refers_to"]) == ("credit_note", deposited["id"])
+    assert note["totals"]["incl_vat"] == -deposited["totals"]["incl_vat"]
+    assert note["id"] in fake_pa.flows  # validated and deposited like the invoice
+    assert lifecycle(api, admin, note["id"])["status"] == "200"

@@ -1,0 +1,170 @@
+"""A fake accredited platform on loopback, in the AFNOR XP Z12-013 flow API shape, for
+the tests (tests/support/fake_pa.py) and `make run` (tools/run_local.py).
+
+`POST /token` (OAuth2 client credentials) hands out a bearer token; `POST /v1/flows`
+(multipart: `flowInfo` JSON + `file`) validates the file with the official artefacts (an
+e-report, `FRR`: flux 10 XSD and schematron; an invoice, `CII`: EN 16931 and BR-FR) and
+answers 202 with a `flowId`, or 400 with the failed rules; a `CDAR` flow is a status from
+the issuer (212 Encaissée), added to the invoice's lifecycle. The same `trackingId` twice is
+one flow. `GET /v1/flows/{flowId}` answers the flow with the lifecycle statuses that
+`report` added (and, with `auto_statuses`, the ones a buyer's platform would send at once:
+`make run` plays 201 Émise and 202 Reçue). `failures` makes it answer errors on purpose.
+
+`validate(syntax, content)` gives the failed rules of a file; by default the official
+artefacts: the app's own CII validator (EN 16931 + BR-FR) and the flux 10 XSD and
+schematron of tests/data/einvoicing/.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from chalicelib.adapters.cdar_status import referenced_status
+
+CLIENT_ID, CLIENT_SECRET, TOKEN = "relais", "s3cret", "token-1"
+
+
+def official_checks(syntax: str, content: bytes) -> list[str]:
+    if syntax == "CII":
+        from chalicelib.adapters.cii_validation import CiiValidator
+
+        return CiiValidator().failures(content)
+    from tests.support.einvoicing import flux10_failures
+
+    return flux10_failures(content)
+
+
+class FakePlatform:
+    def __init__(
+        self,
+        validate: Callable[[str, bytes], list[str]] = official_checks,
+        auto_statuses: Iterable[str] = (),
+        port: int = 0,
+    ) -> None:
+        self.auto_statuses = tuple(auto_statuses)
+        self.flows: dict[str, dict[str, Any]] = {}  # by trackingId
+        self.posts = 0
+        self.failures: list[int] = []  # statuses to answer next, in order
+        self.statuses: list[tuple[str, str, bytes]] = []  # issuer statuses: number, code, xml
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/token":
+                    self._token(body)
+                elif self.path == "/v1/flows":
+                    self._flow(body)
+                else:
+                    self._answer(404, {"error": "not found"})
+
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._answer(401, {"error": "unauthorized"})
+                flow_id = self.path.removeprefix("/v1/flows/")
+                found = [f for f in platform.flows.values() if f["flowId"] == flow_id]
+                self._answer(200, found[0]) if found else self._answer(404, {"error": "none"})
+
+            def _token(self, body: bytes) -> None:
+                form = dict(urllib.parse.parse_qsl(body.decode()))
+                good = (form.get("client_id"), form.get("client_secret")) == (
+                    CLIENT_ID,
+                    CLIENT_SECRET,
+                )
+                if form.get("grant_type") == "client_credentials" and good:
+                    self._answer(200, {"access_token": TOKEN, "expires_in": 3600})
+                else:
+                    self._answer(401, {"error": "invalid_client"})
+
+            def _flow(self, body: bytes) -> None:
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._answer(401, {"error": "unauthorized"})
+                platform.posts += 1
+                if platform.failures:
+                    return self._answer(platform.failures.pop(0), {"error": "as asked"})
+                info, content = _parts(self.headers["Content-Type"], body)
+                known = platform.flows.get(info["trackingId"])
+                if known:
+                    return self._answer(202, known)
+                if info["flowSyntax"] == "CDAR":
+                    return self._status(info, content)
+                failed = validate(info["flowSyntax"], content)
+                if failed:
+                    return self._answer(400, {"errors": failed})
+                at = datetime.now(UTC).isoformat(timespec="seconds")
+                lifecycle = [{"code": code, "at": at} for code in platform.auto_statuses]
+                if info["flowSyntax"] != "CII":
+                    lifecycle = []
+                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": lifecycle}
+                platform.flows[info["trackingId"]] = flow
+                self._answer(202, flow)
+
+            def _status(self, info: dict[str, Any], content: bytes) -> None:
+                """A lifecycle status from the issuer (212 Encaissée): added to the
+                invoice's flow, as the platform would pass it on to the buyer."""
+                try:
+                    number, code = referenced_status(content)
+                except (ValueError, SyntaxError):
+                    return self._answer(400, {"errors": ["not a CDAR status message"]})
+                invoices = [f for f in platform.flows.values() if f["name"] == f"{number}.xml"]
+                if not invoices or code not in ("212",):
+                    return self._answer(400, {"errors": [f"unknown invoice or status {code}"]})
+                invoices[0]["lifecycle"].append({"code": code, "at": datetime.now(UTC).isoformat()})
+                flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": []}
+                platform.flows[info["trackingId"]] = flow
+                platform.statuses.append((number, code, content))
+                self._answer(202, flow)
+
+            def _answer(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def report(self, tracking_id: str, code: str, at: str = "2027-01-02T10:00:00+01:00") -> None:
+        """The buyer's side moved the invoice on: the platform now reports `code`."""
+        self.flows[tracking_id]["lifecycle"].append({"code": code, "at": at})
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # The `Stoppable` of tools/run_local.py.
+    name = "fake platform"
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.close()
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+
+def _parts(content_type: str, body: bytes) -> tuple[dict[str, Any], bytes]:
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    parts = {
+        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+    }
+    info = json.loads(parts["flowInfo"].get_payload(decode=True))
+    return info, parts["file"].get_payload(decode=True)
