@@ -14,7 +14,7 @@ bp = Blueprint(__name__)
 
 
 class LifecycleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     code: str
     label: str
@@ -23,7 +23,7 @@ class LifecycleEntry(BaseModel):
 
 
 class Lifecycle(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     document_id: str
     routed: bool  # a B2B document, deposited on the platform (else e-reported)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
-from chalicelib.config import Settings
+
+if TYPE_CHECKING:  # the settings (pydantic-settings) load with the first request
+    from chalicelib.config import Settings
 
 
 class FlowPlatform(Protocol):
