@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import calls, imports, latency, pdf
+from bench import calls, imports, issuance, latency, load, package, pdf, renewal, units
+from bench.fec_hook import fec_rows
 from bench.results import write
 from bench.stack import World, world
 from bench.stats import Row, render
@@ -44,10 +45,16 @@ PlainBench = Callable[[Settings], list[Row]]
 IN_WORLD: dict[str, WorldBench] = {
     "latency": lambda w, s: latency.latencies(w, s.n(200, 6)),
     "calls": lambda w, s: calls.per_request(w),
+    "units": lambda w, s: units.request_units(w),
+    "issuance": lambda w, s: issuance.issuance(w, s.n(200, 16)),
+    "renewal": lambda w, s: renewal.renewals(w, s.quick),
+    "load": lambda w, s: load.load(w, s.n(3000, 64), s.n(60.0, 10.0)),
 }
 STANDALONE: dict[str, PlainBench] = {
     "imports": lambda s: imports.import_times(s.n(10, 2)),
+    "package": lambda s: package.package_size(),
     "pdf": lambda s: pdf.render_time(s.n(5, 1)),
+    "fec": lambda s: fec_rows(),
 }
 BENCHES = (*IN_WORLD, *STANDALONE)
 

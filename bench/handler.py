@@ -83,5 +83,13 @@ class Handler:
         if key:
             headers["idempotency-key"] = key
         payload = json.dumps(body) if body is not None else ""
+        return self._send(method, path, headers, payload)
+
+    def call_raw(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """A body sent as is (a signed webhook), with these headers."""
+        given = {"content-type": "application/json", "host": "api.bench", **headers}
+        return self._send(method, path, given, body.decode())
+
+    def _send(self, method: str, path: str, headers: dict[str, str], payload: str) -> Answer:
         response = self._app(proxy_event(self._app, method, path, headers, payload), self._context)
         return Answer(response["statusCode"], json.loads(response.get("body") or "null"))

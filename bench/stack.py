@@ -31,6 +31,7 @@ from tools.local_stack import LOCAL_CREDENTIALS, REGION, free_port, start_dynamo
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=ZoneInfo("Europe/Paris"))
 DAY = date(2026, 12, 2)
 ISSUER, AUDIENCE = "https://auth.bench", "relais-bench"
+WEBHOOK_SECRET = "whsec_bench"
 OPEN = {d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 
 
@@ -129,6 +130,7 @@ def world() -> Iterator[World]:
                 AUTH_ISSUER=ISSUER,
                 AUTH_AUDIENCE=AUDIENCE,
                 CATALOGUE_CACHE_SECONDS=3600,
+                STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             )
             gateway = MembershipFakeGateway()  # Stripe in memory: answers at once
             ctx = Context(settings, table, FixedClock(NOW), gateway_override=gateway)
