@@ -3,7 +3,7 @@ at once, charged off session by the job as it is scheduled (runs of at most
 RUN_SECONDS each, until nothing is due), then extrapolated to 5,000 and set against
 Lambda's limits.
 
-BENCH_RENEWALS=N sets N (default: 1,000 in a full run, 20 in a quick one)."""
+BENCH_RENEWALS=N sets N (default: 300 in a full run, 20 in a quick one)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def _saved_card(gateway: StripeGateway) -> tuple[str, str]:
 
 
 def renewals(world: World, quick: bool) -> list[Row]:
-    n = int(os.environ.get("BENCH_RENEWALS") or (20 if quick else 1000))
+    n = int(os.environ.get("BENCH_RENEWALS") or (20 if quick else 300))
     due = NOW + timedelta(days=20)
     server = start_localstripe(free_port())
     try:
