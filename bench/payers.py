@@ -94,8 +94,13 @@ def _company(world: World, member: str) -> None:
     assert added.status in (200, 201), added.body
 
 
+_READY: dict[int, dict[str, Payer]] = {}
+
+
 def payers(world: World) -> dict[str, Payer]:
-    """One member per payment kind, each set up once."""
+    """One member per payment kind, each set up once per world."""
+    if id(world.ctx) in _READY:
+        return _READY[id(world.ctx)]
     seeds = {"credits": _credits, "membership": _membership, "company": _company}
     ready: dict[str, Payer] = {}
     for kind in KINDS:
@@ -103,4 +108,5 @@ def payers(world: World) -> dict[str, Payer]:
         if kind in seeds:
             seeds[kind](world, member)
         ready[kind] = Payer(kind, member, world.token(member))
+    _READY[id(world.ctx)] = ready
     return ready
