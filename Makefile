@@ -63,7 +63,7 @@ package: venv
 deploy: package
 	$(PY) -m infra.deploy build/package/$(STAGE) --stage $(STAGE)
 
-## Benchmarks (figures printed; never asserted).
+## Benchmarks: one table and bench/results.json (never asserted). BENCH_QUICK=1: a smoke run; BENCH_ONLY=latency,units...: some sections.
 bench: venv
 	$(PY) -m bench
 

@@ -23,9 +23,9 @@ def _row(world: World, name: str, request: Callable[[], Any]) -> Row:
 
 def per_request(world: World) -> list[Row]:
     """Requests of a returning caller (warm catalogue), plus a new member's first booking."""
-    http = world.http
-    member, admin = http.token("bench-member"), http.token("bench-admin", "admin")
-    newcomer = http.token("bench-newcomer")
+    http = world.handler
+    member, admin = world.token("bench-member"), world.token("bench-admin", "admin")
+    newcomer = world.token("bench-newcomer")
     day = (DAY + timedelta(days=1)).isoformat()
     card = {"resource_id": world.pool, "date": day, "unit": "day", "payment": "card"}
     free = {**card, "payment": "none"}

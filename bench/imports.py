@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.stats import Row, median, ratio
 
 ROOT = Path(__file__).resolve().parents[1]
-REPEAT = 10
+REPEAT = 10  # default; `make bench` passes its own
 MODULES = ("app", "boto3")
 SECTION = f"import time, fresh interpreters (median of {REPEAT}, bytecode cached)"
 
@@ -43,7 +43,7 @@ def _cumulative(module: str, env: dict[str, str]) -> float:
     raise RuntimeError(f"no importtime line for {module}:\n{report[-2000:]}")
 
 
-def import_times() -> list[Row]:
+def import_times(repeat: int = REPEAT) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="relais-bench-pyc-") as cache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = cache  # compiled once here, outside the repo
@@ -53,7 +53,7 @@ def import_times() -> list[Row]:
             _run(f"import {module}", env)  # and boto3's, in the prefix
         cumulative: dict[str, list[float]] = {m: [] for m in MODULES}
         wall: dict[str, list[float]] = {m: [] for m in (*MODULES, "pass")}
-        for _ in range(REPEAT):
+        for _ in range(repeat):
             for module in MODULES:
                 cumulative[module].append(_cumulative(module, env))
             for module in wall:

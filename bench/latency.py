@@ -1,111 +1,125 @@
-"""Latency through the whole HTTP stack vs the bare DynamoDB call of the same shape."""
+"""Booking (by each payment) and availability, over HTTP and at the Lambda handler, each
+against the raw DynamoDB calls the request makes (captured, replayed with fresh ids),
+interleaved so that both sides share the machine's noise."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
-from bench.hooks import capturing
+from bench.answers import Caller
+from bench.payers import KINDS, Payer, payers
+from bench.replay import Call, capturing_all, fresh_ids, player, renamed, shape
 from bench.stack import DAY, World
 from bench.stats import Row, median, ms, p95, ratio, timed
-from chalicelib.domain.identifiers import new_id
 
-N = 200
-WARMUP = 10
-
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    """A copy of `value` with `old` replaced by `new` in every string (a booking id)."""
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, dict):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value
+GOALS = {"HTTP": 1.2, "handler": 1.1}
+DAYS = 30  # weekdays booked in turn, so that no day runs out of seats
 
 
-def _interleaved(
-    http: Callable[[], Any], raw: Callable[[], Any], n: int
+def bench_days(count: int = DAYS) -> list[date]:
+    """Weekdays from DAY on, the year-end holidays left out."""
+    days: list[date] = []
+    day = DAY
+    while len(days) < count:
+        holidays = (day.month == 12 and day.day >= 24) or (day.month == 1 and day.day <= 2)
+        if day.weekday() < 5 and not holidays:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def interleaved(
+    ours: Callable[[int], Any], raw: Callable[[int], Any], n: int
 ) -> tuple[list[float], list[float]]:
-    """Time `n` calls of each, alternating which goes first; after a short warm-up."""
-    for _ in range(WARMUP):
-        http()
-        raw()
-    http_times: list[float] = []
+    """Time `n` calls of each, alternating which goes first."""
+    our_times: list[float] = []
     raw_times: list[float] = []
     for i in range(n):
+        first, second = (raw, ours) if i % 2 else (ours, raw)
+        elapsed = [timed(functools.partial(first, i)), timed(functools.partial(second, i))]
         if i % 2:
-            raw_times.append(timed(raw))
-            http_times.append(timed(http))
-        else:
-            http_times.append(timed(http))
-            raw_times.append(timed(raw))
-    return http_times, raw_times
+            elapsed.reverse()
+        our_times.append(elapsed[0])
+        raw_times.append(elapsed[1])
+    return our_times, raw_times
 
 
-def _rows(section: str, label: str, http: list[float], raw: list[float]) -> list[Row]:
+def _measure(
+    world: World, request: Callable[[int], Any], n: int, templates: int
+) -> tuple[list[float], list[float], str]:
+    """Capture the calls of `templates` requests (one per day), then time `n` more
+    requests against replays of the captured calls of the same day."""
+    client = world.ctx.table.client
+    captured: list[list[Call]] = []
+    for i in range(templates):
+        with capturing_all(client) as calls:
+            request(i)
+        captured.append(calls)
+    ids = fresh_ids(captured)
+    batches = iter([renamed(captured[i % templates], ids) for i in range(n)])
+    play = player(client, batches)
+    ours, raw = interleaved(request, lambda _: play(), n)
+    return ours, raw, shape(captured[0])
+
+
+def _rows(
+    section: str, level: str, label: str, ours: list[float], raw: list[float], calls: str
+) -> list[Row]:
+    goal = GOALS[level]
     return [
-        Row(section, f"{label} via HTTP, median", ms(median(http)), f"p95 {ms(p95(http))}"),
-        Row(section, f"{label} raw call, median", ms(median(raw)), f"p95 {ms(p95(raw))}"),
+        Row(section, f"{label} via {level}, median", ms(median(ours)), f"p95 {ms(p95(ours))}"),
+        Row(section, f"{label} raw calls, median", ms(median(raw)), f"p95 {ms(p95(raw))}; {calls}"),
         Row(
             section,
-            "ratio HTTP / raw",
-            ratio(median(http), median(raw)),
-            f"p95 {ratio(p95(http), p95(raw))}, n={len(http)} each, interleaved",
+            f"{label} ratio {level} / raw",
+            ratio(median(ours), median(raw)),
+            f"goal <= {goal}x; n={len(ours)} each, interleaved",
+            figure=median(ours) / median(raw),
+            goal=goal,
         ),
     ]
 
 
-def booking(world: World) -> list[Row]:
-    """POST /v1/bookings (a manager's free day: one TransactWriteItems, no Stripe) vs that
-    TransactWriteItems sent with a fresh booking id."""
-    token = world.http.token("bench-admin", "admin")
-    body = {"resource_id": world.pool, "date": DAY.isoformat(), "unit": "day", "payment": "none"}
-    client = world.ctx.table.client
+def _booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Callable[[int], Any]:
+    def book(i: int) -> None:
+        body = {
+            "resource_id": resource,
+            "date": days[i % len(days)].isoformat(),
+            "unit": "day",
+            "payment": payer.kind,
+        }
+        answer = caller.call("POST", "/v1/bookings", body, token=payer.token)
+        assert answer.status == 201, (payer.kind, answer.body)
 
-    def via_http() -> None:
-        answer = world.http.call("POST", "/v1/bookings", body, token=token)
-        assert answer.status == 201, answer.body
-
-    with capturing(client, "TransactWriteItems") as captured:
-        first = world.http.call("POST", "/v1/bookings", body, token=token)
-    assert first.status == 201 and len(captured) == 1, (first.body, captured)
-    template, template_id = captured[0], first.body["booking"]["id"]
-
-    # Built beforehand: only the call itself is timed.
-    prepared = iter([_replace(template, template_id, new_id("bkg")) for _ in range(N + WARMUP)])
-
-    def raw() -> None:
-        client.transact_write_items(**next(prepared))
-
-    http_times, raw_times = _interleaved(via_http, raw, N)
-    section = f"booking latency (one TransactWriteItems: {json_shape(template)}), DynamoDB Local"
-    return _rows(section, "book a day", http_times, raw_times)
+    return book
 
 
-def json_shape(params: dict[str, Any]) -> str:
-    return "+".join(next(iter(item)) for item in params["TransactItems"])
-
-
-def availability(world: World) -> list[Row]:
-    """GET /v1/availability for one relay-day (warm catalogue) vs its one Query."""
-    path = f"/v1/availability?date={DAY.isoformat()}&relay_id={world.relay}"
-    client = world.ctx.table.client
-
-    def via_http() -> None:
-        answer = world.http.call("GET", path)
+def _availability(caller: Caller, world: World, days: list[date]) -> Callable[[int], Any]:
+    def read(i: int) -> None:
+        path = f"/v1/availability?date={days[i % len(days)].isoformat()}&relay_id={world.relay}"
+        answer = caller.call("GET", path)
         assert answer.status == 200, answer.body
 
-    via_http()  # the catalogue is cached from here on
-    with capturing(client, "Query") as captured:
-        via_http()
-    assert len(captured) == 1, captured
-    query = captured[0]
+    return read
 
-    def raw() -> None:
-        client.query(**query)
 
-    http_times, raw_times = _interleaved(via_http, raw, N)
-    section = "availability of one relay-day (warm catalogue), DynamoDB Local"
-    return _rows(section, "one relay-day", http_times, raw_times)
+def latencies(world: World, n: int) -> list[Row]:
+    """Every operation at both levels; a section per level."""
+    days = bench_days()
+    members = payers(world)
+    rows: list[Row] = []
+    for level, caller in (("handler", world.handler), ("HTTP", world.http)):
+        section = f"latency via {level} vs the same DynamoDB calls sent raw (DynamoDB Local)"
+        for i in range(3):  # warm: catalogue cache, profiles, connections
+            _availability(caller, world, days)(i)
+        ours, raw, calls = _measure(world, _availability(caller, world, days), n, 1)
+        rows += _rows(section, level, "availability, one relay-day", ours, raw, calls)
+        for kind in KINDS:
+            book = _booker(caller, members[kind], world.pool, days)
+            book(0)  # a member's first booking creates the profile: not the steady state
+            ours, raw, calls = _measure(world, book, n, min(len(days), max(2, n)))
+            rows += _rows(section, level, f"booking, {kind}", ours, raw, calls)
+    return rows

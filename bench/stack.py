@@ -3,8 +3,6 @@ and the Chalice app behind its test client with dev tokens."""
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import tempfile
 import uuid
@@ -16,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.handler import Handler
+from bench.server import Loopback, loopback
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.dynamo import Table
 from chalicelib.config import Settings
@@ -23,6 +23,7 @@ from chalicelib.domain.catalogue import NewOperator, NewRelay, NewResource
 from chalicelib.services.catalogue import create_operator, create_relay, create_resource
 from chalicelib.services.context import Context
 from infra.table import create_table
+from tests.support.fake_stripe_memberships import MembershipFakeGateway
 from tools.dev_auth import ensure_dev_keys, mint_token
 from tools.local_stack import LOCAL_CREDENTIALS, REGION, free_port, start_dynamodb_local
 
@@ -30,85 +31,36 @@ from tools.local_stack import LOCAL_CREDENTIALS, REGION, free_port, start_dynamo
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=ZoneInfo("Europe/Paris"))
 DAY = date(2026, 12, 2)
 ISSUER, AUDIENCE = "https://auth.bench", "relais-bench"
+WEBHOOK_SECRET = "whsec_bench"
 OPEN = {d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 
 
-@dataclass(frozen=True)
-class Intent:
-    id: str
-    client_secret: str
-    status: str
-    amount: int
+class Tokens:
+    """Dev tokens the app trusts (signed with the bench's own key)."""
 
-
-class LocalGateway:
-    """Stripe stand-in for card bookings: answers at once, honours idempotency keys."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[str, Intent] = {}
-        self._ids = itertools.count(1)
-
-    def create_payment_intent(self, *, amount: int, idempotency_key: str, **_: Any) -> Intent:
-        if idempotency_key not in self._by_key:
-            n = next(self._ids)
-            self._by_key[idempotency_key] = Intent(
-                f"pi_{n}", f"pi_{n}_secret", "requires_payment_method", amount
-            )
-        return self._by_key[idempotency_key]
-
-    def retrieve_payment_intent(self, payment_intent_id: str) -> Intent:
-        return next(i for i in self._by_key.values() if i.id == payment_intent_id)
-
-    def cancel_payment_intent(self, payment_intent_id: str, *, idempotency_key: str) -> Intent:
-        return self.retrieve_payment_intent(payment_intent_id)
-
-    def create_refund(self, **_: Any) -> Any:
-        raise NotImplementedError("the bench makes no refunds")
-
-    def parse_webhook(self, *_: Any, **__: Any) -> dict[str, Any]:
-        raise NotImplementedError("the bench receives no webhooks")
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-
-
-class Http:
-    """The Chalice app in process (chalice.test.Client): JSON in, JSON out."""
-
-    def __init__(self, client: Any, private_key: Path) -> None:
-        self._client = client
+    def __init__(self, private_key: Path) -> None:
         self._key = private_key
 
-    def token(self, sub: str, *groups: str) -> str:
+    def __call__(self, sub: str, *groups: str) -> str:
         return mint_token(self._key, sub=sub, groups=list(groups), issuer=ISSUER, audience=AUDIENCE)
-
-    def call(
-        self, method: str, path: str, body: Any = None, token: str = "", key: str = ""
-    ) -> Answer:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if key:
-            headers["Idempotency-Key"] = key
-        payload = json.dumps(body) if body is not None else ""
-        response = self._client.http.request(method, path, headers=headers, body=payload)
-        return Answer(response.status_code, json.loads(response.body or b"null"))
 
 
 @dataclass
 class World:
     backend: str
     ctx: Context
-    http: Http
+    app: Any
+    handler: Handler  # app(event, context), as Lambda calls it: also used to set up
+    http: Loopback  # chalice local's server on 127.0.0.1
+    token: Tokens
+    operator: str
     relay: str
     pool: str
     resources: list[str]
+    gateway: MembershipFakeGateway
 
 
-def _seed(ctx: Context) -> tuple[str, list[str]]:
+def _seed(ctx: Context) -> tuple[str, str, list[str]]:
     """One operator, one relay open 08:00–19:00 on weekdays, four resources."""
     operator = create_operator(
         ctx,
@@ -147,7 +99,7 @@ def _seed(ctx: Context) -> tuple[str, list[str]]:
         ).id
         for name, kind, capacity, rates in specs
     ]
-    return relay["id"], resources
+    return operator.id, relay["id"], resources
 
 
 def _use_dummy_credentials() -> None:
@@ -161,8 +113,6 @@ def _use_dummy_credentials() -> None:
 def world() -> Iterator[World]:
     """Everything the bench needs, torn down (DynamoDB Local stopped) on the way out."""
     _use_dummy_credentials()
-    from chalice.test import Client
-
     from app import app
     from chalicelib.api.wiring import use_context
 
@@ -180,14 +130,27 @@ def world() -> Iterator[World]:
                 AUTH_ISSUER=ISSUER,
                 AUTH_AUDIENCE=AUDIENCE,
                 CATALOGUE_CACHE_SECONDS=3600,
+                STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             )
-            ctx = Context(settings, table, FixedClock(NOW), gateway_override=LocalGateway())
-            relay, resources = _seed(ctx)
+            gateway = MembershipFakeGateway()  # Stripe in memory: answers at once
+            ctx = Context(settings, table, FixedClock(NOW), gateway_override=gateway)
+            operator, relay, resources = _seed(ctx)
             use_context(ctx)
             try:
-                with Client(app) as client:
-                    http = Http(client, private_key)
-                    yield World(process.name, ctx, http, relay, resources[0], resources)
+                with loopback(app) as http:
+                    yield World(
+                        backend=process.name,
+                        ctx=ctx,
+                        app=app,
+                        handler=Handler(app),
+                        http=http,
+                        token=Tokens(private_key),
+                        operator=operator,
+                        relay=relay,
+                        pool=resources[0],
+                        resources=resources,
+                        gateway=gateway,
+                    )
             finally:
                 use_context(None)
     finally:

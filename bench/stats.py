@@ -17,6 +17,16 @@ class Row:
     name: str
     value: str
     note: str = ""
+    figure: float | None = None  # the number behind `value`, for results.json
+    goal: float | None = None  # an upper bound `figure` should stay under
+    command: str = ""  # how to measure this row's section alone
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the figure is within its goal (None: no goal)."""
+        if self.goal is None or self.figure is None:
+            return None
+        return self.figure <= self.goal
 
 
 def timed(call: Callable[[], Any]) -> float:
@@ -54,6 +64,10 @@ def render(rows: list[Row]) -> str:
             section = row.section
             lines.extend([""] if lines else [])
             lines.append(f"== {section}")
+            if row.command:
+                lines.append(f"   ({row.command})")
         note = f"  {row.note}" if row.note else ""
+        if row.met is not None:
+            note = f"  [{'ok' if row.met else 'MISSED'}]{note}"
         lines.append(f"  {row.name:<{width_name}}  {row.value:>{width_value}}{note}")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,14 @@ class Principal:
             raise Forbidden("This action is reserved to the relay's managers and administrators.")
 
 
+# A token checked once is remembered (its Principal and expiry) for a few minutes: a
+# caller's next requests skip the signature and claim checks. Bounded in size and age, so
+# a key withdrawn from the key set stops being trusted within VERIFIED_SECONDS.
+VERIFIED_SECONDS = 300
+VERIFIED_MAX = 2048
+LEEWAY_SECONDS = 30
+
+
 class TokenVerifier:
     """Verifies bearer tokens; the key set is loaded on first use, never at import."""
 
@@ -58,11 +67,27 @@ class TokenVerifier:
         self._settings = settings
         self._jwk_client: jwt.PyJWKClient | None = None
         self._key_set: jwt.PyJWKSet | None = None
+        # token -> (principal, its exp, when it was verified)
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     def verify(self, authorization: str | None) -> Principal:
+        token = _bearer_token(authorization)
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires, verified_at = known
+            if now < expires + LEEWAY_SECONDS and now < verified_at + VERIFIED_SECONDS:
+                return principal
+            self._verified.pop(token, None)  # expired: checked afresh (and refused)
+        principal, expires = self._check(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (principal, expires, now)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         import jwt  # imported on the first request, not at cold start
 
-        token = _bearer_token(authorization)
         try:
             key = self._signing_key(token)
             claims = jwt.decode(
@@ -72,11 +97,11 @@ class TokenVerifier:
                 audience=self._settings.auth_audience,
                 issuer=self._settings.auth_issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
-                leeway=30,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"Invalid token: {exc}") from exc
-        return _principal_from_claims(claims)
+        return _principal_from_claims(claims), float(claims["exp"])
 
     def _signing_key(self, token: str) -> Any:
         import jwt

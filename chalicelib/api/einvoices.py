@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 
 class LifecycleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     code: str
     label: str
@@ -39,7 +39,7 @@ class LifecycleError(BaseModel):
 
 
 class Lifecycle(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     document_id: str
     routed: bool  # a B2B document, deposited on the platform (else e-reported)

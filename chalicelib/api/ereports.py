@@ -14,7 +14,7 @@ bp = Blueprint(__name__)
 
 
 class EReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str
     operator_id: str
@@ -31,7 +31,7 @@ class EReport(BaseModel):
 
 
 class EReportList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     items: list[EReport]
 

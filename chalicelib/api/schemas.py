@@ -274,6 +274,11 @@ class ClosureBatch(Out):
     cancelled_bookings: int
 
 
-class ClosureCreated(RootModel[Closure | ClosureBatch]):
+class ClosureCreated(RootModel):  # `root` annotated below
     """`{date, reason}` → the closure with `cancelled_bookings`; `{from, to, reason}` or
     `{public_holidays}` → the closures made and how many bookings they cancelled."""
+
+    # Not `RootModel[Closure | ClosureBatch]`: that parametrised class would be built at
+    # import; this one is built on first use, like the other answers.
+    model_config = ConfigDict(defer_build=True)
+    root: Closure | ClosureBatch

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal, Self
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import Query, QueryDate
@@ -22,6 +22,8 @@ COLUMNS = ("relay_id", "resource_kind", "period_start", *FIGURES)
 
 
 class OccupancyRow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     relay_id: str
     resource_kind: str
     period_start: date
@@ -36,6 +38,8 @@ class OccupancyRow(BaseModel):
 
 
 class OccupancyReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[OccupancyRow]
 
 

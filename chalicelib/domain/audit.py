@@ -17,7 +17,7 @@ MASKED_FIELDS = {"iban": mask_iban}
 
 
 class AuditEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: str
     at: datetime

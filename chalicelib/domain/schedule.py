@@ -275,11 +275,18 @@ def slots_between(d: date, tz: ZoneInfo, start: datetime, end: datetime) -> list
 
 def open_slots(hours: OpeningHours, d: date, tz: ZoneInfo) -> list[Slot]:
     """Every slot of date ``d`` inside its opening intervals, in order."""
+    return list(_open_slots(hours.intervals_on(d), d, tz))
+
+
+@lru_cache(maxsize=4096)
+def _open_slots(intervals: tuple[Interval, ...], d: date, tz: ZoneInfo) -> tuple[Slot, ...]:
+    # Pure and asked for on every booking and availability request: computed once per
+    # (intervals, date, zone). Slots are frozen, the tuple immutable.
     indices: set[int] = set()
-    for interval in hours.intervals_on(d):
+    for interval in intervals:
         begin, end = _interval_bounds(d, interval, tz)
         indices.update(slot.index for slot in slots_between(d, tz, begin, end))
-    return [slot_at(d, tz, k) for k in sorted(indices)]
+    return tuple(slot_at(d, tz, k) for k in sorted(indices))
 
 
 def booking_window(slots: Iterable[Slot]) -> tuple[datetime, datetime]:

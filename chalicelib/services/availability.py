@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalogue import Relay, ResourceKind
 from chalicelib.domain.geo import Location, distance_km
-from chalicelib.domain.schedule import open_slots
+from chalicelib.domain.schedule import Slot, open_slots
 from chalicelib.services.context import Context
 
 
@@ -53,8 +54,7 @@ def relay_day(
         view["distance_km"] = round(distance_km(near, here), 2)
     if not is_open:
         return view
-    slots = open_slots(hours, day, ZoneInfo(relay.timezone))
-    labelled = [(s.index, *s.local_label()) for s in slots]  # once per relay-day
+    labelled = _labelled(tuple(open_slots(hours, day, ZoneInfo(relay.timezone))))
     for resource in ctx.catalogue.get().resources_of(relay.id):
         if not resource.active or (kind is not None and resource.kind != kind):
             continue
@@ -72,3 +72,9 @@ def relay_day(
             }
         )
     return view
+
+
+@lru_cache(maxsize=1024)
+def _labelled(slots: tuple[Slot, ...]) -> tuple[tuple[int, str, str], ...]:
+    """(index, "HH:MM", "HH:MM") of each slot: the same for every request of a relay-day."""
+    return tuple((s.index, *s.local_label()) for s in slots)

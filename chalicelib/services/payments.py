@@ -212,18 +212,21 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
 
 
 def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payment:
-    ctx.payments.add_payment(
-        Payment(
-            intent_id=intent["id"],
-            kind="booking",
-            subject_id=booking.id,
-            member_id=booking.member_id,
-            operator_id=booking.operator_id,
-            amount=int(intent.get("amount") or booking.price["amount"]),
-            description=f"Booking {booking.id}",
-            created_at=ctx.clock.now(),
+    # Usually recorded when the booking's intent was created: a read, rather than a
+    # conditional put whose refusal still costs a write (and is followed by a read).
+    if ctx.payments.payment(intent["id"]) is None:
+        ctx.payments.add_payment(
+            Payment(
+                intent_id=intent["id"],
+                kind="booking",
+                subject_id=booking.id,
+                member_id=booking.member_id,
+                operator_id=booking.operator_id,
+                amount=int(intent.get("amount") or booking.price["amount"]),
+                description=f"Booking {booking.id}",
+                created_at=ctx.clock.now(),
+            )
         )
-    )
     ctx.payments.mark_succeeded(intent["id"], _charge_id(intent), ctx.clock.now())
     payment = ctx.payments.payment(intent["id"])
     assert payment is not None

@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
-from chalicelib.config import Settings
 from chalicelib.services import audit
 from chalicelib.services.catalogue import get_operator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the settings (pydantic-settings) load with the first request
     from chalicelib.auth import Principal
+    from chalicelib.config import Settings
     from chalicelib.services.context import Context
 
 CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter

@@ -1,0 +1,89 @@
+"""The app over real HTTP on 127.0.0.1: `chalice local`'s threaded server in this process
+(so it shares the bench's Context), and a keep-alive client per thread."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.answers import Answer
+from tools.local_stack import free_port
+
+
+class Loopback:
+    """JSON over one persistent HTTP/1.1 connection per calling thread."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            connection.connect()
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.connection = connection
+        return connection
+
+    def call(
+        self, method: str, path: str, body: Any = None, token: str = "", key: str = ""
+    ) -> Answer:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if key:
+            headers["Idempotency-Key"] = key
+        payload = json.dumps(body) if body is not None else None
+        connection = self._connection()
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException):
+            connection.close()  # the server closed an idle connection: once more, afresh
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        return Answer(response.status, json.loads(data or b"null"))
+
+
+@contextmanager
+def loopback(app: Any) -> Iterator[Loopback]:
+    """`chalice local`'s server for `app` on a free loopback port, stopped on the way out."""
+    from chalice.config import Config
+    from chalice.local import (
+        ChaliceRequestHandler,
+        CustomLocalChalice,
+        LocalChalice,
+        LocalDevServer,
+    )
+
+    class Handler(ChaliceRequestHandler):
+        # No Nagle, as API Gateway: headers and body are written apart, and the client's
+        # delayed ACK would add 40 ms to every answer. No access log line on stderr.
+        disable_nagle_algorithm = True
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    # What `chalice local` does (chalice.local.create_local_server), with that handler.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    config = Config.create(chalice_stage="dev")
+    server = LocalDevServer(app, config, "127.0.0.1", free_port(), handler_cls=Handler)
+    httpd = server.server
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, name="bench-http", daemon=True)
+    thread.start()
+    try:
+        yield Loopback(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)

@@ -1,0 +1,120 @@
+"""The bench's pure parts: the table, results.json's shape, goals, the replay of captured
+calls with fresh ids, and the API Gateway event. No timing here, and nothing asserted
+about figures: the bench prints them, it never judges them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.capacity import Units
+from bench.fec_hook import fec_rows
+from bench.handler import proxy_event
+from bench.replay import Call, fresh_ids, renamed, shape
+from bench.results import SCHEMA, write
+from bench.stats import Row, render
+
+ROWS = [
+    Row("latency", "booking via handler, median", "12.00 ms", "p95 20.00 ms", command="c"),
+    Row("latency", "booking ratio handler / raw", "1.05x", "goal", figure=1.05, goal=1.1),
+    Row("latency", "availability ratio HTTP / raw", "1.50x", "", figure=1.5, goal=1.2),
+    Row("imports", "import app", "300.0 ms"),
+]
+
+
+def test_the_table_has_one_block_per_section_and_marks_goals() -> None:
+    text = render(ROWS)
+    assert text.count("== ") == 2
+    assert "(c)" in text  # the command under its section
+    assert "[ok]" in text and "[MISSED]" in text
+    assert text.index("== latency") < text.index("== imports")
+
+
+def test_results_json_holds_every_row_with_its_goal(tmp_path: Path) -> None:
+    path = write(ROWS, {"command": "make bench", "quick": True}, tmp_path / "results.json")
+    document = json.loads(path.read_text())
+    assert document["schema"] == SCHEMA
+    assert document["context"]["quick"] is True
+    assert [r["name"] for r in document["rows"]] == [r.name for r in ROWS]
+    by_name = {r["name"]: r for r in document["rows"]}
+    assert by_name["booking ratio handler / raw"]["met"] is True
+    assert by_name["availability ratio HTTP / raw"]["met"] is False
+    assert by_name["import app"]["met"] is None
+    assert set(by_name["import app"]) == {
+        "section",
+        "name",
+        "value",
+        "figure",
+        "goal",
+        "met",
+        "note",
+        "command",
+    }
+
+
+def test_replayed_calls_get_fresh_ids_and_keep_the_shared_ones() -> None:
+    def booking(bkg: str, pi: str) -> list[Call]:
+        item = {"PK": f"BOOKING#{bkg}", "resource": "res_aaaaaaaaaaaaaaaaaaaa", "pi": pi}
+        return [
+            Call("transact_write_items", {"TransactItems": [{"Put": {"Item": item}}]}),
+            Call("put_item", {"Item": {"PK": f"PAYMENT#{pi}", "subject": bkg}}),
+        ]
+
+    one = booking("bkg_bbbbbbbbbbbbbbbbbbbb", "pi_1")
+    two = booking("bkg_cccccccccccccccccccc", "pi_2")
+    ids = fresh_ids([one, two])
+    assert ids == {"bkg_bbbbbbbbbbbbbbbbbbbb", "bkg_cccccccccccccccccccc", "pi_1", "pi_2"}
+    again = renamed(one, ids)
+    item = again[0].params["TransactItems"][0]["Put"]["Item"]
+    assert item["resource"] == "res_aaaaaaaaaaaaaaaaaaaa"
+    assert item["PK"] != "BOOKING#bkg_bbbbbbbbbbbbbbbbbbbb" and item["PK"].startswith(
+        "BOOKING#bkg_"
+    )
+    assert again[1].params["Item"]["subject"] == item["PK"].removeprefix("BOOKING#")  # same id
+    assert one[0].params["TransactItems"][0]["Put"]["Item"]["PK"].endswith("b")  # copy
+    assert shape(one) == "transact_write_items(1) + put_item"
+
+
+def test_request_units_split_reads_and_writes() -> None:
+    units = Units()
+    units.add("TransactWriteItems", [{"TableName": "t", "CapacityUnits": 8.0}])
+    units.add("GetItem", {"TableName": "t", "CapacityUnits": 1.0})
+    units.add("Query", {"ReadCapacityUnits": 0.5, "CapacityUnits": 0.5})
+    units.add("DescribeTable", None)
+    assert (units.write, units.read, units.calls) == (8.0, 1.5, 4)
+
+
+class _App:
+    routes: dict[str, Any] = {"/v1/bookings": {}, "/v1/bookings/{booking_id}/cancel": {}}
+
+
+def test_the_proxy_event_names_the_route_template_and_its_parameters() -> None:
+    event = proxy_event(_App(), "POST", "/v1/bookings/bkg_1/cancel?x=1", {"a": "b"}, "")
+    assert event["requestContext"]["resourcePath"] == "/v1/bookings/{booking_id}/cancel"
+    assert event["pathParameters"] == {"booking_id": "bkg_1"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1"]}
+    assert event["body"] is None
+    plain = proxy_event(_App(), "GET", "/v1/bookings", {}, "{}")
+    assert plain["pathParameters"] is None and plain["queryStringParameters"] is None
+
+
+def test_fec_figures_are_taken_from_bench_fec(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("bench.fec")
+    fake.measure = lambda: {"lines_per_s": 50_000.0, "peak_rss_mb": 80.0}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.fec", fake)
+    monkeypatch.delattr("bench.fec", raising=False)
+    rows = {r.name: r for r in fec_rows()}
+    assert rows["peak_rss_mb"].goal == 256 and rows["peak_rss_mb"].met is True
+    assert rows["lines_per_s"].goal is None
+
+
+def test_fec_is_said_not_merged_without_bench_fec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bench.fec", None)
+    monkeypatch.delattr("bench.fec", raising=False)
+    (row,) = fec_rows()
+    assert row.value == "see bench/fec.py (not merged)"
