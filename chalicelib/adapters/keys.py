@@ -429,3 +429,17 @@ def einvoices_pk(operator_id: str) -> str:
 
 def einvoice_sk(document_id: str) -> str:
     return document_id
+
+
+# -- asynchronous exports (adapters/export_store.py) -------------------------------------------
+
+EXPORT_SK = "EXPORT"
+EXPORTS_OPEN_PK = "EXPORTS_OPEN"  # SK `{created_at}#{export}`: exports not yet done or failed
+
+
+def export(export_id: str) -> Key:
+    return key(f"EXPORT#{export_id}", EXPORT_SK)
+
+
+def open_export(created_at: str, export_id: str) -> Key:
+    return key(EXPORTS_OPEN_PK, f"{created_at}#{export_id}")

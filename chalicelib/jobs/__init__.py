@@ -13,6 +13,7 @@ from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.einvoice_routing import route_einvoices
 from chalicelib.services.ereport_job import produce_ereports
+from chalicelib.services.exports import run_exports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments
@@ -28,6 +29,7 @@ JOBS: dict[str, Job] = {
     "send_reminders": send_reminders,
     "produce_ereports": produce_ereports,
     "route_einvoices": route_einvoices,
+    "run_exports": run_exports,
 }
 
 
@@ -49,6 +51,9 @@ SCHEDULES: dict[str, str] = {
     "produce_ereports": "cron(0 3 1,11,21 * ? *)",
     # B2B invoices to the accredited platform, and the statuses it reports back.
     "route_einvoices": "rate(60 minutes)",
+    # Exports the queue lost or a crashed worker left (locally, with no queue: every
+    # pending export) are handed to a worker again.
+    "run_exports": "rate(1 minute)",
 }
 
 
