@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
