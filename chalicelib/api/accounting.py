@@ -35,7 +35,7 @@ class CsvQuery(SpanQuery):
     tag="accounting",
     query=FecQuery,
     produces="text/plain",
-    errors=(403, 404, 422),
+    errors=(403, 404, 413, 422),
     role="books",
 )
 def fec(call: Call) -> Any:

@@ -72,6 +72,41 @@ PRODUCT_KIND_FIELDS = {
     "description": "A credit_pack needs `credits` and `validity_days`; a membership `period`.",
 }
 
+_NULL = {"type": "null"}
+_DEFAULT_DIALECT = {"const": "default"}
+# POST /v1/exports (domain/exports.ExportRequest.problems): what each kind takes. The
+# rules a schema cannot state (`from` not after `to`, a PDF ZIP's 31 days) answer 422.
+EXPORT_KIND_FIELDS = [
+    {
+        "if": {"properties": {"kind": {"enum": ["fec", "archive"]}}},
+        "then": {
+            "required": ["year"],
+            "properties": {
+                "year": {"type": "integer"},
+                "from": _NULL,
+                "to": _NULL,
+                "dialect": _DEFAULT_DIALECT,
+            },
+        },
+    },
+    {
+        "if": {"properties": {"kind": {"const": "invoices_csv"}}},
+        "then": {"properties": {"year": _NULL}},
+    },
+    {
+        "if": {"properties": {"kind": {"const": "invoices_pdf_zip"}}},
+        "then": {
+            "required": ["from", "to"],
+            "properties": {
+                "from": {"type": "string"},
+                "to": {"type": "string"},
+                "year": _NULL,
+                "dialect": _DEFAULT_DIALECT,
+            },
+        },
+    },
+]
+
 
 @cache
 def time_zones() -> list[str]:
@@ -112,6 +147,16 @@ def refine(
             {"required": ["public_holidays"]}
         ]
         schema["examples"] = [{"date": "2026-12-24", "reason": "Fermeture exceptionnelle"}]
+    if name == "ExportBody":
+        schema["allOf"] = EXPORT_KIND_FIELDS
+        schema["examples"] = [
+            {"kind": "fec", "operator_id": "op_xbbuwbj7hc5rku7yue5a", "year": 2026}
+        ]
+        schema["description"] = (
+            f"{schema.get('description', '')} `fec` and `archive` take `year`;"
+            " `invoices_csv` takes `from`/`to` (optional) and `dialect`; `invoices_pdf_zip`"
+            " takes `from` and `to`, at most 31 days apart (422 otherwise)."
+        ).strip()
     if name == "Rates":
         schema.update(RATE_OFFERED)
     if name == "NewProduct":
