@@ -75,8 +75,8 @@ def issue(
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
     for attempt in range(ISSUE_ATTEMPTS):
         existing = invoices.by_source(source)
-        if existing:
-            return get_document(ctx, existing)
+        if existing:  # issued before: a retried flow; its mail too, if it never went out
+            return _sent_to_buyer(ctx, get_document(ctx, existing))
         now = ctx.clock.now().astimezone(PARIS)
         sequence, previous = invoices.head(operator_id, now.year)
         sequence += 1
@@ -98,12 +98,20 @@ def issue(
         placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:
             invoices.issue(document, now.year, sequence, source, placed, booked)
-            return document
+            return _sent_to_buyer(ctx, document)
         except (SourceTaken, PeriodMoved):
             continue  # issued meanwhile, or a month closed meanwhile: look again
         except HeadMoved:
             time.sleep(min(0.2, 0.005 * 2 ** min(attempt, 6)) * random.random())
     raise ConcurrentUpdate("Could not take the next invoice number; please retry.")
+
+
+def _sent_to_buyer(ctx: Context, document: dict[str, Any]) -> dict[str, Any]:
+    """E-mail the document to its buyer, once (the outbox's key), never failing the issue."""
+    from chalicelib.services.notifications import notify_document_issued
+
+    notify_document_issued(ctx, document)
+    return document
 
 
 def _document(

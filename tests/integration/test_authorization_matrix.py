@@ -365,6 +365,13 @@ ROWS = [
         by_role(member_b=404, accountant=200, admin=200),
     ),
     Row(
+        "POST",
+        "/v1/invoices/{invoice_id}/send",
+        fixed("/v1/invoices/{invoice}/send"),
+        # mail is off here (no MAIL_FROM): 409 shows the caller was let through
+        by_role(member_a=409, member_b=404, accountant=409, admin=409),
+    ),
+    Row(
         "GET",
         "/v1/invoices/{invoice_id}/xml",
         fixed("/v1/invoices/{invoice}/xml"),
