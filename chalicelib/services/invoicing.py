@@ -127,6 +127,11 @@ def _document(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     seller = seller_snapshot(operator)
+    if payment.get("method") == "transfer" and operator.iban and not refers_to:
+        # Payable by transfer: where to (SEPA credit transfer, CII payment means 58).
+        seller["iban"] = operator.iban
+        if operator.bic:
+            seller["bic"] = operator.bic
     refers = (refers_to["number"], refers_to["issued_at"][:10]) if refers_to else None
     document: dict[str, Any] = {
         "id": document_id(operator.id, now.year, sequence),

@@ -366,7 +366,7 @@ def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
         "issued_on": date.fromisoformat(str(document["issued_at"])[:10]),
         "payment_status": payment.get("status"),
         "due_date": date.fromisoformat(str(due)[:10]) if due else None,
-        "iban": seller.get("iban"),
+        "iban": _spaced_iban(seller.get("iban")),
         "bic": seller.get("bic"),
     }
     subject, text, html = render("document_issued", fields, language)
@@ -388,6 +388,14 @@ def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
         member_id=document.get("member_id") if not _company_email(document) else None,
         send_until=ctx.clock.now() + timedelta(days=DOCUMENT_SEND_DAYS),
     )
+
+
+def _spaced_iban(iban: Any) -> str | None:
+    if not iban:
+        return None
+    from stdnum import iban as stdnum_iban
+
+    return str(stdnum_iban.format(str(iban)))
 
 
 def _company_email(document: dict[str, Any]) -> str | None:
