@@ -16,12 +16,14 @@ class Journal(StrEnum):
     sales = "VE"
     bank = "BQ"
     misc = "OD"
+    opening = "AN"  # à-nouveaux: the balances carried into a new fiscal year
 
 
 JOURNAL_LABELS = {
     Journal.sales: "Ventes",
     Journal.bank: "Banque Stripe",
     Journal.misc: "Opérations diverses",
+    Journal.opening: "À-nouveaux",
 }
 
 
