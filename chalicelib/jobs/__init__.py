@@ -17,6 +17,7 @@ from chalicelib.services.exports import run_exports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments
+from chalicelib.services.settlement import settle_operators
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 
@@ -30,6 +31,7 @@ JOBS: dict[str, Job] = {
     "produce_ereports": produce_ereports,
     "route_einvoices": route_einvoices,
     "run_exports": run_exports,
+    "settle_operators": settle_operators,
 }
 
 
@@ -54,6 +56,9 @@ SCHEDULES: dict[str, str] = {
     # Exports the queue lost or a crashed worker left (locally, with no queue: every
     # pending export) are handed to a worker again.
     "run_exports": "rate(1 minute)",
+    # Settlement invoices between operators for the month just ended: 02:30 UTC on the
+    # 1st (after the company invoices).
+    "settle_operators": "cron(30 2 1 * ? *)",
 }
 
 
