@@ -89,7 +89,7 @@ def integrity(call: Call) -> Any:
     tag="accounting",
     query=CsvQuery,
     produces="text/csv",
-    errors=(403, 404, 422),
+    errors=(403, 404, 413, 422),
     role="books",
 )
 def invoices_csv(call: Call) -> Any:

@@ -35,7 +35,7 @@ class Lettering:
 
     def __init__(self, customers: str = "411") -> None:
         self._customers = customers
-        # document -> [debit, credit, last date, entry ids]
+        # document -> ([debit, credit], [last date], its entry ids)
         self._groups: dict[str, tuple[list[int], list[date], set[str]]] = {}
 
     def add(self, line: LedgerLine) -> None:

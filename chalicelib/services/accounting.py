@@ -173,6 +173,7 @@ def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -
 # line, so at most ~ 4.5 MB of text; beyond, the route answers 413 `too_large` and the
 # FEC is an asynchronous export (POST /v1/exports).
 SYNC_FEC_MAX_LINES = 20_000
+SYNC_CSV_MAX_BYTES = 5_000_000  # the same limit for the invoices CSV, in bytes
 
 CSV_COLUMNS = [
     "number",
@@ -203,8 +204,16 @@ def invoices_csv(
 ) -> str:
     """One row per document line. `excel-fr` (French spreadsheets): `;` separated,
     amounts in euros with a decimal comma, ISO dates, a UTF-8 byte-order mark (the
-    caller encodes the text as UTF-8). The default dialect is unchanged."""
-    return "".join(invoices_csv_chunks(ctx, operator_id, span, dialect))
+    caller encodes the text as UTF-8). The default dialect is unchanged. Beyond
+    `SYNC_CSV_MAX_BYTES`, TooLargeForSync: the CSV is then an export (POST /v1/exports)."""
+    text = "".join(invoices_csv_chunks(ctx, operator_id, span, dialect))
+    if len(text.encode()) > SYNC_CSV_MAX_BYTES:
+        raise TooLargeForSync(
+            f"The invoices CSV of {operator_id} for this range passes the"
+            f" {SYNC_CSV_MAX_BYTES // 1_000_000} MB a direct download carries: ask for it with"
+            ' POST /v1/exports {"kind": "invoices_csv", ...}, or a shorter range.'
+        )
+    return text
 
 
 def invoices_csv_chunks(

@@ -26,6 +26,7 @@ from chalicelib.domain import exports as rules
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
 from chalicelib.services import accounting, archive, audit
+from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
 CHUNK_BYTES = 256 * 1024  # text is written to the upload in chunks of about this size
@@ -47,7 +48,7 @@ def request_export(
             f"`{field}` {message}.",
             errors=[{"field": f, "message": m} for f, m in problems],
         )
-    accounting._require_operator(ctx, request.operator_id)
+    get_operator(ctx, request.operator_id)
     export = {
         "id": export_id,
         "kind": request.kind,
@@ -201,7 +202,7 @@ def _plan(ctx: Context, export: dict[str, Any]) -> tuple[str, str, Producer]:
     """(file name, content type, the function writing the file) of an export."""
     kind, operator_id = export["kind"], export["operator_id"]
     params = {k: _plain(v) for k, v in dict(export.get("parameters") or {}).items()}
-    operator = accounting._require_operator(ctx, operator_id)
+    operator = get_operator(ctx, operator_id)
     name = rules.file_name(kind, operator_id, params)
     if kind == "fec":
         from chalicelib.domain.fec import fec_filename

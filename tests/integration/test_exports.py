@@ -290,3 +290,13 @@ def test_a_direct_fec_download_beyond_its_limit_answers_413_pointing_at_exports(
     answer = api.get(f"/v1/accounting/fec?operator_id={operator_id}&year=2026", token=accountant)
     problem = assert_problem(answer, 413, "too_large")
     assert "/v1/exports" in problem["detail"]
+
+
+def test_a_direct_csv_download_beyond_its_limit_answers_413_pointing_at_exports(
+    ctx: Context, api: Api, accountant: str, operator_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    some_books(ctx, operator_id)
+    monkeypatch.setattr(accounting, "SYNC_CSV_MAX_BYTES", 100)
+    path = f"/v1/accounting/invoices.csv?operator_id={operator_id}"
+    problem = assert_problem(api.get(path, token=accountant), 413, "too_large")
+    assert "POST /v1/exports" in problem["detail"]
