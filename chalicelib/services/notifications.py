@@ -390,6 +390,36 @@ def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
     )
 
 
+MISSED_DOCUMENT_DAYS = 2
+
+
+def send_missed_documents(ctx: Context, now: datetime) -> Counter[str]:
+    """The documents issued in the last two days (Paris) whose mail was never claimed:
+    their flow stopped between the issue and the mail (a crash, a timeout). Each is sent
+    now, once (the claim is the same key as at issue)."""
+    outcomes: Counter[str] = Counter()
+    today = now.astimezone(PARIS).date()
+    span = ((today - timedelta(days=MISSED_DOCUMENT_DAYS)).isoformat(), today.isoformat())
+    store = outbox(ctx)
+    for operator_id in sorted(ctx.catalogue.get().operators):
+        cursor: str | None = None
+        while True:
+            documents, cursor = ctx.invoices.page(
+                member_id=None,
+                operator_id=operator_id,
+                span=span,
+                doc_type=None,
+                limit=100,
+                cursor=cursor,
+            )
+            for document in documents:
+                if store.get(document_issued_key(str(document["id"]))) is None:
+                    outcomes[notify_document_issued(ctx, document)] += 1
+            if cursor is None:
+                break
+    return outcomes
+
+
 def _spaced_iban(iban: Any) -> str | None:
     if not iban:
         return None
@@ -561,9 +591,11 @@ def send_reminders(ctx: Context, as_of: datetime | None = None) -> dict[str, Any
                 continue
             reminders[notify_reminder(ctx, booking)] += 1
     retries = retry_failed(ctx, now)
+    missed = send_missed_documents(ctx, now)
     return {
         "job": "send_reminders",
-        "processed": reminders["sent"] + retries["retried"],
+        "processed": reminders["sent"] + retries["retried"] + missed["sent"],
+        "documents_sent": missed["sent"],
         "reminders_sent": reminders["sent"],
         "reminders_already_sent": reminders["duplicate"],
         "reminders_failed": reminders["failed"] + reminders["error"],

@@ -184,3 +184,16 @@ def test_a_buyer_without_an_email_or_mail_off_is_a_conflict(
     monkeypatch.setattr(notifications, "mailer_for", lambda c: None)
     answer = api.post(f"/v1/invoices/{document['id']}/send", token=accountant)
     assert "MAIL_FROM" in assert_problem(answer, 409, "invalid_state")["detail"]
+
+
+def test_a_mail_whose_flow_never_came_back_is_sent_by_the_hourly_job(
+    ctx: Context, network: dict[str, str], ses: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(notifications, "notify_document_issued", lambda *a, **k: "error")
+        company_invoice(ctx, network["operator"])  # issued; the process "died" before the mail
+    assert document_mails(ses) == []
+    first = notifications.send_reminders(ctx, ctx.clock.now())
+    again = notifications.send_reminders(ctx, ctx.clock.now())
+    assert (first["documents_sent"], again["documents_sent"]) == (1, 0)
+    assert len(document_mails(ses)) == 1
