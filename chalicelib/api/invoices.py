@@ -12,7 +12,7 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.responses import binary_response, json_response
 from chalicelib.api.schemas import InvoiceOut, Out
-from chalicelib.services import accounting, document_mail
+from chalicelib.services import accounting, invoice_resend
 
 bp = Blueprint(__name__)
 
@@ -148,6 +148,6 @@ class SendAnswer(Out):
     response=SendAnswer,
 )
 def send_invoice(call: Call) -> Any:
-    return document_mail.resend(
+    return invoice_resend.resend(
         call.ctx, call.principal, call.params["invoice_id"], call.new_id("snd")
     )

@@ -41,6 +41,7 @@ from datetime import UTC, date, datetime
 
 from chalicelib.domain.identifiers import is_valid_siren
 from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
+from chalicelib.domain.lettering import Lettering
 from chalicelib.domain.timezones import PARIS
 
 FEC_COLUMNS: tuple[str, ...] = (
@@ -193,8 +194,6 @@ class FecIndex:
     """
 
     def __init__(self, year: int, customers: str = "411") -> None:
-        from chalicelib.domain.lettering import Lettering
-
         self.year = year
         self._keys: dict[str, tuple[date, bool, float, str]] = {}
         self._journals: dict[str, str] = {}

@@ -23,6 +23,7 @@ from typing import IO, Any
 from chalicelib.adapters.export_queue import ExportQueue
 from chalicelib.auth import Principal
 from chalicelib.domain import exports as rules
+from chalicelib.domain.fec import fec_filename, stream_fec
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
 from chalicelib.services import accounting, archive, audit
@@ -205,8 +206,6 @@ def _plan(ctx: Context, export: dict[str, Any]) -> tuple[str, str, Producer]:
     operator = get_operator(ctx, operator_id)
     name = rules.file_name(kind, operator_id, params)
     if kind == "fec":
-        from chalicelib.domain.fec import fec_filename
-
         year = int(params["year"])
         return (
             fec_filename(operator.siren, year),
@@ -244,8 +243,6 @@ def write_text(out: IO[bytes], chunks: Iterable[str]) -> None:
 def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
     """The FEC of `accounting.fec_export`, record by record, read from the books one
     month at a time (two passes: domain/fec.stream_fec)."""
-    from chalicelib.domain.fec import stream_fec
-
     numbers, closed_on = accounting.fixed_numbers(ctx, operator_id, year)
     ledger = ctx.invoices
 
@@ -262,8 +259,6 @@ def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
 def _pdf_zip(
     ctx: Context, operator_id: str, span: tuple[date | None, date | None], out: IO[bytes]
 ) -> None:
-    from chalicelib.adapters.invoice_pdf import render_invoice_pdf
-
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as files:
@@ -278,7 +273,7 @@ def _pdf_zip(
                 cursor=cursor,
             )
             for document in documents:
-                files.writestr(f"{document['number']}.pdf", render_invoice_pdf(document))
+                files.writestr(f"{document['number']}.pdf", archive.render_pdf(document))
             if cursor is None:
                 return
 

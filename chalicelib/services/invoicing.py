@@ -31,7 +31,7 @@ from chalicelib.domain.invoice import (
 from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
-from chalicelib.services import periods
+from chalicelib.services import document_mail, periods
 from chalicelib.services.context import Context
 
 ISSUE_ATTEMPTS = 40
@@ -108,9 +108,7 @@ def issue(
 
 def _sent_to_buyer(ctx: Context, document: dict[str, Any]) -> dict[str, Any]:
     """E-mail the document to its buyer, once (the outbox's key), never failing the issue."""
-    from chalicelib.services.notifications import notify_document_issued
-
-    notify_document_issued(ctx, document)
+    document_mail.notify_document_issued(ctx, document)
     return document
 
 

@@ -19,6 +19,7 @@ from chalicelib.domain import archive as sealing
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.fec import entry_order
+from chalicelib.domain.opening import opening_entry
 from chalicelib.errors import InvalidState, NotFound
 from chalicelib.services import accounting, archive, audit, periods
 from chalicelib.services.catalogue import get_operator
@@ -106,8 +107,6 @@ def close_period(
 def _open_next_year(ctx: Context, operator_id: str, year: int) -> None:
     """Book the `AN` entry of `year + 1` (domain/opening.py), once: a close retried
     after a crash finds it written (same entry id) and writes nothing more."""
-    from chalicelib.domain.opening import opening_entry
-
     lines = opening_entry(
         ctx.invoices.ledger(operator_id, year), operator_id, year, ctx.clock.now()
     )

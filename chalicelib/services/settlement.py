@@ -12,6 +12,7 @@ from chalicelib.domain.invoice import document_line
 from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import invoicing, periods
+from chalicelib.services.catalogue import get_operator
 from chalicelib.services.clearing import clearing
 from chalicelib.services.context import Context
 
@@ -60,8 +61,6 @@ def issue_settlement(
     last_day: date,
 ) -> dict[str, Any]:
     """The host's invoice to the seller for the month's usage, and the seller's entry."""
-    from chalicelib.services.catalogue import get_operator
-
     host, seller = get_operator(ctx, host_id), get_operator(ctx, seller_id)
     franchise = host.vat_regime.value == "franchise"
     line = document_line(settlement_sale(month, amount_incl_vat, bookings, last_day), franchise)

@@ -13,7 +13,7 @@ from moto.ses.models import ses_backends
 
 from chalicelib.adapters.dynamo import Table
 from chalicelib.config import Settings
-from chalicelib.services import invoicing, notifications
+from chalicelib.services import document_mail, invoicing, notifications
 from chalicelib.services.context import Context
 from tests.conftest import make_settings
 from tests.integration.test_notifications import (
@@ -123,7 +123,7 @@ def test_issuing_again_the_same_document_sends_no_second_mail(
 def test_a_mail_lost_between_issue_and_send_goes_out_when_the_flow_is_retried(
     ctx: Context, network: dict[str, str], ses: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notifications, "notify_document_issued", lambda *a, **k: "error")
+    monkeypatch.setattr(document_mail, "notify_document_issued", lambda *a, **k: "error")
     company_invoice(ctx, network["operator"])  # the process "died" before the mail
     assert document_mails(ses) == []
     monkeypatch.undo()
@@ -178,7 +178,7 @@ def test_a_buyer_without_an_email_or_mail_off_is_a_conflict(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     document = company_invoice(ctx, network["operator"])
-    monkeypatch.setattr(notifications, "document_recipient", lambda c, d: None)
+    monkeypatch.setattr(document_mail, "document_recipient", lambda c, d: None)
     answer = api.post(f"/v1/invoices/{document['id']}/send", token=accountant)
     assert "no e-mail" in assert_problem(answer, 409, "invalid_state")["detail"]
     monkeypatch.setattr(notifications, "mailer_for", lambda c: None)
@@ -190,7 +190,7 @@ def test_a_mail_whose_flow_never_came_back_is_sent_by_the_hourly_job(
     ctx: Context, network: dict[str, str], ses: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patched:
-        patched.setattr(notifications, "notify_document_issued", lambda *a, **k: "error")
+        patched.setattr(document_mail, "notify_document_issued", lambda *a, **k: "error")
         company_invoice(ctx, network["operator"])  # issued; the process "died" before the mail
     assert document_mails(ses) == []
     first = notifications.send_reminders(ctx, ctx.clock.now())
