@@ -21,6 +21,7 @@ from chalicelib.api import (
     einvoices,
     erasure,
     ereports,
+    exports,
     invoices,
     jobs,
     members,
@@ -62,6 +63,7 @@ BLUEPRINTS = (
     audit.bp,
     stats.bp,
     periods.bp,
+    exports.bp,
     webhooks.bp,
     jobs.bp,
 )
@@ -88,3 +90,23 @@ def _scheduled(job: str) -> Any:
 # Every schedule comes from one table (chalicelib/jobs), also read by `make run`.
 for _job, _expression in SCHEDULES.items():
     app.schedule(_expression, name=_job)(_scheduled(_job))
+
+
+# The worker of asynchronous exports (chalicelib/services/exports.py): one SQS message,
+# one export. The queue's name is a placeholder that infra/package.py replaces by the
+# stack's own queue (ExportQueue); locally the `run_exports` job runs exports instead.
+EXPORT_QUEUE = "relais-exports"
+
+
+@app.on_sqs_message(queue=EXPORT_QUEUE, batch_size=1, name="export_worker")
+def export_worker(event: Any) -> dict[str, Any]:
+    from chalicelib.adapters.export_queue import export_ids
+    from chalicelib.api.wiring import get_context
+    from chalicelib.services.exports import run_export
+
+    ctx = get_context()
+    outcomes = {
+        export_id: run_export(ctx, export_id)
+        for export_id in export_ids([record.body for record in event])
+    }
+    return {"job": "export_worker", "processed": len(outcomes), "outcomes": outcomes}

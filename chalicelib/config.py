@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Closing archives (and exports) in S3; the endpoint is set locally (moto's server).
     archive_bucket: str = Field(default="relais-archives", alias="ARCHIVE_BUCKET")
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    # The queue of export jobs (SQS, its worker app.export_worker); unset (locally): the
+    # `run_exports` job runs pending exports itself.
+    export_queue_url: str | None = Field(default=None, alias="EXPORT_QUEUE_URL")
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 

@@ -182,3 +182,9 @@ class Misconfigured(RelaisError):
     """The deployment's settings are wrong (logged once per container); nothing can run."""
 
     code, status, title = "misconfigured", 503, "Service misconfigured"
+
+
+class TooLargeForSync(RelaisError):
+    """A direct download would pass Lambda's answer limit: ask for an export instead."""
+
+    code, status, title = "too_large", 413, "Too large for a direct download"

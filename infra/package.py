@@ -40,6 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TABLE_ID = "RelaisTable"
 TABLE_ENV_VAR = "RELAIS_TABLE"
 ARCHIVE_BUCKET_ID = "ArchiveBucket"  # closing archives (S3): private, versioned, kept
+# Asynchronous exports (chalicelib/services/exports.py): the queue app.export_worker
+# consumes (app.EXPORT_QUEUE is Chalice's placeholder name for it), its dead letters,
+# and who may send to it: the API (POST /v1/exports) and the run_exports job.
+EXPORT_QUEUE_ID = "ExportQueue"
+EXPORT_DEAD_LETTERS_ID = "ExportDeadLetters"
+EXPORT_QUEUE_PLACEHOLDER = "relais-exports"
+EXPORT_SENDERS = ("APIHandler", "RunExports")
+EXPORT_WORKER_TIMEOUT = 900  # .chalice/config.json, lambda_functions.export_worker
+EXPORT_FILES_DAYS = 7  # export files expire; sealed archives are kept
 RUNTIME = TARGET_RUNTIME
 ARCHITECTURES = [TARGET_ARCHITECTURE]
 DEFAULT_STAGE = "dev"
@@ -74,6 +83,7 @@ def function_environment(stage: Stage) -> dict[str, Any]:
     env["POWERTOOLS_TRACE_DISABLED"] = "false" if stage.tracing else "true"
     env[TABLE_ENV_VAR] = {"Ref": TABLE_ID}
     env["ARCHIVE_BUCKET"] = {"Ref": ARCHIVE_BUCKET_ID}
+    env["EXPORT_QUEUE_URL"] = {"Ref": EXPORT_QUEUE_ID}
     env.update(secret_parameter_names())
     env.update(
         {p.env_var: {"Ref": p.logical_id} for p in deploy_parameters(stage) if p.to_functions}
@@ -128,6 +138,7 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
         resources["RestAPI"] = rest_api_overlay(stage)
     monitoring = monitoring_overlay(base.get("Resources", {}), stage, function_ids(base), TABLE_ID)
     resources = deep_merge(monitoring, resources)
+    resources = deep_merge(export_queue_overlay(base, resources), resources)
     if stage.tracing:
         for rid in role_ids(base):
             resources[rid] = deep_merge(
@@ -143,8 +154,61 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
     }
 
 
+def export_queue_overlay(base: Template, overlay: dict[str, Any]) -> dict[str, Any]:
+    """The export queue and its dead letters (the worker's event source is pointed at it
+    by `point_worker_at_export_queue`); the right to send for the API and the run_exports
+    job, to consume for the worker (added to the policies `overlay` already gives each
+    role, else Chalice's)."""
+    resources = base.get("Resources", {})
+    found: dict[str, Any] = {
+        EXPORT_QUEUE_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                # At least the worker's timeout: a message comes back only once its
+                # run is over (the export's lease, 16 minutes, outlasts it too).
+                "VisibilityTimeout": EXPORT_WORKER_TIMEOUT + 60,
+                "MessageRetentionPeriod": 86400,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [EXPORT_DEAD_LETTERS_ID, "Arn"]},
+                    "maxReceiveCount": 3,
+                },
+            },
+        },
+        EXPORT_DEAD_LETTERS_ID: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True},
+        },
+    }
+    queue_arn = {"Fn::GetAtt": [EXPORT_QUEUE_ID, "Arn"]}
+    grants: dict[str, list[str]] = {}
+    for fid in function_ids(base):
+        props = resources[fid].get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            queue = event.get("Properties", {}).get("Queue")
+            if event.get("Type") == "SQS" and _is_export_placeholder(queue):
+                grants[fid] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        if fid in EXPORT_SENDERS:
+            grants[fid] = ["sqs:SendMessage"]
+    for fid, actions in grants.items():
+        role = resources[fid].get("Properties", {}).get("Role", {}).get("Fn::GetAtt", [None])[0]
+        if role not in resources:
+            continue
+        given = overlay.get(role, {}).get("Properties", {}).get("Policies")
+        policies = given if given is not None else resources[role]["Properties"].get("Policies", [])
+        statement = {"Sid": "ExportQueue", "Effect": "Allow", "Action": actions}
+        document = {"Version": "2012-10-17", "Statement": [{**statement, "Resource": [queue_arn]}]}
+        found[role] = {
+            "Properties": {
+                "Policies": [*policies, {"PolicyName": "ExportQueue", "PolicyDocument": document}]
+            }
+        }
+    return found
+
+
 def archive_bucket() -> dict[str, Any]:
-    """Sealed archives are kept: the bucket is private, versioned and outlives the stack."""
+    """Sealed archives are kept: the bucket is private, versioned and outlives the stack
+    (export files under `exports/` expire)."""
     blocked = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
     return {
         "Type": "AWS::S3::Bucket",
@@ -152,6 +216,24 @@ def archive_bucket() -> dict[str, Any]:
         "UpdateReplacePolicy": "Retain",
         "Properties": {
             "VersioningConfiguration": {"Status": "Enabled"},
+            # Export files are a download, not a record: gone after a week (their old
+            # versions the day after); parts of an upload that never finished, a day.
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        "Id": "ExportFilesExpire",
+                        "Status": "Enabled",
+                        "Prefix": "exports/",
+                        "ExpirationInDays": EXPORT_FILES_DAYS,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                    },
+                    {
+                        "Id": "UnfinishedUploads",
+                        "Status": "Enabled",
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                    },
+                ]
+            },
             "PublicAccessBlockConfiguration": dict.fromkeys(blocked, True),
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [
@@ -175,7 +257,24 @@ def deep_merge(overlay: Any, base: Any) -> Any:
 def merge_template(base: Template, stage: Stage) -> Template:
     """`base` (Chalice's template) with the table, the stage's settings, parameters."""
     merged: Template = deep_merge(merge_overlay(base, stage), base)
-    return merged
+    return point_worker_at_export_queue(merged)
+
+
+def point_worker_at_export_queue(template: Template) -> Template:
+    """The export worker's SQS event on the stack's ExportQueue instead of Chalice's
+    placeholder ARN (a merge cannot replace a value that is itself an object)."""
+    for fid in function_ids(template):
+        events = template["Resources"][fid].get("Properties", {}).get("Events") or {}
+        for event in events.values():
+            queue = event.get("Properties", {}).get("Queue")
+            if event.get("Type") == "SQS" and _is_export_placeholder(queue):
+                event["Properties"]["Queue"] = {"Fn::GetAtt": [EXPORT_QUEUE_ID, "Arn"]}
+    return template
+
+
+def _is_export_placeholder(queue: Any) -> bool:
+    sub = queue.get("Fn::Sub", "") if isinstance(queue, dict) else ""
+    return isinstance(sub, str) and sub.endswith(f":{EXPORT_QUEUE_PLACEHOLDER}")
 
 
 def template_problems(template: Template) -> list[str]:

@@ -1,4 +1,5 @@
-"""Closing archives in S3, each under its own hash (so none is ever overwritten).
+"""Closing archives in S3, each under its own hash (so none is ever overwritten), and the
+files of asynchronous exports (written by multipart upload, adapters/s3_upload).
 
 The boto3 client is built on first use. Locally (moto's server) the bucket is created
 on first write; in AWS the stack creates it.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Any
+
+from chalicelib.adapters.s3_upload import S3Upload
 
 PRESIGN_SECONDS = 15 * 60
 _MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "AccessDenied", "404"})
@@ -69,10 +72,22 @@ class ArchiveStore:
             CreateBucketConfiguration={"LocationConstraint": self._region},
         )
 
-    def presigned_url(self, key: str) -> str:
+    def presigned_url(self, key: str, download_as: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if download_as:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_as}"'
         url: str = self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=PRESIGN_SECONDS,
+            "get_object", Params=params, ExpiresIn=PRESIGN_SECONDS
         )
         return url
+
+    def upload(self, key: str, content_type: str) -> S3Upload:
+        """A multipart upload to `key`, written as a file (see adapters/s3_upload)."""
+        try:
+            return S3Upload(self.client, self.bucket, key, content_type)
+        except self.client.exceptions.NoSuchBucket:
+            self._create_bucket()
+            return S3Upload(self.client, self.bucket, key, content_type)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)

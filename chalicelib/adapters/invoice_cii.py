@@ -56,7 +56,9 @@ TYPE_CODES = {"invoice": "380", "credit_note": "381"}
 FRANCHISE_REASON = "TVA non applicable, art. 293 B du CGI"
 FRANCHISE_REASON_CODE = "VATEX-FR-FRANCHISE"
 UNIT_CODE = "C62"  # "one": a unit of service (UN/ECE Recommendation 20)
-# UNTDID 4461. A transfer without the seller's IBAN cannot be 30/58 (BR-61 wants BT-84).
+# UNTDID 4461. A transfer without the seller's IBAN cannot be 30/58 (BR-61 wants BT-84);
+# with it (the document's `seller.iban`), it is a SEPA credit transfer, 58.
+SEPA_TRANSFER = ("58", "Virement SEPA")
 PAYMENT_MEANS = {
     "card": ("48", "Carte bancaire"),
     "sepa_debit": ("59", "Prélèvement SEPA"),
@@ -231,10 +233,20 @@ def _settlement(
     settlement = _sub(transaction, "ram:ApplicableHeaderTradeSettlement")
     _text(settlement, "ram:InvoiceCurrencyCode", currency)
     means = PAYMENT_MEANS.get(payment.get("method") or "")
+    seller = invoice.get("seller") or {}
+    iban = str(seller.get("iban") or "").replace(" ", "")
+    if payment.get("method") == "transfer" and iban:
+        means = SEPA_TRANSFER
     if means:
         payment_means = _sub(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
         _text(payment_means, "ram:TypeCode", means[0])
         _text(payment_means, "ram:Information", means[1])
+        if means is SEPA_TRANSFER:  # BT-84 the account, BT-86 its bank
+            account = _sub(payment_means, "ram:PayeePartyCreditorFinancialAccount")
+            _text(account, "ram:IBANID", iban)
+            if seller.get("bic"):
+                bank = _sub(payment_means, "ram:PayeeSpecifiedCreditorFinancialInstitution")
+                _text(bank, "ram:BICID", str(seller["bic"]))
 
     line_total = sum(sign * int(line["amount_excl_vat"]) for line in invoice["lines"])
     tax_total = 0

@@ -303,6 +303,15 @@ def _payment(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
             text = f"À régler à réception : {amount}"
         if method:
             text += f", par {method}"
+        seller = invoice.get("seller") or {}
+        if seller.get("iban") and not credit_note:
+            from stdnum import iban as stdnum_iban
+
+            text += f"\nVirement SEPA à l'ordre de {seller.get('name')} - IBAN : "
+            text += stdnum_iban.format(str(seller["iban"]))
+            if seller.get("bic"):
+                text += f" - BIC : {seller['bic']}"
+            text += f" - référence : {invoice['number']}"
     _section(pdf, "Paiement")
     pdf.set_font(FONT, "", 9)
     pdf.multi_cell(0, 4.8, _clean(text), new_x="LMARGIN", new_y="NEXT")

@@ -456,3 +456,17 @@ def einvoice_sk(document_id: str) -> str:
 def platform_settings(operator_id: str) -> dict[str, str]:
     """An operator's own accredited platform (URLs, client id; the secret is in SSM)."""
     return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS"}
+
+
+# -- asynchronous exports (adapters/export_store.py) -------------------------------------------
+
+EXPORT_SK = "EXPORT"
+EXPORTS_OPEN_PK = "EXPORTS_OPEN"  # SK `{created_at}#{export}`: exports not yet done or failed
+
+
+def export(export_id: str) -> Key:
+    return key(f"EXPORT#{export_id}", EXPORT_SK)
+
+
+def open_export(created_at: str, export_id: str) -> Key:
+    return key(EXPORTS_OPEN_PK, f"{created_at}#{export_id}")

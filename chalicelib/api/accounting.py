@@ -37,7 +37,7 @@ class CsvQuery(SpanQuery):
     tag="accounting",
     query=FecQuery,
     produces="text/plain",
-    errors=(403, 404, 422),
+    errors=(403, 404, 413, 422),
     role="books",
 )
 def fec(call: Call) -> Any:
@@ -91,7 +91,7 @@ def integrity(call: Call) -> Any:
     tag="accounting",
     query=CsvQuery,
     produces="text/csv",
-    errors=(403, 404, 422),
+    errors=(403, 404, 413, 422),
     role="books",
 )
 def invoices_csv(call: Call) -> Any:

@@ -232,7 +232,7 @@ def _run_idempotently(
     call.request_hash = idempotency.request_fingerprint(
         spec.method, spec.path, call.params, raw_json
     )
-    return idempotency.answer_once(
+    response = idempotency.answer_once(
         call.ctx.idempotency,
         scope,
         call.idempotency_key,
@@ -240,3 +240,9 @@ def _run_idempotently(
         call.ctx.clock.now().timestamp(),
         lambda: json_response(fn(call), spec.status),
     )
+    if response.status_code == 202 and "Location" not in response.headers:
+        # A replayed 202 (work accepted) points at the resource again, as the first did.
+        accepted = json.loads(response.body)
+        if isinstance(accepted, dict) and isinstance(accepted.get("id"), str):
+            response.headers["Location"] = f"{spec.path}/{accepted['id']}"
+    return response

@@ -11,8 +11,8 @@ from chalicelib.api import caching
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.responses import binary_response, json_response
-from chalicelib.api.schemas import InvoiceOut
-from chalicelib.services import accounting
+from chalicelib.api.schemas import InvoiceOut, Out
+from chalicelib.services import accounting, invoice_resend
 
 bp = Blueprint(__name__)
 
@@ -124,4 +124,30 @@ def get_invoice_xml(call: Call) -> Any:
             "Content-Type": "application/xml; charset=utf-8",
             "Content-Disposition": f'attachment; filename="{document["number"]}.xml"',
         },
+    )
+
+
+class SendAnswer(Out):
+    """The document was handed to the mailer (`sent`), or failed and will be retried
+    by the hourly `send_reminders` job (`failed`)."""
+
+    invoice_id: str
+    number: str
+    to: str | None
+    status: Literal["sent", "failed"]
+
+
+@endpoint(
+    bp,
+    "/v1/invoices/{invoice_id}/send",
+    "POST",
+    summary="E-mail an invoice or credit note to its buyer again, its Factur-X PDF attached",
+    tag="invoices",
+    idempotent=True,
+    errors=(404, 409, 429),
+    response=SendAnswer,
+)
+def send_invoice(call: Call) -> Any:
+    return invoice_resend.resend(
+        call.ctx, call.principal, call.params["invoice_id"], call.new_id("snd")
     )

@@ -264,6 +264,8 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"] = _content(spec, refs)
     if spec.idempotent:
         success["headers"]["Idempotent-Replayed"] = parts.REPLAYED
+    if spec.status == 202:
+        success["headers"]["Location"] = parts.LOCATION
     if spec.produces in FILES or (spec.method, spec.path) in ALSO_CSV:
         success["headers"]["Content-Disposition"] = parts.DISPOSITION
     document = spec.method == "GET" and spec.path in DOCUMENT_PATHS

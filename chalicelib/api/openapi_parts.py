@@ -50,6 +50,9 @@ def _links(param: str, value: str, **ops: str) -> dict[str, dict[str, Any]]:
 
 
 LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("POST", "/v1/exports"): _links(
+        "export_id", "$response.body#/id", ReadExport="get_exports_export_id"
+    ),
     ("POST", "/v1/bookings"): _links(
         "booking_id",
         "$response.body#/booking/id",
@@ -92,6 +95,7 @@ STATUS_TEXT = {
     404: "No such resource (or not visible to this caller).",
     409: "Conflict with the current state, or an Idempotency-Key reused or still in flight.",
     412: "`If-Match` names a version the object no longer has (`precondition_failed`).",
+    413: "Too large for a direct download (`too_large`): ask for it with `POST /v1/exports`.",
     422: "A parameter or body field is not valid; `errors` names each field.",
     428: "`If-Match` is required to change this object (`precondition_required`).",
     429: "Too many requests: retry after the `Retry-After` seconds.",
@@ -156,6 +160,7 @@ REPLAYED = header(
     enum=["true"],
 )
 DISPOSITION = header("`attachment` or `inline`, with a file name.", required=False)
+LOCATION = header("Where to follow the accepted work (`GET` it until it is done).")
 
 # Sample values for the patterns of the models, so that synthesised examples validate.
 PATTERN_SAMPLES = {

@@ -72,6 +72,41 @@ PRODUCT_KIND_FIELDS = {
     "description": "A credit_pack needs `credits` and `validity_days`; a membership `period`.",
 }
 
+_NULL = {"type": "null"}
+_DEFAULT_DIALECT = {"const": "default"}
+# POST /v1/exports (domain/exports.ExportRequest.problems): what each kind takes. The
+# rules a schema cannot state (`from` not after `to`, a PDF ZIP's 31 days) answer 422.
+EXPORT_KIND_FIELDS = [
+    {
+        "if": {"properties": {"kind": {"enum": ["fec", "archive"]}}},
+        "then": {
+            "required": ["year"],
+            "properties": {
+                "year": {"type": "integer"},
+                "from": _NULL,
+                "to": _NULL,
+                "dialect": _DEFAULT_DIALECT,
+            },
+        },
+    },
+    {
+        "if": {"properties": {"kind": {"const": "invoices_csv"}}},
+        "then": {"properties": {"year": _NULL}},
+    },
+    {
+        "if": {"properties": {"kind": {"const": "invoices_pdf_zip"}}},
+        "then": {
+            "required": ["from", "to"],
+            "properties": {
+                "from": {"type": "string"},
+                "to": {"type": "string"},
+                "year": _NULL,
+                "dialect": _DEFAULT_DIALECT,
+            },
+        },
+    },
+]
+
 
 @cache
 def time_zones() -> list[str]:
@@ -124,6 +159,16 @@ def refine(
             {"date": "2026-12-24", "hours": [["08:00", "13:00"]]},
             {"date": "2026-12-25", "hours": None},
         ]
+    if name == "ExportBody":
+        schema["allOf"] = EXPORT_KIND_FIELDS
+        schema["examples"] = [
+            {"kind": "fec", "operator_id": "op_xbbuwbj7hc5rku7yue5a", "year": 2026}
+        ]
+        schema["description"] = (
+            f"{schema.get('description', '')} `fec` and `archive` take `year`;"
+            " `invoices_csv` takes `from`/`to` (optional) and `dialect`; `invoices_pdf_zip`"
+            " takes `from` and `to`, at most 31 days apart (422 otherwise)."
+        ).strip()
     if name == "Rates":
         schema.update(RATE_OFFERED)
     if name == "NewProduct":

@@ -69,6 +69,10 @@ FRENCH_TITLES: dict[str, tuple[str, str]] = {
     ),
     "service_unavailable": ("Service indisponible", "Le service est indisponible ; réessayez."),
     "misconfigured": ("Service mal configuré", "Le service est mal configuré."),
+    "too_large": (
+        "Trop volumineux pour un téléchargement direct",
+        "Demandez ce fichier par un export asynchrone (POST /v1/exports).",
+    ),
 }
 
 FRENCH_DETAILS: dict[str, str] = {

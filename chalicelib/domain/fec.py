@@ -36,11 +36,12 @@ only of such lines (a 0,00 document) is left out and takes no number.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 
 from chalicelib.domain.identifiers import is_valid_siren
 from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
+from chalicelib.domain.lettering import Lettering
 from chalicelib.domain.timezones import PARIS
 
 FEC_COLUMNS: tuple[str, ...] = (
@@ -159,15 +160,148 @@ def render_fec(
     _check_balances(numbered)
     records = [SEPARATOR.join(FEC_COLUMNS)]
     for number, line in numbered:
-        fields = _fields(number, line)
-        closed = (closed_on or {}).get(f"{line.entry_date:%Y-%m}")
-        if closed is not None:
-            fields[15] = _date(closed)
-        letter = (letters or {}).get(line.entry_id) if line.aux_account else None
-        if letter is not None:
-            fields[13], fields[14] = _text(letter[0]), _date(letter[1])
-        records.append(SEPARATOR.join(fields))
+        records.append(_record(number, line, closed_on or {}, letters or {}))
     return LINE_END.join(records) + LINE_END
+
+
+def _record(
+    number: int,
+    line: LedgerLine,
+    closed_on: Mapping[str, date],
+    letters: Mapping[str, tuple[str, date]],
+) -> str:
+    fields = _fields(number, line)
+    closed = closed_on.get(f"{line.entry_date:%Y-%m}")
+    if closed is not None:
+        fields[15] = _date(closed)
+    letter = letters.get(line.entry_id) if line.aux_account else None
+    if letter is not None:
+        fields[13], fields[14] = _text(letter[0]), _date(letter[1])
+    return SEPARATOR.join(fields)
+
+
+class FecIndex:
+    """What a streamed FEC needs to know before its first record, in bounded memory.
+
+    A first pass over the year's lines (`add`) keeps per entry only its place in the
+    sequence (date, first recording time, journal), its running debit and credit, and
+    the customer lines' totals per document for lettering: a few numbers per entry,
+    never the lines. Then `numbers()` gives every entry its `EcritureNum` exactly as
+    `number_entries` does, and a second pass writes the records month by month
+    (`stream_fec`). The checks of `render_fec` are made here, before any record is
+    written: an entry spread over two journals or dates, or unbalanced, raises
+    `ValueError` naming it.
+    """
+
+    def __init__(self, year: int, customers: str = "411") -> None:
+        self.year = year
+        self._keys: dict[str, tuple[date, bool, float, str]] = {}
+        self._journals: dict[str, str] = {}
+        self._totals: dict[str, list[int]] = {}
+        self._operators: set[str] = set()
+        self.lettering = Lettering(customers)
+
+    def add(self, line: LedgerLine) -> None:
+        if line.entry_date.year != self.year or (line.debit == 0 and line.credit == 0):
+            return
+        _check_amounts(line)
+        if line.operator_id:
+            self._operators.add(line.operator_id)
+            if len(self._operators) > 1:
+                raise ValueError(
+                    f"lines of several operators in one FEC: {sorted(self._operators)}"
+                )
+        entry_id = line.entry_id
+        key = _entry_sort_key(entry_id, [line])
+        known = self._keys.get(entry_id)
+        if known is None:
+            self._keys[entry_id] = key
+            self._journals[entry_id] = str(line.journal)
+        else:
+            if self._journals[entry_id] != str(line.journal):
+                raise ValueError(
+                    f"entry {entry_id}: lines in journals {self._journals[entry_id]}"
+                    f" and {line.journal}"
+                )
+            if known[0] != key[0]:
+                raise ValueError(f"entry {entry_id}: lines dated {known[0]} and {key[0]}")
+            self._keys[entry_id] = _earliest(known, key)
+        totals = self._totals.setdefault(entry_id, [0, 0])
+        totals[0] += line.debit
+        totals[1] += line.credit
+        self.lettering.add(line)
+
+    def numbers(self, fixed: Mapping[str, int] | None = None) -> dict[str, int]:
+        """`EcritureNum` per entry: the fixed ones kept, the others in date order after."""
+        for entry_id, (debit, credit) in self._totals.items():
+            if debit != credit:
+                raise ValueError(
+                    f"entry {entry_id} is unbalanced: debit {_amount(debit)}"
+                    f" != credit {_amount(credit)}"
+                )
+        fixed = fixed or {}
+        kept = {e: fixed[e] for e in self._keys if e in fixed}
+        rest = sorted((key for e, key in self._keys.items() if e not in fixed))
+        start = max(kept.values()) + 1 if kept else 1
+        numbers = dict(kept)
+        numbers.update((key[3], start + i) for i, key in enumerate(rest))
+        return numbers
+
+
+def _earliest(
+    known: tuple[date, bool, float, str], new: tuple[date, bool, float, str]
+) -> tuple[date, bool, float, str]:
+    """The sort key of an entry from two of its lines: recorded at the earliest known time."""
+    if known[1]:
+        return new
+    if new[1]:
+        return known
+    return known if known[2] <= new[2] else new
+
+
+def stream_fec(
+    months: Callable[[], Iterable[Iterable[LedgerLine]]],
+    year: int,
+    *,
+    numbers: Mapping[str, int] | None = None,
+    closed_on: Mapping[str, date] | None = None,
+    customers: str = "411",
+) -> Iterator[str]:
+    """The FEC of `render_fec`, record by record (each ending with CR LF), in bounded memory.
+
+    `months()` yields the year's lines one month at a time (January first); it is called
+    twice: a first pass indexes the entries (`FecIndex`: numbers, balances, lettering),
+    the second writes each month's records in number order. The output is byte for byte
+    `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines))`:
+    numbers grow from month to month (closed months were numbered in order before the
+    open ones, and open entries are numbered in date order), which is checked: a month
+    whose numbers do not all come after the previous month's raises `ValueError`.
+    """
+    index = FecIndex(year, customers)
+    for month in months():
+        for line in month:
+            index.add(line)
+    assigned = index.numbers(numbers)
+    letters = index.lettering.letters()
+    closed = closed_on or {}
+    yield SEPARATOR.join(FEC_COLUMNS) + LINE_END
+    last = 0
+    for month in months():
+        lines = [
+            (assigned[line.entry_id], position, line)
+            for position, line in enumerate(month)
+            if line.entry_id in assigned and (line.debit != 0 or line.credit != 0)
+        ]
+        lines.sort(key=lambda item: (item[0], item[1]))
+        if lines and lines[0][0] <= last:
+            raise ValueError(
+                f"entry {lines[0][2].entry_id} (number {lines[0][0]}) comes before an entry"
+                " of an earlier month: the year cannot be written month by month"
+            )
+        for number, _, line in lines:
+            yield _record(number, line, closed, letters) + LINE_END
+        if lines:
+            last = lines[-1][0]
 
 
 def _check_entry_header(entry_id: str, entry: list[LedgerLine]) -> None:

@@ -16,12 +16,16 @@ class Journal(StrEnum):
     sales = "VE"
     bank = "BQ"
     misc = "OD"
+    opening = "AN"  # à-nouveaux: the balances carried into a new fiscal year
+    purchases = "HA"  # what an operator buys: another operator's settlement invoice
 
 
 JOURNAL_LABELS = {
     Journal.sales: "Ventes",
     Journal.bank: "Banque Stripe",
     Journal.misc: "Opérations diverses",
+    Journal.opening: "À-nouveaux",
+    Journal.purchases: "Achats",
 }
 
 
@@ -44,6 +48,9 @@ ACCOUNT_LABELS = {
     "467000": "Stripe - compte d'attente",
     "627000": "Services bancaires (frais Stripe)",
     "512000": "Banque",
+    "401000": "Fournisseurs",
+    "604000": "Achats de prestations de services",
+    "445660": "TVA déductible sur autres biens et services",
 }
 
 

@@ -29,21 +29,42 @@ def letter_code(sequence: int) -> str:
     return code
 
 
+class Lettering:
+    """The lettering of customer lines, fed one line at a time (a streamed FEC): keeps
+    per document only its customer lines' totals, entry ids and last date."""
+
+    def __init__(self, customers: str = "411") -> None:
+        self._customers = customers
+        # document -> ([debit, credit], [last date], its entry ids)
+        self._groups: dict[str, tuple[list[int], list[date], set[str]]] = {}
+
+    def add(self, line: LedgerLine) -> None:
+        match = _DOCUMENT.match(line.entry_id)
+        if not (match and line.aux_account and line.account.startswith(self._customers)):
+            return
+        sums, last, entries = self._groups.setdefault(
+            match.group(1), ([0, 0], [line.entry_date], set())
+        )
+        sums[0] += line.debit
+        sums[1] += line.credit
+        last[0] = max(last[0], line.entry_date)
+        entries.add(line.entry_id)
+
+    def letters(self) -> dict[str, tuple[str, date]]:
+        """`(EcritureLet, DateLet)` per entry id whose customer lines are settled."""
+        found: dict[str, tuple[str, date]] = {}
+        for document, (sums, last, entries) in self._groups.items():
+            if sums[0] == 0 or sums[0] != sums[1] or len(entries) < 2:
+                continue
+            code = letter_code(int(document[-6:]))
+            for entry_id in entries:
+                found[entry_id] = (code, last[0])
+        return found
+
+
 def letters(lines: Iterable[LedgerLine], customers: str = "411") -> dict[str, tuple[str, date]]:
     """`(EcritureLet, DateLet)` per entry id whose customer lines are settled."""
-    groups: dict[str, list[LedgerLine]] = {}
+    lettering = Lettering(customers)
     for line in lines:
-        match = _DOCUMENT.match(line.entry_id)
-        if match and line.aux_account and line.account.startswith(customers):
-            groups.setdefault(match.group(1), []).append(line)
-    found: dict[str, tuple[str, date]] = {}
-    for document, group in groups.items():
-        debit = sum(line.debit for line in group)
-        credit = sum(line.credit for line in group)
-        if debit == 0 or debit != credit or len({line.entry_id for line in group}) < 2:
-            continue
-        code = letter_code(int(document[-6:]))
-        settled = max(line.entry_date for line in group)
-        for line in group:
-            found[line.entry_id] = (code, settled)
-    return found
+        lettering.add(line)
+    return lettering.letters()

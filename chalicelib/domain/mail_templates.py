@@ -510,6 +510,57 @@ def membership_payment_failed(fields: Fields, language: str = "fr") -> Rendered:
     return Mail(lang, subject, _greeting(fields, lang), intro, [], outro).render()
 
 
+def document_issued(fields: Fields, language: str = "fr") -> Rendered:
+    """An invoice or credit note, its Factur-X PDF attached: what it is, for how much,
+    and whether it is paid or how to pay it (a transfer: the seller's IBAN)."""
+    lang = language_of(language)
+    credit_note = fields.get("doc_type") == "credit_note"
+    number = str(fields.get("number") or "")
+    seller = str(fields.get("seller_name") or "Relais")
+    amount = format_amount(int(fields.get("amount") or 0), lang)
+    issued = fields.get("issued_on")
+    paid = fields.get("payment_status") == "paid"
+    iban, due = fields.get("iban"), fields.get("due_date")
+    fr = lang == "fr"
+    what = (
+        ("Avoir" if credit_note else "Facture")
+        if fr
+        else ("Credit note" if credit_note else "Invoice")
+    )
+    details = [("Numéro" if fr else "Number", number), ("Émetteur" if fr else "Issued by", seller)]
+    if issued:
+        details.append(("Date", format_date(issued, lang)))
+    details.append(("Montant TTC" if fr else "Amount incl. VAT", amount))
+    if fr:
+        document = "l’avoir" if credit_note else "la facture"
+        intro = [f"Veuillez trouver ci-joint {document} {number} de {seller}."]
+    else:
+        intro = [f"Please find attached {what.lower()} {number} from {seller}."]
+    outro: list[str] = []
+    if not credit_note and paid:
+        outro.append(f"Elle est réglée{NBSP}: merci." if fr else "It is paid: thank you.")
+    elif not credit_note:
+        if due:
+            details.append(("Échéance" if fr else "Due date", format_date(due, lang)))
+        if iban:
+            details.append(("IBAN", str(iban)))
+            if fields.get("bic"):
+                details.append(("BIC", str(fields["bic"])))
+            outro.append(
+                f"Règlement par virement, en indiquant la référence {number}."
+                if fr
+                else f"Payment by bank transfer, quoting the reference {number}."
+            )
+    outro.append(
+        f"Le PDF joint est une facture électronique Factur-X{NBSP}: il contient ses données"
+        " structurées."
+        if fr
+        else "The attached PDF is a Factur-X e-invoice: it carries its structured data."
+    )
+    subject = f"{what} {number} — {seller}"
+    return Mail(lang, subject, _greeting(fields, lang), intro, details, outro).render()
+
+
 Template = Callable[[Fields, str], Rendered]
 
 TEMPLATES: dict[str, Template] = {
@@ -519,6 +570,7 @@ TEMPLATES: dict[str, Template] = {
     "reminder": reminder,
     "membership_renewed": membership_renewed,
     "membership_payment_failed": membership_payment_failed,
+    "document_issued": document_issued,
 }
 
 

@@ -14,9 +14,11 @@ from chalicelib.services.company_invoicing import invoice_companies
 from chalicelib.services.context import Context
 from chalicelib.services.einvoice_routing import route_einvoices
 from chalicelib.services.ereport_job import produce_ereports
+from chalicelib.services.exports import run_exports
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.notifications import send_reminders
 from chalicelib.services.reconciliation import reconcile_payments
+from chalicelib.services.settlement import settle_operators
 
 Job = Callable[[Context, "datetime | None"], dict[str, Any]]
 
@@ -30,6 +32,8 @@ JOBS: dict[str, Job] = {
     "produce_ereports": produce_ereports,
     "route_einvoices": route_einvoices,
     "check_books": check_books,
+    "run_exports": run_exports,
+    "settle_operators": settle_operators,
 }
 
 
@@ -54,6 +58,12 @@ SCHEDULES: dict[str, str] = {
     # Every operator's document chain and last month's payouts, checked; the findings are
     # metrics with alarms (services/books_check.py): 04:30 UTC, after the night's jobs.
     "check_books": "cron(30 4 * * ? *)",
+    # Exports the queue lost or a crashed worker left (locally, with no queue: every
+    # pending export) are handed to a worker again.
+    "run_exports": "rate(1 minute)",
+    # Settlement invoices between operators for the month just ended: 02:30 UTC on the
+    # 1st (after the company invoices).
+    "settle_operators": "cron(30 2 1 * ? *)",
 }
 
 

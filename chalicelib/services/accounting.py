@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from chalicelib.domain.documents import Document
 from chalicelib.domain.fec import fec_filename, render_fec
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
-from chalicelib.errors import NotFound, RelaisError
+from chalicelib.errors import NotFound, RelaisError, TooLargeForSync
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
@@ -172,6 +173,12 @@ def computed_vat_report(ctx: Context, operator_id: str, year: int, month: int) -
     }
 
 
+# A direct FEC download answers within Lambda's 6 MB: about 220 bytes of FEC per ledger
+# line, so at most ~ 4.5 MB of text; beyond, the route answers 413 `too_large` and the
+# FEC is an asynchronous export (POST /v1/exports).
+SYNC_FEC_MAX_LINES = 20_000
+SYNC_CSV_MAX_BYTES = 5_000_000  # the same limit for the invoices CSV, in bytes
+
 CSV_COLUMNS = [
     "number",
     "type",
@@ -201,7 +208,25 @@ def invoices_csv(
 ) -> str:
     """One row per document line. `excel-fr` (French spreadsheets): `;` separated,
     amounts in euros with a decimal comma, ISO dates, a UTF-8 byte-order mark (the
-    caller encodes the text as UTF-8). The default dialect is unchanged."""
+    caller encodes the text as UTF-8). The default dialect is unchanged. Beyond
+    `SYNC_CSV_MAX_BYTES`, TooLargeForSync: the CSV is then an export (POST /v1/exports)."""
+    text = "".join(invoices_csv_chunks(ctx, operator_id, span, dialect))
+    if len(text.encode()) > SYNC_CSV_MAX_BYTES:
+        raise TooLargeForSync(
+            f"The invoices CSV of {operator_id} for this range passes the"
+            f" {SYNC_CSV_MAX_BYTES // 1_000_000} MB a direct download carries: ask for it with"
+            ' POST /v1/exports {"kind": "invoices_csv", ...}, or a shorter range.'
+        )
+    return text
+
+
+def invoices_csv_chunks(
+    ctx: Context,
+    operator_id: str,
+    span: tuple[date | None, date | None],
+    dialect: str = "default",
+) -> Iterator[str]:
+    """The text of `invoices_csv`, a year of documents at a time (exports stream it)."""
     _require_operator(ctx, operator_id)
     low = span[0].isoformat() if span[0] else "0000"
     high = span[1].isoformat() if span[1] else "9999"
@@ -213,13 +238,18 @@ def invoices_csv(
     writer.writerow(CSV_COLUMNS)
     invoices = ctx.invoices
     for year in invoices.years(operator_id):
+        if not int(low[:4]) - 1 <= year <= int(high[:4]) + 1:  # a year's documents
+            continue  # were numbered in Paris time; `issued_at` may be a day off in UTC
         for _number, text in invoices.raw_documents(operator_id, year):
             document = json.loads(text)
             if not low <= document["issued_at"][:10] <= high:
                 continue
             for line in document["lines"]:
                 writer.writerow(_csv_row(document, line, french))
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
 
 
 def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = False) -> list[Any]:
@@ -256,6 +286,26 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     open months follow, numbered in date order; settled customer lines are lettered."""
     operator = _require_operator(ctx, operator_id)
     lines = ctx.invoices.ledger(operator_id, year)
+    if len(lines) > SYNC_FEC_MAX_LINES:
+        raise TooLargeForSync(
+            f"The {year} FEC of {operator_id} has {len(lines)} lines, more than the"
+            f" {SYNC_FEC_MAX_LINES} a direct download carries: ask for it with"
+            ' POST /v1/exports {"kind": "fec", ...}.'
+        )
+    numbers, closed_on = fixed_numbers(ctx, operator_id, year)
+    try:
+        text = render_fec(lines, year, numbers=numbers, closed_on=closed_on, letters=letters(lines))
+    except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
+        raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
+    return fec_filename(operator.siren, year), text
+
+
+def fixed_numbers(
+    ctx: Context, operator_id: str, year: int
+) -> tuple[dict[str, int], dict[str, date]]:
+    """The `EcritureNum` fixed when the year's months closed, and each closed month's
+    close date (its `ValidDate`)."""
+
     periods = ctx.periods
     numbers: dict[str, int] = {}
     closed_on: dict[str, date] = {}
@@ -263,11 +313,7 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
         if month.startswith(f"{year:04d}-") and item.get("status") == "closed":
             numbers.update(periods.numbers(operator_id, month))
             closed_on[month] = paris_day(str(item["closed_at"]))
-    try:
-        text = render_fec(lines, year, numbers=numbers, closed_on=closed_on, letters=letters(lines))
-    except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
-        raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
-    return fec_filename(operator.siren, year), text
+    return numbers, closed_on
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:

@@ -69,6 +69,13 @@ def record_files(
     return files
 
 
+def render_pdf(document: dict[str, Any]) -> bytes:
+    """A document's Factur-X PDF (fpdf2 and the fonts are loaded on the first one)."""
+    from chalicelib.adapters.invoice_pdf import render_invoice_pdf
+
+    return render_invoice_pdf(document)
+
+
 def pdf_files(
     ctx: Context, operator_id: str, month: str, render: PdfRenderer | None = None
 ) -> dict[str, bytes]:

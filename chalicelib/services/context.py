@@ -18,6 +18,7 @@ from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.ereport_store import EReportStore
+from chalicelib.adapters.export_store import ExportStore
 from chalicelib.adapters.idempotency_store import IdempotencyStore
 from chalicelib.adapters.invoice_store import InvoiceStore
 from chalicelib.adapters.mailer import SesMailer
@@ -108,6 +109,7 @@ class Context:
         self.closures = ClosureStore(self.table)
         self.company_admin = CompanyAdminStore(self.table)
         self.stats = StatsStore(self.table)
+        self.exports = ExportStore(self.table)
         self.catalogue = CatalogueCache(self.catalogue_store, self.settings.catalogue_cache_seconds)
 
         self._gateway: PaymentGateway | None = self.gateway_override

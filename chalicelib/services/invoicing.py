@@ -33,7 +33,7 @@ from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
 from chalicelib.observability import count
-from chalicelib.services import periods
+from chalicelib.services import document_mail, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 from chalicelib.services.members import buyer_snapshot
@@ -76,8 +76,8 @@ def issue(
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
     for attempt in range(ISSUE_ATTEMPTS):
         existing = invoices.by_source(source)
-        if existing:
-            return get_document(ctx, existing)
+        if existing:  # issued before: a retried flow; its mail too, if it never went out
+            return _sent_to_buyer(ctx, get_document(ctx, existing))
         now = ctx.clock.now().astimezone(PARIS)
         sequence, previous = invoices.head(operator_id, now.year)
         sequence += 1
@@ -100,12 +100,18 @@ def issue(
         try:
             invoices.issue(document, now.year, sequence, source, placed, booked)
             count("CreditNotesIssued" if refers_to else "InvoicesIssued")
-            return document
+            return _sent_to_buyer(ctx, document)
         except (SourceTaken, PeriodMoved):
             continue  # issued meanwhile, or a month closed meanwhile: look again
         except HeadMoved:
             time.sleep(min(0.2, 0.005 * 2 ** min(attempt, 6)) * random.random())
     raise ConcurrentUpdate("Could not take the next invoice number; please retry.")
+
+
+def _sent_to_buyer(ctx: Context, document: dict[str, Any]) -> dict[str, Any]:
+    """E-mail the document to its buyer, once (the outbox's key), never failing the issue."""
+    document_mail.notify_document_issued(ctx, document)
+    return document
 
 
 def _document(
@@ -121,6 +127,11 @@ def _document(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     seller = seller_snapshot(operator)
+    if payment.get("method") == "transfer" and operator.iban and not refers_to:
+        # Payable by transfer: where to (SEPA credit transfer, CII payment means 58).
+        seller["iban"] = operator.iban
+        if operator.bic:
+            seller["bic"] = operator.bic
     invoice = Document.of(refers_to) if refers_to else None
     refers = (invoice.number, invoice.issued_on) if invoice else None
     document: dict[str, Any] = {

@@ -24,7 +24,7 @@ from chalicelib.adapters.mailer import Attachment, OutgoingMail, ics_attachment
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.mail_templates import render
 from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
-from chalicelib.services import calendars
+from chalicelib.services import calendars, document_mail
 from chalicelib.services.context import Context
 from chalicelib.services.mail_delivery import (
     deliver,
@@ -297,9 +297,11 @@ def send_reminders(ctx: Context, as_of: datetime | None = None) -> dict[str, Any
                 continue
             reminders[notify_reminder(ctx, booking)] += 1
     retries = retry_failed(ctx, now)
+    missed = document_mail.send_missed_documents(ctx, now)
     return {
         "job": "send_reminders",
-        "processed": reminders["sent"] + retries["retried"],
+        "processed": reminders["sent"] + retries["retried"] + missed["sent"],
+        "documents_sent": missed["sent"],
         "reminders_sent": reminders["sent"],
         "reminders_already_sent": reminders["duplicate"],
         "reminders_failed": reminders["failed"] + reminders["error"],

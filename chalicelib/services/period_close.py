@@ -19,6 +19,7 @@ from chalicelib.domain import archive as sealing
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.fec import entry_order
+from chalicelib.domain.opening import opening_entry
 from chalicelib.errors import InvalidState, NotFound
 from chalicelib.services import accounting, archive, audit, periods
 from chalicelib.services.catalogue import get_operator
@@ -82,6 +83,8 @@ def close_period(
     item = store.periods(operator_id)[month]
     previous_item = known.get(previous) if previous else None
     sealed = _number_and_seal(ctx, operator_id, month, item, previous_item)
+    if month.endswith("-12"):  # the fiscal (calendar) year closes: open the next one
+        _open_next_year(ctx, operator_id, int(month[:4]))
     try:
         closed = store.finish_close(operator_id, month, sealed)
     except PeriodMoved as exc:
@@ -99,6 +102,15 @@ def close_period(
         changes=changes,
     )
     return periods.period_view(operator_id, month, closed)
+
+
+def _open_next_year(ctx: Context, operator_id: str, year: int) -> None:
+    """Book the `AN` entry of `year + 1` (domain/opening.py), once: a close retried
+    after a crash finds it written (same entry id) and writes nothing more."""
+    lines = opening_entry(
+        ctx.invoices.ledger(operator_id, year), operator_id, year, ctx.clock.now()
+    )
+    periods.book(ctx, lines)
 
 
 def _number_and_seal(

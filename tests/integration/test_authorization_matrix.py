@@ -374,6 +374,13 @@ ROWS = [
         by_role(member_b=404, accountant=200, admin=200),
     ),
     Row(
+        "POST",
+        "/v1/invoices/{invoice_id}/send",
+        fixed("/v1/invoices/{invoice}/send"),
+        # mail is off here (no MAIL_FROM): 409 shows the caller was let through
+        by_role(member_a=409, member_b=404, accountant=409, admin=409),
+    ),
+    Row(
         "GET",
         "/v1/invoices/{invoice_id}/xml",
         fixed("/v1/invoices/{invoice}/xml"),
@@ -555,6 +562,20 @@ ROWS = [
         "/v1/operators/{operator_id}/periods/{period}/archive",
         fixed("/v1/operators/{operator}/periods/2026-12/archive"),
         by_role(member_a=403, accountant=409, admin=409),
+    ),
+    # -- asynchronous exports (books only; an unknown export's 404 shows the caller was let
+    # through)
+    Row(
+        "POST",
+        "/v1/exports",
+        lambda w: ("/v1/exports", {"kind": "fec", "operator_id": w.ids["operator"], "year": 2026}),
+        by_role(member_a=403, accountant=202, admin=202),
+    ),
+    Row(
+        "GET",
+        "/v1/exports/{export_id}",
+        fixed("/v1/exports/exp_unknown"),
+        by_role(member_a=403, accountant=404, admin=404),
     ),
     # last: each caller erases their own account
     Row("DELETE", "/v1/me", fixed("/v1/me"), by_role(member_a=204)),

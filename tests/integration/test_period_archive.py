@@ -190,3 +190,26 @@ def test_fec_of_an_open_month_validates_on_the_day_recorded(
     text = fec(api, accountant, operator_id).body
     rows = (text.decode() if isinstance(text, bytes) else text).split("\r\n")[1:-1]
     assert {row.split("|")[15] for row in rows} == {"20261201"}
+
+
+def test_closing_december_opens_the_new_year_with_its_an_entry_once(
+    ctx: Context, api: Api, accountant: str, operator_id: str, clock: FixedClock
+) -> None:
+    from chalicelib.domain.opening import opening_entry_id
+
+    issue_paid(ctx, operator_id, "pi_dec", "2026-12-01T07:00:00+01:00")
+    periods.book(ctx, fee_lines(operator_id, date(2026, 12, 1)))
+    clock.moment = clock.moment.replace(year=2027, month=1, day=12)
+    for month in ("2026-10", "2026-11", "2026-12"):
+        assert close(api, accountant, operator_id, month).status == 200
+    opening = [x for x in ctx.invoices.ledger(operator_id, 2027) if x.journal.value == "AN"]
+    assert {x.entry_id for x in opening} == {opening_entry_id(operator_id, 2027)}
+    assert {(x.account, x.debit - x.credit) for x in opening} == {
+        ("467000", 1500 - 35),  # card payment waiting for its payout, less the fee
+        ("445710", -250),  # VAT collected, to pay
+        ("120000", -(1250 - 35)),  # the year's profit
+    }
+    assert close(api, accountant, operator_id, "2026-12").status == 409
+    fec = api.get(f"/v1/accounting/fec?operator_id={operator_id}&year=2027", token=accountant)
+    assert "AN|À-nouveaux|1|20270101|" in fec.body.decode()
+    assert check_fec(fec.body.decode(), fec.headers["Content-Disposition"].split('"')[1]) == []

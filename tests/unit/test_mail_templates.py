@@ -67,6 +67,18 @@ ALL_FIELDS = {
     "membership_payment_failed": membership_fields(
         next_attempt=datetime(2026, 12, 2, 23, 0, tzinfo=ZoneInfo("UTC"))
     ),
+    "document_issued": {
+        "name": "Atelier Dupont",
+        "doc_type": "invoice",
+        "number": "MLN-2026-000042",
+        "seller_name": "Relais Melun",
+        "amount": 18000,
+        "issued_on": date(2026, 12, 1),
+        "payment_status": "due",
+        "due_date": date(2026, 12, 31),
+        "iban": "FR76 3000 6000 0112 3456 7890 189",
+        "bic": "AGRIFRPP",
+    },
 }
 
 
@@ -274,3 +286,19 @@ def test_html_escapes_every_value() -> None:
         assert evil in text  # plain text is plain
     _s, _t, html = render("membership_renewed", membership_fields(product_name=evil))
     assert "<script>" not in html
+
+
+def test_an_invoice_due_by_transfer_says_where_to_pay() -> None:
+    subject, text, _html = render("document_issued", ALL_FIELDS["document_issued"], "fr")
+    assert subject == "Facture MLN-2026-000042 — Relais Melun"
+    assert "FR76 3000 6000 0112 3456 7890 189" in text and "AGRIFRPP" in text
+    assert "jeudi 31 décembre 2026" in text and "virement" in text
+
+
+def test_a_paid_invoice_and_a_credit_note_ask_for_nothing() -> None:
+    paid = {**ALL_FIELDS["document_issued"], "payment_status": "paid"}
+    _subject, text, _html = render("document_issued", paid, "en")
+    assert "It is paid" in text and "IBAN" not in text
+    credit = {**ALL_FIELDS["document_issued"], "doc_type": "credit_note"}
+    subject, text, _html = render("document_issued", credit, "fr")
+    assert subject.startswith("Avoir ") and "IBAN" not in text

@@ -1,0 +1,76 @@
+"""Settlement invoices between operators: who invoices whom, for what, and the buyer's
+purchase entry.
+
+French rules, as decided here: a member's credits (or membership days) bought from
+operator A and used at a relay of operator B are a service B renders for A (A sold it
+and collected its price and VAT). So B invoices A, in B's own numbering, a B2B invoice
+with VAT (CGI art. 256 and 259: a service between two French taxable persons, taxed
+where A is established; B's VAT regime applies, so a franchise host invoices without
+VAT). Self-billing by A (*autofacturation*, CGI art. 289 I-2) would need a prior
+mandate from each host: not chosen. Flows each way are invoiced separately (gross):
+netting is how they are paid, not what is invoiced. One invoice per month and
+(host, seller), idempotent: its source is `settlement-{month}-{host}-{seller}`.
+
+A's side: the purchase entry (journal `HA`) of the invoice B issued — the service
+excluding VAT on 604000, the deductible VAT on 445660, the total owed to B on its
+supplier account 401000 (auxiliary account: B).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain.invoice import Sale
+from chalicelib.domain.ledger import ACCOUNT_LABELS, Journal, LedgerLine
+
+SUPPLIERS, PURCHASES, VAT_DEDUCTIBLE = "401000", "604000", "445660"
+VAT_RATE = Decimal("20.00")
+
+
+def settlement_source(month: str, host: str, seller: str) -> str:
+    return f"settlement-{month}-{host}-{seller}"
+
+
+def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: date) -> Sale:
+    """The one line of the invoice: the month's usage, VAT included as valued."""
+    return Sale(
+        description=f"Accueil de membres du réseau Relais - {month} ({bookings} réservations)",
+        amount_incl_vat=amount_incl_vat,
+        vat_rate=VAT_RATE,
+        service_date=last_day,
+    )
+
+
+def purchase_entry(document: dict[str, Any], buyer_operator_id: str) -> list[LedgerLine]:
+    """The buyer's purchase entry of a settlement invoice (see the module's docstring)."""
+    day = date.fromisoformat(str(document["issued_at"])[:10])
+    recorded = datetime.fromisoformat(str(document["issued_at"]))
+    seller = document["seller"]
+    label = f"Facture {document['number']} {seller['name']}"[:100]
+    totals = document["totals"]
+
+    def line(account: str, debit: int, credit: int, aux: bool = False) -> LedgerLine:
+        return LedgerLine(
+            entry_id=f"{document['id']}-HA",
+            journal=Journal.purchases,
+            entry_date=day,
+            account=account,
+            account_label=ACCOUNT_LABELS[account],
+            label=label,
+            piece_ref=str(document["number"]),
+            piece_date=day,
+            debit=debit,
+            credit=credit,
+            aux_account=str(document["operator_id"])[:40] if aux else "",
+            aux_label=str(seller["name"])[:100] if aux else "",
+            recorded_at=recorded,
+            operator_id=buyer_operator_id,
+        )
+
+    lines = [line(PURCHASES, int(totals["excl_vat"]), 0)]
+    if int(totals["vat"]):
+        lines.append(line(VAT_DEDUCTIBLE, int(totals["vat"]), 0))
+    lines.append(line(SUPPLIERS, 0, int(totals["incl_vat"]), aux=True))
+    return lines

@@ -1,0 +1,133 @@
+"""Invoices and credit notes to their buyers by mail, the Factur-X PDF attached: once when
+issued (`document-{id}-issued`), again on request (services/invoice_resend.py), and,
+from the hourly `send_reminders`, those of the last two days whose flow stopped between
+the issue and the mail. Delivery, the outbox and retries are the members' mails' own
+(`notifications`: claimed once by key before sending, a failure retried for a week)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.mailer import Attachment, OutgoingMail
+from chalicelib.domain.mail_templates import render
+from chalicelib.domain.timezones import PARIS
+from chalicelib.services import archive, mail_delivery
+from chalicelib.services.context import Context
+
+DOCUMENT_SEND_DAYS = 7  # a document mail that keeps failing is given up after a week
+
+
+def document_issued_key(document_id: str) -> str:
+    return f"document-{document_id}-issued"
+
+
+def notify_document_issued(ctx: Context, document: dict[str, Any], key: str | None = None) -> str:
+    """The document (invoice or credit note) to its buyer, its Factur-X PDF attached:
+    once per document (`document-{id}-issued`; a retried issue finds it claimed), or
+    once per resend (`key`). The buyer is the company's billing address for a company
+    invoice, else the member's (profile) email; a buyer without one gets no mail."""
+    return mail_delivery.guarded(
+        "document_issued",
+        str(document.get("id")),
+        lambda: _document_mail(ctx, document, key or document_issued_key(str(document["id"]))),
+    )
+
+
+def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
+    mailer = mail_delivery.mailer_for(ctx)
+    if mailer is None:
+        return "disabled"
+    if mail_delivery.outbox(ctx).get(key) is not None:
+        return "duplicate"
+    recipient = document_recipient(ctx, document)
+    if recipient is None:
+        return "no_recipient"
+    email, name, language = recipient
+    seller, payment = document.get("seller") or {}, document.get("payment") or {}
+    due = payment.get("due_date")
+    fields: dict[str, Any] = {
+        "name": name,
+        "doc_type": document.get("type"),
+        "number": document["number"],
+        "seller_name": seller.get("name"),
+        "amount": int((document.get("totals") or {}).get("incl_vat") or 0),
+        "issued_on": date.fromisoformat(str(document["issued_at"])[:10]),
+        "payment_status": payment.get("status"),
+        "due_date": date.fromisoformat(str(due)[:10]) if due else None,
+        "iban": _spaced_iban(seller.get("iban")),
+        "bic": seller.get("bic"),
+    }
+    subject, text, html = render("document_issued", fields, language)
+    pdf = Attachment(f"{document['number']}.pdf", archive.render_pdf(document), "application/pdf")
+    message = OutgoingMail(
+        to=email,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(pdf,),
+        language=language,
+        message_key=key,
+    )
+    return mail_delivery.deliver(
+        ctx,
+        mailer,
+        message,
+        kind="document_issued",
+        member_id=document.get("member_id") if not _company_email(document) else None,
+        send_until=ctx.clock.now() + timedelta(days=DOCUMENT_SEND_DAYS),
+    )
+
+
+MISSED_DOCUMENT_DAYS = 2
+
+
+def send_missed_documents(ctx: Context, now: datetime) -> Counter[str]:
+    """The documents issued in the last two days (Paris) whose mail was never claimed:
+    their flow stopped between the issue and the mail (a crash, a timeout). Each is sent
+    now, once (the claim is the same key as at issue)."""
+    outcomes: Counter[str] = Counter()
+    today = now.astimezone(PARIS).date()
+    span = ((today - timedelta(days=MISSED_DOCUMENT_DAYS)).isoformat(), today.isoformat())
+    store = mail_delivery.outbox(ctx)
+    for operator_id in sorted(ctx.catalogue.get().operators):
+        cursor: str | None = None
+        while True:
+            documents, cursor = ctx.invoices.page(
+                member_id=None,
+                operator_id=operator_id,
+                span=span,
+                doc_type=None,
+                limit=100,
+                cursor=cursor,
+            )
+            for document in documents:
+                if store.get(document_issued_key(str(document["id"]))) is None:
+                    outcomes[notify_document_issued(ctx, document)] += 1
+            if cursor is None:
+                break
+    return outcomes
+
+
+def _spaced_iban(iban: Any) -> str | None:
+    if not iban:
+        return None
+    from stdnum import iban as stdnum_iban
+
+    return str(stdnum_iban.format(str(iban)))
+
+
+def _company_email(document: dict[str, Any]) -> str | None:
+    buyer = document.get("buyer") or {}
+    email = buyer.get("email")
+    return str(email) if email and buyer.get("company_name") else None
+
+
+def document_recipient(ctx: Context, document: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(email, name, language) of a document's buyer; None when there is none to write to."""
+    company = _company_email(document)
+    if company:
+        return company, str((document.get("buyer") or {}).get("company_name") or ""), "fr"
+    member_id = document.get("member_id")
+    return mail_delivery.recipient_of(ctx, str(member_id)) if member_id else None

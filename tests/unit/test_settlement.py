@@ -1,0 +1,49 @@
+"""The buyer's side of a settlement invoice: its purchase entry, balanced."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from chalicelib.domain.invoice import document_line
+from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
+
+
+def document(vat: int) -> dict[str, object]:
+    return {
+        "id": "inv-op_b-2027-000001",
+        "number": "NG-2027-000001",
+        "operator_id": "op_b",
+        "issued_at": "2027-01-01T05:00:00+01:00",
+        "seller": {"name": "Commune de Nangis"},
+        "totals": {"excl_vat": 1000, "vat": vat, "incl_vat": 1000 + vat},
+    }
+
+
+def test_the_purchase_entry_owes_the_host_what_it_invoiced() -> None:
+    lines = purchase_entry(document(200), "op_a")
+    assert [(x.account, x.debit, x.credit) for x in lines] == [
+        ("604000", 1000, 0),
+        ("445660", 200, 0),
+        ("401000", 0, 1200),
+    ]
+    assert {(x.operator_id, x.journal.value, x.entry_date) for x in lines} == {
+        ("op_a", "HA", date(2027, 1, 1))
+    }
+    assert (lines[-1].aux_account, lines[-1].aux_label) == ("op_b", "Commune de Nangis")
+
+
+def test_a_host_without_vat_gives_no_deductible_vat() -> None:
+    lines = purchase_entry(document(0), "op_a")
+    assert [x.account for x in lines] == ["604000", "401000"]
+
+
+def test_the_invoice_line_and_source_of_a_month() -> None:
+    sale = settlement_sale("2026-12", 1200, 3, date(2026, 12, 31))
+    line = document_line(sale, franchise=False)
+    assert (line["amount_excl_vat"], line["vat_amount"], line["service_date"]) == (
+        1000,
+        200,
+        "2026-12-31",
+    )
+    assert document_line(sale, franchise=True)["vat_amount"] == 0
+    assert settlement_source("2026-12", "op_b", "op_a") == "settlement-2026-12-op_b-op_a"
