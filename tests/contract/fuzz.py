@@ -34,8 +34,9 @@ CHECKS = (
 )
 PHASES = "examples,coverage,fuzzing,stateful"
 # The coverage phase (boundary values of every parameter, every unexpected method) takes
-# minutes per role: `make test` runs it for the member, whose token reaches the routes a
-# frontend calls, and `make fuzz` for every role.
+# minutes per role (the member's: 3,848 cases, ~3.5 min of a 2-core machine, against
+# ~730 cases in ~1 min for the three others): `make fuzz` runs it for every role, `make
+# test` runs the quick phases for all four (~3,000 cases), to stay well under 10 minutes.
 QUICK_PHASES = "examples,fuzzing,stateful"
 MANAGED_RELAY = "Gare de Melun"
 
@@ -130,11 +131,11 @@ def managed_relay(stack: Any) -> str:
 
 
 def run_all(stack: Any, max_examples: int, seed: int, deep: bool = False) -> list[Outcome]:
-    """Every role, two runs at a time (the member's long one beside the three others)."""
+    """Every role, two runs at a time; `deep` adds the coverage phase to each."""
     relay_id = managed_relay(stack)
 
     def run(role: Role) -> Outcome:
-        phases = PHASES if deep or role.name == "member" else QUICK_PHASES
+        phases = PHASES if deep else QUICK_PHASES
         token = stack.token(role.sub, *role.groups)
         return run_role(stack.base_url, token, role.name, max_examples, seed, phases)
 
