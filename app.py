@@ -81,7 +81,11 @@ def _scheduled(job: str) -> Any:
         from chalicelib.api.wiring import get_context
         from chalicelib.jobs import run_job
 
-        return run_job(get_context(), job)
+        lambda_context = getattr(event, "context", None)
+        time_left = None
+        if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
+            time_left = lambda_context.get_remaining_time_in_millis() / 1000
+        return run_job(get_context(), job, time_left=time_left)
 
     handler.__name__ = f"{job}_schedule"
     return handler

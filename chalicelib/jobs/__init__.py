@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.observability import observed_job
+from chalicelib.services import run_budget
 from chalicelib.services.attendance import release_no_shows
 from chalicelib.services.bookings import expire_holds
 from chalicelib.services.books_check import check_books
@@ -46,9 +47,12 @@ SCHEDULES: dict[str, str] = {
     "release_no_shows": "rate(15 minutes)",
     "reconcile_payments": "rate(60 minutes)",
     "send_reminders": "rate(60 minutes)",
-    # Just after midnight in Paris, whatever DST: 22:05 UTC in summer, 23:05 UTC in
-    # winter (the other run of the two finds nothing due).
-    "renew_memberships": "cron(5 22,23 * * ? *)",
+    # From just after midnight in Paris, whatever DST: 22:05 UTC in summer, 23:05 UTC in
+    # winter (the runs before midnight find nothing due), then every 15 minutes of the
+    # hour, so that a night with more renewals than one run can charge (a 15-minute
+    # function, .chalice/config.json) is finished by the next runs; runs that overlap
+    # claim different charges.
+    "renew_memberships": "cron(5/15 22,23 * * ? *)",
     # The company invoices of the month just ended: 02:00 UTC on the 1st.
     "invoice_companies": "cron(0 2 1 * ? *)",
     # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
@@ -67,8 +71,12 @@ SCHEDULES: dict[str, str] = {
 }
 
 
-def run_job(ctx: Context, name: str, as_of: datetime | None = None) -> dict[str, Any]:
-    with observed_job(name) as record:
+def run_job(
+    ctx: Context, name: str, as_of: datetime | None = None, time_left: float | None = None
+) -> dict[str, Any]:
+    """Run a job; `time_left` (seconds before the Lambda's timeout, when known) lets a long
+    job use its function's whole time (services/run_budget.py)."""
+    with observed_job(name) as record, run_budget.time_left(time_left):
         result = JOBS[name](ctx, as_of)
         record(result)
     return result

@@ -39,7 +39,7 @@ from chalicelib.domain.membership import (
 )
 from chalicelib.domain.payment import Payment
 from chalicelib.errors import OffSessionChargeFailed, PaymentProviderUnavailable
-from chalicelib.services import invoicing, notifications
+from chalicelib.services import invoicing, notifications, run_budget
 from chalicelib.services.context import Context
 from chalicelib.services.memberships import REPLACEMENT, gateway
 from chalicelib.services.payments import _charge_id
@@ -49,7 +49,9 @@ logger = logging.getLogger("relais.memberships")
 # How long a charge attempt stays claimed by the run making it; then it is due again, with
 # the same key and the recorded intent: never a second charge.
 CHARGE_LEASE = timedelta(minutes=15)
-# A run stops claiming charges after this long, well inside the Lambda's 30 s timeout.
+# A run stops claiming charges after this long, well inside the API Lambda's 30 s timeout
+# (a run by hand); the scheduled function (15 minutes) goes on until a margin before its
+# own timeout (services/run_budget.py). Charges left due go to the next run.
 RUN_SECONDS = 20.0
 # What a run did to a membership (vs skipped: another run has it; unavailable: Stripe down;
 # deferred: out of time — all three left due).
@@ -99,9 +101,9 @@ def renew_memberships(ctx: Context, as_of: datetime | None = None) -> dict[str, 
     once whatever the concurrent runs; a catch-up run charges the current period only."""
     now = as_of or ctx.clock.now()
     outcomes: Counter[str] = Counter()
-    deadline = time.monotonic() + RUN_SECONDS
+    deadline = run_budget.deadline(RUN_SECONDS)
     for member_id, membership_id in ctx.memberships.due(now):
-        if time.monotonic() > deadline:  # left due for the next run (the cron fires twice)
+        if time.monotonic() > deadline:  # left due for the next run (every 15 min, 2 h)
             outcomes["deferred"] += 1
             continue
         membership = ctx.memberships.get(member_id, membership_id)

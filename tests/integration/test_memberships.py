@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.jobs import run_job
 from chalicelib.services import membership_charges
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
@@ -338,6 +339,27 @@ def test_a_run_out_of_time_leaves_the_rest_due_for_the_next_run(
     }
     monkeypatch.undo()
     assert membership_charges.renew_memberships(ctx, due)["paid"] == 1
+    assert len(stripe_fake.charges) == 2
+
+
+def test_a_scheduled_run_uses_its_lambdas_time_left_not_the_api_default(
+    api: Api,
+    member: str,
+    product: str,
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a due renewal, and no time left by the API's default budget
+    start_membership(api, settings, stripe_fake, member, product)
+    due = paris(2027, 1, 1, 0, 5)
+    monkeypatch.setattr(membership_charges, "RUN_SECONDS", -1.0)
+    # WHEN the scheduled function runs with 3 s before its timeout (less than the margin)
+    late = run_job(ctx, "renew_memberships", due, time_left=3.0)
+    # THEN it starts nothing; with 14 minutes left it charges, whatever the default
+    assert (late["processed"], late["deferred"]) == (0, 1)
+    assert run_job(ctx, "renew_memberships", due, time_left=840.0)["paid"] == 1
     assert len(stripe_fake.charges) == 2
 
 

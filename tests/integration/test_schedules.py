@@ -58,12 +58,14 @@ def test_chalice_registers_exactly_the_schedules_the_local_scheduler_runs(tmp_pa
     assert set(local.schedules) == {name for name, _ in registered} == set(JOBS)
 
 
-def test_renewals_fall_due_at_22_05_and_23_05_utc_each_day() -> None:
+def test_renewals_fall_due_every_15_minutes_from_22_05_to_23_50_utc_each_day() -> None:
     cron = parse(SCHEDULES["renew_memberships"])
 
     day = [at("2026-07-14T00:00:00") + timedelta(minutes=m) for m in range(24 * 60)]
 
-    assert [m.strftime("%H:%M") for m in day if cron.matches(m)] == ["22:05", "23:05"]  # type: ignore[union-attr]
+    assert [m.strftime("%H:%M") for m in day if cron.matches(m)] == [  # type: ignore[union-attr]
+        f"{h}:{m:02d}" for h in (22, 23) for m in (5, 20, 35, 50)
+    ]
 
 
 def test_company_invoicing_falls_due_at_02_00_utc_on_the_first_only() -> None:
