@@ -1,7 +1,7 @@
 """The monthly renewal run (`renew_memberships`) against localstripe: N memberships due
 at once, charged off session by the job (runs of RUN_SECONDS, the API's default budget, until
 nothing is due), then extrapolated to 5,000 and set against what the schedule gives: a
-15-minute function claiming work for 810 s, 4 runs a night at least.
+15-minute function claiming work for 675 s, 4 runs a night at least.
 
 BENCH_RENEWALS=N sets N (default: 300 in a full run, 20 in a quick one)."""
 

@@ -1,8 +1,9 @@
 """How long the job being run may go on starting new work.
 
 A scheduled job runs in its own Lambda function, whose time left is known when it starts:
-it may keep claiming work until a margin before that (a tenth of it, at least 5 s, for
-the call in flight to finish). Elsewhere — a job run by hand through the API, the local
+it may keep claiming work until a margin before that (a quarter of it, at least 5 s: the
+call in flight finishes, and the run ends before the duration alarm, at 80 % of the
+timeout, infra/alarms.py). Elsewhere — a job run by hand through the API, the local
 scheduler, a test — each job keeps its own default budget. Work left over stays due and
 the next run takes it up: every job is idempotent and resumes where the last one stopped.
 """
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 MIN_MARGIN_SECONDS = 5.0
-MARGIN_SHARE = 0.1
+MARGIN_SHARE = 0.25
 
 _until: ContextVar[float | None] = ContextVar("relais_run_until", default=None)
 
