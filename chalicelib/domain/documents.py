@@ -44,11 +44,18 @@ class Party(_Frozen):
     company_name: StrictStr | None = None  # buyer only
     siren: StrictStr | None = None
     vat_number: StrictStr | None = None
+    siret: StrictStr | None = None  # the seller's; a public buyer's (Chorus Pro finds it by it)
     # seller only
     legal_form: StrictStr | None = None
-    siret: StrictStr | None = None
     vat_regime: StrictStr | None = None
     vat_on_debits: StrictBool | None = None
+    iban: StrictStr | None = None  # a transfer invoice's: where to pay (and its bank's BIC)
+    bic: StrictStr | None = None
+    # a public buyer's, for Chorus Pro (`domain.company.public_buyer_fields`)
+    public_body: StrictBool | None = None
+    service_code: StrictStr | None = None
+    engagement_number: StrictStr | None = None
+    electronic_address: StrictStr | None = None  # a directory address (BT-34/BT-49)
 
 
 class DocumentLine(_Frozen):
@@ -113,6 +120,7 @@ class Document(_Frozen):
     company_id: StrictStr | None = None
     billing_month: StrictStr | None = None
     booking_id: StrictStr | None = None  # the cancelled booking a company credit note is for
+    delivery_address: dict[str, Any] | None = None  # where the service was, if not the buyer's
 
     @classmethod
     def of(cls, stored: str | dict[str, Any]) -> Document:
