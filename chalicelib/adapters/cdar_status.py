@@ -14,6 +14,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from chalicelib.domain.documents import Document
+
 RSM = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
@@ -42,9 +44,7 @@ def _cents(amount: int) -> str:
     return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
 
 
-def status_message(
-    document: dict[str, Any], code: str, at: str, amounts: list[dict[str, Any]]
-) -> bytes:
+def status_message(document: Document, code: str, at: str, amounts: list[dict[str, Any]]) -> bytes:
     """The CDAR message saying that `document` reached status `code` at `at`; `amounts`
     are `{"rate", "base", "vat"}` in cents (for 212: what was received, per rate)."""
     root = ET.Element(f"{{{RSM}}}CrossDomainAcknowledgementAndResponse")
@@ -54,24 +54,22 @@ def status_message(
     guideline = _sub(context, RAM, "GuidelineSpecifiedDocumentContextParameter")
     _sub(guideline, RAM, "ID", "urn.cpro.gouv.fr:1p0:CDV:invoice")
     exchanged = _sub(root, RSM, "ExchangedDocument")
-    _sub(exchanged, RAM, "ID", f"{document['id']}-{code}")
+    _sub(exchanged, RAM, "ID", f"{document.id}-{code}")
     _sub(exchanged, RAM, "Name", "Statut de facture")
     _datetime(exchanged, "IssueDateTime", at)
     sender = _sub(exchanged, RAM, "SenderTradeParty")
     _sub(sender, RAM, "RoleCode", "SE")
-    legal = _sub(
-        _sub(sender, RAM, "SpecifiedLegalOrganization"), RAM, "ID", document["seller"]["siren"]
-    )
+    legal = _sub(_sub(sender, RAM, "SpecifiedLegalOrganization"), RAM, "ID", document.seller.siren)
     legal.set("schemeID", "0002")
     ack = _sub(root, RSM, "AcknowledgementDocument")
     _sub(ack, RAM, "MultipleReferencesIndicator").text = "false"
     _sub(ack, RAM, "TypeCode", "305")
     _datetime(ack, "IssueDateTime", at)
     referenced = _sub(ack, RAM, "ReferenceReferencedDocument")
-    _sub(referenced, RAM, "IssuerAssignedID", document["number"])
+    _sub(referenced, RAM, "IssuerAssignedID", document.number)
     _sub(referenced, RAM, "StatusCode", "10")
-    _sub(referenced, RAM, "TypeCode", "381" if document.get("type") == "credit_note" else "380")
-    _datetime(referenced, "FormattedIssueDateTime", document["issued_at"])
+    _sub(referenced, RAM, "TypeCode", "381" if document.is_credit_note else "380")
+    _datetime(referenced, "FormattedIssueDateTime", document.issued_at)
     _sub(referenced, RAM, "ProcessConditionCode", code)
     for line in amounts:
         characteristic = _sub(referenced, RAM, "SpecifiedDocumentCharacteristic")
