@@ -42,7 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters import cii_france
-from chalicelib.domain.documents import Document, DocumentLine, Party
+from chalicelib.domain.documents import Document, DocumentLine, Party, PostalAddress
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -218,7 +218,7 @@ def _buyer(party: ET.Element, buyer: Party, seller: Party) -> None:
         _text(_sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", buyer.siren, schemeID="0002")
     if company and buyer.name:
         _text(_sub(party, "ram:DefinedTradeContact"), "ram:PersonName", buyer.name)
-    seller_country = (seller.address or {}).get("country") or "FR"
+    seller_country = (seller.address.country if seller.address else None) or "FR"
     _address(party, buyer.address, seller_country)
     _electronic_address(party, cii_france.buyer_address(buyer))
     if buyer.vat_number:
@@ -351,18 +351,18 @@ def _category(rate: Decimal, franchise: bool) -> str:
     return "S" if rate > 0 else "Z"
 
 
-def _address(party: ET.Element, address: dict[str, Any] | None, default_country: str) -> None:
+def _address(party: ET.Element, address: PostalAddress | None, default_country: str) -> None:
     postal = _sub(party, "ram:PostalTradeAddress")
-    address = address or {}
-    if address.get("postcode"):
-        _text(postal, "ram:PostcodeCode", address["postcode"])
-    if address.get("line1"):
-        _text(postal, "ram:LineOne", address["line1"])
-    if address.get("line2"):
-        _text(postal, "ram:LineTwo", address["line2"])
-    if address.get("city"):
-        _text(postal, "ram:CityName", address["city"])
-    _text(postal, "ram:CountryID", address.get("country") or default_country)
+    address = address or PostalAddress()
+    if address.postcode:
+        _text(postal, "ram:PostcodeCode", address.postcode)
+    if address.line1:
+        _text(postal, "ram:LineOne", address.line1)
+    if address.line2:
+        _text(postal, "ram:LineTwo", address.line2)
+    if address.city:
+        _text(postal, "ram:CityName", address.city)
+    _text(postal, "ram:CountryID", address.country or default_country)
 
 
 def _electronic_address(party: ET.Element, address: tuple[str, str] | None) -> None:
@@ -374,12 +374,14 @@ def _electronic_address(party: ET.Element, address: tuple[str, str] | None) -> N
 def _deliver_to(delivery: ET.Element, invoice: Document) -> None:
     """BG-13/BG-15: where the service was delivered, when the document names a place that
     is not the buyer's address."""
-    place = invoice.delivery_address
-    if not place or place == invoice.buyer.address:
+    place, home = invoice.delivery_address, invoice.buyer.address
+    if place is None or not place.canonical():
         return
+    if home is not None and place.canonical() == home.canonical():
+        return  # the same keys and values as issued
     party = _sub(delivery, "ram:ShipToTradeParty")
-    if place.get("name"):
-        _text(party, "ram:Name", place["name"])
+    if place.name:
+        _text(party, "ram:Name", place.name)
     _address(party, place, "FR")
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.invoice_cii import cii_xml
-from chalicelib.domain.documents import Document, DocumentLine
+from chalicelib.domain.documents import Document, DocumentLine, PostalAddress
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -413,12 +413,12 @@ def _clean(text: str) -> str:
     return "".join(out)
 
 
-def _address_lines(address: dict[str, Any] | None) -> list[str]:
+def _address_lines(address: PostalAddress | None) -> list[str]:
     if not address:
         return []
-    city = " ".join(part for part in (address.get("postcode"), address.get("city")) if part)
-    country = address.get("country")
-    lines = [address.get("line1"), address.get("line2"), city]
+    city = " ".join(part for part in (address.postcode, address.city) if part)
+    country = address.country
+    lines = [address.line1, address.line2, city]
     if country and country != "FR":
         lines.append(country)
     return [line for line in lines if line]

@@ -34,13 +34,30 @@ class _Frozen(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+class PostalAddress(_Frozen):
+    """A party's address as copied at issue time (a buyer's may lack a line or the
+    country: a member's billing address as they typed it)."""
+
+    line1: StrictStr | None = None
+    line2: StrictStr | None = None
+    postcode: StrictStr | None = None
+    city: StrictStr | None = None
+    country: StrictStr | None = None
+
+
+class DeliveryPlace(PostalAddress):
+    """Where the service was delivered, when not at the buyer's address (CII BG-13)."""
+
+    name: StrictStr | None = None
+
+
 class Party(_Frozen):
     """The seller or the buyer, copied at issue time (`address` as it was then)."""
 
     # in a member's order (`buyer_snapshot`), so a copied buyer keeps its text too
     name: StrictStr
     email: StrictStr | None = None
-    address: dict[str, Any] | None = None
+    address: PostalAddress | None = None
     company_name: StrictStr | None = None  # buyer only
     siren: StrictStr | None = None
     vat_number: StrictStr | None = None
@@ -120,7 +137,7 @@ class Document(_Frozen):
     company_id: StrictStr | None = None
     billing_month: StrictStr | None = None
     booking_id: StrictStr | None = None  # the cancelled booking a company credit note is for
-    delivery_address: dict[str, Any] | None = None  # where the service was, if not the buyer's
+    delivery_address: DeliveryPlace | None = None  # where the service was, if not the buyer's
 
     @classmethod
     def of(cls, stored: str | dict[str, Any]) -> Document:

@@ -152,3 +152,11 @@ def test_the_fields_the_writers_read_are_named_and_stay_absent_when_unset() -> N
     assert (plain.seller.iban, plain.buyer.public_body, plain.delivery_address) == (None,) * 3
     assert "iban" not in plain.canonical()["seller"]
     assert "delivery_address" not in plain.canonical()
+
+
+@pytest.mark.parametrize("body", BODIES, ids=lambda b: json.loads(b)["number"])
+def test_an_address_keeps_its_keys_and_their_order(body: str) -> None:
+    stored, typed = json.loads(body), Document.of(body)
+    for party, read in (("seller", typed.seller), ("buyer", typed.buyer)):
+        address = read.canonical().get("address")
+        assert json.dumps(address) == json.dumps(stored[party].get("address")), party
