@@ -12,9 +12,9 @@ structure but is not checked against the official rules here (see README).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Sequence
 
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, VatLine
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -44,9 +44,9 @@ def _cents(amount: int) -> str:
     return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
 
 
-def status_message(document: Document, code: str, at: str, amounts: list[dict[str, Any]]) -> bytes:
+def status_message(document: Document, code: str, at: str, amounts: Sequence[VatLine]) -> bytes:
     """The CDAR message saying that `document` reached status `code` at `at`; `amounts`
-    are `{"rate", "base", "vat"}` in cents (for 212: what was received, per rate)."""
+    are in cents, per VAT rate (for 212: what was received)."""
     root = ET.Element(f"{{{RSM}}}CrossDomainAcknowledgementAndResponse")
     context = _sub(root, RSM, "ExchangedDocumentContext")
     process = _sub(context, RAM, "BusinessProcessSpecifiedDocumentContextParameter")
@@ -78,10 +78,10 @@ def status_message(document: Document, code: str, at: str, amounts: list[dict[st
             characteristic,
             RAM,
             "ValueAmount",
-            _cents(int(line["base"]) + int(line["vat"])),
+            _cents(line.base + line.vat),
             currencyID="EUR",
         )
-        _sub(characteristic, RAM, "ValuePercent", str(line["rate"]))
+        _sub(characteristic, RAM, "ValuePercent", line.rate)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 

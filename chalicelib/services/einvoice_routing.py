@@ -30,7 +30,7 @@ from chalicelib.adapters.pa_client import (
     PlatformRejected,
     PlatformUnavailable,
 )
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
@@ -415,7 +415,7 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
     return "credited" if done else "waiting"
 
 
-def _paid_amounts(ctx: Context, document: Document) -> list[dict[str, Any]] | None:
+def _paid_amounts(ctx: Context, document: Document) -> tuple[VatLine, ...] | None:
     """What was received per VAT rate once an invoice is paid in full, else None: a card or
     membership payment pays it at issue; a company invoice when its transfers cover it."""
     if document.is_credit_note:
@@ -424,7 +424,7 @@ def _paid_amounts(ctx: Context, document: Document) -> list[dict[str, Any]] | No
     if not paid:
         state = ctx.companies.payment_state(document.id)
         paid = state is not None and state["status"] == "paid"
-    return [row.canonical() for row in document.vat_breakdown] if paid else None
+    return document.vat_breakdown if paid else None
 
 
 def _send_paid(
@@ -454,7 +454,7 @@ def _send_paid(
             extra={"document_id": document.id, "code": "212", "reason": str(exc)},
         )
         return "waiting"
-    detail = {"amounts": amounts, "sent_by": "issuer"}
+    detail = {"amounts": [row.canonical() for row in amounts], "sent_by": "issuer"}
     attempt = int(state.get("attempt") or 1)
     history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
     if history is None:
