@@ -12,7 +12,9 @@ structure but is not checked against the official rules here (see README).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Sequence
+
+from chalicelib.domain.documents import Document, VatLine
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -42,11 +44,9 @@ def _cents(amount: int) -> str:
     return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
 
 
-def status_message(
-    document: dict[str, Any], code: str, at: str, amounts: list[dict[str, Any]]
-) -> bytes:
+def status_message(document: Document, code: str, at: str, amounts: Sequence[VatLine]) -> bytes:
     """The CDAR message saying that `document` reached status `code` at `at`; `amounts`
-    are `{"rate", "base", "vat"}` in cents (for 212: what was received, per rate)."""
+    are in cents, per VAT rate (for 212: what was received)."""
     root = ET.Element(f"{{{RSM}}}CrossDomainAcknowledgementAndResponse")
     context = _sub(root, RSM, "ExchangedDocumentContext")
     process = _sub(context, RAM, "BusinessProcessSpecifiedDocumentContextParameter")
@@ -54,24 +54,22 @@ def status_message(
     guideline = _sub(context, RAM, "GuidelineSpecifiedDocumentContextParameter")
     _sub(guideline, RAM, "ID", "urn.cpro.gouv.fr:1p0:CDV:invoice")
     exchanged = _sub(root, RSM, "ExchangedDocument")
-    _sub(exchanged, RAM, "ID", f"{document['id']}-{code}")
+    _sub(exchanged, RAM, "ID", f"{document.id}-{code}")
     _sub(exchanged, RAM, "Name", "Statut de facture")
     _datetime(exchanged, "IssueDateTime", at)
     sender = _sub(exchanged, RAM, "SenderTradeParty")
     _sub(sender, RAM, "RoleCode", "SE")
-    legal = _sub(
-        _sub(sender, RAM, "SpecifiedLegalOrganization"), RAM, "ID", document["seller"]["siren"]
-    )
+    legal = _sub(_sub(sender, RAM, "SpecifiedLegalOrganization"), RAM, "ID", document.seller.siren)
     legal.set("schemeID", "0002")
     ack = _sub(root, RSM, "AcknowledgementDocument")
     _sub(ack, RAM, "MultipleReferencesIndicator").text = "false"
     _sub(ack, RAM, "TypeCode", "305")
     _datetime(ack, "IssueDateTime", at)
     referenced = _sub(ack, RAM, "ReferenceReferencedDocument")
-    _sub(referenced, RAM, "IssuerAssignedID", document["number"])
+    _sub(referenced, RAM, "IssuerAssignedID", document.number)
     _sub(referenced, RAM, "StatusCode", "10")
-    _sub(referenced, RAM, "TypeCode", "381" if document.get("type") == "credit_note" else "380")
-    _datetime(referenced, "FormattedIssueDateTime", document["issued_at"])
+    _sub(referenced, RAM, "TypeCode", "381" if document.is_credit_note else "380")
+    _datetime(referenced, "FormattedIssueDateTime", document.issued_at)
     _sub(referenced, RAM, "ProcessConditionCode", code)
     for line in amounts:
         characteristic = _sub(referenced, RAM, "SpecifiedDocumentCharacteristic")
@@ -80,10 +78,10 @@ def status_message(
             characteristic,
             RAM,
             "ValueAmount",
-            _cents(int(line["base"]) + int(line["vat"])),
+            _cents(line.base + line.vat),
             currencyID="EUR",
         )
-        _sub(characteristic, RAM, "ValuePercent", str(line["rate"]))
+        _sub(characteristic, RAM, "ValuePercent", line.rate)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 

@@ -19,8 +19,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from chalicelib.domain.documents import Document, Party
 from chalicelib.domain.invoice import consumer_mentions
 
 DIRECTORY_SCHEME = "0225"
@@ -31,42 +31,41 @@ REQUIRED_NOTE_SUBJECTS = ("AAB", "PMD", "PMT")  # in the order of consumer_menti
 _ADDRESS = re.compile(r"^[A-Za-z0-9._-]{1,125}$")  # BR-FR-23 / BR-FR-25
 
 
-def is_business_buyer(buyer: dict[str, Any]) -> bool:
-    return bool(buyer.get("siren"))
+def is_business_buyer(buyer: Party) -> bool:
+    return bool(buyer.siren)
 
 
-def missing_notes(invoice: dict[str, Any], subjects: set[str]) -> list[tuple[str, str]]:
+def missing_notes(invoice: Document, subjects: set[str]) -> list[tuple[str, str]]:
     """(text, subject) of the BR-FR-05 notes that the document's mentions do not give."""
-    paid = (invoice.get("payment") or {}).get("status") == "paid"
+    paid = invoice.payment.status == "paid"
     texts = dict(zip(REQUIRED_NOTE_SUBJECTS, consumer_mentions(paid=paid), strict=True))
     return [(texts[code], code) for code in REQUIRED_NOTE_SUBJECTS if code not in subjects]
 
 
-def treatment(invoice: dict[str, Any]) -> str:
+def treatment(invoice: Document) -> str:
     """BAR note content (BR-FR-20)."""
-    return "B2B" if is_business_buyer(invoice["buyer"]) else "B2C"
+    return "B2B" if is_business_buyer(invoice.buyer) else "B2C"
 
 
-def seller_address(seller: dict[str, Any]) -> tuple[str, str]:
+def seller_address(seller: Party) -> tuple[str, str]:
     """BT-34 and its scheme."""
-    return _directory_address(seller.get("electronic_address"), seller["siren"]), DIRECTORY_SCHEME
+    if not seller.siren:
+        raise ValueError("the seller has no SIREN")
+    return _directory_address(seller.electronic_address, seller.siren), DIRECTORY_SCHEME
 
 
-def buyer_address(buyer: dict[str, Any]) -> tuple[str, str] | None:
+def buyer_address(buyer: Party) -> tuple[str, str] | None:
     """BT-49 and its scheme, or None for a consumer without an e-mail address."""
-    if is_business_buyer(buyer):
-        return (
-            _directory_address(buyer.get("electronic_address"), buyer["siren"]),
-            DIRECTORY_SCHEME,
-        )
-    return (buyer["email"], EMAIL_SCHEME) if buyer.get("email") else None
+    if buyer.siren:  # a business buyer
+        return _directory_address(buyer.electronic_address, buyer.siren), DIRECTORY_SCHEME
+    return (buyer.email, EMAIL_SCHEME) if buyer.email else None
 
 
-def vat_point(seller: dict[str, Any]) -> str | None:
+def vat_point(seller: Party) -> str | None:
     """BT-8 code, or None when no VAT is due (franchise)."""
-    if seller.get("vat_regime") == "franchise":
+    if seller.vat_regime == "franchise":
         return None
-    return VAT_ON_DEBITS if seller.get("vat_on_debits") else VAT_ON_RECEIPTS
+    return VAT_ON_DEBITS if seller.vat_on_debits else VAT_ON_RECEIPTS
 
 
 def _directory_address(known: str | None, siren: str) -> str:

@@ -1,7 +1,8 @@
 """An issued invoice or credit note as Factur-X / EN 16931 CII XML (UN/CEFACT D16B).
 
-`cii_xml(document)` turns the frozen document dict of `chalicelib.domain.invoice` (amounts
-in cents, negative on a credit note) into the XML that `invoice_pdf` embeds in the PDF.
+`cii_xml(document)` turns an issued document (`chalicelib.domain.documents.Document`, or
+its stored dict; amounts in cents, negative on a credit note) into the XML that
+`invoice_pdf` embeds in the PDF.
 Only the standard library is used here, so building the XML costs no import of lxml.
 
 Choices, with the rule that drives each one:
@@ -41,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters import cii_france
+from chalicelib.domain.documents import Document, DocumentLine, Party, PostalAddress
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -75,16 +77,15 @@ NOTE_SUBJECTS = (
 )
 
 
-def cii_xml(invoice: dict[str, Any]) -> bytes:
+def cii_xml(document: Document | dict[str, Any]) -> bytes:
     """The EN 16931 CII XML of an issued document, UTF-8 encoded."""
-    doc_type = invoice["type"]
-    if doc_type not in TYPE_CODES:
-        raise ValueError(f"unknown document type {doc_type!r}")
-    sign = -1 if doc_type == "credit_note" else 1
-    seller = invoice["seller"]
-    franchise = seller.get("vat_regime") == "franchise"
-    currency = invoice.get("currency") or "EUR"
-    paid = (invoice.get("payment") or {}).get("status") == "paid"
+    invoice = document if isinstance(document, Document) else Document.of(document)
+    doc_type = invoice.type
+    sign = -1 if invoice.is_credit_note else 1
+    seller = invoice.seller
+    franchise = seller.vat_regime == "franchise"
+    currency = invoice.currency or "EUR"
+    paid = invoice.payment.status == "paid"
 
     root = _el("rsm:CrossIndustryInvoice")
     context = _sub(root, "rsm:ExchangedDocumentContext")
@@ -96,10 +97,10 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
     ).text = EN16931_GUIDELINE
 
     header = _sub(root, "rsm:ExchangedDocument")
-    _text(header, "ram:ID", invoice["number"])
+    _text(header, "ram:ID", invoice.number)
     _text(header, "ram:TypeCode", TYPE_CODES[doc_type])
-    _date(_sub(header, "ram:IssueDateTime"), "udt:DateTimeString", invoice["issued_at"])
-    notes = _notes(invoice.get("legal_mentions") or [])
+    _date(_sub(header, "ram:IssueDateTime"), "udt:DateTimeString", invoice.issued_at)
+    notes = _notes(invoice.legal_mentions)
     notes += cii_france.missing_notes(invoice, {subject for _, subject in notes if subject})
     notes.append((cii_france.treatment(invoice), "BAR"))
     for content, subject in notes:
@@ -109,23 +110,23 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
             _text(note, "ram:SubjectCode", subject)
 
     transaction = _sub(root, "rsm:SupplyChainTradeTransaction")
-    lines = invoice["lines"]
+    lines = invoice.lines
     for number, line in enumerate(lines, start=1):
         _line(transaction, number, line, sign, franchise)
 
     agreement = _sub(transaction, "ram:ApplicableHeaderTradeAgreement")
-    buyer = invoice["buyer"]
-    if buyer.get("service_code"):  # BT-10: a public buyer's Chorus Pro service code
-        _text(agreement, "ram:BuyerReference", buyer["service_code"])
+    buyer = invoice.buyer
+    if buyer.service_code:  # BT-10: a public buyer's Chorus Pro service code
+        _text(agreement, "ram:BuyerReference", buyer.service_code)
     _seller(_sub(agreement, "ram:SellerTradeParty"), seller, franchise)
     _buyer(_sub(agreement, "ram:BuyerTradeParty"), buyer, seller)
-    if buyer.get("engagement_number"):  # BT-13: a public buyer's commitment number
+    if buyer.engagement_number:  # BT-13: a public buyer's commitment number
         order = _sub(agreement, "ram:BuyerOrderReferencedDocument")
-        _text(order, "ram:IssuerAssignedID", buyer["engagement_number"])
+        _text(order, "ram:IssuerAssignedID", buyer.engagement_number)
 
     delivery = _sub(transaction, "ram:ApplicableHeaderTradeDelivery")
     _deliver_to(delivery, invoice)
-    service_dates = sorted({line["service_date"] for line in lines if line.get("service_date")})
+    service_dates = sorted({line.service_date for line in lines if line.service_date})
     if len(service_dates) == 1:
         event = _sub(delivery, "ram:ActualDeliverySupplyChainEvent")
         _date(_sub(event, "ram:OccurrenceDateTime"), "udt:DateTimeString", service_dates[0])
@@ -136,20 +137,18 @@ def cii_xml(invoice: dict[str, Any]) -> bytes:
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
 
-def _line(
-    parent: ET.Element, number: int, line: dict[str, Any], sign: int, franchise: bool
-) -> None:
+def _line(parent: ET.Element, number: int, line: DocumentLine, sign: int, franchise: bool) -> None:
     item = _sub(parent, "ram:IncludedSupplyChainTradeLineItem")
     _text(_sub(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(number))
-    _text(_sub(item, "ram:SpecifiedTradeProduct"), "ram:Name", line["description"])
+    _text(_sub(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.description)
 
-    net = sign * int(line["amount_excl_vat"])
-    quantity = Decimal(str(line["quantity"]))
+    net = sign * line.amount_excl_vat
+    quantity = Decimal(line.quantity)
     if quantity == 0:
         raise ValueError(f"line {number}: zero quantity")
     # BR-27: the price is never negative, so the quantity carries the sign of the amount.
     quantity = -abs(quantity) if net < 0 else abs(quantity)
-    price, basis = _unit_price(abs(net), abs(quantity), sign * int(line["unit_price_excl_vat"]))
+    price, basis = _unit_price(abs(net), abs(quantity), sign * line.unit_price_excl_vat)
     trade_price = _sub(
         _sub(item, "ram:SpecifiedLineTradeAgreement"), "ram:NetPriceProductTradePrice"
     )
@@ -160,15 +159,15 @@ def _line(
     _text(delivery, "ram:BilledQuantity", _decimal(quantity), unitCode=UNIT_CODE)
 
     settlement = _sub(item, "ram:SpecifiedLineTradeSettlement")
-    rate = Decimal(str(line["vat_rate"]))
+    rate = Decimal(line.vat_rate)
     tax = _sub(settlement, "ram:ApplicableTradeTax")
     _text(tax, "ram:TypeCode", "VAT")
     _text(tax, "ram:CategoryCode", _category(rate, franchise))
     _text(tax, "ram:RateApplicablePercent", _rate(rate))
-    if line.get("service_date"):
+    if line.service_date:
         period = _sub(settlement, "ram:BillingSpecifiedPeriod")
-        _date(_sub(period, "ram:StartDateTime"), "udt:DateTimeString", line["service_date"])
-        _date(_sub(period, "ram:EndDateTime"), "udt:DateTimeString", line["service_date"])
+        _date(_sub(period, "ram:StartDateTime"), "udt:DateTimeString", line.service_date)
+        _date(_sub(period, "ram:EndDateTime"), "udt:DateTimeString", line.service_date)
     summation = _sub(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
     _text(summation, "ram:LineTotalAmount", _amount(net))
 
@@ -184,58 +183,64 @@ def _unit_price(net: int, quantity: Decimal, unit_cents: int) -> tuple[str, Deci
     return _amount(net), quantity
 
 
-def _seller(party: ET.Element, seller: dict[str, Any], franchise: bool) -> None:
-    if seller.get("siret"):
-        _text(party, "ram:GlobalID", seller["siret"], schemeID="0009")
-    _text(party, "ram:Name", seller["name"])
-    if seller.get("legal_form"):
-        _text(party, "ram:Description", seller["legal_form"])
-    _text(_sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", seller["siren"], schemeID="0002")
-    if seller.get("email"):
+def _seller(party: ET.Element, seller: Party, franchise: bool) -> None:
+    siren = _siren(seller)
+    if seller.siret:
+        _text(party, "ram:GlobalID", seller.siret, schemeID="0009")
+    _text(party, "ram:Name", seller.name)
+    if seller.legal_form:
+        _text(party, "ram:Description", seller.legal_form)
+    _text(_sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", siren, schemeID="0002")
+    if seller.email:
         contact = _sub(party, "ram:DefinedTradeContact")
-        _text(_sub(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", seller["email"])
-    _address(party, seller.get("address"), "FR")
+        _text(_sub(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", seller.email)
+    _address(party, seller.address, "FR")
     _electronic_address(party, cii_france.seller_address(seller))
-    if seller.get("vat_number"):
-        _tax_registration(party, seller["vat_number"], "VA")
+    if seller.vat_number:
+        _tax_registration(party, seller.vat_number, "VA")
     elif franchise:
-        _tax_registration(party, seller["siren"], "FC")
+        _tax_registration(party, siren, "FC")
 
 
-def _buyer(party: ET.Element, buyer: dict[str, Any], seller: dict[str, Any]) -> None:
-    company = buyer.get("company_name")
-    if buyer.get("siret"):  # BT-46: Chorus Pro finds a public buyer by its SIRET
-        _text(party, "ram:GlobalID", buyer["siret"], schemeID="0009")
-    _text(party, "ram:Name", company or buyer["name"])
-    if buyer.get("siren"):
-        _text(
-            _sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", buyer["siren"], schemeID="0002"
-        )
-    if company and buyer.get("name"):
-        _text(_sub(party, "ram:DefinedTradeContact"), "ram:PersonName", buyer["name"])
-    seller_country = (seller.get("address") or {}).get("country") or "FR"
-    _address(party, buyer.get("address"), seller_country)
+def _siren(seller: Party) -> str:
+    """The seller's SIREN, which every issued document has (BT-30)."""
+    if seller.siren is None:
+        raise ValueError("the seller has no SIREN")
+    return seller.siren
+
+
+def _buyer(party: ET.Element, buyer: Party, seller: Party) -> None:
+    company = buyer.company_name
+    if buyer.siret:  # BT-46: Chorus Pro finds a public buyer by its SIRET
+        _text(party, "ram:GlobalID", buyer.siret, schemeID="0009")
+    _text(party, "ram:Name", company or buyer.name)
+    if buyer.siren:
+        _text(_sub(party, "ram:SpecifiedLegalOrganization"), "ram:ID", buyer.siren, schemeID="0002")
+    if company and buyer.name:
+        _text(_sub(party, "ram:DefinedTradeContact"), "ram:PersonName", buyer.name)
+    seller_country = (seller.address.country if seller.address else None) or "FR"
+    _address(party, buyer.address, seller_country)
     _electronic_address(party, cii_france.buyer_address(buyer))
-    if buyer.get("vat_number"):
-        _tax_registration(party, buyer["vat_number"], "VA")
+    if buyer.vat_number:
+        _tax_registration(party, buyer.vat_number, "VA")
 
 
 def _settlement(
     transaction: ET.Element,
-    invoice: dict[str, Any],
+    invoice: Document,
     sign: int,
     franchise: bool,
     currency: str,
     service_dates: list[str],
 ) -> None:
-    payment = invoice.get("payment") or {}
-    paid = payment.get("status") == "paid"
+    payment = invoice.payment
+    paid = payment.status == "paid"
     settlement = _sub(transaction, "ram:ApplicableHeaderTradeSettlement")
     _text(settlement, "ram:InvoiceCurrencyCode", currency)
-    means = PAYMENT_MEANS.get(payment.get("method") or "")
-    seller = invoice.get("seller") or {}
-    iban = str(seller.get("iban") or "").replace(" ", "")
-    if payment.get("method") == "transfer" and iban:
+    means = PAYMENT_MEANS.get(payment.method or "")
+    seller = invoice.seller
+    iban = (seller.iban or "").replace(" ", "")
+    if payment.method == "transfer" and iban:
         means = SEPA_TRANSFER
     if means:
         payment_means = _sub(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
@@ -244,17 +249,17 @@ def _settlement(
         if means is SEPA_TRANSFER:  # BT-84 the account, BT-86 its bank
             account = _sub(payment_means, "ram:PayeePartyCreditorFinancialAccount")
             _text(account, "ram:IBANID", iban)
-            if seller.get("bic"):
+            if seller.bic:
                 bank = _sub(payment_means, "ram:PayeeSpecifiedCreditorFinancialInstitution")
-                _text(bank, "ram:BICID", str(seller["bic"]))
+                _text(bank, "ram:BICID", seller.bic)
 
-    line_total = sum(sign * int(line["amount_excl_vat"]) for line in invoice["lines"])
+    line_total = sum(sign * line.amount_excl_vat for line in invoice.lines)
     tax_total = 0
     base_total = 0
-    vat_point = cii_france.vat_point(invoice["seller"])
-    for row in invoice["vat_breakdown"]:
-        rate = Decimal(str(row["rate"]))
-        base, vat = sign * int(row["base"]), sign * int(row["vat"])
+    vat_point = cii_france.vat_point(seller)
+    for row in invoice.vat_breakdown:
+        rate = Decimal(row.rate)
+        base, vat = sign * row.base, sign * row.vat
         category = _category(rate, franchise)
         tax = _sub(settlement, "ram:ApplicableTradeTax")
         _text(tax, "ram:CalculatedAmount", _amount(vat))
@@ -279,13 +284,13 @@ def _settlement(
         _date(_sub(period, "ram:EndDateTime"), "udt:DateTimeString", service_dates[-1])
 
     due = 0 if paid else grand_total
-    if paid and payment.get("paid_at"):  # French CTC (BR-FR-CO-09): paid on its due date
+    if paid and payment.paid_at:  # French CTC (BR-FR-CO-09): paid on its due date
         terms = _sub(settlement, "ram:SpecifiedTradePaymentTerms")
-        _date(_sub(terms, "ram:DueDateDateTime"), "udt:DateTimeString", payment["paid_at"])
+        _date(_sub(terms, "ram:DueDateDateTime"), "udt:DateTimeString", payment.paid_at)
     elif due > 0:  # BR-CO-25: an amount due needs a due date or payment terms
         terms = _sub(settlement, "ram:SpecifiedTradePaymentTerms")
-        if payment.get("due_date"):
-            _date(_sub(terms, "ram:DueDateDateTime"), "udt:DateTimeString", payment["due_date"])
+        if payment.due_date:
+            _date(_sub(terms, "ram:DueDateDateTime"), "udt:DateTimeString", payment.due_date)
         else:
             _text(terms, "ram:Description", "Paiement à réception")
 
@@ -298,23 +303,23 @@ def _settlement(
         _text(summation, "ram:TotalPrepaidAmount", _amount(grand_total))
     _text(summation, "ram:DuePayableAmount", _amount(due))
 
-    if invoice.get("refers_to_number"):
+    if invoice.refers_to_number:
         referenced = _sub(settlement, "ram:InvoiceReferencedDocument")
-        _text(referenced, "ram:IssuerAssignedID", invoice["refers_to_number"])
-        if invoice.get("refers_to_date"):
+        _text(referenced, "ram:IssuerAssignedID", invoice.refers_to_number)
+        if invoice.refers_to_date:
             formatted = _sub(referenced, "ram:FormattedIssueDateTime")
-            _date(formatted, "qdt:DateTimeString", invoice["refers_to_date"])
+            _date(formatted, "qdt:DateTimeString", invoice.refers_to_date)
 
 
 def _check_totals(
-    invoice: dict[str, Any], sign: int, lines: int, bases: int, vat: int, grand: int
+    invoice: Document, sign: int, lines: int, bases: int, vat: int, grand: int
 ) -> None:
     """An issued document adds up (BR-CO-10/13/14/15); one that does not is no e-invoice."""
-    totals = invoice["totals"]
-    excl, tax, incl = (sign * int(totals[key]) for key in ("excl_vat", "vat", "incl_vat"))
+    totals = invoice.totals
+    excl, tax, incl = (sign * amount for amount in (totals.excl_vat, totals.vat, totals.incl_vat))
     if not (lines == bases == excl and vat == tax and grand == incl):
         raise ValueError(
-            f"{invoice.get('number')}: totals do not add up (lines {lines}, VAT bases {bases}, "
+            f"{invoice.number}: totals do not add up (lines {lines}, VAT bases {bases}, "
             f"VAT {vat}, total {grand}; document totals {excl}, {tax}, {incl})"
         )
 
@@ -346,18 +351,18 @@ def _category(rate: Decimal, franchise: bool) -> str:
     return "S" if rate > 0 else "Z"
 
 
-def _address(party: ET.Element, address: dict[str, Any] | None, default_country: str) -> None:
+def _address(party: ET.Element, address: PostalAddress | None, default_country: str) -> None:
     postal = _sub(party, "ram:PostalTradeAddress")
-    address = address or {}
-    if address.get("postcode"):
-        _text(postal, "ram:PostcodeCode", address["postcode"])
-    if address.get("line1"):
-        _text(postal, "ram:LineOne", address["line1"])
-    if address.get("line2"):
-        _text(postal, "ram:LineTwo", address["line2"])
-    if address.get("city"):
-        _text(postal, "ram:CityName", address["city"])
-    _text(postal, "ram:CountryID", address.get("country") or default_country)
+    address = address or PostalAddress()
+    if address.postcode:
+        _text(postal, "ram:PostcodeCode", address.postcode)
+    if address.line1:
+        _text(postal, "ram:LineOne", address.line1)
+    if address.line2:
+        _text(postal, "ram:LineTwo", address.line2)
+    if address.city:
+        _text(postal, "ram:CityName", address.city)
+    _text(postal, "ram:CountryID", address.country or default_country)
 
 
 def _electronic_address(party: ET.Element, address: tuple[str, str] | None) -> None:
@@ -366,15 +371,17 @@ def _electronic_address(party: ET.Element, address: tuple[str, str] | None) -> N
         _text(uri, "ram:URIID", address[0], schemeID=address[1])
 
 
-def _deliver_to(delivery: ET.Element, invoice: dict[str, Any]) -> None:
+def _deliver_to(delivery: ET.Element, invoice: Document) -> None:
     """BG-13/BG-15: where the service was delivered, when the document names a place that
     is not the buyer's address."""
-    place = invoice.get("delivery_address")
-    if not place or place == invoice["buyer"].get("address"):
+    place, home = invoice.delivery_address, invoice.buyer.address
+    if place is None or not place.canonical():
         return
+    if home is not None and place.canonical() == home.canonical():
+        return  # the same keys and values as issued
     party = _sub(delivery, "ram:ShipToTradeParty")
-    if place.get("name"):
-        _text(party, "ram:Name", place["name"])
+    if place.name:
+        _text(party, "ram:Name", place.name)
     _address(party, place, "FR")
 
 

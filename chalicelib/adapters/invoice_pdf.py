@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.invoice_cii import cii_xml
+from chalicelib.domain.documents import Document, DocumentLine, PostalAddress
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -44,19 +45,20 @@ GREY = 110
 LIGHT = 235
 
 
-def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+def render_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
     """The Factur-X PDF of an issued document: what `GET /v1/invoices/{id}/pdf` returns."""
     from facturx import generate_from_binary
 
+    invoice = _typed(document)
     xml = cii_xml(invoice)
     pdf = draw_invoice_pdf(invoice)
-    label = "Avoir" if invoice["type"] == "credit_note" else "Facture"
-    seller = invoice["seller"]["name"]
+    label = "Avoir" if invoice.is_credit_note else "Facture"
+    seller = invoice.seller.name
     metadata = {
         "author": seller,
         "keywords": f"{label}, Factur-X",
-        "title": f"{seller} : {label} {invoice['number']}",
-        "subject": f"{label} {invoice['number']} du {_date(invoice['issued_at'])}, {seller}",
+        "title": f"{seller} : {label} {invoice.number}",
+        "subject": f"{label} {invoice.number} du {_date(invoice.issued_at)}, {seller}",
     }
     result: bytes = generate_from_binary(
         pdf,
@@ -70,25 +72,24 @@ def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
     return result
 
 
-def draw_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+def draw_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
     """The printable PDF alone, before the XML is attached."""
-    credit_note = invoice["type"] == "credit_note"
+    invoice = _typed(document)
+    credit_note = invoice.is_credit_note
     sign = -1 if credit_note else 1
-    franchise = invoice["seller"].get("vat_regime") == "franchise"
-    seller = invoice["seller"]
+    seller = invoice.seller
+    franchise = seller.vat_regime == "franchise"
 
     footer = " — ".join(
-        part
-        for part in (seller["name"], seller.get("legal_form"), f"SIREN {seller['siren']}")
-        if part
+        part for part in (seller.name, seller.legal_form, f"SIREN {seller.siren}") if part
     )
     pdf = _new_document(_clean(footer))
     regular, bold = _font_files()
     pdf.add_font(FONT, "", regular)
     pdf.add_font(FONT, "B", bold)
     pdf.set_lang("fr-FR")
-    pdf.set_title(_clean(f"{'Avoir' if credit_note else 'Facture'} {invoice['number']}"))
-    pdf.set_author(_clean(seller["name"]))
+    pdf.set_title(_clean(f"{'Avoir' if credit_note else 'Facture'} {invoice.number}"))
+    pdf.set_author(_clean(seller.name))
     pdf.set_creator("Relais")
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(True, margin=18)
@@ -96,7 +97,7 @@ def draw_invoice_pdf(invoice: dict[str, Any]) -> bytes:
 
     _header(pdf, invoice, credit_note)
     _parties(pdf, invoice)
-    _lines(pdf, invoice["lines"], sign, franchise)
+    _lines(pdf, invoice.lines, sign, franchise)
     _totals(pdf, invoice, sign, franchise)
     _payment(pdf, invoice, credit_note)
     _mentions(pdf, invoice)
@@ -104,19 +105,23 @@ def draw_invoice_pdf(invoice: dict[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def _header(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
-    seller = invoice["seller"]
+def _typed(document: Document | dict[str, Any]) -> Document:
+    return document if isinstance(document, Document) else Document.of(document)
+
+
+def _header(pdf: FPDF, invoice: Document, credit_note: bool) -> None:
+    seller = invoice.seller
     top = pdf.get_y()
     pdf.set_font(FONT, "B", 13)
-    pdf.multi_cell(95, 6, _clean(seller["name"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(95, 6, _clean(seller.name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, "", 9)
     details = [
-        seller.get("legal_form"),
-        *_address_lines(seller.get("address")),
-        f"SIREN : {seller['siren']}",
-        f"SIRET : {seller['siret']}" if seller.get("siret") else None,
-        f"N° TVA intracommunautaire : {seller['vat_number']}" if seller.get("vat_number") else None,
-        seller.get("email"),
+        seller.legal_form,
+        *_address_lines(seller.address),
+        f"SIREN : {seller.siren}",
+        f"SIRET : {seller.siret}" if seller.siret else None,
+        f"N° TVA intracommunautaire : {seller.vat_number}" if seller.vat_number else None,
+        seller.email,
     ]
     for detail in details:
         if detail:
@@ -127,12 +132,12 @@ def _header(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
     pdf.set_font(FONT, "B", 22)
     pdf.cell(80, 10, "AVOIR" if credit_note else "FACTURE", align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_font(FONT, "B", 11)
-    pdf.cell(80, 6, _clean(f"N° {invoice['number']}"), align="R", new_x="LEFT", new_y="NEXT")
+    pdf.cell(80, 6, _clean(f"N° {invoice.number}"), align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_font(FONT, "", 9)
     pdf.cell(
         80,
         5,
-        f"Date d'émission : {_date(invoice['issued_at'])}",
+        f"Date d'émission : {_date(invoice.issued_at)}",
         align="R",
         new_x="LEFT",
         new_y="NEXT",
@@ -144,8 +149,8 @@ def _header(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
     pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
 
 
-def _parties(pdf: FPDF, invoice: dict[str, Any]) -> None:
-    buyer = invoice["buyer"]
+def _parties(pdf: FPDF, invoice: Document) -> None:
+    buyer = invoice.buyer
     x = 115.0
     top = pdf.get_y()
     pdf.set_fill_color(LIGHT)
@@ -155,16 +160,14 @@ def _parties(pdf: FPDF, invoice: dict[str, Any]) -> None:
     pdf.cell(80, 5, "CLIENT", new_x="LEFT", new_y="NEXT")
     pdf.set_text_color(0)
     pdf.set_font(FONT, "B", 10)
-    pdf.multi_cell(
-        80, 5, _clean(buyer.get("company_name") or buyer["name"]), new_x="LEFT", new_y="NEXT"
-    )
+    pdf.multi_cell(80, 5, _clean(buyer.company_name or buyer.name), new_x="LEFT", new_y="NEXT")
     pdf.set_font(FONT, "", 9)
     details = [
-        f"À l'attention de {buyer['name']}" if buyer.get("company_name") else None,
-        *_address_lines(buyer.get("address")),
-        f"SIREN : {buyer['siren']}" if buyer.get("siren") else None,
-        f"N° TVA intracommunautaire : {buyer['vat_number']}" if buyer.get("vat_number") else None,
-        buyer.get("email"),
+        f"À l'attention de {buyer.name}" if buyer.company_name else None,
+        *_address_lines(buyer.address),
+        f"SIREN : {buyer.siren}" if buyer.siren else None,
+        f"N° TVA intracommunautaire : {buyer.vat_number}" if buyer.vat_number else None,
+        buyer.email,
     ]
     for detail in details:
         if detail:
@@ -172,7 +175,7 @@ def _parties(pdf: FPDF, invoice: dict[str, Any]) -> None:
     pdf.set_xy(pdf.l_margin, pdf.get_y() + 8)
 
 
-def _lines(pdf: FPDF, lines: list[dict[str, Any]], sign: int, franchise: bool) -> None:
+def _lines(pdf: FPDF, lines: tuple[DocumentLine, ...], sign: int, franchise: bool) -> None:
     from fpdf.fonts import FontFace
 
     if franchise:
@@ -208,21 +211,21 @@ def _lines(pdf: FPDF, lines: list[dict[str, Any]], sign: int, franchise: bool) -
         for heading, align in zip(headings, aligns, strict=True):
             row.cell(heading, align=align)
         for line in lines:
-            quantity = Decimal(str(line["quantity"]))
+            quantity = Decimal(line.quantity)
             cells = [
-                _clean(line["description"]),
-                _date(line["service_date"]) if line.get("service_date") else "",
+                _clean(line.description),
+                _date(line.service_date) if line.service_date else "",
                 _number(quantity),
-                _eur(sign * int(line["unit_price_excl_vat"])),
+                _eur(sign * line.unit_price_excl_vat),
             ]
             if franchise:
-                cells.append(_eur(sign * int(line["amount_excl_vat"])))
+                cells.append(_eur(sign * line.amount_excl_vat))
             else:
                 cells += [
-                    _rate(line["vat_rate"]),
-                    _eur(sign * int(line["amount_excl_vat"])),
-                    _eur(sign * int(line["vat_amount"])),
-                    _eur(sign * int(line["amount_incl_vat"])),
+                    _rate(line.vat_rate),
+                    _eur(sign * line.amount_excl_vat),
+                    _eur(sign * line.vat_amount),
+                    _eur(sign * line.amount_incl_vat),
                 ]
             row = table.row()
             for text, align in zip(cells, aligns, strict=True):
@@ -230,10 +233,10 @@ def _lines(pdf: FPDF, lines: list[dict[str, Any]], sign: int, franchise: bool) -
     pdf.ln(5)
 
 
-def _totals(pdf: FPDF, invoice: dict[str, Any], sign: int, franchise: bool) -> None:
+def _totals(pdf: FPDF, invoice: Document, sign: int, franchise: bool) -> None:
     from fpdf.fonts import FontFace
 
-    totals = invoice["totals"]
+    totals = invoice.totals
     label_width, amount_width = 50.0, 30.0
     if pdf.will_page_break(40):
         pdf.add_page()
@@ -254,21 +257,21 @@ def _totals(pdf: FPDF, invoice: dict[str, Any], sign: int, franchise: bool) -> N
             row = table.row()
             for heading in ("Taux de TVA", "Base HT", "Montant TVA"):
                 row.cell(heading, align="RIGHT")
-            for entry in invoice["vat_breakdown"]:
+            for entry in invoice.vat_breakdown:
                 row = table.row()
-                row.cell(_rate(entry["rate"]), align="RIGHT")
-                row.cell(_eur(sign * int(entry["base"])), align="RIGHT")
-                row.cell(_eur(sign * int(entry["vat"])), align="RIGHT")
+                row.cell(_rate(entry.rate), align="RIGHT")
+                row.cell(_eur(sign * entry.base), align="RIGHT")
+                row.cell(_eur(sign * entry.vat), align="RIGHT")
     left_bottom = pdf.get_y()
 
     total_label = "Total de l'avoir" if sign < 0 else "Total"
     if franchise:
-        rows = [(f"{total_label} (TVA non applicable)", totals["incl_vat"], True)]
+        rows = [(f"{total_label} (TVA non applicable)", totals.incl_vat, True)]
     else:
         rows = [
-            ("Total HT", totals["excl_vat"], False),
-            ("Total TVA", totals["vat"], False),
-            (f"{total_label} TTC", totals["incl_vat"], True),
+            ("Total HT", totals.excl_vat, False),
+            ("Total TVA", totals.vat, False),
+            (f"{total_label} TTC", totals.incl_vat, True),
         ]
     x = pdf.w - pdf.r_margin - label_width - amount_width
     pdf.set_xy(x, top)
@@ -279,48 +282,48 @@ def _totals(pdf: FPDF, invoice: dict[str, Any], sign: int, franchise: bool) -> N
         if strong:
             pdf.set_fill_color(LIGHT)
         pdf.cell(label_width, 6.5, label, fill=fill)
-        pdf.cell(amount_width, 6.5, _eur(sign * int(amount)), align="R", fill=fill)
+        pdf.cell(amount_width, 6.5, _eur(sign * amount), align="R", fill=fill)
         pdf.ln(6.5)
     pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
 
 
-def _payment(pdf: FPDF, invoice: dict[str, Any], credit_note: bool) -> None:
-    payment = invoice.get("payment") or {}
-    method = METHODS.get(payment.get("method") or "", payment.get("method") or "")
-    if payment.get("status") == "paid":
-        when = f" le {_date(payment['paid_at'])}" if payment.get("paid_at") else ""
+def _payment(pdf: FPDF, invoice: Document, credit_note: bool) -> None:
+    payment = invoice.payment
+    method = METHODS.get(payment.method or "", payment.method or "")
+    if payment.status == "paid":
+        when = f" le {_date(payment.paid_at)}" if payment.paid_at else ""
         how = f" par {method}" if method else ""
         text = f"{'Remboursement effectué' if credit_note else 'Payée'}{when}{how}"
-        if payment.get("provider_ref"):
-            text += f" (référence {payment['provider_ref']})"
+        if payment.provider_ref:
+            text += f" (référence {payment.provider_ref})"
     else:
-        amount = _eur(abs(int(invoice["totals"]["incl_vat"])))
+        amount = _eur(abs(invoice.totals.incl_vat))
         if credit_note:
             text = f"Montant de {amount} à rembourser"
-        elif payment.get("due_date"):
-            text = f"À régler au plus tard le {_date(payment['due_date'])} : {amount}"
+        elif payment.due_date:
+            text = f"À régler au plus tard le {_date(payment.due_date)} : {amount}"
         else:
             text = f"À régler à réception : {amount}"
         if method:
             text += f", par {method}"
-        seller = invoice.get("seller") or {}
-        if seller.get("iban") and not credit_note:
+        seller = invoice.seller
+        if seller.iban and not credit_note:
             from stdnum import iban as stdnum_iban
 
-            text += f"\nVirement SEPA à l'ordre de {seller.get('name')} - IBAN : "
-            text += stdnum_iban.format(str(seller["iban"]))
-            if seller.get("bic"):
-                text += f" - BIC : {seller['bic']}"
-            text += f" - référence : {invoice['number']}"
+            text += f"\nVirement SEPA à l'ordre de {seller.name} - IBAN : "
+            text += stdnum_iban.format(seller.iban)
+            if seller.bic:
+                text += f" - BIC : {seller.bic}"
+            text += f" - référence : {invoice.number}"
     _section(pdf, "Paiement")
     pdf.set_font(FONT, "", 9)
     pdf.multi_cell(0, 4.8, _clean(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
 
-def _mentions(pdf: FPDF, invoice: dict[str, Any]) -> None:
+def _mentions(pdf: FPDF, invoice: Document) -> None:
     shown = _reference(invoice)  # already under the title
-    mentions = [m for m in invoice.get("legal_mentions") or [] if m and m != shown]
+    mentions = [m for m in invoice.legal_mentions if m and m != shown]
     if not mentions:
         return
     _section(pdf, "Mentions légales")
@@ -330,12 +333,12 @@ def _mentions(pdf: FPDF, invoice: dict[str, Any]) -> None:
     pdf.ln(4)
 
 
-def _fingerprint(pdf: FPDF, invoice: dict[str, Any]) -> None:
+def _fingerprint(pdf: FPDF, invoice: Document) -> None:
     pdf.set_font(FONT, "", 6.5)
     pdf.set_text_color(GREY)
-    lines = [f"Empreinte SHA-256 du document : {invoice.get('hash', '')}"]
-    if invoice.get("previous_hash"):
-        lines.append(f"Empreinte du document précédent : {invoice['previous_hash']}")
+    lines = [f"Empreinte SHA-256 du document : {invoice.hash}"]
+    if invoice.previous_hash:
+        lines.append(f"Empreinte du document précédent : {invoice.previous_hash}")
     for line in lines:
         pdf.multi_cell(0, 3.2, line, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0)
@@ -350,13 +353,13 @@ def _section(pdf: FPDF, title: str) -> None:
     pdf.set_text_color(0)
 
 
-def _reference(invoice: dict[str, Any]) -> str | None:
+def _reference(invoice: Document) -> str | None:
     """The credit note's mention of the invoice it credits."""
-    if invoice["type"] != "credit_note" or not invoice.get("refers_to_number"):
+    if not invoice.is_credit_note or not invoice.refers_to_number:
         return None
-    reference = f"Avoir se rapportant à la facture n° {invoice['refers_to_number']}"
-    if invoice.get("refers_to_date"):
-        reference += f" du {_date(invoice['refers_to_date'])}"
+    reference = f"Avoir se rapportant à la facture n° {invoice.refers_to_number}"
+    if invoice.refers_to_date:
+        reference += f" du {_date(invoice.refers_to_date)}"
     return reference
 
 
@@ -410,12 +413,12 @@ def _clean(text: str) -> str:
     return "".join(out)
 
 
-def _address_lines(address: dict[str, Any] | None) -> list[str]:
+def _address_lines(address: PostalAddress | None) -> list[str]:
     if not address:
         return []
-    city = " ".join(part for part in (address.get("postcode"), address.get("city")) if part)
-    country = address.get("country")
-    lines = [address.get("line1"), address.get("line2"), city]
+    city = " ".join(part for part in (address.postcode, address.city) if part)
+    country = address.country
+    lines = [address.line1, address.line2, city]
     if country and country != "FR":
         lines.append(country)
     return [line for line in lines if line]

@@ -12,6 +12,7 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.responses import binary_response, json_response
 from chalicelib.api.schemas import InvoiceOut, Out
+from chalicelib.domain.documents import Document
 from chalicelib.services import accounting, invoice_resend
 
 bp = Blueprint(__name__)
@@ -49,13 +50,17 @@ def list_invoices(call: Call) -> Any:
     )
 
 
-def _conditional(call: Call, representation: str) -> tuple[dict[str, Any], str, Response | None]:
-    """The document the caller may read, its ETag, and a 304 when they hold it already."""
-    document = accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])
-    etag = caching.document_etag(document["hash"], representation)
+def _conditional(
+    call: Call, representation: str
+) -> tuple[dict[str, Any], Document, str, Response | None]:
+    """The document the caller may read (as stored, and typed), its ETag, and a 304 when
+    they hold it already."""
+    stored = accounting.visible_document(call.ctx, call.principal, call.params["invoice_id"])
+    document = Document.of(stored)
+    etag = caching.document_etag(document.hash, representation)
     if caching.matches(call.headers.get("if-none-match"), etag):
-        return document, etag, caching.not_modified(etag)
-    return document, etag, None
+        return stored, document, etag, caching.not_modified(etag)
+    return stored, document, etag, None
 
 
 @endpoint(
@@ -68,10 +73,10 @@ def _conditional(call: Call, representation: str) -> tuple[dict[str, Any], str, 
     response=InvoiceOut,
 )
 def get_invoice(call: Call) -> Any:
-    document, etag, unchanged = _conditional(call, "json")
+    stored, _, etag, unchanged = _conditional(call, "json")
     if unchanged is not None:
         return unchanged
-    response = json_response(document)
+    response = json_response(stored)
     response.headers.update(caching.cache_headers(etag))
     return response
 
@@ -88,7 +93,7 @@ def get_invoice(call: Call) -> Any:
 def get_invoice_pdf(call: Call) -> Any:
     from chalicelib.adapters.invoice_pdf import render_invoice_pdf
 
-    document, etag, unchanged = _conditional(call, "pdf")
+    _, document, etag, unchanged = _conditional(call, "pdf")
     if unchanged is not None:
         return unchanged
     return binary_response(
@@ -96,7 +101,7 @@ def get_invoice_pdf(call: Call) -> Any:
         "application/pdf",
         {
             **caching.cache_headers(etag),
-            "Content-Disposition": f'attachment; filename="{document["number"]}.pdf"',
+            "Content-Disposition": f'attachment; filename="{document.number}.pdf"',
         },
     )
 
@@ -113,7 +118,7 @@ def get_invoice_pdf(call: Call) -> Any:
 def get_invoice_xml(call: Call) -> Any:
     from chalicelib.adapters.invoice_cii import cii_xml
 
-    document, etag, unchanged = _conditional(call, "xml")
+    _, document, etag, unchanged = _conditional(call, "xml")
     if unchanged is not None:
         return unchanged
     return Response(
@@ -122,7 +127,7 @@ def get_invoice_xml(call: Call) -> Any:
         headers={
             **caching.cache_headers(etag),
             "Content-Type": "application/xml; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{document["number"]}.xml"',
+            "Content-Disposition": f'attachment; filename="{document.number}.xml"',
         },
     )
 

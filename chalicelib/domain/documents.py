@@ -34,21 +34,45 @@ class _Frozen(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+class PostalAddress(_Frozen):
+    """A party's address as copied at issue time (a buyer's may lack a line or the
+    country: a member's billing address as they typed it)."""
+
+    line1: StrictStr | None = None
+    line2: StrictStr | None = None
+    postcode: StrictStr | None = None
+    city: StrictStr | None = None
+    country: StrictStr | None = None
+
+
+class DeliveryPlace(PostalAddress):
+    """Where the service was delivered, when not at the buyer's address (CII BG-13)."""
+
+    name: StrictStr | None = None
+
+
 class Party(_Frozen):
     """The seller or the buyer, copied at issue time (`address` as it was then)."""
 
     # in a member's order (`buyer_snapshot`), so a copied buyer keeps its text too
     name: StrictStr
     email: StrictStr | None = None
-    address: dict[str, Any] | None = None
+    address: PostalAddress | None = None
     company_name: StrictStr | None = None  # buyer only
     siren: StrictStr | None = None
     vat_number: StrictStr | None = None
+    siret: StrictStr | None = None  # the seller's; a public buyer's (Chorus Pro finds it by it)
     # seller only
     legal_form: StrictStr | None = None
-    siret: StrictStr | None = None
     vat_regime: StrictStr | None = None
     vat_on_debits: StrictBool | None = None
+    iban: StrictStr | None = None  # a transfer invoice's: where to pay (and its bank's BIC)
+    bic: StrictStr | None = None
+    # a public buyer's, for Chorus Pro (`domain.company.public_buyer_fields`)
+    public_body: StrictBool | None = None
+    service_code: StrictStr | None = None
+    engagement_number: StrictStr | None = None
+    electronic_address: StrictStr | None = None  # a directory address (BT-34/BT-49)
 
 
 class DocumentLine(_Frozen):
@@ -113,6 +137,7 @@ class Document(_Frozen):
     company_id: StrictStr | None = None
     billing_month: StrictStr | None = None
     booking_id: StrictStr | None = None  # the cancelled booking a company credit note is for
+    delivery_address: DeliveryPlace | None = None  # where the service was, if not the buyer's
 
     @classmethod
     def of(cls, stored: str | dict[str, Any]) -> Document:

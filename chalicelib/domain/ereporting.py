@@ -25,7 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
+
+from chalicelib.domain.documents import Document, VatLine
 
 ReportKind = Literal["transactions", "payments"]
 SERVICES_CATEGORY = "TPS1"
@@ -63,35 +65,35 @@ class Period:
         return self.start <= day <= self.end
 
 
-def is_b2c(document: dict[str, Any]) -> bool:
-    return not (document.get("buyer") or {}).get("siren")
+def is_b2c(document: Document) -> bool:
+    return not document.buyer.siren
 
 
-def transaction_days(documents: list[dict[str, Any]], period: Period) -> list[DayTotal]:
+def transaction_days(documents: list[Document], period: Period) -> list[DayTotal]:
     """Flux 10.3 aggregates: B2C documents issued in the period, per day and currency."""
-    rows: list[tuple[date, str, list[dict[str, Any]]]] = []
+    rows: list[tuple[date, str, tuple[VatLine, ...]]] = []
     for document in documents:
-        day = date.fromisoformat(document["issued_at"][:10])
+        day = date.fromisoformat(document.issued_on)
         if is_b2c(document) and period.contains(day):
-            rows.append((day, document.get("currency") or "EUR", document["vat_breakdown"]))
+            rows.append((day, document.currency or "EUR", document.vat_breakdown))
     return _aggregate(rows, vat_included=False)
 
 
-def payment_days(documents: list[dict[str, Any]], period: Period) -> list[DayTotal]:
+def payment_days(documents: list[Document], period: Period) -> list[DayTotal]:
     """Flux 10.4 aggregates: money received (or refunded) on B2C documents in the period."""
-    rows: list[tuple[date, str, list[dict[str, Any]]]] = []
+    rows: list[tuple[date, str, tuple[VatLine, ...]]] = []
     for document in documents:
-        payment = document.get("payment") or {}
-        if not is_b2c(document) or payment.get("status") != "paid" or not payment.get("paid_at"):
+        payment = document.payment
+        if not is_b2c(document) or payment.status != "paid" or not payment.paid_at:
             continue
-        day = date.fromisoformat(payment["paid_at"][:10])
+        day = date.fromisoformat(payment.paid_at[:10])
         if period.contains(day):
-            rows.append((day, document.get("currency") or "EUR", document["vat_breakdown"]))
+            rows.append((day, document.currency or "EUR", document.vat_breakdown))
     return _aggregate(rows, vat_included=True)
 
 
 def _aggregate(
-    rows: list[tuple[date, str, list[dict[str, Any]]]], vat_included: bool
+    rows: list[tuple[date, str, tuple[VatLine, ...]]], vat_included: bool
 ) -> list[DayTotal]:
     bases: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     vats: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -99,9 +101,9 @@ def _aggregate(
     for day, currency, breakdown in rows:
         counts[day, currency] += 1
         for row in breakdown:
-            base, vat = int(row["base"]), int(row["vat"])
-            bases[day, currency][row["rate"]] += base + vat if vat_included else base
-            vats[day, currency][row["rate"]] += 0 if vat_included else vat
+            base, vat = row.base, row.vat
+            bases[day, currency][row.rate] += base + vat if vat_included else base
+            vats[day, currency][row.rate] += 0 if vat_included else vat
     return [
         DayTotal(
             day=day,

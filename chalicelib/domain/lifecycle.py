@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.documents import Document
+
 STATUSES = {
     "200": "Déposée",
     "201": "Émise",
@@ -23,10 +25,10 @@ STATUSES = {
 FINAL = frozenset({"210", "212", "213"})
 
 
-def is_routed(document: dict[str, Any]) -> bool:
+def is_routed(document: Document) -> bool:
     """A document to a French business goes through the platform (B2B); others are
     e-reported instead."""
-    return bool((document.get("buyer") or {}).get("siren"))
+    return bool(document.buyer.siren)
 
 
 def with_status(

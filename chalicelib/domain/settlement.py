@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import ACCOUNT_LABELS, Journal, LedgerLine
 
@@ -43,34 +43,34 @@ def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: d
     )
 
 
-def purchase_entry(document: dict[str, Any], buyer_operator_id: str) -> list[LedgerLine]:
+def purchase_entry(document: Document, buyer_operator_id: str) -> list[LedgerLine]:
     """The buyer's purchase entry of a settlement invoice (see the module's docstring)."""
-    day = date.fromisoformat(str(document["issued_at"])[:10])
-    recorded = datetime.fromisoformat(str(document["issued_at"]))
-    seller = document["seller"]
-    label = f"Facture {document['number']} {seller['name']}"[:100]
-    totals = document["totals"]
+    day = date.fromisoformat(document.issued_on)
+    recorded = datetime.fromisoformat(document.issued_at)
+    seller = document.seller
+    label = f"Facture {document.number} {seller.name}"[:100]
+    totals = document.totals
 
     def line(account: str, debit: int, credit: int, aux: bool = False) -> LedgerLine:
         return LedgerLine(
-            entry_id=f"{document['id']}-HA",
+            entry_id=f"{document.id}-HA",
             journal=Journal.purchases,
             entry_date=day,
             account=account,
             account_label=ACCOUNT_LABELS[account],
             label=label,
-            piece_ref=str(document["number"]),
+            piece_ref=document.number,
             piece_date=day,
             debit=debit,
             credit=credit,
-            aux_account=str(document["operator_id"])[:40] if aux else "",
-            aux_label=str(seller["name"])[:100] if aux else "",
+            aux_account=document.operator_id[:40] if aux else "",
+            aux_label=seller.name[:100] if aux else "",
             recorded_at=recorded,
             operator_id=buyer_operator_id,
         )
 
-    lines = [line(PURCHASES, int(totals["excl_vat"]), 0)]
-    if int(totals["vat"]):
-        lines.append(line(VAT_DEDUCTIBLE, int(totals["vat"]), 0))
-    lines.append(line(SUPPLIERS, 0, int(totals["incl_vat"]), aux=True))
+    lines = [line(PURCHASES, totals.excl_vat, 0)]
+    if totals.vat:
+        lines.append(line(VAT_DEDUCTIBLE, totals.vat, 0))
+    lines.append(line(SUPPLIERS, 0, totals.incl_vat, aux=True))
     return lines

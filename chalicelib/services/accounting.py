@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.auth import Principal
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, DocumentLine
 from chalicelib.domain.fec import fec_filename, render_fec
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
@@ -94,7 +94,8 @@ def _operator_pages(
 
 def visible_document(ctx: Context, principal: Principal, document_id: str) -> dict[str, Any]:
     document = get_document(ctx, document_id)
-    if principal.is_admin or principal.is_accountant or document.get("member_id") == principal.sub:
+    owner = Document.of(document).member_id
+    if principal.is_admin or principal.is_accountant or owner == principal.sub:
         return document
     raise NotFound(f"No invoice with id {document_id!r}.")
 
@@ -241,10 +242,10 @@ def invoices_csv_chunks(
         if not int(low[:4]) - 1 <= year <= int(high[:4]) + 1:  # a year's documents
             continue  # were numbered in Paris time; `issued_at` may be a day off in UTC
         for _number, text in invoices.raw_documents(operator_id, year):
-            document = json.loads(text)
-            if not low <= document["issued_at"][:10] <= high:
+            document = Document.of(text)
+            if not low <= document.issued_on <= high:
                 continue
-            for line in document["lines"]:
+            for line in document.lines:
                 writer.writerow(_csv_row(document, line, french))
         yield out.getvalue()
         out.seek(0)
@@ -252,7 +253,7 @@ def invoices_csv_chunks(
     yield out.getvalue()
 
 
-def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = False) -> list[Any]:
+def _csv_row(document: Document, line: DocumentLine, french: bool = False) -> list[Any]:
     def euros(cents: int) -> str:
         return f"{cents / 100:.2f}".replace(".", ",")
 
@@ -260,23 +261,23 @@ def _csv_row(document: dict[str, Any], line: dict[str, Any], french: bool = Fals
         return str(value).replace(".", ",") if french else str(value)
 
     return [
-        document["number"],
-        document["type"],
-        document["issued_at"][:10] if french else document["issued_at"],
-        document["operator_id"],
-        document["buyer"].get("company_name") or document["buyer"].get("name"),
-        document["buyer"].get("siren") or "",
-        line["description"],
-        line["service_date"],
-        decimal(line["quantity"]),
-        euros(line["unit_price_excl_vat"]),
-        decimal(line["vat_rate"]),
-        euros(line["amount_excl_vat"]),
-        euros(line["vat_amount"]),
-        euros(line["amount_incl_vat"]),
-        document["payment"].get("status"),
-        document["payment"].get("method"),
-        document.get("refers_to_number") or "",
+        document.number,
+        document.type,
+        document.issued_on if french else document.issued_at,
+        document.operator_id,
+        document.buyer.company_name or document.buyer.name,
+        document.buyer.siren or "",
+        line.description,
+        line.service_date,
+        decimal(line.quantity),
+        euros(line.unit_price_excl_vat),
+        decimal(line.vat_rate),
+        euros(line.amount_excl_vat),
+        euros(line.vat_amount),
+        euros(line.amount_incl_vat),
+        document.payment.status,
+        document.payment.method,
+        document.refers_to_number or "",
     ]
 
 

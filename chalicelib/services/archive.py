@@ -11,11 +11,12 @@ from datetime import date
 from typing import Any
 
 from chalicelib.adapters.archive_store import ArchiveStore
+from chalicelib.domain.documents import Document
 from chalicelib.domain.fec import render_fec
 from chalicelib.domain.lettering import letters
 from chalicelib.services.context import Context
 
-PdfRenderer = Callable[[dict[str, Any]], bytes]
+PdfRenderer = Callable[[Document], bytes]
 
 
 def archive_store(ctx: Context) -> ArchiveStore:
@@ -31,7 +32,7 @@ def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[s
     found = []
     for each in years:
         for doc in invoices.booked_documents(operator_id, each):
-            booked = doc["period"] or json.loads(doc["body"])["issued_at"][:7]
+            booked = doc["period"] or Document.of(doc["body"]).issued_at[:7]
             if booked == month:
                 found.append((doc["number"], doc["body"]))
     return found
@@ -65,11 +66,11 @@ def record_files(
     }
     for number, text in period_documents(ctx, operator_id, month):
         files[f"documents/{number}.json"] = text.encode()
-        files[f"documents/{number}.xml"] = cii_xml(json.loads(text))
+        files[f"documents/{number}.xml"] = cii_xml(Document.of(text))
     return files
 
 
-def render_pdf(document: dict[str, Any]) -> bytes:
+def render_pdf(document: Document | dict[str, Any]) -> bytes:
     """A document's Factur-X PDF (fpdf2 and the fonts are loaded on the first one)."""
     from chalicelib.adapters.invoice_pdf import render_invoice_pdf
 
@@ -84,7 +85,7 @@ def pdf_files(
 
         render = render_invoice_pdf
     return {
-        f"documents/{number}.pdf": render(json.loads(text))
+        f"documents/{number}.pdf": render(Document.of(text))
         for number, text in period_documents(ctx, operator_id, month)
     }
 

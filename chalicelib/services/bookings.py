@@ -20,6 +20,7 @@ from chalicelib.domain.booking import (
     is_free_cancellation,
     plan_booking,
 )
+from chalicelib.domain.documents import Document
 from chalicelib.domain.wallet import draw_credits
 from chalicelib.errors import (
     Forbidden,
@@ -260,7 +261,7 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
     credit_note_id = refund.pop("credit_note_id", None) if refund else None
     if in_time and booking.company_id:
         note = company_invoicing.credit_cancelled_booking(ctx, updated)
-        credit_note_id = note["id"] if note else None
+        credit_note_id = Document.of(note).id if note else None
     if refund:
         refund = {"amount": refund["amount"], "status": refund["status"]}
         updated = ctx.bookings.get(booking.id) or updated

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.mailer import Attachment, OutgoingMail
+from chalicelib.domain.documents import Document
 from chalicelib.domain.mail_templates import render
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import archive, mail_delivery
@@ -23,19 +24,26 @@ def document_issued_key(document_id: str) -> str:
     return f"document-{document_id}-issued"
 
 
-def notify_document_issued(ctx: Context, document: dict[str, Any], key: str | None = None) -> str:
+def notify_document_issued(
+    ctx: Context, document: Document | dict[str, Any], key: str | None = None
+) -> str:
     """The document (invoice or credit note) to its buyer, its Factur-X PDF attached:
     once per document (`document-{id}-issued`; a retried issue finds it claimed), or
     once per resend (`key`). The buyer is the company's billing address for a company
     invoice, else the member's (profile) email; a buyer without one gets no mail."""
+    typed = _typed(document)
     return mail_delivery.guarded(
         "document_issued",
-        str(document.get("id")),
-        lambda: _document_mail(ctx, document, key or document_issued_key(str(document["id"]))),
+        typed.id,
+        lambda: _document_mail(ctx, typed, key or document_issued_key(typed.id)),
     )
 
 
-def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
+def _typed(document: Document | dict[str, Any]) -> Document:
+    return document if isinstance(document, Document) else Document.of(document)
+
+
+def _document_mail(ctx: Context, document: Document, key: str) -> str:
     mailer = mail_delivery.mailer_for(ctx)
     if mailer is None:
         return "disabled"
@@ -45,22 +53,22 @@ def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
     if recipient is None:
         return "no_recipient"
     email, name, language = recipient
-    seller, payment = document.get("seller") or {}, document.get("payment") or {}
-    due = payment.get("due_date")
+    seller, payment = document.seller, document.payment
+    due = payment.due_date
     fields: dict[str, Any] = {
         "name": name,
-        "doc_type": document.get("type"),
-        "number": document["number"],
-        "seller_name": seller.get("name"),
-        "amount": int((document.get("totals") or {}).get("incl_vat") or 0),
-        "issued_on": date.fromisoformat(str(document["issued_at"])[:10]),
-        "payment_status": payment.get("status"),
-        "due_date": date.fromisoformat(str(due)[:10]) if due else None,
-        "iban": _spaced_iban(seller.get("iban")),
-        "bic": seller.get("bic"),
+        "doc_type": document.type,
+        "number": document.number,
+        "seller_name": seller.name,
+        "amount": document.totals.incl_vat,
+        "issued_on": date.fromisoformat(document.issued_on),
+        "payment_status": payment.status,
+        "due_date": date.fromisoformat(due[:10]) if due else None,
+        "iban": _spaced_iban(seller.iban),
+        "bic": seller.bic,
     }
     subject, text, html = render("document_issued", fields, language)
-    pdf = Attachment(f"{document['number']}.pdf", archive.render_pdf(document), "application/pdf")
+    pdf = Attachment(f"{document.number}.pdf", archive.render_pdf(document), "application/pdf")
     message = OutgoingMail(
         to=email,
         subject=subject,
@@ -75,7 +83,7 @@ def _document_mail(ctx: Context, document: dict[str, Any], key: str) -> str:
         mailer,
         message,
         kind="document_issued",
-        member_id=document.get("member_id") if not _company_email(document) else None,
+        member_id=document.member_id if not _company_email(document) else None,
         send_until=ctx.clock.now() + timedelta(days=DOCUMENT_SEND_DAYS),
     )
 
@@ -102,32 +110,34 @@ def send_missed_documents(ctx: Context, now: datetime) -> Counter[str]:
                 limit=100,
                 cursor=cursor,
             )
-            for document in documents:
-                if store.get(document_issued_key(str(document["id"]))) is None:
+            for document in map(Document.of, documents):
+                if store.get(document_issued_key(document.id)) is None:
                     outcomes[notify_document_issued(ctx, document)] += 1
             if cursor is None:
                 break
     return outcomes
 
 
-def _spaced_iban(iban: Any) -> str | None:
+def _spaced_iban(iban: str | None) -> str | None:
     if not iban:
         return None
     from stdnum import iban as stdnum_iban
 
-    return str(stdnum_iban.format(str(iban)))
+    return str(stdnum_iban.format(iban))
 
 
-def _company_email(document: dict[str, Any]) -> str | None:
-    buyer = document.get("buyer") or {}
-    email = buyer.get("email")
-    return str(email) if email and buyer.get("company_name") else None
+def _company_email(document: Document) -> str | None:
+    buyer = document.buyer
+    return buyer.email if buyer.email and buyer.company_name else None
 
 
-def document_recipient(ctx: Context, document: dict[str, Any]) -> tuple[str, str, str] | None:
+def document_recipient(
+    ctx: Context, document: Document | dict[str, Any]
+) -> tuple[str, str, str] | None:
     """(email, name, language) of a document's buyer; None when there is none to write to."""
-    company = _company_email(document)
+    typed = _typed(document)
+    company = _company_email(typed)
     if company:
-        return company, str((document.get("buyer") or {}).get("company_name") or ""), "fr"
-    member_id = document.get("member_id")
-    return mail_delivery.recipient_of(ctx, str(member_id)) if member_id else None
+        return company, typed.buyer.company_name or "", "fr"
+    member_id = typed.member_id
+    return mail_delivery.recipient_of(ctx, member_id) if member_id else None

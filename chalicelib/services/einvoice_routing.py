@@ -30,6 +30,7 @@ from chalicelib.adapters.pa_client import (
     PlatformRejected,
     PlatformUnavailable,
 )
+from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
@@ -86,14 +87,14 @@ def route_einvoices(
         routed = {state["document_id"]: state for state in ctx.einvoices.all(operator.id)}
         recent = _recent(ctx, operator.id, (today - LOOKBACK).isoformat(), today.isoformat())
         to_send = [
-            (document, routed.get(document["id"]))
+            (document, routed.get(document.id))
             for document in recent
             if is_routed(document)
-            and (document["id"] not in routed or _to_deposit_again(ctx, routed[document["id"]]))
+            and (document.id not in routed or _to_deposit_again(ctx, routed[document.id]))
         ]
-        recent_ids = {document["id"] for document in recent}
+        recent_ids = {document.id for document in recent}
         to_send += [  # a resend asked for on an older document, not made yet (an outage)
-            (get_document(ctx, state["document_id"]), state)
+            (_document(ctx, state["document_id"]), state)
             for state in routed.values()
             if state["document_id"] not in recent_ids
             and state.get("resend_attempt")
@@ -137,9 +138,14 @@ def route_einvoices(
 PA, CHORUS = "pa", "chorus"
 
 
-def channel_of(document: dict[str, Any]) -> str:
+def channel_of(document: Document) -> str:
     """Public bodies (communes...) receive through Chorus Pro, businesses through a PA."""
-    return CHORUS if (document.get("buyer") or {}).get("public_body") else PA
+    return CHORUS if document.buyer.public_body else PA
+
+
+def _document(ctx: Context, document_id: str) -> Document:
+    """The issued document (404 for an unknown one), typed."""
+    return Document.of(get_document(ctx, document_id))
 
 
 class _Channels:
@@ -170,13 +176,13 @@ class _Channels:
 
 
 def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
-    document = get_document(ctx, document_id)  # 404 for an unknown document
-    state = ctx.einvoices.get(document["operator_id"], document_id) or {}
+    document = _document(ctx, document_id)  # 404 for an unknown document
+    state = ctx.einvoices.get(document.operator_id, document_id) or {}
     error = state.get("error")
     if not state and is_routed(document):
         if channel_of(document) == CHORUS and not ctx.settings.chorus_pro_url:
             error = {"code": "chorus_not_configured"}
-        elif channel_of(document) == PA and not has_platform(ctx, document["operator_id"]):
+        elif channel_of(document) == PA and not has_platform(ctx, document.operator_id):
             error = {"code": NOT_CONFIGURED}
     return {
         "document_id": document_id,
@@ -202,8 +208,8 @@ def request_resend(
     (our rendering, or the operator's platform settings). The CII is made afresh from the
     frozen document and validated again; the history keeps the rejection and follows
     with the new attempt's statuses. 409 unless the document stands rejected."""
-    document = get_document(ctx, document_id)
-    operator_id = document["operator_id"]
+    document = _document(ctx, document_id)
+    operator_id = document.operator_id
     state = ctx.einvoices.get(operator_id, document_id)
     if state is None or (state.get("status") != "213" and not state.get("resend_attempt")):
         raise InvalidState("Only a document the platform rejected (213) can be deposited again.")
@@ -242,7 +248,7 @@ def _deposit(
     ctx: Context,
     platform: FlowPlatform,
     validator: InvoiceValidator,
-    document: dict[str, Any],
+    document: Document,
     read: dict[str, Any] | None,
 ) -> str:
     now = ctx.clock.now().isoformat(timespec="seconds")
@@ -250,7 +256,7 @@ def _deposit(
     try:
         failed = validator.failures(content)
     except Exception:  # the validator itself broke: try again next run, go on with others
-        logger().exception("einvoice_validator_error", extra={"document_id": document["id"]})
+        logger().exception("einvoice_validator_error", extra={"document_id": document.id})
         count("EInvoiceValidatorErrors")
         return "waiting"
     if failed:
@@ -258,19 +264,17 @@ def _deposit(
         return "invalid"
     attempt = int((read or {}).get("resend_attempt") or 1)
     history = list((read or {}).get("history") or []) if attempt > 1 else []
-    tracking_id = document["id"] if attempt == 1 else f"{document['id']}.{attempt}"
+    tracking_id = document.id if attempt == 1 else f"{document.id}.{attempt}"
     try:
         answer = platform.submit_flow(
             tracking_id=tracking_id,
-            name=f"{document['number']}.xml",
+            name=f"{document.number}.xml",
             syntax="CII",
             processing_rule="B2G" if channel_of(document) == CHORUS else "B2B",
             content=content,
         )
     except PlatformAuthFailed:
-        logger().error(
-            "einvoice_platform_auth_failed", extra={"operator_id": document["operator_id"]}
-        )
+        logger().error("einvoice_platform_auth_failed", extra={"operator_id": document.operator_id})
         count("EInvoicePlatformAuthFailures")
         return "waiting"
     except PlatformUnavailable:
@@ -288,7 +292,7 @@ def _deposit(
 
 def _invalid(
     ctx: Context,
-    document: dict[str, Any],
+    document: Document,
     failed: list[str],
     now: str,
     read: dict[str, Any] | None,
@@ -296,9 +300,9 @@ def _invalid(
     logger().error(
         "einvoice_invalid",
         extra={
-            "document_id": document["id"],
-            "number": document["number"],
-            "operator_id": document["operator_id"],
+            "document_id": document.id,
+            "number": document.number,
+            "operator_id": document.operator_id,
             "failed_rules": failed[:MAX_RULES_KEPT],
         },
     )
@@ -317,7 +321,7 @@ def _invalid(
 
 def _save(
     ctx: Context,
-    document: dict[str, Any],
+    document: Document,
     read: dict[str, Any] | None,
     *,
     flow_id: str | None,
@@ -331,8 +335,8 @@ def _save(
     history = history or []
     pending = read.get("resend_attempt") if attempt is None else None
     state = {
-        "document_id": document["id"],
-        "number": document["number"],
+        "document_id": document.id,
+        "number": document.number,
         "flow_id": flow_id if attempt is not None or not pending else read.get("flow_id"),
         "status": history[-1]["code"] if history else None,
         "history": history,
@@ -344,9 +348,9 @@ def _save(
         "channel": channel_of(document),
     }
     if not read:
-        ctx.einvoices.create(document["operator_id"], state)
+        ctx.einvoices.create(document.operator_id, state)
     else:
-        ctx.einvoices.replace(document["operator_id"], read, state)
+        ctx.einvoices.replace(document.operator_id, read, state)
 
 
 def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]) -> str:
@@ -387,37 +391,40 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
     """The buyer refused the invoice (210): it stays issued (an issued invoice never
     changes) and is cancelled by a credit note for its whole amount, issued once
     (its source is derived from the invoice) and routed like any B2B document."""
-    document = get_document(ctx, state["document_id"])
-    if document.get("type") != "invoice":
+    stored = get_document(ctx, state["document_id"])
+    document = Document.of(stored)
+    if document.is_credit_note:
         return "waiting"
     today = ctx.clock.now().astimezone(PARIS).date().isoformat()
-    method = (document.get("payment") or {}).get("method") or "transfer"
-    note = credit_note(
-        ctx,
-        document,
-        source=f"einvoice-refused-{document['id']}",
-        amount=int(document["totals"]["incl_vat"]),
-        payment={"status": "due", "method": method, "due_date": today},
+    method = document.payment.method or "transfer"
+    note = Document.of(
+        credit_note(
+            ctx,
+            stored,  # its buyer is copied as issued, key order too
+            source=f"einvoice-refused-{document.id}",
+            amount=document.totals.incl_vat,
+            payment={"status": "due", "method": method, "due_date": today},
+        )
     )
     logger().info(
         "einvoice_refused_credited",
-        extra={"document_id": document["id"], "credit_note_id": note["id"]},
+        extra={"document_id": document.id, "credit_note_id": note.id},
     )
-    read = ctx.einvoices.get(operator_id, document["id"]) or state
-    done = ctx.einvoices.replace(operator_id, read, {**read, "credit_note_id": note["id"]})
+    read = ctx.einvoices.get(operator_id, document.id) or state
+    done = ctx.einvoices.replace(operator_id, read, {**read, "credit_note_id": note.id})
     return "credited" if done else "waiting"
 
 
-def _paid_amounts(ctx: Context, document: dict[str, Any]) -> list[dict[str, Any]] | None:
+def _paid_amounts(ctx: Context, document: Document) -> tuple[VatLine, ...] | None:
     """What was received per VAT rate once an invoice is paid in full, else None: a card or
     membership payment pays it at issue; a company invoice when its transfers cover it."""
-    if document.get("type") != "invoice":
+    if document.is_credit_note:
         return None
-    paid = (document.get("payment") or {}).get("status") == "paid"
+    paid = document.payment.status == "paid"
     if not paid:
-        state = ctx.companies.payment_state(document["id"])
+        state = ctx.companies.payment_state(document.id)
         paid = state is not None and state["status"] == "paid"
-    return list(document.get("vat_breakdown") or []) if paid else None
+    return document.vat_breakdown if paid else None
 
 
 def _send_paid(
@@ -428,15 +435,15 @@ def _send_paid(
     state = ctx.einvoices.get(operator_id, state["document_id"]) or state  # after a refresh
     if not _may_become_paid(state):
         return "waiting"
-    document = get_document(ctx, state["document_id"])
+    document = _document(ctx, state["document_id"])
     amounts = _paid_amounts(ctx, document)
     if amounts is None:
         return ""
     now = ctx.clock.now().isoformat(timespec="seconds")
     try:
         platform.submit_flow(
-            tracking_id=f"{document['id']}-212",
-            name=f"{document['number']}-212.xml",
+            tracking_id=f"{document.id}-212",
+            name=f"{document.number}-212.xml",
             syntax="CDAR",
             processing_rule="B2B",
             content=status_message(document, "212", now, amounts),
@@ -444,10 +451,10 @@ def _send_paid(
     except (PlatformUnavailable, PlatformRejected) as exc:
         logger().warning(
             "einvoice_status_not_sent",
-            extra={"document_id": document["id"], "code": "212", "reason": str(exc)},
+            extra={"document_id": document.id, "code": "212", "reason": str(exc)},
         )
         return "waiting"
-    detail = {"amounts": amounts, "sent_by": "issuer"}
+    detail = {"amounts": [row.canonical() for row in amounts], "sent_by": "issuer"}
     attempt = int(state.get("attempt") or 1)
     history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
     if history is None:
@@ -455,8 +462,8 @@ def _send_paid(
     return "paid_sent" if ctx.einvoices.update(operator_id, state, history) else "waiting"
 
 
-def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[dict[str, Any]]:
-    documents: list[dict[str, Any]] = []
+def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[Document]:
+    documents: list[Document] = []
     cursor: str | None = None
     while True:
         page, cursor = ctx.invoices.page(
@@ -467,6 +474,6 @@ def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[dict
             limit=500,
             cursor=cursor,
         )
-        documents.extend(page)
+        documents.extend(map(Document.of, page))
         if not cursor:
             return documents

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.adapters.ereport_store import ReportTaken
 from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
 from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
     Period,
     ReportKind,
@@ -124,8 +125,8 @@ def _report(
     }
 
 
-def _documents(ctx: Context, operator_id: str, since: date, until: date) -> list[dict[str, Any]]:
-    documents: list[dict[str, Any]] = []
+def _documents(ctx: Context, operator_id: str, since: date, until: date) -> list[Document]:
+    documents: list[Document] = []
     cursor: str | None = None
     while True:
         page, cursor = ctx.invoices.page(
@@ -136,6 +137,6 @@ def _documents(ctx: Context, operator_id: str, since: date, until: date) -> list
             limit=500,
             cursor=cursor,
         )
-        documents.extend(page)
+        documents.extend(map(Document.of, page))
         if not cursor:
             return documents

@@ -23,6 +23,7 @@ from typing import IO, Any
 from chalicelib.adapters.export_queue import ExportQueue
 from chalicelib.auth import Principal
 from chalicelib.domain import exports as rules
+from chalicelib.domain.documents import Document
 from chalicelib.domain.fec import fec_filename, stream_fec
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
@@ -272,8 +273,8 @@ def _pdf_zip(
                 limit=50,
                 cursor=cursor,
             )
-            for document in documents:
-                files.writestr(f"{document['number']}.pdf", archive.render_pdf(document))
+            for document in map(Document.of, documents):
+                files.writestr(f"{document.number}.pdf", archive.render_pdf(document))
             if cursor is None:
                 return
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.auth import Principal
+from chalicelib.domain.documents import Document
 from chalicelib.errors import InvalidState
 from chalicelib.services import accounting, audit, rate_limits
 from chalicelib.services.context import Context
@@ -21,10 +22,10 @@ def resend(ctx: Context, principal: Principal, document_id: str, send_id: str) -
     key (`send_id` comes from the Idempotency-Key when one is sent, so a retried request
     sends once). Accountants and admins, or the member whose document it is; a staff
     resend is in the audit trail, every attempt in the outbox journal."""
-    document = accounting.visible_document(ctx, principal, document_id)
+    document = Document.of(accounting.visible_document(ctx, principal, document_id))
     if not (principal.is_admin or principal.is_accountant):
         rate_limits.check_member_writes(ctx, principal)
-    key = f"document-{document['id']}-resend-{send_id}"
+    key = f"document-{document.id}-resend-{send_id}"
     outcome = notify_document_issued(ctx, document, key)
     if outcome in REASONS:
         raise InvalidState(REASONS[outcome])
@@ -34,13 +35,13 @@ def resend(ctx: Context, principal: Principal, document_id: str, send_id: str) -
         principal,
         "send",
         "invoice",
-        str(document["id"]),
-        operator_id=str(document["operator_id"]),
+        document.id,
+        operator_id=document.operator_id,
         changes={"sent_to": [None, recipient[0] if recipient else None]},
     )
     return {
-        "invoice_id": document["id"],
-        "number": document["number"],
+        "invoice_id": document.id,
+        "number": document.number,
         "to": recipient[0] if recipient else None,
         "status": "failed" if outcome in ("failed", "error") else "sent",
     }

@@ -228,7 +228,7 @@ def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
         },
     )
     if payment.kind == "booking":
-        ctx.bookings.set_invoice(payment.subject_id, document["id"])
+        ctx.bookings.set_invoice(payment.subject_id, Document.of(document).id)
     return document
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
+from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
 from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
 from chalicelib.observability import count
@@ -165,7 +166,7 @@ def record_refund(
         )
     )
     document = invoicing.credit_note_for_refund(ctx, payment, refund_id, amount)
-    return str(document["id"])
+    return Document.of(document).id
 
 
 def settle_due_refunds(ctx: Context) -> int:

@@ -8,6 +8,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
 from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
 from chalicelib.domain.timezones import PARIS
@@ -42,7 +43,7 @@ def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
             int(flow["bookings"]),
             last_day,
         )
-        numbers.append(document["number"])
+        numbers.append(Document.of(document).number)
     return {
         "job": "settle_operators",
         "processed": len(numbers),
@@ -82,5 +83,5 @@ def issue_settlement(
         lines=[line],
         payment={"status": "due", "method": "transfer", "due_date": due.isoformat()},
     )
-    periods.book(ctx, purchase_entry(document, seller_id))
+    periods.book(ctx, purchase_entry(Document.of(document), seller_id))
     return document

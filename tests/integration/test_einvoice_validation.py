@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.invoice_cii import cii_xml
+from chalicelib.domain.documents import Document
 from chalicelib.services import einvoice_routing
 from chalicelib.services.context import Context
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
@@ -46,10 +47,10 @@ def broken_company_invoice(
 ) -> dict[str, Any]:
     """The CII generator has a bug for one document: its seller SIREN loses a digit."""
 
-    def buggy(document: dict[str, Any]) -> bytes:
+    def buggy(document: Document) -> bytes:
         xml = cii_xml(document)
-        if document["id"] == invoiced["id"]:
-            siren = document["seller"]["siren"].encode()
+        if document.id == invoiced["id"] and document.seller.siren:
+            siren = document.seller.siren.encode()
             xml = xml.replace(siren, siren[:8])
         return xml
 

@@ -127,3 +127,36 @@ def test_a_members_buyer_copied_from_an_invoice_keeps_its_key_order() -> None:
     assert json.dumps(Document.of(BODIES[0]).buyer.canonical(), ensure_ascii=False) == (
         json.dumps(stored["buyer"], ensure_ascii=False)
     )
+
+
+def test_the_fields_the_writers_read_are_named_and_stay_absent_when_unset() -> None:
+    issued = json.loads(BODIES[7])  # a company's transfer invoice
+    issued["seller"] |= {"iban": "FR7630006000011234567890189", "bic": "BNPAFRPPXXX"}
+    issued["buyer"] |= {
+        "public_body": True,
+        "siret": "21770288400019",
+        "service_code": "SERV-01",
+        "engagement_number": "EJ-42",
+    }
+    issued["hash"] = chain_hash(issued, issued["previous_hash"])
+    typed = Document.of(json.dumps(issued, ensure_ascii=False))
+    assert (typed.seller.iban, typed.seller.bic) == ("FR7630006000011234567890189", "BNPAFRPPXXX")
+    assert typed.buyer.public_body is True
+    assert (typed.buyer.siret, typed.buyer.service_code, typed.buyer.engagement_number) == (
+        "21770288400019",
+        "SERV-01",
+        "EJ-42",
+    )
+    assert typed.canonical() == issued and typed.verifies(issued["previous_hash"])
+    plain = Document.of(BODIES[7])
+    assert (plain.seller.iban, plain.buyer.public_body, plain.delivery_address) == (None,) * 3
+    assert "iban" not in plain.canonical()["seller"]
+    assert "delivery_address" not in plain.canonical()
+
+
+@pytest.mark.parametrize("body", BODIES, ids=lambda b: json.loads(b)["number"])
+def test_an_address_keeps_its_keys_and_their_order(body: str) -> None:
+    stored, typed = json.loads(body), Document.of(body)
+    for party, read in (("seller", typed.seller), ("buyer", typed.buyer)):
+        address = read.canonical().get("address")
+        assert json.dumps(address) == json.dumps(stored[party].get("address")), party

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
+from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
     Period,
     closed_periods,
@@ -18,6 +20,12 @@ from tests.support.einvoicing import flux10_failures
 from tests.unit.test_invoice_pdf import b2b_invoice, credit_note, invoice
 
 DECEMBER = Period(date(2026, 12, 1), date(2026, 12, 31))
+
+
+def typed(*documents: dict[str, Any]) -> list[Document]:
+    return [Document.of(document) for document in documents]
+
+
 HEADER = Header("732829320-TX-01", "20270101040000", "IN", "2728", "PA", "732829320", "SCIC")
 
 
@@ -36,12 +44,12 @@ def test_the_job_looks_back_at_every_closed_ten_day_period() -> None:
 
 
 def test_business_buyers_are_left_out_and_credit_notes_net_the_day() -> None:
-    (day,) = transaction_days([invoice(), credit_note(), b2b_invoice()], DECEMBER)
+    (day,) = transaction_days(typed(invoice(), credit_note(), b2b_invoice()), DECEMBER)
     assert (day.count, day.base, day.vat) == (2, 0, 0)
 
 
 def test_payments_are_reported_vat_included_per_rate() -> None:
-    (day,) = payment_days([invoice()], DECEMBER)
+    (day,) = payment_days(typed(invoice()), DECEMBER)
     assert [(r.rate, r.base) for r in day.rates] == [("20.00", 1500)]
 
 
@@ -52,10 +60,11 @@ def test_a_changed_period_is_corrected_and_an_unchanged_one_left_alone() -> None
 
 
 def test_both_files_pass_the_flux_10_xsd_and_schematron() -> None:
-    days = transaction_days([invoice()], DECEMBER)
+    days = transaction_days(typed(invoice()), DECEMBER)
     assert flux10_failures(transactions_xml(HEADER, DECEMBER, days)) == []
     assert (
-        flux10_failures(payments_xml(HEADER, DECEMBER, payment_days([invoice()], DECEMBER))) == []
+        flux10_failures(payments_xml(HEADER, DECEMBER, payment_days(typed(invoice()), DECEMBER)))
+        == []
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from chalicelib.domain.documents import Document
 from chalicelib.domain.lifecycle import current_attempt, is_routed, with_status
+from tests.unit.test_invoice_pdf import b2b_invoice, invoice
 
 
 def test_a_status_is_added_with_its_label() -> None:
@@ -21,8 +23,8 @@ def test_an_unknown_status_code_is_ignored() -> None:
 
 
 def test_only_documents_to_a_business_are_routed() -> None:
-    assert is_routed({"buyer": {"siren": "552100554"}}) is True
-    assert is_routed({"buyer": {"siren": None}}) is False
+    assert is_routed(Document.of(b2b_invoice())) is True  # its buyer has a SIREN
+    assert is_routed(Document.of(invoice())) is False  # a member: SIREN None
 
 
 def test_a_new_deposit_attempt_records_its_statuses_again_marked() -> None:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
+from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
 from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
+from tests.support.invoice_fixtures import load_bodies
 
 
-def document(vat: int) -> dict[str, object]:
-    return {
+def document(vat: int) -> Document:
+    """A B2B invoice due by transfer (the fixtures'), as host op_b would issue it."""
+    body = json.loads(load_bodies()[7])
+    body |= {
         "id": "inv-op_b-2027-000001",
         "number": "NG-2027-000001",
         "operator_id": "op_b",
         "issued_at": "2027-01-01T05:00:00+01:00",
-        "seller": {"name": "Commune de Nangis"},
+        "seller": {**body["seller"], "name": "Commune de Nangis"},
         "totals": {"excl_vat": 1000, "vat": vat, "incl_vat": 1000 + vat},
     }
+    return Document.of(body)
 
 
 def test_the_purchase_entry_owes_the_host_what_it_invoiced() -> None:
