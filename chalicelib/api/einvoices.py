@@ -94,7 +94,15 @@ def _platform_url(value: str) -> str:
     return value
 
 
-PlatformUrl = Annotated[str, Field(min_length=8, max_length=500), AfterValidator(_platform_url)]
+# The same rule as a pattern, so that the OpenAPI document states it.
+PLATFORM_URL_PATTERN = (
+    r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(/[^?#\s]*)?$"
+)
+PlatformUrl = Annotated[
+    str,
+    Field(min_length=8, max_length=500, pattern=PLATFORM_URL_PATTERN),
+    AfterValidator(_platform_url),
+]
 
 
 class PlatformSettingsInput(BaseModel):

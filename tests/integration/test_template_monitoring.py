@@ -50,8 +50,9 @@ def test_every_function_has_error_throttle_and_near_timeout_alarms(packaged: Pac
         assert errors["MetricName"] == "Errors"
         assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fid}}]
         assert alarms[f"{fid}ThrottlesAlarm"]["Properties"]["MetricName"] == "Throttles"
-        # 80 % of the function's timeout: 30 s, or the export worker's 15 minutes.
-        threshold = 720000 if fid == "ExportWorker" else 24000
+        # 80 % of the function's timeout: 30 s, or the export worker's and the renewals'
+        # 15 minutes.
+        threshold = 720000 if fid in ("ExportWorker", "RenewMemberships") else 24000
         assert (duration["Statistic"], duration["Threshold"]) == ("Maximum", threshold), fid
 
 
