@@ -209,7 +209,21 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
                 booking.model_copy(
                     update={"status": BookingStatus.confirmed, "payment_intent_id": intent["id"]}
                 ),
+                day_open=True,
             )
+        except RelayClosed:
+            # Closed while the member paid (the closure's sweep may not have listed the
+            # hold yet): never confirmed on a closed day; cancelled and refunded instead.
+            try:
+                released = ctx.bookings.release(
+                    booking, BookingStatus.cancelled, now, refund_due=payment.amount
+                )
+            except InvalidState:
+                fresh = ctx.bookings.get(booking.id)
+                assert fresh is not None
+                return booking_paid(ctx, intent, fresh)
+            settle_refund(ctx, released.model_copy(update={"payment_intent_id": intent["id"]}))
+            return "refunded_relay_closed"
         except InvalidState:
             fresh = ctx.bookings.get(booking.id)
             assert fresh is not None

@@ -10,9 +10,11 @@ from chalicelib.services.context import Context
 from tests.support.crash import CrashingGateway, Probe
 from tests.support.fake_stripe import FakeGateway
 
-# `make test` crashes every `CRASH_STRIDE`-th call of each flow, starting from a
-# different call in each flow; `make soak` sets RELAIS_CRASH_STRIDE=1: every call.
-CRASH_STRIDE = int(os.environ.get("RELAIS_CRASH_STRIDE", "4"))
+# `make test` crashes each flow after CRASH_SAMPLES of its calls, spread from the first
+# to the last; `make soak` sets RELAIS_CRASH_SAMPLES=0: after every call.
+CRASH_SAMPLES = int(os.environ.get("RELAIS_CRASH_SAMPLES", "5"))
+# The injected-fault sweep fails every CRASH_STRIDE-th call (soak: every call).
+CRASH_STRIDE = 1 if CRASH_SAMPLES == 0 else 4
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.jobs import run_job
 from chalicelib.services.context import Context
-from tests.faults.conftest import CRASH_STRIDE
+from tests.faults.conftest import CRASH_SAMPLES
 from tests.support.api import Api, resource_body
 from tests.support.crash import Probe, Scenario, crash_at_every_step
 from tests.support.fake_stripe import FakeGateway
@@ -113,7 +113,7 @@ def test_given_a_crash_after_any_call_of_pay_confirm_invoice_when_retried_then_o
         probe,
         Scenario("pay → confirm → invoice", run=card.pay, converged=card.paid_and_invoiced),
         check=lambda: assert_invariants(ctx, stripe_fake),
-        stride=CRASH_STRIDE,
+        samples=CRASH_SAMPLES,
     )
     assert report.steps > 10
     print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
@@ -136,7 +136,75 @@ def test_given_a_crash_after_any_call_of_cancel_refund_credit_note_when_retried_
             converged=card.refunded_with_credit_note,
         ),
         check=lambda: assert_invariants(ctx, stripe_fake),
-        stride=CRASH_STRIDE,
+        samples=CRASH_SAMPLES,
     )
     assert report.steps > 5
+    print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
+
+
+def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_then_one_pack(
+    ctx: Context,
+    probe: Probe,
+    card: CardFlows,
+    api: Api,
+    admin: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+) -> None:
+    product = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000, "vat_rate": "20.00"},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    )
+    assert product.status == 201, product.json
+
+    def buy_and_book(i: int) -> None:
+        """POST /v1/purchases → pays → webhook → books a day with one credit (each retried
+        with its key, redelivered under its event id)."""
+        token = card.token(i)
+        bought = api.post(
+            "/v1/purchases",
+            {"product_id": product.json["id"]},
+            token=token,
+            headers={"Idempotency-Key": f"buy-{i}"},
+        )
+        assert bought.status == 201, bought.json
+        intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+        delivered = deliver(
+            api, ctx.settings, "payment_intent.succeeded", intent, event_id=f"evt-buy-{i}"
+        )
+        assert delivered.status == 200, delivered.json
+        booked = api.post(
+            "/v1/bookings",
+            {"resource_id": card.pool, "date": DAY, "unit": "day", "payment": "credits"},
+            token=token,
+            headers={"Idempotency-Key": f"use-{i}"},
+        )
+        assert booked.status == 201, booked.json
+        card.bookings[i] = booked.json["booking"]["id"]
+
+    def one_pack_one_credit_used(i: int) -> None:
+        wallet = api.get("/v1/wallet", token=card.token(i)).json
+        assert [p["credits_total"] for p in wallet["packs"]] == [10], wallet
+        assert wallet["credits_remaining"] == 9, wallet
+        assert card.booking(i)["status"] == "confirmed"
+
+    # Given a member buying a 10-credit pack by card, then booking a day with a credit
+    # When the flow dies after its k-th call, then the client and Stripe retry
+    report = crash_at_every_step(
+        ctx,
+        probe,
+        Scenario("credits purchase and use", run=buy_and_book, converged=one_pack_one_credit_used),
+        check=lambda: assert_invariants(ctx, stripe_fake),
+        samples=CRASH_SAMPLES,
+    )
+    # Then one pack, one credit drawn, one invoice for the purchase; invariants hold
+    assert report.steps > 10
     print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")

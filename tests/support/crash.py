@@ -119,46 +119,75 @@ def crash_at_every_step(
     scenario: Scenario,
     check: Callable[[], None],
     *,
-    stride: int = 1,
-    first_subject: int = 0,
+    samples: int = 0,
 ) -> CrashReport:
-    """Run `scenario` crashed after call k for k = 1, 1 + stride, ... until it completes."""
+    """Run `scenario` crashed after call k, for k = 1, 2, ... until a run completes.
+
+    With `samples`, a first run without crash counts the calls N, then only `samples`
+    values of k spread over 1..N are crashed (the first and the last among them): the
+    quick variant of `make test`; `make soak` crashes every call."""
     report = CrashReport(scenario.name)
-    k, subject = 1, first_subject
-    while True:
+    subject = 0
+    planned: list[int] | None = None
+    if samples:
         subject += 1
-        scenario.prepare(subject)
-        probe.arm(k)
-        try:
-            scenario.run(subject)
-            crashed = False
-        except Crash:
-            crashed = True
-            report.crashed_on.append(probe.calls[-1])
-        finally:
-            probe.disarm()
-            steps = probe.count
-        report.runs += 1
-        if crashed:
-            # The crashed request's idempotency claim lapses; then the retries run.
-            ctx.clock.advance(seconds=CLAIM_SECONDS + 1)  # type: ignore[attr-defined]
-            try:
-                (scenario.recover or scenario.run)(subject)
-            except Exception as exc:
-                raise AssertionError(
-                    f"{scenario.name}: the retry after a crash at call {k} "
-                    f"({report.crashed_on[-1]}) failed: {exc!r}"
-                ) from exc
-        try:
-            scenario.converged(subject)
-            check()
-        except AssertionError as exc:
-            where = f"a crash at call {k} ({report.crashed_on[-1]})" if crashed else "no crash"
-            raise AssertionError(f"{scenario.name}, after {where}: {exc}") from exc
-        if not crashed:
-            report.steps = steps
+        _attempt(ctx, probe, scenario, check, subject, None, report)
+        count = report.steps
+        planned = sorted({1 + (count - 1) * j // max(1, samples - 1) for j in range(samples)})
+    k = 1
+    while True:
+        if planned is not None:
+            if not planned:
+                return report
+            k = planned.pop(0)
+        subject += 1
+        if not _attempt(ctx, probe, scenario, check, subject, k, report):
             return report
-        k += stride
+        k += 1
+
+
+def _attempt(
+    ctx: Context,
+    probe: Probe,
+    scenario: Scenario,
+    check: Callable[[], None],
+    subject: int,
+    k: int | None,
+    report: CrashReport,
+) -> bool:
+    """One run crashed after call k (None: not crashed), its recovery and the checks;
+    True when it crashed."""
+    scenario.prepare(subject)
+    probe.arm(k)
+    try:
+        scenario.run(subject)
+        crashed = False
+    except Crash:
+        crashed = True
+        report.crashed_on.append(probe.calls[-1])
+    finally:
+        probe.disarm()
+        steps = probe.count
+    report.runs += 1
+    if crashed:
+        # The crashed request's idempotency claim lapses; then the retries run.
+        ctx.clock.advance(seconds=CLAIM_SECONDS + 1)  # type: ignore[attr-defined]
+        try:
+            (scenario.recover or scenario.run)(subject)
+        except Exception as exc:
+            raise AssertionError(
+                f"{scenario.name}: the retry after a crash at call {k} "
+                f"({report.crashed_on[-1]}) failed: {exc!r}"
+            ) from exc
+    try:
+        scenario.converged(subject)
+        check()
+    except AssertionError as exc:
+        where = f"a crash at call {k} ({report.crashed_on[-1]})" if crashed else "no crash"
+        raise AssertionError(f"{scenario.name}, after {where}: {exc}") from exc
+    if not crashed:
+        report.steps = steps
+    return crashed
 
 
 class FaultInjector:

@@ -5,6 +5,7 @@ ends in exactly one of:
 
 - the booking it pays is confirmed / checked_in / completed / no_show with that intent;
 - the purchase it pays is completed and its credit pack was granted;
+- the membership period it pays is invoiced;
 - refunds recorded for it sum to its amount.
 
 Two more ends follow from the contract and are accepted as well (each named in the
@@ -77,6 +78,11 @@ def money_violations(ctx: Context) -> list[str]:
     payments = {p["intent_id"]: p for p in by_entity["payment"]}
     packs_by_purchase = {p["purchase_id"] for p in by_entity["pack"]}
     refunds_queued = {i["SK"] for i in by_entity[""] if i.get("PK") == "REFUNDS_DUE"}
+    invoiced = {
+        str(i["PK"]).removeprefix("DOCSOURCE#")
+        for i in by_entity[""]
+        if str(i.get("PK", "")).startswith("DOCSOURCE#")
+    }
     free_hours = timedelta(hours=ctx.settings.cancel_free_hours)
     refunded: dict[str, int] = defaultdict(int)
     for refund in by_entity["refund"]:
@@ -121,6 +127,8 @@ def money_violations(ctx: Context) -> list[str]:
                 and subject in packs_by_purchase
             ):
                 ends.append(f"purchase {subject} completed with its pack")
+        if kind == "membership" and f"payment-{intent_id}" in invoiced:
+            ends.append(f"membership period {subject} invoiced")
         if amount > 0 and refunded[intent_id] == amount:
             ends.append(f"refunded in full ({amount})")
         if len(ends) != 1:
@@ -349,6 +357,8 @@ def table_violations(ctx: Context, gateway: Any = None) -> list[str]:
 
 
 def _charged_for(metadata: dict[str, str]) -> str | None:
+    if metadata.get("membership_id") and metadata.get("period"):
+        return f"membership={metadata['membership_id']} period={metadata['period']}"
     for name in ("booking_id", "purchase_id", "membership_period", "invoice_id"):
         if metadata.get(name):
             return f"{name}={metadata[name]}"
