@@ -208,3 +208,40 @@ def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_t
     # Then one pack, one credit drawn, one invoice for the purchase; invariants hold
     assert report.steps > 10
     print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
+
+
+def test_given_a_crash_after_any_call_of_an_erasure_when_retried_then_refunded_and_anonymised(
+    ctx: Context, probe: Probe, card: CardFlows, api: Api, stripe_fake: FakeGateway
+) -> None:
+    def prepare(i: int) -> None:
+        """Member i with a profile and a paid booking 48 h ahead (refundable)."""
+        profile = {"name": f"Camille {i}", "email": f"camille{i}@example.org"}
+        assert api.request("PUT", "/v1/me", profile, token=card.token(i)).status == 200
+        card.pay(i)
+
+    def erase(i: int) -> None:
+        answer = api.request("DELETE", "/v1/me", token=card.token(i))
+        assert answer.status == 204, answer.body
+
+    def retry_then_jobs(i: int) -> None:
+        erase(i)  # the member (or the support desk) asks again
+        run_job(ctx, "expire_holds")  # refunds still owed
+
+    def erased(i: int) -> None:
+        card.refunded_with_credit_note(i)
+        profile = api.get("/v1/me", token=card.token(i)).json
+        assert profile["erased_at"] and profile.get("email") is None, profile
+
+    # Given a member with a paid booking
+    # When the erasure dies after its k-th call, then it is asked again and jobs run
+    report = crash_at_every_step(
+        ctx,
+        probe,
+        Scenario("erasure", prepare=prepare, run=erase, recover=retry_then_jobs, converged=erased),
+        check=lambda: assert_invariants(ctx, stripe_fake),
+        samples=CRASH_SAMPLES,
+    )
+    # Then the booking is cancelled and refunded once with its credit note, the profile
+    # anonymised; invariants hold
+    assert report.steps > 5
+    print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
