@@ -12,7 +12,7 @@ from tests.support.fake_stripe import FakeGateway
 
 # `make test` crashes each flow after CRASH_SAMPLES of its calls, spread from the first
 # to the last; `make soak` sets RELAIS_CRASH_SAMPLES=0: after every call.
-CRASH_SAMPLES = int(os.environ.get("RELAIS_CRASH_SAMPLES", "5"))
+CRASH_SAMPLES = int(os.environ.get("RELAIS_CRASH_SAMPLES", "4"))
 # The injected-fault sweep fails every CRASH_STRIDE-th call (soak: every call).
 CRASH_STRIDE = 1 if CRASH_SAMPLES == 0 else 4
 

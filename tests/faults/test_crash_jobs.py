@@ -108,11 +108,10 @@ class Renewals:
         self, api: Api, ctx: Context, clock: FixedClock, stripe: MembershipFakeGateway, product: str
     ) -> None:
         self.api, self.ctx, self.clock, self.stripe, self.product = api, ctx, clock, stripe, product
-        self.tokens: dict[int, str] = {}
         self.due: dict[int, datetime] = {}
 
     def token(self, i: int) -> str:
-        return self.tokens.setdefault(i, self.api.token(f"member-{i}"))
+        return self.api.token(f"member-{i}")
 
     def mine(self, i: int) -> dict[str, Any]:
         (membership,) = self.api.get("/v1/memberships", token=self.token(i)).json["items"]

@@ -42,12 +42,9 @@ class CardFlows:
         self.ctx, self.api, self.settings, self.stripe = ctx, api, ctx.settings, stripe_fake
         self.pool = pool
         self.bookings: dict[int, str] = {}
-        self.tokens: dict[int, str] = {}
 
     def token(self, i: int) -> str:
-        if i not in self.tokens:  # minting signs with RSA: once per member
-            self.tokens[i] = self.api.token(f"member-{i}")
-        return self.tokens[i]
+        return self.api.token(f"member-{i}")
 
     def pay(self, i: int) -> None:
         """POST /v1/bookings (retried with its key) → the customer pays → the webhook."""
