@@ -6,7 +6,7 @@ PORT ?= 8000
 STAGE ?= dev
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint typecheck unit integration e2e browser fuzz package deploy bench demo clean
+.PHONY: venv run test lint typecheck unit integration e2e browser fuzz soak package deploy bench demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -62,6 +62,10 @@ package: venv
 ## Deploy STAGE with the AWS CLI (needs credentials and DEPLOY_BUCKET; docs/RUNBOOK.md).
 deploy: package
 	$(PY) -m infra.deploy build/package/$(STAGE) --stage $(STAGE)
+
+## The fault suite crashed after every call of every flow (make test samples a few).
+soak: venv
+	RELAIS_CRASH_SAMPLES=0 $(PY) -m pytest -q -s tests/faults
 
 ## Benchmarks: one table and bench/results.json (never asserted). BENCH_QUICK=1: a smoke run; BENCH_ONLY=latency,units...: some sections.
 bench: venv

@@ -138,16 +138,30 @@ class PaymentProviderError(RelaisError):
     code, status, title = "payment_provider_error", 502, "Payment provider error"
 
 
-class PaymentProviderUnavailable(RelaisError):
+RETRY_AFTER_SECONDS = 1
+
+
+class ServiceUnavailable(RelaisError):
+    """A dependency failed for a moment (DynamoDB throttled, timed out or errored, Stripe
+    unreachable): nothing was half written, and the same request, retried after
+    `Retry-After` seconds with the same Idempotency-Key, completes once."""
+
+    code, status, title = "service_unavailable", 503, "Service unavailable"
+
+    def __init__(self, detail: str = "", retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class PaymentProviderUnavailable(ServiceUnavailable):
     """Stripe could not be reached; the caller may retry with the same Idempotency-Key."""
 
-    code, status, title = "payment_provider_unavailable", 503, "Payment provider unavailable"
+    title = "Payment provider unavailable"
 
 
-class ConcurrentUpdate(RelaisError):
+class ConcurrentUpdate(ServiceUnavailable):
     """A DynamoDB transaction kept conflicting; safe to retry."""
 
-    code, status, title = "concurrent_update", 503, "Concurrent update, retry"
+    title = "Concurrent update, retry"
 
 
 class PreconditionRequired(RelaisError):

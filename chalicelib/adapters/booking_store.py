@@ -311,14 +311,19 @@ class BookingStore:
             ExpressionAttributeValues={":yes": True},
         )
 
-    def transition(self, booking: Booking, updated: Booking) -> Booking:
-        """Change a booking's status without touching seats (confirm, check-in)."""
+    def transition(self, booking: Booking, updated: Booking, *, day_open: bool = False) -> Booking:
+        """Change a booking's status without touching seats (confirm, check-in); with
+        `day_open`, only while its relay-day is not closed (else `RelayClosed`)."""
         table = self._table.name
         items = [shapes.status_update(table, booking, updated)]
         if booking.status is BookingStatus.held and updated.status is not BookingStatus.held:
             items.append({"Delete": {"TableName": table, "Key": shapes.hold_key(booking)}})
+        if day_open:
+            items.append(shapes.day_open(table, booking))
 
         def explain(reasons: list[str]) -> None:
+            if day_open and reasons[-1] == "ConditionalCheckFailed":
+                raise RelayClosed(f"The relay is closed on {booking.date.isoformat()}.")
             raise InvalidState("The booking changed meanwhile; read it again.")
 
         self._table.transact(items, on_cancel=explain)

@@ -18,9 +18,58 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from chalicelib.errors import ConcurrentUpdate, ValidationFailed
+from chalicelib.errors import ConcurrentUpdate, ServiceUnavailable, ValidationFailed
 
 TRANSACTION_ATTEMPTS = 8
+# boto3's own retries: standard mode (exponential backoff with jitter, throttling and
+# 5xx and timeouts retried), bounded so a throttled Lambda answers 503 within seconds
+# rather than waiting out its timeout.
+CLIENT_MAX_ATTEMPTS = 4
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
+# What DynamoDB answers when it is overloaded, throttled or briefly failing: retried by
+# boto3 already; if still failing, the client is told to retry (503), never a 500.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+TRANSIENT_CANCEL_REASONS = frozenset({"TransactionConflict", "ThrottlingError"})
+
+
+def transient_failure(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for a DynamoDB (or any AWS) call that failed for a moment — throttled,
+    timed out, unreachable, a transaction conflict — or None for anything else."""
+    try:
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionError,
+            HTTPClientError,
+            ReadTimeoutError,
+        )
+    except ImportError:  # pragma: no cover - botocore ships with the Lambda runtime
+        return None
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        reasons = {str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])}
+        if code in TRANSIENT_ERROR_CODES or (
+            code == "TransactionCanceledException"
+            and reasons & TRANSIENT_CANCEL_REASONS
+            and "ConditionalCheckFailed" not in reasons
+        ):
+            return ServiceUnavailable(f"The database is busy ({code}); please retry.")
+        return None
+    if isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError)):
+        return ServiceUnavailable("The database did not answer in time; please retry.")
+    return None
 
 
 class Table:
@@ -37,9 +86,9 @@ class Table:
         from botocore.config import Config
 
         config = Config(
-            retries={"max_attempts": 4, "mode": "standard"},
-            connect_timeout=3,
-            read_timeout=10,
+            retries={"max_attempts": CLIENT_MAX_ATTEMPTS, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
             max_pool_connections=50,
         )
         return boto3.resource(

@@ -525,6 +525,9 @@ def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
         return PaymentFailed(described)
     if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
         return PaymentProviderUnavailable(f"Payment provider unreachable: {described}")
+    if isinstance(exc, stripe.IdempotencyError) and code == "idempotency_key_in_use":
+        # The same key is being processed by a concurrent request: retry shortly.
+        return PaymentProviderUnavailable(f"Payment provider busy: {described}")
     if isinstance(exc, stripe.APIError) and (status is None or status >= 500):
         return PaymentProviderUnavailable(f"Payment provider error (HTTP {status}): {described}")
     # InvalidRequestError (unknown id, bad parameter), AuthenticationError,

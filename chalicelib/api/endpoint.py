@@ -16,6 +16,7 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.adapters.dynamo import transient_failure
 from chalicelib.api import idempotency
 from chalicelib.api.problems import from_validation_error
 from chalicelib.api.responses import json_response, problem_response
@@ -141,7 +142,11 @@ def endpoint(
                 return _handle(bp, spec, fn, params)
             except RelaisError as exc:
                 return problem_response(exc)
-            except Exception:  # the one place that turns a bug into a clean 500
+            except Exception as exc:  # the one place that turns a bug into a clean 500
+                unavailable = _transient(exc)
+                if unavailable is not None:  # throttled, timed out: retry, never a 500
+                    logger.warning("Unavailable on %s %s: %r", spec.method, spec.path, exc)
+                    return problem_response(unavailable)
                 logger.exception("Unhandled error on %s %s", spec.method, spec.path)
                 return problem_response(RelaisError("An unexpected error occurred."))
 
@@ -149,6 +154,11 @@ def endpoint(
         return fn
 
     return decorator
+
+
+def _transient(exc: Exception) -> RelaisError | None:
+    """A 503 `service_unavailable` for a dependency that failed for a moment, else None."""
+    return transient_failure(exc)
 
 
 def _handle(

@@ -64,10 +64,12 @@ def answer_once(
     if existing is None:
         try:
             response = run()
+            store.complete(scope, key, response.status_code, json.loads(response.body))
         except BaseException:
+            # Failed, or its answer could not be stored: the key is free again, and the
+            # retry runs the request again (its ids derive from the key: no second effect).
             store.release(scope, key, claim_id)
             raise
-        store.complete(scope, key, response.status_code, json.loads(response.body))
         return response
     if existing.request_hash != fingerprint:
         raise IdempotencyConflict("This Idempotency-Key was already used with another request.")

@@ -281,7 +281,7 @@ def _responses(spec: RouteSpec, refs: dict[Any, Any]) -> dict[str, Any]:
         }
     for code in sorted(_error_codes(spec)):
         error_headers = dict(headers)
-        if code == 429 or (code == 409 and spec.idempotent):
+        if code in (429, 503) or (code == 409 and spec.idempotent):
             error_headers["Retry-After"] = {**parts.RETRY_AFTER, "required": code == 429}
         responses[str(code)] = {
             "description": parts.STATUS_TEXT[code],

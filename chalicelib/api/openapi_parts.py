@@ -100,7 +100,8 @@ STATUS_TEXT = {
     428: "`If-Match` is required to change this object (`precondition_required`).",
     429: "Too many requests: retry after the `Retry-After` seconds.",
     502: "The payment provider refused or failed the request (`payment_provider_error`).",
-    503: "Service unavailable (`service_unavailable`) or misconfigured (`misconfigured`).",
+    503: "Service unavailable (`service_unavailable`, with `Retry-After`) or misconfigured "
+    "(`misconfigured`).",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {

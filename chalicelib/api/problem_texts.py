@@ -59,14 +59,6 @@ FRENCH_TITLES: dict[str, tuple[str, str]] = {
         "Erreur du prestataire de paiement",
         "Le prestataire de paiement a refusé la demande.",
     ),
-    "payment_provider_unavailable": (
-        "Prestataire de paiement indisponible",
-        "Le prestataire de paiement est injoignable ; réessayez.",
-    ),
-    "concurrent_update": (
-        "Modification concurrente",
-        "L'objet a été modifié en même temps ; réessayez.",
-    ),
     "service_unavailable": ("Service indisponible", "Le service est indisponible ; réessayez."),
     "misconfigured": ("Service mal configuré", "Le service est mal configuré."),
     "too_large": (

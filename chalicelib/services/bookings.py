@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.booking import (
     CANCELLABLE,
     CONFIRMED_METRIC,
+    SEAT_TAKING,
     Booking,
     BookingPlan,
     BookingRequest,
@@ -27,6 +29,7 @@ from chalicelib.errors import (
     InsufficientCredits,
     InvalidState,
     NotFound,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from chalicelib.observability import count
@@ -41,6 +44,8 @@ from chalicelib.services import (
 )
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
+
+CLOSURE_SWEEP_PASSES = 6
 
 CREDIT_ATTEMPTS = 3
 
@@ -284,17 +289,51 @@ def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, A
 
 
 def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
-    """Cancel every seat-taking booking of a closed day, whatever the deadline."""
+    """Cancel every seat-taking booking of a closed day, whatever the deadline.
+
+    The relay-day listing is a GSI, eventually consistent: a booking written just before
+    the closure may not be in it yet. So the sweep is checked against the day's seat
+    counters (read consistently): while they count seats no listed booking holds, it
+    reads the listing again; still short after `CLOSURE_SWEEP_PASSES`, it answers 503
+    (the retried closure finishes the sweep). A hold it never saw cannot be confirmed
+    afterwards either: confirming checks the day is open (`payments.booking_paid`)."""
     cancelled = 0
-    for booking in ctx.bookings.on_relay_day(relay_id, day.isoformat()):
-        if booking.status not in CANCELLABLE:
-            continue
-        try:
-            release_with_policy(ctx, booking, force_refund=True)
-            cancelled += 1
-        except InvalidState:
-            continue  # changed meanwhile (expired, cancelled by its owner): nothing to free
-    return cancelled
+    for sweep in range(CLOSURE_SWEEP_PASSES):
+        staying: list[Booking] = []
+        for listed in ctx.bookings.on_relay_day(relay_id, day.isoformat()):
+            booking: Booking | None = listed
+            for _ in range(2):  # the listing may be stale: on a conflict, read it again
+                if booking is None or booking.status not in CANCELLABLE:
+                    break
+                try:
+                    release_with_policy(ctx, booking, force_refund=True)
+                    cancelled += 1
+                    booking = None
+                except InvalidState:
+                    booking = ctx.bookings.get(listed.id)
+            if booking is not None and booking.status in SEAT_TAKING:
+                staying.append(booking)  # checked in: not cancelled by a closure
+        if _every_seat_listed(ctx, relay_id, day, staying):
+            return cancelled
+        time.sleep(min(0.4, 0.05 * 2**sweep))  # the index catches up within a second
+    raise ServiceUnavailable(
+        "Some bookings of that day are not listed yet; retry to finish closing it."
+    )
+
+
+def _every_seat_listed(ctx: Context, relay_id: str, day: date, staying: list[Booking]) -> bool:
+    """True when the day's seat counters hold no seat but those of `staying`."""
+    _, taken = ctx.bookings.occupancy(relay_id, day.isoformat())
+    held: dict[str, dict[int, int]] = {}
+    for booking in staying:
+        for slot in booking.slots:
+            seats = held.setdefault(booking.resource_id, {})
+            seats[slot] = seats.get(slot, 0) + 1
+    return all(
+        count <= held.get(resource, {}).get(slot, 0)
+        for resource, slots in taken.items()
+        for slot, count in slots.items()
+    )
 
 
 def expire_holds(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:

@@ -186,6 +186,13 @@ def _charge(ctx: Context, mine: Membership, attempt: Attempt) -> IntentInfo:
 def _covered(
     ctx: Context, attempt: Attempt, intent_id: str, *, settled: bool, charge: str | None
 ) -> str:
+    if settled:
+        # Money in, invoiced (once per paid period) before the period moves on: a run
+        # that dies in between finds the charge still claimed and finishes it here.
+        ctx.payments.mark_succeeded(intent_id, charge, ctx.clock.now())
+        payment = ctx.payments.payment(intent_id)
+        assert payment is not None
+        invoicing.invoice_for_payment(ctx, payment)
     done = ctx.memberships.update(
         attempt.member_id,
         attempt.membership_id,
@@ -195,10 +202,6 @@ def _covered(
         return "ignored"
     if not settled:
         return "processing"
-    ctx.payments.mark_succeeded(intent_id, charge, ctx.clock.now())
-    payment = ctx.payments.payment(intent_id)
-    assert payment is not None
-    invoicing.invoice_for_payment(ctx, payment)  # one invoice per paid period
     notifications.notify_membership(ctx, done[0], "renewed")
     return "paid"
 

@@ -113,9 +113,10 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
     left = payment.amount - payment.refunded_amount if payment else 0
     amount = min(booking.refund_due or 0, left)
     if not booking.payment_intent_id or amount <= 0:
+        done = _recorded_refund(ctx, payment) if payment else None
         if booking.refund_due:
-            ctx.bookings.record_refund(booking, {"amount": 0, "status": "already_refunded"})
-        return {"amount": 0, "status": "already_refunded"}
+            ctx.bookings.record_refund(booking, done or {"amount": 0, "status": "already_refunded"})
+        return dict(done) if done else {"amount": 0, "status": "already_refunded"}
     try:
         result = ctx.gateway.create_refund(
             payment_intent_id=booking.payment_intent_id,
@@ -142,6 +143,24 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
     }
     ctx.bookings.record_refund(booking, refund)
     return refund
+
+
+def _recorded_refund(ctx: Context, payment: Payment) -> dict[str, Any] | None:
+    """The refund already recorded against this payment, its credit note issued if a crash
+    came between the two (issuing is once per refund): a retry finishes the work."""
+    recorded = [r for r in ctx.payments.refunds(payment.intent_id) if r.status == "succeeded"]
+    if not recorded:
+        return None
+    notes = {
+        r.id: invoicing.credit_note_for_refund(ctx, payment, r.id, r.amount)["id"] for r in recorded
+    }
+    last = max(recorded, key=lambda r: (r.created_at, r.id))
+    return {
+        "id": last.id,
+        "amount": last.amount,
+        "status": last.status,
+        "credit_note_id": str(notes[last.id]),
+    }
 
 
 def record_refund(
@@ -192,7 +211,21 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
                 booking.model_copy(
                     update={"status": BookingStatus.confirmed, "payment_intent_id": intent["id"]}
                 ),
+                day_open=True,
             )
+        except RelayClosed:
+            # Closed while the member paid (the closure's sweep may not have listed the
+            # hold yet): never confirmed on a closed day; cancelled and refunded instead.
+            try:
+                released = ctx.bookings.release(
+                    booking, BookingStatus.cancelled, now, refund_due=payment.amount
+                )
+            except InvalidState:
+                fresh = ctx.bookings.get(booking.id)
+                assert fresh is not None
+                return booking_paid(ctx, intent, fresh)
+            settle_refund(ctx, released.model_copy(update={"payment_intent_id": intent["id"]}))
+            return "refunded_relay_closed"
         except InvalidState:
             fresh = ctx.bookings.get(booking.id)
             assert fresh is not None

@@ -498,7 +498,8 @@ def test_booking_retried_after_stripe_outage_takes_one_seat_and_one_intent(
 
     retried = api.post("/v1/bookings", body, token=member, headers=headers)
 
-    assert_problem(failed, 503, "payment_provider_unavailable")
+    assert_problem(failed, 503, "service_unavailable")
+    assert failed.headers["Retry-After"] == "1"
     assert retried.status == 201, retried.json
     assert retried.json["booking"]["status"] == "held"
     assert retried.json["payment"]["payment_intent_id"] in stripe_fake.intents

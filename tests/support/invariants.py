@@ -5,6 +5,7 @@ ends in exactly one of:
 
 - the booking it pays is confirmed / checked_in / completed / no_show with that intent;
 - the purchase it pays is completed and its credit pack was granted;
+- the membership period it pays is invoiced;
 - refunds recorded for it sum to its amount.
 
 Two more ends follow from the contract and are accepted as well (each named in the
@@ -20,6 +21,7 @@ Reads the whole table with a Scan: fine in tests, never on a request path.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -35,7 +37,12 @@ VOID_REFUND_STATUSES = frozenset({"failed", "canceled"})
 
 
 def scan_items(ctx: Context) -> Iterator[dict[str, Any]]:
-    """Every item of the table (follows the Scan's pages)."""
+    """Every item of the table (follows the Scan's pages; moto's own items when the table
+    is moto's, as its Scan answers grow slow with the table)."""
+    in_moto = _moto_items(ctx)
+    if in_moto is not None:
+        yield from in_moto
+        return
     kwargs: dict[str, Any] = {"ConsistentRead": True}
     while True:
         response = ctx.table.table.scan(**kwargs)
@@ -44,6 +51,20 @@ def scan_items(ctx: Context) -> Iterator[dict[str, Any]]:
         if not last:
             return
         kwargs["ExclusiveStartKey"] = last
+
+
+def _moto_items(ctx: Context) -> list[dict[str, Any]] | None:
+    if ctx.table.client.meta.endpoint_url.startswith(("http://127.", "http://localhost")):
+        return None  # DynamoDB Local
+    try:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+    except ImportError:
+        return None
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][ctx.table.client.meta.region_name]
+    if ctx.table.name not in backend.tables:
+        return None
+    return [item.to_regular_json() for item in backend.get_table(ctx.table.name).all_items()]
 
 
 def money_violations(ctx: Context) -> list[str]:
@@ -57,6 +78,11 @@ def money_violations(ctx: Context) -> list[str]:
     payments = {p["intent_id"]: p for p in by_entity["payment"]}
     packs_by_purchase = {p["purchase_id"] for p in by_entity["pack"]}
     refunds_queued = {i["SK"] for i in by_entity[""] if i.get("PK") == "REFUNDS_DUE"}
+    invoiced = {
+        str(i["PK"]).removeprefix("DOCSOURCE#")
+        for i in by_entity[""]
+        if str(i.get("PK", "")).startswith("DOCSOURCE#")
+    }
     free_hours = timedelta(hours=ctx.settings.cancel_free_hours)
     refunded: dict[str, int] = defaultdict(int)
     for refund in by_entity["refund"]:
@@ -101,6 +127,8 @@ def money_violations(ctx: Context) -> list[str]:
                 and subject in packs_by_purchase
             ):
                 ends.append(f"purchase {subject} completed with its pack")
+        if kind == "membership" and f"payment-{intent_id}" in invoiced:
+            ends.append(f"membership period {subject} invoiced")
         if amount > 0 and refunded[intent_id] == amount:
             ends.append(f"refunded in full ({amount})")
         if len(ends) != 1:
@@ -163,4 +191,198 @@ def assert_money_accounted_for(ctx: Context) -> None:
     if violations:
         raise AssertionError(
             f"{len(violations)} money invariant violation(s):\n  " + "\n  ".join(violations)
+        )
+
+
+# -- the invariants of the whole table, checked after every crash-and-recover run ----------
+
+SEAT_HOLDING_STATUSES = frozenset({"held", "confirmed", "checked_in"})
+CREDITS_SPENT_STATUSES = frozenset({"held", "confirmed", "checked_in", "completed", "no_show"})
+
+
+def table_violations(ctx: Context, gateway: Any = None) -> list[str]:
+    """Every breach of the table's invariants beyond the money ends (`money_violations`):
+
+    - no oversold slot: seats counted per slot between the bookings holding one and the
+      capacity;
+    - one document per source: one invoice per payment, one credit note per refund,
+      and no document without its source claim;
+    - per operator and year, numbers 1..n without a gap, the head on n, each document's
+      hash the chain hash of its body and the previous hash;
+    - every ledger entry balanced, written once (one date, distinct lines), and the
+      bank entry of each succeeded card payment's invoice and refund's credit note
+      present exactly once;
+    - each credit pack's balance its credits less those drawn by live bookings;
+    - (with the fake `gateway`) no member charged twice for one thing.
+    """
+    from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
+
+    by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    heads: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    occupancy: list[dict[str, Any]] = []
+    for item in scan_items(ctx):
+        pk = str(item["PK"])
+        if pk.startswith("DOCHEADS#"):
+            heads[f"DOC#{pk.removeprefix('DOCHEADS#')}#{item['SK']}"] = item
+        elif pk.startswith("DOCSOURCE#"):
+            sources[pk.removeprefix("DOCSOURCE#")] = str(item["document_id"])
+        elif pk.startswith("OCC#"):
+            occupancy.append(item)
+        by_entity[str(item.get("entity", ""))].append(item)
+    violations: list[str] = []
+    bookings = by_entity["booking"]
+
+    # No oversold slot.
+    holding: dict[tuple[str, str, str], int] = defaultdict(int)
+    for booking in bookings:
+        if booking.get("status") in SEAT_HOLDING_STATUSES:
+            for slot in booking.get("slots") or []:
+                where = (str(booking["relay_id"]), str(booking["date"]), booking["resource_id"])
+                holding[(*where[:2], f"{where[2]}#s{int(slot)}")] += 1
+    for item in occupancy:
+        relay_day = str(item["PK"]).removeprefix("OCC#")
+        relay, day = relay_day.rsplit("#", 1)
+        resource = str(item["SK"]).removeprefix("RES#")
+        capacity = int(item.get("capacity") or 0)
+        for name, value in item.items():
+            if not (name.startswith("s") and name[1:].isdigit()):
+                continue
+            held = holding.pop((relay, day, f"{resource}#{name}"), 0)
+            if not held <= int(value) <= capacity:
+                violations.append(
+                    f"slot {relay} {day} {resource} {name}: {int(value)} seats counted, "
+                    f"{held} bookings hold one, capacity {capacity}"
+                )
+    for (relay, day, slot), held in sorted(holding.items()):
+        violations.append(f"slot {relay} {day} {slot}: {held} bookings hold a seat never counted")
+
+    # One document per source; gapless numbers and a valid chain.
+    documents = by_entity["document"]
+    targets: dict[str, list[str]] = defaultdict(list)
+    for source, document_id in sources.items():
+        targets[document_id].append(source)
+    by_id = {str(d["id"]): d for d in documents}
+    for document_id, claimed in sorted(targets.items()):
+        if len(claimed) > 1:
+            violations.append(f"document {document_id} claimed by {len(claimed)} sources {claimed}")
+        if document_id not in by_id:
+            violations.append(f"source {claimed} names document {document_id}, not stored")
+    for document_id in sorted(set(by_id) - set(targets)):
+        violations.append(f"document {document_id} has no source claim (issued twice?)")
+    chains: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for document in documents:
+        chains[str(document["PK"])].append(document)
+    for chain_pk in sorted(set(chains) | set(heads)):
+        chain = sorted(chains.get(chain_pk, []), key=lambda d: int(d["SK"]))
+        numbers = [int(d["SK"]) for d in chain]
+        if numbers != list(range(1, len(chain) + 1)):
+            violations.append(f"{chain_pk}: numbers {numbers} are not 1..{len(chain)}")
+        previous = GENESIS_HASH
+        for document in chain:
+            body = json.loads(document["body"])
+            if body.get("previous_hash") != previous or body.get("hash") != chain_hash(
+                body, previous
+            ):
+                violations.append(f"{chain_pk}: chain broken at {document['number']}")
+                break
+            previous = body["hash"]
+        head = heads.get(chain_pk)
+        last = (int(head["last_number"]), str(head["last_hash"])) if head else (0, GENESIS_HASH)
+        if last != (len(chain), previous):
+            violations.append(f"{chain_pk}: head {last[0]} but {len(chain)} documents")
+
+    # Ledger: balanced entries, each written once.
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in by_entity["ledger"]:
+        entries[json.loads(line["body"])["entry_id"]].append(
+            {**json.loads(line["body"]), "_sk": line["SK"]}
+        )
+    for entry_id, lines in sorted(entries.items()):
+        debit = sum(int(line["debit"]) for line in lines)
+        credit = sum(int(line["credit"]) for line in lines)
+        if debit != credit:
+            violations.append(f"ledger entry {entry_id}: debit {debit} != credit {credit}")
+        dates = {line["entry_date"] for line in lines}
+        indexes = [str(line["_sk"]).rsplit("#", 1)[1] for line in lines]
+        if len(dates) > 1 or len(indexes) != len(set(indexes)):
+            violations.append(f"ledger entry {entry_id} written more than once: {sorted(dates)}")
+    for payment in by_entity["payment"]:
+        if payment.get("status") == "succeeded" and payment.get("kind") in ("booking", "purchase"):
+            _booked_once(f"payment-{payment['intent_id']}", sources, entries, violations)
+    for refund in by_entity["refund"]:
+        if refund.get("status") == "succeeded" and refund.get("kind") in ("booking", "purchase"):
+            _booked_once(f"refund-{refund['id']}", sources, entries, violations)
+
+    # Wallets: each pack's balance is what live bookings left of it.
+    drawn: dict[str, int] = defaultdict(int)
+    given_back: dict[str, int] = defaultdict(int)
+    for booking in bookings:
+        for draw in booking.get("credit_draws") or []:
+            pack = f"{booking['member_id']}|{draw['pack_key']}"
+            if booking.get("status") in CREDITS_SPENT_STATUSES:
+                drawn[pack] += int(draw["credits"])
+            else:
+                given_back[pack] += int(draw["credits"])
+    refunded_purchases = {p["id"] for p in by_entity["purchase"] if p.get("status") == "refunded"}
+    for pack in by_entity["pack"]:
+        key = f"{str(pack['PK']).removeprefix('MEMBER#')}|{pack['SK']}"
+        total, remaining = int(pack["credits_total"]), int(pack["credits_remaining"])
+        if pack.get("purchase_id") in refunded_purchases:
+            continue
+        high = total - drawn[key]
+        if not high - given_back[key] <= remaining <= high:
+            violations.append(
+                f"pack {key}: {remaining} credits left of {total}, {drawn[key]} drawn by live "
+                f"bookings, {given_back[key]} by cancelled ones"
+            )
+
+    # No member charged twice for one thing (the fake Stripe's own record).
+    if gateway is not None:
+        net: dict[str, int] = defaultdict(int)
+        charges: dict[str, int] = defaultdict(int)
+        for intent in gateway.intents.values():
+            if intent.status == "succeeded":
+                subject = _charged_for(intent.metadata) or intent.id
+                net[subject] += intent.amount
+                charges[subject] = max(charges[subject], intent.amount)
+        for refund in gateway.refunds.values():
+            if refund.status == "succeeded":
+                intent = gateway.intents[refund.payment_intent]
+                net[_charged_for(intent.metadata) or intent.id] -= refund.amount
+        for subject, amount in sorted(net.items()):
+            if amount > charges[subject]:
+                violations.append(f"{subject} charged {amount}, more than once")
+    return violations
+
+
+def _charged_for(metadata: dict[str, str]) -> str | None:
+    if metadata.get("membership_id") and metadata.get("period"):
+        return f"membership={metadata['membership_id']} period={metadata['period']}"
+    for name in ("booking_id", "purchase_id", "membership_period", "invoice_id"):
+        if metadata.get(name):
+            return f"{name}={metadata[name]}"
+    return None
+
+
+def _booked_once(
+    source: str,
+    sources: dict[str, str],
+    entries: dict[str, list[dict[str, Any]]],
+    violations: list[str],
+) -> None:
+    document_id = sources.get(source)
+    if document_id is None:
+        violations.append(f"{source} has no document")
+        return
+    if not entries.get(f"{document_id}-BQ"):
+        violations.append(f"{source}: its bank entry {document_id}-BQ is not in the ledger")
+
+
+def assert_invariants(ctx: Context, gateway: Any = None) -> None:
+    """The money invariants and the table's (see `table_violations`), all at once."""
+    violations = money_violations(ctx) + table_violations(ctx, gateway)
+    if violations:
+        raise AssertionError(
+            f"{len(violations)} invariant violation(s):\n  " + "\n  ".join(violations)
         )
