@@ -106,7 +106,20 @@ PlatformUrl = Annotated[
 
 
 class PlatformSettingsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "base_url": "https://pa.example.fr/api",
+                    "token_url": "https://pa.example.fr/oauth/token",
+                    "client_id": "relais-melun",
+                    "client_secret": "s3cr3t",
+                }
+            ]
+        },
+    )
 
     base_url: PlatformUrl  # the flow API (AFNOR XP Z12-013): {base_url}/v1/flows
     token_url: PlatformUrl  # OAuth2 client credentials

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from chalice import Blueprint
@@ -13,6 +14,11 @@ from chalicelib.api.schemas import Health, OpenApiDocument
 bp = Blueprint(__name__)
 DOCUMENT_PATH = "/v1/openapi.json"
 SAFE_BASE = re.compile(r"(/[A-Za-z0-9._~-]+){1,5}")
+# The document, built once per server URL. Built under a lock: pydantic's models built on
+# first use (defer_build) and the JSON Schema generation are not safe to run from two
+# threads at once, which `chalice local`'s threaded server does (Lambda never does).
+_documents: dict[tuple[str, str], dict[str, Any]] = {}
+_documents_lock = threading.Lock()
 
 
 @endpoint(
@@ -40,7 +46,11 @@ def health(call: Call) -> Any:
 def openapi(call: Call) -> Any:
     from chalicelib.api.openapi import build_openapi
 
-    return build_openapi(ROUTES, call.ctx.settings.version, served_from(bp.current_request.context))
+    key = (call.ctx.settings.version, served_from(bp.current_request.context))
+    with _documents_lock:
+        if key not in _documents:
+            _documents[key] = build_openapi(ROUTES, *key)
+        return _documents[key]
 
 
 def served_from(context: dict[str, Any] | None) -> str:

@@ -288,6 +288,11 @@ def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, A
     return ctx.bookings.transition(booking, updated).public()
 
 
+# Bookings a closure leaves alone that may still hold seats in the day's counters (a
+# no-show frees only the time after its release; upper bound: all its slots).
+KEEPS_SEATS = (*SEAT_TAKING, BookingStatus.no_show, BookingStatus.completed)
+
+
 def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
     """Cancel every seat-taking booking of a closed day, whatever the deadline.
 
@@ -311,8 +316,10 @@ def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
                     booking = None
                 except InvalidState:
                     booking = ctx.bookings.get(listed.id)
-            if booking is not None and booking.status in SEAT_TAKING:
-                staying.append(booking)  # checked in: not cancelled by a closure
+            if booking is not None and booking.status in KEEPS_SEATS:
+                # checked in, or a no-show / completed booking whose seats before its
+                # release stay counted: not cancelled by a closure
+                staying.append(booking)
         if _every_seat_listed(ctx, relay_id, day, staying):
             return cancelled
         time.sleep(min(0.4, 0.05 * 2**sweep))  # the index catches up within a second

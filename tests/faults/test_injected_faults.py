@@ -81,9 +81,9 @@ def test_boto3_retries_in_standard_mode_with_bounded_attempts(ctx: Context) -> N
 def test_given_dynamodb_failing_once_when_booking_then_503_and_the_retry_books_once(
     fault: str, api: Api, ctx: Context, pool: str, faults: FaultInjector, stripe_fake: FakeGateway
 ) -> None:
-    # Given DynamoDB failing on the booking's write (its 4th call: the transaction)
+    # Given DynamoDB failing on the booking's write (its transaction)
     token = api.token("member-1")
-    faults.fail(4, DYNAMODB_FAULTS[fault])
+    faults.fail_first("TransactWriteItems", DYNAMODB_FAULTS[fault])
     # When the member books, then retries with the same Idempotency-Key
     failed = book(api, token, pool, "k-1")
     faults.off()

@@ -193,23 +193,30 @@ def _attempt(
 class FaultInjector:
     """Makes chosen DynamoDB calls fail as DynamoDB or the network would, once each:
     `fail(at, error)` raises `error()` instead of the `at`-th call after arming (as if
-    boto3's own retries were exhausted)."""
+    boto3's own retries were exhausted); `fail_first(operation, error)` instead of the
+    first call of that operation (robust to reads added before it)."""
 
     def __init__(self, ctx: Context) -> None:
         self.count = 0
         self.plan: dict[int, Callable[[str], BaseException]] = {}
         self.failed: list[str] = []
+        self.operation_plan: dict[str, Callable[[str], BaseException]] = {}
         ctx.table.client.meta.events.register("before-call.dynamodb", self._before_call)
 
     def fail(self, at: int, error: Callable[[str], BaseException]) -> None:
         self.count, self.plan, self.failed = 0, {at: error}, []
 
+    def fail_first(self, operation: str, error: Callable[[str], BaseException]) -> None:
+        self.count, self.plan, self.failed = 0, {}, []
+        self.operation_plan = {operation: error}
+
     def off(self) -> None:
         self.plan = {}
+        self.operation_plan = {}
 
     def _before_call(self, model: Any, **_: Any) -> None:
         self.count += 1
-        error = self.plan.pop(self.count, None)
+        error = self.plan.pop(self.count, None) or self.operation_plan.pop(model.name, None)
         if error is not None:
             self.failed.append(model.name)
             raise error(model.name)
