@@ -19,13 +19,15 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) -m tools.run_local
 
-# The domain's branch coverage is printed by `make test`, which fails under 95 %.
+# The domain's branch coverage by its unit tests is printed by `make test`, which fails
+# under 95 %. Measured on tests/unit only: tracing the whole suite made it ~65 % slower.
 DOMAIN_COVERAGE := --cov=chalicelib/domain --cov-branch --cov-report=term-missing:skip-covered \
 	--cov-fail-under=95
 
 ## Every check: lint, types, all tests, the packaged CloudFormation template.
 test: venv lint typecheck
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(DOMAIN_COVERAGE)
+	$(PY) -m pytest -q -n 2 tests/unit $(DOMAIN_COVERAGE)
+	$(PY) -m pytest -q -n 2 --dist loadgroup --ignore=tests/unit
 	$(MAKE) --no-print-directory package
 
 ## Style, and the dependency rule (docs/ARCHITECTURE.md): the layers, no service cycle.

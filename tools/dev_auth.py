@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -45,10 +46,18 @@ def _b64url_uint(value: int) -> str:
 
 
 def _load_private_key(private_key_pem_path: Path | str) -> rsa.RSAPrivateKey:
-    pem = Path(private_key_pem_path).read_bytes()
-    key = serialization.load_pem_private_key(pem, password=None)
+    """The key of the file as it is now: parsing a PEM checks the RSA key (~40 ms), so a
+    key is parsed once per file version (path, size, modification time)."""
+    path = Path(private_key_pem_path).resolve()
+    stat = path.stat()
+    return _parse_private_key(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_private_key(path: Path, size: int, mtime_ns: int) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError(f"{private_key_pem_path} is not an RSA private key")
+        raise TypeError(f"{path} is not an RSA private key")
     return key
 
 

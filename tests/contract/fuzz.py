@@ -36,7 +36,8 @@ PHASES = "examples,coverage,fuzzing,stateful"
 # The coverage phase (boundary values of every parameter, every unexpected method) takes
 # minutes per role (the member's: 3,848 cases, ~3.5 min of a 2-core machine, against
 # ~730 cases in ~1 min for the three others): `make fuzz` runs it for every role, `make
-# test` runs the quick phases for all four (~3,000 cases), to stay well under 10 minutes.
+# test` runs the quick phases for all four (2 examples: ~2,500 cases), to stay well under
+# 10 minutes.
 QUICK_PHASES = "examples,fuzzing,stateful"
 MANAGED_RELAY = "Gare de Melun"
 

@@ -17,7 +17,7 @@ from tests.e2e.conftest import Stack
 pytestmark = pytest.mark.e2e
 
 MIN_CASES = 1500
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261205"))  # fixed: `make test` stays reproducible
 
 
