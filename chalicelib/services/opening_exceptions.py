@@ -17,6 +17,13 @@ relay-day's occupancy partition naming the slots the exception closes, which eve
 booking transaction checks (`booking_items.within_hours`): a booking validated against
 hours cached before the edit fails there (422 `outside_opening_hours`). Removing an
 exception removes its marker.
+
+New weekly hours (`opening_hours`) are checked the same way on every date up to the
+booking horizon that no exception overrides (409 `capacity_conflict` listing the seats
+they would strand); that check is a consistent read before the write, without markers
+(a marker per day of the horizon would not fit one transaction): a booking committed in
+the instant between that read and the edit's write, or validated within
+CATALOGUE_CACHE_SECONDS by a process still holding the old hours, is not refused.
 """
 
 from __future__ import annotations
@@ -54,19 +61,33 @@ def hours_guard(
     now = ctx.clock.now()
     old, new = before.hours(), after.hours()
     touched = _touched_future_days(before, after, now, tz)
-    if not touched:
-        return [], None
+    today = now.astimezone(tz).date()
+    last = today + timedelta(days=ctx.settings.booking_horizon_days)
     excepted = {e.date for e in after.opening_exceptions}
+    # New weekly hours: every date up to the horizon that no exception overrides.
+    weekly = (
+        [d for d in _dates(today, last) if d not in excepted and d not in touched]
+        if before.opening_hours != after.opening_hours
+        else []
+    )
+    if not touched and not weekly:
+        return [], None
     markers = [
         (day.isoformat(), closed_indices(new, day, tz) if day in excepted else None)
         for day in touched
     ]
-    last = now.astimezone(tz).date() + timedelta(days=ctx.settings.booking_horizon_days)
     # Days whose hours change, up to the horizon (later days hold no booking yet).
     days = changed_days(old, new, [day for day in touched if day <= last])
-    conflicts = [c for day in days for c in _conflicts_on(ctx, after, new, day, now, tz)]
+    weekly_days = changed_days(old, new, weekly)
+    conflicts = [
+        c
+        for day in sorted(days + weekly_days)
+        for c in _conflicts_on(ctx, after, new, day, now, tz)
+    ]
     if conflicts:
         raise _refusal(conflicts)
+    if not touched:
+        return [], None
     resources = ctx.catalogue.get(fresh=True).resources_of(after.id)
     checks: list[tuple[str, str, list[int]]] = []
     for day in days:
@@ -94,6 +115,10 @@ def hours_guard(
 
     items = ctx.versioned.hours_markers(after.id, markers)
     return items + ctx.versioned.empty_slot_checks(after.id, checks), explain
+
+
+def _dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _touched_future_days(before: Relay, after: Relay, now: datetime, tz: ZoneInfo) -> list[date]:

@@ -1,0 +1,85 @@
+"""New weekly opening hours (`opening_hours` in `PATCH /v1/relays/{id}`) over HTTP (moto):
+like a dated exception, they may not strand a booked seat on any date up to the booking
+horizon (409 `capacity_conflict` listing the seats, nothing written); a date whose
+exception keeps its own hours is not affected; days without bookings change freely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.api import Answer, Api, assert_problem, booked
+
+THURSDAY, NEXT_THURSDAY = "2026-12-03", "2026-12-10"  # the test clock: Tuesday 1 December
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def hours(**days: list[list[str]]) -> dict[str, list[list[str]]]:
+    base = {day: [["08:00", "19:00"]] for day in WEEKDAYS}
+    return {**base, **days}
+
+
+def patch_relay(api: Api, relay_id: str, body: Any, token: str) -> Answer:
+    version = api.get(f"/v1/relays/{relay_id}").json["version"]
+    headers = {"If-Match": f'"{version}"'}
+    return api.request("PATCH", f"/v1/relays/{relay_id}", body, token=token, headers=headers)
+
+
+def test_shorter_weekly_hours_stranding_booked_seats_are_refused_listing_them(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    room, relay = network["room"], network["relay"]
+    booked(api, member, room, date=NEXT_THURSDAY, unit="hour", start="17:00", end="18:00")
+    booked(api, member, room, date=THURSDAY, unit="hour", start="09:00", end="10:00")
+
+    answer = patch_relay(api, relay, {"opening_hours": hours(thu=[["08:00", "17:00"]])}, admin)
+
+    assert_problem(answer, 409, "capacity_conflict")
+    assert answer.json["conflicts"] == [
+        {"date": NEXT_THURSDAY, "start": "17:00", "booked": 1, "resource_id": room},
+        {"date": NEXT_THURSDAY, "start": "17:30", "booked": 1, "resource_id": room},
+    ]
+    after = api.get(f"/v1/relays/{relay}").json
+    assert (after["version"], after["opening_hours"]["thu"]) == (1, [["08:00", "19:00"]])
+
+
+def test_closing_a_weekday_with_a_booked_day_pass_is_refused(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    booked(api, member, network["pool"], date=THURSDAY, unit="day")
+    without_thursday = {k: v for k, v in hours().items() if k != "thu"}
+
+    answer = patch_relay(api, network["relay"], {"opening_hours": without_thursday}, admin)
+
+    assert_problem(answer, 409, "capacity_conflict")
+    assert {c["date"] for c in answer.json["conflicts"]} == {THURSDAY}
+    assert all(c["resource_id"] == network["pool"] for c in answer.json["conflicts"])
+
+
+def test_weekly_hours_that_strand_nothing_are_accepted_and_served(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    relay = network["relay"]
+    booked(api, member, network["room"], date=THURSDAY, unit="hour", start="09:00", end="10:00")
+    new_hours = hours(thu=[["08:00", "17:00"]], sat=[["09:00", "12:00"]])
+
+    answer = patch_relay(api, relay, {"opening_hours": new_hours}, admin)
+
+    assert answer.status == 200, answer.json
+    assert answer.json["version"] == 2
+    assert answer.json["opening_hours"]["thu"] == [["08:00", "17:00"]]
+    day = api.get(f"/v1/availability?date={THURSDAY}&relay_id={relay}").json["relays"][0]
+    assert day["opening_hours"] == [["08:00", "17:00"]]
+    assert day["resources"][0]["slots"][-1]["end"] == "17:00"
+
+
+def test_a_date_whose_exception_keeps_its_hours_is_not_stranded(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    relay, room = network["relay"], network["room"]
+    exception = {"date": NEXT_THURSDAY, "hours": [["08:00", "19:00"]]}
+    assert patch_relay(api, relay, {"opening_exceptions": [exception]}, admin).status == 200
+    booked(api, member, room, date=NEXT_THURSDAY, unit="hour", start="17:00", end="18:00")
+
+    answer = patch_relay(api, relay, {"opening_hours": hours(thu=[["08:00", "17:00"]])}, admin)
+
+    assert answer.status == 200, answer.json
