@@ -294,6 +294,20 @@ class StripeGateway:
             )
         return customer.id
 
+    def delete_customer(self, customer: str) -> None:
+        """Delete a customer (its saved cards and mandates go with it); `resource_missing`
+        means it is already gone: a retried erasure finds nothing left to delete."""
+        import stripe
+
+        try:
+            self.client.v1.customers.delete(customer)
+        except stripe.InvalidRequestError as exc:
+            # Stripe says `resource_missing`; localstripe answers a bare 404.
+            if exc.code != "resource_missing" and exc.http_status != 404:
+                raise map_stripe_error(exc) from exc
+        except stripe.StripeError as exc:
+            raise map_stripe_error(exc) from exc
+
     def create_setup_intent(
         self,
         *,

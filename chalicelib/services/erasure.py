@@ -6,7 +6,9 @@ What happens, in this order (each step safe to run again after a crash):
    "at period end"): a paid period runs to its end and is not refunded (the member
    chose to leave; the cancellation policy gives no pro-rata), nothing is charged again
    and the membership becomes `cancelled` when the period ends; an unpaid one
-   (`incomplete`, `past_due`) is cancelled at once, so no retry charges it.
+   (`incomplete`, `past_due`) is cancelled at once, so no retry charges it. The Stripe
+   customer behind each membership is deleted with its saved card or SEPA mandate (its
+   name and email go with it; past payments stay refundable); a retry finds it gone.
 2. The member leaves their company account: the link is removed exactly as
    `DELETE /v1/companies/{id}/members/{member_id}` removes it (`company_admin.
    unlink_employee`, with its audit entry naming the member as actor), and their
@@ -46,7 +48,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
 from chalicelib.domain.membership import MembershipStatus, cancel_requested
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import bookings, calendars, company_admin
+from chalicelib.services import bookings, calendars, company_admin, memberships
 from chalicelib.services.context import Context
 
 ANONYMOUS_NAME = "Membre supprimé"
@@ -64,10 +66,14 @@ def erase_member(ctx: Context, principal: Principal) -> None:
 
 
 def end_memberships(ctx: Context, member_id: str, now: datetime) -> None:
-    """No membership of the member renews: paid periods run out, unpaid ones end now."""
+    """No membership of the member renews: paid periods run out, unpaid ones end now; the
+    Stripe customer of each (name, email, saved card or SEPA mandate) is deleted, since
+    nothing will be charged to it again."""
     for membership in ctx.memberships.of_member(member_id):
         if membership.status is not MembershipStatus.cancelled:
             ctx.memberships.update(member_id, membership.id, lambda m: cancel_requested(m, now))
+        if membership.customer_id is not None:
+            memberships.gateway(ctx).delete_customer(membership.customer_id)
 
 
 def leave_company(ctx: Context, principal: Principal) -> None:

@@ -124,6 +124,10 @@ class MembershipGateway(PaymentGateway, Protocol):
         self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str]
     ) -> str: ...
 
+    def delete_customer(self, customer: str) -> None:
+        """Delete the customer and its saved payment methods at the provider; a customer
+        already deleted (or unknown) is not an error."""
+
     def create_setup_intent(
         self,
         *,

@@ -68,8 +68,11 @@ def test_an_erased_members_paid_period_runs_out_and_is_never_renewed(
 ) -> None:
     product = membership_product(api, admin, network["operator"])
     start_membership(api, settings, stripe_fake, member, product)
+    assert len(stripe_fake.customers) == 1
     erase(api, member)
     erase(api, member)  # a retry changes nothing more
+    # the Stripe customer (name, email, saved card) is gone
+    assert (stripe_fake.customers, len(stripe_fake.deleted_customers)) == ({}, 1)
     membership = mine(api, member)
     assert (membership["status"], membership["cancel_at_period_end"]) == ("active", True)
     # at period end: cancelled, nothing charged, nothing refunded
@@ -92,6 +95,7 @@ def test_an_erased_members_unpaid_membership_ends_at_once(
     assert mine(api, member)["status"] == "incomplete"  # the first charge was declined
     erase(api, member)
     assert mine(api, member)["status"] == "cancelled"
+    assert stripe_fake.customers == {}
     assert run_renewals(api, admin, paris(2026, 12, 5, 0, 5))["processed"] == 0
     assert len(stripe_fake.charges) == 1
 

@@ -384,6 +384,22 @@ def test_create_customer_answers_its_id(gateway: StripeGateway) -> None:
     assert customer.startswith("cus_")
 
 
+def test_a_deleted_customer_is_gone_and_deleting_it_again_is_no_error(
+    gateway: StripeGateway,
+) -> None:
+    import stripe
+
+    customer = gateway.create_customer(
+        email="ada@example.org", name="Ada", idempotency_key=new_key("cus"), metadata={}
+    )
+
+    gateway.delete_customer(customer)
+    gateway.delete_customer(customer)  # a retried erasure
+
+    with pytest.raises(stripe.InvalidRequestError):
+        gateway.client.v1.customers.retrieve(customer)
+
+
 def test_setup_intent_for_sepa_debit_awaits_a_payment_method(gateway: StripeGateway) -> None:
     customer = gateway.create_customer(
         email="ada@example.org", name="Ada", idempotency_key=new_key("cus"), metadata={}

@@ -61,6 +61,7 @@ class MembershipFakeGateway(FakeGateway):
     def __init__(self) -> None:
         super().__init__()
         self.customers: dict[str, dict[str, Any]] = {}
+        self.deleted_customers: set[str] = set()
         self.setup_intents: dict[str, FakeSetupIntent] = {}
         self.behaviours: dict[str, Behaviour] = {}  # payment method -> how it answers
         self.charges: list[OffSessionCharge] = []
@@ -80,6 +81,12 @@ class MembershipFakeGateway(FakeGateway):
             self.customers[customer] = {"email": email, "name": name, "metadata": metadata}
             self._by_key[idempotency_key] = customer
             return customer
+
+    def delete_customer(self, customer: str) -> None:
+        with self._lock:
+            self._check("delete_customer")
+            self.customers.pop(customer, None)
+            self.deleted_customers.add(customer)
 
     def create_setup_intent(
         self,
