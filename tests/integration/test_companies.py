@@ -92,7 +92,7 @@ def company_body(operator_id: str, **overrides: Any) -> dict[str, Any]:
     return {
         "name": "Atelier Brie SAS",
         "siren": COMPANY_SIREN,
-        "vat_number": "FR40552100554",
+        "vat_number": "FR96552100554",
         "billing_address": {
             "line1": "12 rue de la Gare",
             "postcode": "77300",
@@ -296,7 +296,7 @@ def test_company_month_two_employees_one_invoice(
     buyer = invoice["buyer"]
     assert buyer["company_name"] == "Atelier Brie SAS"
     assert buyer["siren"] == COMPANY_SIREN
-    assert buyer["vat_number"] == "FR40552100554"
+    assert buyer["vat_number"] == "FR96552100554"
     assert buyer["address"]["city"] == "Fontainebleau"
     assert buyer["email"] == "compta@atelier-brie.fr"
     mentions = " | ".join(invoice["legal_mentions"])
