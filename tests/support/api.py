@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.domain.identifiers import fr_vat_number
+from chalicelib.domain.identifiers import fr_vat_number, is_valid_siren
 from tools.dev_auth import mint_token
 
 ISSUER = "https://auth.test"
@@ -76,7 +76,7 @@ WEEKDAYS_8_TO_19 = {d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu"
 
 def operator_body(**overrides: Any) -> dict[str, Any]:
     siren = overrides.get("siren", "732829320")
-    vat = fr_vat_number(siren) if str(siren).isdigit() else "FR44732829320"
+    vat = fr_vat_number(siren) if is_valid_siren(str(siren)) else "FR44732829320"
     return {
         "name": "SCIC Relais 77",
         "legal_form": "SCIC SAS",
