@@ -283,13 +283,14 @@ def _pdf_zip(
 
 
 def _archives_zip(ctx: Context, operator_id: str, params: dict[str, Any], out: IO[bytes]) -> None:
-    """The sealed archives of the year's closed months, as stored, and their hashes."""
-    year = f"{int(params['year']):04d}-"
+    """The sealed archives of the fiscal year's closed months, as stored, and their hashes."""
+    start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
+    months = set(months_of(int(params["year"]), start))
     store = archive.archive_store(ctx)
     listed = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as files:
         for month, item in sorted(ctx.periods.periods(operator_id).items()):
-            if not month.startswith(year) or item.get("status") != "closed":
+            if month not in months or item.get("status") != "closed":
                 continue
             data = store.get(str(item["archive_key"]))
             if data is None:

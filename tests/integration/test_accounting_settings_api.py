@@ -5,6 +5,9 @@ end to end (numbering, opening entries, FEC checked as the DGFiP's tester does).
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import date, datetime
 from typing import Any
 
@@ -12,9 +15,10 @@ import pytest
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.opening import opening_entry_id
-from chalicelib.services import periods
+from chalicelib.services import exports, periods
 from chalicelib.services.context import Context
 from tests.conftest import PARIS
+from tests.integration.test_exports import stored_file
 from tests.integration.test_periods import close, issue_paid
 from tests.support.api import Answer, Api, assert_problem, operator_body
 from tests.support.fec_checker import check_fec
@@ -277,13 +281,20 @@ def test_a_fiscal_year_from_july_numbers_closes_and_opens_across_new_year(
     # The calendar year 2026 asks for nothing of the fiscal year 2027 it does not hold.
     name, text = fec_of(api, accountant, operator_id, 2026)
     assert (name, rows(text)) == ("552100554FEC20260630.txt", [])
+    # The archives export of fiscal year 2027 holds its twelve sealed months.
+    asked = api.post(
+        "/v1/exports",
+        {"kind": "archive", "operator_id": operator_id, "year": 2027},
+        token=accountant,
+    )
+    exports.run_exports(ctx, None)
+    files = zipfile.ZipFile(io.BytesIO(stored_file(ctx, asked.json["id"])))
+    assert [x["period"] for x in json.loads(files.read("archives.json"))] == months
 
 
 def test_the_fiscal_year_of_an_export_is_the_operators(
     ctx: Context, api: Api, accountant: str, july_operator: str
 ) -> None:
-    from chalicelib.services import exports
-
     issue_paid(ctx, july_operator, "pi_dec", "2026-12-01T07:00:00+01:00")
     streamed = "".join(exports.fec_chunks(ctx, july_operator, 2027))
     assert streamed == fec_of(api, accountant, july_operator, 2027)[1]
