@@ -114,6 +114,19 @@ def _span() -> str:
     return "from=2026-11-01&to=2026-12-31"
 
 
+def test_of_two_changes_from_the_same_version_one_wins(
+    api: Api, accountant: str, operator_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read version 1; the second's transaction finds version 2 and writes nothing."""
+    from chalicelib.services import accounting_settings
+
+    assert put(api, accountant, operator_id, CUSTOM).status == 200
+    monkeypatch.setattr(accounting_settings, "check_version", lambda current, expected: None)
+    late = put(api, accountant, operator_id, {"journals": {"sales": "VX"}}, '"1"')
+    assert_problem(late, 412, "precondition_failed")
+    assert api.get(path(operator_id), token=accountant).json["journals"]["sales"] == "VT"
+
+
 def test_the_same_settings_again_write_nothing(api: Api, accountant: str, operator_id: str) -> None:
     answer = put(api, accountant, operator_id, {})
     assert (answer.status, answer.json["version"]) == (200, 1)
