@@ -70,10 +70,17 @@ class _Run:
     tried: set[str] = field(default_factory=set)
     settled_now: set[str] = field(default_factory=set)
     interrupted: bool = False
+    # Each operator's accounting settings, read once per run.
+    settings: dict[str, AccountingSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = self.ctx.reconciliation
         self.index = _Index(self.ctx, self.store)
+
+    def books(self, operator_id: str) -> AccountingSettings:
+        if operator_id not in self.settings:
+            self.settings[operator_id] = accounting_settings.settings_for(self.ctx, operator_id)
+        return self.settings[operator_id]
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -177,7 +184,7 @@ class _Run:
             if fee < 0:
                 logger.warning("Negative Stripe fee on %s left to the accountant", item["id"])
             return None
-        books = accounting_settings.settings_for(self.ctx, operator_id)
+        books = self.books(operator_id)
         day = _paris_day(int(item["created"]))
         lines = fee_entry(operator_id, item["id"], day, fee, books.chart, _at(item), books.journals)
         periods.book(self.ctx, lines)
@@ -194,7 +201,7 @@ class _Run:
         self.store.put_parts(head, parts)
         if matched:
             for part in parts:
-                books = accounting_settings.settings_for(self.ctx, str(part["operator_id"]))
+                books = self.books(str(part["operator_id"]))
                 periods.book(self.ctx, _payout_lines(head, part, books))
             self.store.settle_payout(head["id"], matched=True)
             self.count("payouts_booked")
