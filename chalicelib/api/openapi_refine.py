@@ -43,7 +43,7 @@ VAT_NUMBER = {
     "format": "vat_number",
     "maxLength": 20,
     "description": VAT_NUMBER_RULE,
-    "examples": ["FR44732829320"],
+    "examples": ["FR96552100554"],  # the FR number of the SIREN samples' 552100554
 }
 # Bodies that carry identifiers in, though not named New… or …Patch.
 ENTERING = frozenset({"BillingProfile"})

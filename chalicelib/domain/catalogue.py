@@ -64,7 +64,7 @@ def check_vat_number_of(vat: str | None, siren: str, changed: dict[str, Any] | A
 # entities keep a plain string, so a number stored before this check still reads.
 VatNumberIn = Annotated[
     str,
-    Field(max_length=20, description=VAT_NUMBER_RULE, examples=["FR44732829320"]),
+    Field(max_length=20, description=VAT_NUMBER_RULE, examples=["FR96552100554"]),
     AfterValidator(_checked_vat_number),
 ]
 
