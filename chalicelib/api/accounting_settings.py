@@ -71,8 +71,8 @@ def get_settings(call: Call) -> Any:
 )
 def put_settings(call: Call) -> Any:
     operator_id = call.params["operator_id"]
-    accounting_settings.view(call.ctx, call.principal, operator_id)  # 403/404 before 428
-    expected = if_match(call)
+    accounting_settings.operator_for_settings(call.ctx, call.principal, operator_id)  # 403/404
+    expected = if_match(call)  # ...before 428/412
     return versioned(
         accounting_settings.replace(call.ctx, call.principal, operator_id, expected, call.body)
     )

@@ -45,11 +45,16 @@ def first_open_period(ctx: Context, operator_id: str) -> str | None:
     return rules.first_open(min(known), known)
 
 
+def operator_for_settings(ctx: Context, principal: Principal, operator_id: str) -> Operator:
+    """The operator, for an accountant or an admin (403 for others, 404 if unknown)."""
+    principal.require_books_access()
+    return get_operator(ctx, operator_id)
+
+
 def view(ctx: Context, principal: Principal, operator_id: str) -> dict[str, Any]:
     """The settings as answered, with their `version` and whether a change is possible
     now (`changeable`: the fiscal year of the first open period has no closed one)."""
-    principal.require_books_access()
-    get_operator(ctx, operator_id)
+    operator_for_settings(ctx, principal, operator_id)
     return _answer(ctx, operator_id)
 
 
@@ -79,8 +84,7 @@ def replace(
     """Replace the settings (see the module's docstring): 412 on a stale version, 409
     `accounting_settings_locked` when the fiscal year they would apply to has a closed
     period. A change that changes nothing writes nothing."""
-    principal.require_books_access()
-    operator = get_operator(ctx, operator_id)
+    operator = operator_for_settings(ctx, principal, operator_id)
     stored = ctx.accounting_settings.get(operator_id) or {}
     check_version(int(stored.get("version") or 1), expected)
     before, after = settings_of(stored.get("settings")), wanted.to_settings()
