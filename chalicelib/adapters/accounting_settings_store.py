@@ -22,10 +22,10 @@ class AccountingSettingsStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def get(self, operator_id: str) -> dict[str, Any] | None:
+    def get(self, operator_id: str, consistent: bool = True) -> dict[str, Any] | None:
         """`{settings, version, updated_at, updated_by}`, or None (never changed)."""
         key = keys.accounting_settings(operator_id)
-        item = self._table.get(key["PK"], key["SK"])
+        item = self._table.get(key["PK"], key["SK"], consistent=consistent)
         return strip_keys(item) if item else None
 
     def replace(

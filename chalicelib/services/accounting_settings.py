@@ -31,9 +31,14 @@ from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
 
-def settings_for(ctx: Context, operator_id: str) -> AccountingSettings:
-    """The settings the operator's ledger lines are written with (defaults if never set)."""
-    stored = ctx.accounting_settings.get(operator_id)
+def settings_for(ctx: Context, operator_id: str, fresh: bool = True) -> AccountingSettings:
+    """The settings the operator's ledger lines are written with (defaults if never set).
+
+    `fresh=False` (the ledger writers: invoices, fees, payouts, transfers) reads them
+    eventually consistent, half the read's cost on the paying paths: a writer may then
+    miss a change made within the last second, the same as a writer that read the
+    settings just before the change; the close, the FEC and the archives read them fresh."""
+    stored = ctx.accounting_settings.get(operator_id, consistent=fresh)
     return settings_of(stored["settings"] if stored else None)
 
 

@@ -149,7 +149,7 @@ def _replay(
 
 def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any]) -> None:
     document = Document.of(invoice)
-    books = accounting_settings.settings_for(ctx, document.operator_id)
+    books = accounting_settings.settings_for(ctx, document.operator_id, fresh=False)
     lines = payment_entry(
         document,
         payment_id=str(record["id"]),

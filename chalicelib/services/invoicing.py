@@ -73,7 +73,7 @@ def issue(
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
-    books = accounting_settings.settings_for(ctx, operator_id)
+    books = accounting_settings.settings_for(ctx, operator_id, fresh=False)
     for attempt in range(ISSUE_ATTEMPTS):
         existing = invoices.by_source(source)
         if existing:  # issued before: a retried flow; its mail too, if it never went out

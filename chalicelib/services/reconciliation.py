@@ -79,7 +79,9 @@ class _Run:
 
     def books(self, operator_id: str) -> AccountingSettings:
         if operator_id not in self.settings:
-            self.settings[operator_id] = accounting_settings.settings_for(self.ctx, operator_id)
+            self.settings[operator_id] = accounting_settings.settings_for(
+                self.ctx, operator_id, fresh=False
+            )
         return self.settings[operator_id]
 
     def count(self, what: str, n: int = 1) -> None:

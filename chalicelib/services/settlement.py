@@ -83,6 +83,6 @@ def issue_settlement(
         lines=[line],
         payment={"status": "due", "method": "transfer", "due_date": due.isoformat()},
     )
-    books = accounting_settings.settings_for(ctx, seller_id)
+    books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
     periods.book(ctx, purchase_entry(Document.of(document), seller_id, books))
     return document
