@@ -9,6 +9,7 @@ from chalice import Chalice
 from chalicelib import observability
 from chalicelib.api import (
     accounting,
+    accounting_settings,
     audit,
     availability,
     bookings,
@@ -57,6 +58,7 @@ BLUEPRINTS = (
     companies.bp,
     company_admin.bp,
     accounting.bp,
+    accounting_settings.bp,
     ereports.bp,
     einvoices.bp,
     reconciliation.bp,

@@ -77,7 +77,7 @@ def _company(world: World, member: str) -> None:
     body = {
         "name": "Atelier Brie SAS",
         "siren": SIREN,
-        "vat_number": "FR40552100554",
+        "vat_number": "FR96552100554",
         "billing_address": {
             "line1": "12 rue de la Gare",
             "postcode": "77300",

@@ -192,6 +192,13 @@ class ImmutableField(RelaisError):
     code, status, title = "immutable_field", 409, "Immutable field"
 
 
+class SettingsLocked(RelaisError):
+    """An operator's accounting settings may not change now: the fiscal year they would
+    apply to already has a closed period."""
+
+    code, status, title = "accounting_settings_locked", 409, "Accounting settings locked"
+
+
 class Misconfigured(RelaisError):
     """The deployment's settings are wrong (logged once per container); nothing can run."""
 

@@ -19,7 +19,7 @@ from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import GENESIS_HASH
-from chalicelib.domain.ledger import Journal, LedgerLine
+from chalicelib.domain.ledger import JOURNAL_LABELS, Journal, LedgerLine
 
 
 class HeadMoved(Exception):
@@ -273,7 +273,7 @@ class InvoiceStore:
 def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
     body = {
         "entry_id": line.entry_id,
-        "journal": line.journal.value,
+        "journal": str(line.journal),
         "entry_date": line.entry_date.isoformat(),
         "account": line.account,
         "account_label": line.account_label,
@@ -287,6 +287,8 @@ def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
         "recorded_at": line.recorded_at.isoformat() if line.recorded_at else None,
         "operator_id": line.operator_id,
     }
+    if line.journal_label and line.journal_label != JOURNAL_LABELS.get(line.journal):
+        body["journal_label"] = line.journal_label  # an operator's own journal code
     return {
         "PK": keys.ledger_pk(line.operator_id, line.entry_date.year),
         "SK": keys.ledger_sk(line.entry_date.isoformat(), line.entry_id, index),
@@ -295,10 +297,19 @@ def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
     }
 
 
+def _journal(code: str) -> str:
+    """A default journal code as its `Journal` member, an operator's own code as is."""
+    return Journal(code) if code in JOURNAL_CODES else code
+
+
+JOURNAL_CODES = frozenset(j.value for j in Journal)
+
+
 def _ledger_line(body: dict[str, Any]) -> LedgerLine:
     return LedgerLine(
         entry_id=body["entry_id"],
-        journal=Journal(body["journal"]),
+        journal=_journal(body["journal"]),
+        journal_label=body.get("journal_label", ""),
         entry_date=date.fromisoformat(body["entry_date"]),
         account=body["account"],
         account_label=body["account_label"],

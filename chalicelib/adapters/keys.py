@@ -458,6 +458,14 @@ def platform_settings(operator_id: str) -> dict[str, str]:
     return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS"}
 
 
+# -- accounting settings (adapters/accounting_settings_store.py) ------------------------------
+
+
+def accounting_settings(operator_id: str) -> dict[str, str]:
+    """An operator's chart of accounts, journal codes and fiscal year (absent: defaults)."""
+    return {"PK": f"ACCOUNTING#{operator_id}", "SK": "SETTINGS"}
+
+
 # -- asynchronous exports (adapters/export_store.py) -------------------------------------------
 
 EXPORT_SK = "EXPORT"

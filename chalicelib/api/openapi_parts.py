@@ -181,6 +181,7 @@ FORMAT_SAMPLES = {
     "email": "camille@example.org",
     "siren": "552100554",
     "siret": "55210055400013",
+    "vat_number": "FR96552100554",  # the SIREN's above: an FR VAT number carries its SIREN
     "iban": "FR7630006000011234567890189",
     "bic": "BNPAFRPPXXX",
 }

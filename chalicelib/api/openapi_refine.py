@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from chalicelib.domain.identifiers import VAT_NUMBER_RULE
 from chalicelib.domain.schedule import WEEKDAYS
 
 # Rust's `char::is_whitespace`, what `str_strip_whitespace` strips, spelled out.
@@ -37,6 +38,15 @@ SIRET = {
     "description": "SIRET: fourteen digits passing the Luhn check, starting with the SIREN.",
     "examples": ["55210055400013"],
 }
+VAT_NUMBER = {
+    "type": "string",
+    "format": "vat_number",
+    "maxLength": 20,
+    "description": VAT_NUMBER_RULE,
+    "examples": ["FR96552100554"],  # the FR number of the SIREN samples' 552100554
+}
+# Bodies that carry identifiers in, though not named New… or …Patch.
+ENTERING = frozenset({"BillingProfile"})
 # Bodies with no required field that must still be sent (one of several forms).
 BODY_NEEDED = frozenset({"NewClosure"})
 DATE_TIME = {"type": "string", "format": "date-time", "description": "Years 2000 to 2100."}
@@ -119,13 +129,16 @@ def refine(
     """Add to the component `name` what its model checks in code."""
     props = schema.get("properties", {})
     inbound = name.startswith("New") or name.endswith("Patch") or name == "PriceIn"
+    identified = inbound or name in ENTERING
     for field, prop in props.items():
         if field in not_null:  # optional, but `null` is refused (a PATCH cannot clear it)
             _drop_null(prop)
         if field in ("iban", "bic") and name.endswith("Patch"):
             _replace_string(prop, {"type": "string", "format": field})
-        if field in ("siren", "siret") and inbound:
+        if field in ("siren", "siret") and identified:
             _replace_string(prop, SIREN if field == "siren" else SIRET)
+        elif field == "vat_number" and identified:
+            _replace_string(prop, VAT_NUMBER)
         elif (
             field == "vat_rate"
             and "pattern" not in prop

@@ -55,6 +55,10 @@ FRENCH_TITLES: dict[str, tuple[str, str]] = {
     ),
     "immutable_field": ("Champ non modifiable", "Ce champ ne peut plus être modifié."),
     "period_closed": ("Période clôturée", "Cette période comptable est clôturée."),
+    "accounting_settings_locked": (
+        "Paramètres comptables verrouillés",
+        "L'exercice comptable concerné a déjà une période clôturée.",
+    ),
     "payment_provider_error": (
         "Erreur du prestataire de paiement",
         "Le prestataire de paiement a refusé la demande.",

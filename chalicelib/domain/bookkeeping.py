@@ -3,6 +3,9 @@
 Invoice: VE  D 411 (incl. VAT) / C 706 (base per rate) / C 44571 (VAT per rate).
 Payment: BQ  D Stripe clearing / C 411.      Credit note and refund: the mirror.
 Stripe fee: BQ D 627 / C Stripe clearing.    Payout: BQ D 512 / C Stripe clearing.
+
+The accounts and journal codes are the operator's (`Chart`, `JournalCodes`: the
+defaults are the numbers above).
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from chalicelib.domain.documents import Document
-from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
+from chalicelib.domain.ledger import Chart, Journal, JournalCodes, LedgerLine
 
 
 def document_entries(
-    document: Document, chart: Chart, recorded_at: datetime, paid: bool
+    document: Document,
+    chart: Chart,
+    recorded_at: datetime,
+    paid: bool,
+    journals: JournalCodes | None = None,
 ) -> list[LedgerLine]:
     """The sales entry of an invoice or credit note, and its payment or refund entry."""
+    codes = journals or JournalCodes()
     day = date.fromisoformat(document.issued_on)
     sign = -1 if document.is_credit_note else 1
     customer = (document.member_id or document.company_id or "client")[:40]
@@ -32,10 +40,11 @@ def document_entries(
             debit, credit = -credit, -debit
         return LedgerLine(
             entry_id=f"{document.id}-{entry}",
-            journal=journal,
+            journal=codes.code(journal),
+            journal_label=codes.label(journal),
             entry_date=day,
             account=account,
-            account_label=ACCOUNT_LABELS.get(account, account),
+            account_label=chart.label_of(account),
             label=label,
             piece_ref=document.number,
             piece_date=day,
@@ -60,9 +69,17 @@ def document_entries(
 
 
 def fee_entry(
-    operator_id: str, reference: str, day: date, fee: int, chart: Chart, recorded_at: datetime
+    operator_id: str,
+    reference: str,
+    day: date,
+    fee: int,
+    chart: Chart,
+    recorded_at: datetime,
+    journals: JournalCodes | None = None,
 ) -> list[LedgerLine]:
     return _two_lines(
+        chart,
+        journals or JournalCodes(),
         operator_id,
         f"fee-{reference}",
         day,
@@ -76,9 +93,17 @@ def fee_entry(
 
 
 def payout_entry(
-    operator_id: str, payout_id: str, day: date, amount: int, chart: Chart, recorded_at: datetime
+    operator_id: str,
+    payout_id: str,
+    day: date,
+    amount: int,
+    chart: Chart,
+    recorded_at: datetime,
+    journals: JournalCodes | None = None,
 ) -> list[LedgerLine]:
     return _two_lines(
+        chart,
+        journals or JournalCodes(),
         operator_id,
         f"payout-{payout_id}",
         day,
@@ -92,6 +117,8 @@ def payout_entry(
 
 
 def _two_lines(
+    chart: Chart,
+    journals: JournalCodes,
     operator_id: str,
     entry_id: str,
     day: date,
@@ -105,10 +132,11 @@ def _two_lines(
     def line(account: str, debit: int, credit: int) -> LedgerLine:
         return LedgerLine(
             entry_id=entry_id,
-            journal=Journal.bank,
+            journal=journals.code(Journal.bank),
+            journal_label=journals.label(Journal.bank),
             entry_date=day,
             account=account,
-            account_label=ACCOUNT_LABELS[account],
+            account_label=chart.label_of(account),
             label=label,
             piece_ref=reference,
             piece_date=day,

@@ -14,9 +14,23 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
+from chalicelib.domain.identifiers import (
+    EMAIL_PATTERN,
+    VAT_NUMBER_RULE,
+    is_valid_siren,
+    is_valid_siret,
+    vat_number,
+)
 from chalicelib.domain.money import Price, parse_vat_rate, price_from_incl_vat
 from chalicelib.domain.schedule import OpeningHours, day_labels, parse_day_hours
 from chalicelib.errors import ValidationFailed
@@ -26,6 +40,33 @@ MAX_OPENING_EXCEPTIONS = 400
 ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[03]0|24:00)$")]
 
 _PREFIX = re.compile(r"^[A-Z0-9]{2,10}$")
+
+
+def _checked_vat_number(value: str, info: ValidationInfo) -> str:
+    """`identifiers.vat_number`: compact, valid, and an FR one of the SIREN given before
+    it in the same body (if any)."""
+    siren = (info.data or {}).get("siren")
+    return vat_number(value, siren if isinstance(siren, str) else None)
+
+
+def check_vat_number_of(vat: str | None, siren: str, changed: dict[str, Any] | Any) -> None:
+    """After an edit that changed `vat_number` or `siren` (`changed`: the changed fields):
+    an FR VAT number must be the SIREN's, else 422 naming `vat_number`."""
+    if not vat or not ({"vat_number", "siren"} & set(changed)):
+        return
+    try:
+        vat_number(vat, siren)
+    except ValueError as exc:
+        raise ValidationFailed(f"vat_number {exc}", field="vat_number") from exc
+
+
+# A VAT number as it enters (bodies of creations, edits, billing profiles); stored
+# entities keep a plain string, so a number stored before this check still reads.
+VatNumberIn = Annotated[
+    str,
+    Field(max_length=20, description=VAT_NUMBER_RULE, examples=["FR96552100554"]),
+    AfterValidator(_checked_vat_number),
+]
 
 
 class Model(BaseModel):
@@ -66,7 +107,7 @@ class NewOperator(Model):
     legal_form: NonEmpty
     siren: str
     siret: str | None = None
-    vat_number: str | None = Field(default=None, max_length=20)
+    vat_number: VatNumberIn | None = None
     vat_regime: VatRegime
     # Option for VAT on debits (art. 269-2-c CGI): VAT on services is then due when
     # invoiced (BT-8 code 5), not when paid (code 72, the default for services).
@@ -112,6 +153,7 @@ class NewOperator(Model):
 
 class Operator(NewOperator):
     id: str
+    vat_number: str | None = Field(default=None, max_length=20)  # checked as it entered
     created_at: datetime
     iban: str | None = None
     bic: str | None = None

@@ -20,6 +20,7 @@ from chalicelib.domain.catalogue import (
     OpeningException,
     PriceIn,
     Rates,
+    VatNumberIn,
     VatRegime,
 )
 from chalicelib.domain.identifiers import EMAIL_PATTERN
@@ -42,7 +43,7 @@ class OperatorPatch(Patch):
     legal_form: NonEmpty | None = None
     address: Address | None = None
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
-    vat_number: Annotated[str, Field(max_length=20)] | None = None
+    vat_number: VatNumberIn | None = None  # an FR one must be the operator's SIREN's
     vat_regime: VatRegime | None = None
     iban: str | None = None
     bic: str | None = None
@@ -132,7 +133,7 @@ class CompanyPatch(Patch):
     """Billing fields and `active`; `siren` and `operator_id` never change."""
 
     name: NonEmpty | None = None
-    vat_number: Annotated[str, Field(max_length=20)] | None = None
+    vat_number: VatNumberIn | None = None  # an FR one must be the company's SIREN's
     billing_address: Address | None = None
     billing_email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     active: bool | None = None

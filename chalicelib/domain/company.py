@@ -23,11 +23,11 @@ from pydantic import (
 )
 
 from chalicelib.domain.booking import Booking, BookingStatus
-from chalicelib.domain.catalogue import Address, Model, NonEmpty
+from chalicelib.domain.catalogue import Address, Model, NonEmpty, VatNumberIn
 from chalicelib.domain.documents import Document
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.invoice import Sale
-from chalicelib.domain.ledger import ACCOUNT_LABELS, Chart, Journal, LedgerLine
+from chalicelib.domain.ledger import Chart, Journal, JournalCodes, LedgerLine
 from chalicelib.domain.money import price_from_incl_vat, round_half_up
 from chalicelib.domain.timezones import PARIS
 
@@ -57,7 +57,7 @@ UNIT_LABELS = {
 class NewCompany(Model):
     name: NonEmpty
     siren: str
-    vat_number: str | None = Field(default=None, max_length=20)
+    vat_number: VatNumberIn | None = None
     billing_address: Address
     billing_email: Email
     operator_id: NonEmpty  # the operator that invoices the company
@@ -87,6 +87,7 @@ class NewCompany(Model):
 
 class Company(NewCompany):
     id: str
+    vat_number: str | None = Field(default=None, max_length=20)  # checked as it entered
     created_at: datetime
     active: bool = True  # inactive: its employees can no longer book with payment "company"
     version: int = 1
@@ -270,10 +271,12 @@ def payment_entry(
     method: str,
     recorded_at: datetime,
     chart: Chart | None = None,
+    journals: JournalCodes | None = None,
 ) -> list[LedgerLine]:
     """BQ: D 512 bank / C 411 customer — a transfer or a SEPA debit lands in the bank
     account itself, not in the Stripe clearing account."""
     chart = chart or Chart()
+    codes = journals or JournalCodes()
     customer = (invoice.company_id or invoice.member_id or "client")[:40]
     buyer = invoice.buyer.company_name or invoice.buyer.name or customer
     how = "Prélèvement" if method == "sepa_debit" else "Virement"
@@ -282,10 +285,11 @@ def payment_entry(
     def line(account: str, debit: int, credit: int, aux: bool) -> LedgerLine:
         return LedgerLine(
             entry_id=f"{invoice.id}-{payment_id}",
-            journal=Journal.bank,
+            journal=codes.code(Journal.bank),
+            journal_label=codes.label(Journal.bank),
             entry_date=paid_on,
             account=account,
-            account_label=ACCOUNT_LABELS.get(account, account),
+            account_label=chart.label_of(account),
             label=label,
             piece_ref=reference[:100],
             piece_date=paid_on,

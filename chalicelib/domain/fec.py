@@ -1,5 +1,8 @@
 """The FEC (fichier des écritures comptables) of one operator for one fiscal year.
 
+A fiscal year is named by the year it ends in and starts in the operator's
+`start_month` (`domain/fiscal_year.py`; January by default: the calendar year).
+
 Pure: ledger lines in, the text of the file out. The format is the flat-file one of
 article A47 A-1 of the Livre des procédures fiscales (LPF), commented by BOFiP
 BOI-CF-IOR-60-40-20:
@@ -39,6 +42,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 
+from chalicelib.domain.fiscal_year import bounds, fiscal_year_of
 from chalicelib.domain.identifiers import is_valid_siren
 from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
 from chalicelib.domain.lettering import Lettering
@@ -75,16 +79,15 @@ _UNSAFE_TEXT = re.compile(r"[|\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ACCOUNT_RE = re.compile(r"[0-9]{3}")
 
 
-def fec_filename(siren: str, year: int) -> str:
-    """``{SIREN}FEC{AAAAMMJJ}.txt``, the date being the closing date (A47 A-1, IX).
-
-    Operators close their fiscal year with the calendar year, on 31 December.
+def fec_filename(siren: str, year: int, start_month: int = 1) -> str:
+    """``{SIREN}FEC{AAAAMMJJ}.txt``, the date being the closing date (A47 A-1, IX): the
+    last day of fiscal year `year` (31 December with the default start in January).
     """
     if not is_valid_siren(siren):
         raise ValueError(f"not a valid SIREN: {siren!r}")
     if not 1000 <= year <= 9999:
         raise ValueError(f"not a four-digit year: {year!r}")
-    return f"{siren}FEC{year:04d}1231.txt"
+    return f"{siren}FEC{bounds(year, start_month)[1]:%Y%m%d}.txt"
 
 
 def number_entries(
@@ -134,14 +137,17 @@ def render_fec(
     numbers: Mapping[str, int] | None = None,
     closed_on: Mapping[str, date] | None = None,
     letters: Mapping[str, tuple[str, date]] | None = None,
+    start_month: int = 1,
 ) -> str:
-    """The FEC of fiscal ``year`` (1 January to 31 December) built from ``lines``.
+    """The FEC of fiscal ``year`` (its twelve months from ``start_month``; with the
+    default, 1 January to 31 December) built from ``lines``.
 
     ``numbers``: the ``EcritureNum`` fixed for the entries of closed months;
     ``closed_on``: the close date of each closed month (``YYYY-MM``), its ``ValidDate``;
     ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines.
 
-    Only the lines whose ``entry_date`` falls in ``year`` are exported, numbered from 1;
+    Only the lines whose ``entry_date`` falls in fiscal ``year`` are exported, numbered
+    from 1;
     lines with neither debit nor credit are left out. The lines must all be the books
     of one operator (``ValueError`` otherwise).
     The text starts with the header record and every record, the last one included,
@@ -151,7 +157,8 @@ def render_fec(
     in_year = [
         line
         for line in lines
-        if line.entry_date.year == year and (line.debit != 0 or line.credit != 0)
+        if fiscal_year_of(line.entry_date, start_month) == year
+        and (line.debit != 0 or line.credit != 0)
     ]
     operators = sorted({line.operator_id for line in in_year if line.operator_id})
     if len(operators) > 1:
@@ -193,16 +200,19 @@ class FecIndex:
     `ValueError` naming it.
     """
 
-    def __init__(self, year: int, customers: str = "411") -> None:
+    def __init__(self, year: int, customers: str = "411", start_month: int = 1) -> None:
         self.year = year
+        self.start_month = start_month
         self._keys: dict[str, tuple[date, bool, float, str]] = {}
         self._journals: dict[str, str] = {}
         self._totals: dict[str, list[int]] = {}
         self._operators: set[str] = set()
-        self.lettering = Lettering(customers)
+        self.lettering = Lettering(customers, by_year=start_month != 1)
 
     def add(self, line: LedgerLine) -> None:
-        if line.entry_date.year != self.year or (line.debit == 0 and line.credit == 0):
+        if fiscal_year_of(line.entry_date, self.start_month) != self.year or (
+            line.debit == 0 and line.credit == 0
+        ):
             return
         _check_amounts(line)
         if line.operator_id:
@@ -266,18 +276,19 @@ def stream_fec(
     numbers: Mapping[str, int] | None = None,
     closed_on: Mapping[str, date] | None = None,
     customers: str = "411",
+    start_month: int = 1,
 ) -> Iterator[str]:
     """The FEC of `render_fec`, record by record (each ending with CR LF), in bounded memory.
 
-    `months()` yields the year's lines one month at a time (January first); it is called
+    `months()` yields the year's lines one month at a time (its first month first); it is called
     twice: a first pass indexes the entries (`FecIndex`: numbers, balances, lettering),
     the second writes each month's records in number order. The output is byte for byte
-    `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines))`:
+    `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines, …))`:
     numbers grow from month to month (closed months were numbered in order before the
     open ones, and open entries are numbered in date order), which is checked: a month
     whose numbers do not all come after the previous month's raises `ValueError`.
     """
-    index = FecIndex(year, customers)
+    index = FecIndex(year, customers, start_month)
     for month in months():
         for line in month:
             index.add(line)
@@ -386,7 +397,7 @@ def _valid_date(line: LedgerLine) -> date:
 
 def _fields(number: int, line: LedgerLine) -> list[str]:
     entry_id = line.entry_id
-    journal_label = JOURNAL_LABELS.get(line.journal)
+    journal_label = line.journal_label or JOURNAL_LABELS.get(line.journal)
     if journal_label is None:
         raise ValueError(f"entry {entry_id}: journal {line.journal!r} has no label")
     account = _required(entry_id, "CompteNum", line.account)

@@ -1,6 +1,8 @@
-"""French company identifiers (SIREN, SIRET) and our own resource ids.
+"""French company identifiers (SIREN, SIRET), EU VAT numbers, and our own resource ids.
 
-Pure apart from ``new_id``, which draws from ``secrets``.
+SIREN, SIRET and VAT numbers are checked with python-stdnum (`stdnum.fr.siren`,
+`stdnum.fr.siret`, `stdnum.eu.vat`: the French key of an FR number, each other EU
+country's own rules). Pure apart from ``new_id``, which draws from ``secrets``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,11 @@ import base64
 import hashlib
 import re
 import secrets
+
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as NumberInvalid
+from stdnum.fr import siren as fr_siren
+from stdnum.fr import siret as fr_siret
 
 # La Poste's establishments share one SIREN and are too many for the Luhn check digit;
 # INSEE numbers them so that the digit sum is a multiple of 5 instead.
@@ -22,39 +29,52 @@ _PREFIX_RE = re.compile(r"[a-z][a-z0-9]*")
 _RANDOM_BYTES = 13
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
 def is_valid_siren(s: str) -> bool:
-    """Nine ASCII digits passing the Luhn check.
+    """Nine ASCII digits passing the Luhn check (`stdnum.fr.siren`).
 
     La Poste's own SIREN (356000000) passes Luhn as it is; its exception only concerns
     its SIRETs (see ``is_valid_siret``).
     """
     if not isinstance(s, str) or not _SIREN_RE.fullmatch(s):
         return False
-    return _luhn_ok(s)
+    return bool(fr_siren.is_valid(s))
 
 
 def is_valid_siret(s: str) -> bool:
-    """Fourteen ASCII digits: a valid SIREN, then an establishment number, Luhn overall."""
+    """Fourteen ASCII digits: a valid SIREN, then an establishment number, Luhn overall
+    (`stdnum.fr.siret`; La Poste's offices use the digit-sum rule instead)."""
     if not isinstance(s, str) or not _SIRET_RE.fullmatch(s):
         return False
-    if not is_valid_siren(s[:9]):
-        return False
-    if s.startswith(LA_POSTE_SIREN):
-        # The head office (35600000000048) is Luhn-valid; the other offices use the sum rule.
-        return _luhn_ok(s) or sum(int(c) for c in s) % 5 == 0
-    return _luhn_ok(s)
+    return is_valid_siren(s[:9]) and bool(fr_siret.is_valid(s))
+
+
+VAT_NUMBER_RULE = (
+    "An EU VAT number with its country prefix (FR, DE, ... EL for Greece, XI for Northern"
+    " Ireland), valid by that country's rules as python-stdnum checks them (for FR: the"
+    " two-character key computed from the SIREN, and the SIREN itself); spaces, dots and"
+    " dashes are ignored and the number is stored compact and uppercase. An FR number must"
+    " carry the SIREN given with it."
+)
+
+
+def vat_number(value: str, siren: str | None = None) -> str:
+    """The compact form of an EU VAT number (`VAT_NUMBER_RULE`), or ValueError saying why.
+
+    With `siren`, a French number must be the one of that SIREN (FR + key + SIREN)."""
+    try:
+        compact = str(eu_vat.validate(value))
+    except NumberInvalid as exc:
+        raise ValueError(
+            "is not a valid EU VAT number (country prefix, then the number with its key)"
+        ) from exc
+    if siren and compact.startswith("FR") and compact[4:] != siren:
+        raise ValueError(f"is not the VAT number of SIREN {siren} (FRxx{siren})")
+    return compact
+
+
+def fr_vat_number(siren: str) -> str:
+    """The French VAT number of a SIREN: FR, its two-digit key, the SIREN."""
+    return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
 
 
 def _base32(raw: bytes) -> str:

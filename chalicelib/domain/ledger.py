@@ -1,8 +1,14 @@
-"""Double-entry bookkeeping lines, as the FEC needs them.
+"""Double-entry bookkeeping lines, as the FEC needs them, and an operator's accounting
+settings (its chart of accounts, journal codes and fiscal year).
 
 One accounting entry (`entry_id`) is several lines whose debits equal credits.
 Entries are numbered (`EcritureNum`) only when a FEC is exported, in date order,
 so the numbering is continuous whatever order they were written in.
+
+A line carries its account number and label, and its journal code and label, as they
+were when it was written: the settings may change later (at a fiscal-year boundary, see
+`domain/accounting_settings.py`), the lines already written never do, so the FEC of a
+closed period is the same file whatever the settings became.
 """
 
 from __future__ import annotations
@@ -20,13 +26,35 @@ class Journal(StrEnum):
     purchases = "HA"  # what an operator buys: another operator's settlement invoice
 
 
-JOURNAL_LABELS = {
+JOURNAL_LABELS: dict[str, str] = {
     Journal.sales: "Ventes",
     Journal.bank: "Banque Stripe",
     Journal.misc: "Opérations diverses",
     Journal.opening: "À-nouveaux",
     Journal.purchases: "Achats",
 }
+
+
+@dataclass(frozen=True)
+class JournalCodes:
+    """An operator's journal code for each journal Relais writes (configurable per
+    operator; the defaults are the `Journal` values)."""
+
+    sales: str = Journal.sales.value
+    bank: str = Journal.bank.value
+    misc: str = Journal.misc.value
+    opening: str = Journal.opening.value
+    purchases: str = Journal.purchases.value
+
+    def code(self, journal: Journal) -> str:
+        """The code lines of `journal` carry. A default code is the `Journal` member
+        itself (a `str`), so lines written with the default settings are exactly what
+        they were before the codes became configurable."""
+        code: str = getattr(self, journal.name)
+        return journal if code == journal.value else code
+
+    def label(self, journal: Journal) -> str:
+        return JOURNAL_LABELS[journal]
 
 
 @dataclass(frozen=True)
@@ -39,7 +67,47 @@ class Chart:
     stripe_clearing: str = "467000"
     bank_fees: str = "627000"
     bank: str = "512000"
+    suppliers: str = "401000"  # a settlement invoice received from another operator
+    purchases: str = "604000"
+    vat_deductible: str = "445660"
+    profit: str = "120000"  # the year's result, carried by the opening entry
+    loss: str = "129000"
 
+    def label_of(self, account: str) -> str:
+        """The label of one of the chart's accounts (`CompteLib`), by its purpose."""
+        for name, label in CHART_LABELS.items():
+            if getattr(self, name) == account:
+                return label
+        return ACCOUNT_LABELS.get(account, account)
+
+
+@dataclass(frozen=True)
+class AccountingSettings:
+    """What an operator's books are kept with: written into each ledger line as it is
+    written (accounts, journal codes), and the fiscal year (first month, 1 = January)."""
+
+    chart: Chart = Chart()
+    journals: JournalCodes = JournalCodes()
+    fiscal_year_start_month: int = 1
+
+
+DEFAULT_SETTINGS = AccountingSettings()
+
+
+# The label of each account of a `Chart`, by the account's purpose.
+CHART_LABELS = {
+    "customers": "Clients",
+    "sales": "Prestations de services",
+    "vat_collected": "TVA collectée",
+    "stripe_clearing": "Stripe - compte d'attente",
+    "bank_fees": "Services bancaires (frais Stripe)",
+    "bank": "Banque",
+    "suppliers": "Fournisseurs",
+    "purchases": "Achats de prestations de services",
+    "vat_deductible": "TVA déductible sur autres biens et services",
+    "profit": "Résultat de l'exercice (bénéfice)",
+    "loss": "Résultat de l'exercice (perte)",
+}
 
 ACCOUNT_LABELS = {
     "411000": "Clients",
@@ -57,7 +125,7 @@ ACCOUNT_LABELS = {
 @dataclass(frozen=True)
 class LedgerLine:
     entry_id: str  # lines of one entry share it; the entry is balanced
-    journal: Journal
+    journal: str  # JournalCode: a `Journal` member with the default codes
     entry_date: date  # EcritureDate
     account: str  # CompteNum, at least 3 digits
     account_label: str  # CompteLib
@@ -70,3 +138,4 @@ class LedgerLine:
     aux_label: str = ""  # CompAuxLib
     recorded_at: datetime | None = None  # ValidDate comes from it
     operator_id: str = ""  # whose books the line belongs to
+    journal_label: str = ""  # JournalLib; "" = the default label of `journal`

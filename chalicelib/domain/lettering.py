@@ -6,7 +6,10 @@ the customer-account lines of a document balance (debits = credits, not zero), t
 lettered together: the same `EcritureLet` (the document's sequence number written in
 letters, A, B, …, Z, AA, …: unique within the document's year) and `DateLet`, the date
 of the last of them (the day the invoice was settled). Pure and derived from immutable
-lines, so the same lines always give the same letters.
+lines, so the same lines always give the same letters. A fiscal year that does not start
+in January holds documents of two numbering years: `by_year` then puts the document
+year's last two digits before the letters (`26A`, `27A`), so no two documents of the
+file share a code.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ class Lettering:
     """The lettering of customer lines, fed one line at a time (a streamed FEC): keeps
     per document only its customer lines' totals, entry ids and last date."""
 
-    def __init__(self, customers: str = "411") -> None:
+    def __init__(self, customers: str = "411", by_year: bool = False) -> None:
         self._customers = customers
+        self._by_year = by_year
         # document -> ([debit, credit], [last date], its entry ids)
         self._groups: dict[str, tuple[list[int], list[date], set[str]]] = {}
 
@@ -57,14 +61,18 @@ class Lettering:
             if sums[0] == 0 or sums[0] != sums[1] or len(entries) < 2:
                 continue
             code = letter_code(int(document[-6:]))
+            if self._by_year:
+                code = document[-9:-7] + code
             for entry_id in entries:
                 found[entry_id] = (code, last[0])
         return found
 
 
-def letters(lines: Iterable[LedgerLine], customers: str = "411") -> dict[str, tuple[str, date]]:
+def letters(
+    lines: Iterable[LedgerLine], customers: str = "411", by_year: bool = False
+) -> dict[str, tuple[str, date]]:
     """`(EcritureLet, DateLet)` per entry id whose customer lines are settled."""
-    lettering = Lettering(customers)
+    lettering = Lettering(customers, by_year)
     for line in lines:
         lettering.add(line)
     return lettering.letters()

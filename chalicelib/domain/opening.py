@@ -1,12 +1,14 @@
 """Opening entries (`AN`, à-nouveaux) of a new fiscal year.
 
-At the close of a fiscal year, the balance of every balance-sheet account (classes 1 to
-5 of the Plan comptable général: here customers 411, VAT 445, Stripe clearing 467, bank
-512...) is carried into the next year, dated its first day, in the `AN` journal: one
-line per account and auxiliary account (each customer keeps its own balance), a debit
-for a debit balance, a credit for a credit balance. Income and expense accounts
+At the close of a fiscal year (its last month; `domain/fiscal_year.py`), the balance of
+every balance-sheet account (classes 1 to 5 of the Plan comptable général: here customers
+411, VAT 445, Stripe clearing 467, bank 512...) is carried into the next year, dated its
+first day, in the `AN` journal: one line per account and auxiliary account (each
+customer keeps its own balance), a debit for a debit balance, a credit for a credit
+balance. Income and expense accounts
 (classes 6 and 7) start again from zero: their net is the year's result, carried on
-120000 (profit, a credit) or 129000 (loss, a debit), which balances the entry. Pure:
+120000 (profit, a credit) or 129000 (loss, a debit), which balances the entry. The
+journal code and the result accounts are the operator's (`AccountingSettings`). Pure:
 the year's ledger lines in, the entry's lines out (none when nothing is left to carry).
 """
 
@@ -15,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from chalicelib.domain.ledger import Journal, LedgerLine
+from chalicelib.domain.fiscal_year import bounds, fiscal_year_of
+from chalicelib.domain.ledger import AccountingSettings, Journal, LedgerLine
 
 BALANCE_SHEET_CLASSES = ("1", "2", "3", "4", "5")
-PROFIT = ("120000", "Résultat de l'exercice (bénéfice)")
-LOSS = ("129000", "Résultat de l'exercice (perte)")
 
 
 def opening_entry_id(operator_id: str, year: int) -> str:
@@ -28,14 +29,21 @@ def opening_entry_id(operator_id: str, year: int) -> str:
 
 
 def opening_entry(
-    lines: Iterable[LedgerLine], operator_id: str, closed_year: int, recorded_at: datetime
+    lines: Iterable[LedgerLine],
+    operator_id: str,
+    closed_year: int,
+    recorded_at: datetime,
+    books: AccountingSettings | None = None,
 ) -> list[LedgerLine]:
-    """The `AN` entry opening `closed_year + 1` from the lines of `closed_year`."""
+    """The `AN` entry opening fiscal year `closed_year + 1` from the lines of fiscal year
+    `closed_year` (named by the year it ends in), dated the new year's first day."""
+    books = books or AccountingSettings()
+    start, chart, journals = books.fiscal_year_start_month, books.chart, books.journals
     balances: dict[tuple[str, str], int] = {}
     labels: dict[tuple[str, str], tuple[str, str]] = {}
     result = 0  # debits - credits of classes 6 and 7: > 0 is a loss
     for each in lines:
-        if each.entry_date.year != closed_year:
+        if fiscal_year_of(each.entry_date, start) != closed_year:
             continue
         moved = each.debit - each.credit
         if each.account[:1] in BALANCE_SHEET_CLASSES:
@@ -45,14 +53,16 @@ def opening_entry(
         else:
             result += moved
     year = closed_year + 1
-    first_day = date(year, 1, 1)
+    first_day: date = bounds(year, start)[0]
+    closing_day = bounds(closed_year, start)[1]
     entry_id = opening_entry_id(operator_id, year)
-    label = f"À-nouveaux {year} (soldes au 31/12/{closed_year})"
+    label = f"À-nouveaux {year} (soldes au {closing_day:%d/%m/%Y})"
 
     def line(account: str, account_label: str, amount: int, aux: tuple[str, str]) -> LedgerLine:
         return LedgerLine(
             entry_id=entry_id,
-            journal=Journal.opening,
+            journal=journals.code(Journal.opening),
+            journal_label=journals.label(Journal.opening),
             entry_date=first_day,
             account=account,
             account_label=account_label,
@@ -73,6 +83,7 @@ def opening_entry(
         if amount != 0
     ]
     if found and result != 0:
-        account, account_label = LOSS if result > 0 else PROFIT
+        account = chart.loss if result > 0 else chart.profit
+        account_label = chart.label_of(account)
         found.append(line(account, account_label, result, ("", "")))
     return found

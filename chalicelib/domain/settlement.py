@@ -13,7 +13,8 @@ netting is how they are paid, not what is invoiced. One invoice per month and
 
 A's side: the purchase entry (journal `HA`) of the invoice B issued — the service
 excluding VAT on 604000, the deductible VAT on 445660, the total owed to B on its
-supplier account 401000 (auxiliary account: B).
+supplier account 401000 (auxiliary account: B); A's own accounts and journal code when
+A configured others (`AccountingSettings`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from decimal import Decimal
 
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale
-from chalicelib.domain.ledger import ACCOUNT_LABELS, Journal, LedgerLine
+from chalicelib.domain.ledger import AccountingSettings, Journal, LedgerLine
 
-SUPPLIERS, PURCHASES, VAT_DEDUCTIBLE = "401000", "604000", "445660"
 VAT_RATE = Decimal("20.00")
 
 
@@ -43,8 +43,13 @@ def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: d
     )
 
 
-def purchase_entry(document: Document, buyer_operator_id: str) -> list[LedgerLine]:
-    """The buyer's purchase entry of a settlement invoice (see the module's docstring)."""
+def purchase_entry(
+    document: Document, buyer_operator_id: str, books: AccountingSettings | None = None
+) -> list[LedgerLine]:
+    """The buyer's purchase entry of a settlement invoice (see the module's docstring),
+    with the buyer's settings `books`."""
+    books = books or AccountingSettings()
+    chart, journals = books.chart, books.journals
     day = date.fromisoformat(document.issued_on)
     recorded = datetime.fromisoformat(document.issued_at)
     seller = document.seller
@@ -54,10 +59,11 @@ def purchase_entry(document: Document, buyer_operator_id: str) -> list[LedgerLin
     def line(account: str, debit: int, credit: int, aux: bool = False) -> LedgerLine:
         return LedgerLine(
             entry_id=f"{document.id}-HA",
-            journal=Journal.purchases,
+            journal=journals.code(Journal.purchases),
+            journal_label=journals.label(Journal.purchases),
             entry_date=day,
             account=account,
-            account_label=ACCOUNT_LABELS[account],
+            account_label=chart.label_of(account),
             label=label,
             piece_ref=document.number,
             piece_date=day,
@@ -69,8 +75,8 @@ def purchase_entry(document: Document, buyer_operator_id: str) -> list[LedgerLin
             operator_id=buyer_operator_id,
         )
 
-    lines = [line(PURCHASES, totals.excl_vat, 0)]
+    lines = [line(chart.purchases, totals.excl_vat, 0)]
     if totals.vat:
-        lines.append(line(VAT_DEDUCTIBLE, totals.vat, 0))
-    lines.append(line(SUPPLIERS, 0, totals.incl_vat, aux=True))
+        lines.append(line(chart.vat_deductible, totals.vat, 0))
+    lines.append(line(chart.suppliers, 0, totals.incl_vat, aux=True))
     return lines

@@ -13,15 +13,17 @@ from typing import Any
 from chalicelib.auth import Principal
 from chalicelib.domain.documents import Document, DocumentLine
 from chalicelib.domain.fec import fec_filename, render_fec
+from chalicelib.domain.fiscal_year import months_of
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
 from chalicelib.errors import NotFound, RelaisError, TooLargeForSync
+from chalicelib.services.accounting_settings import settings_for
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
-from chalicelib.services.periods import paris_day
+from chalicelib.services.periods import fiscal_lines, paris_day
 
 
 def list_documents(
@@ -282,36 +284,46 @@ def _csv_row(document: Document, line: DocumentLine, french: bool = False) -> li
 
 
 def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
-    """(file name, FEC text) of an operator's fiscal year: closed months keep the
-    numbers fixed at their close and their close date as `ValidDate`; the entries of
+    """(file name, FEC text) of an operator's fiscal year `year` (the fiscal year ending
+    in `year`; the calendar year with the default start in January): closed months keep
+    the numbers fixed at their close and their close date as `ValidDate`; the entries of
     open months follow, numbered in date order; settled customer lines are lettered."""
     operator = _require_operator(ctx, operator_id)
-    lines = ctx.invoices.ledger(operator_id, year)
+    start = settings_for(ctx, operator_id).fiscal_year_start_month
+    lines = fiscal_lines(ctx, operator_id, year, start)
     if len(lines) > SYNC_FEC_MAX_LINES:
         raise TooLargeForSync(
             f"The {year} FEC of {operator_id} has {len(lines)} lines, more than the"
             f" {SYNC_FEC_MAX_LINES} a direct download carries: ask for it with"
             ' POST /v1/exports {"kind": "fec", ...}.'
         )
-    numbers, closed_on = fixed_numbers(ctx, operator_id, year)
+    numbers, closed_on = fixed_numbers(ctx, operator_id, year, start)
     try:
-        text = render_fec(lines, year, numbers=numbers, closed_on=closed_on, letters=letters(lines))
+        text = render_fec(
+            lines,
+            year,
+            numbers=numbers,
+            closed_on=closed_on,
+            letters=letters(lines, by_year=start != 1),
+            start_month=start,
+        )
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
         raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
-    return fec_filename(operator.siren, year), text
+    return fec_filename(operator.siren, year, start), text
 
 
 def fixed_numbers(
-    ctx: Context, operator_id: str, year: int
+    ctx: Context, operator_id: str, year: int, start_month: int = 1
 ) -> tuple[dict[str, int], dict[str, date]]:
-    """The `EcritureNum` fixed when the year's months closed, and each closed month's
-    close date (its `ValidDate`)."""
+    """The `EcritureNum` fixed when the fiscal year's months closed, and each closed
+    month's close date (its `ValidDate`)."""
 
     periods = ctx.periods
     numbers: dict[str, int] = {}
     closed_on: dict[str, date] = {}
+    months = set(months_of(year, start_month))
     for month, item in periods.periods(operator_id).items():
-        if month.startswith(f"{year:04d}-") and item.get("status") == "closed":
+        if month in months and item.get("status") == "closed":
             numbers.update(periods.numbers(operator_id, month))
             closed_on[month] = paris_day(str(item["closed_at"]))
     return numbers, closed_on

@@ -13,7 +13,9 @@ from typing import Any
 from chalicelib.adapters.archive_store import ArchiveStore
 from chalicelib.domain.documents import Document
 from chalicelib.domain.fec import render_fec
+from chalicelib.domain.fiscal_year import fiscal_year_of_month
 from chalicelib.domain.lettering import letters
+from chalicelib.services import accounting_settings, periods
 from chalicelib.services.context import Context
 
 PdfRenderer = Callable[[Document], bytes]
@@ -41,15 +43,22 @@ def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[s
 def fec_extract(ctx: Context, operator_id: str, month: str, closed_on: date) -> bytes:
     """The month's FEC lines, numbered as fixed at its close, `ValidDate` = close date,
     customer lines lettered with what settled them up to the month's end."""
-    invoices = ctx.invoices
-    year = int(month[:4])
+    start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
+    year = fiscal_year_of_month(month, start)
     so_far = [
-        line for line in invoices.ledger(operator_id, year) if f"{line.entry_date:%Y-%m}" <= month
+        line
+        for line in periods.fiscal_lines(ctx, operator_id, year, start)
+        if f"{line.entry_date:%Y-%m}" <= month
     ]
     lines = [line for line in so_far if f"{line.entry_date:%Y-%m}" == month]
     numbers = ctx.periods.numbers(operator_id, month)
     text = render_fec(
-        lines, year, numbers=numbers, closed_on={month: closed_on}, letters=letters(so_far)
+        lines,
+        year,
+        numbers=numbers,
+        closed_on={month: closed_on},
+        letters=letters(so_far, by_year=start != 1),
+        start_month=start,
     )
     return text.encode()
 

@@ -21,7 +21,7 @@ from chalicelib.adapters.versioned_store import (
     relay_key,
 )
 from chalicelib.auth import Principal
-from chalicelib.domain.catalogue import Operator, Product, Relay
+from chalicelib.domain.catalogue import Operator, Product, Relay, check_vat_number_of
 from chalicelib.domain.catalogue_patches import OperatorPatch, ProductPatch, RelayPatch
 from chalicelib.domain.editing import (
     apply_patch,
@@ -75,6 +75,7 @@ def patch_operator(
     check_version(before.version, expected)
     after = apply_patch(before, sent_fields(patch))
     diff = changed_fields(before, after)
+    check_vat_number_of(after.vat_number, after.siren, diff)
     extra = _identity_items(ctx, before, after, diff)
     entry = audit.entry(
         ctx, principal, "update", "operator", operator_id, operator_id=operator_id, changes=diff

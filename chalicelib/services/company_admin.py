@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.adapters.versioned_store import company_key
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
+from chalicelib.domain.catalogue import check_vat_number_of
 from chalicelib.domain.catalogue_patches import CompanyPatch
 from chalicelib.domain.company import Company
 from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
@@ -47,6 +48,7 @@ def patch_company(
     before = get_company(ctx, company_id)
     check_version(before.version, expected)
     after = apply_patch(before, sent_fields(patch))
+    check_vat_number_of(after.vat_number, after.siren, changed_fields(before, after))
     entry = audit.entry(
         ctx,
         principal,

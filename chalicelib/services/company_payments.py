@@ -32,7 +32,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.services import invoicing, periods
+from chalicelib.services import accounting_settings, invoicing, periods
 from chalicelib.services.context import Context
 
 PAYMENT_ATTEMPTS = 8
@@ -148,14 +148,18 @@ def _replay(
 
 
 def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any]) -> None:
+    document = Document.of(invoice)
+    books = accounting_settings.settings_for(ctx, document.operator_id, fresh=False)
     lines = payment_entry(
-        Document.of(invoice),
+        document,
         payment_id=str(record["id"]),
         amount=int(record["amount"]),
         paid_on=date.fromisoformat(str(record["paid_on"])),
         reference=str(record["reference"]),
         method=str(record["method"]),
         recorded_at=datetime.fromisoformat(str(record["recorded_at"])),
+        chart=books.chart,
+        journals=books.journals,
     )
     periods.book(ctx, lines)  # once; a closed month's entry lands in the first open one
 

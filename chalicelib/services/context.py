@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.accounting_settings_store import AccountingSettingsStore
 from chalicelib.adapters.audit_store import AuditStore
 from chalicelib.adapters.booking_store import BookingStore
 from chalicelib.adapters.calendar_feed_store import CalendarFeedStore
@@ -100,6 +101,7 @@ class Context:
         self.periods = PeriodStore(self.table)
         self.einvoices = EInvoiceStore(self.table)
         self.platform_settings = PlatformSettingsStore(self.table)
+        self.accounting_settings = AccountingSettingsStore(self.table)
         self.ereports = EReportStore(self.table)
         self.rate_limits = RateLimitStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)

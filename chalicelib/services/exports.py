@@ -25,9 +25,10 @@ from chalicelib.auth import Principal
 from chalicelib.domain import exports as rules
 from chalicelib.domain.documents import Document
 from chalicelib.domain.fec import fec_filename, stream_fec
+from chalicelib.domain.fiscal_year import months_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
-from chalicelib.services import accounting, archive, audit
+from chalicelib.services import accounting, accounting_settings, archive, audit
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -208,8 +209,9 @@ def _plan(ctx: Context, export: dict[str, Any]) -> tuple[str, str, Producer]:
     name = rules.file_name(kind, operator_id, params)
     if kind == "fec":
         year = int(params["year"])
+        start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
         return (
-            fec_filename(operator.siren, year),
+            fec_filename(operator.siren, year, start),
             "text/plain; charset=utf-8",
             lambda out: write_text(out, fec_chunks(ctx, operator_id, year)),
         )
@@ -244,15 +246,16 @@ def write_text(out: IO[bytes], chunks: Iterable[str]) -> None:
 def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
     """The FEC of `accounting.fec_export`, record by record, read from the books one
     month at a time (two passes: domain/fec.stream_fec)."""
-    numbers, closed_on = accounting.fixed_numbers(ctx, operator_id, year)
+    start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
+    numbers, closed_on = accounting.fixed_numbers(ctx, operator_id, year, start)
     ledger = ctx.invoices
 
     def months() -> Iterator[list[LedgerLine]]:
-        for month in range(1, 13):
-            yield ledger.ledger_month(operator_id, f"{year:04d}-{month:02d}")
+        for month in months_of(year, start):
+            yield ledger.ledger_month(operator_id, month)
 
     try:
-        yield from stream_fec(months, year, numbers=numbers, closed_on=closed_on)
+        yield from stream_fec(months, year, numbers=numbers, closed_on=closed_on, start_month=start)
     except ValueError as exc:
         raise ExportRefused(f"The {year} ledger cannot be exported: {exc}") from exc
 
@@ -280,13 +283,14 @@ def _pdf_zip(
 
 
 def _archives_zip(ctx: Context, operator_id: str, params: dict[str, Any], out: IO[bytes]) -> None:
-    """The sealed archives of the year's closed months, as stored, and their hashes."""
-    year = f"{int(params['year']):04d}-"
+    """The sealed archives of the fiscal year's closed months, as stored, and their hashes."""
+    start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
+    months = set(months_of(int(params["year"]), start))
     store = archive.archive_store(ctx)
     listed = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as files:
         for month, item in sorted(ctx.periods.periods(operator_id).items()):
-            if not month.startswith(year) or item.get("status") != "closed":
+            if month not in months or item.get("status") != "closed":
                 continue
             data = store.get(str(item["archive_key"]))
             if data is None:

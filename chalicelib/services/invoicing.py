@@ -29,11 +29,10 @@ from chalicelib.domain.invoice import (
     totals,
     vat_breakdown,
 )
-from chalicelib.domain.ledger import Chart
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import ConcurrentUpdate, NotFound
 from chalicelib.observability import count
-from chalicelib.services import document_mail, periods
+from chalicelib.services import accounting_settings, document_mail, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 from chalicelib.services.members import buyer_snapshot
@@ -74,6 +73,7 @@ def issue(
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
     body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
+    books = accounting_settings.settings_for(ctx, operator_id, fresh=False)
     for attempt in range(ISSUE_ATTEMPTS):
         existing = invoices.by_source(source)
         if existing:  # issued before: a retried flow; its mail too, if it never went out
@@ -94,7 +94,9 @@ def issue(
             extra or {},
         )
         paid = payment.get("status") == "paid"
-        ledger = document_entries(Document.of(document), Chart(), now, paid=paid)
+        ledger = document_entries(
+            Document.of(document), books.chart, now, paid=paid, journals=books.journals
+        )
         paid_on = periods.paris_day(payment["paid_at"]) if paid and payment.get("paid_at") else None
         placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
         try:

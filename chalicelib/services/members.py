@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth import Principal
-from chalicelib.domain.catalogue import Address
-from chalicelib.domain.identifiers import EMAIL_PATTERN
+from chalicelib.domain.catalogue import Address, VatNumberIn
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
 from chalicelib.services.context import Context
 
 
@@ -19,8 +19,15 @@ class BillingProfile(BaseModel):
     billing_address: Address | None = None
     company_name: str | None = Field(default=None, max_length=200)
     siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
-    vat_number: str | None = Field(default=None, max_length=20)
+    vat_number: VatNumberIn | None = None  # an FR one must be the SIREN's, when given
     language: str = Field(default="fr", pattern=r"^(fr|en)$")
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_siren(value):
+            raise ValueError("must be 9 digits with a valid Luhn check digit")
+        return value
 
 
 def profile(ctx: Context, member_id: str) -> dict[str, Any] | None:

@@ -19,9 +19,11 @@ from chalicelib.domain import archive as sealing
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.fec import entry_order
+from chalicelib.domain.fiscal_year import fiscal_year_of_month, is_first_month, is_last_month
+from chalicelib.domain.ledger import AccountingSettings
 from chalicelib.domain.opening import opening_entry
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import accounting, archive, audit, periods
+from chalicelib.services import accounting, accounting_settings, archive, audit, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -82,9 +84,12 @@ def close_period(
         raise InvalidState(f"The period {month} changed meanwhile; read it again.") from exc
     item = store.periods(operator_id)[month]
     previous_item = known.get(previous) if previous else None
-    sealed = _number_and_seal(ctx, operator_id, month, item, previous_item)
-    if month.endswith("-12"):  # the fiscal (calendar) year closes: open the next one
-        _open_next_year(ctx, operator_id, int(month[:4]))
+    # Read once the month is `closing`: from then on the settings cannot change.
+    books = accounting_settings.settings_for(ctx, operator_id)
+    fy_start = books.fiscal_year_start_month
+    sealed = _number_and_seal(ctx, operator_id, month, item, previous_item, fy_start)
+    if is_last_month(month, fy_start):  # the fiscal year closes: open the next one
+        _open_next_year(ctx, operator_id, fiscal_year_of_month(month, fy_start), books)
     try:
         closed = store.finish_close(operator_id, month, sealed)
     except PeriodMoved as exc:
@@ -104,11 +109,16 @@ def close_period(
     return periods.period_view(operator_id, month, closed)
 
 
-def _open_next_year(ctx: Context, operator_id: str, year: int) -> None:
-    """Book the `AN` entry of `year + 1` (domain/opening.py), once: a close retried
-    after a crash finds it written (same entry id) and writes nothing more."""
+def _open_next_year(ctx: Context, operator_id: str, year: int, books: AccountingSettings) -> None:
+    """Book the `AN` entry of fiscal year `year + 1` (domain/opening.py), once: a close
+    retried after a crash finds it written (same entry id) and writes nothing more."""
+    start = books.fiscal_year_start_month
     lines = opening_entry(
-        ctx.invoices.ledger(operator_id, year), operator_id, year, ctx.clock.now()
+        periods.fiscal_lines(ctx, operator_id, year, start),
+        operator_id,
+        year,
+        ctx.clock.now(),
+        books,
     )
     periods.book(ctx, lines)
 
@@ -119,8 +129,9 @@ def _number_and_seal(
     month: str,
     item: dict[str, Any],
     previous_item: dict[str, Any] | None,
+    start_month: int,
 ) -> dict[str, Any]:
-    last = _last_number(month, previous_item)
+    last = _last_number(month, previous_item, start_month)
     entries = entry_order(ctx.invoices.ledger_month(operator_id, month))
     numbers = {entry_id: last + i for i, entry_id in enumerate(entries, start=1)}
     ctx.periods.save_numbers(operator_id, month, numbers)
@@ -137,9 +148,9 @@ def _number_and_seal(
     }
 
 
-def _last_number(month: str, previous_item: dict[str, Any] | None) -> int:
-    """The last `EcritureNum` of the fiscal year (the calendar year) before `month`."""
-    if month.endswith("-01") or not previous_item:
+def _last_number(month: str, previous_item: dict[str, Any] | None, start_month: int) -> int:
+    """The last `EcritureNum` of the fiscal year before `month`: 0 in its first month."""
+    if is_first_month(month, start_month) or not previous_item:
         return 0
     return int(previous_item.get("last_entry_num") or 0)
 

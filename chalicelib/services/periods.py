@@ -16,6 +16,7 @@ from chalicelib.adapters.invoice_store import BookedPeriods
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
+from chalicelib.domain.fiscal_year import calendar_years, fiscal_year_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import ConcurrentUpdate
 from chalicelib.services.context import Context
@@ -119,3 +120,14 @@ def paris_day(value: str | datetime) -> date:
     if when.tzinfo is None:
         return when.date()
     return when.astimezone(PARIS).date()
+
+
+def fiscal_lines(ctx: Context, operator_id: str, year: int, start_month: int) -> list[LedgerLine]:
+    """The ledger lines of fiscal year `year` (named by the year it ends in), in date
+    order: one calendar year of the ledger, or the two it spans."""
+    found: list[LedgerLine] = []
+    for each in calendar_years(year, start_month):
+        found.extend(ctx.invoices.ledger(operator_id, each))
+    if start_month == 1:
+        return found
+    return [line for line in found if fiscal_year_of(line.entry_date, start_month) == year]

@@ -27,11 +27,11 @@ from chalicelib.adapters.dynamo import to_item
 from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, ReconciliationStore
 from chalicelib.domain.bookkeeping import fee_entry, payout_entry
 from chalicelib.domain.documents import Document
-from chalicelib.domain.ledger import Chart, LedgerLine
+from chalicelib.domain.ledger import AccountingSettings, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
-from chalicelib.services import company_payments, periods
+from chalicelib.services import accounting_settings, company_payments, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -70,10 +70,19 @@ class _Run:
     tried: set[str] = field(default_factory=set)
     settled_now: set[str] = field(default_factory=set)
     interrupted: bool = False
+    # Each operator's accounting settings, read once per run.
+    settings: dict[str, AccountingSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = self.ctx.reconciliation
         self.index = _Index(self.ctx, self.store)
+
+    def books(self, operator_id: str) -> AccountingSettings:
+        if operator_id not in self.settings:
+            self.settings[operator_id] = accounting_settings.settings_for(
+                self.ctx, operator_id, fresh=False
+            )
+        return self.settings[operator_id]
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -177,9 +186,9 @@ class _Run:
             if fee < 0:
                 logger.warning("Negative Stripe fee on %s left to the accountant", item["id"])
             return None
-        lines = fee_entry(
-            operator_id, item["id"], _paris_day(int(item["created"])), fee, Chart(), _at(item)
-        )
+        books = self.books(operator_id)
+        day = _paris_day(int(item["created"]))
+        lines = fee_entry(operator_id, item["id"], day, fee, books.chart, _at(item), books.journals)
         periods.book(self.ctx, lines)
         return lines[0].entry_id
 
@@ -194,7 +203,8 @@ class _Run:
         self.store.put_parts(head, parts)
         if matched:
             for part in parts:
-                periods.book(self.ctx, _payout_lines(head, part))
+                books = self.books(str(part["operator_id"]))
+                periods.book(self.ctx, _payout_lines(head, part, books))
             self.store.settle_payout(head["id"], matched=True)
             self.count("payouts_booked")
         elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():
@@ -305,12 +315,16 @@ def _split(
     return parts, matched, waiting
 
 
-def _payout_lines(head: dict[str, Any], part: dict[str, Any]) -> list[LedgerLine]:
+def _payout_lines(
+    head: dict[str, Any], part: dict[str, Any], books: AccountingSettings
+) -> list[LedgerLine]:
     net = int(part["net"])
     if net == 0:
         return []
     day = date.fromisoformat(part["arrival_date"])
-    lines = payout_entry(part["operator_id"], head["id"], day, abs(net), Chart(), _at(head))
+    operator_id = part["operator_id"]
+    chart, journals = books.chart, books.journals
+    lines = payout_entry(operator_id, head["id"], day, abs(net), chart, _at(head), journals)
     if net < 0:  # this operator's refunds outweighed its sales in the payout
         lines = [replace(line, debit=line.credit, credit=line.debit) for line in lines]
     return lines

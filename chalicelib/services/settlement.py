@@ -12,7 +12,7 @@ from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
 from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
 from chalicelib.domain.timezones import PARIS
-from chalicelib.services import invoicing, periods
+from chalicelib.services import accounting_settings, invoicing, periods
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.clearing import clearing
 from chalicelib.services.context import Context
@@ -83,5 +83,6 @@ def issue_settlement(
         lines=[line],
         payment={"status": "due", "method": "transfer", "due_date": due.isoformat()},
     )
-    periods.book(ctx, purchase_entry(Document.of(document), seller_id))
+    books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
+    periods.book(ctx, purchase_entry(Document.of(document), seller_id, books))
     return document

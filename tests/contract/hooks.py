@@ -1,7 +1,9 @@
 """Schemathesis hooks for the contract fuzzing: what JSON Schema cannot say, taught to the
 generator (loaded through `hooks` in tests/contract/schemathesis.toml).
 
-- `siren` and `siret`, the document's formats for the Luhn-checked French identifiers.
+- `siren` and `siret`, the document's formats for the Luhn-checked French identifiers;
+  `vat_number`, EU VAT numbers valid as python-stdnum checks them (an FR one only where
+  the body carries the SIREN it must belong to).
 - In positive cases only, rules across fields that the document states in prose: `from`
   not after `to`, a SIRET that starts with its SIREN, opening intervals sorted and not
   overlapping; and no made-up `cursor` (an opaque value only a previous page gives: the
@@ -45,6 +47,19 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format("bic", st.sampled_from(["BNPAFRPPXXX", "DEUTDEFF", "AGRIFRPP882"]))
 
+# EU VAT numbers of other countries (valid by their rules); where the body has a SIREN,
+# `_fix_body` puts that SIREN's FR number instead (an FR number must be its SIREN's, and an
+# edit without a SIREN is checked against the stored one, which a sample would not match).
+schemathesis.openapi.format(
+    "vat_number",
+    st.sampled_from(["DE136695976", "BE0403019261", "IT00743110157", "NL004495445B01"]),
+)
+
+
+def fr_vat_number(siren: str) -> str:
+    return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
+
+
 # Longest spans, in days, of the operations that bound `from`..`to` (as their errors say).
 MAX_SPAN_DAYS = {"GET /v1/audit": 3660, "GET /v1/stats/occupancy": 365, "closures": 365}
 
@@ -78,6 +93,8 @@ def _fix_body(body: Any) -> None:
     siren, siret = body.get("siren"), body.get("siret")
     if isinstance(siren, str) and isinstance(siret, str) and not siret.startswith(siren):
         body["siret"] = luhn_complete(siren + siret[9:13])
+    if isinstance(siren, str) and siren.isdigit() and isinstance(body.get("vat_number"), str):
+        body["vat_number"] = fr_vat_number(siren)
     start = body.get("accounting_start")  # the first accounting period is not in the future
     if isinstance(start, str) and start > date.today().isoformat()[:7]:
         body["accounting_start"] = date.today().isoformat()[:7]

@@ -454,6 +454,19 @@ ROWS = [
     ),
     Row(
         "GET",
+        "/v1/operators/{operator_id}/accounting-settings",
+        fixed("/v1/operators/{operator}/accounting-settings"),
+        BOOKS,
+    ),
+    Row(
+        "PUT",
+        "/v1/operators/{operator_id}/accounting-settings",
+        fixed("/v1/operators/{operator}/accounting-settings", {"fiscal_year_start_month": 7}),
+        # no If-Match sent: 428 shows the caller was let through
+        by_role(member_a=403, accountant=428, admin=428),
+    ),
+    Row(
+        "GET",
         "/v1/operators/{operator_id}/periods/verify",
         fixed("/v1/operators/{operator}/periods/verify"),
         BOOKS,

@@ -17,6 +17,7 @@ from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.company_store import CompanyStore
 from chalicelib.api import companies as companies_api
 from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.identifiers import fr_vat_number
 from chalicelib.jobs import JOBS
 from chalicelib.services import bookings as bookings_service
 from chalicelib.services import companies, company_payments
@@ -89,10 +90,11 @@ def company_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def company_body(operator_id: str, **overrides: Any) -> dict[str, Any]:
+    siren = overrides.get("siren", COMPANY_SIREN)
     return {
         "name": "Atelier Brie SAS",
-        "siren": COMPANY_SIREN,
-        "vat_number": "FR40552100554",
+        "siren": siren,
+        "vat_number": fr_vat_number(siren),  # an FR VAT number is its SIREN's
         "billing_address": {
             "line1": "12 rue de la Gare",
             "postcode": "77300",
@@ -296,7 +298,7 @@ def test_company_month_two_employees_one_invoice(
     buyer = invoice["buyer"]
     assert buyer["company_name"] == "Atelier Brie SAS"
     assert buyer["siren"] == COMPANY_SIREN
-    assert buyer["vat_number"] == "FR40552100554"
+    assert buyer["vat_number"] == "FR96552100554"
     assert buyer["address"]["city"] == "Fontainebleau"
     assert buyer["email"] == "compta@atelier-brie.fr"
     mentions = " | ".join(invoice["legal_mentions"])

@@ -162,6 +162,43 @@ def test_fec_stays_balanced_and_467_holds_what_is_not_paid_out(
     assert list(entries(ctx, network["operator"], "payout-")) == [f"payout-{payout.id}"]
 
 
+def test_fees_and_payouts_go_to_the_operators_own_accounts_and_journal(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    chart = {"stripe_clearing": "471100", "bank_fees": "627800", "bank": "512100"}
+    answer = api.request(
+        "PUT",
+        f"/v1/operators/{network['operator']}/accounting-settings",
+        {"chart": chart, "journals": {"bank": "STR"}},
+        token=accountant,
+        headers={"If-Match": '"1"'},
+    )
+    assert answer.status == 200, answer.json
+    first, second = paid_bookings(api, member, network, stripe_fake, settings, 2)
+    payout = stripe_fake.pay_out(
+        [stripe_fake.charge_of(b["payment_intent_id"]) for b in (first, second)]
+    )
+
+    reconcile_payments(ctx)
+
+    balance = fec_balances(api, accountant, network["operator"])
+    assert (balance["627800"], balance["512100"], balance["471100"]) == (
+        2 * FEE,
+        payout.amount,
+        0,
+    )
+    assert not {"627000", "512000", "467000"} & set(balance)
+    fees_and_payouts = [*entries(ctx, network["operator"], "fee-").values()]
+    fees_and_payouts += [*entries(ctx, network["operator"], "payout-").values()]
+    assert {str(line.journal) for lines in fees_and_payouts for line in lines} == {"STR"}
+
+
 def test_refunds_in_a_payout_are_netted_and_clear_467(
     api: Api,
     member: str,

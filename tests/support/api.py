@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.test import Client
 
+from chalicelib.domain.identifiers import fr_vat_number, is_valid_siren
 from tools.dev_auth import mint_token
 
 ISSUER = "https://auth.test"
@@ -74,11 +75,13 @@ WEEKDAYS_8_TO_19 = {d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu"
 
 
 def operator_body(**overrides: Any) -> dict[str, Any]:
+    siren = overrides.get("siren", "732829320")
+    vat = fr_vat_number(siren) if is_valid_siren(str(siren)) else "FR44732829320"
     return {
         "name": "SCIC Relais 77",
         "legal_form": "SCIC SAS",
-        "siren": "732829320",
-        "vat_number": "FR44732829320",
+        "siren": siren,
+        "vat_number": vat,  # FR44732829320: an FR VAT number is its SIREN's
         "vat_regime": "normal",
         "address": {
             "line1": "2 place Praslin",

@@ -75,7 +75,7 @@ COMPANY = {
     "name": "Acme SA",
     "company_name": "Acme SA",
     "siren": "552100554",
-    "vat_number": "FR12552100554",
+    "vat_number": "FR12552100554",  # a wrong key (FR96…): kept, documents.jsonl holds it
     "address": {
         "line1": "10 rue de la Paix",
         "line2": None,

@@ -195,6 +195,26 @@ def test_a_bank_payment_debits_the_bank_and_credits_the_customer() -> None:
     assert lines[0].entry_date == date(2027, 1, 15)
 
 
+def test_a_bank_payment_uses_the_operators_own_accounts_and_journal() -> None:
+    from chalicelib.domain.ledger import Chart, JournalCodes
+
+    lines = payment_entry(
+        invoice([]),
+        payment_id="cpay_x",
+        amount=5500,
+        paid_on=date(2027, 1, 15),
+        reference="VIR-1",
+        method="transfer",
+        recorded_at=datetime(2027, 1, 20, tzinfo=UTC),
+        chart=Chart(bank="512300", customers="411200"),
+        journals=JournalCodes(bank="BNP"),
+    )
+    assert [(li.journal, li.account, li.account_label) for li in lines] == [
+        ("BNP", "512300", "Banque"),
+        ("BNP", "411200", "Clients"),
+    ]
+
+
 def test_vat_shares_of_payments_add_up_to_the_invoice() -> None:
     lines = [
         document_line(booking_sale(booking(), "R", "S", "A", "Europe/Paris"), franchise=False),

@@ -6,9 +6,11 @@ import pytest
 
 from chalicelib.domain.identifiers import (
     derived_id,
+    fr_vat_number,
     is_valid_siren,
     is_valid_siret,
     new_id,
+    vat_number,
 )
 
 ID_RE = re.compile(r"bk_[a-z2-7]{20}")
@@ -103,3 +105,52 @@ def test_derived_id_matches_the_documented_recipe() -> None:
 def test_bad_id_prefix_is_a_programming_error(prefix: str) -> None:
     with pytest.raises(ValueError):
         new_id(prefix)
+
+
+# -- VAT numbers (python-stdnum) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("FR44732829320", "FR44732829320"),
+        ("fr 44 732 829 320", "FR44732829320"),  # compact, uppercase
+        ("FR96552100554", "FR96552100554"),
+        ("DE136695976", "DE136695976"),
+        ("BE0403019261", "BE0403019261"),
+        ("NL004495445B01", "NL004495445B01"),
+        ("EL094014201", "EL094014201"),  # Greece
+    ],
+)
+def test_a_valid_eu_vat_number_is_kept_compact(given: str, stored: str) -> None:
+    assert vat_number(given) == stored
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "FR40552100554",  # the key does not match the SIREN
+        "FR12552100554",
+        "FR4473282932",  # too short
+        "44732829320",  # no country prefix
+        "US123456789",  # not an EU country
+        "DE136695977",  # German check digit
+        "FRxx",
+        "",
+    ],
+)
+def test_a_vat_number_failing_its_countrys_rules_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        vat_number(bad)
+
+
+def test_an_fr_vat_number_must_carry_the_siren_given_with_it() -> None:
+    assert vat_number("FR44732829320", "732829320") == "FR44732829320"
+    assert vat_number("DE136695976", "732829320") == "DE136695976"  # not French: no SIREN
+    with pytest.raises(ValueError, match="SIREN 552100554"):
+        vat_number("FR44732829320", "552100554")
+
+
+def test_the_fr_vat_number_of_a_siren_passes_the_check() -> None:
+    for siren in ("732829320", "552100554", "912345675", "356000000"):
+        assert vat_number(fr_vat_number(siren), siren) == fr_vat_number(siren)

@@ -83,7 +83,7 @@ COMPANY = {
     },
     "company_name": "Atelier X",
     "siren": "552100554",
-    "vat_number": "FR40552100554",
+    "vat_number": "FR96552100554",
 }
 PAID_BY_CARD = {
     "status": "paid",
@@ -284,7 +284,7 @@ def test_b2b_xml_names_the_company_and_breaks_vat_down_per_rate() -> None:
     buyer = f"{AGREEMENT}/ram:BuyerTradeParty"
     assert texts(xml, f"{buyer}/ram:Name") == ["Atelier X"]
     assert texts(xml, f"{buyer}/ram:SpecifiedLegalOrganization/ram:ID") == ["552100554"]
-    assert texts(xml, f"{buyer}/ram:SpecifiedTaxRegistration/ram:ID") == ["FR40552100554"]
+    assert texts(xml, f"{buyer}/ram:SpecifiedTaxRegistration/ram:ID") == ["FR96552100554"]
     tax = f"{SETTLEMENT}/ram:ApplicableTradeTax"
     assert texts(xml, f"{tax}/ram:RateApplicablePercent") == ["20.00", "10.00"]
     assert texts(xml, f"{tax}/ram:BasisAmount") == ["1112.13", "9.09"]
@@ -391,7 +391,7 @@ def test_b2b_pdf_shows_the_company_the_rates_and_the_due_date(rendered: dict[str
         "Atelier X",
         "À l'attention de Stefan Lefèvre",
         "SIREN : 552100554",
-        "FR40552100554",
+        "FR96552100554",
         "1 234,56 €",  # thousands grouped, decimal comma
         "10,00 %",
         "Total HT 1 121,22 €",

@@ -38,6 +38,7 @@ KEY_FORMATS = [
     (keys.ledger_entry_claim("op1", "fee-txn_1"), {"PK": "LEDGERENTRY#op1", "SK": "fee-txn_1"}),
     (keys.rate_window("m1", 1764576000), {"PK": "RATE#m1", "SK": "WINDOW#1764576000"}),
     (keys.platform_settings("op1"), {"PK": "PLATFORM#op1", "SK": "SETTINGS"}),
+    (keys.accounting_settings("op1"), {"PK": "ACCOUNTING#op1", "SK": "SETTINGS"}),
     (
         {"PK": keys.einvoices_pk("op1"), "SK": keys.einvoice_sk("inv1")},
         {"PK": "EINVOICE#op1", "SK": "inv1"},

@@ -53,3 +53,19 @@ def test_the_invoice_line_and_source_of_a_month() -> None:
     )
     assert document_line(sale, franchise=True)["vat_amount"] == 0
     assert settlement_source("2026-12", "op_b", "op_a") == "settlement-2026-12-op_b-op_a"
+
+
+def test_the_purchase_entry_uses_the_buyers_own_accounts_and_journal() -> None:
+    from chalicelib.domain.ledger import AccountingSettings, Chart, JournalCodes
+
+    books = AccountingSettings(
+        chart=Chart(suppliers="401100", purchases="611000", vat_deductible="445662"),
+        journals=JournalCodes(purchases="ACH"),
+    )
+    lines = purchase_entry(document(200), "op_a", books)
+    assert [(x.journal, x.account, x.account_label, x.debit, x.credit) for x in lines] == [
+        ("ACH", "611000", "Achats de prestations de services", 1000, 0),
+        ("ACH", "445662", "TVA déductible sur autres biens et services", 200, 0),
+        ("ACH", "401100", "Fournisseurs", 0, 1200),
+    ]
+    assert {x.journal_label for x in lines} == {"Achats"}

@@ -1,0 +1,99 @@
+"""SIRENs, SIRETs and VAT numbers are checked with python-stdnum wherever they enter:
+operators, companies, members' billing profiles (created or edited) → 422 naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api, assert_problem, operator_body
+
+ADDRESS = {"line1": "12 rue de la Gare", "postcode": "77300", "city": "Fontainebleau"}
+
+
+def fields(problem: dict[str, Any]) -> list[str]:
+    return [str(e["field"]) for e in problem["errors"]]
+
+
+def company_body(operator_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "Atelier Brie SAS",
+        "siren": "552100554",
+        "billing_address": {**ADDRESS, "country": "FR"},
+        "billing_email": "compta@atelier-brie.fr",
+        "operator_id": operator_id,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    "vat",
+    [
+        "FR40732829320",  # a wrong key
+        "FR96552100554",  # valid, but another SIREN's
+        "44732829320",  # no country prefix
+        "DE136695977",  # a German check digit
+    ],
+)
+def test_an_operator_with_a_bad_vat_number_is_refused(api: Api, admin: str, vat: str) -> None:
+    answer = api.post("/v1/operators", operator_body(vat_number=vat), token=admin)
+    assert fields(assert_problem(answer, 422, "validation_error")) == ["vat_number"]
+
+
+def test_an_operators_vat_number_is_stored_compact(api: Api, admin: str) -> None:
+    answer = api.post("/v1/operators", operator_body(vat_number="fr 44 732 829 320"), token=admin)
+    assert (answer.status, answer.json["vat_number"]) == (201, "FR44732829320")
+
+
+def test_an_operator_with_a_bad_siren_or_siret_is_refused(api: Api, admin: str) -> None:
+    bad_siren = api.post("/v1/operators", operator_body(siren="732829321"), token=admin)
+    assert "siren" in fields(assert_problem(bad_siren, 422, "validation_error"))
+    bad_siret = api.post("/v1/operators", operator_body(siret="73282932000075"), token=admin)
+    assert fields(assert_problem(bad_siret, 422, "validation_error")) == ["siret"]
+
+
+def test_editing_an_operators_vat_number_checks_it(api: Api, admin: str) -> None:
+    created = api.post("/v1/operators", operator_body(), token=admin).json
+    path, version = f"/v1/operators/{created['id']}", f'"{created["version"]}"'
+
+    def patch(body: dict[str, Any]) -> Any:
+        return api.request("PATCH", path, body, token=admin, headers={"If-Match": version})
+
+    assert fields(assert_problem(patch({"vat_number": "FR00732829320"}), 422, "validation_error"))
+    other = assert_problem(patch({"vat_number": "FR96552100554"}), 422, "validation_error")
+    assert fields(other) == ["vat_number"] and "732829320" in other["detail"]
+    answer = patch({"vat_number": "BE 0403.019.261"})
+    assert (answer.status, answer.json["vat_number"]) == (200, "BE0403019261")
+
+
+def test_a_company_with_a_bad_vat_number_is_refused(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    body = company_body(network["operator"], vat_number="FR44732829320")  # not its SIREN's
+    answer = api.post("/v1/companies", body, token=admin)
+    assert fields(assert_problem(answer, 422, "validation_error")) == ["vat_number"]
+    created = api.post(
+        "/v1/companies", company_body(network["operator"], vat_number="FR96552100554"), token=admin
+    )
+    assert created.status == 201, created.json
+    patched = api.request(
+        "PATCH",
+        f"/v1/companies/{created.json['id']}",
+        {"vat_number": "FR12552100554"},
+        token=admin,
+        headers={"If-Match": f'"{created.json["version"]}"'},
+    )
+    assert fields(assert_problem(patched, 422, "validation_error")) == ["vat_number"]
+
+
+def test_a_members_business_details_are_checked(api: Api, member: str) -> None:
+    profile = {"name": "Hugo Bernard", "email": "hugo@studio.example"}
+    bad_siren = api.request("PUT", "/v1/me", {**profile, "siren": "732829321"}, token=member)
+    assert fields(assert_problem(bad_siren, 422, "validation_error")) == ["siren"]
+    bad_vat = {**profile, "siren": "732829320", "vat_number": "FR96552100554"}
+    answer = api.request("PUT", "/v1/me", bad_vat, token=member)
+    assert fields(assert_problem(answer, 422, "validation_error")) == ["vat_number"]
+    good = {**profile, "siren": "732829320", "vat_number": "FR 44732829320"}
+    answer = api.request("PUT", "/v1/me", good, token=member)
+    assert (answer.status, answer.json["vat_number"]) == (200, "FR44732829320")
