@@ -53,8 +53,11 @@ SCHEDULES: dict[str, str] = {
     # function, .chalice/config.json) is finished by the next runs; runs that overlap
     # claim different charges.
     "renew_memberships": "cron(5/15 22,23 * * ? *)",
-    # The company invoices of the month just ended: 02:00 UTC on the 1st.
-    "invoice_companies": "cron(0 2 1 * ? *)",
+    # The company invoices of the month just ended: from 02:00 UTC on the 1st, every 15
+    # minutes until 03:45, so that a network with more companies than one run (a
+    # 15-minute function) can invoice is finished by the next runs; later runs find
+    # every company invoiced and issue nothing.
+    "invoice_companies": "cron(0/15 2,3 1 * ? *)",
     # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
     "produce_ereports": "cron(0 3 1,11,21 * ? *)",
     # B2B invoices to the accredited platform, and the statuses it reports back.

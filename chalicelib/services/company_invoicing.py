@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -33,11 +34,15 @@ from chalicelib.domain.company import (
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale, document_line, negated_line
 from chalicelib.errors import RelaisError
-from chalicelib.services import companies, invoicing, members
+from chalicelib.services import companies, invoicing, members, run_budget
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.companies")
+
+# A run by hand (the API's 30 s) starts companies for this long; the scheduled function
+# has 15 minutes (.chalice/config.json) and uses them (run_budget).
+RUN_SECONDS = 20.0
 
 
 def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
@@ -45,12 +50,18 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
 
     Idempotent: a company-month that already has its invoice is left as it is (a re-run
     only finishes what a crashed run may have left undone). A failing company does not
-    stop the others; it is named in `failed` and the next run retries it."""
+    stop the others; it is named in `failed` and the next run retries it. A run starts no
+    company once its time is spent (services/run_budget.py): those are `deferred`, and
+    the next run of the night (every 15 minutes, 02:00-03:45 UTC on the 1st) takes them."""
     year, month = previous_month(as_of or ctx.clock.now())
     issued: list[str] = []
-    already = 0
+    already = deferred = 0
     failed: list[dict[str, str]] = []
+    deadline = run_budget.deadline(RUN_SECONDS)
     for company in ctx.companies.all():
+        if time.monotonic() > deadline:
+            deferred += 1
+            continue
         try:
             outcome = invoice_company_month(ctx, company, year, month)
         except RelaisError as exc:
@@ -67,6 +78,7 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
         "month": month_key(year, month),
         "companies_invoiced": issued,
         "already_invoiced": already,
+        "deferred": deferred,
         "failed": failed,
     }
 

@@ -28,9 +28,9 @@ def test_moving_the_jobs_clock_past_the_first_invoices_companies_as_of_02_00_utc
     stack = stack_factory(seed=False)
     first = first_of_next_month(dt.datetime.now(dt.UTC))
 
-    # WHEN the demo moves the jobs' clock to 03:00 UTC on the next 1st
+    # WHEN the demo moves the jobs' clock to 02:10 UTC on the next 1st
     moved = subprocess.run(
-        [sys.executable, "-m", "tools.local_scheduler", "set", f"{first}T03:00:00Z"],
+        [sys.executable, "-m", "tools.local_scheduler", "set", f"{first}T02:10:00Z"],
         cwd=ROOT,
         env={**os.environ, "RELAIS_LOCAL_DIR": str(stack.local_dir)},
         capture_output=True,

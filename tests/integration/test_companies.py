@@ -19,8 +19,9 @@ from chalicelib.api import companies as companies_api
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.identifiers import fr_vat_number
 from chalicelib.jobs import JOBS
+from chalicelib.jobs import run_job as run_scheduled
 from chalicelib.services import bookings as bookings_service
-from chalicelib.services import companies, company_payments
+from chalicelib.services import companies, company_invoicing, company_payments
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fec_checker import check_fec
@@ -336,6 +337,27 @@ def test_running_the_job_twice_issues_one_invoice(
     assert again["month"] == "2026-12"
     listed = api.get(f"/v1/invoices?operator_id={network['operator']}", token=admin).json
     assert [d["id"] for d in listed["items"]] == [invoiced["id"]]
+
+
+def test_a_run_out_of_time_defers_the_companies_to_the_next_run(
+    api: Api,
+    admin: str,
+    ctx: Context,
+    clock: FixedClock,
+    company: dict[str, Any],
+    december: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a month to invoice, and a scheduled run left with less than its margin
+    clock.moment = NEW_YEAR
+    monkeypatch.setattr(company_invoicing, "RUN_SECONDS", -1.0)
+    late = run_scheduled(ctx, "invoice_companies", time_left=3.0)
+    # THEN it starts nothing and says so; the next run, with its 15 minutes, invoices it
+    assert (late["processed"], late["deferred"]) == (0, 1)
+    assert statement(api, admin, company["id"], "2026-12").json["invoice"] is None
+    done = run_scheduled(ctx, "invoice_companies", time_left=840.0)
+    assert (done["processed"], done["deferred"]) == (1, 0)
+    assert statement(api, admin, company["id"], "2026-12").json["invoice"] is not None
 
 
 def test_cancelled_booking_is_not_invoiced(

@@ -113,9 +113,10 @@ def test_packaged_functions_run_python_3_13_on_arm64_with_512_mb_and_30_s(
     for fid, function in packaged.resources_of_type("AWS::Serverless::Function").items():
         props = function["Properties"]
         found = (props["Runtime"], props["Architectures"], props["MemorySize"], props["Timeout"])
-        # The export worker writes files of any size, and a night's renewals may outgrow
-        # one run: Lambda's longest run for both.
-        timeout = EXPORT_WORKER_TIMEOUT if fid in ("ExportWorker", "RenewMemberships") else 30
+        # The export worker writes files of any size, and a night's renewals or a month's
+        # company invoices may outgrow one run: Lambda's longest run for those.
+        long_runs = ("ExportWorker", "RenewMemberships", "InvoiceCompanies")
+        timeout = EXPORT_WORKER_TIMEOUT if fid in long_runs else 30
         assert found == ("python3.13", ["arm64"], 512, timeout), fid
 
 

@@ -68,12 +68,16 @@ def test_renewals_fall_due_every_15_minutes_from_22_05_to_23_50_utc_each_day() -
     ]
 
 
-def test_company_invoicing_falls_due_at_02_00_utc_on_the_first_only() -> None:
+def test_company_invoicing_falls_due_every_15_minutes_from_02_00_utc_on_the_first_only() -> None:
     cron = parse(SCHEDULES["invoice_companies"])
+    month = [at("2027-01-01T00:00:00") + timedelta(minutes=m) for m in range(31 * 24 * 60)]
 
     due = cron.latest_due(at("2026-11-15T00:00:00"), at("2027-01-20T00:00:00"))
 
-    assert due == at("2027-01-01T02:00:00")
+    assert due == at("2027-01-01T03:45:00")
+    assert [m.strftime("%d %H:%M") for m in month if cron.matches(m)] == [  # type: ignore[union-attr]
+        f"01 {h:02d}:{m:02d}" for h in (2, 3) for m in (0, 15, 30, 45)
+    ]
 
 
 def test_rate_job_falls_due_once_its_period_has_passed(tmp_path: Path) -> None:
@@ -99,7 +103,7 @@ def test_moving_the_jobs_clock_runs_a_skipped_monthly_job_once_as_of_its_due_tim
     scheduler.tick()
 
     assert [r for r in recorder.runs if r[0] == "invoice_companies"] == [
-        ("invoice_companies", at("2027-01-01T02:00:00"))
+        ("invoice_companies", at("2027-01-01T03:45:00"))
     ]
 
 

@@ -50,9 +50,10 @@ def test_every_function_has_error_throttle_and_near_timeout_alarms(packaged: Pac
         assert errors["MetricName"] == "Errors"
         assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fid}}]
         assert alarms[f"{fid}ThrottlesAlarm"]["Properties"]["MetricName"] == "Throttles"
-        # 80 % of the function's timeout: 30 s, or the export worker's and the renewals'
-        # 15 minutes.
-        threshold = 720000 if fid in ("ExportWorker", "RenewMemberships") else 24000
+        # 80 % of the function's timeout: 30 s, or 15 minutes for the export worker, the
+        # renewals and the company invoicing.
+        long_runs = ("ExportWorker", "RenewMemberships", "InvoiceCompanies")
+        threshold = 720000 if fid in long_runs else 24000
         assert (duration["Statistic"], duration["Threshold"]) == ("Maximum", threshold), fid
 
 
