@@ -46,7 +46,9 @@ def make_settings(jwks: Path, **overrides: Any) -> Settings:
         "AUTH_JWKS_FILE": str(jwks),
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,
-        "CATALOGUE_CACHE_SECONDS": 0,
+        # Cached as deployed (30 s by default): each test has its own Context, and every
+        # catalogue write invalidates its copy, as in one Lambda container.
+        "CATALOGUE_CACHE_SECONDS": 300,
         **overrides,
     }
     return Settings(**values)
