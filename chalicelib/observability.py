@@ -165,14 +165,19 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 
 def _answered(event: Any, response: Any, latency_ms: float) -> None:
-    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-    record = request_record(event, response.status_code, latency_ms, headers.get("x-request-id"))
-    logger().info("request", extra=record)
-    count("Requests")
-    count("ServerErrors", int(response.status_code >= 500))
-    count("ClientErrors", int(400 <= response.status_code < 500))
-    measure("Latency", "Milliseconds", latency_ms)
-    _flush()
+    headers = response.headers or {}
+    request_id = headers.get("X-Request-Id")  # set by the API's middleware, spelt so
+    if request_id is None:
+        request_id = {k.lower(): v for k, v in headers.items()}.get("x-request-id")
+    status = response.status_code
+    logger().info("request", extra=request_record(event, status, latency_ms, request_id))
+    with _metrics_lock:  # once for the four, then flushed with the use case's own
+        add = metrics().add_metric
+        add(name="Requests", unit="Count", value=1)
+        add(name="ServerErrors", unit="Count", value=int(status >= 500))
+        add(name="ClientErrors", unit="Count", value=int(400 <= status < 500))
+        add(name="Latency", unit="Milliseconds", value=latency_ms)
+        metrics().flush_metrics(raise_on_empty_metrics=False)
 
 
 @contextmanager

@@ -16,6 +16,16 @@ EVENT_CLAIM_SECONDS = 30
 EVENT_TTL_SECONDS = 90 * 86400
 
 
+def _payment_item(payment: Payment) -> dict[str, Any]:
+    return {
+        **keys.payment(payment.intent_id),
+        "entity": "payment",
+        "GSI1PK": keys.operator_payments_pk(payment.operator_id),
+        "GSI1SK": keys.by_time_sk(payment.created_at.isoformat(), payment.intent_id),
+        **to_item(payment.model_dump()),
+    }
+
+
 class PaymentStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -23,13 +33,7 @@ class PaymentStore:
     # -- payments -------------------------------------------------------------
     def add_payment(self, payment: Payment) -> Payment:
         """Record a payment once; a second call returns the one recorded first."""
-        item = {
-            **keys.payment(payment.intent_id),
-            "entity": "payment",
-            "GSI1PK": keys.operator_payments_pk(payment.operator_id),
-            "GSI1SK": keys.by_time_sk(payment.created_at.isoformat(), payment.intent_id),
-            **to_item(payment.model_dump()),
-        }
+        item = _payment_item(payment)
         try:
             self._table.table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
             return payment
@@ -37,6 +41,11 @@ class PaymentStore:
             existing = self.payment(payment.intent_id)
             assert existing is not None
             return existing
+
+    def payment_put(self, payment: Payment) -> dict[str, Any]:
+        """The payment record as an item of another transaction (the booking it pays:
+        `BookingStore.create(..., extra=)`), so it is written with it or not at all."""
+        return {"Put": {"TableName": self._table.name, "Item": _payment_item(payment)}}
 
     def payment(self, intent_id: str) -> Payment | None:
         item = self._table.get_key(keys.payment(intent_id))

@@ -40,7 +40,13 @@ class BookingFilters(PageQuery, DateSpan):
 )
 def create_booking(call: Call) -> Any:
     rate_limits.check_member_writes(call.ctx, call.principal)
-    return bookings.book(call.ctx, call.principal, call.body, booking_id=call.new_id("bkg"))
+    return bookings.book(
+        call.ctx,
+        call.principal,
+        call.body,
+        booking_id=call.new_id("bkg"),
+        keyed=call.idempotency_key is not None,  # else a fresh id
+    )
 
 
 @endpoint(

@@ -237,10 +237,25 @@ class Relay(NewRelay):
         return sorted(canonical, key=lambda e: e.date)
 
     def hours(self) -> OpeningHours:
-        exceptions = {
-            e.date: parse_day_hours(e.hours, "opening_exceptions") for e in self.opening_exceptions
-        }
-        return OpeningHours.parse(self.opening_hours).with_exceptions(exceptions)
+        """The weekly hours with the exceptions (parsed once per content: every booking
+        and availability request reads them; an edited relay has another content)."""
+        key = repr((self.opening_hours, [(e.date, e.hours) for e in self.opening_exceptions]))
+        hours = _PARSED_HOURS.get(key)
+        if hours is None:
+            exceptions = {
+                e.date: parse_day_hours(e.hours, "opening_exceptions")
+                for e in self.opening_exceptions
+            }
+            hours = OpeningHours.parse(self.opening_hours).with_exceptions(exceptions)
+            if len(_PARSED_HOURS) >= PARSED_HOURS_KEPT:
+                _PARSED_HOURS.clear()
+            _PARSED_HOURS[key] = hours
+        return hours
+
+
+# Relays' parsed hours by their text (a frozen result, shared: never mutated by readers).
+PARSED_HOURS_KEPT = 512
+_PARSED_HOURS: dict[str, OpeningHours] = {}
 
 
 class ResourceKind(StrEnum):

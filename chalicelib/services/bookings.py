@@ -29,7 +29,10 @@ from chalicelib.errors import (
     InsufficientCredits,
     InvalidState,
     NotFound,
+    OutsideOpeningHours,
+    RelayClosed,
     ServiceUnavailable,
+    SlotUnavailable,
     ValidationFailed,
 )
 from chalicelib.observability import count
@@ -44,6 +47,7 @@ from chalicelib.services import (
 )
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
+from chalicelib.services.ports import IntentInfo
 
 CLOSURE_SWEEP_PASSES = 6
 
@@ -51,10 +55,16 @@ CREDIT_ATTEMPTS = 3
 
 
 def book(
-    ctx: Context, principal: Principal, request: BookingRequest, booking_id: str
+    ctx: Context,
+    principal: Principal,
+    request: BookingRequest,
+    booking_id: str,
+    *,
+    keyed: bool = True,
 ) -> dict[str, Any]:
     """Reserve a seat. `booking_id` is derived from the Idempotency-Key when there is one,
-    so a retried request finds its booking instead of taking a second seat."""
+    so a retried request finds its booking instead of taking a second seat; `keyed=False`
+    says it is fresh (no key): no earlier attempt can have written it."""
     resource = ctx.catalogue.resource(request.resource_id)
     relay = ctx.catalogue.relay(resource.relay_id)
     if not ctx.catalogue.get().relay_in_service(relay):  # its operator was deactivated
@@ -62,18 +72,83 @@ def book(
     now = ctx.clock.now()
     plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
     _check_payment_method(principal, request, plan)
+    if request.payment == "card" and plan.price.amount > 0:
+        return _book_by_card(ctx, principal, request, plan, booking_id, now, keyed=keyed)
     booking = _take_seat(ctx, principal, request, plan, booking_id, now)
     if request.payment == "none":  # a free booking by staff: in the audit trail
         _audit(ctx, principal, "create", booking, {"payment_method": [None, "none"]})
     if booking.status is BookingStatus.confirmed:  # credits, membership, company, free
         count(CONFIRMED_METRIC[booking.payment_method])
         notifications.notify_booking_confirmed(ctx, booking)
-    payment = None
-    if booking.status is BookingStatus.held:
-        members.ensure_profile(ctx, principal)  # the buyer of the invoice to come
-        payment = payments.start_booking_payment(ctx, booking)
-        booking = booking.model_copy(update={"payment_intent_id": payment["payment_intent_id"]})
-    return {"booking": booking.public(), "payment": payment}
+    return {"booking": booking.public(), "payment": None}
+
+
+def _book_by_card(
+    ctx: Context,
+    principal: Principal,
+    request: BookingRequest,
+    plan: BookingPlan,
+    booking_id: str,
+    now: datetime,
+    *,
+    keyed: bool,
+) -> dict[str, Any]:
+    """Hold a seat until it is paid: the PaymentIntent first (its idempotency key derives
+    from the booking id), then one transaction writes the seat, the held booking with its
+    intent and the payment record — the booking is written once, and a hold always has
+    its intent (the expiry job cancels it)."""
+    members.ensure_profile(ctx, principal)  # the buyer of the invoice to come
+    if keyed:  # a retry finds its booking, and never asks Stripe for an intent again
+        existing = ctx.bookings.get(booking_id)
+        if existing is not None:
+            return _card_booking_again(ctx, principal, existing, None)
+    booking = _new_booking(ctx, principal, request, plan, booking_id, now)
+    intent, payment = payments.booking_intent(ctx, booking)
+    booking = booking.model_copy(update={"payment_intent_id": intent.id})
+    try:
+        ctx.bookings.create(
+            booking,
+            capacity=plan.resource.capacity,
+            now=now,
+            extra=[ctx.payments.payment_put(payment)],
+        )
+    except BookingExists:
+        # A retried request whose first attempt already booked.
+        existing = ctx.bookings.get(booking_id)
+        if existing is None:
+            raise
+        return _card_booking_again(ctx, principal, existing, intent)
+    except (SlotUnavailable, RelayClosed, OutsideOpeningHours, NotFound):
+        # Refused: nothing written. Its intent is cancelled unless a retry of the same
+        # request (the same booking id, the same key) may still need it: Stripe replays
+        # a keyed creation as first answered, so a cancelled one would come back as new.
+        if not keyed:
+            payments.drop_booking_intent(ctx, booking_id, intent.id)
+        raise
+    return {"booking": booking.public(), "payment": payments.payment_view(intent)}
+
+
+def _card_booking_again(
+    ctx: Context, principal: Principal, existing: Booking, intent: IntentInfo | None
+) -> dict[str, Any]:
+    """The answer to a retried card booking already written; `intent`, if this attempt
+    opened one, is cancelled unless it is the booking's (same idempotency key)."""
+    if existing.member_id != principal.sub:
+        raise BookingExists(existing.id)
+    mine = existing.payment_intent_id
+    if intent is not None and mine is not None and intent.id != mine:
+        # Opened again by a server that ignores idempotency keys: not used. (With no
+        # intent noted, a booking of an older release: its intent has the same key.)
+        payments.drop_booking_intent(ctx, existing.id, intent.id)
+    if existing.status is not BookingStatus.held:
+        return {"booking": existing.public(), "payment": None}
+    if mine is None:  # written before its intent (older releases)
+        payment = payments.start_booking_payment(ctx, existing)
+        existing = existing.model_copy(update={"payment_intent_id": payment["payment_intent_id"]})
+        return {"booking": existing.public(), "payment": payment}
+    if intent is None or intent.id != mine:
+        intent = ctx.gateway.retrieve_payment_intent(mine)
+    return {"booking": existing.public(), "payment": payments.payment_view(intent)}
 
 
 def _take_seat(

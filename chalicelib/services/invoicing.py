@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.adapters.invoice_store import HeadMoved, SourceTaken
 from chalicelib.adapters.period_store import PeriodMoved
+from chalicelib.domain.booking import Booking
 from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
@@ -209,9 +210,17 @@ UNIT_LABELS = {
 }
 
 
-def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
-    """The invoice of a payment received (booking or pack) — issued once."""
-    sale = _sale_of(ctx, payment)
+def invoice_for_payment(
+    ctx: Context, payment: Any, *, paid_booking: Booking | None = None
+) -> dict[str, Any]:
+    """The invoice of a payment received (booking or pack) — issued once. A booking's
+    invoice is noted on the booking unless it already is; not when the caller gives the
+    booking it read (`paid_booking`): it writes the invoice id with the booking's
+    confirmation, one write of the booking."""
+    booking = paid_booking
+    if booking is None and payment.kind == "booking":
+        booking = ctx.bookings.get(payment.subject_id)
+    sale = _sale_of(ctx, payment, booking)
     paid_at = (payment.succeeded_at or ctx.clock.now()).astimezone(PARIS)
     document = issue(
         ctx,
@@ -229,8 +238,8 @@ def invoice_for_payment(ctx: Context, payment: Any) -> dict[str, Any]:
             "provider_ref": payment.intent_id,
         },
     )
-    if payment.kind == "booking":
-        ctx.bookings.set_invoice(payment.subject_id, Document.of(document).id)
+    if paid_booking is None and booking is not None and booking.invoice_id is None:
+        ctx.bookings.set_invoice(booking.id, Document.of(document).id)
     return document
 
 
@@ -253,25 +262,23 @@ def credit_note_for_refund(
     )
 
 
-def _sale_of(ctx: Context, payment: Any) -> Sale:
+def _sale_of(ctx: Context, payment: Any, booking: Booking | None) -> Sale:
     if payment.kind == "membership":
         sale = membership_sale(ctx, payment)
         if sale is not None:
             return sale
-    if payment.kind == "booking":
-        booking = ctx.bookings.get(payment.subject_id)
-        if booking is not None:
-            resource = ctx.catalogue.resource(booking.resource_id)
-            relay = ctx.catalogue.relay(booking.relay_id)
-            when = UNIT_LABELS.get(booking.unit) or (
-                f"{booking.start.strftime('%H:%M')}–{booking.end.strftime('%H:%M')}"
-            )
-            return Sale(
-                description=f"{when} — {resource.name}, {relay.name}",
-                amount_incl_vat=payment.amount,
-                vat_rate=Decimal(str(booking.price["vat_rate"])),
-                service_date=booking.date,
-            )
+    if payment.kind == "booking" and booking is not None:
+        resource = ctx.catalogue.resource(booking.resource_id)
+        relay = ctx.catalogue.relay(booking.relay_id)
+        when = UNIT_LABELS.get(booking.unit) or (
+            f"{booking.start.strftime('%H:%M')}–{booking.end.strftime('%H:%M')}"
+        )
+        return Sale(
+            description=f"{when} — {resource.name}, {relay.name}",
+            amount_incl_vat=payment.amount,
+            vat_rate=Decimal(str(booking.price["vat_rate"])),
+            service_date=booking.date,
+        )
     if payment.kind == "purchase":
         purchase = ctx.payments.purchase(payment.subject_id)
         product = ctx.catalogue.get().products.get(purchase.product_id) if purchase else None

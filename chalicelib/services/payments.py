@@ -14,7 +14,12 @@ from typing import Any
 from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
-from chalicelib.errors import InvalidState, RelaisError, RelayClosed, SlotUnavailable
+from chalicelib.errors import (
+    InvalidState,
+    RelaisError,
+    RelayClosed,
+    SlotUnavailable,
+)
 from chalicelib.observability import count
 from chalicelib.services import invoicing, notifications
 from chalicelib.services.context import Context
@@ -48,32 +53,65 @@ def open_intent(
     (the recorded one first: not every Stripe-compatible server honours idempotency keys)."""
     if existing:
         return ctx.gateway.retrieve_payment_intent(existing)
-    intent = ctx.gateway.create_payment_intent(
+    payment = Payment(
+        intent_id="",
+        kind=kind,
+        subject_id=subject_id,
+        member_id=member_id,
+        operator_id=operator_id,
         amount=amount,
-        currency="EUR",
         description=description,
+        created_at=ctx.clock.now(),
+    )
+    intent = _create_intent(ctx, payment, f"{kind}-{subject_id}-pay")
+    ctx.payments.add_payment(payment.model_copy(update={"intent_id": intent.id}))
+    return intent
+
+
+def _create_intent(ctx: Context, payment: Payment, idempotency_key: str) -> IntentInfo:
+    kind, subject_id = payment.kind, payment.subject_id
+    return ctx.gateway.create_payment_intent(
+        amount=payment.amount,
+        currency="EUR",
+        description=payment.description,
         metadata={
             "kind": kind,
             "subject_id": subject_id,
             f"{kind}_id": subject_id,
-            "member_id": member_id,
-            "operator_id": operator_id,
+            "member_id": payment.member_id,
+            "operator_id": payment.operator_id,
         },
-        idempotency_key=f"{kind}-{subject_id}-pay",
+        idempotency_key=idempotency_key,
     )
-    ctx.payments.add_payment(
-        Payment(
-            intent_id=intent.id,
-            kind=kind,
-            subject_id=subject_id,
-            member_id=member_id,
-            operator_id=operator_id,
-            amount=amount,
-            description=description,
-            created_at=ctx.clock.now(),
-        )
+
+
+def booking_intent(ctx: Context, booking: Booking) -> tuple[IntentInfo, Payment]:
+    """The PaymentIntent of a card booking not yet written, and its payment record, to be
+    written in the booking's own transaction (`ctx.payments.payment_put`): the booking is
+    written once, with its intent. The same intent however often the request is retried:
+    its idempotency key derives from the booking id, itself from the Idempotency-Key."""
+    relay = ctx.catalogue.relay(booking.relay_id)
+    payment = Payment(
+        intent_id="",
+        kind="booking",
+        subject_id=booking.id,
+        member_id=booking.member_id,
+        operator_id=booking.operator_id,
+        amount=int(booking.price["amount"]),
+        description=f"{relay.name}, {booking.date.isoformat()} ({booking.unit})",
+        created_at=ctx.clock.now(),
     )
-    return intent
+    intent = _create_intent(ctx, payment, f"booking-{booking.id}-pay")
+    return intent, payment.model_copy(update={"intent_id": intent.id})
+
+
+def drop_booking_intent(ctx: Context, booking_id: str, intent_id: str) -> None:
+    """Cancel an intent opened for a booking that was not written (refused), or that its
+    booking does not use: nobody ever saw its client secret."""
+    try:
+        ctx.gateway.cancel_payment_intent(intent_id, idempotency_key=f"intent-{intent_id}-drop")
+    except RelaisError as exc:
+        logger.warning("Could not cancel unused intent %s of %s: %s", intent_id, booking_id, exc)
 
 
 def start_booking_payment(ctx: Context, booking: Booking) -> dict[str, Any]:
@@ -200,20 +238,27 @@ def settle_due_refunds(ctx: Context) -> int:
 def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
     """`payment_intent.succeeded` for a booking: confirm it, rebook it, or refund it."""
     now = ctx.clock.now()
-    payment = _payment_of(ctx, intent, booking)
+    payment, invoice_id = _payment_of(ctx, intent, booking)
+    if booking.status is not BookingStatus.held or payment.fully_refunded:
+        _link_invoice(ctx, booking, invoice_id)
     if payment.fully_refunded:
         _release_if_seated(ctx, booking, now)
         return "already_refunded"
     if booking.status is BookingStatus.held:
         try:
-            confirmed = ctx.bookings.transition(
+            confirmed = ctx.bookings.transition(  # with its invoice: one write of the booking
                 booking,
                 booking.model_copy(
-                    update={"status": BookingStatus.confirmed, "payment_intent_id": intent["id"]}
+                    update={
+                        "status": BookingStatus.confirmed,
+                        "payment_intent_id": intent["id"],
+                        "invoice_id": booking.invoice_id or invoice_id,
+                    }
                 ),
                 day_open=True,
             )
         except RelayClosed:
+            _link_invoice(ctx, booking, invoice_id)
             # Closed while the member paid (the closure's sweep may not have listed the
             # hold yet): never confirmed on a closed day; cancelled and refunded instead.
             try:
@@ -245,7 +290,14 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
     return _refund_whole(ctx, booking, intent["id"], "requested_by_customer")
 
 
-def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payment:
+def _link_invoice(ctx: Context, booking: Booking, invoice_id: str) -> None:
+    """Note the payment's invoice on a booking not confirmed here (it may stay unconfirmed)."""
+    if booking.invoice_id is None:
+        ctx.bookings.set_invoice(booking.id, invoice_id)
+
+
+def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> tuple[Payment, str]:
+    """The payment recorded as succeeded, and the id of its invoice (issued once)."""
     # Usually recorded when the booking's intent was created: a read, rather than a
     # conditional put whose refusal still costs a write (and is followed by a read).
     if ctx.payments.payment(intent["id"]) is None:
@@ -264,8 +316,9 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> Payme
     ctx.payments.mark_succeeded(intent["id"], _charge_id(intent), ctx.clock.now())
     payment = ctx.payments.payment(intent["id"])
     assert payment is not None
-    invoicing.invoice_for_payment(ctx, payment)  # every payment received is invoiced
-    return payment
+    # Every payment received is invoiced; the booking's invoice id is written by the caller.
+    document = invoicing.invoice_for_payment(ctx, payment, paid_booking=booking)
+    return payment, Document.of(document).id
 
 
 def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datetime) -> str:
