@@ -132,7 +132,7 @@ def test_given_dynamodb_throttled_at_any_call_of_book_and_pay_then_503_never_500
         if not fired:  # the flow made fewer than k calls: every call was tried
             break
         k += CRASH_STRIDE - 1
-    assert runs > 25 // CRASH_STRIDE
+    assert runs > 20 // CRASH_STRIDE  # the flow makes over 20 calls: each was tried
 
 
 @pytest.mark.parametrize(
