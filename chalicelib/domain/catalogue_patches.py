@@ -20,6 +20,7 @@ from chalicelib.domain.catalogue import (
     OpeningException,
     PriceIn,
     Rates,
+    VatFiling,
     VatRegime,
 )
 from chalicelib.domain.identifiers import EMAIL_PATTERN
@@ -44,6 +45,7 @@ class OperatorPatch(Patch):
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     vat_number: Annotated[str, Field(max_length=20)] | None = None
     vat_regime: VatRegime | None = None
+    vat_filing: VatFiling | None = None
     iban: str | None = None
     bic: str | None = None
     active: bool | None = None
@@ -53,7 +55,15 @@ class OperatorPatch(Patch):
     invoice_prefix: str | None = None
 
     @field_validator(
-        "name", "legal_form", "address", "email", "vat_regime", "active", "siren", "invoice_prefix"
+        "name",
+        "legal_form",
+        "address",
+        "email",
+        "vat_regime",
+        "vat_filing",
+        "active",
+        "siren",
+        "invoice_prefix",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:

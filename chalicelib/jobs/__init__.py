@@ -55,8 +55,9 @@ SCHEDULES: dict[str, str] = {
     "renew_memberships": "cron(5/15 22,23 * * ? *)",
     # The company invoices of the month just ended: 02:00 UTC on the 1st.
     "invoice_companies": "cron(0 2 1 * ? *)",
-    # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
-    "produce_ereports": "cron(0 3 1,11,21 * ? *)",
+    # B2C e-reports: daily at 03:00 UTC, each operator's periods that have ended (ten
+    # days, a month or two months, per its VAT regime: domain/ereporting.py CALENDAR).
+    "produce_ereports": "cron(0 3 * * ? *)",
     # B2B invoices to the accredited platform, and the statuses it reports back.
     "route_einvoices": "rate(60 minutes)",
     # Every operator's document chain and last month's payouts, checked; the findings are
