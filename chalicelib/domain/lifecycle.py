@@ -23,6 +23,9 @@ STATUSES = {
 }
 # Nothing more will come from the platform once an invoice is in one of these.
 FINAL = frozenset({"210", "212", "213"})
+# How far along each status is: statuses may arrive out of order (a webhook overtaking
+# another, a poll crossing a push), and the current status never goes back.
+RANK = {"200": 0, "201": 1, "202": 2, "205": 3, "210": 4, "212": 4, "213": 4}
 
 
 def is_routed(document: Document) -> bool:
@@ -51,3 +54,35 @@ def with_status(
 
 def current_attempt(history: list[dict[str, Any]]) -> int:
     return max((int(entry.get("attempt") or 1) for entry in history), default=1)
+
+
+def _of_attempt(history: list[dict[str, Any]], attempt: int) -> list[dict[str, Any]]:
+    return [entry for entry in history if int(entry.get("attempt") or 1) == attempt]
+
+
+def current_status(history: list[dict[str, Any]], attempt: int = 1) -> str | None:
+    """The furthest status of the current deposit attempt (the last one received among
+    equals), else the last one recorded (a resend not made yet), else None."""
+    entries = _of_attempt(history, attempt)
+    if not entries:
+        return str(history[-1]["code"]) if history else None
+    best = max(range(len(entries)), key=lambda i: (RANK.get(entries[i]["code"], -1), i))
+    return str(entries[best]["code"])
+
+
+def with_reported(
+    history: list[dict[str, Any]], reported: list[tuple[str, str]], attempt: int = 1
+) -> list[dict[str, Any]] | None:
+    """The history with the statuses the platform reported (`(code, at)`, by a poll or a
+    webhook) added, or None when nothing is new. Each status once per attempt; unknown
+    codes ignored; once the attempt reached a final status (210, 212, 213) nothing more
+    is taken, so a late or replayed status never moves it back. A status arriving after
+    a further one is kept in the history (it happened) but leaves the current status."""
+    changed = False
+    for code, at in reported:
+        if any(entry["code"] in FINAL for entry in _of_attempt(history, attempt)):
+            break
+        added = with_status(history, code, at, None, attempt)
+        if added is not None:
+            history, changed = added, True
+    return history if changed else None

@@ -31,7 +31,13 @@ from chalicelib.adapters.pa_client import (
     PlatformUnavailable,
 )
 from chalicelib.domain.documents import Document, VatLine
-from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
+from chalicelib.domain.lifecycle import (
+    FINAL,
+    current_attempt,
+    is_routed,
+    with_reported,
+    with_status,
+)
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
 from chalicelib.observability import count, logger
@@ -358,12 +364,15 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
         flow = platform.get_flow(str(state["flow_id"]))
     except (PlatformUnavailable, PlatformRejected):
         return "waiting"
-    history = list(state.get("history") or [])
     attempt = int(state.get("attempt") or 1)
-    for reported in flow.get("lifecycle") or []:
-        code, at = str(reported.get("code")), str(reported.get("at"))
-        history = with_status(history, code, at, None, attempt) or history
-    if len(history) == len(state.get("history") or []):
+    reported = [
+        (str(entry.get("code")), str(entry.get("at")))
+        for entry in flow.get("lifecycle") or []
+        if isinstance(entry, dict)
+    ]
+    # The same rule as the platform's webhook (services/einvoice_webhooks.py).
+    history = with_reported(list(state.get("history") or []), reported, attempt)
+    if history is None:
         return "waiting"
     return "updated" if ctx.einvoices.update(operator_id, state, history) else "waiting"
 

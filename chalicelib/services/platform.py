@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # the settings (pydantic-settings) load with the first reques
     from chalicelib.services.context import Context
 
 CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter
+# The secret the platform signs its status webhooks with (services/einvoice_webhooks.py).
+WEBHOOK_SECRET = "pa-webhook-secret"
 
 
 class FlowPlatform(Protocol):
@@ -95,13 +97,19 @@ def platform_settings(ctx: Context, operator_id: str) -> dict[str, Any]:
     own = ctx.platform_settings.get(operator_id)
     if own is None:
         source = "deployment" if ctx.settings.ereporting_platform_url else "none"
-        return {"operator_id": operator_id, "source": source, "client_secret_set": False}
+        return {
+            "operator_id": operator_id,
+            "source": source,
+            "client_secret_set": False,
+            "webhook_secret_set": False,
+        }
     secret_set = ctx.secrets.operators.get(operator_id, CLIENT_SECRET) is not None
     return {
         **own,
         "operator_id": operator_id,
         "source": "operator",
         "client_secret_set": secret_set,
+        "webhook_secret_set": ctx.secrets.operators.get(operator_id, WEBHOOK_SECRET) is not None,
     }
 
 
@@ -113,6 +121,8 @@ def configure_platform(
     get_operator(ctx, operator_id)
     before = ctx.platform_settings.get(operator_id) or {}
     ctx.secrets.operators.put(operator_id, CLIENT_SECRET, wanted["client_secret"])
+    if wanted.get("webhook_secret"):  # absent: the one set before stays
+        ctx.secrets.operators.put(operator_id, WEBHOOK_SECRET, wanted["webhook_secret"])
     public = {name: wanted[name] for name in ("base_url", "token_url", "client_id")}
     public["updated_at"] = ctx.clock.now().isoformat(timespec="seconds")
     ctx.platform_settings.put(operator_id, public)
@@ -122,6 +132,8 @@ def configure_platform(
         if name != "updated_at" and before.get(name) != value
     }
     changes["client_secret"] = ["(secret)", "(secret)"]  # changed, never written out
+    if wanted.get("webhook_secret"):
+        changes["webhook_secret"] = ["(secret)", "(secret)"]
     audit.record(
         ctx,
         principal,

@@ -433,6 +433,13 @@ ROWS = [
         by_role(member_a=403, admin=200),
     ),
     Row(
+        "POST",
+        "/v1/einvoicing/platforms/{operator_id}/webhook",
+        fixed("/v1/einvoicing/platforms/{operator}/webhook", {}),
+        # public, authenticated by the platform's signature: none here, 400 for everyone
+        by_role(anonymous=400, member_a=400),
+    ),
+    Row(
         "GET",
         "/v1/operators/{operator_id}/ereports",
         fixed("/v1/operators/{operator}/ereports"),

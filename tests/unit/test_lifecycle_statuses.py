@@ -1,0 +1,47 @@
+"""Statuses from the platform (poll or webhook): once each, never back from a final one."""
+
+from __future__ import annotations
+
+from chalicelib.domain.lifecycle import current_status, with_reported, with_status
+
+AT = "2027-01-02T10:00:00+01:00"
+
+
+def deposited() -> list[dict]:
+    return with_status([], "200", AT) or []
+
+
+def test_each_status_is_taken_once_and_unknown_codes_are_ignored() -> None:
+    history = with_reported(deposited(), [("201", AT), ("201", AT), ("999", AT), ("202", AT)])
+    assert history is not None
+    assert [entry["code"] for entry in history] == ["200", "201", "202"]
+    assert with_reported(history, [("201", AT), ("202", AT)]) is None  # a replay
+
+
+def test_a_late_status_is_kept_but_the_current_status_stays_the_furthest() -> None:
+    history = with_reported(deposited(), [("205", AT), ("202", AT)]) or []
+    assert [entry["code"] for entry in history] == ["200", "205", "202"]
+    assert current_status(history) == "205"
+
+
+def test_nothing_is_taken_after_a_final_status() -> None:
+    refused = with_reported(deposited(), [("210", AT), ("205", AT)]) or []
+    assert [entry["code"] for entry in refused] == ["200", "210"]
+    assert with_reported(refused, [("201", AT), ("212", AT)]) is None
+    assert current_status(refused) == "210"
+
+
+def test_a_new_deposit_attempt_has_its_own_statuses() -> None:
+    rejected = with_reported(deposited(), [("213", AT)]) or []
+    assert current_status(rejected, attempt=2) == "213"  # resend not made yet
+    again = with_status(rejected, "200", AT, None, 2) or []
+    again = with_reported(again, [("201", AT), ("213", AT)], attempt=2) or []
+    assert [(e["code"], e.get("attempt", 1)) for e in again] == [
+        ("200", 1),
+        ("213", 1),
+        ("200", 2),
+        ("201", 2),
+        ("213", 2),
+    ]
+    assert current_status(again, attempt=2) == "213"
+    assert current_status([]) is None
