@@ -10,6 +10,10 @@ one flow. `GET /v1/flows/{flowId}` answers the flow with the lifecycle statuses 
 `report` added (and, with `auto_statuses`, the ones a buyer's platform would send at once:
 `make run` plays 201 Émise and 202 Reçue). `failures` makes it answer errors on purpose.
 
+Directory: `POST /v1/directory-line/search` (`{"filters": {"siren"}}`) answers the lines
+of `directory` (SIREN -> electronic address), a SIREN-level line each; `lookups` counts
+the searches; `directory_failures` makes it answer errors on purpose.
+
 Status webhooks: `subscribe(url, secret)` (what an operator sets in its platform's
 portal) makes every status the platform learns of (the `auto_statuses` at deposit,
 `report`, a 212 from the issuer) queue a signed delivery to `url` (the operator's
@@ -68,6 +72,10 @@ class FakePlatform:
         self.posts = 0
         self.failures: list[int] = []  # statuses to answer next, in order
         self.statuses: list[tuple[str, str, bytes]] = []  # issuer statuses: number, code, xml
+        self.contents: dict[str, bytes] = {}  # the files accepted, by trackingId
+        self.directory: dict[str, str] = {}  # SIREN -> electronic address (BT-49)
+        self.lookups: list[str] = []  # the SIRENs searched, in order
+        self.directory_failures: list[int] = []  # statuses the directory answers next
         self.webhook: tuple[str, str] | None = None  # (url, secret) once subscribed
         self.outbox: list[bytes] = []  # signed deliveries waiting (bodies)
         self.delivered: list[tuple[bytes, int]] = []  # (body, status answered)
@@ -83,6 +91,8 @@ class FakePlatform:
                     self._token(body)
                 elif self.path == "/v1/flows":
                     self._flow(body)
+                elif self.path == "/v1/directory-line/search":
+                    self._search(body)
                 else:
                     self._answer(404, {"error": "not found"})
 
@@ -125,9 +135,21 @@ class FakePlatform:
                     lifecycle = []
                 flow = {"flowId": f"flow-{len(platform.flows) + 1}", **info, "lifecycle": lifecycle}
                 platform.flows[info["trackingId"]] = flow
+                platform.contents[info["trackingId"]] = content
                 if lifecycle:
                     platform.push(info["trackingId"], lifecycle)
                 self._answer(202, flow)
+
+            def _search(self, body: bytes) -> None:
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._answer(401, {"error": "unauthorized"})
+                if platform.directory_failures:
+                    return self._answer(platform.directory_failures.pop(0), {"error": "as asked"})
+                siren = str(json.loads(body).get("filters", {}).get("siren", ""))
+                platform.lookups.append(siren)
+                address = platform.directory.get(siren)
+                lines = [{"siren": siren, "addressingIdentifier": address}] if address else []
+                self._answer(200, {"results": lines})
 
             def _status(self, info: dict[str, Any], content: bytes) -> None:
                 """A lifecycle status from the issuer (212 Encaissée): added to the

@@ -450,6 +450,14 @@ def einvoice_sk(document_id: str) -> str:
     return document_id
 
 
+# -- directory addresses of buyers (adapters/directory_store.py) -----------------------------
+
+
+def directory_address(siren: str) -> dict[str, str]:
+    """A business's electronic address as the platform's directory gave it, with a date."""
+    return {"PK": f"DIRECTORY#{siren}", "SK": "ADDRESS"}
+
+
 # -- accredited platform settings (adapters/platform_settings_store.py) -----------------------
 
 

@@ -41,7 +41,7 @@ from chalicelib.domain.lifecycle import (
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
 from chalicelib.observability import count, logger
-from chalicelib.services import audit
+from chalicelib.services import audit, directory
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import credit_note, get_document
@@ -258,6 +258,9 @@ def _deposit(
     read: dict[str, Any] | None,
 ) -> str:
     now = ctx.clock.now().isoformat(timespec="seconds")
+    if channel_of(document) == PA and document.buyer.siren:  # BT-49 from the directory
+        address = directory.buyer_address(ctx, platform, document.buyer.siren)
+        document = directory.with_directory_address(document, address)
     content = cii_xml(document)
     try:
         failed = validator.failures(content)

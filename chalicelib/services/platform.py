@@ -10,7 +10,7 @@ invoices wait, shown as `platform_not_configured`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.services import audit
@@ -32,6 +32,13 @@ class FlowPlatform(Protocol):
     ) -> dict[str, Any]: ...
 
     def get_flow(self, flow_id: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """A platform that also answers directory look-ups (adapters/pa_client.FlowClient)."""
+
+    def find_address(self, siren: str) -> str | None: ...
 
 
 class InvoiceValidator(Protocol):

@@ -1,7 +1,9 @@
-"""Statuses from the platform (poll or webhook): once each, never back from a final one."""
+"""Statuses from the platform (poll or webhook): once each, never back from a final one;
+the directory line that is a business's electronic address."""
 
 from __future__ import annotations
 
+from chalicelib.adapters.pa_client import siren_level_address
 from chalicelib.domain.lifecycle import current_status, with_reported, with_status
 
 AT = "2027-01-02T10:00:00+01:00"
@@ -45,3 +47,18 @@ def test_a_new_deposit_attempt_has_its_own_statuses() -> None:
     ]
     assert current_status(again, attempt=2) == "213"
     assert current_status([]) is None
+
+
+def test_the_siren_level_directory_line_is_the_address() -> None:
+    siren = "552100554"
+    answer = {
+        "results": [
+            {"siren": siren, "siret": "55210055400013", "addressingIdentifier": f"{siren}_ETAB"},
+            {"siren": siren, "addressingIdentifier": f"{siren}_SIEGE"},
+            {"siren": "999999999", "addressingIdentifier": "999999999"},
+        ]
+    }
+    assert siren_level_address(answer, siren) == f"{siren}_SIEGE"
+    assert siren_level_address({"results": answer["results"][:1]}, siren) == f"{siren}_ETAB"
+    assert siren_level_address({"results": []}, siren) is None
+    assert siren_level_address({}, siren) is None
