@@ -34,6 +34,19 @@ class PlatformSettingsStore:
         )
         return _flat(answer["Attributes"])
 
+    def delete(self, operator_id: str, version: int) -> bool:
+        """Remove the settings if still at `version`; False if they changed or are gone."""
+        key = keys.platform_settings(operator_id)
+        try:
+            self._table.table.delete_item(
+                Key=key,
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues={":version": version},
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
 
 def _flat(item: dict[str, Any]) -> dict[str, Any]:
     item = strip_keys(item)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.api.endpoint import Call, endpoint
@@ -183,6 +183,23 @@ def put_platform(call: Call) -> Any:
         "webhook_secret": body.webhook_secret.get_secret_value() if body.webhook_secret else None,
     }
     return platform.configure_platform(call.ctx, call.principal, call.params["operator_id"], wanted)
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/einvoicing-platform",
+    "DELETE",
+    summary="Forget the operator's own platform and its secrets (If-Match)",
+    tag="catalogue",
+    status=204,
+    produces="text/plain",
+    errors=(403, 404, 412, 428),
+    role="admin",
+)
+def delete_platform(call: Call) -> Any:
+    operator_id = call.params["operator_id"]
+    platform.remove_platform(call.ctx, call.principal, operator_id, call.headers.get("if-match"))
+    return Response(body="", status_code=204)
 
 
 @endpoint(

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
+from chalicelib.domain.editing import check_version, expected_version
+from chalicelib.errors import NotFound, PreconditionFailed
 from chalicelib.services import audit
 from chalicelib.services.catalogue import get_operator
 
@@ -151,3 +153,41 @@ def configure_platform(
         changes=changes,
     )
     return platform_settings(ctx, operator_id)
+
+
+def remove_platform(
+    ctx: Context, principal: Principal, operator_id: str, if_match: str | None
+) -> None:
+    """Forget the operator's own platform (If-Match on the settings' version): the
+    settings first (conditional), then its secrets in SSM; the operator falls back to
+    the deployment-wide platform, or none (its B2B invoices then wait). A delete that
+    stopped between the two (the secrets left) is finished by the next one."""
+    get_operator(ctx, operator_id)  # 404 for an unknown operator
+    own = ctx.platform_settings.get(operator_id)
+    names = (CLIENT_SECRET, WEBHOOK_SECRET)
+    left = [name for name in names if ctx.secrets.operators.get(operator_id, name) is not None]
+    if own is None and not left:
+        raise NotFound("The operator has no accredited platform of its own.")
+    expected = expected_version(if_match)
+    if own is not None:
+        check_version(int(own["version"]), expected)
+        if not ctx.platform_settings.delete(operator_id, expected):
+            raise PreconditionFailed("The settings changed meanwhile: read them again.")
+    for name in left:
+        ctx.secrets.operators.delete(operator_id, name)
+    before = own or {}
+    changes: dict[str, list[Any]] = {
+        name: [before.get(name), None]
+        for name in ("base_url", "token_url", "client_id")
+        if before.get(name)
+    }
+    changes.update({name.replace("pa-", "").replace("-", "_"): ["(secret)", None] for name in left})
+    audit.record(
+        ctx,
+        principal,
+        "delete",
+        "einvoicing_platform",
+        operator_id,
+        operator_id=operator_id,
+        changes=changes,
+    )

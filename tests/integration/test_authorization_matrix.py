@@ -433,6 +433,13 @@ ROWS = [
         by_role(member_a=403, admin=200),
     ),
     Row(
+        "DELETE",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed("/v1/operators/{operator}/einvoicing-platform"),
+        # no If-Match sent: 428 shows an administrator got through
+        by_role(member_a=403, admin=428),
+    ),
+    Row(
         "POST",
         "/v1/einvoicing/platforms/{operator_id}/webhook",
         fixed("/v1/einvoicing/platforms/{operator}/webhook", {}),
