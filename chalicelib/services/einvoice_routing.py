@@ -402,7 +402,8 @@ def _refused_without_credit_note(state: dict[str, Any]) -> bool:
 def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> str:
     """The buyer refused the invoice (210): it stays issued (an issued invoice never
     changes) and is cancelled by a credit note for its whole amount, issued once
-    (its source is derived from the invoice) and routed like any B2B document."""
+    (its source is derived from the invoice) and routed like any B2B document. A company
+    invoice's amount due drops by it, so it leaves the unpaid list."""
     stored = get_document(ctx, state["document_id"])
     document = Document.of(stored)
     if document.is_credit_note:
@@ -418,6 +419,9 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
             payment={"status": "due", "method": method, "due_date": today},
         )
     )
+    # A company invoice then asks for nothing more: it leaves the unpaid list (and the
+    # reconciliation's unpaid invoices); once per credit note, so a rerun is harmless.
+    ctx.companies.apply_credit_note(document.id, note.id, -note.totals.incl_vat)
     logger().info(
         "einvoice_refused_credited",
         extra={"document_id": document.id, "credit_note_id": note.id},

@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 from chalicelib.adapters.cdar_status import RAM, referenced_status
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.timezones import PARIS
+from chalicelib.services import company_payments
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     alice,
     bob,
@@ -180,3 +181,31 @@ def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(
     assert note["totals"]["incl_vat"] == -deposited["totals"]["incl_vat"]
     assert note["id"] in fake_pa.flows  # validated and deposited like the invoice
     assert lifecycle(api, admin, note["id"])["status"] == "200"
+
+
+def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(
+    api: Api,
+    admin: str,
+    accountant: str,
+    ctx: Any,
+    deposited: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    operator_id = deposited["operator_id"]
+    unpaid = company_payments.unpaid_company_invoices(ctx, operator_id)
+    assert [u["invoice_id"] for u in unpaid] == [deposited["id"]]
+    fake_pa.report(deposited["id"], "210")
+    route(api, admin)
+    route(api, admin)  # the credit note
+    route(api, admin)  # again: the credit note counts once
+
+    assert company_payments.unpaid_company_invoices(ctx, operator_id) == []
+    state = ctx.companies.payment_state(deposited["id"])
+    assert (state["amount_due"], state["status"]) == (0, "paid")
+    issued = deposited["issued_at"][:10]
+    report = api.get(
+        f"/v1/accounting/reconciliation?operator_id={operator_id}&from={issued}&to={issued}",
+        token=accountant,
+    ).json
+    assert deposited["id"] not in [u["id"] for u in report["unpaid_invoices"]]
+    assert codes(api, admin, deposited["id"]) == ["200", "210"]  # never marked 212
