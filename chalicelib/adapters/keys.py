@@ -461,9 +461,10 @@ def directory_address(siren: str) -> dict[str, str]:
 # -- accredited platform settings (adapters/platform_settings_store.py) -----------------------
 
 
-def platform_settings(operator_id: str) -> dict[str, str]:
-    """An operator's own accredited platform (URLs, client id; the secret is in SSM)."""
-    return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS"}
+def platform_settings(operator_id: str, kind: str = "pa") -> dict[str, str]:
+    """An operator's own accredited platform (`pa`) or Chorus Pro API account (`chorus`):
+    URLs, client id; the secret is in SSM."""
+    return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS" if kind == "pa" else "CHORUS"}
 
 
 # -- asynchronous exports (adapters/export_store.py) -------------------------------------------

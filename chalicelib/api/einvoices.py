@@ -202,6 +202,85 @@ def delete_platform(call: Call) -> Any:
     return Response(body="", status_code=204)
 
 
+class ChorusSettingsInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "base_url": "https://api.piste.gouv.fr/cpro/factures",
+                    "token_url": "https://oauth.piste.gouv.fr/api/oauth/token",
+                    "client_id": "relais-melun",
+                    "client_secret": "s3cr3t",
+                }
+            ]
+        },
+    )
+
+    base_url: PlatformUrl  # Chorus Pro's flow API, through the same port
+    token_url: PlatformUrl  # OAuth2 client credentials (PISTE)
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: SecretStr = Field(min_length=1, max_length=1000)  # write-only: to SSM
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "GET",
+    summary="The Chorus Pro account an operator invoices public bodies through",
+    tag="catalogue",
+    errors=(403, 404),
+    role="books",
+    response=PlatformSettings,
+)
+def get_chorus(call: Call) -> Any:
+    return platform.platform_settings(call.ctx, call.params["operator_id"], platform.CHORUS)
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "PUT",
+    summary="Set the operator's own Chorus Pro API account (the client secret goes to SSM)",
+    tag="catalogue",
+    body=ChorusSettingsInput,
+    errors=(403, 404, 422),
+    role="admin",
+    response=PlatformSettings,
+)
+def put_chorus(call: Call) -> Any:
+    body = call.body
+    wanted = {
+        "base_url": body.base_url,
+        "token_url": body.token_url,
+        "client_id": body.client_id,
+        "client_secret": body.client_secret.get_secret_value(),
+    }
+    operator_id = call.params["operator_id"]
+    return platform.configure_platform(
+        call.ctx, call.principal, operator_id, wanted, platform.CHORUS
+    )
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "DELETE",
+    summary="Forget the operator's own Chorus Pro account and its secret (If-Match)",
+    tag="catalogue",
+    status=204,
+    produces="text/plain",
+    errors=(403, 404, 412, 428),
+    role="admin",
+)
+def delete_chorus(call: Call) -> Any:
+    operator_id = call.params["operator_id"]
+    if_match = call.headers.get("if-match")
+    platform.remove_platform(call.ctx, call.principal, operator_id, if_match, platform.CHORUS)
+    return Response(body="", status_code=204)
+
+
 @endpoint(
     bp,
     "/v1/einvoicing/platforms/{operator_id}/webhook",

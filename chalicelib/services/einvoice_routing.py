@@ -48,7 +48,8 @@ from chalicelib.services.invoicing import credit_note, get_document
 from chalicelib.services.platform import (
     FlowPlatform,
     InvoiceValidator,
-    chorus_of,
+    chorus_for,
+    has_chorus,
     has_platform,
     platform_for,
 )
@@ -174,7 +175,7 @@ class _Channels:
     def get(self, channel: str) -> FlowPlatform | None:
         if channel not in self._built:
             self._built[channel] = (
-                chorus_of(self._ctx.settings)
+                chorus_for(self._ctx, self._operator_id)
                 if channel == CHORUS
                 else platform_for(self._ctx, self._operator_id)
             )
@@ -186,7 +187,7 @@ def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     state = ctx.einvoices.get(document.operator_id, document_id) or {}
     error = state.get("error")
     if not state and is_routed(document):
-        if channel_of(document) == CHORUS and not ctx.settings.chorus_pro_url:
+        if channel_of(document) == CHORUS and not has_chorus(ctx, document.operator_id):
             error = {"code": "chorus_not_configured"}
         elif channel_of(document) == PA and not has_platform(ctx, document.operator_id):
             error = {"code": NOT_CONFIGURED}
