@@ -41,7 +41,7 @@ def with_status(
     `attempt` or it is unknown. A document rejected (213) and deposited again after a fix
     starts a new attempt: its statuses follow, marked with the attempt number."""
     if code not in STATUSES or any(
-        entry["code"] == code and int(entry.get("attempt") or 1) == attempt for entry in history
+        _same(entry, code, detail) for entry in _of_attempt(history, attempt)
     ):
         return None
     entry: dict[str, Any] = {"code": code, "label": STATUSES[code], "at": at}
@@ -50,6 +50,30 @@ def with_status(
     if attempt > 1:
         entry["attempt"] = attempt
     return [*history, entry]
+
+
+def _same(entry: dict[str, Any], code: str, detail: Any) -> bool:
+    """Whether `entry` already records this status. 212 Encaissée may come once per
+    payment (`detail.payment`): one sent for a payment is that payment's; one reported
+    by the platform (no payment named) repeats any 212 recorded."""
+    if entry["code"] != code:
+        return False
+    payment = detail.get("payment") if isinstance(detail, dict) else None
+    if code != "212" or payment is None:
+        return True
+    return bool((entry.get("detail") or {}).get("payment") == payment)
+
+
+def is_final(entry: dict[str, Any]) -> bool:
+    """210, 213, and 212 once paid in full (a 212 for a partial payment is not final)."""
+    if entry["code"] == "212":
+        return not (entry.get("detail") or {}).get("partial")
+    return entry["code"] in FINAL
+
+
+def settled(history: list[dict[str, Any]], attempt: int = 1) -> bool:
+    """The current attempt reached a final status: nothing more will come."""
+    return any(is_final(entry) for entry in _of_attempt(history, attempt))
 
 
 def current_attempt(history: list[dict[str, Any]]) -> int:
@@ -75,12 +99,12 @@ def with_reported(
 ) -> list[dict[str, Any]] | None:
     """The history with the statuses the platform reported (`(code, at)`, by a poll or a
     webhook) added, or None when nothing is new. Each status once per attempt; unknown
-    codes ignored; once the attempt reached a final status (210, 212, 213) nothing more
-    is taken, so a late or replayed status never moves it back. A status arriving after
+    codes ignored; once the attempt reached a final status (210, 213, 212 paid in full)
+    nothing more is taken, so a late or replayed status never moves it back. A status arriving after
     a further one is kept in the history (it happened) but leaves the current status."""
     changed = False
     for code, at in reported:
-        if any(entry["code"] in FINAL for entry in _of_attempt(history, attempt)):
+        if settled(history, attempt):
             break
         added = with_status(history, code, at, None, attempt)
         if added is not None:

@@ -31,7 +31,7 @@ def codes(api: Api, admin: str, invoice_id: str) -> list[str]:
     return [h["code"] for h in lifecycle(api, admin, invoice_id)["history"]]
 
 
-def test_a_company_invoice_is_marked_paid_once_its_transfers_cover_it(
+def test_a_company_invoice_gets_a_212_per_transfer_the_last_one_final(
     api: Api,
     admin: str,
     clock: FixedClock,
@@ -41,26 +41,39 @@ def test_a_company_invoice_is_marked_paid_once_its_transfers_cover_it(
     total = deposited["totals"]["incl_vat"]
     clock.moment = datetime(2027, 1, 20, 10, tzinfo=PARIS)
     assert pay(api, admin, deposited["id"], amount=total - 100).status == 201
-    assert route(api, admin)["paid_sent"] == 0  # partly paid: nothing yet
+    assert route(api, admin)["paid_sent"] == 1  # the first transfer, partial
+    assert route(api, admin)["paid_sent"] == 0  # once
+    state = lifecycle(api, admin, deposited["id"])
+    assert (state["status"], state["history"][-1]["detail"]["partial"]) == ("212", True)
 
     assert pay(api, admin, deposited["id"], amount=100, reference="VIR-2").status == 201
-    assert route(api, admin)["paid_sent"] == 1
-    assert route(api, admin)["paid_sent"] == 0  # once
+    assert route(api, admin)["paid_sent"] == 1  # the second: paid in full, final
+    assert route(api, admin)["paid_sent"] == 0
 
-    assert codes(api, admin, deposited["id"]) == ["200", "212"]
-    paid = lifecycle(api, admin, deposited["id"])["history"][-1]
-    assert paid["detail"]["amounts"] == deposited["vat_breakdown"]
-    ((number, code, xml),) = fake_pa.statuses
-    assert (number, code) == (deposited["number"], "212")
-    assert referenced_status(xml) == (deposited["number"], "212")
+    history = lifecycle(api, admin, deposited["id"])["history"]
+    assert [h["code"] for h in history] == ["200", "212", "212"]
+    assert "partial" not in history[-1]["detail"]
+    assert history[1]["detail"]["payment"] != history[2]["detail"]["payment"]
+    per_rate: dict[str, int] = {}
+    for entry in history[1:]:
+        for line in entry["detail"]["amounts"]:
+            per_rate[line["rate"]] = per_rate.get(line["rate"], 0) + line["base"] + line["vat"]
+    assert per_rate == {  # the two add up to the invoice, rate by rate
+        line["rate"]: line["base"] + line["vat"] for line in deposited["vat_breakdown"]
+    }
+    assert [(n, c) for n, c, _ in fake_pa.statuses] == [(deposited["number"], "212")] * 2
+    first, last = (xml for _, _, xml in fake_pa.statuses)
+    assert referenced_status(last) == (deposited["number"], "212")
     received = [
         (c.findtext(f"{{{RAM}}}ValuePercent"), c.findtext(f"{{{RAM}}}ValueAmount"))
-        for c in ET.fromstring(xml).iter(f"{{{RAM}}}SpecifiedDocumentCharacteristic")
+        for c in ET.fromstring(last).iter(f"{{{RAM}}}SpecifiedDocumentCharacteristic")
     ]
     assert received == [
         (line["rate"], f"{(line['base'] + line['vat']) / 100:.2f}")
-        for line in deposited["vat_breakdown"]
+        for line in history[2]["detail"]["amounts"]
     ]
+    assert first != last
+    assert sum(1 for t in fake_pa.flows if t.startswith(f"{deposited['id']}-212-")) == 2
 
 
 def test_a_card_invoice_is_marked_paid_on_the_run_after_its_deposit(

@@ -4,7 +4,7 @@ the directory line that is a business's electronic address."""
 from __future__ import annotations
 
 from chalicelib.adapters.pa_client import siren_level_address
-from chalicelib.domain.lifecycle import current_status, with_reported, with_status
+from chalicelib.domain.lifecycle import current_status, settled, with_reported, with_status
 
 AT = "2027-01-02T10:00:00+01:00"
 
@@ -62,3 +62,16 @@ def test_the_siren_level_directory_line_is_the_address() -> None:
     assert siren_level_address({"results": answer["results"][:1]}, siren) == f"{siren}_ETAB"
     assert siren_level_address({"results": []}, siren) is None
     assert siren_level_address({}, siren) is None
+
+
+def test_a_212_per_payment_only_the_last_one_final() -> None:
+    history = deposited()
+    first = with_status(history, "212", AT, {"payment": "p1", "partial": True})
+    assert first is not None and not settled(first)
+    assert with_status(first, "212", AT, {"payment": "p1", "partial": True}) is None  # once
+    assert with_reported(first, [("212", AT)]) is None  # the platform's echo: the same
+    taken = with_reported(first, [("205", AT)])  # statuses still come after a partial one
+    assert taken is not None and current_status(taken) == "212"
+    second = with_status(taken, "212", AT, {"payment": "p2"}) or []
+    assert settled(second)
+    assert with_reported(second, [("210", AT)]) is None
