@@ -22,8 +22,9 @@ from typing import Any
 
 from chalicelib.domain import webhook_signature
 from chalicelib.domain.lifecycle import with_reported
-from chalicelib.errors import ConcurrentUpdate, InvalidSignature, ValidationFailed
+from chalicelib.errors import ConcurrentUpdate, InvalidSignature, NotFound, ValidationFailed
 from chalicelib.observability import count, logger
+from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 from chalicelib.services.platform import WEBHOOK_SECRET
 
@@ -33,6 +34,10 @@ ATTEMPTS = 3
 def receive_status_webhook(
     ctx: Context, operator_id: str, payload: bytes, header: str | None
 ) -> dict[str, Any]:
+    try:  # an unknown operator costs no SSM read (the path is anyone's to call)
+        get_operator(ctx, operator_id)
+    except NotFound as exc:
+        raise InvalidSignature("No webhook secret is configured for this operator.") from exc
     secret = ctx.secrets.operators.get(operator_id, WEBHOOK_SECRET)
     if not secret:
         raise InvalidSignature("No webhook secret is configured for this operator.")
