@@ -44,9 +44,16 @@ def _cents(amount: int) -> str:
     return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
 
 
-def status_message(document: Document, code: str, at: str, amounts: Sequence[VatLine]) -> bytes:
+def status_message(
+    document: Document,
+    code: str,
+    at: str,
+    amounts: Sequence[VatLine],
+    message_id: str | None = None,
+) -> bytes:
     """The CDAR message saying that `document` reached status `code` at `at`; `amounts`
-    are in cents, per VAT rate (for 212: what was received)."""
+    are in cents, per VAT rate (for 212: what was received, by that payment); its id is
+    `message_id` (default `{document id}-{code}`)."""
     root = ET.Element(f"{{{RSM}}}CrossDomainAcknowledgementAndResponse")
     context = _sub(root, RSM, "ExchangedDocumentContext")
     process = _sub(context, RAM, "BusinessProcessSpecifiedDocumentContextParameter")
@@ -54,7 +61,7 @@ def status_message(document: Document, code: str, at: str, amounts: Sequence[Vat
     guideline = _sub(context, RAM, "GuidelineSpecifiedDocumentContextParameter")
     _sub(guideline, RAM, "ID", "urn.cpro.gouv.fr:1p0:CDV:invoice")
     exchanged = _sub(root, RSM, "ExchangedDocument")
-    _sub(exchanged, RAM, "ID", f"{document.id}-{code}")
+    _sub(exchanged, RAM, "ID", message_id or f"{document.id}-{code}")
     _sub(exchanged, RAM, "Name", "Statut de facture")
     _datetime(exchanged, "IssueDateTime", at)
     sender = _sub(exchanged, RAM, "SenderTradeParty")

@@ -248,6 +248,19 @@ class CompanyStore:
         )
         return strip_keys(item) if item else None
 
+    def payments_of(self, invoice_id: str) -> list[dict[str, Any]]:
+        """The payments recorded on a company invoice, oldest first (by day received)."""
+        items = self._table.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": keys.invoice_payments_pk(invoice_id),
+                ":prefix": keys.invoice_payment_sk(""),
+            },
+            ConsistentRead=True,
+        )
+        payments = [strip_keys(item) for item in items]
+        return sorted(payments, key=lambda p: (str(p.get("paid_on")), str(p.get("recorded_at"))))
+
     def record_payment(self, record: dict[str, Any], paid_before: int, amount_due: int) -> None:
         """Put the payment and move the paid amount from `paid_before`, in one transaction;
         paid in full, the invoice leaves the unpaid index."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.domain.lifecycle import current_status
 
 
 class EInvoiceStore:
@@ -46,10 +47,11 @@ class EInvoiceStore:
     def update(
         self, operator_id: str, state: dict[str, Any], history: list[dict[str, Any]]
     ) -> bool:
-        """Store the new history (and status) if nobody changed the item since it was read."""
-        return self.replace(
-            operator_id, state, {**state, "status": history[-1]["code"], "history": history}
-        )
+        """Store the new history and the status it gives (the furthest of the current
+        attempt, `domain/lifecycle.current_status`) if nobody changed the item since it
+        was read."""
+        status = current_status(history, int(state.get("attempt") or 1))
+        return self.replace(operator_id, state, {**state, "status": status, "history": history})
 
     def _put(
         self, operator_id: str, state: dict[str, Any], condition: str, values: dict[str, Any]

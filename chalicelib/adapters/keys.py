@@ -450,12 +450,21 @@ def einvoice_sk(document_id: str) -> str:
     return document_id
 
 
+# -- directory addresses of buyers (adapters/directory_store.py) -----------------------------
+
+
+def directory_address(siren: str) -> dict[str, str]:
+    """A business's electronic address as the platform's directory gave it, with a date."""
+    return {"PK": f"DIRECTORY#{siren}", "SK": "ADDRESS"}
+
+
 # -- accredited platform settings (adapters/platform_settings_store.py) -----------------------
 
 
-def platform_settings(operator_id: str) -> dict[str, str]:
-    """An operator's own accredited platform (URLs, client id; the secret is in SSM)."""
-    return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS"}
+def platform_settings(operator_id: str, kind: str = "pa") -> dict[str, str]:
+    """An operator's own accredited platform (`pa`) or Chorus Pro API account (`chorus`):
+    URLs, client id; the secret is in SSM."""
+    return {"PK": f"PLATFORM#{operator_id}", "SK": "SETTINGS" if kind == "pa" else "CHORUS"}
 
 
 # -- accounting settings (adapters/accounting_settings_store.py) ------------------------------

@@ -7,6 +7,11 @@
   `name`, `flowSyntax`, `processingRule`) and a `file` part. The platform answers the
   `flowId`; `trackingId` is our idempotency key, so a flow sent twice is one flow.
 * `GET {base_url}/v1/flows/{flowId}`: the flow and its status.
+* `POST {base_url}/v1/directory-line/search`, JSON `{"filters": {"siren": …}}`: the
+  directory lines of a business (`addressingIdentifier`, `siren`, `siret`?,
+  `routingCode`?); its SIREN-level line (no SIRET, no routing code) is its electronic
+  address. The path and fields follow our reading of XP Z12-013's directory service:
+  check them against the chosen platform's documentation.
 
 Only the standard library (urllib) is used: the Lambda package carries no HTTP library.
 """
@@ -76,6 +81,23 @@ class FlowClient:
     def get_flow(self, flow_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/flows/{urllib.parse.quote(flow_id)}", None, {})
 
+    def find_address(self, siren: str) -> str | None:
+        """The business's electronic address in the directory, or None if it has none
+        there (404 or no line). Raises PlatformUnavailable / PlatformRejected otherwise."""
+        query = json.dumps({"filters": {"siren": siren}}).encode()
+        try:
+            answer = self._call(
+                "POST",
+                "/v1/directory-line/search",
+                query,
+                {"Content-Type": "application/json"},
+            )
+        except PlatformRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return siren_level_address(answer, siren)
+
     def _call(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
     ) -> dict[str, Any]:
@@ -105,6 +127,20 @@ class FlowClient:
         lifetime = float(answer.get("expires_in") or 300)
         self._token = (str(answer["access_token"]), time.monotonic() + max(lifetime - 60, 0))
         return self._token[0]
+
+
+def siren_level_address(answer: dict[str, Any], siren: str) -> str | None:
+    """The address of the business's SIREN-level line among the search results."""
+    lines = [
+        line
+        for line in answer.get("results") or []
+        if isinstance(line, dict)
+        and line.get("siren") == siren
+        and isinstance(line.get("addressingIdentifier"), str)
+    ]
+    top = [line for line in lines if not line.get("siret") and not line.get("routingCode")]
+    chosen = (top or lines)[:1]
+    return str(chosen[0]["addressingIdentifier"]) if chosen else None
 
 
 def _send(request: urllib.request.Request, timeout: float) -> dict[str, Any]:

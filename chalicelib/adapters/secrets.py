@@ -100,6 +100,19 @@ class OperatorSecrets:
             return
         self._ssm().put_parameter(Name=parameter, Value=value, Type="SecureString", Overwrite=True)
 
+    def delete(self, operator_id: str, name: str) -> None:
+        """Forget the secret (nothing to do if there is none). A container that read it
+        may keep it cached up to `SECRETS_MAX_AGE_SECONDS`."""
+        parameter = self.parameter_name(operator_id, name)
+        if parameter is None:
+            self._local.pop(f"{operator_id}/{name}", None)
+            return
+        client = self._ssm()
+        try:
+            client.delete_parameter(Name=parameter)
+        except client.exceptions.ParameterNotFound:
+            return
+
     def get(self, operator_id: str, name: str) -> str | None:
         """The value, or None when none was ever stored."""
         parameter = self.parameter_name(operator_id, name)

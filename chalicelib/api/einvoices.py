@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.api.endpoint import Call, endpoint
-from chalicelib.services import einvoice_routing, platform
+from chalicelib.api.schemas import WebhookAnswer
+from chalicelib.services import einvoice_routing, einvoice_webhooks, platform
 
 bp = Blueprint(__name__)
 
@@ -116,6 +117,7 @@ class PlatformSettingsInput(BaseModel):
                     "token_url": "https://pa.example.fr/oauth/token",
                     "client_id": "relais-melun",
                     "client_secret": "s3cr3t",
+                    "webhook_secret": "whsec-0123456789abcdef",
                 }
             ]
         },
@@ -125,6 +127,9 @@ class PlatformSettingsInput(BaseModel):
     token_url: PlatformUrl  # OAuth2 client credentials
     client_id: str = Field(min_length=1, max_length=200)
     client_secret: SecretStr = Field(min_length=1, max_length=1000)  # write-only: to SSM
+    # Optional, write-only, to SSM: what the platform signs its status webhooks with
+    # (POST /v1/einvoicing/platforms/{operator_id}/webhook); absent = the one set stays.
+    webhook_secret: SecretStr | None = Field(default=None, min_length=16, max_length=1000)
 
 
 class PlatformSettings(BaseModel):
@@ -138,6 +143,7 @@ class PlatformSettings(BaseModel):
     token_url: str | None = None
     client_id: str | None = None
     client_secret_set: bool
+    webhook_secret_set: bool = False
     updated_at: str | None = None
     version: int | None = None
 
@@ -174,5 +180,121 @@ def put_platform(call: Call) -> Any:
         "token_url": body.token_url,
         "client_id": body.client_id,
         "client_secret": body.client_secret.get_secret_value(),
+        "webhook_secret": body.webhook_secret.get_secret_value() if body.webhook_secret else None,
     }
     return platform.configure_platform(call.ctx, call.principal, call.params["operator_id"], wanted)
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/einvoicing-platform",
+    "DELETE",
+    summary="Forget the operator's own platform and its secrets (If-Match)",
+    tag="catalogue",
+    status=204,
+    produces="text/plain",
+    errors=(403, 404, 412, 428),
+    role="admin",
+)
+def delete_platform(call: Call) -> Any:
+    operator_id = call.params["operator_id"]
+    platform.remove_platform(call.ctx, call.principal, operator_id, call.headers.get("if-match"))
+    return Response(body="", status_code=204)
+
+
+class ChorusSettingsInput(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "base_url": "https://api.piste.gouv.fr/cpro/factures",
+                    "token_url": "https://oauth.piste.gouv.fr/api/oauth/token",
+                    "client_id": "relais-melun",
+                    "client_secret": "s3cr3t",
+                }
+            ]
+        },
+    )
+
+    base_url: PlatformUrl  # Chorus Pro's flow API, through the same port
+    token_url: PlatformUrl  # OAuth2 client credentials (PISTE)
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: SecretStr = Field(min_length=1, max_length=1000)  # write-only: to SSM
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "GET",
+    summary="The Chorus Pro account an operator invoices public bodies through",
+    tag="catalogue",
+    errors=(403, 404),
+    role="books",
+    response=PlatformSettings,
+)
+def get_chorus(call: Call) -> Any:
+    return platform.platform_settings(call.ctx, call.params["operator_id"], platform.CHORUS)
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "PUT",
+    summary="Set the operator's own Chorus Pro API account (the client secret goes to SSM)",
+    tag="catalogue",
+    body=ChorusSettingsInput,
+    errors=(403, 404, 422),
+    role="admin",
+    response=PlatformSettings,
+)
+def put_chorus(call: Call) -> Any:
+    body = call.body
+    wanted = {
+        "base_url": body.base_url,
+        "token_url": body.token_url,
+        "client_id": body.client_id,
+        "client_secret": body.client_secret.get_secret_value(),
+    }
+    operator_id = call.params["operator_id"]
+    return platform.configure_platform(
+        call.ctx, call.principal, operator_id, wanted, platform.CHORUS
+    )
+
+
+@endpoint(
+    bp,
+    "/v1/operators/{operator_id}/chorus-pro",
+    "DELETE",
+    summary="Forget the operator's own Chorus Pro account and its secret (If-Match)",
+    tag="catalogue",
+    status=204,
+    produces="text/plain",
+    errors=(403, 404, 412, 428),
+    role="admin",
+)
+def delete_chorus(call: Call) -> Any:
+    operator_id = call.params["operator_id"]
+    if_match = call.headers.get("if-match")
+    platform.remove_platform(call.ctx, call.principal, operator_id, if_match, platform.CHORUS)
+    return Response(body="", status_code=204)
+
+
+@endpoint(
+    bp,
+    "/v1/einvoicing/platforms/{operator_id}/webhook",
+    "POST",
+    summary="Lifecycle statuses pushed by the operator's accredited platform (signed)",
+    tag="webhooks",
+    auth="public",
+    errors=(400, 422),
+    response=WebhookAnswer,
+)
+def platform_webhook(call: Call) -> Any:
+    return einvoice_webhooks.receive_status_webhook(
+        call.ctx,
+        call.params["operator_id"],
+        call.raw_body,
+        call.headers.get("x-pa-signature"),
+    )

@@ -26,6 +26,9 @@ class EReport(BaseModel):
     type_code: Literal["IN", "RE"]
     status: Literal["produced", "submitted", "rejected"]
     produced_at: str
+    # The operator's calendar row when produced, and the last day to transmit it (DSE).
+    regime: Literal["normal_monthly", "normal_quarterly", "simplified", "franchise"] | None = None
+    due_by: str | None = None
     days: int
     transmission: dict[str, Any] | None = None  # flow id, or the platform's refusal
 

@@ -225,6 +225,17 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
                 "schema": {"type": "string", "minLength": 1},
             }
         )
+    if spec.path == "/v1/einvoicing/platforms/{operator_id}/webhook":
+        params.append(
+            {
+                "name": "X-PA-Signature",
+                "in": "header",
+                "required": True,
+                "description": "`t={unix seconds},v1={hex HMAC-SHA256(webhook secret, "
+                '"{t}.{raw body}")}` (400 if it fails or is older than 300 s).',
+                "schema": {"type": "string", "minLength": 1},
+            }
+        )
     if spec.method == "GET" and spec.path in DOCUMENT_PATHS:
         params.append(
             {

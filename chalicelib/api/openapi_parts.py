@@ -40,6 +40,10 @@ NOTES = {
     "`GET /v1/me/calendar-feed`; the secret token is the only credential.",
     ("POST", "/v1/webhooks/stripe"): "The `Stripe-Signature` must verify against the raw "
     "body with the endpoint's secret (else 400 `invalid_signature`).",
+    ("POST", "/v1/einvoicing/platforms/{operator_id}/webhook"): "Sent by the operator's "
+    "accredited platform: `X-PA-Signature` must verify against the raw body with the "
+    "operator's webhook secret (else 400 `invalid_signature`); each status is taken once "
+    "and never moves a final status back.",
     ("GET", "/v1/openapi.json"): "`servers` is where this document was served from.",
 }
 

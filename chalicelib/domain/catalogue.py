@@ -102,6 +102,15 @@ class VatRegime(StrEnum):
     franchise = "franchise"
 
 
+class VatFiling(StrEnum):
+    """How an operator under the normal VAT regime files its VAT returns; it sets the
+    e-reporting periods (domain/ereporting.py). Ignored under `franchise`."""
+
+    normal_monthly = "normal_monthly"  # réel normal, CA3 each month
+    normal_quarterly = "normal_quarterly"  # réel normal, quarterly CA3 (option)
+    simplified = "simplified"  # réel simplifié (CA12)
+
+
 class NewOperator(Model):
     name: NonEmpty
     legal_form: NonEmpty
@@ -112,6 +121,8 @@ class NewOperator(Model):
     # Option for VAT on debits (art. 269-2-c CGI): VAT on services is then due when
     # invoiced (BT-8 code 5), not when paid (code 72, the default for services).
     vat_on_debits: bool = False
+    # Sets the e-reporting periods and deadlines (DSE table, see domain/ereporting.py).
+    vat_filing: VatFiling = VatFiling.normal_monthly
     address: Address
     invoice_prefix: str
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]

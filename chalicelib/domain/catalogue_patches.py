@@ -20,6 +20,7 @@ from chalicelib.domain.catalogue import (
     OpeningException,
     PriceIn,
     Rates,
+    VatFiling,
     VatNumberIn,
     VatRegime,
 )
@@ -45,6 +46,7 @@ class OperatorPatch(Patch):
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
     vat_number: VatNumberIn | None = None  # an FR one must be the operator's SIREN's
     vat_regime: VatRegime | None = None
+    vat_filing: VatFiling | None = None
     iban: str | None = None
     bic: str | None = None
     active: bool | None = None
@@ -54,7 +56,15 @@ class OperatorPatch(Patch):
     invoice_prefix: str | None = None
 
     @field_validator(
-        "name", "legal_form", "address", "email", "vat_regime", "active", "siren", "invoice_prefix"
+        "name",
+        "legal_form",
+        "address",
+        "email",
+        "vat_regime",
+        "vat_filing",
+        "active",
+        "siren",
+        "invoice_prefix",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:

@@ -13,8 +13,7 @@ A document is B2C when its buyer has no SIREN (a business buyer is e-invoiced in
 A report already produced is never edited: if a period's figures change, a corrective
 report (`RE`) replaces it with the complete figures of the period.
 
-Periods (DSE table, réel normal): transactions by ten days (1-10, 11-20, 21-end of month),
-payments by month.
+Periods and deadlines depend on how the operator files its VAT returns: see `CALENDAR`.
 """
 
 from __future__ import annotations
@@ -31,6 +30,34 @@ from chalicelib.domain.documents import Document, VatLine
 
 ReportKind = Literal["transactions", "payments"]
 SERVICES_CATEGORY = "TPS1"
+# The operator's VAT situation as the e-reporting calendar distinguishes it.
+Regime = Literal["normal_monthly", "normal_quarterly", "simplified", "franchise"]
+Frequency = Literal["ten_days", "month", "two_months"]
+
+# The e-reporting calendar: DGFiP external specifications (DSE) v3.2, table of the
+# transmission frequencies of e-reporting data per VAT regime, which applies CGI annex II
+# art. 242 nonies M/N as set by decree n° 2022-1299 of 7 October 2022. The table itself
+# is not among the copies in einvoicing/ (only the flux 10 XSDs and schematron are);
+# transcribed here:
+#
+#   VAT regime                      | transactions (10.1/10.3)         | payments (10.2/10.4)
+#   réel normal mensuel             | by ten days (décade): 1-10,      | monthly, by the 10th
+#                                   | 11-20, 21-end; due the 20th,     | of the next month
+#                                   | the month's end, the 10th of M+1 |
+#   réel normal trimestriel (opt.)  | monthly, by the 10th of M+1      | monthly, by the 10th of M+1
+#   réel simplifié                  | monthly, between the 25th and    | monthly, same
+#                                   | the 30th of M+1                  |
+#   franchise en base               | every two months, between the    | every two months, same
+#                                   | 25th and 30th of the month after |
+#
+# Deadlines "between the 25th and the 30th" vary per company: the earliest (25th) is
+# shown. The job sends each period as soon as it has ended, well before its deadline.
+CALENDAR: dict[Regime, dict[ReportKind, Frequency]] = {
+    "normal_monthly": {"transactions": "ten_days", "payments": "month"},
+    "normal_quarterly": {"transactions": "month", "payments": "month"},
+    "simplified": {"transactions": "month", "payments": "month"},
+    "franchise": {"transactions": "two_months", "payments": "two_months"},
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +145,15 @@ def _aggregate(
     ]
 
 
+def regime_of(vat_regime: str, vat_filing: str) -> Regime:
+    """The calendar row of an operator: franchise, else how it files its VAT returns."""
+    if vat_regime == "franchise":
+        return "franchise"
+    if vat_filing in ("normal_quarterly", "simplified"):
+        return "normal_quarterly" if vat_filing == "normal_quarterly" else "simplified"
+    return "normal_monthly"
+
+
 def ten_day_period(day: date) -> Period:
     """The décade holding `day`: 1-10, 11-20 or 21 to the end of the month."""
     last = calendar.monthrange(day.year, day.month)[1]
@@ -133,24 +169,66 @@ def month_period(day: date) -> Period:
     return Period(day.replace(day=1), day.replace(day=last))
 
 
-def report_period(kind: ReportKind, day: date) -> Period:
-    return ten_day_period(day) if kind == "transactions" else month_period(day)
+def two_month_period(day: date) -> Period:
+    """January-February, March-April, ... November-December."""
+    first = day.month - (day.month - 1) % 2
+    last = calendar.monthrange(day.year, first + 1)[1]
+    return Period(date(day.year, first, 1), date(day.year, first + 1, last))
 
 
-def last_closed_period(kind: ReportKind, today: date) -> Period:
+_PERIOD_OF = {"ten_days": ten_day_period, "month": month_period, "two_months": two_month_period}
+
+
+def report_period(kind: ReportKind, day: date, regime: Regime = "normal_monthly") -> Period:
+    return _PERIOD_OF[CALENDAR[regime][kind]](day)
+
+
+def last_closed_period(kind: ReportKind, today: date, regime: Regime = "normal_monthly") -> Period:
     """The latest period of `kind` that ended before `today`."""
-    current = report_period(kind, today)
-    return report_period(kind, date.fromordinal(current.start.toordinal() - 1))
+    current = report_period(kind, today, regime)
+    return report_period(kind, current.start - timedelta(days=1), regime)
 
 
-def closed_periods(kind: ReportKind, today: date, back: timedelta) -> list[Period]:
+def closed_periods(
+    kind: ReportKind, today: date, back: timedelta, regime: Regime = "normal_monthly"
+) -> list[Period]:
     """The periods of `kind` ended before `today` that end on or after `today - back`."""
     periods: list[Period] = []
-    period = last_closed_period(kind, today)
+    period = last_closed_period(kind, today, regime)
     while period.end >= today - back:
         periods.append(period)
-        period = last_closed_period(kind, period.start)
+        period = last_closed_period(kind, period.start, regime)
     return periods[::-1]
+
+
+def due_by(kind: ReportKind, period: Period, regime: Regime) -> date:
+    """The last day to transmit the report of `period` (CALENDAR's table)."""
+    after = period.end + timedelta(days=1)  # the 1st of the next month, or the 11th/21st
+    if regime == "normal_monthly" and kind == "transactions" and period.end.day in (10, 20):
+        # décades 1-10 and 11-20: ten days after, i.e. the 20th and the month's end
+        return month_period(period.end).end if period.end.day == 20 else period.end.replace(day=20)
+    if regime in ("normal_monthly", "normal_quarterly"):
+        return after.replace(day=10)
+    return after.replace(day=25)
+
+
+def periods_to_report(candidates: list[Period], reported: set[Period]) -> list[Period]:
+    """The calendar's closed periods (`candidates`), adjusted to what was already
+    reported, perhaps under another frequency (the operator changed its VAT regime or
+    filing): every reported period of the span keeps its bounds (a correction is of the
+    same period); a candidate partly covered by reports starts the day after them (the
+    rest of it, never a day twice); one covered to its end is left out."""
+    if not candidates:
+        return []
+    since = min(period.start for period in candidates)
+    chosen = {period for period in reported if period.end >= since}
+    for period in candidates:
+        overlapping = [r for r in reported if r.start <= period.end and r.end >= period.start]
+        if not overlapping:
+            chosen.add(period)
+        elif max(r.end for r in overlapping) < period.end:
+            chosen.add(Period(max(r.end for r in overlapping) + timedelta(days=1), period.end))
+    return sorted(chosen, key=lambda period: period.start)
 
 
 def figures_digest(days: list[DayTotal]) -> str:

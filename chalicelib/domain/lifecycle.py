@@ -23,6 +23,9 @@ STATUSES = {
 }
 # Nothing more will come from the platform once an invoice is in one of these.
 FINAL = frozenset({"210", "212", "213"})
+# How far along each status is: statuses may arrive out of order (a webhook overtaking
+# another, a poll crossing a push), and the current status never goes back.
+RANK = {"200": 0, "201": 1, "202": 2, "205": 3, "210": 4, "212": 4, "213": 4}
 
 
 def is_routed(document: Document) -> bool:
@@ -38,7 +41,7 @@ def with_status(
     `attempt` or it is unknown. A document rejected (213) and deposited again after a fix
     starts a new attempt: its statuses follow, marked with the attempt number."""
     if code not in STATUSES or any(
-        entry["code"] == code and int(entry.get("attempt") or 1) == attempt for entry in history
+        _same(entry, code, detail) for entry in _of_attempt(history, attempt)
     ):
         return None
     entry: dict[str, Any] = {"code": code, "label": STATUSES[code], "at": at}
@@ -49,5 +52,61 @@ def with_status(
     return [*history, entry]
 
 
+def _same(entry: dict[str, Any], code: str, detail: Any) -> bool:
+    """Whether `entry` already records this status. 212 Encaissée may come once per
+    payment (`detail.payment`): one sent for a payment is that payment's; one reported
+    by the platform (no payment named) repeats any 212 recorded."""
+    if entry["code"] != code:
+        return False
+    payment = detail.get("payment") if isinstance(detail, dict) else None
+    if code != "212" or payment is None:
+        return True
+    return bool((entry.get("detail") or {}).get("payment") == payment)
+
+
+def is_final(entry: dict[str, Any]) -> bool:
+    """210, 213, and 212 once paid in full (a 212 for a partial payment is not final)."""
+    if entry["code"] == "212":
+        return not (entry.get("detail") or {}).get("partial")
+    return entry["code"] in FINAL
+
+
+def settled(history: list[dict[str, Any]], attempt: int = 1) -> bool:
+    """The current attempt reached a final status: nothing more will come."""
+    return any(is_final(entry) for entry in _of_attempt(history, attempt))
+
+
 def current_attempt(history: list[dict[str, Any]]) -> int:
     return max((int(entry.get("attempt") or 1) for entry in history), default=1)
+
+
+def _of_attempt(history: list[dict[str, Any]], attempt: int) -> list[dict[str, Any]]:
+    return [entry for entry in history if int(entry.get("attempt") or 1) == attempt]
+
+
+def current_status(history: list[dict[str, Any]], attempt: int = 1) -> str | None:
+    """The furthest status of the current deposit attempt (the last one received among
+    equals), else the last one recorded (a resend not made yet), else None."""
+    entries = _of_attempt(history, attempt)
+    if not entries:
+        return str(history[-1]["code"]) if history else None
+    best = max(range(len(entries)), key=lambda i: (RANK.get(entries[i]["code"], -1), i))
+    return str(entries[best]["code"])
+
+
+def with_reported(
+    history: list[dict[str, Any]], reported: list[tuple[str, str]], attempt: int = 1
+) -> list[dict[str, Any]] | None:
+    """The history with the statuses the platform reported (`(code, at)`, by a poll or a
+    webhook) added, or None when nothing is new. Each status once per attempt; unknown
+    codes ignored; once the attempt reached a final status (210, 213, 212 paid in full)
+    nothing more is taken, so a late or replayed status never moves it back. A status arriving after
+    a further one is kept in the history (it happened) but leaves the current status."""
+    changed = False
+    for code, at in reported:
+        if settled(history, attempt):
+            break
+        added = with_status(history, code, at, None, attempt)
+        if added is not None:
+            history, changed = added, True
+    return history if changed else None

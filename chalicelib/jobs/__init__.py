@@ -58,8 +58,9 @@ SCHEDULES: dict[str, str] = {
     # 15-minute function) can invoice is finished by the next runs; later runs find
     # every company invoiced and issue nothing.
     "invoice_companies": "cron(0/15 2,3 1 * ? *)",
-    # B2C e-reports of the ten days (and month) just ended: 03:00 UTC on the 1st, 11th, 21st.
-    "produce_ereports": "cron(0 3 1,11,21 * ? *)",
+    # B2C e-reports: daily at 03:00 UTC, each operator's periods that have ended (ten
+    # days, a month or two months, per its VAT regime: domain/ereporting.py CALENDAR).
+    "produce_ereports": "cron(0 3 * * ? *)",
     # B2B invoices to the accredited platform, and the statuses it reports back.
     "route_einvoices": "rate(60 minutes)",
     # Every operator's document chain and last month's payouts, checked; the findings are

@@ -16,6 +16,7 @@ from chalicelib.adapters.clock import Clock, SystemClock
 from chalicelib.adapters.closure_store import ClosureStore
 from chalicelib.adapters.company_admin_store import CompanyAdminStore
 from chalicelib.adapters.company_store import CompanyStore
+from chalicelib.adapters.directory_store import DirectoryStore
 from chalicelib.adapters.dynamo import Table
 from chalicelib.adapters.einvoice_store import EInvoiceStore
 from chalicelib.adapters.ereport_store import EReportStore
@@ -102,6 +103,7 @@ class Context:
         self.einvoices = EInvoiceStore(self.table)
         self.platform_settings = PlatformSettingsStore(self.table)
         self.accounting_settings = AccountingSettingsStore(self.table)
+        self.directory = DirectoryStore(self.table)
         self.ereports = EReportStore(self.table)
         self.rate_limits = RateLimitStore(self.table)
         self.idempotency = IdempotencyStore(self.table, self.settings.idempotency_ttl_seconds)

@@ -31,18 +31,25 @@ from chalicelib.adapters.pa_client import (
     PlatformUnavailable,
 )
 from chalicelib.domain.documents import Document, VatLine
-from chalicelib.domain.lifecycle import FINAL, current_attempt, is_routed, with_status
+from chalicelib.domain.lifecycle import (
+    current_attempt,
+    is_routed,
+    settled,
+    with_reported,
+    with_status,
+)
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
 from chalicelib.observability import count, logger
-from chalicelib.services import audit
+from chalicelib.services import audit, directory
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import credit_note, get_document
 from chalicelib.services.platform import (
     FlowPlatform,
     InvoiceValidator,
-    chorus_of,
+    chorus_for,
+    has_chorus,
     has_platform,
     platform_for,
 )
@@ -101,9 +108,7 @@ def route_einvoices(
             and _to_deposit_again(ctx, state)
         ]
         to_refresh = [
-            state
-            for state in routed.values()
-            if state.get("flow_id") and state.get("status") not in FINAL
+            state for state in routed.values() if state.get("flow_id") and not _settled(state)
         ]
         to_mark_paid = [state for state in routed.values() if _may_become_paid(state)]
         for state in routed.values():  # a refused invoice is cancelled by a credit note
@@ -128,9 +133,8 @@ def route_einvoices(
                 counts[_refresh(ctx, chosen, operator.id, state)] += 1
         for state in to_mark_paid:
             chosen = channels.get(state.get("channel") or PA)
-            outcome = _send_paid(ctx, chosen, operator.id, state) if chosen else ""
-            if outcome:  # "" = not paid in full yet: nothing to do
-                counts[outcome] += 1
+            if chosen is not None:
+                counts["paid_sent"] += _send_paid(ctx, chosen, operator.id, state)
     acted = ("deposited", "rejected", "invalid", "updated", "paid_sent", "credited")
     return {"job": "route_einvoices", "processed": sum(counts[k] for k in acted), **counts}
 
@@ -168,7 +172,7 @@ class _Channels:
     def get(self, channel: str) -> FlowPlatform | None:
         if channel not in self._built:
             self._built[channel] = (
-                chorus_of(self._ctx.settings)
+                chorus_for(self._ctx, self._operator_id)
                 if channel == CHORUS
                 else platform_for(self._ctx, self._operator_id)
             )
@@ -180,7 +184,7 @@ def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     state = ctx.einvoices.get(document.operator_id, document_id) or {}
     error = state.get("error")
     if not state and is_routed(document):
-        if channel_of(document) == CHORUS and not ctx.settings.chorus_pro_url:
+        if channel_of(document) == CHORUS and not has_chorus(ctx, document.operator_id):
             error = {"code": "chorus_not_configured"}
         elif channel_of(document) == PA and not has_platform(ctx, document.operator_id):
             error = {"code": NOT_CONFIGURED}
@@ -252,6 +256,9 @@ def _deposit(
     read: dict[str, Any] | None,
 ) -> str:
     now = ctx.clock.now().isoformat(timespec="seconds")
+    if channel_of(document) == PA and document.buyer.siren:  # BT-49 from the directory
+        address = directory.buyer_address(ctx, platform, document.buyer.siren)
+        document = directory.with_directory_address(document, address)
     content = cii_xml(document)
     try:
         failed = validator.failures(content)
@@ -358,19 +365,26 @@ def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict
         flow = platform.get_flow(str(state["flow_id"]))
     except (PlatformUnavailable, PlatformRejected):
         return "waiting"
-    history = list(state.get("history") or [])
     attempt = int(state.get("attempt") or 1)
-    for reported in flow.get("lifecycle") or []:
-        code, at = str(reported.get("code")), str(reported.get("at"))
-        history = with_status(history, code, at, None, attempt) or history
-    if len(history) == len(state.get("history") or []):
+    reported = [
+        (str(entry.get("code")), str(entry.get("at")))
+        for entry in flow.get("lifecycle") or []
+        if isinstance(entry, dict)
+    ]
+    # The same rule as the platform's webhook (services/einvoice_webhooks.py).
+    history = with_reported(list(state.get("history") or []), reported, attempt)
+    if history is None:
         return "waiting"
     return "updated" if ctx.einvoices.update(operator_id, state, history) else "waiting"
 
 
+def _settled(state: dict[str, Any]) -> bool:
+    return settled(list(state.get("history") or []), int(state.get("attempt") or 1))
+
+
 def _may_become_paid(state: dict[str, Any]) -> bool:
-    """Deposited, not refused nor rejected, and no 212 sent yet."""
-    return bool(state.get("flow_id")) and not _codes(state) & {"210", "212", "213"}
+    """Deposited, and not refused, rejected nor paid in full (212 final) yet."""
+    return bool(state.get("flow_id")) and not _settled(state)
 
 
 def _codes(state: dict[str, Any]) -> set[str]:
@@ -390,7 +404,8 @@ def _refused_without_credit_note(state: dict[str, Any]) -> bool:
 def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> str:
     """The buyer refused the invoice (210): it stays issued (an issued invoice never
     changes) and is cancelled by a credit note for its whole amount, issued once
-    (its source is derived from the invoice) and routed like any B2B document."""
+    (its source is derived from the invoice) and routed like any B2B document. A company
+    invoice's amount due drops by it, so it leaves the unpaid list."""
     stored = get_document(ctx, state["document_id"])
     document = Document.of(stored)
     if document.is_credit_note:
@@ -406,6 +421,9 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
             payment={"status": "due", "method": method, "due_date": today},
         )
     )
+    # A company invoice then asks for nothing more: it leaves the unpaid list (and the
+    # reconciliation's unpaid invoices); once per credit note, so a rerun is harmless.
+    ctx.companies.apply_credit_note(document.id, note.id, -note.totals.incl_vat)
     logger().info(
         "einvoice_refused_credited",
         extra={"document_id": document.id, "credit_note_id": note.id},
@@ -415,51 +433,79 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
     return "credited" if done else "waiting"
 
 
-def _paid_amounts(ctx: Context, document: Document) -> tuple[VatLine, ...] | None:
-    """What was received per VAT rate once an invoice is paid in full, else None: a card or
-    membership payment pays it at issue; a company invoice when its transfers cover it."""
+Payment = tuple[str | None, tuple[VatLine, ...], bool]  # (payment id, amounts, partial)
+
+
+def _payments(ctx: Context, document: Document) -> list[Payment]:
+    """Each payment received on an invoice: `(payment id, amounts per VAT rate, partial)`.
+    A card or membership invoice is paid in full at issue (one payment, no id); a
+    company invoice by the transfers recorded, each with its share of each rate;
+    `partial` while they do not cover what it asks for."""
     if document.is_credit_note:
-        return None
-    paid = document.payment.status == "paid"
-    if not paid:
-        state = ctx.companies.payment_state(document.id)
-        paid = state is not None and state["status"] == "paid"
-    return document.vat_breakdown if paid else None
+        return []
+    if document.payment.status == "paid":
+        return [(None, document.vat_breakdown, False)]
+    state = ctx.companies.payment_state(document.id)
+    if state is None:
+        return []
+    due, received = int(state["amount_due"]), 0
+    payments: list[Payment] = []
+    for payment in ctx.companies.payments_of(document.id):
+        received += int(payment["amount"])
+        amounts = tuple(
+            VatLine(rate=str(s["rate"]), base=int(s["base"]), vat=int(s["vat"]))
+            for s in payment.get("vat") or []
+        )
+        payments.append((str(payment["id"]), amounts, received < due))
+    return payments
 
 
 def _send_paid(
     ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]
-) -> str:
-    """212 Encaissée, once: the status flow's trackingId is `{document id}-212`, so a
-    message sent again after a lost answer is the same flow."""
-    state = ctx.einvoices.get(operator_id, state["document_id"]) or state  # after a refresh
-    if not _may_become_paid(state):
-        return "waiting"
+) -> int:
+    """212 Encaissée for each payment received and not reported yet (VAT on receipts:
+    what was received per rate), in order; the last one (paid in full) is final. The
+    status flow's trackingId is `{document id}-212` for an invoice paid at issue, else
+    `{document id}-212-{payment id}`: a message sent again after a lost answer is the
+    same flow. Answers how many were sent."""
     document = _document(ctx, state["document_id"])
-    amounts = _paid_amounts(ctx, document)
-    if amounts is None:
-        return ""
-    now = ctx.clock.now().isoformat(timespec="seconds")
-    try:
-        platform.submit_flow(
-            tracking_id=f"{document.id}-212",
-            name=f"{document.number}-212.xml",
-            syntax="CDAR",
-            processing_rule="B2B",
-            content=status_message(document, "212", now, amounts),
-        )
-    except (PlatformUnavailable, PlatformRejected) as exc:
-        logger().warning(
-            "einvoice_status_not_sent",
-            extra={"document_id": document.id, "code": "212", "reason": str(exc)},
-        )
-        return "waiting"
-    detail = {"amounts": [row.canonical() for row in amounts], "sent_by": "issuer"}
-    attempt = int(state.get("attempt") or 1)
-    history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
-    if history is None:
-        return "waiting"
-    return "paid_sent" if ctx.einvoices.update(operator_id, state, history) else "waiting"
+    sent = 0
+    for payment_id, amounts, partial in _payments(ctx, document):
+        state = ctx.einvoices.get(operator_id, state["document_id"]) or state  # fresh
+        if not _may_become_paid(state):
+            break
+        now = ctx.clock.now().isoformat(timespec="seconds")
+        detail: dict[str, Any] = {
+            "amounts": [row.canonical() for row in amounts],
+            "sent_by": "issuer",
+        }
+        if payment_id is not None:
+            detail["payment"] = payment_id
+        if partial:
+            detail["partial"] = True
+        attempt = int(state.get("attempt") or 1)
+        history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
+        if history is None:
+            continue  # this payment was reported already
+        suffix = "-212" if payment_id is None else f"-212-{payment_id}"
+        try:
+            platform.submit_flow(
+                tracking_id=f"{document.id}{suffix}",
+                name=f"{document.number}{suffix}.xml",
+                syntax="CDAR",
+                processing_rule="B2B",
+                content=status_message(document, "212", now, amounts, f"{document.id}{suffix}"),
+            )
+        except (PlatformUnavailable, PlatformRejected) as exc:
+            logger().warning(
+                "einvoice_status_not_sent",
+                extra={"document_id": document.id, "code": "212", "reason": str(exc)},
+            )
+            break
+        if not ctx.einvoices.update(operator_id, state, history):
+            break  # another run moved it: the next run carries on
+        sent += 1
+    return sent
 
 
 def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[Document]:

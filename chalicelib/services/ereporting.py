@@ -18,11 +18,15 @@ from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
     Period,
+    Regime,
     ReportKind,
     closed_periods,
+    due_by,
     figures_digest,
     next_type_code,
     payment_days,
+    periods_to_report,
+    regime_of,
     timestamp,
     transaction_days,
     transmission_id,
@@ -67,15 +71,30 @@ def produce_report(
 
 
 def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
-    """The job: every closed period of the last two months, for each operator and kind,
-    reported (IN) or, if its figures changed (late payments), corrected (RE)."""
+    """The job (daily): for each operator and kind, every period of its calendar (its
+    VAT regime and filing, domain/ereporting.py `CALENDAR`) that ended in the last two
+    months, reported (IN) or, if its figures changed (late payments), corrected (RE).
+    A period not ended yet is never reported; one already reported, unchanged, costs
+    a comparison."""
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     produced = 0
     for operator in list_operators(ctx):
+        regime = operator_regime(operator)
+        stored = ctx.ereports.all(operator.id)
         for kind in KINDS:
-            for period in closed_periods(kind, today, RECHECK):
+            reported = {
+                Period(date.fromisoformat(r["period_start"]), date.fromisoformat(r["period_end"]))
+                for r in stored
+                if r["kind"] == kind
+            }
+            candidates = closed_periods(kind, today, RECHECK, regime)
+            for period in periods_to_report(candidates, reported):
                 produced += produce_report(ctx, operator.id, kind, period) is not None
     return {"produced": produced}
+
+
+def operator_regime(operator: Operator) -> Regime:
+    return regime_of(operator.vat_regime.value, operator.vat_filing.value)
 
 
 def list_reports(ctx: Context, operator_id: str) -> list[dict[str, Any]]:
@@ -119,6 +138,8 @@ def _report(
         "type_code": type_code,
         "status": "produced",
         "produced_at": now.isoformat(timespec="seconds"),
+        "regime": operator_regime(operator),
+        "due_by": due_by(kind, period, operator_regime(operator)).isoformat(),
         "days": len(days),
         "digest": digest,
         "xml": render(header, period, days).decode("utf-8"),

@@ -1,6 +1,8 @@
 """The port to the operator's accredited platform (PA), and which platform each operator uses.
 
-Each operator chooses its own platform (`PUT /v1/operators/{id}/einvoicing-platform`):
+Each operator chooses its own platform (`PUT /v1/operators/{id}/einvoicing-platform`),
+and may have its own Chorus Pro API account (`PUT /v1/operators/{id}/chorus-pro`, same
+shape, no webhook secret; without it, the deployment's `CHORUS_PRO_*` account):
 the flow API's URL, the OAuth2 token URL and client id are stored with the operator's
 data; the client secret goes to the operator's SSM SecureString, never to the table, a
 log or an answer. An operator without its own settings uses the deployment-wide platform
@@ -10,9 +12,11 @@ invoices wait, shown as `platform_not_configured`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
+from chalicelib.domain.editing import check_version, expected_version
+from chalicelib.errors import NotFound, PreconditionFailed
 from chalicelib.services import audit
 from chalicelib.services.catalogue import get_operator
 
@@ -22,6 +26,12 @@ if TYPE_CHECKING:  # the settings (pydantic-settings) load with the first reques
     from chalicelib.services.context import Context
 
 CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter
+# The secret the platform signs its status webhooks with (services/einvoice_webhooks.py).
+WEBHOOK_SECRET = "pa-webhook-secret"
+CHORUS_CLIENT_SECRET = "chorus-client-secret"  # an operator's own Chorus Pro API account
+PA, CHORUS = "pa", "chorus"  # the two kinds of settings an operator may have
+SECRETS = {PA: (CLIENT_SECRET, WEBHOOK_SECRET), CHORUS: (CHORUS_CLIENT_SECRET,)}
+AUDITED_AS = {PA: "einvoicing_platform", CHORUS: "chorus_pro"}
 
 
 class FlowPlatform(Protocol):
@@ -30,6 +40,13 @@ class FlowPlatform(Protocol):
     ) -> dict[str, Any]: ...
 
     def get_flow(self, flow_id: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """A platform that also answers directory look-ups (adapters/pa_client.FlowClient)."""
+
+    def find_address(self, siren: str) -> str | None: ...
 
 
 class InvoiceValidator(Protocol):
@@ -69,10 +86,24 @@ def chorus_of(settings: Settings) -> FlowPlatform | None:
 
 def platform_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
     """The operator's own platform, else the deployment-wide one, else None."""
-    own = ctx.platform_settings.get(operator_id)
+    own = _own_client(ctx, operator_id, PA)
+    return own if own is not _NONE else platform_of(ctx.settings)
+
+
+def chorus_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
+    """The operator's own Chorus Pro account, else the deployment's, else None."""
+    own = _own_client(ctx, operator_id, CHORUS)
+    return own if own is not _NONE else chorus_of(ctx.settings)
+
+
+_NONE: Any = object()  # no settings of its own
+
+
+def _own_client(ctx: Context, operator_id: str, kind: str) -> Any:
+    own = ctx.platform_settings.get(operator_id, kind)
     if own is None:
-        return platform_of(ctx.settings)
-    secret = ctx.secrets.operators.get(operator_id, CLIENT_SECRET)
+        return _NONE
+    secret = ctx.secrets.operators.get(operator_id, SECRETS[kind][0])
     if secret is None:
         return None
     return FlowClient(
@@ -89,46 +120,107 @@ def has_platform(ctx: Context, operator_id: str) -> bool:
     return bool(ctx.platform_settings.get(operator_id) or ctx.settings.ereporting_platform_url)
 
 
-def platform_settings(ctx: Context, operator_id: str) -> dict[str, Any]:
-    """What an operator has configured (never the secret itself); 404 for an unknown one."""
+def has_chorus(ctx: Context, operator_id: str) -> bool:
+    return bool(ctx.platform_settings.get(operator_id, CHORUS) or ctx.settings.chorus_pro_url)
+
+
+def _deployment_url(ctx: Context, kind: str) -> str | None:
+    return ctx.settings.ereporting_platform_url if kind == PA else ctx.settings.chorus_pro_url
+
+
+def platform_settings(ctx: Context, operator_id: str, kind: str = PA) -> dict[str, Any]:
+    """What an operator has configured (never a secret itself); 404 for an unknown one."""
     get_operator(ctx, operator_id)
-    own = ctx.platform_settings.get(operator_id)
+    own = ctx.platform_settings.get(operator_id, kind)
     if own is None:
-        source = "deployment" if ctx.settings.ereporting_platform_url else "none"
-        return {"operator_id": operator_id, "source": source, "client_secret_set": False}
-    secret_set = ctx.secrets.operators.get(operator_id, CLIENT_SECRET) is not None
+        source = "deployment" if _deployment_url(ctx, kind) else "none"
+        return {
+            "operator_id": operator_id,
+            "source": source,
+            "client_secret_set": False,
+            "webhook_secret_set": False,
+        }
+    client_secret, *others = SECRETS[kind]
     return {
         **own,
         "operator_id": operator_id,
         "source": "operator",
-        "client_secret_set": secret_set,
+        "client_secret_set": ctx.secrets.operators.get(operator_id, client_secret) is not None,
+        "webhook_secret_set": bool(others)
+        and ctx.secrets.operators.get(operator_id, others[0]) is not None,
     }
 
 
 def configure_platform(
-    ctx: Context, principal: Principal, operator_id: str, wanted: dict[str, Any]
+    ctx: Context, principal: Principal, operator_id: str, wanted: dict[str, Any], kind: str = PA
 ) -> dict[str, Any]:
     """Store the operator's platform: the secret to SSM first, then the rest (so a stored
     URL never points at a platform whose secret is missing)."""
     get_operator(ctx, operator_id)
-    before = ctx.platform_settings.get(operator_id) or {}
-    ctx.secrets.operators.put(operator_id, CLIENT_SECRET, wanted["client_secret"])
+    before = ctx.platform_settings.get(operator_id, kind) or {}
+    ctx.secrets.operators.put(operator_id, SECRETS[kind][0], wanted["client_secret"])
+    if kind == PA and wanted.get("webhook_secret"):  # absent: the one set before stays
+        ctx.secrets.operators.put(operator_id, WEBHOOK_SECRET, wanted["webhook_secret"])
     public = {name: wanted[name] for name in ("base_url", "token_url", "client_id")}
     public["updated_at"] = ctx.clock.now().isoformat(timespec="seconds")
-    ctx.platform_settings.put(operator_id, public)
+    ctx.platform_settings.put(operator_id, public, kind)
     changes: dict[str, list[Any]] = {
         name: [before.get(name), value]
         for name, value in public.items()
         if name != "updated_at" and before.get(name) != value
     }
     changes["client_secret"] = ["(secret)", "(secret)"]  # changed, never written out
+    if kind == PA and wanted.get("webhook_secret"):
+        changes["webhook_secret"] = ["(secret)", "(secret)"]
     audit.record(
         ctx,
         principal,
         "update",
-        "einvoicing_platform",
+        AUDITED_AS[kind],
         operator_id,
         operator_id=operator_id,
         changes=changes,
     )
-    return platform_settings(ctx, operator_id)
+    return platform_settings(ctx, operator_id, kind)
+
+
+def remove_platform(
+    ctx: Context, principal: Principal, operator_id: str, if_match: str | None, kind: str = PA
+) -> None:
+    """Forget the operator's own platform (If-Match on the settings' version): the
+    settings first (conditional), then its secrets in SSM; the operator falls back to
+    the deployment-wide platform, or none (its B2B invoices then wait). A delete that
+    stopped between the two (the secrets left) is finished by the next one."""
+    get_operator(ctx, operator_id)  # 404 for an unknown operator
+    own = ctx.platform_settings.get(operator_id, kind)
+    left = [n for n in SECRETS[kind] if ctx.secrets.operators.get(operator_id, n) is not None]
+    if own is None and not left:
+        raise NotFound("The operator has no settings of its own here.")
+    expected = expected_version(if_match)
+    if own is not None:
+        check_version(int(own["version"]), expected)
+        if not ctx.platform_settings.delete(operator_id, expected, kind):
+            raise PreconditionFailed("The settings changed meanwhile: read them again.")
+    for name in left:
+        ctx.secrets.operators.delete(operator_id, name)
+    before = own or {}
+    changes: dict[str, list[Any]] = {
+        name: [before.get(name), None]
+        for name in ("base_url", "token_url", "client_id")
+        if before.get(name)
+    }
+    changes.update({_secret_field(name): ["(secret)", None] for name in left})
+    audit.record(
+        ctx,
+        principal,
+        "delete",
+        AUDITED_AS[kind],
+        operator_id,
+        operator_id=operator_id,
+        changes=changes,
+    )
+
+
+def _secret_field(name: str) -> str:
+    """`pa-client-secret` → `client_secret`, `chorus-client-secret` → `client_secret`."""
+    return name.split("-", 1)[1].replace("-", "_")

@@ -434,6 +434,47 @@ ROWS = [
     ),
     Row(
         "GET",
+        "/v1/operators/{operator_id}/chorus-pro",
+        fixed("/v1/operators/{operator}/chorus-pro"),
+        BOOKS,
+    ),
+    Row(
+        "PUT",
+        "/v1/operators/{operator_id}/chorus-pro",
+        fixed(
+            "/v1/operators/{operator}/chorus-pro",
+            {
+                "base_url": "https://chorus.example.org/api",
+                "token_url": "https://chorus.example.org/oauth/token",
+                "client_id": "relais",
+                "client_secret": "s3cret",
+            },
+        ),
+        by_role(member_a=403, admin=200),
+    ),
+    Row(
+        "DELETE",
+        "/v1/operators/{operator_id}/chorus-pro",
+        fixed("/v1/operators/{operator}/chorus-pro"),
+        # no If-Match sent: 428 shows an administrator got through
+        by_role(member_a=403, admin=428),
+    ),
+    Row(
+        "DELETE",
+        "/v1/operators/{operator_id}/einvoicing-platform",
+        fixed("/v1/operators/{operator}/einvoicing-platform"),
+        # no If-Match sent: 428 shows an administrator got through
+        by_role(member_a=403, admin=428),
+    ),
+    Row(
+        "POST",
+        "/v1/einvoicing/platforms/{operator_id}/webhook",
+        fixed("/v1/einvoicing/platforms/{operator}/webhook", {}),
+        # public, authenticated by the platform's signature: none here, 400 for everyone
+        by_role(anonymous=400, member_a=400),
+    ),
+    Row(
+        "GET",
         "/v1/operators/{operator_id}/ereports",
         fixed("/v1/operators/{operator}/ereports"),
         BOOKS,

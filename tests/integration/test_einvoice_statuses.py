@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 from chalicelib.adapters.cdar_status import RAM, referenced_status
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.timezones import PARIS
+from chalicelib.services import company_payments
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     alice,
     bob,
@@ -30,7 +31,7 @@ def codes(api: Api, admin: str, invoice_id: str) -> list[str]:
     return [h["code"] for h in lifecycle(api, admin, invoice_id)["history"]]
 
 
-def test_a_company_invoice_is_marked_paid_once_its_transfers_cover_it(
+def test_a_company_invoice_gets_a_212_per_transfer_the_last_one_final(
     api: Api,
     admin: str,
     clock: FixedClock,
@@ -40,26 +41,39 @@ def test_a_company_invoice_is_marked_paid_once_its_transfers_cover_it(
     total = deposited["totals"]["incl_vat"]
     clock.moment = datetime(2027, 1, 20, 10, tzinfo=PARIS)
     assert pay(api, admin, deposited["id"], amount=total - 100).status == 201
-    assert route(api, admin)["paid_sent"] == 0  # partly paid: nothing yet
+    assert route(api, admin)["paid_sent"] == 1  # the first transfer, partial
+    assert route(api, admin)["paid_sent"] == 0  # once
+    state = lifecycle(api, admin, deposited["id"])
+    assert (state["status"], state["history"][-1]["detail"]["partial"]) == ("212", True)
 
     assert pay(api, admin, deposited["id"], amount=100, reference="VIR-2").status == 201
-    assert route(api, admin)["paid_sent"] == 1
-    assert route(api, admin)["paid_sent"] == 0  # once
+    assert route(api, admin)["paid_sent"] == 1  # the second: paid in full, final
+    assert route(api, admin)["paid_sent"] == 0
 
-    assert codes(api, admin, deposited["id"]) == ["200", "212"]
-    paid = lifecycle(api, admin, deposited["id"])["history"][-1]
-    assert paid["detail"]["amounts"] == deposited["vat_breakdown"]
-    ((number, code, xml),) = fake_pa.statuses
-    assert (number, code) == (deposited["number"], "212")
-    assert referenced_status(xml) == (deposited["number"], "212")
+    history = lifecycle(api, admin, deposited["id"])["history"]
+    assert [h["code"] for h in history] == ["200", "212", "212"]
+    assert "partial" not in history[-1]["detail"]
+    assert history[1]["detail"]["payment"] != history[2]["detail"]["payment"]
+    per_rate: dict[str, int] = {}
+    for entry in history[1:]:
+        for line in entry["detail"]["amounts"]:
+            per_rate[line["rate"]] = per_rate.get(line["rate"], 0) + line["base"] + line["vat"]
+    assert per_rate == {  # the two add up to the invoice, rate by rate
+        line["rate"]: line["base"] + line["vat"] for line in deposited["vat_breakdown"]
+    }
+    assert [(n, c) for n, c, _ in fake_pa.statuses] == [(deposited["number"], "212")] * 2
+    first, last = (xml for _, _, xml in fake_pa.statuses)
+    assert referenced_status(last) == (deposited["number"], "212")
     received = [
         (c.findtext(f"{{{RAM}}}ValuePercent"), c.findtext(f"{{{RAM}}}ValueAmount"))
-        for c in ET.fromstring(xml).iter(f"{{{RAM}}}SpecifiedDocumentCharacteristic")
+        for c in ET.fromstring(last).iter(f"{{{RAM}}}SpecifiedDocumentCharacteristic")
     ]
     assert received == [
         (line["rate"], f"{(line['base'] + line['vat']) / 100:.2f}")
-        for line in deposited["vat_breakdown"]
+        for line in history[2]["detail"]["amounts"]
     ]
+    assert first != last
+    assert sum(1 for t in fake_pa.flows if t.startswith(f"{deposited['id']}-212-")) == 2
 
 
 def test_a_card_invoice_is_marked_paid_on_the_run_after_its_deposit(
@@ -180,3 +194,31 @@ def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(
     assert note["totals"]["incl_vat"] == -deposited["totals"]["incl_vat"]
     assert note["id"] in fake_pa.flows  # validated and deposited like the invoice
     assert lifecycle(api, admin, note["id"])["status"] == "200"
+
+
+def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(
+    api: Api,
+    admin: str,
+    accountant: str,
+    ctx: Any,
+    deposited: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    operator_id = deposited["operator_id"]
+    unpaid = company_payments.unpaid_company_invoices(ctx, operator_id)
+    assert [u["invoice_id"] for u in unpaid] == [deposited["id"]]
+    fake_pa.report(deposited["id"], "210")
+    route(api, admin)
+    route(api, admin)  # the credit note
+    route(api, admin)  # again: the credit note counts once
+
+    assert company_payments.unpaid_company_invoices(ctx, operator_id) == []
+    state = ctx.companies.payment_state(deposited["id"])
+    assert (state["amount_due"], state["status"]) == (0, "paid")
+    issued = deposited["issued_at"][:10]
+    report = api.get(
+        f"/v1/accounting/reconciliation?operator_id={operator_id}&from={issued}&to={issued}",
+        token=accountant,
+    ).json
+    assert deposited["id"] not in [u["id"] for u in report["unpaid_invoices"]]
+    assert codes(api, admin, deposited["id"]) == ["200", "210"]  # never marked 212

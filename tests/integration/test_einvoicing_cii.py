@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.services.context import Context
+from chalicelib.services.settlement import settle_operators
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     alice,
     bob,
@@ -28,6 +33,7 @@ from tests.integration.test_memberships import (  # noqa: F401 (fixture)
     start_membership,
     stripe_fake,
 )
+from tests.integration.test_settlement import used_elsewhere  # noqa: F401 (fixture)
 from tests.support.api import Api
 from tests.support.einvoicing import cii_failures
 from tests.support.fake_stripe_memberships import MembershipFakeGateway
@@ -113,3 +119,42 @@ def test_a_company_monthly_b2b_invoice_passes_en16931_and_br_fr(
     xml = cii_of(api, admin, invoiced["id"])
     assert b'schemeID="0225">552100554<' in xml
     assert cii_failures(xml) == []
+
+
+@pytest.mark.parametrize("host_regime", ["normal", "franchise"])
+def test_a_settlement_invoice_between_operators_passes_en16931_and_br_fr(
+    ctx: Context,
+    api: Api,
+    admin: str,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],  # noqa: F811
+    host_regime: str,
+) -> None:
+    """The host's monthly invoice to the seller (services/settlement.py): a B2B invoice
+    between two operators, both with a SIREN; a host under franchise invoices without VAT."""
+    host, seller = used_elsewhere["host"], used_elsewhere["seller"]
+    if host_regime == "franchise":
+        version = api.get(f"/v1/operators/{host}", token=admin).headers["ETag"]
+        patched = api.request(
+            "PATCH",
+            f"/v1/operators/{host}",
+            {"vat_regime": "franchise"},
+            token=admin,
+            headers={"If-Match": version},
+        )
+        assert patched.status == 200, patched.json
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    (number,) = settle_operators(ctx)["invoices"]
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (invoice,) = [d for d in items if d["number"] == number]
+    seller_siren = api.get(f"/v1/operators/{seller}", token=admin).json["siren"]
+
+    xml = cii_of(api, accountant, invoice["id"])
+
+    assert f'schemeID="0225">{seller_siren}<'.encode() in xml  # BT-49, the buyer operator
+    assert b"<ram:Content>B2B</ram:Content>" in xml
+    if host_regime == "franchise":
+        assert b"VATEX-FR-FRANCHISE" in xml and invoice["totals"]["vat"] == 0
+    assert cii_failures(xml) == []
+    assert CiiValidator().failures(xml) == []  # what route_einvoices checks before sending

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
 from chalicelib.domain.ereporting import month_period
 from chalicelib.domain.timezones import PARIS
@@ -117,3 +118,87 @@ def test_accountants_list_the_reports_of_an_operator(
 def test_members_may_not_list_e_reports(api: Api, member: str, network: dict) -> None:
     answer = api.get(f"/v1/operators/{network['operator']}/ereports", token=member)
     assert answer.status == 403
+
+
+def set_operator(api: Api, admin: str, operator_id: str, **fields: str) -> None:
+    version = api.get(f"/v1/operators/{operator_id}", token=admin).headers["ETag"]
+    answer = api.request(
+        "PATCH", f"/v1/operators/{operator_id}", fields, token=admin, headers={"If-Match": version}
+    )
+    assert answer.status == 200, answer.json
+
+
+def periods(ctx: Context, operator_id: str) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (r["kind"], r["period_start"], r["period_end"], r["due_by"])
+        for r in ctx.ereports.all(operator_id)
+    )
+
+
+def test_a_monthly_normal_filer_reports_each_ten_days_and_payments_monthly(
+    api: Api, admin: str, ctx: Context, network: dict, sold: dict[str, Any]
+) -> None:
+    assert sold["day"] == date(2026, 12, 1)
+    assert run_job(api, admin, date(2026, 12, 9))["produced"] == 0  # nothing has ended
+    assert run_job(api, admin, date(2026, 12, 10))["produced"] == 1  # the first décade
+    assert run_job(api, admin, date(2026, 12, 20))["produced"] == 0  # an empty décade
+    assert run_job(api, admin, date(2026, 12, 31))["produced"] == 1  # the month's payments
+    assert periods(ctx, network["operator"]) == [
+        ("payments", "2026-12-01", "2026-12-31", "2027-01-10"),
+        ("transactions", "2026-12-01", "2026-12-10", "2026-12-20"),
+    ]
+
+
+def test_a_simplified_filer_reports_transactions_by_month(
+    api: Api, admin: str, ctx: Context, network: dict, sold: dict[str, Any]
+) -> None:
+    set_operator(api, admin, network["operator"], vat_filing="simplified")
+    assert run_job(api, admin, date(2026, 12, 10))["produced"] == 0  # the month runs on
+    assert run_job(api, admin, date(2026, 12, 31))["produced"] == 2
+    assert periods(ctx, network["operator"]) == [
+        ("payments", "2026-12-01", "2026-12-31", "2027-01-25"),
+        ("transactions", "2026-12-01", "2026-12-31", "2027-01-25"),
+    ]
+    assert {r["regime"] for r in ctx.ereports.all(network["operator"])} == {"simplified"}
+
+
+def test_a_franchise_operator_reports_every_two_months(
+    api: Api, admin: str, ctx: Context, network: dict, sold: dict[str, Any]
+) -> None:
+    set_operator(api, admin, network["operator"], vat_regime="franchise")
+    assert run_job(api, admin, date(2026, 12, 30))["produced"] == 0
+    assert run_job(api, admin, date(2026, 12, 31))["produced"] == 2  # November-December
+    assert periods(ctx, network["operator"]) == [
+        ("payments", "2026-11-01", "2026-12-31", "2027-01-25"),
+        ("transactions", "2026-11-01", "2026-12-31", "2027-01-25"),
+    ]
+    for report in ctx.ereports.all(network["operator"]):
+        assert flux10_failures(report["xml"].encode()) == []
+
+
+def test_a_change_of_filing_reports_the_rest_of_a_period_never_a_day_twice(
+    api: Api,
+    admin: str,
+    member: str,
+    ctx: Context,
+    clock: FixedClock,
+    network: dict,
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    sold: dict[str, Any],
+) -> None:
+    run_job(api, admin, date(2026, 12, 10))  # décade 1-10 reported as a monthly filer
+    set_operator(api, admin, network["operator"], vat_filing="normal_quarterly")
+    clock.moment = datetime(2026, 12, 15, 10, 0, tzinfo=PARIS)
+    paid_booking(api, member, network, stripe_fake, settings, day="2026-12-21")
+
+    run_job(api, admin, date(2026, 12, 31))
+
+    assert periods(ctx, network["operator"]) == [
+        ("payments", "2026-12-01", "2026-12-31", "2027-01-10"),
+        ("transactions", "2026-12-01", "2026-12-10", "2026-12-20"),
+        ("transactions", "2026-12-11", "2026-12-31", "2027-01-10"),  # the rest of the month
+    ]
+    assert run_job(api, admin, date(2027, 1, 1))["produced"] == 0
+    for report in ctx.ereports.all(network["operator"]):
+        assert flux10_failures(report["xml"].encode()) == []

@@ -22,6 +22,7 @@ PUBLIC = {  # API.md: the routes that need no token
     ("get", "/v1/availability"),
     ("get", "/v1/products"),
     ("post", "/v1/webhooks/stripe"),
+    ("post", "/v1/einvoicing/platforms/{operator_id}/webhook"),  # signed by the platform
     ("get", "/v1/relays/{relay_id}/closures"),
     ("get", "/v1/relays/{relay_id}/resources/{resource_id}"),  # not in API.md: its ETag
     ("get", "/v1/products/{product_id}"),  # not in API.md: its ETag, withdrawn ones too

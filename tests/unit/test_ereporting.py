@@ -5,16 +5,25 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
+    CALENDAR,
     Period,
     closed_periods,
+    due_by,
     last_closed_period,
+    month_period,
     next_type_code,
     payment_days,
+    periods_to_report,
+    regime_of,
+    report_period,
     ten_day_period,
     transaction_days,
+    two_month_period,
 )
 from tests.support.einvoicing import flux10_failures
 from tests.unit.test_invoice_pdf import b2b_invoice, credit_note, invoice
@@ -41,6 +50,124 @@ def test_the_last_closed_payments_period_is_the_previous_month() -> None:
 def test_the_job_looks_back_at_every_closed_ten_day_period() -> None:
     periods = closed_periods("transactions", date(2027, 1, 1), timedelta(days=20))
     assert [p.start.day for p in periods] == [11, 21]
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def p(start: str, end: str) -> Period:
+    return Period(d(start), d(end))
+
+
+@pytest.mark.parametrize(
+    ("day", "decade"),
+    [
+        ("2027-03-01", p("2027-03-01", "2027-03-10")),
+        ("2027-03-10", p("2027-03-01", "2027-03-10")),
+        ("2027-03-11", p("2027-03-11", "2027-03-20")),
+        ("2027-03-20", p("2027-03-11", "2027-03-20")),
+        ("2027-03-21", p("2027-03-21", "2027-03-31")),
+        ("2027-03-31", p("2027-03-21", "2027-03-31")),
+        ("2027-04-30", p("2027-04-21", "2027-04-30")),
+        ("2027-02-28", p("2027-02-21", "2027-02-28")),
+        ("2028-02-29", p("2028-02-21", "2028-02-29")),  # leap year
+        ("2100-02-21", p("2100-02-21", "2100-02-28")),  # not a leap year (century)
+        ("2000-02-21", p("2000-02-21", "2000-02-29")),  # a leap year (400)
+    ],
+)
+def test_decades_run_1_to_10_11_to_20_and_21_to_the_months_end(day: str, decade: Period) -> None:
+    assert ten_day_period(d(day)) == decade
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "two_months"),
+    [
+        ("2027-01-15", p("2027-01-01", "2027-01-31"), p("2027-01-01", "2027-02-28")),
+        ("2027-02-28", p("2027-02-01", "2027-02-28"), p("2027-01-01", "2027-02-28")),
+        ("2028-02-10", p("2028-02-01", "2028-02-29"), p("2028-01-01", "2028-02-29")),
+        ("2027-04-01", p("2027-04-01", "2027-04-30"), p("2027-03-01", "2027-04-30")),
+        ("2027-12-31", p("2027-12-01", "2027-12-31"), p("2027-11-01", "2027-12-31")),
+    ],
+)
+def test_months_and_two_month_periods(day: str, month: Period, two_months: Period) -> None:
+    assert month_period(d(day)) == month
+    assert two_month_period(d(day)) == two_months
+
+
+def test_the_calendar_follows_the_vat_regime_and_filing() -> None:
+    assert regime_of("normal", "normal_monthly") == "normal_monthly"
+    assert regime_of("normal", "normal_quarterly") == "normal_quarterly"
+    assert regime_of("normal", "simplified") == "simplified"
+    assert regime_of("franchise", "normal_monthly") == "franchise"  # filing ignored
+    day = d("2027-05-15")
+    assert report_period("transactions", day, "normal_monthly") == p("2027-05-11", "2027-05-20")
+    assert report_period("payments", day, "normal_monthly") == p("2027-05-01", "2027-05-31")
+    for regime in ("normal_quarterly", "simplified"):
+        assert CALENDAR[regime] == {"transactions": "month", "payments": "month"}
+        assert report_period("transactions", day, regime) == p("2027-05-01", "2027-05-31")
+    assert report_period("payments", day, "franchise") == p("2027-05-01", "2027-06-30")
+
+
+def test_the_closed_periods_across_a_leap_february() -> None:
+    got = closed_periods("transactions", d("2028-03-01"), timedelta(days=20), "normal_monthly")
+    assert got == [  # 20 days before 1 March 2028 is 10 February (29 days in February)
+        p("2028-02-01", "2028-02-10"),
+        p("2028-02-11", "2028-02-20"),
+        p("2028-02-21", "2028-02-29"),
+    ]
+    got = closed_periods("transactions", d("2028-03-01"), timedelta(days=62), "franchise")
+    assert got == [p("2027-11-01", "2027-12-31"), p("2028-01-01", "2028-02-29")]
+    assert closed_periods("payments", d("2028-02-29"), timedelta(days=62), "franchise") == [
+        p("2027-11-01", "2027-12-31")  # January-February has not ended on the 29th
+    ]
+    assert last_closed_period("transactions", d("2027-03-01"), "simplified") == p(
+        "2027-02-01", "2027-02-28"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "period", "regime", "due"),
+    [
+        ("transactions", p("2027-02-01", "2027-02-10"), "normal_monthly", "2027-02-20"),
+        ("transactions", p("2027-02-11", "2027-02-20"), "normal_monthly", "2027-02-28"),
+        ("transactions", p("2028-02-11", "2028-02-20"), "normal_monthly", "2028-02-29"),
+        ("transactions", p("2027-02-21", "2027-02-28"), "normal_monthly", "2027-03-10"),
+        ("payments", p("2027-02-01", "2027-02-28"), "normal_monthly", "2027-03-10"),
+        ("transactions", p("2027-02-01", "2027-02-28"), "normal_quarterly", "2027-03-10"),
+        ("payments", p("2027-12-01", "2027-12-31"), "simplified", "2028-01-25"),
+        ("transactions", p("2027-01-01", "2027-02-28"), "franchise", "2027-03-25"),
+    ],
+)
+def test_deadlines_follow_the_table(kind: Any, period: Period, regime: Any, due: str) -> None:
+    assert due_by(kind, period, regime) == d(due)
+
+
+def test_periods_reported_under_another_frequency_are_neither_repeated_nor_lost() -> None:
+    months = [p("2027-01-01", "2027-01-31"), p("2027-02-01", "2027-02-28")]
+    decades = {p("2027-01-01", "2027-01-10"), p("2027-01-11", "2027-01-20")}
+    # décades until 20 January, then monthly: the rest of January, then February
+    assert periods_to_report(months, decades) == [
+        p("2027-01-01", "2027-01-10"),
+        p("2027-01-11", "2027-01-20"),
+        p("2027-01-21", "2027-01-31"),
+        p("2027-02-01", "2027-02-28"),
+    ]
+    # the next run finds the rest of January reported: kept as is (for a correction)
+    assert periods_to_report(months, {*decades, p("2027-01-21", "2027-01-31")}) == [
+        p("2027-01-01", "2027-01-10"),
+        p("2027-01-11", "2027-01-20"),
+        p("2027-01-21", "2027-01-31"),
+        p("2027-02-01", "2027-02-28"),
+    ]
+    # monthly, then décades: a month already reported covers its décades
+    january = {p("2027-01-01", "2027-01-31")}
+    decades_after = [p("2027-01-21", "2027-01-31"), p("2027-02-01", "2027-02-10")]
+    assert periods_to_report(decades_after, january) == [
+        p("2027-01-01", "2027-01-31"),
+        p("2027-02-01", "2027-02-10"),
+    ]
+    assert periods_to_report([], january) == []
 
 
 def test_business_buyers_are_left_out_and_credit_notes_net_the_day() -> None:

@@ -1,0 +1,248 @@
+"""Statuses pushed by the accredited platform (signed webhook): applied once each by the
+same rule as the poll, never back from a final status; a bad signature is a 400
+problem, never a 5xx; the poll still reads what a lost webhook did not bring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.adapters.secrets import OperatorSecrets
+from chalicelib.domain.webhook_signature import HEADER, signature_header
+from tests.integration.test_companies import (  # noqa: F401 (fixtures)
+    alice,
+    bob,
+    company,
+    company_hooks,
+    december,
+    invoiced,
+)
+from tests.integration.test_einvoice_routing import lifecycle, route
+from tests.integration.test_einvoicing_platform import (  # noqa: F401 (fixtures)
+    PREFIX,
+    own_pa,
+    put_settings,
+    settings_body,
+    ssm_secrets,
+)
+from tests.support.api import Api
+from tests.support.fake_pa import FakePlatform
+
+WEBHOOK_SECRET = "whsec-relais-0123456789"
+
+
+def hook_path(operator_id: str) -> str:
+    return f"/v1/einvoicing/platforms/{operator_id}/webhook"
+
+
+@pytest.fixture
+def pushing(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    own_pa: FakePlatform,  # noqa: F811
+) -> Iterator[FakePlatform]:
+    """The operator's own platform, with a webhook secret, subscribed to push statuses
+    to Relais; the company invoice deposited on it (200)."""
+    operator_id = invoiced["operator_id"]
+    body = settings_body(own_pa, webhook_secret=WEBHOOK_SECRET)
+    assert put_settings(api, admin, operator_id, body).status == 200
+    own_pa.subscribe(hook_path(operator_id), WEBHOOK_SECRET)
+    assert route(api, admin)["deposited"] == 1
+    yield own_pa
+
+
+def deliver(api: Api, clock: FixedClock, platform: FakePlatform) -> int:
+    """The platform sends its queued webhooks to the app (in process), signed at the
+    app's clock."""
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> int:
+        return api.request("POST", url, raw=body, headers=headers).status
+
+    return platform.deliver_webhooks(send, now=lambda: clock.moment.timestamp())
+
+
+def codes(api: Api, admin: str, invoice_id: str) -> list[str]:
+    return [entry["code"] for entry in lifecycle(api, admin, invoice_id)["history"]]
+
+
+def test_pushed_statuses_are_applied_once_each(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+) -> None:
+    pushing.report(invoiced["id"], "201")
+    pushing.report(invoiced["id"], "202")
+    assert deliver(api, clock, pushing) == 2
+    assert codes(api, admin, invoiced["id"]) == ["200", "201", "202"]
+    assert lifecycle(api, admin, invoiced["id"])["status"] == "202"
+
+    replay, _ = pushing.delivered[-1]  # the platform delivers the same event again
+    answer = api.request(
+        "POST",
+        hook_path(invoiced["operator_id"]),
+        raw=replay,
+        headers={HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), replay)},
+    )
+    assert answer.status == 200, answer.json
+    assert answer.json == {"received": True, "duplicate": True, "outcome": "unchanged"}
+    assert codes(api, admin, invoiced["id"]) == ["200", "201", "202"]
+
+
+def test_out_of_order_statuses_never_move_the_status_back(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+) -> None:
+    pushing.report(invoiced["id"], "205")
+    pushing.report(invoiced["id"], "202")  # sent earlier by the buyer, arrives later
+    deliver(api, clock, pushing)
+    state = lifecycle(api, admin, invoiced["id"])
+    assert ([h["code"] for h in state["history"]], state["status"]) == (
+        ["200", "205", "202"],
+        "205",
+    )
+
+    pushing.report(invoiced["id"], "210")
+    pushing.report(invoiced["id"], "201")  # late: the invoice is refused, final
+    deliver(api, clock, pushing)
+    state = lifecycle(api, admin, invoiced["id"])
+    assert (state["status"], state["history"][-1]["code"]) == ("210", "210")
+    assert route(api, admin)["credited"] == 1  # the job cancels it, as after a poll
+
+
+def test_a_lost_webhook_is_made_up_by_the_poll_and_its_late_delivery_changes_nothing(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+) -> None:
+    pushing.report(invoiced["id"], "201")  # queued, not delivered yet
+    assert route(api, admin)["updated"] == 1  # the hourly poll reads it
+    assert deliver(api, clock, pushing) == 1
+    assert pushing.delivered[-1][1] == 200
+    assert codes(api, admin, invoiced["id"]) == ["200", "201"]
+
+
+@pytest.mark.parametrize(
+    "case", ["wrong_secret", "stale", "future", "missing", "malformed", "tampered"]
+)
+def test_a_bad_signature_is_a_400_problem_and_changes_nothing(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+    case: str,
+) -> None:
+    flow = pushing.flows[invoiced["id"]]
+    event = {"flowId": flow["flowId"], "trackingId": invoiced["id"], "lifecycle": []}
+    event["lifecycle"] = [{"code": "210", "at": "2027-01-02T10:00:00+01:00"}]
+    body = json.dumps(event).encode()
+    now = int(clock.moment.timestamp())
+    header = {
+        "wrong_secret": signature_header("not-the-secret", now, body),
+        "stale": signature_header(WEBHOOK_SECRET, now - 301, body),
+        "future": signature_header(WEBHOOK_SECRET, now + 301, body),
+        "missing": "",
+        "malformed": "v1=abc",
+        "tampered": signature_header(WEBHOOK_SECRET, now, body.replace(b"210", b"205")),
+    }[case]
+    headers = {HEADER: header} if header else {}
+
+    answer = api.request("POST", hook_path(invoiced["operator_id"]), raw=body, headers=headers)
+
+    assert answer.status == 400, answer.json
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json["code"] == "invalid_signature"
+    assert codes(api, admin, invoiced["id"]) == ["200"]
+
+
+def test_an_operator_without_a_webhook_secret_or_unknown_gets_400(
+    api: Api, clock: FixedClock, network: dict[str, str]
+) -> None:
+    body = b'{"flowId": "flow-1", "trackingId": "x", "lifecycle": []}'
+    headers = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
+    for operator_id in (network["operator"], "op_unknown"):
+        answer = api.request("POST", hook_path(operator_id), raw=body, headers=headers)
+        assert (answer.status, answer.json["code"]) == (400, "invalid_signature")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"trackingId": "x", "lifecycle": []}',
+        b'{"flowId": "f", "trackingId": "x", "lifecycle": [{"code": 201}]}',
+        b'{"flowId": "f", "trackingId": "x", "lifecycle": "201"}',
+    ],
+)
+def test_a_signed_body_of_the_wrong_shape_is_a_422(
+    api: Api,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+    body: bytes,
+) -> None:
+    headers = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
+    answer = api.request("POST", hook_path(invoiced["operator_id"]), raw=body, headers=headers)
+    assert answer.status == 422, answer.json
+    assert answer.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_status_for_another_flow_is_ignored(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    pushing: FakePlatform,
+) -> None:
+    body = json.dumps(
+        {
+            "flowId": "flow-999",
+            "trackingId": invoiced["id"],
+            "lifecycle": [{"code": "210", "at": "x"}],
+        }
+    ).encode()
+    headers = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
+    answer = api.request("POST", hook_path(invoiced["operator_id"]), raw=body, headers=headers)
+    assert (answer.status, answer.json["outcome"]) == (200, "ignored")
+    assert codes(api, admin, invoiced["id"]) == ["200"]
+
+
+def test_the_webhook_secret_goes_to_ssm_and_is_never_answered(
+    api: Api,
+    admin: str,
+    network: dict[str, str],
+    ssm_secrets: OperatorSecrets,  # noqa: F811
+    own_pa: FakePlatform,  # noqa: F811
+) -> None:
+    operator_id = network["operator"]
+    body = settings_body(own_pa, webhook_secret=WEBHOOK_SECRET)
+    answer = put_settings(api, admin, operator_id, body)
+    assert answer.status == 200, answer.json
+    assert answer.json["webhook_secret_set"] is True
+    assert WEBHOOK_SECRET not in answer.body.decode()
+    parameter = boto3.client("ssm", region_name="eu-west-3").get_parameter(
+        Name=f"{PREFIX}/{operator_id}/pa-webhook-secret", WithDecryption=True
+    )["Parameter"]
+    assert (parameter["Type"], parameter["Value"]) == ("SecureString", WEBHOOK_SECRET)
+    # Set again without it: the webhook secret stays.
+    again = put_settings(api, admin, operator_id, settings_body(own_pa))
+    assert again.json["webhook_secret_set"] is True
+    trail = api.get("/v1/audit?entity=einvoicing_platform", token=admin).json["items"]
+    assert WEBHOOK_SECRET not in str(trail)
+    short = put_settings(api, admin, operator_id, settings_body(own_pa, webhook_secret="short"))
+    assert short.status == 422
