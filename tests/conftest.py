@@ -20,7 +20,7 @@ from chalicelib.api.wiring import use_context
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from infra.table import create_table
-from tests.support.api import AUDIENCE, ISSUER, Api, operator_body, relay_body, resource_body
+from tests.support.api import AUDIENCE, ISSUER, Api, create_network
 from tests.support.fake_stripe import FakeGateway
 from tools.dev_auth import ensure_dev_keys
 from tools.local_gateway import install as install_local_gateway
@@ -113,26 +113,7 @@ def member(api: Api) -> str:
 @pytest.fixture
 def network(api: Api, admin: str) -> dict[str, str]:
     """One operator, one relay in Melun, a 3-seat hot-desk pool and a meeting room."""
-    operator = api.post("/v1/operators", operator_body(), token=admin)
-    assert operator.status == 201, operator.json
-    relay = api.post("/v1/relays", relay_body(operator.json["id"]), token=admin).json
-    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
-    room = api.post(
-        f"/v1/relays/{relay['id']}/resources",
-        resource_body(
-            name="Salle Seine",
-            kind="meeting_room",
-            capacity=1,
-            rates={"hour": 2000, "half_day": 6000},
-        ),
-        token=admin,
-    ).json
-    return {
-        "operator": operator.json["id"],
-        "relay": relay["id"],
-        "pool": pool["id"],
-        "room": room["id"],
-    }
+    return create_network(api, admin)
 
 
 @pytest.fixture

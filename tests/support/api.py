@@ -190,3 +190,27 @@ def booked(api: Api, token: str, resource_id: str, **fields: Any) -> dict[str, A
     answer = book(api, token, resource_id, **fields)
     assert answer.status == 201, answer.json
     return dict(answer.json["booking"])
+
+
+def create_network(api: Api, admin: str) -> dict[str, str]:
+    """One operator, one relay in Melun, a 3-seat hot-desk pool and a meeting room."""
+    operator = api.post("/v1/operators", operator_body(), token=admin)
+    assert operator.status == 201, operator.json
+    relay = api.post("/v1/relays", relay_body(operator.json["id"]), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    room = api.post(
+        f"/v1/relays/{relay['id']}/resources",
+        resource_body(
+            name="Salle Seine",
+            kind="meeting_room",
+            capacity=1,
+            rates={"hour": 2000, "half_day": 6000},
+        ),
+        token=admin,
+    ).json
+    return {
+        "operator": operator.json["id"],
+        "relay": relay["id"],
+        "pool": pool["id"],
+        "room": room["id"],
+    }

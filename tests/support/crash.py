@@ -190,6 +190,26 @@ def _attempt(
     return crashed
 
 
+def empty_table(ctx: Context) -> None:
+    """Delete every item (not counted: call it from a scenario's `prepare`), for a flow
+    whose run reads everything of its kind, as a monthly job over all companies does:
+    on a table that keeps every earlier subject, each run makes more calls than the one
+    before and crashing "after every call" would never reach a run that completes."""
+    table = ctx.table.table
+    keys = [a["AttributeName"] for a in table.key_schema]
+    scan: dict[str, Any] = {"ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys)))}
+    scan["ExpressionAttributeNames"] = {f"#k{i}": key for i, key in enumerate(keys)}
+    with table.batch_writer() as batch:
+        while True:
+            page = table.scan(**scan)
+            for item in page["Items"]:
+                batch.delete_item(Key={key: item[key] for key in keys})
+            if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    ctx.catalogue.invalidate()
+
+
 class FaultInjector:
     """Makes chosen DynamoDB calls fail as DynamoDB or the network would, once each:
     `fail(at, error)` raises `error()` instead of the `at`-th call after arming (as if
