@@ -116,10 +116,31 @@ class Renewals:
     bank's answer coming as webhooks)."""
 
     def __init__(
-        self, api: Api, ctx: Context, clock: FixedClock, stripe: MembershipFakeGateway, product: str
+        self, api: Api, admin: str, ctx: Context, clock: FixedClock, stripe: MembershipFakeGateway
     ) -> None:
-        self.api, self.ctx, self.clock, self.stripe, self.product = api, ctx, clock, stripe, product
+        self.api, self.admin, self.ctx, self.clock, self.stripe = api, admin, ctx, clock, stripe
+        self.product = ""
         self.due: dict[int, datetime] = {}
+
+    def fresh_network(self) -> None:
+        """An emptied table with a new network and membership product: the job renews
+        every due membership, so earlier subjects' (due again each month as the clock
+        moves) would lengthen every run, and crashing after every call would never end."""
+        empty_table(self.ctx)
+        network = create_network(self.api, self.admin)
+        product = self.api.post(
+            "/v1/products",
+            {
+                "kind": "membership",
+                "name": "Nomade",
+                "price": {"amount": 9900, "vat_rate": "20.00"},
+                "operator_id": network["operator"],
+                "period": "month",
+            },
+            token=self.admin,
+        )
+        assert product.status == 201, product.json
+        self.product = str(product.json["id"])
 
     def token(self, i: int) -> str:
         return self.api.token(f"member-{i}")
@@ -129,8 +150,9 @@ class Renewals:
         return dict(membership)
 
     def start(self, i: int, method: str, behaviour: Behaviour, renewal: Behaviour) -> None:
-        """Subscribe; the first period paid (settled at once for SEPA); the payment
-        method then behaves as `renewal`."""
+        """On a fresh network, subscribe; the first period paid (settled at once for
+        SEPA); the payment method then behaves as `renewal`."""
+        self.fresh_network()
         self.clock.moment = self.clock.moment.replace(hour=10) + timedelta(days=1)
         answer = self.api.post(
             "/v1/memberships",
@@ -156,7 +178,7 @@ class Renewals:
         run_job(self.ctx, "renew_memberships", as_of=at)
         if bank is None:
             return
-        mine = self.mine(i)["id"]  # (earlier subjects' memberships renew as well)
+        mine = self.mine(i)["id"]
         charge = [c for c in self.stripe.charges if c.metadata["membership_id"] == mine][-1]
         assert charge.metadata["period"] == "2", charge
         processing = self.stripe.event_object(charge.intent_id)
@@ -180,23 +202,10 @@ def renewals(
     ctx: Context,
     clock: FixedClock,
     stripe_fake: MembershipFakeGateway,
-    network: dict[str, str],
     probe: Probe,
 ) -> Renewals:
     ctx.gateway_override = CrashingGateway(stripe_fake, probe)  # type: ignore[assignment]
-    product = api.post(
-        "/v1/products",
-        {
-            "kind": "membership",
-            "name": "Nomade",
-            "price": {"amount": 9900, "vat_rate": "20.00"},
-            "operator_id": network["operator"],
-            "period": "month",
-        },
-        token=admin,
-    )
-    assert product.status == 201, product.json
-    return Renewals(api, ctx, clock, stripe_fake, str(product.json["id"]))
+    return Renewals(api, admin, ctx, clock, stripe_fake)
 
 
 @pytest.mark.parametrize(
