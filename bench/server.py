@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench.answers import Answer
-from tools.local_stack import free_port
+from tools.loopback_server import serving
 
 
 class Loopback:
@@ -56,34 +56,5 @@ class Loopback:
 @contextmanager
 def loopback(app: Any) -> Iterator[Loopback]:
     """`chalice local`'s server for `app` on a free loopback port, stopped on the way out."""
-    from chalice.config import Config
-    from chalice.local import (
-        ChaliceRequestHandler,
-        CustomLocalChalice,
-        LocalChalice,
-        LocalDevServer,
-    )
-
-    class Handler(ChaliceRequestHandler):
-        # No Nagle, as API Gateway: headers and body are written apart, and the client's
-        # delayed ACK would add 40 ms to every answer. No access log line on stderr.
-        disable_nagle_algorithm = True
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    # What `chalice local` does (chalice.local.create_local_server), with that handler.
-    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-    app.__class__ = CustomLocalChalice
-    config = Config.create(chalice_stage="dev")
-    server = LocalDevServer(app, config, "127.0.0.1", free_port(), handler_cls=Handler)
-    httpd = server.server
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="bench-http", daemon=True)
-    thread.start()
-    try:
-        yield Loopback(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+    with serving(app) as port:
+        yield Loopback(port)

@@ -5,27 +5,43 @@ same table) and the status each caller gets: anonymous, member A (who owns the b
 invoice, membership and calendar feed under test), member B, the manager of relay X
 (where A's booking is), the manager of relay Y, an accountant, an admin. A route without
 a row fails `test_every_route_has_a_row`. Objects a call consumes (a booking to cancel,
-a membership to end) are made afresh for each cell (chalice test client, moto).
+a membership to end) are made afresh for each cell. Every call goes over HTTP: the app
+is served by `chalice local`'s server on 127.0.0.1 in the test's process (moto behind it).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.api.endpoint import ROUTES
 from chalicelib.config import Settings
+from chalicelib.services.context import Context
 from tests.support.api import Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe_memberships import MembershipFakeGateway
+from tests.support.http_transport import LoopbackTransport
 from tests.support.webhooks import deliver
+from tools.local_gateway import install as install_local_gateway
+from tools.loopback_server import serving
 
 ROLES = ("anonymous", "member_a", "member_b", "manager_x", "manager_y", "accountant", "admin")
 DAY = "2026-12-03"
 _serial = itertools.count(1)
+
+
+@pytest.fixture
+def api(ctx: Context, auth_keys: tuple[Path, Path]) -> Iterator[Api]:
+    """The test helper over a socket instead of chalice's in-process test client."""
+    from app import app
+
+    install_local_gateway()  # unknown routes answered as the deployed gateway does
+    with serving(app) as port:
+        yield Api(LoopbackTransport(port), auth_keys[0])  # type: ignore[arg-type]
 
 
 @pytest.fixture
