@@ -32,10 +32,12 @@ def serving(app: Any) -> Iterator[int]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    # What `chalice local` does (chalice.local.create_local_server), with that handler.
+    # What `chalice local` does (chalice.local.create_local_server), with that handler;
+    # an app that chalice already made local (another server in this process) stays so.
     own_class = app.__class__
-    CustomLocalChalice.__bases__ = (LocalChalice, own_class)
-    app.__class__ = CustomLocalChalice
+    if own_class is not CustomLocalChalice:
+        CustomLocalChalice.__bases__ = (LocalChalice, own_class)
+        app.__class__ = CustomLocalChalice
     try:
         config = Config.create(chalice_stage="dev")
         server = LocalDevServer(app, config, "127.0.0.1", free_port(), handler_cls=Handler)

@@ -10,7 +10,6 @@ cell's operator is the cell's too.
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -201,22 +200,14 @@ class Stack:
 
 def serve(app: Any, ctx: Context) -> Iterator[str]:
     """chalice's local server for `app` on a free loopback port, in a thread."""
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
     from chalicelib.api.wiring import use_context
-    from tools.local_stack import free_port
+    from tools.loopback_server import serving
 
     use_context(ctx)
-    port = free_port()
-    server = create_local_server(app, Config(chalice_stage="dev"), "127.0.0.1", port)
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(app) as port:
+            yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
-        thread.join(10)
         use_context(None)
 
 
