@@ -10,13 +10,15 @@ this entry point runs Chalice's own CLI with two substitutions:
   `pip install --target` for the target platform, binary wheels only, constrained to
   the versions installed in the running environment (the versions the tests ran on).
 
-Both are attributes of chalice==1.34.0 (pinned in requirements-dev.txt); `patch_chalice`
+Both are attributes of chalice==1.34.0 (pinned in requirements-dev.txt), as is the hash
+that names Chalice's cached zip, which also takes this file's digest; `patch_chalice`
 fails loudly if a Chalice upgrade removes them. Everything else (the zip layout, the
 SAM template, the deployment cache in .chalice/deployments/) is Chalice's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -44,6 +46,10 @@ UNUSED_DIRS = ("bin", "share")
 # The Lambda runtime provides the AWS SDK: a copy pulled in as a dependency (aws-xray-sdk
 # requires botocore) would add ~15 MB to the zip and shadow the runtime's.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# What compilers and type checkers read, never the runtime: the C/C++ and Cython sources
+# and headers that some wheels ship beside their compiled extensions (fontTools, lxml,
+# saxonche, wrapt...) and type stubs: ~13 MB of the 250 MB Lambda allows unzipped.
+BUILD_ONLY_SUFFIXES = frozenset((".c", ".cpp", ".h", ".pyx", ".pxd", ".pxi", ".pyi"))
 
 
 def runtime_constraints() -> list[str]:
@@ -100,6 +106,9 @@ def install_target_wheels(requirements: Path, target: Path) -> None:
         shutil.rmtree(target / name, ignore_errors=True)
         for info in target.glob(f"{name}-*.dist-info"):
             shutil.rmtree(info)
+    for path in [p for p in target.rglob("*") if p.suffix in BUILD_ONLY_SUFFIXES]:
+        if path.is_file():
+            path.unlink()
 
 
 def _build_site_packages(
@@ -110,18 +119,33 @@ def _build_site_packages(
     install_target_wheels(Path(requirements_filepath), Path(target_directory))
 
 
+def _recipe_digest() -> str:
+    """This file's digest: how the dependencies are installed and pruned."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def patch_chalice() -> None:
     from chalice.config import Config
-    from chalice.deploy.packager import DependencyBuilder
+    from chalice.deploy.packager import BaseLambdaDeploymentPackager, DependencyBuilder
 
     for owner, name in (
         (Config, "lambda_python_version"),
         (DependencyBuilder, "build_site_packages"),
+        (BaseLambdaDeploymentPackager, "_hash_project_dir"),
     ):
         if not hasattr(owner, name):
             raise RuntimeError(f"chalice changed: {owner.__name__}.{name} is gone")
     Config.lambda_python_version = property(lambda self: TARGET_RUNTIME)  # type: ignore[assignment,method-assign]
-    DependencyBuilder.build_site_packages = _build_site_packages  # type: ignore[method-assign]
+    DependencyBuilder.build_site_packages = _build_site_packages  # type: ignore[assignment,method-assign]
+    # Chalice reuses a built zip (.chalice/deployments/) while requirements.txt and the
+    # app's files are unchanged: a change of this recipe must build it again too.
+    project_hash = BaseLambdaDeploymentPackager._hash_project_dir
+    recipe = _recipe_digest()
+
+    def hash_with_recipe(self: Any, *args: Any) -> str:
+        return hashlib.md5((project_hash(self, *args) + recipe).encode()).hexdigest()
+
+    BaseLambdaDeploymentPackager._hash_project_dir = hash_with_recipe  # type: ignore[assignment,method-assign]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

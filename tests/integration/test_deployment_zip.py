@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.deploy import package_command
-from infra.target import TARGET_GLIBC
+from infra.target import BUILD_ONLY_SUFFIXES, TARGET_GLIBC
 from tests.support.packaged import packaged_app
 
 # Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped (whatever the upload path).
@@ -140,6 +140,15 @@ def test_the_zip_holds_the_app_and_chalice_runtime_but_no_bytecode_of_another_py
     # AND not the AWS SDK, which the runtime provides (aws-xray-sdk depends on botocore)
     assert {n.split("/")[0] for n in names} & {"boto3", "botocore", "s3transfer"} == set()
     assert "aws_xray_sdk/core/__init__.py" in names
+
+
+def test_the_zip_holds_no_sources_headers_or_stubs_of_compiled_extensions(
+    archive: zipfile.ZipFile,
+) -> None:
+    build_only = [n for n in archive.namelist() if Path(n).suffix in BUILD_ONLY_SUFFIXES]
+    assert build_only == []
+    # AND the compiled extensions built from such sources are there
+    assert any(n.startswith("lxml/etree.cpython-313-aarch64") for n in archive.namelist())
 
 
 def test_the_zip_fits_lambda_size_limits(archive: zipfile.ZipFile) -> None:
