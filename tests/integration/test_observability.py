@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 
 from chalicelib import observability
 from chalicelib.api.endpoint import json_response
@@ -92,6 +93,44 @@ def test_an_answer_emits_request_metrics_as_emf(
     assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Relais"
     assert _metric_names(blob) == {"Requests", "ServerErrors", "ClientErrors", "Latency"}
     assert [_value(blob, n) for n in ("Requests", "ServerErrors", "ClientErrors")] == [1, 0, 0]
+
+
+def test_the_request_line_is_emf_as_powertools_writes_it(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The answer's one line, written by hand for speed, declares its metrics exactly as
+    Powertools' own EMF serializer declares the same four (the oracle)."""
+    capsys.readouterr()
+    api.get("/v1/health")
+    (line,) = _lines(capsys.readouterr().out)
+
+    oracle = Metrics(namespace="Relais", service="relais-backend")
+    for name, unit in observability.REQUEST_METRICS:
+        oracle.add_metric(name=name, unit=unit, value=line[name])
+    expected = oracle.serialize_metric_set()
+    oracle.clear_metrics()
+
+    assert line["message"] == "request"  # the log line and the metrics record at once
+    assert line["_aws"]["CloudWatchMetrics"] == expected["_aws"]["CloudWatchMetrics"]
+    assert abs(line["_aws"]["Timestamp"] - expected["_aws"]["Timestamp"]) < 60_000
+    assert [_value(line, n) for n, _ in observability.REQUEST_METRICS] == [
+        _value(expected, n) for n, _ in observability.REQUEST_METRICS
+    ]
+    assert line["service"] == expected["service"]
+
+
+def test_the_request_line_carries_lambdas_trace_id_and_a_utc_timestamp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-67891233-abcdef012345678912345678;Sampled=1")
+    record = {"request_id": "r1", "route": "/v1/health", "status": 200, "latency_ms": 1.5}
+
+    line = json.loads(observability.request_line(record, 1796587667.3239))
+
+    assert line["xray_trace_id"] == "1-67891233-abcdef012345678912345678"
+    assert line["timestamp"] == "2026-12-06 20:07:47,323+0000"
+    assert line["_aws"]["Timestamp"] == 1796587667323
+    assert (line["Latency"], line["level"]) == (1.5, "INFO")
 
 
 class GatewayEvent:
