@@ -72,8 +72,40 @@ def transient_failure(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+class TableCalls:
+    """The item calls of boto3's `Table` resource (same parameters, same answers, native
+    Python types), sent straight to the resource's client with the table's name: the
+    resource's action layer cost ~20 µs per call, a tenth of our own time on a request
+    (`make bench`). The client converts types and conditions as the resource did. No
+    Scan: the functions' roles may not (the tests scan through the client)."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        return self._client.get_item(TableName=self.name, **params)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self._client.query(TableName=self.name, **params)
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        return self._client.put_item(TableName=self.name, **params)
+
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        return self._client.update_item(TableName=self.name, **params)
+
+    def delete_item(self, **params: Any) -> dict[str, Any]:
+        return self._client.delete_item(TableName=self.name, **params)
+
+    def batch_writer(self, overwrite_by_pkeys: list[str] | None = None) -> Any:
+        from boto3.dynamodb.table import BatchWriter
+
+        return BatchWriter(self.name, self._client, overwrite_by_pkeys=overwrite_by_pkeys)
+
+
 class Table:
-    """One DynamoDB table reached through boto3's resource layer (native Python types)."""
+    """One DynamoDB table reached through boto3's resource client (native Python types)."""
 
     def __init__(self, name: str, region: str, endpoint_url: str | None = None) -> None:
         self.name = name
@@ -96,8 +128,8 @@ class Table:
         )
 
     @cached_property
-    def table(self) -> Any:
-        return self.resource.Table(self.name)
+    def table(self) -> TableCalls:
+        return TableCalls(self.client, self.name)
 
     @property
     def client(self) -> Any:
@@ -166,12 +198,23 @@ class Table:
         raise ConcurrentUpdate("The resource is under heavy contention; please retry.")
 
 
+# Stored as they are (exact types: an Enum that is also a str is not one of them).
+_AS_IS = frozenset({str, int, bool, Decimal, type(None)})
+
+
 def to_item(value: Any) -> Any:
     """Python values (pydantic dumps) → what DynamoDB stores (no floats, no empty strings)."""
-    if isinstance(value, dict):
-        return {k: to_item(v) for k, v in value.items() if v is not None and v != ""}
+    kind = type(value)
+    if kind in _AS_IS:  # most values of an item: answered before any isinstance
+        return value
+    if kind is dict or isinstance(value, dict):
+        return {
+            k: v if type(v) in _AS_IS else to_item(v)
+            for k, v in value.items()
+            if v is not None and v != ""
+        }
     if isinstance(value, (list, tuple)):
-        return [to_item(v) for v in value]
+        return [v if type(v) in _AS_IS else to_item(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):

@@ -196,12 +196,16 @@ def empty_table(ctx: Context) -> None:
     on a table that keeps every earlier subject, each run makes more calls than the one
     before and crashing "after every call" would never reach a run that completes."""
     table = ctx.table.table
-    keys = [a["AttributeName"] for a in table.key_schema]
-    scan: dict[str, Any] = {"ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys)))}
+    schema = ctx.table.client.describe_table(TableName=table.name)["Table"]["KeySchema"]
+    keys = [a["AttributeName"] for a in schema]
+    scan: dict[str, Any] = {
+        "TableName": table.name,
+        "ProjectionExpression": ", ".join(f"#k{i}" for i in range(len(keys))),
+    }
     scan["ExpressionAttributeNames"] = {f"#k{i}": key for i, key in enumerate(keys)}
     with table.batch_writer() as batch:
         while True:
-            page = table.scan(**scan)
+            page = ctx.table.client.scan(**scan)
             for item in page["Items"]:
                 batch.delete_item(Key={key: item[key] for key in keys})
             if "LastEvaluatedKey" not in page:

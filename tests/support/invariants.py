@@ -43,9 +43,9 @@ def scan_items(ctx: Context) -> Iterator[dict[str, Any]]:
     if in_moto is not None:
         yield from in_moto
         return
-    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    kwargs: dict[str, Any] = {"TableName": ctx.table.name, "ConsistentRead": True}
     while True:
-        response = ctx.table.table.scan(**kwargs)
+        response = ctx.table.client.scan(**kwargs)
         yield from response.get("Items", [])
         last = response.get("LastEvaluatedKey")
         if not last:
