@@ -8,6 +8,7 @@ status it is expected to have, so a seat is taken or freed exactly once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.adapters import keys
@@ -72,18 +73,25 @@ def within_hours(table: str, booking: Booking) -> Item:
     booking checked against hours cached before the edit fails here, and the edit's own
     transaction checks the slots it closes are empty (services/opening_exceptions.py):
     whichever commits first, the other sees it."""
-    names = {f"#{closed_slot_attr(i)}": closed_slot_attr(i) for i in booking.slots}
-    each = " AND ".join(f"attribute_not_exists({n})" for n in names)
+    names, condition = _open_slot_condition(tuple(booking.slots))
     check: dict[str, Any] = {
         "TableName": table,
         "Key": hours_marker_key(booking.relay_id, booking.date.isoformat()),
-        "ConditionExpression": f"attribute_not_exists(PK) OR ({each})",
-        "ExpressionAttributeNames": names,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": dict(names),
     }
     if not names:  # no slot: nothing to check (DynamoDB refuses an empty expression)
         check["ConditionExpression"] = "attribute_not_exists(PK) OR attribute_exists(PK)"
         del check["ExpressionAttributeNames"]
     return {"ConditionCheck": check}
+
+
+@lru_cache(maxsize=512)
+def _open_slot_condition(slots: tuple[int, ...]) -> tuple[dict[str, str], str]:
+    """(names, condition) that none of `slots` is closed: built once per slot set."""
+    names = {f"#{closed_slot_attr(i)}": closed_slot_attr(i) for i in slots}
+    each = " AND ".join(f"attribute_not_exists({n})" for n in names)
+    return names, f"attribute_not_exists(PK) OR ({each})"
 
 
 def day_open(table: str, booking: Booking) -> Item:
@@ -101,23 +109,29 @@ def day_open(table: str, booking: Booking) -> Item:
 
 
 def take_seats(table: str, booking: Booking, capacity: int) -> Item:
-    names = {f"#{slot_attr(i)}": slot_attr(i) for i in booking.slots}
-    names["#capacity"] = "capacity"
-    conditions = " AND ".join(
-        f"(attribute_not_exists({n}) OR {n} < :cap)" for n in names if n != "#capacity"
-    )
+    names, update, conditions = _seat_expressions(tuple(booking.slots))
     return {
         "Update": {
             "TableName": table,
             "Key": occupancy_key(booking),
-            "UpdateExpression": "ADD "
-            + ", ".join(f"{n} :one" for n in names if n != "#capacity")
-            + " SET #capacity = :cap",
+            "UpdateExpression": update,
             "ConditionExpression": conditions,
-            "ExpressionAttributeNames": names,
+            "ExpressionAttributeNames": dict(names),
             "ExpressionAttributeValues": {":one": 1, ":cap": capacity},
         }
     }
+
+
+@lru_cache(maxsize=512)
+def _seat_expressions(slots: tuple[int, ...]) -> tuple[dict[str, str], str, str]:
+    """(names, update, condition) taking a seat in each of `slots` within `:cap`: the same
+    text for every booking of the same slots (a day's are 22), built once (callers copy
+    the names)."""
+    names = {f"#{slot_attr(i)}": slot_attr(i) for i in slots}
+    update = "ADD " + ", ".join(f"{n} :one" for n in names) + " SET #capacity = :cap"
+    conditions = " AND ".join(f"(attribute_not_exists({n}) OR {n} < :cap)" for n in names)
+    names["#capacity"] = "capacity"
+    return names, update, conditions
 
 
 def give_back_seats(table: str, booking: Booking, slots: list[int]) -> Item:

@@ -275,11 +275,12 @@ def slots_between(d: date, tz: ZoneInfo, start: datetime, end: datetime) -> list
 
 def open_slots(hours: OpeningHours, d: date, tz: ZoneInfo) -> list[Slot]:
     """Every slot of date ``d`` inside its opening intervals, in order."""
-    return list(_open_slots(hours.intervals_on(d), d, tz))
+    return list(slots_within(hours.intervals_on(d), d, tz))
 
 
 @lru_cache(maxsize=4096)
-def _open_slots(intervals: tuple[Interval, ...], d: date, tz: ZoneInfo) -> tuple[Slot, ...]:
+def slots_within(intervals: tuple[Interval, ...], d: date, tz: ZoneInfo) -> tuple[Slot, ...]:
+    """Every slot of date ``d`` inside ``intervals`` (its ``intervals_on``), in order."""
     # Pure and asked for on every booking and availability request: computed once per
     # (intervals, date, zone). Slots are frozen, the tuple immutable.
     indices: set[int] = set()
@@ -290,11 +291,17 @@ def _open_slots(intervals: tuple[Interval, ...], d: date, tz: ZoneInfo) -> tuple
 
 
 def booking_window(slots: Iterable[Slot]) -> tuple[datetime, datetime]:
-    """First start and last end (a day with a lunch break spans the break)."""
-    ordered = sorted(slots, key=lambda slot: _utc(slot.start))
-    if not ordered:
+    """First start and last end of slots of one date (a day with a lunch break spans the
+    break). An index counts half hours of real time from local midnight (`slot_at`), so
+    index order is time order, DST days included: no instant to convert."""
+    given = list(slots)
+    if not given:
         raise ValueError("no slots")
-    return ordered[0].start, ordered[-1].end
+    return min(given, key=_slot_index).start, max(given, key=_slot_index).end
+
+
+def _slot_index(slot: Slot) -> int:
+    return slot.index
 
 
 def parse_unit(text: object, field: str = "unit") -> Unit:
