@@ -4,67 +4,12 @@ as Lambda calls it; no HTTP, no gateway."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+import orjson
 
 from bench.answers import Answer
-
-
-class LambdaContext:
-    function_name = "relais-dev"
-    memory_limit_in_mb = 1024
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def _resource_of(app: Any, path: str) -> tuple[str, dict[str, str] | None]:
-    """The route template of `path` and its path parameters (exact match first)."""
-    if path in app.routes:
-        return path, None
-    parts = path.strip("/").split("/")
-    for template in app.routes:
-        names = template.strip("/").split("/")
-        if len(names) != len(parts):
-            continue
-        params: dict[str, str] = {}
-        for name, part in zip(names, parts, strict=True):
-            if name.startswith("{") and name.endswith("}"):
-                params[name[1:-1]] = part
-            elif name != part:
-                break
-        else:
-            return template, params
-    raise LookupError(f"no route for {path}")
-
-
-def proxy_event(app: Any, method: str, target: str, headers: dict[str, str], body: str) -> dict:
-    split = urlsplit(target)
-    resource, params = _resource_of(app, split.path)
-    query = parse_qsl(split.query)
-    return {
-        "resource": resource,
-        "path": split.path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": dict(query) or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query} or None,
-        "pathParameters": params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/api{split.path}",
-            "stage": "api",
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": body or None,
-        "isBase64Encoded": False,
-    }
+from tools.gateway_event import LambdaContext, Routes, proxy_event
 
 
 class Handler:
@@ -72,6 +17,7 @@ class Handler:
 
     def __init__(self, app: Any) -> None:
         self._app = app
+        self._routes = Routes(app.routes)
         self._context = LambdaContext()
 
     def call(
@@ -91,5 +37,8 @@ class Handler:
         return self._send(method, path, given, body.decode())
 
     def _send(self, method: str, path: str, headers: dict[str, str], payload: str) -> Answer:
-        response = self._app(proxy_event(self._app, method, path, headers, payload), self._context)
-        return Answer(response["statusCode"], json.loads(response.get("body") or "null"))
+        event = proxy_event(self._routes, method, path, headers, payload)
+        if event is None:
+            raise LookupError(f"no route for {path}")
+        response = self._app(event, self._context)
+        return Answer(response["statusCode"], orjson.loads(response.get("body") or "null"))

@@ -8,13 +8,11 @@ import json
 import sys
 import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.capacity import Units
 from bench.fec_hook import fec_rows
-from bench.handler import proxy_event
 from bench.replay import Call, fresh_ids, renamed, shape
 from bench.results import SCHEMA, write
 from bench.stats import Row, render
@@ -87,20 +85,6 @@ def test_request_units_split_reads_and_writes() -> None:
     units.add("Query", {"ReadCapacityUnits": 0.5, "CapacityUnits": 0.5})
     units.add("DescribeTable", None)
     assert (units.write, units.read, units.calls) == (8.0, 1.5, 4)
-
-
-class _App:
-    routes: dict[str, Any] = {"/v1/bookings": {}, "/v1/bookings/{booking_id}/cancel": {}}
-
-
-def test_the_proxy_event_names_the_route_template_and_its_parameters() -> None:
-    event = proxy_event(_App(), "POST", "/v1/bookings/bkg_1/cancel?x=1", {"a": "b"}, "")
-    assert event["requestContext"]["resourcePath"] == "/v1/bookings/{booking_id}/cancel"
-    assert event["pathParameters"] == {"booking_id": "bkg_1"}
-    assert event["multiValueQueryStringParameters"] == {"x": ["1"]}
-    assert event["body"] is None
-    plain = proxy_event(_App(), "GET", "/v1/bookings", {}, "{}")
-    assert plain["pathParameters"] is None and plain["queryStringParameters"] is None
 
 
 def test_fec_figures_are_taken_from_bench_fec(monkeypatch: pytest.MonkeyPatch) -> None:
