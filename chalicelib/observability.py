@@ -13,7 +13,8 @@
   dimension, whether scheduled or run by hand (Powertools).
 - `count(name)` and `measure(name, unit, value)` let a use case add a business metric
   (bookings by payment kind, Stripe events and their lag, documents issued, books
-  checks): README "Observability" lists them and the alarms built on them.
+  checks): README "Observability" lists them and the alarms built on them. Added while
+  answering a request, they are written in the answer's line; in a job, by Powertools.
 
 - X-Ray (Powertools Tracer, where Lambda traces: stages with `tracing`): a subsegment
   per answer (`## GET /v1/...`, annotated with route and status) and per job run
@@ -74,8 +75,19 @@ def metrics() -> Any:
 _metrics_lock = threading.Lock()
 
 
+# The business metrics a use case adds while a request is answered: written in the
+# answer's own line (same namespace, same dimension), so no Powertools on that path.
+_request_metrics: ContextVar[dict[str, tuple[str, list[float]]] | None] = ContextVar(
+    "relais_request_metrics", default=None
+)
+
+
 def measure(name: str, unit: str, value: float) -> None:
     """Add a value to a metric of this request or job (flushed at its end)."""
+    collected = _request_metrics.get()
+    if collected is not None:
+        collected.setdefault(name, (unit, []))[1].append(value)
+        return
     with _metrics_lock:
         metrics().add_metric(name=name, unit=unit, value=value)
 
@@ -156,6 +168,7 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice HTTP middleware: one log line and the request metrics per answer."""
     started = time.perf_counter()
     keys = _log_keys.set({})
+    counted = _request_metrics.set({})
     try:
         route = (getattr(event, "context", None) or {}).get("resourcePath") or "?"
         method = getattr(event, "method", None) or "?"
@@ -163,19 +176,22 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
             response = get_response(event)
             annotate(status=response.status_code)
         latency_ms = (time.perf_counter() - started) * 1000
-        _answered(event, response, latency_ms)
+        _answered(event, response, latency_ms, _request_metrics.get() or {})
     finally:
         _log_keys.reset(keys)
+        _request_metrics.reset(counted)
     return response
 
 
-def _answered(event: Any, response: Any, latency_ms: float) -> None:
+def _answered(
+    event: Any, response: Any, latency_ms: float, counted: dict[str, tuple[str, list[float]]]
+) -> None:
     headers = response.headers or {}
     request_id = headers.get("X-Request-Id")  # set by the API's middleware, spelt so
     if request_id is None:
         request_id = {k.lower(): v for k, v in headers.items()}.get("x-request-id")
     record = request_record(event, response.status_code, latency_ms, request_id)
-    sys.stdout.write(request_line(record, time.time()))
+    sys.stdout.write(request_line(record, time.time(), counted))
     _flush_business_metrics()
 
 
@@ -187,17 +203,25 @@ REQUEST_METRICS = (
     ("ClientErrors", "Count"),
     ("Latency", "Milliseconds"),
 )
-_EMF_DIRECTIVE = {
+_REQUEST_METRIC_DECLARATIONS = [{"Name": name, "Unit": unit} for name, unit in REQUEST_METRICS]
+_EMF_DIRECTIVE: dict[str, Any] = {
     "Namespace": NAMESPACE,
     "Dimensions": [["service"]],
-    "Metrics": [{"Name": name, "Unit": unit} for name, unit in REQUEST_METRICS],
+    "Metrics": _REQUEST_METRIC_DECLARATIONS,
 }
 
 
-def request_line(record: dict[str, Any], now: float) -> str:
+def request_line(
+    record: dict[str, Any], now: float, counted: dict[str, tuple[str, list[float]]] | None = None
+) -> str:
     """The answer's JSON log line (`record`, see `request_record`), which is also its
-    EMF metrics record: `_aws` names the metrics, their values are top-level keys."""
+    EMF metrics record: `_aws` names the metrics, their values are top-level keys; the
+    business metrics `counted` while answering (name: unit and values) ride along."""
     status = record["status"]
+    directive = _EMF_DIRECTIVE
+    if counted:
+        declared = [{"Name": name, "Unit": unit} for name, (unit, _) in counted.items()]
+        directive = {**_EMF_DIRECTIVE, "Metrics": _REQUEST_METRIC_DECLARATIONS + declared}
     seconds = int(now)
     line = {
         "level": "INFO",
@@ -206,12 +230,14 @@ def request_line(record: dict[str, Any], now: float) -> str:
         + f",{int((now - seconds) * 1000):03d}+0000",
         "service": SERVICE,
         **record,
-        "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [_EMF_DIRECTIVE]},
+        "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [directive]},
         "Requests": 1,
         "ServerErrors": int(status >= 500),
         "ClientErrors": int(400 <= status < 500),
         "Latency": record["latency_ms"],
     }
+    for name, (_, values) in (counted or {}).items():
+        line[name] = values[0] if len(values) == 1 else values
     trace = os.environ.get("_X_AMZN_TRACE_ID")  # Lambda's, per invocation
     if trace:
         line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
@@ -219,7 +245,7 @@ def request_line(record: dict[str, Any], now: float) -> str:
 
 
 def _flush_business_metrics() -> None:
-    """What the use case counted (bookings, payments, documents), if anything."""
+    """What was counted outside the request's context (a thread it started), if anything."""
     if not metrics.cache_info().currsize:
         return  # nothing was ever counted in this process
     with _metrics_lock:

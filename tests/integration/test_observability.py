@@ -133,6 +133,31 @@ def test_the_request_line_carries_lambdas_trace_id_and_a_utc_timestamp(
     assert (line["Latency"], line["level"]) == (1.5, "INFO")
 
 
+def test_business_metrics_of_a_request_ride_on_its_one_line(
+    api: Api, admin: str, network: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"resource_id": network["pool"], "date": DAY, "unit": "day", "payment": "none"}
+    capsys.readouterr()
+
+    api.post("/v1/bookings", body, token=admin)
+
+    (line,) = _lines(capsys.readouterr().out)  # no second line through Powertools
+    assert line["message"] == "request"
+    assert "BookingsFree" in _metric_names(line) and line["BookingsFree"] == 1
+
+
+def test_a_metric_counted_twice_in_a_request_is_declared_once_with_both_values() -> None:
+    record = {"request_id": "r1", "route": "/v1/x", "status": 200, "latency_ms": 1.0}
+    counted = {"WebhookLag": ("Seconds", [2.0, 5.0]), "PaymentsSucceeded": ("Count", [1])}
+
+    line = json.loads(observability.request_line(record, 1796587667.0, counted))
+
+    declared = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert {"Name": "WebhookLag", "Unit": "Seconds"} in declared
+    assert [d["Name"] for d in declared].count("WebhookLag") == 1
+    assert (line["WebhookLag"], line["PaymentsSucceeded"]) == ([2.0, 5.0], 1)
+
+
 class GatewayEvent:
     """What API Gateway hands Chalice: the route template and its own request id."""
 
