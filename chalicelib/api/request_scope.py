@@ -6,8 +6,8 @@ Set by the HTTP middleware when a request arrives, read where answers are shaped
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
@@ -44,8 +44,15 @@ def leave_scope() -> None:
     _current.set(None)
 
 
+# Its own generator, seeded from the OS once: nothing that seeds the global one (a test
+# library) can make two processes or two tests draw the same ids.
+_ids = random.Random()
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits, unique, not secret (a correlation id): drawn from `_ids` rather
+    than a system call per request, which cost ~5–9 µs on the bench's VM."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def request_id_from(header: str | None) -> str:

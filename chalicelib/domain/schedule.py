@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from operator import attrgetter
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -290,6 +291,9 @@ def slots_within(intervals: tuple[Interval, ...], d: date, tz: ZoneInfo) -> tupl
     return tuple(slot_at(d, tz, k) for k in sorted(indices))
 
 
+_SLOT_INDEX = attrgetter("index")
+
+
 def booking_window(slots: Iterable[Slot]) -> tuple[datetime, datetime]:
     """First start and last end of slots of one date (a day with a lunch break spans the
     break). An index counts half hours of real time from local midnight (`slot_at`), so
@@ -297,11 +301,7 @@ def booking_window(slots: Iterable[Slot]) -> tuple[datetime, datetime]:
     given = list(slots)
     if not given:
         raise ValueError("no slots")
-    return min(given, key=_slot_index).start, max(given, key=_slot_index).end
-
-
-def _slot_index(slot: Slot) -> int:
-    return slot.index
+    return min(given, key=_SLOT_INDEX).start, max(given, key=_SLOT_INDEX).end
 
 
 def parse_unit(text: object, field: str = "unit") -> Unit:
