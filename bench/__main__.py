@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import calls, imports, issuance, latency, load, package, pdf, renewal, units
+from bench import calls, imports, issuance, latency, load, own_cpu, package, pdf, renewal, units
 from bench.fec_hook import fec_rows
 from bench.results import write
 from bench.stack import World, world
@@ -43,7 +43,8 @@ class Settings:
 WorldBench = Callable[[World, Settings], list[Row]]
 PlainBench = Callable[[Settings], list[Row]]
 IN_WORLD: dict[str, WorldBench] = {
-    "latency": lambda w, s: latency.latencies(w, s.n(200, 6)),
+    "latency": lambda w, s: latency.latencies(w, s.n(200, 6), s.n(latency.WARM, 2)),
+    "cpu": lambda w, s: own_cpu.own_cpu(w, s.n(500, 20)),
     "calls": lambda w, s: calls.per_request(w),
     "units": lambda w, s: units.request_units(w),
     "issuance": lambda w, s: issuance.issuance(w, s.n(200, 16)),

@@ -1,4 +1,5 @@
-"""What every way of calling the app answers: a status and a JSON body."""
+"""What every way of calling the app answers: a status and a JSON body (read with orjson,
+as a client that cares would: reading the answer is the client's cost, not the server's)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,10 @@ from bench.stats import Row, median, ms, p95, ratio, timed
 
 GOALS = {"HTTP": 1.2, "handler": 1.1}
 DAYS = 30  # weekdays booked in turn, so that no day runs out of seats
+# Pairs run and thrown away before timing: DynamoDB Local's JVM compiles its hot paths
+# over the first few hundred calls (a Query took ~3.9 ms in the first section of a run,
+# ~1.5 ms in the last), and our code's caches fill.
+WARM = 100
 
 
 def bench_days(count: int = DAYS) -> list[date]:
@@ -48,10 +52,11 @@ def interleaved(
 
 
 def _measure(
-    world: World, request: Callable[[int], Any], n: int, templates: int
+    world: World, request: Callable[[int], Any], n: int, templates: int, warm: int
 ) -> tuple[list[float], list[float], str]:
     """Capture the calls of `templates` requests (one per day), then time `n` more
-    requests against replays of the captured calls of the same day."""
+    requests against replays of the captured calls of the same day, after `warm`
+    untimed pairs."""
     client = world.ctx.table.client
     captured: list[list[Call]] = []
     for i in range(templates):
@@ -59,9 +64,10 @@ def _measure(
             request(i)
         captured.append(calls)
     ids = fresh_ids(captured)
-    batches = iter([renamed(captured[i % templates], ids) for i in range(n)])
+    batches = iter([renamed(captured[i % templates], ids) for i in range(warm + n)])
     play = player(client, batches)
-    ours, raw = interleaved(request, lambda _: play(), n)
+    interleaved(request, lambda _: play(), warm)
+    ours, raw = interleaved(lambda i: request(warm + i), lambda _: play(), n)
     return ours, raw, shape(captured[0])
 
 
@@ -106,7 +112,7 @@ def _availability(caller: Caller, world: World, days: list[date]) -> Callable[[i
     return read
 
 
-def latencies(world: World, n: int) -> list[Row]:
+def latencies(world: World, n: int, warm: int = WARM) -> list[Row]:
     """Every operation at both levels; a section per level."""
     days = bench_days()
     members = payers(world)
@@ -115,11 +121,11 @@ def latencies(world: World, n: int) -> list[Row]:
         section = f"latency via {level} vs the same DynamoDB calls sent raw (DynamoDB Local)"
         for i in range(3):  # warm: catalogue cache, profiles, connections
             _availability(caller, world, days)(i)
-        ours, raw, calls = _measure(world, _availability(caller, world, days), n, 1)
+        ours, raw, calls = _measure(world, _availability(caller, world, days), n, 1, warm)
         rows += _rows(section, level, "availability, one relay-day", ours, raw, calls)
         for kind in KINDS:
             book = _booker(caller, members[kind], world.pool, days)
             book(0)  # a member's first booking creates the profile: not the steady state
-            ours, raw, calls = _measure(world, book, n, min(len(days), max(2, n)))
+            ours, raw, calls = _measure(world, book, n, min(len(days), max(2, n)), warm)
             rows += _rows(section, level, f"booking, {kind}", ours, raw, calls)
     return rows

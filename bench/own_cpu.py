@@ -1,0 +1,95 @@
+"""Our own CPU time per request, without DynamoDB: each DynamoDB call is answered at
+once from a recording of its first real answer, so what is timed is Chalice, our code,
+boto3's parameter handling and the bench's event. Timed twice: back to back (warm), and
+right after the CPU sat idle for 2 ms, as it does while DynamoDB Local answers a real
+request; the second is what the latency section's ratios actually pay."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.latency import _availability, _booker, bench_days
+from bench.payers import KINDS, payers
+from bench.stack import World
+from bench.stats import Row, median
+
+SECTION = "our own time per request at the handler, DynamoDB answered from memory"
+IDLE_SECONDS = 0.002
+
+
+@contextmanager
+def answered_from_memory() -> Iterator[Callable[[bool], None]]:
+    """botocore's calls recorded afresh when the yielded switch is set False, then
+    answered from the recording (by operation, table and index) once it is set True."""
+    from botocore.client import BaseClient
+
+    real = BaseClient._make_api_call
+    recorded: dict[tuple[str, Any, Any], Any] = {}
+    replaying = [False]
+
+    def call(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        key = (operation, params.get("TableName"), params.get("IndexName"))
+        if replaying[0] and key in recorded:
+            return recorded[key]
+        answer = real(self, operation, params)
+        recorded.setdefault(key, answer)
+        return answer
+
+    def replay(on: bool) -> None:
+        if not on:
+            recorded.clear()
+        replaying[0] = on
+
+    BaseClient._make_api_call = call  # type: ignore[method-assign]
+    try:
+        yield replay
+    finally:
+        BaseClient._make_api_call = real  # type: ignore[method-assign]
+
+
+def _timed(request: Callable[[int], Any], n: int, idle: float) -> float:
+    samples = []
+    for i in range(n):
+        if idle:
+            time.sleep(idle)
+        start = time.perf_counter()
+        request(i)
+        samples.append(time.perf_counter() - start)
+    return median(samples)
+
+
+def own_cpu(world: World, n: int) -> list[Row]:
+    days = bench_days()
+    members = payers(world)
+    requests: list[tuple[str, Callable[[int], Any]]] = [
+        ("availability, one relay-day", _availability(world.handler, world, days))
+    ]
+    requests += [
+        (f"booking, {kind}", _booker(world.handler, members[kind], world.pool, days))
+        for kind in KINDS
+        if kind != "company"  # three GetItems of one table: not told apart by the recording
+    ]
+    rows = []
+    with answered_from_memory() as replay:
+        for label, request in requests:
+            replay(False)
+            for i in range(3):  # the real answers recorded
+                request(i)
+            replay(True)
+            for i in range(50):
+                request(i)
+            warm = _timed(request, n, 0.0)
+            after_idle = _timed(request, n, IDLE_SECONDS)
+            rows.append(
+                Row(
+                    SECTION,
+                    f"{label}: warm / after 2 ms idle",
+                    f"{warm * 1e6:.0f} / {after_idle * 1e6:.0f} us",
+                    f"x{after_idle / warm:.2f} after idling; median of {n} each",
+                    figure=after_idle / warm,
+                )
+            )
+    return rows
