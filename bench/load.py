@@ -18,7 +18,7 @@ from bench.stack import World
 from bench.stats import Row, median, ms, p95
 
 CLIENTS = 16
-SECTION = f"HTTP load, {CLIENTS} concurrent clients on 127.0.0.1 (chalice local's threaded server)"
+SECTION = f"HTTP load, {CLIENTS} concurrent clients on 127.0.0.1 (the loopback server, threaded)"
 
 
 def load(world: World, max_requests: int, max_seconds: float) -> list[Row]:

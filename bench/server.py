@@ -71,6 +71,6 @@ class Loopback:
 
 @contextmanager
 def loopback(app: Any) -> Iterator[Loopback]:
-    """`chalice local`'s server for `app` on a free loopback port, stopped on the way out."""
+    """The loopback server for `app` on a free port, stopped on the way out."""
     with serving(app) as port:
         yield Loopback(port)

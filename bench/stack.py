@@ -51,7 +51,7 @@ class World:
     ctx: Context
     app: Any
     handler: Handler  # app(event, context), as Lambda calls it: also used to set up
-    http: Loopback  # chalice local's server on 127.0.0.1
+    http: Loopback  # the loopback server (tools/loopback_server.py) on 127.0.0.1
     token: Tokens
     operator: str
     relay: str
