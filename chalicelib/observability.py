@@ -7,7 +7,7 @@
   and IBANs are never logged. The same line is the answer's metrics record in
   CloudWatch's embedded metric format (`Requests`, `ServerErrors`, `ClientErrors`,
   `Latency`): one small `orjson.dumps` per answer, written here rather than through
-  Powertools' Logger and Metrics, which cost ~0.1 ms per answer (`make bench`).
+  Powertools' Logger and Metrics (measured in process: 127 µs per answer then, 20 now).
   It is written whatever the log level, since the metrics ride on it.
 - Every job run adds `JobRuns`, `JobFailures`, `JobDuration` and `JobItems` with a `job`
   dimension, whether scheduled or run by hand (Powertools).
@@ -22,8 +22,8 @@
   botocore and requests). Elsewhere the X-Ray SDK is never even imported.
 
 Powertools is imported when first needed, not at import: `chalice package` and the
-import of app.py stay cheap. Business metrics are flushed (printed as EMF, by
-Powertools) at the end of the request or job that added them.
+import of app.py stay cheap. A job's metrics are flushed (printed as EMF, by Powertools)
+at its end.
 """
 
 from __future__ import annotations

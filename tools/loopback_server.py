@@ -5,8 +5,8 @@ A small local API Gateway: the standard library's threaded HTTP/1.1 server (keep
 no Nagle), each request turned into the REST proxy event the deployed gateway sends
 (`tools.gateway_event`) and the app's answer written back in one send. Unknown paths
 get the deployed gateway's 404 problem. `chalice local`'s own server did the same with
-a route scan, a Lambda context and header formatting per request (~0.4 ms of a 2 ms
-availability read; `make bench`); `make run` still uses `chalice local` itself.
+a route scan, a Lambda context and a header write each per request; `make run` still
+uses `chalice local` itself (its CLI and reloading).
 """
 
 from __future__ import annotations
