@@ -90,7 +90,7 @@ def _rows(
     ]
 
 
-def _booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Callable[[int], Any]:
+def booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Callable[[int], Any]:
     def book(i: int) -> None:
         body = {
             "resource_id": resource,
@@ -104,7 +104,7 @@ def _booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Ca
     return book
 
 
-def _availability(caller: Caller, world: World, days: list[date]) -> Callable[[int], Any]:
+def availability_reader(caller: Caller, world: World, days: list[date]) -> Callable[[int], Any]:
     def read(i: int) -> None:
         path = f"/v1/availability?date={days[i % len(days)].isoformat()}&relay_id={world.relay}"
         answer = caller.call("GET", path)
@@ -121,11 +121,11 @@ def latencies(world: World, n: int, warm: int = WARM) -> list[Row]:
     for level, caller in (("handler", world.handler), ("HTTP", world.http)):
         section = f"latency via {level} vs the same DynamoDB calls sent raw (DynamoDB Local)"
         for i in range(3):  # warm: catalogue cache, profiles, connections
-            _availability(caller, world, days)(i)
-        ours, raw, calls = _measure(world, _availability(caller, world, days), n, 1, warm)
+            availability_reader(caller, world, days)(i)
+        ours, raw, calls = _measure(world, availability_reader(caller, world, days), n, 1, warm)
         rows += _rows(section, level, "availability, one relay-day", ours, raw, calls)
         for kind in KINDS:
-            book = _booker(caller, members[kind], world.pool, days)
+            book = booker(caller, members[kind], world.pool, days)
             book(0)  # a member's first booking creates the profile: not the steady state
             ours, raw, calls = _measure(world, book, n, min(len(days), max(2, n)), warm)
             rows += _rows(section, level, f"booking, {kind}", ours, raw, calls)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.latency import _availability, _booker, bench_days
+from bench.latency import availability_reader, bench_days, booker
 from bench.payers import KINDS, payers
 from bench.stack import World
 from bench.stats import Row, median
@@ -65,10 +65,10 @@ def own_cpu(world: World, n: int) -> list[Row]:
     days = bench_days()
     members = payers(world)
     requests: list[tuple[str, Callable[[int], Any]]] = [
-        ("availability, one relay-day", _availability(world.handler, world, days))
+        ("availability, one relay-day", availability_reader(world.handler, world, days))
     ]
     requests += [
-        (f"booking, {kind}", _booker(world.handler, members[kind], world.pool, days))
+        (f"booking, {kind}", booker(world.handler, members[kind], world.pool, days))
         for kind in KINDS
         if kind != "company"  # three GetItems of one table: not told apart by the recording
     ]
