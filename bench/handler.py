@@ -4,6 +4,7 @@ as Lambda calls it; no HTTP, no gateway."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import orjson
@@ -40,5 +41,8 @@ class Handler:
         event = proxy_event(self._routes, method, path, headers, payload)
         if event is None:
             raise LookupError(f"no route for {path}")
+        start = time.perf_counter()
         response = self._app(event, self._context)
-        return Answer(response["statusCode"], orjson.loads(response.get("body") or "null"))
+        elapsed = time.perf_counter() - start
+        body = orjson.loads(response.get("body") or "null")
+        return Answer(response["statusCode"], body, elapsed)

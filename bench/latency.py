@@ -4,16 +4,16 @@ interleaved so that both sides share the machine's noise."""
 
 from __future__ import annotations
 
-import functools
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from bench.answers import Caller
+from bench.answers import Answer, Caller
 from bench.payers import KINDS, Payer, payers
 from bench.replay import Call, capturing_all, fresh_ids, player, renamed, shape
 from bench.stack import DAY, World
-from bench.stats import Row, median, ms, p95, ratio, timed
+from bench.stats import Row, median, ms, p95, ratio
 
 GOALS = {"HTTP": 1.2, "handler": 1.1}
 DAYS = 30  # weekdays booked in turn, so that no day runs out of seats
@@ -35,6 +35,15 @@ def bench_days(count: int = DAYS) -> list[date]:
     return days
 
 
+def elapsed(call: Callable[[int], Any], i: int) -> float:
+    """Seconds the `i`th call took: the app's own figure when it answers an `Answer`
+    (the handler's call, or the HTTP exchange: see `Answer.elapsed`), else the whole call."""
+    start = time.perf_counter()
+    result = call(i)
+    end = time.perf_counter()
+    return result.elapsed if isinstance(result, Answer) else end - start
+
+
 def interleaved(
     ours: Callable[[int], Any], raw: Callable[[int], Any], n: int
 ) -> tuple[list[float], list[float]]:
@@ -43,11 +52,11 @@ def interleaved(
     raw_times: list[float] = []
     for i in range(n):
         first, second = (raw, ours) if i % 2 else (ours, raw)
-        elapsed = [timed(functools.partial(first, i)), timed(functools.partial(second, i))]
+        times = [elapsed(first, i), elapsed(second, i)]
         if i % 2:
-            elapsed.reverse()
-        our_times.append(elapsed[0])
-        raw_times.append(elapsed[1])
+            times.reverse()
+        our_times.append(times[0])
+        raw_times.append(times[1])
     return our_times, raw_times
 
 
@@ -91,7 +100,7 @@ def _rows(
 
 
 def booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Callable[[int], Any]:
-    def book(i: int) -> None:
+    def book(i: int) -> Answer:
         body = {
             "resource_id": resource,
             "date": days[i % len(days)].isoformat(),
@@ -100,15 +109,17 @@ def booker(caller: Caller, payer: Payer, resource: str, days: list[date]) -> Cal
         }
         answer = caller.call("POST", "/v1/bookings", body, token=payer.token)
         assert answer.status == 201, (payer.kind, answer.body)
+        return answer
 
     return book
 
 
 def availability_reader(caller: Caller, world: World, days: list[date]) -> Callable[[int], Any]:
-    def read(i: int) -> None:
+    def read(i: int) -> Answer:
         path = f"/v1/availability?date={days[i % len(days)].isoformat()}&relay_id={world.relay}"
         answer = caller.call("GET", path)
         assert answer.status == 200, answer.body
+        return answer
 
     return read
 

@@ -1,8 +1,9 @@
 """Our own CPU time per request, without DynamoDB: each DynamoDB call is answered at
-once from a recording of its first real answer, so what is timed is Chalice, our code,
-boto3's parameter handling and the bench's event. Timed twice: back to back (warm), and
-right after the CPU sat idle for 2 ms, as it does while DynamoDB Local answers a real
-request; the second is what the latency section's ratios actually pay."""
+once from a recording of its first real answer, so what is timed is the handler's call
+(Chalice and our code; not boto3, which the calls never reach, nor the bench's event).
+Timed twice: back to back (warm), and right after the CPU sat idle for 2 ms, as it does
+while DynamoDB Local answers a real request; the second is what the latency section's
+ratios actually pay."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench.latency import availability_reader, bench_days, booker
+from bench.latency import availability_reader, bench_days, booker, elapsed
 from bench.payers import KINDS, payers
 from bench.stack import World
 from bench.stats import Row, median
@@ -55,9 +56,7 @@ def _timed(request: Callable[[int], Any], n: int, idle: float) -> float:
     for i in range(n):
         if idle:
             time.sleep(idle)
-        start = time.perf_counter()
-        request(i)
-        samples.append(time.perf_counter() - start)
+        samples.append(elapsed(request, i))
     return median(samples)
 
 

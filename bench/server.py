@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +56,7 @@ class Loopback:
 
     def _exchange(self, request: bytes) -> Answer:
         sock, reader = self._connection()
+        start = time.perf_counter()
         sock.sendall(request)
         status_line = reader.readline()
         if not status_line:
@@ -66,7 +68,8 @@ class Loopback:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         data = reader.read(length) if length else b""
-        return Answer(status, orjson.loads(data or b"null"))
+        elapsed = time.perf_counter() - start
+        return Answer(status, orjson.loads(data or b"null"), elapsed)
 
 
 @contextmanager
