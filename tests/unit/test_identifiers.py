@@ -74,6 +74,56 @@ def test_new_ids_differ() -> None:
     assert len({new_id("bk") for _ in range(100)}) == 100
 
 
+def test_new_ids_spell_their_random_bytes_in_base32() -> None:
+    # The encoding is read off the bits: the same as the standard library's, for any bytes.
+    import base64
+    import os
+
+    from chalicelib.domain.identifiers import _base32
+
+    for raw in [bytes(13), b"\xff" * 13, *(os.urandom(13) for _ in range(200)), os.urandom(32)]:
+        assert _base32(raw) == base64.b32encode(raw).decode().lower()[:20]
+
+
+def test_random_bytes_are_drawn_in_bulk_and_each_used_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.domain import identifiers
+
+    draws: list[int] = []
+    real = identifiers.secrets.token_bytes
+
+    def counted(count: int) -> bytes:
+        draws.append(count)
+        return real(count)
+
+    monkeypatch.setattr(identifiers.secrets, "token_bytes", counted)
+    identifiers._pool.clear()
+    chunks = [identifiers._random_bytes(13) for _ in range(identifiers._POOL_BYTES // 13 + 1)]
+
+    assert draws == [identifiers._POOL_BYTES, identifiers._POOL_BYTES]  # one per 315 ids
+    pooled = b"".join(chunks[:-1])
+    assert len(pooled) == 315 * 13
+    assert len({pooled[i : i + 13] for i in range(0, len(pooled), 13)}) == 315
+
+
+def test_a_forked_child_never_draws_its_parents_bytes() -> None:
+    import os
+
+    from chalicelib.domain import identifiers
+
+    identifiers._random_bytes(13)  # the parent's pool is full
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: was its pool emptied at the fork?
+        os.write(writer, b"empty" if not identifiers._pool else b"kept")
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    assert os.read(reader, 10) == b"empty"
+    os.close(reader)
+
+
 def test_derived_id_is_deterministic() -> None:
     assert derived_id("bk", "mem_1", "key-1") == derived_id("bk", "mem_1", "key-1")
     assert ID_RE.fullmatch(derived_id("bk", "mem_1", "key-1"))
