@@ -107,3 +107,64 @@ def test_one_connection_carries_many_requests(port: int) -> None:
         answer = connection.getresponse()
         assert json.loads(answer.read())["item_id"] == f"it_{n}"
     connection.close()
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """What the server writes back for `data` sent as is, until it closes or goes quiet."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.settimeout(1)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def test_a_request_that_is_not_http_gets_400_and_the_connection_closed(port: int) -> None:
+    for bad in (
+        b"HELLO\r\n\r\n",
+        b"GET /v1/file SMTP/1\r\n\r\n",
+        b"GET /v1/file HTTP/1.1\r\nNo colon\r\n\r\n",
+        b"POST /v1/items/it_1 HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ):
+        answer = _exchange(port, bad)
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+        assert b"Connection: close" in answer
+
+
+def test_a_header_longer_than_64_kib_is_refused(port: int) -> None:
+    answer = _exchange(port, b"GET /v1/file HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_keep_alive_until_the_client_says_close_and_head_has_no_body(port: int) -> None:
+    requests = (
+        b"HEAD /v1/file HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /v1/items/it_1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        b"GET /v1/items/it_2 HTTP/1.1\r\nHost: x\r\n\r\n"  # after close: never read
+    )
+    answer = _exchange(port, requests)
+
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ")  # the test app's routes take no HEAD
+    assert b"Content-Length: " in head  # the length of the body a GET would get, ...
+    assert rest.startswith(b"HTTP/1.1 200 OK")  # ... but not the body
+    assert b'"item_id":"it_1"' in rest.replace(b" ", b"") and b"it_2" not in rest
+
+
+def test_a_client_that_expects_100_continue_gets_it_before_the_answer(port: int) -> None:
+    body = json.dumps({"a": 1}).encode()
+    answer = _exchange(
+        port,
+        b"POST /v1/items/it_3 HTTP/1.1\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (len(body), body),
+    )
+
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"}")
