@@ -108,12 +108,10 @@ def tracing_enabled() -> bool:
     """In a Lambda function that traces (the template sets POWERTOOLS_TRACE_DISABLED on
     stages without `tracing`), never in `chalice local` or the tests: the same rule as
     Powertools', checked before importing the X-Ray SDK (a third of a second)."""
+    if not os.environ.get("LAMBDA_TASK_ROOT"):  # outside Lambda: one lookup per request
+        return False
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower()
-    return (
-        bool(os.environ.get("LAMBDA_TASK_ROOT"))
-        and not os.environ.get("AWS_CHALICE_CLI_MODE")
-        and disabled not in ("1", "true", "yes", "on")
-    )
+    return not os.environ.get("AWS_CHALICE_CLI_MODE") and disabled not in ("1", "true", "yes", "on")
 
 
 @contextmanager
@@ -170,11 +168,14 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     keys = _log_keys.set({})
     counted = _request_metrics.set({})
     try:
-        route = (getattr(event, "context", None) or {}).get("resourcePath") or "?"
-        method = getattr(event, "method", None) or "?"
-        with traced(f"## {method} {route}", route=route, method=method) as annotate:
+        if tracing_enabled():
+            route = (getattr(event, "context", None) or {}).get("resourcePath") or "?"
+            method = getattr(event, "method", None) or "?"
+            with traced(f"## {method} {route}", route=route, method=method) as annotate:
+                response = get_response(event)
+                annotate(status=response.status_code)
+        else:  # no subsegment to open: not even the context manager's generator
             response = get_response(event)
-            annotate(status=response.status_code)
         latency_ms = (time.perf_counter() - started) * 1000
         _answered(event, response, latency_ms, _request_metrics.get() or {})
     finally:

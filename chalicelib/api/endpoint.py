@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.adapters.dynamo import transient_failure
 from chalicelib.api import idempotency
+from chalicelib.api.http_middleware import event_headers
 from chalicelib.api.problems import from_validation_error
 from chalicelib.api.responses import json_response, problem_response
 from chalicelib.api.wiring import get_context, get_verifier
@@ -36,8 +37,11 @@ from chalicelib.services.context import Context
 logger = logging.getLogger("relais.api")
 AuthLevel = Literal["public", "member"]
 Role = Literal["admin", "books"]  # books: accountants and administrators
-# Every body is read as JSON whatever its declared type (curl -d sends a form type);
-# listing them keeps Chalice from answering 415 in its own, non-problem, format.
+# Every body is read as JSON whatever its declared type (curl -d sends a form type): a
+# body that is not JSON gets our `malformed_json` problem. `*/*` keeps Chalice from
+# answering 415 in its own, non-problem, format for any type (and from parsing the
+# header on every request); the others name what clients send, for the OpenAPI
+# `consumes` of `chalice package`.
 ACCEPTED_TYPES = [
     "application/json",
     "text/plain",
@@ -45,6 +49,7 @@ ACCEPTED_TYPES = [
     "application/octet-stream",
     "multipart/form-data",
     "text/json",
+    "*/*",
 ]
 MAX_PATH_PARAM = 200
 
@@ -165,7 +170,7 @@ def _handle(
     bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any], params: dict[str, str]
 ) -> Response:
     request = bp.current_request
-    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    headers = {k.lower(): v for k, v in event_headers(request).items()}
     ctx = get_context()
     call = Call(ctx=ctx, params=params, headers=headers, raw_body=_as_bytes(request.raw_body))
     if any(len(value) > MAX_PATH_PARAM for value in params.values()):
@@ -178,7 +183,9 @@ def _handle(
     elif spec.role == "books":
         call.principal.require_books_access()
     if spec.query is not None:
-        call.query = _parse(spec.query, dict(request.query_params or {}), prefix="")
+        # The last value of a repeated parameter, as `request.query_params` gives it.
+        given = request.to_original_event().get("multiValueQueryStringParameters") or {}
+        call.query = _parse(spec.query, {k: v[-1] for k, v in given.items()}, prefix="")
     raw_json = None
     if spec.body is not None or spec.idempotent:
         raw_json = _json_body(call.raw_body)

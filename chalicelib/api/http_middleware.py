@@ -30,7 +30,7 @@ from chalicelib.errors import NotFound, RelaisError
 
 
 def handle(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    scope = open_scope(request.headers)
+    scope = open_scope(event_headers(request))
     try:
         response = get_response(request)
         finish(response, scope)
@@ -48,6 +48,12 @@ def open_scope(headers: Mapping[str, str]) -> RequestScope:
     )
     enter_scope(scope)
     return scope
+
+
+def event_headers(request: Request) -> Mapping[str, str]:
+    """The request's headers as the event has them: a plain dict, what Chalice's
+    case-insensitive `request.headers` wraps (reading that one costs ~1 µs a header)."""
+    return request.to_original_event().get("headers") or {}
 
 
 def finish(response: Response, scope: RequestScope) -> None:

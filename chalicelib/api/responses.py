@@ -34,9 +34,17 @@ def json_response(result: Any, status: int = 200) -> Response:
         return result
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="python")
-    return Response(
+    return JsonResponse(
         body=json_text(result), status_code=status, headers={"Content-Type": "application/json"}
     )
+
+
+class JsonResponse(Response):
+    """A JSON answer: text, never one of the binary types, so Chalice's check of the
+    content type against them (a header split per answer) is skipped."""
+
+    def to_dict(self, binary_types: list[str] | None = None) -> dict[str, Any]:
+        return super().to_dict(None)
 
 
 def json_text(result: Any) -> str:

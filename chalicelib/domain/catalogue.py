@@ -249,7 +249,12 @@ class Relay(NewRelay):
 
     def hours(self) -> OpeningHours:
         """The weekly hours with the exceptions (parsed once per content: every booking
-        and availability request reads them; an edited relay has another content)."""
+        and availability request reads them; an edited relay has another content). The
+        relay is frozen, so its hours are also kept by the object itself, which the
+        cached catalogue hands to every request: no key to spell for those."""
+        seen = _HOURS_OF_OBJECT.get(id(self))
+        if seen is not None and seen[0] is self:
+            return seen[1]
         key = repr((self.opening_hours, [(e.date, e.hours) for e in self.opening_exceptions]))
         hours = _PARSED_HOURS.get(key)
         if hours is None:
@@ -261,12 +266,17 @@ class Relay(NewRelay):
             if len(_PARSED_HOURS) >= PARSED_HOURS_KEPT:
                 _PARSED_HOURS.clear()
             _PARSED_HOURS[key] = hours
+        if len(_HOURS_OF_OBJECT) >= PARSED_HOURS_KEPT:
+            _HOURS_OF_OBJECT.clear()
+        _HOURS_OF_OBJECT[id(self)] = (self, hours)
         return hours
 
 
 # Relays' parsed hours by their text (a frozen result, shared: never mutated by readers).
 PARSED_HOURS_KEPT = 512
 _PARSED_HOURS: dict[str, OpeningHours] = {}
+# The same by relay object (it is held here, so its id is not another's while kept).
+_HOURS_OF_OBJECT: dict[int, tuple[Relay, OpeningHours]] = {}
 
 
 class ResourceKind(StrEnum):

@@ -71,10 +71,18 @@ def relay_day(
                     for i, a, b in labelled
                 ]
                 if used
-                else [{"start": a, "end": b, "free": capacity} for _, a, b in labelled],
+                else _all_free(labelled, capacity),
             }
         )
     return view
+
+
+@lru_cache(maxsize=1024)
+def _all_free(labelled: tuple[tuple[int, str, str], ...], capacity: int) -> list[dict[str, Any]]:
+    """The slots of a resource nobody booked that day: the same for every request of a
+    relay-day, so built once (shared by the answers that include it, which only write
+    it out; never changed)."""
+    return [{"start": a, "end": b, "free": capacity} for _, a, b in labelled]
 
 
 @lru_cache(maxsize=1024)

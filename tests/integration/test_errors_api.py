@@ -58,7 +58,9 @@ def test_a_json_body_is_read_as_json_whatever_its_declared_type(
     assert answer.status == 201, answer.body[:300]
 
 
-@pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "media_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", "x/y"]
+)
 def test_a_body_that_is_not_json_gets_a_problem_whatever_its_type(
     api: Api, member: str, network: dict[str, str], media_type: str
 ) -> None:

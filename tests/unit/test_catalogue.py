@@ -101,6 +101,20 @@ def test_a_relay_opening_hours_are_stored_in_their_canonical_form() -> None:
     }
 
 
+def test_a_relays_hours_are_parsed_once_and_an_edited_copy_gets_its_own() -> None:
+    from datetime import date
+
+    body = relay_body("scic", opening_hours={"mon": [["08:00", "12:00"]]})
+    relay = Relay.model_validate({**body, "id": "rly_1", "created_at": "2026-12-01T00:00:00Z"})
+    monday = date(2026, 12, 7)
+
+    assert relay.hours() is relay.hours()  # kept: the same object, not parsed again
+    edited = relay.model_copy(update={"opening_hours": {"mon": [["09:00", "10:00"]]}})
+    assert edited.hours().labels_on(monday) != relay.hours().labels_on(monday)
+    assert relay.hours().labels_on(monday) == [["08:00", "12:00"]]
+    assert relay == relay.model_copy()  # the cache is not part of the relay's value
+
+
 def test_a_resource_without_any_rate_is_refused() -> None:
     assert refusal(NewResource, resource_body(rates={})) == (
         (),
