@@ -2,7 +2,7 @@
 bench/results.json.
 
 BENCH_QUICK=1: a smoke run (few repetitions, small N). BENCH_ONLY=latency,imports: only
-those benchmarks (names as in `BENCHES`)."""
+those benchmarks (names as in `BENCHES`, or `instructions`, run only when named)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import calls, imports, issuance, latency, load, own_cpu, package, pdf, renewal, units
+from bench import (
+    calls,
+    imports,
+    instructions,
+    issuance,
+    latency,
+    load,
+    own_cpu,
+    package,
+    pdf,
+    renewal,
+    units,
+)
 from bench.fec_hook import fec_rows
 from bench.results import write
 from bench.stack import World, world
@@ -57,6 +69,10 @@ STANDALONE: dict[str, PlainBench] = {
     "pdf": lambda s: pdf.render_time(s.n(5, 1)),
     "fec": lambda s: fec_rows(),
 }
+# Run only when named in BENCH_ONLY (valgrind, minutes): a diagnostic, not a goal.
+ON_REQUEST: dict[str, PlainBench] = {
+    "instructions": lambda s: instructions.instructions(s.n(instructions.N, 20)),
+}
 BENCHES = (*IN_WORLD, *STANDALONE)
 
 
@@ -89,10 +105,11 @@ def run(settings: Settings) -> tuple[list[Row], dict[str, Any]]:
                 print(f"... {name}", file=sys.stderr, flush=True)
                 with _quiet():
                     rows += _tagged(name, IN_WORLD[name](w, settings))
-    for name in (b for b in wanted if b in STANDALONE):
+    plain = {**STANDALONE, **{n: b for n, b in ON_REQUEST.items() if n in settings.only}}
+    for name in (b for b in plain if not settings.only or b in settings.only):
         print(f"... {name}", file=sys.stderr, flush=True)
         with _quiet():
-            rows += _tagged(name, STANDALONE[name](settings))
+            rows += _tagged(name, plain[name](settings))
     context["load_average_after"] = os.getloadavg()
     return rows, context
 

@@ -102,3 +102,23 @@ def test_fec_is_said_not_merged_without_bench_fec(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delattr("bench.fec", raising=False)
     (row,) = fec_rows()
     assert row.value == "see bench/fec.py (not merged)"
+
+
+def test_a_request_is_timed_by_the_apps_own_figure_when_it_gives_one() -> None:
+    # The handler's call (or the HTTP exchange), without the bench's event and parsing.
+    from bench.answers import Answer
+    from bench.latency import elapsed
+
+    assert elapsed(lambda i: Answer(200, None, elapsed=0.25), 0) == 0.25
+    assert 0 <= elapsed(lambda i: None, 0) < 0.25  # no Answer: the whole call
+
+
+def test_instruction_counts_say_so_when_valgrind_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import instructions
+
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    (row,) = instructions.instructions(5)
+    assert (row.value, row.note) == ("-", "valgrind is not installed")
+    assert instructions._COLLECTED.search("==1== Collected : 1234567\n").group(1) == "1234567"
