@@ -45,6 +45,17 @@ def test_maps_drop_empty_attributes_lists_and_tuples_become_lists() -> None:
     assert to_item(value) == {"c": [Decimal("1.5"), ["hot_desk", {"e": 0}]], "f": {}}
 
 
+def test_a_maps_values_keep_or_change_their_type_as_alone() -> None:
+    value = {"s": "x", "k": Kind.hot_desk, "l": Level.high, "t": True, "f": False, "z": 0,
+             "d": Decimal("2.5"), "r": 0.5, "day": date(2026, 12, 2)}  # fmt: skip
+
+    item = to_item(value)
+
+    assert item == {k: to_item(v) for k, v in value.items()}
+    assert [type(v) for v in item.values()] == [str, str, int, bool, bool, int, Decimal,
+                                                Decimal, str]  # fmt: skip
+
+
 def test_index_instants_are_utc_to_the_second_with_a_z() -> None:
     from datetime import timedelta, timezone
 
