@@ -1,10 +1,11 @@
 """`python -m infra.deploy BUILD_DIR --stage STAGE`: deploy a packaged template with the AWS CLI.
 
 Needs the AWS CLI (v2) on PATH, credentials for the target account, and
-`DEPLOY_BUCKET`, an S3 bucket in the stack's region that holds the code zip.
+`DEPLOY_BUCKET`, an S3 bucket in the stack's region that holds the code zips.
 
-1. `aws cloudformation package` uploads BUILD_DIR/deployment.zip to the bucket and writes
-   BUILD_DIR/packaged.json pointing at it;
+1. `aws cloudformation package` uploads BUILD_DIR/deployment.zip (every function's code)
+   and BUILD_DIR/validation-layer.zip (Saxon, the route_einvoices function's layer) to
+   the bucket and writes BUILD_DIR/packaged.json pointing at them;
 2. `aws cloudformation deploy` creates or updates the stack `relais-STAGE` through a
    change set. Stack parameters are taken from the environment variables named in
    infra/parameters.py (`AUTH_ISSUER`, `AUTH_JWKS_URL`, ...) when set; on an update a

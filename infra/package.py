@@ -2,11 +2,13 @@
 
 1. `chalice package --stage STAGE OUTDIR`, run through `infra.target` so that the Lambda
    runtime is python3.13 on arm64 and `deployment.zip` holds wheels for that target,
-   whatever the local interpreter; it writes the SAM template `sam.json`.
+   whatever the local interpreter; it writes the SAM template `sam.json`. Beside it,
+   `validation-layer.zip`: Saxon, for the e-invoice validation only (infra/layers.py).
 2. The template gets the table of infra/table.json (logical id `RelaisTable`, named and
    backed up as the stage says), the stage's settings of infra/stages.json in every
    function, the deployment-specific values as CloudFormation parameters, log retention
-   and tracing, and the API Gateway additions of infra/gateway.py.
+   and tracing, the API Gateway additions of infra/gateway.py, and the validation layer
+   on the function that validates.
 3. `cfn-lint` checks the result with no rule skipped; errors fail the build, warnings
    are printed.
 
@@ -31,6 +33,7 @@ from typing import Any
 
 from infra.alarms import monitoring_overlay
 from infra.gateway import rest_api_overlay
+from infra.layers import LAYER_FUNCTIONS, LAYER_ID, LAYER_ZIP, build_layer, layer_overlay
 from infra.parameters import deploy_parameters, secret_parameter_names
 from infra.stages import Stage, load_stage, stage_names
 from infra.table import table_resource
@@ -139,6 +142,7 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
     monitoring = monitoring_overlay(base.get("Resources", {}), stage, function_ids(base), TABLE_ID)
     resources = deep_merge(monitoring, resources)
     resources = deep_merge(export_queue_overlay(base, resources), resources)
+    resources = deep_merge(layer_overlay(function_ids(base)), resources)
     if stage.tracing:
         for rid in role_ids(base):
             resources[rid] = deep_merge(
@@ -295,6 +299,12 @@ def template_problems(template: Template) -> list[str]:
         env = props.get("Environment", {}).get("Variables", {})
         if env.get(TABLE_ENV_VAR) != {"Ref": TABLE_ID}:
             problems.append(f"{fid}: {TABLE_ENV_VAR} does not reference {TABLE_ID}")
+        layers = props.get("Layers") or []
+        if (fid in LAYER_FUNCTIONS) != ({"Ref": LAYER_ID} in layers):
+            problems.append(f"{fid}: layers {layers!r}, {LAYER_ID} only on {LAYER_FUNCTIONS}")
+    missing = [fid for fid in LAYER_FUNCTIONS if fid not in fids]
+    if missing:  # a renamed job would leave the validation without Saxon
+        problems.append(f"no function {missing} for {LAYER_ID}")
     return problems
 
 
@@ -347,6 +357,7 @@ def build(outdir: Path, stage_name: str, region: str, project_dir: Path = ROOT) 
     stage = load_stage(stage_name)
     command = chalice_command(outdir, stage_name, project_dir)
     subprocess.run(command, cwd=project_dir, env=env, check=True)
+    build_layer(outdir)
     template_path = outdir / TEMPLATE_NAME
     base: Template = json.loads(template_path.read_text())
     _write_json(outdir / OVERLAY_NAME, merge_overlay(base, stage))
@@ -383,9 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"infra.package: cfn-lint found errors ({lint.returncode})", file=sys.stderr)
         return 1
     size = (template_path.parent / "deployment.zip").stat().st_size
+    layer = (template_path.parent / LAYER_ZIP).stat().st_size
     print(
         f"infra.package: {template_path} (stage {args.stage}, deployment.zip {size / 1e6:.1f} MB,"
-        f" cfn-lint exit {lint.returncode})"
+        f" {LAYER_ZIP} {layer / 1e6:.1f} MB, cfn-lint exit {lint.returncode})"
     )
     return 0
 

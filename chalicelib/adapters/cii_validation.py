@@ -10,12 +10,17 @@ import: the API functions never pay for it); each validation after that is a few
 of milliseconds. Everything is offline: neither stylesheet loads another file.
 
 `failures(xml)` answers the failed rules, `[]` for a valid invoice.
+
+Deployed, Saxon is only where validation happens: the validation layer of the
+route_einvoices function (infra/layers.py), not deployment.zip. `available()` says
+whether this function has it; locally the venv always does.
 """
 
 from __future__ import annotations
 
 import threading
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +53,30 @@ class _Compiled:
 
 
 @cache
+def available() -> bool:
+    """Whether Saxon can be imported here (deployed: only with the validation layer)."""
+    return find_spec("saxonche") is not None
+
+
+class ValidatorMissing(RuntimeError):
+    """A function that validates e-invoices was deployed without the validation layer."""
+
+
+@cache
 def _compiled() -> _Compiled:
     return _Compiled()
 
 
 class CiiValidator:
-    """The port `InvoiceValidator` (services/platform.py) on the official artefacts."""
+    """The port `InvoiceValidator` (services/platform.py) on the official artefacts.
+    Made only where `available()`: else `ValidatorMissing`, before any work."""
+
+    def __init__(self) -> None:
+        if not available():
+            raise ValidatorMissing(
+                "saxonche is not installed: this function needs the validation layer"
+                " (infra/layers.py)"
+            )
 
     def failures(self, xml: bytes) -> list[str]:
         from lxml import etree

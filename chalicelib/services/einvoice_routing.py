@@ -15,6 +15,10 @@ It then asks the platform for each routed document not in a final state and adds
 statuses it reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...),
 once each. An outage leaves everything for the next run, and one document's trouble
 (a validator crash, a refusal) never stops the others.
+
+Deployed, only the route_einvoices function can validate (Saxon is in its layer,
+infra/layers.py): run from the API (`POST /v1/admin/jobs/route_einvoices`, a resend),
+everything but the deposits is done, and these wait for the scheduled run (`deferred`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters import cii_validation
 from chalicelib.adapters.cdar_status import status_message
 from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.invoice_cii import cii_xml
@@ -77,7 +82,7 @@ def route_einvoices(
     """One run: `{"job", "processed" (documents acted on), and a count per outcome}`.
     Invoices to public bodies go to Chorus Pro (`chorus`, else the configured one), the
     others to the operator's platform (`platform`, else the one it chose)."""
-    validator = validator or CiiValidator()
+    validator = _validator_here(validator)
     counts = {
         "deposited": 0,
         "rejected": 0,
@@ -125,6 +130,9 @@ def route_einvoices(
             chosen = channels.get(channel_of(document))
             if chosen is None:  # no platform chosen yet (or no Chorus Pro): it waits
                 counts["not_configured"] += 1
+                continue
+            if validator is None:  # run in the API (no Saxon): the scheduled run sends it
+                counts["deferred"] += 1
                 continue
             counts[_deposit(ctx, chosen, validator, document, read)] += 1
         for state in to_refresh:
@@ -211,7 +219,9 @@ def request_resend(
     is deemed not issued), one the platform rejected (213) — once the cause is fixed
     (our rendering, or the operator's platform settings). The CII is made afresh from the
     frozen document and validated again; the history keeps the rejection and follows
-    with the new attempt's statuses. 409 unless the document stands rejected."""
+    with the new attempt's statuses. 409 unless the document stands rejected. Deposited
+    at once where this function can validate (the job's, `make run`); the deployed API
+    cannot (Saxon is in the job's layer only), so there the next run deposits it."""
     document = _document(ctx, document_id)
     operator_id = document.operator_id
     state = ctx.einvoices.get(operator_id, document_id)
@@ -229,11 +239,23 @@ def request_resend(
                 operator_id=operator_id,
                 changes={"attempt": [wanted - 1, wanted]},
             )
+    validator = _validator_here(validator)
+    if validator is None:  # the deployed API: the next run deposits it (`resend_pending`)
+        return lifecycle(ctx, document_id)
     read = ctx.einvoices.get(operator_id, document_id)
     chosen = _Channels(ctx, operator_id, None, None).get(channel_of(document))
     if read is not None and chosen is not None and read.get("resend_attempt"):
-        _deposit(ctx, chosen, validator or CiiValidator(), document, read)
+        _deposit(ctx, chosen, validator, document, read)
     return lifecycle(ctx, document_id)
+
+
+def _validator_here(given: InvoiceValidator | None) -> InvoiceValidator | None:
+    """`given`, else the official validator where this function has Saxon (deployed: only
+    the route_einvoices function, through its layer), else None: no document is deposited
+    unvalidated, it waits for the scheduled run."""
+    if given is not None:
+        return given
+    return CiiValidator() if cii_validation.available() else None
 
 
 def _to_deposit_again(ctx: Context, state: dict[str, Any]) -> bool:

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import pytest
+
+from chalicelib.adapters import cii_validation
 from chalicelib.adapters.cdar_status import RAM, referenced_status
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.timezones import PARIS
@@ -175,6 +178,59 @@ def test_a_resend_during_an_outage_is_made_by_a_later_run_however_old_the_invoic
     assert route(api, admin)["deposited"] == 1
     state = lifecycle(api, admin, invoiced["id"])
     assert (state["status"], state["resend_pending"], state["attempt"]) == ("200", False, 2)
+
+
+def test_where_saxon_is_missing_a_resend_waits_for_the_scheduled_run_which_validates_it(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deployed, the API has no validator: Saxon is in the route_einvoices layer only."""
+    fake_pa.failures = [400]
+    route(api, admin)
+    with monkeypatch.context() as api_function:
+        api_function.setattr(cii_validation, "available", lambda: False)
+
+        answer = api.post(f"/v1/invoices/{invoiced['id']}/lifecycle/resend", {}, token=admin)
+
+        assert answer.status == 200, answer.json
+        assert (answer.json["status"], answer.json["resend_pending"]) == ("213", True)
+        assert fake_pa.flows == {}  # nothing left unvalidated
+        # AND the job run from the API defers it too, the scheduled run (Saxon) deposits it
+        assert (route(api, admin)["deferred"], fake_pa.flows) == (1, {})
+    assert route(api, admin)["deposited"] == 1
+    state = lifecycle(api, admin, invoiced["id"])
+    assert (state["status"], state["resend_pending"], state["attempt"]) == ("200", False, 2)
+    (flow,) = fake_pa.flows.values()
+    assert flow["trackingId"] == f"{invoiced['id']}.2"
+
+
+def test_a_job_run_without_saxon_does_all_but_the_deposits(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = business_card_invoice(api, member, network, stripe_fake, settings, "2026-12-04")
+    assert route(api, admin)["deposited"] == 1
+    fake_pa.report(first["id"], "205")
+    second = business_card_invoice(api, member, network, stripe_fake, settings, "2026-12-07")
+    with monkeypatch.context() as api_function:
+        api_function.setattr(cii_validation, "available", lambda: False)
+
+        counts = route(api, admin)
+
+    assert (counts["deposited"], counts["deferred"], counts["updated"]) == (0, 1, 1)
+    assert "205" in codes(api, admin, first["id"])  # statuses are still read
+    assert second["id"] not in fake_pa.flows
+    assert route(api, admin)["deposited"] == 1
+    assert second["id"] in fake_pa.flows
 
 
 def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from infra.layers import LAYER_ID, layer_resource
 from infra.package import (
     ARCHITECTURES,
     EXPORT_WORKER_TIMEOUT,
@@ -174,6 +175,7 @@ def _fake_chalice_template() -> dict[str, Any]:
         "Resources": {
             "APIHandler": function({"CHALICE_OWN": "1"}),
             "ExpireHolds": function({}),
+            "RouteEinvoices": function({}),
             "ApiHandlerRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": []}},
             "ApiHandlerLogGroup": {
                 "Type": "AWS::Logs::LogGroup",
@@ -295,6 +297,32 @@ def test_a_function_on_another_architecture_is_a_problem() -> None:
     base["Resources"]["ExpireHolds"]["Properties"]["Architectures"] = ["x86_64"]
 
     assert template_problems(merge_template(base, DEV)) == ["ExpireHolds: architectures ['x86_64']"]
+
+
+def test_only_the_function_that_validates_e_invoices_gets_the_validation_layer() -> None:
+    merged = merge_template(_fake_chalice_template(), DEV)["Resources"]
+
+    assert merged[LAYER_ID] == layer_resource()
+    assert merged[LAYER_ID]["Properties"]["ContentUri"] == "./validation-layer.zip"
+    assert merged["RouteEinvoices"]["Properties"]["Layers"] == [{"Ref": LAYER_ID}]
+    assert "Layers" not in merged["APIHandler"]["Properties"]
+    assert "Layers" not in merged["ExpireHolds"]["Properties"]
+
+
+def test_the_layer_anywhere_else_or_missing_is_a_problem() -> None:
+    merged = merge_template(_fake_chalice_template(), DEV)
+    merged["Resources"]["APIHandler"]["Properties"]["Layers"] = [{"Ref": LAYER_ID}]
+    del merged["Resources"]["RouteEinvoices"]["Properties"]["Layers"]
+
+    assert template_problems(merged) == [
+        f"APIHandler: layers [{{'Ref': '{LAYER_ID}'}}], {LAYER_ID} only on ('RouteEinvoices',)",
+        f"RouteEinvoices: layers [], {LAYER_ID} only on ('RouteEinvoices',)",
+    ]
+    base = _fake_chalice_template()
+    del base["Resources"]["RouteEinvoices"]  # the job renamed: Saxon would reach no one
+    assert template_problems(merge_template(base, DEV)) == [
+        f"no function ['RouteEinvoices'] for {LAYER_ID}"
+    ]
 
 
 @pytest.mark.parametrize(

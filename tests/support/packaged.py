@@ -40,7 +40,14 @@ class Packaged:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == rtype}
 
 
-SOURCES = ("app.py", "requirements.txt", ".chalice/config.json", "chalicelib", "infra")
+SOURCES = (
+    "app.py",
+    "requirements.txt",
+    "requirements-validation.txt",
+    ".chalice/config.json",
+    "chalicelib",
+    "infra",
+)
 
 
 def sources_digest(stage: str) -> str:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import sys
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from bench.capacity import Units
 from bench.fec_hook import fec_rows
+from bench.package import package_size
 from bench.replay import Call, fresh_ids, renamed, shape
 from bench.results import SCHEMA, write
 from bench.stats import Row, render
@@ -122,3 +124,16 @@ def test_instruction_counts_say_so_when_valgrind_is_missing(
     (row,) = instructions.instructions(5)
     assert (row.value, row.note) == ("-", "valgrind is not installed")
     assert instructions._COLLECTED.search("==1== Collected : 1234567\n").group(1) == "1234567"
+
+
+def test_the_package_rows_add_the_layer_to_the_function_that_unpacks_it(tmp_path: Path) -> None:
+    code, layer = tmp_path / "deployment.zip", tmp_path / "validation-layer.zip"
+    for path, size in ((code, 3_000_000), (layer, 2_000_000)):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("x", b"\0" * size)
+
+    rows = {r.name: r for r in package_size(code, layer)}
+
+    assert rows["route_einvoices, code + layer unzipped"].figure == pytest.approx(5.0)
+    assert rows["deployment.zip, zipped (every function)"].met
+    assert package_size(tmp_path / "none.zip", layer)[0].value == "not built"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.adapters import cii_validation
 from chalicelib.adapters.cii_validation import STYLESHEETS, CiiValidator
 from chalicelib.adapters.invoice_cii import cii_xml
 from tests.support.einvoicing import DATA
@@ -46,3 +47,17 @@ def test_a_document_breaking_the_schema_fails_on_the_xsd() -> None:
 
 def test_text_that_is_not_xml_fails_without_raising() -> None:
     assert CiiValidator().failures(b"<rsm:CrossIndustryInvoice")[0].startswith("XML:")
+
+
+def test_saxon_is_available_here_and_a_validator_without_it_refuses_to_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert cii_validation.available()  # the venv installs requirements-validation.txt
+    monkeypatch.setattr(cii_validation, "find_spec", lambda name: None)
+    cii_validation.available.cache_clear()
+    try:
+        assert not cii_validation.available()
+        with pytest.raises(cii_validation.ValidatorMissing, match="validation layer"):
+            CiiValidator()
+    finally:
+        cii_validation.available.cache_clear()
