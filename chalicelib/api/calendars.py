@@ -26,7 +26,7 @@ bp = Blueprint(__name__)
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 FEED_SUFFIX = ".ics"
-_HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.schemas import WebhookAnswer
+from chalicelib.domain.identifiers import SPACES_AND_CONTROLS
 from chalicelib.services import einvoice_routing, einvoice_webhooks, platform
 
 bp = Blueprint(__name__)
@@ -95,9 +96,11 @@ def _platform_url(value: str) -> str:
     return value
 
 
-# The same rule as a pattern, so that the OpenAPI document states it.
+# The same rule as a pattern, so that the OpenAPI document states it (no `\s`: see
+# SPACES_AND_CONTROLS).
 PLATFORM_URL_PATTERN = (
-    r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(/[^?#\s]*)?$"
+    r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?"
+    rf"(/[^?#{SPACES_AND_CONTROLS}]*)?$"
 )
 PlatformUrl = Annotated[
     str,

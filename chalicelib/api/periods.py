@@ -22,7 +22,7 @@ class PeriodsQuery(PageQuery):
     """Paging of the periods: the cursor is the month to start from."""
 
     cursor: str | None = Field(
-        default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"]
+        default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-10"]
     )
 
 

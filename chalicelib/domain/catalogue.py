@@ -129,7 +129,7 @@ class NewOperator(Model):
     # The first accounting period (YYYY-MM); unset: the month the operator was created.
     accounting_start: str | None = Field(
         default=None,
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="First accounting period (YYYY-MM); default: the month of creation.",
         examples=["2026-01"],
     )
@@ -376,7 +376,7 @@ def closure_id(day: dt.date) -> str:
 
 def closure_day(closure_id_text: str) -> dt.date | None:
     """The day a closure id names, or None if it names none."""
-    if not re.fullmatch(r"clo_\d{8}", closure_id_text):
+    if not re.fullmatch(r"clo_[0-9]{8}", closure_id_text):
         return None
     try:
         return dt.datetime.strptime(closure_id_text[4:], "%Y%m%d").date()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
-_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_TAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,18})"?\s*$')
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -128,7 +128,11 @@ def derived_id(prefix: str, *parts: str) -> str:
     return f"{prefix}_{_base32(digest)}"
 
 
-# Any text without "@", controls or spaces, "@", then a dot in the domain. Spelled out rather
-# than `\s`, whose meaning differs between regex engines (the server's, JSON Schema's).
-_NOT_IN_EMAIL = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+# Controls and spaces, for a pattern's character class. Spelled out rather than `\s`, whose
+# meaning differs between regex engines (Python's and pydantic's count U+001C-U+001F and
+# U+0085 as spaces, JSON Schema's ECMA-262 does not): the server and the OpenAPI document
+# must accept the same strings.
+SPACES_AND_CONTROLS = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# Any text without "@", controls or spaces, "@", then a dot in the domain.
+_NOT_IN_EMAIL = rf"[^@{SPACES_AND_CONTROLS}]"
 EMAIL_PATTERN = rf"^{_NOT_IN_EMAIL}+@{_NOT_IN_EMAIL}+\.{_NOT_IN_EMAIL}+$"

@@ -20,7 +20,7 @@ from datetime import date
 
 from chalicelib.domain.ledger import LedgerLine
 
-_DOCUMENT = re.compile(r"^(inv-.+-\d{4}-(\d{6}))-")
+_DOCUMENT = re.compile(r"^(inv-.+-[0-9]{4}-([0-9]{6}))-")
 
 
 def letter_code(sequence: int) -> str:

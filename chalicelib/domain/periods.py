@@ -15,7 +15,7 @@ from datetime import date
 
 from chalicelib.domain.ledger import LedgerLine
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 ZERO_HASH = "0" * 64
 

@@ -126,6 +126,10 @@ def test_a_wrong_secret_is_an_outage_for_that_operator_only(
     [
         ("base_url", "http://pa.example.org/api"),  # plain http off loopback
         ("base_url", "ftp://127.0.0.1/flows"),
+        # controls that Python's `\s` counts as spaces and JSON Schema's does not: refused
+        # by the server and by the document's pattern alike
+        ("base_url", "https://pa.example.org/a\x1cb"),
+        ("base_url", "https://pa.example.org/a\x85b"),
         ("token_url", "https://user:pw@pa.example.org/token"),
         ("client_secret", ""),
         ("client_id", None),
@@ -146,6 +150,17 @@ def test_bad_settings_are_refused_with_the_field_named(
     assert answer.json["code"] == "validation_error"
     assert [e["field"] for e in answer.json["errors"]] == [field]
     assert "s3cret" not in answer.body.decode()
+
+
+def test_a_path_of_any_script_is_accepted_as_the_document_allows(
+    api: Api, admin: str, network: dict[str, str], own_pa: FakePlatform
+) -> None:
+    body = settings_body(own_pa, base_url="https://pa.example.org/flüsse/[𝔘]@x")
+
+    answer = put_settings(api, admin, network["operator"], body)
+
+    assert answer.status == 200, answer.json
+    assert answer.json["base_url"] == "https://pa.example.org/flüsse/[𝔘]@x"
 
 
 def test_unknown_operators_and_fields_are_refused(

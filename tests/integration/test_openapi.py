@@ -330,3 +330,29 @@ def test_every_json_body_of_every_operation_shows_a_valid_example(
                 )
                 validator = Draft202012Validator(schema, registry=registry)
                 assert list(validator.iter_errors(content["example"])) == [], (key, media)
+
+
+# Class escapes whose meaning differs between the server's regex engines (Python's `re`,
+# pydantic's Rust one: Unicode digits and spaces such as U+0660 or U+0085) and JSON Schema's
+# ECMA-262 (ASCII digits; no U+001C-U+001F, U+0085 among spaces): a pattern written with
+# them lets a client send what the document forbids, or refuses what it allows.
+ENGINE_DEPENDENT = re.compile(r"(?<!\\)(\\\\)*\\[dDwWsSb]")
+
+
+def _patterns(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["pattern"]] if isinstance(value.get("pattern"), str) else []
+        return found + [p for v in value.values() for p in _patterns(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _patterns(v)]
+    return []
+
+
+def test_no_pattern_of_the_document_depends_on_the_regex_engine(
+    document: dict[str, Any],
+) -> None:
+    patterns = _patterns(document)
+
+    assert len(patterns) > 20
+    assert [p for p in patterns if ENGINE_DEPENDENT.search(p)] == []
+    assert ENGINE_DEPENDENT.search(r"^\d{4}$") and not ENGINE_DEPENDENT.search(r"^\\d$")

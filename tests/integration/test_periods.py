@@ -34,6 +34,22 @@ def test_operator_echoes_its_accounting_start(api: Api, admin: str, operator_id:
     )
 
 
+ARABIC_INDIC_2026_10 = "\u0662\u0660\u0662\u0666-10"  # digits to `\d`, not to JSON Schema
+
+
+def test_a_month_in_other_digits_is_no_month(api: Api, admin: str, operator_id: str) -> None:
+    created = api.post(
+        "/v1/operators", operator_body(accounting_start=ARABIC_INDIC_2026_10), token=admin
+    )
+    assert (created.status, created.json["errors"][0]["field"]) == (422, "accounting_start")
+    closing = close(api, admin, operator_id, ARABIC_INDIC_2026_10)
+    assert (closing.status, closing.json["code"]) == (404, "not_found")
+    listed = api.get(
+        f"/v1/operators/{operator_id}/periods?cursor={ARABIC_INDIC_2026_10}", token=admin
+    )
+    assert (listed.status, listed.json["errors"][0]["field"]) == (422, "cursor")
+
+
 def test_accounting_start_defaults_to_the_month_of_creation(api: Api, admin: str) -> None:
     answer = api.post("/v1/operators", operator_body(), token=admin)
     assert answer.json["accounting_start"] == "2026-12"

@@ -70,7 +70,16 @@ def test_a_closure_id_names_its_day_and_back() -> None:
     assert closure_day("clo_20270508") == dt.date(2027, 5, 8)
 
 
-@pytest.mark.parametrize("text", ["clo_2027058", "clo_20271308", "xyz_20270508", "clo_20270230"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "clo_2027058",
+        "clo_20271308",
+        "xyz_20270508",
+        "clo_20270230",
+        "clo_\u0662\u0660\u0662\u0667\u0660\u0665\u0660\u0668",  # Arabic-Indic digits
+    ],
+)
 def test_an_id_naming_no_day_names_none(text: str) -> None:
     assert closure_day(text) is None
 
