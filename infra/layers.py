@@ -18,6 +18,7 @@ uploads it (ContentUri) as it does deployment.zip (CodeUri).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import zipfile
@@ -59,9 +60,9 @@ def build_layer(outdir: Path, requirements: Path = REQUIREMENTS, cache: Path = C
         with tempfile.TemporaryDirectory() as tmp:
             site = Path(tmp) / "python"
             install_target_wheels(requirements, site)
-            partial = Path(tmp) / LAYER_ZIP
+            partial = cache / f"{cached.name}.{os.getpid()}.partial"
             zip_tree(site, partial, prefix="python")
-            shutil.move(str(partial), cached)
+            os.replace(partial, cached)  # whole or absent, for a builder running beside
         for stale in cache.glob("validation-layer-*.zip"):
             if stale != cached:
                 stale.unlink()
