@@ -2,7 +2,8 @@
 bench/results.json.
 
 BENCH_QUICK=1: a smoke run (few repetitions, small N). BENCH_ONLY=latency,imports: only
-those benchmarks (names as in `BENCHES`, or `instructions`, run only when named)."""
+those benchmarks (names as in `BENCHES`, or `instructions` and `floor`, diagnostics run
+only when named)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from bench import (
     calls,
+    floor,
     imports,
     instructions,
     issuance,
@@ -69,9 +71,12 @@ STANDALONE: dict[str, PlainBench] = {
     "pdf": lambda s: pdf.render_time(s.n(5, 1)),
     "fec": lambda s: fec_rows(),
 }
-# Run only when named in BENCH_ONLY (valgrind, minutes): a diagnostic, not a goal.
+# Run only when named in BENCH_ONLY (valgrind, minutes): diagnostics, not goals.
 ON_REQUEST: dict[str, PlainBench] = {
     "instructions": lambda s: instructions.instructions(s.n(instructions.N, 20)),
+}
+IN_WORLD_ON_REQUEST: dict[str, WorldBench] = {
+    "floor": lambda w, s: floor.floor(w, s.n(floor.ROUNDS, 1), s.n(floor.N, 6), s.n(floor.WARM, 2)),
 }
 BENCHES = (*IN_WORLD, *STANDALONE)
 
@@ -87,8 +92,26 @@ def _quiet() -> Any:
     return contextlib.redirect_stdout(open(os.devnull, "w"))
 
 
+def selected(settings: Settings) -> tuple[dict[str, WorldBench], dict[str, PlainBench]]:
+    """What runs, in order: every benchmark (or those named), diagnostics only if named."""
+    named = settings.only
+
+    def wanted(name: str, on_request: bool) -> bool:
+        return name in named if on_request else not named or name in named
+
+    in_world = {
+        **{n: b for n, b in IN_WORLD.items() if wanted(n, False)},
+        **{n: b for n, b in IN_WORLD_ON_REQUEST.items() if wanted(n, True)},
+    }
+    plain = {
+        **{n: b for n, b in STANDALONE.items() if wanted(n, False)},
+        **{n: b for n, b in ON_REQUEST.items() if wanted(n, True)},
+    }
+    return in_world, plain
+
+
 def run(settings: Settings) -> tuple[list[Row], dict[str, Any]]:
-    wanted = [b for b in BENCHES if not settings.only or b in settings.only]
+    in_world, plain = selected(settings)
     rows: list[Row] = []
     context: dict[str, Any] = {
         "command": COMMAND,
@@ -98,18 +121,17 @@ def run(settings: Settings) -> tuple[list[Row], dict[str, Any]]:
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "load_average": os.getloadavg(),
     }
-    if any(b in IN_WORLD for b in wanted):
+    if in_world:
         with world() as w:
             context["dynamodb"] = w.backend
-            for name in (b for b in wanted if b in IN_WORLD):
+            for name, bench in in_world.items():
                 print(f"... {name}", file=sys.stderr, flush=True)
                 with _quiet():
-                    rows += _tagged(name, IN_WORLD[name](w, settings))
-    plain = {**STANDALONE, **{n: b for n, b in ON_REQUEST.items() if n in settings.only}}
-    for name in (b for b in plain if not settings.only or b in settings.only):
+                    rows += _tagged(name, bench(w, settings))
+    for name, plain_bench in plain.items():
         print(f"... {name}", file=sys.stderr, flush=True)
         with _quiet():
-            rows += _tagged(name, plain[name](settings))
+            rows += _tagged(name, plain_bench(settings))
     context["load_average_after"] = os.getloadavg()
     return rows, context
 

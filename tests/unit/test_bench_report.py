@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import BENCHES, Settings, selected
 from bench.capacity import Units
 from bench.fec_hook import fec_rows
 from bench.package import package_size
@@ -137,3 +138,10 @@ def test_the_package_rows_add_the_layer_to_the_function_that_unpacks_it(tmp_path
     assert rows["route_einvoices, code + layer unzipped"].figure == pytest.approx(5.0)
     assert rows["deployment.zip, zipped (every function)"].met
     assert package_size(tmp_path / "none.zip", layer)[0].value == "not built"
+
+
+def test_a_plain_run_skips_the_diagnostics_which_run_when_named() -> None:
+    every = selected(Settings(quick=False, only=frozenset()))
+    assert [*every[0], *every[1]] == list(BENCHES)
+    named = selected(Settings(quick=False, only=frozenset({"floor", "instructions", "units"})))
+    assert (list(named[0]), list(named[1])) == (["units", "floor"], ["instructions"])
