@@ -53,6 +53,13 @@ def _links(param: str, value: str, **ops: str) -> dict[str, dict[str, Any]]:
     return {name: {"operationId": op, "parameters": {param: value}} for name, op in ops.items()}
 
 
+def _nested_links(parent: str, param: str, value: str, **ops: str) -> dict[str, dict[str, Any]]:
+    """Links to operations under the parent of the request's path (`parent`, e.g.
+    relay_id) naming the created resource (`param`)."""
+    parameters = {parent: f"$request.path.{parent}", param: value}
+    return {name: {"operationId": op, "parameters": dict(parameters)} for name, op in ops.items()}
+
+
 LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("POST", "/v1/exports"): _links(
         "export_id", "$response.body#/id", ReadExport="get_exports_export_id"
@@ -66,19 +73,48 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         BookingCalendar="get_bookings_booking_id_ics",
     ),
     ("POST", "/v1/operators"): _links(
-        "operator_id", "$response.body#/id", ReadOperator="get_operators_operator_id"
+        "operator_id",
+        "$response.body#/id",
+        ReadOperator="get_operators_operator_id",
+        EditOperator="patch_operators_operator_id",
+        ReadAccountingSettings="get_operators_operator_id_accounting_settings",
+        SetAccountingSettings="put_operators_operator_id_accounting_settings",
+        ReadPlatform="get_operators_operator_id_einvoicing_platform",
+        SetPlatform="put_operators_operator_id_einvoicing_platform",
+        RemovePlatform="delete_operators_operator_id_einvoicing_platform",
+        ReadChorusPro="get_operators_operator_id_chorus_pro",
+        SetChorusPro="put_operators_operator_id_chorus_pro",
+        RemoveChorusPro="delete_operators_operator_id_chorus_pro",
+        EReports="get_operators_operator_id_ereports",
+        Periods="get_operators_operator_id_periods",
+        VerifyPeriods="get_operators_operator_id_periods_verify",
     ),
     ("POST", "/v1/relays"): _links(
         "relay_id",
         "$response.body#/id",
         ReadRelay="get_relays_relay_id",
+        EditRelay="patch_relays_relay_id",
         AddResource="post_relays_relay_id_resources",
         CloseDay="post_relays_relay_id_closures",
+    ),
+    ("POST", "/v1/relays/{relay_id}/resources"): _nested_links(
+        "relay_id",
+        "resource_id",
+        "$response.body#/id",
+        ReadResource="get_relays_relay_id_resources_resource_id",
+        EditResource="patch_relays_relay_id_resources_resource_id",
+    ),
+    ("POST", "/v1/products"): _links(
+        "product_id",
+        "$response.body#/id",
+        ReadProduct="get_products_product_id",
+        EditProduct="patch_products_product_id",
     ),
     ("POST", "/v1/companies"): _links(
         "company_id",
         "$response.body#/id",
         ReadCompany="get_companies_company_id",
+        EditCompany="patch_companies_company_id",
         AddEmployee="post_companies_company_id_members",
         Statement="get_companies_company_id_statement",
     ),
@@ -87,6 +123,18 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         "$response.body#/membership/id",
         CancelMembership="post_memberships_membership_id_cancel",
         ReplacePaymentMethod="put_memberships_membership_id_payment_method",
+    ),
+    # The newest invoice of a listing (none: the link is not followed)
+    ("GET", "/v1/invoices"): _links(
+        "invoice_id",
+        "$response.body#/items/0/id",
+        ReadInvoice="get_invoices_invoice_id",
+        InvoicePdf="get_invoices_invoice_id_pdf",
+        InvoiceXml="get_invoices_invoice_id_xml",
+        Lifecycle="get_invoices_invoice_id_lifecycle",
+        Resend="post_invoices_invoice_id_lifecycle_resend",
+        RecordTransfer="post_invoices_invoice_id_payments",
+        SendByMail="post_invoices_invoice_id_send",
     ),
 }
 
