@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # The queue of export jobs (SQS, its worker app.export_worker); unset (locally): the
     # `run_exports` job runs pending exports itself.
     export_queue_url: str | None = Field(default=None, alias="EXPORT_QUEUE_URL")
+    # The route_einvoices function (set by the template on the API's function, which has no
+    # validator): a resend asks it to run at once; unset (locally, where the venv has
+    # Saxon): the resend is deposited in the request.
+    einvoice_router_function: str | None = Field(default=None, alias="EINVOICE_ROUTER_FUNCTION")
     # Relay-local hour from which tomorrow's bookings get their reminder.
     reminder_hour: int = Field(default=17, ge=0, le=23, alias="REMINDER_HOUR")
 

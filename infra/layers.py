@@ -3,10 +3,11 @@ layer of its own, attached only to the function that validates e-invoices.
 
 Saxon is ~111 MB unzipped and ~38 MB zipped on aarch64, more than everything else the
 app ships together. In deployment.zip, every function carried it, the API's included,
-which never validates (a resend asked for over the API is made by the job: see
-`services/einvoice_routing.request_resend`): the zip was 71 MB, 227 of the 250 MB Lambda
-allows unzipped. In a layer, deployment.zip is the app and its other dependencies, and
-only `RouteEinvoices` unpacks Saxon (to /opt/python, on the runtime's sys.path).
+which never validates (a resend asked for over the API starts the job's function: see
+`services/einvoice_routing.request_resend`, and `starter_overlay` below): the zip was
+71 MB, 227 of the 250 MB Lambda allows unzipped. In a layer, deployment.zip is the app
+and its other dependencies, and only `RouteEinvoices` unpacks Saxon (to /opt/python, on
+the runtime's sys.path).
 
 The layer's wheels are installed as deployment.zip's are (`infra.target`: the target's
 platform, the versions tested here), then zipped under `python/`. The zip is cached in
@@ -25,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from infra.roles import role_with_policy
 from infra.target import (
     TARGET_ARCHITECTURE,
     TARGET_RUNTIME,
@@ -93,6 +95,34 @@ def layer_resource() -> dict[str, Any]:
             "RetentionPolicy": "Delete",
         },
     }
+
+
+# The API has no validator: a resend asked for over it starts RouteEinvoices at once
+# (`adapters/function_trigger.py`), which the API's role may invoke, and nothing else.
+STARTERS = ("APIHandler",)
+ROUTER_ENV_VAR = "EINVOICE_ROUTER_FUNCTION"
+
+
+def starter_overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """The function name for STARTERS, and the right to invoke it for their roles (added
+    to the policies `overlay` already gives each role, else Chalice's)."""
+    resources = base.get("Resources", {})
+    found: dict[str, Any] = {}
+    target = LAYER_FUNCTIONS[0]
+    if target not in resources:
+        return found
+    statement = {
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": [{"Fn::GetAtt": [target, "Arn"]}],
+    }
+    for fid in (f for f in STARTERS if f in resources):
+        variables = {ROUTER_ENV_VAR: {"Ref": target}}
+        found[fid] = {"Properties": {"Environment": {"Variables": variables}}}
+        granted = role_with_policy(resources, overlay, fid, "StartRouteEinvoices", statement)
+        if granted is not None:
+            found[granted[0]] = granted[1]
+    return found
 
 
 def layer_overlay(function_ids: list[str]) -> dict[str, Any]:

@@ -33,8 +33,16 @@ from typing import Any
 
 from infra.alarms import monitoring_overlay
 from infra.gateway import rest_api_overlay
-from infra.layers import LAYER_FUNCTIONS, LAYER_ID, LAYER_ZIP, build_layer, layer_overlay
+from infra.layers import (
+    LAYER_FUNCTIONS,
+    LAYER_ID,
+    LAYER_ZIP,
+    build_layer,
+    layer_overlay,
+    starter_overlay,
+)
 from infra.parameters import deploy_parameters, secret_parameter_names
+from infra.roles import role_with_policy
 from infra.stages import Stage, load_stage, stage_names
 from infra.table import table_resource
 from infra.target import TARGET_ARCHITECTURE, TARGET_RUNTIME
@@ -143,6 +151,7 @@ def merge_overlay(base: Template, stage: Stage) -> Template:
     resources = deep_merge(monitoring, resources)
     resources = deep_merge(export_queue_overlay(base, resources), resources)
     resources = deep_merge(layer_overlay(function_ids(base)), resources)
+    resources = deep_merge(starter_overlay(base, resources), resources)
     if stage.tracing:
         for rid in role_ids(base):
             resources[rid] = deep_merge(
@@ -195,18 +204,10 @@ def export_queue_overlay(base: Template, overlay: dict[str, Any]) -> dict[str, A
         if fid in EXPORT_SENDERS:
             grants[fid] = ["sqs:SendMessage"]
     for fid, actions in grants.items():
-        role = resources[fid].get("Properties", {}).get("Role", {}).get("Fn::GetAtt", [None])[0]
-        if role not in resources:
-            continue
-        given = overlay.get(role, {}).get("Properties", {}).get("Policies")
-        policies = given if given is not None else resources[role]["Properties"].get("Policies", [])
-        statement = {"Sid": "ExportQueue", "Effect": "Allow", "Action": actions}
-        document = {"Version": "2012-10-17", "Statement": [{**statement, "Resource": [queue_arn]}]}
-        found[role] = {
-            "Properties": {
-                "Policies": [*policies, {"PolicyName": "ExportQueue", "PolicyDocument": document}]
-            }
-        }
+        statement = {"Effect": "Allow", "Action": actions, "Resource": [queue_arn]}
+        granted = role_with_policy(resources, overlay, fid, "ExportQueue", statement)
+        if granted is not None:
+            found[granted[0]] = granted[1]
     return found
 
 

@@ -17,8 +17,9 @@ once each. An outage leaves everything for the next run, and one document's trou
 (a validator crash, a refusal) never stops the others.
 
 Deployed, only the route_einvoices function can validate (Saxon is in its layer,
-infra/layers.py): run from the API (`POST /v1/admin/jobs/route_einvoices`, a resend),
-everything but the deposits is done, and these wait for the scheduled run (`deferred`).
+infra/layers.py): run from the API (`POST /v1/admin/jobs/route_einvoices`), everything
+but the deposits is done, and these wait for the scheduled run (`deferred`); a resend
+asked over the API starts that function at once (asynchronously).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters import cii_validation
 from chalicelib.adapters.cdar_status import status_message
 from chalicelib.adapters.cii_validation import CiiValidator
+from chalicelib.adapters.function_trigger import function_trigger
 from chalicelib.adapters.invoice_cii import cii_xml
 from chalicelib.adapters.pa_client import (
     PlatformAuthFailed,
@@ -221,7 +223,7 @@ def request_resend(
     frozen document and validated again; the history keeps the rejection and follows
     with the new attempt's statuses. 409 unless the document stands rejected. Deposited
     at once where this function can validate (the job's, `make run`); the deployed API
-    cannot (Saxon is in the job's layer only), so there the next run deposits it."""
+    cannot (Saxon is in the job's layer only): it starts the job's function instead."""
     document = _document(ctx, document_id)
     operator_id = document.operator_id
     state = ctx.einvoices.get(operator_id, document_id)
@@ -240,13 +242,31 @@ def request_resend(
                 changes={"attempt": [wanted - 1, wanted]},
             )
     validator = _validator_here(validator)
-    if validator is None:  # the deployed API: the next run deposits it (`resend_pending`)
+    if validator is None:  # the deployed API: the job's function deposits it
+        _start_the_job(ctx, document_id)
         return lifecycle(ctx, document_id)
     read = ctx.einvoices.get(operator_id, document_id)
     chosen = _Channels(ctx, operator_id, None, None).get(channel_of(document))
     if read is not None and chosen is not None and read.get("resend_attempt"):
         _deposit(ctx, chosen, validator, document, read)
     return lifecycle(ctx, document_id)
+
+
+def _start_the_job(ctx: Context, document_id: str) -> None:
+    """Ask the route_einvoices function, which can validate, to run now (asynchronously:
+    the answer says `resend_pending` until it has). If it cannot be asked, its next
+    hourly run deposits the resend all the same."""
+    name = ctx.settings.einvoice_router_function
+    if not name:
+        return
+    try:
+        trigger = function_trigger(name, ctx.settings.aws_region)
+        trigger.start(f"resend-{document_id}", ctx.clock.now(), {"resend": document_id})
+    except Exception:  # throttled, no permission: the schedule still runs it
+        logger().warning(
+            "einvoice_router_not_started", extra={"document_id": document_id}, exc_info=True
+        )
+        count("EInvoiceRouterNotStarted")
 
 
 def _validator_here(given: InvoiceValidator | None) -> InvoiceValidator | None:

@@ -13,7 +13,8 @@ from chalicelib.adapters import cii_validation
 from chalicelib.adapters.cdar_status import RAM, referenced_status
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.domain.timezones import PARIS
-from chalicelib.services import company_payments
+from chalicelib.services import company_payments, einvoice_routing
+from chalicelib.services.context import Context
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     alice,
     bob,
@@ -205,6 +206,56 @@ def test_where_saxon_is_missing_a_resend_waits_for_the_scheduled_run_which_valid
     assert (state["status"], state["resend_pending"], state["attempt"]) == ("200", False, 2)
     (flow,) = fake_pa.flows.values()
     assert flow["trackingId"] == f"{invoiced['id']}.2"
+
+
+class FakeTrigger:
+    """Stands in for the asynchronous invoke of the route_einvoices function."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+        self.fails = fails
+
+    def start(self, reason: str, now: datetime, detail: dict[str, Any]) -> None:
+        if self.fails:
+            raise RuntimeError("TooManyRequestsException")
+        self.started.append((reason, detail))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_where_saxon_is_missing_a_resend_starts_the_function_that_has_it(
+    api: Api,
+    admin: str,
+    ctx: Context,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    fails: bool,
+) -> None:
+    """Deployed, the API knows the route_einvoices function's name and may invoke it."""
+    fake_pa.failures = [400]
+    route(api, admin)
+    trigger = FakeTrigger(fails)
+    asked: list[tuple[str, str]] = []
+
+    def function_trigger(name: str, region: str) -> FakeTrigger:
+        asked.append((name, region))
+        return trigger
+
+    monkeypatch.setattr(einvoice_routing, "function_trigger", function_trigger)
+    monkeypatch.setattr(ctx.settings, "einvoice_router_function", "relais-dev-RouteEinvoices")
+    with monkeypatch.context() as api_function:
+        api_function.setattr(cii_validation, "available", lambda: False)
+
+        answer = api.post(f"/v1/invoices/{invoiced['id']}/lifecycle/resend", {}, token=admin)
+
+    # AND a function that cannot be started leaves it to the hourly run: still 200
+    assert answer.status == 200, answer.json
+    assert (answer.json["status"], answer.json["resend_pending"]) == ("213", True)
+    assert asked == [("relais-dev-RouteEinvoices", ctx.settings.aws_region)]
+    expected = [] if fails else [(f"resend-{invoiced['id']}", {"resend": invoiced["id"]})]
+    assert trigger.started == expected
+    assert fake_pa.flows == {}
+    assert route(api, admin)["deposited"] == 1  # what the started function does
 
 
 def test_a_job_run_without_saxon_does_all_but_the_deposits(

@@ -309,6 +309,34 @@ def test_only_the_function_that_validates_e_invoices_gets_the_validation_layer()
     assert "Layers" not in merged["ExpireHolds"]["Properties"]
 
 
+def test_the_api_knows_the_validating_function_and_may_start_it() -> None:
+    base = _fake_chalice_template()
+    base["Resources"]["APIHandler"]["Properties"]["Role"] = {
+        "Fn::GetAtt": ["ApiHandlerRole", "Arn"]
+    }
+
+    merged = merge_template(base, DEV)["Resources"]
+
+    variables = merged["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["EINVOICE_ROUTER_FUNCTION"] == {"Ref": "RouteEinvoices"}
+    assert variables["CHALICE_OWN"] == "1"  # merged into, not replaced
+    others = merged["ExpireHolds"]["Properties"]["Environment"]["Variables"]
+    assert "EINVOICE_ROUTER_FUNCTION" not in others
+    (policy,) = [
+        p
+        for p in merged["ApiHandlerRole"]["Properties"]["Policies"]
+        if p["PolicyName"] == "StartRouteEinvoices"
+    ]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "StartRouteEinvoices",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [{"Fn::GetAtt": ["RouteEinvoices", "Arn"]}],
+        }
+    ]
+
+
 def test_the_layer_anywhere_else_or_missing_is_a_problem() -> None:
     merged = merge_template(_fake_chalice_template(), DEV)
     merged["Resources"]["APIHandler"]["Properties"]["Layers"] = [{"Ref": LAYER_ID}]

@@ -80,6 +80,20 @@ def test_no_statement_grants_a_wildcard_action_or_resource(packaged: Packaged) -
             assert resource != "*", (rid, statement)
 
 
+def test_only_the_api_may_invoke_a_function_and_only_the_validating_one(
+    packaged: Packaged,
+) -> None:
+    grants = [
+        (rid, resource)
+        for rid, statement in _statements(packaged)
+        for action in _as_list(statement["Action"])
+        if action.startswith("lambda:")
+        for resource in _as_list(statement["Resource"])
+    ]
+
+    assert grants == [("ApiHandlerRole", {"Fn::GetAtt": ["RouteEinvoices", "Arn"]})]
+
+
 def test_dynamodb_actions_are_exactly_those_the_code_calls(packaged: Packaged) -> None:
     granted = {
         action
