@@ -2,7 +2,7 @@
 take its own work away, each measured as the `latency` section measures the app (the
 same Query replayed raw, interleaved), variants alternating round by round so that all
 share the machine's noise. A diagnostic, run only when named: `BENCH_ONLY=floor make
-bench` (~4 minutes).
+bench` (~30 s: 4 rounds of 4 variants).
 
 - `the app as it is`;
 - `constant answer`: the service still sends the relay-day's Query, then answers the
