@@ -44,6 +44,17 @@ class EInvoiceStore:
             {":version": version},
         )
 
+    def save(
+        self, operator_id: str, read: dict[str, Any] | None, state: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """`state` created (`read` None) or stored in place of `read`, answered as stored
+        (with its version) for a later `replace`; None if another writer was first."""
+        if read is None:
+            return {**state, "version": 1} if self.create(operator_id, state) else None
+        if not self.replace(operator_id, read, state):
+            return None
+        return {**state, "version": int(read["version"]) + 1}
+
     def update(
         self, operator_id: str, state: dict[str, Any], history: list[dict[str, Any]]
     ) -> bool:

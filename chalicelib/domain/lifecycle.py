@@ -8,6 +8,7 @@ the invoice's history, in the order received; a status already recorded is ignor
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.documents import Document
@@ -26,12 +27,34 @@ FINAL = frozenset({"210", "212", "213"})
 # How far along each status is: statuses may arrive out of order (a webhook overtaking
 # another, a poll crossing a push), and the current status never goes back.
 RANK = {"200": 0, "201": 1, "202": 2, "205": 3, "210": 4, "212": 4, "213": 4}
+# A run claims a flow on the document's state (`in_flight`) before sending it, so that
+# two runs that overlap (the hourly one, one a resend started) never both send it. A
+# claim older than this is a run's that stopped between sending and recording (Lambda
+# stops every run within 15 minutes): another run may take it over and send the same
+# flow again, under the same trackingId.
+CLAIM_TTL = timedelta(minutes=15)
 
 
 def is_routed(document: Document) -> bool:
     """A document to a French business goes through the platform (B2B); others are
     e-reported instead."""
     return bool(document.buyer.siren)
+
+
+def claim(flow: str, now: datetime) -> dict[str, str]:
+    """A run's claim on sending `flow` (its trackingId), made at `now`."""
+    return {"flow": flow, "since": now.isoformat(timespec="seconds")}
+
+
+def claimed_elsewhere(state: dict[str, Any], now: datetime) -> bool:
+    """Whether a run claimed a flow of this document less than `CLAIM_TTL` ago: it may
+    still be sending it."""
+    since = (state.get("in_flight") or {}).get("since")
+    return isinstance(since, str) and now - datetime.fromisoformat(since) < CLAIM_TTL
+
+
+def without_claim(state: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in state.items() if key != "in_flight"}
 
 
 def with_status(

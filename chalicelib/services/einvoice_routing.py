@@ -11,6 +11,9 @@
    id, so a flow sent again after a lost answer is the same flow) and records 200 Déposée
    with the flow id; a flow the platform refuses is recorded 213 Rejetée with its answer.
 
+Each flow sent (a deposit, a 212) is first claimed on the document's state, so that two
+runs that overlap never both send it (`domain/lifecycle.claim`).
+
 It then asks the platform for each routed document not in a final state and adds the
 statuses it reports (201 Émise, 202 Reçue, 205 Approuvée, 210 Refusée, 212 Encaissée...),
 once each. An outage leaves everything for the next run, and one document's trouble
@@ -24,6 +27,8 @@ asked over the API starts that function at once (asynchronously).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +44,15 @@ from chalicelib.adapters.pa_client import (
 )
 from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.lifecycle import (
+    claim,
+    claimed_elsewhere,
     current_attempt,
+    current_status,
     is_routed,
     settled,
     with_reported,
     with_status,
+    without_claim,
 )
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState
@@ -69,6 +78,7 @@ LOOKBACK = timedelta(days=31)
 # ~1 s of compiling: past this many deposits in one run, the rest wait for the next run,
 # so a backlog (the 1st of the month) never runs the job into its 30 s timeout.
 MAX_DEPOSITS_PER_RUN = 100
+RECORD_ATTEMPTS = 3  # a claimed flow's outcome, stored again on a state that moved meanwhile
 MAX_RULES_KEPT = 50  # failed rules stored with an invalid document (a broken one fails many)
 VALIDATION_FAILED = "validation_failed"
 NOT_CONFIGURED = "platform_not_configured"
@@ -279,15 +289,23 @@ def _validator_here(given: InvoiceValidator | None) -> InvoiceValidator | None:
 
 
 def _to_deposit_again(ctx: Context, state: dict[str, Any]) -> bool:
-    """A resend asked for (after a 213), or an invalid document once the code that makes
-    it changed (invalid again in the same release: it waits for the next one)."""
+    """A resend asked for (after a 213), an invalid document once the code that makes
+    it changed (invalid again in the same release: it waits for the next one), or a
+    deposit a run claimed and never recorded (it stopped in between) — unless a run is
+    sending it now."""
+    if claimed_elsewhere(state, ctx.clock.now()):
+        return False
     error = state.get("error") or {}
     invalid_here = (
         error.get("code") == VALIDATION_FAILED and state.get("checked_with") == ctx.settings.version
     )
     if state.get("resend_attempt"):
         return not invalid_here
-    return not state.get("flow_id") and error.get("code") == VALIDATION_FAILED and not invalid_here
+    if state.get("flow_id"):
+        return False
+    if not error:  # claimed, never recorded
+        return not state.get("history")
+    return error.get("code") == VALIDATION_FAILED and not invalid_here
 
 
 def _deposit(
@@ -312,8 +330,17 @@ def _deposit(
         _invalid(ctx, document, failed, now, read)
         return "invalid"
     attempt = int((read or {}).get("resend_attempt") or 1)
-    history = list((read or {}).get("history") or []) if attempt > 1 else []
     tracking_id = document.id if attempt == 1 else f"{document.id}.{attempt}"
+    new_state = {
+        "document_id": document.id,
+        "number": document.number,
+        "channel": channel_of(document),
+        "history": [],
+        "attempt": 1,
+    }
+    claimed = _claim(ctx, document.operator_id, read, new_state, tracking_id)
+    if claimed is None:  # another run is sending it
+        return "waiting"
     try:
         answer = platform.submit_flow(
             tracking_id=tracking_id,
@@ -325,18 +352,41 @@ def _deposit(
     except PlatformAuthFailed:
         logger().error("einvoice_platform_auth_failed", extra={"operator_id": document.operator_id})
         count("EInvoicePlatformAuthFailures")
+        _release(ctx, document.operator_id, claimed)
         return "waiting"
     except PlatformUnavailable:
+        _release(ctx, document.operator_id, claimed)
         return "waiting"
     except PlatformRejected as exc:
         detail = {"status": exc.status, "detail": exc.detail}
-        rejected = with_status(history, "213", now, detail, attempt) or history
         error = {"code": "platform_rejected", "at": now, "detail": detail}
-        _save(ctx, document, read, flow_id=None, history=rejected, error=error, attempt=attempt)
+        rejected = _answered(document, attempt, None, ("213", now, detail), error)
+        _record(ctx, document.operator_id, claimed, rejected)
         return "rejected"
-    deposited = with_status(history, "200", now, None, attempt) or history
-    _save(ctx, document, read, flow_id=answer.get("flowId"), history=deposited, attempt=attempt)
+    deposited = _answered(document, attempt, answer.get("flowId"), ("200", now, None), None)
+    _record(ctx, document.operator_id, claimed, deposited)
     return "deposited"
+
+
+def _answered(
+    document: Document,
+    attempt: int,
+    flow_id: str | None,
+    status: tuple[str, str, Any],
+    error: dict[str, Any] | None,
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What a deposit the platform answered (`status`: 200 Déposée with its flow, or 213
+    Rejetée, `(code, at, detail)`) makes of the state it is recorded on."""
+    code, at, detail = status
+
+    def outcome(state: dict[str, Any]) -> dict[str, Any]:
+        history = list(state.get("history") or [])
+        history = with_status(history, code, at, detail, attempt) or history
+        return _state(
+            document, state, flow_id=flow_id, history=history, error=error, attempt=attempt
+        )
+
+    return outcome
 
 
 def _invalid(
@@ -363,9 +413,7 @@ def _invalid(
         "failed_count": len(failed),
     }
     kept = list((read or {}).get("history") or []) if (read or {}).get("resend_attempt") else []
-    _save(
-        ctx, document, read, flow_id=None, history=kept, error=error, checked=ctx.settings.version
-    )
+    _save(ctx, document, read, history=kept, error=error, checked=ctx.settings.version)
 
 
 def _save(
@@ -373,17 +421,31 @@ def _save(
     document: Document,
     read: dict[str, Any] | None,
     *,
+    history: list[dict[str, Any]],
+    error: dict[str, Any],
+    checked: str,
+) -> None:
+    """Record a document found invalid; a resend stays pending, waiting for its turn."""
+    state = _state(
+        document, read or {}, flow_id=None, history=history, error=error, checked=checked
+    )
+    ctx.einvoices.save(document.operator_id, read, state)
+
+
+def _state(
+    document: Document,
+    read: dict[str, Any],
+    *,
     flow_id: str | None,
-    history: list[dict[str, Any]] | None,
+    history: list[dict[str, Any]],
     error: dict[str, Any] | None = None,
     checked: str | None = None,
     attempt: int | None = None,
-) -> None:
-    """Write the outcome of a deposit attempt; an invalid resend keeps waiting for its turn."""
-    read = read or {}
-    history = history or []
+) -> dict[str, Any]:
+    """The document's state after an attempt (`attempt`: the deposit made; None: found
+    invalid, not sent), built afresh from `read`: no claim is carried over."""
     pending = read.get("resend_attempt") if attempt is None else None
-    state = {
+    return {
         "document_id": document.id,
         "number": document.number,
         "flow_id": flow_id if attempt is not None or not pending else read.get("flow_id"),
@@ -396,10 +458,48 @@ def _save(
         "credit_note_id": read.get("credit_note_id"),
         "channel": channel_of(document),
     }
-    if not read:
-        ctx.einvoices.create(document.operator_id, state)
-    else:
-        ctx.einvoices.replace(document.operator_id, read, state)
+
+
+def _claim(
+    ctx: Context,
+    operator_id: str,
+    read: dict[str, Any] | None,
+    new: dict[str, Any],
+    flow: str,
+) -> dict[str, Any] | None:
+    """Claim sending `flow` on the document's state (`read`, or `new` if it has none
+    yet) before the platform is called: the state as stored, or None if another run
+    holds a claim or wrote since `read`."""
+    now = ctx.clock.now()
+    if read is not None and claimed_elsewhere(read, now):
+        return None
+    base = without_claim(read) if read is not None else new
+    return ctx.einvoices.save(operator_id, read, {**base, "in_flight": claim(flow, now)})
+
+
+def _release(ctx: Context, operator_id: str, claimed: dict[str, Any]) -> None:
+    """Give a claim up (nothing was sent): the next run sends the flow."""
+    ctx.einvoices.replace(operator_id, claimed, without_claim(claimed))
+
+
+def _record(
+    ctx: Context,
+    operator_id: str,
+    claimed: dict[str, Any],
+    outcome: Callable[[dict[str, Any]], dict[str, Any]],
+) -> bool:
+    """Store what the claimed flow gave (`outcome` of the state, without the claim). If
+    the state moved meanwhile (a status pushed or polled), on the fresh state, while the
+    claim is still this run's; False once another run took it over (it had expired)."""
+    base = claimed
+    for _ in range(RECORD_ATTEMPTS):
+        if ctx.einvoices.replace(operator_id, base, without_claim(outcome(base))):
+            return True
+        fresh = ctx.einvoices.get(operator_id, claimed["document_id"])
+        if fresh is None or fresh.get("in_flight") != claimed["in_flight"]:
+            return False
+        base = fresh
+    return False
 
 
 def _refresh(ctx: Context, platform: FlowPlatform, operator_id: str, state: dict[str, Any]) -> str:
@@ -526,10 +626,12 @@ def _send_paid(
         if partial:
             detail["partial"] = True
         attempt = int(state.get("attempt") or 1)
-        history = with_status(list(state.get("history") or []), "212", now, detail, attempt)
-        if history is None:
+        if with_status(list(state.get("history") or []), "212", now, detail, attempt) is None:
             continue  # this payment was reported already
         suffix = "-212" if payment_id is None else f"-212-{payment_id}"
+        claimed = _claim(ctx, operator_id, state, state, f"{document.id}{suffix}")
+        if claimed is None:
+            break  # another run is sending a status of it: it carries on
         try:
             platform.submit_flow(
                 tracking_id=f"{document.id}{suffix}",
@@ -543,11 +645,23 @@ def _send_paid(
                 "einvoice_status_not_sent",
                 extra={"document_id": document.id, "code": "212", "reason": str(exc)},
             )
+            _release(ctx, operator_id, claimed)
             break
-        if not ctx.einvoices.update(operator_id, state, history):
-            break  # another run moved it: the next run carries on
+        if not _record(
+            ctx, operator_id, claimed, functools.partial(_with_paid, at=now, detail=detail)
+        ):
+            break  # another run took it over: the next run carries on
         sent += 1
     return sent
+
+
+def _with_paid(state: dict[str, Any], at: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """The state with this 212 recorded (as it is if it was already)."""
+    attempt = int(state.get("attempt") or 1)
+    history = with_status(list(state.get("history") or []), "212", at, detail, attempt)
+    if history is None:
+        return state
+    return {**state, "history": history, "status": current_status(history, attempt)}
 
 
 def _recent(ctx: Context, operator_id: str, since: str, until: str) -> list[Document]:

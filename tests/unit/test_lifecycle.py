@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from chalicelib.domain.documents import Document
-from chalicelib.domain.lifecycle import current_attempt, is_routed, with_status
+from chalicelib.domain.lifecycle import (
+    CLAIM_TTL,
+    claim,
+    claimed_elsewhere,
+    current_attempt,
+    is_routed,
+    with_status,
+    without_claim,
+)
 from tests.unit.test_invoice_pdf import b2b_invoice, invoice
 
 
@@ -37,3 +47,13 @@ def test_a_new_deposit_attempt_records_its_statuses_again_marked() -> None:
     ]
     assert current_attempt(again) == 2 and current_attempt([]) == 1
     assert with_status(again, "200", "2027-01-06", attempt=2) is None
+
+
+def test_a_claim_holds_a_document_for_fifteen_minutes_then_may_be_taken_over() -> None:
+    made = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
+    state = {"document_id": "inv-1", "in_flight": claim("inv-1", made)}
+    assert state["in_flight"] == {"flow": "inv-1", "since": "2027-01-05T09:00:00+00:00"}
+    assert claimed_elsewhere(state, made + timedelta(minutes=14, seconds=59)) is True
+    assert claimed_elsewhere(state, made + CLAIM_TTL) is False  # the run that made it stopped
+    assert claimed_elsewhere({"document_id": "inv-1"}, made) is False
+    assert without_claim(state) == {"document_id": "inv-1"}
