@@ -80,6 +80,10 @@ def issue(
         if existing:  # issued before: a retried flow; its mail too, if it never went out
             return _sent_to_buyer(ctx, get_document(ctx, existing))
         now = ctx.clock.now().astimezone(PARIS)
+        # Read before the counter's head, so that nothing is read between the head and
+        # the write that moves it: the shorter that window, the fewer concurrent issuers
+        # meet (a month closing meanwhile fails the write's period checks: PeriodMoved).
+        first_open = periods.open_from(ctx, operator_id)
         sequence, previous = invoices.head(operator_id, now.year)
         sequence += 1
         document = _document(
@@ -99,7 +103,9 @@ def issue(
             Document.of(document), books.chart, now, paid=paid, journals=books.journals
         )
         paid_on = periods.paris_day(payment["paid_at"]) if paid and payment.get("paid_at") else None
-        placed, booked = periods.placement(ctx, operator_id, ledger, paid_on, now.date())
+        placed, booked = periods.placement(
+            ctx, operator_id, ledger, paid_on, now.date(), first_open
+        )
         try:
             invoices.issue(document, now.year, sequence, source, placed, booked)
             count("CreditNotesIssued" if refers_to else "InvoicesIssued")

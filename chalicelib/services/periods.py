@@ -49,12 +49,18 @@ def open_from(ctx: Context, operator_id: str) -> str:
 
 
 def placement(
-    ctx: Context, operator_id: str, lines: list[LedgerLine], paid_on: date | None, issued: date
+    ctx: Context,
+    operator_id: str,
+    lines: list[LedgerLine],
+    paid_on: date | None,
+    issued: date,
+    first: str,
 ) -> tuple[list[LedgerLine], BookedPeriods]:
-    """A document's ledger lines placed in open months, and where the document is booked:
-    `period` (its sales entry's month) and `vat_period` (the month its VAT is declared in:
-    the month it was paid, or the first open month after it)."""
-    first = open_from(ctx, operator_id)
+    """A document's ledger lines placed in open months (`first`: the first one, as
+    `open_from` read it; the checks returned fail the write if one closed since), and
+    where the document is booked: `period` (its sales entry's month) and `vat_period`
+    (the month its VAT is declared in: the month it was paid, or the first open month
+    after it)."""
     placed = rules.place(lines, first)
     period = max(rules.month_of(issued), first)
     vat_period = max(rules.month_of(paid_on), first) if paid_on else None

@@ -241,6 +241,24 @@ def test_an_invoice_issued_while_its_month_is_closed_is_booked_in_the_next_open_
     assert {line.entry_date for line in lines} == {date(2027, 1, 1)}
 
 
+def test_a_close_between_the_issuers_read_and_its_write_moves_the_invoice_on(
+    ctx: Context, api: Api, accountant: str, operator_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issuer read "October is open" (before the counter's head), then October closed
+    before its transaction: the write fails its period check and the issue starts again."""
+    close(api, accountant, operator_id, "2026-10")
+    fresh = periods.open_from
+    stale = iter(["2026-10"])
+    monkeypatch.setattr(periods, "open_from", lambda c, o: next(stale, None) or fresh(c, o))
+    issue_paid(ctx, operator_id, "pi_stale", "2026-10-30T10:00:00+01:00")
+    assert next(stale, "read again") == "read again"
+    november = api.get(
+        f"/v1/accounting/vat?operator_id={operator_id}&month=2026-11", token=accountant
+    ).json
+    assert november["total_vat"] == 250
+    assert ctx.invoices.head(operator_id, 2026)[0] == 1  # one number taken, no gap
+
+
 def test_a_period_that_is_not_a_month_is_not_found(
     api: Api, accountant: str, operator_id: str
 ) -> None:
