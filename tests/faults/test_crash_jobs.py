@@ -44,45 +44,53 @@ def luhn_siren(n: int) -> str:
     raise AssertionError("no check digit")
 
 
+def company_with_a_december_day(api: Api, admin: str, ctx: Context, network: dict, i: int) -> str:
+    """On an emptied table and a new network: company i, one employee, one company-paid
+    day in December; its id. (The monthly jobs read every company, the e-invoice job
+    every recent invoice: earlier subjects would lengthen every run.)"""
+    empty_table(ctx)
+    network.update(create_network(api, admin))
+    body = {
+        "name": f"Atelier {i} SAS",
+        "siren": luhn_siren(i),
+        "billing_address": {
+            "line1": "12 rue de la Gare",
+            "postcode": "77300",
+            "city": "Fontainebleau",
+            "country": "FR",
+        },
+        "billing_email": "compta@example.org",
+        "operator_id": network["operator"],
+    }
+    company = api.post("/v1/companies", body, token=admin)
+    assert company.status == 201, company.json
+    company_id = str(company.json["id"])
+    added = api.post(f"/v1/companies/{company_id}/members", {"member_id": f"emp-{i}"}, token=admin)
+    assert added.status == 201, added.json
+    booked = api.post(
+        "/v1/bookings",
+        {"resource_id": network["pool"], "date": DECEMBER[i // 10 % 10], "payment": "company"}
+        | {"unit": "hour", "start": f"{8 + i % 10:02d}:00", "end": f"{9 + i % 10:02d}:00"},
+        token=api.token(f"emp-{i}"),
+    )
+    assert booked.status == 201, booked.json
+    return company_id
+
+
+def invoice_companies(ctx: Context) -> None:
+    run_job(ctx, "invoice_companies", as_of=datetime(2027, 1, 1, 3, 0, tzinfo=PARIS))
+
+
 def test_given_a_crash_after_any_call_of_company_invoicing_when_rerun_then_one_invoice(
     api: Api, admin: str, ctx: Context, probe: Probe, network: dict[str, str]
 ) -> None:
     companies: dict[int, str] = {}
 
     def prepare(i: int) -> None:
-        """On an empty network: company i, one employee, one company-paid day in December
-        (the job reads every company: earlier subjects would lengthen every run)."""
-        empty_table(ctx)
-        network.update(create_network(api, admin))
-        body = {
-            "name": f"Atelier {i} SAS",
-            "siren": luhn_siren(i),
-            "billing_address": {
-                "line1": "12 rue de la Gare",
-                "postcode": "77300",
-                "city": "Fontainebleau",
-                "country": "FR",
-            },
-            "billing_email": "compta@example.org",
-            "operator_id": network["operator"],
-        }
-        company = api.post("/v1/companies", body, token=admin)
-        assert company.status == 201, company.json
-        companies[i] = company.json["id"]
-        added = api.post(
-            f"/v1/companies/{companies[i]}/members", {"member_id": f"emp-{i}"}, token=admin
-        )
-        assert added.status == 201, added.json
-        booked = api.post(
-            "/v1/bookings",
-            {"resource_id": network["pool"], "date": DECEMBER[i // 10 % 10], "payment": "company"}
-            | {"unit": "hour", "start": f"{8 + i % 10:02d}:00", "end": f"{9 + i % 10:02d}:00"},
-            token=api.token(f"emp-{i}"),
-        )
-        assert booked.status == 201, booked.json
+        companies[i] = company_with_a_december_day(api, admin, ctx, network, i)
 
     def run(i: int) -> None:
-        run_job(ctx, "invoice_companies", as_of=datetime(2027, 1, 1, 3, 0, tzinfo=PARIS))
+        invoice_companies(ctx)
 
     def invoiced_once(i: int) -> None:
         answer = api.get(f"/v1/companies/{companies[i]}/statement?month=2026-12", token=admin)
