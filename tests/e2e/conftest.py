@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from tools.dev_auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER, mint_token
-from tools.local_stack import free_port, port_is_free
+from tools.local_stack import free_ports, port_is_free
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0  # cold: DynamoDB Local from the cache, three servers, the seed
@@ -144,9 +144,10 @@ class Stack:
 def start_stack(local_dir: Path, *, seed: bool = True, env: dict[str, str] | None = None) -> Stack:
     """Boot `python -m tools.run_local` in `local_dir` on free ports; wait for "Ready"."""
     local_dir.mkdir(parents=True, exist_ok=True)
-    ports = {"PORT": free_port(), "DDB_PORT": free_port(), "STRIPE_PORT": free_port()}
-    ports["WEB_PORT"] = free_port()  # the reference booking page (web/)
-    ports["S3_PORT"] = free_port()  # local S3 of closing archives
+    # The API, DynamoDB Local, localstripe, the reference booking page (web/), local S3
+    # of closing archives: five distinct ports, none of them started yet.
+    names = ("PORT", "DDB_PORT", "STRIPE_PORT", "WEB_PORT", "S3_PORT")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     run_env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},
