@@ -22,7 +22,8 @@ from chalicelib.domain.membership import Membership, MembershipStatus
 from chalicelib.services.context import Context
 from chalicelib.services.membership_charges import renew_memberships
 from chalicelib.services.run_budget import budget_for
-from tools.localstripe_server import CARD_SUCCEEDS, free_port, start_localstripe
+from tools.local_stack import free_port
+from tools.localstripe_server import CARD_SUCCEEDS, start_localstripe
 
 TARGET = 5000
 LAMBDA_MAX_SECONDS = 15 * 60

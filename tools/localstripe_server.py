@@ -1,6 +1,6 @@
 """A local Stripe-compatible server (localstripe) for the tests, `make run` and the demo.
 
-    ls = start_localstripe(free_port())          # answers on http://127.0.0.1:<port>
+    ls = start_localstripe(free_port())  # tools.local_stack; answers on http://127.0.0.1:<port>
     register_webhook(ls.base_url, "relais", "http://127.0.0.1:8000/v1/webhooks/stripe",
                      "whsec_...")
     ...
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from tools.local_stack import free_port  # noqa: F401 (the helpers' callers import it here too)
 
 if TYPE_CHECKING:
     import stripe
@@ -97,13 +98,6 @@ class LocalStripe:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free on `host` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_localstripe(

@@ -33,12 +33,12 @@ from chalicelib.services.webhooks import handle_stripe_webhook
 from tests.support.api import Answer, Api
 from tests.support.fake_stripe import signed_event
 from tests.support.invariants import assert_money_accounted_for
+from tools.local_stack import free_port
 from tools.localstripe_server import (
     CARD_DECLINED_AT_CHARGE,
     CARD_SUCCEEDS,
     LocalStripe,
     confirm_as_browser,
-    free_port,
     register_webhook,
     start_localstripe,
 )

@@ -37,12 +37,12 @@ from tests.integration.test_stripe_gateway import LocalHttpServer, Recorded
 from tests.integration.test_stripe_gateway import new_key as key
 from tests.support.api import operator_body
 from tests.support.fake_stripe import signed_event
+from tools.local_stack import free_port
 from tools.localstripe_server import (
     CARD_DECLINED_AT_CHARGE,
     CARD_REQUIRES_AUTHENTICATION,
     CARD_SUCCEEDS,
     LocalStripe,
-    free_port,
     start_localstripe,
 )
 

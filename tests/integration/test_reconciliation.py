@@ -33,11 +33,11 @@ from tests.support.api import Api, add_relay, assert_problem, operator_body
 from tests.support.fake_stripe_ledger import LedgerFakeGateway, card_fee
 from tests.support.fec_checker import check_fec
 from tests.support.webhooks import deliver
+from tools.local_stack import free_port
 from tools.localstripe_server import (
     CARD_SUCCEEDS,
     LocalStripe,
     confirm_as_browser,
-    free_port,
     start_localstripe,
 )
 

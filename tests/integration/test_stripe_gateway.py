@@ -39,13 +39,13 @@ from chalicelib.errors import (
     PaymentProviderError,
     PaymentProviderUnavailable,
 )
+from tools.local_stack import free_port
 from tools.localstripe_server import (
     CARD_DECLINED_AT_CHARGE,
     CARD_REQUIRES_AUTHENTICATION,
     CARD_SUCCEEDS,
     LocalStripe,
     confirm_as_browser,
-    free_port,
     register_webhook,
     start_localstripe,
 )

@@ -44,8 +44,8 @@ from tests.integration.ddblocal.cancellation_stack import (
     serve,
 )
 from tests.support.fec_checker import check_fec
-from tools.local_stack import LocalProcess
-from tools.localstripe_server import free_port, start_localstripe
+from tools.local_stack import LocalProcess, free_port
+from tools.localstripe_server import start_localstripe
 
 pytestmark = pytest.mark.usefixtures("ddb_real_engine")
 RECOVERY_FEE_B2B = next(m for m in B2B_MENTIONS if "40 €" in m)
