@@ -72,8 +72,9 @@ def closed_slot_attr(index: int) -> str:
 
 
 def within_hours(table: str, booking: Booking) -> Item:
-    """Condition: none of the booking's slots is closed by an opening exception of that
-    day (its hours marker, written by the relay edit, names each closed slot `c{i}`). A
+    """Condition: none of the booking's slots is closed that day by an opening exception
+    or new weekly hours (its hours marker, written by the relay edit, names each closed
+    slot `c{i}`). A
     booking checked against hours cached before the edit fails here, and the edit's own
     transaction checks the slots it closes are empty (services/opening_exceptions.py):
     whichever commits first, the other sees it."""

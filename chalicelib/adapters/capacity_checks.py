@@ -57,9 +57,9 @@ def slots_empty(
 def hours_marker(
     table_name: str, relay_id: str, day: str, closed: list[int] | None
 ) -> dict[str, Any]:
-    """The day's opening-exception marker: `c{i}` for every slot the exception closes
-    (checked by every booking transaction of that day); None: the day has no exception
-    any more, the marker goes."""
+    """The day's hours marker: `c{i}` for every slot closed that day, by its opening
+    exception or by new weekly hours (checked by every booking transaction of that day);
+    None: the day has no exception any more, the marker goes."""
     key = hours_marker_key(relay_id, day)
     if closed is None:
         return {"Delete": {"TableName": table_name, "Key": key}}

@@ -22,7 +22,9 @@ RELAY_SK = "RELAY"
 PRODUCT_SK = "PRODUCT"
 SIREN_SK = "SIREN"  # an operator's SIREN claim
 CLOSURE_MARKER_SK = "CLOSURE"  # on the occupancy partition of a closed relay-day
-HOURS_MARKER_SK = "HOURS"  # on the occupancy partition of a day with an opening exception
+HOURS_MARKER_SK = (
+    "HOURS"  # on the occupancy partition of a day with an exception, or new weekly hours
+)
 OCCUPANCY_SK_PREFIX = "RES#"
 
 

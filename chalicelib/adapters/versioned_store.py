@@ -110,6 +110,15 @@ class VersionedStore:
         """Per (day, slots closed by its opening exception, None: no exception any more)."""
         return [hours_marker(self._table.name, relay_id, day, closed) for day, closed in markers]
 
+    def write_hours_markers(self, relay_id: str, markers: list[tuple[str, list[int]]]) -> None:
+        """Per (day, slots closed that day), outside any transaction (batched): the
+        markers of new weekly hours, written once the edit is."""
+        with self._table.table.batch_writer() as batch:
+            for day, closed in markers:
+                batch.put_item(
+                    Item=hours_marker(self._table.name, relay_id, day, closed)["Put"]["Item"]
+                )
+
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])
 

@@ -21,9 +21,13 @@ exception removes its marker.
 New weekly hours (`opening_hours`) are checked the same way on every date up to the
 booking horizon that no exception overrides (409 `capacity_conflict` listing the seats
 they would strand); that check is a consistent read before the write, without markers
-(a marker per day of the horizon would not fit one transaction): a booking committed in
-the instant between that read and the edit's write, or validated within
-CATALOGUE_CACHE_SECONDS by a process still holding the old hours, is not refused.
+in the transaction (a marker per day of the horizon would not fit one). Once the edit is
+written, `mark_weekly_hours` writes the hours marker of every such date whose hours
+changed (batched, after the transaction), so a process still holding the old hours
+(CATALOGUE_CACHE_SECONDS) is refused as for an exception. Left open: a booking committed
+in the instant between the edit's read and its write, or while its markers are being
+written (tens of milliseconds); and two weekly edits of one relay whose marker writes
+interleave.
 """
 
 from __future__ import annotations
@@ -61,15 +65,9 @@ def hours_guard(
     now = ctx.clock.now()
     old, new = before.hours(), after.hours()
     touched = _touched_future_days(before, after, now, tz)
-    today = now.astimezone(tz).date()
-    last = today + timedelta(days=ctx.settings.booking_horizon_days)
+    last = now.astimezone(tz).date() + timedelta(days=ctx.settings.booking_horizon_days)
     excepted = {e.date for e in after.opening_exceptions}
-    # New weekly hours: every date up to the horizon that no exception overrides.
-    weekly = (
-        [d for d in _dates(today, last) if d not in excepted and d not in touched]
-        if before.opening_hours != after.opening_hours
-        else []
-    )
+    weekly = _weekly_dates(ctx, before, after, now, touched)
     if not touched and not weekly:
         return [], None
     markers = [
@@ -115,6 +113,36 @@ def hours_guard(
 
     items = ctx.versioned.hours_markers(after.id, markers)
     return items + ctx.versioned.empty_slot_checks(after.id, checks), explain
+
+
+def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
+    """After new weekly hours are written: the hours marker of every date up to the
+    booking horizon that no exception overrides and whose hours changed, naming the slots
+    now closed (a later edit that reopens them writes the marker again). Answers how
+    many were written."""
+    now = ctx.clock.now()
+    tz = ZoneInfo(after.timezone)
+    weekly = _weekly_dates(ctx, before, after, now, _touched_future_days(before, after, now, tz))
+    new = after.hours()
+    markers = [
+        (day.isoformat(), closed_indices(new, day, tz))
+        for day in changed_days(before.hours(), new, weekly)
+    ]
+    ctx.versioned.write_hours_markers(after.id, markers)
+    return len(markers)
+
+
+def _weekly_dates(
+    ctx: Context, before: Relay, after: Relay, now: datetime, touched: list[date]
+) -> list[date]:
+    """If the weekly hours change: every date from today to the booking horizon that no
+    exception overrides and the edit's exceptions do not touch."""
+    if before.opening_hours == after.opening_hours:
+        return []
+    today = now.astimezone(ZoneInfo(after.timezone)).date()
+    last = today + timedelta(days=ctx.settings.booking_horizon_days)
+    excepted = {e.date for e in after.opening_exceptions}
+    return [d for d in _dates(today, last) if d not in excepted and d not in touched]
 
 
 def _dates(first: date, last: date) -> list[date]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.api import Answer, Api, assert_problem, booked
+import pytest
+
+from chalicelib.services.context import Context
+from tests.support.api import Answer, Api, assert_problem, book, booked
 
 THURSDAY, NEXT_THURSDAY = "2026-12-03", "2026-12-10"  # the test clock: Tuesday 1 December
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -83,3 +86,52 @@ def test_a_date_whose_exception_keeps_its_hours_is_not_stranded(
     answer = patch_relay(api, relay, {"opening_hours": hours(thu=[["08:00", "17:00"]])}, admin)
 
     assert answer.status == 200, answer.json
+
+
+def thursday_marker(ctx: Context, relay_id: str) -> set[str]:
+    item = ctx.table.get(f"OCC#{relay_id}#{NEXT_THURSDAY}", "HOURS") or {}
+    return {name for name in item if name.startswith("c")}
+
+
+def test_a_booking_checked_against_weekly_hours_cached_before_the_edit_is_refused(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a container whose catalogue still has the old weekly hours
+    stale = ctx.catalogue.get()
+    short = patch_relay(
+        api, network["relay"], {"opening_hours": hours(thu=[["08:00", "13:00"]])}, admin
+    )
+    assert short.status == 200, short.json
+    monkeypatch.setattr(ctx.catalogue, "get", lambda fresh=False: stale)
+    # WHEN it books a Thursday afternoon, THEN that day's hours marker refuses it
+    late = book(
+        api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="15:00", end="16:00"
+    )
+    assert_problem(late, 422, "outside_opening_hours")
+    assert "changed" in late.json["detail"]  # refused by the transaction, not the cache
+    # AND a Thursday morning and a Friday afternoon still go through
+    booked(
+        api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="10:00", end="11:00"
+    )
+    booked(api, member, network["room"], date="2026-12-11", unit="hour", start="15:00", end="16:00")
+
+
+def test_weekly_hours_reopened_by_a_later_edit_can_be_booked_again(
+    api: Api, admin: str, member: str, network: dict[str, str], ctx: Context
+) -> None:
+    relay = network["relay"]
+    assert (
+        patch_relay(api, relay, {"opening_hours": hours(thu=[["08:00", "13:00"]])}, admin).status
+        == 200
+    )
+    assert "c30" in thursday_marker(ctx, relay)  # 15:00, closed
+    assert patch_relay(api, relay, {"opening_hours": hours()}, admin).status == 200
+    assert "c30" not in thursday_marker(ctx, relay)  # the marker follows the hours
+    booked(
+        api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="15:00", end="16:00"
+    )
