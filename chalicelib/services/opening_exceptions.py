@@ -49,6 +49,7 @@ from chalicelib.domain.schedule import (
     taken_outside_hours,
 )
 from chalicelib.errors import CapacityConflict, ValidationFailed
+from chalicelib.observability import count, logger
 from chalicelib.services.context import Context
 
 # Hours markers and condition checks one edit may carry together (a transaction takes
@@ -119,7 +120,8 @@ def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
     """After new weekly hours are written: the hours marker of every date up to the
     booking horizon that no exception overrides and whose hours changed, naming the slots
     now closed (a later edit that reopens them writes the marker again). Answers how
-    many were written."""
+    many were written; a failure to write them is logged and counted, never the edit's
+    (it is written already)."""
     now = ctx.clock.now()
     tz = ZoneInfo(after.timezone)
     weekly = _weekly_dates(ctx, before, after, now, _touched_future_days(before, after, now, tz))
@@ -128,7 +130,14 @@ def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
         (day.isoformat(), closed_indices(new, day, tz))
         for day in changed_days(before.hours(), new, weekly)
     ]
-    ctx.versioned.write_hours_markers(after.id, markers)
+    try:
+        ctx.versioned.write_hours_markers(after.id, markers)
+    except Exception:  # the edit stands (written): only the cached-hours window stays open
+        logger().warning(
+            "weekly_hours_markers_not_written", extra={"relay_id": after.id}, exc_info=True
+        )
+        count("HoursMarkersNotWritten")
+        return 0
     return len(markers)
 
 

@@ -135,3 +135,21 @@ def test_weekly_hours_reopened_by_a_later_edit_can_be_booked_again(
     booked(
         api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="15:00", end="16:00"
     )
+
+
+def test_markers_that_cannot_be_written_never_fail_the_edit_written_before_them(
+    api: Api, admin: str, network: dict[str, str], ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(relay_id: str, markers: list[Any]) -> None:
+        raise ctx.table.exceptions.ProvisionedThroughputExceededException(
+            {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "BatchWriteItem"
+        )
+
+    monkeypatch.setattr(ctx.versioned, "write_hours_markers", throttled)
+    short = hours(thu=[["08:00", "13:00"]])
+    answer = patch_relay(api, network["relay"], {"opening_hours": short}, admin)
+    assert answer.status == 200, answer.json
+    assert api.get(f"/v1/relays/{network['relay']}").json["opening_hours"]["thu"] == [
+        ["08:00", "13:00"]
+    ]
+    assert thursday_marker(ctx, network["relay"]) == set()
