@@ -125,6 +125,8 @@ def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
     now = ctx.clock.now()
     tz = ZoneInfo(after.timezone)
     weekly = _weekly_dates(ctx, before, after, now, _touched_future_days(before, after, now, tz))
+    if not weekly:  # the weekly hours did not change
+        return 0
     new = after.hours()
     markers = [
         (day.isoformat(), closed_indices(new, day, tz))
