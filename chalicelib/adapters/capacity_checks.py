@@ -54,15 +54,32 @@ def slots_empty(
     return {"ConditionCheck": check}
 
 
+HOURS_VERSION = "hours_version"
+
+
 def hours_marker(
-    table_name: str, relay_id: str, day: str, closed: list[int] | None
+    table_name: str,
+    relay_id: str,
+    day: str,
+    closed: list[int],
+    version: int,
+    *,
+    if_newer: bool = False,
 ) -> dict[str, Any]:
-    """The day's hours marker: `c{i}` for every slot closed that day, by its opening
-    exception or by new weekly hours (checked by every booking transaction of that day);
-    None: the day has no exception any more, the marker goes."""
-    key = hours_marker_key(relay_id, day)
-    if closed is None:
-        return {"Delete": {"TableName": table_name, "Key": key}}
-    item: dict[str, Any] = {**key, "entity": "hours_marker"}
+    """The day's hours marker: `c{i}` for every slot closed that day by its hours (its
+    opening exception, else the weekly hours), as the relay's edit of `version` left them;
+    every booking transaction of that day checks it. `if_newer`: written only over a
+    marker of an older edit (or none), for a write outside the edit's transaction, which
+    may land after a later edit's."""
+    item: dict[str, Any] = {
+        **hours_marker_key(relay_id, day),
+        "entity": "hours_marker",
+        HOURS_VERSION: version,
+    }
     item |= {closed_slot_attr(i): 1 for i in closed}
-    return {"Put": {"TableName": table_name, "Item": item}}
+    put: dict[str, Any] = {"TableName": table_name, "Item": item}
+    if if_newer:
+        put["ConditionExpression"] = "attribute_not_exists(#version) OR #version < :version"
+        put["ExpressionAttributeNames"] = {"#version": HOURS_VERSION}
+        put["ExpressionAttributeValues"] = {":version": version}
+    return {"Put": put}

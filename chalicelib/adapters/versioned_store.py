@@ -17,6 +17,19 @@ from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
 
 Key = keys.Key
+MAX_TRANSACTION_ITEMS = 100
+
+
+class NewerMarkers(Exception):
+    """Hours markers a later edit wrote (their positions in the transaction)."""
+
+    def __init__(self, positions: set[int]) -> None:
+        super().__init__(f"{len(positions)} newer hours markers")
+        self.positions = positions
+
+
+def _newer_ones(reasons: list[str]) -> None:
+    raise NewerMarkers({i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"})
 
 
 def operator_key(operator_id: str) -> Key:
@@ -105,19 +118,40 @@ class VersionedStore:
         ]
 
     def hours_markers(
-        self, relay_id: str, markers: list[tuple[str, list[int] | None]]
+        self, relay_id: str, markers: list[tuple[str, list[int]]], version: int
     ) -> list[dict[str, Any]]:
-        """Per (day, slots closed by its opening exception, None: no exception any more)."""
-        return [hours_marker(self._table.name, relay_id, day, closed) for day, closed in markers]
+        """Per (day, slots closed that day): its hours marker, for the transaction of the
+        relay's edit that makes it `version` (the one the marker names)."""
+        return [
+            hours_marker(self._table.name, relay_id, day, closed, version)
+            for day, closed in markers
+        ]
 
-    def write_hours_markers(self, relay_id: str, markers: list[tuple[str, list[int]]]) -> None:
-        """Per (day, slots closed that day), outside any transaction (batched): the
-        markers of new weekly hours, written once the edit is."""
-        with self._table.table.batch_writer() as batch:
-            for day, closed in markers:
-                batch.put_item(
-                    Item=hours_marker(self._table.name, relay_id, day, closed)["Put"]["Item"]
-                )
+    def write_hours_markers(
+        self, relay_id: str, markers: list[tuple[str, list[int]]], version: int
+    ) -> int:
+        """Per (day, slots closed that day), outside any transaction of the edit: each
+        written unless a later edit of the relay wrote that day's marker meanwhile (its
+        version is kept). Answers how many were written."""
+        items = [
+            hours_marker(self._table.name, relay_id, day, closed, version, if_newer=True)
+            for day, closed in markers
+        ]
+        return sum(
+            self._write_newer(items[i : i + MAX_TRANSACTION_ITEMS])
+            for i in range(0, len(items), MAX_TRANSACTION_ITEMS)
+        )
+
+    def _write_newer(self, items: list[dict[str, Any]]) -> int:
+        """Conditional puts in one transaction; those whose condition fails (a newer
+        marker) are left out and the others written again. How many were written."""
+        while items:
+            try:
+                self._table.transact(items, on_cancel=_newer_ones)
+                return len(items)
+            except NewerMarkers as exc:
+                items = [item for i, item in enumerate(items) if i not in exc.positions]
+        return 0
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

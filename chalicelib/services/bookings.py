@@ -43,6 +43,7 @@ from chalicelib.services import (
     members,
     membership_bookings,
     notifications,
+    opening_exceptions,
     payments,
 )
 from chalicelib.services.context import Context
@@ -106,7 +107,8 @@ def _book_by_card(
     intent, payment = payments.booking_intent(ctx, booking)
     booking = booking.model_copy(update={"payment_intent_id": intent.id})
     try:
-        ctx.bookings.create(
+        opening_exceptions.create_within_hours(
+            ctx,
             booking,
             capacity=plan.resource.capacity,
             now=now,
@@ -166,7 +168,8 @@ def _take_seat(
                 return membership_bookings.book_with_membership(
                     ctx, booking, plan.resource.capacity, plan.credits, now
                 )
-            ctx.bookings.create(
+            opening_exceptions.create_within_hours(
+                ctx,
                 booking,
                 capacity=plan.resource.capacity,
                 now=now,

@@ -127,7 +127,7 @@ def patch_relay(
     )
     extra, explain = opening_exceptions.hours_guard(ctx, before, after)
     saved = save(ctx, key, before, after, entry, extra, explain)
-    opening_exceptions.mark_weekly_hours(ctx, before, after)
+    opening_exceptions.mark_weekly_hours(ctx, before, saved)
     return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
 
 

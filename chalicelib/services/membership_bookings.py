@@ -12,6 +12,7 @@ from chalicelib.adapters.booking_store import BookingExists, ExtraConditionFaile
 from chalicelib.domain.booking import Booking, credits_for
 from chalicelib.domain.membership import PARIS, Membership, MembershipStatus, days_left
 from chalicelib.errors import InsufficientCredits, MembershipRequired
+from chalicelib.services import opening_exceptions
 from chalicelib.services.context import Context
 
 
@@ -31,7 +32,7 @@ def book_with_membership(
     covered = booking.model_copy(update={"membership_id": membership.id})
     item = ctx.memberships.booking_item(membership, days, booking.start)
     try:
-        ctx.bookings.create(covered, capacity=capacity, now=now, extra=[item])
+        opening_exceptions.create_within_hours(ctx, covered, capacity, now, extra=[item])
     except ExtraConditionFailed as exc:
         raise _refusal(ctx, membership, days, booking.start) from exc
     return covered

@@ -16,18 +16,22 @@ nothing written), and writes for every changed future day an hours marker in the
 relay-day's occupancy partition naming the slots the exception closes, which every
 booking transaction checks (`booking_items.within_hours`): a booking validated against
 hours cached before the edit fails there (422 `outside_opening_hours`). Removing an
-exception removes its marker.
+exception marks its day with the weekly hours it returns to.
 
 New weekly hours (`opening_hours`) are checked the same way on every date up to the
 booking horizon that no exception overrides (409 `capacity_conflict` listing the seats
 they would strand); that check is a consistent read before the write, without markers
 in the transaction (a marker per day of the horizon would not fit one). Once the edit is
 written, `mark_weekly_hours` writes the hours marker of every such date whose hours
-changed (batched, after the transaction), so a process still holding the old hours
-(CATALOGUE_CACHE_SECONDS) is refused as for an exception. Left open: a booking committed
-in the instant between the edit's read and its write, or while its markers are being
-written (tens of milliseconds); and two weekly edits of one relay whose marker writes
-interleave.
+changed (one transaction after the edit's), so a process still holding the old hours
+(CATALOGUE_CACHE_SECONDS) is refused as for an exception.
+
+Every marker names the relay version whose hours it holds (`hours_version`): markers
+written after their edit's transaction never replace a later edit's, and a booking
+refused by a marker that closes slots the stored hours open (a reopening whose markers
+could not be written) rewrites it from the stored relay and is tried again
+(`create_within_hours`). Left open: a booking committed in the instant between the
+edit's read and its write, or while its markers are being written (milliseconds).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.adapters.dynamo import strip_keys
+from chalicelib.adapters.versioned_store import relay_key
+from chalicelib.domain.booking import Booking
 from chalicelib.domain.catalogue import Relay
 from chalicelib.domain.schedule import (
     SLOT,
@@ -48,7 +55,7 @@ from chalicelib.domain.schedule import (
     slot_at,
     taken_outside_hours,
 )
-from chalicelib.errors import CapacityConflict, ValidationFailed
+from chalicelib.errors import CapacityConflict, OutsideOpeningHours, ValidationFailed
 from chalicelib.observability import count, logger
 from chalicelib.services.context import Context
 
@@ -67,14 +74,11 @@ def hours_guard(
     old, new = before.hours(), after.hours()
     touched = _touched_future_days(before, after, now, tz)
     last = now.astimezone(tz).date() + timedelta(days=ctx.settings.booking_horizon_days)
-    excepted = {e.date for e in after.opening_exceptions}
     weekly = _weekly_dates(ctx, before, after, now, touched)
     if not touched and not weekly:
         return [], None
-    markers = [
-        (day.isoformat(), closed_indices(new, day, tz) if day in excepted else None)
-        for day in touched
-    ]
+    # A removed exception's day is marked with the weekly hours it returns to.
+    markers = [(day.isoformat(), closed_indices(new, day, tz)) for day in touched]
     # Days whose hours change, up to the horizon (later days hold no booking yet).
     days = changed_days(old, new, [day for day in touched if day <= last])
     weekly_days = changed_days(old, new, weekly)
@@ -112,16 +116,18 @@ def hours_guard(
         if found:
             raise _refusal(found)
 
-    items = ctx.versioned.hours_markers(after.id, markers)
+    items = ctx.versioned.hours_markers(after.id, markers, before.version + 1)
     return items + ctx.versioned.empty_slot_checks(after.id, checks), explain
 
 
 def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
-    """After new weekly hours are written: the hours marker of every date up to the
-    booking horizon that no exception overrides and whose hours changed, naming the slots
-    now closed (a later edit that reopens them writes the marker again). Answers how
-    many were written; a failure to write them is logged and counted, never the edit's
-    (it is written already)."""
+    """After new weekly hours are written (`after`: the relay as saved, its new version):
+    the hours marker of every date up to the booking horizon that no exception overrides
+    and whose hours changed, naming the slots now closed (a later edit that reopens them
+    writes the marker again), unless a later edit wrote that day's marker meanwhile.
+    Answers how many were written; a failure to write them is logged and counted, never
+    the edit's (it is written already): a marker left closing reopened slots is repaired
+    by the first booking it refuses (`create_within_hours`)."""
     now = ctx.clock.now()
     tz = ZoneInfo(after.timezone)
     weekly = _weekly_dates(ctx, before, after, now, _touched_future_days(before, after, now, tz))
@@ -133,14 +139,50 @@ def mark_weekly_hours(ctx: Context, before: Relay, after: Relay) -> int:
         for day in changed_days(before.hours(), new, weekly)
     ]
     try:
-        ctx.versioned.write_hours_markers(after.id, markers)
+        return ctx.versioned.write_hours_markers(after.id, markers, after.version)
     except Exception:  # the edit stands (written): only the cached-hours window stays open
         logger().warning(
             "weekly_hours_markers_not_written", extra={"relay_id": after.id}, exc_info=True
         )
         count("HoursMarkersNotWritten")
         return 0
-    return len(markers)
+
+
+def create_within_hours(
+    ctx: Context,
+    booking: Booking,
+    capacity: int,
+    now: datetime,
+    extra: list[dict[str, Any]] | None = None,
+) -> None:
+    """`ctx.bookings.create`, once more if the day's hours marker refused the booking but
+    was stale: the relay's stored hours open every slot it takes (reopening hours whose
+    markers could not be written). Refused with 422 `outside_opening_hours` otherwise."""
+    try:
+        ctx.bookings.create(booking, capacity=capacity, now=now, extra=extra)
+    except OutsideOpeningHours:
+        if not repair_marker(ctx, booking):
+            raise
+        ctx.bookings.create(booking, capacity=capacity, now=now, extra=extra)
+
+
+def repair_marker(ctx: Context, booking: Booking) -> bool:
+    """After the day's hours marker refused `booking`: if the relay's stored hours (a
+    consistent read, not the catalogue cache) open all its slots, rewrite that marker
+    from them and answer True (unless a later edit wrote it meanwhile); else False."""
+    stored = ctx.versioned.read(relay_key(booking.relay_id))
+    if stored is None:
+        return False
+    relay = Relay.model_validate(strip_keys(stored))
+    closed = closed_indices(relay.hours(), booking.date, ZoneInfo(relay.timezone))
+    if set(booking.slots) & set(closed):
+        return False  # closed indeed: the booking was checked against cached hours
+    day = booking.date.isoformat()
+    written = ctx.versioned.write_hours_markers(relay.id, [(day, closed)], relay.version)
+    if written:
+        logger().warning("stale_hours_marker_repaired", extra={"relay_id": relay.id, "date": day})
+        count("HoursMarkersRepaired")
+    return written == 1
 
 
 def _weekly_dates(

@@ -199,13 +199,24 @@ def test_a_booking_checked_against_hours_cached_before_the_edit_is_refused(
     booked(api, member, network["room"], date=EVE, unit="hour", start="10:00", end="11:00")
 
 
-def test_removing_the_exception_removes_its_marker(
+def closed_in_marker(ctx: Context, relay_id: str, day: str) -> tuple[set[int], int]:
+    """(slots closed by the day's hours marker, the relay version that wrote it)."""
+    item = ctx.table.get(f"OCC#{relay_id}#{day}", "HOURS")
+    assert item is not None
+    closed = {int(k[1:]) for k in item if k[0] == "c" and k[1:].isdigit()}
+    return closed, int(item["hours_version"])
+
+
+def test_removing_the_exception_marks_the_day_with_the_weekly_hours_again(
     api: Api, admin: str, member: str, network: dict[str, str], ctx: Context
 ) -> None:
     assert with_exceptions(api, network["relay"], admin, SHORT_EVE).status == 200
-    assert ctx.table.get(f"OCC#{network['relay']}#{EVE}", "HOURS") is not None
+    closed, version = closed_in_marker(ctx, network["relay"], EVE)
+    assert (30 in closed, version) == (True, 2)  # 15:00 closed by the exception
     assert with_exceptions(api, network["relay"], admin).status == 200
-    assert ctx.table.get(f"OCC#{network['relay']}#{EVE}", "HOURS") is None
+    closed, version = closed_in_marker(ctx, network["relay"], EVE)
+    # Weekly hours, 08:00-19:00: 07:30 (slot 15) and 19:00 (38) closed, 15:00 open
+    assert (min(set(range(48)) - closed), max(set(range(48)) - closed), version) == (16, 37, 3)
     booked(api, member, network["room"], date=EVE, unit="hour", start="15:00", end="16:00")
 
 

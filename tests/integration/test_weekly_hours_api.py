@@ -140,12 +140,7 @@ def test_weekly_hours_reopened_by_a_later_edit_can_be_booked_again(
 def test_markers_that_cannot_be_written_never_fail_the_edit_written_before_them(
     api: Api, admin: str, network: dict[str, str], ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def throttled(relay_id: str, markers: list[Any]) -> None:
-        raise ctx.table.exceptions.ProvisionedThroughputExceededException(
-            {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "BatchWriteItem"
-        )
-
-    monkeypatch.setattr(ctx.versioned, "write_hours_markers", throttled)
+    monkeypatch.setattr(ctx.versioned, "write_hours_markers", _throttled(ctx))
     short = hours(thu=[["08:00", "13:00"]])
     answer = patch_relay(api, network["relay"], {"opening_hours": short}, admin)
     assert answer.status == 200, answer.json
@@ -153,3 +148,70 @@ def test_markers_that_cannot_be_written_never_fail_the_edit_written_before_them(
         ["08:00", "13:00"]
     ]
     assert thursday_marker(ctx, network["relay"]) == set()
+
+
+def marker_version(ctx: Context, relay_id: str) -> int:
+    item = ctx.table.get(f"OCC#{relay_id}#{NEXT_THURSDAY}", "HOURS") or {}
+    return int(item.get("hours_version", 0))
+
+
+def test_a_marker_left_closing_reopened_hours_is_repaired_by_the_first_booking_it_refuses(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    relay = network["relay"]
+    short = patch_relay(api, relay, {"opening_hours": hours(thu=[["08:00", "13:00"]])}, admin)
+    assert short.status == 200, short.json
+    with monkeypatch.context() as throttle:  # the reopening's markers are not written
+        throttle.setattr(ctx.versioned, "write_hours_markers", _throttled(ctx))
+        assert patch_relay(api, relay, {"opening_hours": hours()}, admin).status == 200
+    assert "c30" in thursday_marker(ctx, relay)  # still closing 15:00, now open again
+
+    booked(
+        api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="15:00", end="16:00"
+    )
+
+    assert "c30" not in thursday_marker(ctx, relay)
+    assert marker_version(ctx, relay) == 3  # rewritten from the stored relay, version 3
+
+
+def test_markers_of_an_earlier_edit_written_after_a_later_edits_are_not_kept(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    relay = network["relay"]
+    held: list[tuple[str, list[Any], int]] = []
+    with monkeypatch.context() as slow:  # the first edit's markers are held back...
+        slow.setattr(ctx.versioned, "write_hours_markers", lambda *args: held.append(args) or 0)
+        short = hours(thu=[["08:00", "13:00"]])
+        assert patch_relay(api, relay, {"opening_hours": short}, admin).status == 200
+    assert patch_relay(api, relay, {"opening_hours": hours()}, admin).status == 200
+    kept = thursday_marker(ctx, relay)
+    assert ("c30" in kept, marker_version(ctx, relay)) == (False, 3)  # 15:00 open again
+
+    # ...and land after the second edit's: none of them is written over it
+    ((relay_id, markers, version),) = held
+    assert (version, len(markers)) == (2, 13)  # 13 Thursdays up to the horizon
+    assert ctx.versioned.write_hours_markers(relay_id, markers, version) == 0
+
+    assert (thursday_marker(ctx, relay), marker_version(ctx, relay)) == (kept, 3)
+    booked(
+        api, member, network["room"], date=NEXT_THURSDAY, unit="hour", start="15:00", end="16:00"
+    )
+
+
+def _throttled(ctx: Context) -> Any:
+    def throttled(relay_id: str, markers: list[Any], version: int) -> int:
+        raise ctx.table.exceptions.ProvisionedThroughputExceededException(
+            {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems"
+        )
+
+    return throttled
