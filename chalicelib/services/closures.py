@@ -3,15 +3,19 @@
 A closed day refuses new bookings (its marker is checked in every booking transaction)
 and its bookings are cancelled with a full refund or their credits back. Lifting a
 closure re-opens the day; bookings it cancelled stay cancelled.
+
+Days are the relay's own (its time zone): a closure may be set from today there on, never
+on a past day (that would cancel, and refund, bookings already used), whatever its form.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
-from chalicelib.domain.catalogue import Closure, NewClosure, closure_day
+from chalicelib.domain.catalogue import Closure, NewClosure, Relay, closure_day
 from chalicelib.domain.editing import check_version, expected_version
 from chalicelib.domain.holidays import french_public_holidays
 from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
@@ -24,14 +28,17 @@ FAR_FUTURE = "9999-12-31"
 
 def create(ctx: Context, principal: Principal, relay_id: str, new: NewClosure) -> Any:
     """`{date}` → the closure with `cancelled_bookings`; a range or a year's holidays →
-    `{"closures": [...], "cancelled_bookings": n}` (days already closed are skipped)."""
+    `{"closures": [...], "cancelled_bookings": n}` (days already closed are skipped).
+    A day before today (the relay's) → ValidationFailed, before anything is written."""
     relay = ctx.catalogue.relay(relay_id)
     principal.require_manager_of(relay_id)
+    today = relay_today(ctx, relay)
     if new.date is not None:
         assert new.reason is not None
+        _not_past(new.date, today, "date")
         return close_day(ctx, principal, relay.operator_id, relay_id, new.date, new.reason, True)
     closed: list[Closure] = []
-    for day, reason in _days(ctx, new):
+    for day, reason in _days(new, today):
         closure = close_day(ctx, principal, relay.operator_id, relay_id, day, reason, False)
         if closure is not None:
             closed.append(closure)
@@ -41,14 +48,26 @@ def create(ctx: Context, principal: Principal, relay_id: str, new: NewClosure) -
     }
 
 
-def _days(ctx: Context, new: NewClosure) -> list[tuple[date, str]]:
-    today = ctx.clock.now().date()
+def relay_today(ctx: Context, relay: Relay) -> date:
+    """Today at the relay, in its time zone (the clock is UTC)."""
+    return ctx.clock.now().astimezone(ZoneInfo(relay.timezone)).date()
+
+
+def _not_past(day: date, today: date, field: str) -> None:
+    """Closures are set on future days (today included), never on a past one."""
+    if day < today:
+        raise ValidationFailed(
+            f"A closure cannot be set on a past day (today is {today.isoformat()} at the relay).",
+            field=field,
+        )
+
+
+def _days(new: NewClosure, today: date) -> list[tuple[date, str]]:
     if new.public_holidays is not None:
         holidays = french_public_holidays(new.public_holidays)
         return [(day, new.reason or name) for day, name in holidays if day >= today]
     assert new.from_ is not None and new.to is not None and new.reason is not None
-    if new.from_ < today:
-        raise ValidationFailed("A range of closures cannot start in the past.", field="from")
+    _not_past(new.from_, today, "from")
     count = (new.to - new.from_).days + 1
     return [(new.from_ + timedelta(days=n), new.reason) for n in range(count)]
 
@@ -62,8 +81,12 @@ def close_day(
     reason: str,
     single: bool,
 ) -> Any:
-    """Close one day and cancel its bookings. A day already closed: AlreadyExists when
-    `single` (after finishing a retry's cancellations), else None (skipped)."""
+    """Close one day and cancel its bookings.
+
+    A day already closed has its sweep finished first. If that sweep still had bookings
+    to cancel and the reason is the same, this is the retry of a closure whose sweep
+    failed (503): it is finished and answered (201, its count, audited once). Otherwise
+    the day was closed already: AlreadyExists when `single`, else None (skipped)."""
     closure = Closure(relay_id=relay_id, date=day, reason=reason, created_at=ctx.clock.now())
     entry = audit.entry(
         ctx,
@@ -78,13 +101,18 @@ def close_day(
     try:
         ctx.catalogue_store.add_closure(closure, extra=[audit.entry_item(ctx, entry)])
     except AlreadyExists:
-        # A retry after a partial failure: finish cancelling that day.
-        cancel_for_closure(ctx, relay_id, day)
+        cancelled = cancel_for_closure(ctx, relay_id, day)
+        stored = ctx.closures.get(relay_id, day.isoformat())
+        if cancelled and stored is not None and stored.reason == reason:
+            return _counted(ctx, stored, stored.cancelled_bookings + cancelled)
         if single:
             raise
         return None
-    cancelled = cancel_for_closure(ctx, relay_id, day)
-    ctx.catalogue_store.set_closure_count(relay_id, day.isoformat(), cancelled)
+    return _counted(ctx, closure, cancel_for_closure(ctx, relay_id, day))
+
+
+def _counted(ctx: Context, closure: Closure, cancelled: int) -> Closure:
+    ctx.catalogue_store.set_closure_count(closure.relay_id, closure.date.isoformat(), cancelled)
     return closure.model_copy(update={"cancelled_bookings": cancelled})
 
 
