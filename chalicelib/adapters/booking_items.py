@@ -172,12 +172,17 @@ def draw_credits(table: str, booking: Booking, now: datetime) -> list[Item]:
 
 
 def restore_credits(table: str, booking: Booking) -> list[Item]:
+    """Give each pack back what the booking took from it — except a pack revoked since (its
+    purchase refunded in full, `PaymentStore.revoke_pack`): it carries `credits_on_restore
+    = 0`, which is added instead. A rule in the update, not a condition, so the
+    cancellation itself never fails on it, whatever the order of the two writes."""
     return [
         {
             "Update": {
                 "TableName": table,
                 "Key": keys.key(keys.member_pk(booking.member_id), draw["pack_key"]),
-                "UpdateExpression": "ADD credits_remaining :n",
+                "UpdateExpression": "SET credits_remaining = credits_remaining"
+                " + if_not_exists(credits_on_restore, :n)",
                 "ExpressionAttributeValues": {":n": draw["credits"]},
             }
         }

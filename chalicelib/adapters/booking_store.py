@@ -245,13 +245,19 @@ class BookingStore:
             shapes.take_seats(table, booking, capacity),
             shapes.status_update(table, booking, updated),
             shapes.capacity_unchanged(table, booking, capacity, check_active),
+            shapes.within_hours(table, booking),
         ]
 
         def explain(reasons: list[str]) -> None:
+            if reasons[0] == "ConditionalCheckFailed":
+                raise RelayClosed(f"The relay is closed on {booking.date.isoformat()}.")
             if reasons[2] == "ConditionalCheckFailed":
                 raise InvalidState("The booking changed meanwhile; read it again.")
             if reasons[3] == "ConditionalCheckFailed":
                 raise CapacityChanged()
+            if reasons[4] == "ConditionalCheckFailed":
+                day = booking.date.isoformat()
+                raise OutsideOpeningHours(f"The opening hours of {day} changed: read them again.")
             raise SlotUnavailable("The seat was taken meanwhile.")
 
         self._table.transact(items, on_cancel=explain)

@@ -10,10 +10,11 @@ from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.payment import Payment, PaymentStatus, Purchase, PurchaseStatus, Refund
 from chalicelib.domain.wallet import CreditPack
-from chalicelib.errors import InvalidState
+from chalicelib.errors import ConcurrentUpdate, InvalidState
 
 EVENT_CLAIM_SECONDS = 30
 EVENT_TTL_SECONDS = 90 * 86400
+REVOKE_ATTEMPTS = 5
 
 
 def _payment_item(payment: Payment) -> dict[str, Any]:
@@ -193,23 +194,30 @@ class PaymentStore:
         return True
 
     def revoke_pack(self, purchase_id: str, member_id: str) -> None:
-        """A purchase refunded in full: its unused credits are withdrawn (those already
-        spent stay spent) and the purchase is marked refunded. Safe to repeat."""
-        for pack in self.packs_of(member_id):
-            if pack.purchase_id == purchase_id:
-                self._table.table.update_item(
-                    Key=keys.key(keys.member_pk(member_id), _pack_sk(pack)),
-                    UpdateExpression="SET credits_remaining = :zero",
-                    ExpressionAttributeValues={":zero": 0},
-                )
-        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
-            self._table.table.update_item(
-                Key=keys.purchase(purchase_id),
-                UpdateExpression="SET #status = :refunded",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":refunded": PurchaseStatus.refunded.value},
-            )
+        """A purchase refunded in full: it is marked refunded and its pack revoked — unused
+        credits withdrawn (those already spent stay spent), none given back later by a
+        cancelled booking (`booking_items.restore_credits`). Safe to repeat, and whatever
+        the order against `complete_purchase`: the pack and the `completed` status are
+        written together, so a purchase seen without a pack is marked refunded only on
+        condition that it is still not completed (then no pack can follow), and one seen
+        with its pack is marked refunded in the transaction that revokes the pack."""
+        for _ in range(REVOKE_ATTEMPTS):
+            packs = [p for p in self.packs_of(member_id) if p.purchase_id == purchase_id]
+            try:
+                if packs:
+                    mark = {"TableName": self._table.name, **_purchase_refunded(purchase_id)}
+                    items = [{"Update": mark}, *(_pack_revoked(self._table.name, p) for p in packs)]
+                    self._table.transact(items, on_cancel=_changed)
+                else:  # none yet: none may come once the purchase is refunded
+                    self._table.table.update_item(
+                        **_purchase_refunded(purchase_id, unless=PurchaseStatus.completed)
+                    )
+                return
+            except (_Changed, self._table.exceptions.ConditionalCheckFailedException):
+                # Completed meanwhile (its pack exists now: read again), or no such purchase.
+                if self.purchase(purchase_id) is None:
+                    return
+        raise ConcurrentUpdate("The purchase keeps changing; please retry.")
 
     def packs_of(self, member_id: str) -> list[CreditPack]:
         items = self._table.query_all(
@@ -260,6 +268,14 @@ class _RefundSeen(Exception):
     pass
 
 
+class _Changed(Exception):
+    pass
+
+
+def _changed(reasons: list[str]) -> None:
+    raise _Changed()
+
+
 def _refund_seen(reasons: list[str]) -> None:
     if reasons[0] == "ConditionalCheckFailed":
         raise _RefundSeen()
@@ -271,3 +287,35 @@ __all__ = ["Any", "PaymentStore"]
 
 def _pack_sk(pack: CreditPack) -> str:
     return keys.pack_sk(pack.purchased_at.isoformat(), pack.purchase_id)
+
+
+def _purchase_refunded(purchase_id: str, unless: PurchaseStatus | None = None) -> dict[str, Any]:
+    """The purchase marked refunded (an update's parameters; with `unless`, on condition
+    that it does not have that status)."""
+    condition = "attribute_exists(PK)"
+    values: dict[str, Any] = {":refunded": PurchaseStatus.refunded.value}
+    if unless is not None:
+        condition += " AND #status <> :unless"
+        values[":unless"] = unless.value
+    return {
+        "Key": keys.purchase(purchase_id),
+        "UpdateExpression": "SET #status = :refunded",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _pack_revoked(table: str, pack: CreditPack) -> dict[str, Any]:
+    """The pack zeroed and revoked, with the rule `booking_items.restore_credits` applies
+    to it: a cancelled booking gives back `credits_on_restore` (0), not what it took."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": keys.key(keys.member_pk(pack.member_id), _pack_sk(pack)),
+            "UpdateExpression": "SET credits_remaining = :zero, credits_on_restore = :zero, "
+            "revoked = :yes",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":zero": 0, ":yes": True},
+        }
+    }

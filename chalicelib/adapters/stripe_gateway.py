@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         PaymentIntentCreateParams,
         PayoutListParams,
         RefundCreateParams,
+        RefundListParams,
         SetupIntentCreateParams,
     )
 
@@ -117,6 +118,19 @@ class RefundInfo:
     amount: int
     charge: str | None
     payment_intent: str | None
+    reason: str | None = None  # ours (`metadata.reason`); None: made in the dashboard
+
+    @classmethod
+    def from_stripe(cls, refund: Any) -> RefundInfo:
+        metadata = refund.metadata.to_dict() if refund.metadata else {}
+        return cls(
+            id=refund.id,
+            status=refund.status,
+            amount=refund.amount,
+            charge=_ref(refund.charge),
+            payment_intent=_ref(refund.payment_intent),
+            reason=metadata.get("reason"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +289,15 @@ class StripeGateway:
             refund = self.client.v1.refunds.create(
                 params=params, options={"idempotency_key": idempotency_key}
             )
-        return RefundInfo(
-            id=refund.id,
-            status=refund.status,
-            amount=refund.amount,
-            charge=_ref(refund.charge),
-            payment_intent=_ref(refund.payment_intent),
-        )
+        return RefundInfo.from_stripe(refund)
+
+    def list_refunds(self, payment_intent_id: str) -> list[RefundInfo]:
+        """Every refund of a payment intent, ours and the dashboard's (all pages)."""
+        params: RefundListParams = {"payment_intent": payment_intent_id, "limit": 100}
+        with _stripe_errors():
+            page = self.client.v1.refunds.list(params=params)
+            refunds = list(page.auto_paging_iter())
+        return [RefundInfo.from_stripe(refund) for refund in refunds]
 
     def create_customer(
         self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str]

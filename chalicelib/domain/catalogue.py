@@ -36,6 +36,16 @@ from chalicelib.domain.schedule import OpeningHours, day_labels, parse_day_hours
 from chalicelib.errors import ValidationFailed
 
 MAX_OPENING_EXCEPTIONS = 400
+# The days a relay's calendar (exceptions, closures) may name: as dates in queries, 2000
+# to 2100 (the calendar's own ends overflow date arithmetic: 422, not 500).
+CalendarDay = Annotated[
+    dt.date,
+    Field(
+        ge=dt.date(2000, 1, 1),
+        le=dt.date(2100, 12, 31),
+        description="A day, `YYYY-MM-DD`, from 2000-01-01 to 2100-12-31.",
+    ),
+]
 # "HH:MM" on a 30-minute mark, "24:00" as an end (the schedule checks the order).
 ClockTime = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[03]0|24:00)$")]
 
@@ -215,7 +225,7 @@ class OpeningException(Model):
         defer_build=True, extra="forbid", frozen=True, str_strip_whitespace=True
     )
 
-    date: dt.date
+    date: CalendarDay
     hours: list[Annotated[list[ClockTime], Field(min_length=2, max_length=2)]] | None = None
 
 
@@ -341,9 +351,9 @@ class NewClosure(Model):
         populate_by_name=True,
     )
 
-    date: dt.date | None = None
-    from_: dt.date | None = Field(default=None, alias="from")
-    to: dt.date | None = None
+    date: CalendarDay | None = None
+    from_: CalendarDay | None = Field(default=None, alias="from")
+    to: CalendarDay | None = None
     public_holidays: int | None = Field(default=None, ge=2000, le=2100)
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 

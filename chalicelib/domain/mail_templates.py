@@ -340,9 +340,11 @@ def _money_back(fields: Fields, language: str) -> list[str]:
             if fr
             else f"{what} {'has' if restored == 1 else 'have'} been returned to your wallet."
         )
-    late = (method == "card" and paid > 0 and not refund) or (
-        method == "credits" and restored <= 0 and fields.get("credits_used")
-    )
+    late = fields.get("cancelled_late")
+    if late is None:  # a mail queued before the flag: guessed from what came back
+        late = (method == "card" and paid > 0 and not refund) or (
+            method == "credits" and restored <= 0 and fields.get("credits_used")
+        )
     if late:
         hours = fields.get("cancel_free_hours")
         if fr:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,13 +26,16 @@ class CreditPack(BaseModel):
     price_amount: int
     purchased_at: datetime
     expires_at: datetime
+    # Set when the purchase was refunded in full: the pack is withdrawn for good (its
+    # unused credits zeroed, nothing given back to it by a cancelled booking).
+    revoked: bool = False
 
     @property
     def sort_key(self) -> str:
         return f"PACK#{self.purchased_at.isoformat()}#{self.purchase_id}"
 
     def usable(self, now: datetime) -> bool:
-        return self.expires_at > now and self.credits_remaining > 0
+        return not self.revoked and self.expires_at > now and self.credits_remaining > 0
 
     def public(self) -> dict[str, object]:
         return {
@@ -85,6 +89,13 @@ def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> lis
             f"This booking needs {needed} credits; you have {needed - missing} left."
         )
     return draws
+
+
+def restored_credits(draws: list[dict[str, Any]], packs: list[CreditPack]) -> Decimal:
+    """What a cancelled booking really gave back: its draws on packs still in force (a
+    pack refunded in full meanwhile takes nothing back; see `PaymentStore.revoke_pack`)."""
+    live = {p.sort_key for p in packs if not p.revoked}
+    return sum((Decimal(str(d["credits"])) for d in draws if d.get("pack_key") in live), Decimal(0))
 
 
 def credits_remaining(packs: list[CreditPack], now: datetime) -> Decimal:

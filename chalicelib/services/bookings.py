@@ -23,7 +23,7 @@ from chalicelib.domain.booking import (
     plan_booking,
 )
 from chalicelib.domain.documents import Document
-from chalicelib.domain.wallet import draw_credits
+from chalicelib.domain.wallet import draw_credits, restored_credits
 from chalicelib.errors import (
     Forbidden,
     InsufficientCredits,
@@ -348,8 +348,13 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
     if refund:
         refund = {"amount": refund["amount"], "status": refund["status"]}
         updated = ctx.bookings.get(booking.id) or updated
-    credits_restored = booking.credits_used if restore else 0
-    notifications.notify_booking_cancelled(ctx, booking, refund, credits_restored)
+    # Read after the release: a pack refunded in full meanwhile took nothing back.
+    credits_restored = (
+        restored_credits(booking.credit_draws, ctx.payments.packs_of(booking.member_id))
+        if restore
+        else 0
+    )
+    notifications.notify_booking_cancelled(ctx, booking, refund, credits_restored, late=not in_time)
     return {
         "booking": updated.public(),
         "refund": refund,

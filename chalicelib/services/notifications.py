@@ -72,6 +72,7 @@ def notify_booking_cancelled(
     credits_restored: Any,
     *,
     reason: str | None = None,
+    late: bool = False,
 ) -> str:
     """The cancellation of a booking that was confirmed (a pending card hold that is
     cancelled got no confirmation, so gets no cancellation either): what comes back —
@@ -85,6 +86,7 @@ def notify_booking_cancelled(
             "refund": dict(refund) if refund else None,
             "credits_restored": credits_restored or 0,
             "closure_reason": closure,
+            "cancelled_late": late,  # past the free-cancellation deadline: nothing back
         }
 
     return guarded(

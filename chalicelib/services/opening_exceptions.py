@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.dynamo import strip_keys
@@ -55,10 +55,16 @@ from chalicelib.domain.schedule import (
     slot_at,
     taken_outside_hours,
 )
-from chalicelib.errors import CapacityConflict, OutsideOpeningHours, ValidationFailed
+from chalicelib.errors import (
+    CapacityConflict,
+    OutsideOpeningHours,
+    RelayClosed,
+    ValidationFailed,
+)
 from chalicelib.observability import count, logger
 from chalicelib.services.context import Context
 
+T = TypeVar("T")
 # Hours markers and condition checks one edit may carry together (a transaction takes
 # 100 items, with the relay's update and its audit entry).
 MAX_CHECKS = 95
@@ -156,28 +162,55 @@ def create_within_hours(
     extra: list[dict[str, Any]] | None = None,
 ) -> None:
     """`ctx.bookings.create`, once more if the day's hours marker refused the booking but
-    was stale: the relay's stored hours open every slot it takes (reopening hours whose
-    markers could not be written). Refused with 422 `outside_opening_hours` otherwise."""
+    was stale (see `repair_marker`). Refused with 422 `outside_opening_hours` otherwise,
+    409 `relay_closed` if the stored hours close the whole day."""
+    _retried_if_stale(
+        ctx, booking, lambda: ctx.bookings.create(booking, capacity=capacity, now=now, extra=extra)
+    )
+
+
+def reinstate_within_hours(ctx: Context, booking: Booking, capacity: int, now: datetime) -> Booking:
+    """`ctx.bookings.reinstate` (a hold paid after it expired takes its seats again) if the
+    relay's hours, as cached, still open its slots, and its day's marker agrees (the
+    marker of a later edit refuses it in the transaction); else OutsideOpeningHours or
+    RelayClosed, and the payment is refunded."""
+    if not open_for(ctx.catalogue.relay(booking.relay_id), booking):
+        raise OutsideOpeningHours("The booked times are no longer within the opening hours.")
+    return _retried_if_stale(ctx, booking, lambda: ctx.bookings.reinstate(booking, capacity, now))
+
+
+def open_for(relay: Relay, booking: Booking) -> bool:
+    """Whether `relay`'s hours open every slot `booking` takes."""
+    closed = closed_indices(relay.hours(), booking.date, ZoneInfo(relay.timezone))
+    return not set(booking.slots) & set(closed)
+
+
+def _retried_if_stale(ctx: Context, booking: Booking, write: Callable[[], T]) -> T:
     try:
-        ctx.bookings.create(booking, capacity=capacity, now=now, extra=extra)
+        return write()
     except OutsideOpeningHours:
         if not repair_marker(ctx, booking):
             raise
-        ctx.bookings.create(booking, capacity=capacity, now=now, extra=extra)
+        return write()
 
 
 def repair_marker(ctx: Context, booking: Booking) -> bool:
     """After the day's hours marker refused `booking`: if the relay's stored hours (a
-    consistent read, not the catalogue cache) open all its slots, rewrite that marker
-    from them and answer True (unless a later edit wrote it meanwhile); else False."""
+    consistent read, not the catalogue cache) open all its slots, the marker was stale
+    (reopening hours whose markers could not be written): rewrite it from them and
+    answer True (unless a later edit wrote it meanwhile). False if those hours close
+    some of its slots; RelayClosed if they close the whole day."""
     stored = ctx.versioned.read(relay_key(booking.relay_id))
     if stored is None:
         return False
     relay = Relay.model_validate(strip_keys(stored))
-    closed = closed_indices(relay.hours(), booking.date, ZoneInfo(relay.timezone))
-    if set(booking.slots) & set(closed):
-        return False  # closed indeed: the booking was checked against cached hours
+    tz = ZoneInfo(relay.timezone)
+    if not open_for(relay, booking):  # closed indeed: checked against cached hours
+        if not open_slots(relay.hours(), booking.date, tz):
+            raise RelayClosed(f"The relay is closed on {booking.date.isoformat()}.")
+        return False
     day = booking.date.isoformat()
+    closed = closed_indices(relay.hours(), booking.date, tz)
     written = ctx.versioned.write_hours_markers(relay.id, [(day, closed)], relay.version)
     if written:
         logger().warning("stale_hours_marker_repaired", extra={"relay_id": relay.id, "date": day})

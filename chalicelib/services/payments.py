@@ -16,16 +16,18 @@ from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
 from chalicelib.errors import (
     InvalidState,
+    OutsideOpeningHours,
     RelaisError,
     RelayClosed,
     SlotUnavailable,
 )
 from chalicelib.observability import count
-from chalicelib.services import invoicing, notifications
+from chalicelib.services import invoicing, notifications, opening_exceptions
 from chalicelib.services.context import Context
 from chalicelib.services.ports import IntentInfo
 
 logger = logging.getLogger("relais.payments")
+CUSTOMER_REFUND = "requested_by_customer"  # a cancellation's refund (its `reason`)
 
 
 def payment_view(intent: IntentInfo) -> dict[str, Any]:
@@ -160,7 +162,7 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
             payment_intent_id=booking.payment_intent_id,
             amount=amount,
             idempotency_key=booking_refund_key(booking.id),
-            metadata={"booking_id": booking.id, "kind": "booking"},
+            metadata={"booking_id": booking.id, "kind": "booking", "reason": CUSTOMER_REFUND},
         )
     except RelaisError as exc:
         logger.warning("Refund of booking %s pending: %s", booking.id, exc.detail)
@@ -171,7 +173,7 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
         result.id,
         result.amount,
         result.status or "pending",
-        "requested_by_customer",
+        CUSTOMER_REFUND,
     )
     refund = {
         "id": result.id,
@@ -287,7 +289,7 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
         return _refund_whole(ctx, booking, intent["id"], "duplicate")
     if booking.status is BookingStatus.expired:
         return _rebook_or_refund(ctx, booking, intent["id"], now)
-    return _refund_whole(ctx, booking, intent["id"], "requested_by_customer")
+    return _refund_whole(ctx, booking, intent["id"], CUSTOMER_REFUND)
 
 
 def _link_invoice(ctx: Context, booking: Booking, invoice_id: str) -> None:
@@ -324,10 +326,10 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> tuple
 def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datetime) -> str:
     resource = ctx.catalogue.resource(booking.resource_id)
     try:
-        rebooked = ctx.bookings.reinstate(
-            booking.model_copy(update={"payment_intent_id": intent_id}), resource.capacity, now
+        rebooked = opening_exceptions.reinstate_within_hours(
+            ctx, booking.model_copy(update={"payment_intent_id": intent_id}), resource.capacity, now
         )
-    except (SlotUnavailable, RelayClosed):
+    except (SlotUnavailable, RelayClosed, OutsideOpeningHours):
         return _refund_whole(ctx, booking, intent_id, "seat_taken_after_hold_expired")
     notifications.notify_booking_confirmed(ctx, rebooked)
     return "rebooked"
@@ -380,20 +382,10 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
             refund["id"],
             int(refund["amount"]),
             refund.get("status") or "succeeded",
-            "dashboard",
+            (refund.get("metadata") or {}).get("reason") or "dashboard",
         )
     if not refunds and charge.get("amount_refunded"):
-        total = int(charge["amount_refunded"])
-        already = sum(r.amount for r in ctx.payments.refunds(intent_id))
-        if total > already:
-            record_refund(
-                ctx,
-                intent_id,
-                f"{charge['id']}-refunded-{total}",
-                total - already,
-                "succeeded",
-                "dashboard",
-            )
+        _record_listed_refunds(ctx, intent_id, charge["id"], int(charge["amount_refunded"]))
     payment = ctx.payments.payment(intent_id)
     assert payment is not None
     if payment.fully_refunded and payment.kind == "booking":
@@ -405,6 +397,36 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
     if payment.fully_refunded and payment.kind == "purchase":
         ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
     return "refund_recorded"
+
+
+def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: int) -> None:
+    """A `charge.refunded` without its refunds (API versions since 2022-11-15 send only
+    `amount_refunded`): each refund of the intent recorded under its own id, as Stripe
+    lists them, so that ours, being recorded by its request at the same moment (or by a
+    retry after a crash), is recorded once. Only what Stripe counts but does not list yet
+    is recorded under the charge's id."""
+    for refund in ctx.gateway.list_refunds(intent_id):
+        if refund.status in ("failed", "canceled"):  # not in Stripe's amount_refunded
+            continue
+        record_refund(
+            ctx,
+            intent_id,
+            refund.id,
+            refund.amount,
+            refund.status or "succeeded",
+            refund.reason or "dashboard",
+        )
+    already = sum(r.amount for r in ctx.payments.refunds(intent_id))
+    if total > already:
+        logger.warning("Refunds of %s not listed by Stripe: %d cents", intent_id, total - already)
+        record_refund(
+            ctx,
+            intent_id,
+            f"{charge_id}-refunded-{total}",
+            total - already,
+            "succeeded",
+            "dashboard",
+        )
 
 
 def dispute_created(ctx: Context, dispute: dict[str, Any]) -> str:

@@ -27,6 +27,8 @@ class RefundResult(Protocol):
     def status(self) -> str | None: ...
     @property
     def amount(self) -> int: ...
+    @property
+    def reason(self) -> str | None: ...  # the `reason` we gave it; None from the dashboard
 
 
 class PaymentGateway(Protocol):
@@ -55,6 +57,8 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> RefundResult: ...
+
+    def list_refunds(self, payment_intent_id: str) -> Sequence[RefundResult]: ...
 
     def parse_webhook(
         self, payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300

@@ -67,6 +67,8 @@ def purchase_paid(ctx: Context, intent: dict[str, Any], purchase: Purchase) -> s
     payment = ctx.payments.payment(intent["id"])
     if payment is not None:
         invoicing.invoice_for_payment(ctx, payment)
+    if purchase.status is PurchaseStatus.refunded:  # refunded first: no credits, ever
+        return "purchase_refunded"
     if purchase.status is not PurchaseStatus.pending:
         return "already_granted"
     pack = CreditPack(

@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.booking_store import BookingStore
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
+from tests.support.fake_stripe import FakeGateway
+from tests.support.webhooks import deliver
 
 EVE, CHRISTMAS = "2026-12-24", "2026-12-25"
 SHORT_EVE = {"date": EVE, "hours": [["08:00", "13:00"]]}
@@ -229,3 +233,57 @@ def test_occupancy_statistics_count_the_exceptions_hours(
     open_hours = {(i["period_start"], i["resource_kind"]): i["seat_hours_open"] for i in items}
     assert open_hours[(EVE, "hot_desk")] == 5 * 3  # 08:00-13:00, 3 seats
     assert open_hours[(CHRISTMAS, "hot_desk")] == 0
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2101-01-01"])
+def test_an_exception_outside_2000_to_2100_is_refused_on_its_date(
+    api: Api, admin: str, network: dict[str, str], day: str
+) -> None:
+    answer = with_exceptions(api, network["relay"], admin, {"date": day, "hours": None})
+    assert_problem(answer, 422, "validation_error")
+    assert answer.json["errors"][0]["field"] == "opening_exceptions.0.date"
+
+
+def test_a_booking_from_a_stale_catalogue_on_a_day_an_exception_closes_is_relay_closed(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stale = ctx.catalogue.get()
+    assert with_exceptions(api, network["relay"], admin, CLOSED_CHRISTMAS).status == 200
+    assert_problem(book(api, member, network["pool"], date=CHRISTMAS), 409, "relay_closed")
+    # the same request served by a container whose catalogue predates the edit
+    monkeypatch.setattr(ctx.catalogue, "get", lambda fresh=False: stale)
+    assert_problem(book(api, member, network["pool"], date=CHRISTMAS), 409, "relay_closed")
+
+
+def test_a_hold_paid_after_it_expired_is_refunded_if_its_hours_closed_meanwhile(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    clock: FixedClock,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+) -> None:
+    # GIVEN a card hold for 15:00-16:00 on Christmas Eve that expires unpaid
+    held = book(api, member, network["room"], date=EVE, unit="hour", start="15:00", end="16:00")
+    assert held.status == 201, held.json
+    intent_id = held.json["payment"]["payment_intent_id"]
+    clock.advance(minutes=16)
+    assert api.post("/v1/admin/jobs/expire_holds", {}, token=admin).status == 200
+    # AND the afternoon then closes (no seat is booked any more: accepted)
+    assert with_exceptions(api, network["relay"], admin, SHORT_EVE).status == 200
+    # WHEN the payment finally succeeds
+    answer = deliver(api, settings, "payment_intent.succeeded", stripe_fake.succeed(intent_id))
+    assert answer.status == 200, answer.json
+    # THEN no seat is taken at 15:00, when the relay is closed: the payment is refunded
+    booking = ctx.bookings.get(held.json["booking"]["id"])
+    _closed, taken = ctx.bookings.occupancy(network["relay"], EVE)
+    assert booking is not None and booking.status == "expired"
+    assert taken.get(network["room"], {}).get(30, 0) == 0
+    assert [r.payment_intent for r in stripe_fake.refunds.values()] == [intent_id]

@@ -364,6 +364,29 @@ def test_partial_refund_refunds_only_the_amount(gateway: StripeGateway) -> None:
     assert refund.amount == 500
 
 
+def test_refunds_of_an_intent_are_listed_with_the_reason_we_gave(gateway: StripeGateway) -> None:
+    intent = paid_intent(gateway, amount=1500)
+    other = paid_intent(gateway, amount=900)
+    ours = gateway.create_refund(
+        payment_intent_id=intent.id,
+        amount=500,
+        idempotency_key=new_key("refund"),
+        metadata={"booking_id": "bk_test", "reason": "requested_by_customer"},
+    )
+    dashboard = gateway.create_refund(
+        payment_intent_id=intent.id, amount=300, idempotency_key=new_key("refund"), metadata={}
+    )
+    gateway.create_refund(
+        payment_intent_id=other.id, amount=None, idempotency_key=new_key("refund"), metadata={}
+    )
+
+    listed = gateway.list_refunds(intent.id)
+
+    assert sorted((r.id, r.amount, r.reason) for r in listed) == sorted(
+        [(ours.id, 500, "requested_by_customer"), (dashboard.id, 300, None)]
+    )  # (an intent never paid: localstripe answers 500, Stripe an empty list; not asked)
+
+
 def test_refund_of_unpaid_intent_raises_provider_error(gateway: StripeGateway) -> None:
     intent = new_intent(gateway)
 

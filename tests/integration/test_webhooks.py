@@ -255,6 +255,45 @@ def test_charge_refunded_echoing_our_own_refund_records_nothing_more(
     assert_money_accounted_for(ctx)
 
 
+def test_charge_refunded_handled_while_our_refund_is_recorded_gives_one_refund_one_note(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`charge.refunded` as current API versions send it (`amount_refunded`, no refunds)
+    handled by another Lambda between Stripe creating our refund and the cancellation
+    recording it (or before a retry after a crash records it): the refund is recorded
+    once, under its own id, with one credit note."""
+    held = book_by_card(api, member, network["pool"])
+    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    create_refund = stripe_fake.create_refund
+
+    def refund_then_webhook(**kwargs: Any) -> Any:
+        refund = create_refund(**kwargs)
+        charge = refunded_charge(intent, refund.id, with_refund_list=False)
+        assert deliver(api, settings, "charge.refunded", charge).status == 200
+        return refund
+
+    with monkeypatch.context() as racing:
+        racing.setattr(stripe_fake, "create_refund", refund_then_webhook)
+        cancelled = api.post(f"/v1/bookings/{held['booking']['id']}/cancel", token=member)
+    assert cancelled.status == 200, cancelled.json
+
+    (refund_id,) = stripe_fake.refunds
+    recorded = [(r.id, r.amount, r.reason) for r in ctx.payments.refunds(intent["id"])]
+    assert recorded == [(refund_id, 1500, "requested_by_customer")]
+    payment = ctx.payments.payment(intent["id"])
+    assert payment is not None and payment.refunded_amount == 1500
+    notes = api.get("/v1/invoices?type=credit_note", token=member).json["items"]
+    assert len(notes) == 1
+    assert_money_accounted_for(ctx)
+
+
 def test_success_arriving_after_held_booking_was_cancelled_is_refunded(
     api: Api,
     member: str,

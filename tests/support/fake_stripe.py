@@ -30,6 +30,7 @@ class FakeRefund:
     status: str | None
     amount: int
     payment_intent: str
+    reason: str | None = None  # the `reason` of its metadata
 
 
 class FakeGateway:
@@ -103,10 +104,15 @@ class FakeGateway:
             "succeeded",
             intent.amount if amount is None else amount,
             payment_intent_id,
+            metadata.get("reason"),
         )
         self.refunds[refund.id] = refund
         self._by_key[idempotency_key] = refund.id
         return refund
+
+    def list_refunds(self, payment_intent_id: str) -> list[FakeRefund]:
+        self._check("list_refunds")
+        return [r for r in self.refunds.values() if r.payment_intent == payment_intent_id]
 
     def parse_webhook(
         self, payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300

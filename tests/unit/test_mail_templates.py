@@ -230,6 +230,11 @@ def test_cancellation_says_what_comes_back() -> None:
     )
     late_credits = {**credits, "credits_restored": 0}
     assert "not refunded" in render("booking_cancelled", late_credits, "en")[1]
+    flagged_late = {**late_credits, "cancelled_late": True}
+    assert "not refunded" in render("booking_cancelled", flagged_late, "en")[1]
+    # In time, but the pack was refunded meanwhile: nothing back, and never "too late"
+    of_a_refunded_pack = {**late_credits, "cancelled_late": False}
+    assert "not refunded" not in render("booking_cancelled", of_a_refunded_pack, "en")[1]
     already = render(
         "booking_cancelled", booking_fields(refund={"amount": 0, "status": "already_refunded"})
     )

@@ -104,6 +104,10 @@ class ThreadSafeGateway(FakeGateway):
         with self._lock:
             return super().create_refund(**kwargs)
 
+    def list_refunds(self, payment_intent_id: str) -> Any:
+        with self._lock:
+            return super().list_refunds(payment_intent_id)
+
 
 @pytest.fixture
 def ddb_table(ddb_endpoint: str) -> Iterator[Table]:
