@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, measure
 from chalicelib.services import membership_charges, payments
 from chalicelib.services.context import Context
@@ -19,10 +21,7 @@ def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -
         ctx.settings.stripe_webhook_tolerance,
     )
     event_id = str(event.get("id") or "")
-    claim = ctx.payments.claim_event(event_id, ctx.clock.now().timestamp())
-    if claim != "claimed":
-        # Done already, or being processed by a concurrent delivery that will either
-        # finish it or fail (and be delivered again): either way nothing to do here.
+    if _claim(ctx, event_id) == "done":
         return {"received": True, "duplicate": True}
     handler = HANDLERS.get(event["type"])
     try:
@@ -35,6 +34,30 @@ def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -
     ctx.payments.finish_event(event_id, outcome)
     _observe(ctx, event)
     return {"received": True, "outcome": outcome}
+
+
+# How long a delivery waits for a concurrent one of the same event (Stripe retrying a
+# slow first attempt) to finish or fail, before asking Stripe to deliver it again later.
+BUSY_WAIT_SECONDS = 5.0
+BUSY_POLL_SECONDS = 0.1
+
+
+def _claim(ctx: Context, event_id: str) -> str:
+    """'claimed' (process it) or 'done' (already processed: a duplicate). An event in
+    flight elsewhere is waited for: answering it as a duplicate (200) would tell Stripe
+    it was delivered, and if that other attempt then failed, nothing would deliver it
+    again. Still in flight after the wait: 503, and Stripe delivers it again later."""
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        claim = ctx.payments.claim_event(event_id, ctx.clock.now().timestamp())
+        if claim != "busy":
+            return claim
+        if time.monotonic() >= deadline:
+            raise ServiceUnavailable(
+                "This event is being processed by another delivery; deliver it again later.",
+                retry_after=60,
+            )
+        time.sleep(BUSY_POLL_SECONDS)
 
 
 # The events whose count is a business figure: what each one means, as a metric name.

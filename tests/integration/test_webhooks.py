@@ -159,6 +159,57 @@ def test_same_pack_payment_event_delivered_three_times_grants_credits_once(
     assert_money_accounted_for(ctx)
 
 
+def test_a_delivery_waiting_on_a_concurrent_one_that_fails_processes_the_event(
+    api: Api,
+    member: str,
+    pack: dict[str, Any],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stripe retries a slow first attempt while it still runs; that attempt then fails.
+    Answering the retry as a duplicate (200) would tell Stripe the event was delivered,
+    and nothing would ever deliver it again: the retry waits, then processes it."""
+    bought = api.post("/v1/purchases", {"product_id": pack["id"]}, token=member)
+    intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    # GIVEN a first attempt in flight (its claim taken), which fails while the retry waits
+    assert ctx.payments.claim_event("evt_slow", ctx.clock.now().timestamp()) == "claimed"
+    waits: list[float] = []
+
+    def first_attempt_fails(seconds: float) -> None:
+        waits.append(seconds)
+        ctx.payments.release_event("evt_slow")
+
+    monkeypatch.setattr("chalicelib.services.webhooks.time.sleep", first_attempt_fails)
+    # WHEN the retry arrives
+    answer = deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_slow")
+    # THEN it processes the event: the credits are granted once
+    assert (answer.status, answer.json.get("outcome"), len(waits)) == (200, "granted", 1)
+    assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 10
+
+
+def test_a_delivery_still_in_flight_elsewhere_after_the_wait_is_asked_again_later(
+    api: Api,
+    member: str,
+    pack: dict[str, Any],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bought = api.post("/v1/purchases", {"product_id": pack["id"]}, token=member)
+    intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    assert ctx.payments.claim_event("evt_stuck", ctx.clock.now().timestamp()) == "claimed"
+    monkeypatch.setattr("chalicelib.services.webhooks.BUSY_WAIT_SECONDS", 0.0)
+
+    answer = deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_stuck")
+
+    assert_problem(answer, 503, "service_unavailable")
+    assert answer.headers["Retry-After"] == "60"
+    assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 0
+
+
 def test_success_delivered_twice_under_different_event_ids_confirms_once(
     api: Api,
     member: str,
