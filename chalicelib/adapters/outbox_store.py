@@ -4,12 +4,14 @@ Three kinds of items:
 
 - the claim ``PK=MAIL#{message_key}``/``SK=MAIL`` — put with ``attribute_not_exists``
   *before* the mail is sent, so a retried flow (a webhook delivered twice, a job run
-  twice) finds it and sends nothing. It carries the mail itself until it is sent (then
-  the body is dropped), its ``status`` (``sending`` → ``sent``, or ``failed`` → retried,
+  twice) finds it and sends nothing. It carries the mail itself until it is sent or given
+  up (then the body is dropped, and a member's address: the member is named by id), its
+  ``status`` (``sending`` → ``sent``, or ``failed`` → retried,
   or ``abandoned``), ``attempts``, ``message_id``, ``last_error``;
 - the journal ``PK=OUTBOX#{yyyy-mm-dd}``/``SK={at}#{message_key}`` (UTC day and instant of
   the attempt): one item per attempt, ``status`` ``sent`` / ``failed`` / ``abandoned`` —
-  what went out, or did not, on a day, in one Query;
+  what went out, or did not, on a day, in one Query; to whom: ``member_id`` for a member
+  (never the address, which erasure could not reach here), ``to`` for anyone else;
 - the retry marker ``PK=OUTBOX_RETRY``/``SK={message_key}`` with ``due_at`` — written with
   the claim, so even a crash between sending and recording leaves it to the retry job
   (at-least-once then; exactly once otherwise); moved on failure, deleted once sent or
@@ -205,6 +207,9 @@ class OutboxStore:
         values: dict[str, Any] = {f":{k}": v for k, v in to_item(claim_set).items()}
         values.update({":status": status, ":attempt": attempt})
         removed = ["lease_until", *(BODY_ATTRIBUTES if drop_body else ())]
+        member_id = claim.get("member_id")
+        if drop_body and member_id:  # done with it: a member's address is not kept
+            removed.append("to")
         names = {f"#{k}": k for k in [*claim_set, *removed, "status", "attempts"]}
         update = "SET #status = :status, " + ", ".join(f"#{k} = :{k}" for k in claim_set)
         update += " REMOVE " + ", ".join(f"#{k}" for k in removed)
@@ -221,7 +226,9 @@ class OutboxStore:
             "entity": "outbox",
             "message_key": key,
             "kind": claim.get("kind"),
-            "to": claim.get("to"),
+            # A member is named by id (erasure anonymises the profile it points to), other
+            # recipients (an operator's books address) by address.
+            **({"member_id": member_id} if member_id else {"to": claim.get("to")}),
             "subject": claim.get("subject"),
             "status": status,
             "attempt": attempt,
