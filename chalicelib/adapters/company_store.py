@@ -261,9 +261,17 @@ class CompanyStore:
         payments = [strip_keys(item) for item in items]
         return sorted(payments, key=lambda p: (str(p.get("paid_on")), str(p.get("recorded_at"))))
 
-    def record_payment(self, record: dict[str, Any], paid_before: int, amount_due: int) -> None:
-        """Put the payment and move the paid amount from `paid_before`, in one transaction;
-        paid in full, the invoice leaves the unpaid index."""
+    def record_payment(
+        self,
+        record: dict[str, Any],
+        paid_before: int,
+        amount_due: int,
+        checks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Put the payment and move the paid amount from `paid_before`, in one transaction
+        with `checks` (its VAT month still open); paid in full, the invoice leaves the
+        unpaid index. Indexed by the day its VAT is declared (`vat_on`; older records:
+        `paid_on`)."""
         paid_after = paid_before + int(record["amount"])
         full = paid_after >= amount_due
         status = "paid" if full else "partially_paid"
@@ -272,7 +280,7 @@ class CompanyStore:
             "SK": keys.invoice_payment_sk(record["reference"]),
             "entity": "company_payment",
             "GSI2PK": keys.company_payments_pk(record["operator_id"]),
-            "GSI2SK": keys.dated_sk(record["paid_on"], record["id"]),
+            "GSI2SK": keys.dated_sk(record.get("vat_on") or record["paid_on"], record["id"]),
             **to_item(record),
         }
         update = "SET amount_paid = :after, #status = :status"
@@ -303,12 +311,13 @@ class CompanyStore:
                     },
                 }
             },
+            *(checks or []),
         ]
 
         def explain(reasons: list[str]) -> None:
             if reasons[0] == "ConditionalCheckFailed":
                 raise PaymentRecorded(record["reference"])
-            raise PaymentStateMoved()
+            raise PaymentStateMoved()  # paid meanwhile, or its VAT month closing: read again
 
         self._table.transact(items, on_cancel=explain)
 
@@ -354,7 +363,8 @@ class CompanyStore:
         return [_state(i) for i in items]
 
     def payments_received(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
-        """Payments of an operator's company invoices received between the two dates."""
+        """Payments of an operator's company invoices whose VAT is declared between the two
+        dates (`vat_on`: the day received, or the first open day after a closed month)."""
         items = self._table.query_all(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND GSI2SK BETWEEN :low AND :high",

@@ -6,7 +6,12 @@ charged, the company's month index drops them, the member gets the cancellation 
 Turning them into personal bookings would need a payment the member never agreed to.
 Past bookings stay on the company's monthly invoice. A booking the member makes while
 the removal runs can slip in; it is billed to the company as any booking made while
-attached, and an administrator can cancel it.
+attached, and an administrator can cancel it (a new removal does: see below).
+
+The link goes first (from then on the member cannot book for the company), the sweep
+after. A removal that died in between is finished by its retry: the link is gone, so
+the retry answers 404 `not_found` (the member is no employee any more) but still sweeps
+the member's future bookings billed to that company.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from chalicelib.domain.catalogue import check_vat_number_of
 from chalicelib.domain.catalogue_patches import CompanyPatch
 from chalicelib.domain.company import Company
 from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
-from chalicelib.errors import InvalidState
+from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import InvalidState, NotFound
 from chalicelib.services import audit
 from chalicelib.services.bookings import release_with_policy
 from chalicelib.services.catalogue_edits import read, save
@@ -66,7 +72,12 @@ def remove_member(
     ctx: Context, principal: Principal, company_id: str, member_id: str
 ) -> dict[str, Any]:
     company = get_company(ctx, company_id)
-    unlink_employee(ctx, principal, company, member_id)
+    try:
+        unlink_employee(ctx, principal, company, member_id)
+    except NotFound:
+        # Not (or no longer) attached: a removal that died before its sweep is finished.
+        cancel_company_bookings(ctx, member_id, company_id)
+        raise
     cancelled = cancel_company_bookings(ctx, member_id, company_id)
     return {"company_id": company_id, "member_id": member_id, "cancelled_bookings": cancelled}
 
@@ -100,7 +111,7 @@ def cancel_company_bookings(ctx: Context, member_id: str, company_id: str | None
 
 
 def _future_company_bookings(ctx: Context, company_id: str | None, member_id: str) -> list[Booking]:
-    today = ctx.clock.now().date()
+    today = ctx.clock.now().astimezone(PARIS).date()
     span = (today.isoformat(), (today + timedelta(days=HORIZON_DAYS)).isoformat())
     found: list[Booking] = []
     cursor: str | None = None

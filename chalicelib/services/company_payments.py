@@ -16,6 +16,7 @@ from chalicelib.adapters.company_store import (
     PaymentStateMoved,
 )
 from chalicelib.auth import Principal
+from chalicelib.domain import periods as period_rules
 from chalicelib.domain.company import (
     PARIS,
     end_of_month,
@@ -86,6 +87,12 @@ def record_company_payment(
                 f"The amount exceeds what remains due ({state['amount_remaining']} cents).",
                 field="amount",
             )
+        # Its VAT is declared in the month it was received, or the first open one after
+        # it (a closed month's report never changes): indexed by that day, and the write
+        # fails if that month closes meanwhile (then read again).
+        first = periods.open_from(ctx, typed.operator_id)
+        vat_month = max(period_rules.month_of(paid_on), first)
+        vat_on = paid_on if period_rules.month_of(paid_on) == vat_month else None
         record = {
             "id": derived_id("cpay", invoice_id, reference),
             "invoice_id": invoice_id,
@@ -101,11 +108,13 @@ def record_company_payment(
             "recorded_at": ctx.clock.now().isoformat(),
             "recorded_by": principal.sub,
             "vat": vat_share(typed, amount, state["amount_paid"]),
+            "vat_on": (vat_on or period_rules.first_day(vat_month)).isoformat(),
         }
+        check = ctx.periods.open_check(typed.operator_id, vat_month)
         try:
-            companies.record_payment(record, state["amount_paid"], state["amount_due"])
+            companies.record_payment(record, state["amount_paid"], state["amount_due"], [check])
         except (PaymentRecorded, PaymentStateMoved):
-            continue  # a concurrent payment: read again (a same-reference one is a replay)
+            continue  # a concurrent payment or close: read again (same reference: a replay)
         _write_ledger(ctx, invoice, record)
         return {"payment": _public(record), "invoice": companies.payment_state(invoice_id)}
     raise ConcurrentUpdate("The invoice's payments kept changing; please retry.")
@@ -225,8 +234,9 @@ def unpaid_company_invoices(
 
 
 def vat_received(ctx: Context, operator_id: str, year: int, month: int) -> list[dict[str, Any]]:
-    """VAT carried by the company payments received in a month, per rate: what the VAT
-    report adds for company invoices (VAT on services is due when paid)."""
+    """VAT carried by the company payments declared in a month, per rate: what the VAT
+    report adds for company invoices (VAT on services is due when paid; a payment dated
+    in a month already closed is declared in the first open month, its `vat_on`)."""
     low = f"{year:04d}-{month:02d}-01"
     high = end_of_month(year, month).isoformat()
     sums: dict[str, list[int]] = {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo import to_item
@@ -48,6 +48,9 @@ KINDS = {  # Stripe's balance transaction types we attribute (others are left to
     "payout": "payout",
 }
 OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
+# The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
+# any offset in tests); a span of instants is read this much wider, then cut exactly.
+KEY_OFFSET_SLACK = timedelta(hours=14)
 
 
 def reconcile_payments(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
@@ -398,7 +401,7 @@ def reconciliation_report(
     payouts = [
         _payout_view(p) for p in sorted(parts, key=lambda p: (p["arrival_date"], p["payout_id"]))
     ]
-    unmatched = _unmatched_payments(ctx, store, operator_id, low, high)
+    unmatched = _unmatched_payments(ctx, store, operator_id, _instants(span))
     unpaid = _unpaid_invoices(ctx, operator_id, low, high)
     return {
         "operator_id": operator_id,
@@ -419,13 +422,37 @@ def _payout_view(part: dict[str, Any]) -> dict[str, Any]:
     return {**view, "currency": "EUR", "status": part["status"], "matched": bool(part["matched"])}
 
 
+def _instants(span: tuple[date | None, date | None]) -> tuple[datetime | None, datetime | None]:
+    """An inclusive span of Paris dates as instants: from Paris midnight of its first day
+    (included) to Paris midnight after its last day (excluded)."""
+    start = _paris_midnight(span[0]) if span[0] else None
+    end = _paris_midnight(span[1] + timedelta(days=1)) if span[1] else None
+    return start, end
+
+
+def _paris_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), PARIS).astimezone(UTC)
+
+
 def _unmatched_payments(
-    ctx: Context, store: ReconciliationStore, operator_id: str, low: str, high: str
+    ctx: Context,
+    store: ReconciliationStore,
+    operator_id: str,
+    span: tuple[datetime | None, datetime | None],
 ) -> list[dict[str, Any]]:
+    """Succeeded payments made within the span (instants: `created_at` is compared as a
+    moment, never as text against dates)."""
+    start, end = span
+    # GSI1SK is `created_at` as text: read the wall-clock span widened by any UTC offset
+    # a stored key may carry, then keep exactly the payments made within [start, end).
+    low = (start - KEY_OFFSET_SLACK).isoformat() if start else "0000"
+    high = (end + KEY_OFFSET_SLACK).isoformat() if end else "9999"
     payments = [
         p
-        for p in store.payments(operator_id, low, high + "~")
+        for p in store.payments(operator_id, low, high)
         if p.status is PaymentStatus.succeeded
+        and (start is None or p.created_at >= start)
+        and (end is None or p.created_at < end)
     ]
     charged = store.charged_intents(p.intent_id for p in payments)
     invoices = ctx.invoices

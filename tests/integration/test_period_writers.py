@@ -119,6 +119,25 @@ def test_a_transfer_dated_in_a_closed_month_is_booked_in_the_first_open_one(
     }
 
 
+def test_the_vat_of_a_transfer_dated_in_a_closed_month_is_declared_in_the_first_open_one(
+    api: Api,
+    accountant: str,
+    clock: FixedClock,
+    network: dict[str, str],
+    invoiced: dict[str, Any],  # noqa: F811
+) -> None:
+    operator = network["operator"]
+    clock.moment = datetime(2027, 2, 20, 10, 0, tzinfo=PARIS)
+    close(api, accountant, operator, "2026-12")
+    close(api, accountant, operator, "2027-01")
+    january = vat(api, accountant, operator, "2027-01")
+
+    assert pay(api, accountant, invoiced["id"], paid_at="2027-01-15").status == 201
+
+    assert vat(api, accountant, operator, "2027-01") == january  # closed: never changes
+    assert vat(api, accountant, operator, "2027-02") == invoiced["totals"]["vat"]
+
+
 def test_a_transfer_settling_a_company_invoice_letters_both_customer_lines(
     api: Api,
     accountant: str,
