@@ -71,6 +71,70 @@ def negated_line(line: dict[str, Any]) -> dict[str, Any]:
     return mirrored
 
 
+PARTIAL_REFUND_LABEL = "Remboursement partiel — "
+
+
+def partial_credit_lines(
+    invoice_lines: list[dict[str, Any]], amount: int, credited_before: int = 0
+) -> list[dict[str, Any]]:
+    """The lines of the credit note of a partial refund of `amount`, VAT included, after
+    `credited_before` already credited on the same invoice (its earlier credit notes).
+
+    Each invoice line is credited pro rata of its VAT-inclusive amount, at its own rate
+    and for its own service date, as the difference of cumulative shares (share of the
+    refunds so far with this one, less the share of the earlier ones): the credit notes
+    that together refund the whole invoice negate each of its lines, so its VAT per rate,
+    exactly, whatever the rounding of each. A refund beyond what is left to credit (more
+    than the invoice in all) is credited on its own. Lines credited nothing are left out
+    (but a note keeps one line)."""
+    invoiced = sum(int(line["amount_incl_vat"]) for line in invoice_lines)
+    before = max(credited_before, 0)
+    if before + amount > invoiced:
+        before = 0
+    after = _line_shares(invoice_lines, before + amount)
+    earlier = _line_shares(invoice_lines, before)
+    credited = []
+    for line, now, then in zip(invoice_lines, after, earlier, strict=True):
+        incl, excl, vat = (now[k] - then[k] for k in range(3))
+        credit: dict[str, Any] = {
+            "description": PARTIAL_REFUND_LABEL + str(line["description"]),
+            "quantity": "1",
+            "unit_price_excl_vat": -excl,
+            "vat_rate": line["vat_rate"],
+            "amount_excl_vat": -excl,
+            "vat_amount": -vat,
+            "amount_incl_vat": -incl,
+            "service_date": line["service_date"],
+        }
+        if line.get("booking_id"):
+            credit["booking_id"] = line["booking_id"]
+        credited.append(credit)
+    amounts = ("amount_excl_vat", "vat_amount", "amount_incl_vat")
+    return [c for c in credited if any(c[k] for k in amounts)] or credited[:1]
+
+
+def _line_shares(lines: list[dict[str, Any]], refunded: int) -> list[tuple[int, int, int]]:
+    """(incl. VAT, excl. VAT, VAT) of each line in `refunded` of the invoice: pro rata of
+    each line's amount, the last line taking what the rounding of the others left; all of
+    each line once the whole invoice is refunded."""
+    invoiced = sum(int(line["amount_incl_vat"]) for line in lines)
+    if refunded >= invoiced:
+        return [
+            (int(line["amount_incl_vat"]), int(line["amount_excl_vat"]), int(line["vat_amount"]))
+            for line in lines
+        ]
+    shares = []
+    left = max(refunded, 0)
+    for index, line in enumerate(lines):
+        last = index == len(lines) - 1
+        share = round_half_up(Decimal(refunded) * int(line["amount_incl_vat"]) / invoiced)
+        part = left if last else min(left, max(share, 0))
+        left -= part
+        price = price_from_incl_vat(part, Decimal(line["vat_rate"]))
+        shares.append((part, price.amount_excl_vat, price.vat_amount))
+    return shares
+
+
 def vat_breakdown(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Bases and VAT summed per rate (VAT was rounded per line)."""
     base: dict[str, int] = defaultdict(int)

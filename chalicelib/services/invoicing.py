@@ -6,8 +6,10 @@ first call issues, later ones return the same document.
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +29,7 @@ from chalicelib.domain.invoice import (
     legal_mentions,
     negated_line,
     parse_document_id,
+    partial_credit_lines,
     totals,
     vat_breakdown,
 )
@@ -68,8 +71,13 @@ def issue(
     payment: dict[str, Any],
     refers_to: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    lines_at: Callable[[int, int], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Issue the document of `source` once; its ledger lines are written with it."""
+    """Issue the document of `source` once; its ledger lines are written with it.
+
+    `lines_at(year, last_number)`, if given, makes the lines once the head of the year's
+    numbering is read (every attempt): lines that depend on the documents issued before
+    this one (numbers up to `last_number`), which the write then takes for sure."""
     invoices = ctx.invoices
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
@@ -85,6 +93,7 @@ def issue(
         # meet (a month closing meanwhile fails the write's period checks: PeriodMoved).
         first_open = periods.open_from(ctx, operator_id)
         sequence, previous = invoices.head(operator_id, now.year)
+        made_lines = lines_at(now.year, sequence) if lines_at else body_lines
         sequence += 1
         document = _document(
             operator,
@@ -93,7 +102,7 @@ def issue(
             previous,
             buyer,
             member_id,
-            body_lines,
+            made_lines,
             payment,
             refers_to,
             extra or {},
@@ -172,19 +181,23 @@ def _document(
 def credit_note(
     ctx: Context, invoice: dict[str, Any], *, source: str, amount: int, payment: dict[str, Any]
 ) -> dict[str, Any]:
-    """The credit note of a refund: the invoice's lines negated (in full), or one line."""
+    """The credit note of a refund: the invoice's lines negated (in full), or (partial) each
+    line's share of the refund, computed cumulatively with the invoice's earlier credit
+    notes, so that the notes of refunds adding up to the invoice negate it exactly (lines,
+    VAT per rate)."""
     typed = Document.of(invoice)
+    lines: list[dict[str, Any]] = []
+    lines_at = None
     if amount >= typed.totals.incl_vat:
         lines = [negated_line(line.canonical()) for line in typed.lines]
     else:
-        first = typed.lines[0]
-        partial = Sale(
-            description=f"Remboursement partiel — {first.description}",
-            amount_incl_vat=amount,
-            vat_rate=Decimal(first.vat_rate),
-            service_date=datetime.fromisoformat(typed.issued_at).date(),
-        )
-        lines = [negated_line(document_line(partial, franchise=False))]
+        invoiced = [line.canonical() for line in typed.lines]
+        earlier = _EarlierCredits(ctx, typed)
+        earlier.read(ctx.clock.now().astimezone(PARIS).year)  # most of it, before the loop
+
+        def lines_at(year: int, last_number: int) -> list[dict[str, Any]]:
+            return partial_credit_lines(invoiced, amount, earlier.read(year, last_number))
+
     return issue(
         ctx,
         operator_id=typed.operator_id,
@@ -194,7 +207,51 @@ def credit_note(
         lines=lines,
         payment=payment,
         refers_to=invoice,
+        lines_at=lines_at,
     )
+
+
+class _EarlierCredits:
+    """What an invoice's credit notes issued so far credited (VAT included, positive).
+
+    A first read scans the operator's documents from the invoice's year on; later reads
+    (an issue's attempts) read only the documents numbered since, one by one."""
+
+    def __init__(self, ctx: Context, invoice: Document) -> None:
+        parsed = parse_document_id(invoice.id)
+        if parsed is None:
+            raise ValueError(f"Not a document id: {invoice.id!r}")
+        self._ctx = ctx
+        self._invoice_id = invoice.id
+        self._operator_id, self._year, self._number = parsed
+        self._read_up_to: dict[int, int] = {}  # year -> last number read
+        self._credited = 0
+
+    def read(self, year: int, last_number: int | None = None) -> int:
+        """Credited by the notes up to `last_number` of `year` (every earlier year's)."""
+        for scanned in range(self._year, year + 1):
+            if scanned not in self._read_up_to:
+                self._scan(scanned)
+        if last_number is not None and year >= self._year:
+            for number in range(self._read_up_to[year] + 1, last_number + 1):
+                document = self._ctx.invoices.get(self._operator_id, year, number)
+                if document is not None:
+                    self._count(document)
+            self._read_up_to[year] = max(self._read_up_to[year], last_number)
+        return self._credited
+
+    def _scan(self, year: int) -> None:
+        last = 0
+        for number, body in self._ctx.invoices.raw_documents(self._operator_id, year):
+            sequence = int(number.rsplit("-", 1)[1])
+            last = max(last, sequence)
+            if self._invoice_id in body and (year, sequence) > (self._year, self._number):
+                self._count(json.loads(body))
+        self._read_up_to[year] = last
+
+    def _count(self, document: dict[str, Any]) -> None:
+        if document.get("type") == "credit_note" and document.get("refers_to") == self._invoice_id:
+            self._credited -= int(Document.of(document).totals.incl_vat)
 
 
 def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""A partial refund's credit note lines: cumulative shares of the invoice's lines."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from chalicelib.domain.invoice import (
+    Sale,
+    document_line,
+    partial_credit_lines,
+    totals,
+    vat_breakdown,
+)
+
+DAY = date(2026, 12, 4)
+
+
+def line(description: str, amount: int, rate: str = "20.00", day: date = DAY) -> dict:
+    return document_line(Sale(description, amount, Decimal(rate), day), franchise=False)
+
+
+def refunded_in(invoice: list[dict], amounts: list[int]) -> list[list[dict]]:
+    notes, credited = [], 0
+    for amount in amounts:
+        notes.append(partial_credit_lines(invoice, amount, credited))
+        credited -= totals(notes[-1])["incl_vat"]
+    return notes
+
+
+def test_a_partial_refund_credits_the_invoice_line_for_its_service_date() -> None:
+    assert partial_credit_lines([line("Journée", 1500)], 500) == [
+        {
+            "description": "Remboursement partiel — Journée",
+            "quantity": "1",
+            "unit_price_excl_vat": -417,
+            "vat_rate": "20.00",
+            "amount_excl_vat": -417,
+            "vat_amount": -83,
+            "amount_incl_vat": -500,
+            "service_date": "2026-12-04",
+        }
+    ]
+
+
+def test_refunds_adding_up_to_the_invoice_negate_its_vat_exactly() -> None:
+    invoice = [line("Journée", 1500)]
+    notes = refunded_in(invoice, [500, 500, 500])
+    assert [totals(n)["vat"] for n in notes] == [-83, -84, -83]
+    assert totals([c for n in notes for c in n]) == {
+        "excl_vat": -1250,
+        "vat": -250,
+        "incl_vat": -1500,
+    }
+
+
+def test_each_line_and_rate_of_a_multi_rate_invoice_is_credited_pro_rata() -> None:
+    invoice = [
+        line("Journée", 3333),
+        line("Repas", 4444, "5.50"),
+        line("Salle", 2223, day=date(2026, 12, 8)),
+    ]
+    notes = refunded_in(invoice, [1, 2999, 17, 5000, 1983])
+    assert [totals(n)["incl_vat"] for n in notes] == [-1, -2999, -17, -5000, -1983]
+    credited = [c for n in notes for c in n]
+    assert vat_breakdown(credited) == [
+        {"rate": r["rate"], "base": -r["base"], "vat": -r["vat"]} for r in vat_breakdown(invoice)
+    ]
+    for index, invoiced in enumerate(invoice):
+        mine = [c for c in credited if c["description"].endswith(invoiced["description"])]
+        assert {c["service_date"] for c in mine} == {invoiced["service_date"]}
+        assert sum(c["vat_amount"] for c in mine) == -invoiced["vat_amount"], index
+        assert sum(c["amount_incl_vat"] for c in mine) == -invoiced["amount_incl_vat"]
+
+
+def test_lines_credited_nothing_are_left_out_but_a_note_keeps_one() -> None:
+    invoice = [line("Journée", 10000), line("Café", 10, "5.50")]
+    assert [c["description"] for c in partial_credit_lines(invoice, 1)] == [
+        "Remboursement partiel — Journée"
+    ]
+    assert len(partial_credit_lines(invoice, 0)) == 1
+
+
+def test_a_refund_beyond_what_is_left_is_credited_on_its_own() -> None:
+    invoice = [line("Journée", 1500)]
+    alone = partial_credit_lines(invoice, 500)
+    assert partial_credit_lines(invoice, 500, credited_before=1200) == alone
