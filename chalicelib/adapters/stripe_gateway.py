@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.errors import (
     InvalidSignature,
+    Misconfigured,
     OffSessionChargeFailed,
     PaymentFailed,
     PaymentProviderError,
@@ -560,9 +561,12 @@ def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
         return PaymentProviderUnavailable(f"Payment provider busy: {described}")
     if isinstance(exc, stripe.APIError) and (status is None or status >= 500):
         return PaymentProviderUnavailable(f"Payment provider error (HTTP {status}): {described}")
-    # InvalidRequestError (unknown id, bad parameter), AuthenticationError,
-    # PermissionError, IdempotencyError, APIError 4xx (e.g. an endpoint the server
-    # does not have answering a non-JSON 404/405).
+    if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
+        # Our key is wrong, revoked or lacks a permission: nothing the request or the
+        # customer did (never a refused charge: no membership goes past due for it).
+        return Misconfigured(f"The payment provider refused our credentials: {described}")
+    # InvalidRequestError (unknown id, bad parameter), IdempotencyError, APIError 4xx
+    # (e.g. an endpoint the server does not have answering a non-JSON 404/405).
     return PaymentProviderError(
         f"Payment provider refused the request (HTTP {status}): {described}"
     )

@@ -139,6 +139,12 @@ class Membership(BaseModel):
     charge_key: str | None = None  # the last attempt's idempotency key...
     charge_intent_id: str | None = None  # ...its PaymentIntent...
     charge_status: ChargeStatus | None = None  # ...and what became of it
+    # The payment method the attempt `charge_key` charges, fixed when it is first claimed:
+    # a retry of that key sends Stripe the same request (a replaced method waits for the
+    # next attempt), and the period's invoice names the method the money came by. None on
+    # an attempt claimed before these were kept (the current method then).
+    charge_payment_method_id: str | None = None
+    charge_method_type: PaymentMethodType | None = None
     # Replacing the payment method: the SetupIntent the member started last (only its
     # success counts), the attempts made at once with a new method while a period is
     # failing (they do not use up the scheduled retries), and why the last attempt failed.
@@ -225,16 +231,28 @@ def prepare_charge(m: Membership, now: datetime) -> Membership:
 
 
 def claimed(m: Membership, key: str, lease_until: datetime) -> Membership:
-    """Take the charge of `key` for this run: off the due index until the lease ends."""
-    fresh_attempt = m.charge_key != key
-    return m.model_copy(
-        update={
-            "charge_key": key,
-            "charge_intent_id": None if fresh_attempt else m.charge_intent_id,
-            "charge_status": "pending" if fresh_attempt else m.charge_status,
-            "lease_until": lease_until,
-        }
-    )
+    """Take the charge of `key` for this run: off the due index until the lease ends.
+    A new attempt fixes the payment method it charges; taking the same attempt again
+    (after a crash or an outage) keeps the one it started with."""
+    if m.charge_key != key:
+        return m.model_copy(
+            update={
+                "charge_key": key,
+                "charge_intent_id": None,
+                "charge_status": "pending",
+                "charge_payment_method_id": m.payment_method_id,
+                "charge_method_type": m.payment_method_type,
+                "lease_until": lease_until,
+            }
+        )
+    return m.model_copy(update={"lease_until": lease_until})
+
+
+def charged_method(m: Membership) -> tuple[str | None, PaymentMethodType]:
+    """The payment method id and type the claimed attempt charges."""
+    if m.charge_payment_method_id is not None:
+        return m.charge_payment_method_id, m.charge_method_type or m.payment_method_type
+    return m.payment_method_id, m.payment_method_type
 
 
 def intent_recorded(m: Membership, key: str, intent_id: str) -> Membership:

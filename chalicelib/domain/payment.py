@@ -43,6 +43,9 @@ class Payment(Stored):
     refunded_amount: int = 0
     disputed: bool = False
     failure_message: str | None = None
+    # How the money came ("card", "sepa_debit"), when the payment records it (membership
+    # charges do; older records and other payments have None).
+    payment_method_type: str | None = None
 
     @property
     def fully_refunded(self) -> bool:

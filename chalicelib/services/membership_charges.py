@@ -14,6 +14,7 @@ whether the job's answer or a webhook reports them; each paid period gets one in
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from chalicelib.domain.membership import (
     MembershipStatus,
     charge_failed,
     charge_key,
+    charged_method,
     claimed,
     intent_recorded,
     lease_released,
@@ -38,7 +40,12 @@ from chalicelib.domain.membership import (
     prepare_charge,
 )
 from chalicelib.domain.payment import Payment
-from chalicelib.errors import OffSessionChargeFailed, PaymentProviderUnavailable
+from chalicelib.errors import (
+    OffSessionChargeFailed,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+    RelaisError,
+)
 from chalicelib.services import invoicing, notifications, run_budget
 from chalicelib.services.context import Context
 from chalicelib.services.memberships import REPLACEMENT, gateway
@@ -56,23 +63,27 @@ RUN_SECONDS = 20.0
 # What a run did to a membership (vs skipped: another run has it; unavailable: Stripe down;
 # deferred: out of time — all three left due).
 ACTED = ("paid", "processing", "failed", "cancelled")
+METHOD_TYPES = ("card", "sepa_debit")
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One charge attempt: which membership, period, retry number and idempotency key."""
+    """One charge attempt: which membership, period, retry number and idempotency key,
+    and the payment method type it charges (None: not known, an older charge)."""
 
     member_id: str
     membership_id: str
     period: int
     attempt: int
     key: str
+    method: str | None = None
 
     @classmethod
     def of_intent(cls, intent: dict[str, Any]) -> Attempt | None:
         metadata = intent.get("metadata") or {}
         if metadata.get("kind") != "membership":
             return None
+        method = metadata.get("payment_method_type")
         try:
             return cls(
                 member_id=str(metadata["member_id"]),
@@ -80,6 +91,7 @@ class Attempt:
                 period=int(metadata["period"]),
                 attempt=int(metadata["attempt"]),
                 key=str(metadata["charge_key"]),
+                method=method if method in METHOD_TYPES else None,
             )
         except (KeyError, ValueError):
             return None
@@ -93,14 +105,20 @@ class Attempt:
             "period": str(self.period),
             "attempt": str(self.attempt),
             "charge_key": self.key,
+            **({"payment_method_type": self.method} if self.method else {}),
         }
 
 
 def renew_memberships(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
     """Charge every membership due at `as_of` (default now): renewals and retries, each
-    once whatever the concurrent runs; a catch-up run charges the current period only."""
+    once whatever the concurrent runs; a catch-up run charges the current period only.
+
+    One membership's trouble never stops the others: Stripe unreachable leaves it due
+    (`unavailable`); any other error is named in `errors` (`failed` counts the charges
+    that failed) and the next run takes it again (after the claim's lease, if any)."""
     now = as_of or ctx.clock.now()
     outcomes: Counter[str] = Counter()
+    errors: list[dict[str, str]] = []
     deadline = run_budget.deadline(RUN_SECONDS)
     for member_id, membership_id in ctx.memberships.due(now):
         if time.monotonic() > deadline:  # left due for the next run (every 15 min, 2 h)
@@ -114,8 +132,12 @@ def renew_memberships(ctx: Context, as_of: datetime | None = None) -> dict[str, 
         except PaymentProviderUnavailable as exc:
             logger.warning("Membership %s not charged: %s", membership_id, exc.detail)
             outcomes["unavailable"] += 1
+        except RelaisError as exc:
+            logger.exception("Membership %s: renewal failed", membership_id)
+            errors.append({"membership_id": membership_id, "error": exc.detail})
     processed = sum(outcomes[outcome] for outcome in ACTED)
-    return {"job": "renew_memberships", "processed": processed, **dict(sorted(outcomes.items()))}
+    answer = {"job": "renew_memberships", "processed": processed, **dict(sorted(outcomes.items()))}
+    return answer | ({"errors": errors} if errors else {})
 
 
 def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
@@ -127,7 +149,12 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
     if mine.status is MembershipStatus.cancelled:
         return "cancelled"
     assert mine.charge_key is not None
-    attempt = Attempt(mine.member_id, mine.id, mine.billing_period, mine.failures, mine.charge_key)
+    # The type sent in the metadata only on an attempt claimed with it fixed: a retry of
+    # an older attempt's key sends Stripe the very request it sent first.
+    method = mine.charge_method_type if mine.charge_payment_method_id else None
+    attempt = Attempt(
+        mine.member_id, mine.id, mine.billing_period, mine.failures, mine.charge_key, method
+    )
     try:
         intent = _charge(ctx, mine, attempt)
     except OffSessionChargeFailed as exc:
@@ -139,6 +166,15 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
     except PaymentProviderUnavailable:
         ctx.memberships.update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
         raise
+    except PaymentProviderError as exc:
+        if mine.charge_intent_id:
+            # Stripe will not show an intent it made: not a refusal of the charge (which
+            # may have gone through); the job names the error, the lease then lapses.
+            raise
+        # Stripe refused the charge (the customer or its payment method deleted, ...):
+        # nothing was charged; a failed attempt like a declined card.
+        logger.warning("Membership %s charge %s refused: %s", mine.id, attempt.key, exc.detail)
+        return _failed(ctx, attempt, now, _refusal_reason(exc))
     ctx.memberships.update(
         mine.member_id, mine.id, lambda m: intent_recorded(m, attempt.key, intent.id)
     )
@@ -171,10 +207,11 @@ def _claim(ctx: Context, membership: Membership, now: datetime) -> Membership | 
 def _charge(ctx: Context, mine: Membership, attempt: Attempt) -> IntentInfo:
     if mine.charge_intent_id:  # a run died after charging: finish that same attempt
         return gateway(ctx).retrieve_payment_intent(mine.charge_intent_id)
-    assert mine.customer_id and mine.payment_method_id
+    payment_method, _ = charged_method(mine)
+    assert mine.customer_id and payment_method
     return gateway(ctx).charge_off_session(
         customer=mine.customer_id,
-        payment_method=mine.payment_method_id,
+        payment_method=payment_method,
         amount=mine.amount,
         currency="EUR",
         description=_description(mine, attempt.period),
@@ -206,6 +243,12 @@ def _covered(
     return "paid"
 
 
+def _refusal_reason(exc: PaymentProviderError) -> str:
+    """Stripe's error code in the gateway's message (`... (code=resource_missing)`)."""
+    found = re.search(r"\(code=([A-Za-z0-9_]+)\)", exc.detail)
+    return found.group(1) if found else "payment_provider_error"
+
+
 def _failed(ctx: Context, attempt: Attempt, at: datetime, reason: str) -> str:
     done = ctx.memberships.update(
         attempt.member_id,
@@ -221,6 +264,12 @@ def _failed(ctx: Context, attempt: Attempt, at: datetime, reason: str) -> str:
 def _record_payment(
     ctx: Context, membership: Membership, attempt: Attempt, intent_id: str, amount: int
 ) -> None:
+    """The attempt's payment, once, with the method type it was made with: the intent's
+    metadata, else the attempt the membership has claimed; None for an older charge
+    that did not say (its invoice then names the membership's current method)."""
+    method = attempt.method
+    if method is None and membership.charge_key == attempt.key:
+        method = charged_method(membership)[1] if membership.charge_payment_method_id else None
     ctx.payments.add_payment(
         Payment(
             intent_id=intent_id,
@@ -231,6 +280,7 @@ def _record_payment(
             amount=amount,
             description=_description(membership, attempt.period),
             created_at=ctx.clock.now(),
+            payment_method_type=method,
         )
     )
 

@@ -204,7 +204,10 @@ def membership_sale(ctx: Context, payment: Payment) -> Sale | None:
 
 def membership_payment_method(ctx: Context, payment: Payment) -> str:
     """How a membership payment was made, for the invoice's mention ("card" or
-    "sepa_debit": "Facture acquittée ... par prélèvement SEPA")."""
+    "sepa_debit": "Facture acquittée ... par prélèvement SEPA"): the method the charge
+    used, as its payment records it; for an older record, the membership's current one."""
+    if payment.payment_method_type in ("card", "sepa_debit"):
+        return payment.payment_method_type
     paid_for = _period_of(ctx, payment)
     return paid_for[0].payment_method_type if paid_for else "card"
 

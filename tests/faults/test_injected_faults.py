@@ -16,7 +16,7 @@ import stripe
 
 from chalicelib.adapters.dynamo import CLIENT_MAX_ATTEMPTS, transient_failure
 from chalicelib.adapters.stripe_gateway import map_stripe_error
-from chalicelib.errors import PaymentProviderError, ServiceUnavailable
+from chalicelib.errors import Misconfigured, PaymentProviderError, ServiceUnavailable
 from chalicelib.services.context import Context
 from tests.faults.conftest import CRASH_STRIDE
 from tests.support.api import Answer, Api, assert_problem, resource_body
@@ -149,13 +149,16 @@ def test_given_dynamodb_throttled_at_any_call_of_book_and_pay_then_503_never_500
             ServiceUnavailable,
         ),
         (stripe.IdempotencyError("other params", http_status=400), PaymentProviderError),
+        (stripe.AuthenticationError("bad key", http_status=401), Misconfigured),
+        (stripe.PermissionError("no access", http_status=403), Misconfigured),
     ],
 )
 def test_stripe_failures_map_to_503_when_a_retry_can_help(error: Any, expected: type) -> None:
     # Given an error raised by the Stripe SDK
     mapped = map_stripe_error(error)
     # Then a timeout, a 5xx, a rate limit or a key in use is a 503 with Retry-After;
-    # a request Stripe refuses for its parameters is not retried (502)
+    # a request Stripe refuses for its parameters is not retried (502); our own key
+    # refused is a misconfiguration (503 `misconfigured`), never the customer's doing
     assert isinstance(mapped, expected)
     if expected is ServiceUnavailable:
         assert mapped.code == "service_unavailable" and mapped.headers["Retry-After"] == "1"
