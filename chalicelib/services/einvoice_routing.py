@@ -117,12 +117,11 @@ def route_einvoices(
             and (document.id not in routed or _to_deposit_again(ctx, routed[document.id]))
         ]
         recent_ids = {document.id for document in recent}
-        to_send += [  # a resend asked for on an older document, not made yet (an outage)
+        to_send += [  # older documents still to send: a resend not made yet, a deposit
+            # given up (platform down) or waiting for a platform to be chosen
             (_document(ctx, state["document_id"]), state)
             for state in routed.values()
-            if state["document_id"] not in recent_ids
-            and state.get("resend_attempt")
-            and _to_deposit_again(ctx, state)
+            if state["document_id"] not in recent_ids and _to_deposit_again(ctx, state)
         ]
         to_refresh = [
             state for state in routed.values() if state.get("flow_id") and not _settled(state)
@@ -142,6 +141,8 @@ def route_einvoices(
             chosen = channels.get(channel_of(document))
             if chosen is None:  # no platform chosen yet (or no Chorus Pro): it waits
                 counts["not_configured"] += 1
+                if read is None:  # remembered, so it is sent once older than the look-back
+                    ctx.einvoices.create(operator.id, _waiting(document))
                 continue
             if validator is None:  # run in the API (no Saxon): the scheduled run sends it
                 counts["deferred"] += 1
@@ -203,7 +204,7 @@ def lifecycle(ctx: Context, document_id: str) -> dict[str, Any]:
     document = _document(ctx, document_id)  # 404 for an unknown document
     state = ctx.einvoices.get(document.operator_id, document_id) or {}
     error = state.get("error")
-    if not state and is_routed(document):
+    if not state.get("flow_id") and not error and is_routed(document):  # not sent yet
         if channel_of(document) == CHORUS and not has_chorus(ctx, document.operator_id):
             error = {"code": "chorus_not_configured"}
         elif channel_of(document) == PA and not has_platform(ctx, document.operator_id):
@@ -430,6 +431,20 @@ def _save(
         document, read or {}, flow_id=None, history=history, error=error, checked=checked
     )
     ctx.einvoices.save(document.operator_id, read, state)
+
+
+def _waiting(document: Document) -> dict[str, Any]:
+    """The state of a document no platform could take yet: never sent (no flow, no error,
+    no history), so every run sends it once a platform is chosen, whatever its age."""
+    return {
+        "document_id": document.id,
+        "number": document.number,
+        "flow_id": None,
+        "status": None,
+        "history": [],
+        "error": None,
+        "channel": channel_of(document),
+    }
 
 
 def _state(
