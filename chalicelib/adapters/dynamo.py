@@ -167,11 +167,20 @@ class Table:
         """One page of at most `limit` items and the opaque cursor of the next one."""
         items: list[dict[str, Any]] = []
         scope = query_scope(kwargs)
-        start = decode_key_cursor(cursor, scope)
+        start = decode_key_cursor(cursor, scope, kwargs)
+        from_cursor = start is not None
         while len(items) < limit:
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            response = self.table.query(Limit=limit - len(items), **kwargs)
+            try:
+                response = self.table.query(Limit=limit - len(items), **kwargs)
+            except Exception as exc:
+                # A start key from a client's cursor that DynamoDB refuses (outside the
+                # key condition, say) is the client's error, not a 500.
+                if from_cursor and _error_code(exc) == "ValidationException":
+                    raise _bad_cursor() from exc
+                raise
+            from_cursor = False
             items.extend(response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if not start:
@@ -280,17 +289,31 @@ def decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
     return position
 
 
-def decode_key_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
+def decode_key_cursor(
+    cursor: str | None, scope: str, query: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor holds: exactly the key attributes of `query` (the
+    table's key, plus its index's key when it runs on an index), each a non-empty
+    string, in the partition the query reads; 422 on `cursor` for anything else."""
     if not cursor:
         return None
     key = decode_cursor(cursor, scope)
-    if (
-        not key
-        or not set(key) <= _KEY_ATTRIBUTES
-        or not all(isinstance(v, str) for v in key.values())
-    ):
+    index = query.get("IndexName") or ""
+    expected = {"PK", "SK"} | ({f"{index}PK", f"{index}SK"} if index else set())
+    if set(key) != expected or not all(isinstance(v, str) and v for v in key.values()):
+        raise _bad_cursor()
+    partition = query.get("ExpressionAttributeValues", {}).get(":pk")
+    if isinstance(partition, str) and key[f"{index}PK"] != partition:
         raise _bad_cursor()
     return key
+
+
+def _error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else ""."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _bad_cursor() -> ValidationFailed:

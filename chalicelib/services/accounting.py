@@ -45,7 +45,9 @@ def list_documents(
         )
         return {"items": items, "next_cursor": next_cursor}
     operators = [operator_id] if operator_id else sorted(ctx.catalogue.get().operators)
-    pages = [_operator_pages(ctx, op, (low, high), doc_type) for op in operators]
+    # Keyed by operator id: the cursor names the operator it stopped at, so an operator
+    # added meanwhile does not invalidate it.
+    pages = {op: _operator_pages(ctx, op, (low, high), doc_type) for op in operators}
     items, next_cursor = chain_pages(pages, limit, cursor)
     return {"items": items, "next_cursor": next_cursor}
 

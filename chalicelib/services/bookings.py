@@ -269,10 +269,8 @@ def list_bookings(
             relay_id, (low, high), status, limit, cursor
         )
     elif principal.is_admin and not relay_id:
-        pages = [
-            _relay_pages(ctx, r, (low, high), status) for r in sorted(ctx.catalogue.get().relays)
-        ]
-        items, next_cursor = chain_pages(pages, limit, cursor)
+        pages = {r: _relay_pages(ctx, r, (low, high), status) for r in ctx.catalogue.get().relays}
+        items, next_cursor = chain_pages(pages, limit, cursor)  # resumes by relay id
     else:
         items, next_cursor = ctx.bookings.page_for_member(
             principal.sub, (low, high), status, limit, cursor

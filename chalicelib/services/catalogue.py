@@ -23,6 +23,7 @@ from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.services import audit
 from chalicelib.services.context import Context
+from chalicelib.services.paging import Sorted
 
 
 def _audit_created(
@@ -50,7 +51,8 @@ def create_operator(ctx: Context, new: NewOperator, by: Principal | None = None)
 
 
 def list_operators(ctx: Context) -> list[Operator]:
-    return sorted(ctx.catalogue.get().operators.values(), key=lambda o: (o.name, o.id))
+    """By name then id: `page_list` resumes after the (name, id) of the last one served."""
+    return Sorted(ctx.catalogue.get().operators.values(), key=lambda o: (o.name, o.id))
 
 
 def get_operator(ctx: Context, operator_id: str) -> Operator:
@@ -81,12 +83,14 @@ def list_relays(
         if catalogue.relay_in_service(r) and (category is None or r.category == category)
     ]
     views = [relay_view(r, catalogue.resources_of(r.id)) for r in relays]
+    # Sorted by (name, id), or (distance_km, id) near a place: `page_list` resumes after
+    # the key of the last relay served.
     if near is None:
-        return sorted(views, key=lambda v: (v["name"], v["id"]))
+        return Sorted(views, key=lambda v: (v["name"], v["id"]))
     for view in views:
         here = Location(lat=view["location"]["lat"], lon=view["location"]["lon"])
         view["distance_km"] = round(distance_km(near, here), 2)
-    return sorted(views, key=lambda v: (v["distance_km"], v["id"]))
+    return Sorted(views, key=lambda v: (float(v["distance_km"]), v["id"]))
 
 
 def get_relay(ctx: Context, relay_id: str) -> dict[str, Any]:
@@ -117,7 +121,7 @@ def create_resource(
 def list_products(ctx: Context) -> list[Product]:
     catalogue = ctx.catalogue.get()
     products = [p for p in catalogue.products.values() if catalogue.product_on_sale(p)]
-    return sorted(products, key=lambda p: (p.kind, p.name, p.id))
+    return Sorted(products, key=lambda p: (p.kind.value, p.name, p.id))
 
 
 def create_product(ctx: Context, new: NewProduct, by: Principal | None = None) -> Product:
