@@ -267,11 +267,12 @@ class CompanyStore:
         paid_before: int,
         amount_due: int,
         checks: list[dict[str, Any]] | None = None,
+        extra: list[dict[str, Any]] | None = None,
     ) -> None:
         """Put the payment and move the paid amount from `paid_before`, in one transaction
-        with `checks` (its VAT month still open); paid in full, the invoice leaves the
-        unpaid index. Indexed by the day its VAT is declared (`vat_on`; older records:
-        `paid_on`)."""
+        with `checks` (its VAT month still open) and `extra` (its audit entry); paid in
+        full, the invoice leaves the unpaid index. Indexed by the day its VAT is declared
+        (`vat_on`; older records: `paid_on`)."""
         paid_after = paid_before + int(record["amount"])
         full = paid_after >= amount_due
         status = "paid" if full else "partially_paid"
@@ -312,6 +313,7 @@ class CompanyStore:
                 }
             },
             *(checks or []),
+            *(extra or []),
         ]
 
         def explain(reasons: list[str]) -> None:

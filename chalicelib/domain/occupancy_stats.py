@@ -5,8 +5,9 @@ No personal data leaves here: members are only counted (`unique_members`).
 - `bookings`: bookings that kept their seat (confirmed, checked in, completed, no-show);
 - `cancellations`: bookings cancelled, whenever (holds given up included); expired
   holds (an abandoned card payment) count as neither;
-- `seat_hours_booked`: the hours of the kept bookings; `seat_hours_checked_in`: those of
-  the bookings checked in; `seat_hours_open`: opening hours × seats of the relay's active
+- `seat_hours_booked`: the hours of the kept bookings, counted by their slots (a break
+  inside a day booking is not booked time); `seat_hours_checked_in`: those of the
+  bookings checked in; `seat_hours_open`: opening hours × seats of the relay's active
   resources of that kind, 0 on closed days (the current catalogue: past capacities and
   hours are not kept);
 - `revenue_excl_vat` (cents, by booking date): kept bookings paid by card or on a company
@@ -23,6 +24,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.schedule import SLOT_MINUTES
 
 Granularity = Literal["day", "week", "month"]
 KEPT = frozenset(
@@ -66,6 +68,12 @@ def periods(low: date, high: date, granularity: Granularity) -> list[date]:
     return starts
 
 
+def booked_hours(booking: Booking) -> float:
+    """The hours a booking holds a seat: its slots (30 minutes each), so a day booking
+    over a lunch break counts the open hours only, never more than `seat_hours_open`."""
+    return len(booking.slots) * SLOT_MINUTES / 60
+
+
 @dataclass
 class Tally:
     seat_hours_open: float = 0.0
@@ -78,7 +86,7 @@ class Tally:
     members: set[str] = field(default_factory=set)
 
     def add(self, booking: Booking) -> None:
-        hours = (booking.end - booking.start).total_seconds() / 3600
+        hours = booked_hours(booking)
         if booking.status is BookingStatus.cancelled:
             self.cancellations += 1
             late = booking.payment_method == "card" and booking.invoice_id and not booking.refund

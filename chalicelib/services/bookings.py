@@ -366,7 +366,10 @@ def check_in(ctx: Context, principal: Principal, booking_id: str) -> dict[str, A
     now = ctx.clock.now()
     ensure_check_in_allowed(booking, now)
     updated = booking.model_copy(update={"status": BookingStatus.checked_in, "checked_in_at": now})
-    return ctx.bookings.transition(booking, updated).public()
+    saved = ctx.bookings.transition(booking, updated)
+    # a staff write (a manager or admin at the desk): in the audit trail; members' own are not
+    _audit(ctx, principal, "check_in", booking, {"status": [booking.status.value, "checked_in"]})
+    return saved.public()
 
 
 # Bookings a closure leaves alone that may still hold seats in the day's counters (a

@@ -24,7 +24,7 @@ from chalicelib.domain.membership import (
 )
 from chalicelib.domain.payment import Payment
 from chalicelib.errors import InvalidState, NotFound, ValidationFailed
-from chalicelib.services import members
+from chalicelib.services import audit, members
 from chalicelib.services.context import Context
 from chalicelib.services.ports import MembershipGateway, SetupInfo
 
@@ -177,9 +177,35 @@ def cancel(ctx: Context, principal: Principal, membership_id: str) -> dict[str, 
     if found.status is MembershipStatus.cancelled:
         raise InvalidState("This membership is already cancelled.")
     now = ctx.clock.now()
-    done = ctx.memberships.update(found.member_id, found.id, lambda m: cancel_requested(m, now))
+    seen: list[Membership] = []
+
+    def cancel_it(current: Membership) -> Membership:
+        seen.append(current)
+        return cancel_requested(current, now)
+
+    done = ctx.memberships.update(found.member_id, found.id, cancel_it)
     assert done is not None
-    return {"membership": done[0].public()}
+    after, wrote = done
+    if wrote and principal.sub != found.member_id:  # on the member's behalf: in the trail
+        _audit_cancel(ctx, principal, seen[-1], after)
+    return {"membership": after.public()}
+
+
+def _audit_cancel(
+    ctx: Context, principal: Principal, before: Membership, after: Membership
+) -> None:
+    fields = ("status", "cancel_at_period_end", "cancelled_at")
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    changes = {f: [old[f], new[f]] for f in fields if old[f] != new[f]}
+    audit.record(
+        ctx,
+        principal,
+        "cancel",
+        "membership",
+        after.id,
+        operator_id=after.operator_id,
+        changes=changes,
+    )
 
 
 # -- invoicing ------------------------------------------------------------------------
