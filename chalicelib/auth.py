@@ -100,7 +100,7 @@ class TokenVerifier:
                 leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"Invalid token: {exc}") from exc
+            raise Unauthenticated(f"Invalid token: {exc}", token_refused=True) from exc
         return _principal_from_claims(claims), float(claims["exp"])
 
     def _signing_key(self, token: str) -> Any:
@@ -147,10 +147,10 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     if isinstance(groups, str):
         groups = [groups]
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise Unauthenticated("Claim cognito:groups must be a list of strings.")
+        raise Unauthenticated("Claim cognito:groups must be a list of strings.", token_refused=True)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise Unauthenticated("Claim sub must be a non-empty string.")
+        raise Unauthenticated("Claim sub must be a non-empty string.", token_refused=True)
     return Principal(
         sub=sub,
         email=claims.get("email"),

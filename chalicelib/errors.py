@@ -41,7 +41,17 @@ class MalformedJson(RelaisError):
 
 
 class Unauthenticated(RelaisError):
+    """401 with its Bearer challenge (RFC 9110 §15.5.2, RFC 6750 §3): `error="invalid_token"`
+    when a token was sent and refused (bad signature, expired, wrong claims)."""
+
     code, status, title = "unauthenticated", 401, "Authentication required"
+    REALM: ClassVar[str] = "relais"
+
+    def __init__(self, detail: str = "", *, token_refused: bool = False) -> None:
+        challenge = f'Bearer realm="{self.REALM}"'
+        if token_refused:
+            challenge += ', error="invalid_token"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
 class Forbidden(RelaisError):

@@ -56,11 +56,16 @@ def capacity_unchanged(
         "ExpressionAttributeNames": {"#capacity": "capacity"},
         "ExpressionAttributeValues": {":cap": capacity},
     }
-    if check_active:
-        check["ConditionExpression"] += " AND (attribute_not_exists(#active) OR #active = :yes)"
-        check["ExpressionAttributeNames"]["#active"] = "active"
+    if check_active:  # and its relay in service (services/relay_service.py)
+        check["ConditionExpression"] += (
+            " AND (attribute_not_exists(#active) OR #active = :yes) AND attribute_not_exists(#oos)"
+        )
+        check["ExpressionAttributeNames"] |= {"#active": "active", "#oos": OUT_OF_SERVICE}
         check["ExpressionAttributeValues"][":yes"] = True
     return {"ConditionCheck": check}
+
+
+OUT_OF_SERVICE = "out_of_service"  # on a resource whose relay or operator is inactive
 
 
 def hours_marker_key(relay_id: str, day: str) -> dict[str, str]:

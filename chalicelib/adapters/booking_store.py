@@ -132,7 +132,10 @@ class BookingStore:
     def current_capacity(self, booking: Booking, check_active: bool = True) -> int:
         """The stored capacity of the booking's resource; NotFound if it is withdrawn."""
         item = self._table.get_key(shapes.resource_key(booking))
-        if item is None or (check_active and item.get("active") is False):
+        withdrawn = item is not None and (
+            item.get("active") is False or bool(item.get(shapes.OUT_OF_SERVICE))
+        )
+        if item is None or (check_active and withdrawn):
             raise NotFound(f"No resource with id {booking.resource_id!r}.")
         return int(item["capacity"])
 

@@ -8,10 +8,12 @@ everything is written or nothing is.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import keys
+from chalicelib.adapters.booking_items import OUT_OF_SERVICE
 from chalicelib.adapters.capacity_checks import fits_capacity, hours_marker, slots_empty
 from chalicelib.adapters.dynamo import Table, to_item
 from chalicelib.errors import NotFound, PreconditionFailed
@@ -152,6 +154,21 @@ class VersionedStore:
             except NewerMarkers as exc:
                 items = [item for i, item in enumerate(items) if i not in exc.positions]
         return 0
+
+    def mark_out_of_service(self, relay_id: str, resource_id: str, out: bool) -> None:
+        """Set (or remove) the resource's `out_of_service` mark, which every booking
+        transaction checks (its relay or operator inactive); not a versioned edit."""
+        update = "SET #oos = :yes" if out else "REMOVE #oos"
+        params: dict[str, Any] = {
+            "Key": resource_key(relay_id, resource_id),
+            "UpdateExpression": update,
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeNames": {"#oos": OUT_OF_SERVICE},
+        }
+        if out:
+            params["ExpressionAttributeValues"] = {":yes": True}
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(**params)  # a resource deleted meanwhile: none
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

@@ -59,9 +59,13 @@ def if_match(call: Call) -> int:
     role="admin",
 )
 def patch_operator(call: Call) -> Any:
-    expected = if_match(call)
+    # If-Match is read once the operator is found (an unknown id: 404, not 428).
     operator = catalogue_edits.patch_operator(
-        call.ctx, call.principal, call.params["operator_id"], expected, call.body
+        call.ctx,
+        call.principal,
+        call.params["operator_id"],
+        call.headers.get("if-match"),
+        call.body,
     )
     return versioned(operator)
 
@@ -116,14 +120,14 @@ def get_resource(call: Call) -> Any:
     role="admin",
 )
 def patch_resource(call: Call) -> Any:
-    expected = if_match(call)
+    # If-Match is read once the resource is found (an unknown id: 404, not 428).
     try:
         resource = resource_edits.patch_resource(
             call.ctx,
             call.principal,
             call.params["relay_id"],
             call.params["resource_id"],
-            expected,
+            call.headers.get("if-match"),
             call.body,
         )
     except CapacityConflict as exc:
@@ -157,8 +161,8 @@ def get_product(call: Call) -> Any:
     role="admin",
 )
 def patch_product(call: Call) -> Any:
-    expected = if_match(call)
+    # If-Match is read once the product is found (an unknown id: 404, not 428).
     product = catalogue_edits.patch_product(
-        call.ctx, call.principal, call.params["product_id"], expected, call.body
+        call.ctx, call.principal, call.params["product_id"], call.headers.get("if-match"), call.body
     )
     return versioned(product)

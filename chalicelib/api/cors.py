@@ -26,6 +26,7 @@ EXPOSED_HEADERS = (
     "Content-Disposition",
     "Idempotent-Replayed",
     "Allow",
+    "WWW-Authenticate",  # a 401's Bearer challenge
 )
 PREFLIGHT_MAX_AGE_SECONDS = 600
 

@@ -4,12 +4,14 @@ Runs around each request (a Chalice `http` middleware): it opens the request's s
 (id, language, allowed origin), lets the route answer, then adds `X-Request-Id`,
 `Vary: Origin` and, for an allowed origin, the CORS headers. `chalice local` answers an
 unknown route itself, before any middleware: `answer_unknown_route` gives it the same
-problem the deployed gateway gives (infra/package.py).
+problem the deployed gateway gives (infra/package.py). A method that no view of the app
+takes (`TRACE`, `CONNECT`...: api/fallback_routes.py registers the others on every path)
+gets the same 405 `method_not_allowed` problem as the fallback views give, not Chalice's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,13 +28,41 @@ from chalicelib.api.request_scope import (
 )
 from chalicelib.api.responses import problem_response
 from chalicelib.api.wiring import get_context
-from chalicelib.errors import NotFound, RelaisError
+from chalicelib.errors import MethodNotAllowed, NotFound, RelaisError
+
+# Set by api/fallback_routes.py: the methods some view takes on every path, and each
+# path's own methods (its `Allow`).
+_served_methods: frozenset[str] = frozenset()
+_allowed_by_path: dict[str, tuple[str, ...]] = {}
+
+
+def refuse_other_methods(served: frozenset[str], allowed_by_path: Mapping[str, list[str]]) -> None:
+    """Answer a method outside `served` with the path's 405 (see `method_not_allowed`)."""
+    global _served_methods
+    _served_methods = served
+    _allowed_by_path.clear()
+    _allowed_by_path.update({path: tuple(methods) for path, methods in allowed_by_path.items()})
+
+
+def method_not_allowed(allowed: Sequence[str]) -> Response:
+    """405 `method_not_allowed` with `Allow`: the path's own methods, nothing it refuses."""
+    return problem_response(
+        MethodNotAllowed(f"This path accepts {', '.join(allowed)}.", list(allowed))
+    )
+
+
+def _unserved(request: Request) -> Response | None:
+    if request.method in _served_methods:
+        return None
+    allowed = _allowed_by_path.get(request.context.get("resourcePath", ""))
+    return None if allowed is None else method_not_allowed(allowed)
 
 
 def handle(request: Request, get_response: Callable[[Request], Response]) -> Response:
     scope = open_scope(event_headers(request))
     try:
-        response = get_response(request)
+        refused = _unserved(request)
+        response = refused if refused is not None else get_response(request)
         finish(response, scope)
         return response
     finally:

@@ -31,7 +31,7 @@ from chalicelib.domain.editing import (
     sent_fields,
 )
 from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
-from chalicelib.services import audit, opening_exceptions
+from chalicelib.services import audit, opening_exceptions, relay_service
 from chalicelib.services.catalogue import relay_view
 from chalicelib.services.context import Context
 
@@ -68,11 +68,19 @@ def save(
 
 
 def patch_operator(
-    ctx: Context, principal: Principal, operator_id: str, expected: int, patch: OperatorPatch
+    ctx: Context,
+    principal: Principal,
+    operator_id: str,
+    if_match: str | int | None,
+    patch: OperatorPatch,
 ) -> Operator:
+    """`if_match` (the raw header, or a version already read from one) is read once the
+    operator is known to exist (404 before 428), as for relays."""
     key = operator_key(operator_id)
     before = read(ctx, key, Operator, "operator")
-    check_version(before.version, expected)
+    check_version(
+        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
+    )
     after = apply_patch(before, sent_fields(patch))
     diff = changed_fields(before, after)
     check_vat_number_of(after.vat_number, after.siren, diff)
@@ -86,7 +94,11 @@ def patch_operator(
             raise AlreadyExists(f"SIREN {after.siren} is already used by another operator.")
         raise ImmutableField("A document was issued meanwhile: the identity is now fixed.")
 
-    return save(ctx, key, before, after, entry, extra, explain)
+    saved: Operator = save(ctx, key, before, after, entry, extra, explain)
+    if "active" in diff:  # its relays take new bookings, or no longer
+        relays = ctx.catalogue.get(fresh=True).relays.values()
+        relay_service.mark_relays(ctx, [r.id for r in relays if r.operator_id == operator_id])
+    return saved
 
 
 def _identity_items(
@@ -128,6 +140,8 @@ def patch_relay(
     extra, explain = opening_exceptions.hours_guard(ctx, before, after)
     saved = save(ctx, key, before, after, entry, extra, explain)
     opening_exceptions.mark_weekly_hours(ctx, before, saved)
+    if before.active != saved.active:  # it takes new bookings, or no longer
+        relay_service.mark_relays(ctx, [relay_id])
     return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
 
 
@@ -136,11 +150,18 @@ def get_product(ctx: Context, product_id: str) -> Product:
 
 
 def patch_product(
-    ctx: Context, principal: Principal, product_id: str, expected: int, patch: ProductPatch
+    ctx: Context,
+    principal: Principal,
+    product_id: str,
+    if_match: str | int | None,
+    patch: ProductPatch,
 ) -> Product:
+    """`if_match` is read once the product is known to exist (404 before 428)."""
     key = product_key(product_id)
     before = get_product(ctx, product_id)
-    check_version(before.version, expected)
+    check_version(
+        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
+    )
     changes = sent_fields(patch)
     if patch.price is not None:  # new sales only: purchases keep their frozen price
         changes["price"] = patch.price.to_price().to_dict()

@@ -25,7 +25,13 @@ from chalicelib.domain.booking import CANCELLABLE, Booking
 from chalicelib.domain.catalogue import check_vat_number_of
 from chalicelib.domain.catalogue_patches import CompanyPatch
 from chalicelib.domain.company import Company
-from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
+from chalicelib.domain.editing import (
+    apply_patch,
+    changed_fields,
+    check_version,
+    expected_version,
+    sent_fields,
+)
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState, NotFound
 from chalicelib.services import audit
@@ -48,11 +54,19 @@ def get_company(ctx: Context, company_id: str) -> Company:
 
 
 def patch_company(
-    ctx: Context, principal: Principal, company_id: str, expected: int, patch: CompanyPatch
+    ctx: Context,
+    principal: Principal,
+    company_id: str,
+    if_match: str | int | None,
+    patch: CompanyPatch,
 ) -> Company:
+    """`if_match` (the raw header, or a version already read from one) is read once the
+    company is known to exist (404 before 428), as for relays."""
     key = company_key(company_id)
     before = get_company(ctx, company_id)
-    check_version(before.version, expected)
+    check_version(
+        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
+    )
     after = apply_patch(before, sent_fields(patch))
     check_vat_number_of(after.vat_number, after.siren, changed_fields(before, after))
     entry = audit.entry(

@@ -24,7 +24,13 @@ from chalicelib.adapters.versioned_store import resource_key
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.domain.catalogue_patches import ResourcePatch
-from chalicelib.domain.editing import apply_patch, changed_fields, check_version, sent_fields
+from chalicelib.domain.editing import (
+    apply_patch,
+    changed_fields,
+    check_version,
+    expected_version,
+    sent_fields,
+)
 from chalicelib.domain.schedule import local_midnight, slot_at, slots_in_day
 from chalicelib.errors import CapacityConflict, NotFound, RelaisError
 from chalicelib.services import audit
@@ -40,14 +46,18 @@ def patch_resource(
     principal: Principal,
     relay_id: str,
     resource_id: str,
-    expected: int,
+    if_match: str | int | None,
     patch: ResourcePatch,
 ) -> Resource:
+    """`if_match` (the raw header, or a version already read from one) is read once the
+    resource is known to exist in that relay (404 before 428), as for relays."""
     key = resource_key(relay_id, resource_id)
     before = read(ctx, key, Resource, "resource")
     if before.relay_id != relay_id:
         raise NotFound("No resource with that id.")
-    check_version(before.version, expected)
+    check_version(
+        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
+    )
     after = apply_patch(before, sent_fields(patch))
     entry = audit.entry(
         ctx,
