@@ -12,6 +12,7 @@ written once when the month closes.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from chalicelib.adapters import keys
@@ -87,6 +88,20 @@ class PeriodStore:
             raise PeriodMoved(month)
 
         self._table.transact(items, on_cancel=moved)
+
+    def abort_close(self, operator_id: str, month: str, facts: list[str]) -> None:
+        """Give a `closing` month back to the writers (its books could not be sealed),
+        without the facts of that attempt (a later close records its own)."""
+        names = {"#s": "status", **{f"#{k}": k for k in facts}}
+        removed = f" REMOVE {', '.join(f'#{k}' for k in facts)}" if facts else ""
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(
+                Key=keys.period(operator_id, month),
+                UpdateExpression=f"SET #s = :open{removed}",
+                ConditionExpression="#s = :closing",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":open": OPEN, ":closing": CLOSING},
+            )
 
     def finish_close(self, operator_id: str, month: str, facts: dict[str, Any]) -> dict[str, Any]:
         names = {"#s": "status", **{f"#{k}": k for k in facts}}

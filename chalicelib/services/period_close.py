@@ -87,7 +87,11 @@ def close_period(
     # Read once the month is `closing`: from then on the settings cannot change.
     books = accounting_settings.settings_for(ctx, operator_id)
     fy_start = books.fiscal_year_start_month
-    sealed = _number_and_seal(ctx, operator_id, month, item, previous_item, fy_start)
+    try:
+        sealed = _number_and_seal(ctx, operator_id, month, item, previous_item, fy_start)
+    except ValueError as exc:  # books that cannot make a FEC (an unbalanced entry)
+        store.abort_close(operator_id, month, list(facts))
+        raise InvalidState(f"The period {month} cannot be sealed: {exc}") from exc
     if is_last_month(month, fy_start):  # the fiscal year closes: open the next one
         _open_next_year(ctx, operator_id, fiscal_year_of_month(month, fy_start), books)
     try:

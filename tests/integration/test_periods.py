@@ -12,7 +12,7 @@ from chalicelib.domain.ledger import Chart
 from chalicelib.services import invoicing, periods
 from chalicelib.services.context import Context
 from tests.conftest import PARIS
-from tests.support.api import Api, operator_body
+from tests.support.api import Api, assert_problem, operator_body
 
 # The conftest clock is 2026-12-01: October and November are past months.
 
@@ -274,3 +274,19 @@ def test_a_forced_close_is_in_the_audit_trail_with_its_reason(
     assert [(e["action"], e["entity_id"], e["changes"]["force_reason"]) for e in entries] == [
         ("close", f"{operator_id}/2026-10", [None, "bank statement checked"])
     ]
+
+
+def test_a_close_whose_books_cannot_be_sealed_is_refused_and_the_month_stays_open(
+    ctx: Context, api: Api, accountant: str, operator_id: str
+) -> None:
+    # GIVEN October's books holding an unbalanced entry (no FEC can be made of them)
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20))[:1])
+    # WHEN the month is closed
+    answer = close(api, accountant, operator_id, "2026-10")
+    # THEN 409 with the reason, and the month is open again (not left `closing`)
+    assert_problem(answer, 409, "invalid_state")
+    assert "cannot be sealed" in answer.json["detail"]
+    item = ctx.periods.periods(operator_id).get("2026-10") or {}
+    assert item.get("status", "open") == "open" and "closed_by" not in item
+    listed = api.get(f"/v1/operators/{operator_id}/periods", token=accountant).json["items"]
+    assert [p["status"] for p in listed if p["period"] == "2026-10"] == ["open"]
