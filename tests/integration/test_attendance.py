@@ -183,6 +183,48 @@ def test_a_check_in_racing_the_job_wins_or_loses_cleanly(
     assert set(free_seats(api, network["relay"], network["pool"], TODAY).values()) == {2}
 
 
+def test_a_booking_made_once_its_day_began_has_its_hour_from_when_it_was_made(
+    api: Api, admin: str, ctx: Context, clock: FixedClock, network: dict[str, str]
+) -> None:
+    clock.moment = at("10:30")  # today's day booked at 10:30: 08:00-19:00
+    booking = free_booking(api, admin, network["pool"])
+    assert run(ctx, clock, "10:35")["no_shows"] == 0  # the job's next run: not a no-show
+    clock.moment = at("10:45")
+    checked = api.post(f"/v1/bookings/{booking['id']}/check-in", token=admin)
+    assert (checked.status, checked.json["status"]) == (200, "checked_in")
+
+
+def test_a_booking_made_once_its_day_began_and_never_used_is_a_no_show_an_hour_later(
+    api: Api, admin: str, ctx: Context, clock: FixedClock, network: dict[str, str]
+) -> None:
+    clock.moment = at("10:30")
+    booking = free_booking(api, admin, network["pool"])
+    assert run(ctx, clock, "11:29")["no_shows"] == 0
+    assert run(ctx, clock, "11:30")["no_shows"] == 1
+    assert status_of(ctx, booking["id"]) == "no_show"
+
+
+def test_bookings_of_days_the_job_missed_are_settled_by_its_next_run(
+    api: Api, admin: str, ctx: Context, clock: FixedClock, network: dict[str, str]
+) -> None:
+    # GIVEN a room booked Wednesday 10:00-11:00, and no run of the job until Friday noon
+    wednesday = booked(
+        api,
+        admin,
+        network["room"],
+        date="2026-12-02",
+        unit="hour",
+        start="10:00",
+        end="11:00",
+        payment="none",
+    )
+    # WHEN the job runs again
+    result = run(ctx, clock, "12:00", day="2026-12-04")
+    # THEN Wednesday's booking is settled (too short for a no-show: completed)
+    assert result["completed"] == 1
+    assert status_of(ctx, wednesday["id"]) == "completed"
+
+
 # -- the rule itself ---------------------------------------------------------------------------
 def booking(status: BookingStatus, start: str, end: str) -> Booking:
     return Booking(
@@ -232,7 +274,7 @@ def test_outcome_uses_real_elapsed_time_on_a_fall_back_day() -> None:
     # 2026-10-25 has 25 hours; bookings carry fixed offsets, as the schedule plans them.
     start = datetime(2026, 10, 25, 1, 30, tzinfo=timezone(timedelta(hours=2)))  # 23:30Z
     b = booking(BookingStatus.confirmed, "08:00", "19:00").model_copy(
-        update={"start": start, "end": start + timedelta(hours=4)}
+        update={"start": start, "end": start + timedelta(hours=4), "created_at": start}
     )
     # 02:29 shows twice on the wall; only the second time is an hour after the start.
     assert attendance_outcome(b, datetime(2026, 10, 25, 2, 29, tzinfo=PARIS)) is None
@@ -240,3 +282,11 @@ def test_outcome_uses_real_elapsed_time_on_a_fall_back_day() -> None:
     assert attendance_outcome(b, second_time) is BookingStatus.no_show
     assert attendance_outcome(b, datetime(2026, 10, 25, 0, 29, tzinfo=UTC)) is None
     assert attendance_outcome(b, datetime(2026, 10, 25, 0, 30, tzinfo=UTC)) is BookingStatus.no_show
+
+
+def test_the_hour_to_come_runs_from_when_a_booking_was_made_if_its_day_had_begun() -> None:
+    made_late = booking(BookingStatus.confirmed, "08:00", "19:00").model_copy(
+        update={"created_at": at("10:30")}
+    )
+    assert attendance_outcome(made_late, at("11:29")) is None
+    assert attendance_outcome(made_late, at("11:30")) is BookingStatus.no_show
