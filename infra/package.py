@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters.archive_store import EXPORT_FILES_DAYS  # export files expire
 from infra.alarms import monitoring_overlay
 from infra.gateway import rest_api_overlay
 from infra.layers import (
@@ -59,7 +60,6 @@ EXPORT_DEAD_LETTERS_ID = "ExportDeadLetters"
 EXPORT_QUEUE_PLACEHOLDER = "relais-exports"
 EXPORT_SENDERS = ("APIHandler", "RunExports")
 EXPORT_WORKER_TIMEOUT = 900  # .chalice/config.json, lambda_functions.export_worker
-EXPORT_FILES_DAYS = 7  # export files expire; sealed archives are kept
 RUNTIME = TARGET_RUNTIME
 ARCHITECTURES = [TARGET_ARCHITECTURE]
 DEFAULT_STAGE = "dev"

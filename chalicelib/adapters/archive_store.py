@@ -13,6 +13,10 @@ from typing import Any
 from chalicelib.adapters.s3_upload import S3Upload
 
 PRESIGN_SECONDS = 15 * 60
+# The bucket's lifecycle deletes `exports/` objects this many days after they were
+# written (S3 rounds up to the next midnight UTC: never earlier). infra/package.py sets
+# the rule; tests/integration/test_export_files.py checks both say the same.
+EXPORT_FILES_DAYS = 7
 _MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "AccessDenied", "404"})
 
 

@@ -2,13 +2,18 @@
 
 Export item `PK=EXPORT#{id}`, `SK=EXPORT`: kind, operator, parameters, status, the
 current run's `run_id`, `attempts` and `lease_until`, then the file's key, size and
-SHA-256 (or the failure's reason). While not finished it has a marker
-`PK=EXPORTS_OPEN`, `SK={created_at}#{id}`, which the sweeping job lists; the marker is
-deleted with the final status, in one transaction.
+SHA-256 (or the failure's reason). Each run notes in `object_keys` the S3 key it is
+about to write, before writing it, so the files of runs that died are known without
+listing the bucket. While not finished it has a marker `PK=EXPORTS_OPEN`,
+`SK={created_at}#{id}`, which the sweeping job lists; the marker is deleted with the
+final status, in one transaction. A finished export has a `ttl` (epoch seconds, the
+same moment as its `available_until`): DynamoDB deletes it some time after its file is
+gone, and until then the service answers it as missing.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import keys
@@ -22,7 +27,9 @@ class ExportStore:
 
     def create(self, export: dict[str, Any]) -> bool:
         """Store a new pending export and its open marker; False if the id exists (a
-        retried request with the same Idempotency-Key)."""
+        retried request with the same Idempotency-Key). An export past its `ttl` (its
+        file gone, DynamoDB not yet done deleting it) is replaced by the new one."""
+        now = int(datetime.fromisoformat(str(export["created_at"])).timestamp())
         item = {**keys.export(export["id"]), "entity": "export", **export, "status": PENDING}
         marker = {**keys.open_export(export["created_at"], export["id"]), "entity": "export_open"}
 
@@ -36,7 +43,9 @@ class ExportStore:
                         "Put": {
                             "TableName": self._table.name,
                             "Item": item,
-                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "ConditionExpression": "attribute_not_exists(PK) OR #ttl <= :now",
+                            "ExpressionAttributeNames": {"#ttl": "ttl"},
+                            "ExpressionAttributeValues": {":now": now},
                         }
                     },
                     {"Put": {"TableName": self._table.name, "Item": marker}},
@@ -92,6 +101,27 @@ class ExportStore:
         except self._table.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def note_key(self, export_id: str, run_id: str, key: str) -> list[str] | None:
+        """Before a run writes `key`: add it to the export's `object_keys`, while the
+        run still holds the export. The keys every run noted (this one's too), or None
+        when the run lost the export to another."""
+        try:
+            answer = self._table.table.update_item(
+                Key=keys.export(export_id),
+                UpdateExpression="ADD object_keys :key",
+                ConditionExpression="#s = :running AND run_id = :run",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":key": {key},
+                    ":running": RUNNING,
+                    ":run": run_id,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return None
+        return sorted(str(k) for k in answer["Attributes"].get("object_keys") or ())
 
     def release(self, export_id: str, run_id: str) -> bool:
         """Back to pending after a run that failed for a passing reason."""

@@ -7,8 +7,15 @@ is the worker: it claims the export under a lease (domain/exports.py), writes th
 straight into S3 by multipart upload with bounded memory (the FEC as a stream of
 records, month by month; CSV a year of documents at a time; ZIPs one file at a time),
 then records its size and SHA-256. A crash leaves a lease that runs out; the export is
-then run again from the start under a new object key, and a run that lost its lease
-deletes what it wrote: one export, one file.
+then run again from the start under a new object key. One export, one file: each run
+notes its key on the export before writing it; a run that lost its lease, or whose
+`finish` failed, deletes what it wrote (never the file a `done` export points to), and
+the run that finishes deletes the files of the runs before it (a Lambda timed out after
+its upload leaves one), so no listing of the bucket is needed.
+
+The bucket deletes export files `EXPORT_FILES_DAYS` after they were written; an export
+is answered until `available_until`, a link's lifetime before its file can go (the
+same moment is its `ttl`), then it is `not_found`, even before DynamoDB deletes it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 
+from chalicelib.adapters.archive_store import EXPORT_FILES_DAYS, PRESIGN_SECONDS, ArchiveStore
 from chalicelib.adapters.export_queue import ExportQueue
 from chalicelib.auth import Principal
 from chalicelib.domain import exports as rules
@@ -28,6 +36,7 @@ from chalicelib.domain.fec import fec_filename, stream_fec
 from chalicelib.domain.fiscal_year import months_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
+from chalicelib.observability import logger
 from chalicelib.services import accounting, accounting_settings, archive, audit
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
@@ -84,9 +93,32 @@ def get_export(ctx: Context, principal: Principal, export_id: str) -> dict[str, 
 
 def _get(ctx: Context, export_id: str) -> dict[str, Any]:
     export = ctx.exports.get(export_id)
-    if export is None:
+    if export is None or expired(export, ctx.clock.now()):
         raise NotFound(f"No export with id {export_id!r}.")
     return export
+
+
+def available_until(started: datetime) -> datetime:
+    """Until when an export run at `started` is answered. Its file was written after
+    `started` and the bucket keeps it at least `EXPORT_FILES_DAYS`; the last link given
+    out must stay valid its `PRESIGN_SECONDS`."""
+    return started + timedelta(days=EXPORT_FILES_DAYS, seconds=-PRESIGN_SECONDS)
+
+
+def expired(export: dict[str, Any], now: datetime) -> bool:
+    """Past its `available_until` (an export finished before it was stored: from the
+    start of its last run), even if DynamoDB's TTL, which deletes late, has not yet."""
+    until = export.get("available_until")
+    if not until and export.get("status") in (rules.DONE, rules.FAILED):
+        started = export.get("started_at") or export.get("finished_at")
+        until = rules.iso(available_until(datetime.fromisoformat(str(started))))
+    return bool(until) and str(until) <= rules.iso(now)
+
+
+def _lifetime(started: datetime) -> dict[str, Any]:
+    """The facts that end a finished export: when it stops being answered, and its TTL."""
+    until = available_until(started)
+    return {"available_until": rules.iso(until), "ttl": int(until.timestamp())}
 
 
 def view(ctx: Context, export: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +166,12 @@ def run_export(ctx: Context, export_id: str) -> str:
     if export is None or not rules.claimable(export["status"], export.get("lease_until"), now):
         return "skipped"
     attempts = int(export.get("attempts") or 0)
+    store = archive.archive_store(ctx)
+    earlier = [str(k) for k in export.get("object_keys") or ()]
     if attempts >= rules.MAX_ATTEMPTS:
         reason = f"Gave up after {attempts} runs that did not finish."
-        ctx.exports.finish(export, None, rules.FAILED, _failure(now, reason))
+        if ctx.exports.finish(export, None, rules.FAILED, _failure(now, reason)):
+            _drop_files(store, export_id, earlier)
         return rules.FAILED
     run_id = secrets.token_hex(8)
     if not ctx.exports.claim(export_id, run_id, rules.iso(now), rules.lease_end(now)):
@@ -144,16 +179,25 @@ def run_export(ctx: Context, export_id: str) -> str:
     try:
         name, content_type, produce = _plan(ctx, export)
     except (ExportRefused, RelaisError) as exc:
-        ctx.exports.finish(export, run_id, rules.FAILED, _failure(now, _reason(exc)))
+        if ctx.exports.finish(export, run_id, rules.FAILED, _failure(now, _reason(exc))):
+            _drop_files(store, export_id, earlier)
         return rules.FAILED
     key = rules.object_key(export_id, attempts + 1, name)
-    store = archive.archive_store(ctx)
+    try:
+        written = ctx.exports.note_key(export_id, run_id, key)
+    except BaseException:
+        ctx.exports.release(export_id, run_id)
+        raise
+    if written is None:
+        return "superseded"  # another run took over before this one wrote anything
     try:
         with store.upload(key, content_type) as upload:
             produce(upload)
             size, digest = upload.complete()
     except (ExportRefused, RelaisError, ValueError) as exc:
-        ctx.exports.finish(export, run_id, rules.FAILED, _failure(now, _reason(exc)))
+        # The upload was aborted: no file of this run; those of earlier runs go.
+        if ctx.exports.finish(export, run_id, rules.FAILED, _failure(now, _reason(exc))):
+            _drop_files(store, export_id, written)
         return rules.FAILED
     except BaseException:
         ctx.exports.release(export_id, run_id)  # a passing failure: run again
@@ -164,15 +208,63 @@ def run_export(ctx: Context, export_id: str) -> str:
         "size": size,
         "sha256": digest,
         "finished_at": rules.iso(ctx.clock.now()),
+        **_lifetime(now),
     }
-    if not ctx.exports.finish(export, run_id, rules.DONE, facts):
+    try:
+        finished = ctx.exports.finish(export, run_id, rules.DONE, facts)
+    except Exception:
+        if _finished_anyway(ctx, store, export_id, run_id, key):
+            _drop_files(store, export_id, written, keep=key)
+            return rules.DONE
+        raise
+    if not finished:
         store.delete(key)  # another run took over: its file is the export's
         return "superseded"
+    _drop_files(store, export_id, written, keep=key)  # runs that died after their upload
     return rules.DONE
 
 
+def _finished_anyway(
+    ctx: Context, store: ArchiveStore, export_id: str, run_id: str, key: str
+) -> bool:
+    """After `finish` raised (its transaction may still have been applied): True if the
+    export is done with this run's file. Otherwise this run's file goes, unless the
+    export points at it, and the export goes back to pending if this run still holds
+    it, to be run again at once rather than after the lease."""
+    try:
+        export = ctx.exports.get(export_id)
+    except Exception:
+        logger().exception("export_finish_unknown", extra={"export_id": export_id, "key": key})
+        return False  # not knowing, the file stays: it is noted, the next run deletes it
+    if export is not None and export.get("key") == key:
+        return export.get("status") == rules.DONE
+    _drop_files(store, export_id, [key])
+    if export is not None and export.get("run_id") == run_id:
+        try:
+            ctx.exports.release(export_id, run_id)
+        except Exception:
+            logger().exception("export_release_failed", extra={"export_id": export_id})
+    return False
+
+
+def _drop_files(
+    store: ArchiveStore, export_id: str, written: Iterable[str], keep: str | None = None
+) -> None:
+    """Delete the files other runs of an export wrote (all but `keep`). Best effort: a
+    file left behind goes with the bucket's expiry of export files."""
+    for key in written:
+        if key == keep:
+            continue
+        try:
+            store.delete(key)
+        except Exception:
+            logger().exception(
+                "export_file_not_deleted", extra={"export_id": export_id, "key": key}
+            )
+
+
 def _failure(now: datetime, reason: str) -> dict[str, Any]:
-    return {"error": reason[:1000], "finished_at": rules.iso(now)}
+    return {"error": reason[:1000], "finished_at": rules.iso(now), **_lifetime(now)}
 
 
 def _reason(exc: BaseException) -> str:
