@@ -78,6 +78,9 @@ class Purchase(Stored):
     operator_id: str
     status: PurchaseStatus = PurchaseStatus.pending
     amount: int
+    # What was sold, frozen at the purchase (its invoice's line; None: bought before)
+    vat_rate: Decimal | None = None
+    product_name: str | None = None
     credits: Decimal
     validity_days: int
     payment_intent_id: str | None = None
@@ -85,7 +88,7 @@ class Purchase(Stored):
     completed_at: datetime | None = None
 
     def public(self) -> dict[str, object]:
-        data = self.model_dump(mode="json", exclude={"member_id"})
+        data = self.model_dump(mode="json", exclude={"member_id", "vat_rate", "product_name"})
         data["credits"] = self.credits
         return data
 

@@ -13,6 +13,7 @@ from chalicelib.domain.catalogue import (
     NewResource,
     Operator,
     Product,
+    ProductKind,
     Relay,
     RelayCategory,
     Resource,
@@ -20,7 +21,7 @@ from chalicelib.domain.catalogue import (
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.timezones import PARIS
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 from chalicelib.services import audit
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Sorted
@@ -116,6 +117,26 @@ def create_resource(
     where = {"operator_id": relay.operator_id, "relay_id": relay_id}
     _audit_created(ctx, by, "resource", resource, **where)
     return resource
+
+
+def product_for_sale(ctx: Context, product_id: str, kind: ProductKind) -> Product:
+    """The product as stored now (not as a container's cached catalogue last saw it: a
+    product deactivated, or repriced, a moment ago is not sold as it was), if it is on
+    sale: NotFound, InvalidState (no longer sold) or ValidationFailed (the other kind)."""
+    catalogue = ctx.catalogue.get(fresh=True)
+    product = catalogue.products.get(product_id)
+    if product is None:
+        raise NotFound(f"No product with id {product_id!r}.")
+    if not catalogue.product_on_sale(product):
+        raise InvalidState("This product is no longer sold.")
+    if product.kind is not kind:
+        elsewhere = (
+            "Memberships are taken out with POST /v1/memberships."
+            if kind is ProductKind.credit_pack
+            else "Credit packs are bought with POST /v1/purchases."
+        )
+        raise ValidationFailed(elsewhere, field="product_id")
+    return product
 
 
 def list_products(ctx: Context) -> list[Product]:

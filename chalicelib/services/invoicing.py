@@ -344,8 +344,15 @@ def _sale_of(ctx: Context, payment: Any, booking: Booking | None) -> Sale:
         )
     if payment.kind == "purchase":
         purchase = ctx.payments.purchase(payment.subject_id)
+        if purchase is not None and purchase.vat_rate is not None:  # as it was sold
+            return Sale(
+                description=f"{purchase.product_name} — {purchase.credits} crédits",
+                amount_incl_vat=payment.amount,
+                vat_rate=purchase.vat_rate,
+                service_date=payment.created_at.astimezone(PARIS).date(),
+            )
         product = ctx.catalogue.get().products.get(purchase.product_id) if purchase else None
-        if product is not None:
+        if product is not None:  # bought before purchases kept what they sold
             return Sale(
                 description=f"{product.name} — {product.credits} crédits",
                 amount_incl_vat=payment.amount,

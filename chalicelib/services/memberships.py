@@ -23,8 +23,9 @@ from chalicelib.domain.membership import (
     period_bounds,
 )
 from chalicelib.domain.payment import Payment
-from chalicelib.errors import InvalidState, NotFound, ValidationFailed
+from chalicelib.errors import InvalidState, NotFound
 from chalicelib.services import audit, members
+from chalicelib.services.catalogue import product_for_sale
 from chalicelib.services.context import Context
 from chalicelib.services.ports import MembershipGateway, SetupInfo
 
@@ -49,15 +50,7 @@ def subscribe(
     """A new membership (`incomplete`) and the SetupIntent the frontend confirms.
     `membership_id` comes from the Idempotency-Key: a retry finds the same one, the same
     Stripe customer and the same SetupIntent."""
-    product = ctx.catalogue.get().products.get(product_id) or ctx.catalogue.get(
-        fresh=True
-    ).products.get(product_id)
-    if product is None:
-        raise NotFound(f"No product with id {product_id!r}.")
-    if not ctx.catalogue.get().product_on_sale(product):
-        raise InvalidState("This product is no longer sold.")
-    if product.kind is not ProductKind.membership:
-        raise ValidationFailed("Credit packs are bought with POST /v1/purchases.", "product_id")
+    product = product_for_sale(ctx, product_id, ProductKind.membership)
     profile = members.ensure_profile(ctx, principal)
     memberships = ctx.memberships
     membership = memberships.add(

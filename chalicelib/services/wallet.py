@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import ProductKind
 from chalicelib.domain.payment import Purchase, PurchaseStatus
 from chalicelib.domain.wallet import CreditPack, credits_remaining, pack_expiry
-from chalicelib.errors import InvalidState, NotFound, ValidationFailed
+from chalicelib.errors import NotFound
 from chalicelib.services import invoicing, members
+from chalicelib.services.catalogue import product_for_sale
 from chalicelib.services.context import Context
 from chalicelib.services.payments import open_intent, payment_view
 
@@ -18,17 +20,7 @@ from chalicelib.services.payments import open_intent, payment_view
 def buy_pack(
     ctx: Context, principal: Principal, product_id: str, purchase_id: str
 ) -> dict[str, Any]:
-    product = ctx.catalogue.get().products.get(product_id) or ctx.catalogue.get(
-        fresh=True
-    ).products.get(product_id)
-    if product is None:
-        raise NotFound(f"No product with id {product_id!r}.")
-    if not ctx.catalogue.get().product_on_sale(product):
-        raise InvalidState("This product is no longer sold.")
-    if product.kind is not ProductKind.credit_pack:
-        raise ValidationFailed(
-            "Memberships are taken out with POST /v1/memberships.", field="product_id"
-        )
+    product = product_for_sale(ctx, product_id, ProductKind.credit_pack)
     assert product.credits is not None and product.validity_days is not None
     members.ensure_profile(ctx, principal)
     purchase = ctx.payments.add_purchase(
@@ -38,6 +30,8 @@ def buy_pack(
             product_id=product.id,
             operator_id=product.operator_id,
             amount=int(product.price["amount"]),
+            vat_rate=Decimal(str(product.price["vat_rate"])),
+            product_name=product.name,
             credits=product.credits,
             validity_days=product.validity_days,
             created_at=ctx.clock.now(),
