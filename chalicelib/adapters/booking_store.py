@@ -197,12 +197,16 @@ class BookingStore:
         restore_credits: bool = False,
         refund_due: int | None = None,
         extra: list[dict[str, Any]] | None = None,
+        late: bool = False,
     ) -> Booking:
         """Move a seat-taking booking to a final status and give its seats back, once —
-        with its credits when `restore_credits`, and a refund owed when `refund_due`."""
+        with its credits when `restore_credits`, and a refund owed when `refund_due`;
+        `late`: cancelled past its deadline (noted: what it used stays used)."""
         if booking.status not in SEAT_TAKING:
             raise InvalidState(f"A {booking.status} booking holds no seat to give back.")
         changes: dict[str, Any] = {"status": to, **shapes.stamp(to, now)}
+        if late:
+            changes["cancelled_late"] = True
         if refund_due:
             changes["refund_due"] = refund_due
         updated = booking.model_copy(update=changes)

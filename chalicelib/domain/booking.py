@@ -83,6 +83,9 @@ class Booking(BaseModel):
     payment_intent_id: str | None = None
     created_at: datetime
     cancelled_at: datetime | None = None
+    # Cancelled past the free-cancellation deadline: its credits or membership day are
+    # used all the same (what the clearing between operators counts)
+    cancelled_late: bool = False
     checked_in_at: datetime | None = None
 
     @field_validator("price")
@@ -95,7 +98,14 @@ class Booking(BaseModel):
         """The booking object of the API contract."""
         data = self.model_dump(
             mode="json",
-            exclude={"slots", "operator_id", "credit_draws", "refund_due", "refund"},
+            exclude={
+                "slots",
+                "operator_id",
+                "credit_draws",
+                "refund_due",
+                "refund",
+                "cancelled_late",
+            },
         )
         data["credits_used"] = self.credits_used
         for optional in (

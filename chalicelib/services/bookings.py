@@ -329,6 +329,7 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         now,
         restore_credits=restore,
         refund_due=owed,
+        late=not in_time,
         extra=[  # cancelled late: the company is still billed, the membership day used
             *(companies.release_items(ctx, booking, BookingStatus.cancelled) if in_time else []),
             *(membership_bookings.release_items(ctx, booking) if in_time else []),

@@ -18,14 +18,16 @@ USED = {
 
 
 def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
-    """Credits used in the month at a relay of an operator other than the pack's seller."""
+    """Credits and membership days used in the month at a relay of an operator other than
+    their seller's: by a booking that took place, or was cancelled too late to give them
+    back (`cancelled_late`: its host held the seat and got nothing else)."""
     first = f"{year:04d}-{month:02d}-01"
     last = f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
     catalogue = ctx.catalogue.get()
     usages = []
     for relay in catalogue.relays.values():
         for booking in _bookings(ctx, relay.id, first, last):
-            if booking.status not in USED:
+            if booking.status not in USED and not booking.cancelled_late:
                 continue
             if booking.membership_id:
                 usages.extend(_membership_usage(ctx, booking, relay.operator_id))

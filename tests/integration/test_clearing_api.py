@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from chalicelib.config import Settings
 from tests.support.api import Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import FakeGateway
@@ -111,3 +113,57 @@ def test_membership_days_used_at_another_operators_relay_are_owed_to_it(
             "currency": "EUR",
         }
     ]
+
+
+@pytest.mark.parametrize(("day", "owed"), [("2026-12-01", 1200), ("2026-12-04", None)])
+def test_credits_of_a_booking_cancelled_too_late_are_used_in_the_clearing(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+    day: str,
+    owed: int | None,
+) -> None:
+    # GIVEN a pack sold by the first operator, and a relay of another operator
+    other = api.post(
+        "/v1/operators",
+        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
+        token=admin,
+    ).json
+    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    product = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    ).json
+    bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
+    intent = stripe_fake.succeed(bought["payment"]["payment_intent_id"])
+    deliver(api, settings, "payment_intent.succeeded", intent)
+    # WHEN a day there is booked with a credit and cancelled: today's too late (the credit
+    # is spent), Friday's in time (the credit comes back)
+    body = {"resource_id": pool["id"], "date": day, "unit": "day", "payment": "credits"}
+    booking = api.post("/v1/bookings", body, token=member).json["booking"]
+    cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", {}, token=member).json
+    assert cancelled["credits_restored"] == (0 if owed else 1)
+    # THEN the seller owes the host the credit it kept, and nothing for one given back
+    report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
+    expected = [
+        {
+            "from_operator_id": network["operator"],
+            "to_operator_id": other["id"],
+            "amount": owed,
+            "currency": "EUR",
+        }
+    ]
+    assert report["balances"] == (expected if owed else [])

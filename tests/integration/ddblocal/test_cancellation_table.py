@@ -246,7 +246,7 @@ def observe(stack: Stack, scene: Scene) -> dict[str, Any]:
         paid = intent.status == "succeeded"
         observed["refunded_at_stripe"] = stack.refunded_at_stripe(scene.intent_id) if paid else 0
     if scene.cell.payment in ("credits", "membership"):  # what the clearing settles
-        observed["clearing"] = _clearing_with(stack, operator)
+        observed["clearing_owed"] = _clearing_with(stack, operator) > 0
     if scene.cell.payment == "credits":
         observed["credits_remaining"] = http.ok("GET", "/v1/wallet", scene.member)[
             "credits_remaining"
@@ -370,7 +370,9 @@ def expected(cell: Cell) -> dict[str, Any]:
         outcome["intent_status"] = "canceled" if cell.moment == "held" else "succeeded"
         outcome["refunded_at_stripe"] = PRICE if back else 0
     if cell.payment in ("credits", "membership"):
-        outcome["clearing"] = 0  # a cancelled booking is no usage to settle
+        # given back (in time, closure...): no usage to settle; kept (too late): the host
+        # held the seat, the seller is owed nothing back: the use is settled
+        outcome["clearing_owed"] = not back
     if cell.payment == "credits":
         outcome["credits_remaining"] = 10 if back else 9
     if cell.payment == "membership":
