@@ -27,11 +27,14 @@ def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -
     try:
         obj = (event.get("data") or {}).get("object") or {}
         outcome = handler(ctx, obj) if handler else "ignored"
+        # Not recorded as done (throttled...): given back too, so that Stripe's next
+        # delivery does it again (every handler is idempotent) rather than wait on a
+        # claim nobody holds any more.
+        ctx.payments.finish_event(event_id, outcome)
     except Exception:
         ctx.payments.release_event(event_id)
         count("WebhookFailures")  # Stripe delivers it again; the alarm says if it persists
         raise
-    ctx.payments.finish_event(event_id, outcome)
     _observe(ctx, event)
     return {"received": True, "outcome": outcome}
 

@@ -210,6 +210,35 @@ def test_a_delivery_still_in_flight_elsewhere_after_the_wait_is_asked_again_late
     assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 0
 
 
+def test_an_event_whose_done_mark_failed_is_given_back_and_redelivered_to_effect_once(
+    api: Api,
+    member: str,
+    pack: dict[str, Any],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bought = api.post("/v1/purchases", {"product_id": pack["id"]}, token=member)
+    intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    # GIVEN the event handled, but its "done" mark throttled
+    with monkeypatch.context() as throttled:
+
+        def finish_fails(event_id: str, outcome: str) -> None:
+            raise ctx.table.exceptions.ProvisionedThroughputExceededException(
+                {"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem"
+            )
+
+        throttled.setattr(ctx.payments, "finish_event", finish_fails)
+        first = deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_mark")
+    assert_problem(first, 503, "service_unavailable")
+    # WHEN Stripe delivers it again, THEN it is answered at once, and took effect once
+    again = deliver(api, settings, "payment_intent.succeeded", intent, event_id="evt_mark")
+    assert again.status == 200, again.json
+    assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 10
+    assert len(api.get("/v1/wallet", token=member).json["packs"]) == 1
+
+
 def test_success_delivered_twice_under_different_event_ids_confirms_once(
     api: Api,
     member: str,
