@@ -13,16 +13,16 @@ from tests.support.fake_stripe import FakeGateway
 from tests.support.webhooks import deliver
 
 
-def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(
+def a_pack_and_another_operators_relay(
     api: Api,
     admin: str,
     member: str,
-    accountant: str,
     network: dict,
     settings: Settings,
     stripe_fake: FakeGateway,
-) -> None:
-    # GIVEN a second operator with its own relay, and a pack sold by the first operator
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A second operator with a relay and its pool (answered), and a pack of 10 credits for
+    120 € sold by the first operator, bought and paid by `member`."""
     other = api.post(
         "/v1/operators",
         operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
@@ -45,6 +45,22 @@ def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(
     bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
     intent = stripe_fake.succeed(bought["payment"]["payment_intent_id"])
     deliver(api, settings, "payment_intent.succeeded", intent)
+    return other, pool
+
+
+def test_credits_sold_by_one_operator_used_at_anothers_relay_are_owed_to_it(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+) -> None:
+    # GIVEN a second operator with its own relay, and a pack sold by the first operator
+    other, pool = a_pack_and_another_operators_relay(
+        api, admin, member, network, settings, stripe_fake
+    )
     # WHEN the member uses a day at the other operator's relay and a half day at home
     for resource, unit in ((pool["id"], "day"), (network["pool"], "half_day_am")):
         answer = api.post(
@@ -128,28 +144,9 @@ def test_credits_of_a_booking_cancelled_too_late_are_used_in_the_clearing(
     owed: int | None,
 ) -> None:
     # GIVEN a pack sold by the first operator, and a relay of another operator
-    other = api.post(
-        "/v1/operators",
-        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
-        token=admin,
-    ).json
-    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
-    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
-    product = api.post(
-        "/v1/products",
-        {
-            "kind": "credit_pack",
-            "name": "10 jours",
-            "price": {"amount": 12000},
-            "operator_id": network["operator"],
-            "credits": 10,
-            "validity_days": 180,
-        },
-        token=admin,
-    ).json
-    bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
-    intent = stripe_fake.succeed(bought["payment"]["payment_intent_id"])
-    deliver(api, settings, "payment_intent.succeeded", intent)
+    other, pool = a_pack_and_another_operators_relay(
+        api, admin, member, network, settings, stripe_fake
+    )
     # WHEN a day there is booked with a credit and cancelled: today's too late (the credit
     # is spent), Friday's in time (the credit comes back)
     body = {"resource_id": pool["id"], "date": day, "unit": "day", "payment": "credits"}
