@@ -96,8 +96,7 @@ def patch_operator(
 
     saved: Operator = save(ctx, key, before, after, entry, extra, explain)
     if "active" in diff:  # its relays take new bookings, or no longer
-        relays = ctx.catalogue.get(fresh=True).relays.values()
-        relay_service.mark_relays(ctx, [r.id for r in relays if r.operator_id == operator_id])
+        relay_service.mark_relays(ctx, operator_id=operator_id)
     return saved
 
 
@@ -141,7 +140,7 @@ def patch_relay(
     saved = save(ctx, key, before, after, entry, extra, explain)
     opening_exceptions.mark_weekly_hours(ctx, before, saved)
     if before.active != saved.active:  # it takes new bookings, or no longer
-        relay_service.mark_relays(ctx, [relay_id])
+        relay_service.mark_relays(ctx, relay_id=relay_id)
     return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
 
 

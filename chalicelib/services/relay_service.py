@@ -17,22 +17,30 @@ from chalicelib.observability import count, logger
 from chalicelib.services.context import Context
 
 
-def mark_relays(ctx: Context, relay_ids: list[str]) -> int:
-    """After an edit of `active` on these relays (or on their operator): each of their
-    resources marked out of service, or no longer, as the stored catalogue now says.
-    Answers how many resources were marked."""
+def mark_relays(
+    ctx: Context, *, relay_id: str | None = None, operator_id: str | None = None
+) -> int:
+    """After an edit of `active` on a relay (`relay_id`) or on an operator (`operator_id`:
+    all its relays): each of their resources marked out of service, or no longer, as the
+    stored catalogue now says. Answers how many resources were marked."""
     catalogue = ctx.catalogue.get(fresh=True)
+    relays = [
+        relay
+        for relay in catalogue.relays.values()
+        if relay.id == relay_id or relay.operator_id == operator_id
+    ]
     marked = 0
     try:
-        for relay_id in relay_ids:
-            relay = catalogue.relays.get(relay_id)
-            if relay is None:
-                continue
+        for relay in relays:
             out = not catalogue.relay_in_service(relay)
-            for resource in catalogue.resources_of(relay_id):
-                ctx.versioned.mark_out_of_service(relay_id, resource.id, out)
+            for resource in catalogue.resources_of(relay.id):
+                ctx.versioned.mark_out_of_service(relay.id, resource.id, out)
                 marked += 1
     except Exception:  # the edit stands (written): only the cached-catalogue window stays
-        logger().warning("out_of_service_not_marked", extra={"relay_ids": relay_ids}, exc_info=True)
+        logger().warning(
+            "out_of_service_not_marked",
+            extra={"relay_id": relay_id, "operator_id": operator_id},
+            exc_info=True,
+        )
         count("OutOfServiceNotMarked")
     return marked
