@@ -65,6 +65,23 @@ def book_with_credits(api: Api, token: str, resource: str) -> dict[str, Any]:
     return dict(answer.json["booking"])
 
 
+def a_credit_booking_of_a_paid_pack(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A pack bought, paid (its success delivered) and one of its credits spent on a
+    booking: (purchase id, intent, booking)."""
+    purchase_id, intent = start_purchase(
+        api, member, stripe_fake, make_pack(api, admin, network["operator"])
+    )
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    return purchase_id, intent, book_with_credits(api, member, network["pool"])
+
+
 def wallet_credits(api: Api, token: str) -> Any:
     answer = api.get("/v1/wallet", token=token)
     assert answer.status == 200, answer.json
@@ -95,11 +112,9 @@ def test_cancelling_a_credit_booking_of_a_refunded_pack_restores_no_credit(
     ctx: Context,
 ) -> None:
     # GIVEN a pack paid, one credit spent on a booking, then the pack refunded in full
-    purchase_id, intent = start_purchase(
-        api, member, stripe_fake, make_pack(api, admin, network["operator"])
+    purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
     )
-    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
-    booking = book_with_credits(api, member, network["pool"])
     refunded = deliver(api, settings, "charge.refunded", refunded_charge(intent, "re_pack"))
     assert refunded.status == 200, refunded.json
     assert wallet_credits(api, member) == 0
@@ -129,11 +144,9 @@ def test_a_refund_landing_while_a_credit_booking_is_cancelled_leaves_no_credit(
     # GIVEN a booking paid with a credit of a pack, cancelled in time, and the pack's
     # `charge.refunded` processed by another Lambda between the cancellation's read of
     # the booking and its release transaction
-    purchase_id, intent = start_purchase(
-        api, member, stripe_fake, make_pack(api, admin, network["operator"])
+    purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
     )
-    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
-    booking = book_with_credits(api, member, network["pool"])
     original = ctx.bookings.release
 
     def refund_then_release(*args: Any, **kwargs: Any) -> Any:
@@ -166,11 +179,9 @@ def test_a_booking_cancelled_before_its_pack_is_refunded_keeps_no_credit_either(
     settings: Settings,
     ctx: Context,
 ) -> None:
-    purchase_id, intent = start_purchase(
-        api, member, stripe_fake, make_pack(api, admin, network["operator"])
+    purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
     )
-    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
-    booking = book_with_credits(api, member, network["pool"])
     cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member)
     assert cancelled.status == 200, cancelled.json
     assert cancelled.json["credits_restored"] == 1
@@ -296,11 +307,9 @@ def test_a_redelivered_refund_changes_nothing(
     settings: Settings,
     ctx: Context,
 ) -> None:
-    purchase_id, intent = start_purchase(
-        api, member, stripe_fake, make_pack(api, admin, network["operator"])
+    purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
     )
-    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
-    booking = book_with_credits(api, member, network["pool"])
     charge = refunded_charge(intent, "re_pack")
     assert deliver(api, settings, "charge.refunded", charge).status == 200
     assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
