@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.catalogue import Relay, Resource, ResourceKind
+from chalicelib.domain.catalogue import Operator, Relay, Resource, ResourceKind, vat_rate_charged
 from chalicelib.domain.money import Price, price_from_incl_vat, prorate
 from chalicelib.domain.schedule import Slot, booking_window, resolve_unit
 from chalicelib.errors import InvalidState, NotFound, ValidationFailed
@@ -142,9 +142,15 @@ class BookingPlan:
 
 
 def plan_booking(
-    request: BookingRequest, relay: Relay, resource: Resource, now: datetime, horizon_days: int
+    request: BookingRequest,
+    relay: Relay,
+    resource: Resource,
+    now: datetime,
+    horizon_days: int,
+    seller: Operator | None = None,
 ) -> BookingPlan:
-    """Check a request against the calendar and the resource, and price it."""
+    """Check a request against the calendar and the resource, and price it (`seller`, the
+    relay's operator, sets the VAT: none under the franchise)."""
     if not (relay.active and resource.active):  # withdrawn: no new bookings
         raise NotFound(f"No resource with id {resource.id!r}.")
     tz = ZoneInfo(relay.timezone)
@@ -172,7 +178,7 @@ def plan_booking(
         slots=slots,
         start=start,
         end=end,
-        price=price_from_incl_vat(amount, Decimal(resource.vat_rate)),
+        price=price_from_incl_vat(amount, vat_rate_charged(resource.vat_rate, seller)),
         credits=credits_for(resource, request.unit),
     )
 

@@ -487,3 +487,22 @@ def relay_in_service(relay: Relay, operator: Operator | None) -> bool:
 def product_on_sale(product: Product, operator: Operator | None) -> bool:
     """A product is listed and sold while it and its seller are both active."""
     return product.active and (operator is None or operator.active)
+
+
+def vat_rate_charged(vat_rate: Decimal | str, seller: Operator | None) -> Decimal:
+    """The VAT rate a sale carries: none when the seller is under the franchise (art. 293 B
+    du CGI), whatever rate its product or resource names (kept for the day it leaves the
+    franchise); an invoice says the same (domain/invoice.document_line)."""
+    if seller is not None and seller.vat_regime is VatRegime.franchise:
+        return Decimal(0)
+    return Decimal(vat_rate)
+
+
+def product_as_sold(product: Product, seller: Operator | None) -> Product:
+    """The product with the price object its buyer is charged: the VAT split follows the
+    seller's regime (the stored price keeps the rate it was given)."""
+    rate = vat_rate_charged(str(product.price["vat_rate"]), seller)
+    if rate == Decimal(str(product.price["vat_rate"])):
+        return product
+    price = price_from_incl_vat(int(product.price["amount"]), rate).to_dict()
+    return product.model_copy(update={"price": price})

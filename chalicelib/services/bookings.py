@@ -68,10 +68,12 @@ def book(
     says it is fresh (no key): no earlier attempt can have written it."""
     resource = ctx.catalogue.resource(request.resource_id)
     relay = ctx.catalogue.relay(resource.relay_id)
-    if not ctx.catalogue.get().relay_in_service(relay):  # its operator was deactivated
+    catalogue = ctx.catalogue.get()
+    if not catalogue.relay_in_service(relay):  # its operator was deactivated
         raise NotFound(f"No resource with id {resource.id!r}.")
     now = ctx.clock.now()
-    plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days)
+    seller = catalogue.operators.get(relay.operator_id)
+    plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days, seller)
     _check_payment_method(principal, request, plan)
     if request.payment == "card" and plan.price.amount > 0:
         return _book_by_card(ctx, principal, request, plan, booking_id, now, keyed=keyed)

@@ -17,6 +17,7 @@ from chalicelib.domain.catalogue import (
     Relay,
     RelayCategory,
     Resource,
+    product_as_sold,
 )
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
@@ -136,17 +137,27 @@ def product_for_sale(ctx: Context, product_id: str, kind: ProductKind) -> Produc
             else "Credit packs are bought with POST /v1/purchases."
         )
         raise ValidationFailed(elsewhere, field="product_id")
-    return product
+    return product_as_sold(product, catalogue.operators.get(product.operator_id))
 
 
 def list_products(ctx: Context) -> list[Product]:
     catalogue = ctx.catalogue.get()
-    products = [p for p in catalogue.products.values() if catalogue.product_on_sale(p)]
+    products = [
+        product_as_sold(p, catalogue.operators.get(p.operator_id))
+        for p in catalogue.products.values()
+        if catalogue.product_on_sale(p)
+    ]
     return Sorted(products, key=lambda p: (p.kind.value, p.name, p.id))
 
 
+def product_view(ctx: Context, product: Product) -> Product:
+    """A product as served to anyone (its own GET, PATCH and creation answers): priced
+    with its seller's VAT regime."""
+    return product_as_sold(product, ctx.catalogue.get().operators.get(product.operator_id))
+
+
 def create_product(ctx: Context, new: NewProduct, by: Principal | None = None) -> Product:
-    get_operator(ctx, new.operator_id)
+    seller = get_operator(ctx, new.operator_id)
     fields = new.model_dump(exclude={"price"})
     product = Product(
         **fields,
@@ -157,4 +168,4 @@ def create_product(ctx: Context, new: NewProduct, by: Principal | None = None) -
     ctx.catalogue_store.add_product(product)
     ctx.catalogue.invalidate()
     _audit_created(ctx, by, "product", product, operator_id=product.operator_id)
-    return product
+    return product_as_sold(product, seller)

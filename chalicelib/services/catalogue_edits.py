@@ -32,7 +32,7 @@ from chalicelib.domain.editing import (
 )
 from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
 from chalicelib.services import audit, opening_exceptions, relay_service
-from chalicelib.services.catalogue import relay_view
+from chalicelib.services.catalogue import product_view, relay_view
 from chalicelib.services.context import Context
 
 M = TypeVar("M", bound=BaseModel)
@@ -145,6 +145,11 @@ def patch_relay(
 
 
 def get_product(ctx: Context, product_id: str) -> Product:
+    """As served: priced with its seller's VAT regime (`product_view`)."""
+    return product_view(ctx, _stored_product(ctx, product_id))
+
+
+def _stored_product(ctx: Context, product_id: str) -> Product:
     return read(ctx, product_key(product_id), Product, "product")
 
 
@@ -157,7 +162,7 @@ def patch_product(
 ) -> Product:
     """`if_match` is read once the product is known to exist (404 before 428)."""
     key = product_key(product_id)
-    before = get_product(ctx, product_id)
+    before = _stored_product(ctx, product_id)
     check_version(
         before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
     )
@@ -174,4 +179,4 @@ def patch_product(
         operator_id=before.operator_id,
         changes=changed_fields(before, after),
     )
-    return save(ctx, key, before, after, entry)
+    return product_view(ctx, save(ctx, key, before, after, entry))

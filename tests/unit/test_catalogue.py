@@ -19,8 +19,11 @@ from chalicelib.domain.catalogue import (
     Product,
     Rates,
     Relay,
+    VatRegime,
+    product_as_sold,
     product_on_sale,
     relay_in_service,
+    vat_rate_charged,
 )
 from tests.support.api import operator_body, relay_body, resource_body
 
@@ -197,3 +200,22 @@ def test_a_relay_is_in_service_while_it_and_its_operator_are_active(
 
 def test_an_operator_not_loaded_yet_withdraws_nothing() -> None:
     assert relay_in_service(relay(True), None) and product_on_sale(product(True), None)
+
+
+# -- the VAT a seller charges ---------------------------------------------------------------
+
+
+def test_a_franchise_seller_charges_no_vat_whatever_rate_it_names() -> None:
+    exempt = operator(True).model_copy(update={"vat_regime": VatRegime.franchise})
+    assert vat_rate_charged("20.00", exempt) == Decimal(0)
+    assert vat_rate_charged("5.50", operator(True)) == Decimal("5.50")
+    assert vat_rate_charged("20.00", None) == Decimal("20.00")  # not loaded yet: as named
+    sold = product_as_sold(product(True), exempt)
+    assert sold.price == {
+        "amount": 12000,
+        "currency": "EUR",
+        "amount_excl_vat": 12000,
+        "vat_amount": 0,
+        "vat_rate": "0.00",
+    }
+    assert product_as_sold(product(True), operator(True)) == product(True)
