@@ -74,6 +74,23 @@ def transient_failure(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+def oversized_item(exc: BaseException) -> ValidationFailed | None:
+    """The 422 for a write DynamoDB refused because the item would pass its 400 KB (a
+    body whose lists the models do not bound), else None."""
+    try:
+        from botocore.exceptions import ClientError
+    except ImportError:  # pragma: no cover - botocore ships with the Lambda runtime
+        return None
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    texts = [str(error.get("Message", ""))]
+    texts += [str(r.get("Message", "")) for r in exc.response.get("CancellationReasons", [])]
+    if any("item size" in text.lower() for text in texts):
+        return ValidationFailed("The object would be too large to store.", field="body")
+    return None
+
+
 class TableCalls:
     """The item calls of boto3's `Table` resource (same parameters, same answers, native
     Python types), sent straight to the resource's client with the table's name: the

@@ -164,6 +164,7 @@ def create_resource(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),
+    role="staff",
 )
 def create_closure(call: Call) -> Any:
     return closures.create(call.ctx, call.principal, call.params["relay_id"], call.body)

@@ -79,6 +79,7 @@ def patch_operator(call: Call) -> Any:
     body=RelayPatch,
     response=RelayOut,
     errors=(*PATCH_ERRORS, 409),
+    role="staff",
 )
 def patch_relay(call: Call) -> Any:
     raw = call.headers.get("if-match")

@@ -47,6 +47,7 @@ def list_closures(call: Call) -> Any:
     status=204,
     produces="text/plain",
     errors=(403, 404, 412, 428),
+    role="staff",
 )
 def delete_closure(call: Call) -> Any:
     raw = call.headers.get("if-match")

@@ -35,6 +35,7 @@ bp = Blueprint(__name__)
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),
+    role="admin",
 )
 def create_company(call: Call) -> Any:
     return companies.create_company(call.ctx, call.principal, call.body)
@@ -64,6 +65,7 @@ def get_company(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),
+    role="admin",
 )
 def add_member(call: Call) -> Any:
     return companies.add_member(
@@ -80,9 +82,9 @@ def add_member(call: Call) -> Any:
     query=StatementQuery,
     response=CompanyStatement,
     errors=(403, 404, 422),
+    role="books",
 )
 def statement(call: Call) -> Any:
-    call.principal.require_books_access()
     query: StatementQuery = call.query
     return companies.statement(call.ctx, call.params["company_id"], *query.year_month())
 
@@ -98,6 +100,7 @@ def statement(call: Call) -> Any:
     status=201,
     idempotent=True,
     errors=(403, 404, 409, 422),
+    role="books",
 )
 def record_payment(call: Call) -> Any:
     body: NewInvoicePayment = call.body

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.adapters.dynamo import transient_failure
+from chalicelib.adapters.dynamo import oversized_item, transient_failure
 from chalicelib.api import idempotency
 from chalicelib.api.http_middleware import event_headers
 from chalicelib.api.problems import from_validation_error
@@ -36,7 +36,9 @@ from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.api")
 AuthLevel = Literal["public", "member"]
-Role = Literal["admin", "books"]  # books: accountants and administrators
+Role = Literal[
+    "admin", "books", "staff"
+]  # books: accountants and admins; staff: managers and admins
 # Every body is read as JSON whatever its declared type (curl -d sends a form type): a
 # body that is not JSON gets our `malformed_json` problem. `*/*` keeps Chalice from
 # answering 415 in its own, non-problem, format for any type (and from parsing the
@@ -149,7 +151,7 @@ def endpoint(
                 return problem_response(exc)
             except Exception as exc:  # the one place that turns a bug into a clean 500
                 unavailable = _transient(exc)
-                if unavailable is not None:  # throttled, timed out: retry, never a 500
+                if unavailable is not None:  # throttled, timed out, too large: never a 500
                     logger.warning("Unavailable on %s %s: %r", spec.method, spec.path, exc)
                     return problem_response(unavailable)
                 logger.exception("Unhandled error on %s %s", spec.method, spec.path)
@@ -162,8 +164,9 @@ def endpoint(
 
 
 def _transient(exc: Exception) -> RelaisError | None:
-    """A 503 `service_unavailable` for a dependency that failed for a moment, else None."""
-    return transient_failure(exc)
+    """A 503 `service_unavailable` for a dependency that failed for a moment, a 422 for an
+    item too large to store, else None."""
+    return transient_failure(exc) or oversized_item(exc)
 
 
 def _handle(
@@ -182,6 +185,8 @@ def _handle(
         call.principal.require_admin()
     elif spec.role == "books":
         call.principal.require_books_access()
+    elif spec.role == "staff":
+        call.principal.require_staff()
     if spec.query is not None:
         # The last value of a repeated parameter, as `request.query_params` gives it.
         given = request.to_original_event().get("multiValueQueryStringParameters") or {}

@@ -163,6 +163,7 @@ def _description(spec: RouteSpec) -> str:
         None: "Any member with a bearer token.",
         "admin": "Administrators only.",
         "books": "Accountants and administrators only.",
+        "staff": "Administrators and the relay's managers only.",
     }[spec.role]
     text = [spec.summary + ".", who if spec.auth == "member" else "Public: no token needed."]
     if spec.idempotent:

@@ -187,6 +187,13 @@ class RelayCategory(StrEnum):
     town = "town"
 
 
+# A relay's amenities: a short list of short labels (a relay item must stay far below
+# DynamoDB's 400 KB, and it is loaded with the whole catalogue).
+Amenities = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)
+]
+
+
 class NewRelay(Model):
     name: NonEmpty
     operator_id: NonEmpty
@@ -195,7 +202,7 @@ class NewRelay(Model):
     location: Location
     timezone: str = "Europe/Paris"
     opening_hours: dict[str, list[list[str]]]
-    amenities: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    amenities: Amenities = []
 
     @field_validator("timezone")
     @classmethod

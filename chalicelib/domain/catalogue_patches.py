@@ -16,6 +16,7 @@ from stdnum.exceptions import ValidationError as NumberInvalid
 
 from chalicelib.domain.catalogue import (
     Address,
+    Amenities,
     Location,
     OpeningException,
     PriceIn,
@@ -98,7 +99,7 @@ class RelayPatch(Patch):
     opening_hours: dict[str, list[list[str]]] | None = None
     # Replaces the whole list of dated exceptions (`[]` removes them all).
     opening_exceptions: list[OpeningException] | None = None
-    amenities: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    amenities: Amenities | None = None
     active: bool | None = None
 
     @field_validator(

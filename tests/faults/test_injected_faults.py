@@ -14,9 +14,14 @@ from typing import Any
 import pytest
 import stripe
 
-from chalicelib.adapters.dynamo import CLIENT_MAX_ATTEMPTS, transient_failure
+from chalicelib.adapters.dynamo import CLIENT_MAX_ATTEMPTS, oversized_item, transient_failure
 from chalicelib.adapters.stripe_gateway import map_stripe_error
-from chalicelib.errors import Misconfigured, PaymentProviderError, ServiceUnavailable
+from chalicelib.errors import (
+    Misconfigured,
+    PaymentProviderError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from chalicelib.services.context import Context
 from tests.faults.conftest import CRASH_STRIDE
 from tests.support.api import Answer, Api, assert_problem, resource_body
@@ -243,6 +248,22 @@ def test_given_webhooks_duplicated_and_out_of_order_then_one_confirmation_one_in
     assert booking["status"] == "confirmed", booking
     assert len(api.get("/v1/invoices", token=token).json["items"]) == 1
     assert_invariants(ctx, stripe_fake)
+
+
+def test_an_item_too_large_for_dynamodb_is_the_callers_422() -> None:
+    from botocore.exceptions import ClientError
+
+    size = "Item size has exceeded the maximum allowed size"
+    put = ClientError({"Error": {"Code": "ValidationException", "Message": size}}, "PutItem")
+    reasons = [{"Code": "None"}, {"Code": "ValidationError", "Message": size}]
+    cancelled = ClientError(
+        {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},
+        "TransactWriteItems",
+    )
+    for refused in (put, cancelled):
+        assert isinstance(oversized_item(refused), ValidationFailed)
+    assert oversized_item(client_error("ValidationException")("PutItem")) is None
+    assert oversized_item(ValueError("bug")) is None
 
 
 def test_an_unknown_error_is_no_transient_failure() -> None:

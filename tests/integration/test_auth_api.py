@@ -158,6 +158,31 @@ def test_hs256_token_signed_with_our_public_key_is_unauthenticated(
     assert_problem(api.get(PROTECTED, token=forged), 401, "unauthenticated")
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"cognito:groups": "admin"},  # an array, per the contract: a string is no group list
+        {"cognito:groups": ["admin", 1]},
+        {"email": ["a@example.org"]},
+        {"name": {"first": "Ada"}},
+    ],
+    ids=["groups-string", "groups-not-strings", "email-list", "name-object"],
+)
+def test_a_claim_of_the_wrong_type_makes_the_token_invalid(
+    api: Api, auth_keys: tuple[Path, Path], claims: dict[str, Any]
+) -> None:
+    odd = token_with(auth_keys[0], extra_claims=claims)
+    assert_problem(api.get("/v1/operators", token=odd), 401, "unauthenticated")
+
+
+def test_a_sub_too_long_to_key_a_member_makes_the_token_invalid(
+    api: Api, auth_keys: tuple[Path, Path]
+) -> None:
+    assert_problem(
+        api.get("/v1/me", token=token_with(auth_keys[0], sub="m" * 256)), 401, "unauthenticated"
+    )
+
+
 # -- 403: valid but not allowed ----------------------------------------------------------------
 
 
@@ -197,10 +222,23 @@ def test_member_is_forbidden_the_admin_routes(
     assert_problem(answer, 403, "forbidden")
 
 
-def test_member_is_forbidden_an_admin_route_even_with_an_invalid_body(
-    api: Api, member: str
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/operators"),
+        ("POST", "/v1/companies"),
+        ("POST", "/v1/companies/cmp_x/members"),
+        ("POST", "/v1/invoices/inv_x/payments"),
+        ("POST", "/v1/relays/{relay}/closures"),
+        ("PATCH", "/v1/relays/{relay}"),
+    ],
+)
+def test_member_is_forbidden_a_staff_route_even_with_an_invalid_body(
+    api: Api, member: str, network: dict[str, str], method: str, path: str
 ) -> None:
-    assert_problem(api.post("/v1/operators", {}, token=member), 403, "forbidden")
+    """The role is checked before the body: a member learns nothing of its schema."""
+    answer = api.request(method, path.format(**network), {}, token=member)
+    assert_problem(answer, 403, "forbidden")
 
 
 # -- 404: other people's bookings -------------------------------------------------------------

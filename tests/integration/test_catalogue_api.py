@@ -336,3 +336,13 @@ def test_credit_pack_without_credits_is_refused(api: Api, admin: str, operator_i
     body = pack_body(operator_id)
     del body["credits"]
     assert_problem(api.post("/v1/products", body, token=admin), 422, "validation_error")
+
+
+def test_a_relay_with_thousands_of_amenities_is_refused_not_a_500(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    """Each label is short, but the list is bounded too (50): 6,000 labels (~600 KB)
+    would pass DynamoDB's 400 KB item limit."""
+    body = relay_body(network["operator"], amenities=[f"{i:05d}" + "x" * 95 for i in range(6000)])
+    problem = assert_problem(api.post("/v1/relays", body, token=admin), 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == ["amenities"]
