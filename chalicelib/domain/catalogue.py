@@ -27,6 +27,7 @@ from pydantic import (
 from chalicelib.domain.identifiers import (
     EMAIL_PATTERN,
     VAT_NUMBER_RULE,
+    country_code,
     is_valid_siren,
     is_valid_siret,
     vat_number,
@@ -88,15 +89,22 @@ class Model(BaseModel):
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Address(Model):
+class _Nested(Model):
+    """A value inside an object (address, location, rates): an unknown key in it is
+    refused (422 naming it), never dropped — `rates.hours` must not remove the hour rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(_Nested):
     line1: NonEmpty
     line2: str | None = Field(default=None, max_length=200)
     postcode: Annotated[str, Field(min_length=2, max_length=12)]
     city: NonEmpty
-    country: Annotated[str, Field(min_length=2, max_length=2)] = "FR"
+    country: Annotated[str, AfterValidator(country_code)] = "FR"
 
 
-class Location(Model):
+class Location(_Nested):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
@@ -307,7 +315,7 @@ class ResourceKind(StrEnum):
 Cents = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
-class Rates(Model):
+class Rates(_Nested):
     day: Cents | None = None
     half_day: Cents | None = None
     hour: Cents | None = None

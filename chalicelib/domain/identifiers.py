@@ -37,6 +37,30 @@ _pool = bytearray()
 _pool_lock = threading.Lock()
 
 
+# The country codes an invoice may carry: EN 16931's code list for BR-CL-14 (ISO 3166-1
+# alpha-2, plus XI for Northern Ireland and 1A for Kosovo), as in the CEN validation
+# artefacts 1.3.16 (adapters/einvoicing_rules/EN16931-CII-validation-1.3.16.xslt).
+_COUNTRY_CODES = """
+    1A AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BL BJ
+    BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX
+    CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH
+    GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT
+    JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC
+    MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL
+    NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB
+    SC SD SE SG SH SI SJ SK SL SM SN SO SR ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN
+    TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW"""
+COUNTRY_CODES = frozenset(_COUNTRY_CODES.split())
+
+
+def country_code(value: str) -> str:
+    """An address's country, upper-cased: a code of COUNTRY_CODES, else ValueError."""
+    code = value.strip().upper()
+    if code not in COUNTRY_CODES:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as FR")
+    return code
+
+
 def is_valid_siren(s: str) -> bool:
     """Nine ASCII digits passing the Luhn check (`stdnum.fr.siren`).
 

@@ -1,5 +1,6 @@
 """SIRENs, SIRETs and VAT numbers are checked with python-stdnum wherever they enter:
-operators, companies, members' billing profiles (created or edited) → 422 naming the field."""
+operators, companies, members' billing profiles (created or edited) → 422 naming the field;
+so are the countries of their addresses (they end up on invoices, EN 16931 BR-CL-14)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Api, assert_problem, operator_body
+from tests.support.api import Api, assert_problem, operator_body, relay_body
 
 ADDRESS = {"line1": "12 rue de la Gare", "postcode": "77300", "city": "Fontainebleau"}
 
@@ -97,3 +98,53 @@ def test_a_members_business_details_are_checked(api: Api, member: str) -> None:
     good = {**profile, "siren": "732829320", "vat_number": "FR 44732829320"}
     answer = api.request("PUT", "/v1/me", good, token=member)
     assert (answer.status, answer.json["vat_number"]) == (200, "FR44732829320")
+
+
+# -- countries -------------------------------------------------------------------------------
+
+
+def test_an_address_country_is_an_iso_code_stored_upper_case(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    profile = {
+        "name": "Claire Martin",
+        "email": "claire@example.org",
+        "billing_address": {**ADDRESS, "country": "fr"},
+    }
+    saved = api.request("PUT", "/v1/me", profile, token=member)
+    assert saved.status == 200, saved.json
+    assert saved.json["billing_address"]["country"] == "FR"
+    unknown = {**profile, "billing_address": {**ADDRESS, "country": "ZZ"}}
+    refused = api.request("PUT", "/v1/me", unknown, token=member)
+    assert fields(assert_problem(refused, 422, "validation_error")) == ["billing_address.country"]
+    edit = api.request(
+        "PATCH",
+        f"/v1/operators/{network['operator']}",
+        {"address": {**ADDRESS, "country": "F1"}},
+        token=admin,
+        headers={"If-Match": '"1"'},
+    )
+    assert fields(assert_problem(edit, 422, "validation_error")) == ["address.country"]
+    company = api.post(
+        "/v1/companies",
+        company_body(network["operator"], billing_address={**ADDRESS, "country": "XX"}),
+        token=admin,
+    )
+    assert fields(assert_problem(company, 422, "validation_error")) == ["billing_address.country"]
+
+
+def test_an_unknown_key_inside_a_value_is_named_not_dropped(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    """A typo in a rate unit would silently make the resource unbookable by the hour."""
+    path = f"/v1/relays/{network['relay']}/resources/{network['pool']}"
+    body = {"rates": {"day": 1500, "half_day": 900, "hours": 500}}
+    answer = api.request("PATCH", path, body, token=admin, headers={"If-Match": '"1"'})
+    assert fields(assert_problem(answer, 422, "validation_error")) == ["rates.hours"]
+    assert api.get(path).json["rates"]["hour"] == 400  # nothing changed
+    relay = api.post(
+        "/v1/relays",
+        {**relay_body(network["operator"]), "address": {**ADDRESS, "street": "x"}},
+        token=admin,
+    )
+    assert fields(assert_problem(relay, 422, "validation_error")) == ["address.street"]
