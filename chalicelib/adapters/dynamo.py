@@ -181,16 +181,20 @@ class Table:
     def query_page(
         self, limit: int, cursor: str | None, **kwargs: Any
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of at most `limit` items and the opaque cursor of the next one."""
+        """One page of at most `limit` items and the opaque cursor of the next one, None
+        when nothing follows. One item past the page is read to know: DynamoDB answers a
+        LastEvaluatedKey whenever it stops at its Limit, even at the partition's end, which
+        would give a last page an empty successor. The cursor is the key of the page's
+        last item."""
         items: list[dict[str, Any]] = []
         scope = query_scope(kwargs)
         start = decode_key_cursor(cursor, scope, kwargs)
         from_cursor = start is not None
-        while len(items) < limit:
+        while len(items) <= limit:
             if start:
                 kwargs["ExclusiveStartKey"] = start
             try:
-                response = self.table.query(Limit=limit - len(items), **kwargs)
+                response = self.table.query(Limit=limit + 1 - len(items), **kwargs)
             except Exception as exc:
                 # A start key from a client's cursor that DynamoDB refuses (outside the
                 # key condition, say) is the client's error, not a 500.
@@ -202,7 +206,10 @@ class Table:
             start = response.get("LastEvaluatedKey")
             if not start:
                 break
-        return items, encode_cursor(start, scope) if start else None
+        if len(items) <= limit:
+            return items, None
+        page = items[:limit]
+        return page, encode_cursor(_key_of(page[-1], kwargs), scope)
 
     def transact(self, items: list[dict[str, Any]], on_cancel: Callable[[list[str]], None]) -> None:
         """Run a TransactWriteItems; conflicts are retried, condition failures handed to
@@ -323,6 +330,14 @@ def decode_key_cursor(
     if isinstance(partition, str) and key[f"{index}PK"] != partition:
         raise _bad_cursor()
     return key
+
+
+def _key_of(item: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    """An item's key as an ExclusiveStartKey of `query`: the table's key, plus its
+    index's key when the query runs on an index (every index projects all attributes)."""
+    index = query.get("IndexName") or ""
+    names = ["PK", "SK"] + ([f"{index}PK", f"{index}SK"] if index else [])
+    return {name: item[name] for name in names}
 
 
 def _error_code(exc: BaseException) -> str:

@@ -8,7 +8,9 @@ from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.api.endpoint import Call, endpoint
+from chalicelib.api.queries import PageQuery
 from chalicelib.services import ereporting
+from chalicelib.services.paging import page_list
 
 bp = Blueprint(__name__)
 
@@ -37,6 +39,7 @@ class EReportList(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
     items: list[EReport]
+    next_cursor: str | None
 
 
 @endpoint(
@@ -47,7 +50,12 @@ class EReportList(BaseModel):
     tag="accounting",
     errors=(403, 404),
     role="books",
+    query=PageQuery,
     response=EReportList,
 )
 def list_ereports(call: Call) -> Any:
-    return {"items": ereporting.list_reports(call.ctx, call.params["operator_id"])}
+    query: PageQuery = call.query
+    operator_id = call.params["operator_id"]
+    reports = ereporting.list_reports(call.ctx, operator_id)
+    page, next_cursor = page_list(reports, query.limit, query.cursor, f"ereports:{operator_id}")
+    return {"items": page, "next_cursor": next_cursor}

@@ -34,6 +34,7 @@ from chalicelib.domain.ereporting import (
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services.catalogue import get_operator, list_operators
 from chalicelib.services.context import Context
+from chalicelib.services.paging import Sorted
 
 KINDS: tuple[ReportKind, ...] = ("transactions", "payments")
 # A payment reported in a period may settle a document issued earlier (a company
@@ -97,13 +98,14 @@ def operator_regime(operator: Operator) -> Regime:
     return regime_of(operator.vat_regime.value, operator.vat_filing.value)
 
 
-def list_reports(ctx: Context, operator_id: str) -> list[dict[str, Any]]:
+def list_reports(ctx: Context, operator_id: str) -> Sorted[dict[str, Any]]:
+    """By period, kind and sequence (then id): `page_list` resumes after the last served."""
     get_operator(ctx, operator_id)  # 404 for an unknown operator
     reports = ctx.ereports.all(operator_id)
-    return [
-        {k: v for k, v in r.items() if k not in ("xml", "digest")}
-        for r in sorted(reports, key=lambda r: (r["period_start"], r["kind"], r["sequence"]))
-    ]
+    return Sorted(
+        ({k: v for k, v in r.items() if k not in ("xml", "digest")} for r in reports),
+        key=lambda r: (r["period_start"], r["kind"], int(r["sequence"]), r["id"]),
+    )
 
 
 def _report(

@@ -51,9 +51,20 @@ def chain_pages(
         items.extend(found)
         if inner is None:
             index += 1
+    if inner is None:
+        index = _next_with_items(list(pages), index)
     if index >= len(pages):
         return items, None
     return items, encode_cursor({"i": index, "c": inner}, f"{scope}:{len(pages)}")
+
+
+def _next_with_items(pages: list[Page], index: int) -> int:
+    """The first source from `index` on that has an item (len(pages) if none): a page
+    that ends with a source answers a cursor only if something follows, so the last page
+    never has an empty successor. Each source is asked for one item."""
+    while index < len(pages) and not pages[index](1, None)[0]:
+        index += 1
+    return index
 
 
 def _chain_by_id(
@@ -79,6 +90,8 @@ def _chain_by_id(
         items.extend(found)
         if inner is None:
             index += 1
+    if inner is None:
+        index = _next_with_items([pages[i] for i in ids], index)
     if index >= len(ids):
         return items, None
     return items, encode_cursor({"k": ids[index], "c": inner}, scope)

@@ -113,6 +113,15 @@ def test_accountants_list_the_reports_of_an_operator(
         ("10.4", "IN", "produced"),
         ("10.3", "IN", "produced"),
     ]
+    assert answer.json["next_cursor"] is None
+    path = f"/v1/operators/{network['operator']}/ereports"
+    first = api.get(f"{path}?limit=1", token=accountant).json
+    second = api.get(f"{path}?limit=1&cursor={first['next_cursor']}", token=accountant).json
+    assert [r["id"] for r in first["items"] + second["items"]] == [
+        r["id"] for r in answer.json["items"]
+    ]
+    assert second["next_cursor"] is None
+    assert api.get(f"{path}?limit=0", token=accountant).status == 422
 
 
 def test_members_may_not_list_e_reports(api: Api, member: str, network: dict) -> None:

@@ -156,6 +156,23 @@ def test_a_fixed_list_of_sources_still_pages_by_position() -> None:
     assert chain_pages(pages, 2, cursor, "audit") == (["n1"], None) and first == ["m1", "m2"]
 
 
+@pytest.mark.parametrize("after", [{}, {"r3": []}, {"r3": [], "r4": []}])
+def test_a_page_ending_with_the_last_items_has_no_cursor_whatever_empty_sources_follow(
+    after: dict[str, list[str]],
+) -> None:
+    sources = {"r1": ["a1"], "r2": ["b1"], **after}
+    assert chain_pages({k: source(v) for k, v in sources.items()}, 2, None) == (["a1", "b1"], None)
+    months = [source(["m1", "m2"]), *(source([]) for _ in after)]
+    assert chain_pages(months, 2, None, "audit") == (["m1", "m2"], None)
+
+
+def test_a_page_ending_at_a_source_boundary_resumes_at_the_next_source_with_items() -> None:
+    sources = {"r1": ["a1", "a2"], "r2": [], "r3": ["c1"]}
+    first, cursor = chain_pages({k: source(v) for k, v in sources.items()}, 2, None)
+    assert first == ["a1", "a2"] and cursor is not None
+    assert read_all(sources, 2, cursor) == ["c1"]
+
+
 # -- decode_key_cursor ---------------------------------------------------------------------
 
 TABLE_QUERY = {"ExpressionAttributeValues": {":pk": "RELAY#r"}}
