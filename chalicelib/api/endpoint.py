@@ -219,11 +219,15 @@ def _parse(model: type[BaseModel], data: Any, prefix: str, strict_json: bool = F
         raise from_validation_error(exc, prefix) from exc
 
 
-def _json_text(data: Any) -> str:
+def _json_text(data: Any) -> bytes:
     try:
-        return json.dumps(data, allow_nan=False)
+        text = json.dumps(data, allow_nan=False, ensure_ascii=False)
     except ValueError as exc:  # 1e400 reads as infinity
         raise ValidationFailed("Numbers must be finite.", field="body") from exc
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # "\ud800": an escape of half a character
+        raise MalformedJson("The body is not valid JSON: a \\u escape names no character.") from exc
 
 
 def _json_body(raw: bytes) -> Any:

@@ -22,7 +22,16 @@ from tests.support.api import (
 # -- 400 malformed JSON ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ['{"resource_id": ', "not json", "{'single': 'quotes'}", "{,}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"resource_id": ',
+        "not json",
+        "{'single': 'quotes'}",
+        "{,}",
+        '{"resource_id": "\\ud800"}',  # half a surrogate pair: no Unicode character
+    ],
+)
 def test_malformed_json_booking_body_is_a_400(api: Api, member: str, raw: str) -> None:
     answer = api.request("POST", "/v1/bookings", raw=raw, token=member)
     assert_problem(answer, 400, "malformed_json")
