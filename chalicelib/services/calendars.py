@@ -17,7 +17,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.calendar_feed_store import FeedMoved
@@ -129,8 +129,40 @@ def calendar_text(
         calendar.add_missing_timezones(
             first_date=date(min(days).year - 1, 1, 1), last_date=date(max(days).year + 2, 1, 1)
         )
+        for timezone in calendar.timezones:
+            _onsets_before_the_jump(timezone)
     text: str = calendar.to_ical().decode("utf-8")
     return text
+
+
+def _onsets_before_the_jump(timezone: Any) -> None:
+    """RFC 5545 3.6.5: an observance's DTSTART (and RDATEs) is the local time of its onset
+    read with TZOFFSETFROM. icalendar 7 writes a forward change with TZOFFSETTO (Paris's
+    spring change at 03:00 instead of 02:00, an hour late for a strict client): such
+    onsets are moved back by the jump, where the zone confirms the change is."""
+    from icalendar import vDDDLists
+
+    zone = ZoneInfo(str(timezone["TZID"]))
+    for observance in timezone.subcomponents:
+        offsets = (observance["TZOFFSETFROM"].td, observance["TZOFFSETTO"].td)
+        if offsets[1] <= offsets[0]:
+            continue
+        start = _onset(observance.decoded("DTSTART"), zone, *offsets)
+        observance.pop("DTSTART")
+        observance.add("DTSTART", start)
+        if "RDATE" in observance:
+            lists = observance["RDATE"]
+            lists = lists if isinstance(lists, list) else [lists]
+            onsets = [_onset(d.dt, zone, *offsets) for dates in lists for d in dates.dts]
+            observance["RDATE"] = vDDDLists(onsets)
+
+
+def _onset(local: datetime, zone: ZoneInfo, before: timedelta, after: timedelta) -> datetime:
+    """`local`, written with the offset after the change, as the time before it."""
+    instant = (local - after).replace(tzinfo=UTC)
+    just_before = (instant - timedelta(seconds=1)).astimezone(zone).utcoffset()
+    changes_there = just_before == before and instant.astimezone(zone).utcoffset() == after
+    return local - (after - before) if changes_there else local
 
 
 def booking_ics(booking: Booking, relay: Relay, resource_name: str, stamp: datetime) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -341,3 +341,35 @@ def test_rotating_and_revoking_keep_one_live_token(ctx: Context) -> None:
     assert calendars.member_of_token(ctx, second) is None
     assert calendars.revoke_feed(ctx, "member-1") is False
     assert calendars.feed_token(ctx, "member-1") not in (first, second)
+
+
+def dst_onsets(ics: bytes) -> list[tuple[str, datetime, timedelta, timedelta]]:
+    """(TZID, local onset, TZOFFSETFROM, TZOFFSETTO) of every change the VTIMEZONEs of
+    `ics` declare (each observance's DTSTART and RDATEs)."""
+    found = []
+    for tz in Calendar.from_ical(ics).walk("VTIMEZONE"):
+        for part in tz.subcomponents:
+            before, after = part["TZOFFSETFROM"].td, part["TZOFFSETTO"].td
+            if before == after:
+                continue
+            starts = [part["DTSTART"].dt]
+            rdates: Any = part.get("RDATE", [])
+            for rdate in rdates if isinstance(rdates, list) else [rdates]:
+                starts.extend(p.dt for p in rdate.dts)
+            found.extend((str(tz["TZID"]), s.replace(tzinfo=None), before, after) for s in starts)
+    return found
+
+
+def test_each_vtimezone_change_is_dated_at_its_real_instant(
+    api: Api, member: str, network: dict[str, str]
+) -> None:
+    """RFC 5545 3.6.5: DTSTART read with TZOFFSETFROM is the onset. Paris springs forward
+    at 01:00 UTC, so its DAYLIGHT onsets read 02:00 (icalendar writes 03:00)."""
+    booking = booked(api, member, network["pool"])
+    onsets = dst_onsets(api.get(f"/v1/bookings/{booking['id']}/ics", token=member).body)
+    assert any(local.month == 3 and local.hour == 2 for _, local, _, _ in onsets), onsets
+    for tzid, local, before, after in onsets:
+        onset = (local - before).replace(tzinfo=UTC)
+        zone = ZoneInfo(tzid)
+        assert (onset - timedelta(seconds=1)).astimezone(zone).utcoffset() == before, local
+        assert onset.astimezone(zone).utcoffset() == after, local
