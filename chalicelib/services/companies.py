@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.auth import Principal
+from chalicelib.domain.audit import created
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.company import (
     BILLABLE,
@@ -47,7 +48,15 @@ def create_company(ctx: Context, principal: Principal, new: NewCompany) -> Compa
     get_operator(ctx, new.operator_id)
     company = Company(**new.model_dump(), id=new_id("cmp"), created_at=ctx.clock.now())
     ctx.companies.add(company)
-    audit.record(ctx, principal, "create", "company", company.id, operator_id=company.operator_id)
+    audit.record(
+        ctx,
+        principal,
+        "create",
+        "company",
+        company.id,
+        operator_id=company.operator_id,
+        changes=created(company.model_dump(mode="json")),
+    )
     return company
 
 

@@ -111,9 +111,10 @@ def unlink_employee(ctx: Context, principal: Principal, company: Company, member
     ctx.company_admin.unlink(company.id, member_id, audit.entry_item(ctx, entry))
 
 
-def cancel_company_bookings(ctx: Context, member_id: str, company_id: str | None = None) -> int:
-    """Cancel the member's company bookings from today on (of one company, or of any):
-    whatever the deadline, nothing charged; answers how many this call cancelled."""
+def cancel_company_bookings(ctx: Context, member_id: str, company_id: str) -> int:
+    """Cancel the member's bookings billed to the company from today on: whatever the
+    deadline (the company, not the member, ends the promise), nothing charged; answers
+    how many this call cancelled. An erasure does not come here: it cancels per policy."""
     cancelled = 0
     for booking in _future_company_bookings(ctx, company_id, member_id):
         try:
@@ -124,19 +125,13 @@ def cancel_company_bookings(ctx: Context, member_id: str, company_id: str | None
     return cancelled
 
 
-def _future_company_bookings(ctx: Context, company_id: str | None, member_id: str) -> list[Booking]:
+def _future_company_bookings(ctx: Context, company_id: str, member_id: str) -> list[Booking]:
     today = ctx.clock.now().astimezone(PARIS).date()
     span = (today.isoformat(), (today + timedelta(days=HORIZON_DAYS)).isoformat())
     found: list[Booking] = []
     cursor: str | None = None
     while True:
         page, cursor = ctx.bookings.page_for_member(member_id, span, None, PAGE, cursor)
-        found += [
-            b
-            for b in page
-            if b.company_id is not None
-            and (company_id is None or b.company_id == company_id)
-            and b.status in CANCELLABLE
-        ]
+        found += [b for b in page if b.company_id == company_id and b.status in CANCELLABLE]
         if cursor is None:
             return found

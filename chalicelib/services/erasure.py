@@ -11,16 +11,18 @@ What happens, in this order (each step safe to run again after a crash):
    name and email go with it; past payments stay refundable); a retry finds it gone.
 2. The member leaves their company account: the link is removed exactly as
    `DELETE /v1/companies/{id}/members/{member_id}` removes it (`company_admin.
-   unlink_employee`, with its audit entry naming the member as actor), and their
-   company bookings from today on are cancelled the same way (`company_admin.
-   cancel_company_bookings`: whatever the deadline, nothing charged, dropped from the
-   company's month). The sweep covers every company booking, linked or not, so an erasure
-   retried after a crash between the two still cancels them the company way.
-3. Every future seat-taking booking (held or confirmed, not started yet) is cancelled
-   through `bookings.release_with_policy`, exactly as if the member had cancelled it: the
-   seat is freed, a card payment is refunded (with its credit note) or credits restored
-   when cancelled in time, nothing otherwise; a pending hold's PaymentIntent is cancelled.
-   Bookings under way or over are left to finish (`release_no_shows` completes them).
+   unlink_employee`, with its audit entry naming the member as actor). Their company
+   bookings are not swept as a removal sweeps them (whatever the deadline): the member,
+   not the company, ends the promise, so step 3 cancels them per policy like the others.
+3. Every future seat-taking booking (held or confirmed, not started yet), company ones
+   included, is cancelled through `bookings.release_with_policy`, exactly as if the
+   member had cancelled it: the seat is freed; cancelled in time, a card payment is
+   refunded (with its credit note), credits restored, a membership day given back, a
+   company booking dropped from the company's month; later, nothing is given back and a
+   company booking stays on its monthly invoice, as a day used. A pending hold's
+   PaymentIntent is cancelled. Bookings under way or over are left to finish
+   (`release_no_shows` completes them). The link going first changes none of this, so
+   an erasure retried after a crash between the two ends the same.
 4. The billing profile is anonymised: the name becomes
    "Membre supprimé"; email, billing address, company name, SIREN and VAT number are
    removed; `erased_at` records when. Invoices issued later (e.g. for a refund) name
@@ -77,14 +79,15 @@ def end_memberships(ctx: Context, member_id: str, now: datetime) -> None:
 
 
 def leave_company(ctx: Context, principal: Principal) -> None:
-    """Off the company account, its future company bookings cancelled as a removal does."""
+    """Off the company account. Its company bookings are left to the policy sweep: a late
+    one stays billed to the company (a removal's forced cancel would drop it)."""
     company_id = ctx.companies.company_id_of(principal.sub)
-    if company_id is not None:
-        company = ctx.companies.get(company_id)
-        if company is not None:
-            with contextlib.suppress(NotFound):  # an administrator removed them meanwhile
-                company_admin.unlink_employee(ctx, principal, company, principal.sub)
-    company_admin.cancel_company_bookings(ctx, principal.sub)
+    if company_id is None:
+        return
+    company = ctx.companies.get(company_id)
+    if company is not None:
+        with contextlib.suppress(NotFound):  # an administrator removed them meanwhile
+            company_admin.unlink_employee(ctx, principal, company, principal.sub)
 
 
 def future_bookings(ctx: Context, member_id: str, now: datetime) -> Iterator[Booking]:

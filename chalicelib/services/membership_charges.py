@@ -49,7 +49,7 @@ from chalicelib.errors import (
 from chalicelib.services import invoicing, notifications, run_budget
 from chalicelib.services.context import Context
 from chalicelib.services.memberships import REPLACEMENT, gateway
-from chalicelib.services.payments import _charge_id
+from chalicelib.services.payments import charge_id_of
 from chalicelib.services.ports import IntentInfo
 
 logger = logging.getLogger("relais.memberships")
@@ -336,7 +336,7 @@ def intent_succeeded(ctx: Context, intent: dict[str, Any]) -> str:
     if attempt is None or membership is None:
         return "ignored"
     _record_payment(ctx, membership, attempt, intent["id"], int(intent.get("amount") or 0))
-    return _covered(ctx, attempt, intent["id"], settled=True, charge=_charge_id(intent))
+    return _covered(ctx, attempt, intent["id"], settled=True, charge=charge_id_of(intent))
 
 
 def intent_processing(ctx: Context, intent: dict[str, Any]) -> str:

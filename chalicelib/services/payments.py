@@ -315,7 +315,7 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> tuple
                 created_at=ctx.clock.now(),
             )
         )
-    ctx.payments.mark_succeeded(intent["id"], _charge_id(intent), ctx.clock.now())
+    ctx.payments.mark_succeeded(intent["id"], charge_id_of(intent), ctx.clock.now())
     payment = ctx.payments.payment(intent["id"])
     assert payment is not None
     # Every payment received is invoiced; the booking's invoice id is written by the caller.
@@ -324,6 +324,11 @@ def _payment_of(ctx: Context, intent: dict[str, Any], booking: Booking) -> tuple
 
 
 def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datetime) -> str:
+    """A hold paid after it expired takes its seat again if still free, else is refunded.
+    A booking whose time is over is free to nobody (a new booking of it is refused): a
+    delayed 3-D Secure or a redelivered event must not confirm an hour already gone."""
+    if booking.end <= now:
+        return _refund_whole(ctx, booking, intent_id, "booking_over_after_hold_expired")
     resource = ctx.catalogue.resource(booking.resource_id)
     try:
         rebooked = opening_exceptions.reinstate_within_hours(
@@ -446,7 +451,9 @@ def payment_failed(ctx: Context, intent: dict[str, Any]) -> str:
     return "failure_recorded"
 
 
-def _charge_id(intent: dict[str, Any]) -> str | None:
+def charge_id_of(intent: dict[str, Any]) -> str | None:
+    """The charge of a succeeded intent (webhook payload): what a payout's balance
+    transaction names as its source, so every kind of payment records it."""
     charge = intent.get("latest_charge")
     if isinstance(charge, dict):
         charge = charge.get("id")

@@ -14,7 +14,7 @@ from chalicelib.errors import NotFound
 from chalicelib.services import invoicing, members
 from chalicelib.services.catalogue import product_for_sale
 from chalicelib.services.context import Context
-from chalicelib.services.payments import open_intent, payment_view
+from chalicelib.services.payments import charge_id_of, open_intent, payment_view
 
 
 def buy_pack(
@@ -57,7 +57,7 @@ def buy_pack(
 def purchase_paid(ctx: Context, intent: dict[str, Any], purchase: Purchase) -> str:
     """`payment_intent.succeeded` for a pack: grant its credits, exactly once."""
     now = ctx.clock.now().astimezone(UTC)
-    ctx.payments.mark_succeeded(intent["id"], None, now)
+    ctx.payments.mark_succeeded(intent["id"], charge_id_of(intent), now)
     payment = ctx.payments.payment(intent["id"])
     if payment is not None:
         invoicing.invoice_for_payment(ctx, payment)

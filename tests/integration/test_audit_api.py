@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.clock import FixedClock
+from tests.integration.test_companies import company_body
 from tests.support.api import Answer, Api, assert_problem, booked
 
 IBAN = "FR7630006000011234567890189"
@@ -57,6 +58,21 @@ def test_creations_are_in_the_trail(api: Api, admin: str, network: dict[str, str
         ("relay", "create"),
         ("resource", "create"),
     }
+
+
+def test_a_company_creation_lists_its_fields_in_the_trail(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    created = api.post("/v1/companies", company_body(network["operator"]), token=admin)
+    assert created.status == 201, created.json
+    (entry,) = trail(api, admin, "entity=company")
+    assert (entry["entity_id"], entry["action"]) == (created.json["id"], "create")
+    assert entry["operator_id"] == network["operator"]
+    changes = entry["changes"]
+    assert changes["name"] == [None, "Atelier Brie SAS"]
+    assert changes["siren"] == [None, created.json["siren"]]
+    assert changes["billing_address"][1]["city"] == "Fontainebleau"
+    assert "id" not in changes and "created_at" not in changes
 
 
 def test_entries_come_newest_first(

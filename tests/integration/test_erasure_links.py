@@ -1,20 +1,24 @@
 """`DELETE /v1/me` and what else ties the member (moto, fake Stripe): memberships stop
 renewing (a paid period runs out, unpaid ones end now, nothing charged again), the
-company link goes exactly as an administrator's removal takes it (future company bookings
-cancelled, dropped from the company's month), and a retry after a crash between the
+company link goes exactly as an administrator's removal takes it, but the future company
+bookings are cancelled per policy, not as a removal forces it (in time: dropped from the
+company's month; later: billed, as a day used), and a retry after a crash between the
 steps ends the same, without a second effect."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.adapters.clock import FixedClock
 from chalicelib.auth import Principal
 from chalicelib.config import Settings
 from chalicelib.services import company_admin
 from chalicelib.services.context import Context
-from tests.integration.test_companies import company_body
+from tests.integration.test_companies import company_body, run_job, statement
 from tests.integration.test_memberships import (
     membership_product,
     mine,
@@ -25,6 +29,7 @@ from tests.integration.test_memberships import (
 from tests.support.api import Api, booked
 from tests.support.fake_stripe_memberships import MembershipFakeGateway
 
+PARIS = ZoneInfo("Europe/Paris")
 LATE_HOURS = {"date": "2026-12-01", "unit": "hour", "start": "14:00", "end": "16:00"}
 
 
@@ -101,23 +106,11 @@ def test_an_erased_members_unpaid_membership_ends_at_once(
 
 
 def test_erasure_removes_the_company_link_as_an_administrator_would(
-    api: Api,
-    admin: str,
-    alice: str,
-    company: dict[str, Any],
-    network: dict[str, str],
-    ctx: Context,
+    api: Api, admin: str, alice: str, company: dict[str, Any]
 ) -> None:
-    # GIVEN a company booking today, within the cancellation deadline
-    late = booked(api, alice, network["room"], payment="company", **LATE_HOURS)
-    assert december_statement(api, admin, company["id"]) == [late["id"]]
-    # WHEN the employee erases themselves
     erase(api, alice)
-    # THEN they are no employee any more, the booking is cancelled and not billed
     gone = f"/v1/companies/{company['id']}/members/emp-alice"
     assert api.request("DELETE", gone, token=admin).status == 404
-    assert api.get(f"/v1/bookings/{late['id']}", token=alice).json["status"] == "cancelled"
-    assert december_statement(api, admin, company["id"]) == []
     entries = api.get("/v1/audit?entity=company_member", token=admin).json["items"]
     assert sorted((e["action"], e["actor"]) for e in entries) == [
         ("create", "admin-1"),
@@ -125,7 +118,40 @@ def test_erasure_removes_the_company_link_as_an_administrator_would(
     ]
 
 
-def test_an_erasure_retried_after_a_crash_still_cancels_company_bookings_the_company_way(
+def test_erasure_in_time_drops_a_company_booking_from_the_companys_month(
+    api: Api, admin: str, alice: str, company: dict[str, Any], network: dict[str, str]
+) -> None:
+    early = booked(api, alice, network["pool"], date="2026-12-04", payment="company")
+    erase(api, alice)
+    assert api.get(f"/v1/bookings/{early['id']}", token=alice).json["status"] == "cancelled"
+    assert december_statement(api, admin, company["id"]) == []
+
+
+def test_erasure_within_24h_keeps_a_company_booking_billed(
+    api: Api,
+    admin: str,
+    accountant: str,
+    alice: str,
+    company: dict[str, Any],
+    network: dict[str, str],
+    clock: FixedClock,
+) -> None:
+    """As any late cancellation (README, cancellation table): the member ends the
+    company's promise, not an administrator, so nothing forces the cancel."""
+    late = booked(api, alice, network["pool"], date="2026-12-02", payment="company")
+    clock.moment = datetime(2026, 12, 1, 12, 0, tzinfo=PARIS)  # 20 h before 08:00
+
+    erase(api, alice)
+
+    assert api.get(f"/v1/bookings/{late['id']}", token=alice).json["status"] == "cancelled"
+    clock.moment = datetime(2027, 1, 1, 3, 0, tzinfo=PARIS)
+    run_job(api, admin)
+    month = statement(api, accountant, company["id"], "2026-12").json
+    assert [b["id"] for b in month["bookings"]] == [late["id"]]
+    assert month["invoice"]["totals"]["incl_vat"] == 1500
+
+
+def test_an_erasure_retried_after_a_crash_cancels_company_bookings_once_per_policy(
     api: Api,
     admin: str,
     alice: str,
@@ -133,6 +159,7 @@ def test_an_erasure_retried_after_a_crash_still_cancels_company_bookings_the_com
     network: dict[str, str],
     ctx: Context,
 ) -> None:
+    early = booked(api, alice, network["pool"], date="2026-12-04", payment="company")
     late = booked(api, alice, network["room"], payment="company", **LATE_HOURS)
     # GIVEN a first erasure that died right after removing the link
     found = company_admin.get_company(ctx, company["id"])
@@ -140,8 +167,10 @@ def test_an_erasure_retried_after_a_crash_still_cancels_company_bookings_the_com
     # WHEN it is retried, twice
     erase(api, alice)
     erase(api, alice)
-    # THEN the booking was cancelled once, as a removal cancels (not billed late)
-    assert api.get(f"/v1/bookings/{late['id']}", token=alice).json["status"] == "cancelled"
-    assert december_statement(api, admin, company["id"]) == []
+    # THEN both are cancelled; the late one alone stays billed
+    for booking in (early, late):
+        path = f"/v1/bookings/{booking['id']}"
+        assert api.get(path, token=alice).json["status"] == "cancelled"
+    assert december_statement(api, admin, company["id"]) == [late["id"]]
     entries = api.get("/v1/audit?entity=company_member", token=admin).json["items"]
     assert [e["action"] for e in entries].count("delete") == 1

@@ -16,6 +16,7 @@ from chalicelib.config import Settings
 from chalicelib.jobs import run_job
 from chalicelib.services import membership_charges
 from chalicelib.services.context import Context
+from tests.integration.test_partial_credit_notes import charge_refunded
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fake_stripe import signed_event
 from tests.support.fake_stripe_memberships import Behaviour, MembershipFakeGateway
@@ -173,6 +174,22 @@ def test_saved_card_pays_the_first_period_off_session_and_activates(
     assert line["description"] == "Nomade — abonnement du 01/12/2026 au 31/12/2026"
     assert line["service_date"] == "2026-12-01"
     assert any("par carte bancaire" in mention for mention in invoice["legal_mentions"])
+
+
+def test_a_paid_period_records_its_charge_for_the_payout_reconciliation(
+    api: Api,
+    member: str,
+    product: str,
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    ctx: Context,
+) -> None:
+    start_membership(api, settings, stripe_fake, member, product)
+    (charge,) = stripe_fake.charges
+    succeeded = stripe_fake.event_object(charge.intent_id)
+    assert deliver(api, settings, "payment_intent.succeeded", succeeded).status == 200
+    payment = ctx.payments.payment(charge.intent_id)
+    assert payment is not None and payment.charge_id == f"ch_{charge.intent_id}"
 
 
 def test_setup_delivered_twice_charges_the_first_period_once(
@@ -533,6 +550,30 @@ def test_a_sepa_debit_is_invoiced_when_it_settles(
     assert mine(api, member)["status"] == "active"
     (invoice,) = invoices(api, member)
     assert any("par prélèvement SEPA" in mention for mention in invoice["legal_mentions"])
+
+
+def test_a_refunded_sepa_debit_is_credited_as_refunded_to_the_debited_account(
+    api: Api, member: str, product: str, settings: Settings, stripe_fake: MembershipFakeGateway
+) -> None:
+    # GIVEN a membership paid by a SEPA debit, invoiced when it settled
+    start_membership(
+        api, settings, stripe_fake, member, product, method="sepa_debit", behaviour="sepa"
+    )
+    (debit,) = stripe_fake.charges
+    settled = stripe_fake.settle(debit.intent_id)
+    assert deliver(api, settings, "payment_intent.succeeded", settled).status == 200
+
+    # WHEN it is refunded from the Stripe dashboard
+    refunded = charge_refunded(settled, [("re_sepa", settled["amount"])])
+    assert deliver(api, settings, "charge.refunded", refunded).status == 200
+
+    # THEN the credit note says the refund went the way the money came: the SEPA debit
+    by_type = {document["type"]: document for document in invoices(api, member)}
+    assert by_type["invoice"]["payment"]["method"] == "sepa_debit"
+    note = by_type["credit_note"]
+    assert note["payment"]["method"] == "sepa_debit"
+    assert any(m.endswith("par prélèvement SEPA") for m in note["legal_mentions"])
+    assert not any("carte bancaire" in mention for mention in note["legal_mentions"])
 
 
 # -- cancelling ---------------------------------------------------------------------------

@@ -174,6 +174,58 @@ def test_late_success_after_seat_was_taken_is_refunded_in_full(
     assert_money_accounted_for(ctx)
 
 
+def test_late_success_after_the_booking_is_over_is_refunded_in_full(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    clock: FixedClock,
+) -> None:
+    """A seat whose time is over is free to nobody (a delayed 3-D Secure, an event
+    redelivered hours later): refunded, never confirmed for an hour already gone."""
+    room = {"date": TODAY, "unit": "hour", "start": "09:00", "end": "10:00"}
+    late = book(api, member, network["room"], **room)
+    clock.advance(minutes=16)
+    run_job(api, admin)
+    clock.moment = datetime(2026, 12, 1, 12, 0, tzinfo=PARIS)
+    intent_id = late["payment"]["payment_intent_id"]
+
+    pay(api, settings, stripe_fake, intent_id)
+
+    assert status_of(ctx, late["booking"]["id"]) == "expired"
+    assert [(r.payment_intent, r.amount) for r in stripe_fake.refunds.values()] == [
+        (intent_id, 2000)
+    ]
+    assert sum(r.amount for r in ctx.payments.refunds(intent_id)) == 2000
+    assert_money_accounted_for(ctx)
+
+
+def test_late_success_during_the_booking_rebooks_the_seat_when_still_free(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    clock: FixedClock,
+) -> None:
+    room = {"date": TODAY, "unit": "hour", "start": "09:00", "end": "11:00"}
+    late = book(api, member, network["room"], **room)
+    clock.advance(minutes=16)
+    run_job(api, admin)
+    clock.moment = datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)
+
+    pay(api, settings, stripe_fake, late["payment"]["payment_intent_id"])
+
+    assert status_of(ctx, late["booking"]["id"]) == "confirmed"
+    assert stripe_fake.refunds == {}
+    assert_money_accounted_for(ctx)
+
+
 # -- cancellations -----------------------------------------------------------------------
 
 

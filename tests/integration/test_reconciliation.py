@@ -138,6 +138,41 @@ def test_payout_of_paid_bookings_is_matched_with_its_gross_fees_and_net(
     assert answer["ok"] is True
 
 
+def test_payout_of_a_paid_credit_pack_is_matched(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    """A pack's payment records its charge, as a booking's does: the payout's balance
+    transaction names the charge, not the intent."""
+    body = {
+        "kind": "credit_pack",
+        "name": "10 jours",
+        "price": {"amount": 12000},
+        "operator_id": network["operator"],
+        "credits": 10,
+        "validity_days": 180,
+    }
+    pack = api.post("/v1/products", body, token=admin).json
+    bought = api.post("/v1/purchases", {"product_id": pack["id"]}, token=member)
+    assert bought.status == 201, bought.json
+    intent = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    reconcile_payments(ctx)
+    payout = stripe_fake.pay_out()
+
+    reconcile_payments(ctx)
+
+    answer = report(api, accountant, network["operator"])
+    assert [(p["id"], p["matched"]) for p in answer["payouts"]] == [(payout.id, True)]
+    assert answer["unmatched_payments"] == [] and answer["ok"] is True
+
+
 def test_fec_stays_balanced_and_467_holds_what_is_not_paid_out(
     api: Api,
     member: str,
