@@ -8,6 +8,7 @@ partition that every booking transaction checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,28 +54,50 @@ _ENTITIES: dict[str, type[Any]] = {
 }
 
 
+def _catalogue_of(items: Iterable[dict[str, Any]]) -> Catalogue:
+    catalogue = Catalogue()
+    buckets: dict[str, dict[str, Any]] = {
+        "operator": catalogue.operators,
+        "relay": catalogue.relays,
+        "resource": catalogue.resources,
+        "product": catalogue.products,
+    }
+    for item in items:
+        entity = item.get("entity", "")
+        if entity in _ENTITIES:
+            model = _ENTITIES[entity].model_validate(strip_keys(item))
+            buckets[entity][model.id] = model
+    return catalogue
+
+
 class CatalogueStore:
     def __init__(self, table: Table) -> None:
         self._table = table
 
     def load(self) -> Catalogue:
-        catalogue = Catalogue()
-        buckets: dict[str, dict[str, Any]] = {
-            "operator": catalogue.operators,
-            "relay": catalogue.relays,
-            "resource": catalogue.resources,
-            "product": catalogue.products,
-        }
-        for item in self._table.query_all(
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": keys.CATALOGUE_PK},
-        ):
-            entity = item.get("entity", "")
-            if entity in _ENTITIES:
-                model = _ENTITIES[entity].model_validate(strip_keys(item))
-                buckets[entity][model.id] = model
-        return catalogue
+        return _catalogue_of(
+            self._table.query_all(
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": keys.CATALOGUE_PK},
+            )
+        )
+
+    def load_relay(self, relay_id: str) -> Catalogue:
+        """The relay and its resources as stored now: one consistent Query of its
+        partition, from its item (SK `RELAY`) to its last resource (`RESOURCE#…`), which
+        leaves its closures (`CLOSURE#…`, sorted before) out. Empty if there is none."""
+        return _catalogue_of(
+            self._table.query_all(
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :relay AND :last",
+                ExpressionAttributeValues={
+                    ":pk": keys.relay_pk(relay_id),
+                    ":relay": keys.RELAY_SK,
+                    ":last": f"{keys.resource_sk('')}~",
+                },
+                ConsistentRead=True,
+            )
+        )
 
     def add_operator(self, operator: Operator) -> None:
         """Insert an operator; its SIREN is claimed in the same transaction."""

@@ -23,7 +23,7 @@ from chalicelib.domain.catalogue import (
     Resource,
 )
 from chalicelib.domain.geo import Location, parse_near
-from chalicelib.services import catalogue, closures
+from chalicelib.services import catalogue, catalogue_edits, closures
 from chalicelib.services.paging import page_list
 
 bp = Blueprint(__name__)
@@ -85,7 +85,7 @@ def list_operators(call: Call) -> Any:
     role="books",
 )
 def get_operator(call: Call) -> Any:
-    return versioned(catalogue.get_operator(call.ctx, call.params["operator_id"]))
+    return versioned(catalogue_edits.get_operator(call.ctx, call.params["operator_id"]))
 
 
 @endpoint(
@@ -133,7 +133,7 @@ def list_relays(call: Call) -> Any:
     response=RelayOut,
 )
 def get_relay(call: Call) -> Any:
-    return versioned(catalogue.get_relay(call.ctx, call.params["relay_id"]))
+    return versioned(catalogue_edits.get_relay(call.ctx, call.params["relay_id"]))
 
 
 @endpoint(

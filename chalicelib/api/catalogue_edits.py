@@ -18,7 +18,7 @@ from chalicelib.domain.catalogue_patches import (
     ResourcePatch,
 )
 from chalicelib.domain.editing import etag, expected_version
-from chalicelib.errors import CapacityConflict, NotFound
+from chalicelib.errors import CapacityConflict
 from chalicelib.services import catalogue_edits, resource_edits
 
 bp = Blueprint(__name__)
@@ -103,10 +103,10 @@ def patch_relay(call: Call) -> Any:
     errors=(404,),
 )
 def get_resource(call: Call) -> Any:
-    resource = call.ctx.catalogue.resource(call.params["resource_id"])
-    if resource.relay_id != call.params["relay_id"]:
-        raise NotFound("No resource with that id.")
-    return versioned(resource)
+    params = call.params
+    return versioned(
+        catalogue_edits.get_resource(call.ctx, params["relay_id"], params["resource_id"])
+    )
 
 
 @endpoint(

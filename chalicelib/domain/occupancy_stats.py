@@ -7,9 +7,15 @@ No personal data leaves here: members are only counted (`unique_members`).
   holds (an abandoned card payment) count as neither;
 - `seat_hours_booked`: the hours of the kept bookings, counted by their slots (a break
   inside a day booking is not booked time); `seat_hours_checked_in`: those of the
-  bookings checked in; `seat_hours_open`: opening hours × seats of the relay's active
+  bookings checked in; `seat_hours_open`: opening hours × seats of the relay's
   resources of that kind, 0 on closed days (the current catalogue: past capacities and
-  hours are not kept);
+  hours are not kept). A resource bookable now counts every day. One that is not counts
+  every day on which it holds a kept booking (existing bookings stay and are used, so
+  booked hours never exceed open ones) and, since no history of `active` is kept, every
+  day up to the last one on which it is seen bookable, so that its past keeps its open
+  hours: for an inactive resource, the last day one of its bookings of the period was
+  taken; for an active one at an inactive relay (or operator), the last day one of the
+  relay's was;
 - `revenue_excl_vat` (cents, by booking date): kept bookings paid by card or on a company
   account, and card bookings cancelled too late to be refunded. Credits and memberships
   are revenue when the pack or membership is sold, not when a day is used.
@@ -20,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import Literal
 
 from chalicelib.domain.booking import Booking, BookingStatus
@@ -134,3 +140,51 @@ def tally(
     for booking, kind in bookings:
         tallies[(booking.relay_id, kind, period_start(booking.date, granularity))].add(booking)
     return dict(tallies)
+
+
+@dataclass(frozen=True)
+class Seats:
+    """A resource's seats as the statistics count them."""
+
+    resource_id: str
+    kind: str
+    capacity: int
+    active: bool  # its own flag (its relay's and operator's: `relay_in_service`)
+
+
+def open_seat_hours(
+    relay_id: str,
+    relay_in_service: bool,
+    resources: Iterable[Seats],
+    day_hours: dict[date, float],
+    bookings: Iterable[Booking],
+    tz: tzinfo,
+    granularity: Granularity,
+) -> dict[Key, float]:
+    """Opening hours × seats per (relay, kind, period), from each day's open hours (0 on
+    a closed day) and the relay's bookings of those days (any status; `tz`: the relay's).
+    A kind bookable now has a key for every period; others only where they count hours."""
+    taken: dict[str, date] = {}  # resource → the last day one of its bookings was taken
+    kept: dict[str, set[date]] = defaultdict(set)  # resource → days it holds a kept booking
+    for booking in bookings:
+        day = booking.created_at.astimezone(tz).date()
+        taken[booking.resource_id] = max(day, taken.get(booking.resource_id, day))
+        if booking.status in KEPT:
+            kept[booking.resource_id].add(booking.date)
+    relay_taken = max(taken.values(), default=date.min)
+    resources = list(resources)
+    starts = periods(min(day_hours), max(day_hours), granularity) if day_hours else []
+    bookable = [r for r in resources if r.active and relay_in_service]
+    hours: dict[Key, float] = {(relay_id, r.kind, s): 0.0 for r in bookable for s in starts}
+    for seats in resources:
+        if seats in bookable:
+            until = date.max
+        elif seats.active:  # its relay withdrawn: offered while the relay took bookings
+            until = relay_taken
+        else:  # retired: offered while it took bookings
+            until = taken.get(seats.resource_id, date.min)
+        for day, day_open in day_hours.items():
+            if day_open and (day <= until or day in kept[seats.resource_id]):
+                key = (relay_id, seats.kind, period_start(day, granularity))
+                hours[key] = hours.get(key, 0.0) + day_open * seats.capacity
+    return hours

@@ -95,11 +95,6 @@ def list_relays(
     return Sorted(views, key=lambda v: (float(v["distance_km"]), v["id"]))
 
 
-def get_relay(ctx: Context, relay_id: str) -> dict[str, Any]:
-    relay = ctx.catalogue.relay(relay_id)
-    return relay_view(relay, ctx.catalogue.get().resources_of(relay_id))
-
-
 def relay_view(relay: Relay, resources: list[Resource]) -> dict[str, Any]:
     view = relay.model_dump(mode="json")
     view["resources"] = [r.model_dump(mode="json") for r in resources]

@@ -1,4 +1,5 @@
-"""Editing the catalogue: operators, relays, products (resources: resource_edits.py).
+"""Editing the catalogue: operators, relays, products (resources: resource_edits.py), and
+the reads of each object itself, whose ETag names the version an edit checks.
 
 Every edit: read the stored object (not the cache), check the caller's `If-Match`, apply
 the patch and validate the whole object again, then ONE transaction writes the changed
@@ -19,9 +20,10 @@ from chalicelib.adapters.versioned_store import (
     operator_key,
     product_key,
     relay_key,
+    resource_key,
 )
 from chalicelib.auth import Principal
-from chalicelib.domain.catalogue import Operator, Product, Relay, check_vat_number_of
+from chalicelib.domain.catalogue import Operator, Product, Relay, Resource, check_vat_number_of
 from chalicelib.domain.catalogue_patches import OperatorPatch, ProductPatch, RelayPatch
 from chalicelib.domain.editing import (
     apply_patch,
@@ -44,6 +46,27 @@ def read(ctx: Context, key: Key, model: type[M], label: str) -> M:
     if item is None:
         raise NotFound(f"No {label} with that id.")
     return model.model_validate(strip_keys(item))
+
+
+def get_operator(ctx: Context, operator_id: str) -> Operator:
+    """The own GETs read the stored object, never a container's cached catalogue: their
+    ETag is the version the next PATCH is checked against, so a stale one would be 412
+    again and again until the cache expired (`CATALOGUE_CACHE_SECONDS`)."""
+    return read(ctx, operator_key(operator_id), Operator, "operator")
+
+
+def get_relay(ctx: Context, relay_id: str) -> dict[str, Any]:
+    """The relay and its resources as stored (one consistent Query of its partition)."""
+    stored = ctx.catalogue_store.load_relay(relay_id)
+    relay = stored.relays.get(relay_id)
+    if relay is None:
+        raise NotFound("No relay with that id.")
+    return relay_view(relay, stored.resources_of(relay_id))
+
+
+def get_resource(ctx: Context, relay_id: str, resource_id: str) -> Resource:
+    """As stored; a resource of another relay is not found (its key names its relay)."""
+    return read(ctx, resource_key(relay_id, resource_id), Resource, "resource")
 
 
 def save(
@@ -141,7 +164,7 @@ def patch_relay(
     opening_exceptions.mark_weekly_hours(ctx, before, saved)
     if before.active != saved.active:  # it takes new bookings, or no longer
         relay_service.mark_relays(ctx, relay_id=relay_id)
-    return relay_view(saved, ctx.catalogue.get(fresh=True).resources_of(relay_id))
+    return relay_view(saved, ctx.catalogue_store.load_relay(relay_id).resources_of(relay_id))
 
 
 def get_product(ctx: Context, product_id: str) -> Product:

@@ -10,14 +10,14 @@ keep right, and the figures can never drift from the bookings themselves.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
+from chalicelib.domain.booking import Booking
 from chalicelib.domain.catalogue import Relay
-from chalicelib.domain.occupancy_stats import Granularity, Key, period_start, periods, tally
+from chalicelib.domain.occupancy_stats import Granularity, Key, Seats, open_seat_hours, tally
 from chalicelib.domain.schedule import open_slots
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.services.context import Context
@@ -36,13 +36,14 @@ def occupancy(
     kinds = {r.id: r.kind.value for r in catalogue.resources.values()}
     rows: list[dict[str, Any]] = []
     for relay in _relays_in_scope(ctx, principal, operator_id, relay_id):
-        open_hours = _open_seat_hours(ctx, relay, low, high, granularity)
         bookings = [
-            (b, kinds[b.resource_id])
+            b
             for b in ctx.stats.relay_bookings(relay.id, low.isoformat(), high.isoformat())
             if b.resource_id in kinds
         ]
-        for (rid, kind, start), counts in sorted(tally(bookings, open_hours, granularity).items()):
+        open_hours = _open_seat_hours(ctx, relay, span, bookings, granularity)
+        counted = [(b, kinds[b.resource_id]) for b in bookings]
+        for (rid, kind, start), counts in sorted(tally(counted, open_hours, granularity).items()):
             row = {"relay_id": rid, "resource_kind": kind, "period_start": start.isoformat()}
             rows.append({**row, **counts.figures()})
     return rows
@@ -72,23 +73,26 @@ def _relays_in_scope(
 
 
 def _open_seat_hours(
-    ctx: Context, relay: Relay, low: date, high: date, granularity: Granularity
+    ctx: Context,
+    relay: Relay,
+    span: tuple[date, date],
+    bookings: list[Booking],
+    granularity: Granularity,
 ) -> dict[Key, float]:
-    """Opening hours × seats per resource kind, per period (0 on closed days)."""
-    seats: dict[str, int] = defaultdict(int)
-    for resource in ctx.catalogue.get().resources_of(relay.id):
-        if resource.active:
-            seats[resource.kind.value] += resource.capacity
+    """Opening hours × seats per resource kind, per period (0 on closed days); resources
+    not bookable now only where their bookings show them offered (`open_seat_hours`)."""
+    low, high = span
+    catalogue = ctx.catalogue.get()
+    seats = [
+        Seats(r.id, r.kind.value, r.capacity, r.active) for r in catalogue.resources_of(relay.id)
+    ]
     hours, tz = relay.hours(), ZoneInfo(relay.timezone)
     closed = ctx.stats.closed_days(relay.id, low.isoformat(), high.isoformat())
-    open_hours: dict[Key, float] = {
-        (relay.id, kind, start): 0.0 for kind in seats for start in periods(low, high, granularity)
-    }
+    day_hours: dict[date, float] = {}
     day = low
     while day <= high:
-        if day.isoformat() not in closed:
-            day_hours = len(open_slots(hours, day, tz)) / 2
-            for kind, count in seats.items():
-                open_hours[(relay.id, kind, period_start(day, granularity))] += day_hours * count
+        closed_today = day.isoformat() in closed
+        day_hours[day] = 0.0 if closed_today else len(open_slots(hours, day, tz)) / 2
         day += timedelta(days=1)
-    return open_hours
+    in_service = catalogue.relay_in_service(relay)
+    return open_seat_hours(relay.id, in_service, seats, day_hours, bookings, tz, granularity)

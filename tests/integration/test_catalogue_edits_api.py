@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.adapters.dynamo import Table
+from chalicelib.api.wiring import use_context
+from chalicelib.config import Settings
 from chalicelib.services.context import Context
-from tests.support.api import Answer, Api, assert_problem, booked, error_fields, operator_body
+from tests.support.api import (
+    Answer,
+    Api,
+    assert_problem,
+    booked,
+    error_fields,
+    operator_body,
+    relay_body,
+)
+from tests.support.fake_stripe import FakeGateway
 
 IBAN = "FR7630006000011234567890189"
 
@@ -54,6 +68,76 @@ def test_patch_with_a_stale_version_is_refused_and_changes_nothing(
     assert patch(api, path, {"name": "First"}, admin, 1).status == 200
     assert_problem(patch(api, path, {"name": "Second"}, admin, 1), 412, "precondition_failed")
     assert api.get(path, token=admin).json["name"] == "First"
+
+
+# -- the own GET answers the stored version, whichever container serves it ----------------
+
+
+@pytest.fixture
+def other_container(
+    settings: Settings, table: Table, clock: FixedClock, stripe_fake: FakeGateway, ctx: Context
+) -> Iterator[Context]:
+    """A second Lambda container on the same table, with its own catalogue cache
+    (`CATALOGUE_CACHE_SECONDS`); a test picks the one that answers with `use_context`."""
+    other = Context(settings=settings, table=table, clock=clock, gateway_override=stripe_fake)
+    yield other
+    use_context(ctx)
+
+
+def own_path(network: dict[str, str], which: str) -> str:
+    return {
+        "operator": f"/v1/operators/{network['operator']}",
+        "relay": f"/v1/relays/{network['relay']}",
+        "resource": f"/v1/relays/{network['relay']}/resources/{network['pool']}",
+    }[which]
+
+
+@pytest.mark.parametrize("which", ["operator", "relay", "resource"])
+def test_the_own_get_answers_the_version_an_edit_in_another_container_stored(
+    api: Api,
+    admin: str,
+    network: dict[str, str],
+    ctx: Context,
+    other_container: Context,
+    which: str,
+) -> None:
+    """Its ETag is the version the next PATCH is checked against: one from a container's
+    cached catalogue would be 412 again and again until the cache expired."""
+    path = own_path(network, which)
+    use_context(other_container)  # GIVEN container B served it (its cache is filled)
+    assert api.get(path, token=admin).headers["ETag"] == '"1"'
+    use_context(ctx)  # WHEN container A takes an edit
+    assert patch(api, path, {"name": "Renamed"}, admin, 1).status == 200
+
+    use_context(other_container)  # THEN B answers the stored object and version
+    answer = api.get(path, token=admin)
+    assert (answer.headers["ETag"], answer.json["version"], answer.json["name"]) == (
+        '"2"',
+        2,
+        "Renamed",
+    )
+
+
+def test_the_relay_get_lists_its_resources_as_stored_after_an_edit_in_another_container(
+    api: Api, admin: str, network: dict[str, str], ctx: Context, other_container: Context
+) -> None:
+    use_context(other_container)
+    api.get(own_path(network, "relay"))
+    use_context(ctx)
+    assert patch(api, own_path(network, "resource"), {"name": "Plateau"}, admin, 1).status == 200
+
+    use_context(other_container)
+    resources = api.get(own_path(network, "relay")).json["resources"]
+    (pool,) = [r for r in resources if r["id"] == network["pool"]]
+    assert (pool["name"], pool["version"], len(resources)) == ("Plateau", 2, 2)
+
+
+def test_a_resource_is_not_found_under_another_relay(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    other = api.post("/v1/relays", relay_body(network["operator"], name="Mairie"), token=admin)
+    answer = api.get(f"/v1/relays/{other.json['id']}/resources/{network['pool']}")
+    assert_problem(answer, 404, "not_found")
 
 
 def test_unknown_and_read_only_fields_are_each_named(

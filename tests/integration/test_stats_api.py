@@ -53,6 +53,44 @@ def test_a_closed_day_has_no_open_seat_hours(api: Api, admin: str, network: dict
     assert row["seat_hours_open"] == 0
 
 
+# -- a resource or relay no longer bookable (its bookings taken on 2026-12-01) -------------
+
+
+def deactivate(api: Api, admin: str, path: str) -> None:
+    answer = api.request("PATCH", path, {"active": False}, token=admin, headers={"If-Match": '"1"'})
+    assert answer.status == 200, answer.json
+
+
+def test_a_retired_resource_keeps_open_seat_hours_on_the_days_of_its_kept_bookings(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    """API.md: an inactive resource's existing bookings stay: they are used, so its
+    seats are open on their days and booked hours never exceed open ones."""
+    booked(api, admin, network["pool"], payment="none")
+    deactivate(api, admin, f"/v1/relays/{network['relay']}/resources/{network['pool']}")
+    row = one(figures(api, admin, f"from={WEDNESDAY}&to={WEDNESDAY}"), "hot_desk", WEDNESDAY)
+    assert (row["seat_hours_booked"], row["seat_hours_open"]) == (11, 33)
+
+
+def test_a_retired_resource_keeps_its_open_seat_hours_of_the_days_it_was_bookable(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    """No history of `active` is kept: up to the day a booking of the period was last
+    taken on it, it was bookable, and its open seat-hours of those days stay."""
+    booked(api, admin, network["pool"], payment="none")
+    deactivate(api, admin, f"/v1/relays/{network['relay']}/resources/{network['pool']}")
+    rows = figures(api, admin, f"from=2026-11-30&to={WEDNESDAY}")
+    assert one(rows, "hot_desk", "2026-11-30")["seat_hours_open"] == 33
+
+
+def test_a_withdrawn_relay_counts_no_open_seat_hours_on_a_day_it_offered_nothing(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    booked(api, admin, network["pool"], payment="none")
+    deactivate(api, admin, f"/v1/relays/{network['relay']}")
+    assert figures(api, admin, f"from=2026-12-03&to=2026-12-03&relay_id={network['relay']}") == []
+
+
 def test_weeks_start_on_monday_and_sum_their_days(
     api: Api, admin: str, network: dict[str, str]
 ) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.booking import Booking
-from chalicelib.domain.occupancy_stats import period_start, periods, tally
+from chalicelib.domain.occupancy_stats import (
+    Seats,
+    open_seat_hours,
+    period_start,
+    periods,
+    tally,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = date(2026, 12, 2)
@@ -102,3 +108,47 @@ def test_months_of_a_span_are_listed_once_each() -> None:
         date(2026, 12, 1),
         date(2027, 1, 1),
     ]
+
+
+# -- open seat-hours: 10 open hours on each of 2026-11-30 .. 2026-12-04 --------------------
+
+WEEK = {date(2026, 11, 30) + timedelta(days=n): 10.0 for n in range(5)}
+POOL = Seats("res_1", "hot_desk", 3, active=True)
+
+
+def open_hours(*seats: Seats, bookings: tuple[Booking, ...] = (), in_service: bool = True) -> Any:
+    found = open_seat_hours("rly_1", in_service, seats, WEEK, bookings, PARIS, "day")
+    return {day.isoformat(): hours for (_relay, _kind, day), hours in found.items()}
+
+
+def test_a_bookable_resource_is_open_every_day() -> None:
+    assert set(open_hours(POOL).values()) == {30.0}
+
+
+def test_a_retired_resource_is_open_until_its_last_booking_was_taken_and_on_kept_days() -> None:
+    retired = Seats("res_1", "hot_desk", 3, active=False)
+    kept = booking("confirmed", date=date(2026, 12, 4))  # taken on 2026-12-01
+    assert open_hours(retired, bookings=(kept,)) == {
+        "2026-11-30": 30.0,
+        "2026-12-01": 30.0,
+        "2026-12-04": 30.0,
+    }
+
+
+def test_a_cancelled_booking_keeps_no_day_of_a_retired_resource_open() -> None:
+    retired = Seats("res_1", "hot_desk", 3, active=False)
+    cancelled = booking("cancelled", date=date(2026, 12, 4))
+    assert "2026-12-04" not in open_hours(retired, bookings=(cancelled,))
+
+
+def test_resources_of_a_withdrawn_relay_are_open_while_the_relay_took_bookings() -> None:
+    room = Seats("res_2", "meeting_room", 1, active=True)
+    kept = booking("confirmed", date=date(2026, 12, 3))  # of res_1, taken on 2026-12-01
+    found = open_seat_hours("rly_1", False, (POOL, room), WEEK, (kept,), PARIS, "day")
+    assert {(kind, day.isoformat()) for (_r, kind, day) in found} == {
+        ("hot_desk", "2026-11-30"),
+        ("hot_desk", "2026-12-01"),
+        ("hot_desk", "2026-12-03"),
+        ("meeting_room", "2026-11-30"),
+        ("meeting_room", "2026-12-01"),
+    }
