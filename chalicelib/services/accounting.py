@@ -239,7 +239,8 @@ def invoices_csv_chunks(
     out = io.StringIO()
     if french:
         out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    # Default: RFC 4180 (`,`, decimal points); excel-fr: what a French spreadsheet reads.
+    writer = csv.writer(out, delimiter=";" if french else ",", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     invoices = ctx.invoices
     for year in invoices.years(operator_id):
@@ -259,7 +260,8 @@ def invoices_csv_chunks(
 
 def _csv_row(document: Document, line: DocumentLine, french: bool = False) -> list[Any]:
     def euros(cents: int) -> str:
-        return f"{cents / 100:.2f}".replace(".", ",")
+        text = f"{cents / 100:.2f}"
+        return text.replace(".", ",") if french else text
 
     def decimal(value: Any) -> str:
         return str(value).replace(".", ",") if french else str(value)

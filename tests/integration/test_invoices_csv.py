@@ -1,6 +1,9 @@
-"""The invoices CSV for French spreadsheets (`dialect=excel-fr`)."""
+"""The invoices CSV: plain RFC 4180 by default, `dialect=excel-fr` for French spreadsheets."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 import pytest
 
@@ -38,11 +41,15 @@ def test_excel_fr_writes_iso_dates_and_decimal_commas(
     assert (row[2], row[10], row[13]) == ("2026-12-01", "20,00", "15,00")
 
 
-def test_default_dialect_has_no_byte_order_mark(
+def test_the_default_dialect_is_plain_rfc_4180_csv(
     api: Api, accountant: str, operator_id: str
 ) -> None:
+    """No byte order mark, commas, amounts in euros with a decimal point: what
+    `csv.DictReader` and most tools read (excel-fr is the opt-in French dialect)."""
     body, _ = csv_answer(api, accountant, f"operator_id={operator_id}")
-    assert body.startswith("number;")
+    assert body.startswith("number,type,")
+    (row,) = csv.DictReader(io.StringIO(body))
+    assert (row["amount_incl_vat"], row["vat_rate"]) == ("15.00", "20.00")
 
 
 def test_file_name_names_the_operator_and_the_span(

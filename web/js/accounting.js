@@ -65,8 +65,8 @@ export async function downloadVat() {
 export async function downloadInvoicesCsv() {
   const from = required('#du', /^\d{4}-\d{2}-\d{2}$/, 'Indiquez la date de début.');
   const to = required('#au', /^\d{4}-\d{2}-\d{2}$/, 'Indiquez la date de fin.');
-  const link = await download('/accounting/invoices.csv', { operator_id: operator(), from, to },
-    `factures-${from}-${to}.csv`);
+  const link = await download('/accounting/invoices.csv',
+    { operator_id: operator(), from, to, dialect: 'excel-fr' }, `factures-${from}-${to}.csv`);
   keep(link, `Factures du ${from} au ${to} téléchargées.`);
 }
 
