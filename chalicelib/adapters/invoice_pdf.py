@@ -13,12 +13,22 @@ character it lacks is replaced by its unaccented letter, or "?", rather than a b
 A credit note shows its amounts without the minus sign, as its XML does (EN 16931: type
 code 381 already means money back): the title AVOIR gives the direction.
 
+An issued document never changes, and its PDF is served under a strong ETag: rendering it
+again gives the same bytes. Every date in the file is the document's `issued_at` (fpdf's
+creation date; the Info, XMP and attachment dates, which factur-x stamps with the time of
+the call and takes no parameter for, are set once it is done) and the file identifier
+(/ID) is derived from the document's hash.
+
 fpdf and facturx are imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import re
 import unicodedata
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -26,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.invoice_cii import cii_xml
 from chalicelib.domain.documents import Document, DocumentLine, PostalAddress
+from chalicelib.domain.timezones import PARIS
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -43,6 +54,7 @@ METHODS = {
 }
 GREY = 110
 LIGHT = 235
+XMP_DATES = re.compile(rb"<xmp:(CreateDate|ModifyDate|MetadataDate)>[^<]*</xmp:\1>")
 
 
 def render_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
@@ -69,7 +81,7 @@ def render_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
         pdf_metadata=metadata,
         lang="fr-FR",
     )
-    return result
+    return _dated(result, _issued_at(invoice))
 
 
 def draw_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
@@ -83,7 +95,8 @@ def draw_invoice_pdf(document: Document | dict[str, Any]) -> bytes:
     footer = " — ".join(
         part for part in (seller.name, seller.legal_form, f"SIREN {seller.siren}") if part
     )
-    pdf = _new_document(_clean(footer))
+    pdf = _new_document(_clean(footer), _file_id(invoice))
+    pdf.set_creation_date(_issued_at(invoice))
     regular, bold = _font_files()
     pdf.add_font(FONT, "", regular)
     pdf.add_font(FONT, "B", bold)
@@ -363,11 +376,15 @@ def _reference(invoice: Document) -> str | None:
     return reference
 
 
-def _new_document(footer_text: str) -> FPDF:
-    """An A4 PDF/A-3B document whose pages end with `footer_text` and the page number."""
+def _new_document(footer_text: str, file_id: str) -> FPDF:
+    """An A4 PDF/A-3B document whose pages end with `footer_text` and the page number,
+    identified (/ID) by `file_id`."""
     from fpdf import FPDF
 
     class InvoiceDocument(FPDF):
+        def file_id(self) -> str:
+            return file_id
+
         def footer(self) -> None:
             self.set_y(-12)
             self.set_font(FONT, "", 7)
@@ -376,6 +393,43 @@ def _new_document(footer_text: str) -> FPDF:
             self.set_text_color(0)
 
     return InvoiceDocument(format="A4", enforce_compliance="PDFA_3B")
+
+
+def _issued_at(invoice: Document) -> datetime:
+    issued = datetime.fromisoformat(invoice.issued_at)
+    return issued if issued.tzinfo else issued.replace(tzinfo=PARIS)
+
+
+def _file_id(invoice: Document) -> str:
+    """The PDF file identifier (both halves, as at a first write): from the document's
+    hash, which names the issued document, rather than from the render time."""
+    digest = hashlib.md5(invoice.hash.encode(), usedforsecurity=False).hexdigest().upper()
+    return f"<{digest}><{digest}>"
+
+
+def _dated(pdf: bytes, issued: datetime) -> bytes:
+    """The Factur-X PDF with the dates factur-x wrote (the time of the call: Info
+    CreationDate and ModDate, XMP CreateDate and ModifyDate, the embedded files' ModDate)
+    set to `issued`, its /ID and header kept."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    offset = issued.strftime("%z")
+    pdf_date = f"D:{issued:%Y%m%d%H%M%S}{offset[:3]}'{offset[3:]}'"
+    xmp_date = issued.isoformat(timespec="seconds").encode()
+    writer = PdfWriter(clone_from=io.BytesIO(pdf), keep_initial_header=True)
+    writer.add_metadata({"/CreationDate": pdf_date, "/ModDate": pdf_date})
+    root = writer.root_object
+    xmp: Any = root["/Metadata"].get_object()
+    xmp.set_data(XMP_DATES.sub(rb"<xmp:\1>" + xmp_date + rb"</xmp:\1>", xmp.get_data()))
+    for reference in root.get("/AF") or []:
+        params: Any = reference.get_object()["/EF"]["/F"].get_object().get("/Params", {})
+        for key in ("/CreationDate", "/ModDate"):
+            if key in params:
+                params[NameObject(key)] = TextStringObject(pdf_date)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 @cache

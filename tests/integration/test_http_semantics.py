@@ -4,6 +4,7 @@ client, moto, fake Stripe)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.conftest import make_settings
 from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api, assert_problem
 from tests.support.fake_stripe import FakeGateway
+from tests.support.library_clock import set_pdf_libraries_clock
 
 SITE = "https://www.relais.test"
 OTHER_SITE = "https://evil.test"
@@ -246,6 +248,22 @@ def test_pdf_downloads_whatever_the_accept_header(
     assert answer.body.startswith(b"%PDF-")
     number = api.get(f"/v1/invoices/{invoice_id}", token=member).json["number"]
     assert answer.headers["Content-Disposition"] == f'attachment; filename="{number}.pdf"'
+
+
+def test_a_pdf_downloaded_again_later_is_the_same_file_under_its_strong_etag(
+    api: Api, member: str, invoice_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strong validator promises the same bytes (RFC 9110 8.8.1): the PDF, rendered at
+    each download, embeds no time of its rendering."""
+    url = f"/v1/invoices/{invoice_id}/pdf"
+    first = api.get(url, token=member)
+    set_pdf_libraries_clock(monkeypatch, datetime.fromisoformat("2027-06-30T18:00:00+02:00"))
+
+    again = api.get(url, token=member)
+
+    assert first.status == again.status == 200
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.body == first.body
 
 
 def test_xml_is_the_cii_alone(api: Api, member: str, invoice_id: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from chalicelib.adapters.invoice_pdf import render_invoice_pdf
 from chalicelib.domain.invoice import (
     FRANCHISE_MENTION,
     GENESIS_HASH,
+    VAT_ON_DEBITS_MENTION,
     Sale,
     chain_hash,
     document_line,
@@ -27,6 +29,7 @@ from chalicelib.domain.invoice import (
     totals,
     vat_breakdown,
 )
+from tests.support.library_clock import set_pdf_libraries_clock
 
 Document = dict[str, Any]
 
@@ -170,6 +173,13 @@ def b2b_invoice() -> Document:
         Sale("Domiciliation — décembre", 123456, Decimal("20.00"), date(2026, 12, 5)),
     ]
     return build("invoice", SCIC, COMPANY, sales, DUE_BY_TRANSFER, "RL-2026-000003")
+
+
+def debits_invoice() -> Document:
+    """A B2B invoice of a seller that opted to pay VAT on its debits."""
+    on_debits = {**SCIC, "vat_on_debits": True}
+    sales = [Sale("Domiciliation — décembre", 6000, Decimal("20.00"), date(2026, 12, 5))]
+    return build("invoice", on_debits, COMPANY, sales, DUE_BY_TRANSFER, "RL-2026-000004")
 
 
 SAMPLES: dict[str, Callable[[], Document]] = {
@@ -400,3 +410,91 @@ def test_b2b_pdf_shows_the_company_the_rates_and_the_due_date(rendered: dict[str
         *document["legal_mentions"],
     ):
         assert expected in text
+
+
+def test_a_seller_taxed_on_debits_says_so_on_the_pdf() -> None:
+    text = pdf_text(render_invoice_pdf(debits_invoice()))
+
+    assert VAT_ON_DEBITS_MENTION in text
+
+
+# --- The same document, the same file ------------------------------------------------------
+
+ISSUED_AT = "2026-12-02T10:15:00+01:00"  # the samples' issued_at
+DATE_LIKE = re.compile(rb"D:\d{8,14}[^)>\s]*|\d{4}-\d\d-\d\dT\d\d:\d\d[^<\"\s]*")
+
+
+def every_text(pdf: bytes) -> bytes:
+    """Every string and every (decoded) stream of every object of the file."""
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    found: list[bytes] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, pypdf.generic.StreamObject):
+            found.append(value.get_data())
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, (pypdf.generic.TextStringObject, pypdf.generic.ByteStringObject)):
+            found.append(value.original_bytes)
+
+    size: Any = reader.trailer["/Size"]
+    for number in range(1, int(size)):
+        walk(reader.get_object(number))
+    return b"\n".join(found)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_date_in_the_pdf_is_the_document_s_issue_time(
+    name: str, rendered: dict[str, bytes]
+) -> None:
+    pdf = rendered[name]
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    root: Any = reader.trailer["/Root"]
+    (attached,) = root["/AF"]
+    params = attached.get_object()["/EF"]["/F"].get_object()["/Params"]
+
+    assert reader.metadata is not None
+    assert reader.metadata["/CreationDate"] == "D:20261202101500+01'00'"
+    assert reader.metadata["/ModDate"] == "D:20261202101500+01'00'"
+    assert params["/ModDate"] == "D:20261202101500+01'00'"
+    xmp = root["/Metadata"].get_object().get_data()
+    assert re.findall(rb"<xmp:\w+Date>([^<]*)<", xmp) == [ISSUED_AT.encode()] * 2
+    assert set(DATE_LIKE.findall(every_text(pdf))) == {
+        b"D:20261202101500+01'00'",
+        ISSUED_AT.encode(),
+    }
+
+
+def test_a_document_rendered_again_later_is_the_same_file(
+    monkeypatch: pytest.MonkeyPatch, rendered: dict[str, bytes]
+) -> None:
+    # GIVEN the PDF libraries reading another time than when the samples were rendered
+    set_pdf_libraries_clock(monkeypatch, datetime.fromisoformat("2031-06-30T23:59:59+02:00"))
+
+    # WHEN the invoice is rendered again
+    again = render_invoice_pdf(invoice())
+
+    # THEN it is the same file, byte for byte (its strong ETag holds)
+    assert again == rendered["invoice"]
+
+
+def test_the_file_identifier_is_the_document_s_not_the_render_s(
+    monkeypatch: pytest.MonkeyPatch, rendered: dict[str, bytes]
+) -> None:
+    identifiers = {name: file_id(pdf) for name, pdf in rendered.items()}
+    assert len(set(identifiers.values())) == len(SAMPLES)  # one per document
+    first, second = identifiers["invoice"]
+    assert first == second  # as in a file written once
+
+    set_pdf_libraries_clock(monkeypatch, datetime.fromisoformat("2031-06-30T23:59:59+02:00"))
+
+    assert file_id(render_invoice_pdf(invoice())) == identifiers["invoice"]
+
+
+def file_id(pdf: bytes) -> tuple[Any, ...]:
+    identifier: Any = pypdf.PdfReader(io.BytesIO(pdf)).trailer["/ID"]
+    return tuple(identifier)
