@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from chalicelib.domain.money import format_vat_rate, price_from_incl_vat, round_half_up
@@ -20,6 +21,8 @@ from chalicelib.domain.money import format_vat_rate, price_from_incl_vat, round_
 DocumentType = Literal["invoice", "credit_note"]
 GENESIS_HASH = "0" * 64
 FRANCHISE_MENTION = "TVA non applicable, art. 293 B du CGI"
+# CGI annexe II art. 242 nonies A, I-13°: a seller who opted to pay VAT on its debits says so.
+VAT_ON_DEBITS_MENTION = "Option pour le paiement de la taxe d'après les débits"
 B2B_MENTIONS = (
     "Nature de l'opération : prestations de services",
     "Escompte pour paiement anticipé : néant",
@@ -47,7 +50,58 @@ class Sale:
     quantity: Decimal = Decimal(1)
 
 
+def document_lines(sales: Sequence[Sale], franchise: bool) -> list[dict[str, Any]]:
+    """The lines of a document selling `sales`, in their order. The VAT of each rate is
+    rounded once, on the rate's whole VAT-inclusive amount, and spread over its lines
+    (`spread_vat`): VAT rounded per line and summed drifts from base x rate on a long
+    document (EN 16931 BR-CO-17). A document of one line per rate is split as
+    `document_line` splits it."""
+    lines = [document_line(sale, franchise) for sale in sales]
+    amounts = [int(line["amount_incl_vat"]) for line in lines]
+    vats = _spread_per_rate([line["vat_rate"] for line in lines], amounts)
+    return [_with_vat(line, vat) for line, vat in zip(lines, vats, strict=True)]
+
+
+def spread_vat(amounts_incl_vat: Sequence[int], rate: Decimal) -> list[int]:
+    """The VAT in each of `amounts_incl_vat` at `rate`. In all, the VAT of their sum:
+    sum x rate / (100 + rate), rounded half up once; each amount gets its VAT rounded
+    down, and the cents left go one each to the largest remainders (of equal ones, the
+    first amount's first). One amount alone gets its VAT rounded half up, and negated
+    amounts the negated VAT."""
+    total = sum(amounts_incl_vat)
+    sign = -1 if total < 0 else 1
+    exact = [Decimal(sign * amount) * rate / (100 + rate) for amount in amounts_incl_vat]
+    floors = [int(share.to_integral_value(rounding=ROUND_FLOOR)) for share in exact]
+    missing = round_half_up(Decimal(sign * total) * rate / (100 + rate)) - sum(floors)
+    by_remainder = sorted(range(len(exact)), key=lambda i: (floors[i] - exact[i], i))
+    for index in by_remainder[:missing]:
+        floors[index] += 1
+    return [sign * vat for vat in floors]
+
+
+def _spread_per_rate(rates: Sequence[str], amounts_incl_vat: Sequence[int]) -> list[int]:
+    """The VAT in each amount at the rate beside it, spread over the amounts of each rate."""
+    by_rate: dict[str, list[int]] = defaultdict(list)
+    for index, rate in enumerate(rates):
+        by_rate[rate].append(index)
+    vats = [0] * len(amounts_incl_vat)
+    for rate, indexes in by_rate.items():
+        spread = spread_vat([amounts_incl_vat[i] for i in indexes], Decimal(rate))
+        for index, vat in zip(indexes, spread, strict=True):
+            vats[index] = vat
+    return vats
+
+
+def _with_vat(line: dict[str, Any], vat: int) -> dict[str, Any]:
+    """The line with `vat` of its VAT-inclusive amount as VAT, the rest as net."""
+    excl = int(line["amount_incl_vat"]) - vat
+    unit = round_half_up(Decimal(excl) / Decimal(line["quantity"]))
+    return {**line, "unit_price_excl_vat": unit, "amount_excl_vat": excl, "vat_amount": vat}
+
+
 def document_line(sale: Sale, franchise: bool) -> dict[str, Any]:
+    """The line of `sale` alone, its VAT rounded half up (documents of several lines:
+    `document_lines`)."""
     rate = Decimal(0) if franchise else sale.vat_rate
     price = price_from_incl_vat(sale.amount_incl_vat, rate)
     unit = round_half_up(Decimal(price.amount_excl_vat) / sale.quantity)
@@ -115,28 +169,30 @@ def partial_credit_lines(
 
 def _line_shares(lines: list[dict[str, Any]], refunded: int) -> list[tuple[int, int, int]]:
     """(incl. VAT, excl. VAT, VAT) of each line in `refunded` of the invoice: pro rata of
-    each line's amount, the last line taking what the rounding of the others left; all of
-    each line once the whole invoice is refunded."""
+    each line's amount, the last line taking what the rounding of the others left, the VAT
+    of each rate rounded once and spread over its lines (`spread_vat`); all of each line
+    once the whole invoice is refunded."""
     invoiced = sum(int(line["amount_incl_vat"]) for line in lines)
     if refunded >= invoiced:
         return [
             (int(line["amount_incl_vat"]), int(line["amount_excl_vat"]), int(line["vat_amount"]))
             for line in lines
         ]
-    shares = []
+    parts = []
     left = max(refunded, 0)
     for index, line in enumerate(lines):
         last = index == len(lines) - 1
         share = round_half_up(Decimal(refunded) * int(line["amount_incl_vat"]) / invoiced)
         part = left if last else min(left, max(share, 0))
         left -= part
-        price = price_from_incl_vat(part, Decimal(line["vat_rate"]))
-        shares.append((part, price.amount_excl_vat, price.vat_amount))
-    return shares
+        parts.append(part)
+    vats = _spread_per_rate([line["vat_rate"] for line in lines], parts)
+    return [(part, part - vat, vat) for part, vat in zip(parts, vats, strict=True)]
 
 
 def vat_breakdown(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bases and VAT summed per rate (VAT was rounded per line)."""
+    """Bases and VAT of the lines summed per rate (a new document's lines carry their
+    rate's VAT rounded once, `document_lines`; one issued before, its lines' roundings)."""
     base: dict[str, int] = defaultdict(int)
     vat: dict[str, int] = defaultdict(int)
     for line in lines:
@@ -163,6 +219,8 @@ def legal_mentions(
     mentions = []
     if seller.get("vat_regime") == "franchise":
         mentions.append(FRANCHISE_MENTION)
+    elif seller.get("vat_on_debits"):
+        mentions.append(VAT_ON_DEBITS_MENTION)
     if refers:
         mentions.append(f"Avoir se rapportant à la facture n° {refers[0]} du {_fr(refers[1])}")
     if payment.get("status") == "paid" and payment.get("paid_at"):

@@ -32,7 +32,7 @@ from chalicelib.domain.company import (
     previous_month,
 )
 from chalicelib.domain.documents import Document
-from chalicelib.domain.invoice import Sale, document_line, negated_line
+from chalicelib.domain.invoice import Sale, document_lines, negated_line
 from chalicelib.errors import RelaisError
 from chalicelib.services import companies, invoicing, members, run_budget
 from chalicelib.services.catalogue import get_operator
@@ -97,7 +97,8 @@ def invoice_company_month(ctx: Context, company: Company, year: int, month: int)
         return "nothing_to_invoice"
     operator = get_operator(ctx, company.operator_id)
     franchise = operator.vat_regime.value == "franchise"
-    lines = [{**document_line(_sale(ctx, b), franchise), "booking_id": b.id} for b in bookings]
+    sold = document_lines([_sale(ctx, b) for b in bookings], franchise)
+    lines = [{**line, "booking_id": b.id} for line, b in zip(sold, bookings, strict=True)]
     issued_on = ctx.clock.now().astimezone(PARIS).date()
     document = invoicing.issue(
         ctx,

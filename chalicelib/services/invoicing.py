@@ -24,7 +24,7 @@ from chalicelib.domain.invoice import (
     Sale,
     chain_hash,
     document_id,
-    document_line,
+    document_lines,
     document_number,
     legal_mentions,
     negated_line,
@@ -81,7 +81,7 @@ def issue(
     invoices = ctx.invoices
     operator = _operator(ctx, operator_id)
     franchise = operator.vat_regime.value == "franchise"
-    body_lines = lines if lines is not None else [document_line(s, franchise) for s in sales or []]
+    body_lines = lines if lines is not None else document_lines(sales or [], franchise)
     books = accounting_settings.settings_for(ctx, operator_id, fresh=False)
     for attempt in range(ISSUE_ATTEMPTS):
         existing = invoices.by_source(source)
@@ -309,6 +309,9 @@ def invoice_for_payment(
 def credit_note_for_refund(
     ctx: Context, payment: Any, refund_id: str, amount: int
 ) -> dict[str, Any]:
+    """The credit note of a refund: Stripe refunds a payment the way it was made, so the
+    note says the refunded invoice's payment method (a SEPA debit is refunded to the
+    account debited, not to a card)."""
     invoice = invoice_for_payment(ctx, payment)
     now = ctx.clock.now().astimezone(PARIS)
     return credit_note(
@@ -318,7 +321,7 @@ def credit_note_for_refund(
         amount=amount,
         payment={
             "status": "paid",
-            "method": "card",
+            "method": Document.of(invoice).payment.method or "card",
             "paid_at": now.isoformat(timespec="seconds"),
             "provider_ref": refund_id,
         },

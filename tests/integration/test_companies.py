@@ -383,6 +383,44 @@ def test_cancelled_booking_is_not_invoiced(
     assert invoice["totals"]["incl_vat"] == 1500
 
 
+def test_a_month_of_hours_states_the_vat_of_what_was_sold_spread_over_its_lines(
+    api: Api,
+    admin: str,
+    alice: str,
+    clock: FixedClock,
+    company: dict[str, Any],
+    network: dict[str, str],
+) -> None:
+    # GIVEN three hot-desk hours at 4,00 € (0,6667 € of VAT in each)
+    for start, end in (("09:00", "10:00"), ("10:00", "11:00"), ("11:00", "12:00")):
+        booked(
+            api,
+            alice,
+            network["pool"],
+            date="2026-12-02",
+            unit="hour",
+            start=start,
+            end=end,
+            payment="company",
+        )
+
+    # WHEN the month is invoiced
+    clock.moment = NEW_YEAR
+    assert run_job(api, admin)["processed"] == 1
+    invoice = statement(api, admin, company["id"], "2026-12").json["invoice"]
+
+    # THEN the rate's VAT is that of the 12,00 € sold, 2,00 € (not 3 x 0,67 €: drifting by
+    # a third of a cent an hour, a long month breaks EN 16931 BR-CO-17), spread over the
+    # lines, each of which still adds up
+    assert invoice["vat_breakdown"] == [{"rate": "20.00", "base": 1000, "vat": 200}]
+    assert invoice["totals"] == {"excl_vat": 1000, "vat": 200, "incl_vat": 1200}
+    assert [(ln["amount_excl_vat"], ln["vat_amount"]) for ln in invoice["lines"]] == [
+        (333, 67),
+        (333, 67),
+        (334, 66),
+    ]
+
+
 def test_a_month_without_company_bookings_gets_no_invoice(
     api: Api,
     admin: str,

@@ -7,6 +7,8 @@ compiled schematrons of tests/data/einvoicing/ (see its README).
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from chalicelib.adapters.cii_validation import CiiValidator
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.domain.invoice import Sale
+from chalicelib.services import invoicing
 from chalicelib.services.context import Context
 from chalicelib.services.settlement import settle_operators
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
@@ -156,5 +160,36 @@ def test_a_settlement_invoice_between_operators_passes_en16931_and_br_fr(
     assert b"<ram:Content>B2B</ram:Content>" in xml
     if host_regime == "franchise":
         assert b"VATEX-FR-FRANCHISE" in xml and invoice["totals"]["vat"] == 0
+    assert cii_failures(xml) == []
+    assert CiiValidator().failures(xml) == []  # what route_einvoices checks before sending
+
+
+def test_a_long_invoice_of_identical_lines_passes_en16931_and_br_fr(
+    ctx: Context, api: Api, accountant: str, network: dict[str, str]
+) -> None:
+    """301 hours at 4,00 € on one invoice (a company's busy month): its VAT per rate is
+    its base x 20 % (BR-CO-17), not the sum of 301 roundings (201,67 € on 1 002,33 €)."""
+    hours = [
+        Sale(f"Heure {n} — Open space, Gare de Melun", 400, Decimal("20.00"), date(2026, 11, 2))
+        for n in range(301)
+    ]
+    document = invoicing.issue(
+        ctx,
+        operator_id=network["operator"],
+        source="long-invoice",
+        buyer={"name": "Camille Martin", "email": "camille@example.org", "address": None},
+        member_id="member-1",
+        sales=hours,
+        payment={
+            "status": "paid",
+            "method": "card",
+            "paid_at": "2026-12-01T07:00:00+01:00",
+            "provider_ref": "pi_long",
+        },
+    )
+    assert document["vat_breakdown"] == [{"rate": "20.00", "base": 100333, "vat": 20067}]
+
+    xml = cii_of(api, accountant, document["id"])
+
     assert cii_failures(xml) == []
     assert CiiValidator().failures(xml) == []  # what route_einvoices checks before sending

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
-from tests.support.api import Api
+from tests.support.api import Api, operator_body, relay_body, resource_body
 from tests.support.fake_stripe import FakeGateway
 from tests.support.fec_checker import check_fec
 from tests.support.webhooks import deliver
@@ -46,6 +46,24 @@ def test_paid_booking_gets_a_numbered_chained_invoice(
     assert invoice["seller"]["siren"] == "732829320"
     assert invoice["payment"]["status"] == "paid"
     assert any("acquittée" in m for m in invoice["legal_mentions"])
+
+
+def test_an_operator_taxed_on_debits_says_so_on_its_invoices(
+    api: Api, admin: str, member: str, stripe_fake: FakeGateway, settings: Settings
+) -> None:
+    # GIVEN an operator that opted to pay VAT on its debits
+    operator = api.post("/v1/operators", operator_body(vat_on_debits=True), token=admin)
+    assert operator.status == 201, operator.json
+    relay = api.post("/v1/relays", relay_body(operator.json["id"]), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+
+    # WHEN a booking of its relay is paid
+    booking = paid_booking(api, member, {"pool": pool["id"]}, stripe_fake, settings)
+
+    # THEN the invoice carries the mention (CGI annexe II, art. 242 nonies A, I-13°)
+    invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+    assert invoice["seller"]["vat_on_debits"] is True
+    assert "Option pour le paiement de la taxe d'après les débits" in invoice["legal_mentions"]
 
 
 def test_refund_issues_a_credit_note_and_books_balance_back_to_zero(

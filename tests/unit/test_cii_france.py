@@ -15,6 +15,7 @@ from tests.unit.test_invoice_pdf import (
     SCIC,
     b2b_invoice,
     credit_note,
+    debits_invoice,
     find,
     franchise_invoice,
     invoice,
@@ -96,6 +97,15 @@ def test_an_operator_opting_for_debits_says_so_on_every_rate() -> None:
     document["seller"] = {**SCIC, "vat_on_debits": True}
     xml = cii_xml(document)
     assert texts(xml, f"{HEADER_TAX}/ram:DueDateTypeCode") == ["5", "5"]
+    assert cii_failures(xml) == []
+
+
+def test_an_operator_opting_for_debits_gives_the_option_s_mention_as_a_note() -> None:
+    xml = cii_xml(debits_invoice())
+
+    contents = texts(xml, f"{NOTE}/ram:Content")
+    assert "Option pour le paiement de la taxe d'après les débits" in contents
+    assert texts(xml, f"{HEADER_TAX}/ram:DueDateTypeCode") == ["5"]
     assert cii_failures(xml) == []
 
 

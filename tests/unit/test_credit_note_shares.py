@@ -8,10 +8,12 @@ from decimal import Decimal
 from chalicelib.domain.invoice import (
     Sale,
     document_line,
+    document_lines,
     partial_credit_lines,
     totals,
     vat_breakdown,
 )
+from chalicelib.domain.money import round_half_up
 
 DAY = date(2026, 12, 4)
 
@@ -85,3 +87,28 @@ def test_a_refund_beyond_what_is_left_is_credited_on_its_own() -> None:
     invoice = [line("Journée", 1500)]
     alone = partial_credit_lines(invoice, 500)
     assert partial_credit_lines(invoice, 500, credited_before=1200) == alone
+
+
+def test_partial_refunds_of_a_long_invoice_state_per_rate_the_vat_of_their_base() -> None:
+    # GIVEN 301 hours at 4,00 € and 40 coffees at 1,10 € (5.5 %), its VAT spread per rate
+    hours = [Sale(f"Heure {n}", 400, Decimal("20.00"), DAY) for n in range(301)]
+    coffees = [Sale(f"Café {n}", 110, Decimal("5.50"), DAY) for n in range(40)]
+    invoice = document_lines([*hours, *coffees], franchise=False)
+
+    # WHEN it is refunded in three parts
+    notes = refunded_in(invoice, [50000, 30001, 44799])
+
+    # THEN each note states per rate the VAT of its base (EN 16931 BR-CO-17) ...
+    for note in notes:
+        for rate in vat_breakdown(note):
+            expected = round_half_up(Decimal(rate["base"]) * Decimal(rate["rate"]) / 100)
+            assert abs(rate["vat"] - expected) <= 1, rate
+    # ... and together they negate the invoice exactly, line by line
+    credited = [c for n in notes for c in n]
+    assert vat_breakdown(credited) == [
+        {"rate": r["rate"], "base": -r["base"], "vat": -r["vat"]} for r in vat_breakdown(invoice)
+    ]
+    for invoiced in invoice:
+        mine = [c for c in credited if c["description"].endswith(f"— {invoiced['description']}")]
+        assert sum(c["vat_amount"] for c in mine) == -invoiced["vat_amount"]
+        assert sum(c["amount_incl_vat"] for c in mine) == -invoiced["amount_incl_vat"]
