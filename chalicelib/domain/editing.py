@@ -14,7 +14,9 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
-_TAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,18})"?\s*$')
+# A strong entity tag (RFC 9110 13.1.1: If-Match compares strongly, so a weak W/"3" never
+# matches); the quotes may be left out. `*` and lists name no one version: 412.
+_TAG = re.compile(r'^\s*"?([0-9]{1,18})"?\s*$')
 M = TypeVar("M", bound=BaseModel)
 
 
