@@ -22,6 +22,13 @@ class BillingProfile(BaseModel):
     vat_number: VatNumberIn | None = None  # an FR one must be the SIREN's, when given
     language: str = Field(default="fr", pattern=r"^(fr|en)$")
 
+    @field_validator("company_name", "siren", "vat_number", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        """A form's empty field ("" or spaces) is no value: never an empty company name on
+        an invoice, nor a 422 for a SIREN left blank."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("siren")
     @classmethod
     def _siren(cls, value: str | None) -> str | None:

@@ -148,3 +148,17 @@ def test_an_unknown_key_inside_a_value_is_named_not_dropped(
         token=admin,
     )
     assert fields(assert_problem(relay, 422, "validation_error")) == ["address.street"]
+
+
+def test_a_billing_profiles_blank_optional_fields_are_left_out(api: Api, member: str) -> None:
+    """What a form sends for the fields left empty: no empty company name on invoices."""
+    profile = {
+        "name": "Claire Martin",
+        "email": "claire@example.org",
+        "company_name": "",
+        "siren": " ",
+        "vat_number": "",
+    }
+    saved = api.request("PUT", "/v1/me", profile, token=member)
+    assert saved.status == 200, saved.json
+    assert [saved.json[k] for k in ("company_name", "siren", "vat_number")] == [None] * 3
