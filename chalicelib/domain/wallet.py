@@ -91,10 +91,13 @@ def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> lis
     return draws
 
 
-def restored_credits(draws: list[dict[str, Any]], packs: list[CreditPack]) -> Decimal:
-    """What a cancelled booking really gave back: its draws on packs still in force (a
-    pack refunded in full meanwhile takes nothing back; see `PaymentStore.revoke_pack`)."""
-    live = {p.sort_key for p in packs if not p.revoked}
+def restored_credits(
+    draws: list[dict[str, Any]], packs: list[CreditPack], now: datetime
+) -> Decimal:
+    """What a cancelled booking really gave back, usable: its draws on packs still in force
+    (a pack refunded in full meanwhile takes nothing back, see `PaymentStore.revoke_pack`;
+    a credit going back to a pack expired since can no longer be spent)."""
+    live = {p.sort_key for p in packs if not p.revoked and p.expires_at > now}
     return sum((Decimal(str(d["credits"])) for d in draws if d.get("pack_key") in live), Decimal(0))
 
 

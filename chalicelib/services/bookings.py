@@ -351,7 +351,9 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         updated = ctx.bookings.get(booking.id) or updated
     # Read after the release: a pack refunded in full meanwhile took nothing back.
     credits_restored = (
-        restored_credits(booking.credit_draws, ctx.payments.packs_of(booking.member_id))
+        restored_credits(
+            booking.credit_draws, ctx.payments.packs_of(booking.member_id), ctx.clock.now()
+        )
         if restore
         else 0
     )

@@ -8,6 +8,7 @@ leaves usable credits. Redelivered events change nothing (moto, fake Stripe gate
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -343,10 +344,13 @@ def test_restored_credits_count_only_packs_still_in_force() -> None:
         {"pack_key": kept.sort_key, "credits": Decimal("0.5")},
         {"pack_key": gone.sort_key, "credits": Decimal(1)},
     ]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
 
-    assert restored_credits(draws, [kept, gone]) == Decimal("0.5")
-    assert restored_credits(draws, [gone]) == 0
-    assert restored_credits([], [kept]) == 0
+    assert restored_credits(draws, [kept, gone], now) == Decimal("0.5")
+    assert restored_credits(draws, [gone], now) == 0
+    assert restored_credits([], [kept], now) == 0
+    after_expiry = datetime(2027, 5, 2, tzinfo=UTC)  # the credit went back, to be lost
+    assert restored_credits(draws, [kept, gone], after_expiry) == 0
 
 
 def _pack(purchase_id: str, *, revoked: bool) -> CreditPack:
