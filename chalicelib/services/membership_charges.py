@@ -155,6 +155,9 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
     attempt = Attempt(
         mine.member_id, mine.id, mine.billing_period, mine.failures, mine.charge_key, method
     )
+    # A failure is dated when it happened, not at a catch-up run's `as_of`: its retries
+    # (1, 3, 7 days after) count from the member's real declined charge.
+    failed_at = max(now, ctx.clock.now())
     try:
         intent = _charge(ctx, mine, attempt)
     except OffSessionChargeFailed as exc:
@@ -162,7 +165,7 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
         if exc.payment_intent_id:
             _record_payment(ctx, mine, attempt, exc.payment_intent_id, mine.amount)
             ctx.payments.mark_failed(exc.payment_intent_id, exc.detail)
-        return _failed(ctx, attempt, now, exc.reason)
+        return _failed(ctx, attempt, failed_at, exc.reason)
     except PaymentProviderUnavailable:
         ctx.memberships.update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
         raise
@@ -174,7 +177,7 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
         # Stripe refused the charge (the customer or its payment method deleted, ...):
         # nothing was charged; a failed attempt like a declined card.
         logger.warning("Membership %s charge %s refused: %s", mine.id, attempt.key, exc.detail)
-        return _failed(ctx, attempt, now, _refusal_reason(exc))
+        return _failed(ctx, attempt, failed_at, _refusal_reason(exc))
     ctx.memberships.update(
         mine.member_id, mine.id, lambda m: intent_recorded(m, attempt.key, intent.id)
     )
@@ -183,7 +186,7 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
         settled = intent.status == "succeeded"
         return _covered(ctx, attempt, intent.id, settled=settled, charge=None)
     # a recorded intent that did not go through
-    return _failed(ctx, attempt, now, intent.status)
+    return _failed(ctx, attempt, failed_at, intent.status)
 
 
 def _claim(ctx: Context, membership: Membership, now: datetime) -> Membership | None:
