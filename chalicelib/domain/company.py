@@ -195,6 +195,8 @@ class CompanyStatement(Model):
     bookings: list[dict[str, Any]]
     invoice: dict[str, Any] | None = None
     invoice_payment: InvoicePaymentState | None = None
+    # Invoices of bookings the month gained after its invoice, oldest first.
+    later_invoices: list[dict[str, Any]] = []
 
 
 # -- months and terms ---------------------------------------------------------------
@@ -211,9 +213,12 @@ def month_key(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def invoice_source(company_id: str, year: int, month: int) -> str:
-    """The source that makes a company-month's invoice unique."""
-    return f"company-{company_id}-{month_key(year, month)}"
+def invoice_source(company_id: str, year: int, month: int, number: int = 1) -> str:
+    """The source that makes a company-month's invoice unique: its first, then `-2`, `-3`…
+    for bookings the month gained after it was invoiced (a run with a future `as_of`, a
+    relay whose month ends after Paris's)."""
+    source = f"company-{company_id}-{month_key(year, month)}"
+    return source if number == 1 else f"{source}-{number}"
 
 
 def end_of_month(year: int, month: int) -> date:

@@ -29,8 +29,11 @@ from chalicelib.domain.ledger import AccountingSettings, Journal, LedgerLine
 VAT_RATE = Decimal("20.00")
 
 
-def settlement_source(month: str, host: str, seller: str) -> str:
-    return f"settlement-{month}-{host}-{seller}"
+def settlement_source(month: str, host: str, seller: str, number: int = 1) -> str:
+    """The source of a (month, host, seller) settlement: its first invoice, then `-2`,
+    `-3`… for the usage the month gained after it was settled."""
+    source = f"settlement-{month}-{host}-{seller}"
+    return source if number == 1 else f"{source}-{number}"
 
 
 def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: date) -> Sale:

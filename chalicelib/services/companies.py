@@ -128,6 +128,16 @@ def month_bookings(ctx: Context, company_id: str, year: int, month: int) -> list
     return sorted(kept, key=lambda b: (b.date, b.start, b.id))
 
 
+def month_invoices(ctx: Context, company_id: str, year: int, month: int) -> list[dict[str, Any]]:
+    """The month's invoices, in order: its first, then those of bookings added after."""
+    found: list[dict[str, Any]] = []
+    while document_id := ctx.invoices.by_source(
+        invoice_source(company_id, year, month, len(found) + 1)
+    ):
+        found.append(invoicing.get_document(ctx, document_id))
+    return found
+
+
 def in_month_index(ctx: Context, booking: Booking) -> bool:
     """Whether a company booking is still billed (cancelled late) or left the index."""
     assert booking.company_id
@@ -140,13 +150,13 @@ def statement(ctx: Context, company_id: str, year: int, month: int) -> dict[str,
     what has been paid of it)."""
     get_company(ctx, company_id)
     bookings = month_bookings(ctx, company_id, year, month)
-    document_id = ctx.invoices.by_source(invoice_source(company_id, year, month))
-    invoice = invoicing.get_document(ctx, document_id) if document_id else None
-    state = ctx.companies.payment_state(document_id) if document_id else None
+    invoices = month_invoices(ctx, company_id, year, month)
+    first = invoices[0] if invoices else None
     return {
         "company_id": company_id,
         "month": month_key(year, month),
         "bookings": [b.public() for b in bookings],
-        "invoice": invoice,
-        "invoice_payment": state,
+        "invoice": first,
+        "invoice_payment": ctx.companies.payment_state(first["id"]) if first else None,
+        "later_invoices": invoices[1:],
     }

@@ -3,6 +3,10 @@
 - `invoice_companies` (monthly, and by hand with `as_of`) issues, for each company, the
   invoice of the month before `as_of` — one line per billed booking (see
   `companies.month_bookings`) — once per company and month (source `company-{id}-{yyyy-mm}`).
+  A booking the month gains after its invoice (the month invoiced early by a run with a
+  future `as_of`; a relay whose month ends after Paris's) is billed by a later run on a
+  further invoice of that month (`…-2`, `-3`: each booking on one invoice only); every run
+  also looks at the month before its own for such bookings.
 - A company booking cancelled in time (or by a closure, or an erasure in time) after its
   month was invoiced gets a credit note to the company: its invoice line negated, same
   buyer (B2B mentions), same numbering series, `refers_to` the monthly invoice, its sales
@@ -54,7 +58,9 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
     company once its time is spent (services/run_budget.py): those are `deferred`, and
     the next run of the night (every 15 minutes, 02:00-03:45 UTC on the 1st) takes them."""
     year, month = previous_month(as_of or ctx.clock.now())
+    before = previous_month(datetime(year, month, 1, 12, tzinfo=PARIS))
     issued: list[str] = []
+    late: list[str] = []
     already = deferred = 0
     failed: list[dict[str, str]] = []
     deadline = run_budget.deadline(RUN_SECONDS)
@@ -63,6 +69,8 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
             deferred += 1
             continue
         try:
+            if invoice_company_month(ctx, company, *before) == "issued":
+                late.append(company.id)
             outcome = invoice_company_month(ctx, company, year, month)
         except RelaisError as exc:
             logger.exception("Company %s: invoice for %s failed", company.id, (year, month))
@@ -77,6 +85,8 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
         "processed": len(issued),
         "month": month_key(year, month),
         "companies_invoiced": issued,
+        # Invoiced again for bookings the month before gained after its invoice.
+        "companies_invoiced_late": late,
         "already_invoiced": already,
         "deferred": deferred,
         "failed": failed,
@@ -84,17 +94,19 @@ def invoice_companies(ctx: Context, as_of: datetime | None = None) -> dict[str, 
 
 
 def invoice_company_month(ctx: Context, company: Company, year: int, month: int) -> str:
-    """`issued`, `already_invoiced` or `nothing_to_invoice`."""
-    source = invoice_source(company.id, year, month)
-    existing = ctx.invoices.by_source(source)
-    if existing:
-        invoice = invoicing.get_document(ctx, existing)
+    """`issued` (the month's invoice, or a further one for bookings it gained since),
+    `already_invoiced` or `nothing_to_invoice`."""
+    invoices = companies.month_invoices(ctx, company.id, year, month)
+    for invoice in invoices:  # a crashed run's work finished first
         _finish(ctx, invoice)
         credit_lines_cancelled_meanwhile(ctx, invoice)
-        return "already_invoiced"
-    bookings = companies.month_bookings(ctx, company.id, year, month)
+    invoiced = {line.booking_id for i in invoices for line in Document.of(i).lines}
+    bookings = [
+        b for b in companies.month_bookings(ctx, company.id, year, month) if b.id not in invoiced
+    ]
     if not bookings:
-        return "nothing_to_invoice"
+        return "already_invoiced" if invoices else "nothing_to_invoice"
+    source = invoice_source(company.id, year, month, len(invoices) + 1)
     operator = get_operator(ctx, company.operator_id)
     franchise = operator.vat_regime.value == "franchise"
     sold = document_lines([_sale(ctx, b) for b in bookings], franchise)
@@ -158,7 +170,7 @@ def credit_source(invoice_id: str, booking_id: str) -> str:
 def credit_cancelled_booking(ctx: Context, booking: Booking) -> dict[str, Any] | None:
     """The credit note of a company booking cancelled in time after its month was
     invoiced (issued once; later calls return it), or None: not a company booking, not
-    cancelled, cancelled late (still billed), month not invoiced yet, or not on it."""
+    cancelled, cancelled late (still billed), or on none of its month's invoices."""
     if not booking.company_id:
         return None
     fresh = ctx.bookings.get(booking.id)
@@ -166,11 +178,12 @@ def credit_cancelled_booking(ctx: Context, booking: Booking) -> dict[str, Any] |
         return None
     if companies.in_month_index(ctx, fresh):
         return None  # cancelled late: the day stays billed
-    source = invoice_source(booking.company_id, booking.date.year, booking.date.month)
-    invoice_id = ctx.invoices.by_source(source)
-    if invoice_id is None:
-        return None  # the month's invoice, when issued, will not list it
-    return _credit_line(ctx, invoicing.get_document(ctx, invoice_id), booking.id)
+    year, month = booking.date.year, booking.date.month
+    for invoice in companies.month_invoices(ctx, booking.company_id, year, month):
+        note = _credit_line(ctx, invoice, booking.id)
+        if note is not None:
+            return note
+    return None  # not invoiced (yet): the month's invoices will not list it
 
 
 def credit_lines_cancelled_meanwhile(ctx: Context, invoice: dict[str, Any]) -> list[str]:

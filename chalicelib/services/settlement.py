@@ -21,27 +21,43 @@ PAYMENT_DAYS = 30  # the invoice is due 30 days after issue, by transfer
 
 
 def settle_operators(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
-    """The job: the settlement invoices of the month just ended (Paris time) at `as_of`.
-    Idempotent: an invoice already issued for a (month, host, seller) is not issued
-    again, and its purchase entry is written once."""
+    """The job: the settlement invoices of the month just ended (Paris time) at `as_of`,
+    and those of usage the month before gained after it was settled (a month settled
+    early by a run with a future `as_of`). Idempotent: what is settled is not settled
+    again, and each invoice's purchase entry is written once."""
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     ended = today.replace(day=1) - timedelta(days=1)
-    return settle_month(ctx, ended.year, ended.month)
+    before = ended.replace(day=1) - timedelta(days=1)
+    late = settle_month(ctx, before.year, before.month)["invoices"]
+    report = settle_month(ctx, ended.year, ended.month)
+    return {**report, "processed": report["processed"] + len(late), "late_invoices": late}
 
 
 def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
+    """Settle each (host, seller) flow of the month: what its invoices so far leave
+    unsettled (all of it at first) on one more invoice. A flow that shrank since (a
+    booking cancelled in time after the month was settled) is not credited."""
     label = f"{year:04d}-{month:02d}"
     last_day = date(year, month, calendar.monthrange(year, month)[1])
     numbers = []
     for flow in clearing(ctx, year, month)["flows"]:
+        host_id, seller_id = flow["host_operator_id"], flow["seller_operator_id"]
+        issued = _settlements(ctx, label, host_id, seller_id)
+        for document in issued:  # a crashed run's purchase entry, written once
+            _book_purchase(ctx, document, seller_id)
+        settled = sum(Document.of(d).totals.incl_vat for d in issued)
+        counted = sum(int(d.get("settled_bookings") or 0) for d in issued)
+        if int(flow["amount"]) <= settled:
+            continue
         document = issue_settlement(
             ctx,
             label,
-            flow["host_operator_id"],
-            flow["seller_operator_id"],
-            int(flow["amount"]),
-            int(flow["bookings"]),
+            host_id,
+            seller_id,
+            int(flow["amount"]) - settled,
+            max(int(flow["bookings"]) - counted, 0),
             last_day,
+            number=len(issued) + 1,
         )
         numbers.append(Document.of(document).number)
     return {
@@ -52,6 +68,20 @@ def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
     }
 
 
+def _settlements(ctx: Context, month: str, host_id: str, seller_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while document_id := ctx.invoices.by_source(
+        settlement_source(month, host_id, seller_id, len(found) + 1)
+    ):
+        found.append(invoicing.get_document(ctx, document_id))
+    return found
+
+
+def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
+    books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
+    periods.book(ctx, purchase_entry(Document.of(document), seller_id, books))
+
+
 def issue_settlement(
     ctx: Context,
     month: str,
@@ -60,8 +90,10 @@ def issue_settlement(
     amount_incl_vat: int,
     bookings: int,
     last_day: date,
+    number: int = 1,
 ) -> dict[str, Any]:
-    """The host's invoice to the seller for the month's usage, and the seller's entry."""
+    """The host's invoice to the seller for the month's usage (`number`: its first, or a
+    further one for usage added since), and the seller's entry."""
     host, seller = get_operator(ctx, host_id), get_operator(ctx, seller_id)
     franchise = host.vat_regime.value == "franchise"
     line = document_line(settlement_sale(month, amount_incl_vat, bookings, last_day), franchise)
@@ -77,12 +109,12 @@ def issue_settlement(
     document = invoicing.issue(
         ctx,
         operator_id=host_id,
-        source=settlement_source(month, host_id, seller_id),
+        source=settlement_source(month, host_id, seller_id, number),
         buyer=buyer,
         member_id=None,
         lines=[line],
         payment={"status": "due", "method": "transfer", "due_date": due.isoformat()},
+        extra={"settled_bookings": bookings},
     )
-    books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
-    periods.book(ctx, purchase_entry(Document.of(document), seller_id, books))
+    _book_purchase(ctx, document, seller_id)
     return document
