@@ -174,13 +174,6 @@ class CatalogueStore:
         marker = self._table.get(keys.occupancy_pk(relay_id, day), keys.CLOSURE_MARKER_SK)
         return str(marker.get("reason") or "") or None if marker else None
 
-    def set_closure_count(self, relay_id: str, day: str, cancelled: int) -> None:
-        self._table.table.update_item(
-            Key=keys.key(keys.relay_pk(relay_id), keys.closure_sk(day)),
-            UpdateExpression="SET cancelled_bookings = :n",
-            ExpressionAttributeValues={":n": cancelled},
-        )
-
     def _put(self, pk: str, sk: str, entity: str, model: Any) -> dict[str, Any]:
         item = {
             "PK": pk,

@@ -2,7 +2,8 @@
 marker `OCC#{relay}#{date}` / `CLOSURE` that every booking transaction checks.
 
 Listing is one Query on the relay's partition, by date; lifting a closure deletes the
-record (on its version) and the marker in one transaction with its audit entry.
+record (on its version) and the marker in one transaction with its audit entry. Its count
+of cancelled bookings is added to by each sweep (`add_cancelled`), never overwritten.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ class ClosureStore:
             },
         )
         return [Closure.model_validate(strip_keys(i)) for i in items], next_cursor
+
+    def add_cancelled(self, relay_id: str, day: str, cancelled: int) -> Closure | None:
+        """Add the bookings a sweep cancelled to the closure's count, and answer the closure
+        as it now stands (None: lifted meanwhile, left so). Added, not set: two requests
+        sweeping one day at once each count the bookings they cancelled themselves."""
+        try:
+            answer = self._table.table.update_item(
+                Key=closure_key(relay_id, day),
+                UpdateExpression="ADD cancelled_bookings :n",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":n": cancelled},
+                ReturnValues="ALL_NEW",
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return None
+        return Closure.model_validate(strip_keys(answer["Attributes"]))
 
     def lift(self, closure: Closure, expected: int, audit_item: dict[str, Any]) -> None:
         """Re-open the day: record and marker go, on condition of the record's version."""

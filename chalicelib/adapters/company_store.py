@@ -41,7 +41,8 @@ class PaymentRecorded(Exception):
 
 
 class PaymentStateMoved(Exception):
-    """Another payment changed the invoice's paid amount meanwhile: read it again."""
+    """Another payment, or a credit note, changed the invoice's paid or due amount
+    meanwhile (or its VAT month closed): read it again."""
 
 
 def month_index_pk(company_id: str, year: int, month: int) -> str:
@@ -271,8 +272,10 @@ class CompanyStore:
     ) -> None:
         """Put the payment and move the paid amount from `paid_before`, in one transaction
         with `checks` (its VAT month still open) and `extra` (its audit entry); paid in
-        full, the invoice leaves the unpaid index. Indexed by the day its VAT is declared
-        (`vat_on`; older records: `paid_on`)."""
+        full, the invoice leaves the unpaid index. Conditioned on both amounts read
+        (`paid_before`, `amount_due`): the status is decided from them, and a credit note
+        applied meanwhile (`apply_credit_note` lowers what is due) would make it wrong.
+        Indexed by the day its VAT is declared (`vat_on`; older records: `paid_on`)."""
         paid_after = paid_before + int(record["amount"])
         full = paid_after >= amount_due
         status = "paid" if full else "partially_paid"
@@ -303,11 +306,12 @@ class CompanyStore:
                         keys.INVOICE_PAYMENT_STATE_SK,
                     ),
                     "UpdateExpression": update,
-                    "ConditionExpression": "amount_paid = :before",
+                    "ConditionExpression": "amount_paid = :before AND amount_due = :due",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
                         ":after": paid_after,
                         ":before": paid_before,
+                        ":due": amount_due,
                         ":status": status,
                     },
                 }
@@ -319,7 +323,7 @@ class CompanyStore:
         def explain(reasons: list[str]) -> None:
             if reasons[0] == "ConditionalCheckFailed":
                 raise PaymentRecorded(record["reference"])
-            raise PaymentStateMoved()  # paid meanwhile, or its VAT month closing: read again
+            raise PaymentStateMoved()  # paid or credited meanwhile, or its VAT month closing
 
         self._table.transact(items, on_cancel=explain)
 

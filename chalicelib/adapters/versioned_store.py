@@ -8,14 +8,14 @@ everything is written or nothing is.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.booking_items import OUT_OF_SERVICE
 from chalicelib.adapters.capacity_checks import fits_capacity, hours_marker, slots_empty
-from chalicelib.adapters.dynamo import Table, to_item
+from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.domain.catalogue import Operator, Relay
 from chalicelib.errors import NotFound, PreconditionFailed
 
 Key = keys.Key
@@ -32,6 +32,18 @@ class NewerMarkers(Exception):
 
 def _newer_ones(reasons: list[str]) -> None:
     raise NewerMarkers({i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"})
+
+
+class MarksRefused(Exception):
+    """Items of an out-of-service marking whose condition failed (their positions)."""
+
+    def __init__(self, positions: set[int]) -> None:
+        super().__init__(f"{len(positions)} conditions failed")
+        self.positions = positions
+
+
+def _refused(reasons: list[str]) -> None:
+    raise MarksRefused({i for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"})
 
 
 def operator_key(operator_id: str) -> Key:
@@ -155,20 +167,64 @@ class VersionedStore:
                 items = [item for i, item in enumerate(items) if i not in exc.positions]
         return 0
 
-    def mark_out_of_service(self, relay_id: str, resource_id: str, out: bool) -> None:
-        """Set (or remove) the resource's `out_of_service` mark, which every booking
-        transaction checks (its relay or operator inactive); not a versioned edit."""
-        update = "SET #oos = :yes" if out else "REMOVE #oos"
-        params: dict[str, Any] = {
+    def operator(self, operator_id: str) -> Operator | None:
+        """The operator as stored now (a consistent read), for its relays' marks."""
+        item = self.read(operator_key(operator_id))
+        return Operator.model_validate(strip_keys(item)) if item else None
+
+    def mark_out_of_service(
+        self, relay: Relay, operator: Operator | None, resource_ids: list[str], out: bool
+    ) -> bool:
+        """Set (or remove) the `out_of_service` mark of the relay's resources, which every
+        booking transaction checks; not a versioned edit. Computed from `relay` and
+        `operator` as read, it is written only while both are still at those versions
+        (checked in the same transaction): False, nothing written, if either moved since
+        (a later edit's marks must not be overwritten by these). A resource deleted
+        meanwhile is left out."""
+        checks = [self._still_at(relay_key(relay.id), relay.version)]
+        if operator is not None:
+            checks.append(self._still_at(operator_key(operator.id), operator.version))
+        marks = [self._mark(relay.id, resource_id, out) for resource_id in resource_ids]
+        size = MAX_TRANSACTION_ITEMS - len(checks)
+        return all(
+            self._write_marks(checks, marks[i : i + size]) for i in range(0, len(marks), size)
+        )
+
+    def _still_at(self, key: Key, version: int) -> dict[str, Any]:
+        condition, values = version_condition(version)
+        check = {
+            "TableName": self._table.name,
+            "Key": key,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": values,
+        }
+        return {"ConditionCheck": check}
+
+    def _mark(self, relay_id: str, resource_id: str, out: bool) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table.name,
             "Key": resource_key(relay_id, resource_id),
-            "UpdateExpression": update,
+            "UpdateExpression": "SET #oos = :yes" if out else "REMOVE #oos",
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeNames": {"#oos": OUT_OF_SERVICE},
         }
         if out:
-            params["ExpressionAttributeValues"] = {":yes": True}
-        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
-            self._table.table.update_item(**params)  # a resource deleted meanwhile: none
+            update["ExpressionAttributeValues"] = {":yes": True}
+        return {"Update": update}
+
+    def _write_marks(self, checks: list[dict[str, Any]], marks: list[dict[str, Any]]) -> bool:
+        """One transaction: the checks and the marks. False if a check failed; marks on
+        resources deleted meanwhile are dropped and the others written again."""
+        while marks:
+            try:
+                self._table.transact([*checks, *marks], on_cancel=_refused)
+                return True
+            except MarksRefused as exc:
+                if any(i < len(checks) for i in exc.positions):
+                    return False
+                marks = [m for i, m in enumerate(marks, len(checks)) if i not in exc.positions]
+        return True
 
     def read(self, key: Key) -> dict[str, Any] | None:
         return self._table.get(key["PK"], key["SK"])

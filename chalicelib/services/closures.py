@@ -85,8 +85,10 @@ def close_day(
 
     A day already closed has its sweep finished first. If that sweep still had bookings
     to cancel and the reason is the same, this is the retry of a closure whose sweep
-    failed (503): it is finished and answered (201, its count, audited once). Otherwise
-    the day was closed already: AlreadyExists when `single`, else None (skipped)."""
+    failed (503), or a repeat sent while it runs (a double click, a client that timed
+    out): it is finished and answered (201, the closure as it stands, audited once).
+    Otherwise the day was closed already: AlreadyExists when `single`, else None
+    (skipped). Whoever cancels a booking adds it to the stored count (`_counted`)."""
     closure = Closure(relay_id=relay_id, date=day, reason=reason, created_at=ctx.clock.now())
     entry = audit.entry(
         ctx,
@@ -103,8 +105,10 @@ def close_day(
     except AlreadyExists:
         cancelled = cancel_for_closure(ctx, relay_id, day)
         stored = ctx.closures.get(relay_id, day.isoformat())
-        if cancelled and stored is not None and stored.reason == reason:
-            return _counted(ctx, stored, stored.cancelled_bookings + cancelled)
+        if cancelled and stored is not None:
+            stored = _counted(ctx, stored, cancelled)
+            if stored.reason == reason:
+                return stored
         if single:
             raise
         return None
@@ -112,8 +116,14 @@ def close_day(
 
 
 def _counted(ctx: Context, closure: Closure, cancelled: int) -> Closure:
-    ctx.catalogue_store.set_closure_count(closure.relay_id, closure.date.isoformat(), cancelled)
-    return closure.model_copy(update={"cancelled_bookings": cancelled})
+    """The closure once `cancelled` more bookings are added to its stored count (ADD, never
+    SET: a repeat of the closure sweeping the same day at once counts its own share)."""
+    if not cancelled:
+        return closure
+    stored = ctx.closures.add_cancelled(closure.relay_id, closure.date.isoformat(), cancelled)
+    if stored is None:  # lifted meanwhile: what this request did
+        return closure.model_copy(update={"cancelled_bookings": cancelled})
+    return stored
 
 
 def list_closures(

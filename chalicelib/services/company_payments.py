@@ -118,7 +118,9 @@ def record_company_payment(
                 record, state["amount_paid"], state["amount_due"], [check], extra=trail
             )
         except (PaymentRecorded, PaymentStateMoved):
-            continue  # a concurrent payment or close: read again (same reference: a replay)
+            # a concurrent payment, credit note or close: read again (the status and the
+            # amount left are decided from what is read; same reference: a replay)
+            continue
         _write_ledger(ctx, invoice, record)
         return {"payment": _public(record), "invoice": companies.payment_state(invoice_id)}
     raise ConcurrentUpdate("The invoice's payments kept changing; please retry.")

@@ -9,12 +9,22 @@ transaction checks its resource item (`booking_items.capacity_unchanged`): refus
 404 `not_found`, as for a deactivated resource. The marks are written once the edit is
 (an operator may run many relays: more than one transaction holds); a failure to write
 them is logged and counted, never the edit's: the cache window (seconds) stays open then.
+
+Two edits at once (an operator and one of its relays re-activated by two admins) must not
+leave the marks of the one that read first: each relay's marks are computed from the relay
+and its operator as stored (consistent reads) and written only while both are still at the
+versions read; overtaken by an edit, they are read and computed again (`MARK_ATTEMPTS`).
+The edit committed last reads after every other one, so its marks are the ones that stay.
 """
 
 from __future__ import annotations
 
+from chalicelib.domain.catalogue import relay_in_service
+from chalicelib.errors import ConcurrentUpdate
 from chalicelib.observability import count, logger
 from chalicelib.services.context import Context
+
+MARK_ATTEMPTS = 5
 
 
 def mark_relays(
@@ -23,19 +33,15 @@ def mark_relays(
     """After an edit of `active` on a relay (`relay_id`) or on an operator (`operator_id`:
     all its relays): each of their resources marked out of service, or no longer, as the
     stored catalogue now says. Answers how many resources were marked."""
-    catalogue = ctx.catalogue.get(fresh=True)
-    relays = [
-        relay
-        for relay in catalogue.relays.values()
-        if relay.id == relay_id or relay.operator_id == operator_id
-    ]
+    if relay_id is not None:
+        relay_ids = [relay_id]
+    else:
+        catalogue = ctx.catalogue.get(fresh=True)
+        relay_ids = [r.id for r in catalogue.relays.values() if r.operator_id == operator_id]
     marked = 0
     try:
-        for relay in relays:
-            out = not catalogue.relay_in_service(relay)
-            for resource in catalogue.resources_of(relay.id):
-                ctx.versioned.mark_out_of_service(relay.id, resource.id, out)
-                marked += 1
+        for each in relay_ids:
+            marked += _mark_relay(ctx, each)
     except Exception:  # the edit stands (written): only the cached-catalogue window stays
         logger().warning(
             "out_of_service_not_marked",
@@ -44,3 +50,19 @@ def mark_relays(
         )
         count("OutOfServiceNotMarked")
     return marked
+
+
+def _mark_relay(ctx: Context, relay_id: str) -> int:
+    """Mark one relay's resources from its item and its operator's as stored now, on
+    condition that neither moved before the marks land; else read and compute again."""
+    for _attempt in range(MARK_ATTEMPTS):
+        stored = ctx.catalogue_store.load_relay(relay_id)  # relay and resources, consistent
+        relay = stored.relays.get(relay_id)
+        if relay is None:
+            return 0
+        operator = ctx.versioned.operator(relay.operator_id)
+        resources = [r.id for r in stored.resources_of(relay_id)]
+        out = not relay_in_service(relay, operator)
+        if ctx.versioned.mark_out_of_service(relay, operator, resources, out):
+            return len(resources)
+    raise ConcurrentUpdate(f"Relay {relay_id} kept changing while its marks were written.")

@@ -21,7 +21,7 @@ from chalicelib.domain.identifiers import fr_vat_number
 from chalicelib.jobs import JOBS
 from chalicelib.jobs import run_job as run_scheduled
 from chalicelib.services import bookings as bookings_service
-from chalicelib.services import companies, company_invoicing, company_payments
+from chalicelib.services import companies, company_invoicing, company_payments, periods
 from chalicelib.services.context import Context
 from tests.support.api import Answer, Api, assert_problem, book, booked
 from tests.support.fec_checker import check_fec
@@ -599,6 +599,64 @@ def test_payment_recording_is_checked(
     with_time = pay(api, admin, invoiced["id"], paid_at="2027-01-19T23:30:00+00:00")
     assert with_time.status == 201, with_time.json
     assert with_time.json["payment"]["paid_on"] == "2027-01-20"  # Paris date
+
+
+def credit_note_before_the_write(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, invoice_id: str, amount: int
+) -> None:
+    """A credit note lowering the invoice by `amount`, applied between the payment's read
+    of the state and its write (`periods.open_from` runs between the two), once."""
+    real_open_from = periods.open_from
+    applied: list[bool] = []
+
+    def credited_meanwhile(context: Context, operator_id: str) -> str:
+        if not applied:
+            applied.append(True)
+            ctx.companies.apply_credit_note(invoice_id, "inv-credit-meanwhile", amount)
+        return real_open_from(context, operator_id)
+
+    monkeypatch.setattr(periods, "open_from", credited_meanwhile)
+
+
+def test_a_payment_a_credit_note_overtook_is_read_again_and_pays_the_invoice(
+    api: Api,
+    accountant: str,
+    clock: FixedClock,
+    ctx: Context,
+    invoiced: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock.moment = datetime(2027, 1, 20, 10, 0, tzinfo=PARIS)
+    # GIVEN a credit note lowering the 55.00 due to 20.00 while a 20.00 payment is recorded
+    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], 3500)
+    # WHEN the payment lands
+    answer = pay(api, accountant, invoiced["id"], amount=2000)
+    # THEN it was refused on the moved amount due and read again: the invoice is paid
+    assert answer.status == 201, answer.json
+    assert (answer.json["invoice"]["status"], answer.json["invoice"]["amount_due"]) == (
+        "paid",
+        2000,
+    )
+    assert company_payments.unpaid_company_invoices(ctx, invoiced["operator_id"]) == []
+
+
+def test_a_payment_above_what_a_credit_note_left_due_is_refused(
+    api: Api,
+    accountant: str,
+    clock: FixedClock,
+    ctx: Context,
+    invoiced: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock.moment = datetime(2027, 1, 20, 10, 0, tzinfo=PARIS)
+    # GIVEN a credit note lowering the 55.00 due to 20.00 while 55.00 is being recorded
+    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], 3500)
+    # WHEN the payment lands
+    answer = pay(api, accountant, invoiced["id"], amount=5500)
+    # THEN it is checked against what remains now: 422, nothing recorded
+    assert_problem(answer, 422, "validation_error")
+    state = company_payments.invoice_payment_state(ctx, invoiced["id"])
+    assert state is not None and (state["amount_paid"], state["status"]) == (0, "due")
 
 
 def test_card_invoices_take_no_recorded_payment(
