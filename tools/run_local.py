@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -429,13 +430,41 @@ def job_scheduler(settings: Settings, admin_token: str) -> Any:
     return LocalScheduler(SCHEDULES, clock, run)
 
 
+PORT_VARIABLES = ("PORT", "DDB_PORT", "STRIPE_PORT", "WEB_PORT", "S3_PORT")
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+SEED_VALUES = {"0", "1", "true", "false", "yes", "no", "on", "off"}
+
+
+def stack_problems(env: dict[str, str]) -> list[str]:
+    """What is wrong with the settings `make run` reads itself (the app checks its own):
+    one line per variable, naming it, before anything starts."""
+    problems = []
+    for name in PORT_VARIABLES:
+        value = env.get(name)
+        if value and not (value.isdigit() and 1 <= int(value) <= 65535):
+            problems.append(f"{name}={value!r}: must be a port number, 1 to 65535")
+    table = env.get("RELAIS_TABLE")
+    if table and not TABLE_NAME.fullmatch(table):
+        problems.append(f"RELAIS_TABLE={table!r}: must be 3 to 255 of A-Z, a-z, 0-9, '_', '-', '.'")
+    seed = env.get("SEED_DEMO")
+    if seed and seed.strip().lower() not in SEED_VALUES:
+        problems.append(f"SEED_DEMO={seed!r}: must be 1 (seed the demo network) or 0")
+    jwks = env.get("AUTH_JWKS_FILE")
+    if jwks and not Path(jwks).is_file():
+        problems.append(f"AUTH_JWKS_FILE={jwks!r}: no such file")
+    return problems
+
+
 def main() -> int:
     from chalicelib.config import ConfigurationError, load_settings
 
+    problems = stack_problems(dict(os.environ))
     try:  # the app's own settings, checked before anything starts
         load_settings()
     except ConfigurationError as exc:
-        print("make run: invalid configuration:", *exc.problems, sep="\n  ", file=sys.stderr)
+        problems = [*exc.problems, *problems]
+    if problems:
+        print("make run: invalid configuration:", *problems, sep="\n  ", file=sys.stderr)
         return 2
     settings = Settings.from_env(dict(os.environ))
     try:

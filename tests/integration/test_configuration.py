@@ -112,3 +112,33 @@ def test_make_run_with_a_wrong_setting_exits_at_once_naming_it() -> None:
     assert run.returncode == 2
     assert "HOLD_SECONDS='10'" in run.stderr
     assert "allowed: from 30 to 86400" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORT", "abc"),
+        ("DDB_PORT", "70000"),
+        ("STRIPE_PORT", "0"),
+        ("RELAIS_TABLE", "a"),
+        ("SEED_DEMO", "maybe"),
+        ("AUTH_JWKS_FILE", "/nonexistent/jwks.json"),
+    ],
+)
+def test_make_run_names_every_wrong_setting_of_its_own_and_exits_before_starting(
+    variable: str, value: str
+) -> None:
+    env = {**os.environ, "HOLD_SECONDS": "10", variable: value}
+
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.run_local"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert run.returncode == 2, run.stderr
+    assert f"{variable}={value!r}" in run.stderr and "HOLD_SECONDS='10'" in run.stderr
