@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from chalicelib.domain.identifiers import (
+    COUNTRY_CODES,
     EMAIL_PATTERN,
     VAT_NUMBER_RULE,
     country_code,
@@ -101,7 +102,11 @@ class Address(_Nested):
     line2: str | None = Field(default=None, max_length=200)
     postcode: Annotated[str, Field(min_length=2, max_length=12)]
     city: NonEmpty
-    country: Annotated[str, AfterValidator(country_code)] = "FR"
+    country: Annotated[
+        str,
+        AfterValidator(country_code),
+        Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)}),  # lower case accepted too
+    ] = "FR"
 
 
 class Location(_Nested):
