@@ -289,7 +289,10 @@ def _serve(host: str, port: int, state_path: Path | None) -> None:
     import pickle
 
     from aiohttp import web
-    from localstripe import resources, server
+    from localstripe import resources
+
+    send_setup_intent_events(resources)  # before `server` makes its routes of them
+    from localstripe import server
 
     def load(store: Any) -> None:
         if state_path is None or not state_path.exists():
@@ -324,6 +327,36 @@ def _serve(host: str, port: int, state_path: Path | None) -> None:
 
     install(server.app)  # Stripe.js card confirmation from a browser (the web page)
     web.run_app(server.app, host=host, port=port, access_log=access, print=announce)
+
+
+def send_setup_intent_events(resources: Any) -> None:
+    """Make localstripe send `setup_intent.succeeded` when a SetupIntent is confirmed, as
+    Stripe does (it sends `payment_intent.succeeded` for a PaymentIntent, nothing for a
+    SetupIntent): a membership is charged, and becomes active, on that event."""
+    from localstripe.webhooks import schedule_webhook
+
+    setup_intent = resources.SetupIntent
+    if getattr(setup_intent, "_relais_sends_events", False):
+        return
+    confirm = setup_intent._api_confirm.__func__
+
+    def confirmed(cls: Any, id: str, **kwargs: Any) -> Any:
+        intent = confirm(cls, id, **kwargs)
+        if intent.status == "succeeded":
+            schedule_webhook(resources.Event("setup_intent.succeeded", intent))
+        return intent
+
+    setup_intent._api_confirm = classmethod(confirmed)
+    setup_intent._relais_sends_events = True
+    # localstripe's extra routes hold the bound methods themselves: replace the confirm's.
+    resources.extra_apis[:] = [
+        (
+            method,
+            url,
+            setup_intent._api_confirm if url.endswith("setup_intents/{id}/confirm") else f,
+        )
+        for method, url, f in resources.extra_apis
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
