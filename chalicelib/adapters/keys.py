@@ -374,7 +374,9 @@ MAIL_SK = "MAIL"
 
 
 def idempotency(scope: str, idempotency_key: str) -> Key:
-    return key(f"IDEMPOTENCY#{scope}#{idempotency_key}", "IDEMPOTENCY")
+    """A caller's key: the scope (the caller's `sub`, any text) goes with its length, so
+    no other caller's (sub, key) pair can spell the same item ("m#1" + "2" vs "m" + "1#2")."""
+    return key(f"IDEMPOTENCY#{len(scope)}:{scope}#{idempotency_key}", "IDEMPOTENCY")
 
 
 def mail(message_key: str) -> Key:

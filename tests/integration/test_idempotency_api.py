@@ -217,3 +217,19 @@ def test_concurrent_duplicates_with_the_same_key_make_one_booking(
     # AND one seat only is taken
     assert set(free_seats(api, network["relay"], network["pool"], DAY).values()) == {2}
     assert len(api.get("/v1/bookings", token=member).json["items"]) == 1
+
+
+def test_another_caller_never_gets_a_callers_answer_whatever_their_sub_and_key_spell(
+    api: Api, member: str
+) -> None:
+    """`member-1#feed` with key `1` and `member-1` with key `feed#1` are two callers: the
+    second must not be replayed the first's answer (here, its secret feed URL)."""
+    first = api.post(
+        "/v1/me/calendar-feed/rotate", token=member, headers={"Idempotency-Key": "feed#1"}
+    )
+    assert first.status == 200, first.json
+    other = api.token("member-1#feed")
+    answer = api.post("/v1/me/calendar-feed/rotate", token=other, headers={"Idempotency-Key": "1"})
+    assert answer.status == 200, answer.json
+    assert answer.headers.get("Idempotent-Replayed") != "true"
+    assert answer.json["url"] != first.json["url"]

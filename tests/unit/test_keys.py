@@ -31,7 +31,7 @@ KEY_FORMATS = [
     (keys.stripe_match("pi_1"), {"PK": "STRIPE_MATCH#pi_1", "SK": "CHARGE"}),
     (keys.stripe_payout("po_1"), {"PK": "STRIPE_PAYOUT#po_1", "SK": "PAYOUT"}),
     (keys.reconcile_cursor("payouts"), {"PK": "RECONCILE", "SK": "CURSOR#payouts"}),
-    (keys.idempotency("m1", "k"), {"PK": "IDEMPOTENCY#m1#k", "SK": "IDEMPOTENCY"}),
+    (keys.idempotency("m1", "k"), {"PK": "IDEMPOTENCY#2:m1#k", "SK": "IDEMPOTENCY"}),
     (keys.mail("booking-1-confirmed"), {"PK": "MAIL#booking-1-confirmed", "SK": "MAIL"}),
     (keys.outbox_retry("k"), {"PK": "OUTBOX_RETRY", "SK": "k"}),
     (keys.period("op1", "2026-10"), {"PK": "PERIOD#op1", "SK": "2026-10"}),
