@@ -153,15 +153,15 @@ def _bearer_token(authorization: str | None) -> str:
 def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     """The caller a token names. A claim of the wrong type makes the token invalid (401):
     `cognito:groups` is an array (a bare string is refused, not read as one group), `sub`
-    a string of at most MAX_SUB characters (it keys the member's items), `email` and `name`
+    at most MAX_SUB printable characters (it keys the member's items, and ids derive from it), `email` and `name`
     strings when present (they go onto invoices)."""
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise Unauthenticated("Claim cognito:groups must be a list of strings.", token_refused=True)
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB:
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB or not sub.isprintable():
         raise Unauthenticated(
-            f"Claim sub must be a string of 1 to {MAX_SUB} characters.", token_refused=True
+            f"Claim sub must be 1 to {MAX_SUB} printable characters.", token_refused=True
         )
     for name in ("email", "name"):
         if claims.get(name) is not None and not isinstance(claims[name], str):

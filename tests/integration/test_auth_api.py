@@ -175,11 +175,13 @@ def test_a_claim_of_the_wrong_type_makes_the_token_invalid(
     assert_problem(api.get("/v1/operators", token=odd), 401, "unauthenticated")
 
 
-def test_a_sub_too_long_to_key_a_member_makes_the_token_invalid(
-    api: Api, auth_keys: tuple[Path, Path]
+@pytest.mark.parametrize("sub", ["m" * 256, "member\x1f1", "line\nbreak"])
+def test_a_sub_unfit_to_key_a_member_makes_the_token_invalid(
+    api: Api, auth_keys: tuple[Path, Path], sub: str
 ) -> None:
+    """Too long for a DynamoDB key, or with control characters (ids derive from it)."""
     assert_problem(
-        api.get("/v1/me", token=token_with(auth_keys[0], sub="m" * 256)), 401, "unauthenticated"
+        api.get("/v1/me", token=token_with(auth_keys[0], sub=sub)), 401, "unauthenticated"
     )
 
 
