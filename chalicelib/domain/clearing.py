@@ -65,7 +65,7 @@ def settle(usages: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:
             "host_operator_id": h,
             "amount": f["amount"],
             "currency": "EUR",
-            "bookings": len(f["bookings"]),
+            "bookings": len(set(f["bookings"])),  # a booking drawn on two packs is one
         }
         for (s, h), f in sorted(gross.items())
     ]

@@ -41,3 +41,9 @@ def test_a_membership_day_is_worth_its_period_price_divided_by_its_days() -> Non
 
 def test_an_unlimited_membership_day_is_worth_a_twentieth_of_its_price() -> None:
     assert membership_usage_value(18000, None, Decimal(1)) == 900
+
+
+def test_a_booking_paid_from_two_packs_of_one_seller_counts_once() -> None:
+    # 1 credit drawn 0.5 from each of two packs sold by op_a, used at op_b's relay
+    (flow,) = settle([("op_a", "op_b", 250, "bk_1"), ("op_a", "op_b", 250, "bk_1")])["flows"]
+    assert (flow["amount"], flow["bookings"]) == (500, 1)
