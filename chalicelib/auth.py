@@ -54,6 +54,12 @@ class Principal:
         if not (self.is_admin or self.managed_relays):
             raise Forbidden("This action is reserved to the relay's managers and administrators.")
 
+    def require_reports_access(self) -> None:
+        """Administrators, accountants and managers (of their own relays: the route checks
+        which): the occupancy figures."""
+        if not (self.is_admin or self.is_accountant or self.managed_relays):
+            raise Forbidden("This is reserved to administrators, accountants and managers.")
+
     def require_manager_of(self, relay_id: str) -> None:
         if not self.manages(relay_id):
             raise Forbidden("This action is reserved to the relay's managers and administrators.")
@@ -153,8 +159,8 @@ def _bearer_token(authorization: str | None) -> str:
 def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     """The caller a token names. A claim of the wrong type makes the token invalid (401):
     `cognito:groups` is an array (a bare string is refused, not read as one group), `sub`
-    at most MAX_SUB printable characters (it keys the member's items, and ids derive from it), `email` and `name`
-    strings when present (they go onto invoices)."""
+    at most MAX_SUB printable characters (it keys the member's items, ids derive from
+    it), `email` and `name` strings when present (they go onto invoices)."""
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise Unauthenticated("Claim cognito:groups must be a list of strings.", token_refused=True)

@@ -49,6 +49,7 @@ def create_company(call: Call) -> Any:
     tag="companies",
     response=CompanyDetail,
     errors=(403, 404),
+    role="books",
 )
 def get_company(call: Call) -> Any:
     return versioned(companies.company_detail(call.ctx, call.principal, call.params["company_id"]))

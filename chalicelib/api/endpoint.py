@@ -36,9 +36,8 @@ from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.api")
 AuthLevel = Literal["public", "member"]
-Role = Literal[
-    "admin", "books", "staff"
-]  # books: accountants and admins; staff: managers and admins
+# books: accountants and admins; staff: managers and admins; reports: all three
+Role = Literal["admin", "books", "staff", "reports"]
 # Every body is read as JSON whatever its declared type (curl -d sends a form type): a
 # body that is not JSON gets our `malformed_json` problem. `*/*` keeps Chalice from
 # answering 415 in its own, non-problem, format for any type (and from parsing the
@@ -187,6 +186,8 @@ def _handle(
         call.principal.require_books_access()
     elif spec.role == "staff":
         call.principal.require_staff()
+    elif spec.role == "reports":
+        call.principal.require_reports_access()
     if spec.query is not None:
         # The last value of a repeated parameter, as `request.query_params` gives it.
         given = request.to_original_event().get("multiValueQueryStringParameters") or {}

@@ -164,6 +164,7 @@ def _description(spec: RouteSpec) -> str:
         "admin": "Administrators only.",
         "books": "Accountants and administrators only.",
         "staff": "Administrators and the relay's managers only.",
+        "reports": "Administrators, accountants and managers (their own relays) only.",
     }[spec.role]
     text = [spec.summary + ".", who if spec.auth == "member" else "Public: no token needed."]
     if spec.idempotent:

@@ -69,6 +69,7 @@ class OccupancyQuery(Query):
     query=OccupancyQuery,
     response=OccupancyReport,
     errors=(403, 404, 422),
+    role="reports",
 )
 def occupancy(call: Call) -> Any:
     query: OccupancyQuery = call.query
