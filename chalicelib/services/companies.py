@@ -130,12 +130,9 @@ def month_bookings(ctx: Context, company_id: str, year: int, month: int) -> list
 
 def month_invoices(ctx: Context, company_id: str, year: int, month: int) -> list[dict[str, Any]]:
     """The month's invoices, in order: its first, then those of bookings added after."""
-    found: list[dict[str, Any]] = []
-    while document_id := ctx.invoices.by_source(
-        invoice_source(company_id, year, month, len(found) + 1)
-    ):
-        found.append(invoicing.get_document(ctx, document_id))
-    return found
+    return invoicing.documents_in_series(
+        ctx, lambda number: invoice_source(company_id, year, month, number)
+    )
 
 
 def in_month_index(ctx: Context, booking: Booking) -> bool:

@@ -254,6 +254,16 @@ class _EarlierCredits:
             self._credited -= int(Document.of(document).totals.incl_vat)
 
 
+def documents_in_series(ctx: Context, source_of: Callable[[int], str]) -> list[dict[str, Any]]:
+    """The documents issued under `source_of(1)`, `source_of(2)`… up to the first number
+    with none: a month's invoice and those of what it gained after (company months,
+    settlements between operators)."""
+    found: list[dict[str, Any]] = []
+    while document_id_ := ctx.invoices.by_source(source_of(len(found) + 1)):
+        found.append(get_document(ctx, document_id_))
+    return found
+
+
 def get_document(ctx: Context, document_id_: str) -> dict[str, Any]:
     parsed = parse_document_id(document_id_)
     document = ctx.invoices.get(*parsed) if parsed else None

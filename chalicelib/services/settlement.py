@@ -69,12 +69,9 @@ def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
 
 
 def _settlements(ctx: Context, month: str, host_id: str, seller_id: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while document_id := ctx.invoices.by_source(
-        settlement_source(month, host_id, seller_id, len(found) + 1)
-    ):
-        found.append(invoicing.get_document(ctx, document_id))
-    return found
+    return invoicing.documents_in_series(
+        ctx, lambda number: settlement_source(month, host_id, seller_id, number)
+    )
 
 
 def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:

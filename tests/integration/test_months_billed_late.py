@@ -8,29 +8,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.clock import FixedClock
-from chalicelib.domain.identifiers import fr_vat_number
+from tests.integration.test_companies import company_body
 from tests.integration.test_settlement import used_elsewhere  # noqa: F401 (a fixture)
 from tests.support.api import Api, booked
 
 PARIS = ZoneInfo("Europe/Paris")
-COMPANY_SIREN = "552100554"
 
 
 def _company(api: Api, admin: str, operator_id: str) -> dict[str, Any]:
-    body = {
-        "name": "Atelier Brie SAS",
-        "siren": COMPANY_SIREN,
-        "vat_number": fr_vat_number(COMPANY_SIREN),
-        "billing_address": {
-            "line1": "12 rue de la Gare",
-            "postcode": "77300",
-            "city": "Fontainebleau",
-            "country": "FR",
-        },
-        "billing_email": "compta@atelier-brie.fr",
-        "operator_id": operator_id,
-    }
-    answer = api.post("/v1/companies", body, token=admin)
+    answer = api.post("/v1/companies", company_body(operator_id), token=admin)
     assert answer.status == 201, answer.json
     return dict(answer.json)
 

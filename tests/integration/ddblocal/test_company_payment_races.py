@@ -13,13 +13,14 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.domain.company import NewCompany, invoice_source
-from chalicelib.domain.identifiers import fr_vat_number, new_id
+from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import companies, company_invoicing, company_payments, periods
 from chalicelib.services.bookings import book, cancel
 from chalicelib.services.context import Context
 from tests.integration.ddblocal.conftest import Network
 from tests.integration.ddblocal.test_never_oversell import DAY, day_request, member
+from tests.integration.test_companies import company_body
 
 pytestmark = [pytest.mark.ddblocal, pytest.mark.usefixtures("ddb_real_engine")]
 ADMIN = Principal(sub="admin-1", groups=frozenset({"admin"}))
@@ -28,29 +29,15 @@ TIMEOUT = 60
 SIREN = "552100554"
 
 
-def company_body(operator_id: str) -> NewCompany:
-    return NewCompany.model_validate(
-        {
-            "name": "Atelier Brie SAS",
-            "siren": SIREN,
-            "vat_number": fr_vat_number(SIREN),
-            "billing_address": {
-                "line1": "12 rue de la Gare",
-                "postcode": "77300",
-                "city": "Fontainebleau",
-                "country": "FR",
-            },
-            "billing_email": "compta@atelier-brie.fr",
-            "operator_id": operator_id,
-        }
-    )
+def new_company(operator_id: str) -> NewCompany:
+    return NewCompany.model_validate(company_body(operator_id, siren=SIREN))
 
 
 def test_a_payment_racing_a_credit_note_that_makes_it_cover_the_invoice_marks_it_paid(
     ddb_ctx: Context, ddb_network: Network, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN December invoiced to a company for two days (a run by hand, `as_of` ahead)
-    company = companies.create_company(ddb_ctx, ADMIN, company_body(ddb_network.operator))
+    company = companies.create_company(ddb_ctx, ADMIN, new_company(ddb_network.operator))
     employee = member("employee-1")
     companies.add_member(ddb_ctx, ADMIN, company.id, employee.sub)
     booked = [
