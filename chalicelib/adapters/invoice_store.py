@@ -289,6 +289,8 @@ def _ledger_item(line: LedgerLine, index: int) -> dict[str, Any]:
     }
     if line.journal_label and line.journal_label != JOURNAL_LABELS.get(line.journal):
         body["journal_label"] = line.journal_label  # an operator's own journal code
+    if line.letter_with:
+        body["letter_with"] = line.letter_with
     return {
         "PK": keys.ledger_pk(line.operator_id, line.entry_date.year),
         "SK": keys.ledger_sk(line.entry_date.isoformat(), line.entry_id, index),
@@ -310,6 +312,7 @@ def _ledger_line(body: dict[str, Any]) -> LedgerLine:
         entry_id=body["entry_id"],
         journal=_journal(body["journal"]),
         journal_label=body.get("journal_label", ""),
+        letter_with=body.get("letter_with", ""),
         entry_date=date.fromisoformat(body["entry_date"]),
         account=body["account"],
         account_label=body["account_label"],

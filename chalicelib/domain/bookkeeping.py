@@ -31,6 +31,10 @@ def document_entries(
     buyer = document.buyer.company_name or document.buyer.name or customer
     label = f"{'Avoir' if sign < 0 else 'Facture'} {document.number} {buyer}"[:100]
 
+    # A credit note that no refund settles (a company's: it lowers what the invoice asks
+    # for) is lettered with its invoice, whose transfers settle what is left.
+    letter_with = (document.refers_to or "") if sign < 0 and not paid else ""
+
     def line(
         entry: str, journal: Journal, account: str, amount: int, debit_side: bool, aux: bool = False
     ) -> LedgerLine:
@@ -54,6 +58,7 @@ def document_entries(
             aux_label=buyer[:100] if aux else "",
             recorded_at=recorded_at,
             operator_id=document.operator_id,
+            letter_with=letter_with if aux else "",
         )
 
     total = abs(document.totals.incl_vat)

@@ -139,3 +139,6 @@ class LedgerLine:
     recorded_at: datetime | None = None  # ValidDate comes from it
     operator_id: str = ""  # whose books the line belongs to
     journal_label: str = ""  # JournalLib; "" = the default label of `journal`
+    # A customer line lettered with another document's: a credit note that no refund of
+    # its own settles (a company's) goes with the invoice it reduces (its id).
+    letter_with: str = ""

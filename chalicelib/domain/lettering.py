@@ -1,7 +1,8 @@
 """Lettering of customer accounts: an invoice's 411 line and the lines that settle it.
 
 The lines of one document (its sales entry, its card payment or refund entry, the bank
-transfers recorded for it) share the document id at the head of their `entry_id`. When
+transfers recorded for it) share the document id at the head of their `entry_id`; a
+credit note no refund settles (a company's) joins its invoice's (`letter_with`). When
 the customer-account lines of a document balance (debits = credits, not zero), they are
 lettered together: the same `EcritureLet` (the document's sequence number written in
 letters, A, B, …, Z, AA, …: unique within the document's year) and `DateLet`, the date
@@ -46,9 +47,8 @@ class Lettering:
         match = _DOCUMENT.match(line.entry_id)
         if not (match and line.aux_account and line.account.startswith(self._customers)):
             return
-        sums, last, entries = self._groups.setdefault(
-            match.group(1), ([0, 0], [line.entry_date], set())
-        )
+        group = line.letter_with or match.group(1)  # a credit note with its invoice
+        sums, last, entries = self._groups.setdefault(group, ([0, 0], [line.entry_date], set()))
         sums[0] += line.debit
         sums[1] += line.credit
         last[0] = max(last[0], line.entry_date)

@@ -107,6 +107,29 @@ def test_a_credit_note_puts_every_amount_on_the_other_side() -> None:
     assert lines[0].label == "Avoir RL-2026-000002 Camille Martin"
 
 
+def test_a_credit_note_no_refund_settles_is_lettered_with_its_invoice() -> None:
+    invoice = document([sale(1500)], member_id=None)
+    credit = {
+        **document(
+            [negated_line(x) for x in invoice["lines"]],
+            kind="credit_note",
+            number="RL-2026-000002",
+            member_id=None,
+        ),
+        "refers_to": invoice["id"],
+    }
+
+    due = document_entries(credit, CHART, RECORDED, paid=False)
+    refunded = document_entries(credit, CHART, RECORDED, paid=True)
+
+    assert {(x.account, x.letter_with) for x in due} == {
+        ("411000", invoice["id"]),  # lowers what the invoice asks for: lettered with it
+        ("706000", ""),
+        ("445710", ""),
+    }
+    assert {x.letter_with for x in refunded} == {""}  # its refund settles it
+
+
 def test_a_zero_rate_line_writes_no_vat_line() -> None:
     lines = document_entries(document([sale(2400, "0.00")]), CHART, RECORDED, paid=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 
 from chalicelib.domain import periods as rules
@@ -84,6 +85,22 @@ def test_settled_customer_lines_of_a_document_share_a_letter_dated_at_settlement
         f"{doc}-VE": ("C", date(2026, 12, 9)),
         f"{doc}-cpay_1": ("C", date(2026, 12, 9)),
     }
+
+
+def test_a_company_credit_note_is_lettered_with_the_invoice_it_reduces() -> None:
+    """Invoice 30.00, a credit note of 15.00 (a day cancelled in time), a transfer of 15.00:
+    settled together, under the invoice's letter."""
+    doc, note = "inv-op_1-2026-000003", "inv-op_1-2026-000004"
+    credit_note = line(f"{note}-VE", date(2026, 12, 5), credit=1500, aux="cmp_1")
+    found = letters(
+        [
+            line(f"{doc}-VE", date(2026, 12, 1), debit=3000, aux="cmp_1"),
+            dataclasses.replace(credit_note, letter_with=doc),
+            line(f"{doc}-cpay_1", date(2026, 12, 9), credit=1500, aux="cmp_1"),
+        ]
+    )
+    settled = ("C", date(2026, 12, 9))
+    assert found == {f"{doc}-VE": settled, f"{note}-VE": settled, f"{doc}-cpay_1": settled}
 
 
 def test_a_partly_paid_document_is_not_lettered() -> None:
