@@ -8,9 +8,11 @@ changes are listed field by field for the answer and the audit trail.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
@@ -65,9 +67,26 @@ def apply_patch(entity: M, changes: dict[str, Any]) -> M:
         raise ValidationFailed(detail or "The edit is not valid.", errors=errors) from exc
 
 
+def as_json(model: BaseModel) -> dict[str, Any]:
+    """The model's fields as JSON values, its numbers as numbers: `model_dump(mode="json")`
+    writes a Decimal (credits, a price as DynamoDB hands it back) as a string."""
+    fields: dict[str, Any] = to_jsonable_python(_numbers(model.model_dump()))
+    return fields
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers(v) for v in value]
+    return value
+
+
 def changed_fields(before: BaseModel, after: BaseModel) -> dict[str, list[Any]]:
     """`{field: [before, after]}` for every field whose JSON value differs."""
-    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    old, new = as_json(before), as_json(after)
     return {k: [old.get(k), new.get(k)] for k in new if k != "version" and old.get(k) != new.get(k)}
 
 

@@ -19,6 +19,7 @@ from chalicelib.domain.catalogue import (
     Resource,
     product_as_sold,
 )
+from chalicelib.domain.editing import as_json
 from chalicelib.domain.geo import Location, distance_km
 from chalicelib.domain.identifiers import new_id
 from chalicelib.domain.timezones import PARIS
@@ -33,8 +34,8 @@ def _audit_created(
 ) -> None:
     """The creation's audit entry, right after it (`by` is None for seeding scripts)."""
     if by is not None:
-        fields = model.model_dump(mode="json")
-        audit.record(ctx, by, "create", entity, model.id, changes=created(fields), **where)
+        changes = created(as_json(model))
+        audit.record(ctx, by, "create", entity, model.id, changes=changes, **where)
 
 
 def create_operator(ctx: Context, new: NewOperator, by: Principal | None = None) -> Operator:

@@ -27,6 +27,7 @@ from chalicelib.domain.company import (
     invoice_source,
     month_key,
 )
+from chalicelib.domain.editing import as_json
 from chalicelib.domain.identifiers import new_id
 from chalicelib.errors import (
     Forbidden,
@@ -55,7 +56,7 @@ def create_company(ctx: Context, principal: Principal, new: NewCompany) -> Compa
         "company",
         company.id,
         operator_id=company.operator_id,
-        changes=created(company.model_dump(mode="json")),
+        changes=created(as_json(company)),
     )
     return company
 

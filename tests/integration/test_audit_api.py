@@ -35,6 +35,32 @@ def test_a_patch_leaves_who_when_and_the_changed_fields(
     )
 
 
+def test_the_trail_keeps_numbers_as_numbers(
+    api: Api, admin: str, accountant: str, network: dict[str, str], clock: FixedClock
+) -> None:
+    """A pack's credits and a price read back from the table (DynamoDB's Decimals) are
+    JSON numbers in the trail, as the API serves them, never strings."""
+    pack = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 365,
+        },
+        token=admin,
+    ).json
+    clock.advance(seconds=1)
+    patch(api, f"/v1/products/{pack['id']}", {"price": {"amount": 13000}}, admin, 1)
+    repriced, made = trail(api, accountant, "entity=product")[:2]
+    assert made["changes"]["credits"] == [None, 10]
+    before, after = repriced["changes"]["price"]
+    assert (before["amount"], before["vat_amount"]) == (12000, 2000)
+    assert (after["amount"], after["vat_amount"]) == (13000, 2167)
+
+
 def test_an_iban_is_masked_in_the_trail(
     api: Api, admin: str, network: dict[str, str], clock: FixedClock
 ) -> None:
