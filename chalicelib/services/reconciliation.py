@@ -31,7 +31,7 @@ from chalicelib.domain.ledger import AccountingSettings, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
-from chalicelib.services import accounting_settings, company_payments, periods
+from chalicelib.services import accounting_settings, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -489,18 +489,27 @@ def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> lis
             limit=100,
             cursor=cursor,
         )
-        unpaid += [
-            {
-                "id": doc.id,
-                "number": doc.number,
-                "issued_at": doc.issued_at,
-                "amount": doc.totals.incl_vat,
-                "currency": doc.currency,
-                "payment_status": doc.payment.status,
-            }
-            for doc in map(Document.of, page)
-            if doc.payment.status != "paid"
-            and not company_payments.company_invoice_paid(ctx, doc.id)
-        ]
+        for doc in map(Document.of, page):
+            if doc.payment.status == "paid":
+                continue
+            # A company invoice: what its payments and credit notes leave to pay.
+            state = ctx.companies.payment_state(doc.id)
+            if state is not None and state["status"] == "paid":
+                continue
+            unpaid.append(
+                {
+                    "id": doc.id,
+                    "number": doc.number,
+                    "issued_at": doc.issued_at,
+                    "amount": doc.totals.incl_vat,
+                    "amount_remaining": (
+                        int(state["amount_due"]) - int(state["amount_paid"])
+                        if state is not None
+                        else doc.totals.incl_vat
+                    ),
+                    "currency": doc.currency,
+                    "payment_status": state["status"] if state is not None else doc.payment.status,
+                }
+            )
         if cursor is None:
             return unpaid

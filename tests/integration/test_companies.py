@@ -563,6 +563,17 @@ def test_partial_payments_add_up(
     assert first.status == 201, first.json
     assert first.json["invoice"]["status"] == "partially_paid"
     assert not company_payments.company_invoice_paid(ctx, invoiced["id"])
+    report = api.get(
+        f"/v1/accounting/reconciliation?operator_id={invoiced['operator_id']}"
+        "&from=2027-01-01&to=2027-02-28",
+        token=accountant,
+    ).json
+    (unpaid,) = [u for u in report["unpaid_invoices"] if u["id"] == invoiced["id"]]
+    assert (unpaid["amount"], unpaid["amount_remaining"], unpaid["payment_status"]) == (
+        5500,
+        3500,
+        "partially_paid",
+    )
     assert_problem(
         pay(api, accountant, invoiced["id"], amount=4000, reference="B"), 422, "validation_error"
     )
