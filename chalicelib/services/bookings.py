@@ -412,9 +412,17 @@ def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
         if _every_seat_listed(ctx, relay_id, day, staying):
             return cancelled
         time.sleep(min(0.4, 0.05 * 2**sweep))  # the index catches up within a second
-    raise ServiceUnavailable(
-        "Some bookings of that day are not listed yet; retry to finish closing it."
+    raise SweepUnfinished(
+        "Some bookings of that day are not listed yet; retry to finish closing it.", cancelled
     )
+
+
+class SweepUnfinished(ServiceUnavailable):
+    """A closure's sweep that must be retried (503), with what it cancelled so far."""
+
+    def __init__(self, detail: str, cancelled: int) -> None:
+        super().__init__(detail)
+        self.cancelled = cancelled
 
 
 def _every_seat_listed(ctx: Context, relay_id: str, day: date, staying: list[Booking]) -> bool:

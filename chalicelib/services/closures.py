@@ -20,7 +20,7 @@ from chalicelib.domain.editing import check_version, expected_version
 from chalicelib.domain.holidays import french_public_holidays
 from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.services import audit
-from chalicelib.services.bookings import cancel_for_closure
+from chalicelib.services.bookings import SweepUnfinished, cancel_for_closure
 from chalicelib.services.context import Context
 
 FAR_FUTURE = "9999-12-31"
@@ -103,7 +103,7 @@ def close_day(
     try:
         ctx.catalogue_store.add_closure(closure, extra=[audit.entry_item(ctx, entry)])
     except AlreadyExists:
-        cancelled = cancel_for_closure(ctx, relay_id, day)
+        cancelled = _sweep(ctx, relay_id, day)
         stored = ctx.closures.get(relay_id, day.isoformat())
         if cancelled and stored is not None:
             stored = _counted(ctx, stored, cancelled)
@@ -112,7 +112,19 @@ def close_day(
         if single:
             raise
         return None
-    return _counted(ctx, closure, cancel_for_closure(ctx, relay_id, day))
+    return _counted(ctx, closure, _sweep(ctx, relay_id, day))
+
+
+def _sweep(ctx: Context, relay_id: str, day: date) -> int:
+    """Cancel the day's bookings (`cancel_for_closure`); a sweep that must be retried (503)
+    adds what it did cancel to the closure's count before answering, so the retry's
+    answer counts every booking the closure cancelled."""
+    try:
+        return cancel_for_closure(ctx, relay_id, day)
+    except SweepUnfinished as unfinished:
+        if unfinished.cancelled:
+            ctx.closures.add_cancelled(relay_id, day.isoformat(), unfinished.cancelled)
+        raise
 
 
 def _counted(ctx: Context, closure: Closure, cancelled: int) -> Closure:

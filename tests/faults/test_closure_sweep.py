@@ -179,3 +179,23 @@ def _relay_with_pool(api: Api, admin: str) -> dict[str, str]:
     operator = api.post("/v1/operators", operator_body(), token=admin)
     assert operator.status == 201, operator.json
     return add_relay(api, admin, operator.json["id"], capacity=4)
+
+
+def test_given_a_sweep_answered_503_when_retried_then_its_count_holds_every_cancellation(
+    api: Api, admin: str, ctx: Context, network: dict[str, str], stripe_fake: FakeGateway
+) -> None:
+    index = LaggingIndex(ctx)
+    # Given a confirmed booking the index shows, and a hold it does not show yet
+    seen = book(api, api.token("member-1"), network["pool"])
+    pay(api, ctx, stripe_fake, seen)
+    held = book(api, api.token("member-2"), network["pool"])
+    index.hide(held.json["booking"]["id"], lag=None)
+    # When the day is closed: the first sweep cancels the one it sees, then answers 503
+    assert_problem(close(api, admin, network["relay"]), 503, "service_unavailable")
+    # And, once the index shows the hold, the retry finishes the sweep
+    index.hide(held.json["booking"]["id"], lag=0)
+    retried = close(api, admin, network["relay"])
+    # Then the closure counts both: the first attempt's and the retry's
+    assert retried.status == 201, retried.json
+    assert retried.json["cancelled_bookings"] == 2
+    assert_invariants(ctx, stripe_fake)
