@@ -5,8 +5,11 @@
 * BR-FR-05: notes PMT (recovery fee), PMD (late penalties) and AAB (discount) on every
   document. A document issued before consumers got those mentions gets the consumer
   wording of `chalicelib.domain.invoice` here, so its XML still passes.
-* BR-FR-20: a BAR note saying how the platform treats the document: `B2B` when the buyer
-  has a SIREN (a French business), else `B2C` (e-reported, not routed).
+* BR-FR-20: a BAR note saying how the platform treats the document, by its buyer
+  (`chalicelib.domain.invoice.buyer_category`): `B2B` for a French business (its SIREN:
+  routed), `B2BINT` for a business of another EU state (its VAT number; e-reported
+  invoice by invoice), `B2C` for a consumer (e-reported in aggregate). Neither of the
+  last two is routed.
 * BR-FR-13 / BR-FR-12, BR-FR-21: electronic addresses. The seller's (BT-34) and a business
   buyer's (BT-49) are addresses of the French directory (scheme 0225). When the document
   holds none, the SIREN itself is used: it is the address every business has in the
@@ -21,7 +24,7 @@ from __future__ import annotations
 import re
 
 from chalicelib.domain.documents import Document, Party
-from chalicelib.domain.invoice import consumer_mentions
+from chalicelib.domain.invoice import buyer_category, consumer_mentions
 
 DIRECTORY_SCHEME = "0225"
 EMAIL_SCHEME = "EM"
@@ -29,10 +32,6 @@ VAT_ON_RECEIPTS = "72"
 VAT_ON_DEBITS = "5"
 REQUIRED_NOTE_SUBJECTS = ("AAB", "PMD", "PMT")  # in the order of consumer_mentions()
 _ADDRESS = re.compile(r"^[A-Za-z0-9._-]{1,125}$")  # BR-FR-23 / BR-FR-25
-
-
-def is_business_buyer(buyer: Party) -> bool:
-    return bool(buyer.siren)
 
 
 def missing_notes(invoice: Document, subjects: set[str]) -> list[tuple[str, str]]:
@@ -44,7 +43,7 @@ def missing_notes(invoice: Document, subjects: set[str]) -> list[tuple[str, str]
 
 def treatment(invoice: Document) -> str:
     """BAR note content (BR-FR-20)."""
-    return "B2B" if is_business_buyer(invoice.buyer) else "B2C"
+    return buyer_category(invoice.buyer.canonical())
 
 
 def seller_address(seller: Party) -> tuple[str, str]:

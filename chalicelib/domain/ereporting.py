@@ -8,8 +8,11 @@ accredited platform (PA). Two reports, one per file:
   subtotal per VAT rate. Credit notes count negatively on the day they are issued.
 * payments (flux 10.4): per day of collection, the amount received (VAT included) per
   VAT rate. Only due when VAT on services is due on receipts (no `vat_on_debits` option).
+  See `payment_days` for refunds.
 
-A document is B2C when its buyer has no SIREN (a business buyer is e-invoiced instead).
+A document is B2C when its buyer is a consumer (`domain.invoice.buyer_category`): a
+French business is e-invoiced instead, a business of another EU state is reported invoice
+by invoice (flux 10.1, not made here).
 A report already produced is never edited: if a period's figures change, a corrective
 report (`RE`) replaces it with the complete figures of the period.
 
@@ -27,6 +30,7 @@ from decimal import Decimal
 from typing import Literal
 
 from chalicelib.domain.documents import Document, VatLine
+from chalicelib.domain.invoice import buyer_category
 
 ReportKind = Literal["transactions", "payments"]
 SERVICES_CATEGORY = "TPS1"
@@ -93,11 +97,13 @@ class Period:
 
 
 def is_b2c(document: Document) -> bool:
-    return not document.buyer.siren
+    return buyer_category(document.buyer.canonical()) == "B2C"
 
 
 def transaction_days(documents: list[Document], period: Period) -> list[DayTotal]:
-    """Flux 10.3 aggregates: B2C documents issued in the period, per day and currency."""
+    """Flux 10.3 aggregates: B2C documents issued in the period, per day and currency. A
+    credit note (a refund) counts negatively on its day of issue: these amounts may be
+    signed ("Le signe « - » devant le montant compte comme un caractère", G1.14)."""
     rows: list[tuple[date, str, tuple[VatLine, ...]]] = []
     for document in documents:
         day = date.fromisoformat(document.issued_on)
@@ -107,7 +113,34 @@ def transaction_days(documents: list[Document], period: Period) -> list[DayTotal
 
 
 def payment_days(documents: list[Document], period: Period) -> list[DayTotal]:
-    """Flux 10.4 aggregates: money received (or refunded) on B2C documents in the period."""
+    """Flux 10.4 aggregates: per day and VAT rate, the money received on B2C documents,
+    net of the refunds made that day at that rate (a refund is its credit note, paid on
+    the day the money went back).
+
+    The block carries "l'ensemble des encaissements perçus au titre d'une journée" (DSE
+    v3.2 § 3.7.6), an amount the PPF schematron wants unsigned (G1.16 on TT-99, Annexe 7
+    v1.8): a day whose refunds at a rate exceed what it received at that rate received
+    nothing at it, and is reported so (the rate, or the day, left out). That refund is
+    still reported: its credit note counts negatively in the day's transactions (flux
+    10.3); `refunds_beyond_receipts` tells how much 10.4 leaves out."""
+    return [
+        DayTotal(day.day, day.currency, received, day.count)
+        for day in _net_payment_days(documents, period)
+        if (received := tuple(rate for rate in day.rates if rate.base > 0))
+    ]
+
+
+def refunds_beyond_receipts(documents: list[Document], period: Period) -> list[DayTotal]:
+    """The days and rates whose refunds exceed their receipts, by how much (positive):
+    what `payment_days` cannot report in flux 10.4."""
+    return [
+        DayTotal(day.day, day.currency, beyond, day.count)
+        for day in _net_payment_days(documents, period)
+        if (beyond := tuple(RateTotal(r.rate, -r.base, 0) for r in day.rates if r.base < 0))
+    ]
+
+
+def _net_payment_days(documents: list[Document], period: Period) -> list[DayTotal]:
     rows: list[tuple[date, str, tuple[VatLine, ...]]] = []
     for document in documents:
         payment = document.payment

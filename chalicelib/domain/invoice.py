@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -19,6 +19,7 @@ from typing import Any, Literal
 from chalicelib.domain.money import format_vat_rate, price_from_incl_vat, round_half_up
 
 DocumentType = Literal["invoice", "credit_note"]
+BuyerCategory = Literal["B2B", "B2BINT", "B2C"]
 GENESIS_HASH = "0" * 64
 FRANCHISE_MENTION = "TVA non applicable, art. 293 B du CGI"
 # CGI annexe II art. 242 nonies A, I-13°: a seller who opted to pay VAT on its debits says so.
@@ -231,7 +232,7 @@ def legal_mentions(
         }.get(payment.get("method", ""), payment.get("method"))
         verb = "Remboursé" if refers else "Facture acquittée"
         mentions.append(f"{verb} le {_fr(payment['paid_at'][:10])} par {method}")
-    if buyer.get("siren"):
+    if buyer_category(buyer) != "B2C":
         due = payment.get("due_date")
         mentions.append(
             f"Conditions de paiement : à réception, au plus tard le {_fr(due)}"
@@ -242,6 +243,25 @@ def legal_mentions(
     else:
         mentions.extend(consumer_mentions(paid=payment.get("status") == "paid"))
     return mentions
+
+
+def buyer_category(buyer: Mapping[str, Any]) -> BuyerCategory:
+    """Who the buyer is for the reform, in BR-FR-20's words (the BAR note):
+
+    * `B2B`: a French business, known by its SIREN: e-invoiced through the platforms;
+    * `B2BINT`: a business established in another EU state (a company name and that
+      state's VAT number, no SIREN, no French address): an international B2B sale, which
+      the seller e-reports invoice by invoice (DSE v3.2 § 3.7.3, flux 10.1: "personne
+      morale assujettie non établie en France", CGI art. 290-I);
+    * `B2C`: anyone else, a consumer: e-reported in daily aggregates (flux 10.3)."""
+    if buyer.get("siren"):
+        return "B2B"
+    vat = str(buyer.get("vat_number") or "").upper()
+    address = buyer.get("address") or {}
+    country = str(address.get("country") or "").upper()
+    if buyer.get("company_name") and vat[:2].isalpha() and vat[:2] != "FR" and country != "FR":
+        return "B2BINT"
+    return "B2C"
 
 
 def consumer_mentions(paid: bool) -> list[str]:

@@ -60,7 +60,7 @@ from chalicelib.observability import count, logger
 from chalicelib.services import audit, directory
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
-from chalicelib.services.invoicing import credit_note, get_document
+from chalicelib.services.invoicing import EarlierCredits, credit_note, get_document
 from chalicelib.services.platform import (
     FlowPlatform,
     InvoiceValidator,
@@ -555,27 +555,37 @@ def _codes(state: dict[str, Any]) -> set[str]:
 
 
 def _refused_without_credit_note(state: dict[str, Any]) -> bool:
-    return "210" in _codes(state) and not state.get("credit_note_id")
+    return (
+        "210" in _codes(state)
+        and not state.get("credit_note_id")
+        and not state.get("credited_before")
+    )
 
 
 def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> str:
     """The buyer refused the invoice (210): it stays issued (an issued invoice never
-    changes) and is cancelled by a credit note for its whole amount, issued once
-    (its source is derived from the invoice) and routed like any B2B document. A company
-    invoice's amount due drops by it, so it leaves the unpaid list."""
+    changes) and is cancelled by a credit note for what its earlier credit notes (a
+    refund) left of it, issued once (its source is derived from the invoice) and routed
+    like any B2B document; nothing when they credited it all (noted `credited_before`).
+    A company invoice's amount due drops by it, so it leaves the unpaid list."""
     stored = get_document(ctx, state["document_id"])
     document = Document.of(stored)
     if document.is_credit_note:
         return "waiting"
-    today = ctx.clock.now().astimezone(PARIS).date().isoformat()
+    now = ctx.clock.now().astimezone(PARIS)
+    left = document.totals.incl_vat - EarlierCredits(ctx, document).read(now.year)
+    if left <= 0:
+        read = ctx.einvoices.get(operator_id, document.id) or state
+        done = ctx.einvoices.replace(operator_id, read, {**read, "credited_before": True})
+        return "updated" if done else "waiting"
     method = document.payment.method or "transfer"
     note = Document.of(
-        credit_note(
+        credit_note(  # of a part: each line's share, after the earlier notes' shares
             ctx,
             stored,  # its buyer is copied as issued, key order too
             source=f"einvoice-refused-{document.id}",
-            amount=document.totals.incl_vat,
-            payment={"status": "due", "method": method, "due_date": today},
+            amount=left,
+            payment={"status": "due", "method": method, "due_date": now.date().isoformat()},
         )
     )
     # A company invoice then asks for nothing more: it leaves the unpaid list (and the

@@ -3,14 +3,17 @@
 Each `produced` file is submitted once as a flow (`flowSyntax` FRR, `processingRule`
 B2C) whose `trackingId` is the file's id: if an answer is lost and the file is sent
 again, the platform sees the same flow. A refusal (4xx) marks the file `rejected` with
-the platform's answer — never resent as is: a corrected period makes a new `RE` file.
-An outage leaves it `produced`, to be sent by the next run.
+the platform's answer — never resent as is: the next production run makes the period's
+file again (`ereporting.produce_report`). A file the flux 10 schematron would refuse
+(one stored before that check existed) is not sent but marked `rejected` the same way,
+with the rules it breaks. An outage leaves a file `produced`, to be sent by the next run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters.flux10_xml import refusals
 from chalicelib.adapters.pa_client import PlatformRejected, PlatformUnavailable
 from chalicelib.services.catalogue import list_operators
 from chalicelib.services.context import Context
@@ -36,6 +39,11 @@ def transmit_ereports(ctx: Context, platform: FlowPlatform | None = None) -> dic
 def _transmit(
     ctx: Context, platform: FlowPlatform, operator_id: str, report: dict[str, Any]
 ) -> str:
+    problems = refusals(report["xml"].encode("utf-8"))
+    if problems:  # the platform would refuse it: not sent
+        refusal = {"status": "not_sent", "detail": "; ".join(problems)}
+        ctx.ereports.mark(operator_id, report, "rejected", refusal)
+        return "rejected"
     try:
         answer = platform.submit_flow(
             tracking_id=report["id"],

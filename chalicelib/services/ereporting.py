@@ -5,6 +5,13 @@ stores it once: `IN` the first time, a corrective `RE` (the complete figures of 
 period) when they have changed since, nothing when they have not. Safe to run again.
 The files are stored with status `produced`; `ereport_transmission` sends them to the
 accredited platform (when one is configured); `ereport_job` runs both.
+
+A file the flux 10 schematron would refuse (`flux10_xml.refusals`) is never stored: the
+job logs `ereport_invalid` and counts `EReportInvalid`, and tries again on its next run.
+A file refused (by the platform, 301 Rejetée, or by that check before sending) was not
+integrated (DSE v3.2 § 3.7.9): it is no longer counted as reported, and the next run
+makes the period's file again under a new id (G8.05) — `IN` if nothing of the period
+was taken, else `RE` — unless it would say the same as the refused one.
 """
 
 from __future__ import annotations
@@ -13,7 +20,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.ereport_store import ReportTaken
-from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
+from chalicelib.adapters.flux10_xml import (
+    Header,
+    payments_xml,
+    refusals,
+    same_content,
+    transactions_xml,
+)
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
@@ -26,12 +39,14 @@ from chalicelib.domain.ereporting import (
     next_type_code,
     payment_days,
     periods_to_report,
+    refunds_beyond_receipts,
     regime_of,
     timestamp,
     transaction_days,
     transmission_id,
 )
 from chalicelib.domain.timezones import PARIS
+from chalicelib.observability import count, logger
 from chalicelib.services.catalogue import get_operator, list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Sorted
@@ -59,16 +74,61 @@ def produce_report(
     digest = figures_digest(days)
     for _ in range(ATTEMPTS):
         previous = ctx.ereports.of_period(operator_id, kind, period.start.isoformat())
-        type_code = next_type_code([p["digest"] for p in previous], digest)
+        taken = [p for p in previous if not is_refused(p)]
+        type_code = next_type_code([p["digest"] for p in taken], digest)
         if type_code is None or (type_code == "IN" and not days):
             return None
         report = _report(ctx, operator, kind, period, len(previous) + 1, type_code, digest, days)
+        if _refused_again(report, previous) or not _valid(report):
+            return None
         try:
             ctx.ereports.add(operator_id, report)
-            return report
         except ReportTaken:
             continue  # another run stored this sequence: compare with it
+        if kind == "payments":
+            _note_refunds_left_out(operator_id, documents, period)
+        return report
     return None
+
+
+def is_refused(report: dict[str, Any]) -> bool:
+    """Refused by the platform, or a file it would refuse (stored before that check)."""
+    return report["status"] == "rejected" or bool(refusals(report["xml"].encode()))
+
+
+def _refused_again(report: dict[str, Any], previous: list[dict[str, Any]]) -> bool:
+    """Whether the last file of the period was refused and this one says the same."""
+    last = previous[-1] if previous else None
+    return (
+        last is not None
+        and is_refused(last)
+        and same_content(report["xml"].encode(), last["xml"].encode())
+    )
+
+
+def _valid(report: dict[str, Any]) -> bool:
+    problems = refusals(report["xml"].encode())
+    if problems:
+        count("EReportInvalid")
+        logger().error(
+            "ereport_invalid",
+            extra={"operator_id": report["operator_id"], "report": report["id"], "rules": problems},
+        )
+    return not problems
+
+
+def _note_refunds_left_out(operator_id: str, documents: list[Document], period: Period) -> None:
+    """Refunds beyond a day's receipts at a rate, which flux 10.4 cannot carry (see
+    `payment_days`): logged for the accountant (the VAT return deducts them)."""
+    for day in refunds_beyond_receipts(documents, period):
+        logger().warning(
+            "ereport_refunds_beyond_receipts",
+            extra={
+                "operator_id": operator_id,
+                "day": day.day.isoformat(),
+                "refunded": {rate.rate: rate.base for rate in day.rates},
+            },
+        )
 
 
 def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:

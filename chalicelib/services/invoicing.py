@@ -192,7 +192,7 @@ def credit_note(
         lines = [negated_line(line.canonical()) for line in typed.lines]
     else:
         invoiced = [line.canonical() for line in typed.lines]
-        earlier = _EarlierCredits(ctx, typed)
+        earlier = EarlierCredits(ctx, typed)
         earlier.read(ctx.clock.now().astimezone(PARIS).year)  # most of it, before the loop
 
         def lines_at(year: int, last_number: int) -> list[dict[str, Any]]:
@@ -211,7 +211,7 @@ def credit_note(
     )
 
 
-class _EarlierCredits:
+class EarlierCredits:
     """What an invoice's credit notes issued so far credited (VAT included, positive).
 
     A first read scans the operator's documents from the invoice's year on; later reads

@@ -27,6 +27,7 @@ from tests.integration.test_companies import (  # noqa: F401 (fixtures)
 from tests.integration.test_einvoice_routing import deposited, lifecycle, route  # noqa: F401
 from tests.integration.test_einvoice_validation import business_card_invoice
 from tests.integration.test_ereport_transmission import fake_pa  # noqa: F401
+from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api
 from tests.support.fake_pa import FakePlatform
 
@@ -301,6 +302,60 @@ def test_a_refused_invoice_is_cancelled_by_one_credit_note_which_is_routed_too(
     assert note["totals"]["incl_vat"] == -deposited["totals"]["incl_vat"]
     assert note["id"] in fake_pa.flows  # validated and deposited like the invoice
     assert lifecycle(api, admin, note["id"])["status"] == "200"
+
+
+BUSINESS_MEMBER = {
+    "name": "Camille Martin",
+    "email": "camille@example.org",
+    "company_name": "Danone",
+    "siren": "552100554",
+    "billing_address": {
+        "line1": "17 boulevard Haussmann",
+        "postcode": "75009",
+        "city": "Paris",
+        "country": "FR",
+    },
+}
+
+
+def credited(api: Api, token: str, operator_id: str, invoice_id: str) -> int:
+    """What the invoice's credit notes credit in all (VAT included, positive)."""
+    items = api.get(f"/v1/invoices?operator_id={operator_id}", token=token).json["items"]
+    return sum(
+        -int(d["totals"]["incl_vat"])
+        for d in items
+        if d["type"] == "credit_note" and d.get("refers_to") == invoice_id
+    )
+
+
+def test_a_refused_invoice_already_credited_in_full_is_not_credited_again(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    """A business member's card invoice, refunded in full (cancelled in time), then
+    refused by its buyer's platform (210): nothing is left to credit."""
+    assert api.request("PUT", "/v1/me", BUSINESS_MEMBER, token=member).status == 200
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    invoice_id = booking["invoice_id"]
+    cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member)
+    assert cancelled.status == 200 and cancelled.json["credit_note_id"], cancelled.json
+    assert route(api, admin)["deposited"] == 2  # the invoice and its credit note
+    assert credited(api, accountant, network["operator"], invoice_id) == 1500
+
+    fake_pa.report(invoice_id, "210")
+    route(api, admin)  # reads the 210
+    assert route(api, admin)["credited"] == 0  # acts on it: nothing left
+    route(api, admin)
+
+    assert credited(api, accountant, network["operator"], invoice_id) == 1500
+    state = lifecycle(api, admin, invoice_id)
+    assert (state["status"], state["credit_note_id"]) == ("210", None)
 
 
 def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(

@@ -193,3 +193,37 @@ def test_a_long_invoice_of_identical_lines_passes_en16931_and_br_fr(
 
     assert cii_failures(xml) == []
     assert CiiValidator().failures(xml) == []  # what route_einvoices checks before sending
+
+
+FOREIGN_BUSINESS = {
+    "name": "Jonas Weber",
+    "email": "jonas.weber@example.de",
+    "company_name": "Weber Consulting GmbH",
+    "vat_number": "DE136695976",
+    "billing_address": {
+        "line1": "Friedrichstraße 10",
+        "postcode": "10117",
+        "city": "Berlin",
+        "country": "DE",
+    },
+}
+
+
+def test_an_invoice_to_a_business_of_another_eu_state_is_b2bint_not_b2c(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    """A member buying for a German company (DE VAT number, Berlin, no SIREN): BR-FR-20's
+    `B2BINT`, with the business mentions, not a consumer's."""
+    assert api.request("PUT", "/v1/me", FOREIGN_BUSINESS, token=member).status == 200
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    xml = api.get(f"/v1/invoices/{booking['invoice_id']}/xml", token=member).body
+    invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+
+    assert b"<ram:Content>B2BINT</ram:Content>" in xml
+    assert b"<ram:Content>B2C</ram:Content>" not in xml
+    assert not any("client non professionnel" in m for m in invoice["legal_mentions"])
+    assert cii_failures(xml) == []

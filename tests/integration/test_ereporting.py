@@ -9,12 +9,15 @@ import pytest
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.domain import ereporting as ereporting_rules
 from chalicelib.domain.ereporting import month_period
 from chalicelib.domain.timezones import PARIS
+from chalicelib.services import ereporting
 from chalicelib.services.context import Context
 from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api
 from tests.support.einvoicing import flux10_failures
+from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
 from tests.support.fake_stripe import FakeGateway
 
 
@@ -92,6 +95,75 @@ def test_a_refund_in_a_reported_period_makes_a_corrective_report_not_an_edit(
     assert "<TaxExclusiveAmount>12.50</TaxExclusiveAmount>" in made[0]["xml"]
     assert "<TaxExclusiveAmount>0.00</TaxExclusiveAmount>" in made[1]["xml"]
     assert flux10_failures(made[1]["xml"].encode()) == []
+
+
+def test_a_refund_on_a_later_day_is_not_a_negative_payment_but_a_negative_transaction(
+    api: Api,
+    admin: str,
+    member: str,
+    ctx: Context,
+    clock: FixedClock,
+    network: dict,
+    sold: dict[str, Any],
+) -> None:
+    """A day pass paid on one day, refunded in full the next: flux 10.4 carries the
+    payments received (G1.16: no negative amount), flux 10.3 the refund's credit note."""
+    clock.advance(days=1)
+    cancelled = api.post(f"/v1/bookings/{sold['booking']['id']}/cancel", token=member)
+    assert cancelled.status == 200 and cancelled.json["credit_note_id"], cancelled.json
+
+    run_job(api, admin, month_end(sold["day"]))
+
+    made = {r["kind"]: r for r in reports(ctx, network["operator"])}
+    assert [flux10_failures(r["xml"].encode()) for r in made.values()] == [[], []]
+    assert made["payments"]["xml"].count("<Payment>") == 1
+    assert "<Amount>15.00</Amount>" in made["payments"]["xml"]
+    assert "<TaxExclusiveAmount>-12.50</TaxExclusiveAmount>" in made["transactions"]["xml"]
+
+
+def test_a_file_the_platform_would_refuse_is_replaced_by_a_valid_one_on_the_next_run(
+    api: Api,
+    admin: str,
+    member: str,
+    ctx: Context,
+    clock: FixedClock,
+    network: dict,
+    sold: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A payments file stored by a release without the check (a refund written as a
+    negative payment) is not sent but marked rejected, and the next run reports the period
+    again, `IN`, under a new id: nothing of the period was taken."""
+    clock.advance(days=1)
+    api.post(f"/v1/bookings/{sold['booking']['id']}/cancel", token=member)
+    with monkeypatch.context() as old_release:
+        old_release.setattr(ereporting, "payment_days", ereporting_rules._net_payment_days)
+        old_release.setattr(ereporting, "refusals", lambda xml: [])
+        end = month_end(sold["day"])
+        ereporting.produce_report(ctx, network["operator"], "payments", month_period(end))
+    fake = FakePlatform()
+    for name, value in {
+        "ereporting_platform_url": fake.url,
+        "ereporting_platform_token_url": f"{fake.url}/token",
+        "ereporting_platform_client_id": CLIENT_ID,
+        "ereporting_platform_client_secret": CLIENT_SECRET,
+    }.items():
+        monkeypatch.setattr(ctx.settings, name, value)
+    try:
+        run_job(api, admin, end)
+        run_job(api, admin, end)  # nothing more: the period is reported
+    finally:
+        fake.close()
+
+    payments = [r for r in reports(ctx, network["operator"]) if r["kind"] == "payments"]
+    assert [(r["sequence"], r["type_code"], r["status"]) for r in payments] == [
+        (1, "IN", "rejected"),
+        (2, "IN", "submitted"),
+    ]
+    assert payments[0]["transmission"]["status"] == "not_sent"
+    assert "[G1.16]" in payments[0]["transmission"]["detail"]
+    assert payments[0]["id"] not in fake.flows
+    assert flux10_failures(payments[1]["xml"].encode()) == []
 
 
 def test_running_the_job_again_reports_nothing_twice(

@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.adapters.invoice_cii import cii_xml
 from tests.support.einvoicing import cii_failures
+from tests.unit.test_invoice import EU_BUSINESS
 from tests.unit.test_invoice_pdf import (
     COMPANY,
     SAMPLES,
@@ -63,6 +64,16 @@ def test_a_business_buyer_is_routed_b2b_at_its_siren_in_the_directory() -> None:
     uri = f"{AGREEMENT}/ram:BuyerTradeParty/ram:URIUniversalCommunication/ram:URIID"
     assert texts(xml, uri) == [COMPANY["siren"]]
     assert find(xml, uri)[0].get("schemeID") == "0225"
+
+
+def test_a_business_of_another_eu_state_is_e_reported_b2bint_with_its_vat_number() -> None:
+    document = invoice()
+    document["buyer"] = EU_BUSINESS
+    xml = cii_xml(document)
+    assert notes(xml)["BAR"] == "B2BINT"
+    buyer = f"{AGREEMENT}/ram:BuyerTradeParty"
+    assert texts(xml, f"{buyer}/ram:SpecifiedTaxRegistration/ram:ID") == ["DE136695976"]
+    assert cii_failures(xml) == []
 
 
 def test_a_known_directory_address_of_the_buyer_is_used() -> None:

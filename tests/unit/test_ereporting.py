@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.flux10_xml import Header, payments_xml, transactions_xml
+from chalicelib.adapters.flux10_xml import (
+    Header,
+    payments_xml,
+    refusals,
+    same_content,
+    transactions_xml,
+)
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
     CALENDAR,
+    DayTotal,
     Period,
+    RateTotal,
     closed_periods,
     due_by,
     last_closed_period,
@@ -19,6 +28,7 @@ from chalicelib.domain.ereporting import (
     next_type_code,
     payment_days,
     periods_to_report,
+    refunds_beyond_receipts,
     regime_of,
     report_period,
     ten_day_period,
@@ -26,7 +36,8 @@ from chalicelib.domain.ereporting import (
     two_month_period,
 )
 from tests.support.einvoicing import flux10_failures
-from tests.unit.test_invoice_pdf import b2b_invoice, credit_note, invoice
+from tests.unit.test_invoice import EU_BUSINESS
+from tests.unit.test_invoice_pdf import PAID_BY_CARD, b2b_invoice, credit_note, invoice
 
 DECEMBER = Period(date(2026, 12, 1), date(2026, 12, 31))
 
@@ -178,6 +189,88 @@ def test_business_buyers_are_left_out_and_credit_notes_net_the_day() -> None:
 def test_payments_are_reported_vat_included_per_rate() -> None:
     (day,) = payment_days(typed(invoice()), DECEMBER)
     assert [(r.rate, r.base) for r in day.rates] == [("20.00", 1500)]
+
+
+def refund_on(day: str) -> dict[str, Any]:
+    """The day pass's credit note, refunded (paid back) on `day`."""
+    return {**credit_note(), "payment": {**PAID_BY_CARD, "paid_at": f"{day}T09:00:00+01:00"}}
+
+
+def test_a_business_of_another_eu_state_is_left_out_of_the_b2c_aggregates() -> None:
+    foreign = {**invoice(), "buyer": EU_BUSINESS}
+    assert transaction_days(typed(foreign), DECEMBER) == []
+    assert payment_days(typed(foreign), DECEMBER) == []
+
+
+def test_a_refund_on_a_day_of_receipts_at_its_rate_is_deducted_from_them() -> None:
+    (day,) = payment_days(typed(invoice(), invoice(), refund_on("2026-12-02")), DECEMBER)
+    assert [(r.rate, r.base) for r in day.rates] == [("20.00", 1500)]
+
+
+def test_a_refund_beyond_its_day_s_receipts_is_not_reported_as_a_negative_payment() -> None:
+    documents = typed(invoice(), refund_on("2026-12-03"))
+    assert [(d.day, [r.base for r in d.rates]) for d in payment_days(documents, DECEMBER)] == [
+        (date(2026, 12, 2), [1500])
+    ]
+    (beyond,) = refunds_beyond_receipts(documents, DECEMBER)
+    assert (beyond.day, [(r.rate, r.base) for r in beyond.rates]) == (
+        date(2026, 12, 3),
+        [("20.00", 1500)],
+    )
+    assert flux10_failures(payments_xml(HEADER, DECEMBER, payment_days(documents, DECEMBER))) == []
+
+
+def test_the_refund_s_credit_note_counts_negatively_on_its_day_of_issue() -> None:
+    note = {**credit_note(), "issued_at": "2026-12-03T09:00:00+01:00"}
+    days = transaction_days(typed(invoice(), note), DECEMBER)
+    assert [(d.day, d.base, d.vat) for d in days] == [
+        (date(2026, 12, 2), 1250, 250),
+        (date(2026, 12, 3), -1250, -250),
+    ]
+    assert flux10_failures(transactions_xml(HEADER, DECEMBER, days)) == []
+
+
+NEGATIVE = [DayTotal(date(2026, 12, 3), "EUR", (RateTotal("20.00", -1500, 0),), 1)]
+ONE_DAY = Period(date(2026, 12, 31), date(2026, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("xml", "rule"),
+    [
+        (payments_xml(HEADER, DECEMBER, NEGATIVE), "[G1.16]"),
+        (payments_xml(HEADER, ONE_DAY, []), "[G6.25]"),
+        (transactions_xml(replace(HEADER, type_code="XX"), DECEMBER, []), "[G8.01]"),
+        (
+            payments_xml(
+                HEADER,
+                DECEMBER,
+                [DayTotal(date(2026, 12, 3), "EUR", (RateTotal("21.00", 100, 0),), 1)],
+            ),
+            "[G1.24]",
+        ),
+    ],
+)
+def test_the_guard_refuses_what_the_schematron_refuses(xml: bytes, rule: str) -> None:
+    assert any(rule in problem for problem in refusals(xml))
+    assert any(rule in failure for failure in flux10_failures(xml))
+
+
+def test_the_guard_passes_the_files_the_schematron_passes() -> None:
+    documents = typed(invoice(), credit_note(), refund_on("2026-12-03"))
+    files = [
+        transactions_xml(HEADER, DECEMBER, transaction_days(documents, DECEMBER)),
+        payments_xml(HEADER, DECEMBER, payment_days(documents, DECEMBER)),
+    ]
+    assert [(refusals(xml), flux10_failures(xml)) for xml in files] == [([], []), ([], [])]
+
+
+def test_two_files_differing_only_by_their_header_say_the_same() -> None:
+    days = payment_days(typed(invoice()), DECEMBER)
+    again = replace(HEADER, id="732829320-TX-02", issued_at="20270102040000", type_code="RE")
+    assert same_content(payments_xml(HEADER, DECEMBER, days), payments_xml(again, DECEMBER, days))
+    assert not same_content(
+        payments_xml(HEADER, DECEMBER, days), payments_xml(HEADER, DECEMBER, [])
+    )
 
 
 def test_a_changed_period_is_corrected_and_an_unchanged_one_left_alone() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +16,7 @@ from chalicelib.domain.invoice import (
     GENESIS_HASH,
     VAT_ON_DEBITS_MENTION,
     Sale,
+    buyer_category,
     chain_hash,
     document_line,
     document_lines,
@@ -32,6 +35,13 @@ PAID = {"status": "paid", "method": "card", "paid_at": "2026-12-02T10:15:00+01:0
 NORMAL = {"name": "SCIC Relais 77", "vat_regime": "normal"}
 PERSON = {"name": "Camille Martin", "siren": None}
 BUSINESS = {"name": "Camille Martin", "company_name": "Atelier X", "siren": "552100554"}
+EU_BUSINESS = {
+    "name": "Jonas Weber",
+    "email": "jonas.weber@example.de",
+    "company_name": "Weber Consulting GmbH",
+    "vat_number": "DE136695976",
+    "address": {"city": "Berlin", "country": "DE"},
+}
 
 
 def line(amount: int, rate: str = "20.00", franchise: bool = False) -> dict:
@@ -168,6 +178,27 @@ def test_a_business_buyer_gets_terms_penalties_and_the_40_euro_indemnity() -> No
     assert all(m in mentions for m in B2B_MENTIONS)
     assert any("40 €" in m for m in mentions)
     assert any("prestations de services" in m for m in mentions)
+
+
+def test_a_business_of_another_eu_state_gets_the_business_mentions() -> None:
+    mentions = legal_mentions(NORMAL, EU_BUSINESS, PAID, None)
+    assert all(m in mentions for m in B2B_MENTIONS)
+    assert not any("client non professionnel" in m for m in mentions)
+
+
+@pytest.mark.parametrize(
+    ("buyer", "category"),
+    [
+        (BUSINESS, "B2B"),
+        (EU_BUSINESS, "B2BINT"),
+        (PERSON, "B2C"),
+        ({**EU_BUSINESS, "company_name": None}, "B2C"),  # a person with a VAT number
+        ({**EU_BUSINESS, "address": {"country": "FR"}}, "B2C"),  # established in France
+        ({**EU_BUSINESS, "vat_number": None}, "B2C"),  # no proof it is taxable
+    ],
+)
+def test_the_buyer_category_is_that_of_br_fr_20(buyer: dict[str, Any], category: str) -> None:
+    assert buyer_category(buyer) == category
 
 
 def test_a_seller_taxed_on_debits_says_it_opted_for_it() -> None:
