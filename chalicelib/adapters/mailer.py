@@ -24,6 +24,9 @@ class Attachment:
     filename: str
     content: bytes
     content_type: str = "application/octet-stream"  # may carry parameters: "; method=PUBLISH"
+    # Where the content can be made again (`document:{id}`, a document's Factur-X PDF): the
+    # outbox keeps this instead of the content (an item holds 400 KB at most).
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,6 @@ def build_mime(message: OutgoingMail, sender: str, reply_to: str | None = None) 
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(localtime=False, usegmt=True)
     mime["Message-ID"] = make_msgid(domain=_domain_of(sender))
-    mime["Content-Language"] = message.language
     if reply_to:
         mime["Reply-To"] = reply_to
     if message.message_key:
@@ -90,6 +92,9 @@ def build_mime(message: OutgoingMail, sender: str, reply_to: str | None = None) 
                 filename=attachment.filename,
                 params=params,
             )
+    # Last: set_content / add_alternative / add_attachment clear or move the Content-*
+    # headers of the message into its parts.
+    mime["Content-Language"] = message.language
     return mime.as_bytes()
 
 

@@ -5,12 +5,15 @@ Three kinds of items:
 - the claim ``PK=MAIL#{message_key}``/``SK=MAIL`` — put with ``attribute_not_exists``
   *before* the mail is sent, so a retried flow (a webhook delivered twice, a job run
   twice) finds it and sends nothing. It carries the mail itself until it is sent or given
-  up (then the body is dropped, and a member's address: the member is named by id), its
+  up (then the body is dropped, and a member's address: the member is named by id) — an
+  attachment that can be made again (a document's PDF) only by its ``source``, so that
+  no claim nears the 400 KB of an item — its
   ``status`` (``sending`` → ``sent``, or ``failed`` → retried,
   or ``abandoned``), ``attempts``, ``message_id``, ``last_error``;
 - the journal ``PK=OUTBOX#{yyyy-mm-dd}``/``SK={at}#{message_key}`` (UTC day and instant of
   the attempt): one item per attempt, ``status`` ``sent`` / ``failed`` / ``abandoned`` —
-  what went out, or did not, on a day, in one Query; to whom: ``member_id`` for a member
+  what went out, or did not, on a day, in one Query (``error``: a mail that could not be
+  built or claimed, never sent nor retried); to whom: ``member_id`` for a member
   (never the address, which erasure could not reach here), ``to`` for anyone else;
 - the retry marker ``PK=OUTBOX_RETRY``/``SK={message_key}`` with ``due_at`` — written with
   the claim, so even a crash between sending and recording leaves it to the retry job
@@ -184,6 +187,23 @@ class OutboxStore:
             drop_body=True,
             expected_status=None,
         )
+
+    def record_error(self, message_key: str, kind: str, error: str, now: datetime) -> None:
+        """Journal a mail that could not be built or claimed (nothing else is written: a
+        later flow may still claim its key)."""
+        at = utc_text(now)
+        entry = {
+            "PK": keys.outbox_pk(at[:10]),
+            "SK": keys.outbox_sk(at, message_key),
+            "entity": "outbox",
+            "message_key": message_key,
+            "kind": kind,
+            "status": "error",
+            "error": error[:1000],
+            "at": at,
+            "ttl": _ttl(now),
+        }
+        self._table.table.put_item(Item=to_item(entry))
 
     def forget_retry(self, message_key: str) -> None:
         """Drop a stale retry marker (its mail was sent or given up meanwhile)."""

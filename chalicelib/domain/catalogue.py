@@ -3,6 +3,10 @@
 These pydantic models are both what the API accepts (`New*`) and what is stored
 and answered (the entities). Validation rules that are business rules (SIREN,
 invoice prefix, opening hours, rates) live here.
+
+Names, address lines and other one-line texts refuse control characters (a line break
+in a relay's name would go into mail subjects and calendar properties); an entity
+stored before that rule is read with each of them turned into a space (`one_line`).
 """
 
 from __future__ import annotations
@@ -87,7 +91,32 @@ class Model(BaseModel):
     )
 
 
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+# C0 and C1 control characters (line breaks, tabs, NUL...) and the Unicode line and
+# paragraph separators: none belongs in a one-line text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line, without control characters (line breaks, tabs)")
+    return value
+
+
+# A one-line text as it enters: refused (422) with a control character in it.
+SingleLine = AfterValidator(_single_line)
+NonEmpty = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
+
+
+def one_line(value: Any) -> Any:
+    """A stored text (or the texts of a stored address, list) as one line: each control
+    character a space. For entities stored before control characters were refused."""
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value).strip() if _CONTROL.search(value) else value
+    if isinstance(value, dict):
+        return {key: one_line(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [one_line(item) for item in value]
+    return value
 
 
 class _Nested(Model):
@@ -99,8 +128,8 @@ class _Nested(Model):
 
 class Address(_Nested):
     line1: NonEmpty
-    line2: str | None = Field(default=None, max_length=200)
-    postcode: Annotated[str, Field(min_length=2, max_length=12)]
+    line2: Annotated[str, Field(max_length=200), SingleLine] | None = None
+    postcode: Annotated[str, Field(min_length=2, max_length=12), SingleLine]
     city: NonEmpty
     country: Annotated[
         str,
@@ -194,6 +223,11 @@ class Operator(NewOperator):
     active: bool = True
     version: int = 1  # items stored before versions existed read as version 1
 
+    @field_validator("name", "legal_form", "address", mode="before")
+    @classmethod
+    def _stored_one_line(cls, value: Any) -> Any:
+        return one_line(value)  # stored before control characters were refused
+
 
 class RelayCategory(StrEnum):
     station = "station"
@@ -203,7 +237,7 @@ class RelayCategory(StrEnum):
 # A relay's amenities: a short list of short labels (a relay item must stay far below
 # DynamoDB's 400 KB, and it is loaded with the whole catalogue).
 Amenities = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)
+    list[Annotated[str, Field(min_length=1, max_length=100), SingleLine]], Field(max_length=50)
 ]
 
 
@@ -255,6 +289,11 @@ class Relay(NewRelay):
     active: bool = True
     version: int = 1
     opening_exceptions: list[OpeningException] = []
+
+    @field_validator("name", "address", "amenities", mode="before")
+    @classmethod
+    def _stored_one_line(cls, value: Any) -> Any:
+        return one_line(value)  # stored before control characters were refused
 
     @field_validator("opening_exceptions")
     @classmethod
@@ -355,6 +394,11 @@ class Resource(NewResource):
     active: bool = True
     version: int = 1
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _stored_one_line(cls, value: Any) -> Any:
+        return one_line(value)  # stored before control characters were refused
+
 
 MAX_CLOSURE_DAYS = 366
 
@@ -375,7 +419,7 @@ class NewClosure(Model):
     from_: CalendarDay | None = Field(default=None, alias="from")
     to: CalendarDay | None = None
     public_holidays: int | None = Field(default=None, ge=2000, le=2100)
-    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500), SingleLine] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> NewClosure:
@@ -495,6 +539,11 @@ class Product(Model):
     created_at: datetime
     active: bool = True
     version: int = 1
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _stored_one_line(cls, value: Any) -> Any:
+        return one_line(value)  # stored before control characters were refused
 
 
 def relay_in_service(relay: Relay, operator: Operator | None) -> bool:

@@ -18,16 +18,16 @@ from chalicelib.domain.catalogue import (
     Address,
     Amenities,
     Location,
+    NonEmpty,
     OpeningException,
     PriceIn,
     Rates,
+    SingleLine,
     VatFiling,
     VatNumberIn,
     VatRegime,
 )
 from chalicelib.domain.identifiers import EMAIL_PATTERN
-
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Patch(BaseModel):
@@ -151,8 +151,8 @@ class CompanyPatch(Patch):
     # Chorus Pro (public buyers); checked again with the whole company (domain/company.py).
     public_body: bool | None = None
     siret: Annotated[str, Field(pattern=r"^[0-9]{14}$")] | None = None
-    service_code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    engagement_number: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    service_code: Annotated[str, Field(min_length=1, max_length=100), SingleLine] | None = None
+    engagement_number: Annotated[str, Field(min_length=1, max_length=50), SingleLine] | None = None
 
     @field_validator("name", "billing_address", "billing_email", "active", "public_body")
     @classmethod

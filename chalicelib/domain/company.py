@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from chalicelib.domain.booking import Booking, BookingStatus
-from chalicelib.domain.catalogue import Address, Model, NonEmpty, VatNumberIn
+from chalicelib.domain.catalogue import (
+    Address,
+    Model,
+    NonEmpty,
+    SingleLine,
+    VatNumberIn,
+    one_line,
+)
 from chalicelib.domain.documents import Document
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.invoice import Sale
@@ -66,8 +73,12 @@ class NewCompany(Model):
     # commitment number `engagement_number` (BT-13) when its buyer gave one.
     public_body: bool = False
     siret: str | None = Field(default=None, validate_default=True)
-    service_code: str | None = Field(default=None, min_length=1, max_length=100)
-    engagement_number: str | None = Field(default=None, min_length=1, max_length=50)
+    service_code: Annotated[str, SingleLine] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
+    engagement_number: Annotated[str, SingleLine] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
 
     @field_validator("siren")
     @classmethod
@@ -91,6 +102,11 @@ class Company(NewCompany):
     created_at: datetime
     active: bool = True  # inactive: its employees can no longer book with payment "company"
     version: int = 1
+
+    @field_validator("name", "billing_address", "service_code", "engagement_number", mode="before")
+    @classmethod
+    def _stored_one_line(cls, value: Any) -> Any:
+        return one_line(value)  # stored before control characters were refused
 
     def buyer(self) -> dict[str, Any]:
         """The buyer block of its invoices, frozen at issue time."""
@@ -152,7 +168,7 @@ class NewInvoicePayment(Model):
     amount: int = Field(gt=0, le=1_000_000_000)
     method: Literal["transfer", "sepa_debit"]
     paid_at: AwareDatetime | date
-    reference: Annotated[str, Field(min_length=1, max_length=140)]
+    reference: Annotated[str, Field(min_length=1, max_length=140), SingleLine]
 
 
 class InvoicePaymentState(Model):

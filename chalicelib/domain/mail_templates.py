@@ -22,6 +22,7 @@ Fields (missing optional ones are simply left out of the mail):
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -123,6 +124,15 @@ def format_credits(credits: Decimal | float | int, language: str) -> str:
     return f"{text.replace('.', ',')} crédit" + ("s" if abs(value) >= 2 else "")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    """A header's text on one line: a name stored with a line break or a tab (before names
+    were checked) must not make the mail unbuildable (the email package refuses it)."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def _colon(language: str) -> str:
     return f"{NBSP}: " if language == "fr" else ": "
 
@@ -140,7 +150,7 @@ class Mail:
     outro: list[str]
 
     def render(self) -> Rendered:
-        return self.subject, self._text(), self._html()
+        return _one_line(self.subject), self._text(), self._html()
 
     def _text(self) -> str:
         colon = _colon(self.language)

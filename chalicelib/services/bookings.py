@@ -292,8 +292,10 @@ def _relay_pages(ctx: Context, relay_id: str, span: tuple[str, str], status: str
 def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any]:
     booking = visible_booking(ctx, principal, booking_id)
     if booking.status is BookingStatus.cancelled:
-        # A retry after a crash between the release and the company's credit note.
+        # A retry after a crash between the release and the company's credit note, or
+        # its mail: both done once (still 409 below).
         company_invoicing.credit_cancelled_booking(ctx, booking)
+        notifications.notify_cancellation_again(ctx, booking)
     ensure_cancellable(booking)
     answer = release_with_policy(ctx, booking, force_refund=False)
     if principal.sub != booking.member_id:  # on the member's behalf: in the audit trail

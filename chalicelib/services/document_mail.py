@@ -2,7 +2,12 @@
 issued (`document-{id}-issued`), again on request (services/invoice_resend.py), and,
 from the hourly `send_reminders`, those of the last two days whose flow stopped between
 the issue and the mail. Delivery, the outbox and retries are the members' mails' own
-(`notifications`: claimed once by key before sending, a failure retried for a week)."""
+(`notifications`: claimed once by key before sending, a failure retried for a week); the
+outbox keeps the PDF by reference (`document:{id}`), rebuilt from the document for a retry.
+
+A document with a member is that member's: their address and language, and the outbox
+names them by id (erasure reaches it). Only a document without one (a company's monthly
+invoice, an operator's) goes to the buyer's own address, in French."""
 
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ from typing import Any
 
 from chalicelib.adapters.mailer import Attachment, OutgoingMail
 from chalicelib.domain.documents import Document
+from chalicelib.domain.invoice import parse_document_id
 from chalicelib.domain.mail_templates import render
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import archive, mail_delivery
 from chalicelib.services.context import Context
 
 DOCUMENT_SEND_DAYS = 7  # a document mail that keeps failing is given up after a week
+PDF_SOURCE = "document:"  # an attachment's source: the PDF of the document of that id
 
 
 def document_issued_key(document_id: str) -> str:
@@ -32,10 +39,13 @@ def notify_document_issued(
     once per resend (`key`). The buyer is the company's billing address for a company
     invoice, else the member's (profile) email; a buyer without one gets no mail."""
     typed = _typed(document)
+    message_key = key or document_issued_key(typed.id)
     return mail_delivery.guarded(
         "document_issued",
         typed.id,
-        lambda: _document_mail(ctx, typed, key or document_issued_key(typed.id)),
+        lambda: _document_mail(ctx, typed, message_key),
+        ctx=ctx,
+        key=message_key,
     )
 
 
@@ -68,7 +78,12 @@ def _document_mail(ctx: Context, document: Document, key: str) -> str:
         "bic": seller.bic,
     }
     subject, text, html = render("document_issued", fields, language)
-    pdf = Attachment(f"{document.number}.pdf", archive.render_pdf(document), "application/pdf")
+    pdf = Attachment(
+        f"{document.number}.pdf",
+        archive.render_pdf(document),
+        "application/pdf",
+        source=PDF_SOURCE + document.id,
+    )
     message = OutgoingMail(
         to=email,
         subject=subject,
@@ -83,7 +98,7 @@ def _document_mail(ctx: Context, document: Document, key: str) -> str:
         mailer,
         message,
         kind="document_issued",
-        member_id=document.member_id if not _company_email(document) else None,
+        member_id=document.member_id,
         send_until=ctx.clock.now() + timedelta(days=DOCUMENT_SEND_DAYS),
     )
 
@@ -126,18 +141,30 @@ def _spaced_iban(iban: str | None) -> str | None:
     return str(stdnum_iban.format(iban))
 
 
-def _company_email(document: Document) -> str | None:
-    buyer = document.buyer
-    return buyer.email if buyer.email and buyer.company_name else None
-
-
 def document_recipient(
     ctx: Context, document: Document | dict[str, Any]
 ) -> tuple[str, str, str] | None:
-    """(email, name, language) of a document's buyer; None when there is none to write to."""
+    """(email, name, language) of a document's buyer; None when there is none to write to.
+
+    A member's document (even one whose profile names a company: a sole trader) goes to
+    the member; only a document without a member is a company account's."""
     typed = _typed(document)
-    company = _company_email(typed)
-    if company:
-        return company, typed.buyer.company_name or "", "fr"
-    member_id = typed.member_id
-    return mail_delivery.recipient_of(ctx, member_id) if member_id else None
+    if typed.member_id:
+        return mail_delivery.recipient_of(ctx, typed.member_id)
+    buyer = typed.buyer
+    if not buyer.email:
+        return None
+    return buyer.email, buyer.company_name or buyer.name or "", "fr"
+
+
+def rebuilt_attachment(ctx: Context, source: str) -> bytes:
+    """The content of an attachment the outbox kept by its source: a document's PDF,
+    rendered again from the frozen document."""
+    if not source.startswith(PDF_SOURCE):
+        raise LookupError(f"Unknown attachment source {source!r}.")
+    document_id = source.removeprefix(PDF_SOURCE)
+    parsed = parse_document_id(document_id)
+    found = ctx.invoices.get(*parsed) if parsed else None
+    if found is None:
+        raise LookupError(f"No document {document_id!r} to rebuild its PDF from.")
+    return archive.render_pdf(Document.of(found))

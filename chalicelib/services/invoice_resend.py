@@ -21,7 +21,8 @@ def resend(ctx: Context, principal: Principal, document_id: str, send_id: str) -
     """Mail the document (Factur-X PDF attached) to its buyer now, under its own outbox
     key (`send_id` comes from the Idempotency-Key when one is sent, so a retried request
     sends once). Accountants and admins, or the member whose document it is; a staff
-    resend is in the audit trail, every attempt in the outbox journal."""
+    resend is in the audit trail (`sent_to`: the member's id, or the company's address),
+    every attempt in the outbox journal."""
     document = Document.of(accounting.visible_document(ctx, principal, document_id))
     if not (principal.is_admin or principal.is_accountant):
         rate_limits.check_member_writes(ctx, principal)
@@ -30,6 +31,9 @@ def resend(ctx: Context, principal: Principal, document_id: str, send_id: str) -
     if outcome in REASONS:
         raise InvalidState(REASONS[outcome])
     recipient = document_recipient(ctx, document)
+    # The audit trail is never erased: a member is named by id (as in the outbox journal),
+    # only a company's billing address is written as it is.
+    sent_to = document.member_id or (recipient[0] if recipient else None)
     audit.record(
         ctx,
         principal,
@@ -37,7 +41,7 @@ def resend(ctx: Context, principal: Principal, document_id: str, send_id: str) -
         "invoice",
         document.id,
         operator_id=document.operator_id,
-        changes={"sent_to": [None, recipient[0] if recipient else None]},
+        changes={"sent_to": [None, sent_to]},
     )
     return {
         "invoice_id": document.id,

@@ -4,6 +4,11 @@ failed, and retried (`retry_failed`, run by the hourly `send_reminders` job) unt
 sent, `MAX_ATTEMPTS` were made or it became pointless (past `send_until`, the booking no
 longer in the status the mail speaks of, the member erased).
 
+An attachment that can be made again (a document's PDF, `Attachment.source`) is kept in
+the outbox by reference and rebuilt for a retry: a claim must stay far below DynamoDB's
+400 KB. A mail that could not even be built (or claimed) is logged, counted
+(`MailErrors`) and journaled (`error`): never silently lost.
+
 What each mail says, and when it is wanted, is `notifications`.
 """
 
@@ -18,6 +23,7 @@ from typing import Any
 from chalicelib.adapters.mailer import Attachment, MailNotSent, OutgoingMail
 from chalicelib.adapters.outbox_store import OutboxStore
 from chalicelib.domain.mail_templates import language_of
+from chalicelib.observability import count
 from chalicelib.services import members
 from chalicelib.services.context import Context
 from chalicelib.services.ports import Mailer
@@ -32,6 +38,10 @@ RETRY_AFTER = (  # after the 1st, 2nd... failed attempt
     timedelta(hours=12),
 )
 MAILER_ATTRIBUTE = "_mailer"  # where the context keeps its mailer (`Context.mailer`)
+ERROR_METRIC = "MailErrors"  # a mail that could not be built or claimed (not retried)
+
+# Makes an attachment's content again from its `source` (`document:{id}`).
+Rebuild = Callable[[Context, str], bytes]
 
 
 # -- configuration --------------------------------------------------------------------------
@@ -57,10 +67,13 @@ def deliver(
     while_status: tuple[str, ...] | None = None,
     send_until: datetime | None = None,
 ) -> str:
-    """Claim `message.message_key`, send, record: `sent`, `failed` (retried later) or
-    `duplicate` (claimed before: sent, being sent, or already waiting for a retry)."""
+    """Claim `message.message_key`, send, record: `sent`, `failed` (retried later),
+    `duplicate` (claimed before: sent, being sent, or already waiting for a retry) or
+    `skipped` (already past `send_until`: nothing claimed, nothing sent)."""
     assert message.message_key, "every mail needs its deterministic key"
     now = ctx.clock.now()
+    if send_until is not None and now > send_until:
+        return "skipped"  # a late flow (a catch-up run, a redelivery): too late to say it
     record: dict[str, Any] = {
         "kind": kind,
         "to": message.to,
@@ -68,10 +81,7 @@ def deliver(
         "text": message.text,
         "html": message.html,
         "language": message.language,
-        "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "content": a.content}
-            for a in message.attachments
-        ],
+        "attachments": [_kept(a) for a in message.attachments],
         "member_id": member_id,
         "booking_id": booking_id,
         "while_status": list(while_status) if while_status else None,
@@ -81,6 +91,19 @@ def deliver(
     if claim is None:
         return "duplicate"
     return _attempt(ctx, mailer, message, claim, now)
+
+
+def _kept(attachment: Attachment) -> dict[str, Any]:
+    """What the outbox keeps of an attachment: its source if it can be rebuilt, else it."""
+    kept: dict[str, Any] = {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+    }
+    if attachment.source:
+        kept["source"] = attachment.source
+    else:
+        kept["content"] = attachment.content
+    return kept
 
 
 def _attempt(
@@ -111,8 +134,9 @@ def _failed(ctx: Context, claim: dict[str, Any], error: str, now: datetime) -> s
     return "failed"
 
 
-def retry_failed(ctx: Context, now: datetime) -> Counter[str]:
-    """Try again every mail whose retry is due; give up those that became pointless."""
+def retry_failed(ctx: Context, now: datetime, rebuild: Rebuild | None = None) -> Counter[str]:
+    """Try again every mail whose retry is due; give up those that became pointless.
+    `rebuild` makes again the attachments kept by their source (a document's PDF)."""
     outcomes: Counter[str] = Counter()
     mailer = mailer_for(ctx)
     if mailer is None:
@@ -120,14 +144,21 @@ def retry_failed(ctx: Context, now: datetime) -> Counter[str]:
     store = outbox(ctx)
     for key in store.due(now):
         try:
-            outcomes[_retry_one(ctx, mailer, store, key, now)] += 1
+            outcomes[_retry_one(ctx, mailer, store, key, now, rebuild)] += 1
         except Exception:
             logger.exception("Mail %s: retry failed", key)
             outcomes["error"] += 1
     return outcomes
 
 
-def _retry_one(ctx: Context, mailer: Mailer, store: OutboxStore, key: str, now: datetime) -> str:
+def _retry_one(
+    ctx: Context,
+    mailer: Mailer,
+    store: OutboxStore,
+    key: str,
+    now: datetime,
+    rebuild: Rebuild | None,
+) -> str:
     record = store.get(key)
     if record is None or record.get("status") in ("sent", "abandoned"):
         store.forget_retry(key)
@@ -139,19 +170,33 @@ def _retry_one(ctx: Context, mailer: Mailer, store: OutboxStore, key: str, now: 
     claim = store.reclaim(key, now)
     if claim is None:
         return "skipped"  # another run has it
+    try:
+        attachments = tuple(_attachment(ctx, a, rebuild) for a in claim.get("attachments") or [])
+    except Exception as exc:  # the document gone, its PDF not rendered: an attempt failed
+        logger.exception("Mail %s: attachment not rebuilt", key)
+        _failed(ctx, claim, f"attachment not rebuilt: {type(exc).__name__}: {exc}", now)
+        return "failed"
     message = OutgoingMail(
         to=str(claim["to"]),
         subject=str(claim["subject"]),
         text=str(claim.get("text") or ""),
         html=str(claim.get("html") or ""),
-        attachments=tuple(
-            Attachment(str(a["filename"]), bytes(a["content"]), str(a["content_type"]))
-            for a in claim.get("attachments") or []
-        ),
+        attachments=attachments,
         language=str(claim.get("language") or "fr"),
         message_key=key,
     )
     return "retried" if _attempt(ctx, mailer, message, claim, now) == "sent" else "failed"
+
+
+def _attachment(ctx: Context, kept: dict[str, Any], rebuild: Rebuild | None) -> Attachment:
+    source = kept.get("source")
+    if source is None:
+        content = bytes(kept["content"])
+    elif rebuild is None:
+        raise LookupError(f"nothing can rebuild {source!r}")
+    else:
+        content = rebuild(ctx, str(source))
+    return Attachment(str(kept["filename"]), content, str(kept["content_type"]), source)
 
 
 def _pointless(ctx: Context, record: dict[str, Any], now: datetime) -> str | None:
@@ -184,13 +229,32 @@ def recipient_of(ctx: Context, member_id: str) -> tuple[str, str, str] | None:
     )
 
 
-def guarded(what: str, subject: str, send: Callable[[], str]) -> str:
-    """`send()`'s outcome, or ``error`` (logged): a mail never breaks its flow."""
+def guarded(
+    what: str,
+    subject: str,
+    send: Callable[[], str],
+    *,
+    ctx: Context | None = None,
+    key: str | None = None,
+) -> str:
+    """`send()`'s outcome, or ``error``: a mail never breaks its flow. An error (the mail
+    could not be built, or claimed) is logged, counted (`MailErrors`) and, given the
+    mail's `key`, written in the outbox journal: never lost without a trace."""
     try:
         return send()
-    except Exception:
+    except Exception as exc:
         logger.exception("Mail %s for %s not sent", what, subject)
+        count(ERROR_METRIC)
+        if ctx is not None and key is not None:
+            _journal_error(ctx, key, what, f"{type(exc).__name__}: {exc}")
         return "error"
+
+
+def _journal_error(ctx: Context, key: str, kind: str, error: str) -> None:
+    try:
+        outbox(ctx).record_error(key, kind, error, ctx.clock.now())
+    except Exception:  # the store is what failed: the log line and the metric remain
+        logger.exception("Mail %s: error not journaled", key)
 
 
 def instant(value: Any) -> datetime | None:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth import Principal
-from chalicelib.domain.catalogue import Address, VatNumberIn
+from chalicelib.domain.catalogue import Address, SingleLine, VatNumberIn
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
 from chalicelib.services.context import Context
 
 
 class BillingProfile(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, SingleLine] = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
     billing_address: Address | None = None
-    company_name: str | None = Field(default=None, max_length=200)
+    company_name: Annotated[str, SingleLine] | None = Field(default=None, max_length=200)
     siren: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
     vat_number: VatNumberIn | None = None  # an FR one must be the SIREN's, when given
     language: str = Field(default="fr", pattern=r"^(fr|en)$")

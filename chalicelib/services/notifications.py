@@ -3,9 +3,11 @@ hold expired, the reminder the day before, membership renewed or payment failed.
 them once, and retrying those that failed, is `mail_delivery`.
 
 A mail never breaks the flow that wanted it: every `notify_*` catches everything, logs it
-and answers an outcome (``sent``, ``failed``, ``duplicate``, ``disabled``, ``no_recipient``,
-``skipped``, ``error``). Each mail has a deterministic key (`booking-{id}-confirmed`...),
-so a retried flow never sends it twice; `send_reminders` (hourly) also retries the failed.
+(an ``error`` is also counted and journaled) and answers an outcome (``sent``, ``failed``,
+``duplicate``, ``disabled``, ``no_recipient``, ``skipped``, ``error``). Each mail has a
+deterministic key (`booking-{id}-confirmed`...), so a retried flow never sends it twice,
+and one that died before its mail sends it (a redelivered payment, a retried cancel);
+`send_reminders` (hourly) also retries the failed.
 
 The language is the member's profile's (`"fr"` by default, `"en"`), the recipient its
 email; members without an email, or erased, get no mail. Mail is off (every notify answers
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ from chalicelib.adapters.mailer import Attachment, OutgoingMail, ics_attachment
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.mail_templates import render
 from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
+from chalicelib.domain.wallet import restored_credits
 from chalicelib.services import calendars, document_mail
 from chalicelib.services.context import Context
 from chalicelib.services.mail_delivery import (
@@ -50,6 +54,7 @@ def notify_booking_confirmed(ctx: Context, booking: Booking) -> str:
         ics = calendars.booking_ics(shown, relay, resource_name, ctx.clock.now())
         return (ics_attachment(ics),)
 
+    key = confirmed_key(booking.id)
     return guarded(
         "booking_confirmed",
         booking.id,
@@ -57,12 +62,22 @@ def notify_booking_confirmed(ctx: Context, booking: Booking) -> str:
             ctx,
             booking,
             kind="booking_confirmed",
-            key=f"booking-{booking.id}-confirmed",
+            key=key,
             while_status=CONFIRMED,
             send_until=booking.end,
             attachments=attachments,
         ),
+        ctx=ctx,
+        key=key,
     )
+
+
+def confirmed_key(booking_id: str) -> str:
+    return f"booking-{booking_id}-confirmed"
+
+
+def cancelled_key(booking_id: str) -> str:
+    return f"booking-{booking_id}-cancelled"
 
 
 def notify_booking_cancelled(
@@ -89,6 +104,7 @@ def notify_booking_cancelled(
             "cancelled_late": late,  # past the free-cancellation deadline: nothing back
         }
 
+    key = cancelled_key(booking.id)
     return guarded(
         "booking_cancelled",
         booking.id,
@@ -96,16 +112,42 @@ def notify_booking_cancelled(
             ctx,
             booking,
             kind="booking_cancelled",
-            key=f"booking-{booking.id}-cancelled",
+            key=key,
             while_status=None,
             send_until=ctx.clock.now() + timedelta(days=7),
             extra=extra,
         ),
+        ctx=ctx,
+        key=key,
     )
+
+
+def notify_cancellation_again(ctx: Context, booking: Booking) -> str:
+    """For a retried cancel of a booking already cancelled: its cancellation mail, if the
+    first attempt died before it (same key: sent at most once). Only for a booking the
+    member was told was confirmed (a hold cancelled before its payment got no mail)."""
+    if booking.status is not BookingStatus.cancelled or mailer_for(ctx) is None:
+        return "skipped"
+    store = outbox(ctx)
+    if store.get(cancelled_key(booking.id)) is not None:
+        return "duplicate"
+    if store.get(confirmed_key(booking.id)) is None:
+        return "skipped"
+    refund: dict[str, Any] | None = None
+    if booking.refund:
+        refund = {"amount": booking.refund.get("amount"), "status": booking.refund.get("status")}
+    elif booking.refund_due:
+        refund = {"amount": booking.refund_due, "status": "pending"}
+    credits = Decimal(0)
+    if booking.credit_draws and not booking.cancelled_late:
+        packs = ctx.payments.packs_of(booking.member_id)
+        credits = restored_credits(booking.credit_draws, packs, ctx.clock.now())
+    return notify_booking_cancelled(ctx, booking, refund, credits, late=booking.cancelled_late)
 
 
 def notify_hold_expired(ctx: Context, booking: Booking) -> str:
     """A card booking not paid in time: its seat was released."""
+    key = f"booking-{booking.id}-hold-expired"
     return guarded(
         "hold_expired",
         booking.id,
@@ -113,15 +155,18 @@ def notify_hold_expired(ctx: Context, booking: Booking) -> str:
             ctx,
             booking,
             kind="hold_expired",
-            key=f"booking-{booking.id}-hold-expired",
+            key=key,
             while_status=(BookingStatus.expired.value,),
             send_until=booking.end,
         ),
+        ctx=ctx,
+        key=key,
     )
 
 
 def notify_reminder(ctx: Context, booking: Booking) -> str:
     """The reminder the day before (once per booking)."""
+    key = reminder_key(booking.id)
     return guarded(
         "reminder",
         booking.id,
@@ -129,10 +174,12 @@ def notify_reminder(ctx: Context, booking: Booking) -> str:
             ctx,
             booking,
             kind="reminder",
-            key=reminder_key(booking.id),
+            key=key,
             while_status=(BookingStatus.confirmed.value,),
             send_until=booking.start,
         ),
+        ctx=ctx,
+        key=key,
     )
 
 
@@ -216,8 +263,15 @@ def notify_membership(ctx: Context, membership: Any, event: MembershipEvent) -> 
         if hasattr(membership, "model_dump")
         else dict(membership)
     )
+    what = f"membership_{event}"
     return guarded(
-        f"membership_{event}", str(data.get("id")), lambda: _membership_mail(ctx, data, event)
+        what,
+        str(data.get("id")),
+        lambda: _membership_mail(ctx, data, event),
+        ctx=ctx,
+        # An error is journaled by membership and event (the key proper, with the period,
+        # is made from the data that may be what failed).
+        key=f"membership-{data.get('id')}-{event}",
     )
 
 
@@ -282,8 +336,10 @@ def send_reminders(ctx: Context, as_of: datetime | None = None) -> dict[str, Any
     tomorrow at every relay, once; then the retries of failed mails that are due.
 
     Idempotent (a reminder is claimed by `booking-{id}-reminder`) and safe to run
-    concurrently; `as_of` acts as if it were that time (catch-up runs)."""
+    concurrently; `as_of` acts as if it were that time (catch-up runs), but a booking that
+    has started by the real clock gets no reminder (a late catch-up run)."""
     now = as_of or ctx.clock.now()
+    started_by = ctx.clock.now()
     if mailer_for(ctx) is None:
         return {"job": "send_reminders", "processed": 0, "mail": "disabled"}
     hour = ctx.settings.reminder_hour
@@ -295,10 +351,10 @@ def send_reminders(ctx: Context, as_of: datetime | None = None) -> dict[str, Any
             continue
         tomorrow: date = local.date() + timedelta(days=1)
         for booking in ctx.bookings.on_relay_day(relay_id, tomorrow.isoformat()):
-            if booking.status is not BookingStatus.confirmed:
+            if booking.status is not BookingStatus.confirmed or booking.start <= started_by:
                 continue
             reminders[notify_reminder(ctx, booking)] += 1
-    retries = retry_failed(ctx, now)
+    retries = retry_failed(ctx, now, rebuild=document_mail.rebuilt_attachment)
     missed = document_mail.send_missed_documents(ctx, now)
     return {
         "job": "send_reminders",

@@ -285,6 +285,10 @@ def booking_paid(ctx: Context, intent: dict[str, Any], booking: Booking) -> str:
         BookingStatus.no_show,
     ):
         if booking.payment_intent_id in (None, intent["id"]):
+            if booking.status in (BookingStatus.confirmed, BookingStatus.checked_in):
+                # A redelivery after a crash between the confirmation and its mail sends
+                # it (its outbox key: never twice).
+                notifications.notify_booking_confirmed(ctx, booking)
             return "already_confirmed"
         return _refund_whole(ctx, booking, intent["id"], "duplicate")
     if booking.status is BookingStatus.expired:

@@ -132,6 +132,42 @@ def test_relay_with_an_unknown_time_zone_is_refused(api: Api, admin: str, operat
     assert "timezone" in error_fields(answer)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "Gare de Melun\nQuai 2"}, "name"),
+        ({"name": "Gare de Melun\tQuai 2"}, "name"),
+        (
+            {"address": {"line1": "Place\r\nGallieni", "postcode": "77000", "city": "Melun"}},
+            "address.line1",
+        ),
+        ({"amenities": ["wifi", "coffee\u2028tea"]}, "amenities.1"),
+    ],
+)
+def test_a_relay_with_a_control_character_in_a_one_line_text_is_refused(
+    api: Api, admin: str, operator_id: str, overrides: dict[str, Any], field: str
+) -> None:
+    # GIVEN a relay whose name (address line, amenity) holds a line break or a tab, which
+    # would go into the subject and booking.ics of every mail about it
+    body = relay_body(operator_id, **overrides)
+    # WHEN an administrator creates it
+    answer = api.post("/v1/relays", body, token=admin)
+    # THEN it is refused, the field named, and nothing is created
+    assert_problem(answer, 422, "validation_error")
+    assert error_fields(answer) == {field}
+    assert api.get("/v1/relays").json["items"] == []
+
+
+def test_a_resource_name_with_a_line_break_is_refused(
+    api: Api, admin: str, operator_id: str
+) -> None:
+    relay = api.post("/v1/relays", relay_body(operator_id), token=admin).json
+    path = f"/v1/relays/{relay['id']}/resources"
+    answer = api.post(path, resource_body(name="Open\nspace"), token=admin)
+    assert_problem(answer, 422, "validation_error")
+    assert error_fields(answer) == {"name"}
+
+
 PLACES = {  # name: (category, lat, lon)
     "Gare de Melun": ("station", 48.5275, 2.6553),
     "Gare de Fontainebleau": ("station", 48.4233, 2.7275),

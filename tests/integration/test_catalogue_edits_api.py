@@ -149,6 +149,15 @@ def test_unknown_and_read_only_fields_are_each_named(
     assert error_fields(answer) == {"id", "version", "created_at", "colour"}
 
 
+def test_a_new_name_with_a_line_break_is_refused(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    answer = patch(api, f"/v1/relays/{network['relay']}", {"name": "Gare\nde Melun"}, admin, 1)
+    assert_problem(answer, 422, "validation_error")
+    assert error_fields(answer) == {"name"}
+    assert api.get(f"/v1/relays/{network['relay']}").json["name"] == "Gare de Melun"
+
+
 def test_patch_is_for_administrators(api: Api, member: str, network: dict[str, str]) -> None:
     answer = patch(api, f"/v1/operators/{network['operator']}", {"name": "X"}, member, 1)
     assert_problem(answer, 403, "forbidden")

@@ -3,6 +3,7 @@ attached, once whatever the retries; `POST /v1/invoices/{id}/send` sends one aga
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from tests.integration.test_notifications import (
     SENDER,
     SENDER_ADDRESS,
     THURSDAY,
+    break_ses,
+    mend_ses,
     paid_booking,
     sent,
 )
@@ -55,7 +58,9 @@ def invoice_of(api: Api, token: str) -> dict[str, Any]:
     return dict(document)
 
 
-def company_invoice(ctx: Context, operator_id: str, source: str = "co-1") -> dict[str, Any]:
+def company_invoice(
+    ctx: Context, operator_id: str, source: str = "co-1", lines: int = 1
+) -> dict[str, Any]:
     line = {
         "description": "Forfait bureaux novembre",
         "quantity": "1",
@@ -80,7 +85,7 @@ def company_invoice(ctx: Context, operator_id: str, source: str = "co-1") -> dic
         source=source,
         buyer=buyer,
         member_id=None,
-        lines=[line],
+        lines=[line] * lines,
         payment=payment,
     )
 
@@ -197,3 +202,55 @@ def test_a_mail_whose_flow_never_came_back_is_sent_by_the_hourly_job(
     again = notifications.send_reminders(ctx, ctx.clock.now())
     assert (first["documents_sent"], again["documents_sent"]) == (1, 0)
     assert len(document_mails(ses)) == 1
+
+
+def test_a_member_with_a_company_name_gets_their_invoice_in_their_own_language(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ses: Any,
+    ctx: Context,
+) -> None:
+    # GIVEN a sole trader: a company name on their own profile, and English preferred
+    profile = {
+        "name": "Camille Martin",
+        "email": "camille.martin@example.org",
+        "company_name": "Camille Martin Conseil",
+        "language": "en",
+    }
+    assert api.request("PUT", "/v1/me", profile, token=member).status == 200
+    # WHEN they pay a booking
+    paid_booking(api, settings, stripe_fake, member, network["pool"], THURSDAY)
+    # THEN their invoice is theirs: to them, in English, and the outbox names them by id
+    document = invoice_of(api, member)
+    (mail,) = document_mails(ses)
+    assert mail["To"] == "camille.martin@example.org"
+    assert mail["Subject"] == f"Invoice {document['number']} — {document['seller']['name']}"
+    record = mail_delivery.outbox(ctx).get(document_mail.document_issued_key(document["id"]))
+    assert record is not None and record["member_id"] == "member-1" and "to" not in record
+
+
+def test_a_company_invoice_too_large_for_an_outbox_item_is_still_mailed(
+    ctx: Context, network: dict[str, str], ses: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a company's monthly invoice of 1,500 lines (a PDF of ~300 KB), whose first
+    # send fails (an item holds 400 KB: the outbox keeps the PDF by reference)
+    break_ses(ctx, monkeypatch)
+    document = company_invoice(ctx, network["operator"], lines=1500)
+    key = document_mail.document_issued_key(document["id"])
+    record = mail_delivery.outbox(ctx).get(key)
+    assert record is not None and record["status"] == "failed"
+    (kept,) = record["attachments"]
+    assert "content" not in kept and kept["source"] == f"document:{document['id']}"
+    # WHEN the hourly job retries it
+    mend_ses(ctx, monkeypatch)
+    answer = notifications.send_reminders(ctx, ctx.clock.now() + timedelta(minutes=20))
+    # THEN the buyer gets it, its PDF rebuilt from the document
+    assert answer["retries_sent"] == 1
+    (mail,) = document_mails(ses)
+    assert mail["To"] == "compta@dupont.test"
+    (pdf,) = list(mail.iter_attachments())
+    assert pdf.get_content().startswith(b"%PDF") and len(pdf.get_content()) > 200_000
+    assert mail_delivery.outbox(ctx).get(key)["status"] == "sent"

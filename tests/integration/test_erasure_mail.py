@@ -81,3 +81,54 @@ def test_after_erasure_only_invoices_and_ledger_lines_hold_the_members_address(
     day = ctx.clock.now().strftime("%Y-%m-%d")
     sent = [e for e in mail_delivery.outbox(ctx).journal(day) if e["status"] == "sent"]
     assert sent and all(e.get("member_id") == "member-1" and "to" not in e for e in sent)
+
+
+def left_after_erasure(ctx: Context) -> list[tuple[str, str]]:
+    """The items, but invoices and ledger lines, that still hold the member's address."""
+    return [
+        (item["PK"], item["SK"])
+        for item in items_holding(ctx, PROFILE["email"])
+        if not str(item["PK"]).startswith(("DOC#", "LEDGER#"))
+    ]
+
+
+def test_after_erasure_no_mail_keeps_the_address_of_a_member_with_a_company_name(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    ctx: Context,
+    stripe_fake: MembershipFakeGateway,
+    settings: Settings,
+) -> None:
+    # GIVEN a sole trader (a company name on their own profile) whose invoice was mailed
+    profile = {**PROFILE, "company_name": "Camille Martin Conseil"}
+    assert api.request("PUT", "/v1/me", profile, token=member).status == 200
+    paid_booking(api, member, network["pool"], stripe_fake, settings, date="2026-12-04")
+    # WHEN the member erases themselves
+    assert api.request("DELETE", "/v1/me", token=member).status == 204
+    # THEN their invoice mail, a member's like any other, kept no address
+    assert left_after_erasure(ctx) == []
+
+
+def test_a_staff_resend_names_the_member_by_id_in_the_audit_trail(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict[str, str],
+    ctx: Context,
+    stripe_fake: MembershipFakeGateway,
+    settings: Settings,
+) -> None:
+    # GIVEN an accountant who resent a member's invoice (an audited action)
+    assert api.request("PUT", "/v1/me", PROFILE, token=member).status == 200
+    paid_booking(api, member, network["pool"], stripe_fake, settings, date="2026-12-04")
+    (document,) = api.get("/v1/invoices", token=member).json["items"]
+    assert api.post(f"/v1/invoices/{document['id']}/send", token=accountant).status == 200
+    # WHEN the member erases themselves
+    assert api.request("DELETE", "/v1/me", token=member).status == 204
+    # THEN the audit trail (never erased) names them by id, and nothing keeps the address
+    entries = api.get(
+        "/v1/audit?entity=invoice&from=2026-12-01&to=2026-12-01", token=accountant
+    ).json["items"]
+    assert [e["changes"]["sent_to"] for e in entries] == [[None, "member-1"]]
+    assert left_after_erasure(ctx) == []

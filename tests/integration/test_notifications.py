@@ -141,6 +141,24 @@ def break_ses(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+class Crash(BaseException):
+    """The Lambda died here (no `except Exception` of the code under test swallows it)."""
+
+
+def crash_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The process dies just before `notifications.<name>` runs, the first time only."""
+    real = getattr(notifications, name)
+    crashed: list[bool] = []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        if not crashed:
+            crashed.append(True)
+            raise Crash(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(notifications, name, dying)
+
+
 def mend_ses(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     mailer = mail_delivery.mailer_for(ctx)
     assert isinstance(mailer, SesMailer)
@@ -392,6 +410,140 @@ def test_reminders_follow_each_relays_own_time_zone(
     (mail,) = mails_about(ses, "-reminder")
     assert mail["To"] == "manager-1@example.org"
     assert "jeudi 3 décembre 2026, 08:00–19:00" in mail["Subject"]
+
+
+def test_a_catch_up_run_sends_no_reminder_for_a_booking_that_already_started(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ses: Any,
+    clock: FixedClock,
+) -> None:
+    # GIVEN a booking of tomorrow 08:00, and a reminders run missed last evening
+    booking_id = paid_booking(api, settings, stripe_fake, member, network["pool"], TOMORROW)
+    clock.moment = datetime(2026, 12, 2, 9, 30, tzinfo=PARIS)  # the booking began at 08:00
+    # WHEN the missed run is made up (as of last evening) after the booking started
+    answer = run_job(api, admin, "send_reminders", datetime(2026, 12, 1, 18, 0, tzinfo=PARIS))
+    # THEN no "you booked for tomorrow" goes out, nor is claimed
+    assert answer["reminders_sent"] == 0
+    assert mails_about(ses, "-reminder") == []
+    assert api.get(f"/v1/bookings/{booking_id}", token=member).json["status"] == "confirmed"
+
+
+def test_a_mail_already_past_its_send_until_is_not_sent_even_once(
+    api: Api, network: dict[str, str], ctx: Context, ses: Any, clock: FixedClock
+) -> None:
+    # GIVEN a confirmed booking whose day is over by the clock
+    manager = api.token("manager-1", f"manager:{network['relay']}")
+    assert api.get("/v1/me", token=manager).status == 200  # a profile: where mails go
+    booking = booked(api, manager, network["pool"], date=THURSDAY, payment="none")
+    clock.moment = datetime(2026, 12, 3, 20, 0, tzinfo=PARIS)
+    stored = ctx.bookings.get(booking["id"])
+    assert stored is not None
+    # WHEN its reminder is asked for (a late flow)
+    outcome = notifications.notify_reminder(ctx, stored)
+    # THEN nothing is claimed nor sent
+    assert outcome == "skipped"
+    assert outbox_status(ctx, notifications.reminder_key(booking["id"])) is None
+    assert mails_about(ses, "-reminder") == []
+
+
+# -- a flow that died before its mail -------------------------------------------------------
+def test_a_confirmation_lost_to_a_crash_is_sent_when_stripe_delivers_the_event_again(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ses: Any,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a payment whose webhook died after confirming the booking, before its mail
+    answer = book(api, member, network["pool"], date=THURSDAY)
+    intent = stripe_fake.succeed(answer.json["payment"]["payment_intent_id"])
+    crash_once(monkeypatch, "notify_booking_confirmed")
+    secret = settings.stripe_webhook_secret
+    payload, header = signed_event("payment_intent.succeeded", intent, secret, event_id="evt_1")
+    with pytest.raises(Crash):
+        api.post("/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header})
+    booking_id = answer.json["booking"]["id"]
+    assert api.get(f"/v1/bookings/{booking_id}", token=member).json["status"] == "confirmed"
+    assert mails_about(ses, "-confirmed") == []
+    # WHEN Stripe delivers the event again, once its claim lapsed (then a new event too)
+    clock.advance(minutes=5)
+    again = api.post("/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header})
+    assert (again.status, again.json.get("outcome")) == (200, "already_confirmed"), again.json
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    # THEN the member is told of the confirmation, once
+    (mail,) = mails_about(ses, "-confirmed")
+    assert mail["X-Relais-Message-Key"] == f"booking-{booking_id}-confirmed"
+
+
+def test_a_cancellation_mail_lost_to_a_crash_is_sent_by_the_retried_cancel(
+    api: Api,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ses: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a cancel that died after cancelling and refunding the booking, before its mail
+    booking_id = paid_booking(api, settings, stripe_fake, member, network["pool"], THURSDAY)
+    crash_once(monkeypatch, "notify_booking_cancelled")
+    with pytest.raises(Crash):
+        api.post(f"/v1/bookings/{booking_id}/cancel", token=member)
+    assert mails_about(ses, "-cancelled") == []
+    # WHEN the member retries it (twice)
+    retried = [api.post(f"/v1/bookings/{booking_id}/cancel", token=member) for _ in range(2)]
+    # THEN the retry still answers 409, and the cancellation with its refund goes out once
+    assert [r.json["code"] for r in retried] == ["invalid_state"] * 2
+    assert [r.status for r in retried] == [409, 409]
+    (mail,) = mails_about(ses, "-cancelled")
+    assert f"Nous vous avons remboursé 15,00{NBSP}€" in bodies(mail)[0]
+
+
+def test_a_retried_cancel_of_a_hold_never_confirmed_mails_nothing(
+    api: Api, member: str, network: dict[str, str], ses: Any
+) -> None:
+    held = booked(api, member, network["pool"], date=THURSDAY)
+    assert api.post(f"/v1/bookings/{held['id']}/cancel", token=member).status == 200
+    assert api.post(f"/v1/bookings/{held['id']}/cancel", token=member).status == 409
+    assert sent(ses) == []
+
+
+def test_a_mail_that_cannot_be_built_is_counted_and_journaled(
+    api: Api,
+    network: dict[str, str],
+    ctx: Context,
+    ses: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a mail whose rendering fails (a name the templates cannot take, say)
+    counted: list[str] = []
+    monkeypatch.setattr(mail_delivery, "count", lambda name, value=1: counted.append(name))
+
+    def unrenderable(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("Header values may not contain linefeed or carriage return")
+
+    monkeypatch.setattr(notifications, "render", unrenderable)
+    # WHEN a booking is confirmed
+    manager = api.token("manager-1", f"manager:{network['relay']}")
+    assert api.get("/v1/me", token=manager).status == 200  # a profile: where mails go
+    booking = booked(api, manager, network["pool"], date=THURSDAY, payment="none")
+    # THEN the booking stands, and the lost mail is counted and in the day's journal
+    assert booking["status"] == "confirmed"
+    assert counted == ["MailErrors"]
+    (entry,) = journal_of(ctx, "2026-12-01")
+    key = f"booking-{booking['id']}-confirmed"
+    assert (entry["message_key"], entry["status"]) == (key, "error")
+    assert "linefeed" in entry["error"]
+    # AND nothing is claimed: a later flow can still send it
+    assert outbox_status(ctx, key) is None and sent(ses) == []
 
 
 # -- SES failures ---------------------------------------------------------------------------

@@ -219,3 +219,34 @@ def test_a_franchise_seller_charges_no_vat_whatever_rate_it_names() -> None:
         "vat_rate": "0.00",
     }
     assert product_as_sold(product(True), operator(True)) == product(True)
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "field"),
+    [
+        (NewOperator, operator_body(name="Relais\nIDF"), "name"),
+        (NewOperator, operator_body(legal_form="SAS\x00"), "legal_form"),
+        (NewRelay, relay_body("op", name="Gare de Melun\nQuai 2"), "name"),
+        (NewResource, resource_body(name="Open\tspace"), "name"),
+        (NewProduct, product_body(name="Carnet\u202810"), "name"),
+    ],
+)
+def test_a_name_with_a_control_character_is_refused(
+    model: type[Any], body: dict[str, Any], field: str
+) -> None:
+    location, message = refusal(model, body)
+    assert location == (field,) and "one line" in message
+
+
+def test_a_relay_stored_with_a_line_break_is_read_as_one_line() -> None:
+    # GIVEN a relay stored before control characters were refused
+    address = {"line1": "Place\r\nGallieni", "postcode": "77000", "city": "Melun"}
+    stored = {
+        **relay_body("op", name="Gare de Melun\nQuai 2", address=address),
+        "id": "rel",
+        "created_at": WHEN,
+    }
+    # WHEN it is read
+    relay = Relay.model_validate(stored)
+    # THEN each control character is a space: its mails and calendars can be built
+    assert (relay.name, relay.address.line1) == ("Gare de Melun Quai 2", "Place  Gallieni")

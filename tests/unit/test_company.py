@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.company import (
+    Company,
     NewCompany,
     NewInvoicePayment,
     billable,
@@ -275,3 +276,34 @@ def test_payment_body() -> None:
                     **bad,
                 }
             )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "Atelier\nDupont"},
+        {"billing_address": {"line1": "1 rue\tde la Gare", "postcode": "77000", "city": "Melun"}},
+        {"service_code": "SERVICE\r\n1"},
+    ],
+)
+def test_a_company_with_a_control_character_in_a_one_line_text_is_refused(
+    bad: dict[str, Any],
+) -> None:
+    with pytest.raises(ValidationError, match="one line"):
+        NewCompany.model_validate(company_body(**bad))
+
+
+def test_a_company_stored_with_a_line_break_in_its_name_is_read_as_one_line() -> None:
+    stored = {
+        **company_body(name="Atelier\nDupont"),
+        "id": "co_1",
+        "created_at": "2026-12-01T08:00:00Z",
+    }
+    assert Company.model_validate(stored).name == "Atelier Dupont"
+
+
+def test_a_payment_reference_is_one_line() -> None:
+    with pytest.raises(ValidationError, match="one line"):
+        NewInvoicePayment.model_validate(
+            {"amount": 10, "method": "transfer", "paid_at": "2027-01-15", "reference": "R\n1"}
+        )

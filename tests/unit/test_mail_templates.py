@@ -180,6 +180,15 @@ def test_booking_confirmed_in_french() -> None:
     assert f"jusqu'à 24{NBSP}h avant le début" in text
 
 
+def test_a_name_stored_with_a_line_break_still_makes_a_one_line_subject() -> None:
+    # GIVEN a relay name stored before control characters were refused
+    fields = booking_fields(relay_name="Gare de Melun\r\nQuai\t2")
+    # WHEN its confirmation is rendered
+    subject, _text, _html = render("booking_confirmed", fields, "fr")
+    # THEN the subject is one line (the email package refuses a header with a line break)
+    assert subject.startswith("Réservation confirmée — Gare de Melun Quai 2, mercredi")
+
+
 def test_booking_confirmed_in_english() -> None:
     subject, text, _html = render("booking_confirmed", booking_fields(name=""), "en")
     assert subject == "Booking confirmed — Gare de Melun, Wednesday 2 December 2026, 08:00–19:00"

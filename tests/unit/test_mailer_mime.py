@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 from email.policy import default as default_policy
 
+import pytest
+
 from chalicelib.adapters.mailer import Attachment, OutgoingMail, build_mime, ics_attachment
 
 ICS = "BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nSUMMARY:Open space — Gare de Melun\r\nEND:VCALENDAR\r\n"
@@ -61,3 +63,15 @@ def test_binary_attachments_stay_binary() -> None:
     (attachment,) = parsed.iter_attachments()
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == b"%PDF-1.7\x00\xff"
+
+
+@pytest.mark.parametrize("attachments", [(), (ics_attachment(ICS),)])
+def test_every_mail_says_its_language_in_its_headers(attachments: tuple[Attachment, ...]) -> None:
+    # GIVEN a mail in English, with or without an attachment
+    message = mail(language="en", attachments=attachments)
+    # WHEN its MIME is built (set_content and add_attachment move Content-* headers)
+    parsed = email.message_from_bytes(
+        build_mime(message, "noreply@relais.test"), policy=default_policy
+    )
+    # THEN the message itself says its language, once
+    assert parsed.get_all("Content-Language") == ["en"]
