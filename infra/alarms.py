@@ -23,6 +23,14 @@ API_NAME = "relais"  # the REST API's name: Chalice's app_name
 API_5XX_RATE = 0.02
 # Duration alarm: this share of the function's timeout.
 NEAR_TIMEOUT = 0.8
+# The jobs that send members' or buyers' mails (notifications, documents).
+MAILING_JOBS = (
+    "send_reminders",
+    "expire_holds",
+    "renew_memberships",
+    "invoice_companies",
+    "route_einvoices",
+)
 TABLE_OPERATIONS = (
     "GetItem",
     "BatchGetItem",
@@ -222,6 +230,20 @@ def business_alarms() -> dict[str, Any]:
         "UnmatchedPaymentsAlarm": daily(
             "check_books: a succeeded payment has no balance transaction or no invoice.",
             "UnmatchedPayments",
+        ),
+        # A mail that could not be built or claimed (services/notifications.guarded): sent
+        # from requests (webhooks included) and from the jobs that mail.
+        "MailErrorsAlarm": _sum_alarm(
+            "A mail could not be built or claimed (see the outbox journal, status error).",
+            NAMESPACE,
+            [("MailErrors", service)]
+            + [("MailErrors", {**service, "job": job}) for job in MAILING_JOBS],
+        ),
+        "EReportInvalidAlarm": _metric_alarm(
+            "An e-report the PPF schematron would refuse was not stored (log ereport_invalid).",
+            NAMESPACE,
+            "EReportInvalid",
+            {**service, "job": "produce_ereports"},
         ),
         "WebhookFailuresAlarm": _metric_alarm(
             "Stripe webhooks failed in three 5-minute periods in a row (Stripe redelivers).",
