@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from chalicelib.domain.catalogue import BLANKS, SINGLE_LINE_PATTERN, single_line_pattern
 from chalicelib.domain.identifiers import VAT_NUMBER_RULE
 from chalicelib.domain.schedule import WEEKDAYS
 
-# Rust's `char::is_whitespace`, what `str_strip_whitespace` strips, spelled out.
-NOT_BLANK = "[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+NOT_BLANK = f"[^{BLANKS}]"
 VAT_RATE = r"^((0{0,2}[0-9]|0?[1-9][0-9])(\.[0-9]{1,2})?|100(\.00?)?)$"
 START = "^([01][0-9]|2[0-3]):(00|30)$"
 END = "^(([01][0-9]|2[0-3]):(00|30)|24:00)$"
@@ -131,6 +131,7 @@ def refine(
     inbound = name.startswith("New") or name.endswith("Patch") or name == "PriceIn"
     identified = inbound or name in ENTERING
     for field, prop in props.items():
+        _one_line(prop)
         if field in not_null:  # optional, but `null` is refused (a PATCH cannot clear it)
             _drop_null(prop)
         if field in ("iban", "bic") and name.endswith("Patch"):
@@ -216,10 +217,29 @@ def _replace_string(prop: dict[str, Any], exact: dict[str, Any]) -> None:
         prop.update(exact)
 
 
+def _strings(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The string schemas of a property: itself, its options, its items."""
+    found: list[dict[str, Any]] = []
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "array" and isinstance(option.get("items"), dict):
+            found += _strings(option["items"])
+        elif option.get("type") == "string":
+            found.append(option)
+    return found
+
+
+def _one_line(prop: dict[str, Any]) -> None:
+    """A one-line text is stripped: its pattern asks for its minimum length in characters
+    kept once blanks are stripped (a name of blanks only is refused)."""
+    for option in _strings(prop):
+        if option.get("pattern") == SINGLE_LINE_PATTERN and option.get("minLength"):
+            option["pattern"] = single_line_pattern(option["minLength"])
+
+
 def _not_blank(prop: dict[str, Any]) -> None:
     """Stripped strings: a minimum length counts what is left once blanks are stripped."""
-    for option in prop.get("anyOf", [prop]):
-        if option.get("type") == "string" and option.get("minLength") and "pattern" not in option:
+    for option in _strings(prop):
+        if option.get("minLength") and "pattern" not in option:
             option["pattern"] = NOT_BLANK
 
 

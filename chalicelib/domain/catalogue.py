@@ -23,10 +23,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from chalicelib.domain.identifiers import (
     COUNTRY_CODES,
@@ -102,8 +106,45 @@ def _single_line(value: str) -> str:
     return value
 
 
-# A one-line text as it enters: refused (422) with a control character in it.
-SingleLine = AfterValidator(_single_line)
+# What `str_strip_whitespace` strips at either end (Rust's `char::is_whitespace`, the
+# Unicode White_Space set), as a regex class body: a line break there is accepted.
+BLANKS = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+
+
+def single_line_pattern(min_length: int = 0) -> str:
+    """`_single_line` after the stripping, as a JSON Schema pattern, for a text of at least
+    `min_length` characters once stripped: blanks at either end, no control character
+    between, and the first and last kept characters neither blank nor control."""
+    blank, kept, edge = f"[{BLANKS}]*", f"[^{_CONTROLS}]", f"[^{_CONTROLS}{BLANKS}]"
+    if min_length <= 0:
+        return f"^{blank}{kept}*{blank}$"
+    if min_length == 1:
+        return f"^{blank}{edge}(?:{kept}*{edge})?{blank}$"
+    return f"^{blank}{edge}{kept}{{{min_length - 2},}}{edge}{blank}$"
+
+
+SINGLE_LINE_PATTERN = single_line_pattern()
+
+
+class _SingleLineText:
+    """A one-line text as it enters: refused (422) with a control character in it; its
+    schema carries `SINGLE_LINE_PATTERN`."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_single_line, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = SINGLE_LINE_PATTERN
+        return json_schema
+
+
+SingleLine = _SingleLineText()
 NonEmpty = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
 
 

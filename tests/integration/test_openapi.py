@@ -11,6 +11,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from chalicelib.api.endpoint import ROUTES
+from chalicelib.domain.catalogue import single_line_pattern
 from tests.support.api import Api
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -356,3 +357,26 @@ def test_no_pattern_of_the_document_depends_on_the_regex_engine(
     assert len(patterns) > 20
     assert [p for p in patterns if ENGINE_DEPENDENT.search(p)] == []
     assert ENGINE_DEPENDENT.search(r"^\d{4}$") and not ENGINE_DEPENDENT.search(r"^\\d$")
+
+
+def _strings(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        found = [value] if value.get("type") == "string" else []
+        return found + [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_a_one_line_text_documents_what_it_keeps_once_stripped(
+    document: dict[str, Any],
+) -> None:
+    # GIVEN the one-line texts of the document (names, address lines, amenities...)
+    variants = {single_line_pattern(n): n for n in range(0, 501)}
+    one_line = [s for s in _strings(document) if s.get("pattern") in variants]
+    # THEN each pattern asks for as many kept characters as its minimum length: a name
+    # of blanks only is never schema-valid (it is refused once stripped)
+    assert len(one_line) > 30
+    assert [s for s in one_line if variants[s["pattern"]] != s.get("minLength", 0)] == []
+    amenity = document["components"]["schemas"]["NewRelay"]["properties"]["amenities"]
+    assert amenity["items"]["pattern"] == single_line_pattern(1)

@@ -3,13 +3,18 @@ product valid, as the API accepts them."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import Field, ValidationError
 
 from chalicelib.domain.catalogue import (
+    SINGLE_LINE_PATTERN,
+    Model,
     NewOperator,
     NewProduct,
     NewRelay,
@@ -19,10 +24,12 @@ from chalicelib.domain.catalogue import (
     Product,
     Rates,
     Relay,
+    SingleLine,
     VatRegime,
     product_as_sold,
     product_on_sale,
     relay_in_service,
+    single_line_pattern,
     vat_rate_charged,
 )
 from tests.support.api import operator_body, relay_body, resource_body
@@ -236,6 +243,35 @@ def test_a_name_with_a_control_character_is_refused(
 ) -> None:
     location, message = refusal(model, body)
     assert location == (field,) and "one line" in message
+
+
+_AROUND = st.sampled_from(["", " ", "\t", "\n", "\r\n", "\x1c", "\x85", "\u2028", "\u3000"])
+
+
+@settings(max_examples=600)
+@given(
+    st.sampled_from([0, 1, 2, 5]),
+    st.tuples(_AROUND, st.text(max_size=6), _AROUND, st.text(" \xa0\u2009x\n", max_size=3)).map(
+        lambda parts: parts[0] + parts[3] + parts[1] + parts[2]
+    ),
+)
+def test_the_documented_pattern_accepts_exactly_what_the_model_accepts(
+    min_length: int, text: str
+) -> None:
+    # GIVEN a one-line text of a least `min_length` characters, in a stripping model, and
+    # any text: control characters and blanks at either end or inside
+    class OneLine(Model):
+        text: Annotated[str, Field(min_length=min_length), SingleLine]
+
+    # WHEN the model validates it and the documented pattern matches it
+    try:
+        OneLine(text=text)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    # THEN both agree: a schema-valid text is never refused, a refused one is schema-invalid
+    assert accepted == bool(re.match(single_line_pattern(min_length), text)), text
+    assert OneLine.model_json_schema()["properties"]["text"]["pattern"] == SINGLE_LINE_PATTERN
 
 
 def test_a_relay_stored_with_a_line_break_is_read_as_one_line() -> None:
