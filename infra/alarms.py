@@ -239,6 +239,14 @@ def business_alarms() -> dict[str, Any]:
             [("MailErrors", service)]
             + [("MailErrors", {**service, "job": job}) for job in MAILING_JOBS],
         ),
+        # A refund the bank refused (services/refund_failures): someone must pay the
+        # customer another way.
+        "RefundsFailedAlarm": _metric_alarm(
+            "A Stripe refund failed: the customer is owed it (reconciliation failed_refunds).",
+            NAMESPACE,
+            "RefundsFailed",
+            service,
+        ),
         "EReportInvalidAlarm": _metric_alarm(
             "An e-report the PPF schematron would refuse was not stored (log ereport_invalid).",
             NAMESPACE,

@@ -293,6 +293,21 @@ class BookingStore:
             ]
         )
 
+    def refund_status(self, booking_id: str, refund_id: str, status: str) -> bool:
+        """Stripe's later word on the booking's refund (`failed`): its `refund.status`, if
+        that refund is the one noted. False otherwise."""
+        try:
+            self._table.table.update_item(
+                Key=keys.booking(booking_id),
+                UpdateExpression="SET #refund.#status = :status",
+                ConditionExpression="#refund.#id = :refund_id",
+                ExpressionAttributeNames={"#refund": "refund", "#status": "status", "#id": "id"},
+                ExpressionAttributeValues={":status": status, ":refund_id": refund_id},
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def refunds_due(self, limit: int = 100) -> list[str]:
         response = self._table.table.query(
             KeyConditionExpression="PK = :pk",

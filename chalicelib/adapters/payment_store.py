@@ -8,7 +8,14 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
-from chalicelib.domain.payment import Payment, PaymentStatus, Purchase, PurchaseStatus, Refund
+from chalicelib.domain.payment import (
+    REFUND_NOT_MADE,
+    Payment,
+    PaymentStatus,
+    Purchase,
+    PurchaseStatus,
+    Refund,
+)
 from chalicelib.domain.wallet import CreditPack
 from chalicelib.errors import ConcurrentUpdate, InvalidState
 
@@ -117,6 +124,36 @@ class PaymentStore:
         try:
             self._table.transact(items, on_cancel=_refund_seen)
         except _RefundSeen:
+            return False
+        return True
+
+    def refund(self, intent_id: str, refund_id: str) -> Refund | None:
+        item = self._table.get_key(keys.key(keys.payment_pk(intent_id), keys.refund_sk(refund_id)))
+        return Refund.model_validate(strip_keys(item)) if item else None
+
+    def refund_outcome(
+        self, refund: Refund, status: str, failure_reason: str | None, at: datetime
+    ) -> bool:
+        """Stripe's later word on a recorded refund (it `succeeded`, or `failed`); once, and
+        never back from a failure. False: already so, or already failed."""
+        failing = status in REFUND_NOT_MADE
+        failure = {":why": failure_reason or status, ":at": at.isoformat()} if failing else {}
+        try:
+            self._table.table.update_item(
+                Key=keys.key(keys.payment_pk(refund.intent_id), keys.refund_sk(refund.id)),
+                UpdateExpression="SET #status = :status"
+                + (", failure_reason = :why, failed_at = :at" if failing else ""),
+                ConditionExpression="attribute_exists(PK) AND #status <> :status"
+                " AND NOT #status IN (:failed, :canceled)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":failed": "failed",
+                    ":canceled": "canceled",
+                    **failure,
+                },
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
             return False
         return True
 

@@ -23,6 +23,11 @@ class PriceOut(Out):
     vat_rate: str
 
 
+class RefundOut(Out):
+    amount: int
+    status: str
+
+
 class BookingOut(Out):
     id: str
     member_id: str
@@ -45,6 +50,9 @@ class BookingOut(Out):
     cancelled_at: datetime | None = None
     checked_in_at: datetime | None = None
     disputed: bool = False
+    # A cancellation's refund: `pending`, `succeeded`, then `failed` if the bank refused
+    # it (the member is then paid another way).
+    refund: RefundOut | None = None
 
 
 class CardPayment(Out):
@@ -58,11 +66,6 @@ class CardPayment(Out):
 class BookingAnswer(Out):
     booking: BookingOut
     payment: CardPayment | None
-
-
-class RefundOut(Out):
-    amount: int
-    status: str
 
 
 class CancelAnswer(Out):
@@ -260,10 +263,29 @@ class PayoutOut(Out):
     matched: bool
 
 
+class FailedRefundOut(Out):
+    """A refund Stripe could not make (`failed`, `canceled`): the customer is owed
+    `amount`, to pay another way; the credit note stands."""
+
+    refund_id: str
+    payment_intent_id: str
+    kind: str
+    subject_id: str
+    member_id: str
+    amount: int
+    currency: str
+    status: str
+    failure_reason: str | None
+    created_at: datetime
+    failed_at: datetime | None
+    credit_note_id: str | None
+
+
 class ReconciliationReport(Out):
     payouts: list[PayoutOut]
     unmatched_payments: list[dict[str, Any]]
     unpaid_invoices: list[dict[str, Any]]
+    failed_refunds: list[FailedRefundOut] = []
     ok: bool
 
 

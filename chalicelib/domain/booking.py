@@ -108,6 +108,9 @@ class Booking(BaseModel):
             },
         )
         data["credits_used"] = self.credits_used
+        if self.refund:  # what a cancellation refunded, and Stripe's word on it (`failed`)
+            amount, status = self.refund.get("amount") or 0, self.refund.get("status")
+            data["refund"] = {"amount": int(amount), "status": str(status or "pending")}
         for optional in (
             "hold_expires_at",
             "invoice_id",

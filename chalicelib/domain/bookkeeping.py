@@ -2,6 +2,7 @@
 
 Invoice: VE  D 411 (incl. VAT) / C 706 (base per rate) / C 44571 (VAT per rate).
 Payment: BQ  D Stripe clearing / C 411.      Credit note and refund: the mirror.
+Refund that failed: BQ D Stripe clearing / C 411 (the customer is owed it again).
 Stripe fee: BQ D 627 / C Stripe clearing.    Payout: BQ D 512 / C Stripe clearing.
 
 The accounts and journal codes are the operator's (`Chart`, `JournalCodes`: the
@@ -10,6 +11,7 @@ defaults are the numbers above).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from chalicelib.domain.documents import Document
@@ -27,8 +29,7 @@ def document_entries(
     codes = journals or JournalCodes()
     day = date.fromisoformat(document.issued_on)
     sign = -1 if document.is_credit_note else 1
-    customer = (document.member_id or document.company_id or "client")[:40]
-    buyer = document.buyer.company_name or document.buyer.name or customer
+    customer, buyer = _customer(document)
     label = f"{'Avoir' if sign < 0 else 'Facture'} {document.number} {buyer}"[:100]
 
     # A credit note that no refund settles (a company's: it lowers what the invoice asks
@@ -55,7 +56,7 @@ def document_entries(
             debit=debit,
             credit=credit,
             aux_account=customer if aux else "",
-            aux_label=buyer[:100] if aux else "",
+            aux_label=buyer if aux else "",
             recorded_at=recorded_at,
             operator_id=document.operator_id,
             letter_with=letter_with if aux else "",
@@ -71,6 +72,43 @@ def document_entries(
         lines.append(line("BQ", Journal.bank, chart.stripe_clearing, total, True))
         lines.append(line("BQ", Journal.bank, chart.customers, total, False, aux=True))
     return lines
+
+
+def _customer(document: Document) -> tuple[str, str]:
+    """The customer's auxiliary account and its label."""
+    customer = (document.member_id or document.company_id or "client")[:40]
+    return customer, (document.buyer.company_name or document.buyer.name or customer)[:100]
+
+
+def refund_failure_entry(
+    credit_note: Document,
+    day: date,
+    chart: Chart,
+    recorded_at: datetime,
+    journals: JournalCodes | None = None,
+) -> list[LedgerLine]:
+    """A refund Stripe could not make, on its credit note's piece: the money is back in
+    the Stripe balance and the customer is owed it again (their account is left open,
+    unlettered, until the accountant pays them another way)."""
+    customer, buyer = _customer(credit_note)
+    clearing, owed = _two_lines(
+        chart,
+        journals or JournalCodes(),
+        credit_note.operator_id,
+        f"{credit_note.id}-BQ-failed",
+        day,
+        f"Remboursement échoué {credit_note.number} {buyer}"[:100],
+        chart.stripe_clearing,
+        chart.customers,
+        abs(credit_note.totals.incl_vat),
+        credit_note.number,
+        recorded_at,
+    )
+    issued = date.fromisoformat(credit_note.issued_on)
+    return [
+        replace(clearing, piece_date=issued),
+        replace(owed, piece_date=issued, aux_account=customer, aux_label=buyer),
+    ]
 
 
 def fee_entry(

@@ -52,6 +52,11 @@ class Payment(Stored):
         return self.refunded_amount >= self.amount > 0
 
 
+# A refund Stripe could not make (the card closed, the account gone): the money came back
+# to the balance and the member is owed it; the credit note stands.
+REFUND_NOT_MADE = frozenset({"failed", "canceled"})
+
+
 class Refund(Stored):
     id: str
     intent_id: str
@@ -63,6 +68,12 @@ class Refund(Stored):
     status: str
     reason: str
     created_at: datetime
+    failure_reason: str | None = None  # Stripe's, once it `failed` (or was `canceled`)
+    failed_at: datetime | None = None
+
+    @property
+    def made(self) -> bool:
+        return self.status not in REFUND_NOT_MADE
 
 
 class PurchaseStatus(StrEnum):

@@ -13,7 +13,13 @@ from typing import Any
 
 from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.documents import Document
-from chalicelib.domain.payment import Payment, PaymentKind, Refund, booking_refund_key
+from chalicelib.domain.payment import (
+    REFUND_NOT_MADE,
+    Payment,
+    PaymentKind,
+    Refund,
+    booking_refund_key,
+)
 from chalicelib.errors import (
     InvalidState,
     OutsideOpeningHours,
@@ -22,7 +28,7 @@ from chalicelib.errors import (
     SlotUnavailable,
 )
 from chalicelib.observability import count
-from chalicelib.services import invoicing, notifications, opening_exceptions
+from chalicelib.services import invoicing, notifications, opening_exceptions, refund_failures
 from chalicelib.services.context import Context
 from chalicelib.services.ports import IntentInfo
 
@@ -225,6 +231,8 @@ def record_refund(
         )
     )
     document = invoicing.credit_note_for_refund(ctx, payment, refund_id, amount)
+    if status in REFUND_NOT_MADE:  # refused by Stripe as soon as asked: owed another way
+        refund_failures.refund_not_made(ctx, intent_id, refund_id, status, None)
     return Document.of(document).id
 
 
@@ -385,6 +393,11 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
         return "ignored"
     refunds = (charge.get("refunds") or {}).get("data") or []
     for refund in refunds:
+        if refund.get("status") in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
+            refund_failures.refund_not_made(
+                ctx, intent_id, refund["id"], refund["status"], refund.get("failure_reason")
+            )
+            continue
         record_refund(
             ctx,
             intent_id,
@@ -415,7 +428,7 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
     retry after a crash), is recorded once. Only what Stripe counts but does not list yet
     is recorded under the charge's id."""
     for refund in ctx.gateway.list_refunds(intent_id):
-        if refund.status in ("failed", "canceled"):  # not in Stripe's amount_refunded
+        if refund.status in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
             continue
         record_refund(
             ctx,

@@ -39,12 +39,16 @@ logger = logging.getLogger("relais.reconciliation")
 PAGE_SIZE = 100
 OVERLAP_SECONDS = 300  # re-read the edge of the last sweep: Stripe's `created` has seconds
 LOOKBACK = timedelta(days=7)  # a charge comes at most this long after its intent was opened
+# A refund may fail weeks after it was made (the bank answers late): its `refund_failure`
+# is looked for among refunds made this long before it.
+FAILED_REFUND_LOOKBACK = timedelta(days=90)
 RETRY = timedelta(days=35)  # how long an unexplained transaction or payout is retried
 KINDS = {  # Stripe's balance transaction types we attribute (others are left to the accountant)
     "charge": "payment",
     "payment": "payment",
     "refund": "refund",
     "payment_refund": "refund",
+    "refund_failure": "refund",  # a refund that failed: its money back (source: the refund)
     "payout": "payout",
 }
 OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
@@ -168,7 +172,7 @@ class _Run:
         if not todo:
             return
         self.tried.update(i["id"] for i in todo)
-        self.index.cover(min(int(i["created"]) for i in todo))
+        self.index.cover(min(int(i["created"]) - _lookback(i) for i in todo))
         given_up_before = (self.now - RETRY).timestamp()
         for item in todo:
             found = self.index.find(item)
@@ -247,8 +251,9 @@ class _Index:
         self._payments: dict[str, Payment] = {}  # by charge id and by intent id
         self._refunds: dict[str, Refund] = {}
 
-    def cover(self, created: int) -> None:
-        low = (datetime.fromtimestamp(created, UTC) - LOOKBACK).isoformat()
+    def cover(self, since: int) -> None:
+        """Read what was made from `since` (a timestamp) on, if not read yet."""
+        low = datetime.fromtimestamp(since, UTC).isoformat()
         if self._low is not None and low >= self._low:
             return
         for operator_id in sorted(self._ctx.catalogue.get().operators):
@@ -273,6 +278,12 @@ class _Index:
                 "refund_id": refund.id,
             }
         return None
+
+
+def _lookback(item: dict[str, Any]) -> int:
+    """How long before a transaction its payment or refund may have been made, in s."""
+    span = FAILED_REFUND_LOOKBACK if item.get("type") == "refund_failure" else LOOKBACK
+    return int(span.total_seconds())
 
 
 def _split(
@@ -411,6 +422,7 @@ def reconciliation_report(
         "payouts": payouts,
         "unmatched_payments": unmatched,
         "unpaid_invoices": unpaid,
+        "failed_refunds": _failed_refunds(ctx, store, operator_id, _instants(span)),
         "ok": all(p["matched"] for p in payouts) and not unmatched and not unpaid,
     }
 
@@ -434,6 +446,20 @@ def _paris_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), PARIS).astimezone(UTC)
 
 
+def _key_span(span: tuple[datetime | None, datetime | None]) -> tuple[str, str]:
+    """GSI1SK is `created_at` as text: the wall-clock span to read, widened by any UTC
+    offset a stored key may carry (the caller then keeps exactly [start, end))."""
+    start, end = span
+    low = (start - KEY_OFFSET_SLACK).isoformat() if start else "0000"
+    high = (end + KEY_OFFSET_SLACK).isoformat() if end else "9999"
+    return low, high
+
+
+def _within(moment: datetime, span: tuple[datetime | None, datetime | None]) -> bool:
+    start, end = span
+    return (start is None or moment >= start) and (end is None or moment < end)
+
+
 def _unmatched_payments(
     ctx: Context,
     store: ReconciliationStore,
@@ -442,17 +468,10 @@ def _unmatched_payments(
 ) -> list[dict[str, Any]]:
     """Succeeded payments made within the span (instants: `created_at` is compared as a
     moment, never as text against dates)."""
-    start, end = span
-    # GSI1SK is `created_at` as text: read the wall-clock span widened by any UTC offset
-    # a stored key may carry, then keep exactly the payments made within [start, end).
-    low = (start - KEY_OFFSET_SLACK).isoformat() if start else "0000"
-    high = (end + KEY_OFFSET_SLACK).isoformat() if end else "9999"
     payments = [
         p
-        for p in store.payments(operator_id, low, high)
-        if p.status is PaymentStatus.succeeded
-        and (start is None or p.created_at >= start)
-        and (end is None or p.created_at < end)
+        for p in store.payments(operator_id, *_key_span(span))
+        if p.status is PaymentStatus.succeeded and _within(p.created_at, span)
     ]
     charged = store.charged_intents(p.intent_id for p in payments)
     invoices = ctx.invoices
@@ -476,6 +495,38 @@ def _unmatched_payments(
                 }
             )
     return unmatched
+
+
+def _failed_refunds(
+    ctx: Context,
+    store: ReconciliationStore,
+    operator_id: str,
+    span: tuple[datetime | None, datetime | None],
+) -> list[dict[str, Any]]:
+    """Refunds made within the span that Stripe could not make: each customer is owed
+    its amount, to pay another way (their credit note stands)."""
+    failed = [
+        r
+        for r in store.refunds(operator_id, *_key_span(span))
+        if not r.made and _within(r.created_at, span)
+    ]
+    return [
+        {
+            "refund_id": refund.id,
+            "payment_intent_id": refund.intent_id,
+            "kind": refund.kind,
+            "subject_id": refund.subject_id,
+            "member_id": refund.member_id,
+            "amount": refund.amount,
+            "currency": "EUR",
+            "status": refund.status,
+            "failure_reason": refund.failure_reason,
+            "created_at": refund.created_at,
+            "failed_at": refund.failed_at,
+            "credit_note_id": ctx.invoices.by_source(f"refund-{refund.id}"),
+        }
+        for refund in failed
+    ]
 
 
 def _unpaid_invoices(ctx: Context, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:

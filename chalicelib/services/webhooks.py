@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import count, measure
-from chalicelib.services import membership_charges, payments
+from chalicelib.services import membership_charges, payments, refund_failures
 from chalicelib.services.context import Context
 from chalicelib.services.wallet import purchase_paid
 
@@ -109,5 +109,10 @@ HANDLERS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
     "payment_intent.payment_failed": intent_failed,
     "setup_intent.succeeded": membership_charges.setup_succeeded,
     "charge.refunded": payments.charge_refunded,
+    # A refund's later status (a card closed since: `failed`). Stripe sends the first
+    # for charges; `refund.*` for every refund on current API versions.
+    "charge.refund.updated": refund_failures.refund_updated,
+    "refund.updated": refund_failures.refund_updated,
+    "refund.failed": refund_failures.refund_updated,
     "charge.dispute.created": payments.dispute_created,
 }

@@ -139,6 +139,51 @@ def test_given_a_crash_after_any_call_of_cancel_refund_credit_note_when_retried_
     print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
 
 
+def test_given_a_crash_after_any_call_of_a_refund_failing_when_redelivered_then_one_entry(
+    ctx: Context, probe: Probe, card: CardFlows, stripe_fake: FakeGateway
+) -> None:
+    def paid_and_refunded(i: int) -> None:
+        card.pay(i)
+        card.cancel(i)
+
+    def refund_of(i: int) -> str:
+        intent_id = card.booking(i)["payment_intent_id"]
+        (refund,) = [r for r in stripe_fake.refunds.values() if r.payment_intent == intent_id]
+        return refund.id
+
+    def bank_refuses(i: int) -> None:
+        """`charge.refund.updated` (failed), redelivered under its event id until 200."""
+        failed = stripe_fake.fail_refund(refund_of(i))
+        delivered = deliver(
+            card.api, card.settings, "charge.refund.updated", failed, event_id=f"evt-fail-{i}"
+        )
+        assert delivered.status == 200, delivered.json
+
+    def owed_once(i: int) -> None:
+        assert card.booking(i)["refund"]["status"] == "failed"
+        stored = ctx.payments.refund(card.booking(i)["payment_intent_id"], refund_of(i))
+        assert stored is not None and stored.status == "failed", stored
+
+    # Given a booking paid, cancelled in time and refunded, whose refund the bank refuses
+    # When handling the failure dies after its k-th call, then Stripe redelivers it
+    # Then the refund is failed, the booking says so, and its bank entry exists (the
+    # invariants check it) once
+    report = crash_at_every_step(
+        ctx,
+        probe,
+        Scenario(
+            "refund failed → bank entry → marks",
+            prepare=paid_and_refunded,
+            run=bank_refuses,
+            converged=owed_once,
+        ),
+        check=lambda: assert_invariants(ctx, stripe_fake),
+        samples=CRASH_SAMPLES,
+    )
+    assert report.steps > 5
+    print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
+
+
 def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_then_one_pack(
     ctx: Context,
     probe: Probe,

@@ -168,5 +168,11 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
     )
     failures = alarms["WebhookFailuresAlarm"]["Properties"]
     assert (failures["Dimensions"], failures["EvaluationPeriods"]) == ([service], 3)
+    refunds = alarms["RefundsFailedAlarm"]["Properties"]  # from the Stripe webhook
+    assert (refunds["MetricName"], refunds["Dimensions"], refunds["Threshold"]) == (
+        "RefundsFailed",
+        [service],
+        0,
+    )
     # AND the job that emits the books metrics is in the template, on its schedule
     assert "CheckBooks" in json.dumps(sorted(_jobs(packaged)))

@@ -114,6 +114,25 @@ class FakeGateway:
         self._check("list_refunds")
         return [r for r in self.refunds.values() if r.payment_intent == payment_intent_id]
 
+    def fail_refund(
+        self, refund_id: str, reason: str = "expired_or_canceled_card"
+    ) -> dict[str, Any]:
+        """Play the bank refusing a refund days later: the refund `failed`; answers it as
+        the object of `charge.refund.updated`."""
+        refund = replace(self.refunds[refund_id], status="failed")
+        self.refunds[refund_id] = refund
+        return {
+            "id": refund.id,
+            "object": "refund",
+            "amount": refund.amount,
+            "currency": "eur",
+            "status": "failed",
+            "failure_reason": reason,
+            "payment_intent": refund.payment_intent,
+            "charge": f"ch_{refund.payment_intent}",
+            "metadata": {"reason": refund.reason} if refund.reason else {},
+        }
+
     def parse_webhook(
         self, payload: bytes, signature_header: str | None, secret: str, tolerance: int = 300
     ) -> dict[str, Any]:

@@ -82,6 +82,17 @@ class LedgerFakeGateway(FakeGateway):
             self._add(-refund.amount, 0, "refund", refund.id)
         return refund
 
+    def fail_refund(
+        self, refund_id: str, reason: str = "expired_or_canceled_card", days_later: int = 0
+    ) -> dict[str, Any]:
+        """The refund fails (`days_later` than the last transaction): its money comes back
+        to the balance (`refund_failure`)."""
+        event = super().fail_refund(refund_id, reason)
+        if days_later:
+            self._clock = itertools.count(next(self._clock) + days_later * 86400, 60)
+        self._add(event["amount"], 0, "refund_failure", refund_id)
+        return event
+
     def charge_of(self, intent_id: str) -> FakeBalanceTransaction:
         return next(t for t in self.balance if t.source == f"ch_{intent_id}")
 

@@ -6,7 +6,9 @@ ends in exactly one of:
 - the booking it pays is confirmed / checked_in / completed / no_show with that intent;
 - the purchase it pays is completed and its credit pack was granted;
 - the membership period it pays is invoiced;
-- refunds recorded for it sum to its amount.
+- refunds recorded for it sum to its amount (a refund that failed later still counts: its
+  credit note stands and the customer is owed it, paid another way; such a refund has its
+  bank entry putting the money back, `{credit note}-BQ-failed`, written once).
 
 Two more ends follow from the contract and are accepted as well (each named in the
 messages): the booking was cancelled *after* the free-cancellation deadline and nothing is
@@ -33,7 +35,7 @@ from chalicelib.services.context import Context
 # A booking in one of these statuses has used (or is using) the seat it was paid for.
 PAID_FOR_STATUSES = frozenset({"confirmed", "checked_in", "completed", "no_show"})
 # Refunds that moved, or are moving, money back to the customer.
-VOID_REFUND_STATUSES = frozenset({"failed", "canceled"})
+VOID_REFUND_STATUSES = frozenset({"failed", "canceled"})  # refunds Stripe did not make
 
 
 def scan_items(ctx: Context) -> Iterator[dict[str, Any]]:
@@ -86,10 +88,23 @@ def money_violations(ctx: Context) -> list[str]:
     free_hours = timedelta(hours=ctx.settings.cancel_free_hours)
     refunded: dict[str, int] = defaultdict(int)
     for refund in by_entity["refund"]:
-        if refund.get("status") not in VOID_REFUND_STATUSES:
-            refunded[refund["intent_id"]] += int(refund["amount"])
+        refunded[refund["intent_id"]] += int(refund["amount"])
+    claimed = {str(i["SK"]) for i in by_entity["claim"] if str(i["PK"]).startswith("LEDGERENTRY#")}
+    sources = {
+        str(i["PK"]).removeprefix("DOCSOURCE#"): str(i.get("document_id", ""))
+        for i in by_entity[""]
+        if str(i.get("PK", "")).startswith("DOCSOURCE#")
+    }
 
     violations: list[str] = []
+    for refund in by_entity["refund"]:
+        if refund.get("status") in VOID_REFUND_STATUSES:
+            note = sources.get(f"refund-{refund['id']}")
+            if not note or f"{note}-BQ-failed" not in claimed:
+                violations.append(
+                    f"refund {refund['id']} {refund['status']} without its bank entry "
+                    f"(credit note {note})"
+                )
     for intent_id, payment in sorted(payments.items()):
         recorded = int(payment.get("refunded_amount") or 0)
         if recorded != refunded[intent_id]:

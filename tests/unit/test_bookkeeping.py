@@ -107,6 +107,37 @@ def test_a_credit_note_puts_every_amount_on_the_other_side() -> None:
     assert lines[0].label == "Avoir RL-2026-000002 Camille Martin"
 
 
+def test_a_failed_refund_puts_the_money_back_and_leaves_the_customer_owed() -> None:
+    # GIVEN a refunded credit note (its refund entry: D 411 / C 467)
+    invoice = document([sale(1500)])
+    credit = document(
+        [negated_line(x) for x in invoice["lines"]], kind="credit_note", number="RL-2026-000002"
+    )
+    refunded = document_entries(credit, CHART, RECORDED, paid=True)
+    later = date(2026, 12, 9)
+
+    # WHEN the refund fails
+    failed = bookkeeping.refund_failure_entry(Document.of(credit), later, CHART, RECORDED)
+
+    # THEN the Stripe balance gets the money back and the customer is owed it: with the
+    # invoice and its payment, their account holds 15,00 € to pay back, and the Stripe
+    # balance the 15,00 € until its next payout
+    assert [(x.journal, x.account, x.debit, x.credit) for x in failed] == [
+        (Journal.bank, "467000", 1500, 0),
+        (Journal.bank, "411000", 0, 1500),
+    ]
+    paid_invoice = document_entries(invoice, CHART, RECORDED, paid=True)
+    assert by_account(paid_invoice + refunded + failed)["411000"] == (3000, 4500)
+    assert by_account(paid_invoice + refunded + failed)["467000"] == (3000, 1500)
+    # AND on the credit note's piece, dated the day it failed, on the customer's account
+    assert {x.entry_id for x in failed} == {"inv-scic-2026-000002-BQ-failed"}
+    assert {(x.piece_ref, x.piece_date, x.entry_date) for x in failed} == {
+        ("RL-2026-000002", DAY, later)
+    }
+    assert failed[1].aux_account == "member-1" and failed[0].aux_account == ""
+    assert failed[0].label == "Remboursement échoué RL-2026-000002 Camille Martin"
+
+
 def test_a_credit_note_no_refund_settles_is_lettered_with_its_invoice() -> None:
     invoice = document([sale(1500)], member_id=None)
     credit = {

@@ -1,0 +1,82 @@
+"""Refunds Stripe could not make: `charge.refund.updated` (and `refund.updated`,
+`refund.failed`) saying a refund `failed` or was `canceled`.
+
+The money is back in the Stripe balance (a `refund_failure` balance transaction, which
+the reconciliation nets in its payout) and the customer is owed it again. The credit note
+stands (it is what the customer is owed); the refund is marked failed, the booking's
+`refund.status` says so, and one bank entry puts the amount back: D Stripe clearing /
+C 411 on the credit note's piece, which leaves the customer's account open until the
+accountant pays them another way (RUNBOOK: *RefundsFailed*). The refund still counts in
+its payment's `refunded_amount` (what was credited): it is never refunded again through
+Stripe. Safe to repeat: the entry has a fixed id, claimed once, and the marks after it
+are idempotent, so a crash between them is finished by the redelivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib.domain.bookkeeping import refund_failure_entry
+from chalicelib.domain.documents import Document
+from chalicelib.domain.payment import REFUND_NOT_MADE
+from chalicelib.domain.timezones import PARIS
+from chalicelib.observability import count
+from chalicelib.services import accounting_settings, invoicing, periods
+from chalicelib.services.context import Context
+
+logger = logging.getLogger("relais.refunds")
+
+
+def refund_updated(ctx: Context, refund: dict[str, Any]) -> str:
+    """A refund's new status: a failure is taken into account once; a pending refund
+    that succeeded is noted; anything else is ignored."""
+    intent_id, refund_id = refund.get("payment_intent"), refund.get("id")
+    if not isinstance(intent_id, str) or not isinstance(refund_id, str):
+        return "ignored"
+    status = str(refund.get("status") or "")
+    if status in REFUND_NOT_MADE:
+        return refund_not_made(ctx, intent_id, refund_id, status, refund.get("failure_reason"))
+    ours = ctx.payments.refund(intent_id, refund_id)
+    if status == "succeeded" and ours is not None and ours.status == "pending":
+        ctx.payments.refund_outcome(ours, status, None, ctx.clock.now())
+        if ours.kind == "booking":
+            ctx.bookings.refund_status(ours.subject_id, refund_id, status)
+        return "refund_succeeded"
+    return "ignored"
+
+
+def refund_not_made(
+    ctx: Context, intent_id: str, refund_id: str, status: str, failure_reason: Any
+) -> str:
+    """Stripe gave the money of a recorded refund back to the balance: the customer is
+    owed it again. A refund never recorded (no credit note, no entry) has nothing to undo.
+    The entry is claimed once: it is what makes this happen once (a refund recorded as
+    `failed` straight away gets it too)."""
+    ours = ctx.payments.refund(intent_id, refund_id)
+    payment = ctx.payments.payment(intent_id)
+    if ours is None or payment is None:
+        return "ignored"
+    now = ctx.clock.now()
+    # The refund's credit note, issued when it was recorded (issued now if a crash then
+    # left it out): the piece of the entry, and what the customer is owed.
+    note = Document.of(invoicing.credit_note_for_refund(ctx, payment, refund_id, ours.amount))
+    books = accounting_settings.settings_for(ctx, payment.operator_id, fresh=False)
+    day = now.astimezone(PARIS).date()
+    booked = periods.book(ctx, refund_failure_entry(note, day, books.chart, now, books.journals))
+    why = str(failure_reason or ours.failure_reason or status)[:200]
+    ctx.payments.refund_outcome(ours, status, why, now)  # False: already marked
+    if payment.kind == "booking":
+        ctx.bookings.refund_status(payment.subject_id, refund_id, status)
+    if not booked:
+        return "already_recorded"
+    count("RefundsFailed")
+    logger.warning(
+        "Refund %s of %s (%d cents, credit note %s) was not made: %s; the customer is owed it",
+        refund_id,
+        intent_id,
+        ours.amount,
+        note.number,
+        why,
+    )
+    return "refund_failure_recorded"
