@@ -573,6 +573,31 @@ def document_issued(fields: Fields, language: str = "fr") -> Rendered:
     return Mail(lang, subject, _greeting(fields, lang), intro, details, outro).render()
 
 
+def refund_failed(fields: Fields, language: str = "fr") -> Rendered:
+    """A refund the member's bank refused: the amount is still theirs, paid by transfer."""
+    lang = language_of(language)
+    amount = format_amount(int(fields.get("amount") or 0), lang)
+    number = str(fields.get("credit_note_number") or "")
+    seller = str(fields.get("seller_name") or "")
+    if lang == "fr":
+        subject = f"Votre remboursement de {amount} n'a pas pu être effectué"
+        intro = [
+            f"Votre banque a refusé le remboursement de {amount} (avoir {number}) sur le moyen"
+            " de paiement utilisé, par exemple parce que la carte a expiré ou a été résiliée.",
+            f"Cette somme vous reste due{NBSP}: {seller} vous la remboursera par virement.",
+        ]
+        outro = ["Répondez à ce message en indiquant le RIB du compte à créditer."]
+    else:
+        subject = f"Your refund of {amount} could not be made"
+        intro = [
+            f"Your bank refused the refund of {amount} (credit note {number}) to the payment"
+            " method you used, for instance because the card expired or was closed.",
+            f"This amount is still yours: {seller} will refund it by bank transfer.",
+        ]
+        outro = ["Please reply to this message with the details of the account to credit."]
+    return Mail(lang, subject, _greeting(fields, lang), intro, [], outro).render()
+
+
 Template = Callable[[Fields, str], Rendered]
 
 TEMPLATES: dict[str, Template] = {
@@ -583,6 +608,7 @@ TEMPLATES: dict[str, Template] = {
     "membership_renewed": membership_renewed,
     "membership_payment_failed": membership_payment_failed,
     "document_issued": document_issued,
+    "refund_failed": refund_failed,
 }
 
 

@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.adapters.mailer import Attachment, OutgoingMail, ics_attachment
 from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.documents import Document
 from chalicelib.domain.mail_templates import render
+from chalicelib.domain.payment import Refund
 from chalicelib.domain.timezones import PARIS, PARIS_ZONE_NAME
 from chalicelib.domain.wallet import restored_credits
 from chalicelib.services import calendars, document_mail
@@ -327,6 +329,48 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
         kind=kind,
         member_id=member_id,
         send_until=ctx.clock.now() + timedelta(days=3),
+    )
+
+
+def notify_refund_failed(ctx: Context, refund: Refund, credit_note: Document) -> str:
+    """A refund the member's bank refused: they are told it is still theirs (once)."""
+    key = f"refund-{refund.id}-failed"
+    return guarded(
+        "refund_failed",
+        refund.id,
+        lambda: _refund_failed_mail(ctx, refund, credit_note, key),
+        ctx=ctx,
+        key=key,
+    )
+
+
+def _refund_failed_mail(ctx: Context, refund: Refund, credit_note: Document, key: str) -> str:
+    mailer = mailer_for(ctx)
+    if mailer is None:
+        return "disabled"
+    if outbox(ctx).get(key) is not None:
+        return "duplicate"
+    recipient = recipient_of(ctx, refund.member_id)
+    if recipient is None:
+        return "no_recipient"
+    email, name, language = recipient
+    fields = {
+        "name": name,
+        "amount": refund.amount,
+        "credit_note_number": credit_note.number,
+        "seller_name": credit_note.seller.name,
+    }
+    subject, text, html = render("refund_failed", fields, language)
+    message = OutgoingMail(
+        to=email, subject=subject, text=text, html=html, language=language, message_key=key
+    )
+    return deliver(
+        ctx,
+        mailer,
+        message,
+        kind="refund_failed",
+        member_id=refund.member_id,
+        send_until=ctx.clock.now() + timedelta(days=7),
     )
 
 

@@ -4,12 +4,13 @@
 The money is back in the Stripe balance (a `refund_failure` balance transaction, which
 the reconciliation nets in its payout) and the customer is owed it again. The credit note
 stands (it is what the customer is owed); the refund is marked failed, the booking's
-`refund.status` says so, and one bank entry puts the amount back: D Stripe clearing /
-C 411 on the credit note's piece, which leaves the customer's account open until the
-accountant pays them another way (RUNBOOK: *RefundsFailed*). The refund still counts in
-its payment's `refunded_amount` (what was credited): it is never refunded again through
-Stripe. Safe to repeat: the entry has a fixed id, claimed once, and the marks after it
-are idempotent, so a crash between them is finished by the redelivery.
+`refund.status` says so, the member is told by mail, and one bank entry puts the amount
+back: D Stripe clearing / C 411 on the credit note's piece, which leaves the customer's
+account open until the accountant pays them another way (RUNBOOK: *RefundsFailed*). The
+refund still counts in its payment's `refunded_amount` (what was credited): it is never
+refunded again through Stripe. Safe to repeat: the entry has a fixed id, claimed once,
+and the marks and the mail after it are idempotent, so a crash between them is finished
+by the redelivery.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import REFUND_NOT_MADE
 from chalicelib.domain.timezones import PARIS
 from chalicelib.observability import count
-from chalicelib.services import accounting_settings, invoicing, periods
+from chalicelib.services import accounting_settings, invoicing, notifications, periods
 from chalicelib.services.context import Context
 
 logger = logging.getLogger("relais.refunds")
@@ -68,6 +69,7 @@ def refund_not_made(
     ctx.payments.refund_outcome(ours, status, why, now)  # False: already marked
     if payment.kind == "booking":
         ctx.bookings.refund_status(payment.subject_id, refund_id, status)
+    notifications.notify_refund_failed(ctx, ours, note)  # once: its outbox claim
     if not booked:
         return "already_recorded"
     count("RefundsFailed")

@@ -12,6 +12,11 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
+from tests.integration.test_notifications import (  # noqa: F401 (fixtures: SES on)
+    sent,
+    ses,
+    settings,
+)
 from tests.integration.test_reconciliation import (  # noqa: F401 (the fixture)
     FEE,
     entries,
@@ -25,12 +30,13 @@ from tests.support.fake_stripe_ledger import LedgerFakeGateway
 from tests.support.webhooks import deliver
 
 CLEARING, CUSTOMERS = "467000", "411000"
+pytestmark = pytest.mark.usefixtures("ses")
 
 
 def cancelled_with_refund(
-    api: Api, member: str, network: dict, fake: LedgerFakeGateway, settings: Settings
+    api: Api, member: str, network: dict, fake: LedgerFakeGateway, config: Settings
 ) -> dict[str, Any]:
-    booking = paid_booking(api, member, network["pool"], fake, settings, "2026-12-07")
+    booking = paid_booking(api, member, network["pool"], fake, config, "2026-12-07")
     answer = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member)
     assert answer.status == 200, answer.json
     assert answer.json["refund"]["amount"] == 1500
@@ -57,8 +63,9 @@ def test_a_refund_that_fails_leaves_the_member_owed_and_the_books_balanced(
     accountant: str,
     network: dict,
     stripe_fake: LedgerFakeGateway,  # noqa: F811
-    settings: Settings,
+    settings: Settings,  # noqa: F811
     ctx: Context,
+    ses: Any,  # noqa: F811
     event_type: str,
 ) -> None:
     # GIVEN a paid booking cancelled in time: refunded 15,00 €, with its credit note
@@ -91,6 +98,10 @@ def test_a_refund_that_fails_leaves_the_member_owed_and_the_books_balanced(
     }
     assert {line.piece_ref for line in entry} == {note.json["number"]}
     assert customer_balance(api, accountant, operator, member_sub) == -1500
+    # AND the member is told, once, that the money is still theirs
+    (mail,) = [m for m in sent(ses) if m["X-Relais-Message-Key"] == f"refund-{refund_id}-failed"]
+    assert mail["Subject"] == "Votre remboursement de 15,00\u00a0€ n'a pas pu être effectué"
+    assert note.json["number"] in mail.get_body(("plain",)).get_content()
 
     # WHEN Stripe pays out (the charge, the refund and its failure) and it is reconciled
     stripe_fake.pay_out()
@@ -117,7 +128,7 @@ def test_a_refund_failing_weeks_later_is_still_found_in_its_payout(
     accountant: str,
     network: dict,
     stripe_fake: LedgerFakeGateway,  # noqa: F811
-    settings: Settings,
+    settings: Settings,  # noqa: F811
     ctx: Context,
 ) -> None:
     # GIVEN a refund paid out with its charge, that the bank refuses 40 days later
@@ -150,7 +161,7 @@ def test_a_charge_refunded_listing_a_failed_refund_never_recorded_issues_nothing
     accountant: str,
     network: dict,
     stripe_fake: LedgerFakeGateway,  # noqa: F811
-    settings: Settings,
+    settings: Settings,  # noqa: F811
 ) -> None:
     # GIVEN a paid booking, and a dashboard refund that failed before Relais heard of it
     booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
@@ -182,7 +193,7 @@ def test_a_pending_refund_that_succeeds_is_noted_and_an_unknown_one_ignored(
     member: str,
     network: dict,
     stripe_fake: LedgerFakeGateway,  # noqa: F811
-    settings: Settings,
+    settings: Settings,  # noqa: F811
     ctx: Context,
 ) -> None:
     # GIVEN a refund recorded while pending (a SEPA refund takes days)

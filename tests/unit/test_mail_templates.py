@@ -67,6 +67,12 @@ ALL_FIELDS = {
     "membership_payment_failed": membership_fields(
         next_attempt=datetime(2026, 12, 2, 23, 0, tzinfo=ZoneInfo("UTC"))
     ),
+    "refund_failed": {
+        "name": "Camille Martin",
+        "amount": 1500,
+        "credit_note_number": "MLN-2026-000043",
+        "seller_name": "Relais Melun",
+    },
     "document_issued": {
         "name": "Atelier Dupont",
         "doc_type": "invoice",
@@ -287,6 +293,16 @@ def test_membership_mails() -> None:
     subject, text, _ = render("membership_payment_failed", membership_fields(cancelled=True), "en")
     assert subject == "Membership Nomade cancelled"
     assert "your membership is cancelled" in text
+
+
+def test_a_failed_refund_says_the_money_is_still_the_members() -> None:
+    subject, text, _ = render("refund_failed", ALL_FIELDS["refund_failed"])
+    assert subject == f"Votre remboursement de 15,00{NBSP}€ n'a pas pu être effectué"
+    assert "(avoir MLN-2026-000043)" in text
+    assert "Relais Melun vous la remboursera par virement" in text
+    subject, text, _ = render("refund_failed", ALL_FIELDS["refund_failed"], "en")
+    assert subject == "Your refund of €15.00 could not be made"
+    assert "Relais Melun will refund it by bank transfer" in text
 
 
 def test_html_escapes_every_value() -> None:
