@@ -15,6 +15,10 @@ A's side: the purchase entry (journal `HA`) of the invoice B issued — the serv
 excluding VAT on 604000, the deductible VAT on 445660, the total owed to B on its
 supplier account 401000 (auxiliary account: B); A's own accounts and journal code when
 A configured others (`AccountingSettings`).
+
+Usage that went away after its month was settled (settled early by a run with a future
+`as_of`, then a booking cancelled in time) is credited: B's credit note on its latest
+invoices of the month (`settlement_credit_source`), and A's entry mirrored.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ def settlement_source(month: str, host: str, seller: str, number: int = 1) -> st
     return source if number == 1 else f"{source}-{number}"
 
 
+def settlement_credit_source(month: str, host: str, seller: str, number: int) -> str:
+    """The source of the `number`-th credit note of a (month, host, seller) settlement:
+    usage its invoices counted that went away since (a booking cancelled in time after
+    the month was settled early)."""
+    return f"settlement-{month}-{host}-{seller}-credit-{number}"
+
+
 def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: date) -> Sale:
     """The one line of the invoice: the month's usage, VAT included as valued."""
     return Sale(
@@ -50,16 +61,20 @@ def purchase_entry(
     document: Document, buyer_operator_id: str, books: AccountingSettings | None = None
 ) -> list[LedgerLine]:
     """The buyer's purchase entry of a settlement invoice (see the module's docstring),
-    with the buyer's settings `books`."""
+    with the buyer's settings `books`; of its credit note, the mirror (D 401 / C 604,
+    C 445660)."""
     books = books or AccountingSettings()
     chart, journals = books.chart, books.journals
     day = date.fromisoformat(document.issued_on)
     recorded = datetime.fromisoformat(document.issued_at)
     seller = document.seller
-    label = f"Facture {document.number} {seller.name}"[:100]
+    credit_note = document.is_credit_note
+    label = f"{'Avoir' if credit_note else 'Facture'} {document.number} {seller.name}"[:100]
     totals = document.totals
 
     def line(account: str, debit: int, credit: int, aux: bool = False) -> LedgerLine:
+        if credit_note:  # negative totals: each amount on the other side, positive
+            debit, credit = -credit, -debit
         return LedgerLine(
             entry_id=f"{document.id}-HA",
             journal=journals.code(Journal.purchases),

@@ -179,7 +179,13 @@ def _document(
 
 
 def credit_note(
-    ctx: Context, invoice: dict[str, Any], *, source: str, amount: int, payment: dict[str, Any]
+    ctx: Context,
+    invoice: dict[str, Any],
+    *,
+    source: str,
+    amount: int,
+    payment: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The credit note of a refund: the invoice's lines negated (in full), or (partial) each
     line's share of the refund, computed cumulatively with the invoice's earlier credit
@@ -207,6 +213,7 @@ def credit_note(
         lines=lines,
         payment=payment,
         refers_to=invoice,
+        extra=extra,
         lines_at=lines_at,
     )
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
-from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
+from chalicelib.domain.settlement import (
+    purchase_entry,
+    settlement_credit_source,
+    settlement_sale,
+    settlement_source,
+)
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import accounting_settings, invoicing, periods
 from chalicelib.services.catalogue import get_operator
@@ -22,56 +27,137 @@ PAYMENT_DAYS = 30  # the invoice is due 30 days after issue, by transfer
 
 def settle_operators(ctx: Context, as_of: datetime | None = None) -> dict[str, Any]:
     """The job: the settlement invoices of the month just ended (Paris time) at `as_of`,
-    and those of usage the month before gained after it was settled (a month settled
-    early by a run with a future `as_of`). Idempotent: what is settled is not settled
-    again, and each invoice's purchase entry is written once."""
+    and those of usage the month before gained or lost after it was settled (a month
+    settled early by a run with a future `as_of`). Idempotent: what is settled is not
+    settled again, and each document's purchase entry is written once."""
     today = (as_of or ctx.clock.now()).astimezone(PARIS).date()
     ended = today.replace(day=1) - timedelta(days=1)
     before = ended.replace(day=1) - timedelta(days=1)
-    late = settle_month(ctx, before.year, before.month)["invoices"]
+    late = settle_month(ctx, before.year, before.month)
     report = settle_month(ctx, ended.year, ended.month)
-    return {**report, "processed": report["processed"] + len(late), "late_invoices": late}
-
-
-def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
-    """Settle each (host, seller) flow of the month: what its invoices so far leave
-    unsettled (all of it at first) on one more invoice. A flow that shrank since (a
-    booking cancelled in time after the month was settled) is not credited."""
-    label = f"{year:04d}-{month:02d}"
-    last_day = date(year, month, calendar.monthrange(year, month)[1])
-    numbers = []
-    for flow in clearing(ctx, year, month)["flows"]:
-        host_id, seller_id = flow["host_operator_id"], flow["seller_operator_id"]
-        issued = _settlements(ctx, label, host_id, seller_id)
-        for document in issued:  # a crashed run's purchase entry, written once
-            _book_purchase(ctx, document, seller_id)
-        settled = sum(Document.of(d).totals.incl_vat for d in issued)
-        counted = sum(int(d.get("settled_bookings") or 0) for d in issued)
-        if int(flow["amount"]) <= settled:
-            continue
-        document = issue_settlement(
-            ctx,
-            label,
-            host_id,
-            seller_id,
-            int(flow["amount"]) - settled,
-            max(int(flow["bookings"]) - counted, 0),
-            last_day,
-            number=len(issued) + 1,
-        )
-        numbers.append(Document.of(document).number)
     return {
-        "job": "settle_operators",
-        "processed": len(numbers),
-        "month": label,
-        "invoices": numbers,
+        **report,
+        "processed": report["processed"] + late["processed"],
+        "late_invoices": late["invoices"],
+        "late_credit_notes": late["credit_notes"],
     }
 
 
-def _settlements(ctx: Context, month: str, host_id: str, seller_id: str) -> list[dict[str, Any]]:
-    return invoicing.documents_in_series(
-        ctx, lambda number: settlement_source(month, host_id, seller_id, number)
-    )
+def settle_month(ctx: Context, year: int, month: int) -> dict[str, Any]:
+    """Bring each (host, seller) settlement of the month to its flow: what its documents
+    so far leave unsettled (all of it at first) on one more invoice, or what they settled
+    beyond the flow (it shrank since) on credit notes of its latest invoices."""
+    label = f"{year:04d}-{month:02d}"
+    last_day = date(year, month, calendar.monthrange(year, month)[1])
+    flows = {
+        (flow["host_operator_id"], flow["seller_operator_id"]): flow
+        for flow in clearing(ctx, year, month)["flows"]
+    }
+    invoices, credit_notes = [], []
+    for host_id, seller_id in sorted(set(flows) | _settled_pairs(ctx, label, set(flows))):
+        flow = flows.get((host_id, seller_id), {"amount": 0, "bookings": 0})
+        settled = _Settled(ctx, label, host_id, seller_id)
+        amount, bookings = int(flow["amount"]), int(flow["bookings"])
+        if amount > settled.amount:
+            document = issue_settlement(
+                ctx,
+                label,
+                host_id,
+                seller_id,
+                amount - settled.amount,
+                max(bookings - settled.bookings, 0),
+                last_day,
+                number=len(settled.invoices) + 1,
+            )
+            invoices.append(Document.of(document).number)
+        elif amount < settled.amount:
+            notes = settled.credit(settled.amount - amount, max(settled.bookings - bookings, 0))
+            credit_notes += [Document.of(note).number for note in notes]
+    return {
+        "job": "settle_operators",
+        "processed": len(invoices) + len(credit_notes),
+        "month": label,
+        "invoices": invoices,
+        "credit_notes": credit_notes,
+    }
+
+
+def _settled_pairs(ctx: Context, month: str, known: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (host, seller) pairs with a settlement of `month` that have no flow any more
+    (one Get per pair of operators: a monthly job, a dozen operators)."""
+    operators = sorted(ctx.catalogue.get(fresh=True).operators)
+    return {
+        (host, seller)
+        for host in operators
+        for seller in operators
+        if host != seller
+        and (host, seller) not in known
+        and ctx.invoices.by_source(settlement_source(month, host, seller)) is not None
+    }
+
+
+class _Settled:
+    """A (month, host, seller) settlement's documents so far: its invoices and credit
+    notes (their purchase entries written, once, if a crash left one out), what they
+    settle net and for how many bookings."""
+
+    def __init__(self, ctx: Context, month: str, host_id: str, seller_id: str) -> None:
+        self._ctx, self._month, self._host, self._seller = ctx, month, host_id, seller_id
+        self.invoices = invoicing.documents_in_series(
+            ctx, lambda n: settlement_source(month, host_id, seller_id, n)
+        )
+        self.notes = invoicing.documents_in_series(
+            ctx, lambda n: settlement_credit_source(month, host_id, seller_id, n)
+        )
+        for document in self.invoices + self.notes:
+            _book_purchase(ctx, document, seller_id)
+        documents = self.invoices + self.notes
+        self.amount = sum(Document.of(d).totals.incl_vat for d in documents)
+        self.bookings = sum(int(d.get("settled_bookings") or 0) for d in self.invoices) - sum(
+            int(d.get("credited_bookings") or 0) for d in self.notes
+        )
+
+    def credit(self, amount: int, bookings: int) -> list[dict[str, Any]]:
+        """Credit `amount` on the latest invoices first, each up to what its credit notes
+        left of it; answers the credit notes issued."""
+        issued: list[dict[str, Any]] = []
+        for invoice in reversed(self.invoices):
+            if amount <= 0:
+                break
+            typed = Document.of(invoice)
+            credited = sum(
+                -Document.of(n).totals.incl_vat
+                for n in self.notes + issued
+                if n.get("refers_to") == typed.id
+            )
+            share = min(amount, typed.totals.incl_vat - credited)
+            if share <= 0:
+                continue
+            note = invoicing.credit_note(
+                self._ctx,
+                invoice,
+                source=settlement_credit_source(
+                    self._month, self._host, self._seller, len(self.notes) + len(issued) + 1
+                ),
+                amount=share,
+                payment={
+                    "status": "due",
+                    "method": "transfer",
+                    "paid_at": None,
+                    "provider_ref": None,
+                    "due_date": _due_date(self._ctx).isoformat(),
+                },
+                extra={"credited_bookings": 0 if issued else bookings},
+            )
+            _book_purchase(self._ctx, note, self._seller)
+            issued.append(note)
+            amount -= share
+        return issued
+
+
+def _due_date(ctx: Context) -> date:
+    """A document issued now is due (paid, or deducted) in `PAYMENT_DAYS`."""
+    return ctx.clock.now().astimezone(PARIS).date() + timedelta(days=PAYMENT_DAYS)
 
 
 def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
@@ -102,7 +188,6 @@ def issue_settlement(
         "address": seller.address.model_dump(mode="json"),
         "email": seller.email,
     }
-    due = ctx.clock.now().astimezone(PARIS).date() + timedelta(days=PAYMENT_DAYS)
     document = invoicing.issue(
         ctx,
         operator_id=host_id,
@@ -110,7 +195,7 @@ def issue_settlement(
         buyer=buyer,
         member_id=None,
         lines=[line],
-        payment={"status": "due", "method": "transfer", "due_date": due.isoformat()},
+        payment={"status": "due", "method": "transfer", "due_date": _due_date(ctx).isoformat()},
         extra={"settled_bookings": bookings},
     )
     _book_purchase(ctx, document, seller_id)

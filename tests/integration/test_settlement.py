@@ -3,13 +3,17 @@ with the ledger entries on both sides, in both operators' FEC."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import pytest
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.domain.timezones import PARIS
 from chalicelib.services.context import Context
 from chalicelib.services.settlement import settle_month, settle_operators
-from tests.support.api import Api, operator_body, relay_body, resource_body
+from tests.support.api import Api, booked, operator_body, relay_body, resource_body
 from tests.support.einvoicing import cii_failures
 from tests.support.fake_stripe import FakeGateway
 from tests.support.fec_checker import check_fec
@@ -114,8 +118,107 @@ def test_a_month_without_usage_elsewhere_issues_nothing(ctx: Context, clock: Fix
         "processed": 0,
         "month": "2026-12",
         "invoices": [],
+        "credit_notes": [],
         "late_invoices": [],
+        "late_credit_notes": [],
     }
+
+
+def test_usage_gone_after_an_early_settlement_is_credited_on_both_sides(
+    ctx: Context,
+    api: Api,
+    member: str,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    # GIVEN December settled early (a run by hand with as_of 1 January, on 1 December)
+    early = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))
+    (invoice_number,) = early["invoices"]
+    host, seller = used_elsewhere["host"], used_elsewhere["seller"]
+    # AND the one booking it settled, cancelled in time since (its credit goes back)
+    mine = api.get("/v1/bookings", token=member).json["items"]
+    (booking,) = [b for b in mine if b["date"] == "2026-12-03"]
+    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
+
+    # WHEN the month is settled again (the real run of 1 January), twice
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    again = settle_operators(ctx)
+    assert settle_operators(ctx)["processed"] == 0  # idempotent
+
+    # THEN the host credits the whole invoice, in its own numbering, referring to it
+    (note_number,) = again["late_credit_notes"] or again["credit_notes"]
+    documents = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (invoice,) = [d for d in documents if d["number"] == invoice_number]
+    (note,) = [d for d in documents if d["number"] == note_number]
+    assert note["type"] == "credit_note" and note["refers_to"] == invoice["id"]
+    assert note["totals"] == {"excl_vat": -1000, "vat": -200, "incl_vat": -1200}
+    assert note["credited_bookings"] == 1
+    xml = api.get(f"/v1/invoices/{note['id']}/xml", token=accountant).body
+    assert cii_failures(xml) == []
+    # AND both operators' books net to nothing, each in a valid FEC
+    balance = {
+        operator: _balances(
+            ctx.invoices.ledger(operator, 2026) + ctx.invoices.ledger(operator, 2027)
+        )
+        for operator in (host, seller)
+    }
+    assert balance[host] == {"411000": 0, "706000": 0, "445710": 0}
+    assert balance[seller]["604000"] == balance[seller]["445660"] == 0
+    assert balance[seller]["401000"] == 0
+    for operator in (host, seller):  # the invoice in 2026's FEC, its credit note in 2027's
+        for year, number in ((2026, invoice_number), (2027, note_number)):
+            fec = api.get(
+                f"/v1/accounting/fec?operator_id={operator}&year={year}", token=accountant
+            )
+            name = fec.headers["Content-Disposition"].split('"')[1]
+            assert check_fec(fec.body.decode(), name) == []
+            assert number in fec.body.decode()
+
+
+def test_a_partly_shrunk_settlement_is_credited_in_part_and_regrowth_invoiced_again(
+    ctx: Context,
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    # GIVEN two days used at the host (3 and 10 December), settled early on one invoice
+    relays = api.get("/v1/relays", token=admin).json["items"]
+    (nangis,) = [r for r in relays if r["operator_id"] == used_elsewhere["host"]]
+    pool = api.get(f"/v1/relays/{nangis['id']}").json["resources"][0]["id"]
+    tenth = booked(api, member, pool, date="2026-12-10", payment="credits")
+    early = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))
+    assert len(early["invoices"]) == 1
+
+    # WHEN the 10th is cancelled in time, the month settled again; then another day is
+    # used (the 17th) and it is settled again
+    assert api.post(f"/v1/bookings/{tenth['id']}/cancel", token=member).status == 200
+    shrunk = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))
+    booked(api, member, pool, date="2026-12-17", payment="credits")
+    grown = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))
+
+    # THEN one credit note of one day, then one more invoice of one day: two days settled
+    host = used_elsewhere["host"]
+    documents = {
+        d["number"]: d
+        for d in api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    }
+    (note,) = [documents[n] for n in shrunk["credit_notes"]]
+    (again,) = [documents[n] for n in grown["invoices"]]
+    assert (note["totals"]["incl_vat"], note["credited_bookings"]) == (-1200, 1)
+    assert (again["totals"]["incl_vat"], again["settled_bookings"]) == (1200, 1)
+    assert sum(d["totals"]["incl_vat"] for d in documents.values()) == 2 * 1200
+    assert settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))["processed"] == 0
+
+
+def _balances(lines: list[Any]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for line in lines:
+        found[line.account] = found.get(line.account, 0) + line.debit - line.credit
+    return found
 
 
 def test_the_job_is_scheduled_and_runs_by_hand(api: Api, admin: str) -> None:

@@ -7,7 +7,12 @@ from datetime import date
 
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
-from chalicelib.domain.settlement import purchase_entry, settlement_sale, settlement_source
+from chalicelib.domain.settlement import (
+    purchase_entry,
+    settlement_credit_source,
+    settlement_sale,
+    settlement_source,
+)
 from tests.support.invoice_fixtures import load_bodies
 
 
@@ -36,6 +41,30 @@ def test_the_purchase_entry_owes_the_host_what_it_invoiced() -> None:
         ("op_a", "HA", date(2027, 1, 1))
     }
     assert (lines[-1].aux_account, lines[-1].aux_label) == ("op_b", "Commune de Nangis")
+
+
+def test_a_credit_note_mirrors_the_purchase_entry_and_has_its_own_source() -> None:
+    # GIVEN the host's credit note of 6,00 € on its settlement invoice
+    body = json.loads(document(200).model_dump_json())
+    body |= {
+        "id": "inv-op_b-2027-000002",
+        "number": "NG-2027-000002",
+        "type": "credit_note",
+        "refers_to": "inv-op_b-2027-000001",
+        "totals": {"excl_vat": -500, "vat": -100, "incl_vat": -600},
+    }
+    # WHEN the seller books it
+    lines = purchase_entry(Document.of(body), "op_a")
+    # THEN each amount is on the other side, positive: the supplier owed less
+    assert [(x.account, x.debit, x.credit) for x in lines] == [
+        ("604000", 0, 500),
+        ("445660", 0, 100),
+        ("401000", 600, 0),
+    ]
+    assert lines[0].label == "Avoir NG-2027-000002 Commune de Nangis"
+    assert settlement_credit_source("2026-12", "op_b", "op_a", 1) == (
+        "settlement-2026-12-op_b-op_a-credit-1"
+    )
 
 
 def test_a_host_without_vat_gives_no_deductible_vat() -> None:
