@@ -16,7 +16,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from chalicelib.domain.catalogue import BLANKS, SINGLE_LINE_PATTERN, single_line_pattern
+from chalicelib.domain.catalogue import (
+    BLANKS,
+    SINGLE_LINE_PATTERN,
+    YEARS_2000_2100,
+    single_line_pattern,
+)
 from chalicelib.domain.identifiers import VAT_NUMBER_RULE
 from chalicelib.domain.schedule import WEEKDAYS
 
@@ -155,7 +160,7 @@ def refine(
         elif stripped:
             _not_blank(prop)
     if name == "JobRun" and "as_of" in props:
-        _replace_string(props["as_of"], {**DATE_TIME, "pattern": "^(20[0-9]{2}|2100)-"})
+        _replace_string(props["as_of"], {**DATE_TIME, "pattern": YEARS_2000_2100})
     if name == "NewClosure":  # one form: a date, a span, or a year's public holidays
         schema["anyOf"] = [{"required": keys} for keys in (["date"], ["from", "to"])] + [
             {"required": ["public_holidays"]}

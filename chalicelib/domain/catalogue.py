@@ -48,12 +48,15 @@ from chalicelib.errors import ValidationFailed
 MAX_OPENING_EXCEPTIONS = 400
 # The days a relay's calendar (exceptions, closures) may name: as dates in queries, 2000
 # to 2100 (the calendar's own ends overflow date arithmetic: 422, not 500).
+YEARS_2000_2100 = "^(20[0-9]{2}|2100)-"
 CalendarDay = Annotated[
     dt.date,
     Field(
         ge=dt.date(2000, 1, 1),
         le=dt.date(2100, 12, 31),
         description="A day, `YYYY-MM-DD`, from 2000-01-01 to 2100-12-31.",
+        # The bounds as the document states them (a `format: date` alone allows year 0083).
+        json_schema_extra={"pattern": YEARS_2000_2100},
     ),
 ]
 # "HH:MM" on a 30-minute mark, "24:00" as an end (the schedule checks the order).

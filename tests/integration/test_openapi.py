@@ -380,3 +380,12 @@ def test_a_one_line_text_documents_what_it_keeps_once_stripped(
     assert [s for s in one_line if variants[s["pattern"]] != s.get("minLength", 0)] == []
     amenity = document["components"]["schemas"]["NewRelay"]["properties"]["amenities"]
     assert amenity["items"]["pattern"] == single_line_pattern(1)
+
+
+def test_a_day_in_a_body_documents_its_years(document: dict[str, Any]) -> None:
+    # GIVEN the days a body carries (an opening exception's, a closure's)
+    schemas = document["components"]["schemas"]
+    days = [schemas["OpeningException"]["properties"]["date"]]
+    days += [schemas["NewClosure"]["properties"][f]["anyOf"][0] for f in ("date", "from", "to")]
+    # THEN each states the years the server takes (2000 to 2100), not only `format: date`
+    assert {(d["format"], d["pattern"]) for d in days} == {("date", "^(20[0-9]{2}|2100)-")}
