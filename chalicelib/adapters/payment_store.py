@@ -34,6 +34,17 @@ def _payment_item(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _refund_item(refund: Refund) -> dict[str, Any]:
+    return {
+        "PK": keys.payment_pk(refund.intent_id),
+        "SK": keys.refund_sk(refund.id),
+        "entity": "refund",
+        "GSI1PK": keys.operator_refunds_pk(refund.operator_id),
+        "GSI1SK": keys.by_time_sk(refund.created_at.isoformat(), refund.id),
+        **to_item(refund.model_dump()),
+    }
+
+
 class PaymentStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -100,14 +111,7 @@ class PaymentStore:
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": {
-                        "PK": keys.payment_pk(refund.intent_id),
-                        "SK": keys.refund_sk(refund.id),
-                        "entity": "refund",
-                        "GSI1PK": keys.operator_refunds_pk(refund.operator_id),
-                        "GSI1SK": keys.by_time_sk(refund.created_at.isoformat(), refund.id),
-                        **to_item(refund.model_dump()),
-                    },
+                    "Item": _refund_item(refund),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
@@ -134,24 +138,43 @@ class PaymentStore:
     def refund_outcome(
         self, refund: Refund, status: str, failure_reason: str | None, at: datetime
     ) -> bool:
-        """Stripe's later word on a recorded refund (it `succeeded`, or `failed`); once, and
-        never back from a failure. False: already so, or already failed."""
-        failing = status in REFUND_NOT_MADE
-        failure = {":why": failure_reason or status, ":at": at.isoformat()} if failing else {}
+        """Stripe's later word on a recorded refund (it `succeeded`, or `failed`), never
+        back from a failure; a failure's reason is filled in if it came without one.
+        True: the refund moved to `status` now."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": status, ":failed": "failed", ":canceled": "canceled"}
+        not_failed = "NOT #status IN (:failed, :canceled)"
+        if status in REFUND_NOT_MADE:
+            update = "SET #status = :status, failed_at = if_not_exists(failed_at, :at)"
+            values[":at"] = at.isoformat()
+            condition = f"attribute_exists(PK) AND ({not_failed}"
+            if failure_reason:
+                update += ", failure_reason = :why"
+                values[":why"] = failure_reason
+                condition += " OR attribute_not_exists(failure_reason)"
+            condition += ")"
+        else:
+            update = "SET #status = :status"
+            condition = f"attribute_exists(PK) AND #status <> :status AND {not_failed}"
         try:
-            self._table.table.update_item(
+            answer = self._table.table.update_item(
                 Key=keys.key(keys.payment_pk(refund.intent_id), keys.refund_sk(refund.id)),
-                UpdateExpression="SET #status = :status"
-                + (", failure_reason = :why, failed_at = :at" if failing else ""),
-                ConditionExpression="attribute_exists(PK) AND #status <> :status"
-                " AND NOT #status IN (:failed, :canceled)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": status,
-                    ":failed": "failed",
-                    ":canceled": "canceled",
-                    **failure,
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_OLD",
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return False
+        return answer.get("Attributes", {}).get("status") not in REFUND_NOT_MADE
+
+    def add_failed_refund(self, refund: Refund) -> bool:
+        """Keep a refund Stripe says failed before Relais took it as made (`credited`
+        False): no credit, nothing added to its payment. False if already kept."""
+        try:
+            self._table.table.put_item(
+                Item=_refund_item(refund), ConditionExpression="attribute_not_exists(PK)"
             )
         except self._table.exceptions.ConditionalCheckFailedException:
             return False

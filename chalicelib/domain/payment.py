@@ -70,6 +70,10 @@ class Refund(Stored):
     created_at: datetime
     failure_reason: str | None = None  # Stripe's, once it `failed` (or was `canceled`)
     failed_at: datetime | None = None
+    # False: Stripe said it failed before Relais took it as made (no credit note, not in
+    # the payment's `refunded_amount`): kept so that a stale event listing it as made is
+    # not believed, and so that its balance transactions are attributed.
+    credited: bool = True
 
     @property
     def made(self) -> bool:

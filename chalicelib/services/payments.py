@@ -194,7 +194,9 @@ def settle_refund(ctx: Context, booking: Booking) -> dict[str, Any]:
 def _recorded_refund(ctx: Context, payment: Payment) -> dict[str, Any] | None:
     """The refund already recorded against this payment, its credit note issued if a crash
     came between the two (issuing is once per refund): a retry finishes the work."""
-    recorded = [r for r in ctx.payments.refunds(payment.intent_id) if r.status == "succeeded"]
+    # Every refund credited (a pending SEPA one, one that failed since, included): the
+    # booking notes the last with its id, so Stripe's later word on it reaches the booking.
+    recorded = [r for r in ctx.payments.refunds(payment.intent_id) if r.credited]
     if not recorded:
         return None
     notes = {
@@ -216,7 +218,8 @@ def record_refund(
     payment = ctx.payments.payment(intent_id)
     if payment is None:
         return None
-    ctx.payments.add_refund(
+    now = ctx.clock.now()
+    added = ctx.payments.add_refund(
         Refund(
             id=refund_id,
             intent_id=intent_id,
@@ -227,12 +230,17 @@ def record_refund(
             amount=amount,
             status=status,
             reason=reason,
-            created_at=ctx.clock.now(),
+            created_at=now,
+            failed_at=now if status in REFUND_NOT_MADE else None,
         )
     )
+    if not added:
+        kept = ctx.payments.refund(intent_id, refund_id)
+        if kept is not None and not kept.credited:
+            return None  # Stripe said it failed before: a stale event, not a refund made
     document = invoicing.credit_note_for_refund(ctx, payment, refund_id, amount)
     if status in REFUND_NOT_MADE:  # refused by Stripe as soon as asked: owed another way
-        refund_failures.refund_not_made(ctx, intent_id, refund_id, status, None)
+        refund_failures.refund_not_made(ctx, intent_id, {"id": refund_id}, status)
     return Document.of(document).id
 
 
@@ -394,9 +402,7 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
     refunds = (charge.get("refunds") or {}).get("data") or []
     for refund in refunds:
         if refund.get("status") in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
-            refund_failures.refund_not_made(
-                ctx, intent_id, refund["id"], refund["status"], refund.get("failure_reason")
-            )
+            refund_failures.refund_not_made(ctx, intent_id, refund, refund["status"])
             continue
         record_refund(
             ctx,
@@ -429,6 +435,8 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
     is recorded under the charge's id."""
     for refund in ctx.gateway.list_refunds(intent_id):
         if refund.status in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
+            listed = {"id": refund.id, "amount": refund.amount, "metadata": {}}
+            refund_failures.refund_not_made(ctx, intent_id, listed, refund.status)
             continue
         record_refund(
             ctx,
@@ -438,6 +446,7 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
             refund.status or "succeeded",
             refund.reason or "dashboard",
         )
+    # Failed ones included: an event built before a refund failed still counts it.
     already = sum(r.amount for r in ctx.payments.refunds(intent_id))
     if total > already:
         logger.warning("Refunds of %s not listed by Stripe: %d cents", intent_id, total - already)

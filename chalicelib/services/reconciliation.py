@@ -508,7 +508,7 @@ def _failed_refunds(
     failed = [
         r
         for r in store.refunds(operator_id, *_key_span(span))
-        if not r.made and _within(r.created_at, span)
+        if not r.made and r.credited and _within(r.created_at, span)
     ]
     return [
         {

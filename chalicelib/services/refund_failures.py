@@ -16,11 +16,12 @@ by the redelivery.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.bookkeeping import refund_failure_entry
 from chalicelib.domain.documents import Document
-from chalicelib.domain.payment import REFUND_NOT_MADE
+from chalicelib.domain.payment import REFUND_NOT_MADE, Payment, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.observability import count
 from chalicelib.services import accounting_settings, invoicing, notifications, periods
@@ -37,7 +38,7 @@ def refund_updated(ctx: Context, refund: dict[str, Any]) -> str:
         return "ignored"
     status = str(refund.get("status") or "")
     if status in REFUND_NOT_MADE:
-        return refund_not_made(ctx, intent_id, refund_id, status, refund.get("failure_reason"))
+        return refund_not_made(ctx, intent_id, refund, status)
     ours = ctx.payments.refund(intent_id, refund_id)
     if status == "succeeded" and ours is not None and ours.status == "pending":
         ctx.payments.refund_outcome(ours, status, None, ctx.clock.now())
@@ -47,38 +48,72 @@ def refund_updated(ctx: Context, refund: dict[str, Any]) -> str:
     return "ignored"
 
 
-def refund_not_made(
-    ctx: Context, intent_id: str, refund_id: str, status: str, failure_reason: Any
-) -> str:
-    """Stripe gave the money of a recorded refund back to the balance: the customer is
-    owed it again. A refund never recorded (no credit note, no entry) has nothing to undo.
-    The entry is claimed once: it is what makes this happen once (a refund recorded as
-    `failed` straight away gets it too)."""
-    ours = ctx.payments.refund(intent_id, refund_id)
+def refund_not_made(ctx: Context, intent_id: str, refund: dict[str, Any], status: str) -> str:
+    """Stripe gave the money of a refund (`refund`: its id, amount, failure reason) back
+    to the balance. Recorded as made: the customer is owed it again. Never recorded: it
+    is kept as failed and not credited, so that a stale event listing it as made is not
+    believed. The entry is claimed once: it is what makes this happen once (a refund
+    recorded as `failed` straight away gets it too)."""
     payment = ctx.payments.payment(intent_id)
-    if ours is None or payment is None:
+    refund_id = str(refund.get("id") or "")
+    if payment is None or not refund_id:
         return "ignored"
+    reason = refund.get("failure_reason")
+    why = str(reason)[:200] if isinstance(reason, str) and reason else None
     now = ctx.clock.now()
+    ours = ctx.payments.refund(intent_id, refund_id)
+    if ours is None:
+        ctx.payments.add_failed_refund(_never_made(payment, refund_id, refund, status, why, now))
+        return "failed_before_recorded"
+    if not ours.credited:
+        return "already_recorded"
     # The refund's credit note, issued when it was recorded (issued now if a crash then
     # left it out): the piece of the entry, and what the customer is owed.
     note = Document.of(invoicing.credit_note_for_refund(ctx, payment, refund_id, ours.amount))
     books = accounting_settings.settings_for(ctx, payment.operator_id, fresh=False)
     day = now.astimezone(PARIS).date()
     booked = periods.book(ctx, refund_failure_entry(note, day, books.chart, now, books.journals))
-    why = str(failure_reason or ours.failure_reason or status)[:200]
-    ctx.payments.refund_outcome(ours, status, why, now)  # False: already marked
+    moved = ctx.payments.refund_outcome(ours, status, why, now)
     if payment.kind == "booking":
         ctx.bookings.refund_status(payment.subject_id, refund_id, status)
     notifications.notify_refund_failed(ctx, ours, note)  # once: its outbox claim
-    if not booked:
+    if not (booked or moved):
         return "already_recorded"
-    count("RefundsFailed")
+    count("RefundsFailed")  # the first delivery, or the one finishing a crashed one
     logger.warning(
         "Refund %s of %s (%d cents, credit note %s) was not made: %s; the customer is owed it",
         refund_id,
         intent_id,
         ours.amount,
         note.number,
-        why,
+        why or status,
     )
     return "refund_failure_recorded"
+
+
+def _never_made(
+    payment: Payment,
+    refund_id: str,
+    refund: dict[str, Any],
+    status: str,
+    why: str | None,
+    now: datetime,
+) -> Refund:
+    amount = refund.get("amount")
+    metadata = refund.get("metadata")
+    reason = metadata.get("reason") if isinstance(metadata, dict) else None
+    return Refund(
+        id=refund_id,
+        intent_id=payment.intent_id,
+        kind=payment.kind,
+        subject_id=payment.subject_id,
+        operator_id=payment.operator_id,
+        member_id=payment.member_id,
+        amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else 0,
+        status=status,
+        reason=str(reason or "dashboard"),
+        created_at=now,
+        failure_reason=why,
+        failed_at=now,
+        credited=False,
+    )

@@ -217,9 +217,18 @@ def test_a_pending_refund_that_succeeds_is_noted_and_an_unknown_one_ignored(
         api, settings, "refund.failed", {**succeeded, "id": "re_x", "status": "failed"}
     )
 
-    # THEN the refund is succeeded, and the unknown one changes nothing
-    assert (done.json["outcome"], unknown.json["outcome"]) == ("refund_succeeded", "ignored")
+    # THEN the refund is succeeded, and the unknown one is only kept as failed: nothing
+    # credited, nothing taken off the payment
+    assert (done.json["outcome"], unknown.json["outcome"]) == (
+        "refund_succeeded",
+        "failed_before_recorded",
+    )
     noted = ctx.payments.refund(intent_id, refund_id)
     assert noted is not None and noted.status == "succeeded"
+    kept = ctx.payments.refund(intent_id, "re_x")
+    assert kept is not None and (kept.status, kept.credited) == ("failed", False)
+    payment = ctx.payments.payment(intent_id)
+    assert payment is not None and payment.refunded_amount == 1500
+    assert ctx.invoices.by_source("refund-re_x") is None
     booking = api.get(f"/v1/bookings/{cancelled['id']}", token=member).json
     assert booking["refund"] == {"amount": 1500, "status": "succeeded"}

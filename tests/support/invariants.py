@@ -88,7 +88,8 @@ def money_violations(ctx: Context) -> list[str]:
     free_hours = timedelta(hours=ctx.settings.cancel_free_hours)
     refunded: dict[str, int] = defaultdict(int)
     for refund in by_entity["refund"]:
-        refunded[refund["intent_id"]] += int(refund["amount"])
+        if refund.get("credited", True):  # not one that failed before it was taken as made
+            refunded[refund["intent_id"]] += int(refund["amount"])
     claimed = {str(i["SK"]) for i in by_entity["claim"] if str(i["PK"]).startswith("LEDGERENTRY#")}
     sources = {
         str(i["PK"]).removeprefix("DOCSOURCE#"): str(i.get("document_id", ""))
@@ -98,7 +99,7 @@ def money_violations(ctx: Context) -> list[str]:
 
     violations: list[str] = []
     for refund in by_entity["refund"]:
-        if refund.get("status") in VOID_REFUND_STATUSES:
+        if refund.get("status") in VOID_REFUND_STATUSES and refund.get("credited", True):
             note = sources.get(f"refund-{refund['id']}")
             if not note or f"{note}-BQ-failed" not in claimed:
                 violations.append(
