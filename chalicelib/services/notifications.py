@@ -41,6 +41,7 @@ from chalicelib.services.mail_delivery import (
     recipient_of,
     retry_failed,
 )
+from chalicelib.services.ports import Mailer
 
 MembershipEvent = Literal["renewed", "payment_failed"]
 CONFIRMED = (BookingStatus.confirmed.value, BookingStatus.checked_in.value)
@@ -311,14 +312,27 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
         )
         fields["timezone"] = PARIS_ZONE_NAME
         kind = "membership_payment_failed"
+    return _member_mail(ctx, mailer, member_id, kind, key, fields, timedelta(days=3))
+
+
+def _member_mail(
+    ctx: Context,
+    mailer: Mailer,
+    member_id: str,
+    kind: str,
+    key: str,
+    fields: dict[str, Any],
+    valid_for: timedelta,
+) -> str:
+    """The mail `kind` to a member (not about a booking), in their language, once under
+    `key`; sent within `valid_for`, or not at all."""
     if outbox(ctx).get(key) is not None:
         return "duplicate"
     recipient = recipient_of(ctx, member_id)
     if recipient is None:
         return "no_recipient"
     email, name, language = recipient
-    fields["name"] = name
-    subject, text, html = render(kind, fields, language)
+    subject, text, html = render(kind, {**fields, "name": name}, language)
     message = OutgoingMail(
         to=email, subject=subject, text=text, html=html, language=language, message_key=key
     )
@@ -328,7 +342,7 @@ def _membership_mail(ctx: Context, data: dict[str, Any], event: MembershipEvent)
         message,
         kind=kind,
         member_id=member_id,
-        send_until=ctx.clock.now() + timedelta(days=3),
+        send_until=ctx.clock.now() + valid_for,
     )
 
 
@@ -348,29 +362,13 @@ def _refund_failed_mail(ctx: Context, refund: Refund, credit_note: Document, key
     mailer = mailer_for(ctx)
     if mailer is None:
         return "disabled"
-    if outbox(ctx).get(key) is not None:
-        return "duplicate"
-    recipient = recipient_of(ctx, refund.member_id)
-    if recipient is None:
-        return "no_recipient"
-    email, name, language = recipient
     fields = {
-        "name": name,
         "amount": refund.amount,
         "credit_note_number": credit_note.number,
         "seller_name": credit_note.seller.name,
     }
-    subject, text, html = render("refund_failed", fields, language)
-    message = OutgoingMail(
-        to=email, subject=subject, text=text, html=html, language=language, message_key=key
-    )
-    return deliver(
-        ctx,
-        mailer,
-        message,
-        kind="refund_failed",
-        member_id=refund.member_id,
-        send_until=ctx.clock.now() + timedelta(days=7),
+    return _member_mail(
+        ctx, mailer, refund.member_id, "refund_failed", key, fields, timedelta(days=7)
     )
 
 
