@@ -127,10 +127,14 @@ def negated_line(line: dict[str, Any]) -> dict[str, Any]:
 
 
 PARTIAL_REFUND_LABEL = "Remboursement partiel — "
+PARTIAL_CREDIT_LABEL = "Avoir partiel — "  # a partial credit that refunds nothing
 
 
 def partial_credit_lines(
-    invoice_lines: list[dict[str, Any]], amount: int, credited_before: int = 0
+    invoice_lines: list[dict[str, Any]],
+    amount: int,
+    credited_before: int = 0,
+    label: str = PARTIAL_REFUND_LABEL,
 ) -> list[dict[str, Any]]:
     """The lines of the credit note of a partial refund of `amount`, VAT included, after
     `credited_before` already credited on the same invoice (its earlier credit notes).
@@ -152,7 +156,7 @@ def partial_credit_lines(
     for line, now, then in zip(invoice_lines, after, earlier, strict=True):
         incl, excl, vat = (now[k] - then[k] for k in range(3))
         credit: dict[str, Any] = {
-            "description": PARTIAL_REFUND_LABEL + str(line["description"]),
+            "description": label + str(line["description"]),
             "quantity": "1",
             "unit_price_excl_vat": -excl,
             "vat_rate": line["vat_rate"],

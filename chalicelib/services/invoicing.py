@@ -21,6 +21,7 @@ from chalicelib.domain.bookkeeping import document_entries
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import (
+    PARTIAL_REFUND_LABEL,
     Sale,
     chain_hash,
     document_id,
@@ -151,6 +152,14 @@ def _document(
         if operator.bic:
             seller["bic"] = operator.bic
     invoice = Document.of(refers_to) if refers_to else None
+    if invoice is not None and invoice.seller.vat_regime is not None:
+        # A credit note corrects its invoice: under the VAT regime (and VAT number) that
+        # invoice was issued under — the operator may have changed since, e.g. into the
+        # franchise on 1 January.
+        seller["vat_regime"] = invoice.seller.vat_regime
+        seller["vat_on_debits"] = bool(invoice.seller.vat_on_debits)
+        if invoice.seller.vat_number:  # the VAT it reverses was charged under this number
+            seller["vat_number"] = invoice.seller.vat_number
     refers = (invoice.number, invoice.issued_on) if invoice else None
     document: dict[str, Any] = {
         "id": document_id(operator.id, now.year, sequence),
@@ -186,6 +195,7 @@ def credit_note(
     amount: int,
     payment: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    partial_label: str = PARTIAL_REFUND_LABEL,
 ) -> dict[str, Any]:
     """The credit note of a refund: the invoice's lines negated (in full), or (partial) each
     line's share of the refund, computed cumulatively with the invoice's earlier credit
@@ -202,7 +212,8 @@ def credit_note(
         earlier.read(ctx.clock.now().astimezone(PARIS).year)  # most of it, before the loop
 
         def lines_at(year: int, last_number: int) -> list[dict[str, Any]]:
-            return partial_credit_lines(invoiced, amount, earlier.read(year, last_number))
+            credited = earlier.read(year, last_number)
+            return partial_credit_lines(invoiced, amount, credited, partial_label)
 
     return issue(
         ctx,

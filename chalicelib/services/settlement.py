@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.documents import Document
-from chalicelib.domain.invoice import document_line
+from chalicelib.domain.invoice import PARTIAL_CREDIT_LABEL, document_line
 from chalicelib.domain.settlement import (
     purchase_entry,
     settlement_credit_source,
@@ -97,9 +97,11 @@ def _settled_pairs(ctx: Context, month: str, known: set[tuple[str, str]]) -> set
 
 
 class _Settled:
-    """A (month, host, seller) settlement's documents so far: its invoices and credit
+    """A (month, host, seller) settlement's documents so far: its invoices and its credit
     notes (their purchase entries written, once, if a crash left one out), what they
-    settle net and for how many bookings."""
+    settle net and for how many bookings. Every credit note of its invoices counts — a
+    refused invoice's (`route_einvoices` credits it in full) too, so a refused month is
+    invoiced again and never credited twice."""
 
     def __init__(self, ctx: Context, month: str, host_id: str, seller_id: str) -> None:
         self._ctx, self._month, self._host, self._seller = ctx, month, host_id, seller_id
@@ -111,28 +113,41 @@ class _Settled:
         )
         for document in self.invoices + self.notes:
             _book_purchase(ctx, document, seller_id)
-        documents = self.invoices + self.notes
-        self.amount = sum(Document.of(d).totals.incl_vat for d in documents)
-        self.bookings = sum(int(d.get("settled_bookings") or 0) for d in self.invoices) - sum(
-            int(d.get("credited_bookings") or 0) for d in self.notes
+        year = ctx.clock.now().astimezone(PARIS).year
+        # Per invoice: what every credit note credited of it, and the bookings they did.
+        self._credited = {
+            Document.of(d).id: invoicing.EarlierCredits(ctx, Document.of(d)).read(year)
+            for d in self.invoices
+        }
+        self._bookings_credited = {id_: 0 for id_ in self._credited}
+        for note in self.notes:
+            refers_to = str(note.get("refers_to") or "")
+            if refers_to in self._bookings_credited:
+                self._bookings_credited[refers_to] += int(note.get("credited_bookings") or 0)
+        self.amount = sum(
+            Document.of(d).totals.incl_vat - self._credited[Document.of(d).id]
+            for d in self.invoices
         )
+        self.bookings = sum(self._bookings_left(d) for d in self.invoices)
+
+    def _bookings_left(self, invoice: dict[str, Any]) -> int:
+        typed = Document.of(invoice)
+        if self._credited[typed.id] >= typed.totals.incl_vat:
+            return 0  # credited in full (by this series or a refusal)
+        return max(int(invoice.get("settled_bookings") or 0) - self._bookings_credited[typed.id], 0)
 
     def credit(self, amount: int, bookings: int) -> list[dict[str, Any]]:
-        """Credit `amount` on the latest invoices first, each up to what its credit notes
-        left of it; answers the credit notes issued."""
+        """Credit `amount` (and `bookings`) on the latest invoices first, each up to what
+        its credit notes left of it; answers the credit notes issued."""
         issued: list[dict[str, Any]] = []
         for invoice in reversed(self.invoices):
             if amount <= 0:
                 break
             typed = Document.of(invoice)
-            credited = sum(
-                -Document.of(n).totals.incl_vat
-                for n in self.notes + issued
-                if n.get("refers_to") == typed.id
-            )
-            share = min(amount, typed.totals.incl_vat - credited)
+            share = min(amount, typed.totals.incl_vat - self._credited[typed.id])
             if share <= 0:
                 continue
+            booked = min(bookings, self._bookings_left(invoice))
             note = invoicing.credit_note(
                 self._ctx,
                 invoice,
@@ -147,11 +162,14 @@ class _Settled:
                     "provider_ref": None,
                     "due_date": _due_date(self._ctx).isoformat(),
                 },
-                extra={"credited_bookings": 0 if issued else bookings},
+                extra={"credited_bookings": booked},
+                partial_label=PARTIAL_CREDIT_LABEL,
             )
             _book_purchase(self._ctx, note, self._seller)
             issued.append(note)
-            amount -= share
+            self._credited[typed.id] += share
+            self._bookings_credited[typed.id] += booked
+            amount, bookings = amount - share, bookings - booked
         return issued
 
 

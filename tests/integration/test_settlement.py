@@ -209,6 +209,7 @@ def test_a_partly_shrunk_settlement_is_credited_in_part_and_regrowth_invoiced_ag
     (note,) = [documents[n] for n in shrunk["credit_notes"]]
     (again,) = [documents[n] for n in grown["invoices"]]
     assert (note["totals"]["incl_vat"], note["credited_bookings"]) == (-1200, 1)
+    assert note["lines"][0]["description"].startswith("Avoir partiel — ")  # no refund
     assert (again["totals"]["incl_vat"], again["settled_bookings"]) == (1200, 1)
     assert sum(d["totals"]["incl_vat"] for d in documents.values()) == 2 * 1200
     assert settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))["processed"] == 0
