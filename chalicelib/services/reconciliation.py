@@ -503,12 +503,14 @@ def _failed_refunds(
     operator_id: str,
     span: tuple[datetime | None, datetime | None],
 ) -> list[dict[str, Any]]:
-    """Refunds made within the span that Stripe could not make: each customer is owed
-    its amount, to pay another way (their credit note stands)."""
+    """Refunds that failed within the span (made up to `FAILED_REFUND_LOOKBACK` before
+    it): each customer is owed its amount, to pay another way (the credit note stands)."""
+    start, end = span
+    made_from = (start - FAILED_REFUND_LOOKBACK) if start else None
     failed = [
         r
-        for r in store.refunds(operator_id, *_key_span(span))
-        if not r.made and r.credited and _within(r.created_at, span)
+        for r in store.refunds(operator_id, *_key_span((made_from, end)))
+        if not r.made and r.credited and _within(r.failed_at or r.created_at, span)
     ]
     return [
         {

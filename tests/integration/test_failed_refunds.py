@@ -5,11 +5,14 @@ payout and lists the refund for the accountant; the credit note stands."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
+from chalicelib.domain.timezones import PARIS
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.integration.test_notifications import (  # noqa: F401 (fixtures: SES on)
@@ -130,11 +133,13 @@ def test_a_refund_failing_weeks_later_is_still_found_in_its_payout(
     stripe_fake: LedgerFakeGateway,  # noqa: F811
     settings: Settings,  # noqa: F811
     ctx: Context,
+    clock: FixedClock,
 ) -> None:
     # GIVEN a refund paid out with its charge, that the bank refuses 40 days later
     cancelled = cancelled_with_refund(api, member, network, stripe_fake, settings)
     stripe_fake.pay_out()
     reconcile_payments(ctx)
+    clock.moment = datetime(2027, 1, 10, 9, 0, tzinfo=PARIS)
     failed = stripe_fake.fail_refund(cancelled["refund_id"], days_later=40)
     assert deliver(api, settings, "charge.refund.updated", failed).status == 200
 
@@ -147,12 +152,19 @@ def test_a_refund_failing_weeks_later_is_still_found_in_its_payout(
     first, second = report(api, accountant, network["operator"], span)["payouts"]
     assert (first["net"], first["matched"]) == (-FEE, True)
     assert (second["amount"], second["refunds"], second["matched"]) == (1500, -1500, True)
-    # AND the Stripe balance held the 15,00 € at the year's end, paid out in January
-    assert fec_balances(api, accountant, network["operator"])[CLEARING] == 1500
+    # AND the Stripe clearing account is empty at the end of each year
+    assert fec_balances(api, accountant, network["operator"])[CLEARING] == 0
     january = [
         line for line in ctx.invoices.ledger(network["operator"], 2027) if line.account == CLEARING
     ]
-    assert sum(line.debit - line.credit for line in january) == -1500
+    assert sum(line.debit - line.credit for line in january) == 0
+    # AND the accountant's report lists the refund in the span it failed in, not before
+    december = report(api, accountant, network["operator"], "&from=2026-12-01&to=2026-12-31")
+    assert december["failed_refunds"] == []
+    (owed,) = report(api, accountant, network["operator"], "&from=2027-01-01&to=2027-01-31")[
+        "failed_refunds"
+    ]
+    assert owed["refund_id"] == cancelled["refund_id"]
 
 
 def test_a_charge_refunded_listing_a_failed_refund_never_recorded_issues_nothing(
