@@ -35,6 +35,11 @@ RANK = {"200": 0, "201": 1, "202": 2, "205": 3, "210": 4, "212": 4, "213": 4}
 CLAIM_TTL = timedelta(minutes=15)
 
 
+def refusal_credit_source(document_id: str) -> str:
+    """The source of the credit note that answers a refusal (210) of `document_id`."""
+    return f"einvoice-refused-{document_id}"
+
+
 def is_routed(document: Document) -> bool:
     """A document to a French business goes through the platform (B2B); others are
     e-reported instead."""

@@ -49,6 +49,7 @@ from chalicelib.domain.lifecycle import (
     current_attempt,
     current_status,
     is_routed,
+    refusal_credit_source,
     settled,
     with_reported,
     with_status,
@@ -583,7 +584,7 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
         credit_note(  # of a part: each line's share, after the earlier notes' shares
             ctx,
             stored,  # its buyer is copied as issued, key order too
-            source=f"einvoice-refused-{document.id}",
+            source=refusal_credit_source(document.id),
             amount=left,
             payment={"status": "due", "method": method, "due_date": now.date().isoformat()},
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import PARTIAL_CREDIT_LABEL, document_line
+from chalicelib.domain.lifecycle import refusal_credit_source
 from chalicelib.domain.settlement import (
     purchase_entry,
     settlement_credit_source,
@@ -113,16 +114,16 @@ class _Settled:
         )
         for document in self.invoices + self.notes:
             _book_purchase(ctx, document, seller_id)
-        year = ctx.clock.now().astimezone(PARIS).year
-        # Per invoice: what every credit note credited of it, and the bookings they did.
-        self._credited = {
-            Document.of(d).id: invoicing.EarlierCredits(ctx, Document.of(d)).read(year)
-            for d in self.invoices
-        }
-        self._bookings_credited = {id_: 0 for id_ in self._credited}
-        for note in self.notes:
+        # Per invoice: what its credit notes credited, and the bookings they did. Only two
+        # kinds credit a settlement invoice: this series' and a refusal's (one, by source).
+        self._credited = {Document.of(d).id: 0 for d in self.invoices}
+        self._bookings_credited = dict(self._credited)
+        refusals = [ctx.invoices.by_source(refusal_credit_source(id_)) for id_ in self._credited]
+        refused = [invoicing.get_document(ctx, note_id) for note_id in refusals if note_id]
+        for note in self.notes + refused:
             refers_to = str(note.get("refers_to") or "")
-            if refers_to in self._bookings_credited:
+            if refers_to in self._credited:
+                self._credited[refers_to] -= Document.of(note).totals.incl_vat
                 self._bookings_credited[refers_to] += int(note.get("credited_bookings") or 0)
         self.amount = sum(
             Document.of(d).totals.incl_vat - self._credited[Document.of(d).id]
