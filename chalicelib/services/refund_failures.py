@@ -63,8 +63,13 @@ def refund_not_made(ctx: Context, intent_id: str, refund: dict[str, Any], status
     now = ctx.clock.now()
     ours = ctx.payments.refund(intent_id, refund_id)
     if ours is None:
-        ctx.payments.add_failed_refund(_never_made(payment, refund_id, refund, status, why, now))
-        return "failed_before_recorded"
+        if ctx.payments.add_failed_refund(
+            _never_made(payment, refund_id, refund, status, why, now)
+        ):
+            return "failed_before_recorded"
+        ours = ctx.payments.refund(intent_id, refund_id)  # recorded as made meanwhile
+        if ours is None:
+            return "ignored"
     if not ours.credited:
         return "already_recorded"
     # The refund's credit note, issued when it was recorded (issued now if a crash then

@@ -235,3 +235,34 @@ def test_a_refund_failed_at_creation_keeps_stripes_reason_and_time(
     (owed,) = report(api, accountant, network["operator"])["failed_refunds"]
     assert owed["failure_reason"] == "expired_or_canceled_card", owed
     assert owed["failed_at"] is not None, owed
+
+
+def test_a_failure_racing_the_refunds_recording_is_still_taken_into_account(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a refund recorded as made by a `charge.refunded` at the very moment its
+    # failure is handled: the failure's first read finds no refund yet
+    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
+    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
+    (refund_id,) = stripe_fake.refunds
+    real_refund = PaymentStore.refund
+    reads = {"n": 0}
+
+    def not_yet_recorded(self: PaymentStore, intent_id: str, wanted: str) -> Any:
+        reads["n"] += 1
+        return None if reads["n"] == 1 else real_refund(self, intent_id, wanted)
+
+    monkeypatch.setattr(PaymentStore, "refund", not_yet_recorded)
+    # WHEN the failure is handled
+    failed = stripe_fake.fail_refund(refund_id)
+    answer = deliver(api, settings, "charge.refund.updated", failed)
+    # THEN it is the recorded refund's failure: owed to the member, the booking says so
+    assert answer.json["outcome"] == "refund_failure_recorded", answer.json
+    shown = api.get(f"/v1/bookings/{booking['id']}", token=member).json
+    assert shown["refund"]["status"] == "failed"
