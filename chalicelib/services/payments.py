@@ -399,21 +399,18 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
     intent_id = charge.get("payment_intent")
     if not isinstance(intent_id, str) or ctx.payments.payment(intent_id) is None:
         return "ignored"
-    refunds = (charge.get("refunds") or {}).get("data") or []
+    refunds = _refunds_of(charge)
     for refund in refunds:
-        if refund.get("status") in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
-            refund_failures.refund_not_made(ctx, intent_id, refund, refund["status"])
+        status = refund.get("status") or "succeeded"
+        if status in REFUND_NOT_MADE:  # not in Stripe's amount_refunded
+            refund_failures.refund_not_made(ctx, intent_id, refund, status)
             continue
-        record_refund(
-            ctx,
-            intent_id,
-            refund["id"],
-            int(refund["amount"]),
-            refund.get("status") or "succeeded",
-            (refund.get("metadata") or {}).get("reason") or "dashboard",
-        )
-    if not refunds and charge.get("amount_refunded"):
-        _record_listed_refunds(ctx, intent_id, charge["id"], int(charge["amount_refunded"]))
+        metadata = refund.get("metadata")
+        reason = metadata.get("reason") if isinstance(metadata, dict) else None
+        record_refund(ctx, intent_id, refund["id"], refund["amount"], status, reason or "dashboard")
+    total = charge.get("amount_refunded")
+    if not refunds and _is_amount(total) and total:
+        _record_listed_refunds(ctx, intent_id, str(charge.get("id") or intent_id), total)
     payment = ctx.payments.payment(intent_id)
     assert payment is not None
     if payment.fully_refunded and payment.kind == "booking":
@@ -425,6 +422,29 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
     if payment.fully_refunded and payment.kind == "purchase":
         ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
     return "refund_recorded"
+
+
+def _is_amount(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _refunds_of(charge: dict[str, Any]) -> list[dict[str, Any]]:
+    """The charge's refunds as listed in the event, each with a string id, an amount in
+    cents and a string status (or none); any other entry is logged and left out."""
+    listed = charge.get("refunds")
+    data = listed.get("data") if isinstance(listed, dict) else None
+    kept = []
+    for refund in data if isinstance(data, list) else []:
+        if (
+            isinstance(refund, dict)
+            and isinstance(refund.get("id"), str)
+            and _is_amount(refund.get("amount"))
+            and isinstance(refund.get("status") or "", str)
+        ):
+            kept.append(refund)
+        else:
+            logger.warning("Malformed refund in charge %s left out: %r", charge.get("id"), refund)
+    return kept
 
 
 def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: int) -> None:

@@ -266,3 +266,30 @@ def test_a_failure_racing_the_refunds_recording_is_still_taken_into_account(
     assert answer.json["outcome"] == "refund_failure_recorded", answer.json
     shown = api.get(f"/v1/bookings/{booking['id']}", token=member).json
     assert shown["refund"]["status"] == "failed"
+
+
+def test_a_charge_refunded_with_malformed_refunds_records_only_the_well_formed_one(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    ctx: Context,
+) -> None:
+    # GIVEN a paid booking, and a `charge.refunded` whose refunds list holds odd entries
+    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
+    listed = [
+        {"id": "re_ok", "amount": 500, "status": "succeeded", "metadata": None},
+        {"amount": 500, "status": "succeeded"},  # no id
+        {"id": "re_list", "amount": 500, "status": ["failed"]},
+        {"id": "re_text", "amount": "500", "status": "succeeded"},
+        "re_bare",
+    ]
+    charge = {**charge_snapshot(booking, listed), "amount_refunded": 2000}
+    # WHEN it is delivered
+    answer = deliver(api, settings, "charge.refunded", charge)
+    # THEN it is answered (never a 5xx Stripe would retry for days), and only the
+    # well-formed refund is recorded
+    assert answer.status == 200, answer.json
+    recorded = ctx.payments.refunds(booking["payment_intent_id"])
+    assert [(r.id, r.amount) for r in recorded] == [("re_ok", 500)]
