@@ -81,13 +81,23 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
         SetAccountingSettings="put_operators_operator_id_accounting_settings",
         ReadPlatform="get_operators_operator_id_einvoicing_platform",
         SetPlatform="put_operators_operator_id_einvoicing_platform",
-        RemovePlatform="delete_operators_operator_id_einvoicing_platform",
         ReadChorusPro="get_operators_operator_id_chorus_pro",
         SetChorusPro="put_operators_operator_id_chorus_pro",
-        RemoveChorusPro="delete_operators_operator_id_chorus_pro",
         EReports="get_operators_operator_id_ereports",
         Periods="get_operators_operator_id_periods",
         VerifyPeriods="get_operators_operator_id_periods_verify",
+    ),
+    # An operator's own platform or Chorus Pro account exists once set (a new operator's
+    # removal is 404): removing one is linked from setting it.
+    ("PUT", "/v1/operators/{operator_id}/einvoicing-platform"): _links(
+        "operator_id",
+        "$request.path.operator_id",
+        RemovePlatform="delete_operators_operator_id_einvoicing_platform",
+    ),
+    ("PUT", "/v1/operators/{operator_id}/chorus-pro"): _links(
+        "operator_id",
+        "$request.path.operator_id",
+        RemoveChorusPro="delete_operators_operator_id_chorus_pro",
     ),
     ("POST", "/v1/relays"): _links(
         "relay_id",

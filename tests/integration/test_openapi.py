@@ -389,3 +389,19 @@ def test_a_day_in_a_body_documents_its_years(document: dict[str, Any]) -> None:
     days += [schemas["NewClosure"]["properties"][f]["anyOf"][0] for f in ("date", "from", "to")]
     # THEN each states the years the server takes (2000 to 2100), not only `format: date`
     assert {(d["format"], d["pattern"]) for d in days} == {("date", "^(20[0-9]{2}|2100)-")}
+
+
+def test_removing_an_operators_own_platform_is_linked_from_setting_it(
+    document: dict[str, Any],
+) -> None:
+    # A new operator has no platform or Chorus Pro account of its own: removing one (404
+    # until set) is not a link of its creation, but of setting it.
+    ops = operations(document)
+    created = ops[("post", "/v1/operators")]["responses"]["201"]["links"]
+    assert not [name for name in created if name.startswith("Remove")]
+    for path, link in (
+        ("/v1/operators/{operator_id}/einvoicing-platform", "RemovePlatform"),
+        ("/v1/operators/{operator_id}/chorus-pro", "RemoveChorusPro"),
+    ):
+        answer = next(iter(ops[("put", path)]["responses"].values()))
+        assert answer["links"][link]["operationId"] == ops[("delete", path)]["operationId"]
