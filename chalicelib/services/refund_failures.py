@@ -41,7 +41,9 @@ def refund_updated(ctx: Context, refund: dict[str, Any]) -> str:
         return refund_not_made(ctx, intent_id, refund, status)
     ours = ctx.payments.refund(intent_id, refund_id)
     if status == "succeeded" and ours is not None and ours.status == "pending":
-        ctx.payments.refund_outcome(ours, status, None, ctx.clock.now())
+        # Only if the refund moved: a failure handled meanwhile is never overwritten.
+        if not ctx.payments.refund_outcome(ours, status, None, ctx.clock.now()):
+            return "already_recorded"
         if ours.kind == "booking":
             ctx.bookings.refund_status(ours.subject_id, refund_id, status)
         return "refund_succeeded"

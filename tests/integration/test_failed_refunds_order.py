@@ -293,3 +293,35 @@ def test_a_charge_refunded_with_malformed_refunds_records_only_the_well_formed_o
     assert answer.status == 200, answer.json
     recorded = ctx.payments.refunds(booking["payment_intent_id"])
     assert [(r.id, r.amount) for r in recorded] == [("re_ok", 500)]
+
+
+def test_a_late_success_never_overwrites_a_failure_handled_meanwhile(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a refund read as pending by a `refund.updated` (succeeded) while its failure
+    # is handled: the success's read is older than the failure's marks
+    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
+    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
+    (refund_id,) = stripe_fake.refunds
+    failed = stripe_fake.fail_refund(refund_id)
+    assert deliver(api, settings, "charge.refund.updated", failed).status == 200
+    real_refund = PaymentStore.refund
+
+    def read_before_the_failure(self: PaymentStore, intent_id: str, wanted: str) -> Any:
+        stored = real_refund(self, intent_id, wanted)
+        return stored.model_copy(update={"status": "pending"}) if stored else None
+
+    monkeypatch.setattr(PaymentStore, "refund", read_before_the_failure)
+    # WHEN the success is handled
+    succeeded = {**failed, "status": "succeeded"}
+    answer = deliver(api, settings, "refund.updated", succeeded)
+    # THEN the booking still says the refund failed
+    assert answer.json["outcome"] == "already_recorded", answer.json
+    shown = api.get(f"/v1/bookings/{booking['id']}", token=member).json
+    assert shown["refund"]["status"] == "failed"
