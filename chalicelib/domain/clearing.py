@@ -3,7 +3,9 @@
 A credit is worth what its pack cost divided by the pack's credits (VAT included), a
 membership day what its period cost divided by its days (see UNLIMITED_MEMBERSHIP_DAYS);
 the seller collected the money, so it owes that value to the operator whose relay
-was used. Amounts owed both ways between two operators are netted.
+was used. A company booking is sold by the operator that invoices the company (its
+monthly invoice collects the booking's price): at another operator's relay it is owed
+at that price, VAT included. Amounts owed both ways between two operators are netted.
 """
 
 from __future__ import annotations

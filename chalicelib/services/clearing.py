@@ -18,12 +18,15 @@ USED = {
 
 
 def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
-    """Credits and membership days used in the month at a relay of an operator other than
-    their seller's: by a booking that took place, or was cancelled too late to give them
-    back (`cancelled_late`: its host held the seat and got nothing else)."""
+    """Credits, membership days and company bookings used in the month at a relay of an
+    operator other than their seller's (for a company booking: the operator that invoices
+    the company): by a booking that took place, or was cancelled too late to give them
+    back (`cancelled_late`: its host held the seat and got nothing else; a company is
+    billed for it)."""
     first = f"{year:04d}-{month:02d}-01"
     last = f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
     catalogue = ctx.catalogue.get()
+    company_operators: dict[str, str | None] = {}
     usages = []
     for relay in catalogue.relays.values():
         for booking in _bookings(ctx, relay.id, first, last):
@@ -35,7 +38,22 @@ def clearing(ctx: Context, year: int, month: int) -> dict[str, Any]:
                 usages.append(
                     (draw["operator_id"], relay.operator_id, usage_value(draw), booking.id)
                 )
+            if booking.company_id:
+                seller = _company_operator(ctx, booking.company_id, company_operators)
+                if seller is not None:
+                    usages.append(
+                        (seller, relay.operator_id, int(booking.price["amount"]), booking.id)
+                    )
     return {"month": f"{year:04d}-{month:02d}", **settle(usages)}
+
+
+def _company_operator(ctx: Context, company_id: str, known: dict[str, str | None]) -> str | None:
+    """The operator that invoices the company (it collects the price of the company's
+    bookings, VAT included, on its monthly invoice), read once a run."""
+    if company_id not in known:
+        company = ctx.companies.get(company_id)
+        known[company_id] = company.operator_id if company else None
+    return known[company_id]
 
 
 def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, str, int, str]]:

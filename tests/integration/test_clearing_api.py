@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
-from tests.support.api import Api, operator_body, relay_body, resource_body
+from tests.support.api import Api, another_operators_pool
 from tests.support.fake_stripe import FakeGateway
 from tests.support.webhooks import deliver
 
@@ -23,13 +23,7 @@ def a_pack_and_another_operators_relay(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A second operator with a relay and its pool (answered), and a pack of 10 credits for
     120 € sold by the first operator, bought and paid by `member`."""
-    other = api.post(
-        "/v1/operators",
-        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
-        token=admin,
-    ).json
-    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
-    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    other, pool = another_operators_pool(api, admin)
     product = api.post(
         "/v1/products",
         {
@@ -96,13 +90,7 @@ def test_membership_days_used_at_another_operators_relay_are_owed_to_it(
     # GIVEN a booking at another operator's relay covered by an 8-day membership of 120 €
     from types import SimpleNamespace
 
-    other = api.post(
-        "/v1/operators",
-        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
-        token=admin,
-    ).json
-    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
-    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    other, pool = another_operators_pool(api, admin)
     booked = api.post(
         "/v1/bookings",
         {"resource_id": pool["id"], "date": "2026-12-03", "unit": "day", "payment": "none"},

@@ -13,7 +13,8 @@ from chalicelib.config import Settings
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services.context import Context
 from chalicelib.services.settlement import settle_month, settle_operators
-from tests.support.api import Api, booked, operator_body, relay_body, resource_body
+from tests.integration.test_companies import company_body
+from tests.support.api import Api, another_operators_pool, booked
 from tests.support.einvoicing import cii_failures
 from tests.support.fake_stripe import FakeGateway
 from tests.support.fec_checker import check_fec
@@ -31,13 +32,7 @@ def used_elsewhere(
 ) -> dict[str, str]:
     """A pack of 10 credits for 120 € sold by the network's operator, one credit used at
     another operator's relay on 3 December 2026."""
-    other = api.post(
-        "/v1/operators",
-        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
-        token=admin,
-    ).json
-    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
-    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    other, pool = another_operators_pool(api, admin)
     product = api.post(
         "/v1/products",
         {
@@ -227,3 +222,40 @@ def test_the_job_is_scheduled_and_runs_by_hand(api: Api, admin: str) -> None:
         "/v1/admin/jobs/settle_operators", {"as_of": "2027-01-01T03:00:00Z"}, token=admin
     )
     assert (answer.status, answer.json["month"]) == (200, "2026-12")
+
+
+def test_company_bookings_at_another_operators_relay_are_settled_with_its_host(
+    ctx: Context, api: Api, admin: str, accountant: str, clock: FixedClock, network: dict
+) -> None:
+    # GIVEN a company invoiced by the network's operator, and another operator's relay
+    other, away = another_operators_pool(api, admin)
+    company = api.post("/v1/companies", company_body(network["operator"]), token=admin).json
+    added = api.post(
+        f"/v1/companies/{company['id']}/members", {"member_id": "emp-alice"}, token=admin
+    )
+    assert added.status == 201, added.json
+    alice = api.token("emp-alice", name="Alice Martin")
+    # WHEN an employee books a day at the other relay, a half day at home, and a day at the
+    # other relay she cancels in time
+    used = booked(api, alice, away["id"], date="2026-12-03", payment="company")
+    booked(api, alice, network["pool"], date="2026-12-04", unit="half_day_am", payment="company")
+    gone = booked(api, alice, away["id"], date="2026-12-10", payment="company")
+    assert api.post(f"/v1/bookings/{gone['id']}/cancel", {}, token=alice).status == 200
+    # THEN the company's operator, which invoices the company, owes the host that day
+    report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
+    owed = used["price"]["amount"]
+    assert report["flows"] == [
+        {
+            "seller_operator_id": network["operator"],
+            "host_operator_id": other["id"],
+            "amount": owed,
+            "currency": "EUR",
+            "bookings": 1,
+        }
+    ]
+    # AND the host invoices it at the start of the next month, as for credits
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    (number,) = settle_operators(ctx)["invoices"]
+    items = api.get(f"/v1/invoices?operator_id={other['id']}", token=accountant).json["items"]
+    (invoice,) = [d for d in items if d["number"] == number]
+    assert invoice["totals"]["incl_vat"] == owed

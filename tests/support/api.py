@@ -214,3 +214,16 @@ def create_network(api: Api, admin: str) -> dict[str, str]:
         "pool": pool["id"],
         "room": room["id"],
     }
+
+
+def another_operators_pool(api: Api, admin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A second operator (Commune de Nangis, series NG) with a relay and a hot-desk pool:
+    the operator and the pool, as answered."""
+    other = api.post(
+        "/v1/operators",
+        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
+        token=admin,
+    ).json
+    relay = api.post("/v1/relays", relay_body(other["id"], name="Nangis"), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    return dict(other), dict(pool)
