@@ -157,6 +157,7 @@ def derived_id(prefix: str, *parts: str) -> str:
 # U+0085 as spaces, JSON Schema's ECMA-262 does not): the server and the OpenAPI document
 # must accept the same strings.
 SPACES_AND_CONTROLS = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-# Any text without "@", controls or spaces, "@", then a dot in the domain.
-_NOT_IN_EMAIL = rf"[^@{SPACES_AND_CONTROLS}]"
+# Any text without "@", controls, spaces or the other specials of RFC 5322 (a comma or a
+# semicolon would make one address two in a mail header), "@", then a dot in the domain.
+_NOT_IN_EMAIL = rf'[^@{SPACES_AND_CONTROLS},;:<>()\[\]\\"]'
 EMAIL_PATTERN = rf"^{_NOT_IN_EMAIL}+@{_NOT_IN_EMAIL}+\.{_NOT_IN_EMAIL}+$"

@@ -307,3 +307,21 @@ def test_a_payment_reference_is_one_line() -> None:
         NewInvoicePayment.model_validate(
             {"amount": 10, "method": "transfer", "paid_at": "2027-01-15", "reference": "R\n1"}
         )
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a,b@example.org",
+        "a;b@example.org",
+        "a@b.org,c@d.org",
+        "<a@b.org>",
+        'a"b@c.org',
+        "a\\b@c.org",
+    ],
+)
+def test_an_email_is_one_address_without_header_specials(email: str) -> None:
+    # A comma or a semicolon would make one address two in a mail header.
+    with pytest.raises(ValidationError):
+        NewCompany.model_validate(company_body(billing_email=email))
+    assert NewCompany.model_validate(company_body(billing_email="o'neil+relais@b.example.fr"))
