@@ -6,7 +6,11 @@ Needs the AWS CLI (v2) on PATH, credentials for the target account, and
 1. `aws cloudformation package` uploads BUILD_DIR/deployment.zip (every function's code)
    and BUILD_DIR/validation-layer.zip (Saxon, the route_einvoices function's layer) to
    the bucket and writes BUILD_DIR/packaged.json pointing at them;
-2. `aws cloudformation deploy` creates or updates the stack `relais-STAGE` through a
+2. packaged.json is rewritten without whitespace: the CLI writes it indented by 4
+   (~1.2 MB, the API's OpenAPI body being most of it), over CloudFormation's 1 MB for a
+   template; compact it is ~0.4 MB. One over the limit stops here;
+3. `aws cloudformation deploy` uploads it to the same bucket (a template over 51,200
+   bytes must go through S3) and creates or updates the stack `relais-STAGE` through a
    change set. Stack parameters are taken from the environment variables named in
    infra/parameters.py (`AUTH_ISSUER`, `AUTH_JWKS_URL`, ...) when set; on an update a
    parameter not given keeps its current value.
@@ -15,6 +19,7 @@ Needs the AWS CLI (v2) on PATH, credentials for the target account, and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +32,9 @@ from infra.parameters import deploy_parameters
 from infra.stages import load_stage, stage_names
 
 PACKAGED_NAME = "packaged.json"
+# CloudFormation reads at most 1 MB of template from S3; a template body passed inline at
+# most 51,200 bytes, hence the bucket given to `deploy` as well.
+TEMPLATE_LIMIT = 1_000_000
 
 
 def stack_name(stage: str) -> str:
@@ -61,7 +69,17 @@ def package_command(build_dir: Path, bucket: str, stage: str, region: str) -> li
     ]
 
 
-def deploy_command(build_dir: Path, stage: str, region: str, overrides: list[str]) -> list[str]:
+def compact_template(path: Path) -> int:
+    """Rewrite the template at `path` without whitespace; answer its size in bytes."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    return len(text.encode("utf-8"))
+
+
+def deploy_command(
+    build_dir: Path, bucket: str, stage: str, region: str, overrides: list[str]
+) -> list[str]:
     command = [
         "aws",
         "cloudformation",
@@ -70,6 +88,10 @@ def deploy_command(build_dir: Path, stage: str, region: str, overrides: list[str
         region,
         "--template-file",
         str(build_dir / PACKAGED_NAME),
+        "--s3-bucket",
+        bucket,
+        "--s3-prefix",
+        f"relais/{stage}",
         "--stack-name",
         stack_name(stage),
         "--capabilities",
@@ -103,7 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     overrides = parameter_overrides(args.stage, os.environ)
     subprocess.run(package_command(args.build_dir, bucket, args.stage, args.region), check=True)
-    subprocess.run(deploy_command(args.build_dir, args.stage, args.region, overrides), check=True)
+    size = compact_template(args.build_dir / PACKAGED_NAME)
+    if size > TEMPLATE_LIMIT:
+        print(
+            f"infra.deploy: {PACKAGED_NAME} is {size:,} bytes, over CloudFormation's "
+            f"{TEMPLATE_LIMIT:,}",
+            file=sys.stderr,
+        )
+        return 2
+    deploy = deploy_command(args.build_dir, bucket, args.stage, args.region, overrides)
+    subprocess.run(deploy, check=True)
     return 0
 
 

@@ -11,10 +11,12 @@ import copy
 import json
 import subprocess
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.deploy import TEMPLATE_LIMIT, compact_template
 from infra.layers import LAYER_ID, layer_resource
 from infra.package import (
     ARCHITECTURES,
@@ -69,6 +71,23 @@ def test_packaged_template_passes_cfn_lint_without_any_finding(packaged: Package
     )
 
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_deployed_template_fits_cloudformation_once_compacted(
+    packaged: Packaged, tmp_path: Path
+) -> None:
+    # `aws cloudformation package` writes the template indented by 4, over the limit;
+    # infra.deploy compacts it before deploying.
+    document = json.loads(packaged.template_path.read_text())
+    indented = tmp_path / "packaged.json"
+    indented.write_text(json.dumps(document, indent=4))
+    assert indented.stat().st_size > TEMPLATE_LIMIT  # why it is compacted
+
+    size = compact_template(indented)
+
+    assert size == indented.stat().st_size
+    assert json.loads(indented.read_text()) == document
+    assert size < TEMPLATE_LIMIT // 2, f"{size:,} bytes"  # room for the API to grow
 
 
 def test_packaged_template_holds_the_table_of_infra_named_for_the_stage(
