@@ -294,15 +294,21 @@ class BookingStore:
         )
 
     def refund_status(self, booking_id: str, refund_id: str, status: str) -> bool:
-        """Stripe's later word on the booking's refund (`failed`): its `refund.status`, if
-        that refund is the one noted. False otherwise."""
+        """Stripe's later word on the booking's refund (`failed`), or `transferred` (paid
+        by bank transfer since): its `refund.status`, if that refund is the one noted and
+        not transferred already (final). False otherwise."""
         try:
             self._table.table.update_item(
                 Key=keys.booking(booking_id),
                 UpdateExpression="SET #refund.#status = :status",
-                ConditionExpression="#refund.#id = :refund_id",
+                ConditionExpression="#refund.#id = :refund_id AND "
+                "(attribute_not_exists(#refund.#status) OR #refund.#status <> :final)",
                 ExpressionAttributeNames={"#refund": "refund", "#status": "status", "#id": "id"},
-                ExpressionAttributeValues={":status": status, ":refund_id": refund_id},
+                ExpressionAttributeValues={
+                    ":status": status,
+                    ":refund_id": refund_id,
+                    ":final": "transferred",
+                },
             )
         except self._table.exceptions.ConditionalCheckFailedException:
             return False

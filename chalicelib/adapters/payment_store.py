@@ -169,6 +169,35 @@ class PaymentStore:
             return False
         return answer.get("Attributes", {}).get("status") not in REFUND_NOT_MADE
 
+    def note_refund_transfer(
+        self, refund: Refund, transfer: dict[str, Any], extra: list[dict[str, Any]]
+    ) -> bool:
+        """Note the bank transfer that paid a failed, credited refund, with `extra` items
+        (its audit entry) in the same transaction, once. False if a transfer is noted
+        already, or the refund is not (or no longer) a failed credited one."""
+        update = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": keys.key(keys.payment_pk(refund.intent_id), keys.refund_sk(refund.id)),
+                "UpdateExpression": "SET #transfer = :transfer",
+                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#transfer)"
+                " AND #status IN (:failed, :canceled)"
+                " AND (attribute_not_exists(credited) OR credited = :yes)",
+                "ExpressionAttributeNames": {"#transfer": "transfer", "#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":transfer": to_item(transfer),
+                    ":failed": "failed",
+                    ":canceled": "canceled",
+                    ":yes": True,
+                },
+            }
+        }
+        try:
+            self._table.transact([update, *extra], on_cancel=_changed)
+        except _Changed:
+            return False
+        return True
+
     def add_failed_refund(self, refund: Refund) -> bool:
         """Keep a refund Stripe says failed before Relais took it as made (`credited`
         False): no credit, nothing added to its payment. False if already kept."""

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from chalicelib.api import caching
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.responses import binary_response, json_response
 from chalicelib.api.schemas import InvoiceOut, Out
+from chalicelib.domain.catalogue import Model, SingleLine
 from chalicelib.domain.documents import Document
-from chalicelib.services import accounting, invoice_resend
+from chalicelib.services import accounting, invoice_resend, refund_transfers
 
 bp = Blueprint(__name__)
 
@@ -140,6 +142,50 @@ class SendAnswer(Out):
     number: str
     to: str | None
     status: Literal["sent", "failed"]
+
+
+class NewRefundTransfer(Model):
+    """The bank transfer that paid the customer a refund Stripe could not make."""
+
+    paid_at: AwareDatetime | date = Field(
+        description="When the transfer left the operator's account (not in the future, "
+        "not before the refund failed)."
+    )
+    reference: Annotated[str, Field(min_length=1, max_length=140), SingleLine] = Field(
+        description="The transfer's bank reference; the same one again answers the "
+        "recorded transfer."
+    )
+
+
+class RefundTransferOut(Out):
+    credit_note_id: str
+    credit_note_number: str
+    refund_id: str
+    amount: int
+    currency: str
+    reference: str
+    paid_on: date
+    recorded_at: datetime
+
+
+@endpoint(
+    bp,
+    "/v1/invoices/{invoice_id}/refund-transfer",
+    "POST",
+    summary="Record the bank transfer that paid a customer a refund Stripe could not make",
+    tag="invoices",
+    body=NewRefundTransfer,
+    response=RefundTransferOut,
+    status=201,
+    idempotent=True,
+    errors=(403, 404, 409, 422),
+    role="books",
+)
+def record_refund_transfer(call: Call) -> Any:
+    body: NewRefundTransfer = call.body
+    return refund_transfers.record_refund_transfer(
+        call.ctx, call.principal, call.params["invoice_id"], body.paid_at, body.reference
+    )
 
 
 @endpoint(

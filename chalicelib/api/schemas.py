@@ -51,7 +51,7 @@ class BookingOut(Out):
     checked_in_at: datetime | None = None
     disputed: bool = False
     # A cancellation's refund: `pending`, `succeeded`, then `failed` if the bank refused
-    # it (the member is then paid another way).
+    # it (the member is then paid another way), `transferred` once paid by bank transfer.
     refund: RefundOut | None = None
 
 
@@ -263,9 +263,15 @@ class PayoutOut(Out):
     matched: bool
 
 
+class PaidByTransfer(Out):
+    reference: str
+    paid_on: date
+
+
 class FailedRefundOut(Out):
     """A refund Stripe could not make (`failed`, `canceled`): the customer is owed
-    `amount`, to pay another way; the credit note stands."""
+    `amount`, to pay another way (`POST /v1/invoices/{credit_note_id}/refund-transfer`
+    records it: `transfer`); the credit note stands."""
 
     refund_id: str
     payment_intent_id: str
@@ -279,6 +285,7 @@ class FailedRefundOut(Out):
     created_at: datetime
     failed_at: datetime | None
     credit_note_id: str | None
+    transfer: PaidByTransfer | None = None
 
 
 class ReconciliationReport(Out):

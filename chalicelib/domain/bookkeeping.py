@@ -111,6 +111,37 @@ def refund_failure_entry(
     ]
 
 
+def refund_transfer_entry(
+    credit_note: Document,
+    day: date,
+    reference: str,
+    chart: Chart,
+    recorded_at: datetime,
+    journals: JournalCodes | None = None,
+) -> list[LedgerLine]:
+    """The bank transfer that paid the customer a refund Stripe could not make, on its
+    credit note's piece: D 411 (the customer, settled: the FEC letters the note) / C 512."""
+    customer, buyer = _customer(credit_note)
+    owed, bank = _two_lines(
+        chart,
+        journals or JournalCodes(),
+        credit_note.operator_id,
+        f"{credit_note.id}-BQ-transfer",
+        day,
+        f"Virement remboursement {credit_note.number} {reference}"[:100],
+        chart.customers,
+        chart.bank,
+        abs(credit_note.totals.incl_vat),
+        credit_note.number,
+        recorded_at,
+    )
+    issued = date.fromisoformat(credit_note.issued_on)
+    return [
+        replace(owed, piece_date=issued, aux_account=customer, aux_label=buyer),
+        replace(bank, piece_date=issued),
+    ]
+
+
 def fee_entry(
     operator_id: str,
     reference: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,6 +74,9 @@ class Refund(Stored):
     # the payment's `refunded_amount`): kept so that a stale event listing it as made is
     # not believed, and so that its balance transactions are attributed.
     credited: bool = True
+    # A failed refund the accountant paid by bank transfer: `reference`, `paid_on`,
+    # `recorded_at`, `recorded_by` (services/refund_transfers.py).
+    transfer: dict[str, Any] | None = None
 
     @property
     def made(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
-from chalicelib.domain.audit import AuditEntry, safe_changes
+from chalicelib.domain.audit import AuditEntry, created, safe_changes
 from chalicelib.domain.identifiers import new_id
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Page, chain_pages
@@ -53,6 +53,30 @@ def entry(
 def entry_item(ctx: Context, audit: AuditEntry) -> dict[str, Any]:
     """The transaction item that appends `audit` along with the change it records."""
     return ctx.audit_log.append_item(audit)
+
+
+def creation_items(
+    ctx: Context,
+    principal: Principal,
+    entity: str,
+    entity_id: str,
+    operator_id: str,
+    record: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The transaction items of the audit entry of `record` created by `principal`: one
+    for staff, none for anyone else (entries are kept for staff writes)."""
+    if not is_staff(principal):
+        return []
+    made = entry(
+        ctx,
+        principal,
+        "create",
+        entity,
+        entity_id,
+        operator_id=operator_id,
+        changes=created(record),
+    )
+    return [entry_item(ctx, made)]
 
 
 def record(

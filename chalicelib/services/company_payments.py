@@ -17,7 +17,6 @@ from chalicelib.adapters.company_store import (
 )
 from chalicelib.auth import Principal
 from chalicelib.domain import periods as period_rules
-from chalicelib.domain.audit import created
 from chalicelib.domain.company import (
     PARIS,
     end_of_month,
@@ -112,7 +111,9 @@ def record_company_payment(
             "vat_on": (vat_on or period_rules.first_day(vat_month)).isoformat(),
         }
         check = ctx.periods.open_check(typed.operator_id, vat_month)
-        trail = _audit_items(ctx, principal, record)
+        trail = audit.creation_items(
+            ctx, principal, "payment", str(record["id"]), typed.operator_id, _public(record)
+        )
         try:
             companies.record_payment(
                 record, state["amount_paid"], state["amount_due"], [check], extra=trail
@@ -124,25 +125,6 @@ def record_company_payment(
         _write_ledger(ctx, invoice, record)
         return {"payment": _public(record), "invoice": companies.payment_state(invoice_id)}
     raise ConcurrentUpdate("The invoice's payments kept changing; please retry.")
-
-
-def _audit_items(
-    ctx: Context, principal: Principal, record: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The audit entry of a recorded payment, written in the payment's own transaction
-    (a replay of the same reference writes none: it never reaches that transaction)."""
-    if not audit.is_staff(principal):
-        return []
-    entry = audit.entry(
-        ctx,
-        principal,
-        "create",
-        "payment",
-        str(record["id"]),
-        operator_id=str(record["operator_id"]),
-        changes=created(_public(record)),
-    )
-    return [audit.entry_item(ctx, entry)]
 
 
 def _company_invoice(ctx: Context, invoice_id: str) -> dict[str, Any]:

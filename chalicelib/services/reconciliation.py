@@ -526,6 +526,11 @@ def _failed_refunds(
             "created_at": refund.created_at,
             "failed_at": refund.failed_at,
             "credit_note_id": ctx.invoices.by_source(f"refund-{refund.id}"),
+            "transfer": (
+                {k: refund.transfer[k] for k in ("reference", "paid_on")}
+                if refund.transfer
+                else None
+            ),
         }
         for refund in failed
     ]

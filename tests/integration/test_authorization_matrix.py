@@ -412,6 +412,16 @@ ROWS = [
         # a card-paid invoice takes no transfer: 409 shows the caller was let through
         by_role(member_a=403, accountant=409, admin=409),
     ),
+    Row(
+        "POST",
+        "/v1/invoices/{invoice_id}/refund-transfer",
+        fixed(
+            "/v1/invoices/{invoice}/refund-transfer",
+            {"reference": "VIR-1", "paid_at": "2026-12-01"},
+        ),
+        # an invoice is no failed refund's credit note: 409 shows the caller was let through
+        by_role(member_a=403, accountant=409, admin=409),
+    ),
     Row("GET", "/v1/accounting/fec", fixed(f"/v1/accounting/fec?{OP}&year=2026"), BOOKS),
     Row("GET", "/v1/accounting/vat", fixed(f"/v1/accounting/vat?{OP}&month=2026-12"), BOOKS),
     Row("GET", "/v1/accounting/integrity", fixed(f"/v1/accounting/integrity?{OP}"), BOOKS),

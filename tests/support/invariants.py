@@ -8,7 +8,8 @@ ends in exactly one of:
 - the membership period it pays is invoiced;
 - refunds recorded for it sum to its amount (a refund that failed later still counts: its
   credit note stands and the customer is owed it, paid another way; such a refund has its
-  bank entry putting the money back, `{credit note}-BQ-failed`, written once).
+  bank entry putting the money back, `{credit note}-BQ-failed`, written once; paid by
+  transfer since, with its bank entry `{credit note}-BQ-transfer`).
 
 Two more ends follow from the contract and are accepted as well (each named in the
 messages): the booking was cancelled *after* the free-cancellation deadline and nothing is
@@ -104,6 +105,11 @@ def money_violations(ctx: Context) -> list[str]:
             if not note or f"{note}-BQ-failed" not in claimed:
                 violations.append(
                     f"refund {refund['id']} {refund['status']} without its bank entry "
+                    f"(credit note {note})"
+                )
+            if refund.get("transfer") and f"{note}-BQ-transfer" not in claimed:
+                violations.append(
+                    f"refund {refund['id']} paid by transfer without its bank entry "
                     f"(credit note {note})"
                 )
     for intent_id, payment in sorted(payments.items()):

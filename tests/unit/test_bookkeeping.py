@@ -16,6 +16,7 @@ from chalicelib.domain.bookkeeping import fee_entry, payout_entry
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale, document_line, negated_line, totals, vat_breakdown
 from chalicelib.domain.ledger import Chart, Journal, LedgerLine
+from chalicelib.domain.lettering import letters
 from chalicelib.domain.timezones import PARIS
 from tests.support.properties import reproducible
 
@@ -136,6 +137,37 @@ def test_a_failed_refund_puts_the_money_back_and_leaves_the_customer_owed() -> N
     }
     assert failed[1].aux_account == "member-1" and failed[0].aux_account == ""
     assert failed[0].label == "Remboursement échoué RL-2026-000002 Camille Martin"
+
+
+def test_a_failed_refund_paid_by_transfer_settles_the_customer_on_the_credit_notes_piece() -> None:
+    # GIVEN a credit note whose refund failed: the customer is owed 15,00 €
+    invoice = document([sale(1500)])
+    credit = document(
+        [negated_line(x) for x in invoice["lines"]], kind="credit_note", number="RL-2026-000002"
+    )
+    note = Document.of(credit)
+    owed = document_entries(credit, CHART, RECORDED, paid=True)
+    owed += bookkeeping.refund_failure_entry(note, date(2026, 12, 9), CHART, RECORDED)
+    paid_on = date(2026, 12, 14)
+
+    # WHEN the accountant pays it by transfer
+    paid = bookkeeping.refund_transfer_entry(note, paid_on, "VIR-42", CHART, RECORDED)
+
+    # THEN the bank pays the customer, whose account is settled
+    assert [(x.journal, x.account, x.debit, x.credit) for x in paid] == [
+        (Journal.bank, "411000", 1500, 0),
+        (Journal.bank, "512000", 0, 1500),
+    ]
+    debit, credit_side = by_account(owed + paid)["411000"]
+    assert debit == credit_side
+    # AND on the credit note's piece, dated the day of the transfer, so it is lettered
+    assert {x.entry_id for x in paid} == {"inv-scic-2026-000002-BQ-transfer"}
+    assert {(x.piece_ref, x.piece_date, x.entry_date) for x in paid} == {
+        ("RL-2026-000002", DAY, paid_on)
+    }
+    assert paid[0].aux_account == "member-1" and paid[1].aux_account == ""
+    assert paid[0].label == "Virement remboursement RL-2026-000002 VIR-42"
+    assert set(letters(owed + paid).values()) == {("B", paid_on)}
 
 
 def test_a_credit_note_no_refund_settles_is_lettered_with_its_invoice() -> None:
