@@ -20,7 +20,8 @@ SECRET_PARAMETERS = {
     "STRIPE_API_KEY_PARAMETER": "stripe/api-key",
     "STRIPE_WEBHOOK_SECRET_PARAMETER": "stripe/webhook-secret",
     # A path, not one parameter: each operator's platform client secret is
-    # `operators/{operator id}/pa-client-secret`, written by the API (ssm:PutParameter there only).
+    # `operators/{operator id}/pa-client-secret`, written and deleted by the API
+    # (ssm:PutParameter and ssm:DeleteParameter there only).
     "OPERATOR_SECRETS_PREFIX": "operators",
 }
 
