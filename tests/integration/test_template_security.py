@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
 from infra.package import ROOT, TABLE_ID
 from tests.support.packaged import Packaged, packaged_app
@@ -32,6 +34,50 @@ TRANSACTION_ACTIONS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
+
+
+# What a call to another AWS service in chalicelib needs from IAM (moto checks none: a
+# missing right shows only in production, as an AccessDenied).
+SERVICE_CALL_ACTIONS = {
+    "get_object": "s3:GetObject",
+    "generate_presigned_url": "s3:GetObject",  # the link is signed with the role's rights
+    "put_object": "s3:PutObject",
+    "create_multipart_upload": "s3:PutObject",
+    "upload_part": "s3:PutObject",
+    "complete_multipart_upload": "s3:PutObject",
+    "abort_multipart_upload": "s3:AbortMultipartUpload",
+    "delete_object": "s3:DeleteObject",
+    "put_parameter": "ssm:PutParameter",
+    "delete_parameter": "ssm:DeleteParameter",
+    "SSMProvider": "ssm:GetParameter",  # Powertools reads the secrets
+    "send_raw_email": "ses:SendRawEmail",
+    "send_message": "sqs:SendMessage",
+    "invoke": "lambda:InvokeFunction",
+}
+# Calls named like an operation of those services that are not one: our own functions,
+# pydantic's SecretStr, and the local stack's bucket creation (the stack creates it).
+NOT_SERVICE_CALLS = frozenset(
+    {"get_document", "list_documents", "get_secret_value", "subscribe", "verify", "create_bucket"}
+)
+OTHER_SERVICES = ("s3", "ssm", "ses", "sesv2", "sqs", "lambda", "sns", "kms", "secretsmanager")
+
+
+def service_calls_in_code(root: Path = ROOT / "chalicelib") -> set[str]:
+    """The names of the calls in the code that are operations of OTHER_SERVICES (botocore's
+    models), or Powertools' SSM provider."""
+    session = botocore.session.get_session()
+    operations = {
+        xform_name(op)
+        for service in OTHER_SERVICES
+        for op in session.get_service_model(service).operation_names
+    }
+    found = set()
+    for path in root.rglob("*.py"):
+        source = path.read_text()
+        found |= {c for c in re.findall(r"\.([a-z_]+)\(", source) if c in operations}
+        if "SSMProvider" in source:
+            found.add("SSMProvider")
+    return found - NOT_SERVICE_CALLS
 
 
 def dynamodb_actions_in_code(root: Path = ROOT / "chalicelib") -> set[str]:
@@ -104,6 +150,18 @@ def test_dynamodb_actions_are_exactly_those_the_code_calls(packaged: Packaged) -
 
     assert granted == dynamodb_actions_in_code()
     assert "dynamodb:Scan" not in granted
+
+
+def test_every_call_to_another_aws_service_is_granted(packaged: Packaged) -> None:
+    granted = {a for _, st in _statements(packaged) for a in _as_list(st["Action"])}
+    calls = service_calls_in_code()
+
+    unmapped = calls - SERVICE_CALL_ACTIONS.keys()
+    assert not unmapped, f"map these calls to their IAM action: {sorted(unmapped)}"
+    missing = {SERVICE_CALL_ACTIONS[c] for c in calls} - granted
+    assert not missing, f"the code calls these without the right: {sorted(missing)}"
+    # and the scan sees the calls it maps, among them a delete of a secret
+    assert {"delete_parameter", "put_parameter", "SSMProvider", "invoke"} <= calls
 
 
 def test_dynamodb_is_reached_only_on_the_table_and_its_indexes(packaged: Packaged) -> None:

@@ -45,6 +45,7 @@ SOURCES = (
     "requirements.txt",
     "requirements-validation.txt",
     ".chalice/config.json",
+    ".chalice/policy.json",
     "chalicelib",
     "infra",
 )
