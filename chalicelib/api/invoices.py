@@ -6,14 +6,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from chalicelib.api import caching
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, PageQuery
 from chalicelib.api.responses import binary_response, json_response
 from chalicelib.api.schemas import InvoiceOut, Out
-from chalicelib.domain.catalogue import Model, SingleLine
+from chalicelib.domain.catalogue import Model, MoneyMoment, SingleLine
 from chalicelib.domain.documents import Document
 from chalicelib.services import accounting, invoice_resend, refund_transfers
 
@@ -147,7 +147,7 @@ class SendAnswer(Out):
 class NewRefundTransfer(Model):
     """The bank transfer that paid the customer a refund Stripe could not make."""
 
-    paid_at: AwareDatetime | date = Field(
+    paid_at: MoneyMoment = Field(
         description="When the transfer left the operator's account (not in the future, "
         "not before the refund failed)."
     )

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,6 +25,7 @@ from chalicelib.domain.booking import Booking, BookingStatus
 from chalicelib.domain.catalogue import (
     Address,
     Model,
+    MoneyMoment,
     NonEmpty,
     SingleLine,
     VatNumberIn,
@@ -99,6 +99,7 @@ class NewCompany(Model):
 class Company(NewCompany):
     id: str
     vat_number: str | None = Field(default=None, max_length=20)  # checked as it entered
+    billing_email: str = Field(max_length=254)  # checked as it entered (the rule tightened since)
     created_at: datetime
     active: bool = True  # inactive: its employees can no longer book with payment "company"
     version: int = 1
@@ -167,7 +168,7 @@ class NewInvoicePayment(Model):
 
     amount: int = Field(gt=0, le=1_000_000_000)
     method: Literal["transfer", "sepa_debit"]
-    paid_at: AwareDatetime | date
+    paid_at: MoneyMoment
     reference: Annotated[str, Field(min_length=1, max_length=140), SingleLine]
 
 

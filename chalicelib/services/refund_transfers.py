@@ -69,12 +69,12 @@ def record_refund_transfer(
     noted = refund.transfer
     if noted is None:
         raise InvalidState("The refund changed meanwhile; please retry.")
+    _finish(ctx, note, refund, noted)  # the transfer noted, whichever call noted it
     if (noted["reference"], noted["paid_on"]) != (reference, paid_on.isoformat()):
         raise AlreadyExists(
             f"The refund of credit note {note.number} was already paid by transfer "
             f"{noted['reference']!r} on {noted['paid_on']}."
         )
-    _finish(ctx, note, refund, noted)
     return _public(note, refund, noted)
 
 

@@ -607,6 +607,9 @@ def test_payment_recording_is_checked(
         pay(api, accountant, invoiced["id"], paid_at="2026-12-30"), 422, "validation_error"
     )
     assert_problem(pay(api, accountant, invoiced["id"], amount=5501), 422, "validation_error")
+    for overflowing in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-05:00"):
+        answer = pay(api, accountant, invoiced["id"], paid_at=overflowing)  # in Paris: no day
+        assert_problem(answer, 422, "validation_error")
     with_time = pay(api, admin, invoiced["id"], paid_at="2027-01-19T23:30:00+00:00")
     assert with_time.status == 201, with_time.json
     assert with_time.json["payment"]["paid_on"] == "2027-01-20"  # Paris date

@@ -4,13 +4,15 @@ lettered in the FEC, the booking says `transferred`, the accountant's list shows
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.clock import FixedClock
+from chalicelib.auth import Principal
 from chalicelib.config import Settings
+from chalicelib.services import refund_transfers
 from chalicelib.services.context import Context
 from tests.integration.test_failed_refunds import (
     CUSTOMERS,
@@ -33,6 +35,7 @@ from tests.support.invariants import assert_invariants
 from tests.support.webhooks import deliver
 
 BANK = "512000"
+ACCOUNTANT = Principal(sub="accountant-1", groups=frozenset({"accountant"}))
 pytestmark = pytest.mark.usefixtures("ses")
 
 
@@ -157,3 +160,45 @@ def test_only_a_failed_refunds_credit_note_is_paid_by_transfer(
     # the refund was made: nothing to transfer; an invoice is no credit note
     assert_problem(transfer(api, accountant, note["id"]), 409, "invalid_state")
     assert_problem(transfer(api, accountant, note["refers_to"]), 409, "invalid_state")
+
+
+@pytest.mark.parametrize("paid_at", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-05:00"])
+def test_a_day_out_of_the_calendar_is_refused(
+    api: Api, accountant: str, failed: dict[str, Any], paid_at: str
+) -> None:
+    # moved to Paris's time, these overflow the calendar: 422, never 500
+    answer = transfer(api, accountant, failed["credit_note_id"], paid_at=paid_at)
+    assert_problem(answer, 422, "validation_error")
+
+
+def test_a_transfer_noted_before_a_crash_is_booked_by_the_next_call_whatever_it_says(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    ctx: Context,
+    failed: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    note_id, book = failed["credit_note_id"], refund_transfers.periods.book
+
+    def crash(*_: Any) -> bool:
+        raise RuntimeError("the function stopped between the refund's mark and its entry")
+
+    # GIVEN a call that noted the transfer, then died before its bank entry
+    monkeypatch.setattr(refund_transfers.periods, "book", crash)
+    with pytest.raises(RuntimeError):
+        refund_transfers.record_refund_transfer(
+            ctx, ACCOUNTANT, note_id, date(2026, 12, 3), "VIR-2026-0042"
+        )
+    monkeypatch.setattr(refund_transfers.periods, "book", book)
+
+    # WHEN a colleague records it again, typing the reference differently
+    again = transfer(api, accountant, note_id, reference="VIR-2026-42")
+
+    # THEN they are told it is recorded, and what was noted is booked and shown
+    assert_problem(again, 409, "already_exists")
+    assert len(entries(ctx, network["operator"], f"{note_id}-BQ-transfer")) == 1
+    booking = api.get(f"/v1/bookings/{failed['id']}", token=member).json
+    assert booking["refund"]["status"] == "transferred"
+    assert_invariants(ctx)
