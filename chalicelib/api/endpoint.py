@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -172,6 +173,9 @@ def _handle(
     bp: Blueprint, spec: RouteSpec, fn: Callable[[Call], Any], params: dict[str, str]
 ) -> Response:
     request = bp.current_request
+    # Path parameters as the document counts them: characters, percent-decoded (the path
+    # may hold them encoded, a non-ASCII character up to 12 times as long).
+    params = {name: unquote(value) for name, value in params.items()}
     headers = {k.lower(): v for k, v in event_headers(request).items()}
     ctx = get_context()
     call = Call(ctx=ctx, params=params, headers=headers, raw_body=_as_bytes(request.raw_body))

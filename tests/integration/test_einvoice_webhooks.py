@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -174,7 +175,9 @@ def test_an_operator_without_a_webhook_secret_or_unknown_gets_400(
 ) -> None:
     body = b'{"flowId": "flow-1", "trackingId": "x", "lifecycle": []}'
     headers = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
-    for operator_id in (network["operator"], "op_unknown"):
+    # (the last: 43 characters the document allows, 516 once percent-encoded in the path)
+    unknown_ids = (network["operator"], "op_unknown", quote("\U0001d47b" * 43))
+    for operator_id in unknown_ids:
         answer = api.request("POST", hook_path(operator_id), raw=body, headers=headers)
         assert (answer.status, answer.json["code"]) == (400, "invalid_signature")
 
