@@ -118,8 +118,9 @@ def gateway_responses() -> dict[str, Any]:
 
 def _method_setting(path: str, method: str, rate: float, burst: int) -> dict[str, Any]:
     return {
-        # API Gateway keeps the leading slash and escapes the others as ~1.
-        "ResourcePath": path if path == "/*" else "/" + path[1:].replace("/", "~1"),
+        # Every slash of the path escaped as ~1, after a leading slash of its own
+        # (AWS::ApiGateway::Stage MethodSetting: /resource/sub is /~1resource~1sub).
+        "ResourcePath": path if path == "/*" else "/" + path.replace("/", "~1"),
         "HttpMethod": method,
         "ThrottlingRateLimit": rate,
         "ThrottlingBurstLimit": burst,
