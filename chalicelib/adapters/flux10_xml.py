@@ -1,7 +1,8 @@
 """E-reporting files (DGFiP flux 10, `ereporting.xsd`): one `<Report>` with no namespace.
 
-`transactions_xml` writes a flux 10.3 file (TransactionsReport with aggregated B2C
-`Transactions`), `payments_xml` a flux 10.4 file (PaymentsReport with aggregated
+`transactions_xml` writes a flux 10.1 / 10.3 file (TransactionsReport with an `Invoice`
+per sale to a business of another EU state and the aggregated B2C `Transactions`),
+`payments_xml` a flux 10.4 file (PaymentsReport with aggregated
 `Transactions/Payment`): one report type per file, as rule G6.29 wants.
 
 `refusals` reads a file back and answers what the PPF flux 10 schematron (v1.0, rules of
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from chalicelib.domain.ereporting import DayTotal, Period
+from chalicelib.domain.ereporting import DayTotal, InternationalSale, Period
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,18 @@ class Header:
     issuer_name: str
 
 
-def transactions_xml(header: Header, period: Period, days: list[DayTotal]) -> bytes:
+def transactions_xml(
+    header: Header,
+    period: Period,
+    days: list[DayTotal],
+    sales: Sequence[InternationalSale] = (),
+) -> bytes:
+    """Flux 10.1 (each international sale, `Invoice`) and 10.3 (the B2C days,
+    `Transactions`), in the order the XSD sets."""
     root = _report(header)
     report = _period(ET.SubElement(root, "TransactionsReport"), period)
+    for sale in sales:
+        _invoice(report, sale)
     for day in days:
         block = ET.SubElement(report, "Transactions")
         _text(block, "Date", f"{day.day:%Y%m%d}")
@@ -50,6 +61,56 @@ def transactions_xml(header: Header, period: Period, days: list[DayTotal]) -> by
             _text(subtotal, "TaxableAmount", _amount(rate.base))
             _text(subtotal, "TaxTotal", _amount(rate.vat))
     return _bytes(root)
+
+
+# An international sale's services (coworking, meeting rooms): cadre de facturation S1,
+# "dépôt d'une facture de prestation de services" (schematron G1.02).
+SERVICES_PROCESS = "S1"
+EREPORTING_PROFILE = "urn.cpro.gouv.fr:1p0:ereporting"  # S1.12
+FRANCHISE_REASON = ("VATEX-FR-FRANCHISE", "TVA non applicable, art. 293 B du CGI")
+
+
+def _invoice(report: ET.Element, sale: InternationalSale) -> None:
+    block = ET.SubElement(report, "Invoice")
+    _text(block, "ID", sale.number)
+    _text(block, "IssueDate", f"{sale.issued_on:%Y%m%d}")
+    _text(block, "TypeCode", sale.type_code)
+    _text(block, "CurrencyCode", sale.currency)
+    process = ET.SubElement(block, "BusinessProcess")
+    _text(process, "ID", SERVICES_PROCESS)
+    _text(process, "TypeID", EREPORTING_PROFILE)
+    if sale.refers_to:
+        referenced = ET.SubElement(block, "ReferencedDocument")
+        _text(referenced, "ID", sale.refers_to[0])
+        _text(referenced, "IssueDate", f"{sale.refers_to[1]:%Y%m%d}")
+    seller = ET.SubElement(block, "Seller")
+    _text(seller, "CompanyId", sale.seller_siren, schemeId="0002")
+    _text(seller, "TaxRegistrationId", sale.seller_vat, qualifyingId="VAT")
+    _text(ET.SubElement(seller, "PostalAddress"), "CountryId", "FR")
+    buyer = ET.SubElement(block, "Buyer")
+    _text(buyer, "CompanyId", sale.buyer_vat, schemeId="0223")  # EU, outside France
+    _text(buyer, "TaxRegistrationId", sale.buyer_vat, qualifyingId="VAT")
+    _text(ET.SubElement(buyer, "PostalAddress"), "CountryId", sale.buyer_country)
+    totals = ET.SubElement(block, "MonetaryTotal")
+    _text(totals, "TaxExclusiveAmount", _amount(sale.base))
+    _text(totals, "TaxAmount", _amount(sale.vat), CurrencyCode="EUR")
+    for rate in sale.rates:
+        subtotal = ET.SubElement(block, "TaxSubTotal")
+        _text(subtotal, "TaxableAmount", _amount(rate.base))
+        _text(subtotal, "TaxAmount", _amount(rate.vat))
+        category = ET.SubElement(subtotal, "TaxCategory")
+        _text(category, "Code", _category(rate.rate, sale.franchise))
+        _text(category, "Percent", _percent(rate.rate))
+        if sale.franchise:
+            _text(category, "TaxExemptionReason", FRANCHISE_REASON[1])
+            _text(category, "TaxExemptionReasonCode", FRANCHISE_REASON[0])
+
+
+def _category(rate: str, franchise: bool) -> str:
+    """As the invoice's CII says it (UNTDID 5305): E under the franchise, S when taxed."""
+    if franchise:
+        return "E"
+    return "S" if Decimal(rate) > 0 else "Z"
 
 
 def payments_xml(header: Header, period: Period, days: list[DayTotal]) -> bytes:
@@ -119,6 +180,8 @@ _RATES = {  # G1.24
     )
 }
 _TRANSACTIONS = "TransactionsReport/Transactions"
+_INVOICES = "TransactionsReport/Invoice"
+_INVOICE_ID = re.compile(r"^[a-zA-Z0-9 \-\+_/]{1,35}$")  # G1.05 (and no edge or double space)
 _PAYMENTS = "PaymentsReport/Transactions/Payment"
 
 
@@ -138,12 +201,7 @@ def refusals(xml: bytes) -> list[str]:
         found += [f"[G1.09] {path}: {d}" for d in _texts(root, path) if not _DATE.match(d)]
     for path in (f"{_TRANSACTIONS}/TaxSubtotal/TaxPercent", f"{_PAYMENTS}/SubTotals/TaxPercent"):
         found += [f"[G1.24] {path}: {r}" for r in _texts(root, path) if _number(r) not in _RATES]
-    for tag in (
-        "TaxExclusiveAmount",
-        "TaxTotal",
-        "TaxSubtotal/TaxableAmount",
-        "TaxSubtotal/TaxTotal",
-    ):
+    for tag in (tag for sums in _DAY_SUMS for tag in sums):
         found += _misformed(root, f"{_TRANSACTIONS}/{tag}", _SIGNED_AMOUNT, "G1.14")
     found += _misformed(root, f"{_PAYMENTS}/SubTotals/Amount", _RECEIVED_AMOUNT, "G1.16")
     found += [
@@ -153,6 +211,46 @@ def refusals(xml: bytes) -> list[str]:
     ]
     for block in root.iterfind(_TRANSACTIONS):
         found += _unbalanced(block)
+    return found + _invoice_refusals(root)
+
+
+def _invoice_refusals(root: ET.Element) -> list[str]:
+    """The flux 10.1 rules an international sale's block can break."""
+    found = [
+        f"[G1.05] {_INVOICES}/ID: {i}"
+        for i in _texts(root, f"{_INVOICES}/ID")
+        if not _INVOICE_ID.match(i) or i != i.strip() or "  " in i
+    ]
+    found += [
+        f"[G1.09] {path}: {d}"
+        for path in (f"{_INVOICES}/IssueDate", f"{_INVOICES}/ReferencedDocument/IssueDate")
+        for d in _texts(root, path)
+        if not _DATE.match(d)
+    ]
+    path = f"{_INVOICES}/TaxSubTotal/TaxCategory/Percent"
+    found += [f"[G1.24] {path}: {r}" for r in _texts(root, path) if _number(r) not in _RATES]
+    for tag in (tag for sums in _INVOICE_SUMS for tag in sums):
+        found += _misformed(root, f"{_INVOICES}/{tag}", _SIGNED_AMOUNT, "G1.14")
+    for block in root.iterfind(_INVOICES):
+        number = block.findtext("ID", "")
+        if not block.findtext("Buyer/CompanyId"):
+            found.append(f"[G6.28] {_INVOICES}/Buyer/CompanyId: missing ({number})")
+        buyer_id = block.findtext("Buyer/CompanyId", "")
+        if len(buyer_id) > 18:
+            found.append(f"[G2.19] {_INVOICES}/Buyer/CompanyId: {buyer_id}")
+        for party in ("Seller", "Buyer"):
+            if not block.findtext(f"{party}/TaxRegistrationId"):
+                found.append(f"[G2.33] {_INVOICES}/{party}/TaxRegistrationId: missing ({number})")
+            country = block.findtext(f"{party}/PostalAddress/CountryId", "")
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                found.append(f"[G2.01] {_INVOICES}/{party}/PostalAddress/CountryId: {country!r}")
+        if not re.fullmatch(r"\d{9}", block.findtext("Seller/CompanyId", "")):
+            found.append(f"[G2.19] {_INVOICES}/Seller/CompanyId: ({number})")
+        if block.findtext("TypeCode") == "381" and not block.findtext(
+            "ReferencedDocument/IssueDate"
+        ):
+            found.append(f"[G1.32] {_INVOICES}/ReferencedDocument: missing ({number})")
+        found += _unbalanced(block, _INVOICE_SUMS, f"{_INVOICES} {number}")
     return found
 
 
@@ -188,14 +286,28 @@ def _misformed(root: ET.Element, path: str, pattern: re.Pattern[str], rule: str)
     ]
 
 
-def _unbalanced(block: ET.Element) -> list[str]:
-    """G1.53: a day's totals are the sums of its subtotals (0.01 a subtotal tolerated)."""
+# G1.53: totals are the sums of their subtotals (0.01 a subtotal tolerated): a B2C day's,
+# an international sale's.
+_DAY_SUMS = (
+    ("TaxExclusiveAmount", "TaxSubtotal/TaxableAmount"),
+    ("TaxTotal", "TaxSubtotal/TaxTotal"),
+)
+_INVOICE_SUMS = (
+    ("MonetaryTotal/TaxExclusiveAmount", "TaxSubTotal/TaxableAmount"),
+    ("MonetaryTotal/TaxAmount", "TaxSubTotal/TaxAmount"),
+)
+
+
+def _unbalanced(
+    block: ET.Element, sums: tuple[tuple[str, str], ...] = _DAY_SUMS, where: str = _TRANSACTIONS
+) -> list[str]:
+    """G1.53 on one block: each of `sums` (total, subtotal) adds up."""
     found = []
-    for total, part in (("TaxExclusiveAmount", "TaxableAmount"), ("TaxTotal", "TaxTotal")):
-        parts = [_number(t.text or "") for t in block.iterfind(f"TaxSubtotal/{part}")]
+    for total, part in sums:
+        parts = [_number(t.text or "") for t in block.iterfind(part)]
         whole = _number(block.findtext(total, ""))
         if whole is None or None in parts:
             continue  # a misformed amount, found above
         if abs(whole - sum(p for p in parts if p is not None)) > Decimal("0.01") * len(parts):
-            found.append(f"[G1.53] {_TRANSACTIONS}/{total}: {whole}")
+            found.append(f"[G1.53] {where}/{total}: {whole}")
     return found

@@ -1,4 +1,4 @@
-"""Route of the B2C e-reporting files (flux 10.3 / 10.4) an operator's data produced."""
+"""Route of the e-reporting files (flux 10.1 / 10.3, 10.4) an operator's data produced."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ class EReport(BaseModel):
     id: str
     operator_id: str
     kind: Literal["transactions", "payments"]
-    flux: Literal["10.3", "10.4"]
+    # 10.3 B2C days; 10.1 sales to businesses of other EU states; both in one file.
+    flux: Literal["10.1", "10.3", "10.1+10.3", "10.4"]
     period_start: str
     period_end: str
     sequence: int
@@ -32,6 +33,7 @@ class EReport(BaseModel):
     regime: Literal["normal_monthly", "normal_quarterly", "simplified", "franchise"] | None = None
     due_by: str | None = None
     days: int
+    invoices: int = 0  # the flux 10.1 sales it reports one by one
     transmission: dict[str, Any] | None = None  # flow id, or the platform's refusal
 
 

@@ -1,4 +1,4 @@
-"""B2C e-reporting (French reform, DGFiP external specifications v3.2, flux 10.3 and 10.4).
+"""E-reporting (French reform, DGFiP external specifications v3.2, flux 10.1, 10.3, 10.4).
 
 Sales to consumers are not e-invoiced: the seller reports them, aggregated, through its
 accredited platform (PA). Two reports, one per file:
@@ -11,8 +11,10 @@ accredited platform (PA). Two reports, one per file:
   See `payment_days` for refunds.
 
 A document is B2C when its buyer is a consumer (`domain.invoice.buyer_category`): a
-French business is e-invoiced instead, a business of another EU state is reported invoice
-by invoice (flux 10.1, not made here).
+French business is e-invoiced instead. A business of another EU state (B2BINT) is
+reported invoice by invoice (flux 10.1, `international_sales`), in the same transactions
+file and period as the B2C aggregates; the payments of those sales (flux 10.2) are not
+reported here.
 A report already produced is never edited: if a period's figures change, a corrective
 report (`RE`) replaces it with the complete figures of the period.
 
@@ -30,6 +32,7 @@ from decimal import Decimal
 from typing import Literal
 
 from chalicelib.domain.documents import Document, VatLine
+from chalicelib.domain.identifiers import fr_vat_number
 from chalicelib.domain.invoice import buyer_category
 
 ReportKind = Literal["transactions", "payments"]
@@ -71,12 +74,10 @@ class RateTotal:
     vat: int  # cents (0 in payments)
 
 
-@dataclass(frozen=True)
-class DayTotal:
-    day: date
-    currency: str
+class _PerRate:
+    """Amounts told per VAT rate (`rates`), and their totals."""
+
     rates: tuple[RateTotal, ...]
-    count: int  # documents (transactions) or payments
 
     @property
     def base(self) -> int:
@@ -85,6 +86,32 @@ class DayTotal:
     @property
     def vat(self) -> int:
         return sum(r.vat for r in self.rates)
+
+
+@dataclass(frozen=True)
+class DayTotal(_PerRate):
+    day: date
+    currency: str
+    rates: tuple[RateTotal, ...]
+    count: int  # documents (transactions) or payments
+
+
+@dataclass(frozen=True)
+class InternationalSale(_PerRate):
+    """Flux 10.1: one document issued to a business of another EU state, its amounts as
+    the document states them (a credit note's positive, as its type says it credits)."""
+
+    number: str
+    issued_on: date
+    type_code: str  # 380 invoice, 381 credit note
+    currency: str
+    refers_to: tuple[str, date] | None  # a credit note's invoice: number and date
+    seller_siren: str
+    seller_vat: str
+    franchise: bool  # the seller is under art. 293 B CGI: no VAT (category E)
+    buyer_vat: str
+    buyer_country: str
+    rates: tuple[RateTotal, ...]
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,45 @@ class Period:
 
 def is_b2c(document: Document) -> bool:
     return buyer_category(document.buyer.canonical()) == "B2C"
+
+
+def international_sales(documents: list[Document], period: Period) -> list[InternationalSale]:
+    """Flux 10.1: the documents issued in the period to a business of another EU state
+    (`B2BINT`), one by one, in the order of their numbers."""
+    sales = []
+    for document in sorted(documents, key=lambda d: d.number):
+        day = date.fromisoformat(document.issued_on)
+        buyer = document.buyer.canonical()
+        if buyer_category(buyer) != "B2BINT" or not period.contains(day):
+            continue
+        sign = -1 if document.is_credit_note else 1
+        refers_to = None
+        if document.is_credit_note and document.refers_to_number and document.refers_to_date:
+            refers_to = (
+                document.refers_to_number,
+                date.fromisoformat(document.refers_to_date[:10]),
+            )
+        seller = document.seller
+        siren = str(seller.siren or "")
+        sales.append(
+            InternationalSale(
+                number=document.number,
+                issued_on=day,
+                type_code="381" if document.is_credit_note else "380",
+                currency=document.currency or "EUR",
+                refers_to=refers_to,
+                seller_siren=siren,
+                seller_vat=seller.vat_number or (fr_vat_number(siren) if siren else ""),
+                franchise=seller.vat_regime == "franchise",
+                buyer_vat=str(buyer.get("vat_number") or "").upper(),
+                buyer_country=str((buyer.get("address") or {}).get("country") or "").upper(),
+                rates=tuple(
+                    RateTotal(row.rate, sign * row.base, sign * row.vat)
+                    for row in sorted(document.vat_breakdown, key=lambda r: Decimal(r.rate))
+                ),
+            )
+        )
+    return sales
 
 
 def transaction_days(documents: list[Document], period: Period) -> list[DayTotal]:
@@ -264,12 +330,19 @@ def periods_to_report(candidates: list[Period], reported: set[Period]) -> list[P
     return sorted(chosen, key=lambda period: period.start)
 
 
-def figures_digest(days: list[DayTotal]) -> str:
-    """A fingerprint of a report's figures: a new report is due only when it changes."""
+def figures_digest(days: list[DayTotal], sales: list[InternationalSale] | None = None) -> str:
+    """A fingerprint of a report's figures: a new report is due only when it changes (a
+    file without international sales keeps the fingerprint it had before they were)."""
     text = ";".join(
         f"{d.day}|{d.currency}|{d.count}|" + ",".join(f"{r.rate}:{r.base}:{r.vat}" for r in d.rates)
         for d in days
     )
+    if sales:
+        text += "#" + ";".join(
+            f"{s.number}|{s.issued_on}|{s.type_code}|{s.buyer_vat}|"
+            + ",".join(f"{r.rate}:{r.base}:{r.vat}" for r in s.rates)
+            for s in sales
+        )
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""Producing the B2C e-reporting files of each operator (flux 10.3 and 10.4).
+"""Producing the e-reporting files of each operator (flux 10.1 with 10.3, and 10.4).
 
 `produce_report` builds one kind of report for one period from the issued documents and
 stores it once: `IN` the first time, a corrective `RE` (the complete figures of the
@@ -30,12 +30,14 @@ from chalicelib.adapters.flux10_xml import (
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
+    InternationalSale,
     Period,
     Regime,
     ReportKind,
     closed_periods,
     due_by,
     figures_digest,
+    international_sales,
     next_type_code,
     payment_days,
     periods_to_report,
@@ -71,14 +73,17 @@ def produce_report(
     since = period.start - PAYMENT_LOOKBACK if kind == "payments" else period.start
     documents = _documents(ctx, operator_id, since, period.end)
     days = (transaction_days if kind == "transactions" else payment_days)(documents, period)
-    digest = figures_digest(days)
+    sales = international_sales(documents, period) if kind == "transactions" else []
+    digest = figures_digest(days, sales)
     for _ in range(ATTEMPTS):
         previous = ctx.ereports.of_period(operator_id, kind, period.start.isoformat())
         taken = [p for p in previous if not is_refused(p)]
         type_code = next_type_code([p["digest"] for p in taken], digest)
-        if type_code is None or (type_code == "IN" and not days):
+        if type_code is None or (type_code == "IN" and not days and not sales):
             return None
-        report = _report(ctx, operator, kind, period, len(previous) + 1, type_code, digest, days)
+        report = _report(
+            ctx, operator, kind, period, (len(previous) + 1, type_code, digest), days, sales
+        )
         if _refused_again(report, previous) or not _valid(report):
             return None
         try:
@@ -173,11 +178,12 @@ def _report(
     operator: Operator,
     kind: ReportKind,
     period: Period,
-    sequence: int,
-    type_code: str,
-    digest: str,
+    version: tuple[int, str, str],
     days: list[Any],
+    sales: list[InternationalSale],
 ) -> dict[str, Any]:
+    """`version`: the file's sequence in its period, its type code (IN, RE), its digest."""
+    sequence, type_code, digest = version
     now = ctx.clock.now().astimezone(PARIS)
     header = Header(
         id=transmission_id(operator.siren, kind, period, sequence),
@@ -188,12 +194,16 @@ def _report(
         issuer_siren=operator.siren,
         issuer_name=operator.name,
     )
-    render = transactions_xml if kind == "transactions" else payments_xml
+    if kind == "transactions":
+        flux = "+".join(f for f, some in (("10.1", sales), ("10.3", days)) if some) or "10.3"
+        xml = transactions_xml(header, period, days, sales)
+    else:
+        flux, xml = "10.4", payments_xml(header, period, days)
     return {
         "id": header.id,
         "operator_id": operator.id,
         "kind": kind,
-        "flux": "10.3" if kind == "transactions" else "10.4",
+        "flux": flux,
         "period_start": period.start.isoformat(),
         "period_end": period.end.isoformat(),
         "sequence": sequence,
@@ -203,8 +213,9 @@ def _report(
         "regime": operator_regime(operator),
         "due_by": due_by(kind, period, operator_regime(operator)).isoformat(),
         "days": len(days),
+        "invoices": len(sales),
         "digest": digest,
-        "xml": render(header, period, days).decode("utf-8"),
+        "xml": xml.decode("utf-8"),
     }
 
 

@@ -14,6 +14,7 @@ from chalicelib.domain.ereporting import month_period
 from chalicelib.domain.timezones import PARIS
 from chalicelib.services import ereporting
 from chalicelib.services.context import Context
+from tests.integration.test_einvoicing_cii import FOREIGN_BUSINESS
 from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api
 from tests.support.einvoicing import flux10_failures
@@ -283,3 +284,38 @@ def test_a_change_of_filing_reports_the_rest_of_a_period_never_a_day_twice(
     assert run_job(api, admin, date(2027, 1, 1))["produced"] == 0
     for report in ctx.ereports.all(network["operator"]):
         assert flux10_failures(report["xml"].encode()) == []
+
+
+def test_a_sale_to_a_business_of_another_eu_state_is_reported_in_flux_10_1(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    ctx: Context,
+    network: dict,
+    stripe_fake: FakeGateway,
+    settings: Settings,
+) -> None:
+    # GIVEN a member buying a day pass for a German company (no SIREN, a DE VAT number)
+    assert api.request("PUT", "/v1/me", FOREIGN_BUSINESS, token=member).status == 200
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+    day = date.fromisoformat(invoice["issued_at"][:10])
+
+    # WHEN its period is reported
+    run_job(api, admin, month_end(day))
+
+    # THEN the transactions file reports that invoice by itself (10.1), valid; no B2C day
+    (transactions,) = [r for r in reports(ctx, network["operator"]) if r["kind"] == "transactions"]
+    xml = transactions["xml"]
+    assert (transactions["flux"], transactions["invoices"], transactions["days"]) == ("10.1", 1, 0)
+    assert f"<ID>{invoice['number']}</ID>" in xml
+    assert '<CompanyId schemeId="0223">DE136695976</CompanyId>' in xml
+    assert "<Transactions>" not in xml
+    assert flux10_failures(xml.encode()) == []
+    listed = api.get(f"/v1/operators/{network['operator']}/ereports", token=accountant).json
+    assert {(r["kind"], r["flux"], r["invoices"]) for r in listed["items"]} >= {
+        ("transactions", "10.1", 1)
+    }
+    # AND running again reports nothing twice
+    assert run_job(api, admin, month_end(day))["produced"] == 0

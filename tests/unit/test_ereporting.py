@@ -23,6 +23,8 @@ from chalicelib.domain.ereporting import (
     RateTotal,
     closed_periods,
     due_by,
+    figures_digest,
+    international_sales,
     last_closed_period,
     month_period,
     next_type_code,
@@ -37,7 +39,13 @@ from chalicelib.domain.ereporting import (
 )
 from tests.support.einvoicing import flux10_failures
 from tests.unit.test_invoice import EU_BUSINESS
-from tests.unit.test_invoice_pdf import PAID_BY_CARD, b2b_invoice, credit_note, invoice
+from tests.unit.test_invoice_pdf import (
+    PAID_BY_CARD,
+    b2b_invoice,
+    credit_note,
+    franchise_invoice,
+    invoice,
+)
 
 DECEMBER = Period(date(2026, 12, 1), date(2026, 12, 31))
 
@@ -292,3 +300,65 @@ def test_a_wrong_platform_number_is_caught_by_the_schematron() -> None:
     bad = Header("x", "20270101040000", "IN", "27281", "PA", "732829320", "SCIC")
     failures = flux10_failures(transactions_xml(bad, DECEMBER, []))
     assert any("[G6.22]" in failure for failure in failures)
+
+
+# -- flux 10.1: sales to businesses of other EU states ------------------------------------
+
+
+def abroad(document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "buyer": EU_BUSINESS}
+
+
+def test_a_sale_to_a_business_of_another_eu_state_is_reported_invoice_by_invoice() -> None:
+    documents = typed(abroad(invoice()), abroad(credit_note()), invoice(), b2b_invoice())
+
+    sold, credited = international_sales(documents, DECEMBER)
+
+    assert (sold.number, sold.type_code, sold.refers_to) == ("RL-2026-000001", "380", None)
+    assert (sold.buyer_vat, sold.buyer_country) == ("DE136695976", "DE")
+    assert (sold.seller_siren, sold.seller_vat[:2]) == ("732829320", "FR")
+    assert [(r.rate, r.base, r.vat) for r in sold.rates] == [("20.00", 1250, 250)]
+    # a credit note states positive amounts (its type credits) and the invoice it credits
+    assert (credited.type_code, credited.refers_to) == (
+        "381",
+        ("RL-2026-000001", date(2026, 12, 2)),
+    )
+    assert (credited.base, credited.vat) == (1250, 250)
+    # the consumer's day still goes to flux 10.3, and the French business to neither
+    assert [d.count for d in transaction_days(documents, DECEMBER)] == [1]
+
+
+def test_a_file_with_international_sales_passes_the_flux_10_xsd_and_schematron() -> None:
+    documents = typed(abroad(invoice()), abroad(credit_note()), invoice())
+    sales = international_sales(documents, DECEMBER)
+    days = transaction_days(documents, DECEMBER)
+
+    both = transactions_xml(HEADER, DECEMBER, days, sales)
+    alone = transactions_xml(HEADER, DECEMBER, [], sales)
+
+    assert [(refusals(xml), flux10_failures(xml)) for xml in (both, alone)] == [([], []), ([], [])]
+    assert both.count(b"<Invoice>") == 2 and b"<Transactions>" in both
+    assert both.index(b"<Invoice>") < both.index(b"<Transactions>")  # the XSD's order
+
+
+def test_a_franchise_seller_reports_its_sale_exempt_with_its_reason() -> None:
+    sales = international_sales(typed(abroad(franchise_invoice())), DECEMBER)
+    xml = transactions_xml(HEADER, DECEMBER, [], sales)
+    assert b"<Code>E</Code>" in xml and b"VATEX-FR-FRANCHISE" in xml
+    assert (refusals(xml), flux10_failures(xml)) == ([], [])
+
+
+def test_the_guard_refuses_an_international_sale_the_schematron_refuses() -> None:
+    (sale,) = international_sales(typed(abroad(credit_note())), DECEMBER)
+    broken = [replace(sale, refers_to=None), replace(sale, buyer_country="Germany")]
+    for bad, rule in zip(broken, ("[G1.32]", "[G2.01]"), strict=True):
+        xml = transactions_xml(HEADER, DECEMBER, [], [bad])
+        assert any(rule in problem for problem in refusals(xml)), rule
+        assert any(rule in failure for failure in flux10_failures(xml)), rule
+
+
+def test_a_file_without_international_sales_keeps_its_fingerprint() -> None:
+    days = transaction_days(typed(invoice()), DECEMBER)
+    assert figures_digest(days, []) == figures_digest(days)
+    sales = international_sales(typed(abroad(invoice())), DECEMBER)
+    assert figures_digest(days, sales) != figures_digest(days)
