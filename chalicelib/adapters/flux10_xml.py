@@ -2,8 +2,9 @@
 
 `transactions_xml` writes a flux 10.1 / 10.3 file (TransactionsReport with an `Invoice`
 per sale to a business of another EU state and the aggregated B2C `Transactions`),
-`payments_xml` a flux 10.4 file (PaymentsReport with aggregated
-`Transactions/Payment`): one report type per file, as rule G6.29 wants.
+`payments_xml` a flux 10.2 / 10.4 file (PaymentsReport with an `Invoice` per such sale
+paid and the aggregated B2C `Transactions/Payment`): one report type per file, as rule
+G6.29 wants.
 
 `refusals` reads a file back and answers what the PPF flux 10 schematron (v1.0, rules of
 Annexe 7 v1.8) would refuse in it, among the rules the data of these files can break;
@@ -17,9 +18,16 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from chalicelib.domain.ereporting import DayTotal, InternationalSale, Period
+from chalicelib.domain.ereporting import (
+    DayTotal,
+    InternationalPayment,
+    InternationalSale,
+    Period,
+    RateTotal,
+)
 
 
 @dataclass(frozen=True)
@@ -113,18 +121,35 @@ def _category(rate: str, franchise: bool) -> str:
     return "S" if Decimal(rate) > 0 else "Z"
 
 
-def payments_xml(header: Header, period: Period, days: list[DayTotal]) -> bytes:
+def payments_xml(
+    header: Header,
+    period: Period,
+    days: list[DayTotal],
+    paid: Sequence[InternationalPayment] = (),
+) -> bytes:
+    """Flux 10.2 (each international sale paid, `Invoice`) and 10.4 (the B2C days,
+    `Transactions`), in the order the XSD sets."""
     root = _report(header)
     report = _period(ET.SubElement(root, "PaymentsReport"), period)
+    for sale in paid:
+        block = ET.SubElement(report, "Invoice")
+        _text(block, "InvoiceID", sale.number)
+        _text(block, "IssueDate", f"{sale.issued_on:%Y%m%d}")
+        _received(ET.SubElement(block, "Payment"), sale.paid_on, sale.currency, sale.rates)
     for day in days:
         payment = ET.SubElement(ET.SubElement(report, "Transactions"), "Payment")
-        _text(payment, "Date", f"{day.day:%Y%m%d}")
-        for rate in day.rates:
-            subtotal = ET.SubElement(payment, "SubTotals")
-            _text(subtotal, "TaxPercent", _percent(rate.rate))
-            _text(subtotal, "CurrencyCode", day.currency)
-            _text(subtotal, "Amount", _amount(rate.base))
+        _received(payment, day.day, day.currency, day.rates)
     return _bytes(root)
+
+
+def _received(payment: ET.Element, day: date, currency: str, rates: Sequence[RateTotal]) -> None:
+    """A `Payment`: its day and, per VAT rate, the amount received (VAT included)."""
+    _text(payment, "Date", f"{day:%Y%m%d}")
+    for rate in rates:
+        subtotal = ET.SubElement(payment, "SubTotals")
+        _text(subtotal, "TaxPercent", _percent(rate.rate))
+        _text(subtotal, "CurrencyCode", currency)
+        _text(subtotal, "Amount", _amount(rate.base))
 
 
 def _report(header: Header) -> ET.Element:
@@ -183,6 +208,7 @@ _TRANSACTIONS = "TransactionsReport/Transactions"
 _INVOICES = "TransactionsReport/Invoice"
 _INVOICE_ID = re.compile(r"^[a-zA-Z0-9 \-\+_/]{1,35}$")  # G1.05 (and no edge or double space)
 _PAYMENTS = "PaymentsReport/Transactions/Payment"
+_PAID_INVOICES = "PaymentsReport/Invoice"
 
 
 def refusals(xml: bytes) -> list[str]:
@@ -211,7 +237,23 @@ def refusals(xml: bytes) -> list[str]:
     ]
     for block in root.iterfind(_TRANSACTIONS):
         found += _unbalanced(block)
-    return found + _invoice_refusals(root)
+    return found + _invoice_refusals(root) + _paid_invoice_refusals(root)
+
+
+def _paid_invoice_refusals(root: ET.Element) -> list[str]:
+    """The flux 10.2 rules an international sale's payment can break."""
+    found = [
+        f"[G1.05] {_PAID_INVOICES}/InvoiceID: {i}"
+        for i in _texts(root, f"{_PAID_INVOICES}/InvoiceID")
+        if not _INVOICE_ID.match(i) or i != i.strip() or "  " in i
+    ]
+    for tag in ("IssueDate", "Payment/Date"):
+        path = f"{_PAID_INVOICES}/{tag}"
+        found += [f"[G1.09] {path}: {d}" for d in _texts(root, path) if not _DATE.match(d)]
+    path = f"{_PAID_INVOICES}/Payment/SubTotals/TaxPercent"
+    found += [f"[G1.24] {path}: {r}" for r in _texts(root, path) if _number(r) not in _RATES]
+    path = f"{_PAID_INVOICES}/Payment/SubTotals/Amount"
+    return found + _misformed(root, path, _RECEIVED_AMOUNT, "G1.16")
 
 
 def _invoice_refusals(root: ET.Element) -> list[str]:

@@ -21,8 +21,9 @@ class EReport(BaseModel):
     id: str
     operator_id: str
     kind: Literal["transactions", "payments"]
-    # 10.3 B2C days; 10.1 sales to businesses of other EU states; both in one file.
-    flux: Literal["10.1", "10.3", "10.1+10.3", "10.4"]
+    # 10.3 / 10.4 B2C days; 10.1 / 10.2 sales to businesses of other EU states and their
+    # payments; both kinds in one file.
+    flux: Literal["10.1", "10.3", "10.1+10.3", "10.2", "10.4", "10.2+10.4"]
     period_start: str
     period_end: str
     sequence: int
@@ -33,7 +34,7 @@ class EReport(BaseModel):
     regime: Literal["normal_monthly", "normal_quarterly", "simplified", "franchise"] | None = None
     due_by: str | None = None
     days: int
-    invoices: int = 0  # the flux 10.1 sales it reports one by one
+    invoices: int = 0  # the flux 10.1 sales (10.2: their payments) it reports one by one
     transmission: dict[str, Any] | None = None  # flow id, or the platform's refusal
 
 
@@ -48,7 +49,7 @@ class EReportList(BaseModel):
     bp,
     "/v1/operators/{operator_id}/ereports",
     "GET",
-    summary="The operator's B2C e-reporting files and their status",
+    summary="The operator's e-reporting files (B2C and international B2B) and their status",
     tag="accounting",
     errors=(403, 404),
     role="books",

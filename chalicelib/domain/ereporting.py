@@ -13,8 +13,8 @@ accredited platform (PA). Two reports, one per file:
 A document is B2C when its buyer is a consumer (`domain.invoice.buyer_category`): a
 French business is e-invoiced instead. A business of another EU state (B2BINT) is
 reported invoice by invoice (flux 10.1, `international_sales`), in the same transactions
-file and period as the B2C aggregates; the payments of those sales (flux 10.2) are not
-reported here.
+file and period as the B2C aggregates, and so is the money received for those sales
+(flux 10.2, `international_payments`) in the payments file.
 A report already produced is never edited: if a period's figures change, a corrective
 report (`RE`) replaces it with the complete figures of the period.
 
@@ -164,6 +164,49 @@ def international_sales(documents: list[Document], period: Period) -> list[Inter
             )
         )
     return sales
+
+
+@dataclass(frozen=True)
+class InternationalPayment(_PerRate):
+    """Flux 10.2: what was received for one sale to a business of another EU state, per
+    VAT rate, VAT included."""
+
+    number: str
+    issued_on: date
+    paid_on: date
+    currency: str
+    rates: tuple[RateTotal, ...]  # base: received, VAT included; vat: 0
+
+
+def international_payments(documents: list[Document], period: Period) -> list[InternationalPayment]:
+    """Flux 10.2: the invoices to businesses of other EU states paid in the period. A
+    refund (its credit note, paid back) is not one: the schematron wants an unsigned
+    amount (G1.16); its credit note is reported in flux 10.1."""
+    found = []
+    for document in sorted(documents, key=lambda d: d.number):
+        payment = document.payment
+        if (
+            document.is_credit_note
+            or buyer_category(document.buyer.canonical()) != "B2BINT"
+            or payment.status != "paid"
+            or not payment.paid_at
+        ):
+            continue
+        paid_on = date.fromisoformat(payment.paid_at[:10])
+        if period.contains(paid_on):
+            found.append(
+                InternationalPayment(
+                    number=document.number,
+                    issued_on=date.fromisoformat(document.issued_on),
+                    paid_on=paid_on,
+                    currency=document.currency or "EUR",
+                    rates=tuple(
+                        RateTotal(row.rate, row.base + row.vat, 0)
+                        for row in sorted(document.vat_breakdown, key=lambda r: Decimal(r.rate))
+                    ),
+                )
+            )
+    return found
 
 
 def transaction_days(documents: list[Document], period: Period) -> list[DayTotal]:
@@ -330,7 +373,11 @@ def periods_to_report(candidates: list[Period], reported: set[Period]) -> list[P
     return sorted(chosen, key=lambda period: period.start)
 
 
-def figures_digest(days: list[DayTotal], sales: list[InternationalSale] | None = None) -> str:
+def figures_digest(
+    days: list[DayTotal],
+    sales: list[InternationalSale] | None = None,
+    payments: list[InternationalPayment] | None = None,
+) -> str:
     """A fingerprint of a report's figures: a new report is due only when it changes (a
     file without international sales keeps the fingerprint it had before they were)."""
     text = ";".join(
@@ -342,6 +389,11 @@ def figures_digest(days: list[DayTotal], sales: list[InternationalSale] | None =
             f"{s.number}|{s.issued_on}|{s.type_code}|{s.buyer_vat}|"
             + ",".join(f"{r.rate}:{r.base}:{r.vat}" for r in s.rates)
             for s in sales
+        )
+    if payments:
+        text += "$" + ";".join(
+            f"{p.number}|{p.paid_on}|" + ",".join(f"{r.rate}:{r.base}" for r in p.rates)
+            for p in payments
         )
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -1,4 +1,4 @@
-"""Producing the e-reporting files of each operator (flux 10.1 with 10.3, and 10.4).
+"""Producing the e-reporting files of each operator (flux 10.1 with 10.3, 10.2 with 10.4).
 
 `produce_report` builds one kind of report for one period from the issued documents and
 stores it once: `IN` the first time, a corrective `RE` (the complete figures of the
@@ -30,6 +30,7 @@ from chalicelib.adapters.flux10_xml import (
 from chalicelib.domain.catalogue import Operator
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ereporting import (
+    InternationalPayment,
     InternationalSale,
     Period,
     Regime,
@@ -37,6 +38,7 @@ from chalicelib.domain.ereporting import (
     closed_periods,
     due_by,
     figures_digest,
+    international_payments,
     international_sales,
     next_type_code,
     payment_days,
@@ -74,16 +76,16 @@ def produce_report(
     documents = _documents(ctx, operator_id, since, period.end)
     days = (transaction_days if kind == "transactions" else payment_days)(documents, period)
     sales = international_sales(documents, period) if kind == "transactions" else []
-    digest = figures_digest(days, sales)
+    paid = international_payments(documents, period) if kind == "payments" else []
+    digest = figures_digest(days, sales, paid)
     for _ in range(ATTEMPTS):
         previous = ctx.ereports.of_period(operator_id, kind, period.start.isoformat())
         taken = [p for p in previous if not is_refused(p)]
         type_code = next_type_code([p["digest"] for p in taken], digest)
-        if type_code is None or (type_code == "IN" and not days and not sales):
+        if type_code is None or (type_code == "IN" and not (days or sales or paid)):
             return None
-        report = _report(
-            ctx, operator, kind, period, (len(previous) + 1, type_code, digest), days, sales
-        )
+        version = (len(previous) + 1, type_code, digest)
+        report = _report(ctx, operator, kind, period, version, days, (sales, paid))
         if _refused_again(report, previous) or not _valid(report):
             return None
         try:
@@ -180,10 +182,12 @@ def _report(
     period: Period,
     version: tuple[int, str, str],
     days: list[Any],
-    sales: list[InternationalSale],
+    international: tuple[list[InternationalSale], list[InternationalPayment]],
 ) -> dict[str, Any]:
-    """`version`: the file's sequence in its period, its type code (IN, RE), its digest."""
+    """`version`: the file's sequence in its period, its type code (IN, RE), its digest;
+    `international`: the sales it reports one by one (flux 10.1) or their payments (10.2)."""
     sequence, type_code, digest = version
+    sales, paid = international
     now = ctx.clock.now().astimezone(PARIS)
     header = Header(
         id=transmission_id(operator.siren, kind, period, sequence),
@@ -198,7 +202,8 @@ def _report(
         flux = "+".join(f for f, some in (("10.1", sales), ("10.3", days)) if some) or "10.3"
         xml = transactions_xml(header, period, days, sales)
     else:
-        flux, xml = "10.4", payments_xml(header, period, days)
+        flux = "+".join(f for f, some in (("10.2", paid), ("10.4", days)) if some) or "10.4"
+        xml = payments_xml(header, period, days, paid)
     return {
         "id": header.id,
         "operator_id": operator.id,
@@ -213,7 +218,7 @@ def _report(
         "regime": operator_regime(operator),
         "due_by": due_by(kind, period, operator_regime(operator)).isoformat(),
         "days": len(days),
-        "invoices": len(sales),
+        "invoices": len(sales) + len(paid),
         "digest": digest,
         "xml": xml.decode("utf-8"),
     }

@@ -286,7 +286,7 @@ def test_a_change_of_filing_reports_the_rest_of_a_period_never_a_day_twice(
         assert flux10_failures(report["xml"].encode()) == []
 
 
-def test_a_sale_to_a_business_of_another_eu_state_is_reported_in_flux_10_1(
+def test_a_sale_to_a_business_of_another_eu_state_and_its_payment_are_reported_one_by_one(
     api: Api,
     admin: str,
     member: str,
@@ -317,5 +317,10 @@ def test_a_sale_to_a_business_of_another_eu_state_is_reported_in_flux_10_1(
     assert {(r["kind"], r["flux"], r["invoices"]) for r in listed["items"]} >= {
         ("transactions", "10.1", 1)
     }
+    # AND the payments file reports the money received for it (10.2), valid
+    (payments,) = [r for r in reports(ctx, network["operator"]) if r["kind"] == "payments"]
+    assert (payments["flux"], payments["invoices"], payments["days"]) == ("10.2", 1, 0)
+    assert f"<InvoiceID>{invoice['number']}</InvoiceID>" in payments["xml"]
+    assert flux10_failures(payments["xml"].encode()) == []
     # AND running again reports nothing twice
     assert run_job(api, admin, month_end(day))["produced"] == 0

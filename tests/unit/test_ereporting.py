@@ -24,6 +24,7 @@ from chalicelib.domain.ereporting import (
     closed_periods,
     due_by,
     figures_digest,
+    international_payments,
     international_sales,
     last_closed_period,
     month_period,
@@ -362,3 +363,23 @@ def test_a_file_without_international_sales_keeps_its_fingerprint() -> None:
     assert figures_digest(days, []) == figures_digest(days)
     sales = international_sales(typed(abroad(invoice())), DECEMBER)
     assert figures_digest(days, sales) != figures_digest(days)
+
+
+def test_the_money_received_for_an_international_sale_is_reported_invoice_by_invoice() -> None:
+    refunded = {**refund_on("2026-12-03"), "buyer": EU_BUSINESS}
+    documents = typed(abroad(invoice()), refunded, invoice())
+
+    (paid,) = international_payments(documents, DECEMBER)  # a refund is no payment (G1.16)
+
+    assert (paid.number, paid.issued_on, paid.paid_on) == (
+        "RL-2026-000001",
+        date(2026, 12, 2),
+        date(2026, 12, 2),
+    )
+    assert [(r.rate, r.base) for r in paid.rates] == [("20.00", 1500)]  # VAT included
+    days = payment_days(documents, DECEMBER)
+    both = payments_xml(HEADER, DECEMBER, days, [paid])
+    alone = payments_xml(HEADER, DECEMBER, [], [paid])
+    assert [(refusals(xml), flux10_failures(xml)) for xml in (both, alone)] == [([], []), ([], [])]
+    assert both.index(b"<Invoice>") < both.index(b"<Transactions>")  # the XSD's order
+    assert figures_digest(days, [], [paid]) != figures_digest(days)
