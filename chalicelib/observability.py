@@ -256,10 +256,13 @@ def _flush_business_metrics() -> None:
 
 @contextmanager
 def observed_job(job: str) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """Time a job run; the caller hands its result to the yielded function."""
+    """Time a job run; the caller hands its result to the yielded function. Its metrics
+    are the job's (dimensions service and job), also when a request runs it by hand
+    (POST /v1/admin/jobs/{job}): not the request's."""
     started = time.perf_counter()
     result: dict[str, Any] = {}
     failed = True
+    outside_request = _request_metrics.set(None)
     try:
         with traced(f"## job {job}", job=job):
             yield result.update
@@ -279,4 +282,7 @@ def observed_job(job: str) -> Iterator[Callable[[dict[str, Any]], None]]:
         measure("JobDuration", "Milliseconds", duration_ms)
         if isinstance(items, (int, float)):
             count("JobItems", items)
-        _flush()
+        try:
+            _flush()
+        finally:
+            _request_metrics.reset(outside_request)

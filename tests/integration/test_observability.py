@@ -200,6 +200,29 @@ def test_a_job_run_logs_and_measures_its_duration_and_items(
     assert "JobDuration" in _metric_names(blob)
 
 
+def test_a_job_run_by_a_request_keeps_its_job_dimension_and_its_own_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """POST /v1/admin/jobs/{job}: what the job counts is the job's (the alarms on
+    `JobRuns{service, job}` see a run by hand), never the request's."""
+
+    def run_by_hand(event: Any) -> Any:
+        with observed_job("check_books") as record:
+            observability.count("IntegrityFailures", 0)
+            record({"processed": 2})
+        return json_response({}, 200)
+
+    http_middleware(GatewayEvent(), run_by_hand)
+
+    blobs = _emf(_lines(capsys.readouterr().out))
+    (job,) = [b for b in blobs if "JobRuns" in _metric_names(b)]
+    (dimensions,) = job["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert job["job"] == "check_books" and sorted(dimensions) == ["job", "service"]
+    assert "IntegrityFailures" in _metric_names(job)
+    (request,) = [b for b in blobs if "Requests" in _metric_names(b)]
+    assert "JobRuns" not in _metric_names(request) and "job" not in request
+
+
 def test_a_failing_job_is_logged_as_an_error_and_counted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
