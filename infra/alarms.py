@@ -17,20 +17,28 @@ from infra.stages import Stage
 
 TOPIC_PARAMETER = "AlarmTopicArn"
 QUEUE_ID = "JobFailures"
+EXPORT_DEAD_LETTERS = "ExportDeadLetters"  # infra/package.py's queue
 API_FUNCTION = "APIHandler"
 API_NAME = "relais"  # the REST API's name: Chalice's app_name
 # A share of API answers that are 5xx, over 5 minutes, twice in a row.
 API_5XX_RATE = 0.02
 # Duration alarm: this share of the function's timeout.
 NEAR_TIMEOUT = 0.8
-# The jobs that send members' or buyers' mails (notifications, documents).
+# The jobs that send members' or buyers' mails (notifications; the documents they issue
+# are mailed to their buyers). With the requests' own, 9 metrics: an alarm takes 10.
 MAILING_JOBS = (
     "send_reminders",
     "expire_holds",
+    "release_no_shows",
     "renew_memberships",
     "invoice_companies",
+    "settle_operators",
+    "reconcile_payments",
     "route_einvoices",
 )
+# The jobs that make refunds (expire_holds retries those a cancellation owes): one that
+# Stripe refuses there is counted by the job.
+REFUNDING_JOBS = ("expire_holds",)
 TABLE_OPERATIONS = (
     "GetItem",
     "BatchGetItem",
@@ -178,6 +186,14 @@ def shared_alarms(stage: Stage, table_id: str) -> dict[str, Any]:
             {"QueueName": {"Fn::GetAtt": [QUEUE_ID, "QueueName"]}},
             statistic="Maximum",
         ),
+        "ExportDeadLettersAlarm": _metric_alarm(
+            "An export's message failed five times: it waits on ExportDeadLetters (run_exports "
+            "queues the export again while it is pending).",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": [EXPORT_DEAD_LETTERS, "QueueName"]}},
+            statistic="Maximum",
+        ),
     }
 
 
@@ -194,6 +210,7 @@ MONEY_METRICS = (
 # Stripe retries a failed delivery for three days, backing off to an hour between tries.
 WEBHOOK_LAG_SECONDS = 3600
 DAY = 86400
+BOOKS_CHECK_HOURS = 26  # check_books runs daily: a day and two hours without a run
 
 
 def business_alarms() -> dict[str, Any]:
@@ -215,14 +232,17 @@ def business_alarms() -> dict[str, Any]:
             "check_books: a Stripe payout does not add up to its transactions.",
             "PayoutMismatches",
         ),
+        # Hourly, over 26 hours: a day-long period (a window that slides with each
+        # evaluation) found no run whenever today's ended later than yesterday's.
         "BooksCheckNotRunAlarm": _alarm(
-            "check_books did not run in a day: nothing watches the books' integrity meanwhile.",
+            "check_books did not run in 26 hours: nothing watches the books' integrity.",
             Namespace=NAMESPACE,
             MetricName="JobRuns",
             Dimensions=[{"Name": k, "Value": v} for k, v in books.items()],
             Statistic="Sum",
-            Period=DAY,
-            EvaluationPeriods=1,
+            Period=3600,
+            EvaluationPeriods=BOOKS_CHECK_HOURS,
+            DatapointsToAlarm=BOOKS_CHECK_HOURS,
             Threshold=1,
             ComparisonOperator="LessThanThreshold",
             TreatMissingData="breaching",
@@ -241,11 +261,11 @@ def business_alarms() -> dict[str, Any]:
         ),
         # A refund the bank refused (services/refund_failures): someone must pay the
         # customer another way.
-        "RefundsFailedAlarm": _metric_alarm(
+        "RefundsFailedAlarm": _sum_alarm(
             "A Stripe refund failed: the customer is owed it (reconciliation failed_refunds).",
             NAMESPACE,
-            "RefundsFailed",
-            service,
+            [("RefundsFailed", service)]
+            + [("RefundsFailed", {**service, "job": job}) for job in REFUNDING_JOBS],
         ),
         "EReportInvalidAlarm": _metric_alarm(
             "An e-report the PPF schematron would refuse was not stored (log ereport_invalid).",

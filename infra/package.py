@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.archive_store import EXPORT_FILES_DAYS  # export files expire
-from infra.alarms import monitoring_overlay
+from infra.alarms import EXPORT_DEAD_LETTERS, monitoring_overlay
 from infra.gateway import rest_api_overlay
 from infra.layers import (
     LAYER_FUNCTIONS,
@@ -56,7 +56,7 @@ ARCHIVE_BUCKET_ID = "ArchiveBucket"  # closing archives (S3): private, versioned
 # consumes (app.EXPORT_QUEUE is Chalice's placeholder name for it), its dead letters,
 # and who may send to it: the API (POST /v1/exports) and the run_exports job.
 EXPORT_QUEUE_ID = "ExportQueue"
-EXPORT_DEAD_LETTERS_ID = "ExportDeadLetters"
+EXPORT_DEAD_LETTERS_ID = EXPORT_DEAD_LETTERS
 EXPORT_QUEUE_PLACEHOLDER = "relais-exports"
 EXPORT_SENDERS = ("APIHandler", "RunExports")
 EXPORT_WORKER_TIMEOUT = 900  # .chalice/config.json, lambda_functions.export_worker
@@ -177,14 +177,15 @@ def export_queue_overlay(base: Template, overlay: dict[str, Any]) -> dict[str, A
         EXPORT_QUEUE_ID: {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                # At least the worker's timeout: a message comes back only once its
-                # run is over (the export's lease, 16 minutes, outlasts it too).
-                "VisibilityTimeout": EXPORT_WORKER_TIMEOUT + 60,
+                # Six times the worker's timeout, as Lambda's SQS event source wants it
+                # (a throttled poll still counts a receive): a message comes back only
+                # once its run is over (the export's lease, 16 minutes, ends before).
+                "VisibilityTimeout": 6 * EXPORT_WORKER_TIMEOUT,
                 "MessageRetentionPeriod": 86400,
                 "SqsManagedSseEnabled": True,
                 "RedrivePolicy": {
                     "deadLetterTargetArn": {"Fn::GetAtt": [EXPORT_DEAD_LETTERS_ID, "Arn"]},
-                    "maxReceiveCount": 3,
+                    "maxReceiveCount": 5,
                 },
             },
         },

@@ -47,17 +47,22 @@ def test_the_worker_consumes_the_stacks_export_queue_one_message_at_a_time(
     assert (event["Properties"]["Queue"], event["Properties"]["BatchSize"]) == (QUEUE_ARN, 1)
 
 
-def test_a_message_comes_back_only_after_a_run_and_goes_to_dead_letters_after_three(
+def test_a_message_comes_back_only_after_a_run_and_goes_to_dead_letters_after_five(
     packaged: Packaged,
 ) -> None:
     resources: dict[str, Any] = packaged.template["Resources"]
     queue = resources[EXPORT_QUEUE_ID]["Properties"]
-    assert queue["VisibilityTimeout"] >= EXPORT_WORKER_TIMEOUT
+    # six times the worker's timeout, as Lambda's SQS event source wants it
+    assert queue["VisibilityTimeout"] >= 6 * EXPORT_WORKER_TIMEOUT
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [EXPORT_DEAD_LETTERS_ID, "Arn"]},
-        "maxReceiveCount": 3,
+        "maxReceiveCount": 5,
     }
     assert resources[EXPORT_DEAD_LETTERS_ID]["Type"] == "AWS::SQS::Queue"
+    dead = resources["ExportDeadLettersAlarm"]["Properties"]
+    assert dead["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [EXPORT_DEAD_LETTERS_ID, "QueueName"]}}
+    ]
 
 
 def test_only_the_api_and_the_sweeping_job_send_and_only_the_worker_receives(

@@ -160,6 +160,13 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
         "LessThanThreshold",
         "breaching",
     )
+    # every hour of the last 26 without a run, not a day-long window that slides with each
+    # evaluation (a run ending later than the day before left it empty)
+    assert (not_run["Period"], not_run["EvaluationPeriods"], not_run["DatapointsToAlarm"]) == (
+        3600,
+        26,
+        26,
+    )
     lag = alarms["WebhookLagAlarm"]["Properties"]
     assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == (
         "WebhookLag",
@@ -168,11 +175,25 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
     )
     failures = alarms["WebhookFailuresAlarm"]["Properties"]
     assert (failures["Dimensions"], failures["EvaluationPeriods"]) == ([service], 3)
-    refunds = alarms["RefundsFailedAlarm"]["Properties"]  # from the Stripe webhook
-    assert (refunds["MetricName"], refunds["Dimensions"], refunds["Threshold"]) == (
-        "RefundsFailed",
-        [service],
-        0,
+    # from the Stripe webhook, and from expire_holds (the refunds a cancellation owes)
+    assert {"service": "relais-backend", "job": "expire_holds"} in _watched(
+        alarms["RefundsFailedAlarm"], "RefundsFailed"
     )
+    assert {"service": "relais-backend"} in _watched(alarms["RefundsFailedAlarm"], "RefundsFailed")
+    assert alarms["RefundsFailedAlarm"]["Properties"]["Threshold"] == 0
+    # a mail failing in a job that issues documents (settlement invoices) is seen
+    assert {"service": "relais-backend", "job": "settle_operators"} in _watched(
+        alarms["MailErrorsAlarm"], "MailErrors"
+    )
+    assert len(alarms["MailErrorsAlarm"]["Properties"]["Metrics"]) <= 10  # CloudWatch's most
     # AND the job that emits the books metrics is in the template, on its schedule
     assert "CheckBooks" in json.dumps(sorted(_jobs(packaged)))
+
+
+def _watched(alarm: dict[str, Any], metric: str) -> list[dict[str, str]]:
+    """The dimension sets of `metric` a metric-math alarm adds up."""
+    return [
+        {d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]}
+        for m in alarm["Properties"]["Metrics"]
+        if "MetricStat" in m and m["MetricStat"]["Metric"]["MetricName"] == metric
+    ]
