@@ -66,6 +66,23 @@ GATEWAY_PROBLEMS = (
     ),
     GatewayProblem("ACCESS_DENIED", 403, "forbidden", "Forbidden", "Access denied."),
     GatewayProblem("WAF_FILTERED", 403, "forbidden", "Forbidden", "Access denied."),
+    # Named one by one: the default's status code would apply to them too (API Gateway:
+    # a DEFAULT_4XX/5XX status changes every response of the family not set itself).
+    GatewayProblem(
+        "REQUEST_TOO_LARGE",
+        413,
+        "payload_too_large",
+        "Request too large",
+        "The request is larger than API Gateway accepts (10 MB).",
+    ),
+    GatewayProblem(
+        "INTEGRATION_TIMEOUT",
+        504,
+        "gateway_timeout",
+        "Gateway timeout",
+        "No answer in time; the request may have been carried out: retry with the same "
+        "Idempotency-Key to get its answer.",
+    ),
     GatewayProblem(
         "DEFAULT_4XX",
         400,

@@ -71,7 +71,13 @@ def test_a_throttled_request_answers_rate_limited_with_retry_after(packaged: Pac
 
 @pytest.mark.parametrize(
     ("response_type", "status", "code"),
-    [("DEFAULT_4XX", 400, "bad_request"), ("DEFAULT_5XX", 503, "service_unavailable")],
+    [
+        ("DEFAULT_4XX", 400, "bad_request"),
+        ("DEFAULT_5XX", 503, "service_unavailable"),
+        # named: a default's status would otherwise replace theirs
+        ("REQUEST_TOO_LARGE", 413, "payload_too_large"),
+        ("INTEGRATION_TIMEOUT", 504, "gateway_timeout"),
+    ],
 )
 def test_other_gateway_errors_answer_a_problem_with_their_code(
     packaged: Packaged, response_type: str, status: int, code: str
