@@ -28,8 +28,6 @@ from chalicelib.domain.invoice import buyer_category, consumer_mentions
 
 DIRECTORY_SCHEME = "0225"
 EMAIL_SCHEME = "EM"
-VAT_ON_RECEIPTS = "72"
-VAT_ON_DEBITS = "5"
 REQUIRED_NOTE_SUBJECTS = ("AAB", "PMD", "PMT")  # in the order of consumer_mentions()
 _ADDRESS = re.compile(r"^[A-Za-z0-9._-]{1,125}$")  # BR-FR-23 / BR-FR-25
 
@@ -58,13 +56,6 @@ def buyer_address(buyer: Party) -> tuple[str, str] | None:
     if buyer.siren:  # a business buyer
         return _directory_address(buyer.electronic_address, buyer.siren), DIRECTORY_SCHEME
     return (buyer.email, EMAIL_SCHEME) if buyer.email else None
-
-
-def vat_point(seller: Party) -> str | None:
-    """BT-8 code, or None when no VAT is due (franchise)."""
-    if seller.vat_regime == "franchise":
-        return None
-    return VAT_ON_DEBITS if seller.vat_on_debits else VAT_ON_RECEIPTS
 
 
 def _directory_address(known: str | None, siren: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from chalicelib.domain.documents import VAT_ON_DEBITS
 from chalicelib.domain.ereporting import (
     DayTotal,
     InternationalPayment,
@@ -48,9 +49,11 @@ def transactions_xml(
     period: Period,
     days: list[DayTotal],
     sales: Sequence[InternationalSale] = (),
+    on_debits: bool = False,
 ) -> bytes:
     """Flux 10.1 (each international sale, `Invoice`) and 10.3 (the B2C days,
-    `Transactions`), in the order the XSD sets."""
+    `Transactions`), in the order the XSD sets; `on_debits`: the seller opted to pay VAT
+    on its debits, which each day says (TT-80, code 5)."""
     root = _report(header)
     report = _period(ET.SubElement(root, "TransactionsReport"), period)
     for sale in sales:
@@ -59,6 +62,8 @@ def transactions_xml(
         block = ET.SubElement(report, "Transactions")
         _text(block, "Date", f"{day.day:%Y%m%d}")
         _text(block, "TransactionsCurrency", day.currency)
+        if on_debits:
+            _text(block, "TaxDueDateTypeCode", VAT_ON_DEBITS)
         _text(block, "CategoryCode", "TPS1")
         _text(block, "TaxExclusiveAmount", _amount(day.base))
         _text(block, "TaxTotal", _amount(day.vat))
@@ -71,9 +76,6 @@ def transactions_xml(
     return _bytes(root)
 
 
-# An international sale's services (coworking, meeting rooms): cadre de facturation S1,
-# "dépôt d'une facture de prestation de services" (schematron G1.02).
-SERVICES_PROCESS = "S1"
 EREPORTING_PROFILE = "urn.cpro.gouv.fr:1p0:ereporting"  # S1.12
 FRANCHISE_REASON = ("VATEX-FR-FRANCHISE", "TVA non applicable, art. 293 B du CGI")
 
@@ -84,8 +86,10 @@ def _invoice(report: ET.Element, sale: InternationalSale) -> None:
     _text(block, "IssueDate", f"{sale.issued_on:%Y%m%d}")
     _text(block, "TypeCode", sale.type_code)
     _text(block, "CurrencyCode", sale.currency)
+    if sale.vat_due:  # TT-24: mandatory for a seller on debits (5), as its invoice says
+        _text(block, "TaxDueDateTypeCode", sale.vat_due)
     process = ET.SubElement(block, "BusinessProcess")
-    _text(process, "ID", SERVICES_PROCESS)
+    _text(process, "ID", sale.business_process)  # the invoice's own BT-23 (S2, S1)
     _text(process, "TypeID", EREPORTING_PROFILE)
     if sale.refers_to:
         referenced = ET.SubElement(block, "ReferencedDocument")
@@ -101,7 +105,7 @@ def _invoice(report: ET.Element, sale: InternationalSale) -> None:
     _text(ET.SubElement(buyer, "PostalAddress"), "CountryId", sale.buyer_country)
     totals = ET.SubElement(block, "MonetaryTotal")
     _text(totals, "TaxExclusiveAmount", _amount(sale.base))
-    _text(totals, "TaxAmount", _amount(sale.vat), CurrencyCode="EUR")
+    _text(totals, "TaxAmount", _amount(sale.vat), CurrencyCode=sale.currency)
     for rate in sale.rates:
         subtotal = ET.SubElement(block, "TaxSubTotal")
         _text(subtotal, "TaxableAmount", _amount(rate.base))
@@ -252,6 +256,11 @@ def _paid_invoice_refusals(root: ET.Element) -> list[str]:
         found += [f"[G1.09] {path}: {d}" for d in _texts(root, path) if not _DATE.match(d)]
     path = f"{_PAID_INVOICES}/Payment/SubTotals/TaxPercent"
     found += [f"[G1.24] {path}: {r}" for r in _texts(root, path) if _number(r) not in _RATES]
+    found += [
+        f"[G6.27] {_PAID_INVOICES}/Payment/SubTotals/CurrencyCode: {c}"
+        for c in _texts(root, f"{_PAID_INVOICES}/Payment/SubTotals/CurrencyCode")
+        if c != "EUR"
+    ]
     path = f"{_PAID_INVOICES}/Payment/SubTotals/Amount"
     return found + _misformed(root, path, _RECEIVED_AMOUNT, "G1.16")
 
@@ -271,6 +280,16 @@ def _invoice_refusals(root: ET.Element) -> list[str]:
     ]
     path = f"{_INVOICES}/TaxSubTotal/TaxCategory/Percent"
     found += [f"[G1.24] {path}: {r}" for r in _texts(root, path) if _number(r) not in _RATES]
+    found += [
+        f"[G1.10] {_INVOICES}/CurrencyCode: {c}"
+        for c in _texts(root, f"{_INVOICES}/CurrencyCode")
+        if not re.fullmatch(r"[A-Z]{3}", c)
+    ]
+    found += [
+        f"[G6.23] {_INVOICES}/MonetaryTotal/TaxAmount: {e.get('CurrencyCode')}"
+        for e in root.iterfind(f"{_INVOICES}/MonetaryTotal/TaxAmount")
+        if e.get("CurrencyCode") != "EUR"
+    ]
     for tag in (tag for sums in _INVOICE_SUMS for tag in sums):
         found += _misformed(root, f"{_INVOICES}/{tag}", _SIGNED_AMOUNT, "G1.14")
     for block in root.iterfind(_INVOICES):

@@ -42,7 +42,15 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters import cii_france
-from chalicelib.domain.documents import Document, DocumentLine, Party, PostalAddress
+from chalicelib.domain.documents import (
+    Document,
+    DocumentLine,
+    Party,
+    PostalAddress,
+    business_process,
+    vat_point,
+)
+from chalicelib.domain.invoice import buyer_country
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -85,13 +93,12 @@ def cii_xml(document: Document | dict[str, Any]) -> bytes:
     seller = invoice.seller
     franchise = seller.vat_regime == "franchise"
     currency = invoice.currency or "EUR"
-    paid = invoice.payment.status == "paid"
 
     root = _el("rsm:CrossIndustryInvoice")
     context = _sub(root, "rsm:ExchangedDocumentContext")
-    _sub(_sub(context, "ram:BusinessProcessSpecifiedDocumentContextParameter"), "ram:ID").text = (
-        "S2" if paid else "S1"
-    )
+    _sub(
+        _sub(context, "ram:BusinessProcessSpecifiedDocumentContextParameter"), "ram:ID"
+    ).text = business_process(invoice)
     _sub(
         _sub(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID"
     ).text = EN16931_GUIDELINE
@@ -219,7 +226,7 @@ def _buyer(party: ET.Element, buyer: Party, seller: Party) -> None:
     if company and buyer.name:
         _text(_sub(party, "ram:DefinedTradeContact"), "ram:PersonName", buyer.name)
     seller_country = (seller.address.country if seller.address else None) or "FR"
-    _address(party, buyer.address, seller_country)
+    _address(party, buyer.address, buyer_country(buyer.canonical()) or seller_country)
     _electronic_address(party, cii_france.buyer_address(buyer))
     if buyer.vat_number:
         _tax_registration(party, buyer.vat_number, "VA")
@@ -256,7 +263,7 @@ def _settlement(
     line_total = sum(sign * line.amount_excl_vat for line in invoice.lines)
     tax_total = 0
     base_total = 0
-    vat_point = cii_france.vat_point(seller)
+    vat_due = vat_point(seller)
     for row in invoice.vat_breakdown:
         rate = Decimal(row.rate)
         base, vat = sign * row.base, sign * row.vat
@@ -270,8 +277,8 @@ def _settlement(
         _text(tax, "ram:CategoryCode", category)
         if category == "E":
             _text(tax, "ram:ExemptionReasonCode", FRANCHISE_REASON_CODE)
-        if vat_point:
-            _text(tax, "ram:DueDateTypeCode", vat_point)
+        if vat_due:
+            _text(tax, "ram:DueDateTypeCode", vat_due)
         _text(tax, "ram:RateApplicablePercent", _rate(rate))
         tax_total += vat
         base_total += base

@@ -161,3 +161,22 @@ class Document(_Frozen):
 
     def verifies(self, previous_hash: str) -> bool:
         return self.previous_hash == previous_hash and self.chained_hash(previous_hash) == self.hash
+
+
+# When VAT is due (UNTDID 2005: BT-8 of an invoice, TT-24 / TT-80 of an e-report): on
+# receipt, the rule for services, or on the debit for a seller who opted for it.
+VAT_ON_RECEIPTS = "72"
+VAT_ON_DEBITS = "5"
+
+
+def vat_point(seller: Party) -> str | None:
+    """The code of when the seller's VAT is due, or None when none is (franchise)."""
+    if seller.vat_regime == "franchise":
+        return None
+    return VAT_ON_DEBITS if seller.vat_on_debits else VAT_ON_RECEIPTS
+
+
+def business_process(document: Document) -> str:
+    """The cadre de facturation (BT-23, TT-28): services (S), paid already (S2, a card or
+    SEPA payment) or to be paid (S1, a transfer due)."""
+    return "S2" if document.payment.status == "paid" else "S1"

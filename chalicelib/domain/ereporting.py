@@ -26,14 +26,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from chalicelib.domain.documents import Document, VatLine
+from chalicelib.domain.documents import Document, VatLine, business_process, vat_point
 from chalicelib.domain.identifiers import fr_vat_number
-from chalicelib.domain.invoice import buyer_category
+from chalicelib.domain.invoice import buyer_category, buyer_country
 
 ReportKind = Literal["transactions", "payments"]
 SERVICES_CATEGORY = "TPS1"
@@ -105,6 +105,8 @@ class InternationalSale(_PerRate):
     issued_on: date
     type_code: str  # 380 invoice, 381 credit note
     currency: str
+    business_process: str  # the document's own cadre de facturation: S2 paid, S1 due
+    vat_due: str | None  # when its VAT is due, as the document says (5 debits, 72 receipt)
     refers_to: tuple[str, date] | None  # a credit note's invoice: number and date
     seller_siren: str
     seller_vat: str
@@ -151,12 +153,14 @@ def international_sales(documents: list[Document], period: Period) -> list[Inter
                 issued_on=day,
                 type_code="381" if document.is_credit_note else "380",
                 currency=document.currency or "EUR",
+                business_process=business_process(document),
+                vat_due=vat_point(seller),
                 refers_to=refers_to,
                 seller_siren=siren,
                 seller_vat=seller.vat_number or (fr_vat_number(siren) if siren else ""),
                 franchise=seller.vat_regime == "franchise",
                 buyer_vat=str(buyer.get("vat_number") or "").upper(),
-                buyer_country=str((buyer.get("address") or {}).get("country") or "").upper(),
+                buyer_country=buyer_country(buyer),
                 rates=tuple(
                     RateTotal(row.rate, sign * row.base, sign * row.vat)
                     for row in sorted(document.vat_breakdown, key=lambda r: Decimal(r.rate))
@@ -179,34 +183,75 @@ class InternationalPayment(_PerRate):
 
 
 def international_payments(documents: list[Document], period: Period) -> list[InternationalPayment]:
-    """Flux 10.2: the invoices to businesses of other EU states paid in the period. A
-    refund (its credit note, paid back) is not one: the schematron wants an unsigned
-    amount (G1.16); its credit note is reported in flux 10.1."""
-    found = []
+    """Flux 10.2: the invoices to businesses of other EU states paid in the period, net of
+    what was refunded (their credit notes paid back) in the period, per rate: only what
+    was received and kept is reported (an invoice refunded in full is not). A refund
+    beyond that, or of an invoice paid in an earlier period, cannot be told here (the
+    schematron wants unsigned amounts, G1.16): `international_refunds_left_out`."""
+    return _international_receipts(documents, period)[0]
+
+
+def international_refunds_left_out(
+    documents: list[Document], period: Period
+) -> list[InternationalPayment]:
+    """The refunds of the period that `international_payments` could not deduct (per
+    credited invoice and rate, positive), for the VAT return."""
+    return _international_receipts(documents, period)[1]
+
+
+def _international_receipts(
+    documents: list[Document], period: Period
+) -> tuple[list[InternationalPayment], list[InternationalPayment]]:
+    received: dict[str, InternationalPayment] = {}
+    refunded: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for document in sorted(documents, key=lambda d: d.number):
         payment = document.payment
-        if (
-            document.is_credit_note
-            or buyer_category(document.buyer.canonical()) != "B2BINT"
-            or payment.status != "paid"
-            or not payment.paid_at
-        ):
+        if buyer_category(document.buyer.canonical()) != "B2BINT" or payment.status != "paid":
             continue
-        paid_on = date.fromisoformat(payment.paid_at[:10])
-        if period.contains(paid_on):
-            found.append(
-                InternationalPayment(
-                    number=document.number,
-                    issued_on=date.fromisoformat(document.issued_on),
-                    paid_on=paid_on,
-                    currency=document.currency or "EUR",
-                    rates=tuple(
-                        RateTotal(row.rate, row.base + row.vat, 0)
-                        for row in sorted(document.vat_breakdown, key=lambda r: Decimal(r.rate))
-                    ),
-                )
-            )
-    return found
+        paid_on = date.fromisoformat(payment.paid_at[:10]) if payment.paid_at else None
+        if paid_on is None or not period.contains(paid_on):
+            continue
+        if document.is_credit_note:
+            for row in document.vat_breakdown:
+                refunded[str(document.refers_to_number)][row.rate] -= row.base + row.vat
+            continue
+        received[document.number] = InternationalPayment(
+            number=document.number,
+            issued_on=date.fromisoformat(document.issued_on),
+            paid_on=paid_on,
+            currency=document.currency or "EUR",
+            rates=tuple(
+                RateTotal(row.rate, row.base + row.vat, 0)
+                for row in sorted(document.vat_breakdown, key=lambda r: Decimal(r.rate))
+            ),
+        )
+    kept, left_out = [], []
+    for number, paid in received.items():
+        back = refunded.pop(number, {})
+        rates = tuple(
+            RateTotal(r.rate, r.base - back.get(r.rate, 0), 0)
+            for r in paid.rates
+            if r.base - back.get(r.rate, 0) > 0
+        )
+        beyond = {rate: amount - _paid_rate(paid, rate) for rate, amount in back.items()}
+        if any(amount > 0 for amount in beyond.values()):
+            left_out.append(_refund_of(paid.number, paid.issued_on, paid.paid_on, beyond))
+        if rates:
+            kept.append(replace(paid, rates=rates))
+    for number, back in refunded.items():  # invoices paid before the period
+        left_out.append(_refund_of(number, period.start, period.start, back))
+    return kept, left_out
+
+
+def _paid_rate(paid: InternationalPayment, rate: str) -> int:
+    return sum(r.base for r in paid.rates if r.rate == rate)
+
+
+def _refund_of(
+    number: str, issued_on: date, day: date, amounts: dict[str, int]
+) -> InternationalPayment:
+    rates = tuple(RateTotal(rate, amount, 0) for rate, amount in amounts.items() if amount > 0)
+    return InternationalPayment(number, issued_on, day, "EUR", rates)
 
 
 def transaction_days(documents: list[Document], period: Period) -> list[DayTotal]:

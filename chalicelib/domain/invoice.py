@@ -249,6 +249,18 @@ def legal_mentions(
     return mentions
 
 
+def buyer_country(buyer: Mapping[str, Any]) -> str:
+    """The buyer's country (ISO 3166 alpha-2): its address's, else its VAT number's
+    (Greece's is EL), else ""."""
+    country = str((buyer.get("address") or {}).get("country") or "").upper()
+    if country:
+        return country
+    prefix = str(buyer.get("vat_number") or "")[:2].upper()
+    if not prefix.isalpha():
+        return ""
+    return "GR" if prefix == "EL" else prefix
+
+
 def buyer_category(buyer: Mapping[str, Any]) -> BuyerCategory:
     """Who the buyer is for the reform, in BR-FR-20's words (the BAR note):
 

@@ -39,6 +39,7 @@ from chalicelib.domain.ereporting import (
     due_by,
     figures_digest,
     international_payments,
+    international_refunds_left_out,
     international_sales,
     next_type_code,
     payment_days,
@@ -126,7 +127,8 @@ def _valid(report: dict[str, Any]) -> bool:
 
 def _note_refunds_left_out(operator_id: str, documents: list[Document], period: Period) -> None:
     """Refunds beyond a day's receipts at a rate, which flux 10.4 cannot carry (see
-    `payment_days`): logged for the accountant (the VAT return deducts them)."""
+    `payment_days`), and those of international sales flux 10.2 cannot (see
+    `international_payments`): logged for the accountant (the VAT return deducts them)."""
     for day in refunds_beyond_receipts(documents, period):
         logger().warning(
             "ereport_refunds_beyond_receipts",
@@ -134,6 +136,16 @@ def _note_refunds_left_out(operator_id: str, documents: list[Document], period: 
                 "operator_id": operator_id,
                 "day": day.day.isoformat(),
                 "refunded": {rate.rate: rate.base for rate in day.rates},
+            },
+        )
+    for refund in international_refunds_left_out(documents, period):  # flux 10.2's
+        logger().warning(
+            "ereport_refunds_beyond_receipts",
+            extra={
+                "operator_id": operator_id,
+                "invoice": refund.number,
+                "period": [period.start.isoformat(), period.end.isoformat()],
+                "refunded": {rate.rate: rate.base for rate in refund.rates},
             },
         )
 
@@ -200,7 +212,8 @@ def _report(
     )
     if kind == "transactions":
         flux = "+".join(f for f, some in (("10.1", sales), ("10.3", days)) if some) or "10.3"
-        xml = transactions_xml(header, period, days, sales)
+        on_debits = operator.vat_on_debits and operator.vat_regime.value != "franchise"
+        xml = transactions_xml(header, period, days, sales, on_debits=on_debits)
     else:
         flux = "+".join(f for f, some in (("10.2", paid), ("10.4", days)) if some) or "10.4"
         xml = payments_xml(header, period, days, paid)

@@ -17,7 +17,7 @@ from chalicelib.services.context import Context
 from tests.integration.test_einvoicing_cii import FOREIGN_BUSINESS
 from tests.integration.test_invoicing_flow import paid_booking
 from tests.support.api import Api
-from tests.support.einvoicing import flux10_failures
+from tests.support.einvoicing import cii_failures, flux10_failures
 from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
 from tests.support.fake_stripe import FakeGateway
 
@@ -324,3 +324,33 @@ def test_a_sale_to_a_business_of_another_eu_state_and_its_payment_are_reported_o
     assert flux10_failures(payments["xml"].encode()) == []
     # AND running again reports nothing twice
     assert run_job(api, admin, month_end(day))["produced"] == 0
+
+
+def test_a_foreign_buyer_without_an_address_does_not_hold_back_the_period(
+    api: Api,
+    admin: str,
+    member: str,
+    ctx: Context,
+    network: dict,
+    stripe_fake: FakeGateway,
+    settings: Settings,
+) -> None:
+    # GIVEN a consumer's day, then a sale to a business known by its VAT number only
+    paid_booking(api, member, network, stripe_fake, settings, day="2026-12-04")
+    foreign = {k: v for k, v in FOREIGN_BUSINESS.items() if k != "billing_address"}
+    assert api.request("PUT", "/v1/me", foreign, token=member).status == 200
+    booking = paid_booking(api, member, network, stripe_fake, settings, day="2026-12-07")
+    sold = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+
+    run_job(api, admin, month_end(date.fromisoformat(sold["issued_at"][:10])))
+
+    # THEN the period's transactions are reported, the sale placed by its VAT number
+    (transactions,) = [r for r in reports(ctx, network["operator"]) if r["kind"] == "transactions"]
+    assert transactions["flux"] == "10.1+10.3"
+    assert "<CountryId>DE</CountryId>" in transactions["xml"]
+    assert flux10_failures(transactions["xml"].encode()) == []
+    # AND its invoice places the buyer there too, not in the seller's country
+    xml = api.get(f"/v1/invoices/{booking['invoice_id']}/xml", token=member).body
+    buyer = xml.split(b"<ram:BuyerTradeParty>")[1].split(b"</ram:BuyerTradeParty>")[0]
+    assert b"<ram:CountryID>DE</ram:CountryID>" in buyer
+    assert cii_failures(xml) == []

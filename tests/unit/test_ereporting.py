@@ -25,6 +25,7 @@ from chalicelib.domain.ereporting import (
     due_by,
     figures_digest,
     international_payments,
+    international_refunds_left_out,
     international_sales,
     last_closed_period,
     month_period,
@@ -44,6 +45,7 @@ from tests.unit.test_invoice_pdf import (
     PAID_BY_CARD,
     b2b_invoice,
     credit_note,
+    debits_invoice,
     franchise_invoice,
     invoice,
 )
@@ -366,10 +368,9 @@ def test_a_file_without_international_sales_keeps_its_fingerprint() -> None:
 
 
 def test_the_money_received_for_an_international_sale_is_reported_invoice_by_invoice() -> None:
-    refunded = {**refund_on("2026-12-03"), "buyer": EU_BUSINESS}
-    documents = typed(abroad(invoice()), refunded, invoice())
+    documents = typed(abroad(invoice()), invoice())
 
-    (paid,) = international_payments(documents, DECEMBER)  # a refund is no payment (G1.16)
+    (paid,) = international_payments(documents, DECEMBER)
 
     assert (paid.number, paid.issued_on, paid.paid_on) == (
         "RL-2026-000001",
@@ -383,3 +384,53 @@ def test_the_money_received_for_an_international_sale_is_reported_invoice_by_inv
     assert [(refusals(xml), flux10_failures(xml)) for xml in (both, alone)] == [([], []), ([], [])]
     assert both.index(b"<Invoice>") < both.index(b"<Transactions>")  # the XSD's order
     assert figures_digest(days, [], [paid]) != figures_digest(days)
+
+
+def test_a_refund_is_deducted_from_what_its_invoice_received_in_the_period() -> None:
+    refunded = {**refund_on("2026-12-03"), "buyer": EU_BUSINESS}
+    documents = typed(abroad(invoice()), refunded)
+    # refunded in full in the period: nothing was received and kept, as in flux 10.4
+    assert international_payments(documents, DECEMBER) == []
+    assert international_refunds_left_out(documents, DECEMBER) == []
+    # refunded the next month: December keeps its payment; January cannot say the refund
+    # (unsigned amounts): it is left out, for the VAT return
+    january = Period(date(2027, 1, 1), date(2027, 1, 31))
+    later = typed(abroad(invoice()), {**refund_on("2027-01-05"), "buyer": EU_BUSINESS})
+    assert [p.number for p in international_payments(later, DECEMBER)] == ["RL-2026-000001"]
+    assert international_payments(later, january) == []
+    (left,) = international_refunds_left_out(later, january)
+    assert (left.number, [(r.rate, r.base) for r in left.rates]) == (
+        "RL-2026-000001",
+        [("20.00", 1500)],
+    )
+
+
+def test_an_international_sale_says_what_its_invoice_says_of_its_process_and_vat_point() -> None:
+    paid, on_debits = typed(abroad(invoice()), abroad(debits_invoice()))
+    (card,) = international_sales([paid], DECEMBER)
+    (transfer,) = international_sales([on_debits], DECEMBER)
+    assert (card.business_process, card.vat_due) == ("S2", "72")  # paid; VAT on receipt
+    assert (transfer.business_process, transfer.vat_due) == ("S1", "5")  # due; on debits
+    xml = transactions_xml(HEADER, DECEMBER, [], [card, transfer])
+    assert b"<TaxDueDateTypeCode>5</TaxDueDateTypeCode>" in xml
+    assert (refusals(xml), flux10_failures(xml)) == ([], [])
+
+
+def test_a_buyer_without_an_address_is_placed_by_its_vat_number() -> None:
+    greek = {**EU_BUSINESS, "vat_number": "EL094259216", "address": None}
+    (sale,) = international_sales(typed({**invoice(), "buyer": greek}), DECEMBER)
+    assert sale.buyer_country == "GR"
+    xml = transactions_xml(HEADER, DECEMBER, [], [sale])
+    assert (refusals(xml), flux10_failures(xml)) == ([], [])
+
+
+def test_the_guard_refuses_amounts_in_another_currency_as_the_schematron_does() -> None:
+    dollars = {**abroad(invoice()), "currency": "USD"}
+    sales = international_sales(typed(dollars), DECEMBER)
+    paid = international_payments(typed(dollars), DECEMBER)
+    for xml, rule in (
+        (transactions_xml(HEADER, DECEMBER, [], sales), "[G6.23]"),
+        (payments_xml(HEADER, DECEMBER, [], paid), "[G6.27]"),
+    ):
+        assert any(rule in problem for problem in refusals(xml)), rule
+        assert any(rule in failure for failure in flux10_failures(xml)), rule
