@@ -233,3 +233,13 @@ def test_the_code_scan_finds_the_calls_it_maps(tmp_path: Path) -> None:
         "dynamodb:ConditionCheckItem",
         "dynamodb:PutItem",
     }
+
+
+def test_mail_may_go_through_ses_in_another_region_of_the_account(packaged: Packaged) -> None:
+    # SES_REGION (README, settings) may name another region than the stack's
+    statements = [s for _, s in _statements(packaged) if "ses:SendRawEmail" in s["Action"]]
+
+    assert statements
+    for statement in statements:
+        (resource,) = statement["Resource"]
+        assert resource["Fn::Sub"] == "arn:${AWS::Partition}:ses:*:${AWS::AccountId}:identity/*"
