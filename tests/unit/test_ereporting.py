@@ -434,3 +434,11 @@ def test_the_guard_refuses_amounts_in_another_currency_as_the_schematron_does() 
     ):
         assert any(rule in problem for problem in refusals(xml)), rule
         assert any(rule in failure for failure in flux10_failures(xml)), rule
+
+
+def test_the_b2c_days_of_a_seller_on_debits_say_when_their_vat_is_due() -> None:
+    days = transaction_days(typed(invoice()), DECEMBER)
+    xml = transactions_xml(HEADER, DECEMBER, days, on_debits=True)
+    assert b"<TaxDueDateTypeCode>5</TaxDueDateTypeCode>" in xml  # TT-80
+    assert (refusals(xml), flux10_failures(xml)) == ([], [])
+    assert b"TaxDueDateTypeCode" not in transactions_xml(HEADER, DECEMBER, days)
