@@ -559,7 +559,9 @@ def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
     import stripe
 
     message = exc.user_message or exc.__class__.__name__
-    code = exc.code
+    # The SDK sets `code` on card and parameter errors only; an idempotency error's (and a
+    # 409's) is in the error object it read from the body.
+    code = exc.code or (getattr(exc.error, "code", None) if exc.error is not None else None)
     status = exc.http_status
     described = f"{message} (code={code})" if code else message
 
@@ -569,8 +571,10 @@ def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
         return PaymentFailed(described)
     if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
         return PaymentProviderUnavailable(f"Payment provider unreachable: {described}")
-    if isinstance(exc, stripe.IdempotencyError) and code == "idempotency_key_in_use":
-        # The same key is being processed by a concurrent request: retry shortly.
+    if status == 409 or code == "idempotency_key_in_use":
+        # The same key is being processed by a concurrent request (the SDK's own retry
+        # of a slow call: Stripe answers 409, which the SDK raises as a plain APIError):
+        # the first may have charged. Retry shortly: the key then answers its result.
         return PaymentProviderUnavailable(f"Payment provider busy: {described}")
     if isinstance(exc, stripe.APIError) and (status is None or status >= 500):
         return PaymentProviderUnavailable(f"Payment provider error (HTTP {status}): {described}")

@@ -142,6 +142,9 @@ def test_given_dynamodb_throttled_at_any_call_of_book_and_pay_then_503_never_500
     assert tried > 19 - CRASH_STRIDE, tried
 
 
+IN_USE = "idempotency_key_in_use"
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
@@ -149,10 +152,16 @@ def test_given_dynamodb_throttled_at_any_call_of_book_and_pay_then_503_never_500
         (stripe.APIError("boom", http_status=500), ServiceUnavailable),
         (stripe.APIError("bad gateway", http_status=502), ServiceUnavailable),
         (stripe.RateLimitError("slow down", http_status=429), ServiceUnavailable),
+        # as the SDK raises a 409: a plain APIError, its code only in the body's error
         (
-            stripe.IdempotencyError("in use", http_status=409, code="idempotency_key_in_use"),
+            stripe.APIError(
+                "in use",
+                http_status=409,
+                json_body={"error": {"type": "invalid_request_error", "code": IN_USE}},
+            ),
             ServiceUnavailable,
         ),
+        (stripe.APIError("conflict", http_status=409), ServiceUnavailable),
         (stripe.IdempotencyError("other params", http_status=400), PaymentProviderError),
         (stripe.AuthenticationError("bad key", http_status=401), Misconfigured),
         (stripe.PermissionError("no access", http_status=403), Misconfigured),
