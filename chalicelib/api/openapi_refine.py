@@ -234,11 +234,16 @@ def _strings(prop: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _one_line(prop: dict[str, Any]) -> None:
-    """A one-line text is stripped: its pattern asks for its minimum length in characters
-    kept once blanks are stripped (a name of blanks only is refused)."""
+    """A one-line text is stripped: its pattern asks for its minimum and maximum lengths
+    in characters kept once blanks are stripped (a name of blanks only is refused, a
+    postcode of 12 characters after a blank accepted), which its `maxLength` would count
+    with the blanks: left out."""
     for option in _strings(prop):
-        if option.get("pattern") == SINGLE_LINE_PATTERN and option.get("minLength"):
-            option["pattern"] = single_line_pattern(option["minLength"])
+        if option.get("pattern") != SINGLE_LINE_PATTERN:
+            continue
+        if option.get("minLength") or "maxLength" in option:
+            shortest, longest = option.get("minLength", 0), option.pop("maxLength", None)
+            option["pattern"] = single_line_pattern(shortest, longest)
 
 
 def _not_blank(prop: dict[str, Any]) -> None:

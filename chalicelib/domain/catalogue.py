@@ -140,16 +140,27 @@ BLANKS = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 
 
-def single_line_pattern(min_length: int = 0) -> str:
+def single_line_pattern(min_length: int = 0, max_length: int | None = None) -> str:
     """`_single_line` after the stripping, as a JSON Schema pattern, for a text of at least
-    `min_length` characters once stripped: blanks at either end, no control character
-    between, and the first and last kept characters neither blank nor control."""
+    `min_length` and at most `max_length` characters once stripped (a schema's own
+    `minLength`/`maxLength` would count the blanks the server strips): blanks at either
+    end, no control character between, the first and last kept characters neither blank
+    nor control."""
     blank, kept, edge = f"[{BLANKS}]*", f"[^{_CONTROLS}]", f"[^{_CONTROLS}{BLANKS}]"
-    if min_length <= 0:
-        return f"^{blank}{kept}*{blank}$"
-    if min_length == 1:
-        return f"^{blank}{edge}(?:{kept}*{edge})?{blank}$"
-    return f"^{blank}{edge}{kept}{{{min_length - 2},}}{edge}{blank}$"
+    if max_length is None:
+        if min_length <= 0:
+            return f"^{blank}{kept}*{blank}$"
+        if min_length == 1:
+            return f"^{blank}{edge}(?:{kept}*{edge})?{blank}$"
+        return f"^{blank}{edge}{kept}{{{min_length - 2},}}{edge}{blank}$"
+    if max_length <= 1:
+        core = edge if min_length >= 1 else f"{edge}?"
+        return f"^{blank}{core}{blank}$"
+    inner = f"{kept}{{{max(min_length - 2, 0)},{max_length - 2}}}"
+    if min_length >= 2:
+        return f"^{blank}{edge}{inner}{edge}{blank}$"
+    text = f"{edge}(?:{inner}{edge})?"
+    return f"^{blank}{text}{blank}$" if min_length == 1 else f"^{blank}(?:{text})?{blank}$"
 
 
 SINGLE_LINE_PATTERN = single_line_pattern()

@@ -372,14 +372,22 @@ def test_a_one_line_text_documents_what_it_keeps_once_stripped(
     document: dict[str, Any],
 ) -> None:
     # GIVEN the one-line texts of the document (names, address lines, amenities...)
-    variants = {single_line_pattern(n): n for n in range(0, 501)}
+    variants = {
+        single_line_pattern(n, m): (n, m) for n in range(0, 3) for m in (None, *range(1, 1001))
+    }
     one_line = [s for s in _strings(document) if s.get("pattern") in variants]
-    # THEN each pattern asks for as many kept characters as its minimum length: a name
-    # of blanks only is never schema-valid (it is refused once stripped)
+    # THEN each pattern asks for as many kept characters as its minimum length, and at
+    # most its maximum: a name of blanks only is never schema-valid (it is refused once
+    # stripped), a postcode of 12 characters after a blank is (it is taken once stripped);
+    # a `maxLength`, which would count the blanks, is left out
     assert len(one_line) > 30
-    assert [s for s in one_line if variants[s["pattern"]] != s.get("minLength", 0)] == []
-    amenity = document["components"]["schemas"]["NewRelay"]["properties"]["amenities"]
-    assert amenity["items"]["pattern"] == single_line_pattern(1)
+    assert [s for s in one_line if variants[s["pattern"]][0] != s.get("minLength", 0)] == []
+    assert [s for s in one_line if "maxLength" in s] == []
+    schemas = document["components"]["schemas"]
+    amenity = schemas["NewRelay"]["properties"]["amenities"]
+    assert amenity["items"]["pattern"] == single_line_pattern(1, 100)
+    postcode = schemas["Address"]["properties"]["postcode"]
+    assert postcode["pattern"] == single_line_pattern(2, 12)
 
 
 def test_a_day_in_a_body_documents_its_years(document: dict[str, Any]) -> None:
