@@ -364,6 +364,7 @@ class StripeGateway:
         *,
         customer: str,
         payment_method: str,
+        payment_method_type: str,
         amount: int,
         currency: str,
         description: str,
@@ -376,7 +377,9 @@ class StripeGateway:
         `OffSessionChargeFailed` otherwise: `reason="authentication_required"` when the
         bank wants the cardholder (Stripe answers 402 with that code; localstripe leaves
         the intent in `requires_action`), Stripe's decline code for a refusal.
-        No payment method types are sent: the saved method decides (card or sepa_debit)."""
+        The saved method's type is allowed explicitly (as the SetupIntent that saved it
+        did): left out, the intent would follow the Dashboard's payment method
+        configuration, which may not enable it (a SEPA renewal refused)."""
         import stripe
 
         params: dict[str, Any] = {
@@ -387,6 +390,7 @@ class StripeGateway:
             "confirm": True,
             "off_session": True,
             "metadata": dict(metadata),
+            **self._payment_method_types([payment_method_type]),
         }
         if self._localstripe_compat:
             params["metadata"] = {"description": description, **metadata}

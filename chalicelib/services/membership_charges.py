@@ -210,11 +210,12 @@ def _claim(ctx: Context, membership: Membership, now: datetime) -> Membership | 
 def _charge(ctx: Context, mine: Membership, attempt: Attempt) -> IntentInfo:
     if mine.charge_intent_id:  # a run died after charging: finish that same attempt
         return gateway(ctx).retrieve_payment_intent(mine.charge_intent_id)
-    payment_method, _ = charged_method(mine)
+    payment_method, method_type = charged_method(mine)
     assert mine.customer_id and payment_method
     return gateway(ctx).charge_off_session(
         customer=mine.customer_id,
         payment_method=payment_method,
+        payment_method_type=str(method_type),
         amount=mine.amount,
         currency="EUR",
         description=_description(mine, attempt.period),

@@ -148,14 +148,16 @@ class MembershipGateway(PaymentGateway, Protocol):
         *,
         customer: str,
         payment_method: str,
+        payment_method_type: str,
         amount: int,
         currency: str,
         description: str,
         metadata: dict[str, str],
         idempotency_key: str,
     ) -> IntentInfo:
-        """Charge a saved payment method now, without its holder: answers the intent
-        `succeeded` or `processing` (SEPA), or raises `OffSessionChargeFailed`."""
+        """Charge a saved payment method (`card` or `sepa_debit`) now, without its holder:
+        answers the intent `succeeded` or `processing` (SEPA), or raises
+        `OffSessionChargeFailed`."""
         ...
 
 

@@ -40,6 +40,7 @@ def test_the_real_sdk_s_409_is_a_moment_s_unavailability() -> None:
             gateway.charge_off_session(
                 customer="cus_1",
                 payment_method="pm_1",
+                payment_method_type="card",
                 amount=9900,
                 currency="EUR",
                 description="Nomade",

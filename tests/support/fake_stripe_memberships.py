@@ -146,6 +146,7 @@ class MembershipFakeGateway(FakeGateway):
         *,
         customer: str,
         payment_method: str,
+        payment_method_type: str,
         amount: int,
         currency: str,
         description: str,
