@@ -160,6 +160,9 @@ class PayoutInfo:
     arrival_date: int  # Unix time
     status: str  # paid | pending | in_transit | canceled | failed
     created: int  # Unix time
+    # Stripe's own reconciliation of the payout: its balance transactions can be listed
+    # by `?payout=` once `completed` (`in_progress` before; `not_applicable`: manual).
+    reconciliation_status: str = "completed"
 
 
 class StripeGateway:
@@ -467,6 +470,8 @@ class StripeGateway:
                 arrival_date=payout.arrival_date,
                 status=payout.status,
                 created=payout.created,
+                # localstripe's payouts have none: taken as reconciled
+                reconciliation_status=getattr(payout, "reconciliation_status", None) or "completed",
             )
             for payout in page.data
         ]

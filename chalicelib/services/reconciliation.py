@@ -64,7 +64,7 @@ def reconcile_payments(ctx: Context, as_of: datetime | None = None) -> dict[str,
     run.attribute(run.store.pending_transactions())
     run.sweep("payouts", ctx.gateway.list_payouts, run.on_payouts)
     for head in run.store.open_payouts():
-        if head["id"] not in run.settled_now:
+        if head["id"] not in run.settled_now and head.get("reconciliation") != "in_progress":
             run.settle(head)
     return run.summary()
 
@@ -160,7 +160,7 @@ class _Run:
             if head is None:
                 continue  # settled for good
             self.count("payouts_seen")
-            if payout.status in OPEN_PAYOUT_STATES:
+            if payout.status in OPEN_PAYOUT_STATES or _reconciling(payout):
                 floor = _least(floor, payout.created)
             elif payout.status == "paid":
                 self.settle(head)
@@ -365,6 +365,12 @@ def _txn_item(txn: BalanceEntry, now: datetime) -> dict[str, Any]:
     )
 
 
+def _reconciling(payout: PayoutEntry) -> bool:
+    """Paid, but Stripe has not finished reconciling it: its transactions cannot all be
+    listed yet (itemized now, it would stay unmatched for good). Looked at again later."""
+    return payout.status == "paid" and payout.reconciliation_status == "in_progress"
+
+
 def _payout_item(payout: PayoutEntry) -> dict[str, Any]:
     return {
         "id": payout.id,
@@ -372,6 +378,7 @@ def _payout_item(payout: PayoutEntry) -> dict[str, Any]:
         "arrival_date": payout.arrival_date,
         "status": payout.status,
         "created": payout.created,
+        "reconciliation": payout.reconciliation_status,
     }
 
 

@@ -138,6 +138,28 @@ def test_payout_of_paid_bookings_is_matched_with_its_gross_fees_and_net(
     assert answer["ok"] is True
 
 
+def test_a_payout_stripe_is_still_reconciling_is_matched_once_it_has_finished(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    # GIVEN a paid payout whose transactions Stripe has not finished reconciling
+    paid_bookings(api, member, network, stripe_fake, settings, 2)
+    payout = stripe_fake.pay_out(reconciliation_status="in_progress")
+
+    # WHEN the job runs: it is left open, not itemized (its items cannot all be listed)
+    assert reconcile_payments(ctx)["payouts_booked"] == 0
+    # THEN once Stripe has finished, the next run matches and books it
+    stripe_fake.finish_reconciling(payout.id)
+    assert reconcile_payments(ctx)["payouts_booked"] == 1
+    (shown,) = report(api, accountant, network["operator"])["payouts"]
+    assert (shown["id"], shown["matched"], shown["net"]) == (payout.id, True, payout.amount)
+
+
 def test_payout_of_a_paid_credit_pack_is_matched(
     api: Api,
     admin: str,

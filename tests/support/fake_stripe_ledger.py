@@ -9,7 +9,7 @@ one minute after the previous one, from `start` (Unix time).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.errors import PaymentProviderError, PaymentProviderUnavailable
@@ -36,6 +36,7 @@ class FakePayout:
     arrival_date: int
     status: str
     created: int
+    reconciliation_status: str = "completed"
 
 
 def card_fee(amount: int) -> int:
@@ -103,6 +104,7 @@ class LedgerFakeGateway(FakeGateway):
         amount: int | None = None,
         status: str = "paid",
         manual: bool = False,
+        reconciliation_status: str = "completed",
     ) -> FakePayout:
         """A payout of `transactions` (default: all not paid out yet); `amount` defaults to
         their net, as Stripe's would be."""
@@ -113,7 +115,12 @@ class LedgerFakeGateway(FakeGateway):
         total = sum(t.net for t in items) if amount is None else amount
         created = next(self._clock)
         payout = FakePayout(
-            f"po_{len(self.payouts) + 1}", total, created + TWO_DAYS, status, created
+            f"po_{len(self.payouts) + 1}",
+            total,
+            created + TWO_DAYS,
+            status,
+            created,
+            reconciliation_status,
         )
         self.payouts.append(payout)
         own = self._add(-total, 0, "payout", payout.id)
@@ -121,6 +128,13 @@ class LedgerFakeGateway(FakeGateway):
         if manual:
             self.manual_payouts.add(payout.id)
         return payout
+
+    def finish_reconciling(self, payout_id: str) -> None:
+        """Stripe's reconciliation of the payout is completed."""
+        self.payouts = [
+            replace(p, reconciliation_status="completed") if p.id == payout_id else p
+            for p in self.payouts
+        ]
 
     def _add(self, amount: int, fee: int, kind: str, source: str) -> FakeBalanceTransaction:
         txn = FakeBalanceTransaction(
