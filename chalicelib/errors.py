@@ -148,6 +148,11 @@ class PaymentProviderError(RelaisError):
     code, status, title = "payment_provider_error", 502, "Payment provider error"
 
 
+class PaymentProviderConflict(PaymentProviderError):
+    """Stripe refused to reuse an idempotency key with other parameters: a request under
+    that key exists (it may have charged), so this is never a refusal of the payment."""
+
+
 RETRY_AFTER_SECONDS = 1
 
 

@@ -42,6 +42,7 @@ from chalicelib.errors import (
     Misconfigured,
     OffSessionChargeFailed,
     PaymentFailed,
+    PaymentProviderConflict,
     PaymentProviderError,
     PaymentProviderUnavailable,
     RelaisError,
@@ -585,6 +586,8 @@ def map_stripe_error(exc: stripe.StripeError) -> RelaisError:
         # of a slow call: Stripe answers 409, which the SDK raises as a plain APIError):
         # the first may have charged. Retry shortly: the key then answers its result.
         return PaymentProviderUnavailable(f"Payment provider busy: {described}")
+    if isinstance(exc, stripe.IdempotencyError):  # the key was first used otherwise
+        return PaymentProviderConflict(f"Payment provider refused the key: {described}")
     if isinstance(exc, stripe.APIError) and (status is None or status >= 500):
         return PaymentProviderUnavailable(f"Payment provider error (HTTP {status}): {described}")
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):

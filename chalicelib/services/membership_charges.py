@@ -42,6 +42,7 @@ from chalicelib.domain.membership import (
 from chalicelib.domain.payment import Payment
 from chalicelib.errors import (
     OffSessionChargeFailed,
+    PaymentProviderConflict,
     PaymentProviderError,
     PaymentProviderUnavailable,
     RelaisError,
@@ -170,9 +171,10 @@ def charge_due(ctx: Context, membership: Membership, now: datetime) -> str:
         ctx.memberships.update(mine.member_id, mine.id, lambda m: lease_released(m, attempt.key))
         raise
     except PaymentProviderError as exc:
-        if mine.charge_intent_id:
-            # Stripe will not show an intent it made: not a refusal of the charge (which
-            # may have gone through); the job names the error, the lease then lapses.
+        if mine.charge_intent_id or isinstance(exc, PaymentProviderConflict):
+            # Stripe will not show an intent it made, or refuses the key a request was
+            # first sent with: not a refusal of the charge (which may have gone through);
+            # the job names the error, the lease then lapses.
             raise
         # Stripe refused the charge (the customer or its payment method deleted, ...):
         # nothing was charged; a failed attempt like a declined card.
