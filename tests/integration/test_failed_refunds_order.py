@@ -20,6 +20,7 @@ from chalicelib.services.payments import settle_due_refunds
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.integration.test_failed_refunds import (  # noqa: F401 (fixtures)
     CLEARING,
+    cancelled_with_refund,
     customer_balance,
     sent,
     ses,
@@ -183,9 +184,8 @@ def test_refunds_failed_metric_is_counted_when_a_crash_is_finished_by_the_redeli
     settings: Settings,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
-    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
-    (refund_id,) = stripe_fake.refunds
+    booking = cancelled_with_refund(api, member, network, stripe_fake, settings)
+    refund_id = booking["refund_id"]
     counted: list[str] = []
     monkeypatch.setattr(refund_failures, "count", lambda name, *a, **k: counted.append(name))
     real_outcome = PaymentStore.refund_outcome
@@ -248,9 +248,8 @@ def test_a_failure_racing_the_refunds_recording_is_still_taken_into_account(
 ) -> None:
     # GIVEN a refund recorded as made by a `charge.refunded` at the very moment its
     # failure is handled: the failure's first read finds no refund yet
-    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
-    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
-    (refund_id,) = stripe_fake.refunds
+    booking = cancelled_with_refund(api, member, network, stripe_fake, settings)
+    refund_id = booking["refund_id"]
     real_refund = PaymentStore.refund
     reads = {"n": 0}
 
@@ -306,9 +305,8 @@ def test_a_late_success_never_overwrites_a_failure_handled_meanwhile(
 ) -> None:
     # GIVEN a refund read as pending by a `refund.updated` (succeeded) while its failure
     # is handled: the success's read is older than the failure's marks
-    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
-    assert api.post(f"/v1/bookings/{booking['id']}/cancel", token=member).status == 200
-    (refund_id,) = stripe_fake.refunds
+    booking = cancelled_with_refund(api, member, network, stripe_fake, settings)
+    refund_id = booking["refund_id"]
     failed = stripe_fake.fail_refund(refund_id)
     assert deliver(api, settings, "charge.refund.updated", failed).status == 200
     real_refund = PaymentStore.refund
