@@ -267,6 +267,13 @@ def business_alarms() -> dict[str, Any]:
             [("RefundsFailed", service)]
             + [("RefundsFailed", {**service, "job": job}) for job in REFUNDING_JOBS],
         ),
+        # A payout the bank sent back or Stripe cancelled (services/reconciliation).
+        "PayoutsReturnedAlarm": _metric_alarm(
+            "A Stripe payout came back (failed or cancelled): check the payout bank account.",
+            NAMESPACE,
+            "PayoutsReturned",
+            {**service, "job": "reconcile_payments"},
+        ),
         "EReportInvalidAlarm": _metric_alarm(
             "An e-report the PPF schematron would refuse was not stored (log ereport_invalid).",
             NAMESPACE,

@@ -4,7 +4,8 @@
   refund, GSI1 `STRIPE_BT_PENDING` / `{created}#{txn}` (sparse: removed once attributed);
 - charge seen for a payment: `STRIPE_MATCH#{intent}` / `CHARGE`;
 - payout: `STRIPE_PAYOUT#{payout}` / `PAYOUT`; while paid and not settled, GSI1
-  `STRIPE_PAYOUT_OPEN` / `{created}#{payout}` (sparse);
+  `STRIPE_PAYOUT_OPEN` / `{created}#{payout}` (sparse); `returned` once it came back
+  (a `payout_failure` or `payout_cancel` transaction);
 - a transaction a payout paid out: `STRIPE_PAYOUT#{payout}` / `BT#{txn}`;
 - an operator's part of a payout: `PAYOUTS#{operator}` / `{arrival date}#{payout}`
   (`PAYOUTS#UNATTRIBUTED` for what no operator can be named for);
@@ -12,7 +13,8 @@
 
 Every access is a GetItem, a BatchGetItem or a Query. A transaction is recorded once
 (`attribute_not_exists`), attributed once (condition `state = pending`); a settled payout
-is never touched again (condition `attribute_not_exists(settled)`); a cursor moves only
+is never touched again (condition `attribute_not_exists(settled)`) but to mark it
+returned, which `settle_payout` checks (`attribute_not_exists(returned)`); a cursor moves only
 from the version it was read at, so two runs never rewind each other.
 """
 
@@ -220,13 +222,41 @@ class ReconciliationStore:
             ExpressionAttributeValues={":parts": sorted(kept)},
         )
 
-    def settle_payout(self, payout_id: str, matched: bool) -> None:
-        """Nothing more will be done for this payout: out of the open queue, for good."""
-        self._table.table.update_item(
+    def payout(self, payout_id: str) -> dict[str, Any] | None:
+        item = self._table.get_key(keys.stripe_payout(payout_id))
+        return strip_keys(item) if item else None
+
+    def settle_payout(self, payout_id: str, matched: bool) -> bool:
+        """Nothing more will be done for this payout: out of the open queue, for good.
+        False if it came back meanwhile (`mark_returned`): its settling run reverses it."""
+        try:
+            self._table.table.update_item(
+                Key=keys.stripe_payout(payout_id),
+                UpdateExpression="SET settled = :yes, matched = :matched REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="attribute_not_exists(returned)",
+                ExpressionAttributeValues={":yes": True, ":matched": matched},
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_returned(self, payout_id: str, returned: dict[str, Any]) -> dict[str, Any]:
+        """The payout came back (failed or cancelled): settled for good with its new
+        status. Answers the payout as written: `matched` there says whether it was booked
+        before (then the caller reverses it; booked after, `settle_payout` says so)."""
+        answer = self._table.table.update_item(
             Key=keys.stripe_payout(payout_id),
-            UpdateExpression="SET settled = :yes, matched = :matched REMOVE GSI1PK, GSI1SK",
-            ExpressionAttributeValues={":yes": True, ":matched": matched},
+            UpdateExpression="SET returned = :returned, #status = :status, settled = :yes"
+            " REMOVE GSI1PK, GSI1SK",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":returned": returned,
+                ":status": returned["status"],
+                ":yes": True,
+            },
+            ReturnValues="ALL_NEW",
         )
+        return strip_keys(answer["Attributes"])
 
     def payout_parts(self, operator_id: str, low: str, high: str) -> list[dict[str, Any]]:
         """An operator's parts of the payouts arriving between two dates (inclusive)."""

@@ -174,16 +174,22 @@ def payout_entry(
     chart: Chart,
     recorded_at: datetime,
     journals: JournalCodes | None = None,
+    returned: bool = False,
 ) -> list[LedgerLine]:
+    """A Stripe payout reaching the bank: D 512 / C 467. `returned`: a booked payout the
+    bank sent back (or Stripe cancelled), its money at Stripe again — the reverse, D 467 /
+    C 512, as its own entry on the day it came back."""
+    accounts = (
+        (chart.stripe_clearing, chart.bank) if returned else (chart.bank, chart.stripe_clearing)
+    )
     return _two_lines(
         chart,
         journals or JournalCodes(),
         operator_id,
-        f"payout-{payout_id}",
+        f"payout-{payout_id}-returned" if returned else f"payout-{payout_id}",
         day,
-        f"Virement Stripe {payout_id}",
-        chart.bank,
-        chart.stripe_clearing,
+        f"Virement Stripe {payout_id}" + (" rejeté" if returned else ""),
+        *accounts,
         amount,
         payout_id,
         recorded_at,

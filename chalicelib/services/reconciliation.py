@@ -8,8 +8,16 @@ instead of rewinding it. Every transaction is recorded once and attributed once 
 operator of the payment or refund behind it; its Stripe fee is booked then
 (D 627 / C 467). A paid payout is itemized (the transactions it paid out), split per
 operator, and booked per operator (D 512 / C 467, that operator's part) once it adds
-up: every item attributed and gross − fees − refunds = net = amount. What cannot be
-attributed yet is retried on later runs (`RETRY` long), then left for the accountant.
+up: every item attributed and gross − fees − refunds + returned = net = amount. What
+cannot be attributed yet is retried on later runs (`RETRY` long), then left for the
+accountant.
+
+A payout can come back: the bank refuses it (Stripe says some fail days after `paid`) or
+Stripe cancels it; a `payout_failure` / `payout_cancel` transaction then puts its money
+back in the balance, and a later payout pays it out again. The run marks the payout
+returned (status `failed` / `canceled`), reverses what was booked for it (D 467 / C 512
+per operator, on the day it came back) and keeps each operator's share of it on the
+transaction, so that the later payout, which holds it, splits and matches (`returned`).
 
 Ledger lines carry the `recorded_at` stored with the transaction or payout the first
 time it was seen, so writing them again after a crash rewrites the very same lines.
@@ -31,6 +39,7 @@ from chalicelib.domain.ledger import AccountingSettings, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
+from chalicelib.observability import count as count_metric
 from chalicelib.services import accounting_settings, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
@@ -50,8 +59,12 @@ KINDS = {  # Stripe's balance transaction types we attribute (others are left to
     "payment_refund": "refund",
     "refund_failure": "refund",  # a refund that failed: its money back (source: the refund)
     "payout": "payout",
+    "payout_failure": "payout_return",  # a payout the bank sent back (source: the payout)
+    "payout_cancel": "payout_return",  # a payout Stripe cancelled (source: the payout)
 }
+RETURNED_STATUS = {"payout_failure": "failed", "payout_cancel": "canceled"}
 OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
+COLUMNS = ("gross", "fees", "refunds", "returned", "net")  # of a payout's part
 # The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
 # any offset in tests); a span of instants is read this much wider, then cut exactly.
 KEY_OFFSET_SLACK = timedelta(hours=14)
@@ -102,6 +115,7 @@ class _Run:
             "as_of": self.now.isoformat(),
             **{k: c.get(k, 0) for k in ("balance_transactions", "attributed", "fees_booked")},
             **{k: c.get(k, 0) for k in ("payouts_seen", "payouts_settled", "payouts_booked")},
+            "payouts_returned": c.get("payouts_returned", 0),
             "interrupted_by_concurrent_run": self.interrupted,
         }
 
@@ -169,16 +183,17 @@ class _Run:
     # -- transactions to operators ------------------------------------------------------
     def attribute(self, items: list[dict[str, Any]]) -> None:
         todo = [i for i in items if i.get("state") == "pending" and i["id"] not in self.tried]
+        self.tried.update(i["id"] for i in todo)
+        for item in [i for i in todo if i["kind"] == "payout_return"]:
+            self.take_back(item)
+        todo = [i for i in todo if i["kind"] != "payout_return"]
         if not todo:
             return
-        self.tried.update(i["id"] for i in todo)
         self.index.cover(min(int(i["created"]) - _lookback(i) for i in todo))
-        given_up_before = (self.now - RETRY).timestamp()
         for item in todo:
             found = self.index.find(item)
             if found is None:
-                if int(item["created"]) < given_up_before:
-                    self.store.give_up(item["id"])
+                self.give_up_if_old(item)
                 continue
             fee_id = self.book_fee(item, found["operator_id"])
             attribution = {**found, **({"fee_entry": fee_id} if fee_id else {})}
@@ -212,13 +227,66 @@ class _Run:
             for part in parts:
                 books = self.books(str(part["operator_id"]))
                 periods.book(self.ctx, _payout_lines(head, part, books))
-            self.store.settle_payout(head["id"], matched=True)
+            if not self.store.settle_payout(head["id"], matched=True):
+                # It came back while it was being booked: the run that saw it come back
+                # found nothing booked to reverse; this one does.
+                self.reverse(self.store.payout(head["id"]) or head, parts)
             self.count("payouts_booked")
         elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():
             return  # an item's payment may still be recorded: next run
         else:
             self.store.settle_payout(head["id"], matched=False)
         self.count("payouts_settled")
+
+    def take_back(self, item: dict[str, Any]) -> None:
+        """A payout came back (`item`: its `payout_failure` or `payout_cancel`): marked
+        returned, reversed if it was booked, and the transaction attributed to the
+        operators it paid, each for its share (a later payout pays it out again)."""
+        payout_id = str(item.get("source") or "")
+        head = self.store.payout(payout_id)
+        if head is None:  # the payout stream has not recorded it yet: a later run
+            self.give_up_if_old(item)
+            return
+        if not head.get("itemized"):
+            self.itemize(payout_id)
+        members = [m for m in self.store.payout_members(payout_id) if m["kind"] != "payout"]
+        parts, matched, waiting = _split(
+            head, members, self.store.transactions(m["id"] for m in members)
+        )
+        if not matched or sum(int(p["net"]) for p in parts) != int(item["amount"]):
+            if not waiting:  # nobody's share can be named: the accountant's
+                logger.warning("Payout %s came back unsplit: left to the accountant", payout_id)
+                self.store.give_up(item["id"])
+            else:
+                self.give_up_if_old(item)
+            return
+        returned = {
+            "txn": item["id"],
+            "status": RETURNED_STATUS[str(item["type"])],
+            "day": _paris_day(int(item["created"])).isoformat(),
+            "recorded_at": item["recorded_at"],
+        }
+        head = self.store.mark_returned(payout_id, returned)
+        parts = [{**part, "status": returned["status"]} for part in parts]
+        self.store.put_parts(head, parts)
+        if head.get("matched"):
+            self.reverse(head, parts)
+        split = {str(part["operator_id"]): int(part["net"]) for part in parts}
+        if self.store.attribute(item["id"], {"payout_id": payout_id, "split": split}, None):
+            logger.warning("Payout %s came back (%s)", payout_id, returned["status"])
+            count_metric("PayoutsReturned")
+            self.count("attributed")
+            self.count("payouts_returned")
+
+    def reverse(self, head: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+        """Book, per operator, the reverse of a booked payout that came back."""
+        for part in parts:
+            books = self.books(str(part["operator_id"]))
+            periods.book(self.ctx, _payout_lines(head, part, books, head["returned"]))
+
+    def give_up_if_old(self, item: dict[str, Any]) -> None:
+        if int(item["created"]) < (self.now - RETRY).timestamp():
+            self.store.give_up(item["id"])
 
     def itemize(self, payout_id: str) -> None:
         """Record what the payout paid out (every page); a payout Stripe cannot itemize
@@ -295,9 +363,16 @@ def _split(
     waiting = False
     for member in members:
         txn = txns.get(member["id"], {})
-        operator_id = txn["operator_id"] if txn.get("state") == "attributed" else UNATTRIBUTED
+        attributed = txn.get("state") == "attributed"
         waiting = waiting or txn.get("state", "pending") == "pending"
-        part = sums.setdefault(operator_id, dict.fromkeys(("gross", "fees", "refunds", "net"), 0))
+        if member["kind"] == "payout_return" and attributed:
+            for operator_id, share in txn["split"].items():  # a payout that came back
+                part = sums.setdefault(operator_id, dict.fromkeys(COLUMNS, 0))
+                part["returned"] += int(share)
+                part["net"] += int(share)
+            continue
+        operator_id = txn["operator_id"] if attributed else UNATTRIBUTED
+        part = sums.setdefault(operator_id, dict.fromkeys(COLUMNS, 0))
         amount = int(member["amount"])
         part["gross"] += amount if member["kind"] == "payment" else 0
         part["refunds"] += -amount if member["kind"] == "refund" else 0
@@ -308,9 +383,11 @@ def _split(
         bool(sums)
         and UNATTRIBUTED not in sums
         and sum(p["net"] for p in sums.values()) == amount
-        and all(p["gross"] - p["fees"] - p["refunds"] == p["net"] for p in sums.values())
+        and all(
+            p["gross"] - p["fees"] - p["refunds"] + p["returned"] == p["net"] for p in sums.values()
+        )
     )
-    sums = sums or {UNATTRIBUTED: dict.fromkeys(("gross", "fees", "refunds", "net"), 0)}
+    sums = sums or {UNATTRIBUTED: dict.fromkeys(COLUMNS, 0)}
     operators = sorted(op for op in sums if op != UNATTRIBUTED)
     parts = [
         {
@@ -330,15 +407,25 @@ def _split(
 
 
 def _payout_lines(
-    head: dict[str, Any], part: dict[str, Any], books: AccountingSettings
+    head: dict[str, Any],
+    part: dict[str, Any],
+    books: AccountingSettings,
+    returned: dict[str, Any] | None = None,
 ) -> list[LedgerLine]:
+    """An operator's part of a payout booked (D 512 / C 467), or of a payout that came
+    back, reversed on the day it did (`returned`: D 467 / C 512)."""
     net = int(part["net"])
     if net == 0:
         return []
-    day = date.fromisoformat(part["arrival_date"])
     operator_id = part["operator_id"]
     chart, journals = books.chart, books.journals
-    lines = payout_entry(operator_id, head["id"], day, abs(net), chart, _at(head), journals)
+    if returned is None:
+        day, at = date.fromisoformat(part["arrival_date"]), _at(head)
+    else:
+        day, at = date.fromisoformat(returned["day"]), _at(returned)
+    lines = payout_entry(
+        operator_id, head["id"], day, abs(net), chart, at, journals, returned is not None
+    )
     if net < 0:  # this operator's refunds outweighed its sales in the payout
         lines = [replace(line, debit=line.credit, credit=line.debit) for line in lines]
     return lines
@@ -346,9 +433,12 @@ def _payout_lines(
 
 def _txn_item(txn: BalanceEntry, now: datetime) -> dict[str, Any]:
     kind = KINDS.get(txn.type, "other")
-    state = {"payment": "pending", "refund": "pending", "payout": "payout"}.get(
-        kind, "unattributed"
-    )
+    state = {
+        "payment": "pending",
+        "refund": "pending",
+        "payout_return": "pending",
+        "payout": "payout",
+    }.get(kind, "unattributed")
     return to_item(
         {
             "id": txn.id,
@@ -436,8 +526,8 @@ def reconciliation_report(
 
 def _payout_view(part: dict[str, Any]) -> dict[str, Any]:
     view = {"id": part["payout_id"], "arrival_date": part["arrival_date"]}
-    for key in ("amount", "gross", "fees", "refunds", "net", "payout_amount"):
-        view[key] = int(part[key])
+    for key in ("amount", "gross", "fees", "refunds", "returned", "net", "payout_amount"):
+        view[key] = int(part.get(key, 0))  # `returned` is younger than the parts before it
     return {**view, "currency": "EUR", "status": part["status"], "matched": bool(part["matched"])}
 
 

@@ -75,6 +75,23 @@ def paid_bookings(
     return [paid_booking(api, member, network["pool"], fake, settings, day) for day in days]
 
 
+def paid_at_two_operators(
+    api: Api, admin: str, member: str, network: dict, fake: LedgerFakeGateway, config: Settings
+) -> str:
+    """A day paid at the network's relay and two at another operator's (Nangis), whose
+    operator id is answered."""
+    other = api.post(
+        "/v1/operators",
+        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
+        token=admin,
+    ).json["id"]
+    nangis = add_relay(api, admin, other, name="Gare de Nangis")
+    paid_booking(api, member, network["pool"], fake, config, "2026-12-04")
+    paid_booking(api, member, nangis["pool"], fake, config, "2026-12-04")
+    paid_booking(api, member, nangis["pool"], fake, config, "2026-12-07")
+    return str(other)
+
+
 def report(api: Api, token: str, operator_id: str, span: str = "") -> dict[str, Any]:
     span = span or "&from=2026-11-01&to=2026-12-31"
     answer = api.get(f"/v1/accounting/reconciliation?operator_id={operator_id}{span}", token=token)
@@ -288,15 +305,7 @@ def test_payout_spanning_two_operators_shows_each_its_part(
     settings: Settings,
     ctx: Context,
 ) -> None:
-    other = api.post(
-        "/v1/operators",
-        operator_body(name="Commune de Nangis", siren="552100554", invoice_prefix="NG"),
-        token=admin,
-    ).json["id"]
-    nangis = add_relay(api, admin, other, name="Gare de Nangis")
-    paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-04")
-    paid_booking(api, member, nangis["pool"], stripe_fake, settings, "2026-12-04")
-    paid_booking(api, member, nangis["pool"], stripe_fake, settings, "2026-12-07")
+    other = paid_at_two_operators(api, admin, member, network, stripe_fake, settings)
     payout = stripe_fake.pay_out()
 
     reconcile_payments(ctx)

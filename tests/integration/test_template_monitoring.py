@@ -181,6 +181,10 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
     )
     assert {"service": "relais-backend"} in _watched(alarms["RefundsFailedAlarm"], "RefundsFailed")
     assert alarms["RefundsFailedAlarm"]["Properties"]["Threshold"] == 0
+    # a payout that came back, counted by the reconciliation job
+    returned = alarms["PayoutsReturnedAlarm"]["Properties"]
+    assert (returned["MetricName"], returned["Threshold"]) == ("PayoutsReturned", 0)
+    assert returned["Dimensions"] == [service, {"Name": "job", "Value": "reconcile_payments"}]
     # a mail failing in a job that issues documents (settlement invoices) is seen
     assert {"service": "relais-backend", "job": "settle_operators"} in _watched(
         alarms["MailErrorsAlarm"], "MailErrors"

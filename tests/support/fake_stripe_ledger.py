@@ -129,6 +129,20 @@ class LedgerFakeGateway(FakeGateway):
             self.manual_payouts.add(payout.id)
         return payout
 
+    def return_payout(
+        self, payout_id: str, *, status: str = "failed", days_later: int = 0
+    ) -> FakeBalanceTransaction:
+        """The payout comes back (`days_later` than the last transaction): the bank refuses
+        it (`failed`, even once `paid`) or Stripe cancels it (`canceled`). Its money is in
+        the balance again (`payout_failure` / `payout_cancel`, source: the payout), and the
+        next payout pays it out."""
+        payout = next(p for p in self.payouts if p.id == payout_id)
+        if days_later:
+            self._clock = itertools.count(next(self._clock) + days_later * 86400, 60)
+        self.payouts = [replace(p, status=status) if p.id == payout_id else p for p in self.payouts]
+        kind = "payout_failure" if status == "failed" else "payout_cancel"
+        return self._add(payout.amount, 0, kind, payout_id)
+
     def finish_reconciling(self, payout_id: str) -> None:
         """Stripe's reconciliation of the payout is completed."""
         self.payouts = [

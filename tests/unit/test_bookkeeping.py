@@ -249,6 +249,17 @@ def test_a_payout_debits_the_bank_and_credits_the_clearing_account() -> None:
     assert {x.journal for x in lines} == {Journal.bank}
 
 
+def test_a_payout_that_came_back_is_reversed_as_an_entry_of_its_own() -> None:
+    lines = payout_entry("scic", "po_1", DAY, 98_55, CHART, RECORDED, returned=True)
+
+    assert [(x.entry_id, x.account, x.debit, x.credit) for x in lines] == [
+        ("payout-po_1-returned", "467000", 98_55, 0),
+        ("payout-po_1-returned", "512000", 0, 98_55),
+    ]
+    assert lines[0].label == "Virement Stripe po_1 rejeté"
+    assert {x.piece_ref for x in lines} == {"po_1"}
+
+
 # --- properties: the ledger balances --------------------------------------------------------
 
 RATES = st.sampled_from(["20.00", "10.00", "5.50", "2.10", "0.00"])
