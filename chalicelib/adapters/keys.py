@@ -181,6 +181,15 @@ def operator_refunds_pk(operator_id: str) -> str:
     return f"REFUNDS#{operator_id}"
 
 
+def dispute(dispute_id: str) -> Key:
+    return key(f"DISPUTE#{dispute_id}", "DISPUTE")
+
+
+def operator_disputes_pk(operator_id: str) -> str:
+    """GSI1: an operator's disputes by the time they were opened."""
+    return f"DISPUTES#{operator_id}"
+
+
 def purchase(purchase_id: str) -> Key:
     return key(f"PURCHASE#{purchase_id}", PURCHASE_SK)
 

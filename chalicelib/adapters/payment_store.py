@@ -9,7 +9,9 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.payment import (
+    DISPUTE_CLOSED,
     REFUND_NOT_MADE,
+    Dispute,
     Payment,
     PaymentStatus,
     Purchase,
@@ -104,6 +106,30 @@ class PaymentStore:
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues={":yes": True},
         )
+
+    def record_dispute(self, dispute: Dispute) -> None:
+        """Record a dispute or its new status; a closed one stays as it closed (Stripe does
+        not order its events: a late `charge.dispute.created` never reopens it)."""
+        closed = sorted(DISPUTE_CLOSED)
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.put_item(
+                Item={
+                    **keys.dispute(dispute.id),
+                    "entity": "dispute",
+                    "GSI1PK": keys.operator_disputes_pk(dispute.operator_id),
+                    "GSI1SK": keys.by_time_sk(dispute.created_at.isoformat(), dispute.id),
+                    **to_item(dispute.model_dump()),
+                },
+                ConditionExpression="attribute_not_exists(PK) OR NOT #status IN ("
+                + ", ".join(f":c{i}" for i in range(len(closed)))
+                + ")",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={f":c{i}": s for i, s in enumerate(closed)},
+            )
+
+    def dispute(self, dispute_id: str) -> Dispute | None:
+        item = self._table.get_key(keys.dispute(dispute_id))
+        return Dispute.model_validate(strip_keys(item)) if item else None
 
     def add_refund(self, refund: Refund) -> bool:
         """Record a refund and add it to its payment, once; False if already recorded."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys
-from chalicelib.domain.payment import Payment, Refund
+from chalicelib.domain.payment import Dispute, Payment, Refund
 
 UNATTRIBUTED = "UNATTRIBUTED"  # the operator of what could not be attributed to one
 BATCH_GET_SIZE = 100
@@ -283,6 +283,13 @@ class ReconciliationStore:
         return [
             Refund.model_validate(strip_keys(item))
             for item in self._by_time(keys.operator_refunds_pk(operator_id), low, high)
+        ]
+
+    def disputes(self, operator_id: str, low: str, high: str | None = None) -> list[Dispute]:
+        """An operator's disputes opened from `low` (to `high`) — GSI1 `DISPUTES#{operator}`."""
+        return [
+            Dispute.model_validate(strip_keys(item))
+            for item in self._by_time(keys.operator_disputes_pk(operator_id), low, high)
         ]
 
     def _by_time(self, pk: str, low: str, high: str | None) -> Iterator[dict[str, Any]]:

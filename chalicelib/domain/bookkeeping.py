@@ -111,6 +111,44 @@ def refund_failure_entry(
     ]
 
 
+def dispute_entry(
+    invoice: Document,
+    reference: str,
+    day: date,
+    amount: int,
+    chart: Chart,
+    recorded_at: datetime,
+    journals: JournalCodes | None = None,
+) -> list[LedgerLine]:
+    """Money Stripe moved for a dispute of the invoice's payment (`reference`: its balance
+    transaction), on the invoice's piece: taken out when the dispute opened (`amount` < 0:
+    the customer owes it again, D 411 / C 467, their account left open) or put back once
+    it was won (`amount` > 0: D 467 / C 411, which settles the account: the FEC letters
+    the invoice again)."""
+    customer, buyer = _customer(invoice)
+    taken = amount < 0
+    first, second = _two_lines(
+        chart,
+        journals or JournalCodes(),
+        invoice.operator_id,
+        f"{invoice.id}-BQ-dispute-{reference}",
+        day,
+        f"{'Litige' if taken else 'Litige gagné'} {invoice.number} {buyer}"[:100],
+        chart.customers if taken else chart.stripe_clearing,
+        chart.stripe_clearing if taken else chart.customers,
+        abs(amount),
+        invoice.number,
+        recorded_at,
+    )
+    issued = date.fromisoformat(invoice.issued_on)
+    return [
+        replace(line, piece_date=issued, aux_account=customer, aux_label=buyer)
+        if line.account == chart.customers
+        else replace(line, piece_date=issued)
+        for line in (first, second)
+    ]
+
+
 def refund_transfer_entry(
     credit_note: Document,
     day: date,
@@ -151,16 +189,19 @@ def fee_entry(
     recorded_at: datetime,
     journals: JournalCodes | None = None,
 ) -> list[LedgerLine]:
+    """Stripe's fee on a balance transaction: D 627 / C 467; a fee Stripe gives back
+    (negative: a dispute's fee once it is won, where Stripe does) the reverse."""
+    charged = fee > 0
     return _two_lines(
         chart,
         journals or JournalCodes(),
         operator_id,
         f"fee-{reference}",
         day,
-        f"Frais Stripe {reference}",
-        chart.bank_fees,
-        chart.stripe_clearing,
-        fee,
+        f"Frais Stripe {reference}" + ("" if charged else " remboursés"),
+        chart.bank_fees if charged else chart.stripe_clearing,
+        chart.stripe_clearing if charged else chart.bank_fees,
+        abs(fee),
         reference,
         recorded_at,
     )

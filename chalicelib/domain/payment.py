@@ -27,13 +27,19 @@ class PaymentStatus(StrEnum):
     canceled = "canceled"
 
 
-class Payment(Stored):
+class OfAPayment(Stored):
+    """What a payment, and each refund or dispute of it, names: its intent, what it paid
+    for (`kind`, `subject_id`), whose it is and the amount (cents)."""
+
     intent_id: str
     kind: PaymentKind
     subject_id: str
     member_id: str
     operator_id: str
     amount: int
+
+
+class Payment(OfAPayment):
     currency: str = "EUR"
     description: str
     status: PaymentStatus = PaymentStatus.pending
@@ -57,14 +63,8 @@ class Payment(Stored):
 REFUND_NOT_MADE = frozenset({"failed", "canceled"})
 
 
-class Refund(Stored):
+class Refund(OfAPayment):
     id: str
-    intent_id: str
-    kind: PaymentKind
-    subject_id: str
-    operator_id: str
-    member_id: str
-    amount: int
     status: str
     reason: str
     created_at: datetime
@@ -81,6 +81,27 @@ class Refund(Stored):
     @property
     def made(self) -> bool:
         return self.status not in REFUND_NOT_MADE
+
+
+# A dispute's statuses after which nothing more happens (Stripe's; `warning_closed`: an
+# inquiry that never became a chargeback).
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+
+
+class Dispute(OfAPayment):
+    """A payment the customer's bank disputes (Stripe's Dispute), as its events said.
+    Stripe takes the amount and a fee out of the balance when it is opened (an
+    `adjustment` balance transaction), and puts the amount back if it is won."""
+
+    id: str
+    reason: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in DISPUTE_CLOSED
 
 
 class PurchaseStatus(StrEnum):

@@ -8,13 +8,15 @@ end in a confirmed booking ends in a refund.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import (
+    DISPUTE_CLOSED,
     REFUND_NOT_MADE,
+    Dispute,
     Payment,
     PaymentKind,
     Refund,
@@ -480,14 +482,35 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
         )
 
 
-def dispute_created(ctx: Context, dispute: dict[str, Any]) -> str:
+def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
+    """A dispute opened, changed or closed (`charge.dispute.*`): its payment (and booking)
+    flagged, the dispute recorded with its status for the reconciliation, which books
+    the money Stripe takes out of the balance and puts back."""
     intent_id = dispute.get("payment_intent")
     payment = ctx.payments.payment(intent_id) if isinstance(intent_id, str) else None
-    if payment is None:
+    if payment is None or not isinstance(dispute.get("id"), str):
         return "ignored"
     ctx.payments.flag_dispute(payment.intent_id)
     if payment.kind == "booking":
         ctx.bookings.flag_dispute(payment.subject_id)
+    created, amount = dispute.get("created"), dispute.get("amount")
+    status = str(dispute.get("status") or "needs_response")
+    now = ctx.clock.now()
+    ctx.payments.record_dispute(
+        Dispute(
+            id=dispute["id"],
+            intent_id=payment.intent_id,
+            kind=payment.kind,
+            subject_id=payment.subject_id,
+            member_id=payment.member_id,
+            operator_id=payment.operator_id,
+            amount=amount if isinstance(amount, int) else payment.amount,
+            reason=str(dispute.get("reason") or "general"),
+            status=status,
+            created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
+            closed_at=now if status in DISPUTE_CLOSED else None,
+        )
+    )
     return "dispute_flagged"
 
 

@@ -33,14 +33,14 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import to_item
 from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, ReconciliationStore
-from chalicelib.domain.bookkeeping import fee_entry, payout_entry
+from chalicelib.domain.bookkeeping import dispute_entry, fee_entry, payout_entry
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import AccountingSettings, LedgerLine
 from chalicelib.domain.payment import Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import NotFound, PaymentProviderError
 from chalicelib.observability import count as count_metric
-from chalicelib.services import accounting_settings, periods
+from chalicelib.services import accounting_settings, invoicing, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -62,9 +62,11 @@ KINDS = {  # Stripe's balance transaction types we attribute (others are left to
     "payout_failure": "payout_return",  # a payout the bank sent back (source: the payout)
     "payout_cancel": "payout_return",  # a payout Stripe cancelled (source: the payout)
 }
+# An `adjustment` is a dispute's when its source is a dispute (Stripe's ids: dp_, du_).
+DISPUTE_PREFIXES = ("dp_", "du_")
 RETURNED_STATUS = {"payout_failure": "failed", "payout_cancel": "canceled"}
 OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
-COLUMNS = ("gross", "fees", "refunds", "returned", "net")  # of a payout's part
+COLUMNS = ("gross", "fees", "refunds", "disputes", "returned", "net")  # of a payout's part
 # The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
 # any offset in tests); a span of instants is read this much wider, then cut exactly.
 KEY_OFFSET_SLACK = timedelta(hours=14)
@@ -195,6 +197,11 @@ class _Run:
             if found is None:
                 self.give_up_if_old(item)
                 continue
+            if item["kind"] == "dispute":
+                booked = self.book_dispute(item, found)
+                if booked is None:
+                    continue  # its payment's invoice is not issued yet: a later run
+                found = {**found, "dispute_entry": booked}
             fee_id = self.book_fee(item, found["operator_id"])
             attribution = {**found, **({"fee_entry": fee_id} if fee_id else {})}
             charge_of = found["intent_id"] if item["kind"] == "payment" else None
@@ -204,13 +211,32 @@ class _Run:
 
     def book_fee(self, item: dict[str, Any], operator_id: str) -> str | None:
         fee = int(item["fee"])
-        if fee <= 0:
-            if fee < 0:
-                logger.warning("Negative Stripe fee on %s left to the accountant", item["id"])
+        if fee == 0:
             return None
         books = self.books(operator_id)
         day = _paris_day(int(item["created"]))
         lines = fee_entry(operator_id, item["id"], day, fee, books.chart, _at(item), books.journals)
+        periods.book(self.ctx, lines)
+        return lines[0].entry_id
+
+    def book_dispute(self, item: dict[str, Any], found: dict[str, str]) -> str | None:
+        """The money Stripe took out for a dispute, or put back, on its payment's invoice
+        (see `dispute_entry`); None while that invoice is not issued."""
+        invoice_id = self.ctx.invoices.by_source(f"payment-{found['intent_id']}")
+        if invoice_id is None:
+            return None
+        invoice = invoicing.get_document(self.ctx, invoice_id)
+        books = self.books(found["operator_id"])
+        day = _paris_day(int(item["created"]))
+        lines = dispute_entry(
+            Document.of(invoice),
+            str(item["id"]),
+            day,
+            int(item["amount"]),
+            books.chart,
+            _at(item),
+            books.journals,
+        )
         periods.book(self.ctx, lines)
         return lines[0].entry_id
 
@@ -338,6 +364,15 @@ class _Index:
         if item["kind"] == "payment" and source in self._payments:
             payment = self._payments[source]
             return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
+        if item["kind"] == "dispute":
+            dispute = self._ctx.payments.dispute(source)  # recorded by its webhook
+            if dispute is None:
+                return None
+            return {
+                "operator_id": dispute.operator_id,
+                "intent_id": dispute.intent_id,
+                "dispute_id": dispute.id,
+            }
         if item["kind"] == "refund" and source in self._refunds:
             refund = self._refunds[source]
             return {
@@ -376,6 +411,7 @@ def _split(
         amount = int(member["amount"])
         part["gross"] += amount if member["kind"] == "payment" else 0
         part["refunds"] += -amount if member["kind"] == "refund" else 0
+        part["disputes"] += -amount if member["kind"] == "dispute" else 0
         part["fees"] += int(member["fee"])
         part["net"] += int(member["net"])
     amount = int(head["amount"])
@@ -384,7 +420,8 @@ def _split(
         and UNATTRIBUTED not in sums
         and sum(p["net"] for p in sums.values()) == amount
         and all(
-            p["gross"] - p["fees"] - p["refunds"] + p["returned"] == p["net"] for p in sums.values()
+            p["gross"] - p["fees"] - p["refunds"] - p["disputes"] + p["returned"] == p["net"]
+            for p in sums.values()
         )
     )
     sums = sums or {UNATTRIBUTED: dict.fromkeys(COLUMNS, 0)}
@@ -433,10 +470,13 @@ def _payout_lines(
 
 def _txn_item(txn: BalanceEntry, now: datetime) -> dict[str, Any]:
     kind = KINDS.get(txn.type, "other")
+    if txn.type == "adjustment" and str(txn.source or "").startswith(DISPUTE_PREFIXES):
+        kind = "dispute"
     state = {
         "payment": "pending",
         "refund": "pending",
         "payout_return": "pending",
+        "dispute": "pending",
         "payout": "payout",
     }.get(kind, "unattributed")
     return to_item(
@@ -520,13 +560,14 @@ def reconciliation_report(
         "unmatched_payments": unmatched,
         "unpaid_invoices": unpaid,
         "failed_refunds": _failed_refunds(ctx, store, operator_id, _instants(span)),
+        "disputes": _disputes(ctx, store, operator_id, _instants(span)),
         "ok": all(p["matched"] for p in payouts) and not unmatched and not unpaid,
     }
 
 
 def _payout_view(part: dict[str, Any]) -> dict[str, Any]:
     view = {"id": part["payout_id"], "arrival_date": part["arrival_date"]}
-    for key in ("amount", "gross", "fees", "refunds", "returned", "net", "payout_amount"):
+    for key in ("amount", "payout_amount", *COLUMNS):
         view[key] = int(part.get(key, 0))  # `returned` is younger than the parts before it
     return {**view, "currency": "EUR", "status": part["status"], "matched": bool(part["matched"])}
 
@@ -630,6 +671,34 @@ def _failed_refunds(
             ),
         }
         for refund in failed
+    ]
+
+
+def _disputes(
+    ctx: Context,
+    store: ReconciliationStore,
+    operator_id: str,
+    span: tuple[datetime | None, datetime | None],
+) -> list[dict[str, Any]]:
+    """Disputes opened within the span, as their last event left them: a `lost` one is
+    money the customer owes again (their account is open on the invoice's piece)."""
+    return [
+        {
+            "dispute_id": dispute.id,
+            "payment_intent_id": dispute.intent_id,
+            "kind": dispute.kind,
+            "subject_id": dispute.subject_id,
+            "member_id": dispute.member_id,
+            "amount": dispute.amount,
+            "currency": "EUR",
+            "reason": dispute.reason,
+            "status": dispute.status,
+            "created_at": dispute.created_at,
+            "closed_at": dispute.closed_at,
+            "invoice_id": ctx.invoices.by_source(f"payment-{dispute.intent_id}"),
+        }
+        for dispute in store.disputes(operator_id, *_key_span(span))
+        if _within(dispute.created_at, span)
     ]
 
 

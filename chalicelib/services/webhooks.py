@@ -114,5 +114,8 @@ HANDLERS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
     "charge.refund.updated": refund_failures.refund_updated,
     "refund.updated": refund_failures.refund_updated,
     "refund.failed": refund_failures.refund_updated,
-    "charge.dispute.created": payments.dispute_created,
+    # A dispute's life: Stripe takes the money when it is opened, gives it back if won.
+    "charge.dispute.created": payments.dispute_changed,
+    "charge.dispute.updated": payments.dispute_changed,
+    "charge.dispute.closed": payments.dispute_changed,
 }

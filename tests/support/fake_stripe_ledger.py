@@ -50,6 +50,7 @@ class LedgerFakeGateway(FakeGateway):
         self.payouts: list[FakePayout] = []
         self.paid_out: dict[str, list[str]] = {}  # payout id -> its transaction ids
         self.manual_payouts: set[str] = set()
+        self.disputes: dict[str, int] = {}  # dispute id -> amount
         self.page_requests: list[str | None] = []  # `starting_after` of each balance page
         self.fail_once_after_first_page = False
         self._clock = itertools.count(start, 60)
@@ -93,6 +94,35 @@ class LedgerFakeGateway(FakeGateway):
             self._clock = itertools.count(next(self._clock) + days_later * 86400, 60)
         self._add(event["amount"], 0, "refund_failure", refund_id)
         return event
+
+    def open_dispute(self, intent_id: str, fee: int = 1500) -> dict[str, Any]:
+        """The customer's bank disputes the payment: Stripe takes its amount and a dispute
+        fee out of the balance (an `adjustment`, source: the dispute). Answers the dispute
+        as a `charge.dispute.created` event object."""
+        charge = self.charge_of(intent_id)
+        dispute_id = f"dp_{len(self.disputes) + 1}"
+        self.disputes[dispute_id] = charge.amount
+        txn = self._add(-charge.amount, fee, "adjustment", dispute_id)
+        return {
+            "id": dispute_id,
+            "object": "dispute",
+            "amount": charge.amount,
+            "currency": "eur",
+            "charge": charge.source,
+            "payment_intent": intent_id,
+            "reason": "fraudulent",
+            "status": "needs_response",
+            "created": txn.created,
+        }
+
+    def close_dispute(
+        self, dispute: dict[str, Any], *, won: bool, fee_back: int = 0
+    ) -> dict[str, Any]:
+        """The dispute closes: won, Stripe puts the amount back (and `fee_back` of its fee,
+        where it does); lost, nothing moves. Answers the `charge.dispute.closed` object."""
+        if won:
+            self._add(self.disputes[dispute["id"]], -fee_back, "adjustment", dispute["id"])
+        return {**dispute, "status": "won" if won else "lost"}
 
     def charge_of(self, intent_id: str) -> FakeBalanceTransaction:
         return next(t for t in self.balance if t.source == f"ch_{intent_id}")

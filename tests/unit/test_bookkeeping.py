@@ -260,6 +260,16 @@ def test_a_payout_that_came_back_is_reversed_as_an_entry_of_its_own() -> None:
     assert {x.piece_ref for x in lines} == {"po_1"}
 
 
+def test_a_fee_stripe_gives_back_is_the_reverse_of_a_fee() -> None:
+    lines = fee_entry("scic", "txn_9", DAY, -1500, CHART, RECORDED)
+
+    assert [(x.entry_id, x.account, x.debit, x.credit) for x in lines] == [
+        ("fee-txn_9", "467000", 1500, 0),
+        ("fee-txn_9", "627000", 0, 1500),
+    ]
+    assert lines[0].label == "Frais Stripe txn_9 remboursés"
+
+
 # --- properties: the ledger balances --------------------------------------------------------
 
 RATES = st.sampled_from(["20.00", "10.00", "5.50", "2.10", "0.00"])

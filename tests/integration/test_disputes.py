@@ -1,0 +1,184 @@
+"""Disputes: the customer's bank disputes a card payment. Stripe takes the amount and a
+dispute fee out of the balance when it opens (an `adjustment` balance transaction whose
+source is the dispute) and puts the amount back if it is won. The reconciliation books
+both on the payment's invoice (D 411 / C 467 taken, D 467 / C 411 put back) with the fee
+(D 627 / C 467, given back the reverse), and the payouts holding them match
+(`disputes`); the report lists each dispute with its status (`charge.dispute.*`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.services.context import Context
+from chalicelib.services.reconciliation import reconcile_payments
+from tests.conftest import NOW
+from tests.integration.test_failed_refunds import customer_balance
+from tests.integration.test_reconciliation import (
+    FEE,
+    entries,
+    fec_balances,
+    paid_bookings,
+    report,
+)
+from tests.support.api import Api
+from tests.support.fake_stripe_ledger import LedgerFakeGateway
+from tests.support.webhooks import deliver
+
+CLEARING, FEES = "467000", "627000"
+DISPUTE_FEE = 1500
+
+
+@pytest.fixture
+def stripe_fake() -> LedgerFakeGateway:
+    return LedgerFakeGateway(start=int(NOW.timestamp()))
+
+
+def disputed(
+    api: Api, member: str, network: dict, fake: LedgerFakeGateway, settings: Settings
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Three paid bookings, the first disputed (its `charge.dispute.created` delivered):
+    answers (that booking, the dispute)."""
+    first, _second, _third = paid_bookings(api, member, network, fake, settings, 3)
+    dispute = fake.open_dispute(first["payment_intent_id"], fee=DISPUTE_FEE)
+    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    return first, dispute
+
+
+def dispute_entries(ctx: Context, operator: str) -> list[list[tuple[str, int, int]]]:
+    found = {k: v for k, v in entries(ctx, operator, "inv-").items() if "-BQ-dispute-" in k}
+    return [[(line.account, line.debit, line.credit) for line in lines] for lines in found.values()]
+
+
+def unlettered_customer_lines(api: Api, token: str, operator_id: str) -> list[str]:
+    fec = api.get(f"/v1/accounting/fec?operator_id={operator_id}&year=2026", token=token)
+    rows = [row.split("|") for row in fec.body.decode().splitlines()[1:]]
+    return ["|".join(cols) for cols in rows if cols[4] == "411000" and not cols[13]]
+
+
+def test_a_dispute_lost_leaves_the_customer_owing_and_its_payout_matched(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    booking, dispute = disputed(api, member, network, stripe_fake, settings)
+    payout = stripe_fake.pay_out()
+
+    reconcile_payments(ctx)
+
+    # THEN the money taken is on the invoice's piece: the customer owes it again
+    assert dispute_entries(ctx, operator) == [[("411000", 1500, 0), (CLEARING, 0, 1500)]]
+    assert customer_balance(api, accountant, operator, booking["member_id"]) == 1500
+    assert len(unlettered_customer_lines(api, accountant, operator)) == 3  # its invoice's
+    balance = fec_balances(api, accountant, operator)
+    assert balance[FEES] == 3 * FEE + DISPUTE_FEE and balance[CLEARING] == 0
+    # AND the payout holding it matches: gross − fees − refunds − disputes = net
+    answer = report(api, accountant, operator)
+    (shown,) = answer["payouts"]
+    assert (shown["gross"], shown["fees"], shown["disputes"]) == (4500, 3 * FEE + 1500, 1500)
+    assert shown["net"] == shown["amount"] == payout.amount and shown["matched"] is True
+    (listed,) = answer["disputes"]
+    assert (listed["dispute_id"], listed["status"], listed["amount"]) == (
+        dispute["id"],
+        "needs_response",
+        1500,
+    )
+    assert listed["payment_intent_id"] == booking["payment_intent_id"]
+    assert listed["invoice_id"] is not None and listed["closed_at"] is None
+
+    # WHEN it is lost: nothing moves; the report says so
+    lost = stripe_fake.close_dispute(dispute, won=False)
+    assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+    reconcile_payments(ctx)
+    (listed,) = report(api, accountant, operator)["disputes"]
+    assert listed["status"] == "lost" and listed["closed_at"] is not None
+    assert customer_balance(api, accountant, operator, booking["member_id"]) == 1500
+
+
+def test_a_dispute_won_puts_the_money_and_the_fee_back_and_settles_the_customer(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    booking, dispute = disputed(api, member, network, stripe_fake, settings)
+    stripe_fake.pay_out()
+    reconcile_payments(ctx)
+
+    won = stripe_fake.close_dispute(dispute, won=True, fee_back=DISPUTE_FEE)
+    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    second = stripe_fake.pay_out()
+    reconcile_payments(ctx)
+
+    assert sorted(dispute_entries(ctx, operator)) == sorted(
+        [
+            [("411000", 1500, 0), (CLEARING, 0, 1500)],
+            [(CLEARING, 1500, 0), ("411000", 0, 1500)],
+        ]
+    )
+    assert customer_balance(api, accountant, operator, booking["member_id"]) == 0
+    balance = fec_balances(api, accountant, operator)
+    assert (balance[FEES], balance[CLEARING]) == (3 * FEE, 0)
+    # the invoice is settled again: its customer lines, dispute's included, are lettered
+    assert unlettered_customer_lines(api, accountant, operator) == []
+    answer = report(api, accountant, operator)
+    back = next(p for p in answer["payouts"] if p["id"] == second.id)
+    assert (back["disputes"], back["fees"], back["net"]) == (-1500, -1500, 3000)
+    assert back["matched"] is True and answer["ok"] is True
+    assert [d["status"] for d in answer["disputes"]] == ["won"]
+
+
+def test_a_dispute_seen_in_the_balance_before_its_event_is_booked_once_the_event_came(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    dispute = stripe_fake.open_dispute(first["payment_intent_id"])
+    stripe_fake.pay_out()
+
+    assert reconcile_payments(ctx)["payouts_booked"] == 0  # the dispute is not known yet
+    assert dispute_entries(ctx, operator) == []
+
+    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    assert reconcile_payments(ctx)["payouts_booked"] == 1
+    assert len(dispute_entries(ctx, operator)) == 1
+    assert report(api, accountant, operator)["payouts"][0]["matched"] is True
+
+
+def test_a_late_dispute_created_event_never_reopens_a_closed_dispute(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    dispute = stripe_fake.open_dispute(first["payment_intent_id"])
+    lost = stripe_fake.close_dispute(dispute, won=False)
+
+    assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+
+    (listed,) = report(api, accountant, network["operator"])["disputes"]
+    assert listed["status"] == "lost" and listed["closed_at"] is not None
+    stored = ctx.bookings.get(first["id"])
+    assert stored is not None and stored.disputed is True
