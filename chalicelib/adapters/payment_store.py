@@ -85,17 +85,21 @@ class PaymentStore:
             },
         )
 
-    def mark_failed(self, intent_id: str, message: str) -> None:
+    def mark_failed(self, intent_id: str, message: str, charge_id: str | None = None) -> None:
+        """A payment that failed; `charge_id`: the charge that failed (a SEPA debit's,
+        which Stripe's balance shows, then takes back: `payment_failure_refund`)."""
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.update_item(
                 Key=keys.payment(intent_id),
-                UpdateExpression="SET #status = :failed, failure_message = :msg",
+                UpdateExpression="SET #status = :failed, failure_message = :msg"
+                + (", charge_id = if_not_exists(charge_id, :charge)" if charge_id else ""),
                 ConditionExpression="#status = :pending OR #status = :failed",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":failed": "failed",
                     ":pending": "pending",
                     ":msg": message[:500],
+                    **({":charge": charge_id} if charge_id else {}),
                 },
             )
 

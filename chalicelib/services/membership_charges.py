@@ -362,7 +362,8 @@ def intent_failed(ctx: Context, intent: dict[str, Any]) -> str:
         return "ignored"
     _record_payment(ctx, membership, attempt, intent["id"], int(intent.get("amount") or 0))
     error = intent.get("last_payment_error") or {}
-    ctx.payments.mark_failed(intent["id"], str(error.get("message") or "payment failed"))
+    message = str(error.get("message") or "payment failed")
+    ctx.payments.mark_failed(intent["id"], message, charge_id_of(intent))
     reason = str(error.get("code") or error.get("message") or "payment_failed")
     return _failed(ctx, attempt, ctx.clock.now(), reason)
 

@@ -516,7 +516,8 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
 
 def payment_failed(ctx: Context, intent: dict[str, Any]) -> str:
     error = intent.get("last_payment_error") or {}
-    ctx.payments.mark_failed(intent["id"], str(error.get("message") or "payment failed"))
+    message = str(error.get("message") or "payment failed")
+    ctx.payments.mark_failed(intent["id"], message, charge_id_of(intent))
     return "failure_recorded"
 
 

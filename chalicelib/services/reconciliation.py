@@ -58,6 +58,9 @@ KINDS = {  # Stripe's balance transaction types we attribute (others are left to
     "refund": "refund",
     "payment_refund": "refund",
     "refund_failure": "refund",  # a refund that failed: its money back (source: the refund)
+    # A debit that failed after Stripe showed it (SEPA): its money taken back; attributed
+    # to the payment when its source is the charge the failure recorded.
+    "payment_failure_refund": "refund",
     "payout": "payout",
     "payout_failure": "payout_return",  # a payout the bank sent back (source: the payout)
     "payout_cancel": "payout_return",  # a payout Stripe cancelled (source: the payout)
@@ -380,12 +383,16 @@ class _Index:
                 "intent_id": refund.intent_id,
                 "refund_id": refund.id,
             }
+        if item["type"] == "payment_failure_refund" and source in self._payments:
+            payment = self._payments[source]
+            return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
         return None
 
 
 def _lookback(item: dict[str, Any]) -> int:
     """How long before a transaction its payment or refund may have been made, in s."""
-    span = FAILED_REFUND_LOOKBACK if item.get("type") == "refund_failure" else LOOKBACK
+    late = item.get("type") in ("refund_failure", "payment_failure_refund")
+    span = FAILED_REFUND_LOOKBACK if late else LOOKBACK
     return int(span.total_seconds())
 
 

@@ -504,6 +504,7 @@ def test_sepa_debit_processing_keeps_the_member_active_until_it_fails(
     settings: Settings,
     stripe_fake: MembershipFakeGateway,
     clock: FixedClock,
+    ctx: Context,
 ) -> None:
     # GIVEN a SEPA membership whose first debit is processing
     start_membership(
@@ -521,7 +522,13 @@ def test_sepa_debit_processing_keeps_the_member_active_until_it_fails(
     clock.moment = paris(2026, 12, 4, 10, 0)
     bounced = stripe_fake.bounce(debit.intent_id)
     assert deliver(api, settings, "payment_intent.payment_failed", bounced).status == 200
-    # THEN the membership is past due, retried the next day, and books no more
+    # THEN the payment keeps the charge that failed (its balance transactions name it)
+    payment = ctx.payments.payment(debit.intent_id)
+    assert payment is not None and (payment.status, payment.charge_id) == (
+        "failed",
+        bounced["latest_charge"],
+    )
+    # AND the membership is past due, retried the next day, and books no more
     membership = mine(api, member)
     assert membership["status"] == "past_due"
     assert membership["next_charge_at"] == "2026-12-05T00:00:00+01:00"

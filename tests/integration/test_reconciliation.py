@@ -427,6 +427,38 @@ def test_a_second_run_working_from_a_stale_cursor_does_not_overwrite_it(ctx: Con
 # -- what does not match ---------------------------------------------------------------------
 
 
+def test_a_debit_that_failed_after_the_balance_showed_it_nets_out_of_its_payout(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    """A SEPA debit Stripe showed in the balance, then took back (`payment_failure_refund`,
+    its source the charge): both are the failed payment's, so the payout matches."""
+    operator = network["operator"]
+    paid_bookings(api, member, network, stripe_fake, settings, 1)
+    body = {"resource_id": network["pool"], "date": "2026-12-07", "unit": "day"}
+    held = api.post("/v1/bookings", body | {"payment": "card"}, token=member).json
+    failed = stripe_fake.fail_debit(held["payment"]["payment_intent_id"])
+    assert deliver(api, settings, "payment_intent.payment_failed", failed).status == 200
+    payout = stripe_fake.pay_out()
+
+    reconcile_payments(ctx)
+
+    (shown,) = report(api, accountant, operator)["payouts"]
+    assert (shown["gross"], shown["refunds"], shown["fees"]) == (3000, 1500, FEE)
+    assert shown["net"] == shown["amount"] == payout.amount and shown["matched"] is True
+    payment = ctx.payments.payment(failed["id"])
+    assert payment is not None and (payment.status, payment.charge_id) == (
+        "failed",
+        f"ch_{failed['id']}",
+    )
+    assert fec_balances(api, accountant, operator)["467000"] == 0
+
+
 def test_payout_whose_items_do_not_add_up_is_not_matched_nor_booked(
     api: Api,
     member: str,

@@ -95,6 +95,26 @@ class LedgerFakeGateway(FakeGateway):
         self._add(event["amount"], 0, "refund_failure", refund_id)
         return event
 
+    def fail_debit(self, intent_id: str) -> dict[str, Any]:
+        """A debit Stripe showed in the balance fails (SEPA: the bank refuses it days
+        later): its money is taken back (`payment_failure_refund`, source: the charge).
+        Answers the intent as a `payment_intent.payment_failed` event object."""
+        intent = replace(self.intents[intent_id], status="requires_payment_method")
+        self.intents[intent_id] = intent
+        charge = f"ch_{intent_id}"
+        self._add(intent.amount, 0, "payment", charge)
+        self._add(-intent.amount, 0, "payment_failure_refund", charge)
+        return {
+            "id": intent_id,
+            "object": "payment_intent",
+            "status": "requires_payment_method",
+            "amount": intent.amount,
+            "currency": "eur",
+            "metadata": intent.metadata,
+            "latest_charge": charge,
+            "last_payment_error": {"code": "insufficient_funds", "message": "Refused."},
+        }
+
     def open_dispute(self, intent_id: str, fee: int = 1500) -> dict[str, Any]:
         """The customer's bank disputes the payment: Stripe takes its amount and a dispute
         fee out of the balance (an `adjustment`, source: the dispute). Answers the dispute
