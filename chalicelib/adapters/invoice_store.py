@@ -169,6 +169,10 @@ class InvoiceStore:
             return False
         return True
 
+    def entry_written(self, operator_id: str, entry_id: str) -> bool:
+        """Whether `add_ledger` wrote that entry (its claim exists)."""
+        return self._table.get_key(keys.ledger_entry_claim(operator_id, entry_id)) is not None
+
     def ledger_month(self, operator_id: str, month: str) -> list[LedgerLine]:
         """The lines dated in `month` (YYYY-MM), in key order."""
         items = self._table.query_all(

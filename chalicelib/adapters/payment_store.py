@@ -9,7 +9,6 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.payment import (
-    DISPUTE_CLOSED,
     REFUND_NOT_MADE,
     Dispute,
     Payment,
@@ -112,9 +111,9 @@ class PaymentStore:
         )
 
     def record_dispute(self, dispute: Dispute) -> None:
-        """Record a dispute or its new status; a closed one stays as it closed (Stripe does
-        not order its events: a late `charge.dispute.created` never reopens it)."""
-        closed = sorted(DISPUTE_CLOSED)
+        """Record a dispute or its new status, never going back (Stripe does not order its
+        events: a late `charge.dispute.created` neither reopens a closed dispute nor
+        undoes its review); a closed one stays as it first closed."""
         with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
             self._table.table.put_item(
                 Item={
@@ -122,13 +121,12 @@ class PaymentStore:
                     "entity": "dispute",
                     "GSI1PK": keys.operator_disputes_pk(dispute.operator_id),
                     "GSI1SK": keys.by_time_sk(dispute.created_at.isoformat(), dispute.id),
+                    "stage": dispute.stage,
                     **to_item(dispute.model_dump()),
                 },
-                ConditionExpression="attribute_not_exists(PK) OR NOT #status IN ("
-                + ", ".join(f":c{i}" for i in range(len(closed)))
-                + ")",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={f":c{i}": s for i, s in enumerate(closed)},
+                ConditionExpression="attribute_not_exists(PK) OR stage < :stage"
+                " OR (stage = :stage AND stage < :closed)",
+                ExpressionAttributeValues={":stage": dispute.stage, ":closed": 2},
             )
 
     def dispute(self, dispute_id: str) -> Dispute | None:

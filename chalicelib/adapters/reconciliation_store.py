@@ -20,7 +20,6 @@ from the version it was read at, so two runs never rewind each other.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -106,10 +105,10 @@ class ReconciliationStore:
             return False
         return True
 
-    def give_up(self, txn_id: str) -> None:
-        """A transaction nothing here will ever explain: out of the pending queue."""
-        # Attributed meanwhile: nothing to give up.
-        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+    def give_up(self, txn_id: str) -> bool:
+        """A transaction nothing here will ever explain: out of the pending queue. False
+        if it was not pending any more (attributed or given up meanwhile)."""
+        try:
             self._table.table.update_item(
                 Key=keys.stripe_bt(txn_id),
                 UpdateExpression="SET #state = :gone REMOVE GSI1PK, GSI1SK",
@@ -117,6 +116,9 @@ class ReconciliationStore:
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":gone": "unattributed", ":pending": "pending"},
             )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def charged_intents(self, intent_ids: Iterable[str]) -> set[str]:
         """The intents whose charge was seen in Stripe's balance."""

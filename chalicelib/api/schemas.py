@@ -253,13 +253,21 @@ class WebhookAnswer(Out):
 
 
 class PayoutOut(Out):
+    """An operator's part of a Stripe payout (`amount`; `payout_amount`: the whole). A
+    payout that came back (`status` `failed` / `canceled`) did not reach the bank: its
+    entry is reversed and its money is in a later payout's `returned`."""
+
     id: str
     amount: int
+    payout_amount: int
     arrival_date: date | str
+    status: str
     gross: int
     fees: int
     refunds: int
-    net: int
+    disputed: int  # taken out by disputes, less what they put back
+    returned: int  # of payouts that came back, paid out again in this one
+    net: int  # gross − fees − refunds − disputed + returned
     matched: bool
 
 
@@ -268,18 +276,23 @@ class PaidByTransfer(Out):
     paid_on: date
 
 
-class FailedRefundOut(Out):
-    """A refund Stripe could not make (`failed`, `canceled`): the customer is owed
-    `amount`, to pay another way (`POST /v1/invoices/{credit_note_id}/refund-transfer`
-    records it: `transfer`); the credit note stands."""
+class OfAPaymentOut(Out):
+    """The payment a refund or dispute is of, and its amount."""
 
-    refund_id: str
     payment_intent_id: str
     kind: str
     subject_id: str
     member_id: str
     amount: int
     currency: str
+
+
+class FailedRefundOut(OfAPaymentOut):
+    """A refund Stripe could not make (`failed`, `canceled`): the customer is owed
+    `amount`, to pay another way (`POST /v1/invoices/{credit_note_id}/refund-transfer`
+    records it: `transfer`); the credit note stands."""
+
+    refund_id: str
     status: str
     failure_reason: str | None
     created_at: datetime
@@ -288,11 +301,24 @@ class FailedRefundOut(Out):
     transfer: PaidByTransfer | None = None
 
 
+class DisputeOut(OfAPaymentOut):
+    """A payment the customer's bank disputes, as Stripe's last event about it said
+    (`lost`: the customer owes the amount again, on the invoice's piece)."""
+
+    dispute_id: str
+    reason: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None
+    invoice_id: str | None
+
+
 class ReconciliationReport(Out):
     payouts: list[PayoutOut]
     unmatched_payments: list[dict[str, Any]]
     unpaid_invoices: list[dict[str, Any]]
     failed_refunds: list[FailedRefundOut] = []
+    disputes: list[DisputeOut] = []
     ok: bool
 
 

@@ -84,8 +84,9 @@ class Refund(OfAPayment):
 
 
 # A dispute's statuses after which nothing more happens (Stripe's; `warning_closed`: an
-# inquiry that never became a chargeback).
-DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+# inquiry that never became a chargeback; `charge_refunded`: closed by a refund).
+DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented", "charge_refunded"})
+DISPUTE_REVIEWED = frozenset({"under_review", "warning_under_review"})
 
 
 class Dispute(OfAPayment):
@@ -102,6 +103,12 @@ class Dispute(OfAPayment):
     @property
     def closed(self) -> bool:
         return self.status in DISPUTE_CLOSED
+
+    @property
+    def stage(self) -> int:
+        """How far the dispute went (0 opened, 1 under review, 2 closed): Stripe does
+        not order its events, and a dispute never goes back."""
+        return 2 if self.closed else 1 if self.status in DISPUTE_REVIEWED else 0
 
 
 class PurchaseStatus(StrEnum):

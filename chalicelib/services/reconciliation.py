@@ -8,7 +8,8 @@ instead of rewinding it. Every transaction is recorded once and attributed once 
 operator of the payment or refund behind it; its Stripe fee is booked then
 (D 627 / C 467). A paid payout is itemized (the transactions it paid out), split per
 operator, and booked per operator (D 512 / C 467, that operator's part) once it adds
-up: every item attributed and gross − fees − refunds + returned = net = amount. What
+up: every item attributed and gross − fees − refunds − disputed + returned = net = amount
+(`disputed`: what disputes took out of the balance, less what they put back). What
 cannot be attributed yet is retried on later runs (`RETRY` long), then left for the
 accountant.
 
@@ -69,7 +70,7 @@ KINDS = {  # Stripe's balance transaction types we attribute (others are left to
 DISPUTE_PREFIXES = ("dp_", "du_")
 RETURNED_STATUS = {"payout_failure": "failed", "payout_cancel": "canceled"}
 OPEN_PAYOUT_STATES = frozenset({"pending", "in_transit"})
-COLUMNS = ("gross", "fees", "refunds", "disputes", "returned", "net")  # of a payout's part
+COLUMNS = ("gross", "fees", "refunds", "disputed", "returned", "net")  # of a payout's part
 # The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
 # any offset in tests); a span of instants is read this much wider, then cut exactly.
 KEY_OFFSET_SLACK = timedelta(hours=14)
@@ -202,9 +203,10 @@ class _Run:
                 continue
             if item["kind"] == "dispute":
                 booked = self.book_dispute(item, found)
-                if booked is None:
-                    continue  # its payment's invoice is not issued yet: a later run
-                found = {**found, "dispute_entry": booked}
+                if booked is None:  # its payment's invoice is not issued yet: a later run
+                    self.give_up_if_old(item)
+                    continue
+                found = {**found, **({"dispute_entry": booked} if booked else {})}
             fee_id = self.book_fee(item, found["operator_id"])
             attribution = {**found, **({"fee_entry": fee_id} if fee_id else {})}
             charge_of = found["intent_id"] if item["kind"] == "payment" else None
@@ -224,7 +226,10 @@ class _Run:
 
     def book_dispute(self, item: dict[str, Any], found: dict[str, str]) -> str | None:
         """The money Stripe took out for a dispute, or put back, on its payment's invoice
-        (see `dispute_entry`); None while that invoice is not issued."""
+        (see `dispute_entry`): the entry's id ("" if no money moved, a fee alone); None
+        while that invoice is not issued."""
+        if int(item["amount"]) == 0:
+            return ""
         invoice_id = self.ctx.invoices.by_source(f"payment-{found['intent_id']}")
         if invoice_id is None:
             return None
@@ -257,8 +262,8 @@ class _Run:
                 books = self.books(str(part["operator_id"]))
                 periods.book(self.ctx, _payout_lines(head, part, books))
             if not self.store.settle_payout(head["id"], matched=True):
-                # It came back while it was being booked: the run that saw it come back
-                # found nothing booked to reverse; this one does.
+                # It came back while this run booked it: the run that saw it come back may
+                # have found nothing booked yet to reverse; this one does what is left.
                 self.reverse(self.store.payout(head["id"]) or head, parts)
             self.count("payouts_booked")
         elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():
@@ -282,12 +287,9 @@ class _Run:
         parts, matched, waiting = _split(
             head, members, self.store.transactions(m["id"] for m in members)
         )
-        if not matched or sum(int(p["net"]) for p in parts) != int(item["amount"]):
-            if not waiting:  # nobody's share can be named: the accountant's
-                logger.warning("Payout %s came back unsplit: left to the accountant", payout_id)
-                self.store.give_up(item["id"])
-            else:
-                self.give_up_if_old(item)
+        split_known = matched and sum(int(p["net"]) for p in parts) == int(item["amount"])
+        if not split_known and waiting:
+            self.give_up_if_old(item)  # an item's payment may still be recorded
             return
         returned = {
             "txn": item["id"],
@@ -295,23 +297,34 @@ class _Run:
             "day": _paris_day(int(item["created"])).isoformat(),
             "recorded_at": item["recorded_at"],
         }
-        head = self.store.mark_returned(payout_id, returned)
-        parts = [{**part, "status": returned["status"]} for part in parts]
-        self.store.put_parts(head, parts)
-        if head.get("matched"):
-            self.reverse(head, parts)
+        self.reverse(self.store.mark_returned(payout_id, returned), parts)
         split = {str(part["operator_id"]): int(part["net"]) for part in parts}
-        if self.store.attribute(item["id"], {"payout_id": payout_id, "split": split}, None):
-            logger.warning("Payout %s came back (%s)", payout_id, returned["status"])
+        if not split_known:  # nobody's share can be named: the accountant's
+            noted = self.store.give_up(item["id"])
+        else:
+            noted = self.store.attribute(item["id"], {"payout_id": payout_id, "split": split}, None)
+            self.count("attributed", 1 if noted else 0)
+        if noted:  # by this run (another may have done it meanwhile)
+            how = "split per operator" if split_known else "unsplit: left to the accountant"
+            logger.warning("Payout %s came back (%s), %s", payout_id, returned["status"], how)
             count_metric("PayoutsReturned")
-            self.count("attributed")
             self.count("payouts_returned")
 
     def reverse(self, head: dict[str, Any], parts: list[dict[str, Any]]) -> None:
-        """Book, per operator, the reverse of a booked payout that came back."""
+        """A payout that came back (`head["returned"]`): its parts shown with its new
+        status (a concurrent run may have written them `paid`), and the reverse booked of
+        each part that was booked. Its entry's claim says whether it was, not `matched`:
+        a run may have died between booking the payout and settling it."""
+        returned = head["returned"]
+        parts = [{**part, "status": returned["status"]} for part in parts]
+        self.store.put_parts(head, parts)
         for part in parts:
-            books = self.books(str(part["operator_id"]))
-            periods.book(self.ctx, _payout_lines(head, part, books, head["returned"]))
+            operator_id = str(part["operator_id"])
+            if operator_id == UNATTRIBUTED:
+                continue
+            if self.ctx.invoices.entry_written(operator_id, f"payout-{head['id']}"):
+                books = self.books(operator_id)
+                periods.book(self.ctx, _payout_lines(head, part, books, returned))
 
     def give_up_if_old(self, item: dict[str, Any]) -> None:
         if int(item["created"]) < (self.now - RETRY).timestamp():
@@ -418,7 +431,7 @@ def _split(
         amount = int(member["amount"])
         part["gross"] += amount if member["kind"] == "payment" else 0
         part["refunds"] += -amount if member["kind"] == "refund" else 0
-        part["disputes"] += -amount if member["kind"] == "dispute" else 0
+        part["disputed"] += -amount if member["kind"] == "dispute" else 0
         part["fees"] += int(member["fee"])
         part["net"] += int(member["net"])
     amount = int(head["amount"])
@@ -427,7 +440,7 @@ def _split(
         and UNATTRIBUTED not in sums
         and sum(p["net"] for p in sums.values()) == amount
         and all(
-            p["gross"] - p["fees"] - p["refunds"] - p["disputes"] + p["returned"] == p["net"]
+            p["gross"] - p["fees"] - p["refunds"] - p["disputed"] + p["returned"] == p["net"]
             for p in sums.values()
         )
     )

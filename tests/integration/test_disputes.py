@@ -3,7 +3,7 @@ dispute fee out of the balance when it opens (an `adjustment` balance transactio
 source is the dispute) and puts the amount back if it is won. The reconciliation books
 both on the payment's invoice (D 411 / C 467 taken, D 467 / C 411 put back) with the fee
 (D 627 / C 467, given back the reverse), and the payouts holding them match
-(`disputes`); the report lists each dispute with its status (`charge.dispute.*`)."""
+(`disputed`); the report lists each dispute with its status (`charge.dispute.*`)."""
 
 from __future__ import annotations
 
@@ -79,10 +79,10 @@ def test_a_dispute_lost_leaves_the_customer_owing_and_its_payout_matched(
     assert len(unlettered_customer_lines(api, accountant, operator)) == 3  # its invoice's
     balance = fec_balances(api, accountant, operator)
     assert balance[FEES] == 3 * FEE + DISPUTE_FEE and balance[CLEARING] == 0
-    # AND the payout holding it matches: gross − fees − refunds − disputes = net
+    # AND the payout holding it matches: gross − fees − refunds − disputed = net
     answer = report(api, accountant, operator)
     (shown,) = answer["payouts"]
-    assert (shown["gross"], shown["fees"], shown["disputes"]) == (4500, 3 * FEE + 1500, 1500)
+    assert (shown["gross"], shown["fees"], shown["disputed"]) == (4500, 3 * FEE + 1500, 1500)
     assert shown["net"] == shown["amount"] == payout.amount and shown["matched"] is True
     (listed,) = answer["disputes"]
     assert (listed["dispute_id"], listed["status"], listed["amount"]) == (
@@ -134,7 +134,7 @@ def test_a_dispute_won_puts_the_money_and_the_fee_back_and_settles_the_customer(
     assert unlettered_customer_lines(api, accountant, operator) == []
     answer = report(api, accountant, operator)
     back = next(p for p in answer["payouts"] if p["id"] == second.id)
-    assert (back["disputes"], back["fees"], back["net"]) == (-1500, -1500, 3000)
+    assert (back["disputed"], back["fees"], back["net"]) == (-1500, -1500, 3000)
     assert back["matched"] is True and answer["ok"] is True
     assert [d["status"] for d in answer["disputes"]] == ["won"]
 
@@ -182,3 +182,31 @@ def test_a_late_dispute_created_event_never_reopens_a_closed_dispute(
     assert listed["status"] == "lost" and listed["closed_at"] is not None
     stored = ctx.bookings.get(first["id"])
     assert stored is not None and stored.disputed is True
+
+
+def test_a_dispute_never_goes_back_to_an_earlier_status(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    dispute = stripe_fake.open_dispute(first["payment_intent_id"])
+    reviewed = {**dispute, "status": "under_review"}
+    lost = stripe_fake.close_dispute(dispute, won=False)
+
+    def status() -> tuple[str, Any]:
+        (listed,) = report(api, accountant, network["operator"])["disputes"]
+        return listed["status"], listed["closed_at"]
+
+    assert deliver(api, settings, "charge.dispute.updated", reviewed).status == 200
+    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    assert status() == ("under_review", None)
+    assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+    closed_at = status()[1]
+    contradicting = {**lost, "status": "won"}  # a closed dispute never changes again
+    assert deliver(api, settings, "charge.dispute.closed", contradicting).status == 200
+    assert status() == ("lost", closed_at)  # closed once, as it first closed

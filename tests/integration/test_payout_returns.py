@@ -184,12 +184,49 @@ def test_a_payout_sent_back_while_a_run_books_it_is_reversed_by_that_run(
     assert {line.entry_date.isoformat() for line in reversal} == {"2026-12-09"}
     balance = fec_balances(api, accountant, operator)
     assert (balance[BANK], balance[CLEARING]) == (0, first.amount)
+    # the parts it wrote as paid before it knew are written again as they came back
+    assert shown(api, accountant, operator, first.id)["status"] == "failed"
 
     # The failure, read later, reverses nothing more: the payout was never settled booked
     stripe_fake.return_payout(first.id)
     reconcile_payments(ctx)
     assert len(entries(ctx, operator, f"payout-{first.id}-returned")) == 1
     assert fec_balances(api, accountant, operator)[BANK] == 0
+
+
+def test_a_payout_booked_by_a_run_that_died_before_settling_it_is_reversed_when_it_comes_back(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its entry was written but it was never settled (`matched` not set): whether it was
+    booked is read from the entry's claim."""
+    operator = network["operator"]
+    paid_bookings(api, member, network, stripe_fake, settings, 2)
+    first = stripe_fake.pay_out()
+
+    def dies(store: ReconciliationStore, payout_id: str, matched: bool) -> bool:
+        raise RuntimeError("the run dies before settling the payout")
+
+    monkeypatch.setattr(ReconciliationStore, "settle_payout", dies)
+    with pytest.raises(RuntimeError):
+        reconcile_payments(ctx)
+    monkeypatch.undo()
+    assert fec_balances(api, accountant, operator)[BANK] == first.amount  # booked
+
+    stripe_fake.return_payout(first.id, days_later=3)
+    assert reconcile_payments(ctx)["payouts_returned"] == 1
+    second = stripe_fake.pay_out()
+    reconcile_payments(ctx)
+
+    balance = fec_balances(api, accountant, operator)
+    assert (balance[BANK], balance[CLEARING]) == (second.amount, 0)
+    assert len(entries(ctx, operator, f"payout-{first.id}-returned")) == 1
 
 
 def test_a_payout_stripe_cannot_itemize_that_comes_back_is_left_to_the_accountant(
@@ -210,7 +247,8 @@ def test_a_payout_stripe_cannot_itemize_that_comes_back_is_left_to_the_accountan
 
     result = reconcile_payments(ctx)
 
-    assert result["payouts_returned"] == 0
+    assert result["payouts_returned"] == 1  # counted: its alarm fires
     assert ctx.reconciliation.transactions([back.id])[back.id]["state"] == "unattributed"
+    assert shown(api, accountant, operator, manual.id)["status"] == "failed"
     assert shown(api, accountant, operator, second.id)["matched"] is False
     assert entries(ctx, operator, "payout-") == {}
