@@ -511,6 +511,10 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
             closed_at=now if status in DISPUTE_CLOSED else None,
         )
     )
+    if status == "lost" and payment.kind == "purchase":
+        # The bank gave the money back: the member keeps no unused credit of the pack
+        # (as for a pack refunded in full; safe to repeat, whatever the order).
+        ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
     return "dispute_flagged"
 
 

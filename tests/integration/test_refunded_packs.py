@@ -368,3 +368,44 @@ def _pack(purchase_id: str, *, revoked: bool) -> CreditPack:
             "revoked": revoked,
         }
     )
+
+
+# -- a dispute lost ------------------------------------------------------------------------
+
+
+def test_a_pack_whose_dispute_is_lost_keeps_no_unused_credit(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    # GIVEN a paid pack, one credit spent on a booking
+    purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
+    )
+    dispute = {
+        "id": "dp_pack",
+        "object": "dispute",
+        "amount": intent["amount"],
+        "charge": intent["latest_charge"],
+        "payment_intent": intent["id"],
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    # WHEN its payment is disputed: the credits stay while the dispute is open
+    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    assert Decimal(str(wallet_credits(api, member))) == 9
+    # THEN once the dispute is lost (the bank gave the money back), twice delivered
+    for _ in range(2):
+        lost = {**dispute, "status": "lost"}
+        assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+    assert Decimal(str(wallet_credits(api, member))) == 0
+    assert purchase_status(ctx, purchase_id) == "refunded"
+    # AND the booking paid with a credit gives nothing back when cancelled
+    cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member)
+    assert cancelled.status == 200, cancelled.json
+    assert Decimal(str(wallet_credits(api, member))) == 0
+    assert_money_accounted_for(ctx)

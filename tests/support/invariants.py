@@ -80,6 +80,7 @@ def money_violations(ctx: Context) -> list[str]:
     purchases = {p["id"]: p for p in by_entity["purchase"]}
     payments = {p["intent_id"]: p for p in by_entity["payment"]}
     packs_by_purchase = {p["purchase_id"] for p in by_entity["pack"]}
+    lost_disputes = {d["intent_id"] for d in by_entity["dispute"] if d.get("status") == "lost"}
     refunds_queued = {i["SK"] for i in by_entity[""] if i.get("PK") == "REFUNDS_DUE"}
     invoiced = {
         str(i["PK"]).removeprefix("DOCSOURCE#")
@@ -149,6 +150,13 @@ def money_violations(ctx: Context) -> list[str]:
                 and subject in packs_by_purchase
             ):
                 ends.append(f"purchase {subject} completed with its pack")
+            elif (
+                purchase is not None
+                and purchase.get("status") == "refunded"
+                and intent_id in lost_disputes
+                and not refunded[intent_id]
+            ):  # the bank gave the money back: the pack is revoked
+                ends.append(f"purchase {subject} revoked, its dispute lost")
         if kind == "membership" and f"payment-{intent_id}" in invoiced:
             ends.append(f"membership period {subject} invoiced")
         if amount > 0 and refunded[intent_id] == amount:
