@@ -267,6 +267,13 @@ def business_alarms() -> dict[str, Any]:
             [("RefundsFailed", service)]
             + [("RefundsFailed", {**service, "job": job}) for job in REFUNDING_JOBS],
         ),
+        # A payment disputed (charge.dispute.created): evidence is due by a deadline.
+        "DisputesOpenedAlarm": _metric_alarm(
+            "A payment is disputed: answer it in the Stripe Dashboard before its deadline.",
+            NAMESPACE,
+            "DisputesOpened",
+            service,
+        ),
         # A payout the bank sent back or Stripe cancelled (services/reconciliation).
         "PayoutsReturnedAlarm": _metric_alarm(
             "A Stripe payout came back (failed or cancelled): check the payout bank account.",

@@ -310,6 +310,7 @@ class DisputeOut(OfAPaymentOut):
     status: str
     created_at: datetime
     closed_at: datetime | None
+    respond_by: datetime | None  # Stripe's deadline for the evidence (Dashboard)
     invoice_id: str | None
 
 

@@ -99,6 +99,7 @@ class Dispute(OfAPayment):
     status: str
     created_at: datetime
     closed_at: datetime | None = None
+    respond_by: datetime | None = None  # Stripe's deadline for the evidence
 
     @property
     def closed(self) -> bool:

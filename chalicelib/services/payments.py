@@ -494,6 +494,7 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
     if payment.kind == "booking":
         ctx.bookings.flag_dispute(payment.subject_id)
     created, amount = dispute.get("created"), dispute.get("amount")
+    due_by = (dispute.get("evidence_details") or {}).get("due_by")
     status = str(dispute.get("status") or "needs_response")
     now = ctx.clock.now()
     ctx.payments.record_dispute(
@@ -509,6 +510,7 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
             status=status,
             created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
             closed_at=now if status in DISPUTE_CLOSED else None,
+            respond_by=datetime.fromtimestamp(due_by, UTC) if isinstance(due_by, int) else None,
         )
     )
     if status == "lost" and payment.kind == "purchase":

@@ -715,6 +715,7 @@ def _disputes(
             "status": dispute.status,
             "created_at": dispute.created_at,
             "closed_at": dispute.closed_at,
+            "respond_by": dispute.respond_by,
             "invoice_id": ctx.invoices.by_source(f"payment-{dispute.intent_id}"),
         }
         for dispute in store.disputes(operator_id, *_key_span(span))

@@ -7,6 +7,7 @@ both on the payment's invoice (D 411 / C 467 taken, D 467 / C 411 put back) with
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -92,6 +93,8 @@ def test_a_dispute_lost_leaves_the_customer_owing_and_its_payout_matched(
     )
     assert listed["payment_intent_id"] == booking["payment_intent_id"]
     assert listed["invoice_id"] is not None and listed["closed_at"] is None
+    due_by = dispute["evidence_details"]["due_by"]
+    assert listed["respond_by"] == datetime.fromtimestamp(due_by, UTC).isoformat()
 
     # WHEN it is lost: nothing moves; the report says so
     lost = stripe_fake.close_dispute(dispute, won=False)

@@ -133,6 +133,7 @@ class LedgerFakeGateway(FakeGateway):
             "reason": "fraudulent",
             "status": "needs_response",
             "created": txn.created,
+            "evidence_details": {"due_by": txn.created + 14 * 86400},
         }
 
     def close_dispute(
