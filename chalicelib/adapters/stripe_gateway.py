@@ -354,6 +354,13 @@ class StripeGateway:
             id=intent.id, client_secret=intent.client_secret or "", status=intent.status
         )
 
+    def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
+        """A dispute as `charge.dispute.*` events carry it (for one whose events never
+        came: the reconciliation found its balance transaction)."""
+        with _stripe_errors():
+            dispute = self.client.v1.disputes.retrieve(dispute_id)
+        return dict(dispute.to_dict())
+
     def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentInfo:
         with _stripe_errors():
             intent = self.client.v1.setup_intents.retrieve(setup_intent_id)

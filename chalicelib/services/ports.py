@@ -78,6 +78,10 @@ class PaymentGateway(Protocol):
         self, payout_id: str, *, starting_after: str | None, limit: int = 100
     ) -> tuple[Sequence[BalanceEntry], bool]: ...
 
+    def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
+        """A dispute as `charge.dispute.*` events carry it."""
+        ...
+
 
 class BalanceEntry(Protocol):
     """One Stripe balance transaction (a charge, a refund, the payout itself...)."""

@@ -37,11 +37,11 @@ from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, Recon
 from chalicelib.domain.bookkeeping import dispute_entry, fee_entry, payout_entry
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import AccountingSettings, LedgerLine
-from chalicelib.domain.payment import Payment, PaymentStatus, Refund
+from chalicelib.domain.payment import Dispute, Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
-from chalicelib.errors import NotFound, PaymentProviderError
+from chalicelib.errors import NotFound, PaymentProviderError, PaymentProviderUnavailable
 from chalicelib.observability import count as count_metric
-from chalicelib.services import accounting_settings, invoicing, periods
+from chalicelib.services import accounting_settings, invoicing, payments, periods
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -381,7 +381,7 @@ class _Index:
             payment = self._payments[source]
             return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
         if item["kind"] == "dispute":
-            dispute = self._ctx.payments.dispute(source)  # recorded by its webhook
+            dispute = self._ctx.payments.dispute(source) or self._dispute_from_stripe(source)
             if dispute is None:
                 return None
             return {
@@ -400,6 +400,17 @@ class _Index:
             payment = self._payments[source]
             return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
         return None
+
+    def _dispute_from_stripe(self, dispute_id: str) -> Dispute | None:
+        """A dispute its events did not record (lost after Stripe's three days of retries,
+        or not subscribed): asked of Stripe and recorded as its event would have."""
+        try:
+            found = self._ctx.gateway.retrieve_dispute(dispute_id)
+        except (PaymentProviderError, PaymentProviderUnavailable) as exc:
+            logger.warning("Dispute %s not read from Stripe: %s", dispute_id, exc.detail)
+            return None
+        payments.dispute_changed(self._ctx, found)
+        return self._ctx.payments.dispute(dispute_id)
 
 
 def _lookback(item: dict[str, Any]) -> int:

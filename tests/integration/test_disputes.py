@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
+from chalicelib.errors import PaymentProviderUnavailable
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.conftest import NOW
@@ -142,7 +143,7 @@ def test_a_dispute_won_puts_the_money_and_the_fee_back_and_settles_the_customer(
     assert [d["status"] for d in answer["disputes"]] == ["won"]
 
 
-def test_a_dispute_seen_in_the_balance_before_its_event_is_booked_once_the_event_came(
+def test_a_dispute_whose_events_never_came_is_read_from_stripe_and_booked(
     api: Api,
     member: str,
     accountant: str,
@@ -150,19 +151,32 @@ def test_a_dispute_seen_in_the_balance_before_its_event_is_booked_once_the_event
     stripe_fake: LedgerFakeGateway,
     settings: Settings,
     ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     operator = network["operator"]
     first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
     dispute = stripe_fake.open_dispute(first["payment_intent_id"])
     stripe_fake.pay_out()
 
-    assert reconcile_payments(ctx)["payouts_booked"] == 0  # the dispute is not known yet
-    assert dispute_entries(ctx, operator) == []
+    # WHILE Stripe cannot tell, the dispute's transaction waits (nothing booked)
+    def down(dispute_id: str) -> dict[str, Any]:
+        raise PaymentProviderUnavailable("Stripe timed out (fake).")
 
-    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    monkeypatch.setattr(stripe_fake, "retrieve_dispute", down)
+    assert reconcile_payments(ctx)["payouts_booked"] == 0
+    assert dispute_entries(ctx, operator) == []
+    monkeypatch.undo()
+
+    # THEN the next run reads the dispute from Stripe, records it and books it
     assert reconcile_payments(ctx)["payouts_booked"] == 1
     assert len(dispute_entries(ctx, operator)) == 1
-    assert report(api, accountant, operator)["payouts"][0]["matched"] is True
+    answer = report(api, accountant, operator)
+    assert answer["payouts"][0]["matched"] is True
+    assert [(d["dispute_id"], d["status"]) for d in answer["disputes"]] == [
+        (dispute["id"], "needs_response")
+    ]
+    booking = ctx.bookings.get(first["id"])
+    assert booking is not None and booking.disputed is True
 
 
 def test_a_late_dispute_created_event_never_reopens_a_closed_dispute(

@@ -303,6 +303,36 @@ def test_real_stripe_mode_sends_allowed_payment_method_types_and_description() -
     assert "payment_method_types[0]" not in form
 
 
+def test_a_dispute_is_read_as_its_events_carry_it() -> None:
+    dispute = {
+        "id": "dp_1",
+        "object": "dispute",
+        "amount": 1500,
+        "currency": "eur",
+        "payment_intent": "pi_1",
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "created": 1_790_000_000,
+        "evidence_details": {"due_by": 1_791_209_600, "has_evidence": False},
+    }
+    with LocalHttpServer(lambda record: (200, dispute)) as fake:
+        gateway = StripeGateway(API_KEY, api_base=fake.url, max_retries=0)
+
+        answer = gateway.retrieve_dispute("dp_1")
+
+        request = fake.requests.get(timeout=5)
+    assert (request.method, request.path) == ("GET", "/v1/disputes/dp_1")
+    assert answer == dispute and isinstance(answer["evidence_details"], dict)
+
+
+def test_an_unknown_dispute_is_a_provider_error() -> None:
+    missing = {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
+    with LocalHttpServer(lambda record: (404, missing)) as fake:
+        gateway = StripeGateway(API_KEY, api_base=fake.url, max_retries=0)
+        with pytest.raises(PaymentProviderError):
+            gateway.retrieve_dispute("dp_nope")
+
+
 # -- cancel ------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import stripe
 
 from chalicelib.adapters.stripe_gateway import parse_webhook
-from chalicelib.errors import PaymentProviderUnavailable
+from chalicelib.errors import PaymentProviderError, PaymentProviderUnavailable
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class FakeGateway:
         self.intents[intent.id] = intent
         self._by_key[idempotency_key] = intent.id
         return intent
+
+    def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
+        self._check("retrieve_dispute")
+        raise PaymentProviderError(f"No such dispute: {dispute_id!r} (fake).")
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> FakeIntent:
         self._check("retrieve_payment_intent")

@@ -50,7 +50,7 @@ class LedgerFakeGateway(FakeGateway):
         self.payouts: list[FakePayout] = []
         self.paid_out: dict[str, list[str]] = {}  # payout id -> its transaction ids
         self.manual_payouts: set[str] = set()
-        self.disputes: dict[str, int] = {}  # dispute id -> amount
+        self.disputes: dict[str, dict[str, Any]] = {}  # as Stripe would answer them
         self.page_requests: list[str | None] = []  # `starting_after` of each balance page
         self.fail_once_after_first_page = False
         self._clock = itertools.count(start, 60)
@@ -121,9 +121,8 @@ class LedgerFakeGateway(FakeGateway):
         as a `charge.dispute.created` event object."""
         charge = self.charge_of(intent_id)
         dispute_id = f"dp_{len(self.disputes) + 1}"
-        self.disputes[dispute_id] = charge.amount
         txn = self._add(-charge.amount, fee, "adjustment", dispute_id)
-        return {
+        self.disputes[dispute_id] = {
             "id": dispute_id,
             "object": "dispute",
             "amount": charge.amount,
@@ -135,6 +134,7 @@ class LedgerFakeGateway(FakeGateway):
             "created": txn.created,
             "evidence_details": {"due_by": txn.created + 14 * 86400},
         }
+        return dict(self.disputes[dispute_id])
 
     def close_dispute(
         self, dispute: dict[str, Any], *, won: bool, fee_back: int = 0
@@ -142,8 +142,15 @@ class LedgerFakeGateway(FakeGateway):
         """The dispute closes: won, Stripe puts the amount back (and `fee_back` of its fee,
         where it does); lost, nothing moves. Answers the `charge.dispute.closed` object."""
         if won:
-            self._add(self.disputes[dispute["id"]], -fee_back, "adjustment", dispute["id"])
-        return {**dispute, "status": "won" if won else "lost"}
+            self._add(dispute["amount"], -fee_back, "adjustment", dispute["id"])
+        self.disputes[dispute["id"]] = {**dispute, "status": "won" if won else "lost"}
+        return dict(self.disputes[dispute["id"]])
+
+    def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
+        self._check("retrieve_dispute")
+        if dispute_id not in self.disputes:
+            return super().retrieve_dispute(dispute_id)
+        return dict(self.disputes[dispute_id])
 
     def charge_of(self, intent_id: str) -> FakeBalanceTransaction:
         return next(t for t in self.balance if t.source == f"ch_{intent_id}")
