@@ -52,6 +52,9 @@ LOOKBACK = timedelta(days=7)  # a charge comes at most this long after its inten
 # A refund may fail weeks after it was made (the bank answers late): its `refund_failure`
 # is looked for among refunds made this long before it.
 FAILED_REFUND_LOOKBACK = timedelta(days=90)
+# A dispute is decided within weeks of opening (the evidence is due in 7 to 21 days,
+# the card network answers within 75); the report looks this far back for those closed.
+DISPUTE_SPAN = timedelta(days=120)
 RETRY = timedelta(days=35)  # how long an unexplained transaction or payout is retried
 KINDS = {  # Stripe's balance transaction types we attribute (others are left to the accountant)
     "charge": "payment",
@@ -711,8 +714,11 @@ def _disputes(
     operator_id: str,
     span: tuple[datetime | None, datetime | None],
 ) -> list[dict[str, Any]]:
-    """Disputes opened within the span, as their last event left them: a `lost` one is
-    money the customer owes again (their account is open on the invoice's piece)."""
+    """Disputes opened or closed within the span (one closes at most `DISPUTE_SPAN`
+    after it opened), as their last event left them: a `lost` one is money the customer
+    owes again (their account is open on the invoice's piece)."""
+    start, end = span
+    opened_from = (start - DISPUTE_SPAN) if start else None
     return [
         {
             "dispute_id": dispute.id,
@@ -729,8 +735,9 @@ def _disputes(
             "respond_by": dispute.respond_by,
             "invoice_id": ctx.invoices.by_source(f"payment-{dispute.intent_id}"),
         }
-        for dispute in store.disputes(operator_id, *_key_span(span))
+        for dispute in store.disputes(operator_id, *_key_span((opened_from, end)))
         if _within(dispute.created_at, span)
+        or (dispute.closed_at is not None and _within(dispute.closed_at, span))
     ]
 
 

@@ -97,13 +97,20 @@ def test_a_dispute_lost_leaves_the_customer_owing_and_its_payout_matched(
     due_by = dispute["evidence_details"]["due_by"]
     assert listed["respond_by"] == datetime.fromtimestamp(due_by, UTC).isoformat()
 
-    # WHEN it is lost: nothing moves; the report says so
+    # WHEN it is lost, 20 days later: nothing moves; the report says so
+    ctx.clock.advance(seconds=20 * 86400)  # type: ignore[attr-defined]
     lost = stripe_fake.close_dispute(dispute, won=False)
     assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
     reconcile_payments(ctx)
     (listed,) = report(api, accountant, operator)["disputes"]
     assert listed["status"] == "lost" and listed["closed_at"] is not None
     assert customer_balance(api, accountant, operator, booking["member_id"]) == 1500
+    # AND the report of the day it closed lists it too, not that of a day between
+    opened, closed = listed["created_at"][:10], listed["closed_at"][:10]
+    assert opened < closed
+    for day, listed_then in ((opened, 1), (closed, 1), ("2026-12-10", 0)):
+        within = report(api, accountant, operator, f"&from={day}&to={day}")["disputes"]
+        assert len(within) == listed_then, day
 
 
 def test_a_dispute_won_puts_the_money_and_the_fee_back_and_settles_the_customer(
