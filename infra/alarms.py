@@ -268,11 +268,14 @@ def business_alarms() -> dict[str, Any]:
             + [("RefundsFailed", {**service, "job": job}) for job in REFUNDING_JOBS],
         ),
         # A payment disputed (charge.dispute.created): evidence is due by a deadline.
-        "DisputesOpenedAlarm": _metric_alarm(
+        # From the webhook, or from the reconciliation when the event never came.
+        "DisputesOpenedAlarm": _sum_alarm(
             "A payment is disputed: answer it in the Stripe Dashboard before its deadline.",
             NAMESPACE,
-            "DisputesOpened",
-            service,
+            [
+                ("DisputesOpened", service),
+                ("DisputesOpened", {**service, "job": "reconcile_payments"}),
+            ],
         ),
         # A payout the bank sent back or Stripe cancelled (services/reconciliation).
         "PayoutsReturnedAlarm": _metric_alarm(

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.dynamo import Table, strip_keys, to_item
 from chalicelib.domain.payment import (
+    DISPUTE_CLOSED_STAGE,
     REFUND_NOT_MADE,
     Dispute,
     Payment,
@@ -124,9 +125,12 @@ class PaymentStore:
                     "stage": dispute.stage,
                     **to_item(dispute.model_dump()),
                 },
-                ConditionExpression="attribute_not_exists(PK) OR stage < :stage"
-                " OR (stage = :stage AND stage < :closed)",
-                ExpressionAttributeValues={":stage": dispute.stage, ":closed": 2},
+                ConditionExpression="attribute_not_exists(PK) OR attribute_not_exists(stage)"
+                " OR stage < :stage OR (stage = :stage AND stage < :closed)",
+                ExpressionAttributeValues={
+                    ":stage": dispute.stage,
+                    ":closed": DISPUTE_CLOSED_STAGE,
+                },
             )
 
     def dispute(self, dispute_id: str) -> Dispute | None:

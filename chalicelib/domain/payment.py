@@ -86,7 +86,15 @@ class Refund(OfAPayment):
 # A dispute's statuses after which nothing more happens (Stripe's; `warning_closed`: an
 # inquiry that never became a chargeback; `charge_refunded`: closed by a refund).
 DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed", "prevented", "charge_refunded"})
-DISPUTE_REVIEWED = frozenset({"under_review", "warning_under_review"})
+# How far a dispute went, by status (a closed one is `DISPUTE_CLOSED_STAGE`): an inquiry
+# (`warning_*`) can become a chargeback (`needs_response`), never the other way.
+DISPUTE_STAGES = {
+    "warning_needs_response": 0,
+    "warning_under_review": 1,
+    "needs_response": 2,
+    "under_review": 3,
+}
+DISPUTE_CLOSED_STAGE = 4
 
 
 class Dispute(OfAPayment):
@@ -107,9 +115,9 @@ class Dispute(OfAPayment):
 
     @property
     def stage(self) -> int:
-        """How far the dispute went (0 opened, 1 under review, 2 closed): Stripe does
-        not order its events, and a dispute never goes back."""
-        return 2 if self.closed else 1 if self.status in DISPUTE_REVIEWED else 0
+        """How far the dispute went (`DISPUTE_STAGES`; an unknown status as a chargeback
+        opened): Stripe does not order its events, and a dispute never goes back."""
+        return DISPUTE_CLOSED_STAGE if self.closed else DISPUTE_STAGES.get(self.status, 2)
 
 
 class PurchaseStatus(StrEnum):

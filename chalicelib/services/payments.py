@@ -495,6 +495,14 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
         ctx.bookings.flag_dispute(payment.subject_id)
     created, amount = dispute.get("created"), dispute.get("amount")
     due_by = (dispute.get("evidence_details") or {}).get("due_by")
+    known = ctx.payments.dispute(dispute["id"])
+    respond_by = (
+        datetime.fromtimestamp(due_by, UTC)
+        if isinstance(due_by, int)
+        else known.respond_by
+        if known
+        else None
+    )
     status = str(dispute.get("status") or "needs_response")
     now = ctx.clock.now()
     ctx.payments.record_dispute(
@@ -510,13 +518,23 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
             status=status,
             created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
             closed_at=now if status in DISPUTE_CLOSED else None,
-            respond_by=datetime.fromtimestamp(due_by, UTC) if isinstance(due_by, int) else None,
+            respond_by=respond_by,
         )
     )
     if status == "lost" and payment.kind == "purchase":
-        # The bank gave the money back: the member keeps no unused credit of the pack
-        # (as for a pack refunded in full; safe to repeat, whatever the order).
-        ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
+        lost = amount if isinstance(amount, int) else payment.amount
+        if lost + payment.refunded_amount >= payment.amount:
+            # The bank gave the money back: the member keeps no unused credit of the pack
+            # (as for a pack refunded in full; safe to repeat, whatever the order).
+            ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
+        else:  # part of the price: the credits stay, the accountant recovers the rest
+            logger.warning(
+                "Dispute %s lost for %d of %d cents: pack %s kept",
+                dispute["id"],
+                lost,
+                payment.amount,
+                payment.subject_id,
+            )
     return "dispute_flagged"
 
 

@@ -39,7 +39,12 @@ from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import AccountingSettings, LedgerLine
 from chalicelib.domain.payment import Dispute, Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
-from chalicelib.errors import NotFound, PaymentProviderError, PaymentProviderUnavailable
+from chalicelib.errors import (
+    Misconfigured,
+    NotFound,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+)
 from chalicelib.observability import count as count_metric
 from chalicelib.services import accounting_settings, invoicing, payments, periods
 from chalicelib.services.context import Context
@@ -202,7 +207,10 @@ class _Run:
         for item in todo:
             found = self.index.find(item)
             if found is None:
-                self.give_up_if_old(item)
+                if item.get("source") in self.index.foreign:
+                    self.store.give_up(item["id"])  # left to the accountant
+                else:
+                    self.give_up_if_old(item)
                 continue
             if item["kind"] == "dispute":
                 booked = self.book_dispute(item, found)
@@ -271,8 +279,9 @@ class _Run:
             self.count("payouts_booked")
         elif waiting and int(head["created"]) >= (self.now - RETRY).timestamp():
             return  # an item's payment may still be recorded: next run
-        else:
-            self.store.settle_payout(head["id"], matched=False)
+        elif not self.store.settle_payout(head["id"], matched=False):
+            # It came back meanwhile: shown so (this run wrote its parts `paid`).
+            self.reverse(self.store.payout(head["id"]) or head, parts)
         self.count("payouts_settled")
 
     def take_back(self, item: dict[str, Any]) -> None:
@@ -363,6 +372,7 @@ class _Index:
         self._low: str | None = None
         self._payments: dict[str, Payment] = {}  # by charge id and by intent id
         self._refunds: dict[str, Refund] = {}
+        self.foreign: set[str] = set()  # disputes Stripe knows of payments Relais does not
 
     def cover(self, since: int) -> None:
         """Read what was made from `since` (a timestamp) on, if not read yet."""
@@ -409,11 +419,18 @@ class _Index:
         or not subscribed): asked of Stripe and recorded as its event would have."""
         try:
             found = self._ctx.gateway.retrieve_dispute(dispute_id)
-        except (PaymentProviderError, PaymentProviderUnavailable) as exc:
+        except (PaymentProviderError, PaymentProviderUnavailable, Misconfigured) as exc:
+            # Misconfigured: our key may not read disputes (RUNBOOK): the rest of the run
+            # goes on, the dispute waits.
             logger.warning("Dispute %s not read from Stripe: %s", dispute_id, exc.detail)
             return None
-        payments.dispute_changed(self._ctx, found)
-        return self._ctx.payments.dispute(dispute_id)
+        if payments.dispute_changed(self._ctx, found) == "ignored":
+            self.foreign.add(dispute_id)  # not a payment of Relais: never explained here
+            return None
+        dispute = self._ctx.payments.dispute(dispute_id)
+        if dispute is not None and not dispute.closed:
+            count_metric("DisputesOpened")  # its event, which counts it, never came
+        return dispute
 
 
 def _lookback(item: dict[str, Any]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.errors import PaymentProviderUnavailable
+from chalicelib.errors import Misconfigured, PaymentProviderUnavailable
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.conftest import NOW
@@ -234,3 +234,87 @@ def test_a_dispute_never_goes_back_to_an_earlier_status(
     contradicting = {**lost, "status": "won"}  # a closed dispute never changes again
     assert deliver(api, settings, "charge.dispute.closed", contradicting).status == 200
     assert status() == ("lost", closed_at)  # closed once, as it first closed
+
+
+def test_an_inquiry_that_becomes_a_chargeback_shows_the_chargeback_and_its_deadline(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    dispute = stripe_fake.open_dispute(first["payment_intent_id"])
+    inquiry = {**dispute, "status": "warning_needs_response"}
+    due_later = int(dispute["evidence_details"]["due_by"]) + 20 * 86400
+    escalated = {**dispute, "evidence_details": {"due_by": due_later}}
+
+    for event, obj in (
+        ("charge.dispute.created", inquiry),
+        ("charge.dispute.updated", {**inquiry, "status": "warning_under_review"}),
+        ("charge.dispute.updated", escalated),  # needs_response: a chargeback now
+        ("charge.dispute.updated", {k: v for k, v in escalated.items() if k != "evidence_details"}),
+    ):
+        assert deliver(api, settings, event, obj).status == 200
+
+    (listed,) = report(api, accountant, network["operator"])["disputes"]
+    assert listed["status"] == "needs_response"
+    # the deadline is the chargeback's, kept by an event that does not carry it
+    assert listed["respond_by"] == datetime.fromtimestamp(due_later, UTC).isoformat()
+
+
+def test_a_dispute_of_a_payment_relais_does_not_know_is_left_to_the_accountant_at_once(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    """Another system's payment on the same Stripe account, disputed: Stripe is asked once."""
+    (paid,) = paid_bookings(api, member, network, stripe_fake, settings, 1)
+    foreign = stripe_fake.open_dispute(paid["payment_intent_id"])
+    stripe_fake.disputes[foreign["id"]]["payment_intent"] = "pi_of_another_system"
+
+    for _ in range(2):
+        reconcile_payments(ctx)
+
+    assert stripe_fake.calls.count("retrieve_dispute") == 1
+    (txn,) = [t for t in stripe_fake.balance if t.source == foreign["id"]]
+    assert ctx.reconciliation.transactions([txn.id])[txn.id]["state"] == "unattributed"
+    assert report(api, accountant, network["operator"])["disputes"] == []
+
+
+def test_a_key_that_may_not_read_disputes_never_stops_the_reconciliation(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    operator = network["operator"]
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    stripe_fake.open_dispute(first["payment_intent_id"])  # its events never came
+    payout = stripe_fake.pay_out()
+
+    def refused(dispute_id: str) -> dict[str, Any]:
+        raise Misconfigured("The payment provider refused our credentials (fake).")
+
+    monkeypatch.setattr(stripe_fake, "retrieve_dispute", refused)
+    result = reconcile_payments(ctx)
+
+    # THEN the run went on to the payouts; the dispute, and so its payout, wait
+    assert (result["payouts_seen"], result["payouts_booked"]) == (1, 0)
+    assert dispute_entries(ctx, operator) == []
+    # AND once the key may read disputes, the next run books both
+    monkeypatch.undo()
+    assert reconcile_payments(ctx)["payouts_booked"] == 1
+    assert len(dispute_entries(ctx, operator)) == 1
+    (shown,) = report(api, accountant, operator)["payouts"]
+    assert (shown["id"], shown["matched"]) == (payout.id, True)

@@ -409,3 +409,31 @@ def test_a_pack_whose_dispute_is_lost_keeps_no_unused_credit(
     assert cancelled.status == 200, cancelled.json
     assert Decimal(str(wallet_credits(api, member))) == 0
     assert_money_accounted_for(ctx)
+
+
+def test_a_pack_whose_dispute_is_lost_for_part_of_its_price_keeps_its_credits(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    purchase_id, intent, _booking = a_credit_booking_of_a_paid_pack(
+        api, admin, member, network, stripe_fake, settings
+    )
+    lost = {
+        "id": "dp_part",
+        "object": "dispute",
+        "amount": 1200,  # of 12000
+        "payment_intent": intent["id"],
+        "reason": "product_unacceptable",
+        "status": "lost",
+    }
+
+    assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+
+    assert Decimal(str(wallet_credits(api, member))) == 9
+    assert purchase_status(ctx, purchase_id) == "completed"
+    assert_money_accounted_for(ctx)

@@ -182,8 +182,10 @@ def test_the_metrics_the_code_emits_have_their_alarms(packaged: Packaged) -> Non
     assert {"service": "relais-backend"} in _watched(alarms["RefundsFailedAlarm"], "RefundsFailed")
     assert alarms["RefundsFailedAlarm"]["Properties"]["Threshold"] == 0
     # a payment disputed, counted by the Stripe webhook
-    disputed = alarms["DisputesOpenedAlarm"]["Properties"]
-    assert (disputed["MetricName"], disputed["Dimensions"]) == ("DisputesOpened", [service])
+    assert _watched(alarms["DisputesOpenedAlarm"], "DisputesOpened") == [
+        {"service": "relais-backend"},
+        {"service": "relais-backend", "job": "reconcile_payments"},
+    ]
     # a payout that came back, counted by the reconciliation job
     returned = alarms["PayoutsReturnedAlarm"]["Properties"]
     assert (returned["MetricName"], returned["Threshold"]) == ("PayoutsReturned", 0)

@@ -80,7 +80,10 @@ def money_violations(ctx: Context) -> list[str]:
     purchases = {p["id"]: p for p in by_entity["purchase"]}
     payments = {p["intent_id"]: p for p in by_entity["payment"]}
     packs_by_purchase = {p["purchase_id"] for p in by_entity["pack"]}
-    lost_disputes = {d["intent_id"] for d in by_entity["dispute"] if d.get("status") == "lost"}
+    lost: dict[str, int] = defaultdict(int)  # what lost disputes gave back, per payment
+    for dispute in by_entity["dispute"]:
+        if dispute.get("status") == "lost":
+            lost[dispute["intent_id"]] += int(dispute["amount"])
     refunds_queued = {i["SK"] for i in by_entity[""] if i.get("PK") == "REFUNDS_DUE"}
     invoiced = {
         str(i["PK"]).removeprefix("DOCSOURCE#")
@@ -144,18 +147,15 @@ def money_violations(ctx: Context) -> list[str]:
                     ends.append(f"booking {subject} cancelled, refund of {amount} queued")
         if kind == "purchase":
             purchase = purchases.get(subject)
+            given_back = lost[intent_id] and lost[intent_id] + refunded[intent_id] >= amount
             if (
                 purchase is not None
                 and purchase.get("status") == "completed"
                 and subject in packs_by_purchase
+                and not given_back  # a pack whose money all went back is revoked
             ):
                 ends.append(f"purchase {subject} completed with its pack")
-            elif (
-                purchase is not None
-                and purchase.get("status") == "refunded"
-                and intent_id in lost_disputes
-                and not refunded[intent_id]
-            ):  # the bank gave the money back: the pack is revoked
+            elif purchase is not None and purchase.get("status") == "refunded" and given_back:
                 ends.append(f"purchase {subject} revoked, its dispute lost")
         if kind == "membership" and f"payment-{intent_id}" in invoiced:
             ends.append(f"membership period {subject} invoiced")
@@ -359,6 +359,8 @@ def table_violations(ctx: Context, gateway: Any = None) -> list[str]:
         key = f"{str(pack['PK']).removeprefix('MEMBER#')}|{pack['SK']}"
         total, remaining = int(pack["credits_total"]), int(pack["credits_remaining"])
         if pack.get("purchase_id") in refunded_purchases:
+            if remaining:  # revoked: nothing left to spend
+                violations.append(f"pack {key} of a refunded purchase: {remaining} credits left")
             continue
         high = total - drawn[key]
         if not high - given_back[key] <= remaining <= high:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.domain.payment import Payment, Purchase, booking_refund_key
+from chalicelib.domain.payment import Dispute, Payment, Purchase, booking_refund_key
 from chalicelib.domain.timezones import PARIS
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=PARIS)
@@ -58,3 +58,35 @@ def test_a_public_purchase_hides_the_member_and_keeps_credits_exact() -> None:
 
 def test_a_booking_is_refunded_under_one_stripe_idempotency_key() -> None:
     assert booking_refund_key("bk-1") == "booking-bk-1-refund"
+
+
+def dispute(status: str) -> Dispute:
+    return Dispute(
+        id="dp_1",
+        intent_id="pi_1",
+        kind="booking",
+        subject_id="bk_1",
+        member_id="m-1",
+        operator_id="op_1",
+        amount=1500,
+        reason="fraudulent",
+        status=status,
+        created_at=NOW,
+    )
+
+
+def test_a_dispute_only_goes_forward_from_an_inquiry_to_a_chargeback_to_its_end() -> None:
+    order = [
+        "warning_needs_response",
+        "warning_under_review",
+        "needs_response",
+        "under_review",
+        "lost",
+    ]
+    stages = [dispute(status).stage for status in order]
+    assert stages == sorted(stages) and len(set(stages)) == len(stages)
+    assert {dispute(s).stage for s in ("won", "warning_closed", "charge_refunded")} == {
+        dispute("lost").stage
+    }
+    assert dispute("lost").closed and not dispute("under_review").closed
+    assert dispute("some_new_status").stage == dispute("needs_response").stage
