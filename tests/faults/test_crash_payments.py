@@ -252,6 +252,73 @@ def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_t
     print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
 
 
+def test_given_a_crash_after_any_call_of_a_lost_dispute_when_redelivered_then_pack_revoked(
+    ctx: Context,
+    probe: Probe,
+    card: CardFlows,
+    api: Api,
+    admin: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+) -> None:
+    product = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000, "vat_rate": "20.00"},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    )
+    assert product.status == 201, product.json
+    intents: dict[int, str] = {}
+
+    def bought(i: int) -> None:
+        """A pack bought and paid by member i (not counted)."""
+        answer = api.post("/v1/purchases", {"product_id": product.json["id"]}, token=card.token(i))
+        assert answer.status == 201, answer.json
+        intent = stripe_fake.succeed(answer.json["payment"]["payment_intent_id"])
+        assert deliver(api, ctx.settings, "payment_intent.succeeded", intent).status == 200
+        intents[i] = intent["id"]
+
+    def lost(i: int) -> None:
+        """`charge.dispute.closed` lost, redelivered by Stripe under its event id."""
+        dispute = {
+            "id": f"dp_{i}",
+            "object": "dispute",
+            "amount": 12000,
+            "payment_intent": intents[i],
+            "reason": "fraudulent",
+            "status": "lost",
+        }
+        delivered = deliver(
+            api, ctx.settings, "charge.dispute.closed", dispute, event_id=f"evt-lost-{i}"
+        )
+        assert delivered.status == 200, delivered.json
+
+    def revoked(i: int) -> None:
+        wallet = api.get("/v1/wallet", token=card.token(i)).json
+        assert wallet["credits_remaining"] == 0, wallet
+        dispute = ctx.payments.dispute(f"dp_{i}")
+        assert dispute is not None and dispute.status == "lost"
+
+    # Given a paid credit pack whose payment's dispute is lost
+    # When the webhook dies after its k-th call, then Stripe delivers it again
+    report = crash_at_every_step(
+        ctx,
+        probe,
+        Scenario("lost dispute of a pack", prepare=bought, run=lost, converged=revoked),
+        check=lambda: assert_invariants(ctx, stripe_fake),
+        samples=CRASH_SAMPLES,
+    )
+    # Then the pack is revoked once, the dispute recorded; the invariants hold
+    assert report.steps > 3
+    print(f"\n{report.scenario}: {report.steps} steps, {report.runs} runs")
+
+
 def test_given_a_crash_after_any_call_of_an_erasure_when_retried_then_refunded_and_anonymised(
     ctx: Context, probe: Probe, card: CardFlows, api: Api, stripe_fake: FakeGateway
 ) -> None:
