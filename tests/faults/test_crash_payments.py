@@ -14,6 +14,7 @@ import pytest
 from chalicelib.jobs import run_job
 from chalicelib.services.context import Context
 from tests.faults.conftest import CRASH_SAMPLES
+from tests.integration.test_refunded_packs import dispute_of, make_pack
 from tests.support.api import Api, resource_body
 from tests.support.crash import Probe, Scenario, crash_at_every_step
 from tests.support.fake_stripe import FakeGateway
@@ -193,19 +194,7 @@ def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_t
     network: dict[str, str],
     stripe_fake: FakeGateway,
 ) -> None:
-    product = api.post(
-        "/v1/products",
-        {
-            "kind": "credit_pack",
-            "name": "10 jours",
-            "price": {"amount": 12000, "vat_rate": "20.00"},
-            "operator_id": network["operator"],
-            "credits": 10,
-            "validity_days": 180,
-        },
-        token=admin,
-    )
-    assert product.status == 201, product.json
+    product = make_pack(api, admin, network["operator"])
 
     def buy_and_book(i: int) -> None:
         """POST /v1/purchases → pays → webhook → books a day with one credit (each retried
@@ -213,7 +202,7 @@ def test_given_a_crash_after_any_call_of_buying_and_using_credits_when_retried_t
         token = card.token(i)
         bought = api.post(
             "/v1/purchases",
-            {"product_id": product.json["id"]},
+            {"product_id": product},
             token=token,
             headers={"Idempotency-Key": f"buy-{i}"},
         )
@@ -261,39 +250,20 @@ def test_given_a_crash_after_any_call_of_a_lost_dispute_when_redelivered_then_pa
     network: dict[str, str],
     stripe_fake: FakeGateway,
 ) -> None:
-    product = api.post(
-        "/v1/products",
-        {
-            "kind": "credit_pack",
-            "name": "10 jours",
-            "price": {"amount": 12000, "vat_rate": "20.00"},
-            "operator_id": network["operator"],
-            "credits": 10,
-            "validity_days": 180,
-        },
-        token=admin,
-    )
-    assert product.status == 201, product.json
-    intents: dict[int, str] = {}
+    product = make_pack(api, admin, network["operator"])
+    intents: dict[int, dict[str, Any]] = {}
 
     def bought(i: int) -> None:
         """A pack bought and paid by member i (not counted)."""
-        answer = api.post("/v1/purchases", {"product_id": product.json["id"]}, token=card.token(i))
+        answer = api.post("/v1/purchases", {"product_id": product}, token=card.token(i))
         assert answer.status == 201, answer.json
         intent = stripe_fake.succeed(answer.json["payment"]["payment_intent_id"])
         assert deliver(api, ctx.settings, "payment_intent.succeeded", intent).status == 200
-        intents[i] = intent["id"]
+        intents[i] = intent
 
     def lost(i: int) -> None:
         """`charge.dispute.closed` lost, redelivered by Stripe under its event id."""
-        dispute = {
-            "id": f"dp_{i}",
-            "object": "dispute",
-            "amount": 12000,
-            "payment_intent": intents[i],
-            "reason": "fraudulent",
-            "status": "lost",
-        }
+        dispute = dispute_of(intents[i], "lost")
         delivered = deliver(
             api, ctx.settings, "charge.dispute.closed", dispute, event_id=f"evt-lost-{i}"
         )
@@ -302,7 +272,7 @@ def test_given_a_crash_after_any_call_of_a_lost_dispute_when_redelivered_then_pa
     def revoked(i: int) -> None:
         wallet = api.get("/v1/wallet", token=card.token(i)).json
         assert wallet["credits_remaining"] == 0, wallet
-        dispute = ctx.payments.dispute(f"dp_{i}")
+        dispute = ctx.payments.dispute(dispute_of(intents[i], "lost")["id"])
         assert dispute is not None and dispute.status == "lost"
 
     # Given a paid credit pack whose payment's dispute is lost

@@ -373,6 +373,18 @@ def _pack(purchase_id: str, *, revoked: bool) -> CreditPack:
 # -- a dispute lost ------------------------------------------------------------------------
 
 
+def dispute_of(intent: dict[str, Any], status: str, amount: int | None = None) -> dict[str, Any]:
+    """A dispute of the intent's payment (of all of it by default), as its events carry it."""
+    return {
+        "id": f"dp_{intent['id']}",
+        "object": "dispute",
+        "amount": intent["amount"] if amount is None else amount,
+        "payment_intent": intent["id"],
+        "reason": "fraudulent",
+        "status": status,
+    }
+
+
 def test_a_pack_whose_dispute_is_lost_keeps_no_unused_credit(
     api: Api,
     admin: str,
@@ -386,21 +398,13 @@ def test_a_pack_whose_dispute_is_lost_keeps_no_unused_credit(
     purchase_id, intent, booking = a_credit_booking_of_a_paid_pack(
         api, admin, member, network, stripe_fake, settings
     )
-    dispute = {
-        "id": "dp_pack",
-        "object": "dispute",
-        "amount": intent["amount"],
-        "charge": intent["latest_charge"],
-        "payment_intent": intent["id"],
-        "reason": "fraudulent",
-        "status": "needs_response",
-    }
     # WHEN its payment is disputed: the credits stay while the dispute is open
-    assert deliver(api, settings, "charge.dispute.created", dispute).status == 200
+    opened = dispute_of(intent, "needs_response")
+    assert deliver(api, settings, "charge.dispute.created", opened).status == 200
     assert Decimal(str(wallet_credits(api, member))) == 9
     # THEN once the dispute is lost (the bank gave the money back), twice delivered
     for _ in range(2):
-        lost = {**dispute, "status": "lost"}
+        lost = dispute_of(intent, "lost")
         assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
     assert Decimal(str(wallet_credits(api, member))) == 0
     assert purchase_status(ctx, purchase_id) == "refunded"
@@ -423,14 +427,7 @@ def test_a_pack_whose_dispute_is_lost_for_part_of_its_price_keeps_its_credits(
     purchase_id, intent, _booking = a_credit_booking_of_a_paid_pack(
         api, admin, member, network, stripe_fake, settings
     )
-    lost = {
-        "id": "dp_part",
-        "object": "dispute",
-        "amount": 1200,  # of 12000
-        "payment_intent": intent["id"],
-        "reason": "product_unacceptable",
-        "status": "lost",
-    }
+    lost = dispute_of(intent, "lost", amount=1200)  # of 12000
 
     assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
 
