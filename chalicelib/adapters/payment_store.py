@@ -195,7 +195,10 @@ class PaymentStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                ReturnValues="UPDATED_OLD",
+                # The whole old item: an attribute set to the value it had may be left
+                # out of UPDATED_OLD, and a failure's reason filled in later must not
+                # read as the refund moving.
+                ReturnValues="ALL_OLD",
             )
         except self._table.exceptions.ConditionalCheckFailedException:
             return False

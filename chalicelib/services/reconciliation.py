@@ -46,7 +46,13 @@ from chalicelib.errors import (
     PaymentProviderUnavailable,
 )
 from chalicelib.observability import count as count_metric
-from chalicelib.services import accounting_settings, invoicing, payments, periods
+from chalicelib.services import (
+    accounting_settings,
+    invoicing,
+    payments,
+    periods,
+    refund_failures,
+)
 from chalicelib.services.context import Context
 from chalicelib.services.ports import BalanceEntry, PayoutEntry
 
@@ -218,6 +224,8 @@ class _Run:
                     self.give_up_if_old(item)
                     continue
                 found = {**found, **({"dispute_entry": booked} if booked else {})}
+            if item["type"] == "refund_failure" and "refund_id" in found:
+                self.refund_failed(found)
             fee_id = self.book_fee(item, found["operator_id"])
             attribution = {**found, **({"fee_entry": fee_id} if fee_id else {})}
             charge_of = found["intent_id"] if item["kind"] == "payment" else None
@@ -234,6 +242,17 @@ class _Run:
         lines = fee_entry(operator_id, item["id"], day, fee, books.chart, _at(item), books.journals)
         periods.book(self.ctx, lines)
         return lines[0].entry_id
+
+    def refund_failed(self, found: dict[str, str]) -> None:
+        """A refund's `refund_failure` is proof it failed: taken into account as its event
+        would have been (once: `refund_not_made` claims its entry, mails once), for when
+        that event never came (lost after Stripe's three days of retries)."""
+        refund = self.ctx.payments.refund(found["intent_id"], found["refund_id"])
+        if refund is None or not refund.made:
+            return  # its event came first
+        logger.warning("Refund %s failed, seen in Stripe's balance first", refund.id)
+        failure = {"id": refund.id, "amount": refund.amount}
+        refund_failures.refund_not_made(self.ctx, refund.intent_id, failure, "failed")
 
     def book_dispute(self, item: dict[str, Any], found: dict[str, str]) -> str | None:
         """The money Stripe took out for a dispute, or put back, on its payment's invoice

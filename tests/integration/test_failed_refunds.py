@@ -125,6 +125,47 @@ def test_a_refund_that_fails_leaves_the_member_owed_and_the_books_balanced(
     assert owed["member_id"] == member_sub and owed["failed_at"]
 
 
+def test_a_refund_failure_whose_event_never_came_is_taken_into_account_by_the_reconciliation(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    ctx: Context,
+    ses: Any,  # noqa: F811
+) -> None:
+    # GIVEN a refund the bank refused, whose event was lost (Stripe stops after 3 days)
+    cancelled = cancelled_with_refund(api, member, network, stripe_fake, settings)
+    refund_id, operator = cancelled["refund_id"], network["operator"]
+    failed = stripe_fake.fail_refund(refund_id)
+
+    # WHEN the reconciliation meets its `refund_failure` in Stripe's balance
+    stripe_fake.pay_out()
+    reconcile_payments(ctx)
+
+    # THEN it is taken into account as the event would have: the booking says so, one
+    # bank entry, the member owed and told once, the payout matched
+    booking = api.get(f"/v1/bookings/{cancelled['id']}", token=member).json
+    assert booking["refund"]["status"] == "failed"
+    assert len(entries(ctx, operator, f"{cancelled['credit_note_id']}-BQ-failed")) == 1
+    assert customer_balance(api, accountant, operator, booking["member_id"]) == -1500
+    mails = [m for m in sent(ses) if m["X-Relais-Message-Key"] == f"refund-{refund_id}-failed"]
+    assert len(mails) == 1
+    shown = report(api, accountant, operator)
+    assert shown["payouts"][0]["matched"] is True
+    assert [r["refund_id"] for r in shown["failed_refunds"]] == [refund_id]
+    # AND the event, if it comes after all, changes nothing
+    late = deliver(api, settings, "charge.refund.updated", failed)
+    assert late.status == 200 and late.json["outcome"] == "already_recorded"
+    assert len(entries(ctx, operator, f"{cancelled['credit_note_id']}-BQ-failed")) == 1
+    key = mails[0]["X-Relais-Message-Key"]
+    assert len([m for m in sent(ses) if m["X-Relais-Message-Key"] == key]) == 1
+    # but it fills in the reason the balance does not give
+    (owed,) = report(api, accountant, operator)["failed_refunds"]
+    assert owed["failure_reason"] == "expired_or_canceled_card"
+
+
 def test_a_refund_failing_weeks_later_is_still_found_in_its_payout(
     api: Api,
     member: str,
