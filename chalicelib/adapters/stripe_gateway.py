@@ -361,6 +361,13 @@ class StripeGateway:
             dispute = self.client.v1.disputes.retrieve(dispute_id)
         return dict(dispute.to_dict())
 
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        """A refund as `charge.refunded` lists it (for one made in the Dashboard whose
+        event never came: the reconciliation found its balance transaction)."""
+        with _stripe_errors():
+            refund = self.client.v1.refunds.retrieve(refund_id)
+        return dict(refund.to_dict())
+
     def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentInfo:
         with _stripe_errors():
             intent = self.client.v1.setup_intents.retrieve(setup_intent_id)

@@ -82,6 +82,10 @@ class PaymentGateway(Protocol):
         """A dispute as `charge.dispute.*` events carry it."""
         ...
 
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        """A refund as `charge.refunded` lists it."""
+        ...
+
 
 class BalanceEntry(Protocol):
     """One Stripe balance transaction (a charge, a refund, the payout itself...)."""

@@ -391,7 +391,8 @@ class _Index:
         self._low: str | None = None
         self._payments: dict[str, Payment] = {}  # by charge id and by intent id
         self._refunds: dict[str, Refund] = {}
-        self.foreign: set[str] = set()  # disputes Stripe knows of payments Relais does not
+        # Disputes and refunds Stripe knows of payments Relais does not.
+        self.foreign: set[str] = set()
 
     def cover(self, since: int) -> None:
         """Read what was made from `since` (a timestamp) on, if not read yet."""
@@ -421,6 +422,11 @@ class _Index:
                 "intent_id": dispute.intent_id,
                 "dispute_id": dispute.id,
             }
+        if item["type"] == "payment_failure_refund" and source in self._payments:
+            payment = self._payments[source]
+            return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
+        if item["type"] in ("refund", "payment_refund") and source not in self._refunds:
+            self._refund_from_stripe(source)
         if item["kind"] == "refund" and source in self._refunds:
             refund = self._refunds[source]
             return {
@@ -428,20 +434,39 @@ class _Index:
                 "intent_id": refund.intent_id,
                 "refund_id": refund.id,
             }
-        if item["type"] == "payment_failure_refund" and source in self._payments:
-            payment = self._payments[source]
-            return {"operator_id": payment.operator_id, "intent_id": payment.intent_id}
         return None
+
+    def _refund_from_stripe(self, refund_id: str) -> None:
+        """A refund Relais has no record of (made in the Dashboard, its `charge.refunded`
+        lost after Stripe's three days of retries): asked of Stripe and recorded as that
+        event would have (a booking refunded in full cancelled, a pack revoked)."""
+        found = self._ask_stripe(self._ctx.gateway.retrieve_refund, refund_id)
+        if found is None:
+            return
+        intent_id = found.get("payment_intent")
+        charge = {"payment_intent": intent_id, "refunds": {"data": [found]}}
+        if payments.charge_refunded(self._ctx, charge) == "ignored":
+            self.foreign.add(refund_id)  # not a payment of Relais: never explained here
+            return
+        recorded = self._ctx.payments.refund(str(intent_id), refund_id)
+        if recorded is not None:
+            logger.warning("Refund %s had no record: read from Stripe", refund_id)
+            self._refunds[refund_id] = recorded
+
+    def _ask_stripe(self, read: Callable[[str], dict[str, Any]], object_id: str) -> Any:
+        """Stripe's object, or None while it cannot answer (or our key may not read it:
+        the run goes on, the transaction waits)."""
+        try:
+            return read(object_id)
+        except (PaymentProviderError, PaymentProviderUnavailable, Misconfigured) as exc:
+            logger.warning("%s not read from Stripe: %s", object_id, exc.detail)
+            return None
 
     def _dispute_from_stripe(self, dispute_id: str) -> Dispute | None:
         """A dispute its events did not record (lost after Stripe's three days of retries,
         or not subscribed): asked of Stripe and recorded as its event would have."""
-        try:
-            found = self._ctx.gateway.retrieve_dispute(dispute_id)
-        except (PaymentProviderError, PaymentProviderUnavailable, Misconfigured) as exc:
-            # Misconfigured: our key may not read disputes (RUNBOOK): the rest of the run
-            # goes on, the dispute waits.
-            logger.warning("Dispute %s not read from Stripe: %s", dispute_id, exc.detail)
+        found = self._ask_stripe(self._ctx.gateway.retrieve_dispute, dispute_id)
+        if found is None:
             return None
         if payments.dispute_changed(self._ctx, found) == "ignored":
             self.foreign.add(dispute_id)  # not a payment of Relais: never explained here

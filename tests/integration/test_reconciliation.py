@@ -459,6 +459,40 @@ def test_a_debit_that_failed_after_the_balance_showed_it_nets_out_of_its_payout(
     assert fec_balances(api, accountant, operator)["467000"] == 0
 
 
+def test_a_dashboard_refund_whose_event_never_came_is_read_from_stripe_and_matched(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    """Refunded in the Stripe Dashboard; its `charge.refunded` lost (Stripe stops after
+    three days): the reconciliation records it as the event would have."""
+    operator = network["operator"]
+    refunded, _kept = paid_bookings(api, member, network, stripe_fake, settings, 2)
+    intent_id = refunded["payment_intent_id"]
+    refund = stripe_fake.create_refund(
+        payment_intent_id=intent_id, amount=None, idempotency_key="dashboard", metadata={}
+    )
+    stripe_fake.pay_out()
+
+    reconcile_payments(ctx)
+
+    (shown,) = report(api, accountant, operator)["payouts"]
+    assert (shown["gross"], shown["refunds"], shown["matched"]) == (3000, 1500, True)
+    recorded = ctx.payments.refund(intent_id, refund.id)
+    assert recorded is not None and recorded.reason == "dashboard"
+    assert ctx.invoices.by_source(f"refund-{refund.id}") is not None  # its credit note
+    booking = ctx.bookings.get(refunded["id"])
+    assert booking is not None and booking.status == "cancelled"  # refunded in full
+    assert fec_balances(api, accountant, operator)["467000"] == 0
+    assert stripe_fake.calls.count("retrieve_refund") == 1
+    reconcile_payments(ctx)
+    assert stripe_fake.calls.count("retrieve_refund") == 1  # known now
+
+
 def test_payout_whose_items_do_not_add_up_is_not_matched_nor_booked(
     api: Api,
     member: str,

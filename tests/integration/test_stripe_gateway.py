@@ -325,6 +325,25 @@ def test_a_dispute_is_read_as_its_events_carry_it() -> None:
     assert answer == dispute and isinstance(answer["evidence_details"], dict)
 
 
+def test_a_refund_is_read_as_charge_refunded_lists_it() -> None:
+    refund = {
+        "id": "re_1",
+        "object": "refund",
+        "amount": 1500,
+        "status": "succeeded",
+        "payment_intent": "pi_1",
+        "metadata": {},
+    }
+    with LocalHttpServer(lambda record: (200, refund)) as fake:
+        gateway = StripeGateway(API_KEY, api_base=fake.url, max_retries=0)
+
+        answer = gateway.retrieve_refund("re_1")
+
+        request = fake.requests.get(timeout=5)
+    assert (request.method, request.path) == ("GET", "/v1/refunds/re_1")
+    assert answer == refund
+
+
 def test_an_unknown_dispute_is_a_provider_error() -> None:
     missing = {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
     with LocalHttpServer(lambda record: (404, missing)) as fake:

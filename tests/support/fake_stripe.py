@@ -75,6 +75,20 @@ class FakeGateway:
         self._by_key[idempotency_key] = intent.id
         return intent
 
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        self._check("retrieve_refund")
+        if refund_id not in self.refunds:
+            raise PaymentProviderError(f"No such refund: {refund_id!r} (fake).")
+        refund = self.refunds[refund_id]
+        return {
+            "id": refund.id,
+            "object": "refund",
+            "amount": refund.amount,
+            "status": refund.status,
+            "payment_intent": refund.payment_intent,
+            "metadata": {"reason": refund.reason} if refund.reason else {},
+        }
+
     def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
         self._check("retrieve_dispute")
         raise PaymentProviderError(f"No such dispute: {dispute_id!r} (fake).")
