@@ -216,9 +216,21 @@ def _recorded_refund(ctx: Context, payment: Payment) -> dict[str, Any] | None:
 def record_refund(
     ctx: Context, intent_id: str, refund_id: str, amount: int, status: str, reason: str
 ) -> str | None:
-    """Record a refund once and issue its credit note (once); answers the credit note id."""
+    """Record a refund once and issue its credit note (once); answers the credit note id.
+    Stripe never refunds beyond the charge: a refund that would take the credited total
+    past it is one recorded already under the charge's id (`unlisted_refund_id`, when
+    Stripe counted it before listing it), and is not recorded again."""
     payment = ctx.payments.payment(intent_id)
     if payment is None:
+        return None
+    beyond = payment.refunded_amount + amount > payment.amount
+    if beyond and ctx.payments.refund(intent_id, refund_id) is None:
+        logger.warning(
+            "Refund %s of %s (%d cents) is counted already: not recorded again",
+            refund_id,
+            intent_id,
+            amount,
+        )
         return None
     now = ctx.clock.now()
     added = ctx.payments.add_refund(
@@ -419,8 +431,14 @@ def charge_refunded(ctx: Context, charge: dict[str, Any]) -> str:
         booking = ctx.bookings.get(payment.subject_id)
         if booking is not None:
             _release_if_seated(ctx, booking, ctx.clock.now())
-            if booking.refund_due:  # nothing left to give back: drop the owed refund
-                ctx.bookings.record_refund(booking, {"amount": 0, "status": "already_refunded"})
+            if booking.refund_due:  # nothing left to give back: the owed refund is done
+                # Noted as `settle_refund` notes it: the last refund credited, with its id
+                # (perhaps the booking's own, its answer lost), so that Stripe's later
+                # word on it reaches the booking.
+                done = _recorded_refund(ctx, payment)
+                ctx.bookings.record_refund(
+                    booking, done or {"amount": 0, "status": "already_refunded"}
+                )
     if payment.fully_refunded and payment.kind == "purchase":
         ctx.payments.revoke_pack(payment.subject_id, payment.member_id)
     return "refund_recorded"
@@ -449,6 +467,14 @@ def _refunds_of(charge: dict[str, Any]) -> list[dict[str, Any]]:
     return kept
 
 
+UNLISTED = "-refunded-"
+
+
+def unlisted_refund_id(charge_id: str, total: int) -> str:
+    """The id a refund Stripe counts but does not list yet is recorded under."""
+    return f"{charge_id}{UNLISTED}{total}"
+
+
 def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: int) -> None:
     """A `charge.refunded` without its refunds (API versions since 2022-11-15 send only
     `amount_refunded`): each refund of the intent recorded under its own id, as Stripe
@@ -475,7 +501,7 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
         record_refund(
             ctx,
             intent_id,
-            f"{charge_id}-refunded-{total}",
+            unlisted_refund_id(charge_id, total),
             total - already,
             "succeeded",
             "dashboard",

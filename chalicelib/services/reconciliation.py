@@ -37,7 +37,7 @@ from chalicelib.adapters.reconciliation_store import UNATTRIBUTED, Cursor, Recon
 from chalicelib.domain.bookkeeping import dispute_entry, fee_entry, payout_entry
 from chalicelib.domain.documents import Document
 from chalicelib.domain.ledger import AccountingSettings, LedgerLine
-from chalicelib.domain.payment import Dispute, Payment, PaymentStatus, Refund
+from chalicelib.domain.payment import REFUND_NOT_MADE, Dispute, Payment, PaymentStatus, Refund
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import (
     Misconfigured,
@@ -251,8 +251,12 @@ class _Run:
         if refund is None or not refund.made:
             return  # its event came first
         logger.warning("Refund %s failed, seen in Stripe's balance first", refund.id)
+        # Stripe's own word if it answers (`failed` or `canceled`, and why), else `failed`.
+        told = self.index.ask_stripe(self.ctx.gateway.retrieve_refund, refund.id) or {}
+        status = told.get("status") if told.get("status") in REFUND_NOT_MADE else "failed"
         failure = {"id": refund.id, "amount": refund.amount}
-        refund_failures.refund_not_made(self.ctx, refund.intent_id, failure, "failed")
+        failure["failure_reason"] = told.get("failure_reason")
+        refund_failures.refund_not_made(self.ctx, refund.intent_id, failure, str(status))
 
     def book_dispute(self, item: dict[str, Any], found: dict[str, str]) -> str | None:
         """The money Stripe took out for a dispute, or put back, on its payment's invoice
@@ -440,7 +444,7 @@ class _Index:
         """A refund Relais has no record of (made in the Dashboard, its `charge.refunded`
         lost after Stripe's three days of retries): asked of Stripe and recorded as that
         event would have (a booking refunded in full cancelled, a pack revoked)."""
-        found = self._ask_stripe(self._ctx.gateway.retrieve_refund, refund_id)
+        found = self.ask_stripe(self._ctx.gateway.retrieve_refund, refund_id)
         if found is None:
             return
         intent_id = found.get("payment_intent")
@@ -449,11 +453,20 @@ class _Index:
             self.foreign.add(refund_id)  # not a payment of Relais: never explained here
             return
         recorded = self._ctx.payments.refund(str(intent_id), refund_id)
-        if recorded is not None:
-            logger.warning("Refund %s had no record: read from Stripe", refund_id)
-            self._refunds[refund_id] = recorded
+        if recorded is None:  # counted already, under the charge's id (not listed then)
+            unlisted = [
+                r
+                for r in self._ctx.payments.refunds(str(intent_id))
+                if payments.UNLISTED in r.id and r.credited
+            ]
+            recorded = unlisted[0] if unlisted else None
+        if recorded is None:  # beyond the charge, yet not counted: the accountant's
+            self.foreign.add(refund_id)
+            return
+        logger.warning("Refund %s had no record: read from Stripe", refund_id)
+        self._refunds[refund_id] = recorded
 
-    def _ask_stripe(self, read: Callable[[str], dict[str, Any]], object_id: str) -> Any:
+    def ask_stripe(self, read: Callable[[str], dict[str, Any]], object_id: str) -> Any:
         """Stripe's object, or None while it cannot answer (or our key may not read it:
         the run goes on, the transaction waits)."""
         try:
@@ -465,7 +478,7 @@ class _Index:
     def _dispute_from_stripe(self, dispute_id: str) -> Dispute | None:
         """A dispute its events did not record (lost after Stripe's three days of retries,
         or not subscribed): asked of Stripe and recorded as its event would have."""
-        found = self._ask_stripe(self._ctx.gateway.retrieve_dispute, dispute_id)
+        found = self.ask_stripe(self._ctx.gateway.retrieve_dispute, dispute_id)
         if found is None:
             return None
         if payments.dispute_changed(self._ctx, found) == "ignored":

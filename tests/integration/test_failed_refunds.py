@@ -13,6 +13,8 @@ import pytest
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
 from chalicelib.domain.timezones import PARIS
+from chalicelib.errors import PaymentProviderUnavailable
+from chalicelib.jobs import run_job
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.integration.test_notifications import (  # noqa: F401 (fixtures: SES on)
@@ -161,9 +163,51 @@ def test_a_refund_failure_whose_event_never_came_is_taken_into_account_by_the_re
     assert len(entries(ctx, operator, f"{cancelled['credit_note_id']}-BQ-failed")) == 1
     key = mails[0]["X-Relais-Message-Key"]
     assert len([m for m in sent(ses) if m["X-Relais-Message-Key"] == key]) == 1
-    # but it fills in the reason the balance does not give
+    # AND Stripe's reason was read with the refund (the balance does not give it)
     (owed,) = report(api, accountant, operator)["failed_refunds"]
     assert owed["failure_reason"] == "expired_or_canceled_card"
+
+
+def test_a_refund_whose_answer_was_lost_keeps_its_id_on_the_booking_until_it_fails(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,  # noqa: F811
+    settings: Settings,  # noqa: F811
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stripe made the cancellation's refund but its answer was lost; the reconciliation
+    records it from the balance: the booking notes that refund (its id), so the bank
+    refusing it later reaches the booking."""
+    booking = paid_booking(api, member, network["pool"], stripe_fake, settings, "2026-12-07")
+    make = stripe_fake.create_refund
+
+    def made_then_lost(**kwargs: Any) -> Any:
+        make(**kwargs)
+        raise PaymentProviderUnavailable("Stripe timed out (fake).")
+
+    monkeypatch.setattr(stripe_fake, "create_refund", made_then_lost)
+    cancelled = api.post(f"/v1/bookings/{booking['id']}/cancel", token=member)
+    assert cancelled.status == 200, cancelled.json
+    monkeypatch.undo()
+    (refund_id,) = stripe_fake.refunds
+
+    stripe_fake.pay_out()
+    reconcile_payments(ctx)
+    run_job(ctx, "expire_holds")  # the refund still owed: made already, nothing more
+
+    stored = ctx.bookings.get(booking["id"])
+    assert stored is not None and stored.refund is not None
+    assert (stored.refund["id"], stored.refund["amount"]) == (refund_id, 1500)
+    assert [r.reason for r in ctx.payments.refunds(booking["payment_intent_id"])] == [
+        "requested_by_customer"
+    ]
+    failed = stripe_fake.fail_refund(refund_id)
+    assert deliver(api, settings, "charge.refund.updated", failed).status == 200
+    shown = api.get(f"/v1/bookings/{booking['id']}", token=member).json
+    assert shown["refund"]["status"] == "failed"
 
 
 def test_a_refund_failing_weeks_later_is_still_found_in_its_payout(

@@ -29,6 +29,7 @@ from chalicelib.services import reconciliation
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
 from tests.conftest import NOW
+from tests.integration.test_webhooks import refunded_charge
 from tests.support.api import Api, add_relay, assert_problem, operator_body
 from tests.support.fake_stripe_ledger import LedgerFakeGateway, card_fee
 from tests.support.fec_checker import check_fec
@@ -491,6 +492,50 @@ def test_a_dashboard_refund_whose_event_never_came_is_read_from_stripe_and_match
     assert stripe_fake.calls.count("retrieve_refund") == 1
     reconcile_payments(ctx)
     assert stripe_fake.calls.count("retrieve_refund") == 1  # known now
+
+
+def test_a_refund_counted_before_stripe_listed_it_is_never_credited_twice(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`charge.refunded` said 15,00 € were refunded while Stripe did not list the refund
+    yet: recorded under the charge's id. Neither the reconciliation meeting the real
+    refund in the balance, nor a later event listing it, credits it again."""
+    operator = network["operator"]
+    (paid,) = paid_bookings(api, member, network, stripe_fake, settings, 1)
+    intent = {
+        "id": paid["payment_intent_id"],
+        "latest_charge": f"ch_{paid['payment_intent_id']}",
+        "amount": 1500,
+    }
+    refund = stripe_fake.create_refund(
+        payment_intent_id=intent["id"], amount=None, idempotency_key="dashboard", metadata={}
+    )
+    listing = stripe_fake.list_refunds
+    monkeypatch.setattr(stripe_fake, "list_refunds", lambda intent_id: [])
+    unlisted = refunded_charge(intent, refund.id, with_refund_list=False)
+    assert deliver(api, settings, "charge.refunded", unlisted).status == 200
+    monkeypatch.setattr(stripe_fake, "list_refunds", listing)
+
+    stripe_fake.pay_out()
+    reconcile_payments(ctx)
+    listed = refunded_charge(intent, refund.id)
+    assert deliver(api, settings, "charge.refunded", listed).status == 200
+
+    payment = ctx.payments.payment(intent["id"])
+    assert payment is not None and payment.refunded_amount == 1500
+    assert [r.id for r in ctx.payments.refunds(intent["id"])] == [
+        f"ch_{intent['id']}-refunded-1500"
+    ]
+    (shown,) = report(api, accountant, operator)["payouts"]
+    assert (shown["refunds"], shown["matched"]) == (1500, True)
+    assert fec_balances(api, accountant, operator)["467000"] == 0
 
 
 def test_payout_whose_items_do_not_add_up_is_not_matched_nor_booked(

@@ -31,6 +31,7 @@ class FakeRefund:
     amount: int
     payment_intent: str
     reason: str | None = None  # the `reason` of its metadata
+    failure_reason: str | None = None  # once it failed
 
 
 class FakeGateway:
@@ -87,6 +88,7 @@ class FakeGateway:
             "status": refund.status,
             "payment_intent": refund.payment_intent,
             "metadata": {"reason": refund.reason} if refund.reason else {},
+            "failure_reason": refund.failure_reason,
         }
 
     def retrieve_dispute(self, dispute_id: str) -> dict[str, Any]:
@@ -137,7 +139,7 @@ class FakeGateway:
     ) -> dict[str, Any]:
         """Play the bank refusing a refund days later: the refund `failed`; answers it as
         the object of `charge.refund.updated`."""
-        refund = replace(self.refunds[refund_id], status="failed")
+        refund = replace(self.refunds[refund_id], status="failed", failure_reason=reason)
         self.refunds[refund_id] = refund
         return {
             "id": refund.id,
