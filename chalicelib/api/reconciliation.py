@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import DateSpan, OperatorQuery
 from chalicelib.api.schemas import ReconciliationReport
-from chalicelib.services import reconciliation
+from chalicelib.services import reconciliation_report as report
 
 bp = Blueprint(__name__)
 
@@ -31,4 +31,4 @@ class ReconciliationQuery(OperatorQuery, DateSpan):
 )
 def reconciliation_report(call: Call) -> Any:
     q: ReconciliationQuery = call.query
-    return reconciliation.reconciliation_report(call.ctx, q.operator_id, (q.from_, q.to))
+    return report.reconciliation_report(call.ctx, q.operator_id, (q.from_, q.to))

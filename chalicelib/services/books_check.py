@@ -22,7 +22,7 @@ from chalicelib.domain.timezones import PARIS
 from chalicelib.observability import count
 from chalicelib.services.accounting import integrity
 from chalicelib.services.context import Context
-from chalicelib.services.reconciliation import reconciliation_report
+from chalicelib.services.reconciliation_report import reconciliation_report
 
 SETTLE_DAYS = 7
 WINDOW_DAYS = 31
