@@ -84,6 +84,7 @@ class SlotOut(Out):
     start: str
     end: str
     free: int
+    past: bool  # over by the server's clock: no booking can start in it
 
 
 class ResourceDay(Out):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.catalogue import Operator, Relay, Resource, ResourceKind, vat_rate_charged
 from chalicelib.domain.money import Price, price_from_incl_vat, prorate
-from chalicelib.domain.schedule import Slot, booking_window, resolve_unit
+from chalicelib.domain.schedule import SLOT, Slot, booking_window, resolve_unit
 from chalicelib.errors import InvalidState, NotFound, ValidationFailed
 
 Unit = Literal["day", "half_day_am", "half_day_pm", "hour"]
@@ -169,7 +169,10 @@ def plan_booking(
         resolve_unit(relay.hours(), request.date, tz, request.unit, request.start, request.end)
     )
     start, end = booking_window(list(slots))
-    if end <= now:
+    # An hour booking may start in the slot under way, not in one already over (availability
+    # marks those `past`); a day or half day covers its fixed window while any of it is left.
+    first_end = start + SLOT if request.unit == "hour" else end
+    if first_end <= now:
         raise ValidationFailed("This time is already over.", field="start")
     minutes = int((end - start).total_seconds() // 60)
     amount = prorate(rate, minutes) if request.unit == "hour" else rate

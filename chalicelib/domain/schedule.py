@@ -267,6 +267,14 @@ def _elapsed_steps(d: date, tz: ZoneInfo, instant: datetime, *, ceil: bool) -> i
     return steps + 1 if ceil and rest else steps
 
 
+def slots_over(d: date, tz: ZoneInfo, now: datetime) -> int:
+    """How many slots of date ``d`` have ended by ``now`` (the first ones, by index): none
+    on a later date, every one on an earlier date. A booking can no longer start in them."""
+    if now < local_midnight(d, tz):  # a day not begun (availability asks for every relay)
+        return 0
+    return min(max(_elapsed_steps(d, tz, now, ceil=False), 0), slots_in_day(d, tz))
+
+
 def slots_between(d: date, tz: ZoneInfo, start: datetime, end: datetime) -> list[Slot]:
     """The slots of date ``d`` lying wholly within ``[start, end)``, in order."""
     first = max(_elapsed_steps(d, tz, start, ceil=True), 0)

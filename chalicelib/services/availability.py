@@ -1,15 +1,17 @@
-"""Free seats per 30-minute slot: one Query per relay-day, the catalogue from cache."""
+"""Free seats per 30-minute slot: one Query per relay-day, the catalogue from cache.
+A slot already over by the clock is marked `past`: no booking can start in it, but its
+`free` still counts (a day booking made now covers the whole day)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalogue import Relay, ResourceKind
 from chalicelib.domain.geo import Location, distance_km
-from chalicelib.domain.schedule import Interval, slots_within
+from chalicelib.domain.schedule import Interval, slots_over, slots_within
 from chalicelib.services.context import Context
 
 
@@ -20,6 +22,7 @@ def availability(
     kind: ResourceKind | None = None,
     near: Location | None = None,
 ) -> dict[str, Any]:
+    now = ctx.clock.now()
     catalogue = ctx.catalogue.get()
     relays = [ctx.catalogue.relay(relay_id)] if relay_id else list(catalogue.relays.values())
     relays = [r for r in relays if catalogue.relay_in_service(r)]  # withdrawn: not bookable
@@ -31,12 +34,17 @@ def availability(
         relays.sort(key=lambda r: (r.name, r.id))
     return {
         "date": day.isoformat(),
-        "relays": [relay_day(ctx, relay, day, kind, near) for relay in relays],
+        "relays": [relay_day(ctx, relay, day, kind, near, now) for relay in relays],
     }
 
 
 def relay_day(
-    ctx: Context, relay: Relay, day: date, kind: ResourceKind | None, near: Location | None
+    ctx: Context,
+    relay: Relay,
+    day: date,
+    kind: ResourceKind | None,
+    near: Location | None,
+    now: datetime,
 ) -> dict[str, Any]:
     closed, taken = ctx.bookings.occupancy(relay.id, day.isoformat())
     hours = relay.hours()
@@ -54,11 +62,13 @@ def relay_day(
         view["distance_km"] = round(distance_km(near, here), 2)
     if not is_open:
         return view
-    labelled = _labelled(intervals, day, ZoneInfo(relay.timezone))
+    tz = ZoneInfo(relay.timezone)
+    labelled = _labelled(intervals, day, tz)
+    over = slots_over(day, tz, now)
     for resource in ctx.catalogue.get().resources_of(relay.id):
         if not resource.active or (kind is not None and resource.kind != kind):
             continue
-        used = taken.get(resource.id)
+        used = taken.get(resource.id) or {}
         capacity = resource.capacity
         view["resources"].append(
             {
@@ -67,10 +77,15 @@ def relay_day(
                 "kind": resource.kind.value,
                 "capacity": capacity,
                 "slots": [
-                    {"start": a, "end": b, "free": max(0, capacity - used.get(i, 0))}
+                    {
+                        "start": a,
+                        "end": b,
+                        "free": max(0, capacity - used.get(i, 0)),
+                        "past": i < over,
+                    }
                     for i, a, b in labelled
                 ]
-                if used
+                if used or over
                 else _all_free(labelled, capacity),
             }
         )
@@ -79,10 +94,10 @@ def relay_day(
 
 @lru_cache(maxsize=1024)
 def _all_free(labelled: tuple[tuple[int, str, str], ...], capacity: int) -> list[dict[str, Any]]:
-    """The slots of a resource nobody booked that day: the same for every request of a
+    """The slots of a resource nobody booked on a day not begun: the same for every request of a
     relay-day, so built once (shared by the answers that include it, which only write
     it out; never changed)."""
-    return [{"start": a, "end": b, "free": capacity} for _, a, b in labelled]
+    return [{"start": a, "end": b, "free": capacity, "past": False} for _, a, b in labelled]
 
 
 @lru_cache(maxsize=1024)

@@ -164,6 +164,30 @@ def test_a_time_already_over_today_is_refused_on_start() -> None:
     assert refused.value.errors[0]["field"] == "start"
 
 
+@pytest.mark.parametrize(
+    ("unit", "times", "allowed"),
+    [
+        ("hour", {"start": "10:00", "end": "11:00"}, True),  # starts in the slot under way
+        ("hour", {"start": "09:30", "end": "10:30"}, False),  # its first half hour is over
+        ("half_day_am", {}, True),  # covers 08:00-13:00 while any of it is left
+        ("day", {}, True),
+    ],
+)
+def test_at_10_15_an_hour_cannot_start_in_a_half_hour_already_over(
+    unit: Unit, times: dict[str, str], allowed: bool
+) -> None:
+    at_10_15 = datetime(2026, 12, 2, 10, 15, tzinfo=PARIS)
+    asked = request(unit, day=at_10_15.date(), **times)
+
+    if allowed:
+        plan = plan_booking(asked, relay(), resource(), at_10_15, HORIZON_DAYS)
+        assert plan.start <= at_10_15 < plan.end
+    else:
+        with pytest.raises(ValidationFailed) as refused:
+            plan_booking(asked, relay(), resource(), at_10_15, HORIZON_DAYS)
+        assert refused.value.errors[0]["field"] == "start"
+
+
 # --- credits --------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from chalicelib.domain.schedule import (
     slot_at,
     slots_between,
     slots_in_day,
+    slots_over,
     to_instant,
     to_instant_hhmm,
 )
@@ -383,3 +384,34 @@ def test_returned_instants_round_trip_through_rfc3339() -> None:
 
     assert datetime.fromisoformat(slot.start.isoformat()) == slot.start
     assert slot.start.utcoffset() == timedelta(hours=1)
+
+
+# -- slots over by a given instant ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "over"),
+    [
+        (datetime(2026, 12, 6, 23, 59, tzinfo=PARIS), 0),  # the day before
+        (datetime(2026, 12, 7, 0, 0, tzinfo=PARIS), 0),  # midnight: nothing has ended
+        (datetime(2026, 12, 7, 0, 29, 59, tzinfo=PARIS), 0),  # the first slot under way
+        (datetime(2026, 12, 7, 0, 30, tzinfo=PARIS), 1),  # ... and ended
+        (datetime(2026, 12, 7, 10, 15, tzinfo=PARIS), 20),  # 10:00-10:30 under way
+        (datetime(2026, 12, 7, 9, 15, tzinfo=UTC), 20),  # the same instant in UTC
+        (datetime(2026, 12, 8, 0, 0, tzinfo=PARIS), 48),  # the next day: all over
+        (datetime(2027, 1, 1, tzinfo=PARIS), 48),
+    ],
+)
+def test_slots_over_counts_the_slots_ended_by_now(now: datetime, over: int) -> None:
+    assert slots_over(MONDAY, PARIS, now) == over
+
+
+def test_slots_over_counts_real_time_on_dst_days() -> None:
+    # 03:15 CEST on the spring-forward day: 00:00, 00:30, 01:00 and 01:30 ended (no 02:00
+    # that day), 03:00-03:30 under way.
+    assert slots_over(SPRING_FORWARD, PARIS, datetime(2026, 3, 29, 3, 15, tzinfo=PARIS)) == 4
+    # The second 02:15 of the fall-back day (CET, UTC+1): six slots ended, the 02:00 of
+    # CEST and its 02:30 among them.
+    second_0215 = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+    assert slots_over(FALL_BACK, PARIS, second_0215) == 6
+    assert slots_over(FALL_BACK, PARIS, datetime(2026, 10, 26, tzinfo=PARIS)) == 50

@@ -81,6 +81,9 @@ export function freeSeats(slots, unit, start, end) {
   const inside = slots.filter(window_(unit, start, end));
   if (!inside.length) return 0;
   if (unit === 'hour' && inside.length !== hours(start, end) * 2) return 0;
+  // Over by the clock: an hour cannot start in a past slot; a day or half day is bookable
+  // while any of it is left.
+  if (unit === 'hour' ? inside[0].past : inside.every((slot) => slot.past)) return 0;
   return Math.min(...inside.map((slot) => slot.free));
 }
 
