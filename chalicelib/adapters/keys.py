@@ -190,6 +190,11 @@ def operator_disputes_pk(operator_id: str) -> str:
     return f"DISPUTES#{operator_id}"
 
 
+def operator_closed_disputes_pk(operator_id: str) -> str:
+    """GSI2: an operator's closed disputes by the time they closed (`by_time_sk`)."""
+    return f"DISPUTES_CLOSED#{operator_id}"
+
+
 def purchase(purchase_id: str) -> Key:
     return key(f"PURCHASE#{purchase_id}", PURCHASE_SK)
 

@@ -47,6 +47,16 @@ def _refund_item(refund: Refund) -> dict[str, Any]:
     }
 
 
+def _closed_index(dispute: Dispute) -> dict[str, str]:
+    """A closed dispute is also found by when it closed (GSI2), however long it was open."""
+    if dispute.closed_at is None:
+        return {}
+    return {
+        "GSI2PK": keys.operator_closed_disputes_pk(dispute.operator_id),
+        "GSI2SK": keys.by_time_sk(dispute.closed_at.isoformat(), dispute.id),
+    }
+
+
 class PaymentStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -122,6 +132,7 @@ class PaymentStore:
                     "entity": "dispute",
                     "GSI1PK": keys.operator_disputes_pk(dispute.operator_id),
                     "GSI1SK": keys.by_time_sk(dispute.created_at.isoformat(), dispute.id),
+                    **_closed_index(dispute),
                     "stage": dispute.stage,
                     **to_item(dispute.model_dump()),
                 },

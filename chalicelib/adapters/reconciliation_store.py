@@ -294,15 +294,25 @@ class ReconciliationStore:
             for item in self._by_time(keys.operator_disputes_pk(operator_id), low, high)
         ]
 
-    def _by_time(self, pk: str, low: str, high: str | None) -> Iterator[dict[str, Any]]:
+    def closed_disputes(self, operator_id: str, low: str, high: str) -> list[Dispute]:
+        """An operator's disputes closed from `low` to `high` (GSI2 `DISPUTES_CLOSED#…`)."""
+        pk = keys.operator_closed_disputes_pk(operator_id)
+        return [
+            Dispute.model_validate(strip_keys(item))
+            for item in self._by_time(pk, low, high, index="GSI2")
+        ]
+
+    def _by_time(
+        self, pk: str, low: str, high: str | None, index: str = "GSI1"
+    ) -> Iterator[dict[str, Any]]:
         if high is None:
-            condition, values = "GSI1SK >= :low", {":pk": pk, ":low": low}
+            condition, values = f"{index}SK >= :low", {":pk": pk, ":low": low}
         else:
-            condition = "GSI1SK BETWEEN :low AND :high"
+            condition = f"{index}SK BETWEEN :low AND :high"
             values = {":pk": pk, ":low": low, ":high": high}
         return self._table.query_all(
-            IndexName="GSI1",
-            KeyConditionExpression=f"GSI1PK = :pk AND {condition}",
+            IndexName=index,
+            KeyConditionExpression=f"{index}PK = :pk AND {condition}",
             ExpressionAttributeValues=values,
         )
 

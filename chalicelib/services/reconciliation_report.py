@@ -20,9 +20,6 @@ from chalicelib.services.reconciliation import COLUMNS, FAILED_REFUND_LOOKBACK
 # The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
 # any offset in tests); a span of instants is read this much wider, then cut exactly.
 KEY_OFFSET_SLACK = timedelta(hours=14)
-# A dispute is decided within weeks of opening (the evidence is due in 7 to 21 days,
-# the card network answers within 75); the report looks this far back for those closed.
-DISPUTE_SPAN = timedelta(days=120)
 
 
 def reconciliation_report(
@@ -178,11 +175,15 @@ def _disputes(
     operator_id: str,
     span: tuple[datetime | None, datetime | None],
 ) -> list[dict[str, Any]]:
-    """Disputes opened or closed within the span (one closes at most `DISPUTE_SPAN`
-    after it opened), as their last event left them: a `lost` one is money the customer
-    owes again (their account is open on the invoice's piece)."""
-    start, end = span
-    opened_from = (start - DISPUTE_SPAN) if start else None
+    """Disputes opened or closed within the span (however long one stayed open), as their
+    last event left them: a `lost` one is money the customer owes again (their account is
+    open on the invoice's piece)."""
+    low, high = _key_span(span)
+    found = {dispute.id: dispute for dispute in store.disputes(operator_id, low, high)}
+    found.update(  # closed within the span: read after, so the later state wins
+        (dispute.id, dispute) for dispute in store.closed_disputes(operator_id, low, high)
+    )
+    disputes = sorted(found.values(), key=lambda dispute: (dispute.created_at, dispute.id))
     return [
         {
             "dispute_id": dispute.id,
@@ -199,7 +200,7 @@ def _disputes(
             "respond_by": dispute.respond_by,
             "invoice_id": ctx.invoices.by_source(f"payment-{dispute.intent_id}"),
         }
-        for dispute in store.disputes(operator_id, *_key_span((opened_from, end)))
+        for dispute in disputes
         if _within(dispute.created_at, span)
         or (dispute.closed_at is not None and _within(dispute.closed_at, span))
     ]

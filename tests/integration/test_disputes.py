@@ -16,7 +16,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import Misconfigured, PaymentProviderUnavailable
 from chalicelib.services.context import Context
 from chalicelib.services.reconciliation import reconcile_payments
-from tests.conftest import NOW
+from tests.conftest import NOW, PARIS
 from tests.integration.test_failed_refunds import customer_balance
 from tests.integration.test_reconciliation import (
     FEE,
@@ -184,6 +184,31 @@ def test_a_dispute_whose_events_never_came_is_read_from_stripe_and_booked(
     ]
     booking = ctx.bookings.get(first["id"])
     assert booking is not None and booking.disputed is True
+
+
+def test_a_dispute_closed_months_after_it_opened_is_in_the_report_of_its_close(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    _booking, dispute = disputed(api, member, network, stripe_fake, settings)
+    # WHEN it closes 200 days after it opened (pre-arbitration can take that long)
+    ctx.clock.advance(seconds=200 * 86400)  # type: ignore[attr-defined]
+    won = stripe_fake.close_dispute(dispute, won=True)
+    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    # THEN the report of the day it closed lists it, as it closed, once
+    closed = ctx.clock.now().astimezone(PARIS).date().isoformat()
+    (listed,) = report(api, accountant, operator, f"&from={closed}&to={closed}")["disputes"]
+    assert (listed["dispute_id"], listed["status"]) == (dispute["id"], "won")
+    assert listed["closed_at"][:10] == closed
+    # AND a span holding both its opening and its close lists it once
+    (once,) = report(api, accountant, operator, f"&from=2026-11-01&to={closed}")["disputes"]
+    assert once["status"] == "won"
 
 
 def test_a_late_dispute_created_event_never_reopens_a_closed_dispute(

@@ -70,6 +70,8 @@ TEXT_FORMATS = [
     (keys.by_time_sk("T", "pi_1"), "T#pi_1"),
     (keys.operator_payments_pk("op1"), "PAYMENTS#op1"),
     (keys.operator_refunds_pk("op1"), "REFUNDS#op1"),
+    (keys.operator_disputes_pk("op1"), "DISPUTES#op1"),
+    (keys.operator_closed_disputes_pk("op1"), "DISPUTES_CLOSED#op1"),
     (keys.member_purchase_sk("T", "pu1"), "PURCHASE#T#pu1"),
     (keys.documents_pk("op1", 2026), "DOC#op1#2026"),
     (keys.document_sk(42), "000042"),
