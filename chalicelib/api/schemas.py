@@ -84,7 +84,7 @@ class SlotOut(Out):
     start: str
     end: str
     free: int
-    past: bool  # over by the server's clock: no booking can start in it
+    past: bool = False  # only written true: over by the clock, no hour booking starts in it
 
 
 class ResourceDay(Out):

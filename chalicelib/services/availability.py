@@ -1,6 +1,6 @@
 """Free seats per 30-minute slot: one Query per relay-day, the catalogue from cache.
-A slot already over by the clock is marked `past`: no booking can start in it, but its
-`free` still counts (a day booking made now covers the whole day)."""
+A slot already over by the clock is marked `past: true`: no hour booking can start in it,
+but its `free` still counts (a day booking made now covers the whole day)."""
 
 from __future__ import annotations
 
@@ -77,13 +77,7 @@ def relay_day(
                 "kind": resource.kind.value,
                 "capacity": capacity,
                 "slots": [
-                    {
-                        "start": a,
-                        "end": b,
-                        "free": max(0, capacity - used.get(i, 0)),
-                        "past": i < over,
-                    }
-                    for i, a, b in labelled
+                    _slot(a, b, max(0, capacity - used.get(i, 0)), i < over) for i, a, b in labelled
                 ]
                 if used or over
                 else _all_free(labelled, capacity),
@@ -92,12 +86,20 @@ def relay_day(
     return view
 
 
+def _slot(start: str, end: str, free: int, past: bool) -> dict[str, Any]:
+    """A slot as the contract writes it; `past` only on one already over, so that the
+    slots of a day not begun are exactly `{"start", "end", "free"}`."""
+    if past:
+        return {"start": start, "end": end, "free": free, "past": True}
+    return {"start": start, "end": end, "free": free}
+
+
 @lru_cache(maxsize=1024)
 def _all_free(labelled: tuple[tuple[int, str, str], ...], capacity: int) -> list[dict[str, Any]]:
     """The slots of a resource nobody booked on a day not begun: the same for every request of a
     relay-day, so built once (shared by the answers that include it, which only write
     it out; never changed)."""
-    return [{"start": a, "end": b, "free": capacity, "past": False} for _, a, b in labelled]
+    return [{"start": a, "end": b, "free": capacity} for _, a, b in labelled]
 
 
 @lru_cache(maxsize=1024)
