@@ -11,8 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.schemas import WebhookAnswer
+from chalicelib.domain.catalogue import NonEmpty
 from chalicelib.domain.identifiers import SPACES_AND_CONTROLS
 from chalicelib.services import einvoice_routing, einvoice_webhooks, platform
+from chalicelib.services.platform import REGISTRATION_NUMBER
 
 bp = Blueprint(__name__)
 
@@ -121,6 +123,8 @@ class PlatformSettingsInput(BaseModel):
                     "client_id": "relais-melun",
                     "client_secret": "s3cr3t",
                     "webhook_secret": "whsec-0123456789abcdef",
+                    "registration_number": "0042",
+                    "name": "PA de l'exemple",
                 }
             ]
         },
@@ -133,6 +137,10 @@ class PlatformSettingsInput(BaseModel):
     # Optional, write-only, to SSM: what the platform signs its status webhooks with
     # (POST /v1/einvoicing/platforms/{operator_id}/webhook); absent = the one set stays.
     webhook_secret: SecretStr | None = Field(default=None, min_length=16, max_length=1000)
+    # The platform's registration number and name, which its e-reports carry as their
+    # sender; absent: the deployment's (EREPORTING_PLATFORM_ID / _NAME), the same PA.
+    registration_number: str | None = Field(default=None, pattern=REGISTRATION_NUMBER)
+    name: NonEmpty | None = None
 
 
 class PlatformSettings(BaseModel):
@@ -147,6 +155,8 @@ class PlatformSettings(BaseModel):
     client_id: str | None = None
     client_secret_set: bool
     webhook_secret_set: bool = False
+    registration_number: str | None = None
+    name: str | None = None
     updated_at: str | None = None
     version: int | None = None
 
@@ -184,6 +194,8 @@ def put_platform(call: Call) -> Any:
         "client_id": body.client_id,
         "client_secret": body.client_secret.get_secret_value(),
         "webhook_secret": body.webhook_secret.get_secret_value() if body.webhook_secret else None,
+        "registration_number": body.registration_number,
+        "name": body.name,
     }
     return platform.configure_platform(call.ctx, call.principal, call.params["operator_id"], wanted)
 

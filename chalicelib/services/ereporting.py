@@ -55,6 +55,7 @@ from chalicelib.observability import count, logger
 from chalicelib.services.catalogue import get_operator, list_operators
 from chalicelib.services.context import Context
 from chalicelib.services.paging import Sorted
+from chalicelib.services.platform import ereport_sender
 
 KINDS: tuple[ReportKind, ...] = ("transactions", "payments")
 # A payment reported in a period may settle a document issued earlier (a company
@@ -70,8 +71,8 @@ def produce_report(
 ) -> dict[str, Any] | None:
     """The report stored for this run, or None when there is nothing new to report."""
     operator = get_operator(ctx, operator_id)
-    platform = ctx.settings.ereporting_platform_id
-    if platform is None or (kind == "payments" and operator.vat_on_debits):
+    sender = ereport_sender(ctx, operator_id)
+    if sender is None or (kind == "payments" and operator.vat_on_debits):
         return None
     since = period.start - PAYMENT_LOOKBACK if kind == "payments" else period.start
     documents = _documents(ctx, operator_id, since, period.end)
@@ -86,7 +87,7 @@ def produce_report(
         if type_code is None or (type_code == "IN" and not (days or sales or paid)):
             return None
         version = (len(previous) + 1, type_code, digest)
-        report = _report(ctx, operator, kind, period, version, days, (sales, paid))
+        report = _report(ctx, operator, kind, period, version, days, (sales, paid), sender)
         if _refused_again(report, previous) or not _valid(report):
             return None
         try:
@@ -195,9 +196,11 @@ def _report(
     version: tuple[int, str, str],
     days: list[Any],
     international: tuple[list[InternationalSale], list[InternationalPayment]],
+    sender: tuple[str, str],
 ) -> dict[str, Any]:
     """`version`: the file's sequence in its period, its type code (IN, RE), its digest;
-    `international`: the sales it reports one by one (flux 10.1) or their payments (10.2)."""
+    `international`: the sales it reports one by one (flux 10.1) or their payments (10.2);
+    `sender`: the platform's registration number and name (`platform.ereport_sender`)."""
     sequence, type_code, digest = version
     sales, paid = international
     now = ctx.clock.now().astimezone(PARIS)
@@ -205,8 +208,8 @@ def _report(
         id=transmission_id(operator.siren, kind, period, sequence),
         issued_at=timestamp(now),
         type_code=type_code,
-        platform_id=str(ctx.settings.ereporting_platform_id),
-        platform_name=ctx.settings.ereporting_platform_name or "Plateforme agréée",
+        platform_id=sender[0],
+        platform_name=sender[1],
         issuer_siren=operator.siren,
         issuer_name=operator.name,
     )

@@ -30,6 +30,9 @@ CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter
 WEBHOOK_SECRET = "pa-webhook-secret"
 CHORUS_CLIENT_SECRET = "chorus-client-secret"  # an operator's own Chorus Pro API account
 PA, CHORUS = "pa", "chorus"  # the two kinds of settings an operator may have
+# A platform's registration number (scheme 0238), the sender of the e-reports it carries.
+REGISTRATION_NUMBER = r"^[A-Za-z0-9]{4}$"
+DEFAULT_PLATFORM_NAME = "Plateforme agréée"
 SECRETS = {PA: (CLIENT_SECRET, WEBHOOK_SECRET), CHORUS: (CHORUS_CLIENT_SECRET,)}
 AUDITED_AS = {PA: "einvoicing_platform", CHORUS: "chorus_pro"}
 
@@ -116,6 +119,20 @@ def _own_client(ctx: Context, operator_id: str, kind: str) -> Any:
     )
 
 
+def ereport_sender(ctx: Context, operator_id: str) -> tuple[str, str] | None:
+    """(registration number, name) of the platform the operator's e-reports go through:
+    its own platform's when it names them, else the deployment's (`EREPORTING_PLATFORM_ID`,
+    an operator's own account at the same PA); None when neither is known (no file)."""
+    own = ctx.platform_settings.get(operator_id) or {}
+    if own.get("registration_number"):
+        return own["registration_number"], own.get("name") or DEFAULT_PLATFORM_NAME
+    if ctx.settings.ereporting_platform_id is None:
+        return None
+    return ctx.settings.ereporting_platform_id, (
+        ctx.settings.ereporting_platform_name or DEFAULT_PLATFORM_NAME
+    )
+
+
 def has_platform(ctx: Context, operator_id: str) -> bool:
     return bool(ctx.platform_settings.get(operator_id) or ctx.settings.ereporting_platform_url)
 
@@ -161,13 +178,17 @@ def configure_platform(
     ctx.secrets.operators.put(operator_id, SECRETS[kind][0], wanted["client_secret"])
     if kind == PA and wanted.get("webhook_secret"):  # absent: the one set before stays
         ctx.secrets.operators.put(operator_id, WEBHOOK_SECRET, wanted["webhook_secret"])
-    public = {name: wanted[name] for name in ("base_url", "token_url", "client_id")}
+    public = {
+        name: wanted[name]
+        for name in ("base_url", "token_url", "client_id", "registration_number", "name")
+        if wanted.get(name) is not None
+    }
     public["updated_at"] = ctx.clock.now().isoformat(timespec="seconds")
     ctx.platform_settings.put(operator_id, public, kind)
     changes: dict[str, list[Any]] = {
-        name: [before.get(name), value]
-        for name, value in public.items()
-        if name != "updated_at" and before.get(name) != value
+        name: [before.get(name), public.get(name)]
+        for name in sorted(set(public) | set(before))
+        if name not in ("updated_at", "version") and before.get(name) != public.get(name)
     }
     changes["client_secret"] = ["(secret)", "(secret)"]  # changed, never written out
     if kind == PA and wanted.get("webhook_secret"):

@@ -133,6 +133,10 @@ def test_a_wrong_secret_is_an_outage_for_that_operator_only(
         ("token_url", "https://user:pw@pa.example.org/token"),
         ("client_secret", ""),
         ("client_id", None),
+        ("registration_number", "42"),
+        ("registration_number", "00 42"),
+        ("name", "PA\nde test"),
+        ("name", " "),
     ],
 )
 def test_bad_settings_are_refused_with_the_field_named(

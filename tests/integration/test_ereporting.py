@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -64,6 +65,51 @@ def test_a_closed_period_gets_valid_transactions_and_payments_reports(
         ("transactions", "IN"),
     ]
     for report in made:
+        assert flux10_failures(report["xml"].encode()) == []
+
+
+def sender(report: dict[str, Any]) -> tuple[str, str]:
+    """(registration number, name) of the platform a report names as its sender."""
+    document = ElementTree.fromstring(report["xml"]).find("ReportDocument/Sender")
+    assert document is not None
+    return document.findtext("Id", ""), document.findtext("Name", "")
+
+
+@pytest.mark.parametrize(
+    ("named", "expected"),
+    [
+        ({}, ("2728", "PA de test")),  # its own account at the deployment's platform
+        ({"registration_number": "9ZZ9", "name": "Autre PA"}, ("9ZZ9", "Autre PA")),
+        ({"registration_number": "0042"}, ("0042", "Plateforme agréée")),
+    ],
+)
+def test_an_operator_on_its_own_platform_reports_with_that_platforms_number(
+    api: Api,
+    admin: str,
+    ctx: Context,
+    network: dict,
+    sold: dict[str, Any],
+    named: dict[str, str],
+    expected: tuple[str, str],
+) -> None:
+    operator_id = network["operator"]
+    path = f"/v1/operators/{operator_id}/einvoicing-platform"
+    own = {
+        "base_url": "https://pa.example.org/api",
+        "token_url": "https://pa.example.org/token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        **named,
+    }
+    answer = api.request("PUT", path, own, token=admin)
+    assert answer.status == 200, answer.json
+    assert answer.json.get("registration_number") == named.get("registration_number")
+    assert api.get(path, token=admin).json == answer.json
+
+    assert run_job(api, admin, month_end(sold["day"]))["produced"] == 2
+
+    for report in reports(ctx, operator_id):
+        assert sender(report) == expected
         assert flux10_failures(report["xml"].encode()) == []
 
 
