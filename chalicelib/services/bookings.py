@@ -73,7 +73,17 @@ def book(
         raise NotFound(f"No resource with id {resource.id!r}.")
     now = ctx.clock.now()
     seller = catalogue.operators.get(relay.operator_id)
-    plan = plan_booking(request, relay, resource, now, ctx.settings.booking_horizon_days, seller)
+    try:
+        plan = plan_booking(
+            request, relay, resource, now, ctx.settings.booking_horizon_days, seller
+        )
+    except ValidationFailed:
+        # A keyed retry whose first attempt booked (its answer lost) may come once the
+        # time is over or the date past: it gets that booking, not a refusal.
+        again = _booked_already(ctx, principal, booking_id) if keyed else None
+        if again is None:
+            raise
+        return again
     _check_payment_method(principal, request, plan)
     if request.payment == "card" and plan.price.amount > 0:
         return _book_by_card(ctx, principal, request, plan, booking_id, now, keyed=keyed)
@@ -130,6 +140,16 @@ def _book_by_card(
             payments.drop_booking_intent(ctx, booking_id, intent.id)
         raise
     return {"booking": booking.public(), "payment": payments.payment_view(intent)}
+
+
+def _booked_already(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any] | None:
+    """The answer to a retried request whose booking is already written, or None."""
+    existing = ctx.bookings.get(booking_id)
+    if existing is None or existing.member_id != principal.sub:
+        return None
+    if existing.payment_method == "card":
+        return _card_booking_again(ctx, principal, existing, None)
+    return {"booking": existing.public(), "payment": None}
 
 
 def _card_booking_again(

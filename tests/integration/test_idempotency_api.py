@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from chalice import Response  # type: ignore[attr-defined]
 
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.api import bookings as booking_routes
 from chalicelib.api.endpoint import ROUTES, Call, _run_idempotently
 from chalicelib.auth import Principal
+from chalicelib.config import Settings
 from chalicelib.domain.booking import BookingRequest
 from chalicelib.errors import IdempotencyInFlight
 from chalicelib.services.context import Context
+from tests.conftest import NOW, PARIS
+from tests.integration.test_payment_policies import buy_pack, make_pack
 from tests.support.api import (
     Api,
     assert_problem,
@@ -25,6 +30,7 @@ from tests.support.api import (
     free_seats,
     operator_body,
 )
+from tests.support.fake_stripe import FakeGateway
 
 DAY = "2026-12-02"
 
@@ -132,6 +138,54 @@ def test_key_reused_after_24_hours_books_what_is_asked(
     assert friday["date"] == "2026-12-04"
     assert friday["id"] != first.json["booking"]["id"]
     assert "Idempotent-Replayed" not in later.headers
+
+
+def _answer_not_stored_once(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB throttles the write that stores the first answer, after the booking's own
+    transaction committed: the client gets a 503 and retries with its key."""
+    real, calls = ctx.idempotency.complete, []
+
+    def throttled_once(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            error = {"Error": {"Code": "ThrottlingException", "Message": "throttled"}}
+            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(ctx.idempotency, "complete", throttled_once)
+
+
+@pytest.mark.parametrize("payment", ["credits", "card"])
+def test_a_retry_after_the_time_is_over_gets_the_booking_its_first_attempt_made(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    clock: FixedClock,
+    ctx: Context,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+    payment: str,
+) -> None:
+    if payment == "credits":
+        buy_pack(api, member, settings, stripe_fake, make_pack(api, admin, network["operator"]))
+    body = booking_body(network["pool"], payment=payment)
+    # GIVEN Wednesday's day booked at 18:59:50, its answer lost (the relay closes at 19:00)
+    clock.moment = datetime(2026, 12, 2, 18, 59, 50, tzinfo=PARIS)
+    _answer_not_stored_once(ctx, monkeypatch)
+    assert_problem(post_booking(api, member, body, "late-key"), 503, "service_unavailable")
+    (made,) = api.get("/v1/bookings", token=member).json["items"]
+    # WHEN the client retries with its key once the day is over, then the day after
+    for moment in (datetime(2026, 12, 2, 19, 0, 5, tzinfo=PARIS), NOW + timedelta(days=2)):
+        clock.moment = moment
+        again = post_booking(api, member, body, "late-key")
+        # THEN it gets the booking made, never a refusal of a booking that exists
+        assert again.status == 201, again.json
+        assert again.json["booking"]["id"] == made["id"]
+        assert (again.json["payment"] is None) == (payment == "credits")
+    # AND a new request (another key) for that time is refused
+    assert_problem(post_booking(api, member, body, "new-key"), 422, "validation_error")
 
 
 # -- concurrent duplicates -------------------------------------------------------------------
