@@ -169,6 +169,21 @@ def plan_booking(
         resolve_unit(relay.hours(), request.date, tz, request.unit, request.start, request.end)
     )
     start, end = booking_window(list(slots))
+    if request.unit == "hour" and start + SLOT <= now:
+        # On the night clocks go back, "02:00" shows twice: the first pass is over, the
+        # second may be the slot under way (availability lists both).
+        slots = tuple(
+            resolve_unit(
+                relay.hours(),
+                request.date,
+                tz,
+                "hour",
+                request.start,
+                request.end,
+                second_pass=True,
+            )
+        )
+        start, end = booking_window(list(slots))
     # An hour booking may start in the slot under way, not in one already over (availability
     # marks those `past`); a day or half day covers its fixed window while any of it is left.
     first_end = start + SLOT if request.unit == "hour" else end

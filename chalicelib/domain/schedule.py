@@ -203,8 +203,11 @@ def local_midnight(d: date, tz: ZoneInfo) -> datetime:
     return _first_instant_from(datetime.combine(d, time(0, 0)), tz)
 
 
-def to_instant(d: date, t: time, tz: ZoneInfo, field: str | None = None) -> datetime:
-    """Wall clock -> fixed-offset datetime. Skipped -> ValidationFailed; repeated -> first."""
+def to_instant(
+    d: date, t: time, tz: ZoneInfo, field: str | None = None, *, second_pass: bool = False
+) -> datetime:
+    """Wall clock -> fixed-offset datetime. Skipped -> ValidationFailed; repeated -> first
+    (its second pass with ``second_pass``: the night clocks go back)."""
     naive = datetime.combine(d, t)
     if not _exists(naive, tz):
         raise ValidationFailed(
@@ -212,15 +215,17 @@ def to_instant(d: date, t: time, tz: ZoneInfo, field: str | None = None) -> date
             "(clocks go forward that night)",
             field=field,
         )
-    return _fixed(naive.replace(tzinfo=tz, fold=0))
+    return _fixed(naive.replace(tzinfo=tz, fold=int(second_pass)))
 
 
-def to_instant_hhmm(d: date, text: str, tz: ZoneInfo, field: str | None = None) -> datetime:
+def to_instant_hhmm(
+    d: date, text: str, tz: ZoneInfo, field: str | None = None, *, second_pass: bool = False
+) -> datetime:
     """Like ``to_instant`` for an ``"HH:MM"`` string; ``"24:00"`` is the next local midnight."""
     t = parse_hhmm(text, field, allow_24=True)
     if text == "24:00":
         return local_midnight(d + timedelta(days=1), tz)
-    return to_instant(d, t, tz, field)
+    return to_instant(d, t, tz, field, second_pass=second_pass)
 
 
 def _interval_bounds(d: date, interval: Interval, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -325,15 +330,19 @@ def resolve_unit(
     unit: str,
     start: str | None = None,
     end: str | None = None,
+    *,
+    second_pass: bool = False,
 ) -> list[Slot]:
     """The slots a booking of ``unit`` on date ``d`` covers.
 
-    ``start``/``end`` are only read for ``hour`` (ignored otherwise). Raises
+    ``start``/``end`` are only read for ``hour`` (ignored otherwise; a time the night
+    clocks go back shows twice is read as its first pass, or its second with
+    ``second_pass``). Raises
     ValidationFailed (bad unit or times), RelayClosed (no opening hours that day) or
     OutsideOpeningHours (the requested part of the day is not open).
     """
     kind = parse_unit(unit)
-    window = _hour_window(d, tz, start, end) if kind == "hour" else None
+    window = _hour_window(d, tz, start, end, second_pass) if kind == "hour" else None
     available = open_slots(hours, d, tz)
     if not available:
         raise RelayClosed(f"The relay is closed on {d.isoformat()}.")
@@ -360,7 +369,7 @@ def _half_day(available: list[Slot], d: date, tz: ZoneInfo, *, morning: bool) ->
 
 
 def _hour_window(
-    d: date, tz: ZoneInfo, start: str | None, end: str | None
+    d: date, tz: ZoneInfo, start: str | None, end: str | None, second_pass: bool = False
 ) -> tuple[datetime, datetime]:
     if start is None:
         raise ValidationFailed("start is required for an hourly booking", field="start")
@@ -368,8 +377,8 @@ def _hour_window(
         raise ValidationFailed("end is required for an hourly booking", field="end")
     if start == "24:00":
         raise ValidationFailed('"24:00" is only allowed as an end time', field="start")
-    begin = to_instant_hhmm(d, start, tz, field="start")
-    finish = to_instant_hhmm(d, end, tz, field="end")
+    begin = to_instant_hhmm(d, start, tz, field="start", second_pass=second_pass)
+    finish = to_instant_hhmm(d, end, tz, field="end", second_pass=second_pass)
     if _utc(finish) <= _utc(begin):
         raise ValidationFailed("end must be after start", field="end")
     return begin, finish

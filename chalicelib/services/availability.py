@@ -1,10 +1,11 @@
 """Free seats per 30-minute slot: one Query per relay-day, the catalogue from cache.
 A slot already over by the clock is marked `past: true`: no hour booking can start in it,
-but its `free` still counts (a day booking made now covers the whole day)."""
+but its `free` still counts (a day booking made now covers the whole day). A day beyond
+the booking horizon has no seat free."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,11 +66,14 @@ def relay_day(
     tz = ZoneInfo(relay.timezone)
     labelled = _labelled(intervals, day, tz)
     over = slots_over(day, tz, now)
+    # Beyond the booking horizon no booking can get a seat yet: none is free.
+    horizon = timedelta(days=ctx.settings.booking_horizon_days)
+    bookable = day <= now.astimezone(tz).date() + horizon
     for resource in ctx.catalogue.get().resources_of(relay.id):
         if not resource.active or (kind is not None and resource.kind != kind):
             continue
         used = taken.get(resource.id) or {}
-        capacity = resource.capacity
+        capacity = resource.capacity if bookable else 0
         view["resources"].append(
             {
                 "resource_id": resource.id,

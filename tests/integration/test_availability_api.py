@@ -4,7 +4,7 @@ DST days (HTTP, chalice test client, moto)."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -99,6 +99,22 @@ def test_slots_already_over_are_past_and_no_booking_starts_in_them(
     assert all(
         s["past"] is True for s in slots_of(api, network["relay"], network["pool"], "2026-12-01")
     )
+
+
+def test_a_day_beyond_the_booking_horizon_has_no_seat_free_yet(
+    api: Api, member: str, network: dict[str, str], clock: FixedClock
+) -> None:
+    # GIVEN the clock on Tuesday 2026-12-01: the horizon (90 days) ends on 2027-03-01
+    last, beyond = "2027-03-01", "2027-03-02"
+    # THEN its last day has seats a booking can get, the next none, open all the same
+    assert set(free_seats(api, network["relay"], network["pool"], last).values()) == {3}
+    assert book(api, member, network["pool"], date=last).status == 201
+    assert set(free_seats(api, network["relay"], network["pool"], beyond).values()) == {0}
+    assert relay_on(api, beyond, network["relay"])["open"] is True
+    assert_problem(book(api, member, network["pool"], date=beyond), 422, "validation_error")
+    # AND a day later the day comes within it
+    clock.advance(days=1)
+    assert set(free_seats(api, network["relay"], network["pool"], beyond).values()) == {3}
 
 
 def test_closed_weekday_is_not_open_and_has_no_slots(api: Api, network: dict[str, str]) -> None:
@@ -251,8 +267,9 @@ def test_spring_forward_day_has_46_slots_and_skips_2_to_3(api: Api, round_the_cl
 
 
 def test_fall_back_day_has_50_slots_with_the_repeated_hour_twice(
-    api: Api, round_the_clock: dict
+    api: Api, round_the_clock: dict, clock: FixedClock
 ) -> None:
+    clock.moment = datetime(2026, 10, 1, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))  # in horizon
     slots = slots_of(api, round_the_clock["relay"], round_the_clock["pool"], "2026-10-25")
     starts = [s["start"] for s in slots]
     assert len(slots) == 50
@@ -269,3 +286,20 @@ def test_fall_back_day_has_50_slots_with_the_repeated_hour_twice(
     ]
     assert starts.count("02:00") == 2 and starts.count("02:30") == 2
     assert all(s["free"] == 3 for s in slots)
+
+
+def test_at_the_second_0210_of_the_fall_back_night_the_repeated_slot_under_way_is_bookable(
+    api: Api, member: str, round_the_clock: dict, clock: FixedClock
+) -> None:
+    day = "2026-10-25"
+    clock.moment = datetime(2026, 10, 25, 1, 10, tzinfo=UTC)  # 02:10 CET, the second pass
+    slots = slots_of(api, round_the_clock["relay"], round_the_clock["pool"], day)
+    first, second = (s for s in slots if s["start"] == "02:00")
+    assert first.get("past") is True and "past" not in second
+
+    answer = book(
+        api, member, round_the_clock["pool"], date=day, unit="hour", start="02:00", end="02:30"
+    )
+
+    assert answer.status == 201, answer.json
+    assert answer.json["booking"]["start"].endswith("+01:00")  # the second pass, CET

@@ -3,7 +3,7 @@ when it may be cancelled for free, and when it may be checked in."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from chalicelib.domain.booking import (
     plan_booking,
 )
 from chalicelib.domain.catalogue import Relay, Resource, ResourceKind
+from chalicelib.domain.schedule import WEEKDAYS
 from chalicelib.domain.timezones import PARIS
 from chalicelib.errors import InvalidState, ValidationFailed
 
@@ -30,7 +31,10 @@ CREATED = datetime(2026, 11, 1, tzinfo=PARIS)
 HORIZON_DAYS = 90
 
 
-def relay() -> Relay:
+def relay(
+    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri"), hours: str = "08:00-19:00"
+) -> Relay:
+    opens, closes = hours.split("-")
     return Relay(
         id="melun",
         created_at=CREATED,
@@ -39,7 +43,7 @@ def relay() -> Relay:
         category="station",
         address={"line1": "Place Gallieni", "postcode": "77000", "city": "Melun"},
         location={"lat": 48.5275, "lon": 2.6553},
-        opening_hours={d: [["08:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        opening_hours={d: [[opens, closes]] for d in days},
     )
 
 
@@ -186,6 +190,28 @@ def test_at_10_15_an_hour_cannot_start_in_a_half_hour_already_over(
         with pytest.raises(ValidationFailed) as refused:
             plan_booking(asked, relay(), resource(), at_10_15, HORIZON_DAYS)
         assert refused.value.errors[0]["field"] == "start"
+
+
+@pytest.mark.parametrize(
+    ("now", "offset", "minutes"),
+    [
+        # 02:10 of the first pass (CEST): 02:00-02:30 is that pass's slot under way
+        (datetime(2026, 10, 25, 0, 10, tzinfo=UTC), 2, 30),
+        # 02:10 of the second pass (CET): the first is over, the second under way
+        (datetime(2026, 10, 25, 1, 10, tzinfo=UTC), 1, 30),
+    ],
+)
+def test_on_the_night_clocks_go_back_an_hour_starts_in_the_pass_under_way(
+    now: datetime, offset: int, minutes: int
+) -> None:
+    all_day = relay(WEEKDAYS, "00:00-24:00")
+    asked = request("hour", day=date(2026, 10, 25), start="02:00", end="02:30")
+
+    plan = plan_booking(asked, all_day, resource(), now, HORIZON_DAYS)
+
+    assert plan.start.utcoffset() == timedelta(hours=offset)
+    assert plan.start <= now < plan.end
+    assert (plan.end - plan.start) == timedelta(minutes=minutes)
 
 
 # --- credits --------------------------------------------------------------------------------
