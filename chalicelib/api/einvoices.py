@@ -13,6 +13,7 @@ from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.schemas import WebhookAnswer
 from chalicelib.domain.catalogue import NonEmpty
 from chalicelib.domain.identifiers import SPACES_AND_CONTROLS
+from chalicelib.errors import ValidationFailed
 from chalicelib.services import einvoice_routing, einvoice_webhooks, platform
 from chalicelib.services.platform import REGISTRATION_NUMBER
 
@@ -188,6 +189,10 @@ def get_platform(call: Call) -> Any:
 )
 def put_platform(call: Call) -> Any:
     body = call.body
+    if body.name is not None and body.registration_number is None:
+        raise ValidationFailed(
+            "A platform's name goes with its registration_number.", field="registration_number"
+        )
     wanted = {
         "base_url": body.base_url,
         "token_url": body.token_url,

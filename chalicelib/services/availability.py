@@ -73,18 +73,18 @@ def relay_day(
         if not resource.active or (kind is not None and resource.kind != kind):
             continue
         used = taken.get(resource.id) or {}
-        capacity = resource.capacity if bookable else 0
+        seats = resource.capacity if bookable else 0
         view["resources"].append(
             {
                 "resource_id": resource.id,
                 "name": resource.name,
                 "kind": resource.kind.value,
-                "capacity": capacity,
+                "capacity": resource.capacity,
                 "slots": [
-                    _slot(a, b, max(0, capacity - used.get(i, 0)), i < over) for i, a, b in labelled
+                    _slot(a, b, max(0, seats - used.get(i, 0)), i < over) for i, a, b in labelled
                 ]
                 if used or over
-                else _all_free(labelled, capacity),
+                else _all_free(labelled, seats),
             }
         )
     return view

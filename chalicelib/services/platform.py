@@ -33,6 +33,7 @@ PA, CHORUS = "pa", "chorus"  # the two kinds of settings an operator may have
 # A platform's registration number (scheme 0238), the sender of the e-reports it carries.
 REGISTRATION_NUMBER = r"^[A-Za-z0-9]{4}$"
 DEFAULT_PLATFORM_NAME = "Plateforme agréée"
+UNAUDITED = ("updated_at", "version")  # bookkeeping of the settings item, not settings
 SECRETS = {PA: (CLIENT_SECRET, WEBHOOK_SECRET), CHORUS: (CHORUS_CLIENT_SECRET,)}
 AUDITED_AS = {PA: "einvoicing_platform", CHORUS: "chorus_pro"}
 
@@ -188,7 +189,7 @@ def configure_platform(
     changes: dict[str, list[Any]] = {
         name: [before.get(name), public.get(name)]
         for name in sorted(set(public) | set(before))
-        if name not in ("updated_at", "version") and before.get(name) != public.get(name)
+        if name not in UNAUDITED and before.get(name) != public.get(name)
     }
     changes["client_secret"] = ["(secret)", "(secret)"]  # changed, never written out
     if kind == PA and wanted.get("webhook_secret"):
@@ -226,9 +227,9 @@ def remove_platform(
         ctx.secrets.operators.delete(operator_id, name)
     before = own or {}
     changes: dict[str, list[Any]] = {
-        name: [before.get(name), None]
-        for name in ("base_url", "token_url", "client_id")
-        if before.get(name)
+        name: [value, None]
+        for name, value in sorted(before.items())
+        if name not in UNAUDITED and value
     }
     changes.update({_secret_field(name): ["(secret)", None] for name in left})
     audit.record(

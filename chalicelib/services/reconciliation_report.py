@@ -20,6 +20,9 @@ from chalicelib.services.reconciliation import COLUMNS, FAILED_REFUND_LOOKBACK
 # The payment store keys payments by `created_at` as the clock wrote it (UTC in production,
 # any offset in tests); a span of instants is read this much wider, then cut exactly.
 KEY_OFFSET_SLACK = timedelta(hours=14)
+# Disputes closed before their close was indexed (GSI2, session 15) are found by their
+# opening: those that closed within this long of it (most are decided within 75 days).
+UNINDEXED_CLOSE_SPAN = timedelta(days=120)
 
 
 def reconciliation_report(
@@ -179,7 +182,8 @@ def _disputes(
     last event left them: a `lost` one is money the customer owes again (their account is
     open on the invoice's piece)."""
     low, high = _key_span(span)
-    found = {dispute.id: dispute for dispute in store.disputes(operator_id, low, high)}
+    opened_from, _ = _key_span((span[0] - UNINDEXED_CLOSE_SPAN if span[0] else None, span[1]))
+    found = {dispute.id: dispute for dispute in store.disputes(operator_id, opened_from, high)}
     found.update(  # closed within the span: read after, so the later state wins
         (dispute.id, dispute) for dispute in store.closed_disputes(operator_id, low, high)
     )

@@ -110,7 +110,12 @@ def test_a_day_beyond_the_booking_horizon_has_no_seat_free_yet(
     assert set(free_seats(api, network["relay"], network["pool"], last).values()) == {3}
     assert book(api, member, network["pool"], date=last).status == 201
     assert set(free_seats(api, network["relay"], network["pool"], beyond).values()) == {0}
-    assert relay_on(api, beyond, network["relay"])["open"] is True
+    relay = relay_on(api, beyond, network["relay"])
+    assert relay["open"] is True
+    assert {r["resource_id"]: r["capacity"] for r in relay["resources"]} == {
+        network["pool"]: 3,  # the resources' seats, as on any day
+        network["room"]: 1,
+    }
     assert_problem(book(api, member, network["pool"], date=beyond), 422, "validation_error")
     # AND a day later the day comes within it
     clock.advance(days=1)

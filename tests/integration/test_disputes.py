@@ -211,6 +211,30 @@ def test_a_dispute_closed_months_after_it_opened_is_in_the_report_of_its_close(
     assert once["status"] == "won"
 
 
+def test_a_dispute_closed_before_its_close_was_indexed_is_still_in_the_report_of_its_close(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    _booking, dispute = disputed(api, member, network, stripe_fake, settings)
+    ctx.clock.advance(seconds=40 * 86400)  # type: ignore[attr-defined]
+    won = stripe_fake.close_dispute(dispute, won=True)
+    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    # GIVEN the item as a release before the GSI2 index wrote it
+    ctx.table.table.update_item(
+        Key={"PK": f"DISPUTE#{dispute['id']}", "SK": "DISPUTE"},
+        UpdateExpression="REMOVE GSI2PK, GSI2SK",
+    )
+    closed = ctx.clock.now().astimezone(PARIS).date().isoformat()
+    # THEN the report of the day it closed still lists it (found by its opening)
+    listed = report(api, accountant, network["operator"], f"&from={closed}&to={closed}")
+    assert [d["dispute_id"] for d in listed["disputes"]] == [dispute["id"]]
+
+
 def test_a_late_dispute_created_event_never_reopens_a_closed_dispute(
     api: Api,
     member: str,

@@ -21,7 +21,7 @@ from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     invoiced,
 )
 from tests.integration.test_einvoice_routing import lifecycle, route
-from tests.support.api import Api
+from tests.support.api import Api, assert_problem
 from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
 
 PREFIX = "/relais-test/operators"
@@ -174,3 +174,34 @@ def test_unknown_operators_and_fields_are_refused(
     assert api.get("/v1/operators/op_nope/einvoicing-platform", token=admin).status == 404
     extra = settings_body(own_pa, flow_syntax="UBL")
     assert put_settings(api, admin, network["operator"], extra).status == 422
+
+
+def test_the_platforms_number_and_name_are_audited_when_set_and_when_forgotten(
+    api: Api,
+    admin: str,
+    network: dict[str, str],
+    ssm_secrets: OperatorSecrets,
+    own_pa: FakePlatform,
+) -> None:
+    operator_id = network["operator"]
+    body = settings_body(own_pa, registration_number="0042", name="PA de Melun")
+    put = put_settings(api, admin, operator_id, body)
+    assert put.status == 200, put.json
+    path = f"/v1/operators/{operator_id}/einvoicing-platform"
+    headers = {"If-Match": str(put.json["version"])}
+    assert api.request("DELETE", path, None, token=admin, headers=headers).status == 204
+
+    trail = api.get("/v1/audit?entity=einvoicing_platform", token=admin).json["items"]
+    changes = {entry["action"]: entry["changes"] for entry in trail}
+    assert changes["update"]["registration_number"] == [None, "0042"]
+    assert changes["delete"]["registration_number"] == ["0042", None]
+    assert changes["delete"]["name"] == ["PA de Melun", None]
+
+
+def test_a_platform_name_without_its_registration_number_is_refused(
+    api: Api, admin: str, network: dict[str, str], own_pa: FakePlatform
+) -> None:
+    answer = put_settings(api, admin, network["operator"], settings_body(own_pa, name="Autre PA"))
+
+    assert_problem(answer, 422, "validation_error")
+    assert [e["field"] for e in answer.json["errors"]] == ["registration_number"]
