@@ -62,12 +62,27 @@ class Settings(BaseSettings):
     ereporting_platform_client_secret: str = Field(
         default="", alias="EREPORTING_PLATFORM_CLIENT_SECRET"
     )
+    # What the platform signs its status webhooks with (operators without their own).
+    ereporting_platform_webhook_secret: str = Field(
+        default="", alias="EREPORTING_PLATFORM_WEBHOOK_SECRET"
+    )
+    # On AWS these secrets (and Chorus Pro's below) are SSM SecureStrings named here (set
+    # by the template, read at first use); the plain values are for local runs.
+    ereporting_platform_client_secret_parameter: str | None = Field(
+        default=None, alias="EREPORTING_PLATFORM_CLIENT_SECRET_PARAMETER"
+    )
+    ereporting_platform_webhook_secret_parameter: str | None = Field(
+        default=None, alias="EREPORTING_PLATFORM_WEBHOOK_SECRET_PARAMETER"
+    )
     # Chorus Pro, for invoices to public bodies (communes...): its flow API and OAuth2
     # client, in the same shape as a platform's. Unset URL = those invoices wait.
     chorus_pro_url: str | None = Field(default=None, alias="CHORUS_PRO_URL")
     chorus_pro_token_url: str = Field(default="", alias="CHORUS_PRO_TOKEN_URL")
     chorus_pro_client_id: str = Field(default="", alias="CHORUS_PRO_CLIENT_ID")
     chorus_pro_client_secret: str = Field(default="", alias="CHORUS_PRO_CLIENT_SECRET")
+    chorus_pro_client_secret_parameter: str | None = Field(
+        default=None, alias="CHORUS_PRO_CLIENT_SECRET_PARAMETER"
+    )
     # Where each operator's own secrets (its platform's client secret) are kept: SSM
     # SecureStrings under this path (set by the template); unset = in memory (local runs).
     operator_secrets_prefix: str | None = Field(default=None, alias="OPERATOR_SECRETS_PREFIX")
@@ -124,6 +139,17 @@ class Settings(BaseSettings):
             missing = [name for name, value in names.items() if not value]
             if missing:
                 raise ValueError(f"{', '.join(missing)} required on AWS Lambda")
+            plain = {
+                "EREPORTING_PLATFORM_CLIENT_SECRET": self.ereporting_platform_client_secret,
+                "EREPORTING_PLATFORM_WEBHOOK_SECRET": self.ereporting_platform_webhook_secret,
+                "CHORUS_PRO_CLIENT_SECRET": self.chorus_pro_client_secret,
+            }
+            given = [name for name, value in plain.items() if value]
+            if given:  # it would sit in the functions' environment (and stages.json)
+                raise ValueError(
+                    f"{', '.join(given)} must not be set on AWS Lambda: "
+                    "its SSM parameter (the *_PARAMETER name) holds it"
+                )
         return self
 
 

@@ -19,6 +19,11 @@ ORIGIN = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
 SECRET_PARAMETERS = {
     "STRIPE_API_KEY_PARAMETER": "stripe/api-key",
     "STRIPE_WEBHOOK_SECRET_PARAMETER": "stripe/webhook-secret",
+    # The deployment-wide accredited platform and Chorus Pro account, only if used (each
+    # is read once its URL is set; a missing parameter reads as no secret).
+    "EREPORTING_PLATFORM_CLIENT_SECRET_PARAMETER": "einvoicing/platform-client-secret",
+    "EREPORTING_PLATFORM_WEBHOOK_SECRET_PARAMETER": "einvoicing/platform-webhook-secret",
+    "CHORUS_PRO_CLIENT_SECRET_PARAMETER": "einvoicing/chorus-client-secret",
     # A path, not one parameter: each operator's platform client secret is
     # `operators/{operator id}/pa-client-secret`, written and deleted by the API
     # (ssm:PutParameter and ssm:DeleteParameter there only).

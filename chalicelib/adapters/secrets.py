@@ -1,4 +1,5 @@
-"""Secrets (the Stripe API key, the webhook signing secret): SSM Parameter Store on AWS.
+"""Secrets (the Stripe API key, the webhook signing secret, the deployment-wide platform's
+and Chorus Pro's client secrets, each operator's own): SSM Parameter Store on AWS.
 
 When a secret's parameter name is set (`STRIPE_API_KEY_PARAMETER`...), its value is a
 SecureString read at first use through Powertools Parameters, decrypted, and cached
@@ -31,6 +32,18 @@ class Secret:
         if not self._parameter:
             return self._plain
         return self._provider.get(self._parameter)
+
+    def get_or_none(self) -> str | None:
+        """The value, or None when none is set (an empty plain value, or no parameter
+        stored under the name: a secret of a feature the deployment does not use)."""
+        if not self._parameter:
+            return self._plain or None
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            return self._provider.get(self._parameter) or None
+        except GetParameterError:
+            return None
 
 
 class SecretProvider:
@@ -66,9 +79,32 @@ class Secrets:
         self.stripe_webhook_secret = Secret(
             settings.stripe_webhook_secret, settings.stripe_webhook_secret_parameter, provider
         )
+        self._settings, self._provider = settings, provider
         self.operators = OperatorSecrets(
             settings.operator_secrets_prefix, provider, settings.aws_region, client
         )
+
+    # The deployment-wide accredited platform and Chorus Pro account (operators without
+    # their own), read only when their URL is set; built as asked, from the settings.
+    @property
+    def platform_client_secret(self) -> Secret:
+        return self._from_settings("ereporting_platform_client_secret")
+
+    @property
+    def platform_webhook_secret(self) -> Secret:
+        return self._from_settings("ereporting_platform_webhook_secret")
+
+    @property
+    def chorus_client_secret(self) -> Secret:
+        return self._from_settings("chorus_pro_client_secret")
+
+    def _from_settings(self, name: str) -> Secret:
+        """The setting `name` (local runs) or the parameter `{name}_parameter` names."""
+        plain, parameter = (
+            getattr(self._settings, name),
+            getattr(self._settings, f"{name}_parameter"),
+        )
+        return Secret(plain, parameter, self._provider)
 
 
 class OperatorSecrets:

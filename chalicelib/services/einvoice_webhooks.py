@@ -4,10 +4,12 @@ The platform calls `POST /v1/einvoicing/platforms/{operator_id}/webhook` with, f
 flow, the statuses it knows — the same shape as its `GET /v1/flows/{flowId}`:
 `{"flowId", "trackingId", "lifecycle": [{"code", "at"}...]}`, signed with the
 operator's webhook secret (domain/webhook_signature.py; the secret is set with the
-platform settings and kept in SSM beside the client secret). The statuses are applied
-by the same rule as the hourly poll (`domain/lifecycle.with_reported`): each once,
-never back from a final status, so a replayed or late delivery changes nothing. Polling
-stays: a status whose webhook was lost is read by the next `route_einvoices` run.
+platform settings and kept in SSM beside the client secret), or, for an operator on the
+deployment-wide platform, the deployment's (`EREPORTING_PLATFORM_WEBHOOK_SECRET*`).
+The statuses are applied by the same rule as the hourly poll
+(`domain/lifecycle.with_reported`): each once, never back from a final status, so a
+replayed or late delivery changes nothing. Polling stays: a status whose webhook was lost
+is read by the next `route_einvoices` run.
 
 A delivery for an unknown flow (another attempt's, or one whose deposit is not recorded
 yet) is answered 200 `ignored`: the poll will read it. A bad signature is 400
@@ -26,7 +28,7 @@ from chalicelib.errors import ConcurrentUpdate, InvalidSignature, NotFound, Vali
 from chalicelib.observability import count, logger
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
-from chalicelib.services.platform import WEBHOOK_SECRET
+from chalicelib.services.platform import webhook_secret
 
 ATTEMPTS = 3
 
@@ -38,7 +40,7 @@ def receive_status_webhook(
         get_operator(ctx, operator_id)
     except NotFound as exc:
         raise InvalidSignature("No webhook secret is configured for this operator.") from exc
-    secret = ctx.secrets.operators.get(operator_id, WEBHOOK_SECRET)
+    secret = webhook_secret(ctx, operator_id)
     if not secret:
         raise InvalidSignature("No webhook secret is configured for this operator.")
     try:

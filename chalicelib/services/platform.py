@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.domain.editing import check_version, expected_version
 from chalicelib.errors import NotFound, PreconditionFailed
+from chalicelib.observability import logger
 from chalicelib.services import audit
 from chalicelib.services.catalogue import get_operator
 
 if TYPE_CHECKING:  # the settings (pydantic-settings) load with the first request
+    from chalicelib.adapters.secrets import Secret
     from chalicelib.auth import Principal
-    from chalicelib.config import Settings
     from chalicelib.services.context import Context
 
 CLIENT_SECRET = "pa-client-secret"  # the name of the operator's SSM parameter
@@ -59,45 +60,61 @@ class InvoiceValidator(Protocol):
         ...
 
 
-def platform_of(settings: Settings) -> FlowPlatform | None:
-    """The deployment-wide platform's client, or None when none is configured."""
+def platform_of(ctx: Context) -> FlowPlatform | None:
+    """The deployment-wide platform's client, or None when none is configured (no URL, or
+    its client secret missing from SSM: its invoices wait, `platform_not_configured`)."""
+    settings = ctx.settings
     if not settings.ereporting_platform_url:
+        return None
+    secret = _deployment_secret(ctx.secrets.platform_client_secret, "platform")
+    if secret is None:
         return None
     return FlowClient(
         PlatformAccount(
             base_url=settings.ereporting_platform_url,
             token_url=settings.ereporting_platform_token_url,
             client_id=settings.ereporting_platform_client_id,
-            client_secret=settings.ereporting_platform_client_secret,
+            client_secret=secret,
         )
     )
 
 
-def chorus_of(settings: Settings) -> FlowPlatform | None:
+def chorus_of(ctx: Context) -> FlowPlatform | None:
     """Chorus Pro, for invoices to public bodies, through the same flow port (its API
     account: `CHORUS_PRO_*`); None when not configured: those invoices wait."""
+    settings = ctx.settings
     if not settings.chorus_pro_url:
+        return None
+    secret = _deployment_secret(ctx.secrets.chorus_client_secret, "Chorus Pro")
+    if secret is None:
         return None
     return FlowClient(
         PlatformAccount(
             base_url=settings.chorus_pro_url,
             token_url=settings.chorus_pro_token_url,
             client_id=settings.chorus_pro_client_id,
-            client_secret=settings.chorus_pro_client_secret,
+            client_secret=secret,
         )
     )
+
+
+def _deployment_secret(secret: Secret, account: str) -> str | None:
+    value = secret.get_or_none()
+    if value is None:  # the URL is set: the parameter was forgotten
+        logger().error("deployment_secret_missing", extra={"account": account})
+    return value
 
 
 def platform_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
     """The operator's own platform, else the deployment-wide one, else None."""
     own = _own_client(ctx, operator_id, PA)
-    return own if own is not _NONE else platform_of(ctx.settings)
+    return own if own is not _NONE else platform_of(ctx)
 
 
 def chorus_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
     """The operator's own Chorus Pro account, else the deployment's, else None."""
     own = _own_client(ctx, operator_id, CHORUS)
-    return own if own is not _NONE else chorus_of(ctx.settings)
+    return own if own is not _NONE else chorus_of(ctx)
 
 
 _NONE: Any = object()  # no settings of its own
@@ -132,6 +149,16 @@ def ereport_sender(ctx: Context, operator_id: str) -> tuple[str, str] | None:
     return ctx.settings.ereporting_platform_id, (
         ctx.settings.ereporting_platform_name or DEFAULT_PLATFORM_NAME
     )
+
+
+def webhook_secret(ctx: Context, operator_id: str) -> str | None:
+    """What the platform an operator uses signs its status webhooks with: its own
+    platform's secret, else (no settings of its own) the deployment-wide platform's."""
+    if ctx.platform_settings.get(operator_id) is not None:
+        return ctx.secrets.operators.get(operator_id, WEBHOOK_SECRET)
+    if not ctx.settings.ereporting_platform_url:
+        return None
+    return ctx.secrets.platform_webhook_secret.get_or_none()
 
 
 def has_platform(ctx: Context, operator_id: str) -> bool:

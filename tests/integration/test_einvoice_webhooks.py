@@ -15,6 +15,7 @@ import pytest
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.secrets import OperatorSecrets
 from chalicelib.domain.webhook_signature import HEADER, signature_header
+from chalicelib.services.context import Context
 from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     alice,
     bob,
@@ -32,7 +33,7 @@ from tests.integration.test_einvoicing_platform import (  # noqa: F401 (fixtures
     ssm_secrets,
 )
 from tests.support.api import Api
-from tests.support.fake_pa import FakePlatform
+from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
 
 WEBHOOK_SECRET = "whsec-relais-0123456789"
 
@@ -249,3 +250,61 @@ def test_the_webhook_secret_goes_to_ssm_and_is_never_answered(
     assert WEBHOOK_SECRET not in str(trail)
     short = put_settings(api, admin, operator_id, settings_body(own_pa, webhook_secret="short"))
     assert short.status == 422
+
+
+DEPLOYMENT_SECRETS = "/relais-test/einvoicing"
+
+
+@pytest.fixture
+def deployment_pa(
+    ctx: Context,
+    monkeypatch: pytest.MonkeyPatch,
+    own_pa: FakePlatform,  # noqa: F811
+) -> FakePlatform:
+    """The deployment-wide platform, its client and webhook secrets in SSM (moto), as
+    the template names them; nothing in the settings themselves."""
+    settings = ctx.settings
+    monkeypatch.setattr(settings, "ereporting_platform_url", own_pa.url)
+    monkeypatch.setattr(settings, "ereporting_platform_token_url", f"{own_pa.url}/token")
+    monkeypatch.setattr(settings, "ereporting_platform_client_id", CLIENT_ID)
+    for name in ("client", "webhook"):
+        monkeypatch.setattr(
+            settings,
+            f"ereporting_platform_{name}_secret_parameter",
+            f"{DEPLOYMENT_SECRETS}/platform-{name}-secret",
+        )
+    return own_pa
+
+
+def test_the_deployment_platforms_secrets_are_read_from_ssm(
+    api: Api,
+    admin: str,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    deployment_pa: FakePlatform,
+) -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-3")
+    # GIVEN its client secret not stored yet: the invoice waits, nothing is sent
+    assert route(api, admin)["not_configured"] == 1
+    assert deployment_pa.flows == {}
+    # WHEN it is stored: the invoice goes, with the secret read from SSM
+    ssm.put_parameter(
+        Name=f"{DEPLOYMENT_SECRETS}/platform-client-secret",
+        Value=CLIENT_SECRET,
+        Type="SecureString",
+    )
+    assert route(api, admin)["deposited"] == 1
+    # AND statuses it pushes for an operator without a platform of its own are taken,
+    # signed with the deployment's webhook secret, once that is stored
+    operator_id = invoiced["operator_id"]
+    deployment_pa.subscribe(hook_path(operator_id), WEBHOOK_SECRET)
+    deployment_pa.report(invoiced["id"], "201")
+    assert deliver(api, clock, deployment_pa) == 0  # no secret yet: refused (400)
+    ssm.put_parameter(
+        Name=f"{DEPLOYMENT_SECRETS}/platform-webhook-secret",
+        Value=WEBHOOK_SECRET,
+        Type="SecureString",
+    )
+    deployment_pa.report(invoiced["id"], "202")
+    assert deliver(api, clock, deployment_pa) == 2  # the refused one again, and this one
+    assert codes(api, admin, invoiced["id"]) == ["200", "201", "202"]

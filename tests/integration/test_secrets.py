@@ -116,3 +116,22 @@ def test_a_deployed_function_without_secret_parameters_is_misconfigured(
     assert raised.value.problems == [
         "STRIPE_API_KEY_PARAMETER, STRIPE_WEBHOOK_SECRET_PARAMETER required on AWS Lambda"
     ]
+
+
+def test_a_deployed_function_refuses_platform_secrets_in_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "relais-prod-APIHandler-x")
+    monkeypatch.setenv("STRIPE_API_KEY_PARAMETER", "/relais-prod/stripe/api-key")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_PARAMETER", "/relais-prod/stripe/webhook-secret")
+    monkeypatch.setenv("EREPORTING_PLATFORM_CLIENT_SECRET", "pa-secret-must-not-show")
+    monkeypatch.setenv("CHORUS_PRO_CLIENT_SECRET", "chorus-secret-must-not-show")
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+
+    (problem,) = raised.value.problems
+    assert problem.startswith(
+        "EREPORTING_PLATFORM_CLIENT_SECRET, CHORUS_PRO_CLIENT_SECRET must not be set on AWS"
+    )
+    assert "must-not-show" not in problem
