@@ -10,7 +10,10 @@ are never logged, and on AWS never put in environment variables.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
@@ -38,12 +41,7 @@ class Secret:
         stored under the name: a secret of a feature the deployment does not use)."""
         if not self._parameter:
             return self._plain or None
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-        try:
-            return self._provider.get(self._parameter) or None
-        except GetParameterError:
-            return None
+        return self._provider.get_or_none(self._parameter)
 
 
 class SecretProvider:
@@ -54,6 +52,33 @@ class SecretProvider:
         self._max_age = max_age
         self._client = client
         self._ssm: Any = None
+        self._missing: dict[str, float] = {}  # parameter -> when found missing (monotonic)
+
+    def get_or_none(self, parameter: str) -> str | None:
+        """The value, or None when no parameter has that name. A name found missing is
+        remembered so for `max_age` (paths anyone may call read some secrets: a flood must
+        not become SSM calls); any other failure (throttled, denied) is a
+        `ServiceUnavailable`, never read as "no secret"."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        missed = self._missing.get(parameter)
+        if missed is not None and time.monotonic() - missed < self._max_age:
+            return None
+        try:
+            value = self.get(parameter)
+        except GetParameterError as exc:
+            origin = exc.__cause__ or exc.__context__  # Powertools wraps the SDK's error
+            code = getattr(origin, "response", {}).get("Error", {}).get("Code")
+            if code != "ParameterNotFound":
+                raise ServiceUnavailable("A secret could not be read; retry.") from exc
+            self._missing[parameter] = time.monotonic()
+            return None
+        self._missing.pop(parameter, None)
+        return value or None
+
+    def stored(self, parameter: str) -> None:
+        """`parameter` was just written: no longer remembered missing."""
+        self._missing.pop(parameter, None)
 
     def get(self, parameter: str) -> str:
         if self._ssm is None:
@@ -135,6 +160,7 @@ class OperatorSecrets:
             self._local[f"{operator_id}/{name}"] = value
             return
         self._ssm().put_parameter(Name=parameter, Value=value, Type="SecureString", Overwrite=True)
+        self._provider.stored(parameter)
 
     def delete(self, operator_id: str, name: str) -> None:
         """Forget the secret (nothing to do if there is none). A container that read it
@@ -150,16 +176,12 @@ class OperatorSecrets:
             return
 
     def get(self, operator_id: str, name: str) -> str | None:
-        """The value, or None when none was ever stored."""
+        """The value, or None when none was ever stored (remembered as missing for
+        `SECRETS_MAX_AGE_SECONDS` but after a `put` here)."""
         parameter = self.parameter_name(operator_id, name)
         if parameter is None:
             return self._local.get(f"{operator_id}/{name}")
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-        try:
-            return self._provider.get(parameter)
-        except GetParameterError:
-            return None
+        return self._provider.get_or_none(parameter)
 
     def _ssm(self) -> Any:
         if self._client is None:

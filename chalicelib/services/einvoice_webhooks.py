@@ -40,6 +40,8 @@ def receive_status_webhook(
         get_operator(ctx, operator_id)
     except NotFound as exc:
         raise InvalidSignature("No webhook secret is configured for this operator.") from exc
+    if not header:  # unsigned: refused before any secret is read
+        raise InvalidSignature("The request is not signed.")
     secret = webhook_secret(ctx, operator_id)
     if not secret:
         raise InvalidSignature("No webhook secret is configured for this operator.")

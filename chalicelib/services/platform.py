@@ -162,11 +162,12 @@ def webhook_secret(ctx: Context, operator_id: str) -> str | None:
 
 
 def has_platform(ctx: Context, operator_id: str) -> bool:
-    return bool(ctx.platform_settings.get(operator_id) or ctx.settings.ereporting_platform_url)
+    """Whether the operator's B2B invoices can go (the platform's secret readable too)."""
+    return platform_for(ctx, operator_id) is not None
 
 
 def has_chorus(ctx: Context, operator_id: str) -> bool:
-    return bool(ctx.platform_settings.get(operator_id, CHORUS) or ctx.settings.chorus_pro_url)
+    return chorus_for(ctx, operator_id) is not None
 
 
 def _deployment_url(ctx: Context, kind: str) -> str | None:

@@ -42,18 +42,25 @@ def company(api: Api, admin: str, network: dict[str, str]) -> dict[str, Any]:
     return dict(answer.json)
 
 
-@pytest.fixture
-def chorus(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatform]:
+def deployment_chorus(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, secret: dict[str, str]
+) -> Iterator[FakePlatform]:
+    """The deployment's Chorus Pro account on a fake platform, its secret as `secret` sets."""
     fake = FakePlatform()
     for name, value in {
         "chorus_pro_url": fake.url,
         "chorus_pro_token_url": f"{fake.url}/token",
         "chorus_pro_client_id": CLIENT_ID,
-        "chorus_pro_client_secret": CLIENT_SECRET,
+        **secret,
     }.items():
         monkeypatch.setattr(ctx.settings, name, value)
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def chorus(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatform]:
+    yield from deployment_chorus(ctx, monkeypatch, {"chorus_pro_client_secret": CLIENT_SECRET})
 
 
 def test_a_commune_invoice_goes_to_chorus_pro_with_its_service_and_commitment(
@@ -120,3 +127,25 @@ def test_a_company_becomes_a_public_buyer_by_patch_and_needs_its_siret(
     answer = api.request("PATCH", path, fields, token=admin, headers=match)
     assert answer.status == 200, answer.json
     assert (answer.json["public_body"], answer.json["siret"]) == (True, "55210055400013")
+
+
+@pytest.fixture
+def chorus_without_secret(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatform]:
+    """As on AWS: the secret's SSM parameter named by the template, never created."""
+    parameter = {"chorus_pro_client_secret_parameter": "/relais-test/einvoicing/chorus"}
+    yield from deployment_chorus(ctx, monkeypatch, parameter)
+
+
+def test_a_chorus_account_without_its_secret_keeps_the_invoice_waiting_and_says_why(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    fake_pa: FakePlatform,  # noqa: F811
+    chorus_without_secret: FakePlatform,
+) -> None:
+    assert route(api, admin)["not_configured"] == 1
+    assert chorus_without_secret.flows == {}
+
+    state = lifecycle(api, admin, invoiced["id"])
+
+    assert state["error"] == {"code": "chorus_not_configured"}, state

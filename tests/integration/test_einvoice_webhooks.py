@@ -5,13 +5,17 @@ problem, never a 5xx; the poll still reads what a lost webhook did not bring."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import boto3
+import botocore.client
+import botocore.exceptions
 import pytest
 
+from chalicelib.adapters import secrets as secrets_module
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.secrets import OperatorSecrets
 from chalicelib.domain.webhook_signature import HEADER, signature_header
@@ -276,23 +280,36 @@ def deployment_pa(
     return own_pa
 
 
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The process's monotonic clock (what the secrets' cache goes by) moved on."""
+    moved = time.monotonic() + seconds
+    monkeypatch.setattr(secrets_module.time, "monotonic", lambda: moved)
+
+
 def test_the_deployment_platforms_secrets_are_read_from_ssm(
     api: Api,
     admin: str,
     clock: FixedClock,
+    ctx: Context,
     invoiced: dict[str, Any],  # noqa: F811
     deployment_pa: FakePlatform,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ssm = boto3.client("ssm", region_name="eu-west-3")
-    # GIVEN its client secret not stored yet: the invoice waits, nothing is sent
+    # GIVEN its client secret not stored yet: the invoice waits, says why, nothing is sent
     assert route(api, admin)["not_configured"] == 1
+    waiting = lifecycle(api, admin, invoiced["id"])
+    assert waiting["error"] == {"code": "platform_not_configured"}
     assert deployment_pa.flows == {}
-    # WHEN it is stored: the invoice goes, with the secret read from SSM
+    # WHEN it is stored: the invoice goes once the containers' cache of the miss has
+    # expired (SECRETS_MAX_AGE_SECONDS), with the secret read from SSM
     ssm.put_parameter(
         Name=f"{DEPLOYMENT_SECRETS}/platform-client-secret",
         Value=CLIENT_SECRET,
         Type="SecureString",
     )
+    assert route(api, admin)["not_configured"] == 1
+    later(monkeypatch, ctx.settings.secrets_max_age_seconds + 1)
     assert route(api, admin)["deposited"] == 1
     # AND statuses it pushes for an operator without a platform of its own are taken,
     # signed with the deployment's webhook secret, once that is stored
@@ -305,6 +322,69 @@ def test_the_deployment_platforms_secrets_are_read_from_ssm(
         Value=WEBHOOK_SECRET,
         Type="SecureString",
     )
+    later(monkeypatch, 2 * (ctx.settings.secrets_max_age_seconds + 1))
     deployment_pa.report(invoiced["id"], "202")
     assert deliver(api, clock, deployment_pa) == 2  # the refused one again, and this one
     assert codes(api, admin, invoiced["id"]) == ["200", "201", "202"]
+
+
+@pytest.fixture
+def ssm_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the SSM GetParameter calls made (moto still answers them)."""
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetParameter":
+            calls.append(params["Name"])
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    return calls
+
+
+def test_anyones_webhook_requests_never_become_a_flood_of_ssm_reads(
+    api: Api,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    deployment_pa: FakePlatform,
+    ssm_reads: list[str],
+) -> None:
+    """The path is anyone's to call and operator ids are no secret: an unsigned request
+    reads no secret, and a secret found missing is remembered so (for
+    SECRETS_MAX_AGE_SECONDS) while signed-looking junk keeps coming."""
+    path = hook_path(invoiced["operator_id"])
+    body = b'{"flowId": "f", "trackingId": "x", "lifecycle": []}'
+    for _ in range(5):
+        unsigned = api.request("POST", path, raw=body, headers={})
+        forged = {HEADER: signature_header("guess", int(clock.moment.timestamp()), body)}
+        signed_looking = api.request("POST", path, raw=body, headers=forged)
+        for answer in (unsigned, signed_looking):
+            assert (answer.status, answer.json["code"]) == (400, "invalid_signature")
+
+    assert len(ssm_reads) == 1, ssm_reads
+
+
+def test_a_secret_ssm_cannot_read_for_a_moment_is_a_503_never_no_secret(
+    api: Api,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    deployment_pa: FakePlatform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = botocore.client.BaseClient._make_api_call
+
+    def throttled(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetParameter":
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
+    body = b'{"flowId": "f", "trackingId": "x", "lifecycle": []}'
+    signed = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
+
+    answer = api.request("POST", hook_path(invoiced["operator_id"]), raw=body, headers=signed)
+
+    assert (answer.status, answer.json["code"]) == (503, "service_unavailable")
+    assert answer.headers.get("Retry-After")
