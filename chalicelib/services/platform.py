@@ -12,11 +12,12 @@ invoices wait, shown as `platform_not_configured`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
 from chalicelib.domain.editing import check_version, expected_version
-from chalicelib.errors import NotFound, PreconditionFailed
+from chalicelib.errors import NotFound, PreconditionFailed, ServiceUnavailable
 from chalicelib.observability import logger
 from chalicelib.services import audit
 from chalicelib.services.catalogue import get_operator
@@ -99,10 +100,20 @@ def chorus_of(ctx: Context) -> FlowPlatform | None:
 
 
 def _deployment_secret(secret: Secret, account: str) -> str | None:
-    value = secret.get_or_none()
+    value = _for_this_run(secret.get_or_none, account)
     if value is None:  # the URL is set: the parameter was forgotten
         logger().error("deployment_secret_missing", extra={"account": account})
     return value
+
+
+def _for_this_run(read: Callable[[], str | None], account: str) -> str | None:
+    """A secret for a job's run: one SSM cannot read now (throttled) makes the account's
+    documents wait for the next run, as if it had none, rather than stop the whole run."""
+    try:
+        return read()
+    except ServiceUnavailable:
+        logger().warning("secret_unreadable", extra={"account": account})
+        return None
 
 
 def platform_for(ctx: Context, operator_id: str) -> FlowPlatform | None:
@@ -124,7 +135,7 @@ def _own_client(ctx: Context, operator_id: str, kind: str) -> Any:
     own = ctx.platform_settings.get(operator_id, kind)
     if own is None:
         return _NONE
-    secret = ctx.secrets.operators.get(operator_id, SECRETS[kind][0])
+    secret = _for_this_run(lambda: ctx.secrets.operators.get(operator_id, SECRETS[kind][0]), kind)
     if secret is None:
         return None
     return FlowClient(

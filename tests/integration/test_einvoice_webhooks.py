@@ -365,22 +365,46 @@ def test_anyones_webhook_requests_never_become_a_flood_of_ssm_reads(
     assert len(ssm_reads) == 1, ssm_reads
 
 
-def test_a_secret_ssm_cannot_read_for_a_moment_is_a_503_never_no_secret(
-    api: Api,
-    clock: FixedClock,
-    invoiced: dict[str, Any],  # noqa: F811
-    deployment_pa: FakePlatform,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    original = botocore.client.BaseClient._make_api_call
+@pytest.fixture
+def ssm_throttled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """SSM refuses every GetParameter while the yielded switch holds True."""
+    original, switch = botocore.client.BaseClient._make_api_call, [True]
 
     def throttled(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if operation == "GetParameter":
+        if operation == "GetParameter" and switch[0]:
             error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
             raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
         return original(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
+    return switch
+
+
+def test_a_run_while_ssm_is_throttled_leaves_the_invoice_to_the_next_run(
+    api: Api,
+    admin: str,
+    invoiced: dict[str, Any],  # noqa: F811
+    deployment_pa: FakePlatform,
+    ssm_throttled: list[bool],
+) -> None:
+    boto3.client("ssm", region_name="eu-west-3").put_parameter(
+        Name=f"{DEPLOYMENT_SECRETS}/platform-client-secret",
+        Value=CLIENT_SECRET,
+        Type="SecureString",
+    )
+    # a throttled read: the run goes on, the invoice waits (not remembered as missing)
+    assert route(api, admin)["not_configured"] == 1
+    ssm_throttled[0] = False
+    assert route(api, admin)["deposited"] == 1
+
+
+def test_a_secret_ssm_cannot_read_for_a_moment_is_a_503_never_no_secret(
+    api: Api,
+    clock: FixedClock,
+    invoiced: dict[str, Any],  # noqa: F811
+    deployment_pa: FakePlatform,
+    ssm_throttled: list[bool],
+) -> None:
     body = b'{"flowId": "f", "trackingId": "x", "lifecycle": []}'
     signed = {HEADER: signature_header(WEBHOOK_SECRET, int(clock.moment.timestamp()), body)}
 
