@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import ServiceUnavailable
+from chalicelib.errors import Misconfigured, ServiceUnavailable
+from chalicelib.observability import logger
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
@@ -65,7 +66,7 @@ class SecretProvider:
         if missed is not None and time.monotonic() - missed < self._max_age:
             return None
         try:
-            value = self.get(parameter)
+            value = self._read(parameter)
         except GetParameterError as exc:
             origin = exc.__cause__ or exc.__context__  # Powertools wraps the SDK's error
             code = getattr(origin, "response", {}).get("Error", {}).get("Code")
@@ -81,6 +82,15 @@ class SecretProvider:
         self._missing.pop(parameter, None)
 
     def get(self, parameter: str) -> str:
+        """The value of a secret the deployment needs: a missing parameter is
+        `Misconfigured`, one SSM cannot read now `ServiceUnavailable` (both 503s)."""
+        value = self.get_or_none(parameter)
+        if value is None:
+            logger().error("secret_parameter_missing", extra={"parameter": parameter})
+            raise Misconfigured("A secret is missing from the parameter store.")
+        return value
+
+    def _read(self, parameter: str) -> str:
         if self._ssm is None:
             from aws_lambda_powertools.utilities.parameters import SSMProvider
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from chalicelib.adapters.secrets import Secrets
 from chalicelib.config import ConfigurationError, Settings, load_settings
-from chalicelib.errors import InvalidSignature
+from chalicelib.errors import InvalidSignature, Misconfigured, ServiceUnavailable
 from chalicelib.services.context import Context
 from chalicelib.services.webhooks import handle_stripe_webhook
 from tests.conftest import make_settings
@@ -135,3 +136,28 @@ def test_a_deployed_function_refuses_platform_secrets_in_its_environment(
         "EREPORTING_PLATFORM_CLIENT_SECRET, CHORUS_PRO_CLIENT_SECRET must not be set on AWS"
     )
     assert "must-not-show" not in problem
+
+
+def test_a_missing_or_unreadable_secret_is_a_503_never_a_500(
+    ssm: Any, auth_keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(auth_keys[1], STRIPE_API_KEY_PARAMETER="/relais-test/nope")
+    missing = Secrets(settings, client=ssm)
+    with pytest.raises(Misconfigured) as raised:
+        missing.stripe_api_key.get()
+    assert "nope" not in raised.value.detail  # the parameter's name stays in the log
+
+    secrets = Secrets(_settings(auth_keys[1]), client=ssm)
+    original = ssm._make_api_call
+
+    def throttled(operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetParameter":
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+        return original(operation, params)
+
+    monkeypatch.setattr(ssm, "_make_api_call", throttled)
+    with pytest.raises(ServiceUnavailable):
+        secrets.stripe_webhook_secret.get()
+    monkeypatch.setattr(ssm, "_make_api_call", original)
+    assert secrets.stripe_webhook_secret.get() == "whsec_from_ssm"  # not remembered missing
