@@ -36,7 +36,23 @@ class Stage:
     settings: dict[str, str]  # plain environment variables of every function
 
 
-def _stage(name: str, raw: dict[str, Any]) -> Stage:
+def secret_setting(variable: str) -> bool:
+    """Whether an environment variable's name says it holds a secret (`…_SECRET`,
+    `…_PASSWORD`, `…_KEY`, `…_TOKEN`); the name of its SSM parameter, a URL or a path
+    (`…_PARAMETER`, `…_URL`, `…_PREFIX`) is no secret."""
+    words = variable.upper().split("_")
+    if words[-1] in ("PARAMETER", "URL", "PREFIX"):
+        return False
+    return "SECRET" in words or "PASSWORD" in words or words[-1] in ("KEY", "TOKEN")
+
+
+def parse_stage(name: str, raw: dict[str, Any]) -> Stage:
+    secrets = sorted(k for k in raw["settings"] if secret_setting(k))
+    if secrets:  # it would be committed here and shown in every function's configuration
+        raise ValueError(
+            f"stage {name}: {', '.join(secrets)} in settings: a secret goes to SSM "
+            "(docs/RUNBOOK.md), never to infra/stages.json"
+        )
     return Stage(
         name=name,
         table_name=raw["table_name"],
@@ -59,4 +75,4 @@ def load_stage(name: str) -> Stage:
     stages = json.loads(STAGES_FILE.read_text())
     if name not in stages:
         raise KeyError(f"unknown stage {name!r}; infra/stages.json has {sorted(stages)}")
-    return _stage(name, stages[name])
+    return parse_stage(name, stages[name])

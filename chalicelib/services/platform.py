@@ -190,12 +190,25 @@ def platform_settings(ctx: Context, operator_id: str, kind: str = PA) -> dict[st
     get_operator(ctx, operator_id)
     own = ctx.platform_settings.get(operator_id, kind)
     if own is None:
-        source = "deployment" if _deployment_url(ctx, kind) else "none"
+        if not _deployment_url(ctx, kind):
+            return {
+                "operator_id": operator_id,
+                "source": "none",
+                "client_secret_set": False,
+                "webhook_secret_set": False,
+            }
+        # The deployment's account: whether its secrets are stored (why invoices wait).
+        client, webhook = (
+            (ctx.secrets.platform_client_secret, ctx.secrets.platform_webhook_secret)
+            if kind == PA
+            else (ctx.secrets.chorus_client_secret, None)
+        )
         return {
             "operator_id": operator_id,
-            "source": source,
-            "client_secret_set": False,
-            "webhook_secret_set": False,
+            "source": "deployment",
+            "client_secret_set": _for_this_run(client.get_or_none, kind) is not None,
+            "webhook_secret_set": webhook is not None
+            and _for_this_run(webhook.get_or_none, kind) is not None,
         }
     client_secret, *others = SECRETS[kind]
     return {

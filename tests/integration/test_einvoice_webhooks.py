@@ -301,6 +301,13 @@ def test_the_deployment_platforms_secrets_are_read_from_ssm(
     waiting = lifecycle(api, admin, invoiced["id"])
     assert waiting["error"] == {"code": "platform_not_configured"}
     assert deployment_pa.flows == {}
+    settings_path = f"/v1/operators/{invoiced['operator_id']}/einvoicing-platform"
+
+    def shown() -> tuple[str, bool, bool]:
+        answer = api.get(settings_path, token=admin).json
+        return answer["source"], answer["client_secret_set"], answer["webhook_secret_set"]
+
+    assert shown() == ("deployment", False, False)
     # WHEN it is stored: the invoice goes once the containers' cache of the miss has
     # expired (SECRETS_MAX_AGE_SECONDS), with the secret read from SSM
     ssm.put_parameter(
@@ -323,6 +330,7 @@ def test_the_deployment_platforms_secrets_are_read_from_ssm(
         Type="SecureString",
     )
     later(monkeypatch, 2 * (ctx.settings.secrets_max_age_seconds + 1))
+    assert shown() == ("deployment", True, True)
     deployment_pa.report(invoiced["id"], "202")
     assert deliver(api, clock, deployment_pa) == 2  # the refused one again, and this one
     assert codes(api, admin, invoiced["id"]) == ["200", "201", "202"]

@@ -29,7 +29,7 @@ from infra.package import (
     merge_template,
     template_problems,
 )
-from infra.stages import load_stage, stage_names
+from infra.stages import STAGES_FILE, load_stage, parse_stage, stage_names
 from infra.table import table_resource
 from tests.support.packaged import REGION, Packaged, packaged_app
 
@@ -244,6 +244,38 @@ def test_secrets_are_neither_parameters_nor_environment_values() -> None:
             "Fn::Sub": "/${AWS::StackName}/stripe/webhook-secret"
         }
     assert not any(p.get("NoEcho") for p in merged["Parameters"].values())
+    for function in ("APIHandler", "ExpireHolds"):  # the e-invoicing accounts' too
+        variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["CHORUS_PRO_CLIENT_SECRET_PARAMETER"] == {
+            "Fn::Sub": "/${AWS::StackName}/einvoicing/chorus-client-secret"
+        }
+
+
+@pytest.mark.parametrize(
+    ("variable", "secret"),
+    [
+        ("EREPORTING_PLATFORM_CLIENT_SECRET", True),
+        ("CHORUS_PRO_CLIENT_SECRET", True),
+        ("STRIPE_API_KEY", True),
+        ("SOME_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("EREPORTING_PLATFORM_CLIENT_SECRET_PARAMETER", False),
+        ("EREPORTING_PLATFORM_TOKEN_URL", False),
+        ("OPERATOR_SECRETS_PREFIX", False),
+        ("SECRETS_MAX_AGE_SECONDS", False),
+        ("EREPORTING_PLATFORM_CLIENT_ID", False),
+        ("BOOKING_HORIZON_DAYS", False),
+    ],
+)
+def test_a_stage_refuses_a_secret_among_its_plain_settings(variable: str, secret: bool) -> None:
+    raw = json.loads(STAGES_FILE.read_text())["dev"]
+    raw["settings"][variable] = "value"
+
+    if secret:
+        with pytest.raises(ValueError, match=variable):
+            parse_stage("dev", raw)
+    else:
+        assert parse_stage("dev", raw).settings[variable] == "value"
 
 
 @pytest.mark.parametrize("stage_name", stage_names())
