@@ -123,7 +123,10 @@ class FlowClient:
             {"Content-Type": "application/x-www-form-urlencoded"},
             method="POST",
         )
-        answer = _send(request, self._timeout)
+        try:
+            answer = _send(request, self._timeout)
+        except PlatformRejected as exc:  # OAuth2 answers a bad client with 400 or 401
+            raise PlatformAuthFailed(f"token refused ({exc.status})") from exc
         lifetime = float(answer.get("expires_in") or 300)
         self._token = (str(answer["access_token"]), time.monotonic() + max(lifetime - 60, 0))
         return self._token[0]

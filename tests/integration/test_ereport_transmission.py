@@ -3,12 +3,14 @@ shape): once, idempotently, kept for later when it is down, marked when it refus
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.pa_client import FlowClient, PlatformAccount
+from chalicelib.adapters.pa_client import FlowClient, PlatformAccount, PlatformAuthFailed
 from chalicelib.services.context import Context
 from chalicelib.services.ereport_transmission import transmit_ereports
 from tests.integration.test_ereporting import month_end, platform, run_job, sold  # noqa: F401
@@ -102,3 +104,35 @@ def test_a_refused_file_is_marked_rejected_with_the_platform_answer(
     rejected = [r for r in ctx.ereports.all(network["operator"]) if r["status"] == "rejected"]
     assert [r["transmission"]["status"] for r in rejected] == [400]
     assert transmit_ereports(ctx) == {"submitted": 0, "rejected": 0, "waiting": 0}
+
+
+def test_a_token_refused_with_a_400_is_an_authentication_failure_not_a_rejection() -> None:
+    """OAuth2 (RFC 6749, 5.2) answers a bad client with 400 `invalid_client` as often as
+    401: either means our credentials, never that the platform refused the document."""
+
+    class TokenRefused(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b'{"error": "invalid_client"}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenRefused)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = FlowClient(PlatformAccount(url, f"{url}/token", CLIENT_ID, "wrong"))
+        with pytest.raises(PlatformAuthFailed):
+            client.submit_flow(
+                tracking_id="r-1", name="r.xml", syntax="FRR", processing_rule="B2C", content=b"x"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
