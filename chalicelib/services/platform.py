@@ -100,7 +100,11 @@ def chorus_of(ctx: Context) -> FlowPlatform | None:
 
 
 def _deployment_secret(secret: Secret, account: str) -> str | None:
-    value = _for_this_run(secret.get_or_none, account)
+    try:
+        value = secret.get_or_none()
+    except ServiceUnavailable:  # SSM refused for a moment: the next run tries again
+        logger().warning("secret_unreadable", extra={"account": account})
+        return None
     if value is None:  # the URL is set: the parameter was forgotten
         logger().error("deployment_secret_missing", extra={"account": account})
     return value
