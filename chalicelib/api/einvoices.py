@@ -127,7 +127,13 @@ class PlatformSettingsInput(BaseModel):
                     "registration_number": "0042",
                     "name": "PA de l'exemple",
                 }
-            ]
+            ],
+            # A platform's name goes with its registration number (put_platform: 422).
+            "if": {"required": ["name"], "properties": {"name": {"type": "string"}}},
+            "then": {
+                "required": ["registration_number"],
+                "properties": {"registration_number": {"type": "string"}},
+            },
         },
     )
 
