@@ -49,6 +49,24 @@ def disputed(
     return first, dispute
 
 
+def won_later(
+    api: Api,
+    member: str,
+    network: dict,
+    fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+    days: int,
+) -> tuple[dict[str, Any], str]:
+    """A dispute opened, then won `days` later (`charge.dispute.closed` delivered):
+    the dispute, and the Paris day it closed."""
+    _booking, dispute = disputed(api, member, network, fake, settings)
+    ctx.clock.advance(seconds=days * 86400)  # type: ignore[attr-defined]
+    won = fake.close_dispute(dispute, won=True)
+    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    return dispute, ctx.clock.now().astimezone(PARIS).date().isoformat()
+
+
 def dispute_entries(ctx: Context, operator: str) -> list[list[tuple[str, int, int]]]:
     found = {k: v for k, v in entries(ctx, operator, "inv-").items() if "-BQ-dispute-" in k}
     return [[(line.account, line.debit, line.credit) for line in lines] for lines in found.values()]
@@ -196,13 +214,9 @@ def test_a_dispute_closed_months_after_it_opened_is_in_the_report_of_its_close(
     ctx: Context,
 ) -> None:
     operator = network["operator"]
-    _booking, dispute = disputed(api, member, network, stripe_fake, settings)
     # WHEN it closes 200 days after it opened (pre-arbitration can take that long)
-    ctx.clock.advance(seconds=200 * 86400)  # type: ignore[attr-defined]
-    won = stripe_fake.close_dispute(dispute, won=True)
-    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    dispute, closed = won_later(api, member, network, stripe_fake, settings, ctx, days=200)
     # THEN the report of the day it closed lists it, as it closed, once
-    closed = ctx.clock.now().astimezone(PARIS).date().isoformat()
     (listed,) = report(api, accountant, operator, f"&from={closed}&to={closed}")["disputes"]
     assert (listed["dispute_id"], listed["status"]) == (dispute["id"], "won")
     assert listed["closed_at"][:10] == closed
@@ -220,16 +234,12 @@ def test_a_dispute_closed_before_its_close_was_indexed_is_still_in_the_report_of
     settings: Settings,
     ctx: Context,
 ) -> None:
-    _booking, dispute = disputed(api, member, network, stripe_fake, settings)
-    ctx.clock.advance(seconds=40 * 86400)  # type: ignore[attr-defined]
-    won = stripe_fake.close_dispute(dispute, won=True)
-    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
+    dispute, closed = won_later(api, member, network, stripe_fake, settings, ctx, days=40)
     # GIVEN the item as a release before the GSI2 index wrote it
     ctx.table.table.update_item(
         Key={"PK": f"DISPUTE#{dispute['id']}", "SK": "DISPUTE"},
         UpdateExpression="REMOVE GSI2PK, GSI2SK",
     )
-    closed = ctx.clock.now().astimezone(PARIS).date().isoformat()
     # THEN the report of the day it closed still lists it (found by its opening)
     listed = report(api, accountant, network["operator"], f"&from={closed}&to={closed}")
     assert [d["dispute_id"] for d in listed["disputes"]] == [dispute["id"]]
