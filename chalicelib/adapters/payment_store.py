@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.adapters.dynamo import Table, iso_text, strip_keys, to_item
 from chalicelib.domain.payment import (
     DISPUTE_CLOSED_STAGE,
     REFUND_NOT_MADE,
@@ -124,8 +124,10 @@ class PaymentStore:
     def record_dispute(self, dispute: Dispute) -> None:
         """Record a dispute or its new status, never going back (Stripe does not order its
         events: a late `charge.dispute.created` neither reopens a closed dispute nor
-        undoes its review); a closed one stays as it first closed."""
-        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+        undoes its review). A closed one keeps the status it first closed with, and the
+        earliest close known: an event delivered late, or the dispute read from Stripe
+        after its events were lost, may have recorded a later one first."""
+        try:
             self._table.table.put_item(
                 Item={
                     **keys.dispute(dispute.id),
@@ -140,6 +142,25 @@ class PaymentStore:
                 " OR stage < :stage OR (stage = :stage AND stage < :closed)",
                 ExpressionAttributeValues={
                     ":stage": dispute.stage,
+                    ":closed": DISPUTE_CLOSED_STAGE,
+                },
+            )
+        except self._table.exceptions.ConditionalCheckFailedException:
+            if dispute.closed_at is not None:
+                self._closed_earlier(dispute, dispute.closed_at)
+
+    def _closed_earlier(self, dispute: Dispute, closed_at: datetime) -> None:
+        """Move a closed dispute's close back to `closed_at` if that is earlier."""
+        index = _closed_index(dispute)
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(
+                Key=keys.dispute(dispute.id),
+                UpdateExpression="SET closed_at = :at, GSI2PK = :pk, GSI2SK = :sk",
+                ConditionExpression="stage = :closed AND closed_at > :at",
+                ExpressionAttributeValues={
+                    ":at": iso_text(closed_at),
+                    ":pk": index["GSI2PK"],
+                    ":sk": index["GSI2SK"],
                     ":closed": DISPUTE_CLOSED_STAGE,
                 },
             )

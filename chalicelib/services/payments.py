@@ -508,10 +508,13 @@ def _record_listed_refunds(ctx: Context, intent_id: str, charge_id: str, total: 
         )
 
 
-def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
+def dispute_changed(
+    ctx: Context, dispute: dict[str, Any], occurred_at: datetime | None = None
+) -> str:
     """A dispute opened, changed or closed (`charge.dispute.*`): its payment (and booking)
     flagged, the dispute recorded with its status for the reconciliation, which books
-    the money Stripe takes out of the balance and puts back."""
+    the money Stripe takes out of the balance and puts back. A closed one closed when its
+    event happened (`occurred_at`), else (read from Stripe by the reconciliation) now."""
     intent_id = dispute.get("payment_intent")
     payment = ctx.payments.payment(intent_id) if isinstance(intent_id, str) else None
     if payment is None or not isinstance(dispute.get("id"), str):
@@ -543,7 +546,7 @@ def dispute_changed(ctx: Context, dispute: dict[str, Any]) -> str:
             reason=str(dispute.get("reason") or "general"),
             status=status,
             created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
-            closed_at=now if status in DISPUTE_CLOSED else None,
+            closed_at=min(occurred_at or now, now) if status in DISPUTE_CLOSED else None,
             respond_by=respond_by,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import ServiceUnavailable
@@ -24,9 +25,13 @@ def handle_stripe_webhook(ctx: Context, payload: bytes, signature: str | None) -
     if _claim(ctx, event_id) == "done":
         return {"received": True, "duplicate": True}
     handler = HANDLERS.get(event["type"])
+    dated = DATED_HANDLERS.get(event["type"])
     try:
         obj = (event.get("data") or {}).get("object") or {}
-        outcome = handler(ctx, obj) if handler else "ignored"
+        if dated:
+            outcome = dated(ctx, obj, occurred_at(event))
+        else:
+            outcome = handler(ctx, obj) if handler else "ignored"
         # Not recorded as done (throttled...): given back too, so that Stripe's next
         # delivery does it again (every handler is idempotent) rather than wait on a
         # claim nobody holds any more.
@@ -83,6 +88,14 @@ def _observe(ctx: Context, event: dict[str, Any]) -> None:
         measure("WebhookLag", "Seconds", max(0.0, ctx.clock.now().timestamp() - created))
 
 
+def occurred_at(event: dict[str, Any]) -> datetime | None:
+    """When Stripe says the event happened (`created`), if it says so."""
+    created = event.get("created")
+    if isinstance(created, int) and not isinstance(created, bool):
+        return datetime.fromtimestamp(created, UTC)
+    return None
+
+
 def intent_succeeded(ctx: Context, intent: dict[str, Any]) -> str:
     metadata = intent.get("metadata") or {}
     kind = metadata.get("kind")
@@ -114,6 +127,12 @@ HANDLERS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
     "charge.refund.updated": refund_failures.refund_updated,
     "refund.updated": refund_failures.refund_updated,
     "refund.failed": refund_failures.refund_updated,
+}
+
+# The handlers that also take when the event happened: a dispute closes when Stripe says
+# so, not when its event reaches Relais (Stripe retries a failed delivery for three days,
+# and the close decides which reconciliation report lists it).
+DATED_HANDLERS: dict[str, Callable[[Context, dict[str, Any], datetime | None], str]] = {
     # A dispute's life: Stripe takes the money when it is opened, gives it back if won.
     "charge.dispute.created": payments.dispute_changed,
     "charge.dispute.updated": payments.dispute_changed,

@@ -63,8 +63,19 @@ def won_later(
     _booking, dispute = disputed(api, member, network, fake, settings)
     ctx.clock.advance(seconds=days * 86400)  # type: ignore[attr-defined]
     won = fake.close_dispute(dispute, won=True)
-    assert deliver(api, settings, "charge.dispute.closed", won).status == 200
-    return dispute, ctx.clock.now().astimezone(PARIS).date().isoformat()
+    assert deliver_now(api, settings, ctx, "charge.dispute.closed", won).status == 200
+    return dispute, paris_day(ctx.clock.now())
+
+
+def deliver_now(
+    api: Api, settings: Settings, ctx: Context, event_type: str, obj: dict[str, Any]
+) -> Any:
+    """`obj`'s event, created now by the test's clock (the app dates a close by it)."""
+    return deliver(api, settings, event_type, obj, created=int(ctx.clock.now().timestamp()))
+
+
+def paris_day(moment: datetime) -> str:
+    return moment.astimezone(PARIS).date().isoformat()
 
 
 def dispute_entries(ctx: Context, operator: str) -> list[list[tuple[str, int, int]]]:
@@ -118,7 +129,7 @@ def test_a_dispute_lost_leaves_the_customer_owing_and_its_payout_matched(
     # WHEN it is lost, 20 days later: nothing moves; the report says so
     ctx.clock.advance(seconds=20 * 86400)  # type: ignore[attr-defined]
     lost = stripe_fake.close_dispute(dispute, won=False)
-    assert deliver(api, settings, "charge.dispute.closed", lost).status == 200
+    assert deliver_now(api, settings, ctx, "charge.dispute.closed", lost).status == 200
     reconcile_payments(ctx)
     (listed,) = report(api, accountant, operator)["disputes"]
     assert listed["status"] == "lost" and listed["closed_at"] is not None
@@ -223,6 +234,69 @@ def test_a_dispute_closed_months_after_it_opened_is_in_the_report_of_its_close(
     # AND a span holding both its opening and its close lists it once
     (once,) = report(api, accountant, operator, f"&from=2026-11-01&to={closed}")["disputes"]
     assert once["status"] == "won"
+
+
+def test_a_close_delivered_days_late_is_dated_when_the_dispute_closed(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    _booking, dispute = disputed(api, member, network, stripe_fake, settings)
+    # GIVEN a dispute won on day 10, whose event Stripe could deliver only 3 days later
+    ctx.clock.advance(seconds=10 * 86400)  # type: ignore[attr-defined]
+    won, closed = stripe_fake.close_dispute(dispute, won=True), ctx.clock.now()
+    ctx.clock.advance(seconds=3 * 86400)  # type: ignore[attr-defined]
+    created = int(closed.timestamp())
+    assert deliver(api, settings, "charge.dispute.closed", won, created=created).status == 200
+    # THEN it closed on day 10: the report of that day lists it, that of its delivery not
+    day, delivered = paris_day(closed), paris_day(ctx.clock.now())
+    (listed,) = report(api, accountant, operator, f"&from={day}&to={day}")["disputes"]
+    assert listed["closed_at"] == closed.astimezone(UTC).isoformat()
+    assert report(api, accountant, operator, f"&from={delivered}&to={delivered}")["disputes"] == []
+
+
+def test_a_dispute_read_from_stripe_takes_its_close_from_its_event_delivered_later(
+    api: Api,
+    member: str,
+    accountant: str,
+    network: dict,
+    stripe_fake: LedgerFakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    operator = network["operator"]
+    first, _second, _third = paid_bookings(api, member, network, stripe_fake, settings, 3)
+    dispute = stripe_fake.open_dispute(first["payment_intent_id"])
+    # GIVEN a dispute won on day 10 whose events have not come, paid out on day 13
+    ctx.clock.advance(seconds=10 * 86400)  # type: ignore[attr-defined]
+    won, closed = stripe_fake.close_dispute(dispute, won=True), ctx.clock.now()
+    ctx.clock.advance(seconds=3 * 86400)  # type: ignore[attr-defined]
+    stripe_fake.pay_out()
+    # WHEN the reconciliation reads it from Stripe (which tells no close time): day 13
+    reconcile_payments(ctx)
+    (listed,) = report(api, accountant, operator)["disputes"]
+    assert (listed["status"], paris_day(datetime.fromisoformat(listed["closed_at"]))) == (
+        "won",
+        paris_day(ctx.clock.now()),
+    )
+    # THEN the close event, delivered at last, dates it back to day 10 (nothing else moves)
+    created = int(closed.timestamp())
+    assert deliver(api, settings, "charge.dispute.closed", won, created=created).status == 200
+    (listed,) = report(api, accountant, operator)["disputes"]
+    assert (listed["status"], listed["closed_at"]) == ("won", closed.astimezone(UTC).isoformat())
+    day = paris_day(closed)
+    within = report(api, accountant, operator, f"&from={day}&to={day}")["disputes"]
+    assert [d["dispute_id"] for d in within] == [dispute["id"]]
+    # AND a later event never moves it forward again
+    later = int(ctx.clock.now().timestamp())
+    assert deliver(api, settings, "charge.dispute.updated", won, created=later).status == 200
+    (listed,) = report(api, accountant, operator)["disputes"]
+    assert listed["closed_at"] == closed.astimezone(UTC).isoformat()
 
 
 def test_a_dispute_closed_before_its_close_was_indexed_is_still_in_the_report_of_its_close(

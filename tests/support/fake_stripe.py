@@ -182,14 +182,16 @@ def signed_event(
     secret: str,
     timestamp: int | None = None,
     event_id: str | None = None,
+    created: int | None = None,
 ) -> tuple[bytes, str]:
-    """A webhook body and its Stripe-Signature header, signed as Stripe does."""
+    """A webhook body and its Stripe-Signature header, signed as Stripe does; the event
+    `created` when given (a test's clock), else now."""
     event = {
         "id": event_id or f"evt_{next(_event_ids)}_{time.time_ns()}",
         "object": "event",
         "type": event_type,
         "data": {"object": obj},
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
     }
     payload = json.dumps(event)
     header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)

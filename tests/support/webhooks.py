@@ -10,9 +10,15 @@ from tests.support.fake_stripe import signed_event
 
 
 def deliver(
-    api: Api, settings: Settings, event_type: str, obj: dict[str, Any], event_id: str | None = None
+    api: Api,
+    settings: Settings,
+    event_type: str,
+    obj: dict[str, Any],
+    event_id: str | None = None,
+    created: int | None = None,
 ) -> Any:
+    """`obj` as the object of a signed `event_type` event, created at `created` (else now)."""
     payload, header = signed_event(
-        event_type, obj, settings.stripe_webhook_secret, event_id=event_id
+        event_type, obj, settings.stripe_webhook_secret, event_id=event_id, created=created
     )
     return api.post("/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header})
