@@ -555,7 +555,19 @@ def parse_webhook(
         raise InvalidSignature("Signed webhook body is not JSON.") from exc
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise InvalidSignature("Signed webhook body is not a Stripe event.")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict) or any(
+        not isinstance(obj.get(name), (dict, type(None))) for name in EVENT_OBJECT_MAPS
+    ):
+        raise InvalidSignature("Signed webhook body is not a Stripe event: no object in it.")
     return event
+
+
+# The fields of an event's object that Stripe always sends as maps (or not at all) and
+# that Relais reads into: anything else is not Stripe's event, refused here (400) rather
+# than failing half-way through a handler.
+EVENT_OBJECT_MAPS = ("metadata", "evidence_details", "charges", "refunds", "last_payment_error")
 
 
 def _signed_at(signature_header: str) -> int:

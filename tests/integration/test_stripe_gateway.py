@@ -574,6 +574,26 @@ def test_webhook_signed_ten_minutes_ago_is_rejected() -> None:
         parse_webhook(EVENT.encode(), stale, SECRET, tolerance=300)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {},
+        {"object": "x"},
+        {"object": []},
+        {"object": {"id": "pi_1", "metadata": "nope"}},
+        {"object": {"id": "dp_1", "evidence_details": 5}},
+        {"object": {"id": "pi_1", "charges": ["ch_1"]}},
+        {"object": {"id": "ch_1", "refunds": "re_1"}},
+        {"object": {"id": "pi_1", "last_payment_error": "declined"}},
+    ],
+)
+def test_a_signed_body_whose_object_is_not_stripes_is_refused(data: Any) -> None:
+    odd = json.dumps({"id": "evt_odd", "type": "payment_intent.succeeded", "data": data})
+    with pytest.raises(InvalidSignature, match="not a Stripe event"):
+        parse_webhook(odd.encode(), signed(odd), SECRET)
+
+
 def test_webhook_without_signature_header_is_rejected() -> None:
     with pytest.raises(InvalidSignature):
         parse_webhook(EVENT.encode(), None, SECRET)

@@ -507,6 +507,19 @@ def test_missing_signature_header_is_refused(
     assert_problem(answer, 400, "invalid_signature")
 
 
+@pytest.mark.parametrize(
+    "obj", ["x", [], {"id": "pi_1", "metadata": "nope"}, {"id": "dp_1", "evidence_details": 1}]
+)
+def test_a_signed_event_whose_object_is_not_stripes_is_a_400_not_a_500(
+    api: Api, settings: Settings, obj: Any
+) -> None:
+    payload, header = signed_event("payment_intent.succeeded", obj, settings.stripe_webhook_secret)
+
+    answer = api.post(WEBHOOK, raw=payload, headers={"Stripe-Signature": header})
+
+    assert_problem(answer, 400, "invalid_signature")
+
+
 def test_unknown_event_type_is_acknowledged(api: Api, settings: Settings) -> None:
     answer = deliver(api, settings, "customer.created", {"id": "cus_1", "object": "customer"})
 
