@@ -318,8 +318,8 @@ def cancel(ctx: Context, principal: Principal, booking_id: str) -> dict[str, Any
         notifications.notify_cancellation_again(ctx, booking)
     ensure_cancellable(booking)
     answer = release_with_policy(ctx, booking, force_refund=False)
-    if principal.sub != booking.member_id:  # on the member's behalf: in the audit trail
-        _audit(ctx, principal, "cancel", booking, {"status": [booking.status.value, "cancelled"]})
+    # By staff (on a member's behalf, or a free booking staff made): in the audit trail.
+    _audit(ctx, principal, "cancel", booking, {"status": [booking.status.value, "cancelled"]})
     return answer
 
 

@@ -167,6 +167,19 @@ def test_a_free_booking_and_a_cancellation_on_behalf_are_in_the_trail(
     )
 
 
+def test_staff_cancelling_the_free_booking_they_made_is_in_the_trail(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    manager = api.token("mgr-1", f"manager:{network['relay']}")
+    free = booked(api, manager, network["pool"], payment="none")
+    assert api.post(f"/v1/bookings/{free['id']}/cancel", token=manager).status == 200
+    entries = trail(api, admin, "entity=booking")
+    assert sorted((e["action"], e["actor"]) for e in entries) == [
+        ("cancel", "mgr-1"),
+        ("create", "mgr-1"),
+    ]
+
+
 def test_a_member_cancelling_their_own_booking_leaves_no_entry(
     api: Api, admin: str, member: str, network: dict[str, str]
 ) -> None:
