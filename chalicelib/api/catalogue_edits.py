@@ -43,7 +43,7 @@ def conflict_answer(exc: CapacityConflict) -> Response:
     )
 
 
-def if_match(call: Call) -> int:
+def if_match(call: Call) -> frozenset[int]:
     return expected_version(call.headers.get("if-match"))
 
 

@@ -17,32 +17,46 @@ from pydantic_core import to_jsonable_python
 from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
 # A strong entity tag (RFC 9110 13.1.1: If-Match compares strongly, so a weak W/"3" never
-# matches); the quotes may be left out. `*` and lists name no one version: 412.
-_TAG = re.compile(r'^\s*"?([0-9]{1,18})"?\s*$')
+# matches); the quotes may be left out. `If-Match` may list several, any one matching.
+# `*` names no version (it would defeat the lost-update check): 412.
+_TAG = re.compile(r'^(?:"([0-9]{1,18})"|([0-9]{1,18}))$')
 M = TypeVar("M", bound=BaseModel)
+
+# The versions a change may apply to: one already read, or those an If-Match header names.
+Expected = int | frozenset[int]
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(if_match: str | None) -> int:
-    """The version an `If-Match` header names: missing → 428, unreadable → 412."""
+def expected_version(if_match: str | None) -> frozenset[int]:
+    """The versions an `If-Match` header names: missing → 428; any tag of its list that
+    is not a strong version tag → 412 (a list is read whole or not at all)."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
             'This change needs an If-Match header with the version you read, e.g. If-Match: "3".'
         )
-    found = _TAG.match(if_match)
-    if found is None:
+    found = [_TAG.match(tag.strip()) for tag in if_match.split(",")]
+    if any(tag is None for tag in found):
         raise PreconditionFailed("If-Match does not name a version of this object.")
-    return int(found.group(1))
+    return frozenset(int(tag.group(1) or tag.group(2)) for tag in found if tag is not None)
 
 
-def check_version(current: int, expected: int) -> None:
-    if current != expected:
-        raise PreconditionFailed(
-            f"The object is at version {current}, not {expected}: read it again."
-        )
+def check_version(current: int, expected: Expected) -> int:
+    """`current` (the version the change is then conditioned on), if `expected` names it."""
+    wanted = expected if isinstance(expected, frozenset) else frozenset((expected,))
+    if current not in wanted:
+        named = ", ".join(str(v) for v in sorted(wanted))
+        raise PreconditionFailed(f"The object is at version {current}, not {named}: read it again.")
+    return current
+
+
+def check_if_match(current: int, if_match: str | Expected | None) -> int:
+    """`check_version` of a raw `If-Match` header, or of versions already read from one."""
+    if isinstance(if_match, (int, frozenset)):
+        return check_version(current, if_match)
+    return check_version(current, expected_version(if_match))
 
 
 def sent_fields(patch: BaseModel) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from chalicelib.domain.accounting_settings import (
     settings_of,
 )
 from chalicelib.domain.catalogue import Operator
-from chalicelib.domain.editing import check_version
+from chalicelib.domain.editing import Expected, check_version
 from chalicelib.domain.ledger import AccountingSettings
 from chalicelib.errors import SettingsLocked
 from chalicelib.services import audit, periods
@@ -83,7 +83,7 @@ def replace(
     ctx: Context,
     principal: Principal,
     operator_id: str,
-    expected: int,
+    expected: Expected,
     wanted: AccountingSettingsInput,
 ) -> dict[str, Any]:
     """Replace the settings (see the module's docstring): 412 on a stale version, 409
@@ -91,7 +91,7 @@ def replace(
     period. A change that changes nothing writes nothing."""
     operator = operator_for_settings(ctx, principal, operator_id)
     stored = ctx.accounting_settings.get(operator_id) or {}
-    check_version(int(stored.get("version") or 1), expected)
+    version = check_version(int(stored.get("version") or 1), expected)
     before, after = settings_of(stored.get("settings")), wanted.to_settings()
     if before == after:
         return _answer(ctx, operator_id)
@@ -117,7 +117,7 @@ def replace(
     guard = ctx.periods.open_check(operator_id, first_open or _first_period(operator))
     try:
         ctx.accounting_settings.replace(
-            operator_id, expected, new, facts, [audit.entry_item(ctx, entry), guard]
+            operator_id, version, new, facts, [audit.entry_item(ctx, entry), guard]
         )
     except SettingsMoved as exc:
         raise SettingsLocked(

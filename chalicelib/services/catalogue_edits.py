@@ -26,10 +26,10 @@ from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Operator, Product, Relay, Resource, check_vat_number_of
 from chalicelib.domain.catalogue_patches import OperatorPatch, ProductPatch, RelayPatch
 from chalicelib.domain.editing import (
+    Expected,
     apply_patch,
     changed_fields,
-    check_version,
-    expected_version,
+    check_if_match,
     sent_fields,
 )
 from chalicelib.errors import AlreadyExists, ImmutableField, NotFound
@@ -94,16 +94,14 @@ def patch_operator(
     ctx: Context,
     principal: Principal,
     operator_id: str,
-    if_match: str | int | None,
+    if_match: str | Expected | None,
     patch: OperatorPatch,
 ) -> Operator:
     """`if_match` (the raw header, or a version already read from one) is read once the
     operator is known to exist (404 before 428), as for relays."""
     key = operator_key(operator_id)
     before = read(ctx, key, Operator, "operator")
-    check_version(
-        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
-    )
+    check_if_match(before.version, if_match)
     after = apply_patch(before, sent_fields(patch))
     diff = changed_fields(before, after)
     check_vat_number_of(after.vat_number, after.siren, diff)
@@ -147,7 +145,7 @@ def patch_relay(
     key = relay_key(relay_id)
     before = read(ctx, key, Relay, "relay")
     principal.require_manager_of(relay_id)
-    check_version(before.version, expected_version(if_match))
+    check_if_match(before.version, if_match)
     after = apply_patch(before, sent_fields(patch))
     entry = audit.entry(
         ctx,
@@ -180,15 +178,13 @@ def patch_product(
     ctx: Context,
     principal: Principal,
     product_id: str,
-    if_match: str | int | None,
+    if_match: str | Expected | None,
     patch: ProductPatch,
 ) -> Product:
     """`if_match` is read once the product is known to exist (404 before 428)."""
     key = product_key(product_id)
     before = _stored_product(ctx, product_id)
-    check_version(
-        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
-    )
+    check_if_match(before.version, if_match)
     changes = sent_fields(patch)
     if patch.price is not None:  # new sales only: purchases keep their frozen price
         changes["price"] = patch.price.to_price().to_dict()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Closure, NewClosure, Relay, closure_day
-from chalicelib.domain.editing import check_version, expected_version
+from chalicelib.domain.editing import check_if_match
 from chalicelib.domain.holidays import french_public_holidays
 from chalicelib.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.services import audit
@@ -161,8 +161,7 @@ def lift(
     if closure is None:
         raise NotFound(f"No closure {closure_id!r} at this relay.")
     principal.require_manager_of(relay_id)
-    expected = expected_version(if_match)  # read once the caller may act (403 before 428)
-    check_version(closure.version, expected)
+    expected = check_if_match(closure.version, if_match)  # once the caller may act (403, 428)
     entry = audit.entry(
         ctx,
         principal,

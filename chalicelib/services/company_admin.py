@@ -26,10 +26,10 @@ from chalicelib.domain.catalogue import check_vat_number_of
 from chalicelib.domain.catalogue_patches import CompanyPatch
 from chalicelib.domain.company import Company
 from chalicelib.domain.editing import (
+    Expected,
     apply_patch,
     changed_fields,
-    check_version,
-    expected_version,
+    check_if_match,
     sent_fields,
 )
 from chalicelib.domain.timezones import PARIS
@@ -57,16 +57,14 @@ def patch_company(
     ctx: Context,
     principal: Principal,
     company_id: str,
-    if_match: str | int | None,
+    if_match: str | Expected | None,
     patch: CompanyPatch,
 ) -> Company:
     """`if_match` (the raw header, or a version already read from one) is read once the
     company is known to exist (404 before 428), as for relays."""
     key = company_key(company_id)
     before = get_company(ctx, company_id)
-    check_version(
-        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
-    )
+    check_if_match(before.version, if_match)
     after = apply_patch(before, sent_fields(patch))
     check_vat_number_of(after.vat_number, after.siren, changed_fields(before, after))
     entry = audit.entry(

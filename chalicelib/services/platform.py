@@ -276,8 +276,8 @@ def remove_platform(
         raise NotFound("The operator has no settings of its own here.")
     expected = expected_version(if_match)
     if own is not None:
-        check_version(int(own["version"]), expected)
-        if not ctx.platform_settings.delete(operator_id, expected, kind):
+        version = check_version(int(own["version"]), expected)
+        if not ctx.platform_settings.delete(operator_id, version, kind):
             raise PreconditionFailed("The settings changed meanwhile: read them again.")
     for name in left:
         ctx.secrets.operators.delete(operator_id, name)

@@ -25,10 +25,10 @@ from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Relay, Resource
 from chalicelib.domain.catalogue_patches import ResourcePatch
 from chalicelib.domain.editing import (
+    Expected,
     apply_patch,
     changed_fields,
-    check_version,
-    expected_version,
+    check_if_match,
     sent_fields,
 )
 from chalicelib.domain.schedule import local_midnight, slot_at, slots_in_day
@@ -46,7 +46,7 @@ def patch_resource(
     principal: Principal,
     relay_id: str,
     resource_id: str,
-    if_match: str | int | None,
+    if_match: str | Expected | None,
     patch: ResourcePatch,
 ) -> Resource:
     """`if_match` (the raw header, or a version already read from one) is read once the
@@ -55,9 +55,7 @@ def patch_resource(
     before = read(ctx, key, Resource, "resource")
     if before.relay_id != relay_id:
         raise NotFound("No resource with that id.")
-    check_version(
-        before.version, if_match if isinstance(if_match, int) else expected_version(if_match)
-    )
+    check_if_match(before.version, if_match)
     after = apply_patch(before, sent_fields(patch))
     entry = audit.entry(
         ctx,

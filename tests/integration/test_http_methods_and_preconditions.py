@@ -176,6 +176,27 @@ def test_patch_of_a_known_id_still_needs_if_match(
         assert (current.json["version"], current.headers["ETag"]) == (2, '"2"')
 
 
+def test_an_if_match_list_matches_if_any_tag_is_the_current_version(
+    api: Api, admin: str, network: dict[str, str]
+) -> None:
+    """RFC 9110 13.1.1: any of the listed (strong) tags."""
+    path = f"/v1/operators/{network['operator']}"
+    answer = api.request(
+        "PATCH", path, {"name": "Liste"}, token=admin, headers={"If-Match": '"7", "1"'}
+    )
+    assert (answer.status, answer.json["version"]) == (200, 2), answer.json
+
+
+@pytest.mark.parametrize("header", ['"1", W/"2"', "*", '"1'])
+def test_an_if_match_with_a_tag_naming_no_version_is_a_412(
+    api: Api, admin: str, network: dict[str, str], header: str
+) -> None:
+    path = f"/v1/operators/{network['operator']}"
+    answer = api.request("PATCH", path, {"name": "X"}, token=admin, headers={"If-Match": header})
+    assert_problem(answer, 412, "precondition_failed")
+    assert api.get(path, token=admin).json["version"] == 1
+
+
 # -- 401 -------------------------------------------------------------------------------------
 
 

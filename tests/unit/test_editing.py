@@ -13,6 +13,7 @@ from chalicelib.domain import audit
 from chalicelib.domain.editing import (
     apply_patch,
     changed_fields,
+    check_if_match,
     check_version,
     etag,
     expected_version,
@@ -36,12 +37,23 @@ class RoomPatch(BaseModel):
 
 def test_an_etag_is_the_quoted_version_and_if_match_reads_it_back() -> None:
     assert etag(7) == '"7"'
-    assert expected_version(etag(7)) == 7
+    assert expected_version(etag(7)) == {7}
 
 
 @pytest.mark.parametrize("header", ['"3"', "3", '  "3"  '])
 def test_if_match_accepts_the_version_quoted_or_bare(header: str) -> None:
-    assert expected_version(header) == 3
+    assert expected_version(header) == {3}
+
+
+@pytest.mark.parametrize("header", ['"7", "3"', '"3","7"', ' "7" , 3 '])
+def test_an_if_match_list_matches_when_any_of_its_tags_is_the_current_version(
+    header: str,
+) -> None:
+    """RFC 9110 13.1.1: a list matches if any of its (strong) tags does."""
+    assert expected_version(header) == {3, 7}
+    assert check_if_match(3, header) == 3
+    with pytest.raises(PreconditionFailed, match="version 4, not 3, 7"):
+        check_if_match(4, header)
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])
@@ -54,7 +66,18 @@ def test_a_missing_if_match_is_a_428(header: str | None) -> None:
 # '"٣"': an Arabic-Indic 3, a digit to `\d` and int(), not a version we ever wrote;
 # 'W/"3"': If-Match compares strongly (RFC 9110 13.1.1), a weak tag never matches
 @pytest.mark.parametrize(
-    "header", ["*", '"abc"', '"3", "4"', '"1234567890123456789"', '"\u0663"', 'W/"3"']
+    "header",
+    [
+        "*",
+        '"abc"',
+        '"1234567890123456789"',
+        '"\u0663"',
+        'W/"3"',
+        '"3", W/"4"',
+        '"3", *',
+        '"3',
+        '3"',
+    ],
 )
 def test_an_if_match_naming_no_version_is_a_412(header: str) -> None:
     with pytest.raises(PreconditionFailed):
@@ -62,7 +85,8 @@ def test_an_if_match_naming_no_version_is_a_412(header: str) -> None:
 
 
 def test_a_stale_version_is_a_412_naming_the_current_one() -> None:
-    check_version(4, 4)
+    assert check_version(4, 4) == 4
+    assert check_if_match(4, 4) == 4
     with pytest.raises(PreconditionFailed, match="version 5, not 4"):
         check_version(5, 4)
 
