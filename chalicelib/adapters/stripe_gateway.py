@@ -538,6 +538,8 @@ def parse_webhook(
 
     if not signature_header:
         raise InvalidSignature("Missing Stripe-Signature header.")
+    if not signature_header.isascii():  # the SDK's compare_digest would raise TypeError
+        raise InvalidSignature("Unable to extract timestamp and signatures from header.")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -39,10 +39,10 @@ def check(
     candidates: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit() and len(value) <= 12:
-            timestamp = int(value)
-        elif name == "v1" and value:
-            candidates.append(value)
+        if name == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
+            timestamp = int(value)  # ASCII digits only: "²" is a digit to isdigit, not to int
+        elif name == "v1" and value.isascii() and value:
+            candidates.append(value)  # compare_digest refuses a str that is not ASCII
     if timestamp is None or not candidates:
         raise BadSignature(f"Malformed {HEADER} header.")
     expected = signature(secret, timestamp, body)

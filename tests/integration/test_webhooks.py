@@ -493,6 +493,16 @@ def test_signature_outside_the_300_seconds_tolerance_is_refused(
     assert_problem(answer, 400, "invalid_signature")
 
 
+def test_a_signature_header_that_is_not_ascii_is_refused(api: Api, settings: Settings) -> None:
+    """The SDK's compare_digest raises TypeError on such a str: a 400, never a 500."""
+    payload, header = signed_event("ping.test", {"id": "x"}, settings.stripe_webhook_secret)
+    odd = header.replace("v1=", "v1=\u00e9", 1)
+
+    answer = api.post(WEBHOOK, raw=payload, headers={"Stripe-Signature": odd})
+
+    assert_problem(answer, 400, "invalid_signature")
+
+
 def test_missing_signature_header_is_refused(
     api: Api, member: str, network: dict[str, str], stripe_fake: FakeGateway, settings: Settings
 ) -> None:

@@ -33,6 +33,10 @@ def test_a_good_signature_passes_within_the_tolerance() -> None:
         signature_header("s3cret", NOW - 301, BODY),
         signature_header("s3cret", NOW + 301, BODY),
         signature_header("s3cret", NOW, BODY + b" "),
+        # digits to str.isdigit but not to int(), and a signature compare_digest refuses
+        signature_header("s3cret", NOW, BODY).replace(f"t={NOW}", "t=\u00b2"),
+        signature_header("s3cret", NOW, BODY).replace(f"t={NOW}", "t=\u0661\u0662"),
+        signature_header("s3cret", NOW, BODY).replace("v1=", "v1=\u00e9"),
     ],
 )
 def test_anything_else_is_refused(header: str | None) -> None:
