@@ -96,13 +96,16 @@ def _platform_url(value: str) -> str:
         raise ValueError("must be an https URL (http only to a loopback host)")
     if parsed.query or parsed.fragment or parsed.username or parsed.password:
         raise ValueError("must have no query, fragment or credentials")
+    if parsed.port == 0:  # `.port` raises ValueError past 65535
+        raise ValueError("must name a port from 1 to 65535")
     return value
 
 
 # The same rule as a pattern, so that the OpenAPI document states it (no `\s`: see
 # SPACES_AND_CONTROLS).
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 PLATFORM_URL_PATTERN = (
-    r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?"
+    rf"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:{_PORT})?"
     rf"(/[^?#{SPACES_AND_CONTROLS}]*)?$"
 )
 PlatformUrl = Annotated[

@@ -131,6 +131,8 @@ def test_a_wrong_secret_is_an_outage_for_that_operator_only(
         ("base_url", "https://pa.example.org/a\x1cb"),
         ("base_url", "https://pa.example.org/a\x85b"),
         ("token_url", "https://user:pw@pa.example.org/token"),
+        ("base_url", "https://pa.example.org:99999/api"),  # no such port
+        ("token_url", "https://pa.example.org:0/token"),
         ("client_secret", ""),
         ("client_id", None),
         ("registration_number", "42"),
