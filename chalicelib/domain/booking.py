@@ -42,6 +42,9 @@ class BookingStatus(StrEnum):
 # Statuses whose seat is counted in the occupancy.
 SEAT_TAKING = frozenset({BookingStatus.held, BookingStatus.confirmed, BookingStatus.checked_in})
 CANCELLABLE = frozenset({BookingStatus.held, BookingStatus.confirmed})
+# A seat-taking booking whose price was paid (by card: refunded when cancelled in time or
+# by a closure).
+PAID_STATUSES = frozenset({BookingStatus.confirmed, BookingStatus.checked_in})
 
 
 class BookingRequest(BaseModel):

@@ -10,8 +10,8 @@ from typing import Any
 from chalicelib.adapters.booking_store import BookingExists, CreditsChanged
 from chalicelib.auth import Principal
 from chalicelib.domain.booking import (
-    CANCELLABLE,
     CONFIRMED_METRIC,
+    PAID_STATUSES,
     SEAT_TAKING,
     Booking,
     BookingPlan,
@@ -340,7 +340,7 @@ def release_with_policy(ctx: Context, booking: Booking, *, force_refund: bool) -
         paid
         if (
             in_time
-            and booking.status is BookingStatus.confirmed
+            and booking.status in PAID_STATUSES
             and booking.payment_method == "card"
             and booking.payment_intent_id
         )
@@ -405,7 +405,9 @@ KEEPS_SEATS = (*SEAT_TAKING, BookingStatus.no_show, BookingStatus.completed)
 
 
 def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
-    """Cancel every seat-taking booking of a closed day, whatever the deadline.
+    """Cancel every seat-taking booking of a closed day, whatever the deadline: held,
+    confirmed, and checked in (the member on site is sent home: everything back too).
+    A no-show or a completed booking stays as it is (its time was over for it).
 
     The relay-day listing is a GSI, eventually consistent: a booking written just before
     the closure may not be in it yet. So the sweep is checked against the day's seat
@@ -419,7 +421,7 @@ def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
         for listed in ctx.bookings.on_relay_day(relay_id, day.isoformat()):
             booking: Booking | None = listed
             for _ in range(2):  # the listing may be stale: on a conflict, read it again
-                if booking is None or booking.status not in CANCELLABLE:
+                if booking is None or booking.status not in SEAT_TAKING:
                     break
                 try:
                     release_with_policy(ctx, booking, force_refund=True)
@@ -428,8 +430,8 @@ def cancel_for_closure(ctx: Context, relay_id: str, day: date) -> int:
                 except InvalidState:
                     booking = ctx.bookings.get(listed.id)
             if booking is not None and booking.status in KEEPS_SEATS:
-                # checked in, or a no-show / completed booking whose seats before its
-                # release stay counted: not cancelled by a closure
+                # a no-show / completed booking whose seats before its release stay
+                # counted: not cancelled by a closure
                 staying.append(booking)
         if _every_seat_listed(ctx, relay_id, day, staying):
             return cancelled

@@ -451,6 +451,46 @@ def test_closure_refunds_card_booking_inside_the_cancellation_deadline(
     assert_money_accounted_for(ctx)
 
 
+def test_closing_today_sends_the_member_checked_in_home_with_everything_back(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+    clock: FixedClock,
+) -> None:
+    """ "Existing bookings that day are cancelled with a full refund or credit restored":
+    the member who came (checked in) is sent home by a closure as one not come yet."""
+    came = paid_booking(api, member, settings, stripe_fake, network["pool"], date=TODAY)
+    buy_pack(api, member, settings, stripe_fake, make_pack(api, admin, network["operator"]))
+    by_credits = book(api, member, network["pool"], payment="credits", date=TODAY)
+    clock.moment = datetime(2026, 12, 1, 8, 5, tzinfo=PARIS)
+    for booking in (came, by_credits):
+        answer = api.post(f"/v1/bookings/{booking['booking']['id']}/check-in", token=member)
+        assert answer.json["status"] == "checked_in", answer.json
+    clock.moment = datetime(2026, 12, 1, 8, 30, tzinfo=PARIS)
+
+    closed = api.post(
+        f"/v1/relays/{network['relay']}/closures",
+        {"date": TODAY, "reason": "Fuite d'eau"},
+        token=admin,
+    )
+
+    assert closed.status == 201, closed.json
+    assert closed.json["cancelled_bookings"] == 2
+    assert {status_of(ctx, b["booking"]["id"]) for b in (came, by_credits)} == {"cancelled"}
+    intent_id = came["payment"]["payment_intent_id"]
+    assert [(r.payment_intent, r.amount) for r in stripe_fake.refunds.values()] == [
+        (intent_id, 1500)
+    ]
+    assert api.get("/v1/wallet", token=member).json["credits_remaining"] == 10
+    _, taken = ctx.bookings.occupancy(network["relay"], TODAY)  # every seat given back
+    assert all(count == 0 for slots in taken.values() for count in slots.values())
+    assert_money_accounted_for(ctx)
+
+
 def test_closure_restores_credits_inside_the_cancellation_deadline(
     api: Api,
     admin: str,
