@@ -146,6 +146,13 @@ class BookingPlan:
     def slot_indexes(self) -> list[int]:
         return [s.index for s in self.slots]
 
+    def priced_by(self, seller: Operator | None) -> Price:
+        """The same price, VAT included, sold by `seller` at its own VAT regime (a company
+        booking is sold by the company's operator, whichever relay hosts it)."""
+        return price_from_incl_vat(
+            self.price.amount, vat_rate_charged(self.resource.vat_rate, seller)
+        )
+
 
 def plan_booking(
     request: BookingRequest,

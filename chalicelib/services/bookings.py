@@ -236,7 +236,12 @@ def _new_booking(
         draws = [asdict(d) for d in draw_credits(packs, plan.credits, now)]
     company_id = None
     if request.payment == "company":  # 403 unless the caller belongs to a company account
-        company_id = companies.company_for_booking(ctx, principal).id
+        company = companies.company_for_booking(ctx, principal)
+        company_id = company.id
+        # Sold by the company's operator on its monthly invoice, at that operator's VAT
+        # regime (the hosting relay's may differ: the franchise, or not).
+        seller = ctx.catalogue.get().operators.get(company.operator_id)
+        price = plan.priced_by(seller).to_dict()
     return Booking(
         id=booking_id,
         member_id=principal.sub,

@@ -23,7 +23,16 @@ from chalicelib.jobs import run_job as run_scheduled
 from chalicelib.services import bookings as bookings_service
 from chalicelib.services import companies, company_invoicing, company_payments, periods
 from chalicelib.services.context import Context
-from tests.support.api import Answer, Api, assert_problem, book, booked
+from tests.support.api import (
+    Answer,
+    Api,
+    assert_problem,
+    book,
+    booked,
+    operator_body,
+    relay_body,
+    resource_body,
+)
 from tests.support.fec_checker import check_fec
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -419,6 +428,35 @@ def test_a_month_of_hours_states_the_vat_of_what_was_sold_spread_over_its_lines(
         (333, 67),
         (334, 66),
     ]
+
+
+def test_a_booking_at_a_relay_under_the_franchise_is_sold_at_the_company_operators_vat(
+    api: Api,
+    admin: str,
+    alice: str,
+    clock: FixedClock,
+    company: dict[str, Any],
+    network: dict[str, str],
+) -> None:
+    # GIVEN a relay of another operator, under the VAT franchise (its own sales: no VAT)
+    host = api.post(
+        "/v1/operators",
+        operator_body(siren="404833048", invoice_prefix="AG", vat_regime="franchise"),
+        token=admin,
+    ).json
+    relay = api.post("/v1/relays", relay_body(host["id"], name="Nangis"), token=admin).json
+    pool = api.post(f"/v1/relays/{relay['id']}/resources", resource_body(), token=admin).json
+    # WHEN an employee books a day there, paid by the company
+    made = booked(api, alice, pool["id"], date="2026-12-02", payment="company")
+    # THEN the company's operator (VAT regime normal) sells it, with its VAT: 20 %
+    price = made["price"]
+    assert (price["amount"], price["amount_excl_vat"], price["vat_rate"]) == (1500, 1250, "20.00")
+    clock.moment = NEW_YEAR
+    assert run_job(api, admin)["processed"] == 1
+    invoice = statement(api, admin, company["id"], "2026-12").json["invoice"]
+    assert invoice["operator_id"] == network["operator"]
+    assert invoice["totals"] == {"excl_vat": 1250, "vat": 250, "incl_vat": 1500}
+    assert invoice["vat_breakdown"] == [{"rate": "20.00", "base": 1250, "vat": 250}]
 
 
 def test_a_month_without_company_bookings_gets_no_invoice(
