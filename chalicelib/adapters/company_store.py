@@ -243,6 +243,11 @@ class CompanyStore:
         item = self._table.get(keys.invoice_payments_pk(invoice_id), keys.INVOICE_PAYMENT_STATE_SK)
         return _state(item) if item else None
 
+    def credit_notes_applied(self, invoice_id: str) -> list[str]:
+        """The ids of the credit notes that lowered what a company invoice asks for."""
+        item = self._table.get(keys.invoice_payments_pk(invoice_id), keys.INVOICE_PAYMENT_STATE_SK)
+        return sorted((item or {}).get("credit_notes") or [])
+
     def payment(self, invoice_id: str, reference: str) -> dict[str, Any] | None:
         item = self._table.get(
             keys.invoice_payments_pk(invoice_id), keys.invoice_payment_sk(reference)

@@ -8,6 +8,7 @@ share of an invoice's VAT a partial payment carries (VAT on services is due on r
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -31,7 +32,7 @@ from chalicelib.domain.catalogue import (
     VatNumberIn,
     one_line,
 )
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import Chart, Journal, JournalCodes, LedgerLine
@@ -326,31 +327,63 @@ def payment_entry(
     return [line(chart.bank, amount, 0, False), line(chart.customers, 0, amount, True)]
 
 
-def vat_share(invoice: Document, amount: int, paid_before: int = 0) -> list[dict[str, Any]]:
-    """The bases and VAT a payment of `amount` carries, pro rata of the invoice's rates.
+def vat_share(
+    invoice: Document,
+    amount: int,
+    paid_before: int = 0,
+    credited: Sequence[VatLine] = (),
+    received: Sequence[Mapping[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """The bases and VAT a payment of `amount` carries: pro rata of what the invoice asks
+    for at each rate once its credit notes (`credited`: their VAT breakdowns, negative)
+    took theirs (a company's cancelled booking: its own line's rate only).
 
-    Computed as the difference of cumulative shares, so the payments that settle an
-    invoice add up exactly to its VAT breakdown, whatever the rounding of each."""
-    after = _cumulative_share(invoice, paid_before + amount)
-    before = _cumulative_share(invoice, paid_before)
+    Computed as the difference of cumulative shares; the payment that settles the invoice
+    carries exactly what the earlier ones (`received`: their shares as recorded) left of
+    each rate, so that the payments add up to what was due, per rate, whatever the
+    rounding of each and whenever a credit note came."""
+    due = _due_per_rate(invoice, credited)
+    total = sum(base + vat for base, vat in due.values())
+    if paid_before + amount >= total:
+        left = {rate: list(pair) for rate, pair in due.items()}
+        for share in received:
+            pair = left.setdefault(str(share["rate"]), [0, 0])
+            pair[0] -= int(share["base"])
+            pair[1] -= int(share["vat"])
+        return [
+            {"rate": rate, "base": base, "vat": vat}
+            for rate, (base, vat) in left.items()
+            if rate in due or base or vat
+        ]
+    after = _cumulative_share(due, total, paid_before + amount)
+    before = _cumulative_share(due, total, paid_before)
     return [
         {"rate": rate, "base": base - before[rate][0], "vat": vat - before[rate][1]}
         for rate, (base, vat) in after.items()
     ]
 
 
-def _cumulative_share(invoice: Document, paid: int) -> dict[str, tuple[int, int]]:
-    total = invoice.totals.incl_vat
-    breakdown = invoice.vat_breakdown
-    if paid >= total:
-        return {r.rate: (r.base, r.vat) for r in breakdown}
+def _due_per_rate(invoice: Document, credited: Sequence[VatLine]) -> dict[str, tuple[int, int]]:
+    """(base, VAT) the invoice asks for at each rate, less its credit notes'; a rate they
+    credited in full is left out."""
+    due = {line.rate: [line.base, line.vat] for line in invoice.vat_breakdown}
+    for line in credited:  # a note credits the invoice's own lines: its rates
+        pair = due.setdefault(line.rate, [0, 0])
+        pair[0] += line.base
+        pair[1] += line.vat
+    return {rate: (base, vat) for rate, (base, vat) in due.items() if base or vat}
+
+
+def _cumulative_share(
+    due: Mapping[str, tuple[int, int]], total: int, paid: int
+) -> dict[str, tuple[int, int]]:
+    """The share of `paid` (less than `total`) in each rate of `due`, pro rata."""
     shares: dict[str, tuple[int, int]] = {}
     left = max(paid, 0)
-    for index, rate in enumerate(breakdown):
-        incl = rate.base + rate.vat
-        last = index == len(breakdown) - 1
-        part = left if last else min(left, round_half_up(Decimal(paid) * incl / total))
+    for index, (rate, (base, vat)) in enumerate(due.items()):
+        last = index == len(due) - 1
+        part = left if last else min(left, round_half_up(Decimal(paid) * (base + vat) / total))
         left -= part
-        price = price_from_incl_vat(part, Decimal(rate.rate))
-        shares[rate.rate] = (price.amount_excl_vat, price.vat_amount)
+        price = price_from_incl_vat(part, Decimal(rate))
+        shares[rate] = (price.amount_excl_vat, price.vat_amount)
     return shares

@@ -172,6 +172,59 @@ def partial_credit_lines(
     return [c for c in credited if any(c[k] for k in amounts)] or credited[:1]
 
 
+REST_LABEL = "Solde — "  # what earlier credit notes left of a line, credited at last
+_AMOUNTS = ("amount_excl_vat", "vat_amount", "amount_incl_vat")
+
+
+def rest_credit_lines(
+    invoice_lines: list[dict[str, Any]], credited_lines: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """The lines of the credit note of all that earlier credit notes (`credited_lines`,
+    negative) left of an invoice: each invoice line less what they credited of it, at its
+    own rate, so that the invoice and all its notes cancel line by line and rate by rate,
+    to the cent, whether the earlier notes credited whole lines (a company's cancelled
+    booking) or a share of each (a partial refund). A credited line is matched to its
+    invoice line by booking, else by description (less the partial label), rate and
+    service date; None when one matches no invoice line (then credit pro rata)."""
+    keys = [_line_key(line) for line in invoice_lines]
+    credited: dict[tuple[str, ...], list[int]] = {key: [0, 0, 0] for key in keys}
+    for line in credited_lines:
+        sums = credited.get(_line_key(line))
+        if sums is None:
+            return None
+        for index, name in enumerate(_AMOUNTS):
+            sums[index] += int(line[name])
+    rest = []
+    for line, key in zip(invoice_lines, keys, strict=True):
+        left = [int(line[name]) + credited[key][i] for i, name in enumerate(_AMOUNTS)]
+        credited[key] = [0, 0, 0]  # a key shared by two lines: its credits go to the first
+        if not any(left):
+            continue
+        whole = left == [int(line[name]) for name in _AMOUNTS]
+        excl, vat, incl = left
+        label = "" if whole else REST_LABEL
+        credit = {
+            **negated_line(line),
+            "description": label + str(line["description"]),
+            "amount_excl_vat": -excl,
+            "vat_amount": -vat,
+            "amount_incl_vat": -incl,
+        }
+        if not whole:
+            credit.update(quantity="1", unit_price_excl_vat=-excl)
+        rest.append(credit)
+    return rest
+
+
+def _line_key(line: dict[str, Any]) -> tuple[str, ...]:
+    if line.get("booking_id"):
+        return ("booking", str(line["booking_id"]))
+    description = str(line["description"])
+    for label in (PARTIAL_REFUND_LABEL, PARTIAL_CREDIT_LABEL, REST_LABEL):
+        description = description.removeprefix(label)
+    return ("line", description, str(line["vat_rate"]), str(line["service_date"]))
+
+
 def _line_shares(lines: list[dict[str, Any]], refunded: int) -> list[tuple[int, int, int]]:
     """(incl. VAT, excl. VAT, VAT) of each line in `refunded` of the invoice: pro rata of
     each line's amount, the last line taking what the rounding of the others left, the VAT

@@ -23,7 +23,7 @@ from chalicelib.domain.company import (
     payment_entry,
     vat_share,
 )
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.identifiers import derived_id
 from chalicelib.domain.invoice import parse_document_id
 from chalicelib.errors import (
@@ -79,7 +79,7 @@ def record_company_payment(
         existing = companies.payment(invoice_id, reference)
         if existing is not None:
             return _replay(ctx, invoice, existing, figures)
-        state = _state(ctx, invoice)
+        state = _state(ctx, invoice)  # read before what it depends on: its write checks it
         if state["status"] == "paid":
             raise InvalidState(f"Invoice {typed.number} is already paid in full.")
         if amount > state["amount_remaining"]:
@@ -107,7 +107,13 @@ def record_company_payment(
             "reference": reference,
             "recorded_at": ctx.clock.now().isoformat(),
             "recorded_by": principal.sub,
-            "vat": vat_share(typed, amount, state["amount_paid"]),
+            "vat": vat_share(
+                typed,
+                amount,
+                state["amount_paid"],
+                credited=_credited(ctx, invoice_id),
+                received=[v for p in companies.payments_of(invoice_id) for v in p.get("vat") or []],
+            ),
             "vat_on": (vat_on or period_rules.first_day(vat_month)).isoformat(),
         }
         check = ctx.periods.open_check(typed.operator_id, vat_month)
@@ -135,6 +141,15 @@ def _company_invoice(ctx: Context, invoice_id: str) -> dict[str, Any]:
     if typed.is_credit_note or not typed.company_id:
         raise InvalidState("Payments are recorded here for company invoices only.")
     return invoice
+
+
+def _credited(ctx: Context, invoice_id: str) -> list[VatLine]:
+    """The VAT breakdowns of the credit notes applied to a company invoice (negative)."""
+    return [
+        line
+        for note_id in ctx.companies.credit_notes_applied(invoice_id)
+        for line in Document.of(invoicing.get_document(ctx, note_id)).vat_breakdown
+    ]
 
 
 def _state(ctx: Context, invoice: dict[str, Any]) -> dict[str, Any]:

@@ -581,11 +581,11 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
         return "updated" if done else "waiting"
     method = document.payment.method or "transfer"
     note = Document.of(
-        credit_note(  # of a part: each line's share, after the earlier notes' shares
+        credit_note(  # each line less what the earlier notes credited of it
             ctx,
             stored,  # its buyer is copied as issued, key order too
             source=refusal_credit_source(document.id),
-            amount=left,
+            amount=None,
             payment={"status": "due", "method": method, "due_date": now.date().isoformat()},
         )
     )

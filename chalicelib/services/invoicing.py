@@ -31,6 +31,7 @@ from chalicelib.domain.invoice import (
     negated_line,
     parse_document_id,
     partial_credit_lines,
+    rest_credit_lines,
     totals,
     vat_breakdown,
 )
@@ -192,19 +193,23 @@ def credit_note(
     invoice: dict[str, Any],
     *,
     source: str,
-    amount: int,
+    amount: int | None,
     payment: dict[str, Any],
     extra: dict[str, Any] | None = None,
     partial_label: str = PARTIAL_REFUND_LABEL,
 ) -> dict[str, Any]:
-    """The credit note of a refund: the invoice's lines negated (in full), or (partial) each
-    line's share of the refund, computed cumulatively with the invoice's earlier credit
-    notes, so that the notes of refunds adding up to the invoice negate it exactly (lines,
-    VAT per rate)."""
+    """The credit note of a refund of `amount`: the invoice's lines negated (in full), or
+    (partial) each line's share of the refund, computed cumulatively with the invoice's
+    earlier credit notes, so that the notes of refunds adding up to the invoice negate it
+    exactly (lines, VAT per rate). `amount` None: all that the earlier notes left of it (a
+    refused invoice), each line less what they credited of it (`rest_credit_lines`:
+    whole lines, a company's cancelled booking, or shares), so that the invoice and all
+    its notes cancel per line and per rate. Earlier notes are read again at each
+    numbering attempt."""
     typed = Document.of(invoice)
     lines: list[dict[str, Any]] = []
     lines_at = None
-    if amount >= typed.totals.incl_vat:
+    if amount is not None and amount >= typed.totals.incl_vat:
         lines = [negated_line(line.canonical()) for line in typed.lines]
     else:
         invoiced = [line.canonical() for line in typed.lines]
@@ -213,7 +218,12 @@ def credit_note(
 
         def lines_at(year: int, last_number: int) -> list[dict[str, Any]]:
             credited = earlier.read(year, last_number)
-            return partial_credit_lines(invoiced, amount, credited, partial_label)
+            rest = rest_credit_lines(invoiced, earlier.lines) if amount is None else None
+            if rest is not None:
+                return rest
+            # a partial refund; or what is left, when an earlier note matches no line
+            refund = typed.totals.incl_vat - credited if amount is None else amount
+            return partial_credit_lines(invoiced, refund, credited, partial_label)
 
     return issue(
         ctx,
@@ -230,7 +240,8 @@ def credit_note(
 
 
 class EarlierCredits:
-    """What an invoice's credit notes issued so far credited (VAT included, positive).
+    """What an invoice's credit notes issued so far credited (VAT included, positive), and
+    their lines (`lines`).
 
     A first read scans the operator's documents from the invoice's year on; later reads
     (an issue's attempts) read only the documents numbered since, one by one."""
@@ -244,6 +255,7 @@ class EarlierCredits:
         self._operator_id, self._year, self._number = parsed
         self._read_up_to: dict[int, int] = {}  # year -> last number read
         self._credited = 0
+        self.lines: list[dict[str, Any]] = []  # every line of the notes read
 
     def read(self, year: int, last_number: int | None = None) -> int:
         """Credited by the notes up to `last_number` of `year` (every earlier year's)."""
@@ -269,7 +281,9 @@ class EarlierCredits:
 
     def _count(self, document: dict[str, Any]) -> None:
         if document.get("type") == "credit_note" and document.get("refers_to") == self._invoice_id:
-            self._credited -= int(Document.of(document).totals.incl_vat)
+            note = Document.of(document)
+            self._credited -= int(note.totals.incl_vat)
+            self.lines += [line.canonical() for line in note.lines]
 
 
 def documents_in_series(ctx: Context, source_of: Callable[[int], str]) -> list[dict[str, Any]]:

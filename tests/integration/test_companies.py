@@ -21,7 +21,13 @@ from chalicelib.domain.identifiers import fr_vat_number
 from chalicelib.jobs import JOBS
 from chalicelib.jobs import run_job as run_scheduled
 from chalicelib.services import bookings as bookings_service
-from chalicelib.services import companies, company_invoicing, company_payments, periods
+from chalicelib.services import (
+    companies,
+    company_invoicing,
+    company_payments,
+    invoicing,
+    periods,
+)
 from chalicelib.services.context import Context
 from tests.support.api import (
     Answer,
@@ -459,6 +465,80 @@ def test_a_booking_at_a_relay_under_the_franchise_is_sold_at_the_company_operato
     assert invoice["vat_breakdown"] == [{"rate": "20.00", "base": 1250, "vat": 250}]
 
 
+def two_rates_invoiced_early(
+    api: Api, admin: str, alice: str, bob: str, network: dict[str, str], company_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """December invoiced early (a run by hand with a future `as_of`) with two rates:
+    Alice's desk day (15.00 at 20 %), Bob's office day (44.00 at 10 %). Answers (the
+    invoice, the desk booking), the desk still cancellable in time."""
+    office = api.post(
+        f"/v1/relays/{network['relay']}/resources",
+        resource_body(
+            name="Bureau 10", kind="office", capacity=1, rates={"day": 4400}, vat_rate="10.00"
+        ),
+        token=admin,
+    ).json
+    desk = booked(api, alice, network["pool"], date="2026-12-03", payment="company")
+    booked(api, bob, office["id"], date="2026-12-04", payment="company")
+    assert run_job(api, admin, as_of="2027-01-01T03:00:00+01:00")["processed"] == 1
+    invoice = statement(api, admin, company_id, "2026-12").json["invoice"]
+    assert invoice["vat_breakdown"] == [
+        {"rate": "20.00", "base": 1250, "vat": 250},
+        {"rate": "10.00", "base": 4000, "vat": 400},
+    ]
+    return dict(invoice), desk
+
+
+def test_a_transfer_paying_what_a_credit_note_left_carries_the_vat_of_the_lines_left(
+    api: Api,
+    admin: str,
+    accountant: str,
+    alice: str,
+    bob: str,
+    company: dict[str, Any],
+    network: dict[str, str],
+) -> None:
+    # GIVEN the desk's line credited (cancelled in time) on a two-rate invoice
+    invoice, desk = two_rates_invoiced_early(api, admin, alice, bob, network, company["id"])
+    assert api.post(f"/v1/bookings/{desk['id']}/cancel", token=alice).json["credit_note_id"]
+    # WHEN the company pays the 44.00 left
+    body = {"amount": 4400, "method": "transfer", "paid_at": "2026-12-01", "reference": "VIR-1"}
+    paid = pay(api, accountant, invoice["id"], **body)
+    assert paid.status == 201 and paid.json["invoice"]["status"] == "paid", paid.json
+    # THEN it paid the office: the month's VAT is 4.00 at 10 %, none at 20 %
+    vat = api.get(
+        f"/v1/accounting/vat?operator_id={network['operator']}&month=2026-12", token=accountant
+    ).json
+    assert [(ln["rate"], ln["base"], ln["vat"]) for ln in vat["lines"]] == [("10.00", 4000, 400)]
+    assert vat["total_vat"] == 400
+
+
+def test_payments_before_and_after_a_credit_note_add_up_to_what_was_due_per_rate(
+    api: Api,
+    admin: str,
+    accountant: str,
+    alice: str,
+    bob: str,
+    company: dict[str, Any],
+    ctx: Context,
+    network: dict[str, str],
+) -> None:
+    invoice, desk = two_rates_invoiced_early(api, admin, alice, bob, network, company["id"])
+    # a first payment, pro rata of both rates; then the desk credited; then the rest
+    first = {"amount": 2000, "method": "transfer", "paid_at": "2026-12-01", "reference": "V1"}
+    assert pay(api, accountant, invoice["id"], **first).status == 201
+    assert api.post(f"/v1/bookings/{desk['id']}/cancel", token=alice).json["credit_note_id"]
+    rest = {"amount": 2400, "method": "transfer", "paid_at": "2026-12-01", "reference": "V2"}
+    assert pay(api, accountant, invoice["id"], **rest).json["invoice"]["status"] == "paid"
+    sums: dict[str, list[int]] = {}
+    for payment in ctx.companies.payments_of(invoice["id"]):
+        for share in payment["vat"]:
+            pair = sums.setdefault(share["rate"], [0, 0])
+            pair[0] += share["base"]
+            pair[1] += share["vat"]
+    assert {rate: pair for rate, pair in sums.items() if pair != [0, 0]} == {"10.00": [4000, 400]}
+
+
 def test_a_month_without_company_bookings_gets_no_invoice(
     api: Api,
     admin: str,
@@ -654,17 +734,19 @@ def test_payment_recording_is_checked(
 
 
 def credit_note_before_the_write(
-    ctx: Context, monkeypatch: pytest.MonkeyPatch, invoice_id: str, amount: int
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, invoice_id: str, booking_id: str
 ) -> None:
-    """A credit note lowering the invoice by `amount`, applied between the payment's read
-    of the state and its write (`periods.open_from` runs between the two), once."""
+    """The credit note of `booking_id`'s line (a booking cancelled in time), issued and
+    applied between the payment's read of the state and its write (`periods.open_from`
+    runs between the two), once."""
     real_open_from = periods.open_from
     applied: list[bool] = []
 
     def credited_meanwhile(context: Context, operator_id: str) -> str:
         if not applied:
             applied.append(True)
-            ctx.companies.apply_credit_note(invoice_id, "inv-credit-meanwhile", amount)
+            invoice = invoicing.get_document(ctx, invoice_id)
+            assert company_invoicing._credit_line(ctx, invoice, booking_id) is not None
         return real_open_from(context, operator_id)
 
     monkeypatch.setattr(periods, "open_from", credited_meanwhile)
@@ -676,19 +758,24 @@ def test_a_payment_a_credit_note_overtook_is_read_again_and_pays_the_invoice(
     clock: FixedClock,
     ctx: Context,
     invoiced: dict[str, Any],
+    december: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock.moment = datetime(2027, 1, 20, 10, 0, tzinfo=PARIS)
-    # GIVEN a credit note lowering the 55.00 due to 20.00 while a 20.00 payment is recorded
-    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], 3500)
+    # GIVEN the room's credit note lowering the 55.00 due to the desk's 15.00 while a
+    # 15.00 payment is recorded
+    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], december["room"]["id"])
     # WHEN the payment lands
-    answer = pay(api, accountant, invoiced["id"], amount=2000)
-    # THEN it was refused on the moved amount due and read again: the invoice is paid
+    answer = pay(api, accountant, invoiced["id"], amount=1500)
+    # THEN it was refused on the moved amount due and read again: the invoice is paid,
+    # and the payment's VAT is that of the desk's line alone (20 %)
     assert answer.status == 201, answer.json
     assert (answer.json["invoice"]["status"], answer.json["invoice"]["amount_due"]) == (
         "paid",
-        2000,
+        1500,
     )
+    (recorded,) = ctx.companies.payments_of(invoiced["id"])
+    assert recorded["vat"] == [{"rate": "20.00", "base": 1250, "vat": 250}]
     assert company_payments.unpaid_company_invoices(ctx, invoiced["operator_id"]) == []
 
 
@@ -698,11 +785,12 @@ def test_a_payment_above_what_a_credit_note_left_due_is_refused(
     clock: FixedClock,
     ctx: Context,
     invoiced: dict[str, Any],
+    december: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock.moment = datetime(2027, 1, 20, 10, 0, tzinfo=PARIS)
-    # GIVEN a credit note lowering the 55.00 due to 20.00 while 55.00 is being recorded
-    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], 3500)
+    # GIVEN the room's credit note lowering the 55.00 due to 15.00 while 55.00 is recorded
+    credit_note_before_the_write(ctx, monkeypatch, invoiced["id"], december["room"]["id"])
     # WHEN the payment lands
     answer = pay(api, accountant, invoiced["id"], amount=5500)
     # THEN it is checked against what remains now: 422, nothing recorded

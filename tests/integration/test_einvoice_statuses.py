@@ -23,6 +23,7 @@ from tests.integration.test_companies import (  # noqa: F401 (fixtures)
     december,
     invoiced,
     pay,
+    two_rates_invoiced_early,
 )
 from tests.integration.test_einvoice_routing import deposited, lifecycle, route  # noqa: F401
 from tests.integration.test_einvoice_validation import business_card_invoice
@@ -356,6 +357,41 @@ def test_a_refused_invoice_already_credited_in_full_is_not_credited_again(
     assert credited(api, accountant, network["operator"], invoice_id) == 1500
     state = lifecycle(api, admin, invoice_id)
     assert (state["status"], state["credit_note_id"]) == ("210", None)
+
+
+def test_a_refused_invoice_one_line_of_which_was_credited_is_credited_for_the_others(
+    api: Api,
+    admin: str,
+    accountant: str,
+    alice: str,  # noqa: F811
+    bob: str,  # noqa: F811
+    company: dict[str, Any],  # noqa: F811
+    network: dict,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    """The desk's line (20 %) credited when its booking was cancelled in time, then the
+    invoice refused (210): its credit note is the office's line (10 %), so the invoice and
+    its notes cancel line by line and rate by rate (not a share of each line, as if the
+    earlier note had been a pro-rata refund)."""
+    invoice, desk = two_rates_invoiced_early(api, admin, alice, bob, network, company["id"])
+    assert api.post(f"/v1/bookings/{desk['id']}/cancel", token=alice).json["credit_note_id"]
+    route(api, admin)
+    fake_pa.report(invoice["id"], "210")
+    route(api, admin)  # reads the 210
+    route(api, admin)  # credits what is left
+    state = lifecycle(api, admin, invoice["id"])
+    assert state["status"] == "210" and state["credit_note_id"], state
+
+    note = api.get(f"/v1/invoices/{state['credit_note_id']}", token=accountant).json
+    office = next(line for line in invoice["lines"] if line["vat_rate"] == "10.00")
+    (line,) = note["lines"]
+    assert (line["description"], line["vat_rate"], line["amount_incl_vat"]) == (
+        office["description"],
+        "10.00",
+        -4400,
+    )
+    assert note["vat_breakdown"] == [{"rate": "10.00", "base": -4000, "vat": -400}]
+    assert credited(api, accountant, network["operator"], invoice["id"]) == 5900
 
 
 def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(

@@ -24,7 +24,7 @@ from chalicelib.domain.company import (
     previous_month,
     vat_share,
 )
-from chalicelib.domain.documents import Document
+from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.invoice import document_line, legal_mentions, totals, vat_breakdown
 from chalicelib.domain.money import price_from_incl_vat
 
@@ -234,16 +234,50 @@ def test_vat_shares_of_payments_add_up_to_the_invoice() -> None:
     total = doc.totals.incl_vat
     breakdown = [vat.canonical() for vat in doc.vat_breakdown]
     assert vat_share(doc, total) == breakdown
-    paid = 0
-    sums: dict[str, list[int]] = {}
+    paid, received = 0, []
     for amount in (333, 1000, total - 1333):
-        for share in vat_share(doc, amount, paid):
-            pair = sums.setdefault(share["rate"], [0, 0])
-            pair[0] += share["base"]
-            pair[1] += share["vat"]
-            assert share["base"] >= 0 and share["vat"] >= 0
+        shares = vat_share(doc, amount, paid, received=received)
+        assert all(share["base"] >= 0 and share["vat"] >= 0 for share in shares)
+        received += shares
         paid += amount
-    assert [{"rate": r, "base": b, "vat": v} for r, (b, v) in sums.items()] == breakdown
+    assert summed(received) == breakdown
+
+
+def summed(shares: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sums: dict[str, list[int]] = {}
+    for share in shares:
+        pair = sums.setdefault(share["rate"], [0, 0])
+        pair[0] += share["base"]
+        pair[1] += share["vat"]
+    return [{"rate": r, "base": b, "vat": v} for r, (b, v) in sums.items() if b or v]
+
+
+def two_rates() -> tuple[Document, list[VatLine]]:
+    """An invoice of a desk (15.00 at 20 %) and an office (44.00 at 10 %), and the VAT
+    breakdown of the credit note of the desk's line."""
+    desk = document_line(booking_sale(booking(), "R", "S", "A", "Europe/Paris"), franchise=False)
+    office_price = price_from_incl_vat(4400, "10.00").to_dict()
+    office = document_line(
+        booking_sale(booking(id="bkg_2", price=office_price), "R", "S", "B", "Europe/Paris"),
+        franchise=False,
+    )
+    credited = [VatLine(rate="20.00", base=-1250, vat=-250)]
+    return invoice([desk, office]), credited
+
+
+def test_a_payment_after_a_credit_note_carries_the_vat_of_what_it_left() -> None:
+    doc, credited = two_rates()
+    assert vat_share(doc, 4400, credited=credited) == [{"rate": "10.00", "base": 4000, "vat": 400}]
+    part = vat_share(doc, 2200, credited=credited)
+    assert part == [{"rate": "10.00", "base": 2000, "vat": 200}]
+
+
+def test_payments_before_and_after_a_credit_note_add_up_to_what_was_due() -> None:
+    doc, credited = two_rates()
+    first = vat_share(doc, 2000)  # pro rata of both rates, before the credit note
+    assert {share["rate"] for share in first} == {"20.00", "10.00"}
+    rest = vat_share(doc, 2400, 2000, credited=credited, received=first)
+    assert summed(first + rest) == [{"rate": "10.00", "base": 4000, "vat": 400}]
 
 
 def test_payment_body() -> None:

@@ -9,7 +9,9 @@ from chalicelib.domain.invoice import (
     Sale,
     document_line,
     document_lines,
+    negated_line,
     partial_credit_lines,
+    rest_credit_lines,
     totals,
     vat_breakdown,
 )
@@ -112,3 +114,43 @@ def test_partial_refunds_of_a_long_invoice_state_per_rate_the_vat_of_their_base(
         mine = [c for c in credited if c["description"].endswith(f"— {invoiced['description']}")]
         assert sum(c["vat_amount"] for c in mine) == -invoiced["vat_amount"]
         assert sum(c["amount_incl_vat"] for c in mine) == -invoiced["amount_incl_vat"]
+
+
+# -- what earlier credit notes left: each line less what they credited of it ---------------
+
+
+def with_booking(invoice_line: dict, booking_id: str) -> dict:
+    return {**invoice_line, "booking_id": booking_id}
+
+
+def test_what_is_left_after_a_whole_line_was_credited_is_the_other_lines() -> None:
+    desk = with_booking(line("Bureau partagé", 1500), "bkg_desk")
+    office = with_booking(line("Bureau", 4400, "10.00"), "bkg_office")
+    rest = rest_credit_lines([desk, office], [negated_line(desk)])
+    assert rest == [negated_line(office)]
+    assert vat_breakdown(rest) == [{"rate": "10.00", "base": -4000, "vat": -400}]
+
+
+def test_what_is_left_after_pro_rata_refunds_is_each_lines_balance_to_the_cent() -> None:
+    invoice = [line("Journée", 1500), line("Salle", 4400, "10.00")]
+    earlier = refunded_in(invoice, [1000, 333])
+    rest = rest_credit_lines(invoice, [c for note in earlier for c in note])
+    assert rest is not None
+    assert all(c["description"].startswith("Solde — ") for c in rest)
+    every = [c for note in [*earlier, rest] for c in note]
+    assert vat_breakdown(every) == [
+        {"rate": "20.00", "base": -1250, "vat": -250},
+        {"rate": "10.00", "base": -4000, "vat": -400},
+    ]
+
+
+def test_nothing_credited_before_leaves_every_line_as_issued() -> None:
+    invoice = [line("Journée", 1500), line("Journée", 1500)]  # one key for two lines
+    assert rest_credit_lines(invoice, []) == [negated_line(c) for c in invoice]
+    # a whole line credited: the key's credit goes to its first line
+    assert rest_credit_lines(invoice, [negated_line(invoice[0])]) == [negated_line(invoice[1])]
+
+
+def test_a_credited_line_matching_no_invoice_line_leaves_it_to_the_pro_rata_rule() -> None:
+    invoice = [line("Journée", 1500)]
+    assert rest_credit_lines(invoice, [negated_line(line("Autre chose", 500))]) is None
