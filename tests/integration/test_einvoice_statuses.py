@@ -29,8 +29,11 @@ from tests.integration.test_einvoice_routing import deposited, lifecycle, route 
 from tests.integration.test_einvoice_validation import business_card_invoice
 from tests.integration.test_ereport_transmission import fake_pa  # noqa: F401
 from tests.integration.test_invoicing_flow import paid_booking
+from tests.integration.test_partial_credit_notes import charge_refunded
+from tests.integration.test_partial_credit_notes import paid_booking as partly_paid_booking
 from tests.support.api import Api
 from tests.support.fake_pa import FakePlatform
+from tests.support.webhooks import deliver
 
 
 def codes(api: Api, admin: str, invoice_id: str) -> list[str]:
@@ -392,6 +395,44 @@ def test_a_refused_invoice_one_line_of_which_was_credited_is_credited_for_the_ot
     )
     assert note["vat_breakdown"] == [{"rate": "10.00", "base": -4000, "vat": -400}]
     assert credited(api, accountant, network["operator"], invoice["id"]) == 5900
+    # AND it is a valid CII the platform takes (EN 16931, BR-FR)
+    route(api, admin)
+    assert lifecycle(api, admin, note["id"])["status"] == "200"
+
+
+def test_a_refused_invoice_partly_refunded_is_credited_the_balance_of_its_line(
+    api: Api,
+    admin: str,
+    accountant: str,
+    member: str,
+    network: dict,
+    stripe_fake: Any,
+    settings: Any,
+    fake_pa: FakePlatform,  # noqa: F811
+) -> None:
+    """A business member's card invoice (15.00) refunded 5.00, then refused (210): its
+    credit note is the balance of the line, 10.00, whose CII the platform takes."""
+    assert api.request("PUT", "/v1/me", BUSINESS_MEMBER, token=member).status == 200
+    booking, intent = partly_paid_booking(api, member, network, stripe_fake, settings)
+    refund = charge_refunded(intent, [("re_part", 500)])
+    assert deliver(api, settings, "charge.refunded", refund).status == 200
+    invoice_id = booking["invoice_id"]
+    route(api, admin)
+    fake_pa.report(invoice_id, "210")
+    route(api, admin)  # reads the 210
+    route(api, admin)  # credits the rest
+    state = lifecycle(api, admin, invoice_id)
+    note = api.get(f"/v1/invoices/{state['credit_note_id']}", token=accountant).json
+    (line,) = note["lines"]
+    assert line["description"].startswith("Solde — ")
+    assert (line["amount_excl_vat"], line["vat_amount"], line["amount_incl_vat"]) == (
+        -833,
+        -167,
+        -1000,
+    )
+    assert credited(api, accountant, network["operator"], invoice_id) == 1500
+    route(api, admin)
+    assert lifecycle(api, admin, note["id"])["status"] == "200"
 
 
 def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(
