@@ -67,15 +67,22 @@ RECHECK = timedelta(days=62)
 
 
 def produce_report(
-    ctx: Context, operator_id: str, kind: ReportKind, period: Period
+    ctx: Context, operator_id: str, kind: ReportKind, period: Period, today: date | None = None
 ) -> dict[str, Any] | None:
-    """The report stored for this run, or None when there is nothing new to report."""
+    """The report stored for this run (on `today`), or None when there is nothing new to
+    report."""
     operator = get_operator(ctx, operator_id)
     sender = ereport_sender(ctx, operator_id)
     if sender is None or (kind == "payments" and operator.vat_on_debits):
         return None
-    since = period.start - PAYMENT_LOOKBACK if kind == "payments" else period.start
-    documents = _documents(ctx, operator_id, since, period.end)
+    if kind == "payments":
+        # Money received in the period settles documents issued before it (a company
+        # invoice due in 30 days) and after it: a payment of the last minutes whose
+        # invoice was issued once its webhook came again, after midnight.
+        since, until = period.start - PAYMENT_LOOKBACK, max(period.end, today or period.end)
+    else:
+        since, until = period.start, period.end
+    documents = _documents(ctx, operator_id, since, until)
     days = (transaction_days if kind == "transactions" else payment_days)(documents, period)
     sales = international_sales(documents, period) if kind == "transactions" else []
     paid = international_payments(documents, period) if kind == "payments" else []
@@ -170,7 +177,7 @@ def produce_period_reports(ctx: Context, as_of: datetime | None = None) -> dict[
             }
             candidates = closed_periods(kind, today, RECHECK, regime)
             for period in periods_to_report(candidates, reported):
-                produced += produce_report(ctx, operator.id, kind, period) is not None
+                produced += produce_report(ctx, operator.id, kind, period, today) is not None
     return {"produced": produced}
 
 

@@ -13,7 +13,8 @@ from chalicelib.config import Settings
 from chalicelib.domain import ereporting as ereporting_rules
 from chalicelib.domain.ereporting import month_period
 from chalicelib.domain.timezones import PARIS
-from chalicelib.services import ereporting
+from chalicelib.errors import ConcurrentUpdate
+from chalicelib.services import ereporting, invoicing
 from chalicelib.services.context import Context
 from tests.integration.test_einvoicing_cii import FOREIGN_BUSINESS
 from tests.integration.test_invoicing_flow import paid_booking
@@ -21,6 +22,7 @@ from tests.support.api import Api
 from tests.support.einvoicing import cii_failures, flux10_failures
 from tests.support.fake_pa import CLIENT_ID, CLIENT_SECRET, FakePlatform
 from tests.support.fake_stripe import FakeGateway
+from tests.support.webhooks import deliver
 
 
 @pytest.fixture(autouse=True)
@@ -166,6 +168,50 @@ def test_a_refund_on_a_later_day_is_not_a_negative_payment_but_a_negative_transa
     assert made["payments"]["xml"].count("<Payment>") == 1
     assert "<Amount>15.00</Amount>" in made["payments"]["xml"]
     assert "<TaxExclusiveAmount>-12.50</TaxExclusiveAmount>" in made["transactions"]["xml"]
+
+
+def test_money_received_on_the_last_day_is_reported_though_invoiced_after_midnight(
+    api: Api,
+    admin: str,
+    member: str,
+    ctx: Context,
+    clock: FixedClock,
+    network: dict,
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A payment of 31 December 23:58 whose invoice could not be issued then (a throttled
+    table: 503, Stripe delivers again) is invoiced at 00:05 on 1 January, paid_at 31
+    December: December's payments file carries it (read by the day it was paid, not by
+    the day its invoice was issued), as December's VAT does."""
+    clock.moment = datetime(2026, 12, 31, 23, 55, tzinfo=PARIS)
+    held = api.post(
+        "/v1/bookings",
+        {"resource_id": network["pool"], "date": "2027-01-04", "unit": "day", "payment": "card"},
+        token=member,
+    ).json
+    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
+    real_issue, failed = invoicing.issue, []
+
+    def throttled_once(*args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(True)
+            raise ConcurrentUpdate("throttled")
+        return real_issue(*args, **kwargs)
+
+    monkeypatch.setattr(invoicing, "issue", throttled_once)
+    clock.moment = datetime(2026, 12, 31, 23, 58, tzinfo=PARIS)
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 503
+    clock.moment = datetime(2027, 1, 1, 0, 5, tzinfo=PARIS)
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+
+    run_job(api, admin, date(2026, 12, 31))
+
+    made = {r["kind"]: r for r in reports(ctx, network["operator"])}
+    payments = made["payments"]["xml"]
+    assert flux10_failures(payments.encode()) == []
+    assert "<Date>20261231</Date>" in payments and "<Amount>15.00</Amount>" in payments
 
 
 def test_a_file_the_platform_would_refuse_is_replaced_by_a_valid_one_on_the_next_run(
