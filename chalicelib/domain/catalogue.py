@@ -123,9 +123,10 @@ class Model(BaseModel):
     )
 
 
-# C0 and C1 control characters (line breaks, tabs, NUL...) and the Unicode line and
-# paragraph separators: none belongs in a one-line text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 control characters (line breaks, tabs, NUL...), the Unicode line and
+# paragraph separators, and the non-characters U+FFFE and U+FFFF (not XML 1.0 characters:
+# a name holding one would break its invoice's CII and PDF): none belongs in a one-line text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 def _single_line(value: str) -> str:
@@ -137,7 +138,7 @@ def _single_line(value: str) -> str:
 # What `str_strip_whitespace` strips at either end (Rust's `char::is_whitespace`, the
 # Unicode White_Space set), as a regex class body: a line break there is accepted.
 BLANKS = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff"
 
 
 def single_line_pattern(min_length: int = 0, max_length: int | None = None) -> str:

@@ -164,11 +164,13 @@ def test_a_billing_profiles_blank_optional_fields_are_left_out(api: Api, member:
     assert [saved.json[k] for k in ("company_name", "siren", "vat_number")] == [None] * 3
 
 
+@pytest.mark.parametrize("odd", ["\n", "\ufffe", "\uffff"])
 @pytest.mark.parametrize("field", ["name", "company_name"])
 def test_a_billing_profile_name_with_a_line_break_is_refused(
-    api: Api, member: str, field: str
+    api: Api, member: str, field: str, odd: str
 ) -> None:
-    """A name goes onto invoices and into mails: one line, no control character."""
-    profile = {"name": "Claire Martin", "email": "claire@example.org", field: "Claire\nMartin"}
+    """A name goes onto invoices and into mails: one line, no control character, and no
+    U+FFFE / U+FFFF (not XML characters: its invoice's CII and PDF could not be made)."""
+    profile = {"name": "Claire Martin", "email": "claire@example.org", field: f"Claire{odd}Martin"}
     answer = api.request("PUT", "/v1/me", profile, token=member)
     assert fields(assert_problem(answer, 422, "validation_error")) == [field]

@@ -236,6 +236,8 @@ def test_a_franchise_seller_charges_no_vat_whatever_rate_it_names() -> None:
         (NewRelay, relay_body("op", name="Gare de Melun\nQuai 2"), "name"),
         (NewResource, resource_body(name="Open\tspace"), "name"),
         (NewProduct, product_body(name="Carnet\u202810"), "name"),
+        (NewRelay, relay_body("op", name="Gare\ufffeMelun"), "name"),
+        (NewResource, resource_body(name="Open\uffffspace"), "name"),
     ],
 )
 def test_a_name_with_a_control_character_is_refused(
