@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
     "GET",
     summary="My billing profile",
     tag="members",
-    response=members.BillingProfile,
+    response=members.ProfileOut,
 )
 def get_me(call: Call) -> Any:
     return members.get_profile(call.ctx, call.principal)
@@ -32,7 +32,7 @@ def get_me(call: Call) -> Any:
     tag="members",
     body=members.BillingProfile,
     errors=(422,),
-    response=members.BillingProfile,
+    response=members.ProfileOut,
 )
 def put_me(call: Call) -> Any:
     return members.update_profile(call.ctx, call.principal, call.body)

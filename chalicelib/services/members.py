@@ -37,12 +37,31 @@ class BillingProfile(BaseModel):
         return value
 
 
+class ProfileOut(BillingProfile):
+    """The profile as `GET` and `PUT /v1/me` answer it: every field, null when unset (an
+    erased member's keeps its name, "Membre supprimé", its language and `erased_at`)."""
+
+    email: str | None = Field(default=None, pattern=EMAIL_PATTERN, max_length=254)  # type: ignore[assignment]
+    erased_at: str | None = None
+
+
+PUBLIC_FIELDS = tuple(ProfileOut.model_fields)
+
+
+def public_profile(stored: dict[str, Any]) -> dict[str, Any]:
+    """The same fields whatever was stored (the store leaves null attributes out)."""
+    shown = {field: stored.get(field) for field in PUBLIC_FIELDS}
+    shown["email"] = shown["email"] or None  # a token without an email claim
+    shown["language"] = shown["language"] or "fr"
+    return shown
+
+
 def profile(ctx: Context, member_id: str) -> dict[str, Any] | None:
     return ctx.profiles.get(member_id)
 
 
 def get_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
-    return profile(ctx, principal.sub) or ensure_profile(ctx, principal)
+    return public_profile(profile(ctx, principal.sub) or ensure_profile(ctx, principal))
 
 
 def ensure_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
@@ -67,7 +86,7 @@ def ensure_profile(ctx: Context, principal: Principal) -> dict[str, Any]:
 def update_profile(ctx: Context, principal: Principal, new: BillingProfile) -> dict[str, Any]:
     data = new.model_dump(mode="json")
     ctx.profiles.put(principal.sub, data)
-    return data
+    return public_profile(data)
 
 
 def buyer_snapshot(ctx: Context, member_id: str) -> dict[str, Any]:

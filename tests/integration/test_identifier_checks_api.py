@@ -150,6 +150,29 @@ def test_an_unknown_key_inside_a_value_is_named_not_dropped(
     assert fields(assert_problem(relay, 422, "validation_error")) == ["address.street"]
 
 
+PROFILE_FIELDS = [
+    "name",
+    "email",
+    "billing_address",
+    "company_name",
+    "siren",
+    "vat_number",
+    "language",
+    "erased_at",
+]
+
+
+def test_the_profile_answers_every_field_read_after_read(api: Api, member: str) -> None:
+    """A first read (made from the token), a second read, a PUT and the read after it all
+    answer the same fields, null when unset (the store leaves null attributes out)."""
+    first, second = (api.get("/v1/me", token=member).json for _ in range(2))
+    assert list(first) == list(second) == PROFILE_FIELDS and first == second
+    assert first["billing_address"] is None
+    put = api.request("PUT", "/v1/me", {"name": "Claire", "email": "c@example.org"}, token=member)
+    assert put.json == api.get("/v1/me", token=member).json
+    assert list(put.json) == PROFILE_FIELDS and put.json["billing_address"] is None
+
+
 def test_a_billing_profiles_blank_optional_fields_are_left_out(api: Api, member: str) -> None:
     """What a form sends for the fields left empty: no empty company name on invoices."""
     profile = {
