@@ -75,7 +75,10 @@ class BookingStore:
         status: str | None,
         limit: int,
         cursor: str | None,
+        relay_id: str | None = None,
     ) -> tuple[list[Booking], str | None]:
+        """The member's bookings, of one relay when `relay_id` is given (filtered in the
+        query, so that a page is filled as far as the member has such bookings)."""
         low, high = span
         return self._page(
             "GSI1",
@@ -84,6 +87,7 @@ class BookingStore:
             status,
             limit,
             cursor,
+            relay_id,
         )
 
     def page_for_relay(
@@ -408,16 +412,24 @@ class BookingStore:
         status: str | None,
         limit: int,
         cursor: str | None,
+        relay_id: str | None = None,
     ) -> tuple[list[Booking], str | None]:
+        values = {":pk": pk, ":low": span[0], ":high": span[1]}
         query: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": f"{index}PK = :pk AND {index}SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {":pk": pk, ":low": span[0], ":high": span[1]},
+            "ExpressionAttributeValues": values,
         }
+        filters = []
         if status:
-            query["FilterExpression"] = "#status = :status"
+            filters.append("#status = :status")
             query["ExpressionAttributeNames"] = {"#status": "status"}
-            query["ExpressionAttributeValues"][":status"] = status
+            values[":status"] = status
+        if relay_id:
+            filters.append("relay_id = :relay")
+            values[":relay"] = relay_id
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
         items, next_cursor = self._table.query_page(limit, cursor, **query)
         return [Booking.model_validate(strip_keys(i)) for i in items], next_cursor
 

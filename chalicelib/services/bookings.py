@@ -300,10 +300,8 @@ def list_bookings(
         items, next_cursor = chain_pages(pages, limit, cursor)  # resumes by relay id
     else:
         items, next_cursor = ctx.bookings.page_for_member(
-            principal.sub, (low, high), status, limit, cursor
+            principal.sub, (low, high), status, limit, cursor, relay_id
         )
-        if relay_id:
-            items = [b for b in items if b.relay_id == relay_id]
     return {"items": [b.public() for b in items], "next_cursor": next_cursor}
 
 

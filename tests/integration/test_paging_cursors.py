@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.api import (
     Api,
+    add_relay,
     assert_problem,
     booked,
     error_fields,
@@ -243,3 +244,22 @@ def test_an_untampered_booking_cursor_still_pages_on(
     ids = {booked(api, member, network["pool"], date=day)["id"] for day in days}
     served = _read_all(api, "/v1/bookings", 1, token=member)
     assert sorted(served) == sorted(ids)
+
+
+def test_a_members_bookings_of_one_relay_fill_their_pages(
+    api: Api, admin: str, member: str, network: dict[str, str]
+) -> None:
+    """Filtered in the query: no empty or short page with a cursor while more follow."""
+    other = add_relay(api, admin, network["operator"], name="Gare de Nangis")
+    for day in ("2026-12-02", "2026-12-03", "2026-12-04"):
+        booked(api, member, network["pool"], date=day)
+    theirs = [
+        booked(api, member, other["pool"], date=day)["id"] for day in ("2026-12-07", "2026-12-08")
+    ]
+    first = api.get(f"/v1/bookings?relay_id={other['relay']}&limit=1", token=member).json
+    assert [b["id"] for b in first["items"]] == theirs[:1] and first["next_cursor"]
+    rest = api.get(
+        f"/v1/bookings?relay_id={other['relay']}&limit=1&cursor={first['next_cursor']}",
+        token=member,
+    ).json
+    assert [b["id"] for b in rest["items"]] == theirs[1:] and rest["next_cursor"] is None
