@@ -199,9 +199,12 @@ def purchase(purchase_id: str) -> Key:
     return key(f"PURCHASE#{purchase_id}", PURCHASE_SK)
 
 
+MEMBER_PURCHASE_SK_PREFIX = "PURCHASE#"
+
+
 def member_purchase_sk(created_at_iso: str, purchase_id: str) -> str:
     """GSI1 (under `member_pk`): a member's purchases by time."""
-    return f"PURCHASE#{created_at_iso}#{purchase_id}"
+    return f"{MEMBER_PURCHASE_SK_PREFIX}{created_at_iso}#{purchase_id}"
 
 
 def stripe_event(event_id: str) -> Key:

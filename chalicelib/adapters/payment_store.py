@@ -375,6 +375,21 @@ class PaymentStore:
                     return
         raise ConcurrentUpdate("The purchase keeps changing; please retry.")
 
+    def pending_purchases(self, member_id: str) -> list[Purchase]:
+        """The member's purchases not paid yet (their intent may still be paid)."""
+        items = self._table.query_all(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :purchase)",
+            FilterExpression="#status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pk": keys.member_pk(member_id),
+                ":purchase": keys.MEMBER_PURCHASE_SK_PREFIX,
+                ":pending": PurchaseStatus.pending.value,
+            },
+        )
+        return [Purchase.model_validate(strip_keys(i)) for i in items]
+
     def packs_of(self, member_id: str) -> list[CreditPack]:
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :pack)",

@@ -137,7 +137,7 @@ def _book_by_card(
         # request (the same booking id, the same key) may still need it: Stripe replays
         # a keyed creation as first answered, so a cancelled one would come back as new.
         if not keyed:
-            payments.drop_booking_intent(ctx, booking_id, intent.id)
+            payments.drop_intent(ctx, booking_id, intent.id)
         raise
     return {"booking": booking.public(), "payment": payments.payment_view(intent)}
 
@@ -163,7 +163,7 @@ def _card_booking_again(
     if intent is not None and mine is not None and intent.id != mine:
         # Opened again by a server that ignores idempotency keys: not used. (With no
         # intent noted, a booking of an older release: its intent has the same key.)
-        payments.drop_booking_intent(ctx, existing.id, intent.id)
+        payments.drop_intent(ctx, existing.id, intent.id)
     if existing.status is not BookingStatus.held:
         return {"booking": existing.public(), "payment": None}
     if mine is None:  # written before its intent (older releases)

@@ -22,7 +22,8 @@ What happens, in this order (each step safe to run again after a crash):
    company booking stays on its monthly invoice, as a day used. A pending hold's
    PaymentIntent is cancelled. Bookings under way or over are left to finish
    (`release_no_shows` completes them). The link going first changes none of this, so
-   an erasure retried after a crash between the two ends the same.
+   an erasure retried after a crash between the two ends the same. The PaymentIntent
+   of each credit-pack purchase not paid yet is cancelled too (`call_off_purchases`).
 4. The billing profile is anonymised: the name becomes
    "Membre supprimé"; email, billing address, company name, SIREN and VAT number are
    removed; `erased_at` records when. Invoices issued later (e.g. for a refund) name
@@ -50,7 +51,7 @@ from chalicelib.auth import Principal
 from chalicelib.domain.booking import CANCELLABLE, Booking
 from chalicelib.domain.membership import MembershipStatus, cancel_requested
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import bookings, calendars, company_admin, memberships
+from chalicelib.services import bookings, calendars, company_admin, memberships, payments
 from chalicelib.services.context import Context
 
 ANONYMOUS_NAME = "Membre supprimé"
@@ -63,6 +64,7 @@ def erase_member(ctx: Context, principal: Principal) -> None:
     leave_company(ctx, principal)
     for booking in list(future_bookings(ctx, principal.sub, now)):
         _cancel(ctx, booking)
+    call_off_purchases(ctx, principal.sub)
     anonymise_profile(ctx, principal.sub, now)
     calendars.revoke_feed(ctx, principal.sub)
 
@@ -113,6 +115,15 @@ def _cancel(ctx: Context, booking: Booking) -> None:
                 return
             booking = fresh
     raise InvalidState(f"Booking {booking.id} keeps changing; please retry the erasure.")
+
+
+def call_off_purchases(ctx: Context, member_id: str) -> None:
+    """Cancel the PaymentIntent of each pack purchase not paid yet (a checkout page left
+    open would otherwise charge the erased member). One Stripe cannot cancel (paid in the
+    meantime, or unreachable: logged) is granted as any paid purchase is."""
+    for purchase in ctx.payments.pending_purchases(member_id):
+        if purchase.payment_intent_id:
+            payments.drop_intent(ctx, purchase.id, purchase.payment_intent_id)
 
 
 def anonymise_profile(ctx: Context, member_id: str, now: datetime) -> None:

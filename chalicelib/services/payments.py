@@ -115,13 +115,14 @@ def booking_intent(ctx: Context, booking: Booking) -> tuple[IntentInfo, Payment]
     return intent, payment.model_copy(update={"intent_id": intent.id})
 
 
-def drop_booking_intent(ctx: Context, booking_id: str, intent_id: str) -> None:
-    """Cancel an intent opened for a booking that was not written (refused), or that its
-    booking does not use: nobody ever saw its client secret."""
+def drop_intent(ctx: Context, subject_id: str, intent_id: str) -> None:
+    """Cancel an intent that must not be paid any more (opened for a booking that was not
+    written, or that its booking does not use; a pack purchase of an erased member);
+    logged if Stripe cannot (paid meanwhile: then handled as any payment of its subject)."""
     try:
         ctx.gateway.cancel_payment_intent(intent_id, idempotency_key=f"intent-{intent_id}-drop")
     except RelaisError as exc:
-        logger.warning("Could not cancel unused intent %s of %s: %s", intent_id, booking_id, exc)
+        logger.warning("Could not cancel intent %s of %s: %s", intent_id, subject_id, exc)
 
 
 def start_booking_payment(ctx: Context, booking: Booking) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from chalicelib.config import Settings
 from chalicelib.services.context import Context
 from chalicelib.services.erasure import ANONYMOUS_NAME
 from tests.integration.test_calendars import new_routes_mounted, paid_booking, path_of
+from tests.integration.test_payment_policies import make_pack, pay
 from tests.support.api import Api, assert_problem, booked, free_seats
 from tests.support.fake_stripe import FakeGateway
 from tests.support.invariants import money_violations
@@ -121,3 +122,31 @@ def test_erasure_needs_a_token_and_works_without_a_profile(api: Api, ctx: Contex
     stranger = api.token("member-9")
     assert api.request("DELETE", "/v1/me", token=stranger).status == 204
     assert api.get("/v1/me", token=stranger).json["name"] == ANONYMOUS_NAME
+
+
+def test_erasure_calls_off_a_pack_purchase_not_paid_yet(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    stripe_fake: FakeGateway,
+    settings: Settings,
+    ctx: Context,
+) -> None:
+    """A checkout page left open must not charge an erased member: the purchase's intent
+    is cancelled as a hold's is; one paid before the erasure keeps its credits."""
+    product = make_pack(api, admin, network["operator"])
+    paid = api.post("/v1/purchases", {"product_id": product}, token=member).json
+    pay(api, settings, stripe_fake, paid["payment"]["payment_intent_id"])
+    open_one = api.post("/v1/purchases", {"product_id": product}, token=member).json
+
+    assert api.request("DELETE", "/v1/me", token=member).status == 204
+
+    intents = stripe_fake.intents
+    assert intents[open_one["payment"]["payment_intent_id"]].status == "canceled"
+    assert intents[paid["payment"]["payment_intent_id"]].status == "succeeded"
+    member_id = "member-1"  # the `member` token's sub
+    assert ctx.payments.pending_purchases(member_id) == [
+        ctx.payments.purchase(open_one["purchase"]["id"])
+    ]
+    assert money_violations(ctx) == []
