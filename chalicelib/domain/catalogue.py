@@ -579,6 +579,9 @@ class PriceIn(Model):
         return price_from_incl_vat(self.amount, Decimal(self.vat_rate))
 
 
+_HUGE = Decimal(10**6)  # beyond any product's credits or days, far below what fails
+
+
 class NewProduct(Model):
     kind: ProductKind
     name: NonEmpty
@@ -595,7 +598,10 @@ class NewProduct(Model):
         if isinstance(value, str):  # a JSON number, as the API documents it
             raise ValueError("must be a number")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return Decimal(str(value))  # what strict validation then expects
+            value = Decimal(str(value))  # what strict validation then expects
+        # Checked before `multiple_of`, whose decimal division fails past ~10^28 (a 500).
+        if isinstance(value, Decimal) and value.is_finite() and abs(value) > _HUGE:
+            raise ValueError("is far too large")
         return value
 
     @model_validator(mode="after")

@@ -382,3 +382,20 @@ def test_a_relay_with_thousands_of_amenities_is_refused_not_a_500(
     body = relay_body(network["operator"], amenities=[f"{i:05d}" + "x" * 95 for i in range(6000)])
     problem = assert_problem(api.post("/v1/relays", body, token=admin), 422, "validation_error")
     assert [e["field"] for e in problem["errors"]] == ["amenities"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("credits", 1e300), ("credits", 10**30), ("credits", 1.25), ("days_per_period", 10**30)],
+)
+def test_a_product_with_an_absurd_number_is_refused_naming_it(
+    api: Api, admin: str, operator_id: str, field: str, value: float
+) -> None:
+    """Not a 500: a decimal past ~10^28 failed `multiple_of`'s division."""
+    body = {**pack_body(operator_id), field: value}
+    if field == "days_per_period":
+        body = {**body, "kind": "membership", "period": "month", "credits": None}
+        body.pop("validity_days")
+    answer = api.post("/v1/products", body, token=admin)
+    assert_problem(answer, 422, "validation_error")
+    assert error_fields(answer) == {field}
