@@ -13,8 +13,9 @@ netting is how they are paid, not what is invoiced. One invoice per month and
 
 A's side: the purchase entry (journal `HA`) of the invoice B issued — the service
 excluding VAT on 604000, the deductible VAT on 445660, the total owed to B on its
-supplier account 401000 (auxiliary account: B); A's own accounts and journal code when
-A configured others (`AccountingSettings`).
+supplier account 401000 (auxiliary account: B); A under the VAT franchise deducts no VAT:
+the whole price on 604000; A's own accounts and journal code when A configured others
+(`AccountingSettings`).
 
 Usage that went away after its month was settled (settled early by a run with a future
 `as_of`, then a booking cancelled in time) is credited: B's credit note on its latest
@@ -58,11 +59,16 @@ def settlement_sale(month: str, amount_incl_vat: int, bookings: int, last_day: d
 
 
 def purchase_entry(
-    document: Document, buyer_operator_id: str, books: AccountingSettings | None = None
+    document: Document,
+    buyer_operator_id: str,
+    books: AccountingSettings | None = None,
+    *,
+    buyer_franchise: bool = False,
 ) -> list[LedgerLine]:
     """The buyer's purchase entry of a settlement invoice (see the module's docstring),
     with the buyer's settings `books`; of its credit note, the mirror (D 401 / C 604,
-    C 445660)."""
+    C 445660). A buyer under the VAT franchise deducts no VAT (art. 293 B du CGI): the
+    whole price, VAT included, is its purchase."""
     books = books or AccountingSettings()
     chart, journals = books.chart, books.journals
     day = date.fromisoformat(document.issued_on)
@@ -93,8 +99,9 @@ def purchase_entry(
             operator_id=buyer_operator_id,
         )
 
-    lines = [line(chart.purchases, totals.excl_vat, 0)]
-    if totals.vat:
-        lines.append(line(chart.vat_deductible, totals.vat, 0))
+    deducted = 0 if buyer_franchise else totals.vat
+    lines = [line(chart.purchases, totals.incl_vat - deducted, 0)]
+    if deducted:
+        lines.append(line(chart.vat_deductible, deducted, 0))
     lines.append(line(chart.suppliers, 0, totals.incl_vat, aux=True))
     return lines

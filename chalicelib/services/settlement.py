@@ -8,6 +8,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.catalogue import VatRegime
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import PARTIAL_CREDIT_LABEL, document_line
 from chalicelib.domain.lifecycle import refusal_credit_source
@@ -181,7 +182,9 @@ def _due_date(ctx: Context) -> date:
 
 def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
     books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
-    periods.book(ctx, purchase_entry(Document.of(document), seller_id, books))
+    franchise = get_operator(ctx, seller_id).vat_regime is VatRegime.franchise
+    entry = purchase_entry(Document.of(document), seller_id, books, buyer_franchise=franchise)
+    periods.book(ctx, entry)
 
 
 def issue_settlement(

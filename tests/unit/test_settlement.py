@@ -72,6 +72,14 @@ def test_a_host_without_vat_gives_no_deductible_vat() -> None:
     assert [x.account for x in lines] == ["604000", "401000"]
 
 
+def test_a_buyer_under_the_franchise_deducts_no_vat_its_purchase_costs_it_all() -> None:
+    lines = purchase_entry(document(200), "op_a", buyer_franchise=True)
+    assert [(x.account, x.debit, x.credit) for x in lines] == [
+        ("604000", 1200, 0),
+        ("401000", 0, 1200),
+    ]
+
+
 def test_the_invoice_line_and_source_of_a_month() -> None:
     sale = settlement_sale("2026-12", 1200, 3, date(2026, 12, 31))
     line = document_line(sale, franchise=False)
