@@ -394,7 +394,7 @@ def _state(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "invoice_id": state["invoice_id"],
         "number": state["number"],
-        "company_id": state["company_id"],
+        "company_id": state.get("company_id"),  # none on a settlement between operators
         "operator_id": state["operator_id"],
         "issued_at": state["issued_at"],
         "due_date": state.get("due_date"),

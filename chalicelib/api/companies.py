@@ -94,7 +94,8 @@ def statement(call: Call) -> Any:
     bp,
     "/v1/invoices/{invoice_id}/payments",
     "POST",
-    summary="Record a bank transfer or SEPA debit received for a company invoice",
+    summary="Record a bank transfer or SEPA debit received for an invoice due by transfer "
+    "(a company's, or a settlement between operators)",
     tag="invoices",
     body=NewInvoicePayment,
     response=RecordedPayment,

@@ -176,7 +176,7 @@ class NewInvoicePayment(Model):
 class InvoicePaymentState(Model):
     invoice_id: str
     number: str
-    company_id: str
+    company_id: str | None = None  # none on a settlement invoice between operators
     operator_id: str
     issued_at: str
     due_date: str | None = None
@@ -190,7 +190,7 @@ class CompanyPayment(Model):
     id: str
     invoice_id: str
     number: str
-    company_id: str
+    company_id: str | None = None  # none on a settlement invoice between operators
     operator_id: str
     amount: int
     currency: str = "EUR"

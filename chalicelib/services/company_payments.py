@@ -138,9 +138,19 @@ def _company_invoice(ctx: Context, invoice_id: str) -> dict[str, Any]:
         raise NotFound(f"No invoice with id {invoice_id!r}.")
     invoice = invoicing.get_document(ctx, invoice_id)
     typed = Document.of(invoice)
-    if typed.is_credit_note or not typed.company_id:
-        raise InvalidState("Payments are recorded here for company invoices only.")
+    # A company's monthly invoice, or a settlement invoice between operators: the invoices
+    # issued due, paid by transfer (a card or membership invoice is paid at issue).
+    if typed.is_credit_note or not (typed.company_id or _settlement(invoice)):
+        raise InvalidState(
+            "Payments are recorded here for invoices due by transfer only (a company's, "
+            "or a settlement between operators)."
+        )
     return invoice
+
+
+def _settlement(invoice: dict[str, Any]) -> bool:
+    """A host's invoice to a seller for its members' usage (`settled_bookings`)."""
+    return "settled_bookings" in invoice and invoice.get("payment", {}).get("status") == "due"
 
 
 def _credited(ctx: Context, invoice_id: str) -> list[VatLine]:

@@ -106,6 +106,37 @@ def test_the_host_invoices_the_seller_once_with_entries_on_both_sides(
         assert check_fec(fec.body.decode(), name) == []
 
 
+def test_the_sellers_transfer_settles_the_hosts_invoice_and_its_vat(
+    ctx: Context,
+    api: Api,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    """ "Payable by transfer within 30 days": the host's accountant records the transfer
+    as a company's, so the invoice leaves the unpaid ones, its customer line is settled
+    and its VAT (due on receipt for services) reaches the host's VAT report."""
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    (number,) = settle_operators(ctx)["invoices"]
+    host = used_elsewhere["host"]
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (invoice,) = [d for d in items if d["number"] == number]
+    clock.moment = clock.moment.replace(day=6)
+    body = {"amount": 1200, "method": "transfer", "paid_at": "2027-01-06", "reference": "VIR-1"}
+    answer = api.post(f"/v1/invoices/{invoice['id']}/payments", body, token=accountant)
+    assert answer.status == 201, answer.json
+    assert answer.json["invoice"]["status"] == "paid"
+    vat = api.get(f"/v1/accounting/vat?operator_id={host}&month=2027-01", token=accountant).json
+    assert vat["total_vat"] == 200
+    report = api.get(
+        f"/v1/accounting/reconciliation?operator_id={host}&from=2027-01-01&to=2027-01-31",
+        token=accountant,
+    ).json
+    assert report["unpaid_invoices"] == []
+    customer = [x for x in ctx.invoices.ledger(host, 2027) if x.account == "411000"]
+    assert sum(x.debit - x.credit for x in customer) == 0
+
+
 def test_a_month_without_usage_elsewhere_issues_nothing(ctx: Context, clock: FixedClock) -> None:
     clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
     assert settle_operators(ctx) == {
