@@ -97,12 +97,16 @@ def build_openapi(routes: list[RouteSpec], version: str, server_url: str = "/") 
 
 
 def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
-    """Each JSON body, sent or answered, shows an example (its schema's own)."""
-    bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
-    for body in bodies:
+    """Each JSON body, sent or answered, shows an example (its schema's own); a problem,
+    one of its own status (not the schema's 422)."""
+    bodies = [("", operation.get("requestBody", {})), *operation["responses"].items()]
+    for status, body in bodies:
         for media, content in body.get("content", {}).items():
             if media.endswith("json"):
-                content["example"] = parts.example(content["schema"], schemas)
+                example = parts.example(content["schema"], schemas)
+                if media == "application/problem+json" and status in parts.PROBLEM_EXAMPLES:
+                    example = parts.problem_example(int(status))
+                content["example"] = example
 
 
 def _models(routes: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:

@@ -205,6 +205,38 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+# The problem an error status most often carries: (code, title, detail), for examples.
+PROBLEM_EXAMPLES: dict[str, tuple[str, str, str]] = {
+    "400": ("malformed_json", "Malformed JSON", "The body is not valid JSON."),
+    "401": ("unauthenticated", "Unauthenticated", "A valid bearer token is required."),
+    "402": ("payment_failed", "Payment failed", "Your card was declined."),
+    "403": ("forbidden", "Forbidden", "You may not do this."),
+    "404": ("not_found", "Not found", "No booking with id 'bkg_x'."),
+    "405": ("method_not_allowed", "Method not allowed", "This path does not take DELETE."),
+    "409": ("invalid_state", "Invalid state", "A booking in status cancelled cannot be cancelled."),
+    "412": ("precondition_failed", "Precondition failed", "The object is at version 3, not 2."),
+    "413": ("payload_too_large", "Payload too large", "The body is larger than allowed."),
+    "428": ("precondition_required", "Precondition required", "This change needs If-Match."),
+    "429": ("rate_limited", "Too many requests", "Too many writes; retry after 30 s."),
+    "502": ("payment_provider_error", "Payment provider error", "Stripe refused the call."),
+    "503": ("service_unavailable", "Service unavailable", "Try again shortly."),
+    "504": ("gateway_timeout", "Gateway timeout", "The request took too long."),
+}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    code, title, detail = PROBLEM_EXAMPLES[str(status)]
+    return {
+        "type": f"https://relais.coop/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [],
+        "request_id": "req_3kq9w0c2x1",
+    }
+
+
 def header(description: str, required: bool = True, **schema: Any) -> dict[str, Any]:
     return {
         "description": description,

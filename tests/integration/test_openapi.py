@@ -413,3 +413,17 @@ def test_removing_an_operators_own_platform_is_linked_from_setting_it(
     ):
         answer = next(iter(ops[("put", path)]["responses"].values()))
         assert answer["links"][link]["operationId"] == ops[("delete", path)]["operationId"]
+
+
+def test_every_error_example_is_a_problem_of_the_status_it_documents(
+    document: dict[str, Any],
+) -> None:
+    """A 401's example with `status: 422, code: validation_error` would mislead."""
+    wrong = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in (operation.get("responses") or {}).items():
+                problem = (response.get("content") or {}).get("application/problem+json")
+                if status.isdigit() and problem and problem["example"]["status"] != int(status):
+                    wrong.append((method, path, status))
+    assert wrong == []
