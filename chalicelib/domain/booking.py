@@ -77,6 +77,9 @@ class Booking(BaseModel):
     credits_used: Decimal = Decimal(0)
     company_id: str | None = None  # payment "company": billed on the company's monthly invoice
     membership_id: str | None = None  # payment "membership": the membership it counts against
+    # What its days of the membership are worth (cents, VAT incl.): their slice of the
+    # period's price (`clearing.membership_days_value`), owed to a host relay's operator.
+    membership_value: int | None = None
     credit_draws: list[dict[str, Any]] = []
     refund_due: int | None = None
     refund: dict[str, Any] | None = None
@@ -108,6 +111,7 @@ class Booking(BaseModel):
                 "refund_due",
                 "refund",
                 "cancelled_late",
+                "membership_value",
             },
         )
         data["credits_used"] = self.credits_used

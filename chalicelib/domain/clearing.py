@@ -1,7 +1,9 @@
 """Settlement between operators: credits sold by one operator and used at another's relay.
 
 A credit is worth what its pack cost divided by the pack's credits (VAT included), a
-membership day what its period cost divided by its days (see UNLIMITED_MEMBERSHIP_DAYS);
+membership day what its period cost divided by its days (see UNLIMITED_MEMBERSHIP_DAYS),
+each use valued as its slice of the price, so that a pack or a period used up is worth
+exactly its price (`wallet.credits_value`, `membership_days_value`);
 the seller collected the money, so it owes that value to the operator whose relay
 was used. A company booking is sold by the operator that invoices the company (its
 monthly invoice collects the booking's price): at another operator's relay it is owed
@@ -19,6 +21,11 @@ from chalicelib.domain.money import round_half_up
 
 
 def usage_value(draw: dict[str, Any]) -> int:
+    """What a booking's credits drawn on one pack are worth: the value the draw carries
+    (its slice of the pack's price, `wallet.CreditDraw.value`), else, for a draw made
+    before draws carried it, its credits' share of the price rounded alone."""
+    if draw.get("value") is not None:
+        return int(draw["value"])
     credits = Decimal(str(draw["credits"]))
     price = Decimal(str(draw.get("pack_price") or 0))
     total = Decimal(str(draw.get("pack_credits") or 1))
@@ -31,9 +38,25 @@ UNLIMITED_MEMBERSHIP_DAYS = Decimal(20)
 
 
 def membership_usage_value(price: int, days_per_period: Decimal | None, days: Decimal) -> int:
-    """What `days` of a membership are worth: its period price per day of the period."""
+    """What `days` of a membership are worth: its period price per day of the period (a
+    booking made before bookings carried their `membership_value`)."""
     per_period = days_per_period or UNLIMITED_MEMBERSHIP_DAYS
     return round_half_up(Decimal(price) * days / per_period)
+
+
+def membership_days_value(
+    price: int, days_per_period: Decimal | None, used_before: Decimal, days: Decimal
+) -> int:
+    """What `days` of a membership period are worth after `used_before` days of it: the
+    difference of the value of the days used after and before them, so that the period's
+    days are worth its price exactly, never more (an unlimited membership's days beyond
+    `UNLIMITED_MEMBERSHIP_DAYS` are worth nothing more: the price is spent)."""
+    per_period = days_per_period or UNLIMITED_MEMBERSHIP_DAYS
+
+    def worth(used: Decimal) -> int:
+        return price if used >= per_period else round_half_up(Decimal(price) * used / per_period)
+
+    return worth(used_before + days) - worth(used_before)
 
 
 def settle(usages: Iterable[tuple[str, str, int, str]]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.money import round_half_up
 from chalicelib.errors import InsufficientCredits
 
 
@@ -57,10 +58,23 @@ class CreditDraw:
     credits: Decimal
     pack_price: int = 0  # what the whole pack cost (VAT incl.), to value the credits used
     pack_credits: Decimal = Decimal(1)
+    # What these credits are worth (cents, VAT incl.): their slice of the pack's price, as
+    # the difference of the value of the credits used after and before them
+    # (`credits_value`), so that a pack used up is worth exactly its price, however many
+    # bookings drew on it (each rounded alone, six half days of a 3-credit pack came to
+    # two cents more than it cost).
+    value: int | None = None
 
 
 def pack_expiry(purchased_at: datetime, validity_days: int) -> datetime:
     return purchased_at + timedelta(days=validity_days)
+
+
+def credits_value(price: int, total: Decimal, used: Decimal) -> int:
+    """What the first `used` credits of a pack of `total` that cost `price` are worth."""
+    if used >= total:
+        return price
+    return round_half_up(Decimal(price) * used / total)
 
 
 def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> list[CreditDraw]:
@@ -73,6 +87,8 @@ def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> lis
         if not pack.usable(now):
             continue
         taken = min(pack.credits_remaining, missing)
+        used = pack.credits_total - pack.credits_remaining
+        value = credits_value(pack.price_amount, pack.credits_total, used + taken)
         draws.append(
             CreditDraw(
                 pack.sort_key,
@@ -81,6 +97,7 @@ def draw_credits(packs: list[CreditPack], needed: Decimal, now: datetime) -> lis
                 taken,
                 pack.price_amount,
                 pack.credits_total,
+                value - credits_value(pack.price_amount, pack.credits_total, used),
             )
         )
         missing -= taken

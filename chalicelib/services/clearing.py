@@ -60,8 +60,10 @@ def _membership_usage(ctx: Context, booking: Any, host: str) -> list[tuple[str, 
     membership = ctx.memberships.get(booking.member_id, booking.membership_id)
     if membership is None:
         return []
-    days = credits_for(ctx.catalogue.resource(booking.resource_id), booking.unit)
-    value = membership_usage_value(membership.amount, membership.days_per_period, days)
+    value = booking.membership_value
+    if value is None:  # booked before bookings carried it
+        days = credits_for(ctx.catalogue.resource(booking.resource_id), booking.unit)
+        value = membership_usage_value(membership.amount, membership.days_per_period, days)
     return [(membership.operator_id, host, value, booking.id)]
 
 

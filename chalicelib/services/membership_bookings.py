@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.adapters.booking_store import BookingExists, ExtraConditionFailed
 from chalicelib.domain.booking import Booking, credits_for
+from chalicelib.domain.clearing import membership_days_value
 from chalicelib.domain.membership import PARIS, Membership, MembershipStatus, days_left
 from chalicelib.errors import InsufficientCredits, MembershipRequired
 from chalicelib.services import opening_exceptions
@@ -29,7 +30,10 @@ def book_with_membership(
         if ctx.bookings.get(booking.id) is not None:
             raise BookingExists(booking.id) from None  # a retry of a request that booked
         raise
-    covered = booking.model_copy(update={"membership_id": membership.id})
+    value = membership_days_value(
+        membership.amount, membership.days_per_period, membership.days_used, days
+    )
+    covered = booking.model_copy(update={"membership_id": membership.id, "membership_value": value})
     item = ctx.memberships.booking_item(membership, days, booking.start)
     try:
         opening_exceptions.create_within_hours(ctx, covered, capacity, now, extra=[item])

@@ -152,3 +152,43 @@ def test_credits_of_a_booking_cancelled_too_late_are_used_in_the_clearing(
         }
     ]
     assert report["balances"] == (expected if owed else [])
+
+
+def test_a_pack_used_up_at_another_operators_relay_is_owed_exactly_its_price(
+    api: Api,
+    admin: str,
+    member: str,
+    accountant: str,
+    network: dict,
+    settings: Settings,
+    stripe_fake: FakeGateway,
+) -> None:
+    """3 credits for 100.00 € used as six half days: 10000 owed, not six shares rounded
+    alone (10002)."""
+    other, pool = another_operators_pool(api, admin)
+    product = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "3 jours",
+            "price": {"amount": 10000},
+            "operator_id": network["operator"],
+            "credits": 3,
+            "validity_days": 180,
+        },
+        token=admin,
+    ).json
+    bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
+    deliver(
+        api,
+        settings,
+        "payment_intent.succeeded",
+        stripe_fake.succeed(bought["payment"]["payment_intent_id"]),
+    )
+    for day in ("2026-12-02", "2026-12-03", "2026-12-04"):
+        for unit in ("half_day_am", "half_day_pm"):
+            body = {"resource_id": pool["id"], "date": day, "unit": unit, "payment": "credits"}
+            assert api.post("/v1/bookings", body, token=member).status == 201
+    report = api.get("/v1/accounting/clearing?month=2026-12", token=accountant).json
+    (flow,) = report["flows"]
+    assert (flow["host_operator_id"], flow["amount"], flow["bookings"]) == (other["id"], 10000, 6)

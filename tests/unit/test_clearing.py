@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from chalicelib.domain.clearing import membership_usage_value, settle, usage_value
+from chalicelib.domain.clearing import (
+    membership_days_value,
+    membership_usage_value,
+    settle,
+    usage_value,
+)
 
 
 def test_a_credit_is_worth_its_pack_price_divided_by_its_credits() -> None:
@@ -47,3 +52,21 @@ def test_a_booking_paid_from_two_packs_of_one_seller_counts_once() -> None:
     # 1 credit drawn 0.5 from each of two packs sold by op_a, used at op_b's relay
     (flow,) = settle([("op_a", "op_b", 250, "bk_1"), ("op_a", "op_b", 250, "bk_1")])["flows"]
     assert (flow["amount"], flow["bookings"]) == (500, 1)
+
+
+def test_a_membership_periods_days_are_worth_its_price_never_more() -> None:
+    # 99.00 € for 8 days, used to the last: 9900, not 8 x 1238 = 9904
+    used, values = Decimal(0), []
+    for _ in range(8):
+        values.append(membership_days_value(9900, Decimal(8), used, Decimal(1)))
+        used += 1
+    assert sum(values) == 9900
+    # unlimited: worth a twentieth a day, nothing more once the price is spent
+    unlimited = [membership_days_value(9900, None, Decimal(d), Decimal(1)) for d in range(21)]
+    assert sum(unlimited) == 9900 and unlimited[-1] == 0
+
+
+def test_a_draw_carrying_its_value_is_owed_that_value() -> None:
+    draw = {"credits": "0.5", "pack_price": 10000, "pack_credits": "3", "value": 1666}
+    assert usage_value(draw) == 1666
+    assert usage_value({k: v for k, v in draw.items() if k != "value"}) == 1667

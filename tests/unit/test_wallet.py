@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.timezones import PARIS
-from chalicelib.domain.wallet import CreditPack, credits_remaining, draw_credits, pack_expiry
+from chalicelib.domain.wallet import (
+    CreditPack,
+    credits_remaining,
+    credits_value,
+    draw_credits,
+    pack_expiry,
+)
 from chalicelib.errors import InsufficientCredits
 from tests.support.properties import reproducible
 
@@ -174,3 +180,20 @@ def test_only_the_last_pack_drawn_is_left_with_credits(
         and (p.purchased_at, p.purchase_id) < (last.purchased_at, last.purchase_id)
     ]
     assert skipped_older == []
+
+
+@pytest.mark.parametrize(("total", "price", "each"), [("3", 10000, "0.5"), ("3", 10000, "1")])
+def test_a_pack_drawn_to_its_end_is_worth_exactly_its_price(
+    total: str, price: int, each: str
+) -> None:
+    """Each draw carries its slice of the price: 3 credits for 100.00 € drawn as six half
+    days or three days add up to 10000, not 10002 or 9999 (each rounded alone)."""
+    values, remaining = [], Decimal(total)
+    while remaining > 0:
+        current = pack("p", remaining, total=total).model_copy(update={"price_amount": price})
+        (draw,) = draw_credits([current], Decimal(each), NOW)
+        assert draw.value is not None
+        values.append(draw.value)
+        remaining -= draw.credits
+    assert sum(values) == price and max(values) - min(values) <= 1
+    assert credits_value(price, Decimal(total), Decimal(0)) == 0
