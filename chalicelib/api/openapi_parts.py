@@ -215,12 +215,11 @@ PROBLEM_EXAMPLES: dict[str, tuple[str, str, str]] = {
     "405": ("method_not_allowed", "Method not allowed", "This path does not take DELETE."),
     "409": ("invalid_state", "Invalid state", "A booking in status cancelled cannot be cancelled."),
     "412": ("precondition_failed", "Precondition failed", "The object is at version 3, not 2."),
-    "413": ("payload_too_large", "Payload too large", "The body is larger than allowed."),
+    "413": ("too_large", "Too large for a direct download", "Ask for it with POST /v1/exports."),
     "428": ("precondition_required", "Precondition required", "This change needs If-Match."),
     "429": ("rate_limited", "Too many requests", "Too many writes; retry after 30 s."),
     "502": ("payment_provider_error", "Payment provider error", "Stripe refused the call."),
     "503": ("service_unavailable", "Service unavailable", "Try again shortly."),
-    "504": ("gateway_timeout", "Gateway timeout", "The request took too long."),
 }
 
 

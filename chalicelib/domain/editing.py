@@ -17,8 +17,9 @@ from pydantic_core import to_jsonable_python
 from chalicelib.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
 
 # A strong entity tag (RFC 9110 13.1.1: If-Match compares strongly, so a weak W/"3" never
-# matches); the quotes may be left out. `If-Match` may list several, any one matching.
-# `*` names no version (it would defeat the lost-update check): 412.
+# matches); the quotes may be left out. `If-Match` may list several, any one matching
+# (empty list elements are skipped, RFC 9110 5.6.1.2). `*` names no version (it would
+# defeat the lost-update check): 412.
 _TAG = re.compile(r'^(?:"([0-9]{1,18})"|([0-9]{1,18}))$')
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,16 +32,23 @@ def etag(version: int) -> str:
 
 
 def expected_version(if_match: str | None) -> frozenset[int]:
-    """The versions an `If-Match` header names: missing → 428; any tag of its list that
-    is not a strong version tag → 412 (a list is read whole or not at all)."""
+    """The versions an `If-Match` header names: missing → 428; an element that is no
+    entity tag, or no strong one at all → 412 (a weak one is skipped: it never matches)."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
             'This change needs an If-Match header with the version you read, e.g. If-Match: "3".'
         )
-    found = [_TAG.match(tag.strip()) for tag in if_match.split(",")]
-    if any(tag is None for tag in found):
+    versions = set()
+    for element in (part.strip() for part in if_match.split(",")):
+        weak = element.startswith("W/")
+        found = _TAG.match(element[2:] if weak else element) if element else None
+        if element and found is None:
+            raise PreconditionFailed("If-Match does not name a version of this object.")
+        if found is not None and not weak:
+            versions.add(int(found.group(1) or found.group(2)))
+    if not versions:
         raise PreconditionFailed("If-Match does not name a version of this object.")
-    return frozenset(int(tag.group(1) or tag.group(2)) for tag in found if tag is not None)
+    return frozenset(versions)
 
 
 def check_version(current: int, expected: Expected) -> int:

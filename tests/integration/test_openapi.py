@@ -426,4 +426,6 @@ def test_every_error_example_is_a_problem_of_the_status_it_documents(
                 problem = (response.get("content") or {}).get("application/problem+json")
                 if status.isdigit() and problem and problem["example"]["status"] != int(status):
                     wrong.append((method, path, status))
+                if status == "413" and problem:  # the code the API answers, not another
+                    assert problem["example"]["code"] == "too_large"
     assert wrong == []
