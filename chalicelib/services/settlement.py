@@ -168,6 +168,11 @@ class _Settled:
                 partial_label=PARTIAL_CREDIT_LABEL,
             )
             _book_purchase(self._ctx, note, self._seller)
+            # What the invoice asks for drops by it (its transfer is recorded as a
+            # company's: `company_payments`); once per note, so a rerun is harmless.
+            self._ctx.companies.open_payment_state(invoice)
+            credit = Document.of(note)
+            self._ctx.companies.apply_credit_note(typed.id, credit.id, -credit.totals.incl_vat)
             issued.append(note)
             self._credited[typed.id] += share
             self._bookings_credited[typed.id] += booked
@@ -221,4 +226,7 @@ def issue_settlement(
         extra={"settled_bookings": bookings},
     )
     _book_purchase(ctx, document, seller_id)
+    # What it asks for, lowered by its credit notes, paid by the transfers the host's
+    # accountant records (`company_payments`), as a company invoice's.
+    ctx.companies.open_payment_state(document)
     return document

@@ -137,6 +137,44 @@ def test_the_sellers_transfer_settles_the_hosts_invoice_and_its_vat(
     assert sum(x.debit - x.credit for x in customer) == 0
 
 
+def test_a_settlement_invoice_asks_for_what_its_credit_notes_left(
+    ctx: Context,
+    api: Api,
+    member: str,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    """Two days settled early on one 24.00 € invoice, one cancelled in time since: its
+    credit note lowers what the invoice asks for, so the seller's transfer of the 12.00
+    left pays it; a transfer on an invoice credited in full would be refused."""
+    host = used_elsewhere["host"]
+    (relay,) = [r for r in api.get("/v1/relays").json["items"] if r["operator_id"] == host]
+    pool = api.get(f"/v1/relays/{relay['id']}").json["resources"][0]["id"]
+    body = {"resource_id": pool, "date": "2026-12-10", "unit": "day", "payment": "credits"}
+    tenth = api.post("/v1/bookings", body, token=member).json
+    (number,) = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))["invoices"]
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (invoice,) = [d for d in items if d["number"] == number]
+    assert invoice["totals"]["incl_vat"] == 2400
+    assert api.post(f"/v1/bookings/{tenth['booking']['id']}/cancel", token=member).status == 200
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    assert len(settle_operators(ctx)["credit_notes"]) == 1
+
+    paid = {"amount": 1200, "method": "transfer", "paid_at": "2027-01-01", "reference": "VIR-1"}
+    answer = api.post(f"/v1/invoices/{invoice['id']}/payments", paid, token=accountant)
+    assert answer.status == 201, answer.json
+    assert (answer.json["invoice"]["amount_due"], answer.json["invoice"]["status"]) == (
+        1200,
+        "paid",
+    )
+    report = api.get(
+        f"/v1/accounting/reconciliation?operator_id={host}&from=2027-01-01&to=2027-01-31",
+        token=accountant,
+    ).json
+    assert report["unpaid_invoices"] == []
+
+
 def test_a_month_without_usage_elsewhere_issues_nothing(ctx: Context, clock: FixedClock) -> None:
     clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
     assert settle_operators(ctx) == {
