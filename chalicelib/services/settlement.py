@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.catalogue import VatRegime
 from chalicelib.domain.documents import Document
-from chalicelib.domain.invoice import PARTIAL_CREDIT_LABEL, document_line
+from chalicelib.domain.invoice import PARTIAL_CREDIT_LABEL, document_line, parse_document_id
 from chalicelib.domain.lifecycle import refusal_credit_source
 from chalicelib.domain.settlement import (
     purchase_entry,
@@ -187,9 +187,24 @@ def _due_date(ctx: Context) -> date:
 
 def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
     books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
+    typed = Document.of(document)
     franchise = get_operator(ctx, seller_id).vat_regime is VatRegime.franchise
-    entry = purchase_entry(Document.of(document), seller_id, books, buyer_franchise=franchise)
+    if typed.is_credit_note and typed.refers_to:  # the mirror of what its invoice deducted
+        franchise = not _deducted(ctx, seller_id, typed.refers_to, franchise)
+    entry = purchase_entry(typed, seller_id, books, buyer_franchise=franchise)
     periods.book(ctx, entry)
+
+
+def _deducted(ctx: Context, seller_id: str, invoice_id: str, franchise_now: bool) -> bool:
+    """Whether the seller's purchase entry of `invoice_id` deducted its VAT (a line beside
+    the purchase and the supplier's), read from its books of the invoice's year; as the
+    seller's regime now says when the entry is not found there."""
+    parsed = parse_document_id(invoice_id)
+    year = parsed[1] if parsed else ctx.clock.now().astimezone(PARIS).year
+    lines = [
+        line for line in ctx.invoices.ledger(seller_id, year) if line.entry_id == f"{invoice_id}-HA"
+    ]
+    return len(lines) > 2 if lines else not franchise_now
 
 
 def issue_settlement(

@@ -175,6 +175,41 @@ def test_a_settlement_invoice_asks_for_what_its_credit_notes_left(
     assert report["unpaid_invoices"] == []
 
 
+def test_a_sellers_credit_note_entry_mirrors_what_its_invoice_deducted(
+    ctx: Context,
+    api: Api,
+    admin: str,
+    member: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    """The seller deducted the VAT of the host's invoice under the normal regime, then
+    entered the franchise; the invoice credited since: the note's entry takes the VAT
+    back (445660 and 604000 both back to nothing), whatever the regime of the day."""
+    seller = used_elsewhere["seller"]
+    settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))
+    mine = api.get("/v1/bookings", token=member).json["items"]
+    (day,) = [b for b in mine if b["date"] == "2026-12-03"]
+    assert api.post(f"/v1/bookings/{day['id']}/cancel", token=member).status == 200
+    version = api.get(f"/v1/operators/{seller}", token=admin).json["version"]
+    changed = api.request(
+        "PATCH",
+        f"/v1/operators/{seller}",
+        {"vat_regime": "franchise", "vat_number": None},
+        token=admin,
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert changed.status == 200, changed.json
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    assert len(settle_operators(ctx)["credit_notes"]) == 1
+    net: dict[str, int] = {}
+    for year in (2026, 2027):
+        for line in ctx.invoices.ledger(seller, year):
+            if line.journal.value == "HA":
+                net[line.account] = net.get(line.account, 0) + line.debit - line.credit
+    assert {account: amount for account, amount in net.items() if amount} == {}
+
+
 def test_a_month_without_usage_elsewhere_issues_nothing(ctx: Context, clock: FixedClock) -> None:
     clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
     assert settle_operators(ctx) == {
