@@ -547,7 +547,10 @@ def dispute_changed(
             reason=str(dispute.get("reason") or "general"),
             status=status,
             created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
-            closed_at=min(occurred_at or now, now) if status in DISPUTE_CLOSED else None,
+            # in UTC: the store compares closes as text (`PaymentStore._closed_earlier`)
+            closed_at=min(occurred_at or now, now).astimezone(UTC)
+            if status in DISPUTE_CLOSED
+            else None,
             respond_by=respond_by,
         )
     )

@@ -284,6 +284,7 @@ def test_a_dispute_read_from_stripe_takes_its_close_from_its_event_delivered_lat
         "won",
         paris_day(ctx.clock.now()),
     )
+    assert listed["closed_at"].endswith("+00:00")  # compared as text with the event's: UTC
     # THEN the close event, delivered at last, dates it back to day 10 (nothing else moves)
     created = int(closed.timestamp())
     assert deliver(api, settings, "charge.dispute.closed", won, created=created).status == 200
