@@ -20,18 +20,20 @@ def a_pack_and_another_operators_relay(
     network: dict,
     settings: Settings,
     stripe_fake: FakeGateway,
+    credits: int = 10,
+    price: int = 12000,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A second operator with a relay and its pool (answered), and a pack of 10 credits for
-    120 € sold by the first operator, bought and paid by `member`."""
+    """A second operator with a relay and its pool (answered), and a pack of `credits`
+    (10 for 120 € by default) sold by the first operator, bought and paid by `member`."""
     other, pool = another_operators_pool(api, admin)
     product = api.post(
         "/v1/products",
         {
             "kind": "credit_pack",
-            "name": "10 jours",
-            "price": {"amount": 12000},
+            "name": f"{credits} jours",
+            "price": {"amount": price},
             "operator_id": network["operator"],
-            "credits": 10,
+            "credits": credits,
             "validity_days": 180,
         },
         token=admin,
@@ -165,25 +167,8 @@ def test_a_pack_used_up_at_another_operators_relay_is_owed_exactly_its_price(
 ) -> None:
     """3 credits for 100.00 € used as six half days: 10000 owed, not six shares rounded
     alone (10002)."""
-    other, pool = another_operators_pool(api, admin)
-    product = api.post(
-        "/v1/products",
-        {
-            "kind": "credit_pack",
-            "name": "3 jours",
-            "price": {"amount": 10000},
-            "operator_id": network["operator"],
-            "credits": 3,
-            "validity_days": 180,
-        },
-        token=admin,
-    ).json
-    bought = api.post("/v1/purchases", {"product_id": product["id"]}, token=member).json
-    deliver(
-        api,
-        settings,
-        "payment_intent.succeeded",
-        stripe_fake.succeed(bought["payment"]["payment_intent_id"]),
+    other, pool = a_pack_and_another_operators_relay(
+        api, admin, member, network, settings, stripe_fake, credits=3, price=10000
     )
     for day in ("2026-12-02", "2026-12-03", "2026-12-04"):
         for unit in ("half_day_am", "half_day_pm"):
