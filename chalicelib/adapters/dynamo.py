@@ -23,6 +23,7 @@ import orjson
 from chalicelib.errors import ConcurrentUpdate, ServiceUnavailable, ValidationFailed
 
 TRANSACTION_ATTEMPTS = 8
+MAX_TRANSACTION_ITEMS = 100  # actions in one TransactWriteItems
 # boto3's own retries: standard mode (exponential backoff with jitter, throttling and
 # 5xx and timeouts retried), bounded so a throttled Lambda answers 503 within seconds
 # rather than waiting out its timeout.

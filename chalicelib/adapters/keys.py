@@ -280,8 +280,14 @@ def period(operator_id: str, month: str) -> Key:
 
 
 def entry_numbers_pk(operator_id: str, month: str) -> str:
-    """The `EcritureNum` fixed at a month's close, one item per entry (SK = entry id)."""
+    """The `EcritureNum` of the entries dated in `month`, one item per entry (SK = entry
+    id), written by the first FEC that holds the entry."""
     return f"FECNUM#{operator_id}#{month}"
+
+
+def entry_number_counter(operator_id: str, year: int) -> Key:
+    """The last `EcritureNum` handed out in the operator's fiscal year `year`."""
+    return key(f"FECSEQ#{operator_id}", f"{year:04d}")
 
 
 # -- companies ----------------------------------------------------------------------------------

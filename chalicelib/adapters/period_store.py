@@ -6,8 +6,12 @@ runs, then `closed`; no item = open), close date and actor, archive hashes, the 
 `open_check` in their own transaction, so a close racing a write either sees the write
 (and seals it) or makes it fail and be booked in the next open month.
 
-Entry numbers `PK=FECNUM#{operator}#{YYYY-MM}`, `SK={entry_id}`: one item per entry,
-written once when the month closes.
+Entry numbers `PK=FECNUM#{operator}#{YYYY-MM}` (the entry's month), `SK={entry_id}`: one
+item per entry, written once, by the first FEC that holds the entry (a download, an
+export, or its month's close). The fiscal year's last number is kept on
+`PK=FECSEQ#{operator}`, `SK={year}`: numbers are handed out by a transaction that moves it
+from the value read and writes each number only where none is, so two FECs made at once
+never give one number twice nor one entry two numbers, and a crash leaves no gap.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ import contextlib
 from typing import Any
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.dynamo import Table
+from chalicelib.adapters.dynamo import MAX_TRANSACTION_ITEMS, Table
 from chalicelib.domain.periods import CLOSED, CLOSING, OPEN
 
 
 class PeriodMoved(Exception):
     """The period (or the one before it) changed state meanwhile."""
+
+
+class NumbersMoved(Exception):
+    """Another FEC handed out numbers meanwhile: read them again and start over."""
 
 
 class PeriodStore:
@@ -122,18 +130,66 @@ class PeriodStore:
         item: dict[str, Any] = response["Attributes"]
         return item
 
-    def save_numbers(self, operator_id: str, month: str, numbers: dict[str, int]) -> None:
-        """The `EcritureNum` of each entry of the month (the same on a retried close)."""
-        with self._table.table.batch_writer() as batch:
-            for entry_id, number in numbers.items():
-                batch.put_item(
-                    Item={
-                        **keys.key(keys.entry_numbers_pk(operator_id, month), entry_id),
-                        "num": number,
+    def last_number(self, operator_id: str, year: int) -> int | None:
+        """The last `EcritureNum` handed out in fiscal year `year` (None: none yet)."""
+        item = self._table.table.get_item(
+            Key=keys.entry_number_counter(operator_id, year), ConsistentRead=True
+        ).get("Item")
+        return int(item["last"]) if item else None
+
+    def hand_out_numbers(
+        self,
+        operator_id: str,
+        year: int,
+        last: int | None,
+        numbers: list[tuple[str, str, int]],
+    ) -> None:
+        """Write `(entry_id, month, number)` for entries numbered `last + 1` onwards, in
+        transactions of up to 99 entries that each move the year's counter on from the
+        value the previous one left (from `last`, None for a year without a counter).
+        Raises NumbersMoved when the counter moved or an entry already has its number:
+        the transactions before stay written (each is whole), nothing after is."""
+        size = MAX_TRANSACTION_ITEMS - 1
+        counter = keys.entry_number_counter(operator_id, year)
+        for start in range(0, len(numbers), size):
+            chunk = numbers[start : start + size]
+            moved = {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": counter,
+                    "UpdateExpression": "SET #last = :new",
+                    "ConditionExpression": (
+                        "attribute_not_exists(PK)" if last is None else "#last = :old"
+                    ),
+                    "ExpressionAttributeNames": {"#last": "last"},
+                    "ExpressionAttributeValues": {
+                        ":new": chunk[-1][2],
+                        **({} if last is None else {":old": last}),
+                    },
+                }
+            }
+            puts = [
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": {
+                            **keys.key(keys.entry_numbers_pk(operator_id, month), entry_id),
+                            "num": number,
+                        },
+                        "ConditionExpression": "attribute_not_exists(PK)",
                     }
-                )
+                }
+                for entry_id, month, number in chunk
+            ]
+
+            def taken(reasons: list[str]) -> None:
+                raise NumbersMoved(f"{operator_id} {year}")
+
+            self._table.transact([moved, *puts], on_cancel=taken)
+            last = chunk[-1][2]
 
     def numbers(self, operator_id: str, month: str) -> dict[str, int]:
+        """The `EcritureNum` handed out to the entries dated in `month`."""
         items = self._table.query_all(
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": keys.entry_numbers_pk(operator_id, month)},

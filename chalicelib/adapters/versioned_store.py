@@ -14,12 +14,11 @@ from typing import Any
 from chalicelib.adapters import keys
 from chalicelib.adapters.booking_items import OUT_OF_SERVICE
 from chalicelib.adapters.capacity_checks import fits_capacity, hours_marker, slots_empty
-from chalicelib.adapters.dynamo import Table, strip_keys, to_item
+from chalicelib.adapters.dynamo import MAX_TRANSACTION_ITEMS, Table, strip_keys, to_item
 from chalicelib.domain.catalogue import Operator, Relay
 from chalicelib.errors import NotFound, PreconditionFailed
 
 Key = keys.Key
-MAX_TRANSACTION_ITEMS = 100
 
 
 class NewerMarkers(Exception):

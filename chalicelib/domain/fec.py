@@ -15,9 +15,13 @@ BOI-CF-IOR-60-40-20:
 - dates ``AAAAMMJJ`` without separator (XII 4°);
 - amounts with a decimal comma, no thousands separator (XII 2°), always two decimals:
   ``1250,00``, ``0,00``; Debit and Credit are both written on every line;
-- entries numbered 1..n with no gap in date order (``EcritureNum``, "séquence
-  continue"), every entry balanced; the numbers of a closed month are given (they were
-  fixed when it closed), the entries of open months follow in date order;
+- entries numbered 1..n with no gap (``EcritureNum``, "séquence continue"), every entry
+  balanced, records in number order. A number is handed out once and kept: the numbers
+  already given (`numbers`, kept by the caller) stay, and entries without one are
+  numbered on after the last number given, in date order among themselves. An entry
+  booked later but dated earlier therefore takes a later number than entries dated after
+  it ("toutes les écritures nouvelles, même rétroactives, suivent la dernière
+  numérotation"), the continuity an auditor follows, rather than moving theirs;
 - ``ValidDate``: the close date of the entry's month once closed (validation = the
   entry becomes definitive, BOFiP BOI-CF-IOR-60-40-20), else the day it was recorded
   (our entries are never changed once written);
@@ -38,6 +42,7 @@ only of such lines (a 0,00 document) is left out and takes no number.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -121,15 +126,6 @@ def number_entries(
     return [(number, line) for number, entry in numbered for line in entry]
 
 
-def entry_order(lines: Iterable[LedgerLine]) -> list[str]:
-    """The entries that will be in a FEC (some line moves a balance), in number order."""
-    moving = [line for line in lines if line.debit != 0 or line.credit != 0]
-    seen: dict[str, None] = {}
-    for _, line in number_entries(moving):
-        seen.setdefault(line.entry_id)
-    return list(seen)
-
-
 def render_fec(
     lines: Iterable[LedgerLine],
     year: int,
@@ -142,7 +138,7 @@ def render_fec(
     """The FEC of fiscal ``year`` (its twelve months from ``start_month``; with the
     default, 1 January to 31 December) built from ``lines``.
 
-    ``numbers``: the ``EcritureNum`` fixed for the entries of closed months;
+    ``numbers``: the ``EcritureNum`` already handed out (the others follow them);
     ``closed_on``: the close date of each closed month (``YYYY-MM``), its ``ValidDate``;
     ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines.
 
@@ -194,8 +190,8 @@ class FecIndex:
     sequence (date, first recording time, journal), its running debit and credit, and
     the customer lines' totals per document for lettering: a few numbers per entry,
     never the lines. Then `numbers()` gives every entry its `EcritureNum` exactly as
-    `number_entries` does, and a second pass writes the records month by month
-    (`stream_fec`). The checks of `render_fec` are made here, before any record is
+    `number_entries` does, and a second pass writes the records in number order
+    (`write_fec`). The checks of `render_fec` are made here, before any record is
     written: an entry spread over two journals or dates, or unbalanced, raises
     `ValueError` naming it.
     """
@@ -241,8 +237,13 @@ class FecIndex:
         totals[1] += line.credit
         self.lettering.add(line)
 
-    def numbers(self, fixed: Mapping[str, int] | None = None) -> dict[str, int]:
-        """`EcritureNum` per entry: the fixed ones kept, the others in date order after."""
+    def month_of(self, entry_id: str) -> str:
+        """`YYYY-MM` of an indexed entry's date."""
+        return f"{self._keys[entry_id][0]:%Y-%m}"
+
+    def numbers(self, fixed: Mapping[str, int] | None = None, after: int = 0) -> dict[str, int]:
+        """`EcritureNum` per entry: the fixed ones kept, the others in date order after
+        the highest of them, or after `after` (the last number handed out) when higher."""
         for entry_id, (debit, credit) in self._totals.items():
             if debit != credit:
                 raise ValueError(
@@ -252,7 +253,7 @@ class FecIndex:
         fixed = fixed or {}
         kept = {e: fixed[e] for e in self._keys if e in fixed}
         rest = sorted((key for e, key in self._keys.items() if e not in fixed))
-        start = max(kept.values()) + 1 if kept else 1
+        start = max([after, *kept.values()]) + 1
         numbers = dict(kept)
         numbers.update((key[3], start + i) for i, key in enumerate(rest))
         return numbers
@@ -281,38 +282,72 @@ def stream_fec(
     """The FEC of `render_fec`, record by record (each ending with CR LF), in bounded memory.
 
     `months()` yields the year's lines one month at a time (its first month first); it is called
-    twice: a first pass indexes the entries (`FecIndex`: numbers, balances, lettering),
-    the second writes each month's records in number order. The output is byte for byte
-    `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines, …))`:
-    numbers grow from month to month (closed months were numbered in order before the
-    open ones, and open entries are numbered in date order), which is checked: a month
-    whose numbers do not all come after the previous month's raises `ValueError`.
+    twice: a first pass indexes the entries (`index_fec`: numbers, balances, lettering),
+    the second writes the records in number order (`write_fec`). The output is byte for
+    byte `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines, …))`.
     """
+    index = index_fec(months, year, customers, start_month)
+    yield from write_fec(months, index, index.numbers(numbers), closed_on)
+
+
+def index_fec(
+    months: Callable[[], Iterable[Iterable[LedgerLine]]],
+    year: int,
+    customers: str = "411",
+    start_month: int = 1,
+) -> FecIndex:
+    """The first pass of `stream_fec`: every line of the year read once, none kept."""
     index = FecIndex(year, customers, start_month)
     for month in months():
         for line in month:
             index.add(line)
-    assigned = index.numbers(numbers)
+    return index
+
+
+def write_fec(
+    months: Callable[[], Iterable[Iterable[LedgerLine]]],
+    index: FecIndex,
+    numbers: Mapping[str, int],
+    closed_on: Mapping[str, date] | None = None,
+) -> Iterator[str]:
+    """The second pass of `stream_fec`: the header, then every record in number order,
+    `numbers` giving each indexed entry its `EcritureNum`.
+
+    Numbers mostly grow with the months; an entry booked after later-dated ones were
+    numbered has a number beyond its month's. A month's records are held only until no
+    month still to read has an entry numbered before them: memory stays bounded by one
+    month plus the entries numbered out of their month's order.
+    """
     letters = index.lettering.letters()
     closed = closed_on or {}
+    # The lowest number of each month's entries, and of all months after a given one.
+    lowest: dict[str, int] = {}
+    for entry_id, number in numbers.items():
+        key = index.month_of(entry_id)
+        lowest[key] = min(number, lowest.get(key, number))
+    later_low: dict[str, int] = {}
+    low = max(numbers.values(), default=0) + 1
+    for key in sorted(lowest, reverse=True):
+        later_low[key] = low
+        low = min(low, lowest[key])
     yield SEPARATOR.join(FEC_COLUMNS) + LINE_END
-    last = 0
+    held: list[tuple[int, int, str]] = []
+    position = 0
     for month in months():
-        lines = [
-            (assigned[line.entry_id], position, line)
-            for position, line in enumerate(month)
-            if line.entry_id in assigned and (line.debit != 0 or line.credit != 0)
-        ]
-        lines.sort(key=lambda item: (item[0], item[1]))
-        if lines and lines[0][0] <= last:
-            raise ValueError(
-                f"entry {lines[0][2].entry_id} (number {lines[0][0]}) comes before an entry"
-                " of an earlier month: the year cannot be written month by month"
-            )
-        for number, _, line in lines:
-            yield _record(number, line, closed, letters) + LINE_END
-        if lines:
-            last = lines[-1][0]
+        read = ""
+        for line in month:
+            if line.entry_id not in numbers or (line.debit == 0 and line.credit == 0):
+                continue
+            number = numbers[line.entry_id]
+            read = f"{line.entry_date:%Y-%m}"
+            position += 1
+            heapq.heappush(held, (number, position, _record(number, line, closed, letters)))
+        if not read:
+            continue
+        while held and held[0][0] < later_low[read]:
+            yield heapq.heappop(held)[2] + LINE_END
+    while held:
+        yield heapq.heappop(held)[2] + LINE_END
 
 
 def _check_entry_header(entry_id: str, entry: list[LedgerLine]) -> None:

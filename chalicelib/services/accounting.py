@@ -12,18 +12,18 @@ from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.domain.documents import Document, DocumentLine
-from chalicelib.domain.fec import fec_filename, render_fec
-from chalicelib.domain.fiscal_year import months_of
+from chalicelib.domain.fec import FecIndex, fec_filename, render_fec
 from chalicelib.domain.invoice import GENESIS_HASH, chain_hash
 from chalicelib.domain.lettering import letters
 from chalicelib.errors import NotFound, RelaisError, TooLargeForSync
+from chalicelib.services import entry_numbers
 from chalicelib.services.accounting_settings import settings_for
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
-from chalicelib.services.periods import fiscal_lines, paris_day
+from chalicelib.services.periods import fiscal_lines
 
 
 def list_documents(
@@ -289,9 +289,10 @@ def _csv_row(document: Document, line: DocumentLine, french: bool = False) -> li
 
 def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     """(file name, FEC text) of an operator's fiscal year `year` (the fiscal year ending
-    in `year`; the calendar year with the default start in January): closed months keep
-    the numbers fixed at their close and their close date as `ValidDate`; the entries of
-    open months follow, numbered in date order; settled customer lines are lettered."""
+    in `year`; the calendar year with the default start in January): every entry with
+    the number it was first given, entries new since the last FEC numbered on after it
+    (services/entry_numbers.py); closed months' entries carry their close date as
+    `ValidDate`; settled customer lines are lettered."""
     operator = _require_operator(ctx, operator_id)
     start = settings_for(ctx, operator_id).fiscal_year_start_month
     lines = fiscal_lines(ctx, operator_id, year, start)
@@ -301,36 +302,22 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
             f" {SYNC_FEC_MAX_LINES} a direct download carries: ask for it with"
             ' POST /v1/exports {"kind": "fec", ...}.'
         )
-    numbers, closed_on = fixed_numbers(ctx, operator_id, year, start)
     try:
+        index = FecIndex(year, start_month=start)
+        for line in lines:
+            index.add(line)
+        numbers = entry_numbers.numbered(ctx, operator_id, year, start, index)
         text = render_fec(
             lines,
             year,
             numbers=numbers,
-            closed_on=closed_on,
+            closed_on=entry_numbers.closed_days(ctx, operator_id, year, start),
             letters=letters(lines, by_year=start != 1),
             start_month=start,
         )
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
         raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc
     return fec_filename(operator.siren, year, start), text
-
-
-def fixed_numbers(
-    ctx: Context, operator_id: str, year: int, start_month: int = 1
-) -> tuple[dict[str, int], dict[str, date]]:
-    """The `EcritureNum` fixed when the fiscal year's months closed, and each closed
-    month's close date (its `ValidDate`)."""
-
-    periods = ctx.periods
-    numbers: dict[str, int] = {}
-    closed_on: dict[str, date] = {}
-    months = set(months_of(year, start_month))
-    for month, item in periods.periods(operator_id).items():
-        if month in months and item.get("status") == "closed":
-            numbers.update(periods.numbers(operator_id, month))
-            closed_on[month] = paris_day(str(item["closed_at"]))
-    return numbers, closed_on
 
 
 def _require_operator(ctx: Context, operator_id: str) -> Any:

@@ -32,12 +32,12 @@ from chalicelib.adapters.export_queue import ExportQueue
 from chalicelib.auth import Principal
 from chalicelib.domain import exports as rules
 from chalicelib.domain.documents import Document
-from chalicelib.domain.fec import fec_filename, stream_fec
+from chalicelib.domain.fec import fec_filename, index_fec, write_fec
 from chalicelib.domain.fiscal_year import months_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.services import accounting, accounting_settings, archive, audit
+from chalicelib.services import accounting, accounting_settings, archive, audit, entry_numbers
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -337,9 +337,9 @@ def write_text(out: IO[bytes], chunks: Iterable[str]) -> None:
 
 def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
     """The FEC of `accounting.fec_export`, record by record, read from the books one
-    month at a time (two passes: domain/fec.stream_fec)."""
+    month at a time (two passes: domain/fec.index_fec, the entries new since the last FEC
+    numbered, then domain/fec.write_fec)."""
     start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
-    numbers, closed_on = accounting.fixed_numbers(ctx, operator_id, year, start)
     ledger = ctx.invoices
 
     def months() -> Iterator[list[LedgerLine]]:
@@ -347,7 +347,10 @@ def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
             yield ledger.ledger_month(operator_id, month)
 
     try:
-        yield from stream_fec(months, year, numbers=numbers, closed_on=closed_on, start_month=start)
+        index = index_fec(months, year, start_month=start)
+        numbers = entry_numbers.numbered(ctx, operator_id, year, start, index)
+        closed_on = entry_numbers.closed_days(ctx, operator_id, year, start)
+        yield from write_fec(months, index, numbers, closed_on)
     except ValueError as exc:
         raise ExportRefused(f"The {year} ledger cannot be exported: {exc}") from exc
 

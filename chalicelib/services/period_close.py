@@ -1,9 +1,9 @@
 """Closing an operator's month, its sealed archive, and the check of the archive chain.
 
 A close runs in three steps, each safe to run again: mark the month `closing` (from then
-on every writer books in the next month), fix the `EcritureNum` of its entries and seal
-its archive in S3, then mark it `closed` with the archive's hash. A close interrupted
-midway is finished by closing the month again.
+on every writer books in the next month), number its entries no FEC has numbered yet
+(services/entry_numbers.py) and seal its archive in S3, then mark it `closed` with the
+archive's hash. A close interrupted midway is finished by closing the month again.
 """
 
 from __future__ import annotations
@@ -18,12 +18,19 @@ from chalicelib.auth import Principal
 from chalicelib.domain import archive as sealing
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
-from chalicelib.domain.fec import entry_order
-from chalicelib.domain.fiscal_year import fiscal_year_of_month, is_first_month, is_last_month
+from chalicelib.domain.fec import FecIndex
+from chalicelib.domain.fiscal_year import fiscal_year_of_month, is_last_month
 from chalicelib.domain.ledger import AccountingSettings
 from chalicelib.domain.opening import opening_entry
 from chalicelib.errors import InvalidState, NotFound
-from chalicelib.services import accounting, accounting_settings, archive, audit, periods
+from chalicelib.services import (
+    accounting,
+    accounting_settings,
+    archive,
+    audit,
+    entry_numbers,
+    periods,
+)
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -135,28 +142,24 @@ def _number_and_seal(
     previous_item: dict[str, Any] | None,
     start_month: int,
 ) -> dict[str, Any]:
-    last = _last_number(month, previous_item, start_month)
-    entries = entry_order(ctx.invoices.ledger_month(operator_id, month))
-    numbers = {entry_id: last + i for i, entry_id in enumerate(entries, start=1)}
-    ctx.periods.save_numbers(operator_id, month, numbers)
-    year, number = int(month[:4]), int(month[5:])
-    vat = archive.vat_report_text(accounting.computed_vat_report(ctx, operator_id, year, number))
+    year = fiscal_year_of_month(month, start_month)
+    index = FecIndex(year, start_month=start_month)
+    for line in ctx.invoices.ledger_month(operator_id, month):
+        index.add(line)
+    numbers = entry_numbers.numbered(ctx, operator_id, year, start_month, index)
+    calendar_year, number = int(month[:4]), int(month[5:])
+    vat = archive.vat_report_text(
+        accounting.computed_vat_report(ctx, operator_id, calendar_year, number)
+    )
     previous_hash = str((previous_item or {}).get("archive_sha256") or rules.ZERO_HASH)
     key, data = _sealed_archive(ctx, operator_id, month, _close_day(item), vat, previous_hash)
     return {
         "archive_sha256": sealing.sha256(data),
         "previous_archive_sha256": previous_hash,
-        "last_entry_num": last + len(entries),
+        "last_entry_num": max(numbers.values(), default=0),
         "vat_report": vat,
         "archive_key": key,
     }
-
-
-def _last_number(month: str, previous_item: dict[str, Any] | None, start_month: int) -> int:
-    """The last `EcritureNum` of the fiscal year before `month`: 0 in its first month."""
-    if is_first_month(month, start_month) or not previous_item:
-        return 0
-    return int(previous_item.get("last_entry_num") or 0)
 
 
 def _close_day(item: dict[str, Any]) -> date:

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.adapters.dynamo import MAX_TRANSACTION_ITEMS
 from chalicelib.adapters.versioned_store import resource_key
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Relay, Resource
@@ -37,7 +38,6 @@ from chalicelib.services import audit
 from chalicelib.services.catalogue_edits import read, save
 from chalicelib.services.context import Context
 
-MAX_TRANSACTION_ITEMS = 100
 SLOT_SECONDS = 1800
 
 

@@ -299,9 +299,11 @@ def _check_row(
 
 
 def _check_entries(rows: list[tuple[int, dict[str, str]]], violations: list[str]) -> None:
-    """[A47 VII 1°] "numéro sur une séquence continue"; [BOFiP] numbered
-    chronologically, increasing, without break. Stricter than the law (which allows an
-    alphanumeric EcritureNum): ours is the integer sequence 1..n in file order."""
+    """[A47 VII 1°] "numéro sur une séquence continue"; [BOFiP] numbered increasing,
+    without break, in the order entries were recorded: an entry booked late but dated
+    earlier takes the next number (its EcritureDate then goes back), so dates are not
+    checked against numbers. Stricter than the law (which allows an alphanumeric
+    EcritureNum): ours is the integer sequence 1..n in file order."""
     entries: dict[str, list[tuple[int, dict[str, str]]]] = {}
     order: list[str] = []
     previous: str | None = None
@@ -320,7 +322,6 @@ def _check_entries(rows: list[tuple[int, dict[str, str]]], violations: list[str]
             previous = number
         entries.setdefault(number, []).append((line_no, row))
 
-    previous_date: date | None = None
     previous_number: int | None = None
     present: set[int] = set()
     for number in order:
@@ -339,16 +340,6 @@ def _check_entries(rows: list[tuple[int, dict[str, str]]], violations: list[str]
             previous_number = value
 
         _check_entry(number, lines, violations)
-
-        entry_date = _parse_date(lines[0][1]["EcritureDate"])
-        if entry_date is not None:
-            if previous_date is not None and entry_date < previous_date:
-                violations.append(
-                    f"line {first_line}: EcritureNum {number} dated {entry_date:%Y%m%d}"
-                    f" before the previous entry ({previous_date:%Y%m%d}):"
-                    " numbers must follow date order"
-                )
-            previous_date = max(entry_date, previous_date or entry_date)
 
     _check_no_gap(present, violations)
 

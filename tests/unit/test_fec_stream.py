@@ -128,12 +128,35 @@ def test_an_entry_over_two_dates_is_refused() -> None:
         next(stream_fec(lambda: iter(by_month([first, second])), 2026))
 
 
-def test_numbers_that_go_back_a_month_are_refused() -> None:
+def test_numbers_that_go_back_a_month_are_written_in_number_order() -> None:
+    """An entry numbered after later-dated ones (booked late) is written at its number."""
     march = invoice_and_payment(1, date(2026, 3, 2), paid=False)
     april = invoice_and_payment(2, date(2026, 4, 2), paid=False)
     numbers = {march[0].entry_id: 2, april[0].entry_id: 1}
-    with pytest.raises(ValueError, match="earlier month"):
-        streamed(march + april, numbers=numbers)
+    text = streamed(march + april, numbers=numbers)
+    assert text == rendered(march + april, numbers=numbers)
+    records = text.split("\r\n")[1:-1]
+    assert [r.split("|")[2] for r in records] == ["1"] * 3 + ["2"] * 3
+    assert records[0].split("|")[3] == "20260402"
+
+
+def test_a_year_numbered_in_several_downloads_streams_as_it_renders() -> None:
+    """Numbers handed out over the year: each download numbered what was new, in date
+    order after the last number, so late entries sit beyond later months' numbers."""
+    lines = year_of_lines(seed=5)
+    rng = random.Random(3)
+    entries = sorted({x.entry_id: x.entry_date for x in lines if x.debit or x.credit}.items())
+    numbers: dict[str, int] = {}
+    pending = list(entries)
+    rng.shuffle(pending)
+    while pending:  # a download sees some of what is left, numbers it in date order
+        size = rng.randrange(1, 40)
+        seen, pending = pending[:size], pending[size:]
+        for entry_id, _ in sorted(seen, key=lambda item: (item[1], item[0])):
+            numbers[entry_id] = len(numbers) + 1
+    text = streamed(lines, numbers=numbers)
+    assert text == rendered(lines, numbers=numbers)
+    assert check_fec(text, "552100554FEC20261231.txt") == []
 
 
 def test_a_year_without_lines_is_the_header_alone() -> None:
