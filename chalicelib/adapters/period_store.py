@@ -1,8 +1,8 @@
 """Accounting periods and the entry numbers fixed when a period closes.
 
 Period item `PK=PERIOD#{operator}`, `SK={YYYY-MM}`: `status` (`closing` while its close
-runs, then `closed`; no item = open), close date and actor, archive hashes, the last
-`EcritureNum` of the fiscal year so far and the frozen VAT report. Writers put
+runs, then `closed`; no item = open), close date and actor, archive hashes, the highest
+`EcritureNum` of its entries and the frozen VAT report. Writers put
 `open_check` in their own transaction, so a close racing a write either sees the write
 (and seals it) or makes it fail and be booked in the next open month.
 
