@@ -51,6 +51,7 @@ from chalicelib.domain.fiscal_year import bounds, fiscal_year_of
 from chalicelib.domain.identifiers import is_valid_siren
 from chalicelib.domain.ledger import JOURNAL_LABELS, LedgerLine
 from chalicelib.domain.lettering import Lettering
+from chalicelib.domain.opening import is_opening_entry
 from chalicelib.domain.timezones import PARIS
 
 FEC_COLUMNS: tuple[str, ...] = (
@@ -369,6 +370,11 @@ def _instant(value: datetime) -> datetime:
 
 
 def _entry_sort_key(entry_id: str, entry: list[LedgerLine]) -> tuple[date, bool, float, str]:
+    """Date, then recording time, then id; the opening entry (`AN`) first of its day,
+    though booked when the previous year closed: "pour chaque exercice, les premières
+    écritures font apparaître les soldes reportés"."""
+    if is_opening_entry(entry_id, entry[0].operator_id):
+        return (entry[0].entry_date, False, float("-inf"), entry_id)
     recorded = [_instant(line.recorded_at) for line in entry if line.recorded_at is not None]
     if recorded:
         return (entry[0].entry_date, False, min(recorded).astimezone(UTC).timestamp(), entry_id)

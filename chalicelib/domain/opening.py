@@ -28,6 +28,13 @@ def opening_entry_id(operator_id: str, year: int) -> str:
     return f"an-{operator_id}-{year:04d}"
 
 
+def is_opening_entry(entry_id: str, operator_id: str) -> bool:
+    """Whether `entry_id` is an opening entry of `operator_id` (of any year)."""
+    prefix = f"an-{operator_id}-"
+    year = entry_id[len(prefix) :]
+    return entry_id.startswith(prefix) and len(year) == 4 and year.isdigit()
+
+
 def opening_entry(
     lines: Iterable[LedgerLine],
     operator_id: str,

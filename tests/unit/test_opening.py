@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from chalicelib.domain.fec import render_fec
 from chalicelib.domain.ledger import Journal, LedgerLine
-from chalicelib.domain.opening import opening_entry, opening_entry_id
+from chalicelib.domain.opening import is_opening_entry, opening_entry, opening_entry_id
 from tests.support.fec_checker import check_fec
 
 AT = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
@@ -84,3 +84,35 @@ def test_the_opening_entry_is_a_valid_fec_entry() -> None:
     text = render_fec(opening_entry(a_year(), "op_1", 2026, AT), 2027)
     assert check_fec(text, "552100554FEC20271231.txt") == []
     assert text.splitlines()[1].startswith("AN|À-nouveaux|1|20270101|411000|")
+
+
+def test_the_opening_entry_comes_first_of_the_new_year_though_booked_after_its_first_day() -> None:
+    """Booked when December closed (10 January), it is numbered before the entries of
+    1 January recorded that day, when no FEC of the new year numbered them before."""
+    new_year_fee = [
+        LedgerLine(
+            entry_id="fee-txn_1",
+            journal=Journal.bank,
+            entry_date=date(2027, 1, 1),
+            account=account,
+            account_label=f"Compte {account}",
+            label="Frais Stripe txn_1",
+            piece_ref="txn_1",
+            piece_date=date(2027, 1, 1),
+            debit=debit,
+            credit=35 - debit,
+            recorded_at=datetime(2027, 1, 1, 6, 0, tzinfo=UTC),
+            operator_id="op_1",
+        )
+        for account, debit in (("627000", 35), ("467000", 0))
+    ]
+    text = render_fec(new_year_fee + opening_entry(a_year(), "op_1", 2026, AT), 2027)
+    numbers = {r.split("|")[0]: r.split("|")[2] for r in text.splitlines()[1:]}
+    assert numbers == {"AN": "1", "BQ": "2"}
+
+
+def test_only_an_operators_opening_entries_are_opening_entries() -> None:
+    assert is_opening_entry(opening_entry_id("op_1", 2027), "op_1")
+    assert not is_opening_entry(opening_entry_id("op_1", 2027), "op_2")
+    assert not is_opening_entry("an-op_1-2027-x", "op_1")
+    assert not is_opening_entry("fee-an-op_1-2027", "op_1")
