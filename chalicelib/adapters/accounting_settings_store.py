@@ -69,3 +69,19 @@ class AccountingSettingsStore:
             raise SettingsMoved()
 
         self._table.transact([put, *extra], on_cancel=explain)
+
+    def start_month_check(self, operator_id: str, start_month: int) -> dict[str, Any]:
+        """A transaction item that fails once the fiscal year's first month is no longer
+        `start_month` (absent settings, or settings without it, count as January)."""
+        condition = "#s.#m = :m"
+        if start_month == 1:
+            condition = "attribute_not_exists(PK) OR attribute_not_exists(#s.#m) OR " + condition
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": keys.accounting_settings(operator_id),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#s": "settings", "#m": "fiscal_year_start_month"},
+                "ExpressionAttributeValues": {":m": start_month},
+            }
+        }

@@ -290,6 +290,11 @@ def entry_number_counter(operator_id: str, year: int) -> Key:
     return key(f"FECSEQ#{operator_id}", f"{year:04d}")
 
 
+def entry_numbers_given(operator_id: str) -> Key:
+    """Present once any `EcritureNum` was handed out (the fiscal year start is then fixed)."""
+    return key(f"FECSEQ#{operator_id}", "numbered")
+
+
 # -- companies ----------------------------------------------------------------------------------
 COMPANIES_PK = "COMPANIES"  # GSI1: every company
 COMPANY_SK = "COMPANY"

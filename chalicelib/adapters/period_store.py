@@ -11,7 +11,9 @@ item per entry, written once, by the first FEC that holds the entry (a download,
 export, or its month's close). The fiscal year's last number is kept on
 `PK=FECSEQ#{operator}`, `SK={year}`: numbers are handed out by a transaction that moves it
 from the value read and writes each number only where none is, so two FECs made at once
-never give one number twice nor one entry two numbers, and a crash leaves no gap.
+never give one number twice nor one entry two numbers, and a crash leaves no gap. The
+same transactions mark the operator numbered (`SK=numbered`: its fiscal year's first
+month no longer changes) and check the first month is still the one they numbered for.
 """
 
 from __future__ import annotations
@@ -137,20 +139,49 @@ class PeriodStore:
         ).get("Item")
         return int(item["last"]) if item else None
 
+    def numbers_given(self, operator_id: str) -> bool:
+        """Whether any `EcritureNum` of the operator was handed out."""
+        key = keys.entry_numbers_given(operator_id)
+        return self._table.get(key["PK"], key["SK"], consistent=True) is not None
+
+    def no_numbers_check(self, operator_id: str) -> dict[str, Any]:
+        """A transaction item that fails once any `EcritureNum` was handed out."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": keys.entry_numbers_given(operator_id),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
     def hand_out_numbers(
         self,
         operator_id: str,
         year: int,
         last: int | None,
         numbers: list[tuple[str, str, int]],
+        guard: dict[str, Any] | None = None,
     ) -> None:
         """Write `(entry_id, month, number)` for entries numbered `last + 1` onwards, in
-        transactions of up to 99 entries that each move the year's counter on from the
-        value the previous one left (from `last`, None for a year without a counter).
-        Raises NumbersMoved when the counter moved or an entry already has its number:
-        the transactions before stay written (each is whole), nothing after is."""
-        size = MAX_TRANSACTION_ITEMS - 1
+        transactions of up to 97 entries that each move the year's counter on from the
+        value the previous one left (from `last`, None for a year without a counter),
+        mark the operator as numbered and hold `guard` (the check that the fiscal year
+        the numbers were computed for is still the operator's).
+        Raises NumbersMoved when the counter moved, an entry already has its number or
+        the guard failed: the transactions before stay written (each is whole), nothing
+        after is."""
+        size = MAX_TRANSACTION_ITEMS - 3
         counter = keys.entry_number_counter(operator_id, year)
+        given = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": keys.entry_numbers_given(operator_id),
+                "UpdateExpression": "SET #y = if_not_exists(#y, :y)",
+                "ExpressionAttributeNames": {"#y": "first_year"},
+                "ExpressionAttributeValues": {":y": year},
+            }
+        }
+        checks = [given, *([guard] if guard else [])]
         for start in range(0, len(numbers), size):
             chunk = numbers[start : start + size]
             moved = {
@@ -185,7 +216,7 @@ class PeriodStore:
             def taken(reasons: list[str]) -> None:
                 raise NumbersMoved(f"{operator_id} {year}")
 
-            self._table.transact([moved, *puts], on_cancel=taken)
+            self._table.transact([moved, *checks, *puts], on_cancel=taken)
             last = chunk[-1][2]
 
     def numbers(self, operator_id: str, month: str) -> dict[str, int]:

@@ -18,7 +18,10 @@ period or later. Otherwise 409 `accounting_settings_locked`: the change must wai
 the fiscal year's last month to be closed. Since months close in order from the
 operator's first one, this means the fiscal year's first month can change only while
 nothing is closed (a changed fiscal year would need a transitional exercise of another
-length, which Relais does not keep). Pure.
+length, which Relais does not keep). And once a FEC (a download, an export or a close)
+has numbered entries, the start month no longer changes at all: those numbers belong to
+a fiscal year's sequence and are never given again (API.md: "assigned once and never
+changes"); a new start would put them in another year's sequence. Pure.
 """
 
 from __future__ import annotations
@@ -155,12 +158,21 @@ def settings_of(stored: dict[str, Any] | None) -> AccountingSettings:
 
 
 def change_refusal(
-    current: AccountingSettings, wanted: AccountingSettings, first_open: str | None
+    current: AccountingSettings,
+    wanted: AccountingSettings,
+    first_open: str | None,
+    numbered: bool = False,
 ) -> str | None:
     """Why `wanted` may not replace `current` now (see the module's docstring), or None.
 
     `first_open`: the operator's first period neither closed nor closing; None when no
-    period was ever closed."""
+    period was ever closed. `numbered`: a FEC has handed out entry numbers."""
+    if numbered and wanted.fiscal_year_start_month != current.fiscal_year_start_month:
+        return (
+            "A FEC (a download, an export or a month's close) has already numbered this"
+            " operator's entries in its fiscal years: the fiscal year's first month can no"
+            " longer change, as those numbers are never given again."
+        )
     if first_open is None or wanted == current:
         return None
     starts = sorted({current.fiscal_year_start_month, wanted.fiscal_year_start_month})

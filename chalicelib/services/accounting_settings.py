@@ -5,7 +5,9 @@ A change is ONE transaction: the settings put on condition of the version the ca
 read (`If-Match`), its audit entry, and the check that the period it applies from (the
 first open one, or the operator's first period when nothing is closed) is still open, so
 a close racing the change makes the change fail (409) rather than land in a fiscal year
-that meanwhile has a closed period. A close reads the settings only once its month is
+that meanwhile has a closed period; and, for a new fiscal year start, the check that no
+FEC has numbered entries (a FEC numbering with the old start meanwhile checks the start
+in its own transaction, so one of the two fails). A close reads the settings only once its month is
 marked `closing`, so it never works with settings that change under it.
 """
 
@@ -96,7 +98,9 @@ def replace(
     if before == after:
         return _answer(ctx, operator_id)
     first_open = first_open_period(ctx, operator_id)
-    refusal = change_refusal(before, after, first_open)
+    new_start = after.fiscal_year_start_month != before.fiscal_year_start_month
+    numbered = new_start and ctx.periods.numbers_given(operator_id)
+    refusal = change_refusal(before, after, first_open, numbered)
     if refusal:
         raise SettingsLocked(refusal)
     old, new = settings_dict(before), settings_dict(after)
@@ -114,14 +118,17 @@ def replace(
         "updated_at": ctx.clock.now().isoformat(timespec="seconds"),
         "updated_by": principal.sub,
     }
-    guard = ctx.periods.open_check(operator_id, first_open or _first_period(operator))
+    guards = [ctx.periods.open_check(operator_id, first_open or _first_period(operator))]
+    if new_start:  # and no FEC numbers entries meanwhile with the old start
+        guards.append(ctx.periods.no_numbers_check(operator_id))
     try:
         ctx.accounting_settings.replace(
-            operator_id, version, new, facts, [audit.entry_item(ctx, entry), guard]
+            operator_id, version, new, facts, [audit.entry_item(ctx, entry), *guards]
         )
     except SettingsMoved as exc:
         raise SettingsLocked(
-            "A period was closed meanwhile: read the settings again before changing them."
+            "A period was closed, or a FEC numbered entries, meanwhile: read the settings"
+            " again before changing them."
         ) from exc
     return _answer(ctx, operator_id)
 

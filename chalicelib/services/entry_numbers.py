@@ -38,7 +38,9 @@ def numbered(
     for _ in range(NUMBERING_ATTEMPTS):
         stored = stored_numbers(ctx, operator_id, year, start)
         last = ctx.periods.last_number(operator_id, year)
-        numbers = index.numbers(stored, after=last or 0)
+        # After the counter; without one (numbers fixed by closes before it existed),
+        # after every number stored in the year, not only those of the entries read.
+        numbers = index.numbers(stored, after=max([last or 0, *stored.values()]))
         new = sorted((number, entry) for entry, number in numbers.items() if entry not in stored)
         if not new:
             return numbers
@@ -48,6 +50,7 @@ def numbered(
                 year,
                 last,
                 [(entry, index.month_of(entry), number) for number, entry in new],
+                guard=ctx.accounting_settings.start_month_check(operator_id, start),
             )
         except NumbersMoved:
             continue

@@ -242,6 +242,51 @@ def test_a_close_racing_a_change_makes_the_change_fail(
     assert api.get(path(operator_id), token=accountant).json["version"] == 1
 
 
+def test_once_a_fec_numbered_entries_the_fiscal_year_start_no_longer_changes(
+    ctx: Context, api: Api, accountant: str, operator_id: str
+) -> None:
+    """A download numbered the entries of calendar 2026: a start in July would put them
+    in another year's sequence beside numbers already given (found by review R1)."""
+    issue_paid(ctx, operator_id, "pi_oct", "2026-10-30T10:00:00+01:00")
+    fec_of(api, accountant, operator_id, 2026)
+    problem = assert_problem(
+        put(api, accountant, operator_id, {"fiscal_year_start_month": 7}),
+        409,
+        "accounting_settings_locked",
+    )
+    assert "numbered" in problem["detail"]
+    assert put(api, accountant, operator_id, CUSTOM).status == 200  # accounts still may
+
+
+def test_a_fec_numbering_racing_a_new_start_makes_one_of_them_fail(
+    ctx: Context,
+    api: Api,
+    admin: str,
+    accountant: str,
+    operator_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The change read "nothing numbered", then a download numbered before its
+    transaction: the change fails. And a FEC that read the old start after the change
+    landed cannot hand its numbers out."""
+    from chalicelib.adapters.period_store import NumbersMoved
+
+    issue_paid(ctx, operator_id, "pi_oct", "2026-10-30T10:00:00+01:00")
+    monkeypatch.setattr(ctx.periods, "numbers_given", lambda operator: False)
+    fec_of(api, accountant, operator_id, 2026)
+    assert_problem(
+        put(api, accountant, operator_id, {"fiscal_year_start_month": 7}),
+        409,
+        "accounting_settings_locked",
+    )
+    other = api.post("/v1/operators", operator_body(siren="552100554"), token=admin)
+    assert put(api, accountant, other.json["id"], {"fiscal_year_start_month": 7}).status == 200
+    stale = ctx.accounting_settings.start_month_check(other.json["id"], 1)
+    with pytest.raises(NumbersMoved):
+        ctx.periods.hand_out_numbers(other.json["id"], 2026, None, [("e1", "2026-11", 1)], stale)
+    assert ctx.periods.last_number(other.json["id"], 2026) is None
+
+
 # -- a fiscal year from July to June -------------------------------------------------------
 
 

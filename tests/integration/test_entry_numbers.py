@@ -172,7 +172,7 @@ def test_a_stale_counter_writes_nothing(ctx: Context, operator_id: str) -> None:
     assert store.last_number(operator_id, 2026) == 1
 
 
-def test_numbers_are_handed_out_in_whole_transactions_of_99(ctx: Context, operator_id: str) -> None:
+def test_numbers_are_handed_out_in_whole_transactions_of_97(ctx: Context, operator_id: str) -> None:
     many: list[tuple[str, str, int]] = [(f"e{n:03d}", "2026-11", n) for n in range(1, 251)]
     ctx.periods.hand_out_numbers(operator_id, 2026, None, many)
     assert ctx.periods.last_number(operator_id, 2026) == 250
@@ -188,3 +188,19 @@ def test_books_that_cannot_be_exported_number_nothing(
     assert exports.run_export(ctx, asked.json["id"]) == "failed"
     assert ctx.periods.last_number(operator_id, 2026) is None
     assert entry_numbers.stored_numbers(ctx, operator_id, 2026, 1) == {}
+
+
+def test_a_close_numbers_after_closes_made_before_the_counter(
+    ctx: Context, api: Api, accountant: str, operator_id: str
+) -> None:
+    """The first FEC after the counter came may be a close, which reads its month only:
+    it still numbers after every number stored in the year (found by review R1)."""
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20), "txn_a"))
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 21), "txn_b"))
+    assert close(api, accountant, operator_id, "2026-10").status == 200
+    ctx.periods._table.table.delete_item(Key=keys.entry_number_counter(operator_id, 2026))
+    periods.book(ctx, fee_lines(operator_id, date(2026, 11, 2), "txn_c"))
+    assert close(api, accountant, operator_id, "2026-11").status == 200
+    assert ctx.periods.numbers(operator_id, "2026-11") == {"fee-txn_c": 3}
+    found = numbers_of(download(api, accountant, operator_id))
+    assert [found[f"BQ {ref}"][0] for ref in ("txn_a", "txn_b", "txn_c")] == [1, 2, 3]
