@@ -29,7 +29,7 @@ def document_entries(
     codes = journals or JournalCodes()
     day = date.fromisoformat(document.issued_on)
     sign = -1 if document.is_credit_note else 1
-    customer, buyer = _customer(document)
+    customer, buyer = customer_account(document)
     label = f"{'Avoir' if sign < 0 else 'Facture'} {document.number} {buyer}"[:100]
 
     # A credit note that no refund settles (a company's: it lowers what the invoice asks
@@ -74,9 +74,13 @@ def document_entries(
     return lines
 
 
-def _customer(document: Document) -> tuple[str, str]:
-    """The customer's auxiliary account and its label."""
-    customer = (document.member_id or document.company_id or "client")[:40]
+def customer_account(document: Document) -> tuple[str, str]:
+    """The customer's auxiliary account (`CompAuxNum`) and its label: the member, the
+    company, or the operator a settlement invoice bills (documents issued before they
+    carried it: `client`)."""
+    customer = (
+        document.member_id or document.company_id or document.buyer_operator_id or "client"
+    )[:40]
     return customer, (document.buyer.company_name or document.buyer.name or customer)[:100]
 
 
@@ -90,8 +94,8 @@ def refund_failure_entry(
     """A refund Stripe could not make, on its credit note's piece: the money is back in
     the Stripe balance and the customer is owed it again (their account is left open,
     unlettered, until the accountant pays them another way)."""
-    customer, buyer = _customer(credit_note)
-    clearing, owed = _two_lines(
+    customer, buyer = customer_account(credit_note)
+    clearing, owed = bank_entry(
         chart,
         journals or JournalCodes(),
         credit_note.operator_id,
@@ -125,9 +129,9 @@ def dispute_entry(
     the customer owes it again, D 411 / C 467, their account left open) or put back once
     it was won (`amount` > 0: D 467 / C 411, which settles the account: the FEC letters
     the invoice again)."""
-    customer, buyer = _customer(invoice)
+    customer, buyer = customer_account(invoice)
     taken = amount < 0
-    first, second = _two_lines(
+    first, second = bank_entry(
         chart,
         journals or JournalCodes(),
         invoice.operator_id,
@@ -159,8 +163,8 @@ def refund_transfer_entry(
 ) -> list[LedgerLine]:
     """The bank transfer that paid the customer a refund Stripe could not make, on its
     credit note's piece: D 411 (the customer, settled: the FEC letters the note) / C 512."""
-    customer, buyer = _customer(credit_note)
-    owed, bank = _two_lines(
+    customer, buyer = customer_account(credit_note)
+    owed, bank = bank_entry(
         chart,
         journals or JournalCodes(),
         credit_note.operator_id,
@@ -192,7 +196,7 @@ def fee_entry(
     """Stripe's fee on a balance transaction: D 627 / C 467; a fee Stripe gives back
     (negative: a dispute's fee once it is won, where Stripe does) the reverse."""
     charged = fee > 0
-    return _two_lines(
+    return bank_entry(
         chart,
         journals or JournalCodes(),
         operator_id,
@@ -223,7 +227,7 @@ def payout_entry(
     accounts = (
         (chart.stripe_clearing, chart.bank) if returned else (chart.bank, chart.stripe_clearing)
     )
-    return _two_lines(
+    return bank_entry(
         chart,
         journals or JournalCodes(),
         operator_id,
@@ -237,7 +241,7 @@ def payout_entry(
     )
 
 
-def _two_lines(
+def bank_entry(
     chart: Chart,
     journals: JournalCodes,
     operator_id: str,
@@ -249,8 +253,14 @@ def _two_lines(
     amount: int,
     reference: str,
     recorded_at: datetime,
+    aux: tuple[str, str, str] | None = None,
 ) -> list[LedgerLine]:
+    """A two-line entry of the bank journal: `amount` from `credit_account` to
+    `debit_account`, on the piece `reference`. `aux`: (account, auxiliary account, its
+    label) — the line of that account names the customer or supplier."""
+
     def line(account: str, debit: int, credit: int) -> LedgerLine:
+        named = aux is not None and aux[0] == account
         return LedgerLine(
             entry_id=entry_id,
             journal=journals.code(Journal.bank),
@@ -263,6 +273,8 @@ def _two_lines(
             piece_date=day,
             debit=debit,
             credit=credit,
+            aux_account=aux[1] if named and aux else "",
+            aux_label=aux[2] if named and aux else "",
             recorded_at=recorded_at,
             operator_id=operator_id,
         )

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from chalicelib.domain.booking import Booking, BookingStatus
+from chalicelib.domain.bookkeeping import bank_entry, customer_account
 from chalicelib.domain.catalogue import (
     Address,
     Model,
@@ -35,7 +36,7 @@ from chalicelib.domain.catalogue import (
 from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, is_valid_siret
 from chalicelib.domain.invoice import Sale
-from chalicelib.domain.ledger import Chart, Journal, JournalCodes, LedgerLine
+from chalicelib.domain.ledger import Chart, JournalCodes, LedgerLine
 from chalicelib.domain.money import price_from_incl_vat, round_half_up
 from chalicelib.domain.timezones import PARIS
 
@@ -300,31 +301,22 @@ def payment_entry(
     account itself, not in the Stripe clearing account."""
     chart = chart or Chart()
     codes = journals or JournalCodes()
-    customer = (invoice.company_id or invoice.member_id or "client")[:40]
-    buyer = invoice.buyer.company_name or invoice.buyer.name or customer
+    customer, buyer = customer_account(invoice)
     how = "Prélèvement" if method == "sepa_debit" else "Virement"
-    label = f"{how} {invoice.number} {buyer}"[:100]
-
-    def line(account: str, debit: int, credit: int, aux: bool) -> LedgerLine:
-        return LedgerLine(
-            entry_id=f"{invoice.id}-{payment_id}",
-            journal=codes.code(Journal.bank),
-            journal_label=codes.label(Journal.bank),
-            entry_date=paid_on,
-            account=account,
-            account_label=chart.label_of(account),
-            label=label,
-            piece_ref=reference[:100],
-            piece_date=paid_on,
-            debit=debit,
-            credit=credit,
-            aux_account=customer if aux else "",
-            aux_label=buyer[:100] if aux else "",
-            recorded_at=recorded_at,
-            operator_id=invoice.operator_id,
-        )
-
-    return [line(chart.bank, amount, 0, False), line(chart.customers, 0, amount, True)]
+    return bank_entry(
+        chart,
+        codes,
+        invoice.operator_id,
+        f"{invoice.id}-{payment_id}",
+        paid_on,
+        f"{how} {invoice.number} {buyer}"[:100],
+        chart.bank,
+        chart.customers,
+        amount,
+        reference[:100],
+        recorded_at,
+        aux=(chart.customers, customer, buyer[:100]),
+    )
 
 
 def vat_share(

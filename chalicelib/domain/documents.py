@@ -135,6 +135,8 @@ class Document(_Frozen):
     hash: StrictStr
     # a company's documents
     company_id: StrictStr | None = None
+    # a settlement invoice's (or its credit note's): the operator it bills
+    buyer_operator_id: StrictStr | None = None
     billing_month: StrictStr | None = None
     booking_id: StrictStr | None = None  # the cancelled booking a company credit note is for
     delivery_address: DeliveryPlace | None = None  # where the service was, if not the buyer's

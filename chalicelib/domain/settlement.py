@@ -20,6 +20,11 @@ the whole price on 604000; A's own accounts and journal code when A configured o
 Usage that went away after its month was settled (settled early by a run with a future
 `as_of`, then a booking cancelled in time) is credited: B's credit note on its latest
 invoices of the month (`settlement_credit_source`), and A's entry mirrored.
+
+A's transfer, recorded by B's accountant (it lands in B's bank: D 512 / C 411 B-side), is
+also A's payment: `supplier_payment_entry` books it on A's side (journal `BQ`: D 401000
+auxiliary B / C 512000), so A's supplier account is settled and its bank shows the money
+going out, Relais being the only one to keep A's books.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from chalicelib.domain.bookkeeping import bank_entry
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import Sale
 from chalicelib.domain.ledger import AccountingSettings, Journal, LedgerLine
@@ -105,3 +111,34 @@ def purchase_entry(
         lines.append(line(chart.vat_deductible, deducted, 0))
     lines.append(line(chart.suppliers, 0, totals.incl_vat, aux=True))
     return lines
+
+
+def supplier_payment_entry(
+    invoice: Document,
+    buyer_operator_id: str,
+    *,
+    payment_id: str,
+    amount: int,
+    paid_on: date,
+    reference: str,
+    recorded_at: datetime,
+    books: AccountingSettings | None = None,
+) -> list[LedgerLine]:
+    """A's transfer paying B's settlement `invoice`, on A's books: D 401000 (auxiliary
+    account: B) / C 512000, on the day B received it."""
+    books = books or AccountingSettings()
+    chart = books.chart
+    return bank_entry(
+        chart,
+        books.journals,
+        buyer_operator_id,
+        f"{invoice.id}-{payment_id}-HA",
+        paid_on,
+        f"Virement {invoice.number} {invoice.seller.name}"[:100],
+        chart.suppliers,
+        chart.bank,
+        amount,
+        reference[:100],
+        recorded_at,
+        aux=(chart.suppliers, invoice.operator_id[:40], invoice.seller.name[:100]),
+    )

@@ -26,6 +26,7 @@ from chalicelib.domain.company import (
 from chalicelib.domain.documents import Document, VatLine
 from chalicelib.domain.identifiers import derived_id
 from chalicelib.domain.invoice import parse_document_id
+from chalicelib.domain.settlement import supplier_payment_entry
 from chalicelib.errors import (
     AlreadyExists,
     ConcurrentUpdate,
@@ -203,6 +204,22 @@ def _write_ledger(ctx: Context, invoice: dict[str, Any], record: dict[str, Any])
         journals=books.journals,
     )
     periods.book(ctx, lines)  # once; a closed month's entry lands in the first open one
+    buyer = document.buyer_operator_id
+    if buyer:  # a settlement invoice: the transfer is the buyer operator's payment too
+        buyer_books = accounting_settings.settings_for(ctx, buyer, fresh=False)
+        periods.book(
+            ctx,
+            supplier_payment_entry(
+                document,
+                buyer,
+                payment_id=str(record["id"]),
+                amount=int(record["amount"]),
+                paid_on=date.fromisoformat(str(record["paid_on"])),
+                reference=str(record["reference"]),
+                recorded_at=datetime.fromisoformat(str(record["recorded_at"])),
+                books=buyer_books,
+            ),
+        )
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

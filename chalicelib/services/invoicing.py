@@ -225,6 +225,13 @@ def credit_note(
             refund = typed.totals.incl_vat - credited if amount is None else amount
             return partial_credit_lines(invoiced, refund, credited, partial_label)
 
+    # Addressed to the invoice's buyer: its company or operator too, so the note goes to
+    # the same customer account.
+    identity = {
+        name: getattr(typed, name)
+        for name in ("company_id", "buyer_operator_id")
+        if getattr(typed, name)
+    }
     return issue(
         ctx,
         operator_id=typed.operator_id,
@@ -234,7 +241,7 @@ def credit_note(
         lines=lines,
         payment=payment,
         refers_to=invoice,
-        extra=extra,
+        extra={**identity, **(extra or {})},
         lines_at=lines_at,
     )
 

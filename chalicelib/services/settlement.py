@@ -238,7 +238,7 @@ def issue_settlement(
         member_id=None,
         lines=[line],
         payment={"status": "due", "method": "transfer", "due_date": _due_date(ctx).isoformat()},
-        extra={"settled_bookings": bookings},
+        extra={"settled_bookings": bookings, "buyer_operator_id": seller_id},
     )
     _book_purchase(ctx, document, seller_id)
     # What it asks for, lowered by its credit notes, paid by the transfers the host's

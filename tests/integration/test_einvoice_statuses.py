@@ -461,3 +461,13 @@ def test_a_refused_company_invoice_leaves_the_unpaid_list_once_credited(
     ).json
     assert deposited["id"] not in [u["id"] for u in report["unpaid_invoices"]]
     assert codes(api, admin, deposited["id"]) == ["200", "210"]  # never marked 212
+    # The credit note goes to the company's customer account, not to a shared `client`
+    # one: the company owes nothing (found by review R2's cause).
+    year = int(issued[:4])
+    customer: dict[str, int] = {}
+    for line in ctx.invoices.ledger(operator_id, year):
+        if line.account == "411000":
+            customer[line.aux_account] = (
+                customer.get(line.aux_account, 0) + line.debit - line.credit
+            )
+    assert customer == {deposited["company_id"]: 0}

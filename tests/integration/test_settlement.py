@@ -137,6 +137,68 @@ def test_the_sellers_transfer_settles_the_hosts_invoice_and_its_vat(
     assert sum(x.debit - x.credit for x in customer) == 0
 
 
+def _two_days_settled_early_one_credited(
+    ctx: Context, api: Api, member: str, accountant: str, clock: FixedClock, host: str
+) -> dict[str, Any]:
+    """A second day at the host (10 December), December settled early on one 24.00 €
+    invoice, that day cancelled in time, then settled on 1 January: one credit note of
+    12.00. Answers the invoice."""
+    (relay,) = [r for r in api.get("/v1/relays").json["items"] if r["operator_id"] == host]
+    pool = api.get(f"/v1/relays/{relay['id']}").json["resources"][0]["id"]
+    body = {"resource_id": pool, "date": "2026-12-10", "unit": "day", "payment": "credits"}
+    tenth = api.post("/v1/bookings", body, token=member).json
+    (number,) = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))["invoices"]
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (invoice,) = [d for d in items if d["number"] == number]
+    assert invoice["totals"]["incl_vat"] == 2400
+    assert api.post(f"/v1/bookings/{tenth['booking']['id']}/cancel", token=member).status == 200
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    assert len(settle_operators(ctx)["credit_notes"]) == 1
+    return invoice
+
+
+def _accounts(lines: list[Any], account: str) -> dict[str, int]:
+    """Balance (debit - credit) per auxiliary account of one account's lines."""
+    found: dict[str, int] = {}
+    for x in lines:
+        if x.account == account:
+            found[x.aux_account] = found.get(x.aux_account, 0) + x.debit - x.credit
+    return found
+
+
+def test_the_seller_is_the_hosts_customer_and_its_transfer_settles_its_supplier_account(
+    ctx: Context,
+    api: Api,
+    member: str,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    """The host's 411 line names the seller (not a shared `client` account), its credit
+    note too; the transfer the host records is the seller's payment: D 401 host / C 512
+    on the seller's books, once however often it is recorded (found by review R2)."""
+    host, seller = used_elsewhere["host"], used_elsewhere["seller"]
+    invoice = _two_days_settled_early_one_credited(ctx, api, member, accountant, clock, host)
+    clock.moment = clock.moment.replace(day=6, hour=9)
+
+    def books(operator: str) -> list[Any]:
+        return ctx.invoices.ledger(operator, 2026) + ctx.invoices.ledger(operator, 2027)
+
+    assert _accounts(books(host), "411000") == {seller: 1200}  # 24.00 less its 12.00 note
+
+    paid = {"amount": 1200, "method": "transfer", "paid_at": "2027-01-06", "reference": "VIR-9"}
+    for _ in range(2):  # recorded twice: the same payment
+        answer = api.post(f"/v1/invoices/{invoice['id']}/payments", paid, token=accountant)
+        assert answer.status in (200, 201), answer.json
+    assert _accounts(books(host), "411000") == {seller: 0}
+    assert _accounts(books(seller), "401000") == {host: 0}
+    assert _accounts(books(seller), "512000") == {"": -1200}
+    for operator in (host, seller):
+        fec = api.get(f"/v1/accounting/fec?operator_id={operator}&year=2027", token=accountant)
+        name = fec.headers["Content-Disposition"].split('"')[1]
+        assert check_fec(fec.body.decode(), name) == []
+
+
 def test_a_settlement_invoice_asks_for_what_its_credit_notes_left(
     ctx: Context,
     api: Api,
@@ -149,17 +211,7 @@ def test_a_settlement_invoice_asks_for_what_its_credit_notes_left(
     credit note lowers what the invoice asks for, so the seller's transfer of the 12.00
     left pays it; a transfer on an invoice credited in full would be refused."""
     host = used_elsewhere["host"]
-    (relay,) = [r for r in api.get("/v1/relays").json["items"] if r["operator_id"] == host]
-    pool = api.get(f"/v1/relays/{relay['id']}").json["resources"][0]["id"]
-    body = {"resource_id": pool, "date": "2026-12-10", "unit": "day", "payment": "credits"}
-    tenth = api.post("/v1/bookings", body, token=member).json
-    (number,) = settle_operators(ctx, as_of=datetime(2027, 1, 1, 4, tzinfo=PARIS))["invoices"]
-    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
-    (invoice,) = [d for d in items if d["number"] == number]
-    assert invoice["totals"]["incl_vat"] == 2400
-    assert api.post(f"/v1/bookings/{tenth['booking']['id']}/cancel", token=member).status == 200
-    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
-    assert len(settle_operators(ctx)["credit_notes"]) == 1
+    invoice = _two_days_settled_early_one_credited(ctx, api, member, accountant, clock, host)
 
     paid = {"amount": 1200, "method": "transfer", "paid_at": "2027-01-01", "reference": "VIR-1"}
     answer = api.post(f"/v1/invoices/{invoice['id']}/payments", paid, token=accountant)
