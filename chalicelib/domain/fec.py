@@ -22,9 +22,11 @@ BOI-CF-IOR-60-40-20:
   booked later but dated earlier therefore takes a later number than entries dated after
   it ("toutes les écritures nouvelles, même rétroactives, suivent la dernière
   numérotation"), the continuity an auditor follows, rather than moving theirs;
-- ``ValidDate``: the close date of the entry's month once closed (validation = the
-  entry becomes definitive, BOFiP BOI-CF-IOR-60-40-20), else the day it was recorded
-  (our entries are never changed once written);
+- ``ValidDate``: the day the entry was recorded (Paris), or its ``EcritureDate`` when
+  later (a payout recorded before it arrives): our entries are definitive as they are
+  written (never changed, corrected only by new entries), which is what validation
+  means (BOFiP BOI-CF-IOR-60-40-20); so a record never changes, a month's close
+  included, and two FECs with no new entry between are the same file;
 - ``EcritureLet``/``DateLet`` given for customer lines that are lettered;
   Montantdevise/Idevise (EUR accounts) left blank ("à blanc si non utilisé").
 
@@ -132,7 +134,6 @@ def render_fec(
     year: int,
     *,
     numbers: Mapping[str, int] | None = None,
-    closed_on: Mapping[str, date] | None = None,
     letters: Mapping[str, tuple[str, date]] | None = None,
     start_month: int = 1,
 ) -> str:
@@ -140,7 +141,6 @@ def render_fec(
     default, 1 January to 31 December) built from ``lines``.
 
     ``numbers``: the ``EcritureNum`` already handed out (the others follow them);
-    ``closed_on``: the close date of each closed month (``YYYY-MM``), its ``ValidDate``;
     ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines.
 
     Only the lines whose ``entry_date`` falls in fiscal ``year`` are exported, numbered
@@ -164,20 +164,12 @@ def render_fec(
     _check_balances(numbered)
     records = [SEPARATOR.join(FEC_COLUMNS)]
     for number, line in numbered:
-        records.append(_record(number, line, closed_on or {}, letters or {}))
+        records.append(_record(number, line, letters or {}))
     return LINE_END.join(records) + LINE_END
 
 
-def _record(
-    number: int,
-    line: LedgerLine,
-    closed_on: Mapping[str, date],
-    letters: Mapping[str, tuple[str, date]],
-) -> str:
+def _record(number: int, line: LedgerLine, letters: Mapping[str, tuple[str, date]]) -> str:
     fields = _fields(number, line)
-    closed = closed_on.get(f"{line.entry_date:%Y-%m}")
-    if closed is not None:
-        fields[15] = _date(closed)
     letter = letters.get(line.entry_id) if line.aux_account else None
     if letter is not None:
         fields[13], fields[14] = _text(letter[0]), _date(letter[1])
@@ -276,7 +268,6 @@ def stream_fec(
     year: int,
     *,
     numbers: Mapping[str, int] | None = None,
-    closed_on: Mapping[str, date] | None = None,
     customers: str = "411",
     start_month: int = 1,
 ) -> Iterator[str]:
@@ -285,10 +276,10 @@ def stream_fec(
     `months()` yields the year's lines one month at a time (its first month first); it is called
     twice: a first pass indexes the entries (`index_fec`: numbers, balances, lettering),
     the second writes the records in number order (`write_fec`). The output is byte for
-    byte `render_fec(all lines, year, numbers=…, closed_on=…, letters=letters(all lines, …))`.
+    byte `render_fec(all lines, year, numbers=…, letters=letters(all lines, …))`.
     """
     index = index_fec(months, year, customers, start_month)
-    yield from write_fec(months, index, index.numbers(numbers), closed_on)
+    yield from write_fec(months, index, index.numbers(numbers))
 
 
 def index_fec(
@@ -309,7 +300,6 @@ def write_fec(
     months: Callable[[], Iterable[Iterable[LedgerLine]]],
     index: FecIndex,
     numbers: Mapping[str, int],
-    closed_on: Mapping[str, date] | None = None,
 ) -> Iterator[str]:
     """The second pass of `stream_fec`: the header, then every record in number order,
     `numbers` giving each indexed entry its `EcritureNum`.
@@ -320,7 +310,6 @@ def write_fec(
     month plus the entries numbered out of their month's order.
     """
     letters = index.lettering.letters()
-    closed = closed_on or {}
     # The lowest number of each month's entries, and of all months after a given one.
     lowest: dict[str, int] = {}
     for entry_id, number in numbers.items():
@@ -342,7 +331,7 @@ def write_fec(
             number = numbers[line.entry_id]
             read = f"{line.entry_date:%Y-%m}"
             position += 1
-            heapq.heappush(held, (number, position, _record(number, line, closed, letters)))
+            heapq.heappush(held, (number, position, _record(number, line, letters)))
         if not read:
             continue
         while held and held[0][0] < later_low[read]:
@@ -433,7 +422,7 @@ def _amount(cents: int) -> str:
 def _valid_date(line: LedgerLine) -> date:
     if line.recorded_at is None:
         return line.entry_date
-    return _instant(line.recorded_at).astimezone(PARIS).date()
+    return max(_instant(line.recorded_at).astimezone(PARIS).date(), line.entry_date)
 
 
 def _fields(number: int, line: LedgerLine) -> list[str]:

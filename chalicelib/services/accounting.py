@@ -291,8 +291,7 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
     """(file name, FEC text) of an operator's fiscal year `year` (the fiscal year ending
     in `year`; the calendar year with the default start in January): every entry with
     the number it was first given, entries new since the last FEC numbered on after it
-    (services/entry_numbers.py); closed months' entries carry their close date as
-    `ValidDate`; settled customer lines are lettered."""
+    (services/entry_numbers.py); settled customer lines are lettered."""
     operator = _require_operator(ctx, operator_id)
     start = settings_for(ctx, operator_id).fiscal_year_start_month
     lines = fiscal_lines(ctx, operator_id, year, start)
@@ -311,7 +310,6 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
             lines,
             year,
             numbers=numbers,
-            closed_on=entry_numbers.closed_days(ctx, operator_id, year, start),
             letters=letters(lines, by_year=start != 1),
             start_month=start,
         )

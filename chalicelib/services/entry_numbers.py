@@ -16,14 +16,11 @@ it moved, reads the numbers again and numbers only what is still unnumbered.
 
 from __future__ import annotations
 
-from datetime import date
-
 from chalicelib.adapters.period_store import NumbersMoved
 from chalicelib.domain.fec import FecIndex
 from chalicelib.domain.fiscal_year import months_of
 from chalicelib.errors import ConcurrentUpdate
 from chalicelib.services.context import Context
-from chalicelib.services.periods import paris_day
 
 NUMBERING_ATTEMPTS = 5
 
@@ -66,14 +63,3 @@ def stored_numbers(ctx: Context, operator_id: str, year: int, start: int) -> dic
     for month in months_of(year, start):
         numbers.update(ctx.periods.numbers(operator_id, month))
     return numbers
-
-
-def closed_days(ctx: Context, operator_id: str, year: int, start: int) -> dict[str, date]:
-    """The close date (Paris day) of each closed month of fiscal year `year`: its
-    entries' `ValidDate`."""
-    months = set(months_of(year, start))
-    return {
-        month: paris_day(str(item["closed_at"]))
-        for month, item in ctx.periods.periods(operator_id).items()
-        if month in months and item.get("status") == "closed"
-    }

@@ -349,8 +349,7 @@ def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
     try:
         index = index_fec(months, year, start_month=start)
         numbers = entry_numbers.numbered(ctx, operator_id, year, start, index)
-        closed_on = entry_numbers.closed_days(ctx, operator_id, year, start)
-        yield from write_fec(months, index, numbers, closed_on)
+        yield from write_fec(months, index, numbers)
     except ValueError as exc:
         raise ExportRefused(f"The {year} ledger cannot be exported: {exc}") from exc
 

@@ -9,7 +9,6 @@ archive's hash. A close interrupted midway is finished by closing the month agai
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from chalicelib.adapters.period_store import PeriodMoved
@@ -89,13 +88,12 @@ def close_period(
         store.begin_close(operator_id, month, previous, facts)
     except PeriodMoved as exc:
         raise InvalidState(f"The period {month} changed meanwhile; read it again.") from exc
-    item = store.periods(operator_id)[month]
     previous_item = known.get(previous) if previous else None
     # Read once the month is `closing`: from then on the settings cannot change.
     books = accounting_settings.settings_for(ctx, operator_id)
     fy_start = books.fiscal_year_start_month
     try:
-        sealed = _number_and_seal(ctx, operator_id, month, item, previous_item, fy_start)
+        sealed = _number_and_seal(ctx, operator_id, month, previous_item, fy_start)
     except ValueError as exc:  # books that cannot make a FEC (an unbalanced entry)
         store.abort_close(operator_id, month, list(facts))
         raise InvalidState(f"The period {month} cannot be sealed: {exc}") from exc
@@ -138,7 +136,6 @@ def _number_and_seal(
     ctx: Context,
     operator_id: str,
     month: str,
-    item: dict[str, Any],
     previous_item: dict[str, Any] | None,
     start_month: int,
 ) -> dict[str, Any]:
@@ -152,7 +149,7 @@ def _number_and_seal(
         accounting.computed_vat_report(ctx, operator_id, calendar_year, number)
     )
     previous_hash = str((previous_item or {}).get("archive_sha256") or rules.ZERO_HASH)
-    key, data = _sealed_archive(ctx, operator_id, month, _close_day(item), vat, previous_hash)
+    key, data = _sealed_archive(ctx, operator_id, month, vat, previous_hash)
     return {
         "archive_sha256": sealing.sha256(data),
         "previous_archive_sha256": previous_hash,
@@ -162,16 +159,12 @@ def _number_and_seal(
     }
 
 
-def _close_day(item: dict[str, Any]) -> date:
-    return periods.paris_day(str(item["closed_at"]))
-
-
 def _sealed_archive(
-    ctx: Context, operator_id: str, month: str, closed_on: date, vat: str, previous: str
+    ctx: Context, operator_id: str, month: str, vat: str, previous: str
 ) -> tuple[str, bytes]:
     """(S3 key, bytes) of the month's archive, stored under its own hash: a close run
     twice at once stores two archives, and the period names the one whose run won."""
-    files = archive.record_files(ctx, operator_id, month, closed_on, vat)
+    files = archive.record_files(ctx, operator_id, month, vat)
     files.update(archive.pdf_files(ctx, operator_id, month))
     data = sealing.seal(operator_id, month, previous, files)
     digest = sealing.sha256(data)
@@ -241,9 +234,7 @@ def _period_intact(
         return False
     if listing.get("previous_archive_sha256") != previous or sealing.broken_files(listing, files):
         return False
-    again = archive.record_files(
-        ctx, operator_id, month, _close_day(item), str(item.get("vat_report") or "")
-    )
+    again = archive.record_files(ctx, operator_id, month, str(item.get("vat_report") or ""))
     return all(files.get(name) == content for name, content in again.items()) and not (
         {n for n in files if not n.endswith(".pdf")} - set(again)
     )

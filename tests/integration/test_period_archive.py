@@ -104,7 +104,7 @@ def test_record_files_of_a_closed_period_rebuild_byte_for_byte(
     close(api, accountant, operator_id, "2026-10")
     item = ctx.periods.periods(operator_id)["2026-10"]
     build = lambda: archive.record_files(  # noqa: E731
-        ctx, operator_id, "2026-10", date(2026, 12, 1), str(item["vat_report"])
+        ctx, operator_id, "2026-10", str(item["vat_report"])
     )
     assert build() == build()
 
@@ -139,15 +139,20 @@ def test_fec_with_closed_and_open_months_passes_the_checker(
     assert check_fec(text, name) == []
 
 
-def test_fec_valid_date_of_a_closed_month_is_its_close_date(
+def test_fec_valid_date_is_the_recording_day_before_and_after_the_close(
     ctx: Context, api: Api, accountant: str, operator_id: str, clock: FixedClock
 ) -> None:
+    """The entry was definitive when written; its close changes no byte of the FEC
+    (API.md: "downloading twice with no new entry in between gives byte-identical
+    files"; found by review R1, the close date was written once the month closed)."""
     periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20)))  # recorded 1 Dec
+    before = fec(api, accountant, operator_id).body
     clock.advance(days=2)
-    close(api, accountant, operator_id, "2026-10")
+    assert close(api, accountant, operator_id, "2026-10").status == 200
     text = fec(api, accountant, operator_id).body
+    assert text == before
     rows = (text.decode() if isinstance(text, bytes) else text).split("\r\n")[1:-1]
-    assert {row.split("|")[15] for row in rows} == {"20261203"}
+    assert {row.split("|")[15] for row in rows} == {"20261201"}
 
 
 def test_a_paid_invoice_letters_its_customer_lines(

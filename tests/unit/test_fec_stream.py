@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -98,14 +99,30 @@ def test_the_streamed_fec_is_the_rendered_one_byte_for_byte() -> None:
     assert check_fec(text, "552100554FEC20261231.txt") == []
 
 
-def test_closed_months_keep_their_numbers_and_validation_dates() -> None:
+def test_numbers_given_before_are_kept_and_validation_is_the_recording_day() -> None:
     lines = year_of_lines(seed=11)
     january = sorted({x.entry_id for x in lines if x.entry_date.month == 1})
     numbers = {entry_id: n for n, entry_id in enumerate(january, start=1)}
-    closed_on = {"2026-01": date(2026, 2, 3)}
-    text = streamed(lines, numbers=numbers, closed_on=closed_on)
-    assert text == rendered(lines, numbers=numbers, closed_on=closed_on)
-    assert "|20260203||" in text
+    text = streamed(lines, numbers=numbers)
+    assert text == rendered(lines, numbers=numbers)
+    for record in text.split("\r\n")[1:-1]:  # recorded at 8:0x on each entry's own day
+        fields = record.split("|")
+        assert fields[15] == fields[3]
+
+
+def test_a_payout_recorded_before_it_arrives_is_validated_on_its_date() -> None:
+    """ValidDate is never before EcritureDate: the later of the recording day and it."""
+    early = datetime(2026, 3, 2, 22, 30, tzinfo=PARIS)  # recorded 2 March, dated 4 March
+    lines = [
+        replace(x, recorded_at=early)
+        for x in (
+            line("po_1", Journal.bank, date(2026, 3, 4), "512000", debit=900),
+            line("po_1", Journal.bank, date(2026, 3, 4), "467000", credit=900),
+        )
+    ]
+    assert {r.split("|")[15] for r in rendered(lines).split("\r\n")[1:-1]} == {"20260304"}
+    late = [replace(x, recorded_at=early.replace(day=9)) for x in lines]
+    assert {r.split("|")[15] for r in rendered(late).split("\r\n")[1:-1]} == {"20260309"}
 
 
 def test_settled_invoices_are_lettered_in_the_stream() -> None:
