@@ -70,6 +70,7 @@ from chalicelib.services.platform import (
     has_platform,
     platform_for,
 )
+from chalicelib.services.settlement import book_purchase
 
 if TYPE_CHECKING:
     from chalicelib.auth import Principal
@@ -592,6 +593,8 @@ def _credit_refused(ctx: Context, operator_id: str, state: dict[str, Any]) -> st
     # A company invoice then asks for nothing more: it leaves the unpaid list (and the
     # reconciliation's unpaid invoices); once per credit note, so a rerun is harmless.
     ctx.companies.apply_credit_note(document.id, note.id, -note.totals.incl_vat)
+    if note.buyer_operator_id:  # a settlement invoice: the seller's purchase mirrored
+        book_purchase(ctx, note.canonical(), note.buyer_operator_id)
     logger().info(
         "einvoice_refused_credited",
         extra={"document_id": document.id, "credit_note_id": note.id},

@@ -114,13 +114,15 @@ class _Settled:
             ctx, lambda n: settlement_credit_source(month, host_id, seller_id, n)
         )
         for document in self.invoices + self.notes:
-            _book_purchase(ctx, document, seller_id)
+            book_purchase(ctx, document, seller_id)
         # Per invoice: what its credit notes credited, and the bookings they did. Only two
         # kinds credit a settlement invoice: this series' and a refusal's (one, by source).
         self._credited = {Document.of(d).id: 0 for d in self.invoices}
         self._bookings_credited = dict(self._credited)
         refusals = [ctx.invoices.by_source(refusal_credit_source(id_)) for id_ in self._credited]
         refused = [invoicing.get_document(ctx, note_id) for note_id in refusals if note_id]
+        for note in refused:  # booked when the refusal credited it; once, if a crash did not
+            book_purchase(ctx, note, seller_id)
         for note in self.notes + refused:
             refers_to = str(note.get("refers_to") or "")
             if refers_to in self._credited:
@@ -167,7 +169,7 @@ class _Settled:
                 extra={"credited_bookings": booked},
                 partial_label=PARTIAL_CREDIT_LABEL,
             )
-            _book_purchase(self._ctx, note, self._seller)
+            book_purchase(self._ctx, note, self._seller)
             # What the invoice asks for drops by it (its transfer is recorded as a
             # company's: `company_payments`); once per note, so a rerun is harmless.
             self._ctx.companies.open_payment_state(invoice)
@@ -185,7 +187,9 @@ def _due_date(ctx: Context) -> date:
     return ctx.clock.now().astimezone(PARIS).date() + timedelta(days=PAYMENT_DAYS)
 
 
-def _book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
+def book_purchase(ctx: Context, document: dict[str, Any], seller_id: str) -> None:
+    """The seller's purchase entry (`HA`) of a settlement invoice or credit note the host
+    issued to it (a credit note's mirrors what its invoice deducted); once."""
     books = accounting_settings.settings_for(ctx, seller_id, fresh=False)
     typed = Document.of(document)
     franchise = get_operator(ctx, seller_id).vat_regime is VatRegime.franchise
@@ -240,7 +244,7 @@ def issue_settlement(
         payment={"status": "due", "method": "transfer", "due_date": _due_date(ctx).isoformat()},
         extra={"settled_bookings": bookings, "buyer_operator_id": seller_id},
     )
-    _book_purchase(ctx, document, seller_id)
+    book_purchase(ctx, document, seller_id)
     # What it asks for, lowered by its credit notes, paid by the transfers the host's
     # accountant records (`company_payments`), as a company invoice's.
     ctx.companies.open_payment_state(document)

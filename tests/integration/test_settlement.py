@@ -199,6 +199,40 @@ def test_the_seller_is_the_hosts_customer_and_its_transfer_settles_its_supplier_
         assert check_fec(fec.body.decode(), name) == []
 
 
+def test_a_refused_settlement_invoice_is_credited_in_the_sellers_books_too(
+    ctx: Context,
+    api: Api,
+    accountant: str,
+    clock: FixedClock,
+    used_elsewhere: dict[str, str],
+) -> None:
+    """The seller refuses the host's invoice (210): the refusal's credit note is mirrored
+    in the seller's purchases at once, so when the day is invoiced again and paid, its
+    401 is settled and it deducted the VAT of one invoice (found by review R3)."""
+    from chalicelib.services.einvoice_routing import _credit_refused
+
+    host, seller = used_elsewhere["host"], used_elsewhere["seller"]
+    clock.moment = clock.moment.replace(year=2027, month=1, day=1, hour=4)
+    (first,) = settle_operators(ctx)["invoices"]
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (refused,) = [d for d in items if d["number"] == first]
+    ctx.einvoices.create(host, {"document_id": refused["id"], "history": [{"code": "210"}]})
+    assert _credit_refused(ctx, host, ctx.einvoices.get(host, refused["id"]) or {}) == "credited"
+    seller_books = ctx.invoices.ledger(seller, 2027)
+    assert _accounts(seller_books, "401000") == {host: 0}  # before any other run
+    (second,) = settle_operators(ctx)["invoices"]  # the day is invoiced again
+    items = api.get(f"/v1/invoices?operator_id={host}", token=accountant).json["items"]
+    (again,) = [d for d in items if d["number"] == second]
+    paid = {"amount": 1200, "method": "transfer", "paid_at": "2027-01-01", "reference": "VIR-R"}
+    answer = api.post(f"/v1/invoices/{again['id']}/payments", paid, token=accountant)
+    assert answer.status == 201, answer.json
+    settle_operators(ctx)  # a later run books nothing twice
+    seller_books = ctx.invoices.ledger(seller, 2027)
+    assert _accounts(seller_books, "401000") == {host: 0}
+    assert _accounts(seller_books, "445660") == {"": 200}
+    assert _accounts(ctx.invoices.ledger(host, 2027), "411000") == {seller: 0}
+
+
 def test_a_settlement_invoice_asks_for_what_its_credit_notes_left(
     ctx: Context,
     api: Api,
