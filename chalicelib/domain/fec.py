@@ -26,7 +26,9 @@ BOI-CF-IOR-60-40-20:
   later (a payout recorded before it arrives): our entries are definitive as they are
   written (never changed, corrected only by new entries), which is what validation
   means (BOFiP BOI-CF-IOR-60-40-20); so a record never changes, a month's close
-  included, and two FECs with no new entry between are the same file;
+  included, and two FECs with no new entry between are the same file. Months closed
+  before this rule (their lines showed their close date) keep it (``validated_on``), so
+  the lines of a closed month never change either;
 - ``EcritureLet``/``DateLet`` given for customer lines that are lettered;
   Montantdevise/Idevise (EUR accounts) left blank ("à blanc si non utilisé").
 
@@ -136,12 +138,15 @@ def render_fec(
     numbers: Mapping[str, int] | None = None,
     letters: Mapping[str, tuple[str, date]] | None = None,
     start_month: int = 1,
+    validated_on: Mapping[str, date] | None = None,
 ) -> str:
     """The FEC of fiscal ``year`` (its twelve months from ``start_month``; with the
     default, 1 January to 31 December) built from ``lines``.
 
     ``numbers``: the ``EcritureNum`` already handed out (the others follow them);
-    ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines.
+    ``letters``: ``(EcritureLet, DateLet)`` per entry, for its customer-account lines;
+    ``validated_on``: the ``ValidDate`` of the months (``YYYY-MM``) closed before it was
+    the recording day (their close date).
 
     Only the lines whose ``entry_date`` falls in fiscal ``year`` are exported, numbered
     from 1;
@@ -164,12 +169,20 @@ def render_fec(
     _check_balances(numbered)
     records = [SEPARATOR.join(FEC_COLUMNS)]
     for number, line in numbered:
-        records.append(_record(number, line, letters or {}))
+        records.append(_record(number, line, letters or {}, validated_on or {}))
     return LINE_END.join(records) + LINE_END
 
 
-def _record(number: int, line: LedgerLine, letters: Mapping[str, tuple[str, date]]) -> str:
+def _record(
+    number: int,
+    line: LedgerLine,
+    letters: Mapping[str, tuple[str, date]],
+    validated_on: Mapping[str, date],
+) -> str:
     fields = _fields(number, line)
+    validated = validated_on.get(f"{line.entry_date:%Y-%m}")
+    if validated is not None:
+        fields[15] = _date(validated)
     letter = letters.get(line.entry_id) if line.aux_account else None
     if letter is not None:
         fields[13], fields[14] = _text(letter[0]), _date(letter[1])
@@ -270,16 +283,18 @@ def stream_fec(
     numbers: Mapping[str, int] | None = None,
     customers: str = "411",
     start_month: int = 1,
+    validated_on: Mapping[str, date] | None = None,
 ) -> Iterator[str]:
     """The FEC of `render_fec`, record by record (each ending with CR LF), in bounded memory.
 
     `months()` yields the year's lines one month at a time (its first month first); it is called
     twice: a first pass indexes the entries (`index_fec`: numbers, balances, lettering),
     the second writes the records in number order (`write_fec`). The output is byte for
-    byte `render_fec(all lines, year, numbers=…, letters=letters(all lines, …))`.
+    byte `render_fec(all lines, year, numbers=…, letters=letters(all lines, …),
+    validated_on=…)`.
     """
     index = index_fec(months, year, customers, start_month)
-    yield from write_fec(months, index, index.numbers(numbers))
+    yield from write_fec(months, index, index.numbers(numbers), validated_on)
 
 
 def index_fec(
@@ -300,6 +315,7 @@ def write_fec(
     months: Callable[[], Iterable[Iterable[LedgerLine]]],
     index: FecIndex,
     numbers: Mapping[str, int],
+    validated_on: Mapping[str, date] | None = None,
 ) -> Iterator[str]:
     """The second pass of `stream_fec`: the header, then every record in number order,
     `numbers` giving each indexed entry its `EcritureNum`.
@@ -310,6 +326,7 @@ def write_fec(
     month plus the entries numbered out of their month's order.
     """
     letters = index.lettering.letters()
+    validated = validated_on or {}
     # The lowest number of each month's entries, and of all months after a given one.
     lowest: dict[str, int] = {}
     for entry_id, number in numbers.items():
@@ -331,7 +348,7 @@ def write_fec(
             number = numbers[line.entry_id]
             read = f"{line.entry_date:%Y-%m}"
             position += 1
-            heapq.heappush(held, (number, position, _record(number, line, letters)))
+            heapq.heappush(held, (number, position, _record(number, line, letters, validated)))
         if not read:
             continue
         while held and held[0][0] < later_low[read]:

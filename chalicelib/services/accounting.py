@@ -23,7 +23,7 @@ from chalicelib.services.company_payments import vat_received
 from chalicelib.services.context import Context
 from chalicelib.services.invoicing import get_document
 from chalicelib.services.paging import chain_pages
-from chalicelib.services.periods import fiscal_lines
+from chalicelib.services.periods import fiscal_lines, legacy_validation_days
 
 
 def list_documents(
@@ -312,6 +312,7 @@ def fec_export(ctx: Context, operator_id: str, year: int) -> tuple[str, str]:
             numbers=numbers,
             letters=letters(lines, by_year=start != 1),
             start_month=start,
+            validated_on=legacy_validation_days(ctx, operator_id, year, start),
         )
     except ValueError as exc:  # the books themselves are wrong: say so, never a bad file
         raise RelaisError(f"The {year} ledger cannot be exported: {exc}") from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from chalicelib.adapters.archive_store import ArchiveStore
@@ -39,9 +40,12 @@ def period_documents(ctx: Context, operator_id: str, month: str) -> list[tuple[s
     return found
 
 
-def fec_extract(ctx: Context, operator_id: str, month: str) -> bytes:
+def fec_extract(
+    ctx: Context, operator_id: str, month: str, validated_on: date | None = None
+) -> bytes:
     """The month's FEC lines, with the numbers they were given (by its close at the
-    latest), customer lines lettered with what settled them up to the month's end."""
+    latest), customer lines lettered with what settled them up to the month's end;
+    `validated_on`: the `ValidDate` of a month closed under the old rule (its close day)."""
     start = accounting_settings.settings_for(ctx, operator_id).fiscal_year_start_month
     year = fiscal_year_of_month(month, start)
     so_far = [
@@ -55,18 +59,25 @@ def fec_extract(ctx: Context, operator_id: str, month: str) -> bytes:
         lines,
         year,
         numbers=numbers,
+        validated_on={month: validated_on} if validated_on else None,
         letters=letters(so_far, by_year=start != 1),
         start_month=start,
     )
     return text.encode()
 
 
-def record_files(ctx: Context, operator_id: str, month: str, vat_report: str) -> dict[str, bytes]:
+def record_files(
+    ctx: Context,
+    operator_id: str,
+    month: str,
+    vat_report: str,
+    validated_on: date | None = None,
+) -> dict[str, bytes]:
     """The files derived from the books (all but the PDFs)."""
     from chalicelib.adapters.invoice_cii import cii_xml
 
     files = {
-        f"FEC-{month}.txt": fec_extract(ctx, operator_id, month),
+        f"FEC-{month}.txt": fec_extract(ctx, operator_id, month, validated_on),
         f"VAT-{month}.json": vat_report.encode(),
     }
     for number, text in period_documents(ctx, operator_id, month):

@@ -37,7 +37,14 @@ from chalicelib.domain.fiscal_year import months_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import NotFound, RelaisError, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.services import accounting, accounting_settings, archive, audit, entry_numbers
+from chalicelib.services import (
+    accounting,
+    accounting_settings,
+    archive,
+    audit,
+    entry_numbers,
+    periods,
+)
 from chalicelib.services.catalogue import get_operator
 from chalicelib.services.context import Context
 
@@ -349,7 +356,8 @@ def fec_chunks(ctx: Context, operator_id: str, year: int) -> Iterator[str]:
     try:
         index = index_fec(months, year, start_month=start)
         numbers = entry_numbers.numbered(ctx, operator_id, year, start, index)
-        yield from write_fec(months, index, numbers)
+        validated_on = periods.legacy_validation_days(ctx, operator_id, year, start)
+        yield from write_fec(months, index, numbers, validated_on)
     except ValueError as exc:
         raise ExportRefused(f"The {year} ledger cannot be exported: {exc}") from exc
 

@@ -154,6 +154,7 @@ def _number_and_seal(
         "archive_sha256": sealing.sha256(data),
         "previous_archive_sha256": previous_hash,
         "last_entry_num": max(numbers.values(), default=0),
+        periods.VALID_DATES: periods.RECORDING_DAY,
         "vat_report": vat,
         "archive_key": key,
     }
@@ -234,7 +235,13 @@ def _period_intact(
         return False
     if listing.get("previous_archive_sha256") != previous or sealing.broken_files(listing, files):
         return False
-    again = archive.record_files(ctx, operator_id, month, str(item.get("vat_report") or ""))
+    again = archive.record_files(
+        ctx,
+        operator_id,
+        month,
+        str(item.get("vat_report") or ""),
+        periods.legacy_validation_day(item),
+    )
     return all(files.get(name) == content for name, content in again.items()) and not (
         {n for n in files if not n.endswith(".pdf")} - set(again)
     )

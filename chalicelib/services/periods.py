@@ -16,7 +16,7 @@ from chalicelib.adapters.invoice_store import BookedPeriods
 from chalicelib.adapters.period_store import PeriodMoved
 from chalicelib.domain import periods as rules
 from chalicelib.domain.catalogue import Operator
-from chalicelib.domain.fiscal_year import calendar_years, fiscal_year_of
+from chalicelib.domain.fiscal_year import calendar_years, fiscal_year_of, months_of
 from chalicelib.domain.ledger import LedgerLine
 from chalicelib.errors import ConcurrentUpdate
 from chalicelib.services.context import Context
@@ -137,3 +137,29 @@ def fiscal_lines(ctx: Context, operator_id: str, year: int, start_month: int) ->
     if start_month == 1:
         return found
     return [line for line in found if fiscal_year_of(line.entry_date, start_month) == year]
+
+
+# On a period closed since the FEC's `ValidDate` is the recording day (domain/fec.py).
+VALID_DATES = "fec_valid_dates"
+RECORDING_DAY = "recording_day"
+
+
+def legacy_validation_days(
+    ctx: Context, operator_id: str, year: int, start_month: int
+) -> dict[str, date]:
+    """The close day of each month of fiscal year `year` closed while a closed month's
+    entries showed it as their `ValidDate` (no `VALID_DATES` on its item): kept, so the
+    FEC lines of a closed month never change."""
+    months = set(months_of(year, start_month))
+    return {
+        month: day
+        for month, item in ctx.periods.periods(operator_id).items()
+        if month in months and (day := legacy_validation_day(item)) is not None
+    }
+
+
+def legacy_validation_day(item: dict[str, Any]) -> date | None:
+    """A closed period's close day when it was closed under the old `ValidDate` rule."""
+    if item.get("status") != rules.CLOSED or item.get(VALID_DATES) == RECORDING_DAY:
+        return None
+    return paris_day(str(item["closed_at"]))

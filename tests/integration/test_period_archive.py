@@ -155,6 +155,59 @@ def test_fec_valid_date_is_the_recording_day_before_and_after_the_close(
     assert {row.split("|")[15] for row in rows} == {"20261201"}
 
 
+def _as_closed_before_valid_dates_were_recording_days(
+    ctx: Context, operator_id: str, month: str
+) -> str:
+    """The month as the code before session 17 closed it: its archive's FEC extract with
+    the close day as every record's ValidDate, sealed and chained the same way, and no
+    `fec_valid_dates` on its period item. Answers that close day (YYYYMMDD)."""
+    from chalicelib.adapters import keys
+    from chalicelib.domain import archive as sealing
+
+    store = archive.archive_store(ctx)
+    item = ctx.periods.periods(operator_id)[month]
+    listing, files = sealing.unseal(store.get(str(item["archive_key"])) or b"")
+    closed_on = periods.paris_day(str(item["closed_at"])).strftime("%Y%m%d")
+    name = f"FEC-{month}.txt"
+    records = files[name].decode().split("\r\n")
+    for n, record in enumerate(records[1:-1], start=1):
+        fields = record.split("|")
+        fields[15] = closed_on
+        records[n] = "|".join(fields)
+    files[name] = "\r\n".join(records).encode()
+    data = sealing.seal(operator_id, month, listing["previous_archive_sha256"], files)
+    key = store.key(operator_id, month, sha256(data))
+    store.put(key, data, sha256(data))
+    ctx.periods._table.table.update_item(
+        Key=keys.period(operator_id, month),
+        UpdateExpression="SET archive_sha256 = :h, archive_key = :k REMOVE fec_valid_dates",
+        ExpressionAttributeValues={":h": sha256(data), ":k": key},
+    )
+    return closed_on
+
+
+def test_a_month_closed_when_valid_dates_were_close_days_keeps_them_and_verifies(
+    ctx: Context, api: Api, accountant: str, operator_id: str, clock: FixedClock
+) -> None:
+    """Its lines never change (API.md: "VAT, FEC lines and invoices of a closed month
+    never change"): downloads keep its close day as ValidDate, its sealed archive still
+    verifies; later months follow the recording day (found by review R3)."""
+    periods.book(ctx, fee_lines(operator_id, date(2026, 10, 20), "txn_oct"))  # recorded 1 Dec
+    clock.advance(days=4)
+    assert close(api, accountant, operator_id, "2026-10").status == 200
+    closed_on = _as_closed_before_valid_dates_were_recording_days(ctx, operator_id, "2026-10")
+    periods.book(ctx, fee_lines(operator_id, date(2026, 11, 3), "txn_nov"))  # recorded 1 Dec
+    text = fec(api, accountant, operator_id).body
+    rows = [r.split("|") for r in text.decode().split("\r\n")[1:-1]]
+    assert {(r[8], r[15]) for r in rows} == {("txn_oct", closed_on), ("txn_nov", "20261201")}
+    verified = api.get(f"/v1/operators/{operator_id}/periods/verify", token=accountant).json
+    assert verified == {"ok": True, "periods_checked": 1, "first_broken_period": None}
+    assert close(api, accountant, operator_id, "2026-11").status == 200  # the new rule
+    verified = api.get(f"/v1/operators/{operator_id}/periods/verify", token=accountant).json
+    assert verified == {"ok": True, "periods_checked": 2, "first_broken_period": None}
+    assert fec(api, accountant, operator_id).body == text
+
+
 def test_a_paid_invoice_letters_its_customer_lines(
     ctx: Context, api: Api, accountant: str, operator_id: str
 ) -> None:

@@ -110,6 +110,16 @@ def test_numbers_given_before_are_kept_and_validation_is_the_recording_day() -> 
         assert fields[15] == fields[3]
 
 
+def test_months_closed_under_the_old_rule_keep_their_close_day_as_validation() -> None:
+    lines = year_of_lines(seed=11)
+    validated_on = {"2026-01": date(2026, 2, 3)}
+    text = streamed(lines, validated_on=validated_on)
+    assert text == rendered(lines, validated_on=validated_on)
+    for record in text.split("\r\n")[1:-1]:
+        fields = record.split("|")
+        assert fields[15] == ("20260203" if fields[3][4:6] == "01" else fields[3])
+
+
 def test_a_payout_recorded_before_it_arrives_is_validated_on_its_date() -> None:
     """ValidDate is never before EcritureDate: the later of the recording day and it."""
     early = datetime(2026, 3, 2, 22, 30, tzinfo=PARIS)  # recorded 2 March, dated 4 March
