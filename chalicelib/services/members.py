@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Address, SingleLine, VatNumberIn
@@ -35,6 +35,16 @@ class BillingProfile(BaseModel):
         if value is not None and not is_valid_siren(value):
             raise ValueError("must be 9 digits with a valid Luhn check digit")
         return value
+
+    @model_validator(mode="after")
+    def _siren_of_a_french_vat_number(self) -> BillingProfile:
+        """A French VAT number is FR, a key and the SIREN: a business giving only it is
+        a French business, whose invoices are e-invoiced (B2B), never e-reported as a
+        consumer's; its SIREN is taken from it."""
+        vat = self.vat_number
+        if self.siren is None and vat and vat.startswith("FR") and is_valid_siren(vat[4:]):
+            self.siren = vat[4:]
+        return self
 
 
 class ProfileOut(BillingProfile):

@@ -227,3 +227,32 @@ def test_an_invoice_to_a_business_of_another_eu_state_is_b2bint_not_b2c(
     assert b"<ram:Content>B2C</ram:Content>" not in xml
     assert not any("client non professionnel" in m for m in invoice["legal_mentions"])
     assert cii_failures(xml) == []
+
+
+def test_a_french_business_known_by_its_vat_number_alone_is_b2b_with_its_siren(
+    api: Api,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    """FR + key + SIREN: the profile takes the SIREN from the VAT number, so the invoice
+    is a French business's (e-invoiced, `B2B`), never e-reported as a consumer's (found
+    by review R4)."""
+    profile = {
+        "name": "Claire Martin",
+        "email": "claire@atelier-brie.fr",
+        "company_name": "Atelier Brie SAS",
+        "vat_number": "FR 96 552 100 554",
+        "billing_address": {"line1": "2 rue du Moulin", "postcode": "77000", "city": "Melun"},
+    }
+    answer = api.request("PUT", "/v1/me", profile, token=member)
+    assert answer.status == 200, answer.json
+    assert (answer.json["siren"], answer.json["vat_number"]) == ("552100554", "FR96552100554")
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    xml = api.get(f"/v1/invoices/{booking['invoice_id']}/xml", token=member).body
+    invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+
+    assert invoice["buyer"]["siren"] == "552100554"
+    assert b"<ram:Content>B2C</ram:Content>" not in xml
+    assert cii_failures(xml) == []
