@@ -46,7 +46,7 @@ only of such lines (a 0,00 document) is left out and takes no number.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
@@ -180,7 +180,7 @@ def _record(
     validated_on: Mapping[str, date],
 ) -> str:
     fields = _fields(number, line)
-    validated = validated_on.get(f"{line.entry_date:%Y-%m}")
+    validated = validated_on.get(f"{line.entry_date:%Y-%m}") if validated_on else None
     if validated is not None:
         fields[15] = _date(validated)
     letter = letters.get(line.entry_id) if line.aux_account else None
@@ -338,7 +338,7 @@ def write_fec(
         later_low[key] = low
         low = min(low, lowest[key])
     yield SEPARATOR.join(FEC_COLUMNS) + LINE_END
-    held: list[tuple[int, int, str]] = []
+    held: list[tuple[int, int, str]] = []  # sorted: (number, position, record)
     position = 0
     for month in months():
         read = ""
@@ -346,15 +346,18 @@ def write_fec(
             if line.entry_id not in numbers or (line.debit == 0 and line.credit == 0):
                 continue
             number = numbers[line.entry_id]
-            read = f"{line.entry_date:%Y-%m}"
+            read = read or f"{line.entry_date:%Y-%m}"  # a month's lines are all of it
             position += 1
-            heapq.heappush(held, (number, position, _record(number, line, letters, validated)))
+            held.append((number, position, _record(number, line, letters, validated)))
         if not read:
             continue
-        while held and held[0][0] < later_low[read]:
-            yield heapq.heappop(held)[2] + LINE_END
-    while held:
-        yield heapq.heappop(held)[2] + LINE_END
+        held.sort()  # what was held is sorted already: timsort merges the month in
+        due = bisect.bisect_left(held, (later_low[read],))
+        for _, _, record in held[:due]:
+            yield record + LINE_END
+        del held[:due]
+    for _, _, record in held:
+        yield record + LINE_END
 
 
 def _check_entry_header(entry_id: str, entry: list[LedgerLine]) -> None:

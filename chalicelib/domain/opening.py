@@ -29,7 +29,10 @@ def opening_entry_id(operator_id: str, year: int) -> str:
 
 
 def is_opening_entry(entry_id: str, operator_id: str) -> bool:
-    """Whether `entry_id` is an opening entry of `operator_id` (of any year)."""
+    """Whether `entry_id` is an opening entry of `operator_id` (of any year); cheap for
+    the others (the FEC asks it of every line)."""
+    if not entry_id.startswith("an-"):
+        return False
     prefix = f"an-{operator_id}-"
     year = entry_id[len(prefix) :]
     return entry_id.startswith(prefix) and len(year) == 4 and year.isdigit()
