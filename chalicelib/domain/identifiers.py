@@ -104,6 +104,18 @@ def vat_number(value: str, siren: str | None = None) -> str:
     return compact
 
 
+def siren_in_fr_vat_number(vat: str | None) -> str | None:
+    """The SIREN a compact French VAT number carries (FR, a key, the SIREN), or None: for
+    another country's, and for Monaco's (FR, a key, 000 and a number that names no SIREN,
+    as python-stdnum's `fr.tva` notes)."""
+    if not vat or not vat.startswith("FR") or len(vat) != 13:
+        return None
+    siren = vat[4:]
+    if siren.startswith("000") or not is_valid_siren(siren):
+        return None
+    return siren
+
+
 def fr_vat_number(siren: str) -> str:
     """The French VAT number of a SIREN: FR, its two-digit key, the SIREN."""
     return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chalicelib.auth import Principal
 from chalicelib.domain.catalogue import Address, SingleLine, VatNumberIn
-from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren
+from chalicelib.domain.identifiers import EMAIL_PATTERN, is_valid_siren, siren_in_fr_vat_number
 from chalicelib.services.context import Context
 
 
@@ -41,9 +41,8 @@ class BillingProfile(BaseModel):
         """A French VAT number is FR, a key and the SIREN: a business giving only it is
         a French business, whose invoices are e-invoiced (B2B), never e-reported as a
         consumer's; its SIREN is taken from it."""
-        vat = self.vat_number
-        if self.siren is None and vat and vat.startswith("FR") and is_valid_siren(vat[4:]):
-            self.siren = vat[4:]
+        if self.siren is None:
+            self.siren = siren_in_fr_vat_number(self.vat_number)
         return self
 
 
@@ -63,6 +62,10 @@ def public_profile(stored: dict[str, Any]) -> dict[str, Any]:
     shown = {field: stored.get(field) for field in PUBLIC_FIELDS}
     shown["email"] = shown["email"] or None  # a token without an email claim
     shown["language"] = shown["language"] or "fr"
+    shown["siren"] = shown["siren"] or siren_in_fr_vat_number(shown["vat_number"])
+    if isinstance(shown["billing_address"], dict):  # its fields too, null when unset
+        address = shown["billing_address"]
+        shown["billing_address"] = {name: address.get(name) for name in Address.model_fields}
     return shown
 
 
@@ -107,6 +110,7 @@ def buyer_snapshot(ctx: Context, member_id: str) -> dict[str, Any]:
         "email": found.get("email"),
         "address": found.get("billing_address"),
         "company_name": found.get("company_name"),
-        "siren": found.get("siren"),
+        # a profile saved before its SIREN was taken from its French VAT number too
+        "siren": found.get("siren") or siren_in_fr_vat_number(found.get("vat_number")),
         "vat_number": found.get("vat_number"),
     }

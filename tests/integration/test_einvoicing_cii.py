@@ -256,3 +256,29 @@ def test_a_french_business_known_by_its_vat_number_alone_is_b2b_with_its_siren(
     assert invoice["buyer"]["siren"] == "552100554"
     assert b"<ram:Content>B2C</ram:Content>" not in xml
     assert cii_failures(xml) == []
+
+
+def test_a_profile_stored_with_a_french_vat_number_alone_is_invoiced_as_a_business(
+    api: Api,
+    ctx: Context,
+    member: str,
+    network: dict,
+    stripe_fake: MembershipFakeGateway,  # noqa: F811
+    settings: Settings,
+) -> None:
+    """Saved before `PUT /v1/me` took the SIREN from it (found by review R5): the invoice's
+    buyer takes it from the VAT number all the same."""
+    ctx.profiles.put(
+        "member-1",  # the `member` token's
+        {
+            "name": "Claire Martin",
+            "email": "claire@atelier-brie.fr",
+            "company_name": "Atelier Brie SAS",
+            "vat_number": "FR96552100554",
+        },
+    )
+    booking = paid_booking(api, member, network, stripe_fake, settings)
+    invoice = api.get(f"/v1/invoices/{booking['invoice_id']}", token=member).json
+    xml = api.get(f"/v1/invoices/{booking['invoice_id']}/xml", token=member).body
+    assert invoice["buyer"]["siren"] == "552100554"
+    assert b"<ram:Content>B2C</ram:Content>" not in xml

@@ -10,6 +10,7 @@ from chalicelib.domain.identifiers import (
     is_valid_siren,
     is_valid_siret,
     new_id,
+    siren_in_fr_vat_number,
     vat_number,
 )
 
@@ -204,3 +205,19 @@ def test_an_fr_vat_number_must_carry_the_siren_given_with_it() -> None:
 def test_the_fr_vat_number_of_a_siren_passes_the_check() -> None:
     for siren in ("732829320", "552100554", "912345675", "356000000"):
         assert vat_number(fr_vat_number(siren), siren) == fr_vat_number(siren)
+
+
+@pytest.mark.parametrize(
+    ("vat", "siren"),
+    [
+        ("FR96552100554", "552100554"),
+        ("FR0G552100554", "552100554"),  # a key with letters (older numbers)
+        ("FR48000000109", None),  # Monaco: FR, a key, 000 and no SIREN
+        ("FR96552100555", None),  # the SIREN's check digit is wrong
+        ("DE136695976", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_siren_of_a_french_vat_number(vat: str | None, siren: str | None) -> None:
+    assert siren_in_fr_vat_number(vat) == siren
