@@ -10,8 +10,8 @@ from chalicelib.api.catalogue_edits import versioned
 from chalicelib.api.endpoint import Call, endpoint
 from chalicelib.api.queries import PageQuery
 from chalicelib.domain.catalogue_patches import CompanyPatch
-from chalicelib.domain.company import Company
-from chalicelib.services import company_admin
+from chalicelib.domain.company import Company, CompanyDetail
+from chalicelib.services import companies, company_admin
 
 bp = Blueprint(__name__)
 
@@ -40,7 +40,7 @@ def list_companies(call: Call) -> Any:
     summary="Edit a company account's billing fields or active (If-Match)",
     tag="companies",
     body=CompanyPatch,
-    response=Company,
+    response=CompanyDetail,
     errors=(403, 404, 412, 422, 428),
     role="admin",
 )
@@ -49,7 +49,7 @@ def patch_company(call: Call) -> Any:
     company = company_admin.patch_company(
         call.ctx, call.principal, call.params["company_id"], call.headers.get("if-match"), call.body
     )
-    return versioned(company)
+    return versioned(companies.with_members(call.ctx, company))
 
 
 @endpoint(

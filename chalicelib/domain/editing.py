@@ -73,8 +73,10 @@ def sent_fields(patch: BaseModel) -> dict[str, Any]:
 
 
 def apply_patch(entity: M, changes: dict[str, Any]) -> M:
-    """The entity with `changes` applied, validated again as a whole, version unchanged."""
-    merged = {**entity.model_dump(mode="json"), **changes}
+    """The entity with `changes` applied, validated again as a whole, version unchanged.
+    Its numbers stay numbers (`as_json`): a product's price read back as Decimals would
+    otherwise be kept, served and audited as strings by an edit that left it alone."""
+    merged = {**as_json(entity), **changes}
     try:
         return type(entity).model_validate(merged)
     except ValidationError as exc:

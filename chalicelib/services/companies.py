@@ -70,8 +70,12 @@ def get_company(ctx: Context, company_id: str) -> Company:
 
 def company_detail(ctx: Context, principal: Principal, company_id: str) -> CompanyDetail:
     principal.require_books_access()
-    company = get_company(ctx, company_id)
-    return CompanyDetail(**company.model_dump(), members=ctx.companies.members(company_id))
+    return with_members(ctx, get_company(ctx, company_id))
+
+
+def with_members(ctx: Context, company: Company) -> CompanyDetail:
+    """The company as `GET /v1/companies/{id}` and its `PATCH` answer it: with its members."""
+    return CompanyDetail(**company.model_dump(), members=ctx.companies.members(company.id))
 
 
 def add_member(

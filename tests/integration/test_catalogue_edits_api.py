@@ -354,6 +354,25 @@ def test_a_new_price_is_served_with_its_vat_split(api: Api, admin: str, pack: st
     assert answer.json["price"]["amount_excl_vat"] == 12500
 
 
+def test_an_edit_that_leaves_a_price_keeps_it_in_cents_and_an_empty_one_changes_nothing(
+    api: Api, admin: str, pack: str
+) -> None:
+    """A price read back from the table (Decimals) was rewritten as strings by an edit of
+    the name: served as `"amount": "12000"`, audited as changed, a new version for an
+    empty PATCH (found by review R6)."""
+    price = api.get(f"/v1/products/{pack}").json["price"]
+    assert patch(api, f"/v1/products/{pack}", {}, admin, 1).json["version"] == 1
+    renamed = patch(api, f"/v1/products/{pack}", {"name": "Dix jours"}, admin, 1)
+    assert (renamed.status, renamed.json["price"]) == (200, price)
+    assert api.get(f"/v1/products/{pack}").json["price"] == price
+    assert [p["price"] for p in api.get("/v1/products").json["items"] if p["id"] == pack] == [price]
+    assert isinstance(price["amount"], int) and price["amount"] == 12000
+    trail = api.get(f"/v1/audit?entity=product&entity_id={pack}", token=admin).json["items"]
+    assert [sorted(entry["changes"]) for entry in trail if entry["action"] == "update"] == [
+        ["name"]
+    ]
+
+
 def test_an_inactive_product_is_not_listed(api: Api, admin: str, pack: str) -> None:
     patch(api, f"/v1/products/{pack}", {"active": False}, admin, 1)
     assert pack not in [p["id"] for p in api.get("/v1/products").json["items"]]

@@ -59,6 +59,18 @@ def test_billing_fields_are_edited_with_if_match(
     )
 
 
+def test_a_company_edit_answers_the_whole_company_as_its_get(
+    api: Api, admin: str, company: dict[str, Any], alice: str
+) -> None:
+    """API.md: a successful PATCH answers the whole updated object: its members too, as
+    `GET /v1/companies/{id}` serves them (found by review R6)."""
+    body = {"billing_email": "factures@atelier-brie.fr"}
+    answer = patch(api, f"/v1/companies/{company['id']}", body, admin, 1)
+    assert answer.status == 200, answer.json
+    assert answer.json == api.get(f"/v1/companies/{company['id']}", token=admin).json
+    assert [m["member_id"] for m in answer.json["members"]] == ["emp-alice"]
+
+
 def test_a_stale_company_edit_is_refused(api: Api, admin: str, company: dict[str, Any]) -> None:
     patch(api, f"/v1/companies/{company['id']}", {"name": "A"}, admin, 1)
     answer = patch(api, f"/v1/companies/{company['id']}", {"name": "B"}, admin, 1)

@@ -4,6 +4,7 @@ as a whole, what changed, and what the audit trail keeps."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -103,6 +104,22 @@ def test_a_patch_is_applied_and_validated_as_a_whole_keeping_the_version() -> No
     edited = apply_patch(room, {"capacity": 6})
     assert (edited.name, edited.capacity, edited.version) == ("Salle Seine", 6, 3)
     assert room.capacity == 4  # the original is untouched
+
+
+class Priced(BaseModel):
+    name: str
+    price: dict[str, Any]  # as read back from DynamoDB: Decimals
+    version: int = 1
+
+
+def test_a_patch_leaves_the_numbers_it_does_not_touch_numbers() -> None:
+    """`model_dump(mode="json")` writes a Decimal as a string: an edit of the name made
+    the price `{"amount": "12000"}` and counted it as changed."""
+    product = Priced(name="Dix", price={"amount": Decimal("12000"), "vat_rate": "20.00"})
+    edited = apply_patch(product, {"name": "Dix jours"})
+    assert edited.price == {"amount": 12000, "vat_rate": "20.00"}
+    assert type(edited.price["amount"]) is int
+    assert changed_fields(product, edited) == {"name": ["Dix", "Dix jours"]}
 
 
 def test_a_patch_breaking_the_object_is_a_422_naming_each_field() -> None:
