@@ -42,6 +42,19 @@ def test_malformed_json_operator_body_is_a_400(api: Api, admin: str) -> None:
     assert_problem(answer, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("raw", ['{"name": ', "not json", b"\xff"])
+def test_a_write_without_a_body_refuses_one_that_is_not_json_and_does_nothing(
+    api: Api, member: str, network: dict[str, str], raw: str | bytes
+) -> None:
+    """The README: "a body that is not JSON gets 400 `malformed_json`" — on a cancel too,
+    which takes none (found by review R6: it cancelled and refunded)."""
+    booking = booked(api, member, network["pool"], date="2026-12-10")
+    path = f"/v1/bookings/{booking['id']}/cancel"
+    assert_problem(api.request("POST", path, raw=raw, token=member), 400, "malformed_json")
+    assert api.get(f"/v1/bookings/{booking['id']}", token=member).json["status"] != "cancelled"
+    assert api.request("POST", path, raw="", token=member).status == 200  # none: fine
+
+
 def test_body_that_is_not_utf8_is_a_400(api: Api, member: str) -> None:
     answer = api.request("POST", "/v1/bookings", raw=b'{"resource_id": "\xff\xfe"}', token=member)
     assert_problem(answer, 400, "malformed_json")
