@@ -42,6 +42,10 @@ class ExtraConditionFailed(Exception):
     """A condition of an item given in `extra` failed; `args[0]` is its position."""
 
 
+class PaymentRefunded(Exception):
+    """The payment a hold paid late would be reinstated with was refunded meanwhile."""
+
+
 class BookingStore:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -258,8 +262,22 @@ class BookingStore:
             shapes.capacity_unchanged(table, booking, capacity, check_active),
             shapes.within_hours(table, booking),
         ]
+        if booking.payment_intent_id:  # a refund recorded meanwhile: never seat and money
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": keys.payment(booking.payment_intent_id),
+                        "ConditionExpression": "attribute_not_exists(refunded_amount)"
+                        " OR refunded_amount = :none",
+                        "ExpressionAttributeValues": {":none": 0},
+                    }
+                }
+            )
 
         def explain(reasons: list[str]) -> None:
+            if len(reasons) > 5 and reasons[5] == "ConditionalCheckFailed":
+                raise PaymentRefunded(booking.payment_intent_id)
             if reasons[0] == "ConditionalCheckFailed":
                 raise RelayClosed(f"The relay is closed on {booking.date.isoformat()}.")
             if reasons[2] == "ConditionalCheckFailed":

@@ -83,17 +83,22 @@ class PaymentStore:
         return Payment.model_validate(strip_keys(item)) if item else None
 
     def mark_succeeded(self, intent_id: str, charge_id: str | None, now: datetime) -> None:
-        self._table.table.update_item(
-            Key=keys.payment(intent_id),
-            UpdateExpression="SET #status = :ok, succeeded_at = if_not_exists(succeeded_at, :now)"
-            + (", charge_id = :charge" if charge_id else ""),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":ok": PaymentStatus.succeeded.value,
-                ":now": now.isoformat(),
-                **({":charge": charge_id} if charge_id else {}),
-            },
-        )
+        """The recorded payment succeeded (an unrecorded one is left alone: never half an
+        item that no later read could validate)."""
+        with contextlib.suppress(self._table.exceptions.ConditionalCheckFailedException):
+            self._table.table.update_item(
+                Key=keys.payment(intent_id),
+                UpdateExpression="SET #status = :ok,"
+                " succeeded_at = if_not_exists(succeeded_at, :now)"
+                + (", charge_id = :charge" if charge_id else ""),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":ok": PaymentStatus.succeeded.value,
+                    ":now": now.isoformat(),
+                    **({":charge": charge_id} if charge_id else {}),
+                },
+            )
 
     def mark_failed(self, intent_id: str, message: str, charge_id: str | None = None) -> None:
         """A payment that failed; `charge_id`: the charge that failed (a SEPA debit's,

@@ -314,7 +314,11 @@ def charge_failed(
     retry later, or cancel after the last scheduled retry (attempts made at once with a
     new payment method do not count: the schedule stays where it was). A stale report
     changes nothing."""
-    if m.charge_key != key or m.charge_status == "failed" or m.status is MembershipStatus.cancelled:
+    if (
+        m.charge_key != key
+        or m.charge_status in ("failed", "succeeded")  # a late failure of a paid charge
+        or m.status is MembershipStatus.cancelled
+    ):
         return m
     failures = attempt + 1
     since = m.failed_since if attempt and m.failed_since else at.astimezone(UTC)

@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters.booking_store import PaymentRefunded
 from chalicelib.domain.booking import CONFIRMED_METRIC, SEAT_TAKING, Booking, BookingStatus
 from chalicelib.domain.documents import Document
 from chalicelib.domain.payment import (
@@ -371,6 +372,8 @@ def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datet
         )
     except (SlotUnavailable, RelayClosed, OutsideOpeningHours):
         return _refund_whole(ctx, booking, intent_id, "seat_taken_after_hold_expired")
+    except PaymentRefunded:  # refunded meanwhile (the Dashboard): what is left, if any
+        return _refund_whole(ctx, booking, intent_id, "refunded_after_hold_expired")
     notifications.notify_booking_confirmed(ctx, rebooked)
     return "rebooked"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,8 @@ from chalicelib.services import invoicing, members
 from chalicelib.services.catalogue import product_for_sale
 from chalicelib.services.context import Context
 from chalicelib.services.payments import charge_id_of, open_intent, payment_view
+
+logger = logging.getLogger("relais.payments")
 
 
 def buy_pack(
@@ -55,7 +58,13 @@ def buy_pack(
 
 
 def purchase_paid(ctx: Context, intent: dict[str, Any], purchase: Purchase) -> str:
-    """`payment_intent.succeeded` for a pack: grant its credits, exactly once."""
+    """`payment_intent.succeeded` for a pack: grant its credits, exactly once. An intent
+    Relais never recorded (its client secret was never handed out) is ignored, logged."""
+    if ctx.payments.payment(intent["id"]) is None:
+        logger.warning(
+            "Pack payment %s of purchase %s was never recorded: ignored", intent["id"], purchase.id
+        )
+        return "ignored"
     now = ctx.clock.now().astimezone(UTC)
     ctx.payments.mark_succeeded(intent["id"], charge_id_of(intent), now)
     payment = ctx.payments.payment(intent["id"])

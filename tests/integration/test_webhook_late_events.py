@@ -1,0 +1,271 @@
+"""Stripe events delivered late or about what Relais never recorded: each takes effect
+once, never leaving a member both paid-for goods and their money back (API.md: "Each
+event takes effect exactly once, whatever the order and the number of deliveries")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.adapters.clock import FixedClock
+from chalicelib.config import Settings
+from chalicelib.services.context import Context
+from tests.support.api import Api, free_seats
+from tests.support.fake_stripe_memberships import MembershipFakeGateway
+from tests.support.invariants import assert_money_accounted_for
+from tests.support.webhooks import deliver
+
+PARIS = ZoneInfo("Europe/Paris")
+DAY = "2026-12-03"  # Thursday; the test clock is Tuesday 2026-12-01 07:00 Paris
+
+
+@pytest.fixture
+def stripe_fake() -> MembershipFakeGateway:
+    return MembershipFakeGateway()
+
+
+def paris(*args: int) -> datetime:
+    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+
+
+def book_by_card(api: Api, token: str, resource: str, **fields: Any) -> dict[str, Any]:
+    body = {"resource_id": resource, "date": DAY, "unit": "day", "payment": "card", **fields}
+    answer = api.post("/v1/bookings", body, token=token)
+    assert answer.status == 201, answer.json
+    assert answer.json["booking"]["status"] == "held"
+    return dict(answer.json)
+
+
+def seats_left(api: Api, network: dict[str, str], resource: str) -> int:
+    return min(free_seats(api, network["relay"], resource, DAY).values())
+
+
+def charge_refunded(intent: dict[str, Any], refunds: list[tuple[str, int]]) -> dict[str, Any]:
+    refunded = sum(amount for _, amount in refunds)
+    return {
+        "id": intent["latest_charge"],
+        "object": "charge",
+        "payment_intent": intent["id"],
+        "amount": intent["amount"],
+        "amount_refunded": refunded,
+        "currency": "eur",
+        "refunded": refunded >= intent["amount"],
+        "status": "succeeded",
+        "refunds": {
+            "object": "list",
+            "data": [
+                {
+                    "id": refund_id,
+                    "object": "refund",
+                    "amount": amount,
+                    "charge": intent["latest_charge"],
+                    "payment_intent": intent["id"],
+                    "status": "succeeded",
+                }
+                for refund_id, amount in refunds
+            ],
+        },
+    }
+
+
+def failed_intent(intent: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **intent,
+        "status": "requires_payment_method",
+        "last_payment_error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        },
+    }
+
+
+def my_invoices(api: Api, token: str, kind: str | None = None) -> list[dict[str, Any]]:
+    path = "/v1/invoices" + (f"?type={kind}" if kind else "")
+    answer = api.get(path, token=token)
+    assert answer.status == 200, answer.json
+    return list(answer.json["items"])
+
+
+def booking_of(api: Api, token: str, booking_id: str) -> dict[str, Any]:
+    answer = api.get(f"/v1/bookings/{booking_id}", token=token)
+    assert answer.status == 200, answer.json
+    return dict(answer.json)
+
+
+@pytest.fixture
+def pack(api: Api, admin: str, network: dict[str, str]) -> dict[str, Any]:
+    answer = api.post(
+        "/v1/products",
+        {
+            "kind": "credit_pack",
+            "name": "10 jours",
+            "price": {"amount": 12000, "vat_rate": "20.00"},
+            "operator_id": network["operator"],
+            "credits": 10,
+            "validity_days": 180,
+        },
+        token=admin,
+    )
+    assert answer.status == 201, answer.json
+    return dict(answer.json)
+
+
+@pytest.fixture
+def membership_product(api: Api, admin: str, network: dict[str, str]) -> str:
+    body = {
+        "kind": "membership",
+        "name": "Nomade",
+        "price": {"amount": 9900, "vat_rate": "20.00"},
+        "operator_id": network["operator"],
+        "period": "month",
+        "days_per_period": 2,
+    }
+    answer = api.post("/v1/products", body, token=admin)
+    assert answer.status == 201, answer.json
+    return str(answer.json["id"])
+
+
+def start_membership(
+    api: Api,
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    token: str,
+    product_id: str,
+    behaviour: Any = "succeeds",
+    method: str = "card",
+) -> tuple[str, dict[str, Any]]:
+    answer = api.post(
+        "/v1/memberships", {"product_id": product_id, "payment_method_type": method}, token=token
+    )
+    assert answer.status == 201, answer.json
+    setup = stripe_fake.save_payment_method(answer.json["setup"]["setup_intent_id"], behaviour)
+    assert deliver(api, settings, "setup_intent.succeeded", setup).status == 200
+    return str(answer.json["membership"]["id"]), setup
+
+
+def my_membership(api: Api, token: str) -> dict[str, Any]:
+    answer = api.get("/v1/memberships", token=token)
+    assert answer.status == 200, answer.json
+    (membership,) = answer.json["items"]
+    return dict(membership)
+
+
+def test_membership_failure_delivered_after_its_success_leaves_the_membership_paid(
+    api: Api,
+    admin: str,
+    member: str,
+    membership_product: str,
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+) -> None:
+    """(Found by review R8.) Same intent: Stripe delivers
+    `payment_intent.payment_failed` (an earlier attempt) after
+    `payment_intent.succeeded`. The period is paid: the membership must stay active and
+    must not be charged again."""
+    start_membership(api, settings, stripe_fake, member, membership_product)
+    (charge,) = stripe_fake.charges
+    assert charge.outcome == "succeeded"
+    succeeded = stripe_fake.event_object(charge.intent_id)
+    assert deliver(api, settings, "payment_intent.succeeded", succeeded).status == 200
+    before = my_membership(api, member)
+    assert before["status"] == "active"
+
+    late = failed_intent(succeeded)
+    answer = deliver(api, settings, "payment_intent.payment_failed", late)
+
+    assert answer.status == 200, answer.json
+    after = my_membership(api, member)
+    # the retry the failure scheduled (a day later): the period already paid charged again?
+    job = api.post(
+        "/v1/admin/jobs/renew_memberships",
+        {"as_of": paris(2026, 12, 5, 0, 5).isoformat()},
+        token=admin,
+    )
+    assert job.status == 200, job.json
+    seen = {
+        "status": after["status"],
+        "next_charge_at": after.get("next_charge_at"),
+        "charges": [(c.metadata.get("period"), c.outcome) for c in stripe_fake.money_moved()],
+        "invoices": len(my_invoices(api, member)),
+    }
+    assert seen == {
+        "status": "active",
+        "next_charge_at": before.get("next_charge_at"),
+        "charges": [("1", "succeeded")],
+        "invoices": 1,
+    }
+
+
+def test_pack_success_for_an_intent_relais_never_recorded_is_a_200_not_a_500(
+    api: Api,
+    member: str,
+    pack: dict[str, Any],
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    ctx: Context,
+) -> None:
+    """(Found by review R8: a 500, a half-written payment.) An event about an unknown
+    object (an intent Relais has no record of, naming a real purchase in its metadata):
+    200, and never credits granted without an invoice."""
+    bought = api.post("/v1/purchases", {"product_id": pack["id"]}, token=member)
+    assert bought.status == 201, bought.json
+    real = stripe_fake.succeed(bought.json["payment"]["payment_intent_id"])
+    foreign = {**real, "id": "pi_unknown_1", "latest_charge": "ch_unknown_1"}
+
+    answer = deliver(api, settings, "payment_intent.succeeded", foreign)
+
+    assert answer.status == 200, answer.json
+    credits = api.get("/v1/wallet", token=member).json["credits_remaining"]
+    invoices = my_invoices(api, member)
+    assert (credits > 0) == (len(invoices) > 0), (credits, invoices)
+
+
+def test_full_refund_handled_while_a_late_success_rebooks_the_expired_hold(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    ctx: Context,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(Found by review R8.) Two events for one booking at once (two Lambdas): the late
+    `payment_intent.succeeded` of an expired hold has read its payment (not refunded) and
+    is about to take the seat again, while `charge.refunded` (a full Dashboard refund) is
+    handled: it finds the booking `expired`, frees nothing. The success then rebooks it:
+    the member keeps the seat *and* the money."""
+    from chalicelib.services import opening_exceptions
+
+    room = {"start": "10:00", "end": "11:00", "unit": "hour"}
+    held = book_by_card(api, member, network["room"], **room)
+    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
+    clock.advance(minutes=16)
+    assert api.post("/v1/admin/jobs/expire_holds", {}, token=admin).json["processed"] == 1
+    reinstate = opening_exceptions.reinstate_within_hours
+    refund_answers = []
+
+    def refund_lands_first(*args: Any, **kwargs: Any) -> Any:
+        refunded = charge_refunded(intent, [("re_dash", 2000)])
+        refund_answers.append(deliver(api, settings, "charge.refunded", refunded).status)
+        return reinstate(*args, **kwargs)
+
+    with monkeypatch.context() as racing:
+        racing.setattr(opening_exceptions, "reinstate_within_hours", refund_lands_first)
+        answer = deliver(api, settings, "payment_intent.succeeded", intent)
+    assert answer.status == 200 and refund_answers == [200], (answer.json, refund_answers)
+
+    payment = ctx.payments.payment(intent["id"])
+    assert payment is not None and payment.fully_refunded
+    seen = (
+        booking_of(api, member, held["booking"]["id"])["status"],
+        seats_left(api, network, network["room"]),
+    )
+    assert seen[0] != "confirmed" and seen[1] == 1, seen
+    assert_money_accounted_for(ctx)
