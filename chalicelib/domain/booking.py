@@ -238,7 +238,8 @@ def is_free_cancellation(booking: Booking, now: datetime, cancel_free_hours: int
 def ensure_check_in_allowed(booking: Booking, now: datetime) -> None:
     if booking.status is not BookingStatus.confirmed:
         raise InvalidState(f"A booking in status {booking.status} cannot be checked in.")
-    if not (booking.start - CHECK_IN_OPENS <= now < booking.end):
+    # API.md: "From 30 min before start to end": both ends included.
+    if not (booking.start - CHECK_IN_OPENS <= now <= booking.end):
         raise InvalidState(
             "Check-in is open from 30 minutes before the start until the end of the booking."
         )

@@ -280,9 +280,11 @@ def test_check_in_is_refused_before_it_opens() -> None:
         ensure_check_in_allowed(booking(), early)
 
 
-def test_check_in_is_refused_once_the_booking_has_ended() -> None:
+def test_check_in_is_open_until_the_end_included_then_refused() -> None:
+    """"From 30 min before start to end", both ends included (review R7)."""
+    ensure_check_in_allowed(booking(), booking().end)
     with pytest.raises(InvalidState, match="Check-in is open from 30 minutes"):
-        ensure_check_in_allowed(booking(), booking().end)
+        ensure_check_in_allowed(booking(), booking().end + timedelta(seconds=1))
 
 
 def test_only_a_confirmed_booking_can_be_checked_in() -> None:
