@@ -13,6 +13,13 @@ import pytest
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.config import Settings
 from chalicelib.services.context import Context
+from tests.integration.test_memberships import (  # noqa: F401 (the `product` fixture)
+    mine,
+    product,
+    start_membership,
+)
+from tests.integration.test_partial_credit_notes import charge_refunded
+from tests.integration.test_webhooks import pack  # noqa: F401 (a fixture)
 from tests.support.api import Api, free_seats
 from tests.support.fake_stripe_memberships import MembershipFakeGateway
 from tests.support.invariants import assert_money_accounted_for
@@ -43,34 +50,6 @@ def seats_left(api: Api, network: dict[str, str], resource: str) -> int:
     return min(free_seats(api, network["relay"], resource, DAY).values())
 
 
-def charge_refunded(intent: dict[str, Any], refunds: list[tuple[str, int]]) -> dict[str, Any]:
-    refunded = sum(amount for _, amount in refunds)
-    return {
-        "id": intent["latest_charge"],
-        "object": "charge",
-        "payment_intent": intent["id"],
-        "amount": intent["amount"],
-        "amount_refunded": refunded,
-        "currency": "eur",
-        "refunded": refunded >= intent["amount"],
-        "status": "succeeded",
-        "refunds": {
-            "object": "list",
-            "data": [
-                {
-                    "id": refund_id,
-                    "object": "refund",
-                    "amount": amount,
-                    "charge": intent["latest_charge"],
-                    "payment_intent": intent["id"],
-                    "status": "succeeded",
-                }
-                for refund_id, amount in refunds
-            ],
-        },
-    }
-
-
 def failed_intent(intent: dict[str, Any]) -> dict[str, Any]:
     return {
         **intent,
@@ -97,69 +76,11 @@ def booking_of(api: Api, token: str, booking_id: str) -> dict[str, Any]:
     return dict(answer.json)
 
 
-@pytest.fixture
-def pack(api: Api, admin: str, network: dict[str, str]) -> dict[str, Any]:
-    answer = api.post(
-        "/v1/products",
-        {
-            "kind": "credit_pack",
-            "name": "10 jours",
-            "price": {"amount": 12000, "vat_rate": "20.00"},
-            "operator_id": network["operator"],
-            "credits": 10,
-            "validity_days": 180,
-        },
-        token=admin,
-    )
-    assert answer.status == 201, answer.json
-    return dict(answer.json)
-
-
-@pytest.fixture
-def membership_product(api: Api, admin: str, network: dict[str, str]) -> str:
-    body = {
-        "kind": "membership",
-        "name": "Nomade",
-        "price": {"amount": 9900, "vat_rate": "20.00"},
-        "operator_id": network["operator"],
-        "period": "month",
-        "days_per_period": 2,
-    }
-    answer = api.post("/v1/products", body, token=admin)
-    assert answer.status == 201, answer.json
-    return str(answer.json["id"])
-
-
-def start_membership(
-    api: Api,
-    settings: Settings,
-    stripe_fake: MembershipFakeGateway,
-    token: str,
-    product_id: str,
-    behaviour: Any = "succeeds",
-    method: str = "card",
-) -> tuple[str, dict[str, Any]]:
-    answer = api.post(
-        "/v1/memberships", {"product_id": product_id, "payment_method_type": method}, token=token
-    )
-    assert answer.status == 201, answer.json
-    setup = stripe_fake.save_payment_method(answer.json["setup"]["setup_intent_id"], behaviour)
-    assert deliver(api, settings, "setup_intent.succeeded", setup).status == 200
-    return str(answer.json["membership"]["id"]), setup
-
-
-def my_membership(api: Api, token: str) -> dict[str, Any]:
-    answer = api.get("/v1/memberships", token=token)
-    assert answer.status == 200, answer.json
-    (membership,) = answer.json["items"]
-    return dict(membership)
-
-
 def test_membership_failure_delivered_after_its_success_leaves_the_membership_paid(
     api: Api,
     admin: str,
     member: str,
-    membership_product: str,
+    product: str,  # noqa: F811
     settings: Settings,
     stripe_fake: MembershipFakeGateway,
 ) -> None:
@@ -167,19 +88,19 @@ def test_membership_failure_delivered_after_its_success_leaves_the_membership_pa
     `payment_intent.payment_failed` (an earlier attempt) after
     `payment_intent.succeeded`. The period is paid: the membership must stay active and
     must not be charged again."""
-    start_membership(api, settings, stripe_fake, member, membership_product)
+    start_membership(api, settings, stripe_fake, member, product)
     (charge,) = stripe_fake.charges
     assert charge.outcome == "succeeded"
     succeeded = stripe_fake.event_object(charge.intent_id)
     assert deliver(api, settings, "payment_intent.succeeded", succeeded).status == 200
-    before = my_membership(api, member)
+    before = mine(api, member)
     assert before["status"] == "active"
 
     late = failed_intent(succeeded)
     answer = deliver(api, settings, "payment_intent.payment_failed", late)
 
     assert answer.status == 200, answer.json
-    after = my_membership(api, member)
+    after = mine(api, member)
     # the retry the failure scheduled (a day later): the period already paid charged again?
     job = api.post(
         "/v1/admin/jobs/renew_memberships",
@@ -204,7 +125,7 @@ def test_membership_failure_delivered_after_its_success_leaves_the_membership_pa
 def test_pack_success_for_an_intent_relais_never_recorded_is_a_200_not_a_500(
     api: Api,
     member: str,
-    pack: dict[str, Any],
+    pack: dict[str, Any],  # noqa: F811
     settings: Settings,
     stripe_fake: MembershipFakeGateway,
     ctx: Context,
