@@ -167,7 +167,7 @@ class MembershipFakeGateway(FakeGateway):
             status = {"succeeds": "succeeded", "sepa": "processing"}.get(
                 behaviour, "requires_payment_method"
             )
-            n = next(self._counter)
+            n = next(self._ids)  # the card intents' sequence: never two intents one id
             intent = FakeIntent(
                 f"pi_{n}", f"pi_{n}_secret", status, amount, currency.upper(), dict(metadata)
             )
