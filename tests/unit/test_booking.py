@@ -281,7 +281,7 @@ def test_check_in_is_refused_before_it_opens() -> None:
 
 
 def test_check_in_is_open_until_the_end_included_then_refused() -> None:
-    """"From 30 min before start to end", both ends included (review R7)."""
+    """API.md: "From 30 min before start to end", both ends included (review R7)."""
     ensure_check_in_allowed(booking(), booking().end)
     with pytest.raises(InvalidState, match="Check-in is open from 30 minutes"):
         ensure_check_in_allowed(booking(), booking().end + timedelta(seconds=1))
