@@ -43,7 +43,7 @@ class ExtraConditionFailed(Exception):
 
 
 class PaymentRefunded(Exception):
-    """The payment a hold paid late would be reinstated with was refunded meanwhile."""
+    """The payment a hold paid late would be reinstated with was refunded in full meanwhile."""
 
 
 class BookingStore:
@@ -262,15 +262,18 @@ class BookingStore:
             shapes.capacity_unchanged(table, booking, capacity, check_active),
             shapes.within_hours(table, booking),
         ]
-        if booking.payment_intent_id:  # a refund recorded meanwhile: never seat and money
+        if booking.payment_intent_id:  # refunded in full meanwhile: never seat and money
             items.append(
                 {
                     "ConditionCheck": {
                         "TableName": table,
                         "Key": keys.payment(booking.payment_intent_id),
-                        "ConditionExpression": "attribute_not_exists(refunded_amount)"
-                        " OR refunded_amount = :none",
-                        "ExpressionAttributeValues": {":none": 0},
+                        "ConditionExpression": "attribute_not_exists(#refunded)"
+                        " OR #refunded < #amount",
+                        "ExpressionAttributeNames": {
+                            "#refunded": "refunded_amount",
+                            "#amount": "amount",
+                        },
                     }
                 }
             )

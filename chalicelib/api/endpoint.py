@@ -199,6 +199,8 @@ def _handle(
     raw_json = None
     if spec.body is not None or spec.idempotent or _refuses_non_json(spec):
         raw_json = _json_body(call.raw_body)
+        if spec.body is None and raw_json is not None:
+            _json_text(raw_json)  # a "\ud800" escape (half a character) is no JSON either
     if spec.body is not None:
         call.body = _parse(
             spec.body, raw_json if raw_json is not None else {}, prefix="", strict_json=True

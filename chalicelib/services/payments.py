@@ -372,7 +372,7 @@ def _rebook_or_refund(ctx: Context, booking: Booking, intent_id: str, now: datet
         )
     except (SlotUnavailable, RelayClosed, OutsideOpeningHours):
         return _refund_whole(ctx, booking, intent_id, "seat_taken_after_hold_expired")
-    except PaymentRefunded:  # refunded meanwhile (the Dashboard): what is left, if any
+    except PaymentRefunded:  # refunded in full meanwhile (the Dashboard): nothing is left
         return _refund_whole(ctx, booking, intent_id, "refunded_after_hold_expired")
     notifications.notify_booking_confirmed(ctx, rebooked)
     return "rebooked"

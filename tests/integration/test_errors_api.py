@@ -42,7 +42,10 @@ def test_malformed_json_operator_body_is_a_400(api: Api, admin: str) -> None:
     assert_problem(answer, 400, "malformed_json")
 
 
-@pytest.mark.parametrize("raw", ['{"name": ', "not json", b"\xff"])
+@pytest.mark.parametrize(
+    "raw",
+    ['{"name": ', "not json", b"\xff", '{"reason": "\\ud800"}'],  # half a character
+)
 def test_a_write_without_a_body_refuses_one_that_is_not_json_and_does_nothing(
     api: Api, member: str, network: dict[str, str], raw: str | bytes
 ) -> None:

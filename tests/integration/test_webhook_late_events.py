@@ -46,6 +46,23 @@ def book_by_card(api: Api, token: str, resource: str, **fields: Any) -> dict[str
     return dict(answer.json)
 
 
+def expired_paid_hold(
+    api: Api,
+    admin: str,
+    member: str,
+    room: str,
+    stripe_fake: MembershipFakeGateway,
+    clock: FixedClock,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 10:00-11:00 hold paid at Stripe whose success has not been delivered yet, expired
+    by `expire_holds`: (the booking answer, the succeeded intent)."""
+    held = book_by_card(api, member, room, start="10:00", end="11:00", unit="hour")
+    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
+    clock.advance(minutes=16)
+    assert api.post("/v1/admin/jobs/expire_holds", {}, token=admin).json["processed"] == 1
+    return held, intent
+
+
 def seats_left(api: Api, network: dict[str, str], resource: str) -> int:
     return min(free_seats(api, network["relay"], resource, DAY).values())
 
@@ -164,11 +181,7 @@ def test_full_refund_handled_while_a_late_success_rebooks_the_expired_hold(
     the member keeps the seat *and* the money."""
     from chalicelib.services import opening_exceptions
 
-    room = {"start": "10:00", "end": "11:00", "unit": "hour"}
-    held = book_by_card(api, member, network["room"], **room)
-    intent = stripe_fake.succeed(held["payment"]["payment_intent_id"])
-    clock.advance(minutes=16)
-    assert api.post("/v1/admin/jobs/expire_holds", {}, token=admin).json["processed"] == 1
+    held, intent = expired_paid_hold(api, admin, member, network["room"], stripe_fake, clock)
     reinstate = opening_exceptions.reinstate_within_hours
     refund_answers = []
 
@@ -190,3 +203,30 @@ def test_full_refund_handled_while_a_late_success_rebooks_the_expired_hold(
     )
     assert seen[0] != "confirmed" and seen[1] == 1, seen
     assert_money_accounted_for(ctx)
+
+
+def test_a_late_success_after_a_partial_dashboard_refund_still_confirms_a_free_seat(
+    api: Api,
+    admin: str,
+    member: str,
+    network: dict[str, str],
+    settings: Settings,
+    stripe_fake: MembershipFakeGateway,
+    ctx: Context,
+    clock: FixedClock,
+) -> None:
+    """API.md: a paid hold whose payment succeeds after it expired is confirmed if the
+    seat is still free. A 5 € gesture refunded from the Dashboard first is no full refund:
+    the booking is confirmed and nothing more is refunded (found by review R9)."""
+    held, intent = expired_paid_hold(api, admin, member, network["room"], stripe_fake, clock)
+    gesture = charge_refunded(intent, [("re_gesture", 500)])
+    assert deliver(api, settings, "charge.refunded", gesture).status == 200
+    assert deliver(api, settings, "payment_intent.succeeded", intent).status == 200
+    payment = ctx.payments.payment(intent["id"])
+    assert payment is not None
+    seen = (
+        booking_of(api, member, held["booking"]["id"])["status"],
+        seats_left(api, network, network["room"]),
+        payment.refunded_amount,
+    )
+    assert seen == ("confirmed", 0, 500), seen
