@@ -61,6 +61,14 @@ def used_elsewhere(
     return {"seller": network["operator"], "host": other["id"]}
 
 
+def valid_fec(api: Api, accountant: str, operator: str, year: int) -> str:
+    """The operator's FEC of `year`, checked as the DGFiP's tester does: its text."""
+    fec = api.get(f"/v1/accounting/fec?operator_id={operator}&year={year}", token=accountant)
+    text = fec.body.decode()
+    assert check_fec(text, fec.headers["Content-Disposition"].split('"')[1]) == []
+    return text
+
+
 def test_the_host_invoices_the_seller_once_with_entries_on_both_sides(
     ctx: Context,
     api: Api,
@@ -100,10 +108,7 @@ def test_the_host_invoices_the_seller_once_with_entries_on_both_sides(
         ("HA", "401000", -1200),
     }
     for operator in (host, seller):
-        fec = api.get(f"/v1/accounting/fec?operator_id={operator}&year=2027", token=accountant)
-        assert number in fec.body.decode()
-        name = fec.headers["Content-Disposition"].split('"')[1]
-        assert check_fec(fec.body.decode(), name) == []
+        assert number in valid_fec(api, accountant, operator, 2027)
 
 
 def test_the_sellers_transfer_settles_the_hosts_invoice_and_its_vat(
@@ -194,9 +199,7 @@ def test_the_seller_is_the_hosts_customer_and_its_transfer_settles_its_supplier_
     assert _accounts(books(seller), "401000") == {host: 0}
     assert _accounts(books(seller), "512000") == {"": -1200}
     for operator in (host, seller):
-        fec = api.get(f"/v1/accounting/fec?operator_id={operator}&year=2027", token=accountant)
-        name = fec.headers["Content-Disposition"].split('"')[1]
-        assert check_fec(fec.body.decode(), name) == []
+        valid_fec(api, accountant, operator, 2027)
 
 
 def test_a_refused_settlement_invoice_is_credited_in_the_sellers_books_too(
