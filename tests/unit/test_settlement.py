@@ -1,9 +1,9 @@
-"""The buyer's side of a settlement invoice: its purchase entry, balanced."""
+"""The buyer's side of a settlement invoice: its purchase entry, balanced, and its payment."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 from chalicelib.domain.documents import Document
 from chalicelib.domain.invoice import document_line
@@ -12,6 +12,7 @@ from chalicelib.domain.settlement import (
     settlement_credit_source,
     settlement_sale,
     settlement_source,
+    supplier_payment_entry,
 )
 from tests.support.invoice_fixtures import load_bodies
 
@@ -106,3 +107,29 @@ def test_the_purchase_entry_uses_the_buyers_own_accounts_and_journal() -> None:
         ("ACH", "401100", "Fournisseurs", 0, 1200),
     ]
     assert {x.journal_label for x in lines} == {"Achats"}
+
+
+def test_the_sellers_transfer_settles_its_supplier_account_from_its_bank() -> None:
+    """The host recorded the seller's transfer: on the seller's books D 401 (the host as
+    auxiliary account) / C 512, in its bank journal, the day the host received it."""
+    from chalicelib.domain.ledger import AccountingSettings, Chart, JournalCodes
+
+    books = AccountingSettings(chart=Chart(bank="512100"), journals=JournalCodes(bank="BNK"))
+    lines = supplier_payment_entry(
+        document(200),
+        "op_a",
+        payment_id="cpay_1",
+        amount=1200,
+        paid_on=date(2027, 1, 6),
+        reference="VIR-1",
+        recorded_at=datetime(2027, 1, 6, 9, tzinfo=UTC),
+        books=books,
+    )
+    assert [(x.journal, x.account, x.debit, x.credit, x.aux_account) for x in lines] == [
+        ("BNK", "401000", 1200, 0, "op_b"),
+        ("BNK", "512100", 0, 1200, ""),
+    ]
+    assert {(x.entry_id, x.operator_id, x.entry_date, x.piece_ref) for x in lines} == {
+        ("inv-op_b-2027-000001-cpay_1-HA", "op_a", date(2027, 1, 6), "VIR-1")
+    }
+    assert lines[0].label == "Virement NG-2027-000001 Commune de Nangis"
